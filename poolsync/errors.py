@@ -1,0 +1,82 @@
+"""The poolsync exception tree.
+
+Everything poolsync raises on purpose derives from :class:`PoolsyncError`. The CLI
+prints a :class:`PoolsyncError` as one line on stderr (a traceback only with
+``--debug``) and maps it to an exit code; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class PoolsyncError(Exception):
+    """Root of every error poolsync raises on purpose."""
+
+    exit_code = 1
+
+
+class UserError(PoolsyncError):
+    """Something the user can fix: a bad config, topology or input file."""
+
+
+class ConfigError(UserError):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class TopologyError(UserError):
+    """A lab topology file is missing, unreadable or invalid."""
+
+
+class ProfileError(UserError):
+    """A schema profile is missing, unreadable or invalid."""
+
+
+class SecretError(UserError):
+    """A secret reference (env var, file, command) could not be resolved safely."""
+
+
+class DirectoryError(PoolsyncError):
+    """The directory could not be read."""
+
+
+class DirectoryUnavailable(DirectoryError):
+    """No connection to the domain controller or Global Catalog."""
+
+
+class AuthError(DirectoryError):
+    """The directory refused the bind (bad credentials or bind method)."""
+
+
+class TlsError(DirectoryError):
+    """The TLS handshake failed, usually an untrusted or mismatched certificate."""
+
+
+class QueryError(DirectoryError):
+    """The directory rejected or failed a search."""
+
+
+class StoreError(PoolsyncError):
+    """The local store is unusable."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer poolsync (or is not a poolsync store)."""
+
+
+class StoreLockedError(StoreError):
+    """Another poolsync run holds the store."""
+
+
+class SyncError(PoolsyncError):
+    """A sync run could not complete."""
+
+
+class AttachmentError(PoolsyncError):
+    """A pooling attachment (AvXmlLicData) is unreadable.
+
+    Not fatal for a run: the server is excluded from the pool with the reason
+    ``attachment-corrupt`` and this error's message as the detail.
+    """
+
+
+class LabError(PoolsyncError):
+    """The Samba lab could not be provisioned, started or stopped."""

@@ -1,0 +1,96 @@
+"""The domain's plain values: seat classes, seat counts, Locations and subscribers.
+
+Frozen dataclasses only; no I/O. The directory layer produces them, the store keeps
+them, the pure core (allocation, reports) consumes them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class SeatClass(enum.Enum):
+    """A pooled license counter."""
+
+    VM = "vm"  # LicSubscribersMax: every subscriber uses one
+    UM = "um"  # LicUMSubscribersMax: unified-messaging subscribers
+    INBOX = "inbox"  # LicVMISubscribersMax: Cisco Unity Inbox (VMI) subscribers
+
+
+SEAT_CLASSES: tuple[SeatClass, ...] = (SeatClass.VM, SeatClass.UM, SeatClass.INBOX)
+
+
+@dataclass(frozen=True, slots=True)
+class Seats:
+    """One count per pooled seat class."""
+
+    vm: int = 0
+    um: int = 0
+    inbox: int = 0
+
+    def get(self, seat_class: SeatClass) -> int:
+        return int(getattr(self, seat_class.value))
+
+    def __add__(self, other: Seats) -> Seats:
+        return Seats(self.vm + other.vm, self.um + other.um, self.inbox + other.inbox)
+
+    def __sub__(self, other: Seats) -> Seats:
+        return Seats(self.vm - other.vm, self.um - other.um, self.inbox - other.inbox)
+
+    def as_dict(self) -> dict[str, int]:
+        return {c.value: self.get(c) for c in SEAT_CLASSES}
+
+    @classmethod
+    def from_mapping(cls, values: dict[SeatClass, int]) -> Seats:
+        return cls(**{c.value: values.get(c, 0) for c in SEAT_CLASSES})
+
+    @classmethod
+    def total(cls, items: Iterable[Seats]) -> Seats:
+        result = cls()
+        for item in items:
+            result = result + item
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A Unity server as its Location object describes it.
+
+    ``object_id`` is the Unity object id that subscribers reference in their
+    home-location attribute; ``failover_of`` is set on a failover secondary and holds
+    its primary's ``object_id``. ``attachment`` is the raw pooling attachment text
+    (AvXmlLicData XML) or None when the attribute is absent.
+    """
+
+    guid: str
+    dn: str
+    name: str
+    object_id: str
+    version: str | None = None
+    failover_of: str | None = None
+    attachment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A Unity subscriber: an AD user homed on one Location.
+
+    ``home`` is the home Location's ``object_id`` (None when unset); ``classes`` are
+    the extra seat classes it uses besides VM (every subscriber uses a VM seat).
+    """
+
+    guid: str
+    dn: str
+    home: str | None
+    dtmf_id: str | None = None
+    classes: frozenset[SeatClass] = frozenset()
+
+    @property
+    def seats(self) -> Seats:
+        return Seats(
+            vm=1,
+            um=1 if SeatClass.UM in self.classes else 0,
+            inbox=1 if SeatClass.INBOX in self.classes else 0,
+        )
