@@ -7,7 +7,8 @@ them, the pure core (allocation, reports) consumes them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -94,3 +95,31 @@ class Subscriber:
             um=1 if SeatClass.UM in self.classes else 0,
             inbox=1 if SeatClass.INBOX in self.classes else 0,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One directory search result: its DN and raw attribute values (bytes, as sent).
+
+    Every directory source yields these; decoding into Locations and subscribers is pure.
+    """
+
+    dn: str
+    attributes: Mapping[str, list[bytes]]  # keys lower-cased: LDAP names are case-blind
+
+    def first(self, name: str) -> bytes | None:
+        values = self.attributes.get(name.lower())
+        return values[0] if values else None
+
+    def text(self, name: str) -> str | None:
+        value = self.first(name)
+        return None if value is None else value.decode("utf-8", errors="replace")
+
+    def texts(self, name: str) -> list[str]:
+        return [v.decode("utf-8", errors="replace") for v in self.attributes.get(name.lower(), [])]
+
+    def guid(self) -> str:
+        raw = self.first("objectGUID")
+        if raw is None or len(raw) != 16:
+            raise ValueError(f"{self.dn}: objectGUID missing or malformed")
+        return str(uuid.UUID(bytes_le=raw))

@@ -1,0 +1,53 @@
+# The two commands: `make demo` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+VENV ?= .venv
+LAB_DIR ?= .lab
+TOPOLOGY ?= topology/lab.yaml
+PYTHON ?= python3
+APT_PACKAGES := samba ldb-tools ldap-utils libnss-wrapper openssl
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+POOLSYNC := $(VENV)/bin/poolsync
+
+.PHONY: setup system-packages venv demo test lint unit lab-down clean
+
+setup: system-packages venv
+
+system-packages:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(POOLSYNC) lab up --topology $(TOPOLOGY) --dir $(LAB_DIR)
+	$(POOLSYNC) --config $(LAB_DIR)/poolsync.yaml resync --total
+	$(POOLSYNC) --config $(LAB_DIR)/poolsync.yaml pool
+
+lint: venv
+	$(VENV)/bin/ruff check poolsync topology tests
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(VENV)/bin/pytest
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit
+
+lab-down: venv
+	$(POOLSYNC) lab down --dir $(LAB_DIR)
+
+clean:
+	-[ -f $(LAB_DIR)/lab.json ] && $(POOLSYNC) lab down --dir $(LAB_DIR)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,367 @@
+"""The license pool of a forest, computed from Locations and per-Location seat usage.
+
+Pure: no I/O, no clock, plain frozen dataclasses in and out, so the rules can be tested
+without a directory and the result is the same for the same input whatever its order.
+Subscriber seats arrive already aggregated per home Location (``homed``) because the
+store sums them in SQL; a million subscribers never become Python objects here.
+
+The rules (which servers join the pool, why the others are excluded, how a failover
+secondary is folded into its primary and how lending is attributed) are written out in
+docs/allocation.md; the code follows that document.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Final
+
+from poolsync.attachment import LicenseData, parse_attachment
+from poolsync.errors import AttachmentError
+from poolsync.model import SEAT_CLASSES, Location, SeatClass, Seats
+
+__all__ = [
+    "MIN_POOLING_VERSION",
+    "ClassSeats",
+    "Exclusion",
+    "ExclusionReason",
+    "Pool",
+    "PoolReport",
+    "ServerSeats",
+    "build_pool_report",
+    "parse_version",
+]
+
+#: License pooling exists from Unity 4.0 on.
+MIN_POOLING_VERSION: Final = (4, 0)
+
+_VERSION: Final = re.compile(r"\s*(\d+)\.(\d+)")
+
+
+class ExclusionReason(enum.Enum):
+    """Why a Location is not a member of its forest's pool (checked in this order)."""
+
+    FAILOVER_SECONDARY = "failover-secondary"
+    VERSION_UNSUPPORTED = "version-unsupported"
+    ATTACHMENT_MISSING = "attachment-missing"
+    ATTACHMENT_CORRUPT = "attachment-corrupt"
+    POOLING_DISABLED = "pooling-disabled"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A server left out of the pool; ``detail`` says why in words a person can act on.
+
+    ``guid`` tells apart two Locations that carry the same server name.
+    """
+
+    name: str
+    reason: ExclusionReason
+    detail: str
+    guid: str = ""
+
+
+@dataclass(frozen=True)
+class ClassSeats:
+    """One seat class of a pool: totals over the members. ``available`` may be negative."""
+
+    licensed: int
+    used: int
+    available: int
+    compliant: bool
+
+
+@dataclass(frozen=True)
+class ServerSeats:
+    """One pool member's seats.
+
+    ``used`` counts the subscribers homed on the server (and on its failover
+    secondary); ``published_used`` is what the server itself last published, so
+    ``stale`` lists the classes where the two disagree. ``borrowed`` is what the server
+    uses beyond its own license; ``lent`` is the share of other members' borrowing that
+    poolsync attributes to this server's surplus.
+    """
+
+    name: str
+    failover: str | None
+    licensed: Seats
+    used: Seats
+    published_used: Seats | None
+    borrowed: Seats
+    lent: Seats
+    stale: tuple[SeatClass, ...]
+    secondary_licensed: bool | None
+    guid: str = ""
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The license pool of one forest; ``members`` and ``servers`` are in name order."""
+
+    id: str
+    members: tuple[str, ...]
+    seats: Mapping[SeatClass, ClassSeats]
+    servers: tuple[ServerSeats, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seats", MappingProxyType(dict(self.seats)))
+
+    @property
+    def compliant(self) -> bool:
+        return all(s.compliant for s in self.seats.values())
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    """The pools, the servers left out, and seats that no pool counts.
+
+    ``unpooled``: seats of subscribers homed on excluded servers (a failover secondary's
+    subscribers count here only when its primary is not a member). ``orphaned``: seats
+    of subscribers whose home object id matches no Location.
+    """
+
+    pools: tuple[Pool, ...]
+    excluded: tuple[Exclusion, ...]
+    unpooled: Seats = field(default_factory=Seats)
+    orphaned: Seats = field(default_factory=Seats)
+
+    @property
+    def compliant(self) -> bool:
+        return all(pool.compliant for pool in self.pools)
+
+
+def parse_version(version: str | None) -> tuple[int, int] | None:
+    """The leading ``major.minor`` of a Unity version such as ``4.0(5)``, or None."""
+    if version is None:
+        return None
+    match = _VERSION.match(version)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def _sort_key(location: Location) -> tuple[str, ...]:
+    """(name, guid) first, as documented; the other fields only make the order total."""
+    return (
+        location.name,
+        location.guid,
+        location.object_id,
+        location.dn,
+        location.version or "",
+        location.failover_of or "",
+        location.attachment or "",
+    )
+
+
+def _classify(location: Location) -> Exclusion | LicenseData:
+    """Checks 2-5 of the classification (the failover check needs the other Locations)."""
+    version = parse_version(location.version)
+    if location.version is None:
+        return _excluded(location, ExclusionReason.VERSION_UNSUPPORTED, "no version published")
+    if version is None:
+        return _excluded(
+            location,
+            ExclusionReason.VERSION_UNSUPPORTED,
+            f"version {location.version!r} not recognised (expected major.minor, e.g. 4.0(5))",
+        )
+    if version < MIN_POOLING_VERSION:
+        return _excluded(
+            location,
+            ExclusionReason.VERSION_UNSUPPORTED,
+            f"version {location.version} is below 4.0, the first with license pooling",
+        )
+    if location.attachment is None:
+        return _excluded(
+            location,
+            ExclusionReason.ATTACHMENT_MISSING,
+            "no pooling attachment on the Location object",
+        )
+    try:
+        data = parse_attachment(location.attachment)
+    except AttachmentError as exc:
+        return _excluded(location, ExclusionReason.ATTACHMENT_CORRUPT, str(exc))
+    if not data.pooling_enabled:
+        state = "absent" if "LicPoolingIsEnabled" not in data.licenses else "0"
+        return _excluded(
+            location, ExclusionReason.POOLING_DISABLED, f"license has LicPoolingIsEnabled {state}"
+        )
+    return data
+
+
+def _excluded(location: Location, reason: ExclusionReason, detail: str) -> Exclusion:
+    return Exclusion(name=location.name, reason=reason, detail=detail, guid=location.guid)
+
+
+def _lend(licensed: Sequence[int], used: Sequence[int]) -> list[int]:
+    """Attribute one class's borrowing to the members' surplus.
+
+    The inputs are per member, in (name, guid) order. The total lent is
+    L = min(borrowed, surplus); each member's share is L * surplus_i / surplus, rounded
+    by the largest-remainder method so the shares add up to L exactly and none exceeds
+    its surplus. Fractions, not floats: the result must not depend on rounding noise.
+    """
+    borrowed = sum(max(0, u - lic) for lic, u in zip(licensed, used, strict=True))
+    surplus = [max(0, lic - u) for lic, u in zip(licensed, used, strict=True)]
+    total_surplus = sum(surplus)
+    to_lend = min(borrowed, total_surplus)
+    if to_lend == 0:
+        return [0] * len(surplus)
+    quotas = [Fraction(to_lend * s, total_surplus) for s in surplus]
+    lent = [int(q) for q in quotas]  # floor: quotas are non-negative
+    leftover = to_lend - sum(lent)
+    # sorted() is stable and the members are in (name, guid) order, so equal remainders
+    # go by name, then guid. Only members with a fractional quota can be picked, since
+    # the fractional parts add up to exactly ``leftover``; so lent_i <= surplus_i.
+    by_remainder = sorted(range(len(quotas)), key=lambda i: quotas[i] - lent[i], reverse=True)
+    for i in by_remainder[:leftover]:
+        lent[i] += 1
+    return lent
+
+
+def build_pool_report(
+    forest: str, locations: Sequence[Location], homed: Mapping[str, Seats]
+) -> PoolReport:
+    """Compute the pool of *forest* from its Locations and the seats homed on each.
+
+    ``homed`` maps a home Location ``object_id`` to the summed seats of the subscribers
+    homed there. Every seat in it is counted exactly once: in a member's ``used``, in
+    ``unpooled`` or in ``orphaned``.
+    """
+    ordered = sorted(locations, key=_sort_key)
+    # With duplicate object ids the first Location in (name, guid) order owns the homed
+    # seats, so that nothing is counted twice. Locations are keyed by position in
+    # ``ordered`` (not guid) so that even duplicated guids cannot collide.
+    by_object_id: dict[str, int] = {}
+    # A secondary's primary is looked up among the non-secondaries first, in case a
+    # directory gives both halves of a failover pair the same object id.
+    primary_by_object_id: dict[str, int] = {}
+    for index, location in enumerate(ordered):
+        by_object_id.setdefault(location.object_id, index)
+        if location.failover_of is None:
+            primary_by_object_id.setdefault(location.object_id, index)
+
+    def own_homed(index: int) -> Seats:
+        if by_object_id[ordered[index].object_id] != index:
+            return Seats()
+        return homed.get(ordered[index].object_id, Seats())
+
+    classified = {i: _classify(loc) for i, loc in enumerate(ordered) if loc.failover_of is None}
+    data = {i: r for i, r in classified.items() if isinstance(r, LicenseData)}
+    excluded: list[Exclusion] = []
+    folded: dict[int, Seats] = {}
+    secondary_of: dict[int, str] = {}
+    unpooled = Seats()
+
+    for index, location in enumerate(ordered):
+        if location.failover_of is None:
+            result = classified[index]
+            if isinstance(result, Exclusion):
+                excluded.append(result)
+                unpooled = unpooled + own_homed(index)
+            continue
+        primary = primary_by_object_id.get(location.failover_of)
+        if primary is None:
+            primary = by_object_id.get(location.failover_of)
+        excluded.append(
+            _excluded(
+                location,
+                ExclusionReason.FAILOVER_SECONDARY,
+                _failover_detail(
+                    location,
+                    None if primary is None else ordered[primary],
+                    None if primary is None else classified.get(primary),
+                ),
+            )
+        )
+        if primary is not None and primary in data:
+            folded[primary] = folded.get(primary, Seats()) + own_homed(index)
+            secondary_of.setdefault(primary, location.name)
+        else:
+            unpooled = unpooled + own_homed(index)
+
+    orphaned = Seats.total(seats for oid, seats in homed.items() if oid not in by_object_id)
+    members = sorted(data)
+    used = {i: own_homed(i) + folded.get(i, Seats()) for i in members}
+    lent: dict[SeatClass, dict[int, int]] = {}
+    for c in SEAT_CLASSES:
+        shares = _lend(
+            [data[i].licensed.get(c) for i in members], [used[i].get(c) for i in members]
+        )
+        lent[c] = dict(zip(members, shares, strict=True))
+    servers = tuple(
+        _server_seats(
+            ordered[i],
+            data[i],
+            used[i],
+            Seats.from_mapping({c: lent[c][i] for c in SEAT_CLASSES}),
+            secondary_of.get(i),
+        )
+        for i in members
+    )
+    excluded.sort(key=lambda e: (e.name, e.guid))
+    return PoolReport(
+        pools=(_pool(forest, servers),),
+        excluded=tuple(excluded),
+        unpooled=unpooled,
+        orphaned=orphaned,
+    )
+
+
+def _failover_detail(
+    location: Location, primary: Location | None, primary_result: Exclusion | LicenseData | None
+) -> str:
+    if primary is None:
+        return f"failover secondary of object id {location.failover_of}, which matches no Location"
+    if primary is location:
+        return "failover secondary of itself (failover_of is its own object id)"
+    if isinstance(primary_result, LicenseData):
+        return f"failover secondary of {primary.name}; counted with it"
+    if primary.failover_of is not None or primary_result is None:
+        return f"failover secondary of {primary.name}, itself a failover secondary"
+    return (
+        f"failover secondary of {primary.name}, which is not a pool member "
+        f"({primary_result.reason.value})"
+    )
+
+
+def _server_seats(
+    location: Location, data: LicenseData, used: Seats, lent: Seats, failover: str | None
+) -> ServerSeats:
+    licensed = data.licensed
+    published = data.published_used
+    stale: tuple[SeatClass, ...] = ()
+    if published is not None:
+        stale = tuple(c for c in SEAT_CLASSES if published.get(c) != used.get(c))
+    return ServerSeats(
+        name=location.name,
+        failover=failover,
+        licensed=licensed,
+        used=used,
+        published_used=published,
+        borrowed=Seats.from_mapping(
+            {c: max(0, used.get(c) - licensed.get(c)) for c in SEAT_CLASSES}
+        ),
+        lent=lent,
+        stale=stale,
+        secondary_licensed=None if failover is None else data.secondary_licensed,
+        guid=location.guid,
+    )
+
+
+def _pool(forest: str, servers: tuple[ServerSeats, ...]) -> Pool:
+    licensed = Seats.total(s.licensed for s in servers)
+    used = Seats.total(s.used for s in servers)
+    seats = {
+        c: ClassSeats(
+            licensed=licensed.get(c),
+            used=used.get(c),
+            available=licensed.get(c) - used.get(c),
+            compliant=used.get(c) <= licensed.get(c),
+        )
+        for c in SEAT_CLASSES
+    }
+    return Pool(id=forest, members=tuple(s.name for s in servers), seats=seats, servers=servers)

@@ -1,0 +1,95 @@
+"""``poolsync lab up|down|status``: a real Samba AD lab to run poolsync against."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from poolsync.cli.output import CountProgress, print_json, stderr_console, stdout_console
+from poolsync.lab import build
+from poolsync.profile import load_profile
+from topology.spec import load_topology
+
+DEFAULT_DIR = Path(".lab")
+DEFAULT_TOPOLOGY = Path("topology/lab.yaml")
+
+dir_option = click.option(
+    "--dir", "lab_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DIR,
+    show_default=True, help="The lab's directory: DC files, certificates, secrets, config.")
+
+
+@click.group()
+def lab() -> None:
+    """Run a real Samba 4 AD DC on a loopback address, built from a topology file.
+
+    Needs root and the samba, ldb-tools and ldap-utils packages. Two labs in two
+    directories run at once on different loopback addresses. Nothing here touches a
+    directory other than the lab's own.
+    """
+
+
+@lab.command()
+@click.option("--topology", "topology_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_TOPOLOGY, show_default=True, help="Topology file (docs/topology.md).")
+@dir_option
+@click.option("--profile", "profile_name", default="cisco-unity", show_default=True,
+              help="Schema profile: a built-in name or a path.")
+def up(topology_path: Path, lab_dir: Path, profile_name: str) -> None:
+    """Provision, load and start the lab (or start it again if it exists).
+
+    Writes DIR/poolsync.yaml, a config that reaches the lab over LDAPS with
+    certificate validation against the lab's own CA.
+    """
+    topology = load_topology(topology_path)
+    profile = load_profile(profile_name)
+    err = stderr_console()
+    started = time.monotonic()
+    state, built = build.up(topology, profile, lab_dir,
+                            step=lambda msg: err.print(f"[bold]lab:[/] {msg}"),
+                            progress=CountProgress("subscribers"))
+    verb = "built and started" if built else "already built; running"
+    err.print(f"[bold]lab:[/] {verb} in {time.monotonic() - started:.1f} s")
+    click.echo(f"config: {state.config}")
+    for dc in state.dcs:
+        click.echo(f"{dc.name}: ldaps://{dc.address}:{dc.ldaps_port} "
+                   f"(GC ldaps://{dc.address}:{dc.gcs_port})")
+
+
+@lab.command()
+@dir_option
+def down(lab_dir: Path) -> None:
+    """Stop the lab's DCs (only the processes it started) and remove DIR."""
+    stopped = build.down(lab_dir)
+    click.echo(f"lab in {lab_dir.resolve()} removed"
+               + (f"; stopped {', '.join(stopped)}" if stopped else " (it was not running)"))
+
+
+@lab.command()
+@dir_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def status(lab_dir: Path, fmt: str) -> None:
+    """Say what runs where, so ldapsearch and samba-tool can be pointed at the lab."""
+    doc = build.status(lab_dir)
+    if fmt == "json":
+        print_json(doc)
+        return
+    table = Table(title=f"Lab {doc['forest']} in {doc['dir']}", title_justify="left")
+    for col in ("DC", "address", "LDAP", "LDAPS", "GC", "GC TLS", "state", "pid"):
+        table.add_column(col)
+    for dc in doc["dcs"]:
+        table.add_row(dc["name"], dc["address"], str(dc["ldap_port"]), str(dc["ldaps_port"]),
+                      str(dc["gc_port"]), str(dc["gcs_port"]),
+                      "running" if dc["running"] else "stopped", str(dc["pid"] or "-"))
+    console = stdout_console()
+    console.print(table)
+    first = doc["dcs"][0]
+    console.print(f"bind as {first['bind_user']} with the password in {first['password_file']}",
+                  highlight=False)
+    console.print(f"config: {doc['config']}", highlight=False)
+    console.print(
+        f"try: LDAPTLS_CACERT={first['ca_file']} ldapsearch -H ldaps://{first['address']} "
+        f"-D {first['bind_user']} -y {first['password_file']} -b '' -s base", highlight=False)

@@ -1,0 +1,96 @@
+"""The ``poolsync`` group: global options, and errors turned into exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from poolsync.config import Config, default_config_path, load_config
+from poolsync.errors import PoolsyncError
+from poolsync.profile import Profile, load_profile
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NOT_COMPLIANT = 3
+
+EPILOG = """\b
+Exit codes: 0 ok, 1 error, 2 usage error, 3 a pool is out of compliance (pool).
+Documentation: docs/ in the source tree (operations.md starts there)."""
+
+
+@dataclass
+class Context:
+    config_path: Path
+    debug: bool
+    _config: Config | None = None
+
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def profile(self) -> Profile:
+        config = self.config()
+        return load_profile(config.profile, base_dir=config.path.parent)
+
+
+class PoolsyncGroup(click.Group):
+    """Prints a PoolsyncError as one line on stderr instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PoolsyncError as exc:
+            debug = bool(ctx.obj.debug) if isinstance(ctx.obj, Context) else False
+            if debug:
+                logging.getLogger("poolsync").exception("failed")
+            click.echo(f"poolsync: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("poolsync: interrupted; nothing was committed by the interrupted step",
+                       err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=PoolsyncGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h",
+                                                                                     "--help"]})
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, envvar="POOLSYNC_CONFIG", show_envvar=True,
+              help="Config file (default: ./poolsync.yaml).")
+@click.option("--debug", "-v", is_flag=True, help="Log what happens and show tracebacks.")
+@click.version_option(package_name="poolsync")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
+    """poolsync: Cisco Unity license pooling, read from Active Directory.
+
+    Mirror the Unity Location objects and subscribers of a forest into a local store
+    (`resync --total`), then report which servers pool their licenses and how many
+    VM, UM and Inbox seats each pool has and uses (`pool`). `lab` runs a real Samba
+    AD lab to try it on.
+    """
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="poolsync: %(levelname)s: %(message)s")
+    if not debug:
+        logging.getLogger("ldap3").setLevel(logging.WARNING)
+    ctx.obj = Context(config_path=config_path or default_config_path(), debug=debug)
+
+
+def _register() -> None:
+    from poolsync.cli import lab, pool, resync
+
+    cli.add_command(resync.resync)
+    cli.add_command(pool.pool)
+    cli.add_command(lab.lab)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="poolsync")

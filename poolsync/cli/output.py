@@ -1,0 +1,88 @@
+"""Consoles, progress bars and JSON output shared by the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+
+def stdout_console() -> Console:
+    return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 100)
+
+
+def stderr_console() -> Console:
+    return Console(file=sys.stderr, stderr=True)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def meta(kind: str, *, version: int = 1) -> dict[str, Any]:
+    return {"type": kind, "version": version, "generated": now().isoformat(timespec="seconds")}
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+class BarProgress:
+    """A progress display on stderr, only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self._enabled = sys.stderr.isatty()
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def begin(self, pass_name: str, description: str) -> None:
+        if not self._enabled:
+            return
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                  TextColumn("{task.completed:,} objects"),
+                                  TimeElapsedColumn(), console=stderr_console(), transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=None)
+
+    def advance(self, count: int) -> None:
+        if self._progress is not None and count:
+            self._progress.advance(self._task, count)
+
+    def end(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+class CountProgress:
+    """A bar with a known total (lab loading), on stderr when it is a terminal."""
+
+    def __init__(self, description: str) -> None:
+        self._description = description
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._enabled = sys.stderr.isatty()
+        self._last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self._enabled:
+            # Plain lines for logs: at the start, then each tenth.
+            step = max(total // 10, 1)
+            if done == total or done // step != self._last // step:
+                sys.stderr.write(f"  {self._description}: {done}/{total}\n")
+            self._last = done
+            return
+        if self._progress is None:
+            self._progress = Progress(TextColumn("  {task.description}"), BarColumn(),
+                                      TextColumn("{task.completed}/{task.total}"),
+                                      TimeElapsedColumn(), console=stderr_console())
+            self._progress.start()
+            self._task = self._progress.add_task(self._description, total=total)
+        self._progress.update(self._task, completed=done)
+        if done >= total:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,40 @@
+"""``poolsync pool``: the pool report, from the store only."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from poolsync.allocation import build_pool_report
+from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
+from poolsync.cli.output import now, print_json, stdout_console
+from poolsync.errors import StoreError
+from poolsync.render.pool import pool_report_csv, pool_report_json, pool_report_table
+from poolsync.store import Store
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="table for people; json and csv for machines.")
+@click.pass_obj
+def pool(ctx: Context, fmt: str) -> None:
+    """Which servers pool their licenses, and the VM/UM/Inbox seats of each pool.
+
+    Reads the store only (run `poolsync resync --total` first). Exits 3 when a pool
+    uses more seats of a class than it has licensed.
+    """
+    config = ctx.config()
+    with Store.open(config.store, create=False) as store:
+        if not store.has_data():
+            raise StoreError(f"{config.store} holds no completed resync: run "
+                             "`poolsync resync --total` first")
+        report = build_pool_report(config.forest, store.locations(), store.homed_seats())
+    if fmt == "json":
+        print_json(pool_report_json(report, generated=now()))
+    elif fmt == "csv":
+        sys.stdout.write(pool_report_csv(report))
+    else:
+        pool_report_table(report, stdout_console())
+    if any(not seats.compliant for p in report.pools for seats in p.seats.values()):
+        click.get_current_context().exit(EXIT_NOT_COMPLIANT)

@@ -1,0 +1,340 @@
+"""The poolsync configuration file: one YAML file validated into frozen dataclasses.
+
+Every error names the file, the key path and what was expected (see
+:mod:`poolsync.yamlfile`). Relative paths in the file are relative to the file's own
+directory. Secrets are references (:class:`poolsync.secrets.SecretRef`), resolved only
+when the directory layer binds. ``examples/poolsync.yaml`` shows every key and
+``docs/configuration.md`` describes them.
+
+Entry points: :func:`load_config`, :func:`default_config_path`, :func:`forest_base_dn`,
+:func:`is_dns_name`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from poolsync.errors import ConfigError
+from poolsync.secrets import SecretRef
+from poolsync.yamlfile import Node, load_yaml_mapping
+
+CONFIG_ENV = "POOLSYNC_CONFIG"
+DEFAULT_CONFIG_NAME = "poolsync.yaml"
+DEFAULT_PROFILE = "cisco-unity"
+DEFAULT_STORE = "poolsync.db"
+
+BindMethod = Literal["simple", "anonymous"]
+BIND_METHODS: tuple[BindMethod, ...] = ("simple", "anonymous")
+
+# Patterns are used with fullmatch (``$`` would accept a trailing newline) and ASCII
+# only (IGNORECASE alone lets the Kelvin sign match [a-z]).
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE | re.ASCII)
+_PROFILE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+# One RDN: attribute type, '=', a value in which ',' only appears escaped.
+_RDN = re.compile(r"\s*[A-Za-z][A-Za-z0-9-]*\s*=(\\.|[^,\\])+", re.DOTALL)
+_RDN_SPLIT = re.compile(r"(?<!\\),")
+
+_PORTS = {("dc", False): 389, ("dc", True): 636, ("gc", False): 3268, ("gc", True): 3269}
+
+
+def is_dns_name(text: str, *, min_labels: int = 1) -> bool:
+    """A host name of letters, digits and inner hyphens (no trailing dot, no '_')."""
+    if not text or len(text) > 253:
+        return False
+    labels = text.split(".")
+    if len(labels) < min_labels or labels[-1].isdigit():
+        return False  # an all-digit last label is an IPv4 address, not a name
+    return all(_LABEL.fullmatch(label) for label in labels)
+
+
+def forest_base_dn(forest: str) -> str:
+    """``"lab.example.com"`` -> ``"DC=lab,DC=example,DC=com"``."""
+    return ",".join(f"DC={label}" for label in forest.split("."))
+
+
+def default_config_path() -> Path:
+    """``$POOLSYNC_CONFIG`` when set (and not empty), else ``./poolsync.yaml``."""
+    configured = os.environ.get(CONFIG_ENV)
+    return Path(configured) if configured else Path(DEFAULT_CONFIG_NAME)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An LDAP server to read from: the DC (domain pass) or a Global Catalog."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    use_ssl: bool
+    base_dn: str
+
+
+@dataclass(frozen=True)
+class BindConfig:
+    method: BindMethod
+    user: str | None
+    password: SecretRef | None
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """``ca_file`` None means the system trust store; ``validate`` False is insecure."""
+
+    ca_file: Path | None
+    validate: bool
+    starttls: bool
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float
+    operation: float
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of transient directory errors (exponential wait, capped)."""
+
+    attempts: int
+    initial_wait: float
+    max_wait: float
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    dc: Endpoint
+    gc: Endpoint
+    bind: BindConfig
+    tls: TlsConfig
+    page_size: int
+    timeouts: Timeouts
+    retries: RetryPolicy
+
+    @property
+    def plaintext(self) -> bool:
+        """True when some traffic (the bind included) would cross the network unencrypted."""
+        if self.tls.starttls:
+            return False
+        return not (self.dc.use_ssl and self.gc.use_ssl)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    forest: str
+    directory: DirectoryConfig
+    profile: str
+    store: Path
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory relative paths in the config are relative to."""
+        return self.path.absolute().parent
+
+    @property
+    def plaintext(self) -> bool:
+        """True for an ldap:// endpoint without StartTLS: the CLI warns about it."""
+        return self.directory.plaintext
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at ``path``; raises :class:`ConfigError`."""
+    root = load_yaml_mapping(path, error=ConfigError)
+    root.check_keys(("forest", "directory", "profile", "store"))
+    base_dir = path.absolute().parent
+    forest = _forest(root)
+    directory = _directory(root.child("directory"), forest=forest, base_dir=base_dir)
+    return Config(
+        path=path,
+        forest=forest,
+        directory=directory,
+        profile=_profile(root, base_dir=base_dir),
+        store=base_dir / root.optional_str("store", default=DEFAULT_STORE),
+    )
+
+
+def _forest(root: Node) -> str:
+    forest = root.required_str("forest")
+    if not is_dns_name(forest):
+        raise root.expected("a DNS name such as lab.example.com", forest, key="forest")
+    # The forest name is the pool's id; AD treats it case-insensitively, so do we.
+    return forest.lower()
+
+
+def _directory(node: Node, *, forest: str, base_dir: Path) -> DirectoryConfig:
+    node.check_keys(("dc", "gc", "bind", "tls", "page_size", "timeouts", "retries"))
+    dc_node = node.child("dc")
+    dc = _endpoint(dc_node, role="dc", default_base_dn=forest_base_dn(forest))
+    gc_node = node.optional_child("gc")
+    if gc_node is None:
+        # No gc section: the DC's host, which is a GC in a single-DC forest.
+        port = _PORTS["gc", dc.use_ssl]
+        gc = Endpoint(
+            url=f"{dc.scheme}://{_url_host(dc.host)}:{port}",
+            scheme=dc.scheme,
+            host=dc.host,
+            port=port,
+            use_ssl=dc.use_ssl,
+            base_dn="",
+        )
+    else:
+        gc = _endpoint(gc_node, role="gc", default_base_dn="")
+    return DirectoryConfig(
+        dc=dc,
+        gc=gc,
+        bind=_bind(node.child("bind"), base_dir=base_dir),
+        tls=_tls(node.child_or_empty("tls"), base_dir=base_dir),
+        page_size=node.optional_int("page_size", default=1000, minimum=1, maximum=1000),
+        timeouts=_timeouts(node.child_or_empty("timeouts")),
+        retries=_retries(node.child_or_empty("retries")),
+    )
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _endpoint(node: Node, *, role: Literal["dc", "gc"], default_base_dn: str) -> Endpoint:
+    node.check_keys(("url", "base_dn"))
+    url = node.required_str("url")
+    what = "an ldap:// or ldaps:// URL"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise node.expected(f"{what} with a port from 1 to 65535", url, key="url") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("ldap", "ldaps") or not url.lower().startswith(f"{scheme}://"):
+        raise node.expected(what, url, key="url")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise node.expected(f"{what} without a path, query or user name", url, key="url")
+    host = parts.hostname
+    if not host:
+        raise node.expected(f"{what} with a host", url, key="url")
+    if not _is_host(host):
+        raise node.expected(f"{what} whose host is a DNS name or IP address", url, key="url")
+    if port == 0:
+        raise node.expected(f"{what} with a port from 1 to 65535", url, key="url")
+    use_ssl = scheme == "ldaps"
+    base_dn = node.optional_str("base_dn", default=default_base_dn, allow_empty=True)
+    # The domain pass needs a naming context; only the GC pass may search from the root.
+    if (base_dn or role == "dc") and not _is_dn(base_dn):
+        what_dn = "a DN such as DC=lab,DC=example,DC=com"
+        if role == "gc":
+            what_dn += ' or "" for the whole forest'
+        raise node.expected(what_dn, base_dn, key="base_dn")
+    return Endpoint(
+        url=url,
+        scheme=scheme,
+        host=host,
+        port=port if port is not None else _PORTS[role, use_ssl],
+        use_ssl=use_ssl,
+        base_dn=base_dn,
+    )
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return is_dns_name(host)
+    return True
+
+
+def _is_dn(text: str) -> bool:
+    return bool(text) and all(_RDN.fullmatch(rdn) for rdn in _RDN_SPLIT.split(text))
+
+
+def _bind(node: Node, *, base_dir: Path) -> BindConfig:
+    node.check_keys(("method", "user", "password"))
+    method = node.choice("method", BIND_METHODS, default="simple")
+    if method == "anonymous":
+        for key in ("user", "password"):
+            if key in node:
+                raise node.error("not used with method: anonymous; remove it", key=key)
+        return BindConfig(method="anonymous", user=None, password=None)
+    user = node.required_str("user")
+    password = SecretRef.from_node(node, "password", base_dir=base_dir)
+    return BindConfig(method="simple", user=user, password=password)
+
+
+def _tls(node: Node, *, base_dir: Path) -> TlsConfig:
+    node.check_keys(("ca_file", "validate", "insecure", "starttls"))
+    ca_name = node.optional_str("ca_file")
+    ca_file = None
+    if ca_name is not None:
+        ca_file = base_dir / ca_name
+        problem = _unreadable(ca_file)
+        if problem:
+            raise node.error(f"cannot read CA file {ca_file}: {problem}", key="ca_file")
+    validate = node.optional_bool("validate", default=True)
+    insecure = node.optional_bool("insecure", default=False)
+    if not validate and not insecure:
+        raise node.error(
+            "validate: false also needs insecure: true (without certificate validation "
+            "anyone on the path can impersonate the DC and read the bind password)",
+            key="validate",
+        )
+    return TlsConfig(
+        ca_file=ca_file,
+        validate=validate,
+        starttls=node.optional_bool("starttls", default=False),
+    )
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` is not a readable regular file, or None when it is."""
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    except ValueError:  # an embedded NUL byte
+        return "not a valid path"
+    if not path.is_file():
+        return "not a regular file"
+    return None
+
+
+def _timeouts(node: Node) -> Timeouts:
+    node.check_keys(("connect", "operation"))
+    return Timeouts(
+        connect=node.optional_number("connect", default=10.0, minimum=0, exclusive_min=True),
+        operation=node.optional_number("operation", default=120.0, minimum=0, exclusive_min=True),
+    )
+
+
+def _retries(node: Node) -> RetryPolicy:
+    node.check_keys(("attempts", "initial_wait", "max_wait"))
+    attempts = node.optional_int("attempts", default=4, minimum=1, maximum=100)
+    initial = node.optional_number("initial_wait", default=0.5, minimum=0)
+    maximum = node.optional_number("max_wait", default=max(10.0, initial), minimum=0)
+    if maximum < initial:
+        raise node.error(
+            f"expected a number >= initial_wait ({initial:g}), got {maximum:g}", key="max_wait"
+        )
+    return RetryPolicy(attempts=attempts, initial_wait=initial, max_wait=maximum)
+
+
+def _profile(root: Node, *, base_dir: Path) -> str:
+    value = root.optional_str("profile", default=DEFAULT_PROFILE)
+    if _PROFILE_NAME.fullmatch(value) and not value.lower().endswith((".yaml", ".yml")):
+        return value  # a built-in profile's name; the profile loader knows the list
+    if "/" not in value and "\\" not in value and not value.lower().endswith((".yaml", ".yml")):
+        raise root.expected(
+            "a built-in profile name such as cisco-unity or the path of a profile YAML file",
+            value,
+            key="profile",
+        )
+    path = base_dir / value
+    problem = _unreadable(path)
+    if problem:
+        raise root.error(f"cannot read profile {path}: {problem}", key="profile")
+    return str(path)

@@ -1,0 +1,211 @@
+"""Connections to DCs and Global Catalogs, and paged streaming searches."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import ldap3
+from ldap3.core import exceptions as lex
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from poolsync.config import DirectoryConfig, Endpoint
+from poolsync.errors import (
+    AuthError,
+    DirectoryError,
+    DirectoryUnavailable,
+    QueryError,
+    TlsError,
+)
+from poolsync.model import Entry
+
+log = logging.getLogger(__name__)
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+
+
+@dataclass(frozen=True, slots=True)
+class RootDse:
+    dns_host_name: str
+    ds_service_name: str
+    highest_committed_usn: int
+    default_naming_context: str
+    root_domain_naming_context: str
+    configuration_naming_context: str
+
+
+def _entry(item: dict[str, Any]) -> Entry:
+    raw = item.get("raw_attributes") or {}
+    return Entry(item["dn"], {name.lower(): list(values) for name, values in raw.items()})
+
+
+def _describe(endpoint: Endpoint) -> str:
+    return f"{endpoint.scheme}://{endpoint.host}:{endpoint.port}"
+
+
+def translate(exc: Exception, endpoint: Endpoint, *, user: str | None) -> DirectoryError:
+    """Turn an ldap3 exception into poolsync's typed error with a fix in words."""
+    where = _describe(endpoint)
+    text = str(exc)
+    if isinstance(exc, lex.LDAPInvalidCredentialsResult):
+        return AuthError(
+            f"{where} refused the bind as {user}: invalid credentials "
+            "(check directory.bind.user and the password reference)"
+        )
+    if isinstance(exc, lex.LDAPStrongerAuthRequiredResult):
+        return AuthError(f"{where} requires a protected bind: use ldaps:// or starttls")
+    if isinstance(exc, lex.LDAPCertificateError) or "CERTIFICATE_VERIFY_FAILED" in text \
+            or isinstance(exc, ssl.SSLError):
+        reason = text.split("certificate verify failed:")[-1].strip(" ')\"(,") \
+            if "certificate verify failed" in text else text
+        return TlsError(
+            f"TLS certificate of {where} is not trusted ({reason}); set directory.tls.ca_file "
+            "to the CA that issued it"
+        )
+    if isinstance(exc, lex.LDAPOperationResult) and not isinstance(
+        exc, lex.LDAPUnavailableResult | lex.LDAPBusyResult
+    ):
+        return QueryError(f"{where}: {exc.description}: {exc.message}".rstrip(": "))
+    if isinstance(exc, lex.LDAPSocketOpenError):
+        detail = text.strip("()',\"")
+        return DirectoryUnavailable(f"cannot connect to {where}: {detail}")
+    return DirectoryUnavailable(f"lost connection to {where}: {text}")
+
+
+class DirectoryConnection:
+    """A bound, read-only connection to one DC or GC endpoint."""
+
+    def __init__(self, conn: ldap3.Connection, endpoint: Endpoint, *, user: str | None,
+                 page_size: int) -> None:
+        self._conn = conn
+        self.endpoint = endpoint
+        self._user = user
+        self._page_size = page_size
+
+    def __enter__(self) -> DirectoryConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self._conn.unbind()
+        except lex.LDAPException:
+            log.debug("unbind from %s failed; the socket is closed anyway", self.endpoint.url)
+
+    def _call(self, fn: str, *args: object, **kwargs: object) -> None:
+        try:
+            getattr(self._conn, fn)(*args, **kwargs)
+        except lex.LDAPException as exc:
+            raise translate(exc, self.endpoint, user=self._user) from exc
+
+    def _first_entry(self, base: str, attributes: list[str]) -> Entry:
+        self._call("search", base, "(objectClass=*)", ldap3.BASE, attributes=attributes)
+        for item in self._conn.response or []:
+            if item.get("type") == "searchResEntry":
+                return _entry(item)
+        raise QueryError(f"{_describe(self.endpoint)}: {base or 'rootDSE'} not found")
+
+    def root_dse(self) -> RootDse:
+        """Read the rootDSE now (never ldap3's cached server.info, which goes stale)."""
+        e = self._first_entry("", [
+            "dnsHostName", "dsServiceName", "highestCommittedUSN", "defaultNamingContext",
+            "rootDomainNamingContext", "configurationNamingContext",
+        ])
+        try:
+            usn = int(e.text("highestCommittedUSN") or "")
+        except ValueError as exc:
+            raise QueryError(f"{_describe(self.endpoint)}: rootDSE has no "
+                             "highestCommittedUSN; is this an Active Directory DC?") from exc
+        return RootDse(
+            dns_host_name=e.text("dnsHostName") or self.endpoint.host,
+            ds_service_name=e.text("dsServiceName") or "",
+            highest_committed_usn=usn,
+            default_naming_context=e.text("defaultNamingContext") or "",
+            root_domain_naming_context=e.text("rootDomainNamingContext") or "",
+            configuration_naming_context=e.text("configurationNamingContext") or "",
+        )
+
+    def invocation_id(self, ds_service_name: str) -> str:
+        """The DC's invocationId (changes when the DC is restored from backup)."""
+        e = self._first_entry(ds_service_name, ["invocationId"])
+        raw = e.first("invocationId")
+        if raw is None or len(raw) != 16:
+            raise QueryError(f"{_describe(self.endpoint)}: {ds_service_name} has no "
+                             "invocationId")
+        return str(uuid.UUID(bytes_le=raw))
+
+    def search(self, base: str, ldap_filter: str, attributes: list[str]) -> Iterator[Entry]:
+        """Stream a subtree search page by page (Simple Paged Results).
+
+        Only one page is held at a time. Continuation references are skipped.
+        """
+        cookie: bytes | None = None
+        while True:
+            self._call("search", base, ldap_filter, ldap3.SUBTREE, attributes=attributes,
+                       paged_size=self._page_size, paged_cookie=cookie)
+            for item in self._conn.response or []:
+                if item.get("type") == "searchResEntry":
+                    yield _entry(item)
+            controls = (self._conn.result or {}).get("controls") or {}
+            cookie = controls.get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
+            if not cookie:
+                return
+
+
+def _tls(config: DirectoryConfig) -> ldap3.Tls:
+    tls = config.tls
+    return ldap3.Tls(
+        validate=ssl.CERT_REQUIRED if tls.validate else ssl.CERT_NONE,
+        ca_certs_file=str(tls.ca_file) if tls.ca_file else None,
+        version=ssl.PROTOCOL_TLS_CLIENT,
+    )
+
+
+def _open_once(endpoint: Endpoint, config: DirectoryConfig,
+               password: str | None) -> DirectoryConnection:
+    bind = config.bind
+    server = ldap3.Server(
+        endpoint.host, port=endpoint.port, use_ssl=endpoint.use_ssl, tls=_tls(config),
+        get_info=ldap3.NONE, connect_timeout=config.timeouts.connect,
+    )
+    simple = bind.method == "simple"
+    conn = ldap3.Connection(
+        server,
+        user=bind.user if simple else None,
+        password=password if simple else None,
+        authentication=ldap3.SIMPLE if simple else ldap3.ANONYMOUS,
+        read_only=True,
+        raise_exceptions=True,
+        auto_referrals=False,
+        receive_timeout=max(1, round(config.timeouts.operation)),  # ldap3 packs it as an int
+        return_empty_attributes=False,
+    )
+    try:
+        conn.open()
+        if config.tls.starttls and not endpoint.use_ssl:
+            conn.start_tls()
+        conn.bind()
+    except lex.LDAPException as exc:
+        raise translate(exc, endpoint, user=bind.user) from exc
+    return DirectoryConnection(conn, endpoint, user=bind.user, page_size=config.page_size)
+
+
+def connect(endpoint: Endpoint, config: DirectoryConfig, *,
+            password: str | None) -> DirectoryConnection:
+    """Open and bind, retrying transient failures (not bad credentials or TLS)."""
+    retrying = Retrying(
+        stop=stop_after_attempt(config.retries.attempts),
+        wait=wait_exponential(multiplier=config.retries.initial_wait,
+                              max=config.retries.max_wait),
+        retry=retry_if_exception_type(DirectoryUnavailable),
+        before_sleep=lambda rs: log.warning(
+            "%s (attempt %d of %d)", rs.outcome.exception() if rs.outcome else "",
+            rs.attempt_number, config.retries.attempts),
+        reraise=True,
+    )
+    return retrying(_open_once, endpoint, config, password)

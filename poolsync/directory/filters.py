@@ -1,0 +1,13 @@
+"""LDAP filters built with RFC 4515 escaping, never by pasting raw values."""
+
+from __future__ import annotations
+
+from ldap3.utils.conv import escape_filter_chars
+
+
+def equality(attribute: str, value: str | int) -> str:
+    return f"({attribute}={escape_filter_chars(str(value))})"
+
+
+def and_filter(*parts: str) -> str:
+    return parts[0] if len(parts) == 1 else "(&" + "".join(parts) + ")"

@@ -1,0 +1,246 @@
+"""Run Samba AD DC processes for the lab: provision, configure, load, start, stop.
+
+Only this module runs samba, samba-tool and the ldb tools. Every DC lives in its own
+directory with its own smb.conf, so several labs (or several DCs) run side by side on
+different loopback addresses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from poolsync.errors import LabError
+
+SERVER_SERVICES = "rpc, ldap, cldap, kdc, drepl, kcc"
+REQUIRED_TOOLS = {
+    "samba": "samba",
+    "samba-tool": "samba",
+    "ldbadd": "ldb-tools",
+    "ldbmodify": "ldb-tools",
+    "ldapsearch": "ldap-utils",
+    "openssl": "openssl",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DcPaths:
+    """Where one DC's files live."""
+
+    root: Path
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "etc" / "smb.conf"
+
+    @property
+    def sam(self) -> Path:
+        return self.root / "private" / "sam.ldb"
+
+    @property
+    def pid_file(self) -> Path:
+        # Our own record of the PID we started (samba also writes run/samba.pid).
+        return self.root / "poolsync-samba.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "samba.out"
+
+
+def check_tools() -> None:
+    missing = sorted({pkg for tool, pkg in REQUIRED_TOOLS.items() if not shutil.which(tool)})
+    if missing:
+        raise LabError(
+            f"the lab needs Samba and LDAP tools; missing packages: {', '.join(missing)} "
+            f"(apt-get install {' '.join(missing)})"
+        )
+    if os.geteuid() != 0:
+        raise LabError("the lab runs a Samba AD DC, which needs root (ports below 1024)")
+
+
+def _run(args: list[str], *, what: str, env: dict[str, str] | None = None,
+         input_text: str | None = None, timeout: float = 300) -> str:
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, input=input_text,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise LabError(f"{what} did not finish within {timeout:.0f} s") from exc
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip() or proc.stdout.strip())[-600:]
+        raise LabError(f"{what} failed (exit {proc.returncode}): {detail}")
+    return proc.stdout
+
+
+def provision(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str,
+              address: str, admin_password: str) -> None:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    _run([
+        "samba-tool", "domain", "provision", f"--targetdir={paths.root}",
+        f"--realm={realm.upper()}", f"--domain={netbios_domain}", "--server-role=dc",
+        "--dns-backend=NONE", f"--adminpass={admin_password}", f"--host-name={host_name}",
+        "--backend-store=mdb", f"--option=interfaces={address}/8",
+        "--option=bind interfaces only=yes",
+    ], what="samba-tool domain provision", timeout=300)
+
+
+def write_conf(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str,
+               address: str, tls_cert: Path, tls_key: Path, tls_ca: Path) -> None:
+    """Replace the provisioned smb.conf with a self-contained one for the lab."""
+    r = paths.root
+    (r / "run").mkdir(exist_ok=True)
+    (r / "log").mkdir(exist_ok=True)
+    paths.conf.write_text(f"""# written by poolsync lab
+[global]
+\tnetbios name = {host_name.upper()}
+\trealm = {realm.upper()}
+\tworkgroup = {netbios_domain}
+\tserver role = active directory domain controller
+\tserver services = {SERVER_SERVICES}
+\tinterfaces = {address}/8
+\tbind interfaces only = yes
+\tprivate dir = {r}/private
+\tstate directory = {r}/state
+\tcache directory = {r}/cache
+\tlock directory = {r}
+\tbinddns dir = {r}/bind-dns
+\tpid directory = {r}/run
+\tncalrpc dir = {r}/run/ncalrpc
+\twinbindd socket directory = {r}/run/winbindd
+\tntp signd socket directory = {r}/run/ntp_signd
+\tlog file = {r}/log/log.%m
+\tlogging = file
+\tmax log size = 10000
+\tlog level = 1
+\tdsdb:schema update allowed = true
+\ttls enabled = yes
+\ttls certfile = {tls_cert}
+\ttls keyfile = {tls_key}
+\ttls cafile = {tls_ca}
+
+[sysvol]
+\tpath = {r}/state/sysvol
+\tread only = No
+
+[netlogon]
+\tpath = {r}/state/sysvol/{realm.lower()}/scripts
+\tread only = No
+""")
+
+
+def _ldb_env(paths: DcPaths) -> dict[str, str]:
+    # ldbmodify has no --option: the schema-update switch comes from this smb.conf.
+    return {**os.environ, "SMB_CONF_PATH": str(paths.conf)}
+
+
+def ldb_modify(paths: DcPaths, ldif: str, *, what: str) -> None:
+    """Apply a modify/add LDIF to the stopped DC's sam.ldb in one transaction."""
+    _run(["ldbmodify", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
+
+
+def ldb_add(paths: DcPaths, ldif: str, *, what: str) -> None:
+    _run(["ldbadd", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    # fields[0] is the state (field 3); a zombie has exited already.
+    return None if fields[0] == "Z" else fields[19]
+
+
+def read_pid(paths: DcPaths) -> tuple[int, str] | None:
+    try:
+        pid, started = paths.pid_file.read_text().split()
+        return int(pid), started
+    except (OSError, ValueError):
+        return None
+
+
+def is_our_samba(pid: int, started: str) -> bool:
+    """True when ``pid`` is alive and is the very samba process we started.
+
+    PIDs wrap, and samba rewrites its command line, so the proof is the pair
+    (PID, start time) we recorded when we started it, plus the process name.
+    """
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has exited
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return False
+    return comm == "samba" and _start_time(pid) == started
+
+
+def running_pid(paths: DcPaths) -> int | None:
+    record = read_pid(paths)
+    return record[0] if record is not None and is_our_samba(*record) else None
+
+
+def start(paths: DcPaths) -> int:
+    if running_pid(paths) is not None:
+        raise LabError(f"samba for {paths.root} is already running")
+    with paths.log.open("ab") as log:
+        # A new session makes samba the leader of a process group holding only the
+        # processes it forks, so stop() can end exactly those.
+        proc = subprocess.Popen(
+            ["samba", "-s", str(paths.conf), "-F", "--debug-stdout", "-M", "single"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    started = _start_time(proc.pid)
+    if started is None:
+        raise LabError(f"samba for {paths.root} exited at once; see {paths.log}")
+    paths.pid_file.write_text(f"{proc.pid} {started}\n")
+    return proc.pid
+
+
+def wait_ready(paths: DcPaths, *, address: str, ca_file: Path, bind_user: str,
+               password_file: Path, timeout: float = 60) -> float:
+    """Wait until an LDAPS bind and rootDSE read succeed; return the seconds waited."""
+    started = time.monotonic()
+    env = {**os.environ, "LDAPTLS_CACERT": str(ca_file), "LDAPTLS_REQCERT": "demand"}
+    last = ""
+    while time.monotonic() - started < timeout:
+        if running_pid(paths) is None:
+            tail = paths.log.read_text(errors="replace")[-800:] if paths.log.exists() else ""
+            raise LabError(f"samba for {paths.root} exited during start-up: {tail.strip()}")
+        proc = subprocess.run(
+            ["ldapsearch", "-LLL", "-o", "nettimeout=2", "-x", "-H", f"ldaps://{address}",
+             "-D", bind_user, "-y", str(password_file), "-b", "", "-s", "base",
+             "dsServiceName"],
+            capture_output=True, text=True, env=env, timeout=30, check=False,
+        )
+        if proc.returncode == 0 and "dsServiceName" in proc.stdout:
+            return time.monotonic() - started
+        last = proc.stderr.strip()
+        time.sleep(0.3)
+    raise LabError(f"samba at {address} did not answer LDAPS within {timeout:.0f} s: {last}")
+
+
+def stop(paths: DcPaths, *, timeout: float = 15) -> bool:
+    """Stop the samba we started for this DC; return whether one was running."""
+    record = read_pid(paths)
+    if record is None or not is_our_samba(*record):
+        paths.pid_file.unlink(missing_ok=True)
+        return False
+    pid = record[0]
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and is_our_samba(*record):
+        time.sleep(0.1)
+    if is_our_samba(*record):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    paths.pid_file.unlink(missing_ok=True)
+    return True

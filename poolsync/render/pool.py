@@ -1,0 +1,291 @@
+"""The pool report in three shapes: JSON and CSV for machines, a rich table for people.
+
+All three take a finished :class:`~poolsync.allocation.PoolReport` and only format it;
+no rule of the pool lives here. The JSON shape is a contract (``meta.type`` is
+``pool-report``, ``meta.version`` is 1): keys may be added, never renamed or removed
+without a version bump. The CSV schema is documented in docs/allocation.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Final
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from poolsync.allocation import ClassSeats, Pool, PoolReport, ServerSeats
+from poolsync.model import SEAT_CLASSES, SeatClass, Seats
+
+__all__ = [
+    "CSV_COLUMNS",
+    "JSON_TYPE",
+    "JSON_VERSION",
+    "pool_report_csv",
+    "pool_report_json",
+    "pool_report_table",
+]
+
+JSON_TYPE: Final = "pool-report"
+JSON_VERSION: Final = 1
+
+CSV_COLUMNS: Final = (
+    "pool",
+    "server",
+    "guid",
+    "status",
+    "class",
+    "licensed",
+    "used",
+    "published_used",
+    "borrowed",
+    "lent",
+    "stale",
+    "reason",
+    "detail",
+)
+
+_LABEL: Final = {SeatClass.VM: "VM", SeatClass.UM: "UM", SeatClass.INBOX: "Inbox"}
+
+
+# --- JSON -------------------------------------------------------------------------
+
+
+def _server_json(server: ServerSeats) -> dict[str, Any]:
+    published = server.published_used
+    return {
+        "name": server.name,
+        "guid": server.guid,
+        "failover": server.failover,
+        "secondary_licensed": server.secondary_licensed,
+        "licensed": server.licensed.as_dict(),
+        "used": server.used.as_dict(),
+        "published_used": None if published is None else published.as_dict(),
+        "stale": [c.value for c in server.stale],
+        "borrowed": server.borrowed.as_dict(),
+        "lent": server.lent.as_dict(),
+    }
+
+
+def _class_json(seats: ClassSeats) -> dict[str, Any]:
+    return {
+        "licensed": seats.licensed,
+        "used": seats.used,
+        "available": seats.available,
+        "compliant": seats.compliant,
+    }
+
+
+def _pool_json(pool: Pool) -> dict[str, Any]:
+    return {
+        "id": pool.id,
+        "members": list(pool.members),
+        "compliant": pool.compliant,
+        "seats": {c.value: _class_json(pool.seats[c]) for c in SEAT_CLASSES},
+        "servers": [_server_json(s) for s in pool.servers],
+    }
+
+
+def pool_report_json(report: PoolReport, *, generated: datetime) -> dict[str, Any]:
+    """The report as a JSON-ready dict (``json.dumps`` it as is).
+
+    *generated* is written with ``isoformat()``; pass an aware datetime (UTC) so the
+    timestamp is unambiguous.
+    """
+    return {
+        "meta": {"type": JSON_TYPE, "version": JSON_VERSION, "generated": generated.isoformat()},
+        "pools": [_pool_json(p) for p in report.pools],
+        "excluded": [
+            {"name": e.name, "guid": e.guid, "reason": e.reason.value, "detail": e.detail}
+            for e in report.excluded
+        ],
+        "unpooled": report.unpooled.as_dict(),
+        "orphaned": report.orphaned.as_dict(),
+    }
+
+
+# --- CSV --------------------------------------------------------------------------
+
+
+def _csv_rows(report: PoolReport) -> Iterator[dict[str, object]]:
+    for pool in report.pools:
+        for server in pool.servers:
+            published = server.published_used
+            for c in SEAT_CLASSES:
+                yield {
+                    "pool": pool.id,
+                    "server": server.name,
+                    "guid": server.guid,
+                    "status": "member",
+                    "class": c.value,
+                    "licensed": server.licensed.get(c),
+                    "used": server.used.get(c),
+                    "published_used": "" if published is None else published.get(c),
+                    "borrowed": server.borrowed.get(c),
+                    "lent": server.lent.get(c),
+                    "stale": "true" if c in server.stale else "false",
+                }
+        borrowed = Seats.total(s.borrowed for s in pool.servers)
+        lent = Seats.total(s.lent for s in pool.servers)
+        for c in SEAT_CLASSES:
+            yield {
+                "pool": pool.id,
+                "status": "pool-total",
+                "class": c.value,
+                "licensed": pool.seats[c].licensed,
+                "used": pool.seats[c].used,
+                "borrowed": borrowed.get(c),
+                "lent": lent.get(c),
+            }
+    for exclusion in report.excluded:
+        yield {
+            "server": exclusion.name,
+            "guid": exclusion.guid,
+            "status": "excluded",
+            "reason": exclusion.reason.value,
+            "detail": exclusion.detail,
+        }
+    for status, seats in (("unpooled", report.unpooled), ("orphaned", report.orphaned)):
+        if seats != Seats():
+            for c in SEAT_CLASSES:
+                yield {"status": status, "class": c.value, "used": seats.get(c)}
+
+
+def pool_report_csv(report: PoolReport) -> str:
+    """The report as CSV text: a header row, then one flat row per fact.
+
+    Rows: per member and seat class (``member``), per pool and class (``pool-total``),
+    per excluded server (``excluded``, no class), and per class for seats no pool counts
+    (``unpooled``, ``orphaned``; only when non-zero). Cells that do not apply are empty.
+    """
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_csv_rows(report))
+    return out.getvalue()
+
+
+# --- table ------------------------------------------------------------------------
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _used_of(used: int, licensed: int) -> Text:
+    return Text(f"{_n(used)}/{_n(licensed)}", style="bold red" if used > licensed else "")
+
+
+def _triple(seats: Seats) -> str:
+    """VM/UM/Inbox in one short cell; "-" for all zero so real numbers stand out."""
+    if seats == Seats():
+        return "-"
+    return "/".join(_n(seats.get(c)) for c in SEAT_CLASSES)
+
+
+def _server_row(server: ServerSeats) -> list[Text]:
+    failover = Text(server.failover or "-")
+    if server.secondary_licensed is False:
+        failover.append(" (not licensed)", style="bold red")
+    if server.published_used is None:
+        published = Text("not published", style="dim")
+    else:
+        published = Text("/".join(_n(server.published_used.get(c)) for c in SEAT_CLASSES))
+    if server.stale:
+        stale = ",".join(_LABEL[c] for c in server.stale)
+        published.append(f" STALE {stale}", style="bold yellow")
+    return [
+        Text(server.name),
+        failover,
+        *(_used_of(server.used.get(c), server.licensed.get(c)) for c in SEAT_CLASSES),
+        Text(_triple(server.borrowed)),
+        Text(_triple(server.lent)),
+        published,
+    ]
+
+
+def _compliance(seat_class: SeatClass, seats: ClassSeats) -> Text:
+    used = f"{_n(seats.used)} of {_n(seats.licensed)} {_LABEL[seat_class]} seats used"
+    if seats.compliant:
+        return Text.assemble(("compliant", "green"), f": {used}, {_n(seats.available)} available")
+    return Text.assemble(("NOT COMPLIANT", "bold red"), f": {used}, over by {_n(-seats.available)}")
+
+
+def _pool_table(pool: Pool) -> Table:
+    count = len(pool.servers)
+    table = Table(
+        title=f"Pool {pool.id} — {count} server{'' if count == 1 else 's'}",
+        title_justify="left",
+        caption="VM, UM, Inbox: used/licensed. Borrowed, Lent, Published: VM/UM/Inbox.",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("Server", no_wrap=True)
+    table.add_column("Failover")
+    for c in SEAT_CLASSES:
+        table.add_column(_LABEL[c], justify="right", no_wrap=True)
+    table.add_column("Borrowed", justify="right", no_wrap=True)
+    table.add_column("Lent", justify="right", no_wrap=True)
+    table.add_column("Published", no_wrap=True)
+    for server in pool.servers:
+        table.add_row(*_server_row(server))
+    table.add_section()
+    table.add_row(
+        Text("Pool total", style="bold"),
+        Text(""),
+        *(_used_of(pool.seats[c].used, pool.seats[c].licensed) for c in SEAT_CLASSES),
+        Text(_triple(Seats.total(s.borrowed for s in pool.servers))),
+        Text(_triple(Seats.total(s.lent for s in pool.servers))),
+        Text(""),
+    )
+    return table
+
+
+def _seat_note(label: str, seats: Seats, why: str) -> Text:
+    counts = ", ".join(f"{_n(seats.get(c))} {_LABEL[c]}" for c in SEAT_CLASSES)
+    return Text.assemble((label, "bold yellow"), f": {counts} seats {why}")
+
+
+def pool_report_table(report: PoolReport, console: Console) -> None:
+    """Print the report for people: a block per pool, then the excluded servers."""
+    for pool in report.pools:
+        console.print(_pool_table(pool))
+        for c in SEAT_CLASSES:
+            console.print(_compliance(c, pool.seats[c]))
+        if any(s.stale for s in pool.servers):
+            console.print(
+                Text(
+                    "STALE: the server's published utilization differs from the subscribers "
+                    "homed on it in the directory.",
+                    style="yellow",
+                )
+            )
+        console.print()
+    if report.excluded:
+        table = Table(title="Excluded from the pool", title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column("Name", no_wrap=True)
+        table.add_column("Reason", no_wrap=True)
+        table.add_column("Detail")
+        for exclusion in report.excluded:
+            table.add_row(
+                Text(exclusion.name), Text(exclusion.reason.value), Text(exclusion.detail)
+            )
+        console.print(table)
+    else:
+        console.print("No servers excluded from the pool.")
+    if report.unpooled != Seats():
+        console.print(
+            _seat_note("Unpooled", report.unpooled, "used by subscribers of excluded servers")
+        )
+    if report.orphaned != Seats():
+        console.print(
+            _seat_note(
+                "Orphaned", report.orphaned, "used by subscribers whose home Location is unknown"
+            )
+        )

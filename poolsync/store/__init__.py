@@ -1,0 +1,12 @@
+"""The local store: the only package that imports sqlite3.
+
+:class:`Store` opens (or creates) a versioned SQLite mirror of what the passes read,
+keyed by (pass, objectGUID). A total resync stages everything it reads in temporary
+tables and swaps it in with one short write transaction, so a failed or interrupted
+run leaves the previous state intact. Run history and per-pass watermarks live beside
+the data.
+"""
+
+from poolsync.store.store import Changes, PassRecord, RunRecord, Store, TotalResyncWriter
+
+__all__ = ["Changes", "PassRecord", "RunRecord", "Store", "TotalResyncWriter"]

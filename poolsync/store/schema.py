@@ -1,0 +1,68 @@
+"""The store's SQL schema and its version."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
+
+DDL = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE locations (
+    pass        TEXT NOT NULL,          -- 'domain' or 'gc'
+    guid        TEXT NOT NULL,          -- objectGUID: identity, never the DN
+    dn          TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    object_id   TEXT NOT NULL,
+    version     TEXT,
+    failover_of TEXT,
+    attachment  TEXT,
+    usn_changed INTEGER,
+    PRIMARY KEY (pass, guid)
+) WITHOUT ROWID;
+CREATE TABLE subscribers (
+    pass        TEXT NOT NULL,
+    guid        TEXT NOT NULL,
+    dn          TEXT NOT NULL,
+    home        TEXT,
+    dtmf_id     TEXT,
+    um          INTEGER NOT NULL,
+    inbox       INTEGER NOT NULL,
+    usn_changed INTEGER,
+    PRIMARY KEY (pass, guid)
+) WITHOUT ROWID;
+CREATE INDEX subscribers_by_home ON subscribers (pass, home);
+CREATE TABLE passes (
+    pass           TEXT PRIMARY KEY,
+    endpoint       TEXT NOT NULL,
+    dc_host        TEXT NOT NULL,
+    invocation_id  TEXT NOT NULL,
+    naming_context TEXT NOT NULL,
+    usn            INTEGER NOT NULL,    -- highestCommittedUSN read before the pass
+    synced_at      TEXT NOT NULL,
+    profile        TEXT NOT NULL        -- fingerprint of the schema profile used
+);
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    status      TEXT NOT NULL,          -- running | ok | failed
+    detail      TEXT
+);
+"""
+
+STAGING_DDL = """
+CREATE TEMP TABLE stage_locations (
+    pass TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, name TEXT NOT NULL,
+    object_id TEXT NOT NULL, version TEXT, failover_of TEXT, attachment TEXT,
+    usn_changed INTEGER, PRIMARY KEY (pass, guid)
+) WITHOUT ROWID;
+CREATE TEMP TABLE stage_subscribers (
+    pass TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, home TEXT, dtmf_id TEXT,
+    um INTEGER NOT NULL, inbox INTEGER NOT NULL, usn_changed INTEGER,
+    PRIMARY KEY (pass, guid)
+) WITHOUT ROWID;
+"""

@@ -1,0 +1,65 @@
+"""Directory entries -> Locations and subscribers, by the schema profile (pure)."""
+
+from __future__ import annotations
+
+from poolsync.directory.filters import and_filter, equality
+from poolsync.model import Entry, Location, SeatClass, Subscriber
+from poolsync.profile import Profile
+
+
+def location_filter(profile: Profile) -> str:
+    return equality("objectClass", profile.location.object_class)
+
+
+def subscriber_filter(profile: Profile) -> str:
+    sub = profile.subscriber
+    return and_filter(equality("objectClass", sub.object_class),
+                      equality(sub.object_type, sub.object_type_value))
+
+
+def location_attributes(profile: Profile) -> list[str]:
+    return ["objectGUID", "uSNChanged", *profile.location_attributes()]
+
+
+def subscriber_attributes(profile: Profile) -> list[str]:
+    return ["objectGUID", "uSNChanged", *profile.subscriber_attributes()]
+
+
+def _rdn_value(dn: str) -> str:
+    first = dn.split(",", 1)[0]
+    return first.split("=", 1)[-1]
+
+
+def usn(entry: Entry) -> int | None:
+    text = entry.text("uSNChanged")
+    return int(text) if text and text.isdigit() else None
+
+
+def decode_location(entry: Entry, profile: Profile) -> Location:
+    loc = profile.location
+    return Location(
+        guid=entry.guid(),
+        dn=entry.dn,
+        name=entry.text(loc.name) or _rdn_value(entry.dn),
+        object_id=entry.text(loc.object_id) or "",
+        version=entry.text(loc.version),
+        failover_of=entry.text(loc.failover_of),
+        attachment=entry.text(loc.pooling_data),
+    )
+
+
+def decode_subscriber(entry: Entry, profile: Profile) -> Subscriber:
+    sub = profile.subscriber
+    values = {v.strip().upper() for v in entry.texts(sub.license_class)}
+    classes = set()
+    if sub.um_value.upper() in values:
+        classes.add(SeatClass.UM)
+    if sub.inbox_value.upper() in values:
+        classes.add(SeatClass.INBOX)
+    return Subscriber(
+        guid=entry.guid(),
+        dn=entry.dn,
+        home=entry.text(sub.home),
+        dtmf_id=entry.text(sub.dtmf_id),
+        classes=frozenset(classes),
+    )

@@ -1,0 +1,56 @@
+"""Shared fixtures: the real Samba AD lab for integration tests.
+
+Integration tests skip when Samba (or root) is missing on a developer machine, but
+fail under CI=true: a suite that silently skips its directory tests proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPOLOGIES = Path(__file__).resolve().parent / "topologies"
+
+
+def samba_missing_reason() -> str | None:
+    missing = [t for t in ("samba", "samba-tool", "ldbadd", "ldapsearch") if not shutil.which(t)]
+    if missing:
+        return f"needs {', '.join(missing)} (apt-get install samba ldb-tools ldap-utils)"
+    if os.geteuid() != 0:
+        return "needs root to run a Samba AD DC"
+    return None
+
+
+def require_samba() -> None:
+    reason = samba_missing_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"integration test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _bring_up(topology_file: Path, lab_dir: Path) -> Iterator[Path]:
+    from poolsync.lab import build
+    from poolsync.profile import load_profile
+    from topology.spec import load_topology
+
+    require_samba()
+    build.up(load_topology(topology_file), load_profile("cisco-unity"), lab_dir,
+             step=lambda _msg: None, progress=lambda _done, _total: None)
+    try:
+        yield lab_dir
+    finally:
+        build.down(lab_dir)
+
+
+@pytest.fixture(scope="session")
+def exclusions_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A lab with every exclusion reason, a failover pair and stale data (running)."""
+    yield from _bring_up(TOPOLOGIES / "exclusions.yaml",
+                         tmp_path_factory.mktemp("labs") / "exclusions")
