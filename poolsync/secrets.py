@@ -30,7 +30,7 @@ SECRET_KINDS: tuple[SecretKind, ...] = ("env", "file", "command")
 COMMAND_TIMEOUT = 30.0
 """Seconds a secret command may run before it is killed."""
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _strip_newline(text: str) -> str:
@@ -191,7 +191,7 @@ class SecretRef:
         text = node.required_str(kind)
         origin = f"{parent.file}: {parent.path_of(key)}"
         if kind == "env":
-            if not _ENV_NAME.match(text):
+            if not _ENV_NAME.fullmatch(text):
                 raise node.expected(
                     "an environment variable name (letters, digits, _)", text, key=kind
                 )

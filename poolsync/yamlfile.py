@@ -27,7 +27,6 @@ import yaml
 from poolsync.errors import UserError
 
 _S = TypeVar("_S", bound=str)
-_MISSING = object()
 _MAX_SHOWN = 60
 
 

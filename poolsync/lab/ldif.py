@@ -198,7 +198,7 @@ def subscriber_records(topology: Topology, profile: Profile, server_index: int,
             ("userPrincipalName", f"{sam}@{topology.forest}"),
             (sub.object_type, str(sub.object_type_value)),
             (sub.home, home),
-            (sub.dtmf_id, str(100000 * server_index + n)),
+            (sub.dtmf_id, str(10_000_000 * server_index + n)),
         ]
         attrs += [(sub.license_class, value) for value in classes]
         yield Record(f"CN={server.name} {n:06d},OU=Subscribers,OU=Unity,{topology.base_dn}",

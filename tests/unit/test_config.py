@@ -535,6 +535,8 @@ PASSWORD_ERRORS: list[tuple[object, str, str]] = [
      "expected a non-empty string, got an empty string"),
     ({"env": "1BAD"}, "directory.bind.password.env",
      "expected an environment variable name (letters, digits, _), got '1BAD'"),
+    ({"env": "PW\n"}, "directory.bind.password.env",
+     "expected an environment variable name (letters, digits, _), got 'PW\\n'"),
     ({"file": None}, "directory.bind.password.file", "expected a non-empty string, got null"),
     ({"command": "pass show 'ad"}, "directory.bind.password.command",
      "expected a command line, got \"pass show 'ad\" (No closing quotation)"),

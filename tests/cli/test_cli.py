@@ -1,0 +1,73 @@
+"""The command line without a directory: help, usage, config errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from poolsync.attachment import format_attachment, license_data
+from poolsync.model import Seats
+from tests.helpers import run
+from tests.unit import test_engine
+from tests.unit.fakes import FakeDirectory, location_entry, subscriber_entry, write_config
+
+
+def test_help_explains_the_commands() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    for word in ("resync", "pool", "lab", "Exit codes"):
+        assert word in result.stdout
+    for sub in (("resync", "--help"), ("pool", "--help"), ("lab", "up", "--help")):
+        assert run(*sub).exit_code == 0
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    result = run("--config", missing, "resync", "--total")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("poolsync: error: ")
+    assert str(missing) in line
+
+
+def test_invalid_config_key_names_file_and_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace("forest: lab.example.com",
+                                                 "forest: lab.example.com\nstroe: x.db"))
+    result = run("--config", config, "pool")
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert str(config) in line and "stroe" in line
+
+
+def test_resync_needs_total(tmp_path: Path) -> None:
+    result = run("--config", write_config(tmp_path), "resync")
+    assert result.exit_code == 2
+    assert "--total" in result.stderr
+
+
+def test_pool_before_any_resync(tmp_path: Path) -> None:
+    result = run("--config", write_config(tmp_path), "pool")
+    assert result.exit_code == 1
+    assert "resync --total" in result.stderr
+    assert not (tmp_path / "store.db").exists()
+
+
+def test_pool_exits_3_when_out_of_compliance(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    small = format_attachment(license_data(licensed=Seats(5, 0, 0), pooling=True,
+                                           secondary=False, ports=2, published=None))
+    fake = FakeDirectory(locations=[location_entry(1, "UNITY-S", "loc-s", small)],
+                         subscribers=[subscriber_entry(n, "loc-s") for n in range(7)])
+    test_engine.resync(tmp_path, fake, monkeypatch)
+    result = run("--config", tmp_path / "poolsync.yaml", "pool", "--format", "json")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    assert doc["pools"][0]["seats"]["vm"] == {"licensed": 5, "used": 7, "available": -2,
+                                              "compliant": False}
+    table = run("--config", tmp_path / "poolsync.yaml", "pool")
+    assert table.exit_code == 3
+    assert "NOT COMPLIANT" in table.stdout

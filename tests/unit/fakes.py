@@ -1,0 +1,106 @@
+"""An in-memory directory for engine tests: real decoding, scripted failures."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from poolsync.directory.connection import RootDse
+from poolsync.errors import DirectoryUnavailable
+from poolsync.model import Entry
+
+PROFILE_LOCATION_CLASS = "ciscoEcsbuUMLocation"
+
+
+def guid_bytes(n: int) -> bytes:
+    return uuid.UUID(int=n).bytes_le
+
+
+def location_entry(n: int, name: str, object_id: str, attachment: str | None) -> Entry:
+    attrs = {
+        "objectguid": [guid_bytes(n)],
+        "usnchanged": [str(1000 + n).encode()],
+        "ciscoecsbuservername": [name.encode()],
+        "ciscoecsbuobjectid": [object_id.encode()],
+        "ciscoecsbuserverversion": [b"4.0(5)"],
+    }
+    if attachment is not None:
+        attrs["ciscoecsbupoolingdata"] = [attachment.encode()]
+    return Entry(f"CN={name},OU=Locations,DC=lab,DC=example,DC=com", attrs)
+
+
+def subscriber_entry(n: int, home: str, classes: tuple[str, ...] = ()) -> Entry:
+    return Entry(f"CN=u{n},OU=Subscribers,DC=lab,DC=example,DC=com", {
+        "objectguid": [guid_bytes(10_000 + n)],
+        "usnchanged": [str(2000 + n).encode()],
+        "ciscoecsbuumlocationobjectid": [home.encode()],
+        "ciscoecsbudtmfid": [str(5000 + n).encode()],
+        "ciscoecsbulicenseclass": [c.encode() for c in classes],
+    })
+
+
+@dataclass
+class FakeDirectory:
+    """Serves the same objects on every endpoint; may fail after N entries."""
+
+    locations: list[Entry]
+    subscribers: list[Entry]
+    fail_after: int | None = None  # entries served before a connection drop
+    failures_left: int = 0
+    connects: int = 0
+    usn: int = 5000
+    served: list[str] = field(default_factory=list)
+
+    def connect(self, endpoint: object, config: object, *, password: str | None) -> FakeConn:
+        self.connects += 1
+        return FakeConn(self)
+
+
+class FakeConn:
+    def __init__(self, directory: FakeDirectory) -> None:
+        self.d = directory
+        self.count = 0
+
+    def __enter__(self) -> FakeConn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def root_dse(self) -> RootDse:
+        return RootDse("dc1.lab.example.com", "CN=NTDS Settings,CN=DC1", self.d.usn,
+                       "DC=lab,DC=example,DC=com", "DC=lab,DC=example,DC=com",
+                       "CN=Configuration,DC=lab,DC=example,DC=com")
+
+    def invocation_id(self, ds_service_name: str) -> str:
+        return "11111111-2222-3333-4444-555555555555"
+
+    def search(self, base: str, ldap_filter: str, attributes: list[str]) -> Iterator[Entry]:
+        entries = self.d.locations if PROFILE_LOCATION_CLASS in ldap_filter else \
+            self.d.subscribers
+        for entry in entries:
+            if self.d.fail_after is not None and self.d.failures_left > 0 \
+                    and self.count >= self.d.fail_after:
+                self.d.failures_left -= 1
+                raise DirectoryUnavailable("lost connection to ldaps://fake:636: reset by peer")
+            self.count += 1
+            self.d.served.append(entry.dn)
+            yield entry
+
+
+def write_config(tmp_path: Path) -> Path:
+    secret = tmp_path / "pw"
+    secret.write_text("pw")
+    secret.chmod(0o600)
+    config = tmp_path / "poolsync.yaml"
+    config.write_text(f"""forest: lab.example.com
+directory:
+  dc: {{url: "ldaps://dc.invalid:636"}}
+  gc: {{url: "ldaps://dc.invalid:3269"}}
+  bind: {{method: simple, user: a@lab.example.com, password: {{file: {secret}}}}}
+  retries: {{attempts: 3, initial_wait: 0.01, max_wait: 0.02}}
+store: store.db
+""")
+    return config
