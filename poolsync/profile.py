@@ -12,11 +12,10 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
+from typing import Literal
 
 from poolsync.errors import ProfileError
+from poolsync.yamlfile import Node, load_yaml_mapping
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
@@ -90,120 +89,86 @@ def resolve_profile_path(name_or_path: str, *, base_dir: Path | None = None) -> 
 
 def load_profile(name_or_path: str, *, base_dir: Path | None = None) -> Profile:
     path = resolve_profile_path(name_or_path, base_dir=base_dir)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
+    if not path.is_file():
         builtins = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
-        raise ProfileError(
-            f"{path}: cannot read schema profile: {exc.strerror} "
-            f"(built-in profiles: {builtins})"
-        ) from exc
-    try:
-        doc = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
-    return _parse(path, raw, doc)
+        raise ProfileError(f"{path}: no such schema profile (built-in profiles: {builtins})")
+    root = load_yaml_mapping(path, error=ProfileError)
+    return _parse(path, path.read_bytes(), root)
 
 
-class _Reader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, expected: str, value: object) -> ProfileError:
-        return ProfileError(f"{self.path}: {key}: expected {expected}, got {value!r}")
-
-    def mapping(self, doc: Any, key: str) -> dict[str, Any]:
-        if not isinstance(doc, dict):
-            raise self.fail(key or "(top level)", "a mapping", doc)
-        return doc
-
-    def field(self, doc: dict[str, Any], key: str, prefix: str) -> Any:
-        if key not in doc:
-            raise ProfileError(f"{self.path}: {prefix}{key}: required key is missing")
-        return doc[key]
-
-    def name(self, doc: dict[str, Any], key: str, prefix: str) -> str:
-        value = self.field(doc, key, prefix)
-        if not isinstance(value, str) or not _NAME.match(value):
-            raise self.fail(prefix + key, "an LDAP name (letters, digits, '-')", value)
-        return value
+def _name(node: Node, key: str) -> str:
+    value = node.required_str(key)
+    if not _NAME.match(value):
+        raise node.expected("an LDAP name (letters, digits, '-')", value, key=key)
+    return value
 
 
-def _parse(path: Path, raw: bytes, doc: Any) -> Profile:
-    r = _Reader(path)
-    top = r.mapping(doc, "")
-    attrs_doc = r.mapping(r.field(top, "attributes", ""), "attributes")
-    attributes: list[AttributeDef] = []
-    for attr_name, spec in attrs_doc.items():
-        key = f"attributes.{attr_name}"
-        if not isinstance(attr_name, str) or not _NAME.match(attr_name):
-            raise r.fail("attributes", "attribute names (letters, digits, '-')", attr_name)
-        spec = r.mapping(spec, key)
-        syntax = spec.get("syntax", "string")
-        if syntax not in ("integer", "string"):
-            raise r.fail(f"{key}.syntax", "'integer' or 'string'", syntax)
-        origin = spec.get("origin", "poolsync")
-        if origin not in ("confirmed", "poolsync"):
-            raise r.fail(f"{key}.origin", "'confirmed' or 'poolsync'", origin)
-        attributes.append(
-            AttributeDef(
-                name=attr_name,
-                syntax=syntax,
-                multi=bool(spec.get("multi", False)),
-                indexed=bool(spec.get("indexed", False)),
-                origin=origin,
-                holds=str(spec.get("holds", "")),
-            )
-        )
+def _attributes(node: Node) -> tuple[AttributeDef, ...]:
+    attributes = []
+    for attr_name in node.data:
+        if not _NAME.match(attr_name):
+            raise node.expected("attribute names (letters, digits, '-')", attr_name)
+        spec = node.child(attr_name)
+        spec.check_keys(("syntax", "multi", "indexed", "origin", "holds"))
+        attributes.append(AttributeDef(
+            name=attr_name,
+            syntax=spec.choice("syntax", ("integer", "string"), default="string"),
+            multi=spec.optional_bool("multi", default=False),
+            indexed=spec.optional_bool("indexed", default=False),
+            origin=spec.choice("origin", ("confirmed", "poolsync"), default="poolsync"),
+            holds=spec.optional_str("holds", default=""),
+        ))
+    return tuple(attributes)
+
+
+def _parse(path: Path, raw: bytes, root: Node) -> Profile:
+    root.check_keys(("name", "version", "lab_oid_arc", "attributes", "location", "subscriber"))
+    attributes = _attributes(root.child("attributes"))
     known = {a.name for a in attributes}
 
-    def attr(section: dict[str, Any], key: str, prefix: str) -> str:
-        value = r.name(section, key, prefix)
+    def attr(node: Node, key: str) -> str:
+        value = _name(node, key)
         if value not in known:
-            raise r.fail(prefix + key, "an attribute listed under 'attributes'", value)
+            raise node.expected("an attribute listed under 'attributes'", value, key=key)
         return value
 
-    loc = r.mapping(r.field(top, "location", ""), "location")
+    loc = root.child("location")
+    loc.check_keys(("object_class", "name", "object_id", "version", "failover_of",
+                    "pooling_data"))
     location = LocationNames(
-        object_class=r.name(loc, "object_class", "location."),
-        **{k: attr(loc, k, "location.") for k in
-           ("name", "object_id", "version", "failover_of", "pooling_data")},
+        object_class=_name(loc, "object_class"),
+        name=attr(loc, "name"),
+        object_id=attr(loc, "object_id"),
+        version=attr(loc, "version"),
+        failover_of=attr(loc, "failover_of"),
+        pooling_data=attr(loc, "pooling_data"),
     )
-    sub = r.mapping(r.field(top, "subscriber", ""), "subscriber")
-    type_value = r.field(sub, "object_type_value", "subscriber.")
-    if not isinstance(type_value, int) or isinstance(type_value, bool):
-        raise r.fail("subscriber.object_type_value", "a whole number", type_value)
-    values = r.mapping(r.field(sub, "license_class_values", "subscriber."),
-                       "subscriber.license_class_values")
-    class_values: dict[str, str] = {}
-    for seat in ("um", "inbox"):
-        value = values.get(seat)
-        if not isinstance(value, str) or not value:
-            raise r.fail(f"subscriber.license_class_values.{seat}", "a non-empty string", value)
-        class_values[seat] = value
+    sub = root.child("subscriber")
+    sub.check_keys(("object_class", "aux_class", "object_type", "object_type_value", "home",
+                    "dtmf_id", "license_class", "license_class_values"))
+    values = sub.child("license_class_values")
+    values.check_keys(("um", "inbox"))
     subscriber = SubscriberNames(
-        object_class=r.name(sub, "object_class", "subscriber."),
-        aux_class=r.name(sub, "aux_class", "subscriber."),
-        object_type=attr(sub, "object_type", "subscriber."),
-        object_type_value=type_value,
-        home=attr(sub, "home", "subscriber."),
-        dtmf_id=attr(sub, "dtmf_id", "subscriber."),
-        license_class=attr(sub, "license_class", "subscriber."),
-        um_value=class_values["um"],
-        inbox_value=class_values["inbox"],
+        object_class=_name(sub, "object_class"),
+        aux_class=_name(sub, "aux_class"),
+        object_type=attr(sub, "object_type"),
+        object_type_value=sub.required_int("object_type_value"),
+        home=attr(sub, "home"),
+        dtmf_id=attr(sub, "dtmf_id"),
+        license_class=attr(sub, "license_class"),
+        um_value=values.required_str("um"),
+        inbox_value=values.required_str("inbox"),
     )
-    arc = top.get("lab_oid_arc", "1.3.6.1.4.1.32473.7")
-    if not isinstance(arc, str) or not _OID.match(arc):
-        raise r.fail("lab_oid_arc", "a dotted OID", arc)
-    name = top.get("name", path.stem)
-    if not isinstance(name, str):
-        raise r.fail("name", "a string", name)
+    arc = root.optional_str("lab_oid_arc", default="1.3.6.1.4.1.32473.7")
+    if not _OID.match(arc):
+        raise root.expected("a dotted OID", arc, key="lab_oid_arc")
+    root.optional_int("version", default=1, minimum=1, maximum=1)
     return Profile(
-        name=name,
+        name=root.optional_str("name", default=path.stem),
         source=path,
         fingerprint=hashlib.sha256(raw).hexdigest(),
         lab_oid_arc=arc,
-        attributes=tuple(attributes),
+        attributes=attributes,
         location=location,
         subscriber=subscriber,
     )
