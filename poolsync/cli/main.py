@@ -56,6 +56,15 @@ class PoolsyncGroup(click.Group):
             click.echo("poolsync: interrupted; nothing was committed by the interrupted step",
                        err=True)
             ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: say so in one line, traceback with --debug
+            debug = bool(ctx.obj.debug) if isinstance(ctx.obj, Context) else False
+            if debug:
+                raise
+            click.echo(f"poolsync: internal error: {type(exc).__name__}: {exc} "
+                       "(run with --debug for the traceback, and please report it)", err=True)
+            ctx.exit(EXIT_ERROR)
 
 
 @click.group(cls=PoolsyncGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h",

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 
 def stdout_console() -> Console:
-    return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 100)
+    return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 
 
 def stderr_console() -> Console:

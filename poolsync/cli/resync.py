@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 import click
+from rich import box
 from rich.table import Table
 
 from poolsync.cli.main import Context
@@ -31,10 +32,13 @@ def summary_json(summary: ResyncSummary) -> dict[str, Any]:
 
 def render_summary(summary: ResyncSummary) -> None:
     console = stdout_console()
-    table = Table(title=f"Total resync finished in {summary.seconds:.1f} s", title_justify="left")
+    table = Table(title=f"Total resync finished in {summary.seconds:.1f} s", title_justify="left",
+                  box=box.SIMPLE_HEAD)
     for col in ("pass", "read from", "DC", "USN", "Locations", "subscribers", "time"):
-        table.add_column(col, justify="right" if col in {"USN", "Locations", "subscribers",
-                                                          "time"} else "left")
+        numeric = col in {"USN", "Locations", "subscribers", "time"}
+        # Fold long endpoints and host names rather than cut them: they are the evidence.
+        table.add_column(col, justify="right" if numeric else "left",
+                         no_wrap=numeric, overflow="fold")
     for p in summary.passes:
         table.add_row(p.name, p.endpoint, p.dc_host, str(p.usn), f"{p.locations:,}",
                       f"{p.subscribers:,}", f"{p.seconds:.1f} s")
@@ -43,7 +47,8 @@ def render_summary(summary: ResyncSummary) -> None:
     console.print(
         f"Store {summary.store}: {summary.servers} servers, {summary.subscribers:,} "
         f"subscribers.\nChanged since the last run: Locations +{loc.added} ~{loc.changed} "
-        f"-{loc.removed}; subscribers +{sub.added} ~{sub.changed} -{sub.removed}."
+        f"-{loc.removed}; subscribers +{sub.added} ~{sub.changed} -{sub.removed}.",
+        highlight=False,
     )
 
 
