@@ -20,7 +20,7 @@ def stderr_console() -> Console:
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def meta(kind: str, *, version: int = 1) -> dict[str, Any]:

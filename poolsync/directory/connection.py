@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import uuid
 from collections.abc import Iterator
@@ -59,12 +60,7 @@ def translate(exc: Exception, endpoint: Endpoint, *, user: str | None) -> Direct
         return AuthError(f"{where} requires a protected bind: use ldaps:// or starttls")
     if isinstance(exc, lex.LDAPCertificateError) or "CERTIFICATE_VERIFY_FAILED" in text \
             or isinstance(exc, ssl.SSLError):
-        reason = text.split("certificate verify failed:")[-1].strip(" ')\"(,") \
-            if "certificate verify failed" in text else text
-        return TlsError(
-            f"TLS certificate of {where} is not trusted ({reason}); set directory.tls.ca_file "
-            "to the CA that issued it"
-        )
+        return _tls_error(text, where, endpoint)
     if isinstance(exc, lex.LDAPOperationResult) and not isinstance(
         exc, lex.LDAPUnavailableResult | lex.LDAPBusyResult
     ):
@@ -73,6 +69,22 @@ def translate(exc: Exception, endpoint: Endpoint, *, user: str | None) -> Direct
         detail = text.strip("()',\"")
         return DirectoryUnavailable(f"cannot connect to {where}: {detail}")
     return DirectoryUnavailable(f"lost connection to {where}: {text}")
+
+
+def _tls_error(text: str, where: str, endpoint: Endpoint) -> TlsError:
+    reason = text.split("certificate verify failed:")[-1] if "verify failed" in text else text
+    reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", reason).replace("\\'", "'")
+    # ldap3 wraps the ssl message in a tuple's repr: drop the "',)" tail it leaves.
+    reason = reason.rstrip("',)\"").rstrip(".").strip()
+    if "mismatch" in reason or "not valid for" in reason:
+        return TlsError(
+            f"TLS certificate of {where} does not name {endpoint.host} ({reason}); connect "
+            "with a host name or address the certificate carries"
+        )
+    return TlsError(
+        f"TLS certificate of {where} is not trusted ({reason}); set directory.tls.ca_file "
+        "to the CA that issued it"
+    )
 
 
 class DirectoryConnection:
@@ -157,13 +169,34 @@ class DirectoryConnection:
                 return
 
 
+class _StdlibTls(ldap3.Tls):  # type: ignore[misc]
+    """ldap3's Tls with the standard library doing all certificate checks.
+
+    ldap3 2.9.1 turns the context's hostname check off and matches names itself with
+    ``ssl.match_hostname``, which is deprecated and gone in Python 3.12, where its
+    fallback ignores IP-address subjectAltNames. Here the context verifies the chain
+    and the host name (DNS or IP) during the handshake, as any TLS client should.
+    """
+
+    def __init__(self, *, validate: bool, ca_file: str | None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED if validate else ssl.CERT_NONE,
+                         ca_certs_file=ca_file)
+        self._verify = validate
+
+    def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_certs_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if not self._verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        connection.socket = context.wrap_socket(
+            connection.socket, server_side=False, do_handshake_on_connect=True,
+            server_hostname=connection.server.host)
+
+
 def _tls(config: DirectoryConfig) -> ldap3.Tls:
     tls = config.tls
-    return ldap3.Tls(
-        validate=ssl.CERT_REQUIRED if tls.validate else ssl.CERT_NONE,
-        ca_certs_file=str(tls.ca_file) if tls.ca_file else None,
-        version=ssl.PROTOCOL_TLS_CLIENT,
-    )
+    return _StdlibTls(validate=tls.validate, ca_file=str(tls.ca_file) if tls.ca_file else None)
 
 
 def _open_once(endpoint: Endpoint, config: DirectoryConfig,
