@@ -50,8 +50,10 @@ def up(topology_path: Path, lab_dir: Path, profile_name: str) -> None:
     state, built = build.up(topology, profile, lab_dir,
                             step=lambda msg: err.print(f"[bold]lab:[/] {msg}"),
                             progress=CountProgress("subscribers"))
-    verb = "built and started" if built else "already built; running"
-    err.print(f"[bold]lab:[/] {verb} in {time.monotonic() - started:.1f} s")
+    if built:
+        err.print(f"[bold]lab:[/] built and started in {time.monotonic() - started:.1f} s")
+    else:
+        err.print("[bold]lab:[/] already built from this topology; reusing it")
     click.echo(f"config: {state.config}")
     for dc in state.dcs:
         click.echo(f"{dc.name}: ldaps://{dc.address}:{dc.ldaps_port} "

@@ -16,7 +16,7 @@ def stdout_console() -> Console:
 
 
 def stderr_console() -> Console:
-    return Console(file=sys.stderr, stderr=True)
+    return Console(file=sys.stderr, stderr=True, soft_wrap=True, highlight=False)
 
 
 def now() -> datetime:

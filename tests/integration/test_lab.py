@@ -57,7 +57,7 @@ def test_lab_life_cycle(exclusions_lab: Path, tmp_path: Path) -> None:
 
     again = run("lab", "up", "--topology", TOPOLOGIES / "tiny.yaml", "--dir", lab_dir)
     assert again.exit_code == 0
-    assert "already built" in again.stderr
+    assert "reusing it" in again.stderr
     assert run_json("lab", "status", "--dir", lab_dir, "--format", "json")["dcs"][0]["pid"] \
         == dc["pid"]
 
@@ -94,3 +94,30 @@ def test_lab_up_with_a_bad_topology(tmp_path: Path) -> None:
     assert str(bad) in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "lab").exists()
+
+
+def test_schema_extension_follows_the_profile(exclusions_lab: Path) -> None:
+    """Samba's GC answers with every attribute it holds, so check the schema itself."""
+    from poolsync.profile import load_profile
+
+    dc = run_json("lab", "status", "--dir", exclusions_lab, "--format", "json")["dcs"][0]
+    search = subprocess.run(
+        ["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-x",
+         "-H", f"ldaps://{dc['address']}:{dc['ldaps_port']}", "-D", dc["bind_user"],
+         "-y", dc["password_file"], "-b", "CN=Schema,CN=Configuration,DC=pool,DC=example,DC=net",
+         "(&(objectClass=attributeSchema)(lDAPDisplayName=ciscoEcsbu*))",
+         "lDAPDisplayName", "isMemberOfPartialAttributeSet", "searchFlags", "isSingleValued"],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "LDAPTLS_CACERT": dc["ca_file"]})
+    assert search.returncode == 0, search.stderr
+    found: dict[str, dict[str, str]] = {}
+    for block in search.stdout.strip().split("\n\n"):
+        attrs = dict(line.split(": ", 1) for line in block.splitlines()[1:])
+        found[attrs["lDAPDisplayName"]] = attrs
+    profile = load_profile("cisco-unity")
+    assert set(found) == {a.name for a in profile.attributes}
+    for attr in profile.attributes:
+        got = found[attr.name]
+        assert got["isMemberOfPartialAttributeSet"] == "TRUE"
+        assert got["searchFlags"] == ("1" if attr.indexed else "0")
+        assert got["isSingleValued"] == ("FALSE" if attr.multi else "TRUE")

@@ -90,17 +90,19 @@ class FakeConn:
             yield entry
 
 
-def write_config(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path, *, dc_url: str = "ldaps://dc.invalid:636",
+                 directory_extra: str = "") -> Path:
+    """A valid config in ``tmp_path`` with a 0600 password file beside it."""
     secret = tmp_path / "pw"
     secret.write_text("pw")
     secret.chmod(0o600)
     config = tmp_path / "poolsync.yaml"
     config.write_text(f"""forest: lab.example.com
 directory:
-  dc: {{url: "ldaps://dc.invalid:636"}}
+  dc: {{url: "{dc_url}"}}
   gc: {{url: "ldaps://dc.invalid:3269"}}
   bind: {{method: simple, user: a@lab.example.com, password: {{file: {secret}}}}}
   retries: {{attempts: 3, initial_wait: 0.01, max_wait: 0.02}}
-store: store.db
+{directory_extra}store: store.db
 """)
     return config

@@ -18,6 +18,7 @@ from poolsync.config import load_config
 from poolsync.directory import connect
 from poolsync.errors import DirectoryUnavailable, TlsError
 from poolsync.lab import certs
+from tests.unit.fakes import write_config
 
 
 def tls_server(cert: certs.DcCertificate) -> Iterator[int]:
@@ -52,19 +53,8 @@ def ca(tmp_path: Path) -> Path:
 
 
 def config_for(tmp_path: Path, port: int, ca_file: Path) -> Path:
-    secret = tmp_path / "pw"
-    secret.write_text("pw")
-    secret.chmod(0o600)
-    path = tmp_path / "poolsync.yaml"
-    path.write_text(f"""forest: lab.example.com
-directory:
-  dc: {{url: "ldaps://127.0.0.1:{port}"}}
-  bind: {{user: a@lab.example.com, password: {{file: {secret}}}}}
-  tls: {{ca_file: {ca_file}}}
-  retries: {{attempts: 1}}
-  timeouts: {{connect: 3, operation: 3}}
-""")
-    return path
+    return write_config(tmp_path, dc_url=f"ldaps://127.0.0.1:{port}", directory_extra=(
+        f"  tls: {{ca_file: {ca_file}}}\n  timeouts: {{connect: 3, operation: 3}}\n"))
 
 
 @pytest.mark.parametrize(("address", "names", "outcome"), [
