@@ -80,10 +80,17 @@ class ServerSeats:
     """One pool member's seats.
 
     ``used`` counts the subscribers homed on the server (and on its failover
-    secondary); ``published_used`` is what the server itself last published, so
-    ``stale`` lists the classes where the two disagree. ``borrowed`` is what the server
-    uses beyond its own license; ``lent`` is the share of other members' borrowing that
-    poolsync attributes to this server's surplus.
+    secondary); ``published_used`` is what the server itself last published (None when
+    it published no seat class), so ``stale`` lists the published classes where the two
+    disagree. ``published_classes`` names the classes the server did publish, in
+    SEAT_CLASSES order; the count of any other class in ``published_used`` is a
+    placeholder 0, not a published value. ``borrowed`` is what the server uses beyond
+    its own license; ``lent`` is the share of other members' borrowing that poolsync
+    attributes to this server's surplus.
+
+    ``published_classes`` comes last with a default so that older positional
+    construction keeps working: left empty while ``published_used`` is set, it reads
+    as "every class published", which is what ``published_used`` meant before.
     """
 
     name: str
@@ -96,6 +103,16 @@ class ServerSeats:
     stale: tuple[SeatClass, ...]
     secondary_licensed: bool | None
     guid: str = ""
+    published_classes: tuple[SeatClass, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.published_used is None:
+            if self.published_classes:
+                raise ValueError("published_classes given, but published_used is None")
+            return
+        given = set(self.published_classes) if self.published_classes else set(SEAT_CLASSES)
+        classes = tuple(c for c in SEAT_CLASSES if c in given)
+        object.__setattr__(self, "published_classes", classes)
 
 
 @dataclass(frozen=True)
@@ -121,7 +138,8 @@ class PoolReport:
 
     ``unpooled``: seats of subscribers homed on excluded servers (a failover secondary's
     subscribers count here only when its primary is not a member). ``orphaned``: seats
-    of subscribers whose home object id matches no Location.
+    of subscribers whose home object id matches no Location, including those without a
+    home at all (the empty object id, which no Location matches).
     """
 
     pools: tuple[Pool, ...]
@@ -153,7 +171,7 @@ def _sort_key(location: Location) -> tuple[str, ...]:
         location.dn,
         location.version or "",
         location.failover_of or "",
-        location.attachment or "",
+        repr(location.attachment),  # str or bytes: only needs to be a total order
     )
 
 
@@ -228,7 +246,8 @@ def build_pool_report(
     """Compute the pool of *forest* from its Locations and the seats homed on each.
 
     ``homed`` maps a home Location ``object_id`` to the summed seats of the subscribers
-    homed there. Every seat in it is counted exactly once: in a member's ``used``, in
+    homed there; subscribers without a home (attribute missing or empty) come under the
+    key ``""``. Every seat in it is counted exactly once: in a member's ``used``, in
     ``unpooled`` or in ``orphaned``.
     """
     ordered = sorted(locations, key=_sort_key)
@@ -240,12 +259,17 @@ def build_pool_report(
     # directory gives both halves of a failover pair the same object id.
     primary_by_object_id: dict[str, int] = {}
     for index, location in enumerate(ordered):
+        if not location.object_id:
+            # No object id (the attribute is missing): the Location identifies nothing,
+            # so it owns no homed seats (the "" bucket holds the subscribers without a
+            # home, which are orphaned) and no secondary can name it as its primary.
+            continue
         by_object_id.setdefault(location.object_id, index)
         if location.failover_of is None:
             primary_by_object_id.setdefault(location.object_id, index)
 
     def own_homed(index: int) -> Seats:
-        if by_object_id[ordered[index].object_id] != index:
+        if by_object_id.get(ordered[index].object_id) != index:
             return Seats()
         return homed.get(ordered[index].object_id, Seats())
 
@@ -315,6 +339,8 @@ def _failover_detail(
     location: Location, primary: Location | None, primary_result: Exclusion | LicenseData | None
 ) -> str:
     if primary is None:
+        if not location.failover_of:
+            return "failover secondary of an empty object id, which matches no Location"
         return f"failover secondary of object id {location.failover_of}, which matches no Location"
     if primary is location:
         return "failover secondary of itself (failover_of is its own object id)"
@@ -333,9 +359,12 @@ def _server_seats(
 ) -> ServerSeats:
     licensed = data.licensed
     published = data.published_used
+    published_classes = data.published_classes
     stale: tuple[SeatClass, ...] = ()
     if published is not None:
-        stale = tuple(c for c in SEAT_CLASSES if published.get(c) != used.get(c))
+        # Only published classes are compared: a real Unity server has no UM counter,
+        # and a class it does not publish says nothing about the directory's truth.
+        stale = tuple(c for c in published_classes if published.get(c) != used.get(c))
     return ServerSeats(
         name=location.name,
         failover=failover,
@@ -349,6 +378,7 @@ def _server_seats(
         stale=stale,
         secondary_licensed=None if failover is None else data.secondary_licensed,
         guid=location.guid,
+        published_classes=published_classes,
     )
 
 

@@ -28,7 +28,7 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 
 from poolsync.errors import AttachmentError
-from poolsync.model import Seats
+from poolsync.model import SEAT_CLASSES, SeatClass, Seats
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -111,6 +111,13 @@ _LICENSE_ORDER: Final = (
 )
 _UTILIZATION_ORDER: Final = (USED_SUBSCRIBERS, USED_UM_SUBSCRIBERS, USED_VMI_SUBSCRIBERS)
 
+#: The Utilization counter that publishes each seat class's use.
+_USED_COUNTER: Final = {
+    SeatClass.VM: USED_SUBSCRIBERS,
+    SeatClass.UM: USED_UM_SUBSCRIBERS,
+    SeatClass.INBOX: USED_VMI_SUBSCRIBERS,
+}
+
 
 def _frozen(values: Mapping[str, int], section: str) -> Mapping[str, int]:
     """Copy *values* into a read-only mapping, refusing what could not be written back."""
@@ -167,19 +174,29 @@ class LicenseData:
         )
 
     @property
+    def published_classes(self) -> tuple[SeatClass, ...]:
+        """The seat classes whose utilization counter is present, in SEAT_CLASSES order.
+
+        A real Unity server publishes VM and Inbox use but has no UM counter
+        (``AvLicUtilizationUMSubscribers`` is poolsync's own name), so a class that is
+        not listed here was not published and must not be compared with anything.
+        """
+        return tuple(c for c in SEAT_CLASSES if _USED_COUNTER[c] in self.utilization)
+
+    @property
     def published_used(self) -> Seats | None:
         """The server's own utilization counts, or None when it published none.
 
         None (rather than zeros) keeps "published nothing" apart from "published that
-        nothing is used", which matters for the stale-data check.
+        nothing is used", which matters for the stale-data check. "Nothing" means none
+        of the three utilization counters: other Utilization elements (such as
+        ``AvLicUtilizationSecondaryServer``) publish no seat use. A class missing from
+        :attr:`published_classes` reads 0 here; callers that compare must check it.
         """
-        if not self.utilization:
+        classes = self.published_classes
+        if not classes:
             return None
-        return Seats(
-            vm=self.utilization.get(USED_SUBSCRIBERS, 0),
-            um=self.utilization.get(USED_UM_SUBSCRIBERS, 0),
-            inbox=self.utilization.get(USED_VMI_SUBSCRIBERS, 0),
-        )
+        return Seats.from_mapping({c: self.utilization[_USED_COUNTER[c]] for c in classes})
 
 
 def license_data(

@@ -70,6 +70,15 @@ class SyncError(PoolsyncError):
     """A sync run could not complete."""
 
 
+class UnsafeChangeError(SyncError):
+    """A run stopped before committing a change too large or too empty to trust.
+
+    Exit code 4, so a scheduler can tell "refused to apply" from "failed".
+    """
+
+    exit_code = 4
+
+
 class AttachmentError(PoolsyncError):
     """A pooling attachment (AvXmlLicData) is unreadable.
 

@@ -37,9 +37,6 @@ class Seats:
     def __add__(self, other: Seats) -> Seats:
         return Seats(self.vm + other.vm, self.um + other.um, self.inbox + other.inbox)
 
-    def __sub__(self, other: Seats) -> Seats:
-        return Seats(self.vm - other.vm, self.um - other.um, self.inbox - other.inbox)
-
     def as_dict(self) -> dict[str, int]:
         return {c.value: self.get(c) for c in SEAT_CLASSES}
 
@@ -61,8 +58,9 @@ class Location:
 
     ``object_id`` is the Unity object id that subscribers reference in their
     home-location attribute; ``failover_of`` is set on a failover secondary and holds
-    its primary's ``object_id``. ``attachment`` is the raw pooling attachment text
-    (AvXmlLicData XML) or None when the attribute is absent.
+    its primary's ``object_id``. ``attachment`` is the pooling attachment
+    (AvXmlLicData XML) as the directory sent it (bytes; the XML declaration names the
+    encoding) or as text, or None when the attribute is absent.
     """
 
     guid: str
@@ -71,7 +69,7 @@ class Location:
     object_id: str
     version: str | None = None
     failover_of: str | None = None
-    attachment: str | None = None
+    attachment: str | bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +85,6 @@ class Subscriber:
     home: str | None
     dtmf_id: str | None = None
     classes: frozenset[SeatClass] = frozenset()
-
-    @property
-    def seats(self) -> Seats:
-        return Seats(
-            vm=1,
-            um=1 if SeatClass.UM in self.classes else 0,
-            inbox=1 if SeatClass.INBOX in self.classes else 0,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from poolsync.errors import ProfileError
 from poolsync.yamlfile import Node, load_yaml_mapping
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
-_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")  # always fullmatch: $ allows a "\n"
+_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ class Profile:
 def resolve_profile_path(name_or_path: str, *, base_dir: Path | None = None) -> Path:
     """A built-in profile name, or a path (relative to ``base_dir``)."""
     builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
-    if _NAME.match(name_or_path) and builtin.is_file():
+    if _NAME.fullmatch(name_or_path) and builtin.is_file():
         return builtin
     path = Path(name_or_path)
     if not path.is_absolute() and base_dir is not None:
@@ -98,7 +98,7 @@ def load_profile(name_or_path: str, *, base_dir: Path | None = None) -> Profile:
 
 def _name(node: Node, key: str) -> str:
     value = node.required_str(key)
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise node.expected("an LDAP name (letters, digits, '-')", value, key=key)
     return value
 
@@ -106,7 +106,7 @@ def _name(node: Node, key: str) -> str:
 def _attributes(node: Node) -> tuple[AttributeDef, ...]:
     attributes = []
     for attr_name in node.data:
-        if not _NAME.match(attr_name):
+        if not _NAME.fullmatch(attr_name):
             raise node.expected("attribute names (letters, digits, '-')", attr_name)
         spec = node.child(attr_name)
         spec.check_keys(("syntax", "multi", "indexed", "origin", "holds"))
@@ -160,7 +160,7 @@ def _parse(path: Path, raw: bytes, root: Node) -> Profile:
         inbox_value=values.required_str("inbox"),
     )
     arc = root.optional_str("lab_oid_arc", default="1.3.6.1.4.1.32473.7")
-    if not _OID.match(arc):
+    if not _OID.fullmatch(arc):
         raise root.expected("a dotted OID", arc, key="lab_oid_arc")
     root.optional_int("version", default=1, minimum=1, maximum=1)
     return Profile(

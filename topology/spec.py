@@ -182,7 +182,11 @@ def _dcs(root: Node) -> tuple[DcSpec, ...]:
                 f"duplicate DC name {name!r} (also dcs[{seen[name.upper()]}])", key="name"
             )
         seen[name.upper()] = index
-        dcs.append(DcSpec(name=name, gc=node.optional_bool("gc", default=True)))
+        gc = node.optional_bool("gc", default=True)
+        if index == 0 and not gc:
+            raise node.error("the forest's first DC is always a Global Catalog in AD; "
+                             "gc: false is not possible for it", key="gc")
+        dcs.append(DcSpec(name=name, gc=gc))
     if len(dcs) > 1:
         raise root.error(f"only one DC is supported so far (got {len(dcs)})", key="dcs")
     return tuple(dcs)

@@ -20,7 +20,8 @@ EXIT_USAGE = 2
 EXIT_NOT_COMPLIANT = 3
 
 EPILOG = """\b
-Exit codes: 0 ok, 1 error, 2 usage error, 3 a pool is out of compliance (pool).
+Exit codes: 0 ok, 1 error, 2 usage error, 3 a pool is out of compliance (pool),
+4 a resync refused to commit an unsafe change (nothing was changed).
 Documentation: docs/ in the source tree (operations.md starts there)."""
 
 

@@ -36,5 +36,5 @@ def pool(ctx: Context, fmt: str) -> None:
         sys.stdout.write(pool_report_csv(report))
     else:
         pool_report_table(report, stdout_console())
-    if any(not seats.compliant for p in report.pools for seats in p.seats.values()):
+    if not report.compliant:
         click.get_current_context().exit(EXIT_NOT_COMPLIANT)

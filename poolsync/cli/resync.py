@@ -11,7 +11,6 @@ from rich.table import Table
 
 from poolsync.cli.main import Context
 from poolsync.cli.output import BarProgress, meta, now, print_json, stderr_console, stdout_console
-from poolsync.errors import UserError
 from poolsync.sync.engine import ResyncSummary, total_resync
 
 
@@ -58,16 +57,17 @@ def render_summary(summary: ResyncSummary) -> None:
                    "(the DOHPropTest 'Total Resync'). Required for now.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Summary format.")
+@click.option("--allow-empty", is_flag=True,
+              help="Commit even when a pass finds no Locations although the store holds "
+                   "some (otherwise the run stops, changes nothing and exits 4).")
 @click.pass_obj
-def resync(ctx: Context, total: bool, fmt: str) -> None:
+def resync(ctx: Context, total: bool, fmt: str, allow_empty: bool) -> None:
     """Mirror Unity Locations and subscribers from the DC and the GC into the store.
 
     A domain pass reads the domain naming context on the DC, then a GC pass reads the
     whole forest on the Global Catalog; both are committed to the store in one
     transaction, so a failed run leaves the previous state intact.
     """
-    if not total:
-        raise UserError("only total resyncs exist so far: use `poolsync resync --total`")
     config = ctx.config()
     profile = ctx.profile()
     password = config.directory.bind.password.resolve() if config.directory.bind.password \
@@ -76,7 +76,8 @@ def resync(ctx: Context, total: bool, fmt: str) -> None:
         stderr_console().print(
             "[yellow]warning:[/] the directory URLs are plain ldap:// without StartTLS; "
             "the password crosses the network in clear")
-    summary = total_resync(config, profile, password=password, progress=BarProgress(), now=now)
+    summary = total_resync(config, profile, password=password, progress=BarProgress(),
+                           now=now, allow_empty=allow_empty)
     if fmt == "json":
         print_json(summary_json(summary))
     else:

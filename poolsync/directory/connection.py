@@ -12,9 +12,15 @@ from typing import Any
 
 import ldap3
 from ldap3.core import exceptions as lex
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
-from poolsync.config import DirectoryConfig, Endpoint
+from poolsync.config import DirectoryConfig, Endpoint, RetryPolicy
 from poolsync.errors import (
     AuthError,
     DirectoryError,
@@ -58,8 +64,7 @@ def translate(exc: Exception, endpoint: Endpoint, *, user: str | None) -> Direct
         )
     if isinstance(exc, lex.LDAPStrongerAuthRequiredResult):
         return AuthError(f"{where} requires a protected bind: use ldaps:// or starttls")
-    if isinstance(exc, lex.LDAPCertificateError) or "CERTIFICATE_VERIFY_FAILED" in text \
-            or isinstance(exc, ssl.SSLError):
+    if isinstance(exc, lex.LDAPCertificateError) or "CERTIFICATE_VERIFY_FAILED" in text:
         return _tls_error(text, where, endpoint)
     if isinstance(exc, lex.LDAPOperationResult) and not isinstance(
         exc, lex.LDAPUnavailableResult | lex.LDAPBusyResult
@@ -228,17 +233,26 @@ def _open_once(endpoint: Endpoint, config: DirectoryConfig,
     return DirectoryConnection(conn, endpoint, user=bind.user, page_size=config.page_size)
 
 
-def connect(endpoint: Endpoint, config: DirectoryConfig, *,
-            password: str | None) -> DirectoryConnection:
-    """Open and bind, retrying transient failures (not bad credentials or TLS)."""
-    retrying = Retrying(
-        stop=stop_after_attempt(config.retries.attempts),
-        wait=wait_exponential(multiplier=config.retries.initial_wait,
-                              max=config.retries.max_wait),
+def retrying(policy: RetryPolicy, *, what: str) -> Retrying:
+    """The one retry policy for directory work: transient errors only, backing off.
+
+    Bad credentials, TLS and query errors are final and never retried.
+    """
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("%s: %s (attempt %d of %d; retrying)", what, error,
+                    state.attempt_number, policy.attempts)
+
+    return Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
         retry=retry_if_exception_type(DirectoryUnavailable),
-        before_sleep=lambda rs: log.warning(
-            "%s (attempt %d of %d)", rs.outcome.exception() if rs.outcome else "",
-            rs.attempt_number, config.retries.attempts),
+        before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(_open_once, endpoint, config, password)
+
+
+def connect(endpoint: Endpoint, config: DirectoryConfig, *,
+            password: str | None) -> DirectoryConnection:
+    """Open, secure and bind one connection (one attempt: callers retry whole units)."""
+    return _open_once(endpoint, config, password)

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from poolsync.errors import LabError
 from poolsync.lab import certs, ldif, samba
 from poolsync.profile import Profile
@@ -43,6 +45,10 @@ class LabDc:
     ldaps_port: int = 636
     gc_port: int = 3268
     gcs_port: int = 3269
+
+    @property
+    def paths(self) -> samba.DcPaths:
+        return samba.DcPaths(Path(self.dir))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,34 +125,26 @@ def choose_address(lab_dir: Path) -> str:
     raise LabError("no free loopback address found for the lab")
 
 
-def _dc_paths(state: LabState, dc: LabDc) -> samba.DcPaths:
-    return samba.DcPaths(Path(dc.dir))
-
-
 def is_running(state: LabState) -> bool:
-    return all(samba.running_pid(_dc_paths(state, dc)) is not None for dc in state.dcs)
+    return all(samba.running_pid(dc.paths) is not None for dc in state.dcs)
 
 
 def config_text(state: LabState, dc: LabDc) -> str:
-    return f"""# Written by `poolsync lab up`: a ready-to-use config for this lab.
-forest: {state.forest}
-directory:
-  dc:
-    url: ldaps://{dc.address}:{dc.ldaps_port}
-  gc:
-    url: ldaps://{dc.address}:{dc.gcs_port}
-    base_dn: ""
-  bind:
-    method: simple
-    user: {state.bind_user}
-    password: {{file: {PASSWORD_FILE}}}
-  tls:
-    ca_file: tls/ca.pem
-    validate: true
-  page_size: 1000
-profile: {state.profile}
-store: poolsync.db
-"""
+    doc = {
+        "forest": state.forest,
+        "directory": {
+            "dc": {"url": f"ldaps://{dc.address}:{dc.ldaps_port}"},
+            "gc": {"url": f"ldaps://{dc.address}:{dc.gcs_port}", "base_dn": ""},
+            "bind": {"method": "simple", "user": state.bind_user,
+                     "password": {"file": PASSWORD_FILE}},
+            "tls": {"ca_file": "tls/ca.pem", "validate": True},
+            "page_size": 1000,
+        },
+        "profile": state.profile,
+        "store": "poolsync.db",
+    }
+    return ("# Written by `poolsync lab up`: a ready-to-use config for this lab.\n"
+            + yaml.safe_dump(doc, sort_keys=False))
 
 
 def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
@@ -210,10 +208,11 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
                                       address=address)
     step(f"provisioning {dc_spec.name} for {topology.forest} on {address}")
     samba.provision(paths, realm=topology.forest, netbios_domain=topology.netbios,
-                    host_name=dc_spec.name, address=address, admin_password=password)
+                    host_name=dc_spec.name, address=address)
     samba.write_conf(paths, realm=topology.forest, netbios_domain=topology.netbios,
                      host_name=dc_spec.name, address=address, tls_cert=cert.cert,
                      tls_key=cert.key, tls_ca=ca)
+    samba.set_admin_password(paths, base_dn=topology.base_dn, password=password)
     step(f"extending the schema from profile {profile.name}")
     for n, phase in enumerate(ldif.schema_phases(topology, profile), start=1):
         samba.ldb_modify(paths, phase, what=f"schema extension (phase {n})")
@@ -252,10 +251,9 @@ def _load_subscribers(paths: samba.DcPaths, topology: Topology, profile: Profile
 
 def _start_all(state: LabState) -> None:
     for dc in state.dcs:
-        paths = samba.DcPaths(Path(dc.dir))
-        if samba.running_pid(paths) is None:
-            samba.start(paths)
-        samba.wait_ready(paths, address=dc.address, ca_file=Path(state.ca_file),
+        if samba.running_pid(dc.paths) is None:
+            samba.start(dc.paths)
+        samba.wait_ready(dc.paths, address=dc.address, ca_file=Path(state.ca_file),
                          bind_user=state.bind_user, password_file=Path(state.password_file))
 
 
@@ -279,7 +277,7 @@ def down(lab_dir: Path) -> list[str]:
     state = read_state(lab_dir)
     if state is None:
         raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); nothing to stop")
-    stopped = [dc.name for dc in state.dcs if samba.stop(samba.DcPaths(Path(dc.dir)))]
+    stopped = [dc.name for dc in state.dcs if samba.stop(dc.paths)]
     shutil.rmtree(lab_dir)
     return stopped
 
@@ -292,7 +290,7 @@ def status(lab_dir: Path) -> dict[str, Any]:
         raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); run `poolsync lab up`")
     dcs = []
     for dc in state.dcs:
-        pid = samba.running_pid(samba.DcPaths(Path(dc.dir)))
+        pid = samba.running_pid(dc.paths)
         dcs.append({
             "name": dc.name,
             "address": dc.address,

@@ -7,6 +7,7 @@ different loopback addresses.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -78,15 +79,25 @@ def _run(args: list[str], *, what: str, env: dict[str, str] | None = None,
 
 
 def provision(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str,
-              address: str, admin_password: str) -> None:
+              address: str) -> None:
+    """Provision a DC. samba-tool picks a random admin password; set_admin_password()
+    then sets ours through stdin, so it never shows on a command line."""
     paths.root.mkdir(parents=True, exist_ok=True)
     _run([
         "samba-tool", "domain", "provision", f"--targetdir={paths.root}",
         f"--realm={realm.upper()}", f"--domain={netbios_domain}", "--server-role=dc",
-        "--dns-backend=NONE", f"--adminpass={admin_password}", f"--host-name={host_name}",
+        "--dns-backend=NONE", f"--host-name={host_name}",
         "--backend-store=mdb", f"--option=interfaces={address}/8",
         "--option=bind interfaces only=yes",
     ], what="samba-tool domain provision", timeout=300)
+
+
+def set_admin_password(paths: DcPaths, *, base_dn: str, password: str) -> None:
+    """Set Administrator's password in the stopped DC's sam.ldb (LDIF on stdin)."""
+    value = base64.b64encode(f'"{password}"'.encode("utf-16-le")).decode("ascii")
+    ldb_modify(paths, f"dn: CN=Administrator,CN=Users,{base_dn}\nchangetype: modify\n"
+                      f"replace: unicodePwd\nunicodePwd:: {value}\n-\n",
+               what="setting the lab administrator's password")
 
 
 def write_conf(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str,

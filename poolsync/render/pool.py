@@ -53,11 +53,20 @@ CSV_COLUMNS: Final = (
 _LABEL: Final = {SeatClass.VM: "VM", SeatClass.UM: "UM", SeatClass.INBOX: "Inbox"}
 
 
+def _published(server: ServerSeats, seat_class: SeatClass) -> int | None:
+    """The server's published count for one class; None when it did not publish it."""
+    if server.published_used is None or seat_class not in server.published_classes:
+        return None
+    return server.published_used.get(seat_class)
+
+
 # --- JSON -------------------------------------------------------------------------
 
 
 def _server_json(server: ServerSeats) -> dict[str, Any]:
-    published = server.published_used
+    published = None
+    if server.published_used is not None:
+        published = {c.value: _published(server, c) for c in SEAT_CLASSES}
     return {
         "name": server.name,
         "guid": server.guid,
@@ -65,7 +74,7 @@ def _server_json(server: ServerSeats) -> dict[str, Any]:
         "secondary_licensed": server.secondary_licensed,
         "licensed": server.licensed.as_dict(),
         "used": server.used.as_dict(),
-        "published_used": None if published is None else published.as_dict(),
+        "published_used": published,
         "stale": [c.value for c in server.stale],
         "borrowed": server.borrowed.as_dict(),
         "lent": server.lent.as_dict(),
@@ -115,8 +124,8 @@ def pool_report_json(report: PoolReport, *, generated: datetime) -> dict[str, An
 def _csv_rows(report: PoolReport) -> Iterator[dict[str, object]]:
     for pool in report.pools:
         for server in pool.servers:
-            published = server.published_used
             for c in SEAT_CLASSES:
+                published = _published(server, c)
                 yield {
                     "pool": pool.id,
                     "server": server.name,
@@ -125,7 +134,7 @@ def _csv_rows(report: PoolReport) -> Iterator[dict[str, object]]:
                     "class": c.value,
                     "licensed": server.licensed.get(c),
                     "used": server.used.get(c),
-                    "published_used": "" if published is None else published.get(c),
+                    "published_used": "" if published is None else published,
                     "borrowed": server.borrowed.get(c),
                     "lent": server.lent.get(c),
                     "stale": "true" if c in server.stale else "false",
@@ -195,7 +204,8 @@ def _server_row(server: ServerSeats) -> list[Text]:
     if server.published_used is None:
         published = Text("not published", style="dim")
     else:
-        published = Text("/".join(_n(server.published_used.get(c)) for c in SEAT_CLASSES))
+        counts = (_published(server, c) for c in SEAT_CLASSES)
+        published = Text("/".join("-" if n is None else _n(n) for n in counts))
     if server.stale:
         stale = ",".join(_LABEL[c] for c in server.stale)
         published.append(f" STALE {stale}", style="bold yellow")
@@ -221,7 +231,10 @@ def _pool_table(pool: Pool) -> Table:
     table = Table(
         title=f"Pool {pool.id} — {count} server{'' if count == 1 else 's'}",
         title_justify="left",
-        caption="VM, UM, Inbox: used/licensed. Borrowed, Lent, Published: VM/UM/Inbox.",
+        caption=(
+            "VM, UM, Inbox: used/licensed. Borrowed, Lent, Published: VM/UM/Inbox"
+            " (Published -: class not published)."
+        ),
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,

@@ -6,10 +6,6 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
 
 DDL = """
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 CREATE TABLE locations (
     pass        TEXT NOT NULL,          -- 'domain' or 'gc'
     guid        TEXT NOT NULL,          -- objectGUID: identity, never the DN
@@ -18,7 +14,7 @@ CREATE TABLE locations (
     object_id   TEXT NOT NULL,
     version     TEXT,
     failover_of TEXT,
-    attachment  TEXT,
+    attachment  BLOB,                   -- raw bytes as the directory sent them
     usn_changed INTEGER,
     PRIMARY KEY (pass, guid)
 ) WITHOUT ROWID;
@@ -57,7 +53,7 @@ CREATE TABLE runs (
 STAGING_DDL = """
 CREATE TEMP TABLE stage_locations (
     pass TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, name TEXT NOT NULL,
-    object_id TEXT NOT NULL, version TEXT, failover_of TEXT, attachment TEXT,
+    object_id TEXT NOT NULL, version TEXT, failover_of TEXT, attachment BLOB,
     usn_changed INTEGER, PRIMARY KEY (pass, guid)
 ) WITHOUT ROWID;
 CREATE TEMP TABLE stage_subscribers (

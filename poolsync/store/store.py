@@ -55,13 +55,17 @@ class Changes:
 
 _LOC_COLS = "pass, guid, dn, name, object_id, version, failover_of, attachment, usn_changed"
 _SUB_COLS = "pass, guid, dn, home, dtmf_id, um, inbox, usn_changed"
+_COMPARED = {
+    "locations": "guid, dn, name, object_id, version, failover_of, attachment",
+    "subscribers": "guid, dn, home, dtmf_id, um, inbox",
+}
 
 
-def _merged(table: str) -> str:
+def _merged(table: str, cols: str = "*") -> str:
     """Rows of ``table``, one per objectGUID, the domain pass's copy preferred."""
     return (
-        f"SELECT * FROM {table} WHERE pass = 'domain' UNION ALL "
-        f"SELECT * FROM {table} AS g WHERE g.pass = 'gc' AND NOT EXISTS "
+        f"SELECT {cols} FROM {table} WHERE pass = 'domain' UNION ALL "
+        f"SELECT {cols} FROM {table} AS g WHERE g.pass = 'gc' AND NOT EXISTS "
         f"(SELECT 1 FROM {table} AS d WHERE d.pass = 'domain' AND d.guid = g.guid)"
     )
 
@@ -77,29 +81,40 @@ class Store:
     # -- opening ---------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Store:
+        """Open the store; with ``create=False`` read-only, and it must exist already."""
         exists = path.exists()
         if not exists and not create:
             raise StoreError(f"no store at {path}: run `poolsync resync --total` first")
-        if not exists:
-            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = sqlite3.connect(path, isolation_level=None, timeout=10)
-            store = cls(path, db)
-            store._prepare(new=not exists)
-        except sqlite3.DatabaseError as exc:
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(path, isolation_level=None, timeout=10)
+            else:
+                db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     isolation_level=None, timeout=10)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store {path}: {exc}") from exc
+        store = cls(path, db)
+        try:
+            store._prepare(new=not exists, writable=create)
+        except sqlite3.Error as exc:
+            db.close()
             raise StoreError(f"{path}: not a usable poolsync store: {exc}") from exc
+        except BaseException:
+            db.close()
+            raise
         return store
 
-    def _prepare(self, *, new: bool) -> None:
+    def _prepare(self, *, new: bool, writable: bool) -> None:
         db = self._db
-        db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA temp_store = FILE")  # staging must not grow the process
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if app_id == 0 and version == 0:
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables and not new:
-                raise StoreVersionError(f"{self.path} is an SQLite file but not a poolsync store")
+            if tables or not writable:
+                raise StoreVersionError(f"{self.path} is not a poolsync store"
+                                        + (" (it is empty)" if not tables else ""))
             db.execute("PRAGMA journal_mode = WAL")
             with self.transaction():
                 # executescript() would commit on its own: run statement by statement.
@@ -129,17 +144,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all or nothing."""
+        """One write transaction: all or nothing. SQLite errors become StoreError."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise StoreLockedError(f"{self.path} is busy: {exc}") from exc
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"writing {self.path} failed, nothing was changed: "
+                                 f"{exc}") from exc
             raise
-        self._db.execute("COMMIT")
 
     # -- the run lock ------------------------------------------------------------
     def lock(self) -> None:
@@ -147,7 +166,10 @@ class Store:
         if self._lock_fd is not None:
             return
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot create the run lock {lock_path}: {exc.strerror}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -197,6 +219,11 @@ class Store:
             "profile FROM passes ORDER BY pass").fetchall()
         return [PassRecord(*row) for row in rows]
 
+    def location_counts(self) -> dict[str, int]:
+        """Locations held per pass."""
+        rows = self._db.execute("SELECT pass, count(*) FROM locations GROUP BY pass").fetchall()
+        return {name: n for name, n in rows}
+
     def has_data(self) -> bool:
         return bool(self._db.execute("SELECT count(*) FROM passes").fetchone()[0])
 
@@ -207,20 +234,14 @@ class Store:
         return [Location(*row) for row in rows]
 
     def homed_seats(self) -> dict[str, Seats]:
-        """Seats used by subscribers, summed per home Location object id (in SQL)."""
-        rows = self._db.execute(
-            "SELECT home, count(*), sum(um), sum(inbox) "
-            f"FROM ({_merged('subscribers')}) WHERE home IS NOT NULL GROUP BY home").fetchall()
-        return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
+        """Seats used by subscribers, summed per home Location object id (in SQL).
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Objects held per pass and kind."""
-        out: dict[str, dict[str, int]] = {}
-        for table in ("locations", "subscribers"):
-            for name, n in self._db.execute(
-                    f"SELECT pass, count(*) FROM {table} GROUP BY pass").fetchall():
-                out.setdefault(name, {"locations": 0, "subscribers": 0})[table] = n
-        return out
+        Subscribers without a home are summed under "" (no Location has that id).
+        """
+        rows = self._db.execute(
+            "SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "
+            f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')").fetchall()
+        return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
 
     # -- writing -----------------------------------------------------------------
     def total_resync(self) -> TotalResyncWriter:
@@ -304,28 +325,39 @@ class TotalResyncWriter:
         self._passes = [p for p in self._passes if p.name != record.name] + [record]
 
     def _diff(self, table: str, cols: str) -> Changes:
+        """Objects added, changed and removed, counted once per objectGUID.
+
+        Both sides are the merged view the reports use (the domain pass's copy where
+        both passes hold an object); ``cols`` are the columns compared.
+        """
         db = self._db
-        added = db.execute(
-            f"SELECT count(*) FROM temp.stage_{table} AS s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM main.{table} AS m WHERE m.pass = s.pass AND m.guid = s.guid)"
-        ).fetchone()[0]
-        removed = db.execute(
-            f"SELECT count(*) FROM main.{table} AS m WHERE NOT EXISTS "
-            f"(SELECT 1 FROM temp.stage_{table} AS s WHERE m.pass = s.pass AND m.guid = s.guid)"
-        ).fetchone()[0]
-        same = db.execute(
-            f"SELECT count(*) FROM (SELECT {cols} FROM temp.stage_{table} "
-            f"INTERSECT SELECT {cols} FROM main.{table})").fetchone()[0]
-        staged = db.execute(f"SELECT count(*) FROM temp.stage_{table}").fetchone()[0]
-        return Changes(added=added, changed=staged - added - same, removed=removed)
+        new = _merged(f"temp.stage_{table}", cols)
+        old = _merged(f"main.{table}", cols)
+        db.execute(f"CREATE TEMP TABLE diff_new AS {new}")
+        db.execute(f"CREATE TEMP TABLE diff_old AS {old}")
+        try:
+            added = db.execute(
+                "SELECT count(*) FROM diff_new AS n WHERE NOT EXISTS "
+                "(SELECT 1 FROM diff_old AS o WHERE o.guid = n.guid)").fetchone()[0]
+            removed = db.execute(
+                "SELECT count(*) FROM diff_old AS o WHERE NOT EXISTS "
+                "(SELECT 1 FROM diff_new AS n WHERE o.guid = n.guid)").fetchone()[0]
+            same = db.execute("SELECT count(*) FROM (SELECT * FROM diff_new INTERSECT "
+                              "SELECT * FROM diff_old)").fetchone()[0]
+            total = db.execute("SELECT count(*) FROM diff_new").fetchone()[0]
+        finally:
+            db.execute("DROP TABLE temp.diff_new")
+            db.execute("DROP TABLE temp.diff_old")
+        return Changes(added=added, changed=total - added - same, removed=removed)
 
     def commit(self) -> dict[str, Changes]:
         """Swap the staged passes in, all in one transaction; return what changed."""
         with self._store.transaction() as db:
-            # usn_changed moves on every write; compare what the object says instead.
+            # usn_changed moves on every write and the pass is not part of the
+            # object: compare what the object says.
             changes = {
-                "locations": self._diff("locations", _LOC_COLS.replace(", usn_changed", "")),
-                "subscribers": self._diff("subscribers", _SUB_COLS.replace(", usn_changed", "")),
+                "locations": self._diff("locations", _COMPARED["locations"]),
+                "subscribers": self._diff("subscribers", _COMPARED["subscribers"]),
             }
             db.execute("DELETE FROM main.locations")
             db.execute("DELETE FROM main.subscribers")

@@ -44,7 +44,7 @@ def decode_location(entry: Entry, profile: Profile) -> Location:
         object_id=entry.text(loc.object_id) or "",
         version=entry.text(loc.version),
         failover_of=entry.text(loc.failover_of),
-        attachment=entry.text(loc.pooling_data),
+        attachment=entry.first(loc.pooling_data),  # bytes: the XML names its encoding
     )
 
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from poolsync.config import Config, Endpoint
-from poolsync.directory import DirectoryConnection, connect
-from poolsync.errors import DirectoryUnavailable, PoolsyncError
+from poolsync.directory import DirectoryConnection, connect, retrying
+from poolsync.errors import PoolsyncError, StoreError, UnsafeChangeError
 from poolsync.model import Entry
 from poolsync.profile import Profile
 from poolsync.store import Changes, PassRecord, Store, TotalResyncWriter
@@ -72,7 +70,6 @@ class ResyncSummary:
     subscribers: int
     seconds: float
     started_at: str
-    warnings: tuple[str, ...] = field(default=())
 
 
 @dataclass
@@ -111,14 +108,17 @@ def _run_pass(name: str, endpoint: Endpoint, base: str, config: Config, profile:
         invocation = conn.invocation_id(root.ds_service_name)
         progress.begin(name, f"{name} pass on {endpoint.url} ({root.dns_host_name})")
         counter = _Counter()
-        locations = writer.stage_locations(name, _decoded(
-            conn.search(base, decode.location_filter(profile), decode.location_attributes(profile)),
-            lambda e: decode.decode_location(e, profile), progress, counter))
-        subscribers = writer.stage_subscribers(name, _decoded(
-            conn.search(base, decode.subscriber_filter(profile),
-                        decode.subscriber_attributes(profile)),
-            lambda e: decode.decode_subscriber(e, profile), progress, counter))
-        progress.end()
+        try:
+            locations = writer.stage_locations(name, _decoded(
+                conn.search(base, decode.location_filter(profile),
+                            decode.location_attributes(profile)),
+                lambda e: decode.decode_location(e, profile), progress, counter))
+            subscribers = writer.stage_subscribers(name, _decoded(
+                conn.search(base, decode.subscriber_filter(profile),
+                            decode.subscriber_attributes(profile)),
+                lambda e: decode.decode_subscriber(e, profile), progress, counter))
+        finally:
+            progress.end()
     writer.record_pass(PassRecord(
         name=name, endpoint=endpoint.url, dc_host=root.dns_host_name,
         invocation_id=invocation, naming_context=base, usn=root.highest_committed_usn,
@@ -131,9 +131,31 @@ def _run_pass(name: str, endpoint: Endpoint, base: str, config: Config, profile:
     )
 
 
+def _guard_empty_read(store: Store, summaries: list[PassSummary], *,
+                      allow_empty: bool) -> None:
+    """Refuse to replace Locations the store holds with a pass that found none.
+
+    A wrong base DN, a bind account without read rights or a GC missing the
+    attributes all look like "no Unity servers": committing that would erase good
+    state and report an empty, compliant pool.
+    """
+    if allow_empty:
+        return
+    held = store.location_counts()
+    for summary in summaries:
+        if summary.locations == 0 and held.get(summary.name, 0) > 0:
+            raise UnsafeChangeError(
+                f"the {summary.name} pass read no Locations from {summary.endpoint} "
+                f"(base {summary.naming_context or '(forest root)'!r}) but the store holds "
+                f"{held[summary.name]}; nothing was changed. Check the base DN and the bind "
+                "account's read rights, or rerun with --allow-empty if the servers are "
+                "really gone"
+            )
+
+
 def total_resync(config: Config, profile: Profile, *, password: str | None,
-                 progress: Progress | None = None,
-                 now: Callable[[], datetime]) -> ResyncSummary:
+                 progress: Progress | None = None, now: Callable[[], datetime],
+                 allow_empty: bool = False) -> ResyncSummary:
     """Re-read everything and replace the store's copy in one transaction."""
     progress = progress or NoProgress()
     started = time.monotonic()
@@ -148,24 +170,23 @@ def total_resync(config: Config, profile: Profile, *, password: str | None,
             with store.total_resync() as writer:
                 summaries = []
                 for name, endpoint, base in passes:
-                    retrying = Retrying(
-                        stop=stop_after_attempt(directory.retries.attempts),
-                        wait=wait_exponential(multiplier=directory.retries.initial_wait,
-                                              max=directory.retries.max_wait),
-                        retry=retry_if_exception_type(DirectoryUnavailable),
-                        reraise=True,
-                    )
-                    for attempt in retrying:
+                    # A paged-results cookie does not survive a reconnect: a transient
+                    # error retries the whole pass, which first forgets what it staged.
+                    for attempt in retrying(directory.retries, what=f"{name} pass"):
                         with attempt:
                             summaries.append(_run_pass(
                                 name, endpoint, base, config, profile, password, writer,
                                 progress, now, attempt.retry_state.attempt_number))
+                _guard_empty_read(store, summaries, allow_empty=allow_empty)
                 changes = writer.commit()
         except BaseException as exc:
             message = str(exc) if isinstance(exc, PoolsyncError) else type(exc).__name__
-            store.finish_run(run_id, status="failed",
-                             finished_at=now().isoformat(timespec="seconds"),
-                             detail={"error": message})
+            try:
+                store.finish_run(run_id, status="failed",
+                                 finished_at=now().isoformat(timespec="seconds"),
+                                 detail={"error": message})
+            except StoreError as record_error:
+                log.warning("could not record the failed run: %s", record_error)
             raise
         locations = store.locations()
         subscribers = sum(s.vm for s in store.homed_seats().values())
@@ -178,6 +199,7 @@ def total_resync(config: Config, profile: Profile, *, password: str | None,
                          detail={
                              "passes": {p.name: {"locations": p.locations,
                                                  "subscribers": p.subscribers,
+                                                 "skipped": p.skipped,
                                                  "usn": p.usn, "dc_host": p.dc_host}
                                         for p in summaries},
                              "servers": summary.servers, "subscribers": subscribers,

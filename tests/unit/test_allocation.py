@@ -15,7 +15,7 @@ from poolsync.allocation import (
     build_pool_report,
     parse_version,
 )
-from poolsync.attachment import format_attachment, license_data
+from poolsync.attachment import LicenseData, format_attachment, license_data
 from poolsync.model import SEAT_CLASSES, Location, SeatClass, Seats
 
 FOREST = "lab.example.com"
@@ -57,7 +57,7 @@ def loc(
         guid=guid or f"guid-{name}",
         dn=f"CN={name},CN=Locations,DC=lab,DC=example,DC=com",
         name=name,
-        object_id=object_id or f"oid-{name}",
+        object_id=f"oid-{name}" if object_id is None else object_id,
         version=version,
         failover_of=failover_of,
         attachment=attachment_text,
@@ -354,6 +354,66 @@ def test_stale_flag() -> None:
     assert server(report, "SILENT").published_used is None
 
 
+def utilization_only(utilization: dict[str, int], vm: int = 500, um: int = 200) -> str:
+    """An attachment with pooling on and exactly the given Utilization elements."""
+    licenses = {"LicSubscribersMax": vm, "LicUMSubscribersMax": um, "LicPoolingIsEnabled": 1}
+    return format_attachment(LicenseData(licenses=licenses, utilization=utilization))
+
+
+def test_stale_ignores_the_um_class_a_real_server_does_not_publish() -> None:
+    # A real Unity server publishes VM and Inbox use; AvLicUtilizationUMSubscribers is
+    # poolsync's own name, so its UM subscribers must not make it look stale.
+    real = utilization_only(
+        {"AvLicUtilizationSubscribers": 480, "AvLicUtilizationVMISubscribers": 30}
+    )
+    report = build_pool_report(
+        FOREST, [loc("REAL", attachment_text=real)], {"oid-REAL": Seats(480, 150, 30)}
+    )
+    srv = server(report, "REAL")
+    assert srv.stale == ()
+    assert srv.published_classes == (SeatClass.VM, SeatClass.INBOX)
+    assert srv.published_used == Seats(480, 0, 30)
+
+
+def test_stale_compares_each_published_class() -> None:
+    real = utilization_only(
+        {"AvLicUtilizationSubscribers": 470, "AvLicUtilizationVMISubscribers": 29}
+    )
+    report = build_pool_report(
+        FOREST, [loc("REAL", attachment_text=real)], {"oid-REAL": Seats(480, 150, 30)}
+    )
+    assert server(report, "REAL").stale == (SeatClass.VM, SeatClass.INBOX)
+
+
+def test_utilization_without_seat_counters_is_never_stale() -> None:
+    only_secondary = utilization_only({"AvLicUtilizationSecondaryServer": 1})
+    report = build_pool_report(
+        FOREST, [loc("S", attachment_text=only_secondary)], {"oid-S": Seats(100, 20, 5)}
+    )
+    srv = server(report, "S")
+    assert (srv.stale, srv.published_used, srv.published_classes) == ((), None, ())
+
+
+def test_fully_published_server_lists_every_class() -> None:
+    report = build_pool_report(
+        FOREST, [loc("A", attachment_text=attachment(published=Seats(1, 2, 3)))], {}
+    )
+    assert server(report, "A").published_classes == SEAT_CLASSES
+    assert server(report, "A").stale == tuple(SEAT_CLASSES)
+
+
+def test_server_seats_positional_construction_still_works() -> None:
+    args = ("A", None, Seats(5), Seats(4), Seats(4), Seats(), Seats(), (), None)
+    srv = ServerSeats(*args, "guid-A")
+    # published_used set without published_classes: every class counts as published
+    assert srv.published_classes == SEAT_CLASSES
+    assert ServerSeats(*args[:4], None, *args[5:]).published_classes == ()
+    ordered = ServerSeats(*args, published_classes=(SeatClass.INBOX, SeatClass.VM))
+    assert ordered.published_classes == (SeatClass.VM, SeatClass.INBOX)
+    with pytest.raises(ValueError, match="published_used is None"):
+        ServerSeats(*args[:4], None, *args[5:], published_classes=(SeatClass.VM,))
+
+
 def test_orphaned_and_unpooled() -> None:
     locations = [loc("M"), loc("X", attachment_text=attachment(pooling=False))]
     homed = {"oid-M": Seats(1, 0, 0), "oid-X": Seats(2, 1, 0), "oid-gone": Seats(4, 0, 1)}
@@ -361,6 +421,67 @@ def test_orphaned_and_unpooled() -> None:
     assert server(report, "M").used == Seats(1, 0, 0)
     assert report.unpooled == Seats(2, 1, 0)
     assert report.orphaned == Seats(4, 0, 1)
+
+
+def test_subscribers_without_a_home_are_orphaned() -> None:
+    # The store puts subscribers whose home attribute is missing or empty under "".
+    homed = {"": Seats(6, 2, 1), "oid-M": Seats(1, 0, 0)}
+    report = build_pool_report(FOREST, [loc("M")], homed)
+    assert server(report, "M").used == Seats(1, 0, 0)
+    assert report.orphaned == Seats(6, 2, 1)
+    assert report.unpooled == Seats()
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [
+        loc("BLANK", object_id=""),  # a member
+        loc("BLANK", object_id="", attachment_text=attachment(pooling=False)),  # excluded
+        loc("BLANK", object_id="", version="3.1(2)"),  # excluded
+        loc("BLANK", object_id="", failover_of="oid-P"),  # a secondary of a member
+    ],
+)
+def test_location_without_object_id_owns_no_homed_seats(blank: Location) -> None:
+    homed = {"": Seats(6, 2, 1), "oid-P": Seats(1, 0, 0)}
+    # listed first and sorted first by name: it would be the first to claim ""
+    report = build_pool_report(FOREST, [blank, loc("P")], homed)
+    assert report.orphaned == Seats(6, 2, 1)
+    assert report.unpooled == Seats()
+    assert server(report, "P").used == Seats(1, 0, 0)
+    if "BLANK" in report.pools[0].members:
+        assert server(report, "BLANK").used == Seats()
+    else:
+        assert [e.name for e in report.excluded] == ["BLANK"]
+
+
+def test_location_without_object_id_still_goes_through_the_checks() -> None:
+    locations = [
+        loc("A", object_id=""),
+        loc("B", object_id="", version="3.1(2)"),
+        loc("C", object_id="", use_default_attachment=False),
+        loc("D", object_id="", attachment_text=attachment(pooling=False)),
+    ]
+    report = build_pool_report(FOREST, locations, {"": Seats(3, 0, 0)})
+    assert report.pools[0].members == ("A",)
+    assert [(e.name, e.reason) for e in report.excluded] == [
+        ("B", ExclusionReason.VERSION_UNSUPPORTED),
+        ("C", ExclusionReason.ATTACHMENT_MISSING),
+        ("D", ExclusionReason.POOLING_DISABLED),
+    ]
+    assert report.orphaned == Seats(3, 0, 0)
+
+
+def test_empty_failover_of_matches_no_location() -> None:
+    primary = loc("P", object_id="")
+    secondary = loc("S", failover_of="")
+    homed = {"": Seats(2, 0, 0), "oid-S": Seats(5, 0, 0)}
+    report = build_pool_report(FOREST, [primary, secondary], homed)
+    assert server(report, "P").failover is None
+    assert server(report, "P").used == Seats()
+    (exclusion,) = report.excluded
+    assert exclusion.detail == "failover secondary of an empty object id, which matches no Location"
+    assert report.unpooled == Seats(5, 0, 0)
+    assert report.orphaned == Seats(2, 0, 0)
 
 
 def test_duplicate_object_ids_do_not_double_count() -> None:
@@ -385,6 +506,7 @@ def test_duplicate_names_sorted_by_guid() -> None:
 # --- properties -------------------------------------------------------------------
 
 _OIDS = [f"o{i}" for i in range(6)]
+_LOCATION_OIDS = [*_OIDS, ""]  # "": the Location's object-id attribute is missing
 _seats = st.builds(Seats, st.integers(0, 900), st.integers(0, 300), st.integers(0, 100))
 _attachments = st.one_of(
     st.none(),
@@ -402,9 +524,9 @@ _attachments = st.one_of(
 )
 _location_fields = st.tuples(
     st.sampled_from(["UNITY-A", "UNITY-B", "UNITY-C", "UNITY-D", "UNITY-E"]),
-    st.sampled_from(_OIDS),
+    st.sampled_from(_LOCATION_OIDS),
     st.sampled_from(["4.0(5)", "4.2(1)", "5.0(1)", "3.1(2)", "x", None]),
-    st.none() | st.none() | st.sampled_from([*_OIDS, "o-missing"]),
+    st.none() | st.none() | st.sampled_from([*_LOCATION_OIDS, "o-missing"]),
     _attachments,
 )
 _inputs = st.tuples(
@@ -414,7 +536,8 @@ _inputs = st.tuples(
             for i, (name, oid, version, failover, att) in enumerate(rows)
         ]
     ),
-    st.dictionaries(st.sampled_from([*_OIDS, "orphan-1", "orphan-2"]), _seats),
+    # "": the subscribers without a home
+    st.dictionaries(st.sampled_from([*_OIDS, "", "orphan-1", "orphan-2"]), _seats),
 )
 
 
@@ -451,6 +574,10 @@ def test_totals_and_accounting(data: tuple[list[Location], dict[str, Seats]]) ->
         assert pool.seats[c].compliant == (used.get(c) <= licensed.get(c))
     # every homed seat is counted exactly once
     assert used + report.unpooled + report.orphaned == Seats.total(homed.values())
+    # orphaned: exactly the seats under a key no Location's (non-empty) object id has,
+    # so the subscribers without a home ("") are always among them
+    known = {location.object_id for location in locations if location.object_id}
+    assert report.orphaned == Seats.total(s for oid, s in homed.items() if oid not in known)
     # every Location is either a member or excluded, never both
     assert len(pool.servers) + len(report.excluded) == len(locations)
     names = [s.name for s in pool.servers]

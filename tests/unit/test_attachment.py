@@ -18,7 +18,7 @@ from poolsync.attachment import (
     parse_attachment,
 )
 from poolsync.errors import AttachmentError
-from poolsync.model import Seats
+from poolsync.model import SEAT_CLASSES, SeatClass, Seats
 
 EXAMPLE = """<?xml version="1.0" encoding="utf-8"?>
 <AvXmlLicData>
@@ -50,6 +50,7 @@ def test_example_document_values() -> None:
     data = parse_attachment(EXAMPLE)
     assert data.licensed == Seats(vm=500, um=200, inbox=50)
     assert data.published_used == Seats(vm=480, um=150, inbox=30)
+    assert data.published_classes == SEAT_CLASSES
     assert data.pooling_enabled is True
     assert data.secondary_licensed is True
     assert data.voice_ports == 24
@@ -73,16 +74,59 @@ def test_absent_values_default() -> None:
     assert data.secondary_licensed is False
     assert data.voice_ports == 0
     assert data.published_used is None
+    assert data.published_classes == ()
 
 
 def test_empty_utilization_means_not_published() -> None:
-    assert parse_attachment(doc("", "")).published_used is None
-    assert parse_attachment(doc("", "<Other>x</Other>")).published_used is None
+    for text in (doc("", ""), doc("", "<Other>x</Other>"), doc("", "<Other>3</Other>")):
+        data = parse_attachment(text)
+        assert data.published_used is None
+        assert data.published_classes == ()
 
 
-def test_partial_utilization_counts_absent_as_zero() -> None:
+def test_utilization_without_seat_counters_is_not_published() -> None:
+    # A real server may publish only its secondary-server counter: no seat use at all.
+    data = parse_attachment(
+        doc("", "<AvLicUtilizationSecondaryServer>1</AvLicUtilizationSecondaryServer>")
+    )
+    assert data.utilization == {"AvLicUtilizationSecondaryServer": 1}
+    assert data.published_used is None
+    assert data.published_classes == ()
+
+
+def test_real_server_utilization_has_no_um_counter() -> None:
+    # What a Unity 4.x server publishes: VM and Inbox, but no UM counter (poolsync's own).
+    data = parse_attachment(
+        doc(
+            "",
+            "<AvLicUtilizationSubscribers>480</AvLicUtilizationSubscribers>"
+            "<AvLicUtilizationVMISubscribers>30</AvLicUtilizationVMISubscribers>"
+            "<AvLicUtilizationSecondaryServer>1</AvLicUtilizationSecondaryServer>",
+        )
+    )
+    assert data.published_classes == (SeatClass.VM, SeatClass.INBOX)
+    assert data.published_used == Seats(vm=480, um=0, inbox=30)
+
+
+def test_partial_utilization_lists_only_present_classes() -> None:
     data = parse_attachment(doc("", "<AvLicUtilizationSubscribers>9</AvLicUtilizationSubscribers>"))
+    assert data.published_classes == (SeatClass.VM,)
     assert data.published_used == Seats(vm=9, um=0, inbox=0)
+    # a counter of 0 is published (that nothing is used), unlike an absent one
+    data = parse_attachment(
+        doc("", "<AvLicUtilizationUMSubscribers>0</AvLicUtilizationUMSubscribers>")
+    )
+    assert data.published_classes == (SeatClass.UM,)
+    assert data.published_used == Seats()
+
+
+def test_published_classes_follow_seat_class_order_not_document_order() -> None:
+    data = LicenseData(
+        licenses={},
+        utilization={"AvLicUtilizationVMISubscribers": 2, "AvLicUtilizationSubscribers": 1},
+    )
+    assert data.published_classes == (SeatClass.VM, SeatClass.INBOX)
+    assert data.published_used == Seats(vm=1, um=0, inbox=2)
 
 
 def test_whitespace_around_values_and_bytes_input() -> None:
@@ -347,6 +391,7 @@ def test_license_data_helper_round_trips_through_properties(
     )
     assert data.licensed == licensed
     assert data.published_used == published
+    assert data.published_classes == (() if published is None else SEAT_CLASSES)
     assert data.pooling_enabled is pooling
     assert data.secondary_licensed is secondary
     assert data.voice_ports == ports

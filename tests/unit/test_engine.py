@@ -10,10 +10,10 @@ import pytest
 
 from poolsync.attachment import format_attachment, license_data
 from poolsync.config import load_config
-from poolsync.errors import DirectoryUnavailable, StoreLockedError
+from poolsync.errors import DirectoryUnavailable, StoreLockedError, UnsafeChangeError
 from poolsync.model import Seats
 from poolsync.profile import load_profile
-from poolsync.store import Store
+from poolsync.store import Changes, Store
 from poolsync.sync import engine
 from tests.unit.fakes import FakeDirectory, location_entry, subscriber_entry, write_config
 
@@ -53,7 +53,9 @@ def test_total_resync_stores_both_passes(tmp_path: Path,
     summary = resync(tmp_path, directory(), monkeypatch)
     assert [(p.name, p.locations, p.subscribers) for p in summary.passes] == [
         ("domain", 2, 30), ("gc", 2, 30)]
-    assert summary.changes["subscribers"].added == 60
+    # Counted once per object, though both passes hold a copy.
+    assert summary.changes["subscribers"].added == 30
+    assert summary.changes["locations"].added == 2
     with Store.open(tmp_path / "store.db", create=False) as store:
         homed = store.homed_seats()
         assert homed["loc-b"] == Seats(vm=10, um=10, inbox=5)
@@ -124,3 +126,42 @@ def test_a_second_run_is_refused_while_one_holds_the_store(
         holder.lock()
         with pytest.raises(StoreLockedError, match="another poolsync run holds"):
             resync(tmp_path, directory(), monkeypatch)
+
+
+def test_a_pass_that_finds_no_locations_does_not_erase_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    resync(tmp_path, directory(), monkeypatch)
+    before = snapshot(tmp_path / "store.db")
+    empty = FakeDirectory(locations=[], subscribers=[])
+    with pytest.raises(UnsafeChangeError, match="read no Locations") as info:
+        resync(tmp_path, empty, monkeypatch)
+    assert info.value.exit_code == 4
+    assert snapshot(tmp_path / "store.db") == before
+    monkeypatch.setattr(engine, "connect", empty.connect)
+    config = load_config(tmp_path / "poolsync.yaml")
+    summary = engine.total_resync(config, load_profile("cisco-unity"), password="pw", now=now,
+                                  allow_empty=True)
+    assert summary.changes["locations"].removed == 2
+    assert summary.servers == 0
+
+
+def test_changes_are_counted_per_object(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    resync(tmp_path, directory(), monkeypatch)
+    changed = directory()
+    changed.subscribers[0] = subscriber_entry(0, "loc-a", ())  # was loc-b with VMI, UM
+    del changed.subscribers[1]
+    summary = resync(tmp_path, changed, monkeypatch)
+    assert summary.changes["subscribers"] == Changes(added=0, changed=1, removed=1)
+
+
+def test_subscribers_without_a_home_are_still_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = directory(subscribers=3)
+    homeless = subscriber_entry(99, "")
+    del homeless.attributes["ciscoecsbuumlocationobjectid"]  # type: ignore[attr-defined]
+    fake.subscribers.append(homeless)
+    summary = resync(tmp_path, fake, monkeypatch)
+    assert summary.subscribers == 4
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert store.homed_seats()[""] == Seats(vm=1)

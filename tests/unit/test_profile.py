@@ -55,3 +55,9 @@ def test_broken_profiles(tmp_path: Path, change: dict[str, object], section: str
 def test_missing_profile(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="built-in profiles: cisco-unity"):
         load_profile("no-such-profile")
+
+
+def test_a_name_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
+    path = broken(tmp_path, {"object_class": "user\n"}, "subscriber")
+    with pytest.raises(ProfileError, match=r"subscriber\.object_class: expected an LDAP name"):
+        load_profile(str(path))

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from poolsync.allocation import PoolReport, build_pool_report
-from poolsync.attachment import format_attachment, license_data
+from poolsync.attachment import LicenseData, format_attachment, license_data
 from poolsync.model import Location, Seats
 from poolsync.render import pool_report_csv, pool_report_json, pool_report_table
 
@@ -63,6 +63,28 @@ def sample_report(*, over: bool = False) -> PoolReport:
 
 def empty_report() -> PoolReport:
     return build_pool_report(FOREST, [], {})
+
+
+def real_server_report() -> PoolReport:
+    """UNITY-R publishes VM and Inbox use as a real Unity server does: no UM counter."""
+    data = LicenseData(
+        licenses={
+            "LicSubscribersMax": 500,
+            "LicUMSubscribersMax": 200,
+            "LicVMISubscribersMax": 50,
+            "LicPoolingIsEnabled": 1,
+        },
+        utilization={"AvLicUtilizationSubscribers": 480, "AvLicUtilizationVMISubscribers": 30},
+    )
+    real = Location(
+        guid="guid-UNITY-R",
+        dn="CN=UNITY-R",
+        name="UNITY-R",
+        object_id="oid-UNITY-R",
+        version="4.2(1)",
+        attachment=format_attachment(data),
+    )
+    return build_pool_report(FOREST, [real], {"oid-UNITY-R": Seats(480, 150, 30)})
 
 
 # --- JSON -------------------------------------------------------------------------
@@ -126,6 +148,12 @@ def test_json_unpublished_utilization_is_null() -> None:
     report = build_pool_report(FOREST, [location("UNITY-A", Seats(5, 0, 0))], {})
     (srv,) = pool_report_json(report, generated=GENERATED)["pools"][0]["servers"]
     assert srv["published_used"] is None
+    assert srv["stale"] == []
+
+
+def test_json_unpublished_class_is_null() -> None:
+    (srv,) = pool_report_json(real_server_report(), generated=GENERATED)["pools"][0]["servers"]
+    assert srv["published_used"] == {"vm": 480, "um": None, "inbox": 30}
     assert srv["stale"] == []
 
 
@@ -195,6 +223,17 @@ def test_csv_unpublished_is_empty_cell_and_no_seat_rows_when_zero() -> None:
     assert all(r["published_used"] == "" for r in rows)
 
 
+def test_csv_unpublished_class_is_empty_cell() -> None:
+    rows = csv_rows(pool_report_csv(real_server_report()))
+    members = {r["class"]: r for r in rows if r["status"] == "member"}
+    assert {c: r["published_used"] for c, r in members.items()} == {
+        "vm": "480",
+        "um": "",
+        "inbox": "30",
+    }
+    assert {r["stale"] for r in members.values()} == {"false"}
+
+
 def test_csv_quotes_details_with_commas() -> None:
     report = build_pool_report(FOREST, [location("OLD", Seats(), version="3.1(2)")], {})
     text = pool_report_csv(report)
@@ -227,6 +266,19 @@ def test_table_contents() -> None:
     assert "pooling-disabled" in text and "failover-secondary" in text
     assert "Unpooled: 7 VM, 0 UM, 0 Inbox seats" in text
     assert "Orphaned: 3 VM, 0 UM, 0 Inbox seats" in text
+
+
+def test_table_shows_dash_for_unpublished_class() -> None:
+    text = render(real_server_report())
+    assert "480/-/30" in text
+    assert "STALE" not in text
+    assert "not published" in text  # the caption explains the dash
+
+
+def test_table_unpublished_server() -> None:
+    text = render(build_pool_report(FOREST, [location("UNITY-A", Seats(5, 0, 0))], {}))
+    (row,) = [line for line in text.splitlines() if line.strip().startswith("UNITY-A")]
+    assert row.rstrip().endswith("not published")
 
 
 def test_table_not_compliant() -> None:

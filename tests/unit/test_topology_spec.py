@@ -585,3 +585,10 @@ def test_valid_topologies_keep_their_numbers(
         else:
             merged = {**truth.as_dict(), **entry["published"]}
             assert server.published == Seats(**merged)
+
+
+def test_first_dc_must_be_a_gc(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("forest: lab.example.com\ndcs: [{name: DC1, gc: false}]\nservers: []\n")
+    with pytest.raises(TopologyError, match=r"dcs\[0\]\.gc: the forest's first DC"):
+        load_topology(path)
