@@ -23,7 +23,7 @@ import yaml
 
 from poolsync.errors import LabError
 from poolsync.lab import certs, ldif, samba
-from poolsync.profile import Profile
+from poolsync.profile import BUILTIN_DIR, Profile
 from topology.spec import Topology
 
 STATE_FILE = "lab.json"
@@ -192,7 +192,9 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
         netbios=topology.netbios,
         topology=str(Path(topology.path).resolve()),
         topology_fingerprint=fingerprint(topology, profile),
-        profile=str(profile.source),
+        # A built-in profile by name, so the config survives a reinstall elsewhere.
+        profile=profile.source.stem if profile.source.parent == BUILTIN_DIR else str(
+            profile.source),
         bind_user=f"Administrator@{topology.forest.lower()}",
         password_file=str(password_file),
         ca_file=str(lab_dir / "tls" / "ca.pem"),

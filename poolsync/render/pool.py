@@ -233,7 +233,7 @@ def _pool_table(pool: Pool) -> Table:
         title_justify="left",
         caption=(
             "VM, UM, Inbox: used/licensed. Borrowed, Lent, Published: VM/UM/Inbox"
-            " (Published -: class not published)."
+            " (- not published)."
         ),
         caption_justify="left",
         box=box.SIMPLE_HEAD,
