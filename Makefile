@@ -4,7 +4,9 @@ VENV ?= .venv
 LAB_DIR ?= .lab
 TOPOLOGY ?= topology/lab.yaml
 PYTHON ?= python3
-APT_PACKAGES := samba ldb-tools ldap-utils libnss-wrapper openssl
+# samba-dsdb-modules and samba-ad-provision are only "Recommends" of samba, but an AD DC
+# needs them: name them so a minimal install (no recommends) still gets them.
+APT_PACKAGES := samba samba-dsdb-modules samba-ad-provision ldb-tools ldap-utils libnss-wrapper openssl
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 POOLSYNC := $(VENV)/bin/poolsync
 
@@ -19,12 +21,14 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "poolsync needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
