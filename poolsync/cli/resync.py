@@ -49,6 +49,10 @@ def render_summary(summary: ResyncSummary) -> None:
         f"-{loc.removed}; subscribers +{sub.added} ~{sub.changed} -{sub.removed}.",
         highlight=False,
     )
+    skipped = sum(p.skipped for p in summary.passes)
+    if skipped:
+        console.print(f"[yellow]Skipped {skipped} objects that could not be read "
+                      "(no usable objectGUID); run with --debug to see which.[/]")
 
 
 @click.command()

@@ -165,3 +165,14 @@ def test_subscribers_without_a_home_are_still_counted(
     assert summary.subscribers == 4
     with Store.open(tmp_path / "store.db", create=False) as store:
         assert store.homed_seats()[""] == Seats(vm=1)
+
+
+def test_an_object_without_a_usable_guid_is_skipped_not_fatal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = directory(subscribers=4)
+    broken = subscriber_entry(50, "loc-a")
+    broken.attributes["objectguid"] = [b"short"]  # type: ignore[index]
+    fake.subscribers.insert(2, broken)
+    summary = resync(tmp_path, fake, monkeypatch)
+    assert [(p.subscribers, p.skipped) for p in summary.passes] == [(4, 1), (4, 1)]
+    assert summary.subscribers == 4
