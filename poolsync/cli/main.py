@@ -38,7 +38,7 @@ class Context:
 
     def profile(self) -> Profile:
         config = self.config()
-        return load_profile(config.profile, base_dir=config.path.parent)
+        return load_profile(config.profile, base_dir=config.base_dir)
 
 
 class PoolsyncGroup(click.Group):
