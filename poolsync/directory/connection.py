@@ -32,6 +32,7 @@ from poolsync.model import Entry
 
 log = logging.getLogger(__name__)
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+SHOW_DELETED_OID = "1.2.840.113556.1.4.417"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,22 +157,45 @@ class DirectoryConnection:
                              "invocationId")
         return str(uuid.UUID(bytes_le=raw))
 
-    def search(self, base: str, ldap_filter: str, attributes: list[str]) -> Iterator[Entry]:
+    def search(self, base: str, ldap_filter: str, attributes: list[str], *,
+               show_deleted: bool = False) -> Iterator[Entry]:
         """Stream a subtree search page by page (Simple Paged Results).
 
-        Only one page is held at a time. Continuation references are skipped.
+        Only one page is held at a time. Continuation references are skipped. With
+        ``show_deleted`` the Show Deleted control is sent, so tombstones (``isDeleted``)
+        match too.
         """
+        controls = [(SHOW_DELETED_OID, True, None)] if show_deleted else None
         cookie: bytes | None = None
         while True:
             self._call("search", base, ldap_filter, ldap3.SUBTREE, attributes=attributes,
-                       paged_size=self._page_size, paged_cookie=cookie)
+                       paged_size=self._page_size, paged_cookie=cookie, controls=controls)
             for item in self._conn.response or []:
                 if item.get("type") == "searchResEntry":
                     yield _entry(item)
-            controls = (self._conn.result or {}).get("controls") or {}
-            cookie = controls.get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
+            controls_back = (self._conn.result or {}).get("controls") or {}
+            cookie = controls_back.get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
             if not cookie:
                 return
+
+    def request(self, base: str, ldap_filter: str, attributes: list[str], *,
+                scope: str = "subtree",
+                controls: list[tuple[str, bool, bytes | None]] | None = None,
+                ) -> tuple[list[Entry], dict[str, Any]]:
+        """One search request, unpaged: its entries and the response controls.
+
+        ``scope`` is "base", "one" or "subtree". The controls come back as ldap3
+        decodes them (a dict keyed by OID). For controls with their own paging
+        (DirSync), where the caller loops.
+        """
+        self._call("search", base, ldap_filter, _SCOPES[scope], attributes=attributes,
+                   controls=controls)
+        entries = [_entry(item) for item in self._conn.response or []
+                   if item.get("type") == "searchResEntry"]
+        return entries, dict((self._conn.result or {}).get("controls") or {})
+
+
+_SCOPES = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}
 
 
 class _StdlibTls(ldap3.Tls):  # type: ignore[misc]
