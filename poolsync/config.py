@@ -109,8 +109,10 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class DirectoryConfig:
-    dc: Endpoint
-    gc: Endpoint
+    """``dcs`` and ``gcs`` are in failover order: the first that answers is used."""
+
+    dcs: tuple[Endpoint, ...]
+    gcs: tuple[Endpoint, ...]
     bind: BindConfig
     tls: TlsConfig
     page_size: int
@@ -118,11 +120,63 @@ class DirectoryConfig:
     retries: RetryPolicy
 
     @property
+    def dc(self) -> Endpoint:
+        """The preferred DC (the first listed)."""
+        return self.dcs[0]
+
+    @property
+    def gc(self) -> Endpoint:
+        """The preferred Global Catalog (the first listed)."""
+        return self.gcs[0]
+
+    @property
     def plaintext(self) -> bool:
         """True when some traffic (the bind included) would cross the network unencrypted."""
         if self.tls.starttls:
             return False
-        return not (self.dc.use_ssl and self.gc.use_ssl)
+        return not all(e.use_ssl for e in (*self.dcs, *self.gcs))
+
+
+SyncMethod = Literal["usn", "dirsync"]
+SYNC_METHODS: tuple[SyncMethod, ...] = ("usn", "dirsync")
+
+
+@dataclass(frozen=True)
+class DeletionGuard:
+    """A run that would delete more than this stops without committing."""
+
+    max_objects: int
+    max_percent: float | None
+
+    def limit(self, held: int) -> int:
+        """The most deletions allowed when the store holds ``held`` objects."""
+        if self.max_percent is None:
+            return self.max_objects
+        return min(self.max_objects, int(held * self.max_percent / 100))
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    method: SyncMethod
+    max_age: float            # seconds; an older watermark forces a total resync
+    deletions: DeletionGuard
+
+
+DEFAULT_MAX_AGE = 7 * 86400.0
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?", re.ASCII)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """``"90s"``, ``"5m"``, ``"24h"``, ``"7d"``, ``"2w"`` (or plain seconds) -> seconds.
+
+    Raises ValueError with the accepted forms for anything else (or zero).
+    """
+    match = _DURATION.fullmatch(text.strip())
+    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"] if match else 0.0
+    if seconds <= 0:
+        raise ValueError(f"expected a duration such as 90s, 5m, 24h or 7d, got {text!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -132,6 +186,7 @@ class Config:
     directory: DirectoryConfig
     profile: str
     store: Path
+    sync: SyncConfig
 
     @property
     def base_dir(self) -> Path:
@@ -147,7 +202,7 @@ class Config:
 def load_config(path: Path) -> Config:
     """Read and validate the config file at ``path``; raises :class:`ConfigError`."""
     root = load_yaml_mapping(path, error=ConfigError)
-    root.check_keys(("forest", "directory", "profile", "store"))
+    root.check_keys(("forest", "directory", "profile", "store", "sync"))
     base_dir = path.absolute().parent
     forest = _forest(root)
     directory = _directory(root.child("directory"), forest=forest, base_dir=base_dir)
@@ -157,6 +212,33 @@ def load_config(path: Path) -> Config:
         directory=directory,
         profile=_profile(root, base_dir=base_dir),
         store=base_dir / root.optional_str("store", default=DEFAULT_STORE),
+        sync=_sync(root.child_or_empty("sync")),
+    )
+
+
+def _sync(node: Node) -> SyncConfig:
+    node.check_keys(("method", "max_age", "deletions"))
+    max_age = DEFAULT_MAX_AGE
+    if "max_age" in node:
+        raw = node.raw("max_age")
+        try:
+            max_age = parse_duration(str(raw)) if isinstance(raw, str | int) \
+                and not isinstance(raw, bool) else parse_duration("")
+        except ValueError:
+            raise node.expected("a duration such as 12h or 7d", raw, key="max_age") from None
+    deletions = node.child_or_empty("deletions")
+    deletions.check_keys(("max_objects", "max_percent"))
+    percent = None
+    if deletions.data.get("max_percent") is not None:
+        percent = deletions.optional_number("max_percent", default=100.0, minimum=0,
+                                            maximum=100)
+    return SyncConfig(
+        method=node.choice("method", SYNC_METHODS, default="usn"),
+        max_age=max_age,
+        deletions=DeletionGuard(
+            max_objects=deletions.optional_int("max_objects", default=500, minimum=0),
+            max_percent=percent,
+        ),
     )
 
 
@@ -170,25 +252,16 @@ def _forest(root: Node) -> str:
 
 def _directory(node: Node, *, forest: str, base_dir: Path) -> DirectoryConfig:
     node.check_keys(("dc", "gc", "bind", "tls", "page_size", "timeouts", "retries"))
-    dc_node = node.child("dc")
-    dc = _endpoint(dc_node, role="dc", default_base_dn=forest_base_dn(forest))
+    dcs = _endpoints(node.child("dc"), role="dc", default_base_dn=forest_base_dn(forest))
     gc_node = node.optional_child("gc")
     if gc_node is None:
-        # No gc section: the DC's host, which is a GC in a single-DC forest.
-        port = _PORTS["gc", dc.use_ssl]
-        gc = Endpoint(
-            url=f"{dc.scheme}://{_url_host(dc.host)}:{port}",
-            scheme=dc.scheme,
-            host=dc.host,
-            port=port,
-            use_ssl=dc.use_ssl,
-            base_dn="",
-        )
+        # No gc section: each DC's host, which is a GC in a single-DC forest.
+        gcs = tuple(_default_gc(dc) for dc in dcs)
     else:
-        gc = _endpoint(gc_node, role="gc", default_base_dn="")
+        gcs = _endpoints(gc_node, role="gc", default_base_dn="")
     return DirectoryConfig(
-        dc=dc,
-        gc=gc,
+        dcs=dcs,
+        gcs=gcs,
         bind=_bind(node.child("bind"), base_dir=base_dir),
         tls=_tls(node.child_or_empty("tls"), base_dir=base_dir),
         page_size=node.optional_int("page_size", default=1000, minimum=1, maximum=1000),
@@ -201,27 +274,55 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _endpoint(node: Node, *, role: Literal["dc", "gc"], default_base_dn: str) -> Endpoint:
+def _default_gc(dc: Endpoint) -> Endpoint:
+    port = _PORTS["gc", dc.use_ssl]
+    return Endpoint(url=f"{dc.scheme}://{_url_host(dc.host)}:{port}", scheme=dc.scheme,
+                    host=dc.host, port=port, use_ssl=dc.use_ssl, base_dn="")
+
+
+def _endpoints(node: Node, *, role: Literal["dc", "gc"],
+               default_base_dn: str) -> tuple[Endpoint, ...]:
+    """``url`` is one URL or a list of them (failover order), all sharing ``base_dn``."""
     node.check_keys(("url", "base_dn"))
-    url = node.required_str("url")
+    if "url" not in node:
+        raise node.missing("url")
+    raw = node.raw("url")
+    if isinstance(raw, list):
+        if not raw:
+            raise node.expected("a URL or a non-empty list of URLs", raw, key="url")
+        keys = [f"url[{i}]" for i in range(len(raw))]
+        urls = raw
+    else:
+        keys, urls = ["url"], [raw]
+    endpoints = []
+    for key, url in zip(keys, urls, strict=True):
+        if not isinstance(url, str) or not url:
+            raise node.expected("an ldap:// or ldaps:// URL", url, key=key)
+        endpoints.append(_endpoint(node, url, key=key, role=role,
+                                   default_base_dn=default_base_dn))
+    return tuple(endpoints)
+
+
+def _endpoint(node: Node, url: str, *, key: str, role: Literal["dc", "gc"],
+              default_base_dn: str) -> Endpoint:
     what = "an ldap:// or ldaps:// URL"
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise node.expected(f"{what} with a port from 1 to 65535", url, key="url") from None
+        raise node.expected(f"{what} with a port from 1 to 65535", url, key=key) from None
     scheme = parts.scheme.lower()
     if scheme not in ("ldap", "ldaps") or not url.lower().startswith(f"{scheme}://"):
-        raise node.expected(what, url, key="url")
+        raise node.expected(what, url, key=key)
     if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
-        raise node.expected(f"{what} without a path, query or user name", url, key="url")
+        raise node.expected(f"{what} without a path, query or user name", url, key=key)
     host = parts.hostname
     if not host:
-        raise node.expected(f"{what} with a host", url, key="url")
+        raise node.expected(f"{what} with a host", url, key=key)
     if not _is_host(host):
-        raise node.expected(f"{what} whose host is a DNS name or IP address", url, key="url")
+        raise node.expected(f"{what} whose host is a DNS name or IP address", url, key=key)
     if port == 0:
-        raise node.expected(f"{what} with a port from 1 to 65535", url, key="url")
+        raise node.expected(f"{what} with a port from 1 to 65535", url, key=key)
     use_ssl = scheme == "ldaps"
     base_dn = node.optional_str("base_dn", default=default_base_dn, allow_empty=True)
     # The domain pass needs a naming context; only the GC pass may search from the root.

@@ -15,7 +15,9 @@ class PoolsyncError(Exception):
 
 
 class UserError(PoolsyncError):
-    """Something the user can fix: a bad config, topology or input file."""
+    """Something the user can fix: a bad config, topology or input file. Exit code 2."""
+
+    exit_code = 2
 
 
 class ConfigError(UserError):
@@ -35,7 +37,9 @@ class SecretError(UserError):
 
 
 class DirectoryError(PoolsyncError):
-    """The directory could not be read."""
+    """The directory could not be read (unreachable, bind refused, TLS). Exit code 5."""
+
+    exit_code = 5
 
 
 class DirectoryUnavailable(DirectoryError):
@@ -63,7 +67,9 @@ class StoreVersionError(StoreError):
 
 
 class StoreLockedError(StoreError):
-    """Another poolsync run holds the store."""
+    """Another poolsync run holds the store. Exit code 6: the run exited at once."""
+
+    exit_code = 6
 
 
 class SyncError(PoolsyncError):

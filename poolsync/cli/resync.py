@@ -3,74 +3,123 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
 from rich import box
 from rich.table import Table
 
-from poolsync.cli.main import Context
+from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import BarProgress, meta, now, print_json, stderr_console, stdout_console
-from poolsync.sync.engine import ResyncSummary, total_resync
+from poolsync.cli.runmetrics import write_run_metrics
+from poolsync.errors import PoolsyncError
+from poolsync.sync.engine import SyncResult, run_sync
 
 
-def summary_json(summary: ResyncSummary) -> dict[str, Any]:
+def result_json(result: SyncResult) -> dict[str, Any]:
     return {
-        "meta": meta("resync-summary"),
-        "kind": summary.kind,
-        "run_id": summary.run_id,
-        "store": summary.store,
-        "started": summary.started_at,
-        "seconds": round(summary.seconds, 3),
-        "servers": summary.servers,
-        "subscribers": summary.subscribers,
-        "passes": [{**asdict(p), "seconds": round(p.seconds, 3)} for p in summary.passes],
-        "changes": {kind: asdict(c) for kind, c in summary.changes.items()},
+        "meta": meta("resync-summary", version=2),
+        "kind": result.kind,
+        "dry_run": result.dry_run,
+        "run_id": result.run_id,
+        "store": result.store,
+        "started": result.started_at,
+        "seconds": round(result.seconds, 3),
+        "servers": result.servers,
+        "subscribers": result.subscribers,
+        "compliant": result.compliant,
+        "passes": [{**asdict(p), "seconds": round(p.seconds, 3)} for p in result.passes],
+        "changes": {kind: {"insert": c.added, "update": c.changed, "delete": c.removed}
+                    for kind, c in result.plan.counts.items()},
+        "planned": [{"kind": c.kind, "pass": c.pass_name, "op": c.op, "dn": c.dn,
+                     "label": c.label} for c in result.planned],
     }
 
 
-def render_summary(summary: ResyncSummary) -> None:
+def render_result(result: SyncResult) -> None:
     console = stdout_console()
-    table = Table(title=f"Total resync finished in {summary.seconds:.1f} s", title_justify="left",
+    what = "Dry run (nothing written)" if result.dry_run else (
+        "Total resync" if result.kind == "total" else "Resync")
+    table = Table(title=f"{what} finished in {result.seconds:.1f} s", title_justify="left",
                   box=box.SIMPLE_HEAD)
-    for col in ("pass", "read from", "DC", "USN", "Locations", "subscribers", "time"):
-        numeric = col in {"USN", "Locations", "subscribers", "time"}
+    for col in ("pass", "mode", "read from", "DC", "USN", "Locations", "subscribers",
+                "removed", "time"):
+        numeric = col in {"USN", "Locations", "subscribers", "removed", "time"}
         # Fold long endpoints and host names rather than cut them: they are the evidence.
         table.add_column(col, justify="right" if numeric else "left",
                          no_wrap=numeric, overflow="fold")
-    for p in summary.passes:
-        table.add_row(p.name, p.endpoint, p.dc_host, str(p.usn), f"{p.locations:,}",
-                      f"{p.subscribers:,}", f"{p.seconds:.1f} s")
+    for p in result.passes:
+        table.add_row(p.name, p.mode, p.endpoint, p.dc_host, str(p.usn), f"{p.locations:,}",
+                      f"{p.subscribers:,}", f"{p.removals:,}", f"{p.seconds:.1f} s")
     console.print(table)
-    loc, sub = summary.changes["locations"], summary.changes["subscribers"]
+    for p in result.passes:
+        if p.reason and p.reason != "requested":
+            console.print(f"[yellow]{p.name} pass was a total resync:[/] {p.why}",
+                          highlight=False)
+    loc, sub = result.plan.counts["locations"], result.plan.counts["subscribers"]
+    verb = "Would change" if result.dry_run else "Changed"
     console.print(
-        f"Store {summary.store}: {summary.servers} servers, {summary.subscribers:,} "
-        f"subscribers.\nChanged since the last run: Locations +{loc.added} ~{loc.changed} "
-        f"-{loc.removed}; subscribers +{sub.added} ~{sub.changed} -{sub.removed}.",
+        f"{verb}: Locations +{loc.added} ~{loc.changed} -{loc.removed}; "
+        f"subscribers +{sub.added} ~{sub.changed} -{sub.removed}.",
         highlight=False,
     )
-    skipped = sum(p.skipped for p in summary.passes)
+    if result.planned:
+        marks = {"insert": "+", "update": "~", "delete": "-"}
+        for change in result.planned:
+            label = f" ({change.label})" if change.label and change.label != change.dn else ""
+            console.print(f"  {marks[change.op]} {change.kind[:-1]} [{change.pass_name}] "
+                          f"{change.dn}{label}", highlight=False, markup=False)
+    if not result.dry_run:
+        console.print(f"Store {result.store}: {result.servers} servers, "
+                      f"{result.subscribers:,} subscribers.", highlight=False)
+        if not result.compliant:
+            console.print("[yellow]A pool is out of compliance: see `poolsync pool` "
+                          "(exit code 3).[/]")
+    skipped = sum(p.skipped for p in result.passes)
     if skipped:
         console.print(f"[yellow]Skipped {skipped} objects that could not be read "
                       "(no usable objectGUID); run with --debug to see which.[/]")
 
 
 @click.command()
-@click.option("--total", is_flag=True, required=True,
-              help="Total resync: throw every watermark away and re-read everything "
-                   "(the DOHPropTest 'Total Resync'). Required for now.")
+@click.option("--total", is_flag=True,
+              help="Total resync: ignore the watermarks and re-read everything (the "
+                   "DOHPropTest 'Total Resync'). Without it each pass reads only what "
+                   "changed, unless a rule forces a total (the run says why).")
+@click.option("--dry-run", is_flag=True,
+              help="Read and plan, print what would change, write nothing.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="List every planned change (insert +, update ~, delete -).")
+@click.option("--allow-deletes", type=click.IntRange(min=0), metavar="N", default=None,
+              help="Commit a run that deletes up to N objects even above the deletion "
+                   "guard's threshold (sync.deletions in the config; default 500).")
+@click.option("--allow-empty", is_flag=True,
+              help="Commit even when a total pass finds no Locations although the store "
+                   "holds some (otherwise the run stops, changes nothing and exits 4).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Summary format.")
-@click.option("--allow-empty", is_flag=True,
-              help="Commit even when a pass finds no Locations although the store holds "
-                   "some (otherwise the run stops, changes nothing and exits 4).")
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write Prometheus text-format metrics to this file (atomically), "
+                   "for node_exporter's textfile collector. Written on failure too.")
 @click.pass_obj
-def resync(ctx: Context, total: bool, fmt: str, allow_empty: bool) -> None:
+def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_deletes: int | None,
+           allow_empty: bool, fmt: str, metrics_file: Path | None) -> None:
     """Mirror Unity Locations and subscribers from the DC and the GC into the store.
 
-    A domain pass reads the domain naming context on the DC, then a GC pass reads the
-    whole forest on the Global Catalog; both are committed to the store in one
-    transaction, so a failed run leaves the previous state intact.
+    A domain pass reads the domain naming context on a DC, then a GC pass reads the
+    whole forest on a Global Catalog. Each pass reads only the objects changed since
+    its watermark (and the tombstones of those deleted), or everything when a total
+    resync is asked for or forced: no watermark yet, another DC answering, the DC
+    restored from backup, a watermark older than sync.max_age, a changed schema profile.
+    The run plans its inserts, updates and deletes, stops (exit 4) if it would delete
+    more than the deletion guard allows, and commits both passes in one transaction:
+    a failed run leaves the previous state intact.
+
+    \b
+    Exit codes: 0 synced; 3 synced, but a pool is out of compliance; 4 refused an
+    unsafe change (nothing written); 5 directory unreachable; 6 another run holds the
+    store; 2 configuration error; 1 other errors.
     """
     config = ctx.config()
     profile = ctx.profile()
@@ -80,9 +129,21 @@ def resync(ctx: Context, total: bool, fmt: str, allow_empty: bool) -> None:
         stderr_console().print(
             "[yellow]warning:[/] the directory URLs are plain ldap:// without StartTLS; "
             "the password crosses the network in clear")
-    summary = total_resync(config, profile, password=password, progress=BarProgress(),
-                           now=now, allow_empty=allow_empty)
+    started = now()
+    try:
+        result = run_sync(config, profile, password=password, total=total, dry_run=dry_run,
+                          list_changes=verbose, allow_deletes=allow_deletes,
+                          allow_empty=allow_empty, progress=BarProgress(), now=now)
+    except PoolsyncError as exc:
+        if metrics_file is not None and not dry_run:
+            write_run_metrics(metrics_file, config, started=started, error=exc,
+                              mode="total" if total else "incremental")
+        raise
+    if metrics_file is not None and not dry_run:
+        write_run_metrics(metrics_file, config, started=started, result=result)
     if fmt == "json":
-        print_json(summary_json(summary))
+        print_json(result_json(result))
     else:
-        render_summary(summary)
+        render_result(result)
+    if not result.compliant:
+        raise click.exceptions.Exit(EXIT_NOT_COMPLIANT)

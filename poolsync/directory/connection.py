@@ -157,6 +157,18 @@ class DirectoryConnection:
                              "invocationId")
         return str(uuid.UUID(bytes_le=raw))
 
+    def tombstone_lifetime(self, configuration_nc: str) -> int | None:
+        """The forest's tombstoneLifetime in days, or None when it is not set."""
+        if not configuration_nc:
+            return None
+        dn = f"CN=Directory Service,CN=Windows NT,CN=Services,{configuration_nc}"
+        try:
+            e = self._first_entry(dn, ["tombstoneLifetime"])
+        except QueryError:
+            return None
+        text = e.text("tombstoneLifetime")
+        return int(text) if text and text.isdigit() and int(text) > 0 else None
+
     def search(self, base: str, ldap_filter: str, attributes: list[str], *,
                show_deleted: bool = False) -> Iterator[Entry]:
         """Stream a subtree search page by page (Simple Paged Results).

@@ -11,3 +11,12 @@ def equality(attribute: str, value: str | int) -> str:
 
 def and_filter(*parts: str) -> str:
     return parts[0] if len(parts) == 1 else "(&" + "".join(parts) + ")"
+
+
+def or_filter(*parts: str) -> str:
+    return parts[0] if len(parts) == 1 else "(|" + "".join(parts) + ")"
+
+
+def at_least(attribute: str, value: int) -> str:
+    """``(attribute>=value)`` for an integer attribute such as uSNChanged."""
+    return f"({attribute}>={int(value)})"

@@ -33,11 +33,11 @@ class Record:
     def ldif(self) -> str:
         lines = [f"dn: {self.dn}"]
         for name, value in self.attributes:
-            lines.append(_attr_line(name, value))
+            lines.append(attr_line(name, value))
         return "\n".join(lines) + "\n"
 
 
-def _attr_line(name: str, value: str) -> str:
+def attr_line(name: str, value: str) -> str:
     # RFC 2849: values that are not SAFE-STRINGs go base64-encoded.
     if (
         not value

@@ -65,7 +65,7 @@ def check_tools() -> None:
         raise LabError("the lab runs a Samba AD DC, which needs root (ports below 1024)")
 
 
-def _run(args: list[str], *, what: str, env: dict[str, str] | None = None,
+def run(args: list[str], *, what: str, env: dict[str, str] | None = None,
          input_text: str | None = None, timeout: float = 300) -> str:
     try:
         proc = subprocess.run(args, capture_output=True, text=True, env=env, input=input_text,
@@ -83,7 +83,7 @@ def provision(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str
     """Provision a DC. samba-tool picks a random admin password; set_admin_password()
     then sets ours through stdin, so it never shows on a command line."""
     paths.root.mkdir(parents=True, exist_ok=True)
-    _run([
+    run([
         "samba-tool", "domain", "provision", f"--targetdir={paths.root}",
         f"--realm={realm.upper()}", f"--domain={netbios_domain}", "--server-role=dc",
         "--dns-backend=NONE", f"--host-name={host_name}",
@@ -151,11 +151,11 @@ def _ldb_env(paths: DcPaths) -> dict[str, str]:
 
 def ldb_modify(paths: DcPaths, ldif: str, *, what: str) -> None:
     """Apply a modify/add LDIF to the stopped DC's sam.ldb in one transaction."""
-    _run(["ldbmodify", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
+    run(["ldbmodify", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
 
 
 def ldb_add(paths: DcPaths, ldif: str, *, what: str) -> None:
-    _run(["ldbadd", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
+    run(["ldbadd", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
 
 
 def _start_time(pid: int) -> str | None:

@@ -7,6 +7,15 @@ run leaves the previous state intact. Run history and per-pass watermarks live b
 the data.
 """
 
-from poolsync.store.store import Changes, PassRecord, RunRecord, Store, TotalResyncWriter
+from poolsync.store.store import (
+    Changes,
+    PassRecord,
+    Plan,
+    PlannedChange,
+    RunRecord,
+    Store,
+    SyncWriter,
+)
 
-__all__ = ["Changes", "PassRecord", "RunRecord", "Store", "TotalResyncWriter"]
+__all__ = ["Changes", "PassRecord", "Plan", "PlannedChange", "RunRecord", "Store",
+           "SyncWriter"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
 
 DDL = """
@@ -38,7 +38,9 @@ CREATE TABLE passes (
     naming_context TEXT NOT NULL,
     usn            INTEGER NOT NULL,    -- highestCommittedUSN read before the pass
     synced_at      TEXT NOT NULL,
-    profile        TEXT NOT NULL        -- fingerprint of the schema profile used
+    profile        TEXT NOT NULL,       -- fingerprint of the schema profile used
+    method         TEXT NOT NULL DEFAULT 'usn',  -- how the next incremental pass reads
+    cookie         BLOB                 -- DirSync: JSON {naming context: base64 cookie}
 );
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY,
@@ -49,6 +51,12 @@ CREATE TABLE runs (
     detail      TEXT
 );
 """
+
+# Upgrades from each older schema version to the next, applied in one transaction.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE passes ADD COLUMN method TEXT NOT NULL DEFAULT 'usn'",
+        "ALTER TABLE passes ADD COLUMN cookie BLOB"),
+}
 
 STAGING_DDL = """
 CREATE TEMP TABLE stage_locations (
@@ -61,4 +69,16 @@ CREATE TEMP TABLE stage_subscribers (
     um INTEGER NOT NULL, inbox INTEGER NOT NULL, usn_changed INTEGER,
     PRIMARY KEY (pass, guid)
 ) WITHOUT ROWID;
+CREATE TEMP TABLE stage_removals (   -- tombstones, and objects no longer Unity objects
+    pass TEXT NOT NULL, guid TEXT NOT NULL, usn INTEGER, PRIMARY KEY (pass, guid)
+) WITHOUT ROWID;
+CREATE TEMP TABLE stage_modes (      -- per pass: 'total' replaces, 'incremental' patches
+    pass TEXT PRIMARY KEY, mode TEXT NOT NULL
+);
+CREATE TEMP TABLE plan (
+    kind TEXT NOT NULL, pass TEXT NOT NULL, guid TEXT NOT NULL, op TEXT NOT NULL,
+    dn TEXT NOT NULL, label TEXT, PRIMARY KEY (kind, pass, guid)
+) WITHOUT ROWID;
 """
+STAGING_TABLES = ("stage_locations", "stage_subscribers", "stage_removals", "stage_modes",
+                  "plan")

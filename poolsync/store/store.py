@@ -14,7 +14,14 @@ from typing import Any
 
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, SeatClass, Seats, Subscriber
-from poolsync.store.schema import APPLICATION_ID, DDL, SCHEMA_VERSION, STAGING_DDL
+from poolsync.store.schema import (
+    APPLICATION_ID,
+    DDL,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    STAGING_DDL,
+    STAGING_TABLES,
+)
 
 BATCH = 1000
 PASS_ORDER = ("domain", "gc")  # the domain pass's copy wins where both passes hold one
@@ -32,6 +39,8 @@ class PassRecord:
     usn: int
     synced_at: str
     profile: str
+    method: str = "usn"
+    cookie: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +55,7 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class Changes:
-    """What a total resync changed in the store, per object kind."""
+    """What a run changes in the store, per object kind (objects, once per objectGUID)."""
 
     added: int = 0
     changed: int = 0
@@ -131,6 +140,12 @@ class Store:
                 f"{self.path} was written by a newer poolsync (store schema {version}; this "
                 f"poolsync reads up to {SCHEMA_VERSION}): upgrade poolsync or use another store"
             )
+        if version < SCHEMA_VERSION and writable:
+            with self.transaction():
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[step]:
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.unlock()
@@ -189,6 +204,29 @@ class Store:
             self._lock_fd = None
 
     # -- run history -------------------------------------------------------------
+    def abandon_stale_runs(self, finished_at: str) -> int:
+        """Mark runs still 'running' as abandoned; call only while holding the run lock.
+
+        Whoever held the lock before us is gone (the kernel released its flock), so a
+        run it left 'running' was killed; its transaction never committed.
+        """
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE runs SET status = 'abandoned', finished_at = ?, detail = ? "
+                "WHERE status = 'running'",
+                (finished_at, json.dumps({"error": "the process ended before the run "
+                                                   "finished (killed?); nothing it read "
+                                                   "was committed"})))
+            return cur.rowcount
+
+    def last_success(self) -> RunRecord | None:
+        """The most recent run that committed (ok or with findings)."""
+        row = self._db.execute(
+            "SELECT id, kind, started_at, finished_at, status, detail FROM runs "
+            "WHERE status IN ('ok', 'findings') ORDER BY id DESC LIMIT 1").fetchone()
+        return RunRecord(row[0], row[1], row[2], row[3], row[4],
+                         json.loads(row[5] or "{}")) if row else None
+
     def begin_run(self, kind: str, started_at: str) -> int:
         with self.transaction() as db:
             cur = db.execute(
@@ -216,8 +254,34 @@ class Store:
     def passes(self) -> list[PassRecord]:
         rows = self._db.execute(
             "SELECT pass, endpoint, dc_host, invocation_id, naming_context, usn, synced_at, "
-            "profile FROM passes ORDER BY pass").fetchall()
+            "profile, method, cookie FROM passes ORDER BY pass").fetchall()
         return [PassRecord(*row) for row in rows]
+
+    def objects_per_pass(self) -> dict[tuple[str, str], int]:
+        """Objects held per (pass, kind), kind "locations" or "subscribers"."""
+        counts: dict[tuple[str, str], int] = {}
+        for table in ("locations", "subscribers"):
+            for name, n in self._db.execute(
+                    f"SELECT pass, count(*) FROM {table} GROUP BY pass").fetchall():
+                counts[name, table] = n
+        return counts
+
+    def object_count(self) -> int:
+        """Objects held, counted once per objectGUID (what the deletion guard weighs)."""
+        row = self._db.execute(
+            f"SELECT (SELECT count(*) FROM ({_merged('locations', 'guid')})) + "
+            f"(SELECT count(*) FROM ({_merged('subscribers', 'guid')}))").fetchone()
+        return int(row[0])
+
+    def rows(self, table: str) -> list[tuple[Any, ...]]:
+        """Every row of ``locations`` or ``subscribers`` as compared between syncs.
+
+        Sorted; the pass name first. For tests and consistency checks.
+        """
+        if table not in _COMPARED:
+            raise ValueError(table)
+        return self._db.execute(
+            f"SELECT pass, {_COMPARED[table]} FROM {table} ORDER BY pass, guid").fetchall()
 
     def location_counts(self) -> dict[str, int]:
         """Locations held per pass."""
@@ -244,8 +308,8 @@ class Store:
         return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
 
     # -- writing -----------------------------------------------------------------
-    def total_resync(self) -> TotalResyncWriter:
-        return TotalResyncWriter(self._db, self)
+    def sync_writer(self) -> SyncWriter:
+        return SyncWriter(self._db, self)
 
 
 def _location_row(pass_name: str, loc: Location, usn: int | None) -> tuple[Any, ...]:
@@ -258,40 +322,91 @@ def _subscriber_row(pass_name: str, sub: Subscriber, usn: int | None) -> tuple[A
             int(SeatClass.UM in sub.classes), int(SeatClass.INBOX in sub.classes), usn)
 
 
-class TotalResyncWriter:
-    """Stages a total resync and swaps it in with one transaction.
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    kind: str   # locations | subscribers
+    pass_name: str
+    op: str     # insert | update | delete
+    dn: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a run would change: objects per kind and operation, once per objectGUID."""
+
+    counts: dict[str, Changes]
+    held: int  # objects the store holds before the run
+
+    @property
+    def deletes(self) -> int:
+        return sum(c.removed for c in self.counts.values())
+
+    @property
+    def empty(self) -> bool:
+        return not any(c.added or c.changed or c.removed for c in self.counts.values())
+
+
+def _differs(table: str, new: str, old: str) -> str:
+    cols = [c.strip() for c in _COMPARED[table].split(",") if c.strip() != "guid"]
+    return " OR ".join(f"NOT ({new}.{c} IS {old}.{c})" for c in cols)
+
+
+class SyncWriter:
+    """Stages what the passes read, plans the change, and applies it in one transaction.
 
     Staging lives in temporary tables (on disk, this connection only), so reading a
-    large directory costs neither memory nor the store's write lock.
+    large directory costs neither memory nor the store's write lock. A pass is staged
+    either as ``total`` (what it read replaces the pass's objects: anything not read is
+    deleted) or ``incremental`` (what it read is upserted; its removals, tombstones and
+    objects that stopped being Unity objects, are deleted).
     """
 
     def __init__(self, db: sqlite3.Connection, store: Store) -> None:
         self._db = db
         self._store = store
         self._passes: list[PassRecord] = []
+        self._planned = False
 
-    def __enter__(self) -> TotalResyncWriter:
-        self._db.executescript(
-            "DROP TABLE IF EXISTS temp.stage_locations;"
-            "DROP TABLE IF EXISTS temp.stage_subscribers;" + STAGING_DDL)
+    def _drop(self) -> None:
+        self._db.executescript("".join(f"DROP TABLE IF EXISTS temp.{t};"
+                                       for t in STAGING_TABLES))
+
+    def __enter__(self) -> SyncWriter:
+        self._drop()
+        self._db.executescript(STAGING_DDL)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._db.executescript(
-            "DROP TABLE IF EXISTS temp.stage_locations;"
-            "DROP TABLE IF EXISTS temp.stage_subscribers;")
+        self._drop()
 
-    def clear_pass(self, pass_name: str) -> None:
-        """Forget what a failed attempt of this pass staged, before it is retried."""
-        self._db.execute("DELETE FROM temp.stage_locations WHERE pass = ?", (pass_name,))
-        self._db.execute("DELETE FROM temp.stage_subscribers WHERE pass = ?", (pass_name,))
+    def begin_pass(self, pass_name: str, mode: str) -> None:
+        """Start (or restart, after a failed attempt) staging a pass."""
+        if mode not in ("total", "incremental"):
+            raise ValueError(mode)
+        with self._temp():
+            for table in ("stage_locations", "stage_subscribers", "stage_removals",
+                          "stage_modes"):
+                self._db.execute(f"DELETE FROM temp.{table} WHERE pass = ?", (pass_name,))
+            self._db.execute("INSERT INTO temp.stage_modes (pass, mode) VALUES (?, ?)",
+                             (pass_name, mode))
         self._passes = [p for p in self._passes if p.name != pass_name]
+        self._planned = False
+
+    @contextlib.contextmanager
+    def _temp(self) -> Iterator[None]:
+        self._db.execute("BEGIN")  # temp tables only: no lock on the store itself
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _insert(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
         count = 0
         batch: list[tuple[Any, ...]] = []
-        self._db.execute("BEGIN")  # temp tables: no lock on the store itself
-        try:
+        with self._temp():
             for row in rows:
                 batch.append(row)
                 if len(batch) >= BATCH:
@@ -301,10 +416,6 @@ class TotalResyncWriter:
             if batch:
                 self._db.executemany(sql, batch)
                 count += len(batch)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         return count
 
     def stage_locations(self, pass_name: str,
@@ -321,54 +432,96 @@ class TotalResyncWriter:
             "VALUES (?,?,?,?,?,?,?,?)",
             (_subscriber_row(pass_name, sub, usn) for sub, usn in items))
 
+    def stage_removals(self, pass_name: str, items: Iterable[tuple[str, int | None]]) -> int:
+        """objectGUIDs that are gone (tombstones) or no longer Unity objects, with the
+        uSNChanged at which that was read (None when unknown)."""
+        return self._insert(
+            "INSERT INTO temp.stage_removals (pass, guid, usn) VALUES (?,?,?) "
+            "ON CONFLICT (pass, guid) DO UPDATE SET usn = max(coalesce(usn, -1), "
+            "coalesce(excluded.usn, -1))",
+            ((pass_name, guid, usn) for guid, usn in items))
+
     def record_pass(self, record: PassRecord) -> None:
         self._passes = [p for p in self._passes if p.name != record.name] + [record]
 
-    def _diff(self, table: str, cols: str) -> Changes:
-        """Objects added, changed and removed, counted once per objectGUID.
-
-        Both sides are the merged view the reports use (the domain pass's copy where
-        both passes hold an object); ``cols`` are the columns compared.
-        """
+    def plan(self) -> Plan:
+        """Work out inserts, updates and deletes against the store; changes nothing."""
         db = self._db
-        new = _merged(f"temp.stage_{table}", cols)
-        old = _merged(f"main.{table}", cols)
-        db.execute(f"CREATE TEMP TABLE diff_new AS {new}")
-        db.execute(f"CREATE TEMP TABLE diff_old AS {old}")
-        try:
-            added = db.execute(
-                "SELECT count(*) FROM diff_new AS n WHERE NOT EXISTS "
-                "(SELECT 1 FROM diff_old AS o WHERE o.guid = n.guid)").fetchone()[0]
-            removed = db.execute(
-                "SELECT count(*) FROM diff_old AS o WHERE NOT EXISTS "
-                "(SELECT 1 FROM diff_new AS n WHERE o.guid = n.guid)").fetchone()[0]
-            same = db.execute("SELECT count(*) FROM (SELECT * FROM diff_new INTERSECT "
-                              "SELECT * FROM diff_old)").fetchone()[0]
-            total = db.execute("SELECT count(*) FROM diff_new").fetchone()[0]
-        finally:
-            db.execute("DROP TABLE temp.diff_new")
-            db.execute("DROP TABLE temp.diff_old")
-        return Changes(added=added, changed=total - added - same, removed=removed)
+        with self._temp():
+            # A live copy and a removal of one object: the later reading (higher
+            # uSNChanged) wins. Unknown USNs (DirSync) lose to any live read.
+            for table in ("stage_locations", "stage_subscribers"):
+                db.execute(
+                    f"DELETE FROM temp.{table} WHERE EXISTS (SELECT 1 FROM "
+                    f"temp.stage_removals AS r WHERE r.pass = {table}.pass AND "
+                    f"r.guid = {table}.guid AND coalesce(r.usn, -1) > "
+                    f"coalesce({table}.usn_changed, -1) AND r.usn IS NOT NULL)")
+            db.execute("DELETE FROM temp.plan")
+            for table, label in (("locations", "name"), ("subscribers", "dn")):
+                stage = f"temp.stage_{table}"
+                db.execute(
+                    f"INSERT INTO temp.plan SELECT '{table}', s.pass, s.guid, "
+                    "CASE WHEN m.guid IS NULL THEN 'insert' ELSE 'update' END, s.dn, "
+                    f"s.{label} FROM {stage} AS s LEFT JOIN main.{table} AS m "
+                    "ON m.pass = s.pass AND m.guid = s.guid "
+                    f"WHERE m.guid IS NULL OR {_differs(table, 's', 'm')}")
+                # total pass: whatever it did not read is gone
+                db.execute(
+                    f"INSERT INTO temp.plan SELECT '{table}', m.pass, m.guid, 'delete', "
+                    f"m.dn, m.{label} FROM main.{table} AS m JOIN temp.stage_modes AS p "
+                    "ON p.pass = m.pass AND p.mode = 'total' WHERE NOT EXISTS (SELECT 1 "
+                    f"FROM {stage} AS s WHERE s.pass = m.pass AND s.guid = m.guid)")
+                # incremental pass: what it saw removed, unless it also read it live
+                db.execute(
+                    f"INSERT INTO temp.plan SELECT '{table}', m.pass, m.guid, 'delete', "
+                    f"m.dn, m.{label} FROM main.{table} AS m JOIN temp.stage_modes AS p "
+                    "ON p.pass = m.pass AND p.mode = 'incremental' JOIN temp.stage_removals "
+                    "AS r ON r.pass = m.pass AND r.guid = m.guid WHERE NOT EXISTS (SELECT 1 "
+                    f"FROM {stage} AS s WHERE s.pass = m.pass AND s.guid = m.guid)")
+        counts = {}
+        for table in ("locations", "subscribers"):
+            ops = dict(db.execute(
+                "SELECT op, count(DISTINCT guid) FROM temp.plan WHERE kind = ? GROUP BY op",
+                (table,)).fetchall())
+            counts[table] = Changes(added=ops.get("insert", 0), changed=ops.get("update", 0),
+                                    removed=ops.get("delete", 0))
+        self._planned = True
+        return Plan(counts=counts, held=self._store.object_count())
 
-    def commit(self) -> dict[str, Changes]:
-        """Swap the staged passes in, all in one transaction; return what changed."""
+    def planned(self, op: str | None = None, *,
+                limit: int | None = None) -> Iterator[PlannedChange]:
+        """The planned changes (all, or one op), ordered by kind, op and DN."""
+        sql = "SELECT kind, pass, op, dn, coalesce(label, '') FROM temp.plan"
+        args: list[Any] = []
+        if op is not None:
+            sql += " WHERE op = ?"
+            args.append(op)
+        sql += " ORDER BY kind, op, dn, pass"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        for row in self._db.execute(sql, args):
+            yield PlannedChange(*row)
+
+    def commit(self) -> None:
+        """Apply the plan and the passes' watermarks, all in one transaction."""
+        if not self._planned:
+            raise RuntimeError("plan() before commit()")
         with self._store.transaction() as db:
-            # usn_changed moves on every write and the pass is not part of the
-            # object: compare what the object says.
-            changes = {
-                "locations": self._diff("locations", _COMPARED["locations"]),
-                "subscribers": self._diff("subscribers", _COMPARED["subscribers"]),
-            }
-            db.execute("DELETE FROM main.locations")
-            db.execute("DELETE FROM main.subscribers")
-            db.execute(f"INSERT INTO main.locations ({_LOC_COLS}) "
-                       f"SELECT {_LOC_COLS} FROM temp.stage_locations")
-            db.execute(f"INSERT INTO main.subscribers ({_SUB_COLS}) "
-                       f"SELECT {_SUB_COLS} FROM temp.stage_subscribers")
-            db.execute("DELETE FROM passes")
+            for table, cols in (("locations", _LOC_COLS), ("subscribers", _SUB_COLS)):
+                db.execute(
+                    f"DELETE FROM main.{table} WHERE EXISTS (SELECT 1 FROM temp.plan AS p "
+                    f"WHERE p.kind = '{table}' AND p.op = 'delete' AND p.pass = "
+                    f"{table}.pass AND p.guid = {table}.guid)")
+                db.execute(
+                    f"INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {cols} FROM "
+                    f"temp.stage_{table} AS s WHERE EXISTS (SELECT 1 FROM temp.plan AS p "
+                    f"WHERE p.kind = '{table}' AND p.op IN ('insert', 'update') AND "
+                    "p.pass = s.pass AND p.guid = s.guid)")
+            names = [p.name for p in self._passes]
+            db.executemany("DELETE FROM passes WHERE pass = ?", [(n,) for n in names])
             db.executemany(
                 "INSERT INTO passes (pass, endpoint, dc_host, invocation_id, naming_context, "
-                "usn, synced_at, profile) VALUES (?,?,?,?,?,?,?,?)",
+                "usn, synced_at, profile, method, cookie) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [(p.name, p.endpoint, p.dc_host, p.invocation_id, p.naming_context, p.usn,
-                  p.synced_at, p.profile) for p in self._passes])
-        return changes
+                  p.synced_at, p.profile, p.method, p.cookie) for p in self._passes])

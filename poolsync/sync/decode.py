@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from poolsync.directory.filters import and_filter, equality
+from poolsync.directory.filters import and_filter, at_least, equality, or_filter
 from poolsync.model import Entry, Location, SeatClass, Subscriber
 from poolsync.profile import Profile
 
@@ -15,6 +15,33 @@ def subscriber_filter(profile: Profile) -> str:
     sub = profile.subscriber
     return and_filter(equality("objectClass", sub.object_class),
                       equality(sub.object_type, sub.object_type_value))
+
+
+def changed_filter(object_class: str, usn_above: int) -> str:
+    """Objects of ``object_class`` changed after the watermark ``usn_above``."""
+    return and_filter(equality("objectClass", object_class), at_least("uSNChanged", usn_above + 1))
+
+
+def tombstone_filter(profile: Profile, usn_above: int) -> str:
+    """Tombstones of Locations and users deleted after the watermark (Show Deleted).
+
+    Tombstones keep objectClass but lose objectCategory and their RDN.
+    """
+    return and_filter("(isDeleted=TRUE)", at_least("uSNChanged", usn_above + 1),
+                      or_filter(equality("objectClass", profile.location.object_class),
+                                equality("objectClass", profile.subscriber.object_class)))
+
+
+def changed_user_attributes(profile: Profile) -> list[str]:
+    """What an incremental read of changed users needs to tell a subscriber."""
+    return [*subscriber_attributes(profile), profile.subscriber.object_type]
+
+
+def is_subscriber(entry: Entry, profile: Profile) -> bool:
+    """Whether a user entry is a Unity subscriber (what the subscriber filter selects)."""
+    sub = profile.subscriber
+    values = [v.strip() for v in entry.texts(sub.object_type)]
+    return str(sub.object_type_value) in values
 
 
 def location_attributes(profile: Profile) -> list[str]:

@@ -1,29 +1,40 @@
-"""Total resync: read every Location and subscriber from the DC and the GC.
+"""Sync runs: read Locations and subscribers from the DC and the GC, plan, then apply.
 
-A run holds the store's run lock, records itself in the run history, stages each
-pass (retried from scratch on a transient directory error, since a paged-results
-cookie does not survive a reconnect) and commits both passes in one transaction.
+A run holds the store's run lock and records itself in the run history. Each pass
+(domain pass on a DC, GC pass on a Global Catalog) connects to the first endpoint of
+its list that answers, decides from its watermark whether it may read incrementally
+(:mod:`poolsync.sync.watermark`) and stages what it reads. A transient error retries
+the whole pass (a paged-results cookie does not survive a reconnect). Then the run
+plans its inserts, updates and deletes, checks them against the guards, and commits
+both passes and their watermarks in one transaction, or (``dry_run``) stops there.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, TypeVar
 
+from poolsync.allocation import build_pool_report
 from poolsync.config import Config, Endpoint
 from poolsync.directory import DirectoryConnection, connect, retrying
-from poolsync.errors import PoolsyncError, StoreError, UnsafeChangeError
-from poolsync.model import Entry
+from poolsync.errors import DirectoryUnavailable, PoolsyncError, StoreError, UnsafeChangeError
+from poolsync.metrics import PoolSeats, pool_seats
+from poolsync.model import Entry, Subscriber
 from poolsync.profile import Profile
-from poolsync.store import Changes, PassRecord, Store, TotalResyncWriter
+from poolsync.store import PassRecord, Plan, PlannedChange, Store, SyncWriter
 from poolsync.sync import decode
+from poolsync.sync.watermark import Answering, Decision, decide
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+GUARD_SAMPLE = 20  # objects named when the deletion guard trips
 
 
 class Progress(Protocol):
@@ -48,33 +59,50 @@ class NoProgress:
 @dataclass(frozen=True, slots=True)
 class PassSummary:
     name: str
+    mode: str             # total | incremental
+    reason: str | None    # why a total (a code from poolsync.sync.watermark), or None
+    why: str | None
     endpoint: str
     dc_host: str
     naming_context: str
     usn: int
-    locations: int
-    subscribers: int
+    locations: int        # live Locations read
+    subscribers: int      # live subscribers read
+    removals: int         # tombstones and objects no longer Unity objects read
     skipped: int
     seconds: float
     attempts: int
 
 
 @dataclass(frozen=True, slots=True)
-class ResyncSummary:
-    kind: str
-    run_id: int
+class SyncResult:
+    """What a run did (or, with ``dry_run``, would do)."""
+
+    kind: str                      # total | incremental (what was asked for)
+    dry_run: bool
+    run_id: int | None
     store: str
     passes: tuple[PassSummary, ...]
-    changes: dict[str, Changes]
+    plan: Plan
+    planned: tuple[PlannedChange, ...]  # every planned change when asked for (dry-run -v)
     servers: int
     subscribers: int
+    compliant: bool
+    pools: tuple[PoolSeats, ...]
     seconds: float
     started_at: str
+    forced: dict[str, str] = field(default_factory=dict)  # pass -> reason of a total
 
 
 @dataclass
 class _Counter:
+    read: int = 0
     skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Removal:
+    guid: str
 
 
 def _decoded(entries: Iterable[Entry], decode_one: Callable[[Entry], T], progress: Progress,
@@ -87,6 +115,7 @@ def _decoded(entries: Iterable[Entry], decode_one: Callable[[Entry], T], progres
             counter.skipped += 1
             log.warning("skipped %s: %s", entry.dn, exc)
             continue
+        counter.read += 1
         yield item, decode.usn(entry)
         pending += 1
         if pending == 200:
@@ -95,55 +124,153 @@ def _decoded(entries: Iterable[Entry], decode_one: Callable[[Entry], T], progres
     progress.advance(pending)
 
 
-def _run_pass(name: str, endpoint: Endpoint, base: str, config: Config, profile: Profile,
-              password: str | None, writer: TotalResyncWriter, progress: Progress,
-              now: Callable[[], datetime], attempt: int) -> PassSummary:
+@dataclass
+class _PassContext:
+    name: str
+    endpoints: tuple[Endpoint, ...]
+    config: Config
+    profile: Profile
+    password: str | None
+    writer: SyncWriter
+    progress: Progress
+    now: Callable[[], datetime]
+    watermark: PassRecord | None
+    requested_total: bool
+
+
+def _read_total(conn: DirectoryConnection, ctx: _PassContext, base: str,
+                counters: dict[str, _Counter]) -> None:
+    profile, writer, name = ctx.profile, ctx.writer, ctx.name
+    writer.stage_locations(name, _decoded(
+        conn.search(base, decode.location_filter(profile), decode.location_attributes(profile)),
+        lambda e: decode.decode_location(e, profile), ctx.progress, counters["locations"]))
+    writer.stage_subscribers(name, _decoded(
+        conn.search(base, decode.subscriber_filter(profile),
+                    decode.subscriber_attributes(profile)),
+        lambda e: decode.decode_subscriber(e, profile), ctx.progress, counters["subscribers"]))
+
+
+def _read_incremental(conn: DirectoryConnection, ctx: _PassContext, base: str, usn: int,
+                      counters: dict[str, _Counter]) -> None:
+    """Objects changed above the watermark, and tombstones of those deleted since."""
+    profile, writer, name = ctx.profile, ctx.writer, ctx.name
+    writer.stage_locations(name, _decoded(
+        conn.search(base, decode.changed_filter(profile.location.object_class, usn),
+                    decode.location_attributes(profile)),
+        lambda e: decode.decode_location(e, profile), ctx.progress, counters["locations"]))
+
+    # Every changed user: one that stopped being a subscriber must leave the store.
+    def user(entry: Entry) -> Subscriber | _Removal:
+        if decode.is_subscriber(entry, profile):
+            return decode.decode_subscriber(entry, profile)
+        return _Removal(entry.guid())
+
+    removals: list[tuple[str, int | None]] = []
+    removal_counter = counters["removals"]
+
+    def subscribers_only(items: Iterable[tuple[Subscriber | _Removal, int | None]],
+                         ) -> Iterator[tuple[Subscriber, int | None]]:
+        for item, item_usn in items:
+            if isinstance(item, _Removal):
+                removals.append((item.guid, item_usn))
+                removal_counter.read += 1
+                if len(removals) >= 1000:
+                    writer.stage_removals(name, removals)
+                    removals.clear()
+            else:
+                yield item, item_usn
+
+    sub_counter = _Counter()
+    writer.stage_subscribers(name, subscribers_only(_decoded(
+        conn.search(base, decode.changed_filter(profile.subscriber.object_class, usn),
+                    decode.changed_user_attributes(profile)),
+        user, ctx.progress, sub_counter)))
+    counters["subscribers"].skipped += sub_counter.skipped
+    counters["subscribers"].read += sub_counter.read - removal_counter.read
+    writer.stage_removals(name, removals)
+    tomb_counter = _Counter()
+    writer.stage_removals(name, ((guid, item_usn) for guid, item_usn in _decoded(
+        conn.search(base, decode.tombstone_filter(profile, usn), ["objectGUID", "uSNChanged"],
+                    show_deleted=True),
+        lambda e: e.guid(), ctx.progress, tomb_counter)))
+    counters["removals"].read += tomb_counter.read
+    counters["removals"].skipped += tomb_counter.skipped
+
+
+def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummary:
     started = time.monotonic()
-    writer.clear_pass(name)
+    config, name, base = ctx.config, ctx.name, endpoint.base_dn
     conn: DirectoryConnection
-    with connect(endpoint, config.directory, password=password) as conn:
+    with connect(endpoint, config.directory, password=ctx.password) as conn:
         # Read the watermark before the query: changes made while we read are
         # above it and will be seen again, never lost.
         root = conn.root_dse()
-        invocation = conn.invocation_id(root.ds_service_name)
-        progress.begin(name, f"{name} pass on {endpoint.url} ({root.dns_host_name})")
-        counter = _Counter()
+        answering = Answering(
+            dc_host=root.dns_host_name,
+            invocation_id=conn.invocation_id(root.ds_service_name),
+            highest_committed_usn=root.highest_committed_usn,
+            naming_context=base,
+            tombstone_lifetime_days=conn.tombstone_lifetime(root.configuration_naming_context),
+        )
+        decision: Decision = decide(
+            ctx.watermark, answering, requested_total=ctx.requested_total,
+            profile=ctx.profile.fingerprint, method=config.sync.method,
+            max_age=config.sync.max_age, now=ctx.now())
+        if decision.mode == "total" and decision.reason != "requested":
+            log.warning("%s pass: total resync: %s", name, decision.why)
+        ctx.writer.begin_pass(name, decision.mode)
+        counters = {k: _Counter() for k in ("locations", "subscribers", "removals")}
+        what = "total" if decision.mode == "total" else "changes"
+        ctx.progress.begin(name, f"{name} pass ({what}) on {endpoint.url} ({root.dns_host_name})")
         try:
-            locations = writer.stage_locations(name, _decoded(
-                conn.search(base, decode.location_filter(profile),
-                            decode.location_attributes(profile)),
-                lambda e: decode.decode_location(e, profile), progress, counter))
-            subscribers = writer.stage_subscribers(name, _decoded(
-                conn.search(base, decode.subscriber_filter(profile),
-                            decode.subscriber_attributes(profile)),
-                lambda e: decode.decode_subscriber(e, profile), progress, counter))
+            if decision.mode == "total":
+                _read_total(conn, ctx, base, counters)
+            else:
+                assert ctx.watermark is not None
+                _read_incremental(conn, ctx, base, ctx.watermark.usn, counters)
         finally:
-            progress.end()
-    writer.record_pass(PassRecord(
+            ctx.progress.end()
+    ctx.writer.record_pass(PassRecord(
         name=name, endpoint=endpoint.url, dc_host=root.dns_host_name,
-        invocation_id=invocation, naming_context=base, usn=root.highest_committed_usn,
-        synced_at=now().isoformat(timespec="seconds"), profile=profile.fingerprint,
+        invocation_id=answering.invocation_id, naming_context=base,
+        usn=root.highest_committed_usn, synced_at=ctx.now().isoformat(timespec="seconds"),
+        profile=ctx.profile.fingerprint, method=config.sync.method,
     ))
     return PassSummary(
-        name=name, endpoint=endpoint.url, dc_host=root.dns_host_name, naming_context=base,
-        usn=root.highest_committed_usn, locations=locations, subscribers=subscribers,
-        skipped=counter.skipped, seconds=time.monotonic() - started, attempts=attempt,
+        name=name, mode=decision.mode, reason=decision.reason, why=decision.why,
+        endpoint=endpoint.url, dc_host=root.dns_host_name, naming_context=base,
+        usn=root.highest_committed_usn, locations=counters["locations"].read,
+        subscribers=counters["subscribers"].read, removals=counters["removals"].read,
+        skipped=sum(c.skipped for c in counters.values()),
+        seconds=time.monotonic() - started, attempts=attempt,
     )
 
 
-def _guard_empty_read(store: Store, summaries: list[PassSummary], *,
-                      allow_empty: bool) -> None:
-    """Refuse to replace Locations the store holds with a pass that found none.
+def _run_pass_with_failover(ctx: _PassContext, attempt: int) -> PassSummary:
+    """Try the pass's endpoints in order; the first that answers reads the pass."""
+    failures: list[str] = []
+    for index, endpoint in enumerate(ctx.endpoints):
+        try:
+            return _run_pass(ctx, endpoint, attempt)
+        except DirectoryUnavailable as exc:
+            failures.append(str(exc))
+            if index + 1 < len(ctx.endpoints):
+                log.warning("%s pass: %s; trying %s", ctx.name, exc,
+                            ctx.endpoints[index + 1].url)
+    if len(failures) == 1:
+        raise DirectoryUnavailable(failures[0])
+    raise DirectoryUnavailable(f"no {ctx.name} endpoint answered: " + "; ".join(failures))
 
-    A wrong base DN, a bind account without read rights or a GC missing the
-    attributes all look like "no Unity servers": committing that would erase good
-    state and report an empty, compliant pool.
-    """
-    if allow_empty:
-        return
+
+def _guard(store: Store, writer: SyncWriter, plan: Plan, summaries: list[PassSummary], *,
+           config: Config, allow_empty: bool, allow_deletes: int | None) -> None:
+    """Refuse plans too empty or too destructive to trust; nothing is committed then."""
     held = store.location_counts()
     for summary in summaries:
-        if summary.locations == 0 and held.get(summary.name, 0) > 0:
+        if (summary.mode == "total" and summary.locations == 0
+                and held.get(summary.name, 0) > 0 and not allow_empty):
+            # A wrong base DN, a bind account without read rights or a GC missing the
+            # attributes all look like "no Unity servers".
             raise UnsafeChangeError(
                 f"the {summary.name} pass read no Locations from {summary.endpoint} "
                 f"(base {summary.naming_context or '(forest root)'!r}) but the store holds "
@@ -151,58 +278,125 @@ def _guard_empty_read(store: Store, summaries: list[PassSummary], *,
                 "account's read rights, or rerun with --allow-empty if the servers are "
                 "really gone"
             )
+    deletes = plan.deletes
+    limit = config.sync.deletions.limit(plan.held)
+    if deletes <= limit or (allow_deletes is not None and deletes <= allow_deletes):
+        return
+    sample = list(writer.planned("delete", limit=GUARD_SAMPLE))
+    names = "; ".join(f"{c.kind[:-1]} {c.label or c.dn}" for c in sample)
+    more = f" and {deletes - len(sample)} more" if deletes > len(sample) else ""
+    allowed = (f"--allow-deletes {allow_deletes} allows fewer" if allow_deletes is not None
+               else f"the guard allows {limit}")
+    raise UnsafeChangeError(
+        f"the run would delete {deletes} objects of the {plan.held} held ({allowed}); "
+        f"nothing was changed. Deleting: {names}{more}. Check the directory (and "
+        f"`poolsync resync --dry-run -v`), then rerun with --allow-deletes {deletes}"
+    )
 
 
-def total_resync(config: Config, profile: Profile, *, password: str | None,
-                 progress: Progress | None = None, now: Callable[[], datetime],
-                 allow_empty: bool = False) -> ResyncSummary:
-    """Re-read everything and replace the store's copy in one transaction."""
+def _pool_seats(forest: str, store: Store) -> tuple[bool, tuple[PoolSeats, ...]]:
+    report = build_pool_report(forest, store.locations(), store.homed_seats())
+    return report.compliant, pool_seats(report)
+
+
+def run_sync(config: Config, profile: Profile, *, password: str | None, total: bool = False,
+             dry_run: bool = False, list_changes: bool = False,
+             allow_deletes: int | None = None, allow_empty: bool = False,
+             progress: Progress | None = None, now: Callable[[], datetime]) -> SyncResult:
+    """One sync run: incremental where the watermarks allow it, total where not.
+
+    ``dry_run`` reads and plans but writes nothing (not even the run history).
+    """
     progress = progress or NoProgress()
     started = time.monotonic()
     started_at = now().isoformat(timespec="seconds")
+    kind = "total" if total else "incremental"
     directory = config.directory
-    passes = (("domain", directory.dc, directory.dc.base_dn),
-              ("gc", directory.gc, directory.gc.base_dn))
-    with Store.open(config.store) as store:
-        store.lock()
-        run_id = store.begin_run("total", started_at)
+    passes = (("domain", directory.dcs), ("gc", directory.gcs))
+    with ExitStack() as stack:
+        store = stack.enter_context(_open_store(config.store, dry_run=dry_run, stack=stack))
+        run_id: int | None = None
+        if not dry_run:
+            store.lock()
+            abandoned = store.abandon_stale_runs(started_at)
+            if abandoned:
+                log.warning("%d earlier run(s) never finished (killed?); recorded as "
+                            "abandoned. Nothing they read was committed", abandoned)
+            run_id = store.begin_run(kind, started_at)
         try:
-            with store.total_resync() as writer:
+            watermarks = {p.name: p for p in store.passes()}
+            with store.sync_writer() as writer:
                 summaries = []
-                for name, endpoint, base in passes:
-                    # A paged-results cookie does not survive a reconnect: a transient
-                    # error retries the whole pass, which first forgets what it staged.
+                for name, endpoints in passes:
+                    ctx = _PassContext(name, endpoints, config, profile, password, writer,
+                                       progress, now, watermarks.get(name), total)
                     for attempt in retrying(directory.retries, what=f"{name} pass"):
                         with attempt:
-                            summaries.append(_run_pass(
-                                name, endpoint, base, config, profile, password, writer,
-                                progress, now, attempt.retry_state.attempt_number))
-                _guard_empty_read(store, summaries, allow_empty=allow_empty)
-                changes = writer.commit()
+                            summaries.append(_run_pass_with_failover(
+                                ctx, attempt.retry_state.attempt_number))
+                plan = writer.plan()
+                planned = tuple(writer.planned()) if list_changes else ()
+                _guard(store, writer, plan, summaries, config=config, allow_empty=allow_empty,
+                       allow_deletes=allow_deletes)
+                if not dry_run:
+                    writer.commit()
         except BaseException as exc:
-            message = str(exc) if isinstance(exc, PoolsyncError) else type(exc).__name__
-            try:
-                store.finish_run(run_id, status="failed",
-                                 finished_at=now().isoformat(timespec="seconds"),
-                                 detail={"error": message})
-            except StoreError as record_error:
-                log.warning("could not record the failed run: %s", record_error)
+            if run_id is not None:
+                _record_failure(store, run_id, exc, now)
             raise
+        forced = {s.name: s.reason for s in summaries if s.reason}
+        pools: tuple[PoolSeats, ...] = ()
+        if dry_run:
+            compliant = True
+        else:
+            compliant, pools = _pool_seats(config.forest, store)
         locations = store.locations()
-        subscribers = sum(s.vm for s in store.homed_seats().values())
-        summary = ResyncSummary(
-            kind="total", run_id=run_id, store=str(config.store), passes=tuple(summaries),
-            changes=changes, servers=len(locations), subscribers=subscribers,
-            seconds=time.monotonic() - started, started_at=started_at,
+        result = SyncResult(
+            kind=kind, dry_run=dry_run, run_id=run_id, store=str(config.store),
+            passes=tuple(summaries), plan=plan, planned=planned, servers=len(locations),
+            subscribers=sum(s.vm for s in store.homed_seats().values()), compliant=compliant,
+            pools=pools, seconds=time.monotonic() - started, started_at=started_at,
+            forced=forced,
         )
-        store.finish_run(run_id, status="ok", finished_at=now().isoformat(timespec="seconds"),
-                         detail={
-                             "passes": {p.name: {"locations": p.locations,
-                                                 "subscribers": p.subscribers,
-                                                 "skipped": p.skipped,
-                                                 "usn": p.usn, "dc_host": p.dc_host}
-                                        for p in summaries},
-                             "servers": summary.servers, "subscribers": subscribers,
-                             "seconds": round(summary.seconds, 3),
-                         })
-    return summary
+        if run_id is not None:
+            store.finish_run(run_id, status="ok" if compliant else "findings",
+                             finished_at=now().isoformat(timespec="seconds"),
+                             detail=_detail(result))
+    return result
+
+
+def _open_store(path: Path, *, dry_run: bool, stack: ExitStack) -> Store:
+    """The store; for a dry run read-only, or an empty throwaway one when none exists."""
+    if not dry_run:
+        return Store.open(path)
+    if path.exists():
+        return Store.open(path, create=False)
+    scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="poolsync-dry-")))
+    return Store.open(scratch / "dry-run.db")
+
+
+def _detail(result: SyncResult) -> dict[str, object]:
+    return {
+        "passes": {p.name: {"mode": p.mode, "reason": p.reason, "why": p.why,
+                            "endpoint": p.endpoint, "dc_host": p.dc_host, "usn": p.usn,
+                            "locations": p.locations, "subscribers": p.subscribers,
+                            "removals": p.removals, "skipped": p.skipped,
+                            "attempts": p.attempts}
+                   for p in result.passes},
+        "changes": {kind: {"insert": c.added, "update": c.changed, "delete": c.removed}
+                    for kind, c in result.plan.counts.items()},
+        "servers": result.servers, "subscribers": result.subscribers,
+        "compliant": result.compliant, "seconds": round(result.seconds, 3),
+    }
+
+
+def _record_failure(store: Store, run_id: int, exc: BaseException,
+                    now: Callable[[], datetime]) -> None:
+    message = str(exc) if isinstance(exc, PoolsyncError) else type(exc).__name__
+    status = "refused" if isinstance(exc, UnsafeChangeError) else "failed"
+    try:
+        store.finish_run(run_id, status=status,
+                         finished_at=now().isoformat(timespec="seconds"),
+                         detail={"error": message, "error_type": type(exc).__name__})
+    except StoreError as record_error:
+        log.warning("could not record the failed run: %s", record_error)

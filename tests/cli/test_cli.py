@@ -26,7 +26,7 @@ def test_help_explains_the_commands() -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     result = run("--config", missing, "resync", "--total")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration error
     assert result.stdout == ""
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("poolsync: error: ")
@@ -38,15 +38,15 @@ def test_invalid_config_key_names_file_and_key(tmp_path: Path) -> None:
     config.write_text(config.read_text().replace("forest: lab.example.com",
                                                  "forest: lab.example.com\nstroe: x.db"))
     result = run("--config", config, "pool")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     [line] = result.stderr.strip().splitlines()
     assert str(config) in line and "stroe" in line
 
 
-def test_resync_needs_total(tmp_path: Path) -> None:
-    result = run("--config", write_config(tmp_path), "resync")
+def test_resync_rejects_a_negative_deletion_allowance(tmp_path: Path) -> None:
+    result = run("--config", write_config(tmp_path), "resync", "--allow-deletes", "-1")
     assert result.exit_code == 2
-    assert "--total" in result.stderr
+    assert "--allow-deletes" in result.stderr
 
 
 def test_pool_before_any_resync(tmp_path: Path) -> None:

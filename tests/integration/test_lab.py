@@ -90,7 +90,7 @@ def test_lab_up_with_a_bad_topology(tmp_path: Path) -> None:
     bad.write_text("forest: lab.example.com\ndcs: [{name: DC1}]\nservers:\n  - {name: A, "
                    "subscribers: {vm: 1, um: 5}}\n")
     result = run("lab", "up", "--topology", bad, "--dir", tmp_path / "lab")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert str(bad) in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "lab").exists()

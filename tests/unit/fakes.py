@@ -38,6 +38,7 @@ def subscriber_entry(n: int, home: str, classes: tuple[str, ...] = ()) -> Entry:
         "ciscoecsbuumlocationobjectid": [home.encode()],
         "ciscoecsbudtmfid": [str(5000 + n).encode()],
         "ciscoecsbulicenseclass": [c.encode() for c in classes],
+        "ciscoecsbuobjecttype": [b"1"],
     })
 
 
@@ -52,9 +53,18 @@ class FakeDirectory:
     connects: int = 0
     usn: int = 5000
     served: list[str] = field(default_factory=list)
+    tombstones: list[Entry] = field(default_factory=list)
+    dc_host: str = "dc1.lab.example.com"
+    invocation: str = "11111111-2222-3333-4444-555555555555"
+    tombstone_lifetime_days: int | None = 180
+    filters: list[str] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)  # hosts that refuse connections
 
     def connect(self, endpoint: object, config: object, *, password: str | None) -> FakeConn:
         self.connects += 1
+        host = getattr(endpoint, "host", "")
+        if host in self.down:
+            raise DirectoryUnavailable(f"cannot connect to ldaps://{host}:636: refused")
         return FakeConn(self)
 
 
@@ -70,16 +80,27 @@ class FakeConn:
         pass
 
     def root_dse(self) -> RootDse:
-        return RootDse("dc1.lab.example.com", "CN=NTDS Settings,CN=DC1", self.d.usn,
+        return RootDse(self.d.dc_host, "CN=NTDS Settings,CN=DC1", self.d.usn,
                        "DC=lab,DC=example,DC=com", "DC=lab,DC=example,DC=com",
                        "CN=Configuration,DC=lab,DC=example,DC=com")
 
     def invocation_id(self, ds_service_name: str) -> str:
-        return "11111111-2222-3333-4444-555555555555"
+        return self.d.invocation
 
-    def search(self, base: str, ldap_filter: str, attributes: list[str]) -> Iterator[Entry]:
-        entries = self.d.locations if PROFILE_LOCATION_CLASS in ldap_filter else \
-            self.d.subscribers
+    def tombstone_lifetime(self, configuration_nc: str) -> int | None:
+        return self.d.tombstone_lifetime_days
+
+    def search(self, base: str, ldap_filter: str, attributes: list[str], *,
+               show_deleted: bool = False) -> Iterator[Entry]:
+        """Serves everything of the kind asked for (no uSNChanged filtering)."""
+        self.d.filters.append(ldap_filter)
+        if "isDeleted" in ldap_filter:
+            assert show_deleted
+            entries = self.d.tombstones
+        elif PROFILE_LOCATION_CLASS in ldap_filter:
+            entries = self.d.locations
+        else:
+            entries = self.d.subscribers
         for entry in entries:
             if self.d.fail_after is not None and self.d.failures_left > 0 \
                     and self.count >= self.d.fail_after:

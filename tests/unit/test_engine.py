@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,11 +11,17 @@ import pytest
 from poolsync.attachment import format_attachment, license_data
 from poolsync.config import load_config
 from poolsync.errors import DirectoryUnavailable, StoreLockedError, UnsafeChangeError
-from poolsync.model import Seats
+from poolsync.model import Entry, Seats
 from poolsync.profile import load_profile
 from poolsync.store import Changes, Store
 from poolsync.sync import engine
-from tests.unit.fakes import FakeDirectory, location_entry, subscriber_entry, write_config
+from tests.unit.fakes import (
+    FakeDirectory,
+    guid_bytes,
+    location_entry,
+    subscriber_entry,
+    write_config,
+)
 
 ATTACHMENT = format_attachment(license_data(licensed=Seats(10, 5, 2), pooling=True,
                                             secondary=False, ports=4, published=None))
@@ -35,11 +41,12 @@ def directory(subscribers: int = 30) -> FakeDirectory:
     )
 
 
-def resync(tmp_path: Path, fake: FakeDirectory,
-           monkeypatch: pytest.MonkeyPatch) -> engine.ResyncSummary:
+def resync(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.MonkeyPatch, *,
+           total: bool = True, **kwargs: object) -> engine.SyncResult:
     monkeypatch.setattr(engine, "connect", fake.connect)
     config = load_config(write_config(tmp_path))
-    return engine.total_resync(config, load_profile("cisco-unity"), password="pw", now=now)
+    return engine.run_sync(config, load_profile("cisco-unity"), password="pw", now=now,
+                           total=total, **kwargs)  # type: ignore[arg-type]
 
 
 def snapshot(db_path: Path) -> list[tuple[object, ...]]:
@@ -54,17 +61,19 @@ def test_total_resync_stores_both_passes(tmp_path: Path,
     assert [(p.name, p.locations, p.subscribers) for p in summary.passes] == [
         ("domain", 2, 30), ("gc", 2, 30)]
     # Counted once per object, though both passes hold a copy.
-    assert summary.changes["subscribers"].added == 30
-    assert summary.changes["locations"].added == 2
+    assert summary.plan.counts["subscribers"].added == 30
+    assert summary.plan.counts["locations"].added == 2
     with Store.open(tmp_path / "store.db", create=False) as store:
         homed = store.homed_seats()
         assert homed["loc-b"] == Seats(vm=10, um=10, inbox=5)
         assert homed["loc-a"] == Seats(vm=20, um=20, inbox=10)
         assert [p.usn for p in store.passes()] == [5000, 5000]
-        assert store.runs()[0].status == "ok"
+        # UNITY-A's 10 VM seats cannot cover 30 subscribers: synced, with findings.
+        assert store.runs()[0].status == "findings"
+    assert summary.compliant is False
     again = resync(tmp_path, directory(), monkeypatch)
-    assert again.changes["subscribers"].added == 0
-    assert again.changes["subscribers"].changed == 0
+    assert again.plan.counts["subscribers"].added == 0
+    assert again.plan.counts["subscribers"].changed == 0
 
 
 def test_a_dropped_connection_retries_the_pass_without_duplicates(
@@ -90,7 +99,7 @@ def test_a_failed_run_leaves_the_previous_state(tmp_path: Path,
     assert snapshot(tmp_path / "store.db") == before
     with Store.open(tmp_path / "store.db", create=False) as store:
         runs = store.runs()
-        assert [r.status for r in runs[:2]] == ["failed", "ok"]
+        assert [r.status for r in runs[:2]] == ["failed", "findings"]
         assert "reset by peer" in runs[0].detail["error"]
 
 
@@ -137,11 +146,13 @@ def test_a_pass_that_finds_no_locations_does_not_erase_the_store(
         resync(tmp_path, empty, monkeypatch)
     assert info.value.exit_code == 4
     assert snapshot(tmp_path / "store.db") == before
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert store.runs()[0].status == "refused"
     monkeypatch.setattr(engine, "connect", empty.connect)
     config = load_config(tmp_path / "poolsync.yaml")
-    summary = engine.total_resync(config, load_profile("cisco-unity"), password="pw", now=now,
-                                  allow_empty=True)
-    assert summary.changes["locations"].removed == 2
+    summary = engine.run_sync(config, load_profile("cisco-unity"), password="pw", now=now,
+                              total=True, allow_empty=True)
+    assert summary.plan.counts["locations"].removed == 2
     assert summary.servers == 0
 
 
@@ -152,7 +163,7 @@ def test_changes_are_counted_per_object(tmp_path: Path,
     changed.subscribers[0] = subscriber_entry(0, "loc-a", ())  # was loc-b with VMI, UM
     del changed.subscribers[1]
     summary = resync(tmp_path, changed, monkeypatch)
-    assert summary.changes["subscribers"] == Changes(added=0, changed=1, removed=1)
+    assert summary.plan.counts["subscribers"] == Changes(added=0, changed=1, removed=1)
 
 
 def test_subscribers_without_a_home_are_still_counted(
@@ -176,3 +187,155 @@ def test_an_object_without_a_usable_guid_is_skipped_not_fatal(
     summary = resync(tmp_path, fake, monkeypatch)
     assert [(p.subscribers, p.skipped) for p in summary.passes] == [(4, 1), (4, 1)]
     assert summary.subscribers == 4
+
+
+def tombstone(n: int, usn: int = 9000) -> Entry:
+    return Entry(f"CN=u{n}\\0ADEL:x,CN=Deleted Objects,DC=lab,DC=example,DC=com",
+                 {"objectguid": [guid_bytes(10_000 + n)], "usnchanged": [str(usn).encode()],
+                  "isdeleted": [b"TRUE"]})
+
+
+def test_the_second_run_is_incremental_and_applies_tombstones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    resync(tmp_path, directory(), monkeypatch, total=False)
+    fake = directory()
+    fake.usn = 6000
+    fake.subscribers = [subscriber_entry(1, "loc-b")]  # what changed (loc-a -> loc-b)
+    fake.tombstones = [tombstone(2), tombstone(777)]  # 777 was never held: ignored
+    result = resync(tmp_path, fake, monkeypatch, total=False)
+    assert [(p.mode, p.reason) for p in result.passes] == [("incremental", None)] * 2
+    assert any("uSNChanged>=5001" in f for f in fake.filters)
+    assert result.plan.counts["subscribers"] == Changes(added=0, changed=1, removed=1)
+    assert result.plan.counts["locations"] == Changes()
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert sum(s.vm for s in store.homed_seats().values()) == 29
+        assert [p.usn for p in store.passes()] == [6000, 6000]
+
+
+def test_a_user_that_stops_being_a_subscriber_leaves_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    resync(tmp_path, directory(), monkeypatch)
+    fake = directory()
+    demoted = subscriber_entry(3, "loc-a")
+    del demoted.attributes["ciscoecsbuobjecttype"]  # type: ignore[attr-defined]
+    fake.subscribers = [demoted]
+    result = resync(tmp_path, fake, monkeypatch, total=False)
+    assert result.plan.counts["subscribers"].removed == 1
+    assert result.passes[0].removals == 1
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"invocation": "99999999-2222-3333-4444-555555555555"}, "invocation-changed"),
+    ({"usn": 10}, "usn-rolled-back"),
+    ({"dc_host": "dc2.lab.example.com"}, "dc-changed"),
+])
+def test_a_changed_dc_forces_a_total_and_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, object],
+        reason: str) -> None:
+    resync(tmp_path, directory(), monkeypatch)
+    fake = directory()
+    for key, value in change.items():
+        setattr(fake, key, value)
+    result = resync(tmp_path, fake, monkeypatch, total=False)
+    assert [(p.mode, p.reason) for p in result.passes] == [("total", reason)] * 2
+    assert result.forced == {"domain": reason, "gc": reason}
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        detail = store.runs()[0].detail
+        assert detail["passes"]["domain"]["reason"] == reason
+
+
+def test_an_old_watermark_forces_a_total(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    resync(tmp_path, directory(), monkeypatch)
+    monkeypatch.setattr(engine, "connect", directory().connect)
+    config = load_config(tmp_path / "poolsync.yaml")
+    later = now() + timedelta(days=8)
+    result = engine.run_sync(config, load_profile("cisco-unity"), password="pw",
+                             now=lambda: later)
+    assert result.forced == {"domain": "watermark-too-old", "gc": "watermark-too-old"}
+
+
+def test_the_deletion_guard_stops_a_run_and_names_what_it_would_delete(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path)
+    (tmp_path / "poolsync.yaml").write_text(
+        (tmp_path / "poolsync.yaml").read_text() + "sync: {deletions: {max_objects: 5}}\n")
+    monkeypatch.setattr(engine, "connect", directory().connect)
+    config = load_config(tmp_path / "poolsync.yaml")
+    profile = load_profile("cisco-unity")
+    engine.run_sync(config, profile, password="pw", now=now)
+    before = snapshot(tmp_path / "store.db")
+    fewer = directory(subscribers=20)  # 10 subscribers gone
+    monkeypatch.setattr(engine, "connect", fewer.connect)
+    with pytest.raises(UnsafeChangeError) as info:
+        engine.run_sync(config, profile, password="pw", now=now, total=True)
+    message = str(info.value)
+    assert "would delete 10 objects of the 32 held" in message
+    assert "CN=u20,OU=Subscribers" in message and "--allow-deletes 10" in message
+    assert snapshot(tmp_path / "store.db") == before
+    with pytest.raises(UnsafeChangeError, match="--allow-deletes 9 allows fewer"):
+        engine.run_sync(config, profile, password="pw", now=now, total=True, allow_deletes=9)
+    result = engine.run_sync(config, profile, password="pw", now=now, total=True,
+                             allow_deletes=10)
+    assert result.plan.counts["subscribers"].removed == 10
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert [r.status for r in store.runs()[:3]] == ["findings", "refused", "refused"]
+
+
+def test_a_percentage_guard(tmp_path: Path) -> None:
+    from poolsync.config import DeletionGuard
+    assert DeletionGuard(max_objects=500, max_percent=10).limit(200) == 20
+    assert DeletionGuard(max_objects=5, max_percent=10).limit(200) == 5
+    assert DeletionGuard(max_objects=500, max_percent=None).limit(200) == 500
+
+
+def test_a_dry_run_plans_and_writes_nothing(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    first = resync(tmp_path, directory(), monkeypatch, dry_run=True, list_changes=True)
+    assert not (tmp_path / "store.db").exists()
+    assert first.run_id is None and first.plan.counts["subscribers"].added == 30
+    assert {c.op for c in first.planned} == {"insert"} and len(first.planned) == 64
+    resync(tmp_path, directory(), monkeypatch)
+    before = snapshot(tmp_path / "store.db")
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        runs = len(store.runs())
+    changed = directory(subscribers=29)
+    plan = resync(tmp_path, changed, monkeypatch, dry_run=True, list_changes=True)
+    assert [(c.op, c.dn) for c in plan.planned] == [
+        ("delete", "CN=u29,OU=Subscribers,DC=lab,DC=example,DC=com")] * 2  # both passes
+    assert snapshot(tmp_path / "store.db") == before
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert len(store.runs()) == runs
+
+
+def test_a_dead_dc_fails_over_to_the_next_and_reads_it_in_full(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = directory()
+    monkeypatch.setattr(engine, "connect", fake.connect)
+    path = write_config(tmp_path)
+    text = path.read_text().replace('dc: {url: "ldaps://dc.invalid:636"}',
+                                    'dc: {url: ["ldaps://dc1.invalid", "ldaps://dc2.invalid"]}')
+    path.write_text(text)
+    config = load_config(path)
+    profile = load_profile("cisco-unity")
+    engine.run_sync(config, profile, password="pw", now=now)
+    fake.down = {"dc1.invalid"}
+    fake.dc_host = "dc2.lab.example.com"  # the next DC is another DC: USNs don't carry over
+    result = engine.run_sync(config, profile, password="pw", now=now)
+    domain = result.passes[0]
+    assert (domain.endpoint, domain.mode, domain.reason) == (
+        "ldaps://dc2.invalid", "total", "dc-changed")
+    fake.down = {"dc1.invalid", "dc2.invalid"}
+    with pytest.raises(DirectoryUnavailable, match="no domain endpoint answered"):
+        engine.run_sync(config, profile, password="pw", now=now)
+
+
+def test_a_run_left_running_by_a_killed_process_is_recorded_as_abandoned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    resync(tmp_path, directory(), monkeypatch)
+    with Store.open(tmp_path / "store.db") as store:
+        store.begin_run("incremental", "2026-11-30T11:00:00+00:00")  # never finished
+    resync(tmp_path, directory(), monkeypatch, total=False)
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        statuses = [r.status for r in store.runs()]
+        assert statuses[:3] == ["findings", "abandoned", "findings"]

@@ -36,7 +36,7 @@ def test_a_new_store_is_versioned_and_empty(tmp_path: Path) -> None:
         assert not store.has_data()
         assert store.locations() == []
     with sqlite3.connect(tmp_path / "s.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_a_store_path_that_cannot_exist_is_a_store_error(tmp_path: Path) -> None:
@@ -44,3 +44,28 @@ def test_a_store_path_that_cannot_exist_is_a_store_error(tmp_path: Path) -> None
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the store"):
         Store.open(blocker / "poolsync.db")
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as db:  # the schema poolsync 0.1 wrote
+        db.executescript("""
+            CREATE TABLE locations (pass TEXT, guid TEXT, dn TEXT, name TEXT, object_id TEXT,
+                version TEXT, failover_of TEXT, attachment BLOB, usn_changed INTEGER);
+            CREATE TABLE subscribers (pass TEXT, guid TEXT, dn TEXT, home TEXT, dtmf_id TEXT,
+                um INTEGER, inbox INTEGER, usn_changed INTEGER);
+            CREATE TABLE passes (pass TEXT PRIMARY KEY, endpoint TEXT, dc_host TEXT,
+                invocation_id TEXT, naming_context TEXT, usn INTEGER, synced_at TEXT,
+                profile TEXT);
+            CREATE TABLE runs (id INTEGER PRIMARY KEY, kind TEXT, started_at TEXT,
+                finished_at TEXT, status TEXT, detail TEXT);
+            INSERT INTO passes VALUES ('domain', 'ldaps://dc', 'dc1', 'inv', 'DC=x', 42,
+                '2026-11-30T00:00:00+00:00', 'fp');
+            PRAGMA application_id = 1349480300;
+            PRAGMA user_version = 1;
+        """)
+    with Store.open(path) as store:
+        (mark,) = store.passes()
+        assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -1,0 +1,227 @@
+"""Incremental sync equals a fresh total resync, object for object, on real Samba.
+
+A hypothesis state machine applies random sequences of administrator changes to a
+running lab DC over LDAP (adds, modifies of license classes and home servers,
+renames, moves between OUs, deletes, subscribers that stop and start being
+subscribers, Locations added, changed, renamed and deleted), sometimes several between
+two passes. After every pass the incrementally synced store must equal a store built
+by a fresh total resync of the same directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from poolsync.config import Config, load_config
+from poolsync.lab.edit import Add, Change, Delete, LabEditor, Rename, Replace
+from poolsync.profile import Profile, load_profile
+from poolsync.store import Store
+from poolsync.sync.engine import SyncResult, run_sync
+from tests.conftest import TOPOLOGIES, _bring_up
+
+BASE = "DC=incr,DC=example,DC=org"
+OUS = (f"OU=Subscribers,OU=Unity,{BASE}", f"OU=Moved,OU=Unity,{BASE}")
+LOCATIONS_OU = f"OU=Locations,OU=Unity,{BASE}"
+COUNTER = itertools.count(1)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def incr_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    lab = tmp_path_factory.mktemp("labs") / "incremental"
+    for path in _bring_up(TOPOLOGIES / "incremental.yaml", lab):
+        LabEditor(path).apply([Add(OUS[1], (("objectClass", "organizationalUnit"),
+                                            ("ou", "Moved")))])
+        yield path
+
+
+def store_rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    with Store.open(path, create=False) as store:
+        return store.rows("locations"), store.rows("subscribers")
+
+
+def sync(config: Config, profile: Profile, store: Path, *, total: bool = False) -> SyncResult:
+    return run_sync(replace(config, store=store), profile, password=config.directory.bind
+                    .password.resolve() if config.directory.bind.password else None,
+                    total=total, now=now, allow_deletes=10_000)
+
+
+def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: Path) -> None:
+    config = load_config(incr_lab / "poolsync.yaml")
+    profile = load_profile("cisco-unity")
+    editor = LabEditor(incr_lab)
+    loc, sub = profile.location, profile.subscriber
+    examples = itertools.count()
+    passes = {"incremental": 0, "compared": 0}
+
+    class IncrementalSync(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.store = tmp_path / f"incremental-{next(examples)}.db"
+            self.subscribers: list[str] = []   # DNs of live subscribers
+            self.demoted: list[str] = []       # users that are no longer subscribers
+            self.locations: list[tuple[str, str]] = []  # (DN, object id)
+            self.pending: list[Change] = []
+
+        @initialize()
+        def first_pass(self) -> None:
+            result = sync(config, profile, self.store)
+            assert {p.mode for p in result.passes} == {"total"}  # no watermark yet
+            with Store.open(self.store, create=False) as store:
+                self.locations = [(loc_.dn, loc_.object_id) for loc_ in store.locations()]
+                self.subscribers = sorted({row[2] for row in store.rows("subscribers")})
+
+        def change(self, *changes: Change, check: bool) -> None:
+            """Apply the changes; with ``check``, then sync and compare."""
+            editor.apply(list(changes))
+            if check:
+                self.incremental_equals_total()
+
+        # -- subscribers ---------------------------------------------------------
+        @rule(check=st.booleans(), ou=st.sampled_from(OUS), home=st.integers(0, 20),
+              classes=st.sets(st.sampled_from([sub.um_value, sub.inbox_value])))
+        def add_subscriber(self, check: bool, ou: str, home: int, classes: set[str]) -> None:
+            n = next(COUNTER)
+            home_id = (self.locations[home % len(self.locations)][1] if self.locations
+                       else "no-such-location")
+            dn = f"CN=sub-{n},{ou}"
+            self.change(Add(dn, (
+                ("objectClass", sub.object_class), ("objectClass", sub.aux_class),
+                ("sAMAccountName", f"sub{n}"), (sub.object_type, str(sub.object_type_value)),
+                (sub.home, home_id), (sub.dtmf_id, str(70000 + n)),
+                *((sub.license_class, c) for c in sorted(classes)))), check=check)
+            self.subscribers.append(dn)
+
+        @precondition(lambda self: self.subscribers)
+        @rule(check=st.booleans(), data=st.data(),
+              classes=st.sets(st.sampled_from(["UM", "VMI"])))
+        def change_license_classes(self, check: bool, data: st.DataObject,
+                                   classes: set[str]) -> None:
+            dn = data.draw(st.sampled_from(self.subscribers))
+            self.change(Replace(dn, sub.license_class, tuple(sorted(classes))), check=check)
+
+        @precondition(lambda self: self.subscribers)
+        @rule(check=st.booleans(), data=st.data(), unknown=st.booleans())
+        def change_home_server(self, check: bool, data: st.DataObject, unknown: bool) -> None:
+            dn = data.draw(st.sampled_from(self.subscribers))
+            home = "unknown-location" if unknown or not self.locations else \
+                data.draw(st.sampled_from(self.locations))[1]
+            self.change(Replace(dn, sub.home, (home,)), check=check)
+
+        @precondition(lambda self: self.subscribers)
+        @rule(check=st.booleans(), data=st.data())
+        def rename_subscriber(self, check: bool, data: st.DataObject) -> None:
+            dn = data.draw(st.sampled_from(self.subscribers))
+            parent = dn.split(",", 1)[1]
+            new_rdn = f"CN=renamed-{next(COUNTER)}"
+            self.change(Rename(dn, new_rdn), check=check)
+            self.subscribers[self.subscribers.index(dn)] = f"{new_rdn},{parent}"
+
+        @precondition(lambda self: self.subscribers)
+        @rule(check=st.booleans(), data=st.data())
+        def move_subscriber(self, check: bool, data: st.DataObject) -> None:
+            dn = data.draw(st.sampled_from(self.subscribers))
+            rdn, parent = dn.split(",", 1)
+            target = OUS[1] if parent == OUS[0] else OUS[0]
+            self.change(Rename(dn, rdn, new_parent=target), check=check)
+            self.subscribers[self.subscribers.index(dn)] = f"{rdn},{target}"
+
+        @precondition(lambda self: self.subscribers)
+        @rule(check=st.booleans(), data=st.data())
+        def delete_subscriber(self, check: bool, data: st.DataObject) -> None:
+            dn = data.draw(st.sampled_from(self.subscribers))
+            self.change(Delete(dn), check=check)
+            self.subscribers.remove(dn)
+
+        @precondition(lambda self: self.subscribers)
+        @rule(check=st.booleans(), data=st.data())
+        def stop_being_a_subscriber(self, check: bool, data: st.DataObject) -> None:
+            dn = data.draw(st.sampled_from(self.subscribers))
+            self.change(Replace(dn, sub.object_type, ()), check=check)
+            self.subscribers.remove(dn)
+            self.demoted.append(dn)
+
+        @precondition(lambda self: self.demoted)
+        @rule(check=st.booleans(), data=st.data())
+        def become_a_subscriber_again(self, check: bool, data: st.DataObject) -> None:
+            dn = data.draw(st.sampled_from(self.demoted))
+            self.change(Replace(dn, sub.object_type, (str(sub.object_type_value),)), check=check)
+            self.demoted.remove(dn)
+            self.subscribers.append(dn)
+
+        # -- Locations -------------------------------------------------------------
+        @rule(check=st.booleans(), version=st.sampled_from(["4.0(5)", "4.2(1)", "5.0(1)"]))
+        def add_location(self, check: bool, version: str) -> None:
+            n = next(COUNTER)
+            dn, object_id = f"CN=UNITY-N{n},{LOCATIONS_OU}", str(uuid.uuid4())
+            self.change(Add(dn, (("objectClass", loc.object_class), (loc.name, f"UNITY-N{n}"),
+                                 (loc.object_id, object_id), (loc.version, version))), check=check)
+            self.locations.append((dn, object_id))
+
+        @precondition(lambda self: self.locations)
+        @rule(check=st.booleans(), data=st.data(),
+              version=st.sampled_from(["4.0(5)", "4.2(1)", "3.1(6)"]))
+        def change_location_version(self, check: bool, data: st.DataObject,
+                                    version: str) -> None:
+            dn, _ = data.draw(st.sampled_from(self.locations))
+            self.change(Replace(dn, loc.version, (version,)), check=check)
+
+        @precondition(lambda self: self.locations)
+        @rule(check=st.booleans(), data=st.data())
+        def rename_location(self, check: bool, data: st.DataObject) -> None:
+            index = data.draw(st.integers(0, len(self.locations) - 1))
+            dn, object_id = self.locations[index]
+            new_rdn = f"CN=LOC-R{next(COUNTER)}"
+            self.change(Rename(dn, new_rdn), check=check)
+            self.locations[index] = (f"{new_rdn},{LOCATIONS_OU}", object_id)
+
+        @precondition(lambda self: len(self.locations) > 1)
+        @rule(check=st.booleans(), data=st.data())
+        def delete_location(self, check: bool, data: st.DataObject) -> None:
+            entry = data.draw(st.sampled_from(self.locations))
+            self.change(Delete(entry[0]), check=check)
+            self.locations.remove(entry)
+
+        # -- the check ---------------------------------------------------------------
+        @rule()
+        def another_pass(self) -> None:
+            """A pass with no change in between must change nothing."""
+            result = sync(config, profile, self.store)
+            assert result.plan.empty or result.passes[0].mode == "total"
+
+        def teardown(self) -> None:
+            self.incremental_equals_total()
+
+        def incremental_equals_total(self) -> None:
+            result = sync(config, profile, self.store)
+            assert [p.mode for p in result.passes] == ["incremental", "incremental"], \
+                [(p.name, p.why) for p in result.passes]
+            fresh = tmp_path / f"fresh-{next(COUNTER)}.db"
+            sync(config, profile, fresh, total=True)
+            assert store_rows(self.store) == store_rows(fresh)
+            fresh.unlink()
+            passes["compared"] += 1
+
+    run_state_machine_as_test(IncrementalSync, settings=settings(
+        max_examples=4, stateful_step_count=12, deadline=None,
+        suppress_health_check=list(HealthCheck)))
+    assert passes["compared"] >= 12
