@@ -18,10 +18,15 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NOT_COMPLIANT = 3
+EXIT_REFUSED = 4
+EXIT_DIRECTORY = 5
+EXIT_LOCKED = 6
 
 EPILOG = """\b
-Exit codes: 0 ok, 1 error, 2 usage error, 3 a pool is out of compliance (pool),
-4 a resync refused to commit an unsafe change (nothing was changed).
+Exit codes: 0 ok; 1 an error not listed here; 2 usage or configuration error;
+3 done, but a pool is out of compliance; 4 a resync refused to commit an unsafe
+change (nothing was changed); 5 the directory could not be read; 6 another run
+holds the store; 130 interrupted.
 Documentation: docs/ in the source tree (operations.md starts there)."""
 
 
@@ -92,10 +97,12 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from poolsync.cli import lab, pool, resync
+    from poolsync.cli import history, lab, pool, resync, service
 
     cli.add_command(resync.resync)
     cli.add_command(pool.pool)
+    cli.add_command(history.history)
+    cli.add_command(service.service)
     cli.add_command(lab.lab)
 
 

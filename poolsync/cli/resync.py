@@ -43,14 +43,13 @@ def render_result(result: SyncResult) -> None:
         "Total resync" if result.kind == "total" else "Resync")
     table = Table(title=f"{what} finished in {result.seconds:.1f} s", title_justify="left",
                   box=box.SIMPLE_HEAD)
-    for col in ("pass", "mode", "read from", "DC", "USN", "Locations", "subscribers",
-                "removed", "time"):
+    for col in ("pass", "mode", "DC", "USN", "Locations", "subscribers", "removed", "time"):
         numeric = col in {"USN", "Locations", "subscribers", "removed", "time"}
         # Fold long endpoints and host names rather than cut them: they are the evidence.
         table.add_column(col, justify="right" if numeric else "left",
                          no_wrap=numeric, overflow="fold")
     for p in result.passes:
-        table.add_row(p.name, p.mode, p.endpoint, p.dc_host, str(p.usn), f"{p.locations:,}",
+        table.add_row(p.name, p.mode, p.dc_host, str(p.usn), f"{p.locations:,}",
                       f"{p.subscribers:,}", f"{p.removals:,}", f"{p.seconds:.1f} s")
     console.print(table)
     for p in result.passes:

@@ -266,6 +266,19 @@ class Store:
                 counts[name, table] = n
         return counts
 
+    def containers(self, *, limit: int) -> list[str]:
+        """The parent DNs of the objects the domain pass holds, most objects first.
+
+        What ``poolsync service`` watches for change notifications.
+        """
+        counts: dict[str, int] = {}
+        for table in ("locations", "subscribers"):
+            for (dn,) in self._db.execute(f"SELECT dn FROM {table} WHERE pass = 'domain'"):
+                parent = parent_dn(dn)
+                if parent:
+                    counts[parent] = counts.get(parent, 0) + 1
+        return sorted(counts, key=lambda p: (-counts[p], p))[:limit]
+
     def object_count(self) -> int:
         """Objects held, counted once per objectGUID (what the deletion guard weighs)."""
         row = self._db.execute(
@@ -310,6 +323,19 @@ class Store:
     # -- writing -----------------------------------------------------------------
     def sync_writer(self) -> SyncWriter:
         return SyncWriter(self._db, self)
+
+
+def parent_dn(dn: str) -> str:
+    """The DN without its first RDN (RFC 4514 escapes respected); "" at the top."""
+    escaped = False
+    for i, ch in enumerate(dn):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            return dn[i + 1:].strip()
+    return ""
 
 
 def _location_row(pass_name: str, loc: Location, usn: int | None) -> tuple[Any, ...]:

@@ -217,7 +217,7 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
             profile=ctx.profile.fingerprint, method=config.sync.method,
             max_age=config.sync.max_age, now=ctx.now())
         if decision.mode == "total" and decision.reason != "requested":
-            log.warning("%s pass: total resync: %s", name, decision.why)
+            log.info("%s pass: total resync: %s", name, decision.why)
         ctx.writer.begin_pass(name, decision.mode)
         counters = {k: _Counter() for k in ("locations", "subscribers", "removals")}
         what = "total" if decision.mode == "total" else "changes"

@@ -1,0 +1,200 @@
+"""``poolsync service``: sync on a schedule, and within seconds of a change.
+
+The service runs an incremental pass every ``every`` seconds and a total resync every
+``total_every`` seconds (each with random jitter so a fleet of services does not hit
+the DCs in step), and runs a pass soon after a change notification from the DC
+(:class:`~poolsync.directory.notify.ChangeWatcher`): notifications are only a trigger,
+the pass reads from the watermark as always, so a missed or spurious notification
+costs nothing but a pass. A pass that fails is logged and recorded in the run history;
+the service carries on with the schedule. On SIGTERM or SIGINT the service stops: a
+pass in flight stops at its next page and rolls back (nothing half-written), or, if
+it is already committing, finishes its commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from poolsync.config import Config
+from poolsync.errors import PoolsyncError, StoreError, SyncError
+from poolsync.profile import Profile
+from poolsync.store import Store
+from poolsync.sync.engine import NoProgress, SyncResult, run_sync
+
+log = logging.getLogger(__name__)
+DEBOUNCE = 0.3      # seconds: changes arriving together make one pass
+MAX_WATCHED = 20    # containers watched for change notifications (5 per connection)
+
+
+class RunCancelled(SyncError):
+    """The service was asked to stop while a pass was reading; nothing was written."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class Schedule:
+    every: float            # seconds between incremental passes
+    total_every: float      # seconds between total resyncs
+    jitter: float = 0.1     # each wait is stretched or shrunk by up to this fraction
+
+    def wait(self, base: float, rng: random.Random) -> float:
+        return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
+
+
+class _CancellableProgress(NoProgress):
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def advance(self, count: int) -> None:
+        if self._stop.is_set():
+            raise RunCancelled("stopping: the pass in flight was abandoned before its "
+                               "commit; nothing was written")
+
+
+class Watcher(Protocol):
+    """What the service needs of a change watcher (start, stop)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+WatcherFactory = Callable[[list[str], Callable[[], None]], Watcher | None]
+
+
+@dataclass
+class ServiceStats:
+    passes: int = 0
+    totals: int = 0
+    failures: int = 0
+    triggered: int = 0
+
+
+class Service:
+    """The long-running sync loop. :meth:`run` returns when ``stop`` is set."""
+
+    def __init__(self, config: Config, profile: Profile, *, password: str | None,
+                 schedule: Schedule, now: Callable[[], datetime],
+                 watcher_factory: WatcherFactory | None = None,
+                 on_result: Callable[[SyncResult, datetime], None] | None = None,
+                 on_error: Callable[[PoolsyncError, str, datetime], None] | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self.profile = profile
+        self.password = password
+        self.schedule = schedule
+        self.now = now
+        self.watcher_factory = watcher_factory
+        self.on_result = on_result
+        self.on_error = on_error
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self.stop_event = threading.Event()
+        self.trigger = threading.Event()
+        self.stats = ServiceStats()
+        self._watcher: Watcher | None = None
+
+    def notify(self) -> None:
+        """Called by the watcher (any thread) when something changed."""
+        self.stats.triggered += 1
+        self.trigger.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.trigger.set()
+
+    def _seconds_since_total(self) -> float | None:
+        if not self.config.store.exists():
+            return None
+        try:
+            with Store.open(self.config.store, create=False) as store:
+                for run in store.runs(limit=200):
+                    if run.kind == "total" and run.status in ("ok", "findings"):
+                        started = datetime.fromisoformat(run.started_at)
+                        return (self.now() - started).total_seconds()
+        except (StoreError, ValueError):
+            return None
+        return None
+
+    def _pass(self, *, total: bool, why: str) -> None:
+        log.info("service: %s pass (%s)", "total" if total else "incremental", why)
+        started = self.now()
+        try:
+            result = run_sync(self.config, self.profile, password=self.password, total=total,
+                              progress=_CancellableProgress(self.stop_event), now=self.now)
+        except RunCancelled:
+            log.info("service: pass abandoned on shutdown; nothing was written")
+            return
+        except PoolsyncError as exc:
+            self.stats.failures += 1
+            log.error("service: %s pass failed: %s", "total" if total else "incremental", exc)
+            if self.on_error is not None:
+                self.on_error(exc, "total" if total else "incremental", started)
+            return
+        self.stats.passes += 1
+        self.stats.totals += int(total)
+        changes = result.plan.counts
+        log.info("service: synced in %.1f s: locations %s, subscribers %s",
+                 result.seconds, changes["locations"], changes["subscribers"])
+        if self.on_result is not None:
+            self.on_result(result, started)
+        self._rewatch_if_needed()
+
+    def _rewatch_if_needed(self) -> None:
+        """(Re)start the watcher on the containers the store now holds objects in."""
+        if self.watcher_factory is None or self._watcher is not None:
+            return
+        try:
+            with Store.open(self.config.store, create=False) as store:
+                containers = store.containers(limit=MAX_WATCHED)
+        except StoreError as exc:
+            log.warning("service: cannot list the containers to watch: %s", exc)
+            return
+        if not containers:
+            return
+        self._watcher = self.watcher_factory(containers, self.notify)
+        if self._watcher is not None:
+            self._watcher.start()
+            log.info("service: watching %d container(s) for changes", len(containers))
+
+    def run(self) -> ServiceStats:
+        """Sync until :meth:`stop`; the first pass runs at once."""
+        since_total = self._seconds_since_total()
+        total_due = time.monotonic() + (
+            0.0 if since_total is None else max(0.0, self.schedule.total_every - since_total))
+        next_due = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if now >= total_due:
+                    self._pass(total=True, why="total-every")
+                    total_due = time.monotonic() + self.schedule.wait(
+                        self.schedule.total_every, self.rng)
+                    next_due = time.monotonic() + self.schedule.wait(self.schedule.every,
+                                                                     self.rng)
+                    continue
+                if now >= next_due:
+                    self._pass(total=False, why="every")
+                    next_due = time.monotonic() + self.schedule.wait(self.schedule.every,
+                                                                     self.rng)
+                    continue
+                timeout = min(next_due, total_due) - now
+                if self.trigger.wait(timeout=timeout):
+                    self.trigger.clear()
+                    if self.stop_event.is_set():
+                        break
+                    # Let a burst of changes settle into one pass.
+                    self.stop_event.wait(DEBOUNCE)
+                    self.trigger.clear()
+                    if not self.stop_event.is_set():
+                        self._pass(total=False, why="change notification")
+        finally:
+            if self._watcher is not None:
+                self._watcher.stop()
+        return self.stats

@@ -1,0 +1,149 @@
+"""The service loop: schedule, notification triggers, failures, clean stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from poolsync.config import load_config
+from poolsync.errors import PoolsyncError
+from poolsync.profile import load_profile
+from poolsync.store import Store
+from poolsync.sync import engine
+from poolsync.sync.engine import SyncResult
+from poolsync.sync.service import Schedule, Service
+from tests.unit.fakes import FakeDirectory, subscriber_entry, write_config
+from tests.unit.test_engine import directory
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FakeWatcher:
+    def __init__(self, containers: list[str], on_change: Callable[[], None]) -> None:
+        self.containers = containers
+        self.on_change = on_change
+        self.started = self.stopped = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def make_service(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.MonkeyPatch, *,
+                 every: float = 60, total_every: float = 3600,
+                 errors: list[PoolsyncError] | None = None,
+                 watchers: list[FakeWatcher] | None = None) -> Service:
+    monkeypatch.setattr(engine, "connect", fake.connect)
+    config = load_config(write_config(tmp_path))
+
+    def factory(containers: list[str], on_change: Callable[[], None]) -> FakeWatcher:
+        watcher = FakeWatcher(containers, on_change)
+        if watchers is not None:
+            watchers.append(watcher)
+        return watcher
+
+    def on_error(exc: PoolsyncError, mode: str, started: datetime) -> None:
+        if errors is not None:
+            errors.append(exc)
+
+    results: list[SyncResult] = []
+    return Service(config, load_profile("cisco-unity"), password="pw",
+                   schedule=Schedule(every=every, total_every=total_every, jitter=0),
+                   now=now, watcher_factory=factory, on_error=on_error,
+                   on_result=lambda r, _s: results.append(r))
+
+
+def run_in_thread(service: Service) -> threading.Thread:
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_first_pass_is_total_then_a_notification_triggers_a_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = directory()
+    watchers: list[FakeWatcher] = []
+    service = make_service(tmp_path, fake, monkeypatch, watchers=watchers)
+    thread = run_in_thread(service)
+    wait_for(lambda: service.stats.passes == 1)
+    assert service.stats.totals == 1  # no total in the history yet: one runs at once
+    [watcher] = watchers
+    assert watcher.started
+    assert watcher.containers == ["OU=Subscribers,DC=lab,DC=example,DC=com",
+                                  "OU=Locations,DC=lab,DC=example,DC=com"]
+    fake.subscribers.append(subscriber_entry(500, "loc-a"))
+    started = time.monotonic()
+    watcher.on_change()
+    wait_for(lambda: service.stats.passes == 2)
+    assert time.monotonic() - started < 2
+    service.stop()
+    thread.join(5)
+    assert not thread.is_alive() and watcher.stopped
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert [r.kind for r in store.runs()] == ["incremental", "total"]
+        assert sum(s.vm for s in store.homed_seats().values()) == 31
+
+
+def test_the_schedule_runs_passes_and_a_failure_does_not_stop_the_service(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = directory()
+    errors: list[PoolsyncError] = []
+    service = make_service(tmp_path, fake, monkeypatch, every=0.2, errors=errors)
+    thread = run_in_thread(service)
+    wait_for(lambda: service.stats.passes >= 2)
+    fake.down = {"dc.invalid"}
+    wait_for(lambda: service.stats.failures >= 1)
+    fake.down = set()
+    passes = service.stats.passes
+    wait_for(lambda: service.stats.passes > passes)
+    service.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert "refused" in str(errors[0])
+
+
+def test_stop_abandons_a_pass_that_is_still_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = directory(subscribers=3000)
+    service = make_service(tmp_path, fake, monkeypatch)
+    original = fake.connect
+    reading = threading.Event()
+
+    def slow_connect(*args: object, **kwargs: object) -> object:
+        conn = original(*args, **kwargs)  # type: ignore[arg-type]
+        search = conn.search
+
+        def slow(*a: object, **k: object) -> object:
+            for entry in search(*a, **k):  # type: ignore[arg-type]
+                reading.set()
+                time.sleep(0.001)
+                yield entry
+        conn.search = slow  # type: ignore[method-assign,assignment]
+        return conn
+
+    monkeypatch.setattr(engine, "connect", slow_connect)
+    thread = run_in_thread(service)
+    reading.wait(5)
+    service.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert service.stats.passes == 0
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert not store.has_data()  # nothing half-written
+        assert store.runs()[0].status == "failed"
