@@ -58,6 +58,14 @@ class QueryError(DirectoryError):
     """The directory rejected or failed a search."""
 
 
+class DirSyncCookieRefused(QueryError):
+    """The DC refused a saved DirSync cookie (corrupt, or from another DC or version).
+
+    The cookie is useless from now on: drop it and resynchronize in full (a DirSync
+    read without a cookie).
+    """
+
+
 class StoreError(PoolsyncError):
     """The local store is unusable."""
 

@@ -47,7 +47,8 @@ class RootDse:
 
 def _entry(item: dict[str, Any]) -> Entry:
     raw = item.get("raw_attributes") or {}
-    return Entry(item["dn"], {name.lower(): list(values) for name, values in raw.items()})
+    # An attribute with no values (ldap3 gives None) is how DirSync says "cleared".
+    return Entry(item["dn"], {name.lower(): list(values or ()) for name, values in raw.items()})
 
 
 def _describe(endpoint: Endpoint) -> str:
