@@ -170,6 +170,14 @@ class DirectoryConnection:
         text = e.text("tombstoneLifetime")
         return int(text) if text and text.isdigit() and int(text) > 0 else None
 
+    def domain_naming_contexts(self, configuration_nc: str) -> list[str]:
+        """The forest's domain naming contexts (crossRefs with FLAG_CR_NTDS_DOMAIN)."""
+        entries, _ = self.request(
+            f"CN=Partitions,{configuration_nc}",
+            "(&(objectClass=crossRef)(systemFlags:1.2.840.113556.1.4.803:=2))",
+            ["nCName"], scope="one")
+        return sorted(nc for e in entries if (nc := e.text("nCName")))
+
     def search(self, base: str, ldap_filter: str, attributes: list[str], *,
                show_deleted: bool = False) -> Iterator[Entry]:
         """Stream a subtree search page by page (Simple Paged Results).

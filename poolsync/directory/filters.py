@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from ldap3.utils.conv import escape_filter_chars
 
 
@@ -20,3 +22,9 @@ def or_filter(*parts: str) -> str:
 def at_least(attribute: str, value: int) -> str:
     """``(attribute>=value)`` for an integer attribute such as uSNChanged."""
     return f"({attribute}>={int(value)})"
+
+
+def guid_equality(guid: str) -> str:
+    """``(objectGUID=\\xx...)`` for a GUID in its string form (bytes in wire order)."""
+    raw = uuid.UUID(guid).bytes_le
+    return "(objectGUID=" + "".join(f"\\{b:02x}" for b in raw) + ")"

@@ -11,6 +11,9 @@ both passes and their watermarks in one transaction, or (``dry_run``) stops ther
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import tempfile
 import time
@@ -24,7 +27,17 @@ from typing import Protocol, TypeVar
 from poolsync.allocation import build_pool_report
 from poolsync.config import Config, Endpoint
 from poolsync.directory import DirectoryConnection, connect, retrying
-from poolsync.errors import DirectoryUnavailable, PoolsyncError, StoreError, UnsafeChangeError
+from poolsync.directory.connection import RootDse
+from poolsync.directory.dirsync import DirSyncRead, is_tombstone
+from poolsync.directory.filters import equality, guid_equality, or_filter
+from poolsync.errors import (
+    DirectoryUnavailable,
+    DirSyncCookieRefused,
+    PoolsyncError,
+    QueryError,
+    StoreError,
+    UnsafeChangeError,
+)
 from poolsync.metrics import PoolSeats, pool_seats
 from poolsync.model import Entry, Subscriber
 from poolsync.profile import Profile
@@ -197,6 +210,119 @@ def _read_incremental(conn: DirectoryConnection, ctx: _PassContext, base: str, u
     counters["removals"].skipped += tomb_counter.skipped
 
 
+GUID_BATCH = 100  # objects re-read per search after a DirSync read
+
+
+def _dirsync_naming_contexts(conn: DirectoryConnection, root: RootDse, base: str) -> list[str]:
+    """The domain naming contexts a pass with ``base`` covers (DirSync needs NC roots)."""
+    ncs = conn.domain_naming_contexts(root.configuration_naming_context)
+    if not base:
+        return ncs
+    lowered = base.lower()
+    matches = [nc for nc in ncs if lowered == nc.lower() or lowered.endswith("," + nc.lower())]
+    if not matches:
+        raise QueryError(f"{base} is in none of the forest's domain naming contexts "
+                         f"({', '.join(ncs) or 'none found'}); sync.method dirsync needs one")
+    return [max(matches, key=len)]
+
+
+def _dirsync_filter(ctx: _PassContext) -> str:
+    return or_filter(equality("objectClass", ctx.profile.location.object_class),
+                     equality("objectClass", ctx.profile.subscriber.object_class))
+
+
+def encode_cookies(cookies: dict[str, bytes]) -> bytes:
+    return json.dumps({nc: base64.b64encode(c).decode() for nc, c in sorted(cookies.items())}
+                      ).encode()
+
+
+def decode_cookies(raw: bytes | None) -> dict[str, bytes] | None:
+    """The stored cookies per naming context, or None when absent or unreadable."""
+    if not raw:
+        return None
+    try:
+        doc = json.loads(raw)
+        return {str(nc): base64.b64decode(c, validate=True) for nc, c in doc.items()}
+    except (ValueError, TypeError, AttributeError, binascii.Error):
+        return None
+
+
+def _fresh_cookies(conn: DirectoryConnection, ctx: _PassContext,
+                   ncs: list[str]) -> dict[str, bytes]:
+    """A cookie per naming context, from a DirSync read without one (entries ignored).
+
+    Read before the paged total read, so whatever changes in between is read twice
+    rather than never.
+    """
+    cookies = {}
+    for nc in ncs:
+        read = DirSyncRead(conn, nc, _dirsync_filter(ctx), ["objectGUID", "name"])
+        for _ in read:
+            pass
+        cookies[nc] = read.cookie
+    return cookies
+
+
+def _read_dirsync_changes(conn: DirectoryConnection, ctx: _PassContext, base: str,
+                          cookies: dict[str, bytes], counters: dict[str, _Counter],
+                          ) -> dict[str, bytes]:
+    """What changed since the cookies; changed objects are re-read in full by GUID.
+
+    DirSync returns only the changed attributes of a changed object (and never
+    uSNChanged), so an entry only says "this GUID changed"; tombstones say "gone".
+    """
+    profile, writer, name = ctx.profile, ctx.writer, ctx.name
+    changed: set[str] = set()
+    gone: set[str] = set()
+    new_cookies = {}
+    # DirSync reports an object only when one of the *requested* attributes changed:
+    # ask for every attribute poolsync reads, and "name", which a rename or move sets.
+    watched = sorted({"objectClass", "name", *decode.location_attributes(profile),
+                      *decode.changed_user_attributes(profile)})
+    for nc, cookie in cookies.items():
+        read = DirSyncRead(conn, nc, _dirsync_filter(ctx), watched, cookie=cookie)
+        for entry in read:
+            try:
+                guid = entry.guid()
+            except ValueError:
+                counters["removals"].skipped += 1
+                continue
+            (gone if is_tombstone(entry) else changed).add(guid)
+        new_cookies[nc] = read.cookie
+    changed -= gone
+    attributes = sorted({*decode.location_attributes(profile),
+                         *decode.changed_user_attributes(profile), "objectClass"})
+    location_class = profile.location.object_class.lower()
+    pending = sorted(changed)
+    for start in range(0, len(pending), GUID_BATCH):
+        batch = pending[start:start + GUID_BATCH]
+        locations, subscribers, removals = [], [], []
+        seen = set()
+        for entry in conn.search(base, or_filter(*map(guid_equality, batch)), attributes):
+            try:
+                guid = entry.guid()
+                classes = {c.lower() for c in entry.texts("objectClass")}
+                if location_class in classes:
+                    locations.append((decode.decode_location(entry, profile), None))
+                elif decode.is_subscriber(entry, profile):
+                    subscribers.append((decode.decode_subscriber(entry, profile), None))
+                else:
+                    removals.append((guid, None))
+            except ValueError as exc:
+                counters["subscribers"].skipped += 1
+                log.warning("skipped %s: %s", entry.dn, exc)
+                continue
+            seen.add(guid)
+        # Not found again: deleted since, or moved out of the pass's scope.
+        removals += [(guid, None) for guid in batch if guid not in seen]
+        counters["locations"].read += writer.stage_locations(name, locations)
+        counters["subscribers"].read += writer.stage_subscribers(name, subscribers)
+        counters["removals"].read += writer.stage_removals(name, removals)
+        ctx.progress.advance(len(batch))
+    counters["removals"].read += writer.stage_removals(name, ((g, None) for g in sorted(gone)))
+    return new_cookies
+
+
 def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummary:
     started = time.monotonic()
     config, name, base = ctx.config, ctx.name, endpoint.base_dn
@@ -218,23 +344,50 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
             max_age=config.sync.max_age, now=ctx.now())
         if decision.mode == "total" and decision.reason != "requested":
             log.info("%s pass: total resync: %s", name, decision.why)
-        ctx.writer.begin_pass(name, decision.mode)
+        dirsync = config.sync.method == "dirsync"
+        ncs: list[str] = []
+        cookies: dict[str, bytes] | None = None
+        if dirsync:
+            ncs = _dirsync_naming_contexts(conn, root, base)
+            held = decode_cookies(ctx.watermark.cookie) if ctx.watermark else None
+            if decision.mode == "incremental":
+                if held is None or sorted(held) != ncs:
+                    decision = Decision("total", "cookie-refused",
+                                        "the watermark has no usable DirSync cookie for "
+                                        f"{', '.join(ncs)}")
+                else:
+                    cookies = held
         counters = {k: _Counter() for k in ("locations", "subscribers", "removals")}
-        what = "total" if decision.mode == "total" else "changes"
-        ctx.progress.begin(name, f"{name} pass ({what}) on {endpoint.url} ({root.dns_host_name})")
-        try:
-            if decision.mode == "total":
-                _read_total(conn, ctx, base, counters)
-            else:
-                assert ctx.watermark is not None
-                _read_incremental(conn, ctx, base, ctx.watermark.usn, counters)
-        finally:
-            ctx.progress.end()
+        for _ in range(2):  # once more, in full, if the DC refuses the cookie
+            ctx.writer.begin_pass(name, decision.mode)
+            counters = {k: _Counter() for k in ("locations", "subscribers", "removals")}
+            what = "total" if decision.mode == "total" else "changes"
+            ctx.progress.begin(name, f"{name} pass ({what}) on {endpoint.url} "
+                                     f"({root.dns_host_name})")
+            try:
+                if decision.mode == "total":
+                    if dirsync:
+                        cookies = _fresh_cookies(conn, ctx, ncs)
+                    _read_total(conn, ctx, base, counters)
+                elif dirsync:
+                    assert cookies is not None
+                    cookies = _read_dirsync_changes(conn, ctx, base, cookies, counters)
+                else:
+                    assert ctx.watermark is not None
+                    _read_incremental(conn, ctx, base, ctx.watermark.usn, counters)
+                break
+            except DirSyncCookieRefused as exc:
+                log.warning("%s pass: %s", name, exc)
+                decision = Decision("total", "cookie-refused",
+                                    f"{root.dns_host_name} refused the saved DirSync cookie")
+            finally:
+                ctx.progress.end()
     ctx.writer.record_pass(PassRecord(
         name=name, endpoint=endpoint.url, dc_host=root.dns_host_name,
         invocation_id=answering.invocation_id, naming_context=base,
         usn=root.highest_committed_usn, synced_at=ctx.now().isoformat(timespec="seconds"),
         profile=ctx.profile.fingerprint, method=config.sync.method,
+        cookie=encode_cookies(cookies) if dirsync and cookies is not None else None,
     ))
     return PassSummary(
         name=name, mode=decision.mode, reason=decision.reason, why=decision.why,
