@@ -9,6 +9,7 @@ run fails with exit 5 and one line, and the store keeps its previous state.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
@@ -84,10 +85,8 @@ class ResettingProxy:
             finally:
                 done.set()
                 for s in (client, server):
-                    try:
+                    with contextlib.suppress(OSError):
                         s.close()
-                    except OSError:
-                        pass
 
         threading.Thread(target=pump, args=(client, server, None), daemon=True).start()
         pump(server, client, self.after if reset else None)
