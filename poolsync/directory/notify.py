@@ -189,6 +189,9 @@ class _Worker:
             while not w.stopping:
                 if w.polling and self.index > 0:
                     return  # one poller is enough; worker 0 does it
+                if not w.polling and all(x in w.dropped for x in self.watches):
+                    self.registered.set()  # nothing left to watch on this connection
+                    return
                 # A fresh Retrying each time a session ended well: backoff starts over.
                 for attempt in w.retrying(self.label):
                     with attempt:
@@ -270,7 +273,8 @@ class _Worker:
             if message_id in watches:
                 if kind == "searchResEntry" and self._registered_at is not None:
                     w.fire(f"{watches[message_id].base}: {reply.get('dn')}")
-                elif kind == "searchResDone" and self._ended(watches.pop(message_id), reply):
+                elif kind == "searchResDone" and (self._ended(watches.pop(message_id), reply)
+                                                  or not watches):
                     return
             elif message_id == probe and kind == "searchResDone":
                 if reply.get("result") != 0:

@@ -20,7 +20,7 @@ from poolsync.directory.notify import (
     ChangeWatcher,
     Watch,
 )
-from poolsync.errors import AuthError, DirectoryUnavailable
+from poolsync.errors import AuthError, DirectoryUnavailable, QueryError
 from tests.unit.fakes import write_config
 
 
@@ -173,3 +173,28 @@ def test_a_failing_callback_does_not_stop_the_watcher(
         assert w.wait_registered(2)
         assert w.changed.wait(1)
         assert w._workers[0].thread.is_alive()
+
+
+def ended(w: ChangeWatcher, watch: Watch, code: int, text: str = "nope") -> bool:
+    return w._workers[0]._ended(watch, {"type": "searchResDone", "result": code,
+                                        "description": "x", "message": text})
+
+
+def test_how_an_ended_notification_search_is_handled(config: DirectoryConfig) -> None:
+    w = watcher(config, ["OU=a"])
+    plain, optional = w._workers[0].watches
+    # Not supported at all: poll instead (mode auto).
+    assert ended(w, plain, 12) is True and w.polling
+    # The optional Deleted Objects watch is dropped when refused...
+    w = watcher(config, ["OU=a"])
+    assert ended(w, optional, 53) is False and w.dropped == {optional}
+    # ...but a busy DC is only a reason to register again later.
+    with pytest.raises(DirectoryUnavailable, match="ended the change notification"):
+        ended(w, optional, 51)
+    with pytest.raises(QueryError, match="MaxNotificationPerConn"):
+        ended(w, plain, 11, "MaxNotificationPerConn reached")
+    # mode notify never falls back to polling.
+    w = watcher(config, ["OU=a"], mode="notify")
+    with pytest.raises(QueryError):
+        ended(w, plain, 12)
+    assert not w.polling
