@@ -54,3 +54,9 @@ def exclusions_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A lab with every exclusion reason, a failover pair and stale data (running)."""
     yield from _bring_up(TOPOLOGIES / "exclusions.yaml",
                          tmp_path_factory.mktemp("labs") / "exclusions")
+
+
+@pytest.fixture(scope="session")
+def tiny_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tiny topology's lab (running). Tests that write to it use objects of their own."""
+    yield from _bring_up(TOPOLOGIES / "tiny.yaml", tmp_path_factory.mktemp("labs") / "tiny")

@@ -4,11 +4,26 @@ Entry points: :func:`connect` opens a validated, read-only connection to a DC or
 Global Catalog (TLS validation on by default); :func:`retrying` is the one tenacity policy
 for transient directory errors, and
 :class:`DirectoryConnection` reads the rootDSE and streams paged searches as
-:class:`RawEntry` values. ldap3 exceptions never leave this package: they become
-:mod:`poolsync.errors` directory errors.
+:class:`~poolsync.model.Entry` values. :class:`DirSyncRead` reads what changed since a
+DirSync cookie (:mod:`poolsync.directory.dirsync`), and :class:`ChangeWatcher` turns AD
+change notifications into a trigger for the next pass (:mod:`poolsync.directory.notify`).
+ldap3 exceptions never leave this package: they become :mod:`poolsync.errors` directory
+errors.
 """
 
 from poolsync.directory.connection import DirectoryConnection, RootDse, connect, retrying
+from poolsync.directory.dirsync import DirSyncRead, is_tombstone
 from poolsync.directory.filters import and_filter, equality
+from poolsync.directory.notify import ChangeWatcher
 
-__all__ = ["DirectoryConnection", "RootDse", "and_filter", "connect", "equality", "retrying"]
+__all__ = [
+    "ChangeWatcher",
+    "DirSyncRead",
+    "DirectoryConnection",
+    "RootDse",
+    "and_filter",
+    "connect",
+    "equality",
+    "is_tombstone",
+    "retrying",
+]

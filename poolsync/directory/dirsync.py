@@ -9,9 +9,10 @@ one round at a time, and exposes the new cookie once it is exhausted.
 
 What callers must know:
 
-* A changed object comes back with only its **changed** attributes, plus
-  ``objectGUID`` and ``instanceType`` (and ``parentGUID`` when it was created, moved
-  or renamed), never ``uSNChanged``. An attribute that was cleared comes back with no
+* A changed object comes back only if one of the requested attributes changed, and
+  then with only its **changed** requested attributes, plus ``objectGUID`` and
+  ``instanceType`` (and ``name`` and ``parentGUID`` when it was created, moved or
+  renamed), never ``uSNChanged``. An attribute that was cleared comes back with no
   values. So treat each entry as "this GUID changed" and re-read changed objects in
   full by GUID (``<GUID=...>`` base search); this module does not do that.
 * Key everything by ``objectGUID``: tombstone DNs are mangled
@@ -208,7 +209,11 @@ class DirSyncRead:
 
     ``base`` must be a naming-context root (the search is always subtree). ``cookie``
     None reads everything; otherwise only what changed since that cookie, tombstones
-    included. ``objectGUID`` and ``isDeleted`` are always requested. Rounds are read
+    included. ``objectGUID``, ``isDeleted`` and ``name`` are always requested: the DC
+    returns an object only when one of the requested attributes changed (on a full
+    read: is set), and every object has a ``name``, so a full read returns every
+    matching object and a later read reports creations, renames and moves (Samba
+    left out objects holding none of the requested attributes). Rounds are read
     one at a time while the DC reports more results; only the current round is held
     in memory. The control is sent critical, with Show Deleted (non-critical) beside
     it for DCs that want it spelled out.
@@ -225,7 +230,7 @@ class DirSyncRead:
         self._conn = conn
         self.base = base
         self.filter = ldap_filter
-        self.attributes = _with(attributes, "objectGUID", "isDeleted")
+        self.attributes = _with(attributes, "objectGUID", "isDeleted", "name")
         self.flags = flags
         self.max_bytes = max_bytes
         self.initial_cookie = cookie or None

@@ -198,8 +198,8 @@ def test_rounds_until_no_more_results() -> None:
         assert value[2:8].hex() == "020480000001"  # the default flags
         cookies.append(value[value.rindex(b"\x04") + 2:])
     assert cookies == [b"k0", b"k1", b"k2"]
-    # objectGUID was asked for already (any case); isDeleted is added.
-    assert conn.sent[0]["attributes"] == ["description", "objectguid", "isDeleted"]
+    # objectGUID was asked for already (any case); isDeleted and name are added.
+    assert conn.sent[0]["attributes"] == ["description", "objectguid", "isDeleted", "name"]
 
 
 def test_full_read_sends_an_empty_cookie_and_is_single_use() -> None:
