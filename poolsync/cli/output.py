@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -86,3 +87,12 @@ class CountProgress:
         if done >= total:
             self._progress.stop()
             self._progress = None
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the current directory when it lies below it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)

@@ -11,7 +11,15 @@ from rich import box
 from rich.table import Table
 
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
-from poolsync.cli.output import BarProgress, meta, now, print_json, stderr_console, stdout_console
+from poolsync.cli.output import (
+    BarProgress,
+    display_path,
+    meta,
+    now,
+    print_json,
+    stderr_console,
+    stdout_console,
+)
 from poolsync.cli.runmetrics import write_run_metrics
 from poolsync.errors import PoolsyncError
 from poolsync.sync.engine import SyncResult, run_sync
@@ -70,7 +78,7 @@ def render_result(result: SyncResult) -> None:
             console.print(f"  {marks[change.op]} {change.kind[:-1]} [{change.pass_name}] "
                           f"{change.dn}{label}", highlight=False, markup=False)
     if not result.dry_run:
-        console.print(f"Store {result.store}: {result.servers} servers, "
+        console.print(f"Store {display_path(result.store)}: {result.servers} servers, "
                       f"{result.subscribers:,} subscribers.", highlight=False)
         if not result.compliant:
             console.print("[yellow]A pool is out of compliance: see `poolsync pool` "
