@@ -36,7 +36,6 @@ from poolsync.sync.engine import SyncResult, run_sync
 from tests.conftest import TOPOLOGIES, _bring_up
 
 BASE = "DC=incr,DC=example,DC=org"
-OUS = (f"OU=Subscribers,OU=Unity,{BASE}", f"OU=Moved,OU=Unity,{BASE}")
 LOCATIONS_OU = f"OU=Locations,OU=Unity,{BASE}"
 COUNTER = itertools.count(1)
 
@@ -48,10 +47,7 @@ def now() -> datetime:
 @pytest.fixture(scope="module")
 def incr_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     lab = tmp_path_factory.mktemp("labs") / "incremental"
-    for path in _bring_up(TOPOLOGIES / "incremental.yaml", lab):
-        LabEditor(path).apply([Add(OUS[1], (("objectClass", "organizationalUnit"),
-                                            ("ou", "Moved")))])
-        yield path
+    yield from _bring_up(TOPOLOGIES / "incremental.yaml", lab)
 
 
 def store_rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
@@ -77,36 +73,47 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
     passes = {"incremental": 0, "compared": 0}
 
     class IncrementalSync(RuleBasedStateMachine):
+        """Each example works on objects of its own (two OUs, two Locations, three
+        subscribers it creates), so what it may do next depends only on its own steps,
+        not on what earlier examples left in the shared directory. Every pass still
+        reads (and compares) the whole directory."""
+
         def __init__(self) -> None:
             super().__init__()
+            n = next(COUNTER)
             self.store = tmp_path / f"incremental-{method}-{next(examples)}.db"
+            self.ous = (f"OU=ex{n}a,OU=Unity,{BASE}", f"OU=ex{n}b,OU=Unity,{BASE}")
             self.subscribers: list[str] = []   # DNs of live subscribers
             self.demoted: list[str] = []       # users that are no longer subscribers
             self.locations: list[tuple[str, str]] = []  # (DN, object id)
-            self.pending: list[Change] = []
+            self.dirty = True  # changes made since the last pass
 
         @initialize()
         def first_pass(self) -> None:
+            editor.apply([Add(ou, (("objectClass", "organizationalUnit"),)) for ou in self.ous])
+            for version in ("4.0(5)", "4.2(1)"):
+                self.add_location(check=False, version=version)
+            for home, classes in ((0, set()), (1, {sub.um_value}), (0, {sub.inbox_value})):
+                self.add_subscriber(check=False, ou=0, home=home, classes=classes)
             result = sync(config, profile, self.store)
+            self.dirty = False
             assert {p.mode for p in result.passes} == {"total"}  # no watermark yet
-            with Store.open(self.store, create=False) as store:
-                self.locations = [(loc_.dn, loc_.object_id) for loc_ in store.locations()]
-                self.subscribers = sorted({row[2] for row in store.rows("subscribers")})
 
         def change(self, *changes: Change, check: bool) -> None:
             """Apply the changes; with ``check``, then sync and compare."""
             editor.apply(list(changes))
+            self.dirty = True
             if check:
                 self.incremental_equals_total()
 
         # -- subscribers ---------------------------------------------------------
-        @rule(check=st.booleans(), ou=st.sampled_from(OUS), home=st.integers(0, 20),
+        @rule(check=st.booleans(), ou=st.integers(0, 1), home=st.integers(0, 20),
               classes=st.sets(st.sampled_from([sub.um_value, sub.inbox_value])))
-        def add_subscriber(self, check: bool, ou: str, home: int, classes: set[str]) -> None:
+        def add_subscriber(self, check: bool, ou: int, home: int, classes: set[str]) -> None:
             n = next(COUNTER)
             home_id = (self.locations[home % len(self.locations)][1] if self.locations
                        else "no-such-location")
-            dn = f"CN=sub-{n},{ou}"
+            dn = f"CN=sub-{n},{self.ous[ou]}"
             self.change(Add(dn, (
                 ("objectClass", sub.object_class), ("objectClass", sub.aux_class),
                 ("sAMAccountName", f"sub{n}"), (sub.object_type, str(sub.object_type_value)),
@@ -144,7 +151,7 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
         def move_subscriber(self, check: bool, data: st.DataObject) -> None:
             dn = data.draw(st.sampled_from(self.subscribers))
             rdn, parent = dn.split(",", 1)
-            target = OUS[1] if parent == OUS[0] else OUS[0]
+            target = self.ous[1] if parent == self.ous[0] else self.ous[0]
             self.change(Rename(dn, rdn, new_parent=target), check=check)
             self.subscribers[self.subscribers.index(dn)] = f"{rdn},{target}"
 
@@ -209,13 +216,15 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
         def another_pass(self) -> None:
             """A pass with no change in between must change nothing."""
             result = sync(config, profile, self.store)
-            assert result.plan.empty or result.passes[0].mode == "total"
+            assert result.plan.empty or self.dirty, result.plan
+            self.dirty = False
 
         def teardown(self) -> None:
             self.incremental_equals_total()
 
         def incremental_equals_total(self) -> None:
             result = sync(config, profile, self.store)
+            self.dirty = False
             assert [p.mode for p in result.passes] == ["incremental", "incremental"], \
                 [(p.name, p.why) for p in result.passes]
             fresh = tmp_path / f"fresh-{next(COUNTER)}.db"
@@ -229,7 +238,9 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
     run_state_machine_as_test(IncrementalSync, settings=settings(
         max_examples=4, stateful_step_count=12, deadline=None, database=None,
         phases=[Phase.generate], suppress_health_check=list(HealthCheck)))
-    assert passes["compared"] >= 12
+    # At least the teardown of every example compared; steps with check=True add more.
+    assert passes["compared"] >= 4
+    print(f"{method}: {passes['compared']} passes compared with a fresh total resync")
 
 
 def test_a_refused_dirsync_cookie_falls_back_to_a_total_resync(incr_lab: Path,
