@@ -205,10 +205,11 @@ class Store:
 
     # -- run history -------------------------------------------------------------
     def abandon_stale_runs(self, finished_at: str) -> int:
-        """Mark runs still 'running' as abandoned; call only while holding the run lock.
+        """Close the runs a killed process left open; call only while holding the lock.
 
-        Whoever held the lock before us is gone (the kernel released its flock), so a
-        run it left 'running' was killed; its transaction never committed.
+        Whoever held the lock before us is gone (the kernel released its flock). A run
+        it left 'running' never committed: it becomes 'abandoned' (counted and
+        returned). One left 'committed' died after its commit: it becomes 'ok'.
         """
         with self.transaction() as db:
             cur = db.execute(
@@ -217,6 +218,12 @@ class Store:
                 (finished_at, json.dumps({"error": "the process ended before the run "
                                                    "finished (killed?); nothing it read "
                                                    "was committed"})))
+            # Killed after its commit: what it read is in the store.
+            db.execute(
+                "UPDATE runs SET status = 'ok', finished_at = ?, detail = ? "
+                "WHERE status = 'committed'",
+                (finished_at, json.dumps({"note": "committed; the process ended before "
+                                                  "it recorded the end of the run"})))
             return cur.rowcount
 
     def last_success(self) -> RunRecord | None:
@@ -529,11 +536,18 @@ class SyncWriter:
         for row in self._db.execute(sql, args):
             yield PlannedChange(*row)
 
-    def commit(self) -> None:
-        """Apply the plan and the passes' watermarks, all in one transaction."""
+    def commit(self, *, run_id: int | None = None) -> None:
+        """Apply the plan and the passes' watermarks, all in one transaction.
+
+        ``run_id``'s record is marked ``committed`` in the same transaction, so a run
+        killed between this commit and recording its end is never taken for one that
+        wrote nothing.
+        """
         if not self._planned:
             raise RuntimeError("plan() before commit()")
         with self._store.transaction() as db:
+            if run_id is not None:
+                db.execute("UPDATE runs SET status = 'committed' WHERE id = ?", (run_id,))
             for table, cols in (("locations", _LOC_COLS), ("subscribers", _SUB_COLS)):
                 db.execute(
                     f"DELETE FROM main.{table} WHERE EXISTS (SELECT 1 FROM temp.plan AS p "

@@ -492,7 +492,7 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
                 _guard(store, writer, plan, summaries, config=config, allow_empty=allow_empty,
                        allow_deletes=allow_deletes)
                 if not dry_run:
-                    writer.commit()
+                    writer.commit(run_id=run_id)
         except BaseException as exc:
             if run_id is not None:
                 _record_failure(store, run_id, exc, now)

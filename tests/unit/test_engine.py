@@ -339,3 +339,26 @@ def test_a_run_left_running_by_a_killed_process_is_recorded_as_abandoned(
     with Store.open(tmp_path / "store.db", create=False) as store:
         statuses = [r.status for r in store.runs()]
         assert statuses[:3] == ["findings", "abandoned", "findings"]
+
+
+def test_a_run_killed_after_its_commit_is_not_taken_for_one_that_wrote_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    resync(tmp_path, directory(), monkeypatch)
+
+    class Killed(BaseException):
+        pass
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise Killed  # as if SIGKILL landed between the commit and recording the end
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "finish_run", die)
+        with pytest.raises(Killed):
+            resync(tmp_path, directory(subscribers=31), monkeypatch, total=False)
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert store.runs()[0].status == "committed"
+        assert sum(s.vm for s in store.homed_seats().values()) == 31
+    resync(tmp_path, directory(subscribers=31), monkeypatch, total=False)
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        killed = store.runs()[1]
+        assert killed.status == "ok" and "committed" in killed.detail["note"]
