@@ -93,6 +93,13 @@ class UnsafeChangeError(SyncError):
     exit_code = 4
 
 
+class RunCancelled(SyncError):
+    """A stop was requested (service shutdown) while a run was reading; nothing was
+    written. Exit code 130, like an interrupt."""
+
+    exit_code = 130
+
+
 class AttachmentError(PoolsyncError):
     """A pooling attachment (AvXmlLicData) is unreadable.
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
-from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
+from poolsync.cli.main import EXIT_NOT_COMPLIANT, EXIT_REFUSED, Context
 from poolsync.cli.output import (
     BarProgress,
     display_path,
@@ -30,6 +31,7 @@ def result_json(result: SyncResult) -> dict[str, Any]:
         "meta": meta("resync-summary", version=2),
         "kind": result.kind,
         "dry_run": result.dry_run,
+        "refused": result.refusal,
         "run_id": result.run_id,
         "store": result.store,
         "started": result.started_at,
@@ -108,7 +110,8 @@ def render_result(result: SyncResult) -> None:
               show_default=True, help="Summary format.")
 @click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write Prometheus text-format metrics to this file (atomically), "
-                   "for node_exporter's textfile collector. Written on failure too.")
+                   "for node_exporter's textfile collector; also when the run fails with "
+                   "exit 4, 5 or 6. Not for --dry-run.")
 @click.pass_obj
 def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_deletes: int | None,
            allow_empty: bool, fmt: str, metrics_file: Path | None) -> None:
@@ -152,5 +155,9 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
         print_json(result_json(result))
     else:
         render_result(result)
+    if result.refusal is not None:
+        stderr_console().print(f"[yellow]A real run would be refused (exit 4):[/] "
+                               f"{escape(result.refusal)}", highlight=False)
+        raise click.exceptions.Exit(EXIT_REFUSED)
     if not result.compliant:
         raise click.exceptions.Exit(EXIT_NOT_COMPLIANT)

@@ -30,12 +30,12 @@ def _duration(_ctx: click.Context, param: click.Parameter, value: str) -> float:
         raise click.BadParameter(str(exc), param=param) from None
 
 
-def _watcher_factory(config: Config, password: str | None,
+def _watcher_factory(config: Config, password: Callable[[], str | None],
                      ) -> Callable[[list[str], Callable[[], None]], Watcher | None]:
     def make(containers: list[str], on_change: Callable[[], None]) -> Watcher | None:
         from poolsync.directory.notify import ChangeWatcher
 
-        return ChangeWatcher(config.directory.dc, config.directory, password=password,
+        return ChangeWatcher(config.directory.dc, config.directory, password=password(),
                              containers=containers, on_change=on_change)
     return make
 
@@ -67,8 +67,12 @@ def service(ctx: Context, every: float, total_every: float, jitter: float, watch
     """
     config = ctx.config()
     profile = ctx.profile()
-    password = config.directory.bind.password.resolve() if config.directory.bind.password \
-        else None
+    secret = config.directory.bind.password
+
+    def password() -> str | None:
+        return secret.resolve() if secret is not None else None
+
+    password()  # a secret that cannot be read is a config error: say so at start
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger("poolsync").setLevel(logging.INFO)  # a service says what it does
 

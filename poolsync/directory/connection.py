@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import ssl
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,10 +279,12 @@ def _open_once(endpoint: Endpoint, config: DirectoryConfig,
     return DirectoryConnection(conn, endpoint, user=bind.user, page_size=config.page_size)
 
 
-def retrying(policy: RetryPolicy, *, what: str) -> Retrying:
+def retrying(policy: RetryPolicy, *, what: str,
+             sleep: Callable[[float], None] = time.sleep) -> Retrying:
     """The one retry policy for directory work: transient errors only, backing off.
 
-    Bad credentials, TLS and query errors are final and never retried.
+    Bad credentials, TLS and query errors are final and never retried. ``sleep`` waits
+    between attempts (a service passes one that a stop request interrupts).
     """
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -293,6 +296,7 @@ def retrying(policy: RetryPolicy, *, what: str) -> Retrying:
         wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
         retry=retry_if_exception_type(DirectoryUnavailable),
         before_sleep=before_sleep,
+        sleep=sleep,
         reraise=True,
     )
 

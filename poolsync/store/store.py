@@ -126,12 +126,15 @@ class Store:
                                         + (" (it is empty)" if not tables else ""))
             db.execute("PRAGMA journal_mode = WAL")
             with self.transaction():
-                # executescript() would commit on its own: run statement by statement.
-                for statement in DDL.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                # Another process may have created it since we looked: look again
+                # under the write lock.
+                if not db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    # executescript() would commit on its own: statement by statement.
+                    for statement in DDL.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             return
         if app_id != APPLICATION_ID:
             raise StoreVersionError(f"{self.path} is an SQLite file but not a poolsync store")
@@ -142,6 +145,8 @@ class Store:
             )
         if version < SCHEMA_VERSION and writable:
             with self.transaction():
+                # Re-read under the write lock: a concurrent run may have migrated it.
+                version = db.execute("PRAGMA user_version").fetchone()[0]
                 for step in range(version, SCHEMA_VERSION):
                     for statement in MIGRATIONS[step]:
                         db.execute(statement)
@@ -234,6 +239,15 @@ class Store:
         return RunRecord(row[0], row[1], row[2], row[3], row[4],
                          json.loads(row[5] or "{}")) if row else None
 
+    def last_total(self) -> RunRecord | None:
+        """The most recent total resync that committed."""
+        row = self._db.execute(
+            "SELECT id, kind, started_at, finished_at, status, detail FROM runs "
+            "WHERE kind = 'total' AND status IN ('ok', 'findings') "
+            "ORDER BY id DESC LIMIT 1").fetchone()
+        return RunRecord(row[0], row[1], row[2], row[3], row[4],
+                         json.loads(row[5] or "{}")) if row else None
+
     def begin_run(self, kind: str, started_at: str) -> int:
         with self.transaction() as db:
             cur = db.execute(
@@ -259,9 +273,12 @@ class Store:
 
     # -- reading -----------------------------------------------------------------
     def passes(self) -> list[PassRecord]:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(passes)")}
+        # A schema-1 store opened read-only (a dry run) is not migrated: its defaults.
+        extra = "method, cookie" if "cookie" in columns else "'usn', NULL"
         rows = self._db.execute(
             "SELECT pass, endpoint, dc_host, invocation_id, naming_context, usn, synced_at, "
-            "profile, method, cookie FROM passes ORDER BY pass").fetchall()
+            f"profile, {extra} FROM passes ORDER BY pass").fetchall()
         return [PassRecord(*row) for row in rows]
 
     def objects_per_pass(self) -> dict[tuple[str, str], int]:

@@ -16,6 +16,7 @@ import binascii
 import json
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -27,7 +28,7 @@ from typing import Protocol, TypeVar
 from poolsync.allocation import build_pool_report
 from poolsync.config import Config, Endpoint
 from poolsync.directory import DirectoryConnection, connect, retrying
-from poolsync.directory.connection import RootDse
+from poolsync.directory.connection import SHOW_DELETED_OID, RootDse
 from poolsync.directory.dirsync import DirSyncRead, is_tombstone
 from poolsync.directory.filters import equality, guid_equality, or_filter
 from poolsync.errors import (
@@ -35,6 +36,7 @@ from poolsync.errors import (
     DirSyncCookieRefused,
     PoolsyncError,
     QueryError,
+    RunCancelled,
     StoreError,
     UnsafeChangeError,
 )
@@ -105,6 +107,7 @@ class SyncResult:
     seconds: float
     started_at: str
     forced: dict[str, str] = field(default_factory=dict)  # pass -> reason of a total
+    refusal: str | None = None  # dry run only: why a real run would be refused
 
 
 @dataclass
@@ -164,8 +167,12 @@ def _read_total(conn: DirectoryConnection, ctx: _PassContext, base: str,
 
 
 def _read_incremental(conn: DirectoryConnection, ctx: _PassContext, base: str, usn: int,
-                      counters: dict[str, _Counter]) -> None:
-    """Objects changed above the watermark, and tombstones of those deleted since."""
+                      ncs: list[str], counters: dict[str, _Counter]) -> None:
+    """Objects changed above the watermark, and tombstones of those deleted since.
+
+    Tombstones live in each naming context's Deleted Objects container, outside any
+    OU a pass may be based on: they are searched there, per naming context.
+    """
     profile, writer, name = ctx.profile, ctx.writer, ctx.name
     writer.stage_locations(name, _decoded(
         conn.search(base, decode.changed_filter(profile.location.object_class, usn),
@@ -202,19 +209,48 @@ def _read_incremental(conn: DirectoryConnection, ctx: _PassContext, base: str, u
     counters["subscribers"].read += sub_counter.read - removal_counter.read
     writer.stage_removals(name, removals)
     tomb_counter = _Counter()
-    writer.stage_removals(name, ((guid, item_usn) for guid, item_usn in _decoded(
-        conn.search(base, decode.tombstone_filter(profile, usn), ["objectGUID", "uSNChanged"],
-                    show_deleted=True),
-        lambda e: e.guid(), ctx.progress, tomb_counter)))
+    for nc in ncs:
+        writer.stage_removals(name, ((guid, item_usn) for guid, item_usn in _decoded(
+            conn.search(deleted_objects_dn(nc), decode.tombstone_filter(profile, usn),
+                        ["objectGUID", "uSNChanged"], show_deleted=True),
+            lambda e: e.guid(), ctx.progress, tomb_counter)))
     counters["removals"].read += tomb_counter.read
     counters["removals"].skipped += tomb_counter.skipped
 
 
 GUID_BATCH = 100  # objects re-read per search after a DirSync read
+DELETED_OBJECTS_WKGUID = "18e2ea80684f11d2b9aa00c04f79f805"
 
 
-def _dirsync_naming_contexts(conn: DirectoryConnection, root: RootDse, base: str) -> list[str]:
-    """The domain naming contexts a pass with ``base`` covers (DirSync needs NC roots)."""
+def deleted_objects_dn(naming_context: str) -> str:
+    """The Deleted Objects container of a naming context, by its well-known GUID."""
+    return f"<WKGUID={DELETED_OBJECTS_WKGUID},{naming_context}>"
+
+
+def _deleted_objects_readable(conn: DirectoryConnection, ncs: list[str]) -> str | None:
+    """None when the bind can read every Deleted Objects container, else why not.
+
+    An account without that right gets no tombstones and no error: incremental reads
+    would then miss every deletion.
+    """
+    for nc in ncs:
+        try:
+            entries, _ = conn.request(deleted_objects_dn(nc), "(objectClass=*)",
+                                      ["objectGUID"], scope="base",
+                                      controls=[(SHOW_DELETED_OID, True, None)])
+        except QueryError as exc:
+            return f"the Deleted Objects container of {nc} cannot be read ({exc})"
+        # Without rights there the container comes back bare (Samba) or not at all.
+        if not entries or entries[0].first("objectGUID") is None:
+            return (f"the bind account cannot see the Deleted Objects container of {nc}, "
+                    "so deletions would be missed (grant it List Contents and Read "
+                    "Property there)")
+    return None
+
+
+def _covering_naming_contexts(conn: DirectoryConnection, root: RootDse,
+                              base: str) -> list[str]:
+    """The domain naming contexts a pass with ``base`` covers ("" covers them all)."""
     ncs = conn.domain_naming_contexts(root.configuration_naming_context)
     if not base:
         return ncs
@@ -222,7 +258,7 @@ def _dirsync_naming_contexts(conn: DirectoryConnection, root: RootDse, base: str
     matches = [nc for nc in ncs if lowered == nc.lower() or lowered.endswith("," + nc.lower())]
     if not matches:
         raise QueryError(f"{base} is in none of the forest's domain naming contexts "
-                         f"({', '.join(ncs) or 'none found'}); sync.method dirsync needs one")
+                         f"({', '.join(ncs) or 'none found'})")
     return [max(matches, key=len)]
 
 
@@ -257,8 +293,9 @@ def _fresh_cookies(conn: DirectoryConnection, ctx: _PassContext,
     cookies = {}
     for nc in ncs:
         read = DirSyncRead(conn, nc, _dirsync_filter(ctx), ["objectGUID", "name"])
-        for _ in read:
-            pass
+        for count, _ in enumerate(read, 1):
+            if count % 200 == 0:
+                ctx.progress.advance(0)  # lets a stop request end the pass
         cookies[nc] = read.cookie
     return cookies
 
@@ -347,8 +384,13 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
         dirsync = config.sync.method == "dirsync"
         ncs: list[str] = []
         cookies: dict[str, bytes] | None = None
+        if dirsync or decision.mode == "incremental":
+            ncs = _covering_naming_contexts(conn, root, base)
+        if decision.mode == "incremental":
+            unreadable = _deleted_objects_readable(conn, ncs)
+            if unreadable is not None:
+                decision = Decision("total", "deleted-objects-unreadable", unreadable)
         if dirsync:
-            ncs = _dirsync_naming_contexts(conn, root, base)
             held = decode_cookies(ctx.watermark.cookie) if ctx.watermark else None
             if decision.mode == "incremental":
                 if held is None or sorted(held) != ncs:
@@ -374,9 +416,12 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
                     cookies = _read_dirsync_changes(conn, ctx, base, cookies, counters)
                 else:
                     assert ctx.watermark is not None
-                    _read_incremental(conn, ctx, base, ctx.watermark.usn, counters)
+                    _read_incremental(conn, ctx, base, ctx.watermark.usn, ncs, counters)
                 break
             except DirSyncCookieRefused as exc:
+                if decision.mode == "total":
+                    # Refused without a cookie of ours to blame: a real failure.
+                    raise QueryError(f"{name} pass: {exc}") from exc
                 log.warning("%s pass: %s", name, exc)
                 decision = Decision("total", "cookie-refused",
                                     f"{root.dns_host_name} refused the saved DirSync cookie")
@@ -402,14 +447,17 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
 def _run_pass_with_failover(ctx: _PassContext, attempt: int) -> PassSummary:
     """Try the pass's endpoints in order; the first that answers reads the pass."""
     failures: list[str] = []
-    for index, endpoint in enumerate(ctx.endpoints):
+    # The DC the watermark came from first: moving costs a total resync, so a pass
+    # stays with the DC it last read while that DC answers (no flapping back).
+    last = ctx.watermark.endpoint if ctx.watermark else None
+    endpoints = sorted(ctx.endpoints, key=lambda e: e.url != last)
+    for index, endpoint in enumerate(endpoints):
         try:
             return _run_pass(ctx, endpoint, attempt)
         except DirectoryUnavailable as exc:
             failures.append(str(exc))
-            if index + 1 < len(ctx.endpoints):
-                log.warning("%s pass: %s; trying %s", ctx.name, exc,
-                            ctx.endpoints[index + 1].url)
+            if index + 1 < len(endpoints):
+                log.warning("%s pass: %s; trying %s", ctx.name, exc, endpoints[index + 1].url)
     if len(failures) == 1:
         raise DirectoryUnavailable(failures[0])
     raise DirectoryUnavailable(f"no {ctx.name} endpoint answered: " + "; ".join(failures))
@@ -455,10 +503,13 @@ def _pool_seats(forest: str, store: Store) -> tuple[bool, tuple[PoolSeats, ...]]
 def run_sync(config: Config, profile: Profile, *, password: str | None, total: bool = False,
              dry_run: bool = False, list_changes: bool = False,
              allow_deletes: int | None = None, allow_empty: bool = False,
-             progress: Progress | None = None, now: Callable[[], datetime]) -> SyncResult:
+             progress: Progress | None = None, now: Callable[[], datetime],
+             stop: threading.Event | None = None) -> SyncResult:
     """One sync run: incremental where the watermarks allow it, total where not.
 
-    ``dry_run`` reads and plans but writes nothing (not even the run history).
+    ``dry_run`` reads and plans but writes nothing (not even the run history). When
+    ``stop`` is set during a retry wait the run ends with :class:`RunCancelled`
+    (progress reports may raise it too); nothing is written then.
     """
     progress = progress or NoProgress()
     started = time.monotonic()
@@ -483,14 +534,21 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
                 for name, endpoints in passes:
                     ctx = _PassContext(name, endpoints, config, profile, password, writer,
                                        progress, now, watermarks.get(name), total)
-                    for attempt in retrying(directory.retries, what=f"{name} pass"):
+                    for attempt in retrying(directory.retries, what=f"{name} pass",
+                                            sleep=_sleep_until(stop)):
                         with attempt:
                             summaries.append(_run_pass_with_failover(
                                 ctx, attempt.retry_state.attempt_number))
                 plan = writer.plan()
                 planned = tuple(writer.planned()) if list_changes else ()
-                _guard(store, writer, plan, summaries, config=config, allow_empty=allow_empty,
-                       allow_deletes=allow_deletes)
+                refusal = None
+                try:
+                    _guard(store, writer, plan, summaries, config=config,
+                           allow_empty=allow_empty, allow_deletes=allow_deletes)
+                except UnsafeChangeError as exc:
+                    if not dry_run:
+                        raise
+                    refusal = str(exc)  # a dry run shows the plan, and says so
                 if not dry_run:
                     writer.commit(run_id=run_id)
         except BaseException as exc:
@@ -509,13 +567,27 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
             passes=tuple(summaries), plan=plan, planned=planned, servers=len(locations),
             subscribers=sum(s.vm for s in store.homed_seats().values()), compliant=compliant,
             pools=pools, seconds=time.monotonic() - started, started_at=started_at,
-            forced=forced,
+            forced=forced, refusal=refusal,
         )
         if run_id is not None:
-            store.finish_run(run_id, status="ok" if compliant else "findings",
-                             finished_at=now().isoformat(timespec="seconds"),
-                             detail=_detail(result))
+            try:
+                store.finish_run(run_id, status="ok" if compliant else "findings",
+                                 finished_at=now().isoformat(timespec="seconds"),
+                                 detail=_detail(result))
+            except StoreError as exc:
+                # The data is committed and the run marked so; the next run records it.
+                log.warning("the run committed, but recording its end failed: %s", exc)
     return result
+
+
+def _sleep_until(stop: threading.Event | None) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        if stop is None:
+            time.sleep(seconds)
+        elif stop.wait(seconds):
+            raise RunCancelled("stopping: the run was abandoned while waiting to retry; "
+                               "nothing was written")
+    return sleep
 
 
 def _open_store(path: Path, *, dry_run: bool, stack: ExitStack) -> Store:
@@ -546,7 +618,8 @@ def _detail(result: SyncResult) -> dict[str, object]:
 def _record_failure(store: Store, run_id: int, exc: BaseException,
                     now: Callable[[], datetime]) -> None:
     message = str(exc) if isinstance(exc, PoolsyncError) else type(exc).__name__
-    status = "refused" if isinstance(exc, UnsafeChangeError) else "failed"
+    status = ("refused" if isinstance(exc, UnsafeChangeError)
+              else "cancelled" if isinstance(exc, RunCancelled) else "failed")
     try:
         store.finish_run(run_id, status=status,
                          finished_at=now().isoformat(timespec="seconds"),

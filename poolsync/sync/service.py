@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Protocol
 
 from poolsync.config import Config
-from poolsync.errors import PoolsyncError, StoreError, SyncError
+from poolsync.errors import PoolsyncError, RunCancelled, StoreError
 from poolsync.profile import Profile
 from poolsync.store import Store
 from poolsync.sync.engine import NoProgress, SyncResult, run_sync
@@ -31,12 +31,6 @@ from poolsync.sync.engine import NoProgress, SyncResult, run_sync
 log = logging.getLogger(__name__)
 DEBOUNCE = 0.3      # seconds: changes arriving together make one pass
 MAX_WATCHED = 20    # containers watched for change notifications (5 per connection)
-
-
-class RunCancelled(SyncError):
-    """The service was asked to stop while a pass was reading; nothing was written."""
-
-    exit_code = 130
 
 
 @dataclass(frozen=True)
@@ -80,7 +74,8 @@ class ServiceStats:
 class Service:
     """The long-running sync loop. :meth:`run` returns when ``stop`` is set."""
 
-    def __init__(self, config: Config, profile: Profile, *, password: str | None,
+    def __init__(self, config: Config, profile: Profile, *,
+                 password: Callable[[], str | None],
                  schedule: Schedule, now: Callable[[], datetime],
                  watcher_factory: WatcherFactory | None = None,
                  on_result: Callable[[SyncResult, datetime], None] | None = None,
@@ -99,6 +94,7 @@ class Service:
         self.trigger = threading.Event()
         self.stats = ServiceStats()
         self._watcher: Watcher | None = None
+        self._watched: list[str] = []
 
     def notify(self) -> None:
         """Called by the watcher (any thread) when something changed."""
@@ -114,29 +110,32 @@ class Service:
             return None
         try:
             with Store.open(self.config.store, create=False) as store:
-                for run in store.runs(limit=200):
-                    if run.kind == "total" and run.status in ("ok", "findings"):
-                        started = datetime.fromisoformat(run.started_at)
-                        return (self.now() - started).total_seconds()
-        except (StoreError, ValueError):
+                run = store.last_total()
+            if run is None:
+                return None
+            return (self.now() - datetime.fromisoformat(run.started_at)).total_seconds()
+        except (StoreError, ValueError, TypeError):
             return None
-        return None
 
-    def _pass(self, *, total: bool, why: str) -> None:
-        log.info("service: %s pass (%s)", "total" if total else "incremental", why)
+    def _pass(self, *, total: bool, why: str) -> bool:
+        """One run; True when it committed."""
+        mode = "total" if total else "incremental"
+        log.info("service: %s pass (%s)", mode, why)
         started = self.now()
         try:
-            result = run_sync(self.config, self.profile, password=self.password, total=total,
-                              progress=_CancellableProgress(self.stop_event), now=self.now)
+            # Resolved for every pass: a rotated password is picked up without a restart.
+            result = run_sync(self.config, self.profile, password=self.password(), total=total,
+                              progress=_CancellableProgress(self.stop_event), now=self.now,
+                              stop=self.stop_event)
         except RunCancelled:
             log.info("service: pass abandoned on shutdown; nothing was written")
-            return
+            return False
         except PoolsyncError as exc:
             self.stats.failures += 1
-            log.error("service: %s pass failed: %s", "total" if total else "incremental", exc)
+            log.error("service: %s pass failed: %s", mode, exc)
             if self.on_error is not None:
-                self.on_error(exc, "total" if total else "incremental", started)
-            return
+                self.on_error(exc, mode, started)
+            return False
         self.stats.passes += 1
         self.stats.totals += int(total)
         changes = result.plan.counts
@@ -145,10 +144,11 @@ class Service:
         if self.on_result is not None:
             self.on_result(result, started)
         self._rewatch_if_needed()
+        return True
 
     def _rewatch_if_needed(self) -> None:
-        """(Re)start the watcher on the containers the store now holds objects in."""
-        if self.watcher_factory is None or self._watcher is not None:
+        """(Re)start the watcher when the containers holding objects have changed."""
+        if self.watcher_factory is None:
             return
         try:
             with Store.open(self.config.store, create=False) as store:
@@ -156,8 +156,11 @@ class Service:
         except StoreError as exc:
             log.warning("service: cannot list the containers to watch: %s", exc)
             return
-        if not containers:
+        if not containers or containers == self._watched:
             return
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._watched = containers
         self._watcher = self.watcher_factory(containers, self.notify)
         if self._watcher is not None:
             self._watcher.start()
@@ -173,9 +176,11 @@ class Service:
             while not self.stop_event.is_set():
                 now = time.monotonic()
                 if now >= total_due:
-                    self._pass(total=True, why="total-every")
-                    total_due = time.monotonic() + self.schedule.wait(
-                        self.schedule.total_every, self.rng)
+                    # A failed total is tried again at the next --every, not a day later:
+                    # totals repair what incremental reads cannot see.
+                    wait = self.schedule.total_every if self._pass(
+                        total=True, why="total-every") else self.schedule.every
+                    total_due = time.monotonic() + self.schedule.wait(wait, self.rng)
                     next_due = time.monotonic() + self.schedule.wait(self.schedule.every,
                                                                      self.rng)
                     continue

@@ -31,6 +31,7 @@ from hypothesis.stateful import (
 from poolsync.config import Config, load_config
 from poolsync.lab.edit import Add, Change, Delete, LabEditor, Rename, Replace
 from poolsync.profile import Profile, load_profile
+from poolsync.secrets import SecretRef
 from poolsync.store import Store
 from poolsync.sync.engine import SyncResult, run_sync
 from tests.conftest import TOPOLOGIES, _bring_up
@@ -270,3 +271,54 @@ def test_a_refused_dirsync_cookie_falls_back_to_a_total_resync(incr_lab: Path,
     fresh = tmp_path / "fresh.db"
     sync(config, profile, fresh, total=True)
     assert store_rows(store) == store_rows(fresh)
+
+
+def lab_sub(n: str, ou: str, profile: Profile) -> Add:
+    sub = profile.subscriber
+    return Add(f"CN={n},{ou}", (("objectClass", sub.object_class),
+                                ("objectClass", sub.aux_class), ("sAMAccountName", n),
+                                (sub.object_type, str(sub.object_type_value)),
+                                (sub.home, "x")))
+
+
+def test_deletions_are_seen_when_the_base_is_an_ou(incr_lab: Path, tmp_path: Path) -> None:
+    """Tombstones move to CN=Deleted Objects, outside any OU a pass is based on."""
+    config = load_config(incr_lab / "poolsync.yaml")
+    dcs = tuple(replace(e, base_dn=f"OU=Unity,{BASE}") for e in config.directory.dcs)
+    config = replace(config, directory=replace(config.directory, dcs=dcs))
+    profile = load_profile("cisco-unity")
+    editor = LabEditor(incr_lab)
+    ou = f"OU=Subscribers,OU=Unity,{BASE}"
+    editor.apply([lab_sub("ou-base-1", ou, profile)])
+    store = tmp_path / "ou.db"
+    sync(config, profile, store)
+    editor.apply([Delete(f"CN=ou-base-1,{ou}")])
+    result = sync(config, profile, store)
+    assert [(p.mode, p.removals >= 1) for p in result.passes] == [("incremental", True)] * 2
+    assert result.plan.counts["subscribers"].removed == 1
+    fresh = tmp_path / "fresh.db"
+    sync(config, profile, fresh, total=True)
+    assert store_rows(store) == store_rows(fresh)
+
+
+def test_a_bind_account_that_cannot_see_tombstones_gets_total_resyncs(
+        incr_lab: Path, tmp_path: Path) -> None:
+    password = "Read-0nly-" + uuid.uuid4().hex[:8]
+    LabEditor(incr_lab).apply([Add(f"CN=svc-read,OU=Unity,{BASE}", (
+        ("objectClass", "user"), ("sAMAccountName", "svc-read"),
+        # unicodePwd: the quoted password in UTF-16LE (ASCII here, so latin-1 is exact)
+        ("unicodePwd", f'"{password}"'.encode("utf-16-le").decode("latin-1")),
+        ("userAccountControl", "512")))])
+    secret = tmp_path / "svc-read.password"
+    secret.write_text(password)
+    secret.chmod(0o600)
+    config = load_config(incr_lab / "poolsync.yaml")
+    bind = replace(config.directory.bind, user="svc-read@incr.example.org",
+                   password=SecretRef(kind="file", value=str(secret)))
+    config = replace(config, directory=replace(config.directory, bind=bind))
+    profile = load_profile("cisco-unity")
+    store = tmp_path / "svc.db"
+    sync(config, profile, store)
+    result = sync(config, profile, store)
+    assert [p.reason for p in result.passes] == ["deleted-objects-unreadable"] * 2
+    assert "List Contents" in (result.passes[0].why or "")

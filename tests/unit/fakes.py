@@ -59,6 +59,7 @@ class FakeDirectory:
     tombstone_lifetime_days: int | None = 180
     filters: list[str] = field(default_factory=list)
     down: set[str] = field(default_factory=set)  # hosts that refuse connections
+    deleted_objects_readable: bool = True
 
     def connect(self, endpoint: object, config: object, *, password: str | None) -> FakeConn:
         self.connects += 1
@@ -90,12 +91,25 @@ class FakeConn:
     def tombstone_lifetime(self, configuration_nc: str) -> int | None:
         return self.d.tombstone_lifetime_days
 
+    def domain_naming_contexts(self, configuration_nc: str) -> list[str]:
+        return ["DC=lab,DC=example,DC=com"]
+
+    def request(self, base: str, ldap_filter: str, attributes: list[str], *,
+                scope: str = "subtree", controls: object = None,
+                ) -> tuple[list[Entry], dict[str, object]]:
+        """Only the base read of a Deleted Objects container is served."""
+        assert base.startswith("<WKGUID=18e2ea80684f11d2b9aa00c04f79f805,") and scope == "base"
+        if not self.d.deleted_objects_readable:
+            return [], {}
+        return [Entry("CN=Deleted Objects,DC=lab,DC=example,DC=com",
+                      {"objectguid": [guid_bytes(999_999)]})], {}
+
     def search(self, base: str, ldap_filter: str, attributes: list[str], *,
                show_deleted: bool = False) -> Iterator[Entry]:
         """Serves everything of the kind asked for (no uSNChanged filtering)."""
         self.d.filters.append(ldap_filter)
         if "isDeleted" in ldap_filter:
-            assert show_deleted
+            assert show_deleted and base.startswith("<WKGUID=18e2ea80684f11d2b9aa00c04f79f805,")
             entries = self.d.tombstones
         elif PROFILE_LOCATION_CLASS in ldap_filter:
             entries = self.d.locations

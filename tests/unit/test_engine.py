@@ -273,6 +273,10 @@ def test_the_deletion_guard_stops_a_run_and_names_what_it_would_delete(
     assert "would delete 10 objects of the 32 held" in message
     assert "CN=u20,OU=Subscribers" in message and "--allow-deletes 10" in message
     assert snapshot(tmp_path / "store.db") == before
+    preview = engine.run_sync(config, profile, password="pw", now=now, total=True,
+                              dry_run=True)  # shows the plan, and that it would be refused
+    assert preview.plan.counts["subscribers"].removed == 10
+    assert preview.refusal is not None and "would delete 10 objects" in preview.refusal
     with pytest.raises(UnsafeChangeError, match="--allow-deletes 9 allows fewer"):
         engine.run_sync(config, profile, password="pw", now=now, total=True, allow_deletes=9)
     result = engine.run_sync(config, profile, password="pw", now=now, total=True,
@@ -325,6 +329,10 @@ def test_a_dead_dc_fails_over_to_the_next_and_reads_it_in_full(
     domain = result.passes[0]
     assert (domain.endpoint, domain.mode, domain.reason) == (
         "ldaps://dc2.invalid", "total", "dc-changed")
+    fake.down = set()  # dc1 is back, but the pass stays on dc2: no second total
+    again = engine.run_sync(config, profile, password="pw", now=now)
+    assert (again.passes[0].endpoint, again.passes[0].mode) == (
+        "ldaps://dc2.invalid", "incremental")
     fake.down = {"dc1.invalid", "dc2.invalid"}
     with pytest.raises(DirectoryUnavailable, match="no domain endpoint answered"):
         engine.run_sync(config, profile, password="pw", now=now)
@@ -362,3 +370,15 @@ def test_a_run_killed_after_its_commit_is_not_taken_for_one_that_wrote_nothing(
     with Store.open(tmp_path / "store.db", create=False) as store:
         killed = store.runs()[1]
         assert killed.status == "ok" and "committed" in killed.detail["note"]
+
+
+def test_a_bind_that_cannot_see_deleted_objects_forces_a_total(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    resync(tmp_path, directory(), monkeypatch)
+    fake = directory(subscribers=29)  # one deleted; the tombstone would be invisible
+    fake.deleted_objects_readable = False
+    result = resync(tmp_path, fake, monkeypatch, total=False)
+    assert result.forced == {"domain": "deleted-objects-unreadable",
+                             "gc": "deleted-objects-unreadable"}
+    assert result.plan.counts["subscribers"].removed == 1
+    assert "List Contents" in (result.passes[0].why or "")

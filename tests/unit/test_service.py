@@ -56,7 +56,7 @@ def make_service(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.Monkey
             errors.append(exc)
 
     results: list[SyncResult] = []
-    return Service(config, load_profile("cisco-unity"), password="pw",
+    return Service(config, load_profile("cisco-unity"), password=lambda: "pw",
                    schedule=Schedule(every=every, total_every=total_every, jitter=0),
                    now=now, watcher_factory=factory, on_error=on_error,
                    on_result=lambda r, _s: results.append(r))
@@ -146,4 +146,18 @@ def test_stop_abandons_a_pass_that_is_still_reading(
     assert service.stats.passes == 0
     with Store.open(tmp_path / "store.db", create=False) as store:
         assert not store.has_data()  # nothing half-written
-        assert store.runs()[0].status == "failed"
+        assert store.runs()[0].status == "cancelled"
+
+
+def test_a_failed_total_is_tried_again_at_the_next_interval(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = directory()
+    fake.down = {"dc.invalid"}
+    service = make_service(tmp_path, fake, monkeypatch, every=0.2, total_every=3600)
+    thread = run_in_thread(service)
+    wait_for(lambda: service.stats.failures >= 1)
+    fake.down = set()
+    wait_for(lambda: service.stats.totals == 1)  # not an hour later
+    service.stop()
+    thread.join(5)
+    assert not thread.is_alive()

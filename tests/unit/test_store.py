@@ -64,6 +64,11 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
             PRAGMA application_id = 1349480300;
             PRAGMA user_version = 1;
         """)
+    with Store.open(path, create=False) as store:  # read-only (a dry run): as it is
+        (mark,) = store.passes()
+        assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
     with Store.open(path) as store:
         (mark,) = store.passes()
         assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
