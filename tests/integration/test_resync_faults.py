@@ -537,8 +537,9 @@ def test_a_different_dc_forces_a_total_resync(tiny_lab: Path, dc2_lab: Path,
     assert rows(store) == rows(fresh)
     assert rows(store) != tiny_state and not guids(rows(store)) & guids(tiny_state)
 
-    # Failover: a dead endpoint first in each list is skipped with a warning; DC2 reads,
-    # incrementally, since its watermark is DC2's.
+    # Failover lists with a dead endpoint first. The pass tries the DC its watermark
+    # came from first (moving costs a total), so with DC2's watermark it reads DC2,
+    # incrementally, without touching the dead endpoints.
     dead = dead_address()
     dc2_urls = {key: str(dc2_doc["directory"][key]["url"]) for key in ("dc", "gc")}
     doc["directory"]["dc"]["url"] = [f"ldaps://{dead}:636", dc2_urls["dc"]]
@@ -550,11 +551,23 @@ def test_a_different_dc_forces_a_total_resync(tiny_lab: Path, dc2_lab: Path,
     passes = result.json()["passes"]
     assert [(p["name"], p["endpoint"], p["mode"]) for p in passes] == [
         ("domain", dc2_urls["dc"], "incremental"), ("gc", dc2_urls["gc"], "incremental")]
+    assert "trying" not in result.stderr
+    assert rows(store) == rows(fresh)
+
+    # Without a watermark the list is walked in order: the dead endpoints are skipped
+    # with a warning and DC2 reads everything.
+    new_store = tmp_path / "failover-new.db"
+    failover = write_config(tmp_path / "failover-new.yaml", doc, store=new_store)
+    result = poolsync(failover, "resync", "--format", "json")
+    assert result.code == 0, result.stderr
+    passes = result.json()["passes"]
+    assert [(p["name"], p["endpoint"], p["mode"]) for p in passes] == [
+        ("domain", dc2_urls["dc"], "total"), ("gc", dc2_urls["gc"], "total")]
     for url in (f"ldaps://{dead}:636", f"ldaps://{dc2_address}:1"):
         assert url.split("//")[1] in result.stderr
     assert f"trying {dc2_urls['dc']}" in result.stderr
     assert f"trying {dc2_urls['gc']}" in result.stderr
-    assert rows(store) == rows(fresh)
+    assert rows(new_store) == rows(fresh)
     print(f"\nfailover past {dead}:636 and {dc2_address}:1 took {result.seconds:.3f} s")
 
 
