@@ -63,9 +63,9 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
     Every `resync` (and every pass of `service`) records a run: its start and end,
     total or incremental, the passes forced to a total resync and why, the changes
     applied, and the outcome: ok, findings (synced; a pool is out of compliance),
-    refused (a guard stopped it; nothing written), failed (with the error), or
-    abandoned (the process died before finishing; nothing written). Dry runs are not
-    recorded.
+    refused (a guard stopped it; nothing written), failed (with the error),
+    cancelled (a service stopped while it read; nothing written), or abandoned (the
+    process died before its commit; nothing written). Dry runs are not recorded.
     """
     if click_ctx.invoked_subcommand is not None:
         return
@@ -86,7 +86,7 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
         table.add_column(col, justify="right" if col in ("id", "time") else "left",
                          overflow="fold")
     styles = {"ok": "green", "findings": "yellow", "refused": "yellow", "failed": "red",
-              "abandoned": "red", "running": "cyan"}
+              "abandoned": "red", "cancelled": "yellow", "running": "cyan"}
     for run in runs:
         doc = run_json(run)
         seconds = _seconds(run)

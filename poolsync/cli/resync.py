@@ -97,7 +97,8 @@ def render_result(result: SyncResult) -> None:
                    "DOHPropTest 'Total Resync'). Without it each pass reads only what "
                    "changed, unless a rule forces a total (the run says why).")
 @click.option("--dry-run", is_flag=True,
-              help="Read and plan, print what would change, write nothing.")
+              help="Read and plan, print what would change, write nothing (exit 4 if a "
+                   "real run would be refused).")
 @click.option("--verbose", "-v", is_flag=True,
               help="List every planned change (insert +, update ~, delete -).")
 @click.option("--allow-deletes", type=click.IntRange(min=0), metavar="N", default=None,
@@ -128,8 +129,8 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
 
     \b
     Exit codes: 0 synced; 3 synced, but a pool is out of compliance; 4 refused an
-    unsafe change (nothing written); 5 directory unreachable; 6 another run holds the
-    store; 2 configuration error; 1 other errors.
+    unsafe change (nothing written); 5 the directory could not be read; 6 another run
+    holds the store; 2 configuration error; 1 other errors.
     """
     config = ctx.config()
     profile = ctx.profile()
