@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from poolsync.compliance import Limits
 from poolsync.errors import ConfigError
 from poolsync.secrets import SecretRef
 from poolsync.yamlfile import Node, load_yaml_mapping
@@ -187,6 +188,7 @@ class Config:
     profile: str
     store: Path
     sync: SyncConfig
+    compliance: Limits
 
     @property
     def base_dir(self) -> Path:
@@ -202,7 +204,7 @@ class Config:
 def load_config(path: Path) -> Config:
     """Read and validate the config file at ``path``; raises :class:`ConfigError`."""
     root = load_yaml_mapping(path, error=ConfigError)
-    root.check_keys(("forest", "directory", "profile", "store", "sync"))
+    root.check_keys(("forest", "directory", "profile", "store", "sync", "compliance"))
     base_dir = path.absolute().parent
     forest = _forest(root)
     directory = _directory(root.child("directory"), forest=forest, base_dir=base_dir)
@@ -213,6 +215,24 @@ def load_config(path: Path) -> Config:
         profile=_profile(root, base_dir=base_dir),
         store=base_dir / root.optional_str("store", default=DEFAULT_STORE),
         sync=_sync(root.child_or_empty("sync")),
+        compliance=_compliance(root.child_or_empty("compliance")),
+    )
+
+
+def _compliance(node: Node) -> Limits:
+    node.check_keys(("max_voice_ports", "max_subscribers_per_server", "grace_days"))
+
+    def optional_limit(key: str, default: int | None) -> int | None:
+        if key in node and node.data[key] is None:
+            return None
+        if key not in node:
+            return default
+        return node.optional_int(key, default=0, minimum=1)
+
+    return Limits(
+        max_voice_ports=optional_limit("max_voice_ports", 72),
+        max_subscribers=optional_limit("max_subscribers_per_server", None),
+        grace_days=node.optional_int("grace_days", default=28, minimum=1, maximum=3650),
     )
 
 

@@ -9,6 +9,7 @@ import click
 from poolsync.allocation import build_pool_report
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stdout_console
+from poolsync.compliance import assess
 from poolsync.errors import StoreError
 from poolsync.render.pool import pool_report_csv, pool_report_json, pool_report_table
 from poolsync.store import Store
@@ -21,20 +22,26 @@ from poolsync.store import Store
 def pool(ctx: Context, fmt: str) -> None:
     """Which servers pool their licenses, and the VM/UM/Inbox seats of each pool.
 
-    Reads the store only (run `poolsync resync --total` first). Exits 3 when a pool
-    uses more seats of a class than it has licensed.
+    Reads the store only (run `poolsync resync --total` first). Shows each pool's
+    and server's compliance state (compliant, grace, restart-every-48h,
+    four-hour-shutdown), since when, and what would end it. Exits 3 when a pool
+    uses more seats of a class than it has licensed, or a server breaks a
+    per-server limit (compliance.* in the config).
     """
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
         if not store.has_data():
             raise StoreError(f"{config.store} holds no completed resync: run "
                              "`poolsync resync --total` first")
-        report = build_pool_report(config.forest, store.locations(), store.homed_seats())
+        locations, homed = store.locations(), store.homed_seats()
+        report = build_pool_report(config.forest, locations, homed)
+        states = assess(report, locations, homed, limits=config.compliance,
+                        first_seen=store.violations(), now=now())
     if fmt == "json":
-        print_json(pool_report_json(report, generated=now()))
+        print_json(pool_report_json(report, generated=now(), states=states))
     elif fmt == "csv":
-        sys.stdout.write(pool_report_csv(report))
+        sys.stdout.write(pool_report_csv(report, states))
     else:
-        pool_report_table(report, stdout_console())
-    if not report.compliant:
+        pool_report_table(report, stdout_console(), states)
+    if not (report.compliant and states.compliant):
         click.get_current_context().exit(EXIT_NOT_COMPLIANT)

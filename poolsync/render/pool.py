@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from poolsync.allocation import ClassSeats, Pool, PoolReport, ServerSeats
+from poolsync.compliance import Assessment, ComplianceReport, State
 from poolsync.model import SEAT_CLASSES, SeatClass, Seats
 
 __all__ = [
@@ -48,6 +49,8 @@ CSV_COLUMNS: Final = (
     "stale",
     "reason",
     "detail",
+    "state",
+    "state_since",
 )
 
 _LABEL: Final = {SeatClass.VM: "VM", SeatClass.UM: "UM", SeatClass.INBOX: "Inbox"}
@@ -61,6 +64,23 @@ def _published(server: ServerSeats, seat_class: SeatClass) -> int | None:
 
 
 # --- JSON -------------------------------------------------------------------------
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment is not None else None
+
+
+def assessment_json(assessment: Assessment | None) -> dict[str, Any] | None:
+    """A pool's or server's compliance state; None when it was not assessed."""
+    if assessment is None:
+        return None
+    return {
+        "state": assessment.state.value,
+        "since": _when(assessment.since),
+        "until": _when(assessment.until),
+        "violations": [{"key": v.key, "what": v.what, "remedy": v.remedy,
+                        "since": _when(v.since)} for v in assessment.violations],
+    }
 
 
 def _server_json(server: ServerSeats) -> dict[str, Any]:
@@ -90,27 +110,34 @@ def _class_json(seats: ClassSeats) -> dict[str, Any]:
     }
 
 
-def _pool_json(pool: Pool) -> dict[str, Any]:
+def _pool_json(pool: Pool, states: ComplianceReport | None) -> dict[str, Any]:
+    pool_state = next((a for a in states.pools if a.name == pool.id), None) if states else None
     return {
         "id": pool.id,
         "members": list(pool.members),
         "compliant": pool.compliant,
+        "state": assessment_json(pool_state),
         "seats": {c.value: _class_json(pool.seats[c]) for c in SEAT_CLASSES},
-        "servers": [_server_json(s) for s in pool.servers],
+        "servers": [{**_server_json(s),
+                     "state": assessment_json(states.server(s.name) if states else None)}
+                    for s in pool.servers],
     }
 
 
-def pool_report_json(report: PoolReport, *, generated: datetime) -> dict[str, Any]:
+def pool_report_json(report: PoolReport, *, generated: datetime,
+                     states: ComplianceReport | None = None) -> dict[str, Any]:
     """The report as a JSON-ready dict (``json.dumps`` it as is).
 
     *generated* is written with ``isoformat()``; pass an aware datetime (UTC) so the
-    timestamp is unambiguous.
+    timestamp is unambiguous. With *states*, pools and servers carry their compliance
+    state (``null`` where a server could not be assessed).
     """
     return {
         "meta": {"type": JSON_TYPE, "version": JSON_VERSION, "generated": generated.isoformat()},
-        "pools": [_pool_json(p) for p in report.pools],
+        "pools": [_pool_json(p, states) for p in report.pools],
         "excluded": [
-            {"name": e.name, "guid": e.guid, "reason": e.reason.value, "detail": e.detail}
+            {"name": e.name, "guid": e.guid, "reason": e.reason.value, "detail": e.detail,
+             "state": assessment_json(states.server(e.name) if states else None)}
             for e in report.excluded
         ],
         "unpooled": report.unpooled.as_dict(),
@@ -121,12 +148,25 @@ def pool_report_json(report: PoolReport, *, generated: datetime) -> dict[str, An
 # --- CSV --------------------------------------------------------------------------
 
 
-def _csv_rows(report: PoolReport) -> Iterator[dict[str, object]]:
+def _state_cells(assessment: Assessment | None) -> dict[str, object]:
+    if assessment is None:
+        return {}
+    return {"state": assessment.state.value, "state_since": _when(assessment.since) or ""}
+
+
+def _csv_rows(report: PoolReport,
+              states: ComplianceReport | None) -> Iterator[dict[str, object]]:
+    def server_state(name: str) -> dict[str, object]:
+        return _state_cells(states.server(name)) if states else {}
+
     for pool in report.pools:
+        pool_state = _state_cells(next((a for a in states.pools if a.name == pool.id), None)) \
+            if states else {}
         for server in pool.servers:
             for c in SEAT_CLASSES:
                 published = _published(server, c)
                 yield {
+                    **server_state(server.name),
                     "pool": pool.id,
                     "server": server.name,
                     "guid": server.guid,
@@ -143,6 +183,7 @@ def _csv_rows(report: PoolReport) -> Iterator[dict[str, object]]:
         lent = Seats.total(s.lent for s in pool.servers)
         for c in SEAT_CLASSES:
             yield {
+                **pool_state,
                 "pool": pool.id,
                 "status": "pool-total",
                 "class": c.value,
@@ -153,6 +194,7 @@ def _csv_rows(report: PoolReport) -> Iterator[dict[str, object]]:
             }
     for exclusion in report.excluded:
         yield {
+            **server_state(exclusion.name),
             "server": exclusion.name,
             "guid": exclusion.guid,
             "status": "excluded",
@@ -165,7 +207,7 @@ def _csv_rows(report: PoolReport) -> Iterator[dict[str, object]]:
                 yield {"status": status, "class": c.value, "used": seats.get(c)}
 
 
-def pool_report_csv(report: PoolReport) -> str:
+def pool_report_csv(report: PoolReport, states: ComplianceReport | None = None) -> str:
     """The report as CSV text: a header row, then one flat row per fact.
 
     Rows: per member and seat class (``member``), per pool and class (``pool-total``),
@@ -175,7 +217,7 @@ def pool_report_csv(report: PoolReport) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, restval="", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_csv_rows(report))
+    writer.writerows(_csv_rows(report, states))
     return out.getvalue()
 
 
@@ -265,12 +307,60 @@ def _seat_note(label: str, seats: Seats, why: str) -> Text:
     return Text.assemble((label, "bold yellow"), f": {counts} seats {why}")
 
 
-def pool_report_table(report: PoolReport, console: Console) -> None:
+_STATE_STYLE: Final = {State.COMPLIANT: "green", State.GRACE: "bold yellow",
+                       State.RESTART_EVERY_48H: "bold red",
+                       State.FOUR_HOUR_SHUTDOWN: "bold red"}
+_STATE_MEANS: Final = {
+    State.GRACE: "Unity 5.x and later: a logged violation, calls still answered",
+    State.RESTART_EVERY_48H: "Unity 5.x and later, grace over: stops answering calls every "
+                             "48 hours",
+    State.FOUR_HOUR_SHUTDOWN: "Unity 4.x: must be rebooted every four hours until resolved",
+}
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment is not None else "?"
+
+
+def _state_lines(label: str, assessment: Assessment) -> list[Text]:
+    if assessment.state is State.COMPLIANT:
+        return [Text.assemble(f"{label}: ", ("compliant", "green"))]
+    head = Text.assemble(f"{label}: ", (assessment.state.value,
+                                        _STATE_STYLE[assessment.state]),
+                         f" since {_day(assessment.since)}")
+    if assessment.until is not None:
+        head.append(f", grace until {_day(assessment.until)}")
+    head.append(f" ({_STATE_MEANS[assessment.state]})")
+    lines = [head]
+    lines += [Text(f"  - {v.what}; to end it: {v.remedy}") for v in assessment.violations]
+    return lines
+
+
+def _print_states(console: Console, pool: Pool, states: ComplianceReport) -> None:
+    pool_state = next((a for a in states.pools if a.name == pool.id), None)
+    if pool_state is not None:
+        for line in _state_lines("Pool state", pool_state):
+            console.print(line)
+    for server in pool.servers:
+        assessment = states.server(server.name)
+        if assessment is None or assessment.state is State.COMPLIANT:
+            continue
+        own = [v for v in assessment.violations if v.key.startswith("server:")]
+        shown = Assessment(assessment.scope, assessment.name, assessment.state,
+                           assessment.since, assessment.until, tuple(own))
+        for line in _state_lines(f"Server {server.name}", shown):
+            console.print(line)
+
+
+def pool_report_table(report: PoolReport, console: Console,
+                      states: ComplianceReport | None = None) -> None:
     """Print the report for people: a block per pool, then the excluded servers."""
     for pool in report.pools:
         console.print(_pool_table(pool))
         for c in SEAT_CLASSES:
             console.print(_compliance(c, pool.seats[c]))
+        if states is not None:
+            _print_states(console, pool, states)
         if any(s.stale for s in pool.servers):
             console.print(
                 Text(
@@ -290,6 +380,12 @@ def pool_report_table(report: PoolReport, console: Console) -> None:
                 Text(exclusion.name), Text(exclusion.reason.value), Text(exclusion.detail)
             )
         console.print(table)
+        if states is not None:
+            for exclusion in report.excluded:
+                assessment = states.server(exclusion.name)
+                if assessment is not None and assessment.state is not State.COMPLIANT:
+                    for line in _state_lines(f"Server {exclusion.name}", assessment):
+                        console.print(line)
     else:
         console.print("No servers excluded from the pool.")
     if report.unpooled != Seats():

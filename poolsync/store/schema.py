@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
 
 DDL = """
@@ -42,6 +42,10 @@ CREATE TABLE passes (
     method         TEXT NOT NULL DEFAULT 'usn',  -- how the next incremental pass reads
     cookie         BLOB                 -- DirSync: JSON {naming context: base64 cookie}
 );
+CREATE TABLE violations (            -- license violations, since first seen
+    key        TEXT PRIMARY KEY,        -- e.g. pool:lab.example.com:vm
+    first_seen TEXT NOT NULL
+);
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY,
     kind        TEXT NOT NULL,
@@ -56,6 +60,7 @@ CREATE TABLE runs (
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE passes ADD COLUMN method TEXT NOT NULL DEFAULT 'usn'",
         "ALTER TABLE passes ADD COLUMN cookie BLOB"),
+    2: ("CREATE TABLE violations (key TEXT PRIMARY KEY, first_seen TEXT NOT NULL)",),
 }
 
 STAGING_DDL = """

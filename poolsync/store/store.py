@@ -9,6 +9,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +239,23 @@ class Store:
             "WHERE status IN ('ok', 'findings') ORDER BY id DESC LIMIT 1").fetchone()
         return RunRecord(row[0], row[1], row[2], row[3], row[4],
                          json.loads(row[5] or "{}")) if row else None
+
+    def violations(self) -> dict[str, datetime]:
+        """When each license violation still present was first seen by a sync."""
+        try:
+            rows = self._db.execute("SELECT key, first_seen FROM violations").fetchall()
+        except sqlite3.OperationalError:  # an older store opened read-only
+            return {}
+        return {key: datetime.fromisoformat(when) for key, when in rows}
+
+    def record_violations(self, keys: set[str], now: datetime) -> None:
+        """Keep the first-seen time of ``keys``, add new ones at ``now``, forget the rest."""
+        with self.transaction() as db:
+            held = {row[0] for row in db.execute("SELECT key FROM violations")}
+            db.executemany("DELETE FROM violations WHERE key = ?",
+                           [(k,) for k in sorted(held - keys)])
+            db.executemany("INSERT INTO violations (key, first_seen) VALUES (?, ?)",
+                           [(k, now.isoformat(timespec="seconds")) for k in sorted(keys - held)])
 
     def last_total(self) -> RunRecord | None:
         """The most recent total resync that committed."""

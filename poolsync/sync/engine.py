@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from poolsync.allocation import build_pool_report
+from poolsync.compliance import assess
 from poolsync.config import Config, Endpoint
 from poolsync.directory import DirectoryConnection, connect, retrying
 from poolsync.directory.connection import SHOW_DELETED_OID, RootDse
@@ -495,9 +496,18 @@ def _guard(store: Store, writer: SyncWriter, plan: Plan, summaries: list[PassSum
     )
 
 
-def _pool_seats(forest: str, store: Store) -> tuple[bool, tuple[PoolSeats, ...]]:
-    report = build_pool_report(forest, store.locations(), store.homed_seats())
-    return report.compliant, pool_seats(report)
+def _pool_seats(config: Config, store: Store,
+               now: datetime) -> tuple[bool, tuple[PoolSeats, ...]]:
+    """After a commit: the pool, its compliance, and each violation's first sighting."""
+    locations, homed = store.locations(), store.homed_seats()
+    report = build_pool_report(config.forest, locations, homed)
+    states = assess(report, locations, homed, limits=config.compliance,
+                    first_seen=store.violations(), now=now)
+    try:
+        store.record_violations(states.violation_keys(), now)
+    except StoreError as exc:
+        log.warning("could not record the license violations: %s", exc)
+    return report.compliant and states.compliant, pool_seats(report)
 
 
 def run_sync(config: Config, profile: Profile, *, password: str | None, total: bool = False,
@@ -560,7 +570,7 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
         if dry_run:
             compliant = True
         else:
-            compliant, pools = _pool_seats(config.forest, store)
+            compliant, pools = _pool_seats(config, store, now())
         locations = store.locations()
         result = SyncResult(
             kind=kind, dry_run=dry_run, run_id=run_id, store=str(config.store),

@@ -370,7 +370,8 @@ def test_unknown_top_level_keys(tmp_path: Path) -> None:
     doc["profil"] = "y"
     path = write(tmp_path, doc)
     assert load_error(path) == (
-        f"{path}: unknown keys 'stroe', 'profil' (allowed: directory, forest, profile, store, sync)"
+        f"{path}: unknown keys 'stroe', 'profil' "
+        "(allowed: compliance, directory, forest, profile, store, sync)"
     )
 
 

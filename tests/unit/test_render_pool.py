@@ -101,17 +101,18 @@ def test_json_contract_keys() -> None:
         "generated": "2024-05-01T12:30:00+00:00",
     }
     (pool,) = doc["pools"]
-    assert set(pool) == {"id", "members", "seats", "servers", "compliant"}
+    assert set(pool) == {"id", "members", "seats", "servers", "compliant", "state"}
+    assert pool["state"] is None  # not assessed without states
     assert set(pool["seats"]) == SEAT_KEYS
     for seats in pool["seats"].values():
         assert set(seats) == {"licensed", "used", "available", "compliant"}
     contract = {"name", "failover", "licensed", "used", "published_used", "borrowed", "lent"}
     for srv in pool["servers"]:
-        assert set(srv) == contract | {"guid", "stale", "secondary_licensed"}
+        assert set(srv) == contract | {"guid", "stale", "secondary_licensed", "state"}
         for key in ("licensed", "used", "borrowed", "lent", "published_used"):
             assert set(srv[key]) == SEAT_KEYS
     for exclusion in doc["excluded"]:
-        assert set(exclusion) == {"name", "reason", "detail", "guid"}
+        assert set(exclusion) == {"name", "reason", "detail", "guid", "state"}
     assert set(doc["unpooled"]) == set(doc["orphaned"]) == SEAT_KEYS
 
 
@@ -167,7 +168,8 @@ def test_json_empty_pool_still_listed() -> None:
 # --- CSV --------------------------------------------------------------------------
 
 HEADER = (
-    "pool,server,guid,status,class,licensed,used,published_used,borrowed,lent,stale,reason,detail"
+    "pool,server,guid,status,class,licensed,used,published_used,borrowed,lent,stale,reason,detail,"
+    "state,state_since"
 )
 
 
@@ -201,6 +203,8 @@ def test_csv_rows() -> None:
         "stale": "true",
         "reason": "",
         "detail": "",
+        "state": "",
+        "state_since": "",
     }
     a_vm = next(r for r in rows if r["server"] == "UNITY-A" and r["class"] == "vm")
     assert (a_vm["borrowed"], a_vm["lent"], a_vm["stale"]) == ("100", "0", "false")

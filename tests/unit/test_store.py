@@ -36,7 +36,7 @@ def test_a_new_store_is_versioned_and_empty(tmp_path: Path) -> None:
         assert not store.has_data()
         assert store.locations() == []
     with sqlite3.connect(tmp_path / "s.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_a_store_path_that_cannot_exist_is_a_store_error(tmp_path: Path) -> None:
@@ -73,4 +73,4 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         (mark,) = store.passes()
         assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3

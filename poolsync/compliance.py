@@ -1,0 +1,201 @@
+"""Compliance states of pools and servers: what a Unity server would do about a
+license violation, since when, and what would end it (pure).
+
+The rules (docs/allocation.md, "Compliance states"):
+
+* A pool violates its license in a seat class when its members together use more
+  seats of that class than they have licensed. Every member shares the violation.
+* A server violates a per-server limit when its license exceeds a published maximum
+  (``max_voice_ports``, 72 on Unity 4.x) or it homes more subscribers than
+  ``max_subscribers`` (when configured). A server outside any pool (its license does
+  not enable pooling) violates its own license when it uses more than it has.
+* What happens then depends on the server's version: Unity 4.x goes into
+  ``four-hour-shutdown`` (a reboot every four hours until the violation is resolved,
+  the FAQ); Unity 5.x and later log it and run in ``grace`` until ``grace_days`` (28)
+  after the violation was first seen, then ``restart-every-48h``.
+* A pool's state is the most severe of its members' states.
+
+"First seen" comes from the store, which records each violation the first time a
+committed sync finds it (:meth:`poolsync.store.Store.violations`); a violation not
+recorded yet counts as first seen ``now``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from poolsync.allocation import PoolReport, parse_version
+from poolsync.attachment import parse_attachment
+from poolsync.errors import AttachmentError
+from poolsync.model import SEAT_CLASSES, Location, SeatClass, Seats
+
+_CLASS_NAMES = {SeatClass.VM: "VM", SeatClass.UM: "UM", SeatClass.INBOX: "Inbox"}
+
+
+class State(enum.Enum):
+    COMPLIANT = "compliant"
+    GRACE = "grace"
+    RESTART_EVERY_48H = "restart-every-48h"
+    FOUR_HOUR_SHUTDOWN = "four-hour-shutdown"
+
+
+SEVERITY = {State.COMPLIANT: 0, State.GRACE: 1, State.RESTART_EVERY_48H: 2,
+            State.FOUR_HOUR_SHUTDOWN: 3}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-server maxima (None: not checked) and the 5.x grace period."""
+
+    max_voice_ports: int | None = 72
+    max_subscribers: int | None = None
+    grace_days: int = 28
+
+
+@dataclass(frozen=True)
+class Violation:
+    key: str            # stable id, e.g. "pool:lab.example.com:vm", "server:UNITY-A:voice-ports"
+    what: str           # what is wrong, in words
+    remedy: str         # what would end it
+    since: datetime     # first seen
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The state of one pool or server. ``until``: when ``grace`` ends."""
+
+    scope: str          # pool | server
+    name: str
+    state: State
+    since: datetime | None
+    until: datetime | None
+    violations: tuple[Violation, ...]
+
+
+@dataclass(frozen=True)
+class ComplianceReport:
+    pools: tuple[Assessment, ...]
+    servers: tuple[Assessment, ...]
+
+    @property
+    def compliant(self) -> bool:
+        return all(a.state is State.COMPLIANT for a in (*self.pools, *self.servers))
+
+    def violation_keys(self) -> set[str]:
+        return {v.key for a in (*self.pools, *self.servers) for v in a.violations}
+
+    def server(self, name: str) -> Assessment | None:
+        return next((a for a in self.servers if a.name == name), None)
+
+
+def _state(version: str | None, since: datetime, now: datetime,
+           limits: Limits) -> tuple[State, datetime | None]:
+    parsed = parse_version(version)
+    if parsed is None or parsed[0] < 5:
+        return State.FOUR_HOUR_SHUTDOWN, None
+    until = since + timedelta(days=limits.grace_days)
+    return (State.GRACE, until) if now < until else (State.RESTART_EVERY_48H, None)
+
+
+def _seats_over(used: Seats, licensed: Seats) -> list[tuple[SeatClass, int, int]]:
+    return [(c, used.get(c), licensed.get(c)) for c in SEAT_CLASSES
+            if used.get(c) > licensed.get(c)]
+
+
+def _assess(scope: str, name: str, version: str | None, violations: Sequence[Violation],
+            now: datetime, limits: Limits) -> Assessment:
+    if not violations:
+        return Assessment(scope, name, State.COMPLIANT, None, None, ())
+    since = min(v.since for v in violations)
+    state, until = _state(version, since, now, limits)
+    return Assessment(scope, name, state, since, until, tuple(violations))
+
+
+def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str, Seats], *,
+           limits: Limits, first_seen: Mapping[str, datetime], now: datetime,
+           ) -> ComplianceReport:
+    """The state of every pool and of every server with a readable license."""
+    by_name: dict[str, Location] = {}
+    for location in sorted(locations, key=lambda x: (x.name, x.guid)):
+        by_name.setdefault(location.name, location)
+
+    def violation(key: str, what: str, remedy: str) -> Violation:
+        return Violation(key, what, remedy, first_seen.get(key, now))
+
+    def server_limits(name: str, ports: int, homed_vm: int) -> list[Violation]:
+        found = []
+        if limits.max_voice_ports is not None and ports > limits.max_voice_ports:
+            found.append(violation(
+                f"server:{name}:voice-ports",
+                f"licensed for {ports} voice ports; a server may have at most "
+                f"{limits.max_voice_ports}",
+                f"remove the upgrade that takes it above {limits.max_voice_ports} ports"))
+        if limits.max_subscribers is not None and homed_vm > limits.max_subscribers:
+            extra = homed_vm - limits.max_subscribers
+            found.append(violation(
+                f"server:{name}:subscribers",
+                f"homes {homed_vm} subscribers; a server may have at most "
+                f"{limits.max_subscribers}",
+                f"move {extra} subscribers to another server"))
+        return found
+
+    pools: list[Assessment] = []
+    servers: list[Assessment] = []
+    for pool in report.pools:
+        pool_violations = [
+            violation(f"pool:{pool.id}:{c.value}",
+                      f"the pool uses {s.used} {_CLASS_NAMES[c]} seats of {s.licensed} "
+                      "licensed",
+                      f"add {s.used - s.licensed} {_CLASS_NAMES[c]} seats to a member's "
+                      f"license, or remove {s.used - s.licensed} {_CLASS_NAMES[c]} "
+                      "subscribers")
+            for c in SEAT_CLASSES if not (s := pool.seats[c]).compliant]
+        member_states = []
+        for member in pool.servers:
+            loc = by_name.get(member.name)
+            ports = 0
+            if loc is not None and loc.attachment is not None:
+                try:
+                    ports = parse_attachment(loc.attachment).voice_ports
+                except AttachmentError:
+                    ports = 0
+            own = server_limits(member.name, ports, member.used.vm)
+            assessment = _assess("server", member.name, loc.version if loc else None,
+                                 [*pool_violations, *own], now, limits)
+            servers.append(assessment)
+            member_states.append(assessment)
+        worst = max(member_states, key=lambda a: SEVERITY[a.state], default=None)
+        if not pool_violations and (worst is None or worst.state is State.COMPLIANT):
+            pools.append(Assessment("pool", pool.id, State.COMPLIANT, None, None, ()))
+        else:
+            since = min((v.since for v in pool_violations), default=None)
+            state = worst.state if worst is not None else State.FOUR_HOUR_SHUTDOWN
+            until = worst.until if worst is not None else None
+            if since is None and worst is not None:
+                since = worst.since
+            pools.append(Assessment("pool", pool.id, state, since, until,
+                                    tuple(pool_violations)))
+    members = {s.name for p in report.pools for s in p.servers}
+    for exclusion in report.excluded:
+        loc = by_name.get(exclusion.name)
+        if exclusion.name in members or loc is None or loc.attachment is None \
+                or loc.failover_of is not None:
+            continue
+        try:
+            data = parse_attachment(loc.attachment)
+        except AttachmentError:
+            continue  # nothing to assess: the report already says it is corrupt
+        used = homed.get(loc.object_id, Seats()) if loc.object_id else Seats()
+        own = [violation(f"server:{loc.name}:{c.value}",
+                         f"uses {u} {_CLASS_NAMES[c]} seats of {lic} on its own license "
+                         "(it is not in a pool)",
+                         f"add {u - lic} {_CLASS_NAMES[c]} seats to its license or move "
+                         f"{u - lic} subscribers to another server")
+               for c, u, lic in _seats_over(used, data.licensed)]
+        own += server_limits(loc.name, data.voice_ports, used.vm)
+        servers.append(_assess("server", loc.name, loc.version, own, now, limits))
+    servers.sort(key=lambda a: a.name)
+    return ComplianceReport(pools=tuple(pools), servers=tuple(servers))
