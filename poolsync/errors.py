@@ -110,3 +110,12 @@ class AttachmentError(PoolsyncError):
 
 class LabError(PoolsyncError):
     """The Samba lab could not be provisioned, started or stopped."""
+
+
+class LicenseFileError(UserError):
+    """A license file (or effective-license XML) cannot be read at all: missing,
+    unreadable, over the size limit, or XML that does not parse. Exit code 2.
+
+    What is wrong *inside* a readable license file is not an exception: it is a list
+    of problems with line numbers (poolsync.licensing).
+    """

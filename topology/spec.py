@@ -4,20 +4,51 @@
 object with its pooling attachment, and ``subscribers.vm`` users homed on it.
 ``docs/topology.md`` describes the format.
 
-Entry points: :func:`load_topology`, :func:`normalize_mac`.
+A server's licenses are either given as numbers (``licenses:``) or read from Unity
+license files (``license_files:``), which are combined as a Unity server does on the
+lab's date (``lab_date:``, default: the day the topology is loaded).
+
+Entry points: :func:`load_topology`, :func:`normalize_mac` (from
+:mod:`poolsync.licensing.mac`, re-exported here).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from poolsync.attachment import (
+    POOLING_ENABLED,
+    SECONDARY_LICENSED,
+    SUBSCRIBERS_MAX,
+    UM_SUBSCRIBERS_MAX,
+    VMI_SUBSCRIBERS_MAX,
+    VOICE_PORTS_MAX,
+)
 from poolsync.config import forest_base_dn, is_dns_name
-from poolsync.errors import TopologyError
+from poolsync.errors import LicenseFileError, TopologyError
+from poolsync.licensing import check_licenses, read_license_file
+from poolsync.licensing.check import EXPIRED, HOSTID_MISMATCH
+from poolsync.licensing.files import EffectiveXml
+from poolsync.licensing.flexlm import ANY, LicenseFile
+from poolsync.licensing.mac import normalize_mac
 from poolsync.model import Seats
 from poolsync.yamlfile import Node, load_yaml_mapping
+
+__all__ = [
+    "ATTACHMENTS",
+    "DcSpec",
+    "LicenseFilesSpec",
+    "LicenseSpec",
+    "ServerSpec",
+    "Topology",
+    "load_topology",
+    "normalize_mac",
+]
 
 Attachment = Literal["ok", "missing", "corrupt"]
 ATTACHMENTS: tuple[Attachment, ...] = ("ok", "missing", "corrupt")
@@ -26,46 +57,18 @@ NETBIOS_MAX = 15
 
 _SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DC_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,13}[A-Za-z0-9])?")
-_HEX = frozenset("0123456789abcdefABCDEF")
-_MAC_SEPARATORS = frozenset("-:.")
-_MAC_FORMS = (
-    re.compile(r"[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5}"),
-    re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}"),
-    re.compile(r"[0-9A-Fa-f]{4}(\.[0-9A-Fa-f]{4}){2}"),
-    re.compile(r"[0-9A-Fa-f]{12}"),
-)
-_TOP_KEYS = ("forest", "dcs", "servers")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TOP_KEYS = ("forest", "dcs", "servers", "lab_date")
 _DC_KEYS = ("name", "gc")
 _SERVER_KEYS = (
-    "name", "version", "mac", "pooling", "licenses", "subscribers", "published",
-    "attachment", "failover_of",
+    "name", "version", "mac", "pooling", "licenses", "license_files", "subscribers",
+    "published", "attachment", "failover_of",
 )  # fmt: skip
-_OWN_DATA_KEYS = ("licenses", "subscribers", "published")
-
-
-def normalize_mac(text: str) -> str:
-    """A MAC address in any accepted form -> 12 upper-case hex digits.
-
-    Accepted: ``00-0B-CD-12-34-56``, ``00:0b:cd:12:34:56``, ``000B.CD12.3456``,
-    ``000bcd123456`` (any case). Raises ValueError saying what is wrong.
-    """
-    stripped = text.strip()
-    if not stripped:
-        raise ValueError("a MAC address cannot be empty")
-    for char in stripped:
-        if char not in _HEX and char not in _MAC_SEPARATORS:
-            raise ValueError(
-                f"{text!r} contains {char!r}, which is neither a hex digit nor a separator (- : .)"
-            )
-    digits = "".join(c for c in stripped if c in _HEX)
-    if len(digits) != 12:
-        raise ValueError(f"{text!r} has {len(digits)} hex digits, expected 12")
-    if not any(form.fullmatch(stripped) for form in _MAC_FORMS):
-        raise ValueError(
-            f"{text!r} is not written in an accepted form (00-0B-CD-12-34-56, "
-            "00:0b:cd:12:34:56, 000B.CD12.3456 or 000bcd123456)"
-        )
-    return digits.upper()
+_OWN_DATA_KEYS = ("licenses", "license_files", "subscribers", "published")
+#: Problems the lab accepts in a license file: they are what a running server lives
+#: with (the file then counts for nothing), so a topology can test them end to end.
+#: Anything else is a broken file that the Install License File wizard would refuse.
+_RUNTIME_PROBLEMS = frozenset({HOSTID_MISMATCH, EXPIRED})
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,33 @@ class LicenseSpec:
 
 
 @dataclass(frozen=True)
+class LicenseFilesSpec:
+    """A server licensed by license files: the files, and what they grant on ``at``.
+
+    ``parameters`` holds every license parameter in effect on ``at`` (the lab's date),
+    as ``license check`` computes it with the server's ``mac``; ``verdict`` is that
+    check's verdict (``licensed``, ``demo``, ``expired`` ...).
+    """
+
+    paths: tuple[Path, ...]
+    at: dt.date
+    verdict: str
+    parameters: tuple[tuple[str, int], ...]
+
+    @property
+    def values(self) -> Mapping[str, int]:
+        return dict(self.parameters)
+
+
+@dataclass(frozen=True)
 class ServerSpec:
     """One Unity server: one Location object in the lab directory.
 
     ``subscribers`` is the truth (users homed here); ``published`` is what the server's
     pooling attachment claims, already merged with the truth for classes not given,
     or None when the topology does not say (then it publishes the truth).
+    With ``license_files``, ``licenses`` and ``pooling`` are what the files grant on
+    the lab's date.
     """
 
     name: str
@@ -107,6 +131,7 @@ class ServerSpec:
     published: Seats | None
     attachment: Attachment
     failover_of: str | None
+    license_files: LicenseFilesSpec | None = None
 
     @property
     def is_secondary(self) -> bool:
@@ -120,6 +145,9 @@ class Topology:
     netbios: str
     dcs: tuple[DcSpec, ...]
     servers: tuple[ServerSpec, ...]
+    #: ``lab_date`` as the file gives it (None: license files are read at load time's
+    #: today).
+    lab_date: dt.date | None = None
 
     @property
     def base_dn(self) -> str:
@@ -138,14 +166,44 @@ class Topology:
         raise KeyError(name)
 
 
-def load_topology(path: Path) -> Topology:
-    """Read and validate a lab topology file; raises :class:`TopologyError`."""
+def load_topology(path: Path, *, today: dt.date | None = None) -> Topology:
+    """Read and validate a lab topology file; raises :class:`TopologyError`.
+
+    License files are read relative to the topology file and combined on the file's
+    ``lab_date``, else on *today* (default: the system's date).
+    """
     root = load_yaml_mapping(path, error=TopologyError)
     root.check_keys(_TOP_KEYS)
     forest, netbios = _forest(root)
     dcs = _dcs(root)
-    servers = _servers(root)
-    return Topology(path=path, forest=forest, netbios=netbios, dcs=dcs, servers=servers)
+    lab_date = _lab_date(root)
+    on = lab_date or today or dt.date.today()
+    servers = _servers(root, _Licensing(base=path.parent, on=on))
+    return Topology(path=path, forest=forest, netbios=netbios, dcs=dcs, servers=servers,
+                    lab_date=lab_date)
+
+
+@dataclass(frozen=True)
+class _Licensing:
+    """Where license files are read from, and the day they are combined on."""
+
+    base: Path
+    on: dt.date
+
+
+def _lab_date(root: Node) -> dt.date | None:
+    if "lab_date" not in root:
+        return None
+    value = root.raw("lab_date")
+    what = "a date such as 2026-12-01"
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise root.error(f"{value!r} is not a date: {exc}", key="lab_date") from None
+    raise root.expected(what, value, key="lab_date")
 
 
 def _forest(root: Node) -> tuple[str, str]:
@@ -192,7 +250,7 @@ def _dcs(root: Node) -> tuple[DcSpec, ...]:
     return tuple(dcs)
 
 
-def _servers(root: Node) -> tuple[ServerSpec, ...]:
+def _servers(root: Node, licensing: _Licensing) -> tuple[ServerSpec, ...]:
     nodes = root.mapping_list("servers")
     # First pass: names, so failover_of can point forwards.
     by_name: dict[str, int] = {}
@@ -236,7 +294,7 @@ def _servers(root: Node) -> tuple[ServerSpec, ...]:
         secondary_of[target] = index
 
     return tuple(
-        _server(node, name, None if target is None else names[target])
+        _server(node, name, None if target is None else names[target], licensing)
         for node, name, target in zip(nodes, names, primaries, strict=True)
     )
 
@@ -254,7 +312,8 @@ def _failover_target(node: Node, by_name: dict[str, int]) -> int | None:
     return by_name[target.lower()]
 
 
-def _server(node: Node, name: str, failover_of: str | None) -> ServerSpec:
+def _server(node: Node, name: str, failover_of: str | None,
+            licensing: _Licensing) -> ServerSpec:
     if failover_of is not None:
         for key in _OWN_DATA_KEYS:
             if key in node:
@@ -272,16 +331,90 @@ def _server(node: Node, name: str, failover_of: str | None) -> ServerSpec:
             raise node.error(str(exc), key="mac") from exc
     subscribers = _subscribers(node.child_or_empty("subscribers"))
     published_node = node.optional_child("published")
+    files = None
+    if "license_files" in node:
+        for key in ("licenses", "pooling"):
+            if key in node:
+                raise node.error(f"{key} comes from the license files when license_files "
+                                 "is given; remove one of them", key=key)
+        files = _license_files(node, mac, licensing)
+        values = files.values
+        licenses = LicenseSpec(
+            vm=values[SUBSCRIBERS_MAX], um=values[UM_SUBSCRIBERS_MAX],
+            inbox=values[VMI_SUBSCRIBERS_MAX], ports=values[VOICE_PORTS_MAX],
+            secondary=values[SECONDARY_LICENSED] >= 1,
+        )
+        pooling = values[POOLING_ENABLED] >= 1
+    else:
+        licenses = _licenses(node.child_or_empty("licenses"))
+        pooling = node.optional_bool("pooling", default=True)
     return ServerSpec(
         name=name,
         version=node.optional_str("version", default=DEFAULT_VERSION),
         mac=mac,
-        pooling=node.optional_bool("pooling", default=True),
-        licenses=_licenses(node.child_or_empty("licenses")),
+        pooling=pooling,
+        licenses=licenses,
         subscribers=subscribers,
         published=None if published_node is None else _published(published_node, subscribers),
         attachment=node.choice("attachment", ATTACHMENTS, default="ok"),
         failover_of=failover_of,
+        license_files=files,
+    )
+
+
+def _license_paths(node: Node, base: Path) -> list[Path]:
+    value = node.raw("license_files")
+    if not isinstance(value, list):
+        raise node.expected("a list of license file paths (relative to the topology file)",
+                            value, key="license_files")
+    if not value:
+        raise node.error("expected at least one license file path, got an empty list",
+                         key="license_files")
+    paths: list[Path] = []
+    seen: dict[Path, int] = {}
+    for index, item in enumerate(value):
+        key = f"license_files[{index}]"
+        if not isinstance(item, str) or not item:
+            raise node.expected("a license file path", item, key=key)
+        path = base / item
+        resolved = path.resolve()
+        if resolved in seen:
+            raise node.error(f"{item!r} is listed twice (also license_files[{seen[resolved]}]); "
+                             "each file counts once", key=key)
+        seen[resolved] = index
+        paths.append(path)
+    return paths
+
+
+def _read(node: Node, path: Path, key: str) -> LicenseFile:
+    try:
+        read = read_license_file(path)
+    except LicenseFileError as exc:
+        raise node.error(str(exc), key=key) from None
+    if isinstance(read, EffectiveXml):
+        raise node.error(f"{path} is an effective-license XML (AvXmlLicData), not a license "
+                         "file; list FLEXlm license files", key=key)
+    return read
+
+
+def _license_files(node: Node, mac: str | None, licensing: _Licensing) -> LicenseFilesSpec:
+    paths = _license_paths(node, licensing.base)
+    files = [_read(node, path, f"license_files[{i}]") for i, path in enumerate(paths)]
+    for index, file in enumerate(files):
+        if mac is None and file.hostid not in (None, ANY):
+            raise node.error(f"{file.path} is bound to the MAC {file.hostid}: give the "
+                             "server's mac so the lab can check it", key=f"license_files[{index}]")
+    result = check_licenses(files, at=licensing.on, macs=[] if mac is None else [mac])
+    for index, report in enumerate(result.files):
+        for problem in report.problems:
+            if problem.severity == "error" and problem.code not in _RUNTIME_PROBLEMS:
+                where = "" if problem.line is None else f" line {problem.line}"
+                raise node.error(f"{report.path}{where}: {problem.code}: {problem.message} "
+                                 "(the Install License File wizard would refuse this file)",
+                                 key=f"license_files[{index}]")
+    return LicenseFilesSpec(
+        paths=tuple(paths), at=licensing.on, verdict=result.verdict,
+        parameters=tuple(result.effective.values.items()),
     )
 
 

@@ -83,7 +83,7 @@ def render_result(result: SyncResult) -> None:
         console.print(f"Store {display_path(result.store)}: {result.servers} servers, "
                       f"{result.subscribers:,} subscribers.", highlight=False)
         if not result.compliant:
-            console.print("[yellow]A pool is out of compliance: see `poolsync pool` "
+            console.print("[yellow]A pool or server is not compliant: see `poolsync pool` "
                           "(exit code 3).[/]")
     skipped = sum(p.skipped for p in result.passes)
     if skipped:

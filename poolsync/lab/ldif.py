@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from poolsync.attachment import format_attachment, license_data
+from poolsync.attachment import LicenseData, format_attachment, license_data
 from poolsync.profile import AttributeDef, Profile
 from topology.spec import ServerSpec, Topology
 
@@ -143,21 +143,28 @@ def containers(topology: Topology) -> list[Record]:
 
 
 def attachment_text(server: ServerSpec) -> str | None:
-    """The pooling attachment the server publishes (None: it publishes none)."""
+    """The pooling attachment the server publishes (None: it publishes none).
+
+    A server licensed by ``license_files`` publishes every parameter its files grant
+    on the lab's date (as Unity's effective license after the Install License File
+    wizard), not only the seats, ports and flags a ``licenses:`` mapping can give.
+    """
     if server.failover_of is not None or server.attachment == "missing":
         return None
     if server.attachment == "corrupt":
         return CORRUPT_ATTACHMENT
     published = server.published if server.published is not None else server.subscribers
-    return format_attachment(
-        license_data(
-            licensed=server.licenses.seats,
-            pooling=server.pooling,
-            secondary=server.licenses.secondary,
-            ports=server.licenses.ports,
-            published=published,
-        )
+    data = license_data(
+        licensed=server.licenses.seats,
+        pooling=server.pooling,
+        secondary=server.licenses.secondary,
+        ports=server.licenses.ports,
+        published=published,
     )
+    if server.license_files is not None:
+        data = LicenseData(licenses={**data.licenses, **server.license_files.values},
+                           utilization=data.utilization)
+    return format_attachment(data)
 
 
 def location_record(topology: Topology, profile: Profile, server: ServerSpec) -> Record:

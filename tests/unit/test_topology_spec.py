@@ -372,12 +372,12 @@ def test_required_key_missing(tmp_path: Path, keypath: str, missing: str) -> Non
 @pytest.mark.parametrize(
     ("keypath", "extra", "allowed"),
     [
-        ("", "server", "dcs, forest, servers"),
+        ("", "server", "dcs, forest, lab_date, servers"),
         ("servers[2].licenses", "vn", "inbox, ports, secondary, um, vm"),
         ("servers[0].subscribers", "voicemail", "inbox, um, vm"),
         ("servers[0].published", "ports", "inbox, um, vm"),
-        ("servers[1]", "licences", "attachment, failover_of, licenses, mac, name, pooling, "
-         "published, subscribers, version"),
+        ("servers[1]", "licences", "attachment, failover_of, license_files, licenses, mac, "
+         "name, pooling, published, subscribers, version"),
         ("dcs[0]", "site", "gc, name"),
     ],
 )  # fmt: skip
