@@ -1,0 +1,214 @@
+"""``poolsync license show|check`` on the example files: output, JSON, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import run
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "licenses"
+A_FILES = [EXAMPLES / n for n in ("unity-a-base.lic", "unity-a-upgrade.lic",
+                                  "unity-a-ports.lic", "unity-a-tts-trial.lic")]
+A_MAC = "00-0B-CD-12-34-56"
+
+
+def as_json(*args: str | Path, exit_code: int = 0) -> dict[str, Any]:
+    result = run(*args, "--format", "json")
+    assert result.exit_code == exit_code, result.stderr
+    assert result.stderr == ""
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def test_help() -> None:
+    result = run("license", "--help")
+    assert result.exit_code == 0
+    for word in ("show", "check", "Exit codes", "docs/licenses.md", "default license"):
+        assert word in result.stdout
+    check = run("license", "check", "--help").stdout
+    for word in ("--mac", "--at", "--format", "virtual MAC", "hostid-mismatch", "Exits 0"):
+        assert word in check
+    assert "effective-license XML" in run("license", "show", "--help").stdout
+    assert "license" in run("--help").stdout
+
+
+def test_check_unity_a_is_licensed() -> None:
+    doc = as_json("license", "check", *A_FILES, "--mac", A_MAC, "--at", "2026-12-01")
+    assert doc["meta"]["type"] == "license-check" and doc["meta"]["version"] == 1
+    assert doc["at"] == "2026-12-01"
+    assert doc["verdict"] == "licensed"
+    assert doc["hostid"] == {"matched": "000BCD123456", "checked": ["000BCD123456"]}
+    assert [f["valid"] for f in doc["files"]] == [True] * 4
+    assert [f["path"] for f in doc["files"]] == [str(p) for p in A_FILES]
+    effective = doc["effective"]
+    # 300 + 200 cumulative; 100 + 100; 20 + 30 Inbox; FEATURE 24 ports over INCREMENT 16.
+    assert (effective["LicSubscribersMax"], effective["LicUMSubscribersMax"],
+            effective["LicVMISubscribersMax"], effective["LicVoicePortsMax"]) == (500, 200, 50,
+                                                                                  24)
+    assert effective["LicPoolingIsEnabled"] is True
+    assert effective["LicSecondaryServerIsLicensed"] is False
+    assert effective["LicTTSSessionsMax"] == 4  # the trial started on 1-dec-2026
+    assert [e["date"] for e in doc["timeline"]] == ["2026-12-01", "2027-04-01", "2027-07-01"]
+    assert doc["timeline"][2]["changes"] == {"LicVMISubscribersMax": {"from": 50, "to": 20}}
+    assert doc["timeline"][2]["files"] == [str(EXAMPLES / "unity-a-upgrade.lic")]
+
+
+def test_files_expiring_on_different_dates() -> None:
+    april = as_json("license", "show", *A_FILES, "--at", "2027-04-01")
+    assert april["effective"]["LicTTSSessionsMax"] == 0
+    assert april["effective"]["LicVMISubscribersMax"] == 50
+    july = as_json("license", "show", *A_FILES, "--at", "1-jul-2027")
+    assert july["effective"]["LicVMISubscribersMax"] == 20
+
+
+def test_the_demo_file_then_its_expiry() -> None:
+    demo = EXAMPLES / "demo.lic"
+    running = as_json("license", "check", demo, "--mac", A_MAC, "--at", "2026-12-29")
+    assert running["verdict"] == "demo"
+    assert running["effective"]["LicSubscribersMax"] == 50
+    assert running["effective"]["LicVoicePortsMax"] == 16
+    assert running["hostid"]["matched"] is None
+    assert running["files"][0]["demo"] is True
+    expired = as_json("license", "check", demo, "--mac", A_MAC, "--at", "2026-12-30",
+                      exit_code=3)
+    assert expired["verdict"] == "expired"
+    assert expired["default_license"] is True
+    assert expired["effective"]["LicSubscribersMax"] == 10
+    assert expired["effective"]["LicVoicePortsMax"] == 2
+    assert expired["max_message_seconds"] == 30
+
+
+def test_a_host_id_mismatch_exits_3() -> None:
+    doc = as_json("license", "check", A_FILES[0], EXAMPLES / "wrong-host.lic", "--mac", A_MAC,
+                  "--at", "2026-12-01", exit_code=3)
+    assert doc["verdict"] == "hostid-mismatch"
+    wrong = doc["files"][1]
+    assert wrong["valid"] is False
+    assert [p["code"] for p in wrong["problems"]] == ["hostid-mismatch"]
+    assert wrong["problems"][0]["line"] == 4
+    assert doc["effective"]["LicSubscribersMax"] == 300  # the wrong file adds nothing
+
+
+def test_a_nic_team_matches_its_virtual_mac() -> None:
+    doc = as_json("license", "check", EXAMPLES / "unity-b-team.lic",
+                  "--mac", "00-1A-2B-3C-4D-01", "--mac", "00-1A-2B-3C-4D-02",
+                  "--mac", "02:00:4c:4f:4f:50", "--at", "2026-12-01")
+    assert doc["verdict"] == "licensed"
+    assert doc["hostid"] == {"matched": "02004C4F4F50",
+                             "checked": ["001A2B3C4D01", "001A2B3C4D02", "02004C4F4F50"]}
+    table = run("license", "check", EXAMPLES / "unity-b-team.lic",
+                "--mac", "00-1A-2B-3C-4D-01", "--mac", "02004C4F4F50", "--at", "2026-12-01")
+    assert "Host ID: matched 02004C4F4F50; checked 001A2B3C4D01, 02004C4F4F50" in table.stdout
+
+
+def test_the_syntax_error_file_lists_every_problem_by_line() -> None:
+    result = run("license", "check", EXAMPLES / "syntax-error.lic", "--mac", A_MAC,
+                 "--at", "2026-12-01")
+    assert result.exit_code == 3
+    assert result.stderr == ""
+    out = result.stdout
+    for line, code in ((3, "syntax"), (4, "unknown-parameter"), (5, "syntax"), (6, "syntax"),
+                       (7, "syntax"), (8, "syntax")):
+        assert f"syntax-error.lic:{line}: {code}: " in out
+    assert "did you mean LicSubscribersMax?" in out
+    assert "unbalanced quote" in out
+    assert "Verdict: invalid" in out
+
+
+def test_show_table_and_exit_codes() -> None:
+    result = run("license", "show", *A_FILES, "--at", "2026-12-01")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "Effective license on 2026-12-01" in out
+    assert "FEATURE " in out and "unity-a-ports.lic:3" in out
+    assert "2027-07-01" in out and "expired 30-jun-2027" in out
+    assert "Verdict" not in out  # show has no verdict
+    broken = run("license", "show", EXAMPLES / "syntax-error.lic", "--at", "2026-12-01")
+    assert broken.exit_code == 3
+    assert "(default)" in broken.stdout
+
+
+def test_show_reads_the_effective_license_xml() -> None:
+    doc = as_json("license", "show", EXAMPLES / "effective-license.xml")
+    assert doc["source"] == "effective-license-xml"
+    assert doc["effective"]["LicSubscribersMax"] == 500
+    assert doc["effective"]["LicMaxMsgRecLenIsLicensed"] is True  # "Licensed" as a word
+    assert doc["utilization"] == {"AvLicUtilizationSubscribers": 480,
+                                  "AvLicUtilizationVMISubscribers": 30}
+    assert doc["timeline"] == []
+    table = run("license", "show", EXAMPLES / "effective-license.xml")
+    assert table.exit_code == 0
+    assert "Utilization" in table.stdout and "AvLicUtilizationSubscribers" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "nope.lic"], "nope.lic: cannot read: No such file or directory"),
+        (["check", str(EXAMPLES / "effective-license.xml"), "--mac", A_MAC],
+         "has no host ID to check; show it with `poolsync license show`"),
+        (["show", str(EXAMPLES / "effective-license.xml"), str(EXAMPLES / "demo.lic")],
+         "show it on its own, not with other files"),
+        (["show", str(EXAMPLES / "demo.lic"), str(EXAMPLES / ".." / "licenses" / "demo.lic")],
+         "given twice"),
+    ],
+)  # fmt: skip
+def test_unreadable_input_exits_2_with_one_line(args: list[str], message: str) -> None:
+    result = run("license", *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("poolsync: error: ") and message in line
+
+
+def test_a_broken_xml_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.xml"
+    path.write_text("<AvXmlLicData><Licenses><LicSubscribersMax>abc</LicSubscribersMax>"
+                    "</Licenses></AvXmlLicData>")
+    result = run("license", "show", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"poolsync: error: {path}: not a readable effective-license XML (AvXmlLicData): "
+        "LicSubscribersMax: 'abc' is not a whole number")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mac", "00-0B-CD-12-34-5"], "'00-0B-CD-12-34-5' has 11 hex digits, expected 12"),
+        (["--mac", "00 0B CD 12 34 56"], "contains ' ', which is neither a hex digit"),
+        (["--mac", A_MAC, "--at", "2027-02-30"], "'2027-02-30' is not a date"),
+        (["--mac", A_MAC, "--at", "tomorrow"], "expected YYYY-MM-DD"),
+        ([], "Missing option '--mac'"),
+    ],
+)  # fmt: skip
+def test_bad_options_exit_2(args: list[str], message: str) -> None:
+    result = run("license", "check", EXAMPLES / "demo.lic", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_no_file_is_a_usage_error() -> None:
+    result = run("license", "show")
+    assert result.exit_code == 2
+    assert "FILE..." in result.stderr
+
+
+def test_binary_garbage_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.lic"
+    path.write_bytes(bytes(range(256)) * 4)
+    doc = as_json("license", "check", path, "--mac", A_MAC, "--at", "2026-12-01", exit_code=3)
+    [problem] = doc["files"][0]["problems"]
+    assert problem["code"] == "syntax" and "NUL byte" in problem["message"]
+    assert doc["verdict"] == "invalid"
+
+
+def test_default_day_is_today() -> None:
+    from datetime import date
+
+    doc = as_json("license", "show", EXAMPLES / "unity-b-team.lic")
+    assert doc["at"] == date.today().isoformat()
