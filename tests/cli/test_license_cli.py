@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +214,43 @@ def test_default_day_is_today() -> None:
 
     doc = as_json("license", "show", EXAMPLES / "unity-b-team.lic")
     assert doc["at"] == date.today().isoformat()
+
+
+def test_show_says_when_files_belong_to_several_servers() -> None:
+    doc = as_json("license", "show", A_FILES[0], EXAMPLES / "unity-b-team.lic", "--at",
+                  "2026-12-01")
+    assert doc["hostids"] == ["000BCD123456", "02004C4F4F50"]
+    table = run("license", "show", A_FILES[0], EXAMPLES / "unity-b-team.lic", "--at",
+                "2026-12-01")
+    assert "the files are bound to different MACs (000BCD123456, 02004C4F4F50)" in table.stdout
+
+
+def _doc_sessions() -> list[tuple[str, str, int | None]]:
+    """(command, output, exit code or None) for each `$ poolsync license` in the docs."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "licenses.md").read_text()
+    sessions: list[tuple[str, str, int | None]] = []
+    for block in re.findall(r"```\n(\$ poolsync license.*?)```", text, flags=re.DOTALL):
+        parts = re.split(r"^(\$ .*)$", block, flags=re.MULTILINE)
+        # parts: ['', cmd1, out1, cmd2, out2, ...]
+        for command, output in zip(parts[1::2], parts[2::2], strict=True):
+            if command.startswith("$ echo $?"):
+                cmd, out, _ = sessions[-1]
+                sessions[-1] = (cmd, out, int(output.strip()))
+            else:
+                sessions.append((command[2:], output.strip("\n"), None))
+    return sessions
+
+
+@pytest.mark.parametrize(("command", "output", "code"), _doc_sessions())
+def test_the_outputs_in_docs_licenses_md_are_real(
+        command: str, output: str, code: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLES)
+    result = run(*shlex.split(command)[1:])
+    if code is not None:
+        assert result.exit_code == code
+    actual = result.stdout
+    if "--format json" in command:
+        doc = json.loads(actual)
+        doc["meta"]["generated"] = "2026-12-01T08:00:00+00:00"
+        actual = json.dumps(doc, indent=2)
+    assert "\n".join(line.rstrip() for line in actual.splitlines()).strip("\n") == output
