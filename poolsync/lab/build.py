@@ -74,8 +74,17 @@ class LabState:
 
 
 def fingerprint(topology: Topology, profile: Profile) -> str:
-    data = Path(topology.path).read_bytes() + profile.fingerprint.encode()
-    return hashlib.sha256(data).hexdigest()
+    """What the lab's directory was built from: the topology, the profile, and for
+    servers licensed by files, the files' contents and the date they were read at."""
+    digest = hashlib.sha256(Path(topology.path).read_bytes() + profile.fingerprint.encode())
+    for server in topology.servers:
+        files = server.license_files
+        if files is None:
+            continue
+        digest.update(f"{server.name}@{files.at.isoformat()}".encode())
+        for path in files.paths:
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
 
 
 def read_state(lab_dir: Path) -> LabState | None:
