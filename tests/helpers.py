@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from click.testing import CliRunner, Result
 
 from poolsync.cli.main import cli
@@ -21,3 +22,15 @@ def run_json(*args: str | Path) -> dict[str, Any]:
     assert result.exit_code == 0, result.stderr
     doc: dict[str, Any] = json.loads(result.stdout)
     return doc
+
+
+def lab_config_copy(lab: Path, config: Path, *, store: Path) -> Path:
+    """The lab's config written to ``config`` with its own ``store``; the lab's CA and
+    password file are referenced by absolute path, so the copy works from anywhere."""
+    doc = yaml.safe_load((lab / "poolsync.yaml").read_text())
+    doc["store"] = str(store)
+    directory = doc["directory"]
+    directory["tls"]["ca_file"] = str(lab / directory["tls"]["ca_file"])
+    directory["bind"]["password"]["file"] = str(lab / directory["bind"]["password"]["file"])
+    config.write_text(yaml.safe_dump(doc))
+    return config

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from poolsync.lab.edit import Add, Delete, LabEditor
 from poolsync.profile import load_profile
 from poolsync.store import Store
-from tests.helpers import run
+from tests.helpers import lab_config_copy, run
 
 pytestmark = pytest.mark.integration
 OU = "OU=Subscribers,OU=Unity,DC=tiny,DC=example,DC=org"
@@ -19,13 +18,7 @@ OU = "OU=Subscribers,OU=Unity,DC=tiny,DC=example,DC=org"
 
 def test_an_over_licensed_pool_is_in_four_hour_shutdown_since_first_seen(
         tiny_lab: Path, tmp_path: Path) -> None:
-    doc = yaml.safe_load((tiny_lab / "poolsync.yaml").read_text())
-    doc["store"] = str(tmp_path / "states.db")
-    doc["directory"]["tls"]["ca_file"] = str(tiny_lab / doc["directory"]["tls"]["ca_file"])
-    doc["directory"]["bind"]["password"]["file"] = str(
-        tiny_lab / doc["directory"]["bind"]["password"]["file"])
-    config = tmp_path / "states.yaml"
-    config.write_text(yaml.safe_dump(doc))
+    config = lab_config_copy(tiny_lab, tmp_path / "states.yaml", store=tmp_path / "states.db")
     assert run("--config", config, "resync", "--total").exit_code == 0
     with Store.open(tmp_path / "states.db", create=False) as store:
         (unity,) = store.locations()

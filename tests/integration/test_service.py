@@ -17,12 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
 from poolsync.lab.edit import Add, Delete, LabEditor
 from poolsync.profile import load_profile
 from poolsync.store import Store
-from tests.helpers import run_json
+from tests.helpers import lab_config_copy, run_json
 
 pytestmark = pytest.mark.integration
 LATENCY_BOUND = 5.0  # seconds: the goal
@@ -49,13 +48,7 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> float:
 
 def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
                                                            tmp_path: Path) -> None:
-    doc = yaml.safe_load((tiny_lab / "poolsync.yaml").read_text())
-    doc["store"] = str(tmp_path / "service.db")
-    doc["directory"]["tls"]["ca_file"] = str(tiny_lab / doc["directory"]["tls"]["ca_file"])
-    doc["directory"]["bind"]["password"]["file"] = str(
-        tiny_lab / doc["directory"]["bind"]["password"]["file"])
-    config = tmp_path / "service.yaml"
-    config.write_text(yaml.safe_dump(doc))
+    config = lab_config_copy(tiny_lab, tmp_path / "service.yaml", store=tmp_path / "service.db")
     store = tmp_path / "service.db"
     metrics = tmp_path / "poolsync.prom"
     proc = subprocess.Popen(
