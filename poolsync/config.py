@@ -309,7 +309,8 @@ def _endpoints(node: Node, *, role: Literal["dc", "gc"],
     raw = node.raw("url")
     if isinstance(raw, list):
         if not raw:
-            raise node.expected("a URL or a non-empty list of URLs", raw, key="url")
+            raise node.error("expected a URL or a non-empty list of URLs, got an empty list",
+                             key="url")
         keys = [f"url[{i}]" for i in range(len(raw))]
         urls = raw
     else:

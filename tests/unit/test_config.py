@@ -741,3 +741,87 @@ def test_mutated_config_raises_only_config_error(
     path = tmp_path_factory.mktemp("fuzz") / "poolsync.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     _check_only_config_errors(path)
+
+
+# -- failover lists, sync and compliance sections ---------------------------------------
+
+
+def test_url_lists_give_endpoints_in_failover_order(tmp_path: Path) -> None:
+    doc = set_key(base_doc(), "directory.dc.url",
+                  ["ldaps://dc1.lab.example.com", "ldaps://dc2.lab.example.com:1636"])
+    directory = load_config(write(tmp_path, doc)).directory
+    assert [(e.host, e.port) for e in directory.dcs] == [
+        ("dc1.lab.example.com", 636), ("dc2.lab.example.com", 1636)]
+    assert directory.dc == directory.dcs[0]
+    # Without a gc section each DC is its own GC, in the same order.
+    assert [(e.host, e.port, e.base_dn) for e in directory.gcs] == [
+        ("dc1.lab.example.com", 3269, ""), ("dc2.lab.example.com", 3269, "")]
+    assert {e.base_dn for e in directory.dcs} == {"DC=lab,DC=example,DC=com"}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ([], "directory.dc.url: expected a URL or a non-empty list of URLs, got an empty list"),
+    (["ldaps://dc1", 7], "directory.dc.url[1]: expected an ldap:// or ldaps:// URL, got 7"),
+    (["ldaps://dc1", "http://dc2"],
+     "directory.dc.url[1]: expected an ldap:// or ldaps:// URL, got 'http://dc2'"),
+])
+def test_bad_url_lists_name_the_item(tmp_path: Path, value: object, message: str) -> None:
+    path = write(tmp_path, set_key(base_doc(), "directory.dc.url", value))
+    assert load_error(path) == f"{path}: {message}"
+
+
+def test_sync_and_compliance_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, base_doc()))
+    assert (config.sync.method, config.sync.max_age) == ("usn", 7 * 86400)
+    assert (config.sync.deletions.max_objects, config.sync.deletions.max_percent) == (500, None)
+    assert (config.compliance.max_voice_ports, config.compliance.max_subscribers,
+            config.compliance.grace_days) == (72, None, 28)
+
+
+def test_sync_and_compliance_keys(tmp_path: Path) -> None:
+    doc = base_doc()
+    doc["sync"] = {"method": "dirsync", "max_age": "12h",
+                   "deletions": {"max_objects": 50, "max_percent": 10}}
+    doc["compliance"] = {"max_voice_ports": None, "max_subscribers_per_server": 2000,
+                         "grace_days": 14}
+    config = load_config(write(tmp_path, doc))
+    assert (config.sync.method, config.sync.max_age) == ("dirsync", 12 * 3600)
+    assert config.sync.deletions.limit(1000) == 50 and config.sync.deletions.limit(100) == 10
+    assert (config.compliance.max_voice_ports, config.compliance.max_subscribers,
+            config.compliance.grace_days) == (None, 2000, 14)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("sync.method", "poll", "sync.method: expected one of"),
+    ("sync.max_age", "soon", "sync.max_age: expected a duration such as 12h or 7d, got 'soon'"),
+    ("sync.max_age", 0, "sync.max_age: expected a duration such as 12h or 7d, got 0"),
+    ("sync.max_age", True, "sync.max_age: expected a duration"),
+    ("sync.deletions.max_objects", -1, "sync.deletions.max_objects: expected"),
+    ("sync.deletions.max_percent", 150, "sync.deletions.max_percent: expected"),
+    ("sync.deletes", 5, "unknown key"),
+    ("compliance.max_voice_ports", 0, "compliance.max_voice_ports: expected"),
+    ("compliance.grace_days", "a month", "compliance.grace_days: expected"),
+])
+def test_bad_sync_and_compliance_keys(tmp_path: Path, key: str, value: object,
+                                      message: str) -> None:
+    path = write(tmp_path, set_key(base_doc(), key, value))
+    error = load_error(path)
+    assert error.startswith(f"{path}: ") and message in error
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("90s", 90), ("5m", 300), ("24h", 86400), ("7d", 604800), ("2w", 1209600), ("30", 30),
+    (" 1.5h ", 5400),
+])
+def test_durations(text: str, seconds: float) -> None:
+    from poolsync.config import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0s", "5 minutes", "-1h", "h", "1y", "5m5s"])
+def test_bad_durations(text: str) -> None:
+    from poolsync.config import parse_duration
+
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_duration(text)
