@@ -31,11 +31,14 @@ def _duration(_ctx: click.Context, param: click.Parameter, value: str) -> float:
 
 
 def _watcher_factory(config: Config, password: Callable[[], str | None],
-                     ) -> Callable[[list[str], Callable[[], None]], Watcher | None]:
-    def make(containers: list[str], on_change: Callable[[], None]) -> Watcher | None:
+                     ) -> Callable[[list[str], Callable[[], None], str | None], Watcher | None]:
+    def make(containers: list[str], on_change: Callable[[], None],
+             endpoint_url: str | None) -> Watcher | None:
         from poolsync.directory.notify import ChangeWatcher
 
-        return ChangeWatcher(config.directory.dc, config.directory, password=password(),
+        endpoint = next((e for e in config.directory.dcs if e.url == endpoint_url),
+                        config.directory.dc)
+        return ChangeWatcher(endpoint, config.directory, password=password(),
                              containers=containers, on_change=on_change)
     return make
 

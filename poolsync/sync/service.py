@@ -60,7 +60,8 @@ class Watcher(Protocol):
     def stop(self) -> object: ...
 
 
-WatcherFactory = Callable[[list[str], Callable[[], None]], Watcher | None]
+#: (containers, on_change, the URL of the DC the domain pass last read) -> a watcher
+WatcherFactory = Callable[[list[str], Callable[[], None], str | None], Watcher | None]
 
 
 @dataclass
@@ -153,15 +154,20 @@ class Service:
         try:
             with Store.open(self.config.store, create=False) as store:
                 containers = store.containers(limit=MAX_WATCHED)
+                endpoint = next((p.endpoint for p in store.passes() if p.name == "domain"),
+                                None)
         except StoreError as exc:
             log.warning("service: cannot list the containers to watch: %s", exc)
             return
-        if not containers or containers == self._watched:
+        # Watch the DC the domain pass reads (it may have failed over), where the
+        # objects it holds are.
+        target = [*containers, f"@{endpoint}"]
+        if not containers or target == self._watched:
             return
         if self._watcher is not None:
             self._watcher.stop()
-        self._watched = containers
-        self._watcher = self.watcher_factory(containers, self.notify)
+        self._watched = target
+        self._watcher = self.watcher_factory(containers, self.notify, endpoint)
         if self._watcher is not None:
             self._watcher.start()
             log.info("service: watching %d container(s) for changes", len(containers))

@@ -45,7 +45,9 @@ def make_service(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.Monkey
     monkeypatch.setattr(engine, "connect", fake.connect)
     config = load_config(write_config(tmp_path))
 
-    def factory(containers: list[str], on_change: Callable[[], None]) -> FakeWatcher:
+    def factory(containers: list[str], on_change: Callable[[], None],
+                endpoint: str | None) -> FakeWatcher:
+        assert endpoint == "ldaps://dc.invalid:636"  # the DC the domain pass read
         watcher = FakeWatcher(containers, on_change)
         if watchers is not None:
             watchers.append(watcher)
