@@ -108,6 +108,8 @@ class RunMetrics:
     changes: Mapping[tuple[str, str], int]
     forced_total: Mapping[str, str]
     pools: Sequence[PoolSeats]
+    #: (scope "pool" or "server", name, state) of every assessed pool and server
+    states: Sequence[tuple[str, str, str]] = ()
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -134,6 +136,7 @@ class RunMetrics:
         object.__setattr__(self, "changes", MappingProxyType(dict(self.changes)))
         object.__setattr__(self, "forced_total", MappingProxyType(dict(self.forced_total)))
         object.__setattr__(self, "pools", tuple(self.pools))
+        object.__setattr__(self, "states", tuple(self.states))
 
     @property
     def duration_seconds(self) -> float:
@@ -262,6 +265,11 @@ def render_metrics(m: RunMetrics) -> str:
         ("poolsync_pool_compliant",
          "1 if the pool uses no more seats of any class than it has licensed, else 0.",
          [((("pool", p),), int(ok)) for p, ok in sorted(_compliant_by_pool(pools).items())]),
+        ("poolsync_compliance_state",
+         "1 for the compliance state each pool and server is in (compliant, grace, "
+         "restart-every-48h, four-hour-shutdown).",
+         [((("scope", scope), ("name", name), ("state", state)), 1)
+          for scope, name, state in sorted(m.states)]),
     ]
     lines: list[str] = []
     for name, help_text, samples in families:

@@ -47,7 +47,9 @@ def write_run_metrics(path: Path, config: Config, *, started: datetime,
     pools: tuple[PoolSeats, ...] = ()
     changes: dict[tuple[str, str], int] = {}
     forced: dict[str, str] = {}
+    states: tuple[tuple[str, str, str], ...] = ()
     if result is not None:
+        states = result.states
         outcome = "ok" if result.compliant else "findings"
         exit_code = 0 if result.compliant else 3
         mode = "total" if result.kind == "total" else "incremental"
@@ -63,7 +65,7 @@ def write_run_metrics(path: Path, config: Config, *, started: datetime,
     text = render_metrics(RunMetrics(
         outcome=outcome, mode=mode, started_at=started, finished_at=finished,
         last_success_at=last_success, exit_code=exit_code, objects=objects, changes=changes,
-        forced_total=forced, pools=pools))
+        forced_total=forced, pools=pools, states=states))
     try:
         write_metrics(path, text)
     except MetricsError as exc:

@@ -109,6 +109,7 @@ class SyncResult:
     started_at: str
     forced: dict[str, str] = field(default_factory=dict)  # pass -> reason of a total
     refusal: str | None = None  # dry run only: why a real run would be refused
+    states: tuple[tuple[str, str, str], ...] = ()  # (scope, name, compliance state)
 
 
 @dataclass
@@ -496,8 +497,8 @@ def _guard(store: Store, writer: SyncWriter, plan: Plan, summaries: list[PassSum
     )
 
 
-def _pool_seats(config: Config, store: Store,
-               now: datetime) -> tuple[bool, tuple[PoolSeats, ...]]:
+def _pool_seats(config: Config, store: Store, now: datetime,
+               ) -> tuple[bool, tuple[PoolSeats, ...], tuple[tuple[str, str, str], ...]]:
     """After a commit: the pool, its compliance, and each violation's first sighting."""
     locations, homed = store.locations(), store.homed_seats()
     report = build_pool_report(config.forest, locations, homed)
@@ -507,7 +508,8 @@ def _pool_seats(config: Config, store: Store,
         store.record_violations(states.violation_keys(), now)
     except StoreError as exc:
         log.warning("could not record the license violations: %s", exc)
-    return report.compliant and states.compliant, pool_seats(report)
+    summary = tuple((a.scope, a.name, a.state.value) for a in (*states.pools, *states.servers))
+    return report.compliant and states.compliant, pool_seats(report), summary
 
 
 def run_sync(config: Config, profile: Profile, *, password: str | None, total: bool = False,
@@ -567,17 +569,18 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
             raise
         forced = {s.name: s.reason for s in summaries if s.reason}
         pools: tuple[PoolSeats, ...] = ()
+        states: tuple[tuple[str, str, str], ...] = ()
         if dry_run:
             compliant = True
         else:
-            compliant, pools = _pool_seats(config, store, now())
+            compliant, pools, states = _pool_seats(config, store, now())
         locations = store.locations()
         result = SyncResult(
             kind=kind, dry_run=dry_run, run_id=run_id, store=str(config.store),
             passes=tuple(summaries), plan=plan, planned=planned, servers=len(locations),
             subscribers=sum(s.vm for s in store.homed_seats().values()), compliant=compliant,
             pools=pools, seconds=time.monotonic() - started, started_at=started_at,
-            forced=forced, refusal=refusal,
+            forced=forced, refusal=refusal, states=states,
         )
         if run_id is not None:
             try:

@@ -30,8 +30,11 @@ def test_an_over_licensed_pool_is_in_four_hour_shutdown_since_first_seen(
                            (sub.object_type, str(sub.object_type_value)),
                            (sub.home, unity.object_id))) for dn in extra])
     try:
-        first = run("--config", config, "resync")
+        metrics = tmp_path / "poolsync.prom"
+        first = run("--config", config, "resync", "--metrics-file", metrics)
         assert first.exit_code == 3, first.stderr  # synced, with findings
+        assert ('poolsync_compliance_state{scope="pool",name="tiny.example.org",'
+                'state="four-hour-shutdown"} 1') in metrics.read_text()
         report = run("--config", config, "pool", "--format", "json")
         assert report.exit_code == 3
         (pool,) = json.loads(report.stdout)["pools"]

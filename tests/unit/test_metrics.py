@@ -364,3 +364,15 @@ def test_a_directory_in_the_way_is_an_error_and_stays(tmp_path: Path) -> None:
         write_metrics(path, EXPECTED)
     assert path.is_dir()
     assert [p.name for p in tmp_path.iterdir()] == ["poolsync.prom"]
+
+
+def test_compliance_states_are_one_series_each() -> None:
+    text = render_metrics(sample(states=[("server", "UNITY-B", "grace"),
+                                         ("pool", "lab.example.com", "four-hour-shutdown")]))
+    lines = [line for line in text.splitlines() if line.startswith("poolsync_compliance_state")]
+    assert lines == [
+        'poolsync_compliance_state{scope="pool",name="lab.example.com",'
+        'state="four-hour-shutdown"} 1',
+        'poolsync_compliance_state{scope="server",name="UNITY-B",state="grace"} 1',
+    ]
+    assert "poolsync_compliance_state" not in render_metrics(sample())
