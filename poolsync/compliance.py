@@ -57,7 +57,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Violation:
-    key: str            # stable id, e.g. "pool:lab.example.com:vm", "server:UNITY-A:voice-ports"
+    key: str            # stable id: "pool:<forest>:vm", "server:<objectGUID>:voice-ports"
     what: str           # what is wrong, in words
     remedy: str         # what would end it
     since: datetime     # first seen
@@ -73,6 +73,7 @@ class Assessment:
     since: datetime | None
     until: datetime | None
     violations: tuple[Violation, ...]
+    guid: str = ""      # servers: the Location's objectGUID (names may repeat)
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,12 @@ class ComplianceReport:
     def violation_keys(self) -> set[str]:
         return {v.key for a in (*self.pools, *self.servers) for v in a.violations}
 
-    def server(self, name: str) -> Assessment | None:
-        return next((a for a in self.servers if a.name == name), None)
+    def server(self, guid: str) -> Assessment | None:
+        """The assessment of the server (Location) with this objectGUID."""
+        return next((a for a in self.servers if a.guid == guid), None)
+
+    def assessed_guids(self) -> set[str]:
+        return {a.guid for a in self.servers}
 
 
 def _state(version: str | None, since: datetime, now: datetime,
@@ -106,37 +111,36 @@ def _seats_over(used: Seats, licensed: Seats) -> list[tuple[SeatClass, int, int]
 
 
 def _assess(scope: str, name: str, version: str | None, violations: Sequence[Violation],
-            now: datetime, limits: Limits) -> Assessment:
+            now: datetime, limits: Limits, guid: str = "") -> Assessment:
     if not violations:
-        return Assessment(scope, name, State.COMPLIANT, None, None, ())
+        return Assessment(scope, name, State.COMPLIANT, None, None, (), guid)
     since = min(v.since for v in violations)
     state, until = _state(version, since, now, limits)
-    return Assessment(scope, name, state, since, until, tuple(violations))
+    return Assessment(scope, name, state, since, until, tuple(violations), guid)
 
 
 def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str, Seats], *,
            limits: Limits, first_seen: Mapping[str, datetime], now: datetime,
            ) -> ComplianceReport:
     """The state of every pool and of every server with a readable license."""
-    by_name: dict[str, Location] = {}
-    for location in sorted(locations, key=lambda x: (x.name, x.guid)):
-        by_name.setdefault(location.name, location)
+    everything = list(locations)
+    by_guid = {location.guid: location for location in everything}
 
     def violation(key: str, what: str, remedy: str) -> Violation:
         return Violation(key, what, remedy, first_seen.get(key, now))
 
-    def server_limits(name: str, ports: int, homed_vm: int) -> list[Violation]:
+    def server_limits(name: str, guid: str, ports: int, homed_vm: int) -> list[Violation]:
         found = []
         if limits.max_voice_ports is not None and ports > limits.max_voice_ports:
             found.append(violation(
-                f"server:{name}:voice-ports",
+                f"server:{guid}:voice-ports",
                 f"licensed for {ports} voice ports; a server may have at most "
                 f"{limits.max_voice_ports}",
                 f"remove the upgrade that takes it above {limits.max_voice_ports} ports"))
         if limits.max_subscribers is not None and homed_vm > limits.max_subscribers:
             extra = homed_vm - limits.max_subscribers
             found.append(violation(
-                f"server:{name}:subscribers",
+                f"server:{guid}:subscribers",
                 f"homes {homed_vm} subscribers; a server may have at most "
                 f"{limits.max_subscribers}",
                 f"move {extra} subscribers to another server"))
@@ -155,33 +159,35 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
             for c in SEAT_CLASSES if not (s := pool.seats[c]).compliant]
         member_states = []
         for member in pool.servers:
-            loc = by_name.get(member.name)
+            loc = by_guid.get(member.guid)
             ports = 0
             if loc is not None and loc.attachment is not None:
                 try:
                     ports = parse_attachment(loc.attachment).voice_ports
                 except AttachmentError:
                     ports = 0
-            own = server_limits(member.name, ports, member.used.vm)
+            own = server_limits(member.name, member.guid, ports, member.used.vm)
             assessment = _assess("server", member.name, loc.version if loc else None,
-                                 [*pool_violations, *own], now, limits)
+                                 [*pool_violations, *own], now, limits, member.guid)
             servers.append(assessment)
             member_states.append(assessment)
         worst = max(member_states, key=lambda a: SEVERITY[a.state], default=None)
         if not pool_violations and (worst is None or worst.state is State.COMPLIANT):
             pools.append(Assessment("pool", pool.id, State.COMPLIANT, None, None, ()))
+        elif worst is None:  # violations but no member to suffer them: cannot happen
+            pools.append(_assess("pool", pool.id, None, pool_violations, now, limits))
         else:
-            since = min((v.since for v in pool_violations), default=None)
-            state = worst.state if worst is not None else State.FOUR_HOUR_SHUTDOWN
-            until = worst.until if worst is not None else None
-            if since is None and worst is not None:
-                since = worst.since
-            pools.append(Assessment("pool", pool.id, state, since, until,
+            # The pool is in its worst member's state, since that state's start; in
+            # grace until the first member's grace ends.
+            graces = [a.until for a in member_states
+                      if a.state is State.GRACE and a.until is not None]
+            until = min(graces) if worst.state is State.GRACE and graces else None
+            pools.append(Assessment("pool", pool.id, worst.state, worst.since, until,
                                     tuple(pool_violations)))
-    members = {s.name for p in report.pools for s in p.servers}
+    members = {s.guid for p in report.pools for s in p.servers}
     for exclusion in report.excluded:
-        loc = by_name.get(exclusion.name)
-        if exclusion.name in members or loc is None or loc.attachment is None \
+        loc = by_guid.get(exclusion.guid)
+        if exclusion.guid in members or loc is None or loc.attachment is None \
                 or loc.failover_of is not None:
             continue
         try:
@@ -189,13 +195,18 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
         except AttachmentError:
             continue  # nothing to assess: the report already says it is corrupt
         used = homed.get(loc.object_id, Seats()) if loc.object_id else Seats()
-        own = [violation(f"server:{loc.name}:{c.value}",
+        # A failover secondary's subscribers count with its primary.
+        for secondary in everything:
+            if loc.object_id and secondary.failover_of == loc.object_id \
+                    and secondary.object_id and secondary.object_id != loc.object_id:
+                used = used + homed.get(secondary.object_id, Seats())
+        own = [violation(f"server:{loc.guid}:{c.value}",
                          f"uses {u} {_CLASS_NAMES[c]} seats of {lic} on its own license "
                          "(it is not in a pool)",
                          f"add {u - lic} {_CLASS_NAMES[c]} seats to its license or move "
                          f"{u - lic} subscribers to another server")
                for c, u, lic in _seats_over(used, data.licensed)]
-        own += server_limits(loc.name, data.voice_ports, used.vm)
-        servers.append(_assess("server", loc.name, loc.version, own, now, limits))
-    servers.sort(key=lambda a: a.name)
+        own += server_limits(loc.name, loc.guid, data.voice_ports, used.vm)
+        servers.append(_assess("server", loc.name, loc.version, own, now, limits, loc.guid))
+    servers.sort(key=lambda a: (a.name, a.guid))
     return ComplianceReport(pools=tuple(pools), servers=tuple(servers))

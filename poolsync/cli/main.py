@@ -24,8 +24,9 @@ EXIT_LOCKED = 6
 
 EPILOG = """\b
 Exit codes: 0 ok; 1 an error not listed here; 2 usage or configuration error;
-3 done, with findings (a pool or server is not compliant; a license check whose
-verdict is not licensed or demo); 4 a resync refused to commit an unsafe
+3 done, with findings (a pool or server is not compliant; license check: the
+verdict is not licensed or demo; license show: a file has an error); 4 a resync
+refused to commit an unsafe
 change (nothing was changed); 5 the directory could not be read; 6 another run
 holds the store; 130 interrupted.
 Documentation: docs/ in the source tree (operations.md starts there)."""

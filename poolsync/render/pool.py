@@ -119,7 +119,7 @@ def _pool_json(pool: Pool, states: ComplianceReport | None) -> dict[str, Any]:
         "state": assessment_json(pool_state),
         "seats": {c.value: _class_json(pool.seats[c]) for c in SEAT_CLASSES},
         "servers": [{**_server_json(s),
-                     "state": assessment_json(states.server(s.name) if states else None)}
+                     "state": assessment_json(states.server(s.guid) if states else None)}
                     for s in pool.servers],
     }
 
@@ -137,7 +137,7 @@ def pool_report_json(report: PoolReport, *, generated: datetime,
         "pools": [_pool_json(p, states) for p in report.pools],
         "excluded": [
             {"name": e.name, "guid": e.guid, "reason": e.reason.value, "detail": e.detail,
-             "state": assessment_json(states.server(e.name) if states else None)}
+             "state": assessment_json(states.server(e.guid) if states else None)}
             for e in report.excluded
         ],
         "unpooled": report.unpooled.as_dict(),
@@ -156,8 +156,8 @@ def _state_cells(assessment: Assessment | None) -> dict[str, object]:
 
 def _csv_rows(report: PoolReport,
               states: ComplianceReport | None) -> Iterator[dict[str, object]]:
-    def server_state(name: str) -> dict[str, object]:
-        return _state_cells(states.server(name)) if states else {}
+    def server_state(guid: str) -> dict[str, object]:
+        return _state_cells(states.server(guid)) if states else {}
 
     for pool in report.pools:
         pool_state = _state_cells(next((a for a in states.pools if a.name == pool.id), None)) \
@@ -166,7 +166,7 @@ def _csv_rows(report: PoolReport,
             for c in SEAT_CLASSES:
                 published = _published(server, c)
                 yield {
-                    **server_state(server.name),
+                    **server_state(server.guid),
                     "pool": pool.id,
                     "server": server.name,
                     "guid": server.guid,
@@ -194,7 +194,7 @@ def _csv_rows(report: PoolReport,
             }
     for exclusion in report.excluded:
         yield {
-            **server_state(exclusion.name),
+            **server_state(exclusion.guid),
             "server": exclusion.name,
             "guid": exclusion.guid,
             "status": "excluded",
@@ -342,7 +342,7 @@ def _print_states(console: Console, pool: Pool, states: ComplianceReport) -> Non
         for line in _state_lines("Pool state", pool_state):
             console.print(line)
     for server in pool.servers:
-        assessment = states.server(server.name)
+        assessment = states.server(server.guid)
         if assessment is None or assessment.state is State.COMPLIANT:
             continue
         own = [v for v in assessment.violations if v.key.startswith("server:")]
@@ -382,7 +382,7 @@ def pool_report_table(report: PoolReport, console: Console,
         console.print(table)
         if states is not None:
             for exclusion in report.excluded:
-                assessment = states.server(exclusion.name)
+                assessment = states.server(exclusion.guid)
                 if assessment is not None and assessment.state is not State.COMPLIANT:
                     for line in _state_lines(f"Server {exclusion.name}", assessment):
                         console.print(line)

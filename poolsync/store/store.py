@@ -7,7 +7,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -248,12 +248,15 @@ class Store:
             return {}
         return {key: datetime.fromisoformat(when) for key, when in rows}
 
-    def record_violations(self, keys: set[str], now: datetime) -> None:
-        """Keep the first-seen time of ``keys``, add new ones at ``now``, forget the rest."""
+    def record_violations(self, keys: set[str], now: datetime, *,
+                          keep: Callable[[str], bool] = lambda _key: False) -> None:
+        """Keep the first-seen time of ``keys``, add new ones at ``now``, and forget the
+        others, except those ``keep`` says to hold (a server this run could not assess
+        must not have its grace period restarted)."""
         with self.transaction() as db:
             held = {row[0] for row in db.execute("SELECT key FROM violations")}
             db.executemany("DELETE FROM violations WHERE key = ?",
-                           [(k,) for k in sorted(held - keys)])
+                           [(k,) for k in sorted(held - keys) if not keep(k)])
             db.executemany("INSERT INTO violations (key, first_seen) VALUES (?, ?)",
                            [(k, now.isoformat(timespec="seconds")) for k in sorted(keys - held)])
 

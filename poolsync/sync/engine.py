@@ -504,8 +504,14 @@ def _pool_seats(config: Config, store: Store, now: datetime,
     report = build_pool_report(config.forest, locations, homed)
     states = assess(report, locations, homed, limits=config.compliance,
                     first_seen=store.violations(), now=now)
+    assessed = states.assessed_guids()
+
+    def unassessed(key: str) -> bool:  # "server:<guid>:..." of a server not assessed now
+        scope, _, rest = key.partition(":")
+        return scope == "server" and rest.split(":", 1)[0] not in assessed
+
     try:
-        store.record_violations(states.violation_keys(), now)
+        store.record_violations(states.violation_keys(), now, keep=unassessed)
     except StoreError as exc:
         log.warning("could not record the license violations: %s", exc)
     summary = tuple((a.scope, a.name, a.state.value) for a in (*states.pools, *states.servers))

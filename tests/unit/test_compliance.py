@@ -14,11 +14,13 @@ FOREST = "lab.example.com"
 
 
 def location(name: str, version: str, licensed: Seats, *, ports: int = 24,
-             pooling: bool = True) -> Location:
+             pooling: bool = True, guid: str | None = None,
+             failover_of: str | None = None) -> Location:
     text = format_attachment(license_data(licensed=licensed, pooling=pooling, secondary=False,
                                           ports=ports, published=None))
-    return Location(guid=f"g-{name}", dn=f"CN={name}", name=name, object_id=f"id-{name}",
-                    version=version, failover_of=None, attachment=text)
+    return Location(guid=guid or f"g-{name}", dn=f"CN={name}", name=name,
+                    object_id=f"id-{guid or name}", version=version, failover_of=failover_of,
+                    attachment=None if failover_of else text)
 
 
 DEFAULT_LIMITS = Limits()
@@ -47,7 +49,7 @@ def test_an_over_pool_puts_4x_into_four_hour_shutdown_and_5x_into_grace() -> Non
     states = run([location("A", "4.0(5)", Seats(100)), location("B", "5.0(1)", Seats(100))],
                  {"id-A": Seats(150), "id-B": Seats(80)},
                  first_seen={f"pool:{FOREST}:vm": seen})
-    a, b = states.server("A"), states.server("B")
+    a, b = states.server("g-A"), states.server("g-B")
     assert a is not None and b is not None
     assert (a.state, a.since, a.until) == (State.FOUR_HOUR_SHUTDOWN, seen, None)
     assert (b.state, b.since, b.until) == (State.GRACE, seen, seen + timedelta(days=28))
@@ -76,12 +78,12 @@ def test_per_server_maximums() -> None:
                   location("B", "4.2(1)", Seats(500))],
                  {"id-A": Seats(10), "id-B": Seats(300)},
                  limits=Limits(max_voice_ports=72, max_subscribers=250))
-    a, b = states.server("A"), states.server("B")
+    a, b = states.server("g-A"), states.server("g-B")
     assert a is not None and b is not None
     assert a.state is State.FOUR_HOUR_SHUTDOWN
-    assert [v.key for v in a.violations] == ["server:A:voice-ports"]
+    assert [v.key for v in a.violations] == ["server:g-A:voice-ports"]
     assert "96 voice ports" in a.violations[0].what
-    assert [v.key for v in b.violations] == ["server:B:subscribers"]
+    assert [v.key for v in b.violations] == ["server:g-B:subscribers"]
     assert "move 50 subscribers" in b.violations[0].remedy
     assert states.pools[0].state is State.FOUR_HOUR_SHUTDOWN  # members are in violation
     assert states.pools[0].violations == ()  # but the pool's own seats are fine
@@ -94,9 +96,46 @@ def test_a_server_outside_the_pool_answers_for_its_own_license() -> None:
     states = run([location("A", "4.0(5)", Seats(100)),
                   location("C", "5.0(1)", Seats(50, 5, 0), pooling=False)],
                  {"id-A": Seats(10), "id-C": Seats(60, 6, 0)})
-    c = states.server("C")
+    c = states.server("g-C")
     assert c is not None and c.state is State.GRACE
-    assert [v.key for v in c.violations] == ["server:C:vm", "server:C:um"]
+    assert [v.key for v in c.violations] == ["server:g-C:vm", "server:g-C:um"]
     assert "move 10 subscribers" in c.violations[0].remedy
     assert states.pools[0].state is State.COMPLIANT  # C is not a member
     assert not states.compliant
+
+
+def test_servers_with_the_same_name_are_told_apart_by_guid() -> None:
+    states = run([location("X", "5.0(1)", Seats(100), guid="g1"),
+                  location("X", "4.0(5)", Seats(100), ports=96, guid="g2"),
+                  location("X", "4.0(5)", Seats(10), pooling=False, guid="g3")],
+                 {"id-g1": Seats(10), "id-g2": Seats(10), "id-g3": Seats(50)})
+    one, two, three = (states.server(g) for g in ("g1", "g2", "g3"))
+    assert one is not None and two is not None and three is not None
+    assert [v.key for v in two.violations] == ["server:g2:voice-ports"]
+    assert two.state is State.FOUR_HOUR_SHUTDOWN and one.state is State.COMPLIANT
+    assert three.state is State.FOUR_HOUR_SHUTDOWN  # over its own license, outside the pool
+
+
+def test_a_non_pooled_primary_counts_its_secondarys_subscribers() -> None:
+    primary = location("P", "4.0(5)", Seats(100), pooling=False)
+    secondary = location("S", "4.0(5)", Seats(0), failover_of=primary.object_id)
+    states = run([primary, secondary], {"id-P": Seats(60), "id-S": Seats(60)})
+    p = states.server("g-P")
+    assert p is not None and p.state is State.FOUR_HOUR_SHUTDOWN
+    assert "uses 120 VM seats of 100" in p.violations[0].what
+
+
+def test_the_pool_takes_its_worst_members_state_and_dates() -> None:
+    pool_key, ports_key = f"pool:{FOREST}:vm", "server:g-A:voice-ports"
+    locations = [location("A", "5.0(1)", Seats(100), ports=96),
+                 location("B", "5.0(1)", Seats(100))]
+    homed = {"id-A": Seats(150), "id-B": Seats(80)}
+    states = run(locations, homed, first_seen={pool_key: NOW - timedelta(days=2),
+                                               ports_key: NOW - timedelta(days=40)})
+    (pool,) = states.pools
+    assert (pool.state, pool.since) == (State.RESTART_EVERY_48H, NOW - timedelta(days=40))
+    graced = run(locations, homed, first_seen={pool_key: NOW - timedelta(days=2),
+                                               ports_key: NOW - timedelta(days=20)})
+    (pool,) = graced.pools
+    # A's grace (from day -20) ends first: the pool's grace ends then.
+    assert (pool.state, pool.until) == (State.GRACE, NOW + timedelta(days=8))

@@ -74,3 +74,18 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs(
+        tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    day0 = datetime(2026, 11, 1, tzinfo=UTC)
+    with Store.open(tmp_path / "s.db") as store:
+        store.record_violations({"pool:f:vm", "server:g1:voice-ports"}, day0)
+        store.record_violations({"pool:f:vm"}, day0 + timedelta(days=1),
+                                keep=lambda key: key.startswith("server:g1:"))
+        assert store.violations() == {"pool:f:vm": day0, "server:g1:voice-ports": day0}
+        store.record_violations({"pool:f:vm", "pool:f:um"}, day0 + timedelta(days=2))
+        assert store.violations() == {"pool:f:vm": day0,
+                                      "pool:f:um": day0 + timedelta(days=2)}
