@@ -58,6 +58,17 @@ _VERDICT_MEANS = {
 }
 
 
+#: ``expired`` while other files still count: the server runs on less than it had.
+_EXPIRED_PARTLY = ("a license file (not a demo) has expired: what it granted is gone and "
+                   "the server runs on the files that still count; renew it")
+
+
+def _verdict_means(result: LicenseCheck) -> str:
+    if result.verdict == "expired" and not result.effective.default:
+        return _EXPIRED_PARTLY
+    return _VERDICT_MEANS[result.verdict]
+
+
 class DateType(click.ParamType[date, Any]):
     """A day: ``2027-03-15`` or FLEXlm's ``15-mar-2027``."""
 
@@ -364,7 +375,7 @@ def _render(result: LicenseCheck, console: Console, *, check: bool) -> None:
         console.print()
         console.print(Text.assemble("Verdict: ", (result.verdict,
                                                   _VERDICT_STYLE[result.verdict]),
-                                    f" — {_VERDICT_MEANS[result.verdict]}"), soft_wrap=True)
+                                    f" — {_verdict_means(result)}"), soft_wrap=True)
 
 
 def _show_xml(xml: EffectiveXml, day: date, fmt: str) -> None:

@@ -6,10 +6,13 @@ verdict is the first of these that applies (docs/licenses.md, "Verdicts"):
 1. ``invalid``: a file has an error other than a host-ID mismatch or expiry (syntax,
    unknown parameter, no host ID, no feature lines). Such a file contributes nothing.
 2. ``hostid-mismatch``: a file is bound to a MAC that is none of the server's.
-3. ``expired``: no line counts on the day, and a file has expired: the server runs on
-   the built-in default license because its files ran out.
-4. ``default``: no line counts on the day (nothing expired: e.g. every START= lies
-   ahead); the built-in default license applies.
+3. ``expired``: a file that is not a demo file has expired (every line of it lapsed):
+   what it granted is gone even if other files still count; or no line counts on the
+   day and a line of some file has lapsed, so the server runs on the built-in default
+   license because its files ran out. An expired demo file beside files that count is
+   harmless (the FAQ says not to remove license files).
+4. ``default``: no line counts on the day and no line has lapsed (e.g. every START=
+   lies ahead); the built-in default license applies.
 5. ``demo``: every file that counts is a demo file (HOSTID=ANY).
 6. ``licensed``.
 
@@ -162,8 +165,12 @@ def _verdict(reports: Sequence[FileReport], effective: Effective) -> Verdict:
         return "invalid"
     if HOSTID_MISMATCH in codes:
         return "hostid-mismatch"
+    lapsed = any(p.code == EXPIRED for r in reports for p in r.problems)
     if effective.default:
-        return "expired" if EXPIRED in codes else "default"
+        return "expired" if lapsed else "default"
+    if any(not r.demo and any(p.code == EXPIRED and p.severity == "error"
+                              for p in r.problems) for r in reports):
+        return "expired"
     if all(r.demo for r in reports if r.contributes):
         return "demo"
     return "licensed"

@@ -254,3 +254,21 @@ def test_the_outputs_in_docs_licenses_md_are_real(
         doc["meta"]["generated"] = "2026-12-01T08:00:00+00:00"
         actual = json.dumps(doc, indent=2)
     assert "\n".join(line.rstrip() for line in actual.splitlines()).strip("\n") == output
+
+
+def test_an_expired_base_file_beside_a_ports_file_is_not_licensed(tmp_path: Path) -> None:
+    # The review's reproducer: unity-a-base.lic with every expiry on 30-nov-2026.
+    text = (EXAMPLES / "unity-a-base.lic").read_text()
+    term = re.sub(r" (permanent|1-jan-0) ", " 30-nov-2026 ", text)
+    base = tmp_path / "base-term.lic"
+    base.write_text(term)
+    args = ("license", "check", base, EXAMPLES / "unity-a-ports.lic", "--mac", A_MAC,
+            "--at", "2026-12-01")
+    doc = as_json(*args, exit_code=3)
+    assert doc["verdict"] == "expired"
+    assert doc["effective"]["LicSubscribersMax"] == 0
+    assert doc["effective"]["LicPoolingIsEnabled"] is False
+    table = run(*args)
+    assert table.exit_code == 3
+    assert "Verdict: expired — a license file (not a demo) has expired" in table.stdout
+    assert "built-in default license applies (2 ports" not in table.stdout

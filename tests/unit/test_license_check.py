@@ -181,3 +181,34 @@ def test_show_json_has_a_timeline() -> None:
         "default_license": False,
     }]
     assert doc["files"][1]["expires"] == "2026-12-29"
+
+
+BASE_TERM = lic("base-term.lic", f"SERVER h {MAC}\n"
+                                 "INCREMENT LicSubscribersMax cisco 4.0 30-nov-2026 500\n"
+                                 "FEATURE LicPoolingIsEnabled cisco 4.0 30-nov-2026 1\n")
+PORTS = lic("ports.lic", f"FEATURE LicVoicePortsMax cisco 4.0 permanent 24 HOSTID={MAC}\n")
+
+
+def test_an_expired_real_file_beside_one_that_counts_is_expired() -> None:
+    # The review's reproducer: the base term ran out, the ports file still counts, so
+    # the server has 0 subscribers and no pooling; that is not "licensed".
+    result = check_licenses([BASE_TERM, PORTS], at=DAY, macs=[MAC])
+    assert not result.effective.default
+    assert result.effective.values["LicSubscribersMax"] == 0
+    assert result.verdict == "expired"
+    assert not result.healthy
+    # The day before, it was licensed; an expired *demo* beside it stays harmless.
+    assert verdict(BASE_TERM, PORTS, at=date(2026, 11, 30)) == "licensed"
+    assert verdict(BASE, DEMO, at=date(2026, 12, 30)) == "licensed"
+
+
+def test_a_lapsed_line_with_the_rest_not_yet_started_is_expired_not_default() -> None:
+    # One file: a line that expired and a line that starts later. No line counts, so
+    # the default license applies, but because a line ran out, not "nothing expired".
+    gap = lic("gap.lic", f"INCREMENT LicSubscribersMax cisco 4.0 30-nov-2026 50 HOSTID={MAC}\n"
+                         f"INCREMENT LicSubscribersMax cisco 4.0 permanent 50 HOSTID={MAC} "
+                         "START=1-jan-2027\n")
+    result = check_licenses([gap], at=DAY, macs=[MAC])
+    assert result.effective.default
+    assert [(p.code, p.severity) for p in result.files[0].problems] == [("expired", "warning")]
+    assert result.verdict == "expired"
