@@ -35,7 +35,7 @@ from poolsync.licensing import (
 )
 from poolsync.licensing.check import EXPIRED
 from poolsync.licensing.dates import format_date, parse_date
-from poolsync.licensing.effective import Cause
+from poolsync.licensing.effective import Cause, TimelineEntry
 from poolsync.licensing.params import PARAMETERS, is_flag
 
 #: Exit code when the files were read but the verdict is not licensed or demo (or,
@@ -268,13 +268,22 @@ def _files_table(result: LicenseCheck, *, check: bool) -> Table:
     return table
 
 
+#: Problem lines the table prints per file; --format json lists them all. A file of
+#: thousands of lapsed lines would otherwise print thousands of warnings.
+TABLE_PROBLEMS_PER_FILE = 50
+
+
 def _problem_lines(result: LicenseCheck) -> list[Text]:
     lines: list[Text] = []
     for report in result.files:
-        for p in report.problems:
+        for p in report.problems[:TABLE_PROBLEMS_PER_FILE]:
             where = report.path if p.line is None else f"{report.path}:{p.line}"
             style = "bold red" if p.severity == "error" else "yellow"
             lines.append(Text.assemble(f"  {where}: ", (p.code, style), f": {p.message}"))
+        more = len(report.problems) - TABLE_PROBLEMS_PER_FILE
+        if more > 0:
+            lines.append(Text(f"  {report.path}: ... and {more:,} more problems "
+                              "(--format json lists them all)"))
     return lines
 
 
@@ -335,14 +344,36 @@ def _timeline_table(result: LicenseCheck) -> Table | Text:
     table.add_column("Date", no_wrap=True)
     table.add_column("Change")
     table.add_column("Because")
-    for entry in result.timeline:
+    shown, hidden = _timeline_window(result.timeline, result.at)
+    for entry in shown:
         changes = "\n".join(f"{c.name} {_value(c.name, c.before)} → {_value(c.name, c.after)}"
                             for c in entry.changes)
         if entry.default_after and not entry.default_before:
             changes += "\n(the built-in default license applies)"
         because = "\n".join(_cause(c, entry.date) for c in entry.causes)
         table.add_row(_when(entry.date, result.at), changes, because)
+    if hidden:
+        table.caption = (f"{hidden:,} more changes not shown, the furthest from "
+                         f"{result.at.isoformat()} (--format json lists them all)")
+        table.caption_justify = "left"
     return table
+
+
+#: Timeline rows the table prints; the rest (the furthest from --at) are counted.
+TABLE_TIMELINE_ROWS = 100
+
+
+def _timeline_window(entries: Sequence[TimelineEntry],
+                     at: date) -> tuple[Sequence[TimelineEntry], int]:
+    """The rows nearest *at* (mostly ahead of it, some behind), and how many are left."""
+    if len(entries) <= TABLE_TIMELINE_ROWS:
+        return entries, 0
+    split = next((i for i, e in enumerate(entries) if e.date >= at), len(entries))
+    ahead = len(entries) - split
+    behind = min(split, max(TABLE_TIMELINE_ROWS - ahead, TABLE_TIMELINE_ROWS // 5))
+    first = split - behind
+    shown = entries[first:first + TABLE_TIMELINE_ROWS]
+    return shown, len(entries) - len(shown)
 
 
 def _render(result: LicenseCheck, console: Console, *, check: bool) -> None:

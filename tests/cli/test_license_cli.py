@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from poolsync.licensing.dates import format_date
 from tests.helpers import run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "licenses"
@@ -272,3 +275,29 @@ def test_an_expired_base_file_beside_a_ports_file_is_not_licensed(tmp_path: Path
     assert table.exit_code == 3
     assert "Verdict: expired — a license file (not a demo) has expired" in table.stdout
     assert "built-in default license applies (2 ports" not in table.stdout
+
+
+def test_a_max_size_file_prints_a_readable_table_fast(tmp_path: Path) -> None:
+    # ~14,600 lines expiring on consecutive days: thousands of expired warnings and
+    # timeline rows. The table prints the first problems and the rows nearest --at,
+    # and says how many more --format json lists.
+    lines, size, day = [], 0, date(1990, 1, 1)
+    while True:
+        line = (f"INCREMENT LicSubscribersMax cisco 4.0 {format_date(day)} 1 "
+                "HOSTID=000BCD123456\n")
+        if size + len(line) > 1024 * 1024:
+            break
+        lines.append(line)
+        size += len(line)
+        day += timedelta(days=1)
+    path = tmp_path / "big.lic"
+    path.write_text("".join(lines))
+    started = time.perf_counter()
+    result = run("license", "check", path, "--mac", A_MAC, "--at", "2026-12-01")
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.stderr
+    assert elapsed < 10, f"{elapsed:.1f} s"
+    assert "... and 13,433 more problems (--format json lists them all)" in result.stdout
+    assert "14,523 more changes not shown, the furthest from 2026-12-01" in result.stdout
+    assert result.stdout.count(" expired ") < 200
+    assert "2026-11-11 (past)" in result.stdout and "2026-11-10 (past)" not in result.stdout

@@ -3,14 +3,28 @@ default license, the timeline, duplicate FEATURE lines."""
 
 from __future__ import annotations
 
-from datetime import date
+import time
+from datetime import date, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poolsync.licensing import DEFAULT_LICENSE, PARAMETERS, effective_at, timeline
-from poolsync.licensing.effective import Cause, Change, Source, duplicate_features
-from poolsync.licensing.flexlm import LicenseFile, parse_license_file
+from poolsync.licensing import (
+    DEFAULT_LICENSE,
+    PARAMETERS,
+    check_licenses,
+    effective_at,
+    timeline,
+)
+from poolsync.licensing.dates import format_date
+from poolsync.licensing.effective import (
+    Cause,
+    Change,
+    Source,
+    TimelineEntry,
+    duplicate_features,
+)
+from poolsync.licensing.flexlm import MAX_FILE_BYTES, LicenseFile, parse_license_file
 
 MAC = "000BCD123456"
 
@@ -179,3 +193,73 @@ def test_the_timeline_agrees_with_effective_at(
     else:
         earliest = date(2025, 1, 1)
         assert effective_at(parsed, day).values == effective_at(parsed, earliest).values
+
+
+def _timeline_by_effective_at(files: list[LicenseFile]) -> tuple[TimelineEntry, ...]:
+    """The timeline by definition: effective_at the day before and on each candidate
+    day (quadratic; the reference the one-pass timeline() must agree with)."""
+    candidates: dict[date, list[Cause]] = {}
+    for file in files:
+        for line in file.features:
+            if line.start is not None:
+                candidates.setdefault(line.start, []).append(
+                    Cause(file.path, line.line, "starts"))
+            if line.expiry is not None:
+                candidates.setdefault(line.expiry + timedelta(days=1), []).append(
+                    Cause(file.path, line.line, "expired"))
+    entries = []
+    for day in sorted(candidates):
+        before, after = effective_at(files, day - timedelta(days=1)), effective_at(files, day)
+        changes = tuple(Change(n, before.values[n], after.values[n]) for n in PARAMETERS
+                        if before.values[n] != after.values[n])
+        if changes:
+            entries.append(TimelineEntry(day, changes, tuple(candidates[day]),
+                                         before.default, after.default))
+    return tuple(entries)
+
+
+_DATES = st.dates(date(2026, 1, 1), date(2027, 12, 31)).map(format_date)
+_STARTED_LINES = st.tuples(
+    st.sampled_from(["FEATURE", "INCREMENT"]),
+    st.sampled_from((*PARAMETERS[:3], "LicPoolingIsEnabled")),
+    st.integers(0, 1),
+    st.one_of(st.just("permanent"), _DATES),
+    st.one_of(st.just(""), _DATES.map(lambda d: f"START={d}")),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(files=st.lists(st.lists(_STARTED_LINES, min_size=1, max_size=6), min_size=1,
+                      max_size=4))
+def test_the_one_pass_timeline_is_the_timeline_by_definition(
+        files: list[list[tuple[str, str, int, str, str]]]) -> None:
+    parsed = []
+    for i, lines in enumerate(files):
+        text = "".join(f"{k} {n} cisco 4.0 {e} {c} HOSTID={MAC} {s}\n"
+                       for k, n, c, e, s in lines)
+        file = parse_license_file(text.encode(), path=f"{i}.lic")
+        if file.ok:  # START after the expiry is a syntax error: such a file is skipped
+            parsed.append(file)
+    assert timeline(parsed) == _timeline_by_effective_at(parsed)
+
+
+def test_a_max_size_file_of_distinct_expiries_is_fast() -> None:
+    # The review's worst case: ~14,600 INCREMENT lines (1 MiB), each expiring on another
+    # day. Computing the timeline by effective_at per day took about seven minutes.
+    lines, size, day = [], 0, date(1990, 1, 1)
+    while True:
+        line = f"INCREMENT LicSubscribersMax cisco 4.0 {format_date(day)} 1 HOSTID={MAC}\n"
+        if size + len(line) > MAX_FILE_BYTES:
+            break
+        lines.append(line)
+        size += len(line)
+        day += timedelta(days=1)
+    assert len(lines) > 14_000
+    started = time.perf_counter()
+    parsed = parse_license_file("".join(lines).encode(), path="big.lic")
+    result = check_licenses([parsed], at=date(2026, 12, 1), macs=[MAC])
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5, f"{elapsed:.1f} s"
+    assert len(result.timeline) == len(lines)
+    lapsed = (date(2026, 12, 1) - date(1990, 1, 1)).days  # expired by 1-dec-2026
+    assert result.effective.values["LicSubscribersMax"] == len(lines) - lapsed
