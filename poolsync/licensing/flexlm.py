@@ -32,6 +32,7 @@ __all__ = [
     "MAX_LINE_BYTES",
     "MAX_LOGICAL_LINE",
     "MAX_PROBLEMS",
+    "MAX_WARNINGS",
     "FeatureLine",
     "LicenseFile",
     "Problem",
@@ -57,8 +58,11 @@ MAX_FILE_BYTES: Final = 1024 * 1024
 MAX_LINE_BYTES: Final = 4096
 #: One logical line (continuations joined).
 MAX_LOGICAL_LINE: Final = 16 * 1024
-#: After this many problems a file is clearly not a license file; stop listing.
+#: After this many errors a file is clearly not a license file; stop reading.
 MAX_PROBLEMS: Final = 50
+#: Warnings listed per file; the rest are counted in one more warning. Warnings never
+#: stop the reading: the lines they are on still count.
+MAX_WARNINGS: Final = 50
 
 _KEYWORDS: Final = ("FEATURE", "INCREMENT", "SERVER", "VENDOR", "DAEMON", "USE_SERVER")
 _UNSUPPORTED: Final = frozenset({"PACKAGE", "UPGRADE", "FEATURESET"})
@@ -180,17 +184,41 @@ class _TooMany(Exception):
 
 
 class _Collector:
+    """Problems as found. Only errors count toward :data:`MAX_PROBLEMS` (a file full of
+    valid lines with unknown keys is still a license file); warnings past
+    :data:`MAX_WARNINGS` are dropped and counted in one last warning."""
+
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.errors = 0
+        self.warnings = 0
+        self.dropped: dict[str, int] = {}
 
     def add(self, line: int | None, code: str, message: str,
             severity: Severity = "error") -> None:
-        if len(self.problems) >= MAX_PROBLEMS:
+        if severity == "warning":
+            self.warnings += 1
+            if self.warnings > MAX_WARNINGS:
+                self.dropped[code] = self.dropped.get(code, 0) + 1
+            else:
+                self.problems.append(Problem(line, code, message, severity))
+            return
+        if self.errors >= MAX_PROBLEMS:
             self.problems.append(Problem(
-                None, SYNTAX, f"more than {MAX_PROBLEMS} problems: stopped reading; "
+                None, SYNTAX, f"more than {MAX_PROBLEMS} errors: stopped reading; "
                 "this does not look like a license file"))
             raise _TooMany
+        self.errors += 1
         self.problems.append(Problem(line, code, message, severity))
+
+    def finish(self) -> None:
+        """Count the warnings that were not listed, in one warning of the first code."""
+        if self.dropped:
+            code = next(iter(self.dropped))
+            total = sum(self.dropped.values())
+            self.problems.append(Problem(
+                None, code, f"{total:,} more warnings not listed (only the first "
+                f"{MAX_WARNINGS} are); the lines they are on still count", "warning"))
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -524,5 +552,6 @@ def parse_license_file(data: bytes, *, path: str) -> LicenseFile:
                         "licenses nothing")
     except _TooMany:
         features, hostid = (), None
+    out.finish()
     return LicenseFile(path=path, features=features, problems=tuple(out.problems),
                        hostid=hostid)

@@ -12,6 +12,7 @@ from poolsync.licensing.flexlm import (
     MAX_LINE_BYTES,
     MAX_LOGICAL_LINE,
     MAX_PROBLEMS,
+    MAX_WARNINGS,
     FeatureLine,
     LicenseFile,
     Problem,
@@ -309,6 +310,29 @@ def test_too_many_problems_stop_the_reading() -> None:
     result = parse("garbage\n" * 500)
     assert len(result.problems) == MAX_PROBLEMS + 1
     assert "stopped reading" in result.problems[-1].message
+    assert result.features == () and not result.ok
+
+
+def test_warnings_do_not_count_toward_the_problem_cap() -> None:
+    # 11 valid lines with 5 unknown keys each: 55 warnings, no error. The file is fine.
+    keys = " ".join(f"X{k}=1" for k in range(5))
+    text = "".join(f"INCREMENT LicSubscribersMax cisco 4.0 permanent 1 HOSTID=ANY {keys}\n"
+                   for _ in range(11))
+    result = parse(text)
+    assert result.ok and len(result.features) == 11
+    assert all(p.severity == "warning" for p in result.problems)
+    listed = [p for p in result.problems if p.line is not None]
+    assert len(listed) == MAX_WARNINGS
+    last = result.problems[-1]
+    assert (last.line, last.code, last.severity) == (None, "unknown-key", "warning")
+    assert last.message.startswith("5 more warnings not listed")
+
+
+def test_errors_still_stop_the_reading_among_warnings() -> None:
+    noisy = "INCREMENT LicSubscribersMax cisco 4.0 permanent 1 HOSTID=ANY X=1 Y=2\n"
+    result = parse((noisy + "garbage\n") * 100)
+    errors = [p for p in result.problems if p.severity == "error"]
+    assert len(errors) == MAX_PROBLEMS + 1 and "stopped reading" in errors[-1].message
     assert result.features == () and not result.ok
 
 
