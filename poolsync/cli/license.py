@@ -7,6 +7,7 @@ files, picks the day and renders tables.
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -134,7 +135,13 @@ def license_group() -> None:
 def _read(paths: Sequence[Path]) -> list[LicenseFile | EffectiveXml]:
     seen: dict[Path, Path] = {}
     for path in paths:
-        key = path.resolve()
+        try:
+            key = path.resolve()
+        except (RuntimeError, OSError) as exc:  # RuntimeError: a symlink loop (3.11)
+            reason = getattr(exc, "strerror", None) or str(exc)
+            if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+                reason = "too many levels of symbolic links (a symlink loop)"
+            raise LicenseFileError(f"{path}: cannot read: {reason}") from None
         if key in seen:
             raise LicenseFileError(f"{path}: given twice (as {seen[key]}); each file counts "
                                    "once")

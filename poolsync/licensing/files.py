@@ -7,12 +7,16 @@ browser or mail client chose. The XML goes to the same parser as the pooling
 attachment (:func:`poolsync.attachment.parse_attachment`).
 
 Only what stops a file from being read at all raises :class:`LicenseFileError`
-(missing, a directory, unreadable, over the size limit, XML that does not parse);
-everything wrong inside a readable license file is a problem of the parsed file.
+(missing, a directory, a FIFO or device, a symbolic-link loop, unreadable, over the
+size limit, XML that does not parse); everything wrong inside a readable license file
+is a problem of the parsed file.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -51,13 +55,29 @@ def read_license_file(path: Path) -> LicenseFile | EffectiveXml:
     """Read *path* as a license file or an effective-license XML (by content)."""
     shown = str(path)
     try:
-        if path.is_dir():
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. The
+        # type is checked on the open descriptor, so nothing can swap the file between.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        if exc.errno == errno.EISDIR:
+            raise LicenseFileError(f"{shown}: is a directory, not a license file") from None
+        raise LicenseFileError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
             raise LicenseFileError(f"{shown}: is a directory, not a license file")
-        with path.open("rb") as fh:
+        if not stat.S_ISREG(mode):
+            raise LicenseFileError(f"{shown}: not a regular file (a FIFO or device cannot "
+                                   "hold a license file)")
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1  # closed with fh
             # One byte over the limit is enough to know; never read a huge file whole.
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise LicenseFileError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     if len(data) > MAX_FILE_BYTES:
         raise LicenseFileError(f"{shown}: over the {MAX_FILE_BYTES}-byte limit for a license "
                                "file; this is not one")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import time
@@ -301,3 +302,26 @@ def test_a_max_size_file_prints_a_readable_table_fast(tmp_path: Path) -> None:
     assert "14,523 more changes not shown, the furthest from 2026-12-01" in result.stdout
     assert result.stdout.count(" expired ") < 200
     assert "2026-11-11 (past)" in result.stdout and "2026-11-10 (past)" not in result.stdout
+
+
+def test_a_symlink_loop_is_one_clear_error(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.lic"
+    loop.symlink_to(tmp_path / "other.lic")
+    (tmp_path / "other.lic").symlink_to(loop)
+    for command in (["show", loop], ["check", loop, "--mac", A_MAC]):
+        result = run("license", *command)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"poolsync: error: {loop}: ")
+        assert "symbolic links" in line and "internal error" not in line
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.lic"
+    os.mkfifo(fifo)
+    result = run("license", "show", fifo)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"poolsync: error: {fifo}: not a regular file (a FIFO "
+                                     "or device cannot hold a license file)")
