@@ -4,7 +4,8 @@ Pure: the files are parsed already, the MACs normalized, the day passed in. The
 verdict is the first of these that applies (docs/licenses.md, "Verdicts"):
 
 1. ``invalid``: a file has an error other than a host-ID mismatch or expiry (syntax,
-   unknown parameter, no host ID, no feature lines). Such a file contributes nothing.
+   unknown parameter, no host ID, no feature lines, a demo file that never expires or
+   runs over 90 days). Such a file contributes nothing.
 2. ``hostid-mismatch``: a file is bound to a MAC that is none of the server's.
 3. ``expired``: a file that is not a demo file has expired (every line of it lapsed):
    what it granted is gone even if other files still count; or no line counts on the
@@ -60,6 +61,9 @@ HEALTHY: Final[frozenset[Verdict]] = frozenset({"licensed", "demo"})
 HOSTID_MISMATCH: Final = "hostid-mismatch"
 EXPIRED: Final = "expired"
 DUPLICATE_FILE: Final = "duplicate-file"
+DEMO_INVALID: Final = "demo-invalid"
+#: The longest demo term [confirmed, seed FAQ: demo files expire in 60 or 90 days].
+DEMO_DAYS: Final = 90
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,31 @@ def _expiry_problems(file: LicenseFile, at: date) -> list[Problem]:
             for f in lapsed if f.expiry is not None]
 
 
+def _demo_term(file: LicenseFile) -> Problem | None:
+    """An error when a demo file never expires or runs over :data:`DEMO_DAYS`, counted
+    from a line's START= or else its ISSUED= date (a line with neither is not judged)."""
+    for line in file.features:
+        if line.expiry is None:
+            return Problem(line.line, DEMO_INVALID, f"a demo file (HOSTID=ANY) that never "
+                           f"expires: Cisco's demo files run {DEMO_DAYS} days at most (60 or "
+                           "90); this is not one, and it counts for nothing")
+        since = line.start or line.issued
+        if since is not None and (days := (line.expiry - since).days + 1) > DEMO_DAYS:
+            return Problem(line.line, DEMO_INVALID, f"a demo file (HOSTID=ANY) that runs "
+                           f"{days} days, {format_date(since)} through "
+                           f"{format_date(line.expiry)}: Cisco's demo files run {DEMO_DAYS} "
+                           "days at most (60 or 90); it counts for nothing")
+    return None
+
+
+def _several_demos(files: Sequence[LicenseFile]) -> dict[str, Problem]:
+    demos = [f for f in files if f.is_demo]
+    return {f.path: Problem(_first_line(f), DEMO_INVALID, f"a second demo file (the first "
+                            f"is {demos[0].path}): Cisco registers one demo license per MAC "
+                            "address; both count here", "warning")
+            for f in demos[1:]}
+
+
 def _duplicate_files(files: Sequence[LicenseFile]) -> dict[str, Problem]:
     seen: dict[tuple[object, ...], str] = {}
     found: dict[str, Problem] = {}
@@ -190,20 +219,28 @@ def check_licenses(files: Sequence[LicenseFile], *, at: date,
         raise ValueError(f"{twice} is given twice; each file counts once")
     checked = None if macs is None else tuple(dict.fromkeys(normalize_mac(m) for m in macs))
     mismatches = {f.path: _mismatch(f, checked) for f in files}
-    applying = [f for f in files if f.ok and mismatches[f.path] is None]
+    terms = {f.path: _demo_term(f) if f.ok and f.is_demo else None for f in files}
+    applying = [f for f in files
+                if f.ok and mismatches[f.path] is None and terms[f.path] is None]
     effective = effective_at(applying, at)
     duplicates = duplicate_features(applying)
     copies = _duplicate_files(applying)
+    demos = _several_demos(applying)
     reports: list[FileReport] = []
     for file in files:
         problems = list(file.problems)
         mismatch = mismatches[file.path]
+        term = terms[file.path]
         if mismatch is not None:
             problems.append(mismatch)
+        elif term is not None:
+            problems.append(term)
         elif file.ok:
             problems += duplicates.get(file.path, [])
             if file.path in copies:
                 problems.append(copies[file.path])
+            if file.path in demos:
+                problems.append(demos[file.path])
             problems += _expiry_problems(file, at)
         matched = file.hostid if checked and file.hostid in checked else None
         reports.append(FileReport(

@@ -101,8 +101,9 @@ class FeatureLine:
     """One FEATURE or INCREMENT line that parsed cleanly.
 
     ``expiry`` is the last day the line counts (None: permanent); ``start`` the first
-    (None: from the beginning). ``hostid`` is ``ANY`` or 12 upper-case hex digits, from
-    the line's HOSTID= or else the file's SERVER line.
+    (None: from the beginning); ``issued`` the ISSUED= date (informational, but a demo
+    file's term is counted from it). ``hostid`` is ``ANY`` or 12 upper-case hex digits,
+    from the line's HOSTID= or else the file's SERVER line.
     """
 
     line: int
@@ -114,6 +115,7 @@ class FeatureLine:
     count: int
     hostid: str
     start: date | None = None
+    issued: date | None = None
 
     def active(self, on: date) -> bool:
         """Whether the line counts on day *on* (expiry day included)."""
@@ -367,9 +369,9 @@ def _count(text: str, name: str) -> int:
 class _FileState:
     server_hostid: str | None = None
     server_line: int | None = None
-    #: (line, kind, name, vendor, version, expiry, count, hostid or None, start)
+    #: (line, kind, name, vendor, version, expiry, count, hostid or None, start, issued)
     features: list[tuple[int, Kind, str, str, str, date | None, int, str | None,
-                         date | None]] = field(default_factory=list)
+                         date | None, date | None]] = field(default_factory=list)
 
 
 def _feature(logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileState,
@@ -424,14 +426,17 @@ def _feature(logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileSt
     except ValueError as exc:
         raise fail(positional[4], str(exc)) from None
     hostid = None
-    start = None
+    start = issued = None
     for key, token in keys.items():
         try:
             if key == "HOSTID":
                 hostid = _hostid(token.text)
             elif key in ("START", "ISSUED"):
                 day = parse_date(token.text)
-                start = day if key == "START" else start
+                if key == "START":
+                    start = day
+                else:
+                    issued = day
             elif key not in _IGNORED_KEYS:
                 out.add(logical.line_at(token.offset), UNKNOWN_KEY,
                         f"{logical.column(token.offset)}: unknown key {key}= ignored", "warning")
@@ -439,7 +444,8 @@ def _feature(logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileSt
             raise fail(token, f"{key}= {exc}") from None
     if start is not None and expiry is not None and start > expiry:
         raise fail(keys["START"], "START= is after the expiry date: the line would never count")
-    state.features.append((line, kind, name, vendor, version, expiry, count, hostid, start))
+    state.features.append((line, kind, name, vendor, version, expiry, count, hostid, start,
+                           issued))
 
 
 def _server(logical: _Logical, tokens: list[_Token], state: _FileState) -> None:
@@ -511,7 +517,7 @@ def _bind(state: _FileState, out: _Collector) -> tuple[tuple[FeatureLine, ...], 
     first: tuple[str, int] | None = None
     if state.server_hostid is not None and state.server_line is not None:
         first = (state.server_hostid, state.server_line)
-    for line, kind, name, vendor, version, expiry, count, own, start in state.features:
+    for line, kind, name, vendor, version, expiry, count, own, start, issued in state.features:
         hostid = own if own is not None else state.server_hostid
         if hostid is None:
             out.add(line, HOSTID_MISSING, "no HOSTID= and no SERVER line: the "
@@ -524,7 +530,7 @@ def _bind(state: _FileState, out: _Collector) -> tuple[tuple[FeatureLine, ...], 
                     f"{first[1]} to {first[0]}: a license file is bound to one MAC address")
             continue
         features.append(FeatureLine(line, kind, name, vendor, version, expiry, count, hostid,
-                                    start))
+                                    start, issued))
     return tuple(features), None if first is None else first[0]
 
 

@@ -32,7 +32,7 @@ WRONG = lic("wrong.lic", f"INCREMENT LicSubscribersMax cisco 4.0 permanent 100 H
 BROKEN = lic("broken.lic", "INCREMENT LicSubscriberMax cisco 4.0 permanent 1 HOSTID=ANY\n")
 TERM = lic("term.lic", f"INCREMENT LicTTSSessionsMax cisco 4.0 30-nov-2026 4 HOSTID={MAC}\n"
                        f"INCREMENT LicLanguagesMax cisco 4.0 permanent 1 HOSTID={MAC}\n")
-LATER = lic("later.lic", "INCREMENT LicSubscribersMax cisco 4.0 permanent 5 HOSTID=ANY "
+LATER = lic("later.lic", f"INCREMENT LicSubscribersMax cisco 4.0 permanent 5 HOSTID={MAC} "
                          "START=1-jan-2027\n")
 
 
@@ -212,3 +212,36 @@ def test_a_lapsed_line_with_the_rest_not_yet_started_is_expired_not_default() ->
     assert result.effective.default
     assert [(p.code, p.severity) for p in result.files[0].problems] == [("expired", "warning")]
     assert result.verdict == "expired"
+
+
+def test_a_permanent_or_overlong_demo_file_is_invalid() -> None:
+    # The FAQ: demo files expire after 60 or 90 days.
+    forever = lic("forever.lic", "INCREMENT LicSubscribersMax cisco 4.0 permanent 50 "
+                                 "HOSTID=ANY ISSUED=1-oct-2026\n")
+    long = lic("long.lic", "INCREMENT LicSubscribersMax cisco 4.0 30-dec-2026 50 HOSTID=ANY "
+                           "ISSUED=1-oct-2026\n")  # 91 days, 1-oct through 30-dec
+    for file in (forever, long):
+        result = check_licenses([BASE, file], at=DAY, macs=[MAC])
+        [problem] = result.files[1].problems
+        assert (problem.line, problem.code, problem.severity) == (1, "demo-invalid", "error")
+        assert result.verdict == "invalid"
+        assert not result.files[1].contributes
+        assert result.effective.values["LicSubscribersMax"] == 500
+    assert "never expires" in check_licenses([forever], at=DAY, macs=[MAC]).files[0] \
+        .problems[0].message
+    assert "91 days" in check_licenses([long], at=DAY, macs=[MAC]).files[0].problems[0].message
+    # 90 days (the example demo file) and a demo without a date to count from are fine.
+    ninety = lic("ninety.lic", "INCREMENT LicSubscribersMax cisco 4.0 29-dec-2026 50 "
+                               "HOSTID=ANY START=1-oct-2026\n")
+    assert verdict(ninety) == "demo" and verdict(DEMO) == "demo"
+
+
+def test_a_second_demo_file_is_a_warning() -> None:
+    # The FAQ: one demo license per MAC address.
+    other = lic("demo2.lic", "INCREMENT LicVoicePortsMax cisco 4.0 29-dec-2026 8 HOSTID=ANY\n")
+    result = check_licenses([DEMO, other], at=DAY, macs=[MAC])
+    assert result.files[0].problems == ()
+    [problem] = result.files[1].problems
+    assert (problem.code, problem.severity) == ("demo-invalid", "warning")
+    assert "demo.lic" in problem.message and "one demo" in problem.message
+    assert result.verdict == "demo" and result.files[1].contributes

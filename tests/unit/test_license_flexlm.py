@@ -49,7 +49,8 @@ def test_a_complete_file() -> None:
     assert result.hostid == MAC
     assert result.features == (
         FeatureLine(6, "INCREMENT", "LicSubscribersMax", "cisco", "4.0", None, 300, MAC),
-        FeatureLine(7, "FEATURE", "LicPoolingIsEnabled", "cisco", "4.0", None, 1, MAC),
+        FeatureLine(7, "FEATURE", "LicPoolingIsEnabled", "cisco", "4.0", None, 1, MAC,
+                    issued=date(2026, 1, 15)),
         FeatureLine(8, "INCREMENT", "LicVoicePortsMax", "cisco", "4.0", date(2027, 3, 15),
                     16, MAC, start=date(2027, 1, 1)),
     )
