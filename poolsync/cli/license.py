@@ -399,7 +399,8 @@ def _render(result: LicenseCheck, console: Console, *, check: bool) -> None:
         console.print()
     if check:
         checked = ", ".join(result.checked)
-        matched = result.matched or "none (no file is bound to one of them)"
+        matched = (", ".join(result.matched_all)
+                   or "none (no file is bound to one of them)")
         console.print(f"Host ID: matched {matched}; checked {checked}", soft_wrap=True)
         console.print()
     console.print(_effective_table(result))

@@ -24,7 +24,7 @@ the others.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Final, Literal
 
@@ -62,6 +62,7 @@ HOSTID_MISMATCH: Final = "hostid-mismatch"
 EXPIRED: Final = "expired"
 DUPLICATE_FILE: Final = "duplicate-file"
 DEMO_INVALID: Final = "demo-invalid"
+HOSTID_SEVERAL: Final = "hostid-several"
 #: The longest demo term [confirmed, seed FAQ: demo files expire in 60 or 90 days].
 DEMO_DAYS: Final = 90
 
@@ -92,7 +93,8 @@ class LicenseCheck:
     """The result for a set of files: per file, the effective license, the verdict.
 
     ``checked`` are the MACs checked (empty when host IDs were not checked, as for
-    ``license show``); ``matched`` is the first of them that a file is bound to.
+    ``license show``); ``matched`` is the first of them that a file is bound to and
+    ``matched_all`` every one of them that a file is bound to, in ``checked`` order.
     """
 
     at: date
@@ -102,6 +104,7 @@ class LicenseCheck:
     effective: Effective
     timeline: tuple[TimelineEntry, ...]
     verdict: Verdict
+    matched_all: tuple[str, ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -169,6 +172,19 @@ def _several_demos(files: Sequence[LicenseFile]) -> dict[str, Problem]:
                             f"is {demos[0].path}): Cisco registers one demo license per MAC "
                             "address; both count here", "warning")
             for f in demos[1:]}
+
+
+def _several_macs(report: FileReport, matched_all: tuple[str, ...]) -> FileReport:
+    """A ``hostid-several`` warning on a file bound to a server MAC other than the first
+    one matched: a server's files are bound to one MAC (a NIC team's virtual MAC)."""
+    if report.matched is None or report.matched == matched_all[0]:
+        return report
+    others = ", ".join(m for m in matched_all if m != report.matched)
+    problem = Problem(None, HOSTID_SEVERAL, f"bound to {report.matched}, while other files "
+                      f"are bound to {others}: a server's license files are bound to one MAC; "
+                      "a NIC team is licensed on its virtual MAC only, so files for a "
+                      "physical MAC stop counting when the team fails over", "warning")
+    return replace(report, problems=(problem, *report.problems))
 
 
 def _duplicate_files(files: Sequence[LicenseFile]) -> dict[str, Problem]:
@@ -255,11 +271,14 @@ def check_licenses(files: Sequence[LicenseFile], *, at: date,
             features=len(file.features),
         ))
     matched_any = {r.matched for r in reports if r.matched is not None}
-    first_match = next((m for m in checked or () if m in matched_any), None)
+    matched_all = tuple(m for m in checked or () if m in matched_any)
+    if len(matched_all) > 1:
+        reports = [_several_macs(r, matched_all) for r in reports]
     return LicenseCheck(
         at=at,
         checked=checked or (),
-        matched=first_match,
+        matched=matched_all[0] if matched_all else None,
+        matched_all=matched_all,
         files=tuple(reports),
         effective=effective,
         timeline=timeline(applying),

@@ -96,7 +96,8 @@ def check_json(result: LicenseCheck, *, generated: datetime) -> dict[str, Any]:
     return {
         "meta": _meta(CHECK_TYPE, generated),
         "at": result.at.isoformat(),
-        "hostid": {"matched": result.matched, "checked": list(result.checked)},
+        "hostid": {"matched": result.matched, "checked": list(result.checked),
+                   "matched_all": list(result.matched_all)},
         "files": [_file_json(f) for f in result.files],
         **_effective_json(result.effective),
         "timeline": _timeline_json(result.timeline),

@@ -47,7 +47,8 @@ def test_check_unity_a_is_licensed() -> None:
     assert doc["meta"]["type"] == "license-check" and doc["meta"]["version"] == 1
     assert doc["at"] == "2026-12-01"
     assert doc["verdict"] == "licensed"
-    assert doc["hostid"] == {"matched": "000BCD123456", "checked": ["000BCD123456"]}
+    assert doc["hostid"] == {"matched": "000BCD123456", "checked": ["000BCD123456"],
+                             "matched_all": ["000BCD123456"]}
     assert [f["valid"] for f in doc["files"]] == [True] * 4
     assert [f["path"] for f in doc["files"]] == [str(p) for p in A_FILES]
     effective = doc["effective"]
@@ -105,7 +106,8 @@ def test_a_nic_team_matches_its_virtual_mac() -> None:
                   "--mac", "02:00:4c:4f:4f:50", "--at", "2026-12-01")
     assert doc["verdict"] == "licensed"
     assert doc["hostid"] == {"matched": "02004C4F4F50",
-                             "checked": ["001A2B3C4D01", "001A2B3C4D02", "02004C4F4F50"]}
+                             "checked": ["001A2B3C4D01", "001A2B3C4D02", "02004C4F4F50"],
+                             "matched_all": ["02004C4F4F50"]}
     table = run("license", "check", EXAMPLES / "unity-b-team.lic",
                 "--mac", "00-1A-2B-3C-4D-01", "--mac", "02004C4F4F50", "--at", "2026-12-01")
     assert "Host ID: matched 02004C4F4F50; checked 001A2B3C4D01, 02004C4F4F50" in table.stdout

@@ -144,7 +144,7 @@ def test_check_json_has_the_documented_shape() -> None:
     assert doc["meta"] == {"type": "license-check", "version": 1,
                            "generated": "2026-12-01T08:00:00+00:00"}
     assert doc["at"] == "2026-12-01"
-    assert doc["hostid"] == {"matched": MAC, "checked": [MAC]}
+    assert doc["hostid"] == {"matched": MAC, "checked": [MAC], "matched_all": [MAC]}
     base, wrong = doc["files"]
     assert base == {"path": "base.lic", "kind": "flexlm", "valid": True, "problems": [],
                     "expires": None, "hostid": MAC, "matched": MAC, "demo": False,
@@ -245,3 +245,26 @@ def test_a_second_demo_file_is_a_warning() -> None:
     assert (problem.code, problem.severity) == ("demo-invalid", "warning")
     assert "demo.lic" in problem.message and "one demo" in problem.message
     assert result.verdict == "demo" and result.files[1].contributes
+
+
+def test_files_on_several_of_the_servers_macs_get_a_warning() -> None:
+    # A NIC team is licensed on its virtual MAC only; a file for a physical MAC of the
+    # team stops counting when the team fails over to the other NIC.
+    team = lic("team.lic", "INCREMENT LicSubscribersMax cisco 4.0 permanent 250 "
+                           "HOSTID=02004C4F4F50\n")
+    nic = lic("nic.lic", "INCREMENT LicVoicePortsMax cisco 4.0 permanent 12 "
+                         "HOSTID=001A2B3C4D01\n")
+    macs = ["001A2B3C4D01", "02004C4F4F50"]
+    result = check_licenses([team, nic], at=DAY, macs=macs)
+    assert result.matched == "001A2B3C4D01"
+    assert result.matched_all == ("001A2B3C4D01", "02004C4F4F50")
+    assert result.files[1].problems == ()
+    [problem] = result.files[0].problems
+    assert (problem.code, problem.severity) == ("hostid-several", "warning")
+    assert "virtual MAC only" in problem.message and "001A2B3C4D01" in problem.message
+    assert result.verdict == "licensed" and result.files[0].valid
+    doc = check_json(result, generated=GENERATED)
+    assert doc["hostid"] == {"matched": "001A2B3C4D01", "checked": macs,
+                             "matched_all": macs}
+    # One MAC matched: no warning.
+    assert check_licenses([team], at=DAY, macs=macs).files[0].problems == ()

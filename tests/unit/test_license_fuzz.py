@@ -33,7 +33,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "licenses"
 SEEDS = sorted(p.read_bytes() for p in EXAMPLES.glob("*.lic"))
 MACS = ["00-0B-CD-12-34-56", "02:00:4c:4f:4f:50"]
 CODES = {"syntax", "unknown-parameter", "unknown-key", "hostid-missing", "no-features",
-         "hostid-mismatch", "expired", "duplicate-feature", "duplicate-file", "demo-invalid"}
+         "hostid-mismatch", "expired", "duplicate-feature", "duplicate-file", "demo-invalid",
+         "hostid-several"}
 GENERATED = datetime(2026, 12, 1, tzinfo=UTC)
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
