@@ -83,6 +83,10 @@ class BindConfig:
     user: str | None
     password: SecretRef | None
 
+    def resolve_password(self) -> str | None:
+        """The password, read now from its reference (None for an anonymous bind)."""
+        return self.password.resolve() if self.password is not None else None
+
 
 @dataclass(frozen=True)
 class TlsConfig:

@@ -134,8 +134,7 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
     """
     config = ctx.config()
     profile = ctx.profile()
-    password = config.directory.bind.password.resolve() if config.directory.bind.password \
-        else None
+    password = config.directory.bind.resolve_password()
     if config.plaintext:
         stderr_console().print(
             "[yellow]warning:[/] the directory URLs are plain ldap:// without StartTLS; "

@@ -70,11 +70,7 @@ def service(ctx: Context, every: float, total_every: float, jitter: float, watch
     """
     config = ctx.config()
     profile = ctx.profile()
-    secret = config.directory.bind.password
-
-    def password() -> str | None:
-        return secret.resolve() if secret is not None else None
-
+    password = config.directory.bind.resolve_password
     password()  # a secret that cannot be read is a config error: say so at start
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger("poolsync").setLevel(logging.INFO)  # a service says what it does

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.conv import escape_bytes, escape_filter_chars
 
 
 def equality(attribute: str, value: str | int) -> str:
@@ -26,5 +26,4 @@ def at_least(attribute: str, value: int) -> str:
 
 def guid_equality(guid: str) -> str:
     """``(objectGUID=\\xx...)`` for a GUID in its string form (bytes in wire order)."""
-    raw = uuid.UUID(guid).bytes_le
-    return "(objectGUID=" + "".join(f"\\{b:02x}" for b in raw) + ")"
+    return f"(objectGUID={escape_bytes(uuid.UUID(guid).bytes_le)})"

@@ -22,14 +22,20 @@ def changed_filter(object_class: str, usn_above: int) -> str:
     return and_filter(equality("objectClass", object_class), at_least("uSNChanged", usn_above + 1))
 
 
+def unity_objects_filter(profile: Profile) -> str:
+    """Locations and users (subscribers are users): what DirSync and tombstone reads
+    ask for."""
+    return or_filter(equality("objectClass", profile.location.object_class),
+                     equality("objectClass", profile.subscriber.object_class))
+
+
 def tombstone_filter(profile: Profile, usn_above: int) -> str:
     """Tombstones of Locations and users deleted after the watermark (Show Deleted).
 
     Tombstones keep objectClass but lose objectCategory and their RDN.
     """
     return and_filter("(isDeleted=TRUE)", at_least("uSNChanged", usn_above + 1),
-                      or_filter(equality("objectClass", profile.location.object_class),
-                                equality("objectClass", profile.subscriber.object_class)))
+                      unity_objects_filter(profile))
 
 
 def changed_user_attributes(profile: Profile) -> list[str]:

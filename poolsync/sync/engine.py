@@ -31,7 +31,7 @@ from poolsync.config import Config, Endpoint
 from poolsync.directory import DirectoryConnection, connect, retrying
 from poolsync.directory.connection import SHOW_DELETED_OID, RootDse
 from poolsync.directory.dirsync import DirSyncRead, is_tombstone
-from poolsync.directory.filters import equality, guid_equality, or_filter
+from poolsync.directory.filters import guid_equality, or_filter
 from poolsync.errors import (
     DirectoryUnavailable,
     DirSyncCookieRefused,
@@ -42,7 +42,7 @@ from poolsync.errors import (
     UnsafeChangeError,
 )
 from poolsync.metrics import PoolSeats, pool_seats
-from poolsync.model import Entry, Subscriber
+from poolsync.model import Entry, Location, Seats, Subscriber
 from poolsync.profile import Profile
 from poolsync.store import PassRecord, Plan, PlannedChange, Store, SyncWriter
 from poolsync.sync import decode
@@ -264,11 +264,6 @@ def _covering_naming_contexts(conn: DirectoryConnection, root: RootDse,
     return [max(matches, key=len)]
 
 
-def _dirsync_filter(ctx: _PassContext) -> str:
-    return or_filter(equality("objectClass", ctx.profile.location.object_class),
-                     equality("objectClass", ctx.profile.subscriber.object_class))
-
-
 def encode_cookies(cookies: dict[str, bytes]) -> bytes:
     return json.dumps({nc: base64.b64encode(c).decode() for nc, c in sorted(cookies.items())}
                       ).encode()
@@ -294,7 +289,8 @@ def _fresh_cookies(conn: DirectoryConnection, ctx: _PassContext,
     """
     cookies = {}
     for nc in ncs:
-        read = DirSyncRead(conn, nc, _dirsync_filter(ctx), ["objectGUID", "name"])
+        read = DirSyncRead(conn, nc, decode.unity_objects_filter(ctx.profile),
+                           ["objectGUID", "name"])
         for count, _ in enumerate(read, 1):
             if count % 200 == 0:
                 ctx.progress.advance(0)  # lets a stop request end the pass
@@ -319,7 +315,8 @@ def _read_dirsync_changes(conn: DirectoryConnection, ctx: _PassContext, base: st
     watched = sorted({"objectClass", "name", *decode.location_attributes(profile),
                       *decode.changed_user_attributes(profile)})
     for nc, cookie in cookies.items():
-        read = DirSyncRead(conn, nc, _dirsync_filter(ctx), watched, cookie=cookie)
+        read = DirSyncRead(conn, nc, decode.unity_objects_filter(ctx.profile), watched,
+                           cookie=cookie)
         for entry in read:
             try:
                 guid = entry.guid()
@@ -401,7 +398,7 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
                                         f"{', '.join(ncs)}")
                 else:
                     cookies = held
-        counters = {k: _Counter() for k in ("locations", "subscribers", "removals")}
+        counters: dict[str, _Counter] = {}
         for _ in range(2):  # once more, in full, if the DC refuses the cookie
             ctx.writer.begin_pass(name, decision.mode)
             counters = {k: _Counter() for k in ("locations", "subscribers", "removals")}
@@ -497,10 +494,10 @@ def _guard(store: Store, writer: SyncWriter, plan: Plan, summaries: list[PassSum
     )
 
 
-def _pool_seats(config: Config, store: Store, now: datetime,
+def _pool_seats(config: Config, store: Store, locations: list[Location],
+               homed: dict[str, Seats], now: datetime,
                ) -> tuple[bool, tuple[PoolSeats, ...], tuple[tuple[str, str, str], ...]]:
     """After a commit: the pool, its compliance, and each violation's first sighting."""
-    locations, homed = store.locations(), store.homed_seats()
     report = build_pool_report(config.forest, locations, homed)
     states = assess(report, locations, homed, limits=config.compliance,
                     first_seen=store.violations(), now=now)
@@ -576,15 +573,15 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
         forced = {s.name: s.reason for s in summaries if s.reason}
         pools: tuple[PoolSeats, ...] = ()
         states: tuple[tuple[str, str, str], ...] = ()
+        locations, homed = store.locations(), store.homed_seats()
         if dry_run:
             compliant = True
         else:
-            compliant, pools, states = _pool_seats(config, store, now())
-        locations = store.locations()
+            compliant, pools, states = _pool_seats(config, store, locations, homed, now())
         result = SyncResult(
             kind=kind, dry_run=dry_run, run_id=run_id, store=str(config.store),
             passes=tuple(summaries), plan=plan, planned=planned, servers=len(locations),
-            subscribers=sum(s.vm for s in store.homed_seats().values()), compliant=compliant,
+            subscribers=sum(s.vm for s in homed.values()), compliant=compliant,
             pools=pools, seconds=time.monotonic() - started, started_at=started_at,
             forced=forced, refusal=refusal, states=states,
         )

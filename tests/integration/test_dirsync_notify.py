@@ -64,8 +64,7 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tiny_lab: Path) -> Iterator[Lab]:
     config = load_config(tiny_lab / "poolsync.yaml")
-    password = config.directory.bind.password.resolve() if config.directory.bind.password \
-        else None
+    password = config.directory.bind.resolve_password()
     state = json.loads((tiny_lab / "lab.json").read_text())
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(tiny_lab / "tls" / "ca.pem"))
     server = ldap3.Server(state["dcs"][0]["address"], port=state["dcs"][0]["ldaps_port"],

@@ -57,8 +57,8 @@ def store_rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object,
 
 
 def sync(config: Config, profile: Profile, store: Path, *, total: bool = False) -> SyncResult:
-    return run_sync(replace(config, store=store), profile, password=config.directory.bind
-                    .password.resolve() if config.directory.bind.password else None,
+    return run_sync(replace(config, store=store), profile,
+                    password=config.directory.bind.resolve_password(),
                     total=total, now=now, allow_deletes=10_000)
 
 
