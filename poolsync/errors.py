@@ -119,3 +119,9 @@ class LicenseFileError(UserError):
     What is wrong *inside* a readable license file is not an exception: it is a list
     of problems with line numbers (poolsync.licensing).
     """
+
+
+class MissingToolError(UserError):
+    """An optional program poolsync needs for what was asked is not installed (e.g.
+    Graphviz's ``dot`` for ``graph --format svg``). Exit code 2, with the package to
+    install."""

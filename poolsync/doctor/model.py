@@ -1,0 +1,163 @@
+"""What the doctor reads and what it concludes: plain frozen values, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from poolsync.forest import AttributeStamp, ForestConfig
+from poolsync.model import Location, Seats
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: Final[tuple[Severity, ...]] = ("error", "warning", "info")
+
+#: Every cause code the doctor reports, in the order docs/doctor.md lists them.
+CAUSES: Final = (
+    "replication-pending",
+    "no-replication-path",
+    "stale-mirror",
+    "pooling-disabled",
+    "version-unsupported",
+    "attachment-missing",
+    "attachment-corrupt",
+    "failover-secondary",
+    "other-forest",
+    "location-missing",
+    "published-stale",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LocationCopy:
+    """One Location object as one DC holds it.
+
+    ``stamps`` is its parsed replPropertyMetaData (empty when the DC did not send it);
+    ``when_changed`` and ``usn_changed`` are the DC's own values.
+    """
+
+    dc: str
+    location: Location
+    when_created: dt.datetime | None = None
+    when_changed: dt.datetime | None = None
+    usn_changed: int | None = None
+    stamps: tuple[AttributeStamp, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DcProbe:
+    """What one DC answered when asked for every Location, or why it did not.
+
+    ``dc`` is the DC's name in the forest configuration; ``url`` the endpoint asked;
+    ``gc`` whether that endpoint is the DC's Global Catalog port. ``error`` is set (and
+    ``copies`` empty) when the DC could not be read.
+    """
+
+    dc: str
+    url: str
+    gc: bool
+    read_at: dt.datetime
+    copies: tuple[LocationCopy, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    """The DC and GC a Unity server's domain and GC monitors use (DC names, or None
+    when not configured)."""
+
+    server: str
+    dc: str | None = None
+    gc: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreView:
+    """poolsync's own mirror: the Locations its last GC pass stored, the DC that pass
+    read from, when, and the seats homed per Location object id (from the store)."""
+
+    gc: str | None
+    synced_at: dt.datetime | None
+    locations: tuple[Location, ...] = ()
+    homed: Mapping[str, Seats] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignSighting:
+    """A Location found in another forest than the pool's (by ``doctor.other_forests``)."""
+
+    server: str
+    forest: str
+    dn: str
+    dc: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorInput:
+    """Everything the classifier looks at.
+
+    ``expected`` names servers that should be in the pool even when no Location carries
+    their name (``doctor.expected`` in the config); ``foreign`` what the other forests
+    hold under those names. ``home`` is a fallback DC per server name when neither the
+    monitors nor the replication metadata say where its Location was created.
+    """
+
+    forest: str
+    topology: ForestConfig
+    probes: tuple[DcProbe, ...]
+    monitors: tuple[Monitor, ...] = ()
+    default_gc: str | None = None
+    store: StoreView | None = None
+    expected: tuple[str, ...] = ()
+    foreign: tuple[ForeignSighting, ...] = ()
+    now: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    cause: str
+    severity: Severity
+    viewers: tuple[str, ...]
+    evidence: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHealth:
+    """One server (a Location, or an expected name without one) and its findings,
+    worst first. ``healthy`` means no finding of severity error or warning."""
+
+    name: str
+    guid: str | None
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def healthy(self) -> bool:
+        return all(f.severity == "info" for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """What one viewer's GC holds: ``sees`` the servers whose current Location is
+    there, ``missing`` those absent or behind. ``reachable`` False: the GC could not be
+    asked, and both lists are empty."""
+
+    viewer: str
+    gc: str
+    sees: tuple[str, ...]
+    missing: tuple[str, ...]
+    reachable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    forest: str
+    generated: dt.datetime
+    visibility: tuple[Visibility, ...]
+    servers: tuple[ServerHealth, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def healthy(self) -> bool:
+        return all(s.healthy for s in self.servers)

@@ -1,0 +1,410 @@
+"""The forest's replication topology, from its configuration partition (pure).
+
+A forest's configuration naming context says which sites exist, which domain
+controllers sit in them (``server`` objects with their ``nTDSDSA`` "NTDS Settings"
+child), which of them are Global Catalogs (``options`` bit 1 of the nTDSDSA), whether a
+DC refuses inbound or outbound replication (bits 2 and 4), and which replication
+connections exist (``nTDSConnection`` objects under the *receiving* DC's NTDS Settings,
+naming the sending DC in ``fromServer``; ``enabledConnection`` FALSE switches one off).
+
+Every DC holds its own copy of the configuration partition, and that copy can lag. A
+DC's own options and its own inbound connections are authoritative on that DC, so
+:func:`merge_views` takes each DC's record from the DC itself when it was read there.
+
+Entry points: :func:`decode_forest` (directory entries -> :class:`ForestConfig`),
+:func:`merge_views`, :meth:`ForestConfig.replication_path`,
+:meth:`ForestConfig.inbound_problems`, :func:`parse_repl_metadata`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+from poolsync.model import Entry
+
+__all__ = [
+    "AttributeStamp",
+    "Connection",
+    "DomainController",
+    "ForestConfig",
+    "Site",
+    "decode_forest",
+    "merge_views",
+    "parse_repl_metadata",
+    "site_of",
+]
+
+#: nTDSDSA ``options`` bits (MS-ADTS 6.1.1.2.2.1.2.1.1).
+DSA_IS_GC: Final = 0x1
+DSA_DISABLE_INBOUND_REPL: Final = 0x2
+DSA_DISABLE_OUTBOUND_REPL: Final = 0x4
+#: nTDSConnection ``options`` bit: the KCC created it (MS-ADTS 6.1.1.2.2.1.2.1.2).
+CONNECTION_IS_GENERATED: Final = 0x1
+
+#: What to ask the configuration partition for (objectClass filter and attributes).
+CONFIG_FILTER: Final = (
+    "(|(objectClass=site)(objectClass=server)(objectClass=nTDSDSA)"
+    "(objectClass=nTDSConnection)(objectClass=siteLink))"
+)
+CONFIG_ATTRIBUTES: Final = (
+    "objectClass", "objectGUID", "name", "cn", "dNSHostName", "options", "invocationId",
+    "fromServer", "enabledConnection", "siteList", "whenChanged",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    name: str
+    dn: str
+
+
+@dataclass(frozen=True, slots=True)
+class DomainController:
+    """One DC: its ``server`` object and its NTDS Settings (``nTDSDSA``).
+
+    ``name`` is the server object's name (the DC's computer name, e.g. ``DC1``);
+    ``dsa_dn`` the NTDS Settings DN, which is what ``dsServiceName`` in a DC's rootDSE
+    and ``fromServer`` in a connection name.
+    """
+
+    name: str
+    site: str
+    dsa_dn: str
+    dns_host: str | None = None
+    dsa_guid: str | None = None
+    invocation_id: str | None = None
+    gc: bool = False
+    inbound_disabled: bool = False
+    outbound_disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A replication connection: ``target`` pulls from ``source`` (both DC names)."""
+
+    name: str
+    dn: str
+    source: str
+    target: str
+    enabled: bool = True
+    generated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ForestConfig:
+    """Sites, DCs and connections, each tuple sorted by name (connections by target,
+    source, name). ``site_links`` maps a site link's name to the sites it joins."""
+
+    sites: tuple[Site, ...] = ()
+    dcs: tuple[DomainController, ...] = ()
+    connections: tuple[Connection, ...] = ()
+    site_links: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def dc(self, name: str) -> DomainController | None:
+        """The DC called ``name`` (case-insensitive; a DNS host name matches too)."""
+        key = name.lower()
+        for dc in self.dcs:
+            if dc.name.lower() == key or (dc.dns_host or "").lower() == key:
+                return dc
+        short = key.split(".", 1)[0]
+        matches = [dc for dc in self.dcs if dc.name.lower() == short]
+        return matches[0] if len(matches) == 1 else None
+
+    def dc_by_dsa(self, dsa_dn: str) -> DomainController | None:
+        key = dsa_dn.lower()
+        return next((dc for dc in self.dcs if dc.dsa_dn.lower() == key), None)
+
+    def dc_by_invocation(self, invocation_id: str) -> DomainController | None:
+        key = invocation_id.lower()
+        return next((dc for dc in self.dcs if (dc.invocation_id or "").lower() == key), None)
+
+    def usable(self, connection: Connection) -> bool:
+        """Whether changes flow over ``connection``: enabled, the source sends and the
+        target accepts."""
+        source, target = self.dc(connection.source), self.dc(connection.target)
+        return (connection.enabled and source is not None and target is not None
+                and not source.outbound_disabled and not target.inbound_disabled)
+
+    def replication_path(self, source: str, target: str) -> tuple[str, ...] | None:
+        """The shortest chain of DC names along which a change made on ``source``
+        reaches ``target`` (``(source,)`` when they are the same DC), or None."""
+        src, dst = self.dc(source), self.dc(target)
+        if src is None or dst is None:
+            return None
+        if src.name == dst.name:
+            return (src.name,)
+        edges: dict[str, list[str]] = {}
+        for conn in self.connections:
+            if self.usable(conn):
+                edges.setdefault(conn.source, []).append(conn.target)
+        previous: dict[str, str] = {}
+        queue = deque([src.name])
+        seen = {src.name}
+        while queue:
+            here = queue.popleft()
+            for nxt in sorted(edges.get(here, ())):
+                if nxt in seen:
+                    continue
+                previous[nxt] = here
+                if nxt == dst.name:
+                    chain = [nxt]
+                    while chain[-1] != src.name:
+                        chain.append(previous[chain[-1]])
+                    return tuple(reversed(chain))
+                seen.add(nxt)
+                queue.append(nxt)
+        return None
+
+    def inbound_problems(self, target: str) -> list[str]:
+        """Why ``target`` may receive nothing: one sentence per broken piece (inbound
+        replication disabled, no connection objects, disabled connections, senders with
+        outbound replication disabled). Empty when none of these apply."""
+        dc = self.dc(target)
+        if dc is None:
+            return [f"{target} is not a domain controller of this forest"]
+        problems: list[str] = []
+        if dc.inbound_disabled:
+            problems.append(f"{dc.name} has inbound replication disabled "
+                            f"(DISABLE_INBOUND_REPL in the options of {dc.dsa_dn})")
+        inbound = [c for c in self.connections if c.target == dc.name]
+        if not inbound:
+            problems.append(f"{dc.name} has no replication connection objects "
+                            f"(nTDSConnection under {dc.dsa_dn})")
+        for conn in inbound:
+            if not conn.enabled:
+                problems.append(f"the connection {conn.source} -> {conn.target} is disabled "
+                                f"(enabledConnection FALSE on {conn.dn})")
+            sender = self.dc(conn.source)
+            if sender is not None and sender.outbound_disabled:
+                problems.append(f"{sender.name} has outbound replication disabled "
+                                f"(DISABLE_OUTBOUND_REPL), so {conn.source} -> "
+                                f"{conn.target} carries nothing")
+        return problems
+
+
+def site_of(dn: str) -> str | None:
+    """The site named in a DN under ``CN=Sites`` (…,CN=<site>,CN=Sites,CN=Configuration,…)."""
+    parts = _rdns(dn)
+    for i, (attr, value) in enumerate(parts):
+        if attr == "cn" and value.lower() == "sites" and i > 0:
+            return parts[i - 1][1]
+    return None
+
+
+def _rdns(dn: str) -> list[tuple[str, str]]:
+    """``dn`` split into (attribute lower-cased, value) pairs, honouring ``\\,`` escapes."""
+    out: list[tuple[str, str]] = []
+    current: list[str] = []
+    escaped = False
+    for ch in dn:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            out.append(_pair("".join(current)))
+            current = []
+        else:
+            current.append(ch)
+    if current:
+        out.append(_pair("".join(current)))
+    return out
+
+
+def _pair(rdn: str) -> tuple[str, str]:
+    attr, _, value = rdn.partition("=")
+    return attr.strip().lower(), value.strip()
+
+
+def _parent(dn: str) -> str:
+    parts = _rdns(dn)
+    return ",".join(f"{a.upper()}={v.replace(',', chr(92) + ',')}" for a, v in parts[1:])
+
+
+def _classes(entry: Entry) -> set[str]:
+    return {c.lower() for c in entry.texts("objectClass")}
+
+
+def _int(entry: Entry, name: str) -> int:
+    text = entry.text(name)
+    try:
+        return int(text) if text is not None else 0
+    except ValueError:
+        return 0
+
+
+def _guid(entry: Entry, name: str) -> str | None:
+    raw = entry.first(name)
+    return str(uuid.UUID(bytes_le=raw)) if raw is not None and len(raw) == 16 else None
+
+
+def _name(entry: Entry) -> str:
+    return entry.text("name") or entry.text("cn") or _rdns(entry.dn)[0][1]
+
+
+def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
+    """A :class:`ForestConfig` from a subtree search of ``CN=Sites`` in the
+    configuration partition (:data:`CONFIG_FILTER`, :data:`CONFIG_ATTRIBUTES`).
+
+    DCs without an NTDS Settings object (a plain ``server`` object, e.g. after a failed
+    demotion) are left out; connections whose ``fromServer`` names no known DC keep the
+    DN's first value as the source name.
+    """
+    sites: list[Site] = []
+    servers: dict[str, Entry] = {}  # server DN (lower) -> entry
+    dsas: list[Entry] = []
+    conns: list[Entry] = []
+    links: list[tuple[str, tuple[str, ...]]] = []
+    for entry in entries:
+        classes = _classes(entry)
+        if "ntdsconnection" in classes:
+            conns.append(entry)
+        elif "ntdsdsa" in classes:
+            dsas.append(entry)
+        elif "server" in classes:
+            servers[entry.dn.lower()] = entry
+        elif "sitelink" in classes:
+            names = tuple(sorted(_rdns(dn)[0][1] for dn in entry.texts("siteList")))
+            links.append((_name(entry), names))
+        elif "site" in classes:
+            sites.append(Site(name=_name(entry), dn=entry.dn))
+    dcs: list[DomainController] = []
+    for dsa in dsas:
+        server = servers.get(_parent(dsa.dn).lower())
+        server_name = _name(server) if server is not None else _rdns(dsa.dn)[1][1]
+        options = _int(dsa, "options")
+        dcs.append(DomainController(
+            name=server_name,
+            site=site_of(dsa.dn) or "",
+            dsa_dn=dsa.dn,
+            dns_host=server.text("dNSHostName") if server is not None else None,
+            dsa_guid=_guid(dsa, "objectGUID"),
+            invocation_id=_guid(dsa, "invocationId"),
+            gc=bool(options & DSA_IS_GC),
+            inbound_disabled=bool(options & DSA_DISABLE_INBOUND_REPL),
+            outbound_disabled=bool(options & DSA_DISABLE_OUTBOUND_REPL),
+        ))
+    by_dsa = {dc.dsa_dn.lower(): dc.name for dc in dcs}
+    connections: list[Connection] = []
+    for conn in conns:
+        target = by_dsa.get(_parent(conn.dn).lower())
+        if target is None:
+            continue
+        from_dn = conn.text("fromServer") or ""
+        rdns = _rdns(from_dn)
+        source = by_dsa.get(from_dn.lower()) or (rdns[1][1] if len(rdns) > 1 else from_dn)
+        enabled = (conn.text("enabledConnection") or "TRUE").upper() != "FALSE"
+        connections.append(Connection(
+            name=_name(conn), dn=conn.dn, source=source, target=target, enabled=enabled,
+            generated=bool(_int(conn, "options") & CONNECTION_IS_GENERATED),
+        ))
+    return ForestConfig(
+        sites=tuple(sorted(sites, key=lambda s: s.name.lower())),
+        dcs=tuple(sorted(dcs, key=lambda d: d.name.lower())),
+        connections=tuple(sorted(connections, key=lambda c: (c.target, c.source, c.name))),
+        site_links=tuple(sorted(links)),
+    )
+
+
+def merge_views(views: Mapping[str, ForestConfig]) -> ForestConfig:
+    """One forest from the configuration partitions read on several DCs.
+
+    ``views`` maps the DC a copy was read on (its name) to what it held. Each DC's own
+    record (options, invocation id) and its inbound connections come from its own copy
+    when there is one, else from any copy that has them; sites and site links are the
+    union.
+    """
+    if not views:
+        return ForestConfig()
+    ordered = sorted(views.items(), key=lambda kv: kv[0].lower())
+    dcs: dict[str, DomainController] = {}
+    conns: dict[str, list[Connection]] = {}
+    own: set[str] = set()
+    sites: dict[str, Site] = {}
+    links: dict[str, tuple[str, ...]] = {}
+    for reader, view in ordered:
+        reader_dc = view.dc(reader)
+        reader_name = reader_dc.name if reader_dc is not None else reader
+        for site in view.sites:
+            sites.setdefault(site.name.lower(), site)
+        for name, members in view.site_links:
+            links.setdefault(name, members)
+        for dc in view.dcs:
+            key = dc.name.lower()
+            if key == reader_name.lower():
+                dcs[key] = dc
+                conns[key] = [c for c in view.connections if c.target == dc.name]
+                own.add(key)
+            elif key not in own:
+                dcs.setdefault(key, dc)
+                conns.setdefault(key, [c for c in view.connections if c.target == dc.name])
+    return ForestConfig(
+        sites=tuple(sorted(sites.values(), key=lambda s: s.name.lower())),
+        dcs=tuple(sorted(dcs.values(), key=lambda d: d.name.lower())),
+        connections=tuple(sorted((c for cs in conns.values() for c in cs),
+                                 key=lambda c: (c.target, c.source, c.name))),
+        site_links=tuple(sorted(links.items())),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeStamp:
+    """One attribute's replication metadata on one copy of an object."""
+
+    attid: int
+    version: int
+    changed: dt.datetime  # originating change time (UTC)
+    origin: str  # originating DC's invocationId
+    origin_usn: int
+    local_usn: int
+
+
+_NTTIME_EPOCH: Final = dt.datetime(1601, 1, 1, tzinfo=dt.UTC)
+_HEADER: Final = struct.Struct("<IIII")
+_STAMP: Final = struct.Struct("<IIQ16sqq")
+
+
+def parse_repl_metadata(raw: bytes | None) -> tuple[AttributeStamp, ...]:
+    """``replPropertyMetaData`` (replPropertyMetaDataBlob version 1, MS-DRSR 5.172)
+    as stamps, or ``()`` when absent or not understood (never raises)."""
+    if raw is None or len(raw) < _HEADER.size:
+        return ()
+    version, _, count, _ = _HEADER.unpack_from(raw, 0)
+    if version != 1 or len(raw) < _HEADER.size + count * _STAMP.size:
+        return ()
+    stamps: list[AttributeStamp] = []
+    for i in range(count):
+        attid, ver, seconds, origin, o_usn, l_usn = _STAMP.unpack_from(
+            raw, _HEADER.size + i * _STAMP.size)
+        try:
+            changed = _NTTIME_EPOCH + dt.timedelta(seconds=seconds)
+        except OverflowError:
+            changed = _NTTIME_EPOCH
+        stamps.append(AttributeStamp(attid=attid, version=ver, changed=changed,
+                                     origin=str(uuid.UUID(bytes_le=origin)),
+                                     origin_usn=o_usn, local_usn=l_usn))
+    return tuple(stamps)
+
+
+def behind(copy: Sequence[AttributeStamp], newer: Sequence[AttributeStamp]) -> list[int]:
+    """The attids on which ``copy`` lacks a change that ``newer`` holds (a higher
+    version, or a same version with a later originating time)."""
+    have = {s.attid: s for s in copy}
+    missing: list[int] = []
+    for stamp in newer:
+        mine = have.get(stamp.attid)
+        if mine is None or (mine.version, mine.changed) < (stamp.version, stamp.changed):
+            missing.append(stamp.attid)
+    return missing
+
+
+def with_dc(forest: ForestConfig, dc: DomainController) -> ForestConfig:
+    """``forest`` with ``dc`` replacing the DC of the same name (tests, what-ifs)."""
+    return replace(forest, dcs=tuple(dc if d.name == dc.name else d for d in forest.dcs))
