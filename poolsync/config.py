@@ -185,6 +185,26 @@ def parse_duration(text: str) -> float:
 
 
 @dataclass(frozen=True)
+class ServerMonitors:
+    """The DC a Unity server's domain monitor uses and the DC whose Global Catalog its
+    GC monitor uses (DC names or DNS host names; None when not given)."""
+
+    server: str
+    dc: str | None
+    gc: str | None
+
+
+@dataclass(frozen=True)
+class DoctorConfig:
+    """``doctor:``: what each Unity server monitors, servers expected in the pool, and
+    other forests' poolsync configs to look for missing servers in."""
+
+    servers: tuple[ServerMonitors, ...] = ()
+    expected: tuple[str, ...] = ()
+    other_forests: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     forest: str
@@ -193,6 +213,7 @@ class Config:
     store: Path
     sync: SyncConfig
     compliance: Limits
+    doctor: DoctorConfig = DoctorConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -208,7 +229,7 @@ class Config:
 def load_config(path: Path) -> Config:
     """Read and validate the config file at ``path``; raises :class:`ConfigError`."""
     root = load_yaml_mapping(path, error=ConfigError)
-    root.check_keys(("forest", "directory", "profile", "store", "sync", "compliance"))
+    root.check_keys(("forest", "directory", "profile", "store", "sync", "compliance", "doctor"))
     base_dir = path.absolute().parent
     forest = _forest(root)
     directory = _directory(root.child("directory"), forest=forest, base_dir=base_dir)
@@ -220,7 +241,41 @@ def load_config(path: Path) -> Config:
         store=base_dir / root.optional_str("store", default=DEFAULT_STORE),
         sync=_sync(root.child_or_empty("sync")),
         compliance=_compliance(root.child_or_empty("compliance")),
+        doctor=_doctor(root.child_or_empty("doctor"), base_dir=base_dir),
     )
+
+
+def _doctor(node: Node, *, base_dir: Path) -> DoctorConfig:
+    node.check_keys(("servers", "expected", "other_forests"))
+    monitors: list[ServerMonitors] = []
+    servers = node.child_or_empty("servers")
+    seen: set[str] = set()
+    names = servers.keys()
+    for name in names:
+        if not isinstance(name, str):
+            raise servers.expected("a server name", name)
+        if name.lower() in seen:
+            raise servers.error(f"{name!r} is listed twice (names are case-insensitive)",
+                                key=name)
+        seen.add(name.lower())
+        entry = servers.child(name)
+        entry.check_keys(("dc", "gc"))
+        monitors.append(ServerMonitors(server=name, dc=entry.optional_str("dc"),
+                                       gc=entry.optional_str("gc")))
+    return DoctorConfig(
+        servers=tuple(monitors),
+        expected=tuple(_str_list(node, "expected")),
+        other_forests=tuple(base_dir / item for item in _str_list(node, "other_forests")),
+    )
+
+
+def _str_list(node: Node, key: str) -> list[str]:
+    if key not in node:
+        return []
+    value = node.raw(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise node.expected("a list of non-empty strings", value, key=key)
+    return [str(v) for v in value]
 
 
 def _compliance(node: Node) -> Limits:

@@ -42,6 +42,7 @@ from poolsync.yamlfile import Node, load_yaml_mapping
 __all__ = [
     "ATTACHMENTS",
     "DcSpec",
+    "FaultSpec",
     "LicenseFilesSpec",
     "LicenseSpec",
     "ServerSpec",
@@ -54,16 +55,30 @@ Attachment = Literal["ok", "missing", "corrupt"]
 ATTACHMENTS: tuple[Attachment, ...] = ("ok", "missing", "corrupt")
 DEFAULT_VERSION = "4.0(5)"
 NETBIOS_MAX = 15
+MAX_DCS = 8
 
 _SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DC_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,13}[A-Za-z0-9])?")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TOP_KEYS = ("forest", "dcs", "servers", "lab_date")
-_DC_KEYS = ("name", "gc")
+_TOP_KEYS = ("forest", "dcs", "servers", "lab_date", "replication", "faults")
+_DC_KEYS = ("name", "site", "gc")
 _SERVER_KEYS = (
     "name", "version", "mac", "pooling", "licenses", "license_files", "subscribers",
-    "published", "attachment", "failover_of",
+    "published", "attachment", "failover_of", "dc", "gc",
 )  # fmt: skip
+DEFAULT_SITE = "Default-First-Site-Name"
+_SITE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+Replication = Literal["manual", "auto"]
+REPLICATION_MODES: tuple[Replication, ...] = ("manual", "auto")
+FaultType = Literal["inbound-replication-disabled", "outbound-replication-disabled",
+                    "connection-disabled", "connection-missing"]
+#: Each fault type and the DC keys it takes.
+FAULT_KEYS: dict[str, tuple[str, ...]] = {
+    "inbound-replication-disabled": ("dc",),
+    "outbound-replication-disabled": ("dc",),
+    "connection-disabled": ("from", "to"),
+    "connection-missing": ("from", "to"),
+}
 _OWN_DATA_KEYS = ("licenses", "license_files", "subscribers", "published")
 #: Problems the lab accepts in a license file: they are what a running server lives
 #: with (the file then counts for nothing), so a topology can test them end to end.
@@ -75,6 +90,18 @@ _RUNTIME_PROBLEMS = frozenset({HOSTID_MISMATCH, EXPIRED})
 class DcSpec:
     name: str
     gc: bool
+    site: str = DEFAULT_SITE
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A lab fault applied after loading: ``dc`` for the replication switches of one
+    DC, ``source``/``target`` for the connection ``target`` pulls from ``source``."""
+
+    type: FaultType
+    dc: str | None = None
+    source: str | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,10 @@ class ServerSpec:
     attachment: Attachment
     failover_of: str | None
     license_files: LicenseFilesSpec | None = None
+    #: The DC its domain monitor uses (its Location and subscribers are created there)
+    #: and the DC whose Global Catalog its GC monitor uses; the first DC by default.
+    dc: str = "DC1"
+    gc: str = "DC1"
 
     @property
     def is_secondary(self) -> bool:
@@ -148,6 +179,8 @@ class Topology:
     #: ``lab_date`` as the file gives it (None: license files are read at load time's
     #: today).
     lab_date: dt.date | None = None
+    replication: Replication = "manual"
+    faults: tuple[FaultSpec, ...] = ()
 
     @property
     def base_dn(self) -> str:
@@ -178,9 +211,11 @@ def load_topology(path: Path, *, today: dt.date | None = None) -> Topology:
     dcs = _dcs(root)
     lab_date = _lab_date(root)
     on = lab_date or today or dt.date.today()
-    servers = _servers(root, _Licensing(base=path.parent, on=on))
+    servers = _servers(root, _Licensing(base=path.parent, on=on), dcs)
     return Topology(path=path, forest=forest, netbios=netbios, dcs=dcs, servers=servers,
-                    lab_date=lab_date)
+                    lab_date=lab_date,
+                    replication=root.choice("replication", REPLICATION_MODES, default="manual"),
+                    faults=_faults(root, dcs))
 
 
 @dataclass(frozen=True)
@@ -244,13 +279,48 @@ def _dcs(root: Node) -> tuple[DcSpec, ...]:
         if index == 0 and not gc:
             raise node.error("the forest's first DC is always a Global Catalog in AD; "
                              "gc: false is not possible for it", key="gc")
-        dcs.append(DcSpec(name=name, gc=gc))
-    if len(dcs) > 1:
-        raise root.error(f"only one DC is supported so far (got {len(dcs)})", key="dcs")
+        if not gc:
+            raise node.error("the lab makes every DC a Global Catalog (Samba's joined DCs "
+                             "are GCs); gc: false is not supported", key="gc")
+        site = node.optional_str("site", default=DEFAULT_SITE)
+        if not _SITE_NAME.fullmatch(site):
+            raise node.expected("a site name of letters, digits and inner '-' (at most 63)",
+                                site, key="site")
+        dcs.append(DcSpec(name=name, gc=gc, site=site))
+    if len(dcs) > MAX_DCS:
+        raise root.error(f"the lab runs at most {MAX_DCS} DCs (got {len(dcs)})", key="dcs")
     return tuple(dcs)
 
 
-def _servers(root: Node, licensing: _Licensing) -> tuple[ServerSpec, ...]:
+def _dc_ref(node: Node, key: str, dcs: tuple[DcSpec, ...]) -> str:
+    """The DC named by ``node[key]`` (case-insensitive), as the dcs list spells it."""
+    name = node.required_str(key)
+    for dc in dcs:
+        if dc.name.lower() == name.lower():
+            return dc.name
+    known = ", ".join(dc.name for dc in dcs)
+    raise node.error(f"names no DC of this topology: {name!r} (dcs: {known})", key=key)
+
+
+def _faults(root: Node, dcs: tuple[DcSpec, ...]) -> tuple[FaultSpec, ...]:
+    if "faults" not in root:
+        return ()
+    faults: list[FaultSpec] = []
+    for node in root.mapping_list("faults"):
+        kind = node.choice("type", tuple(FAULT_KEYS))
+        node.check_keys(("type", *FAULT_KEYS[kind]))
+        if FAULT_KEYS[kind] == ("dc",):
+            faults.append(FaultSpec(type=kind, dc=_dc_ref(node, "dc", dcs)))  # type: ignore[arg-type]
+            continue
+        source, target = _dc_ref(node, "from", dcs), _dc_ref(node, "to", dcs)
+        if source == target:
+            raise node.error("a connection joins two different DCs", key="to")
+        faults.append(FaultSpec(type=kind, source=source, target=target))  # type: ignore[arg-type]
+    return tuple(faults)
+
+
+def _servers(root: Node, licensing: _Licensing,
+             dcs: tuple[DcSpec, ...]) -> tuple[ServerSpec, ...]:
     nodes = root.mapping_list("servers")
     # First pass: names, so failover_of can point forwards.
     by_name: dict[str, int] = {}
@@ -294,7 +364,7 @@ def _servers(root: Node, licensing: _Licensing) -> tuple[ServerSpec, ...]:
         secondary_of[target] = index
 
     return tuple(
-        _server(node, name, None if target is None else names[target], licensing)
+        _server(node, name, None if target is None else names[target], licensing, dcs)
         for node, name, target in zip(nodes, names, primaries, strict=True)
     )
 
@@ -313,7 +383,7 @@ def _failover_target(node: Node, by_name: dict[str, int]) -> int | None:
 
 
 def _server(node: Node, name: str, failover_of: str | None,
-            licensing: _Licensing) -> ServerSpec:
+            licensing: _Licensing, dcs: tuple[DcSpec, ...]) -> ServerSpec:
     if failover_of is not None:
         for key in _OWN_DATA_KEYS:
             if key in node:
@@ -359,6 +429,8 @@ def _server(node: Node, name: str, failover_of: str | None,
         attachment=node.choice("attachment", ATTACHMENTS, default="ok"),
         failover_of=failover_of,
         license_files=files,
+        dc=_dc_ref(node, "dc", dcs) if "dc" in node else dcs[0].name,
+        gc=_dc_ref(node, "gc", dcs) if "gc" in node else dcs[0].name,
     )
 
 

@@ -1,4 +1,4 @@
-"""``poolsync lab up|down|status``: a real Samba AD lab to run poolsync against."""
+"""``poolsync lab up|down|status|replicate``: a real Samba AD lab to run poolsync against."""
 
 from __future__ import annotations
 
@@ -95,3 +95,25 @@ def status(lab_dir: Path, fmt: str) -> None:
     console.print(
         f"try: LDAPTLS_CACERT={first['ca_file']} ldapsearch -H ldaps://{first['address']} "
         f"-D {first['bind_user']} -y {first['password_file']} -b '' -s base", highlight=False)
+
+
+@lab.command()
+@dir_option
+@click.option("--from", "source", metavar="DC", help="The DC to replicate from.")
+@click.option("--to", "target", metavar="DC", help="The DC to replicate to.")
+def replicate(lab_dir: Path, source: str | None, target: str | None) -> None:
+    """Replicate between the lab's DCs now, as AD would.
+
+    A lab with `replication: manual` moves nothing between DCs until this runs.
+    Without options, every link that AD would use is replicated (the domain and
+    configuration partitions), in as many rounds as it takes to cross the forest;
+    links the lab's faults break are skipped and listed. With --from and --to, only
+    that link, and an error when AD would not replicate along it (no enabled
+    connection object, inbound or outbound replication disabled).
+    """
+    err = stderr_console()
+    results = build.replicate(lab_dir, source=source, target=target,
+                              step=lambda msg: err.print(f"[bold]lab:[/] {msg}"))
+    for src, dst, reason in results:
+        click.echo(f"{src} -> {dst}: " + ("replicated" if reason is None
+                                          else f"skipped: {reason}"))

@@ -21,10 +21,12 @@ from typing import Any
 
 import yaml
 
+from poolsync.config import forest_base_dn
 from poolsync.errors import LabError
-from poolsync.lab import certs, ldif, samba
+from poolsync.lab import certs, ldif, replication, samba
+from poolsync.lab.replication import LabNet, Peer
 from poolsync.profile import BUILTIN_DIR, Profile
-from topology.spec import Topology
+from topology.spec import DEFAULT_SITE, Topology
 
 STATE_FILE = "lab.json"
 CONFIG_FILE = "poolsync.yaml"
@@ -41,6 +43,7 @@ class LabDc:
     address: str
     dir: str
     gc: bool
+    site: str = DEFAULT_SITE
     ldap_port: int = 389
     ldaps_port: int = 636
     gc_port: int = 3268
@@ -49,6 +52,11 @@ class LabDc:
     @property
     def paths(self) -> samba.DcPaths:
         return samba.DcPaths(Path(self.dir))
+
+    @property
+    def peer(self) -> Peer:
+        return Peer(name=self.name, address=self.address, site=self.site,
+                                paths=self.paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,22 @@ class LabState:
     ca_file: str
     config: str
     dcs: tuple[LabDc, ...]
+    replication: str = "manual"
+
+    @property
+    def net(self) -> LabNet | None:
+        """The lab's own names and Kerberos setup (None for a one-DC lab)."""
+        if len(self.dcs) < 2:
+            return None
+        return LabNet(Path(self.dir), forest=self.forest).credentials(
+            user=self.bind_user.split("@", 1)[0], netbios=self.netbios)
+
+    def dc(self, name: str) -> LabDc:
+        for dc in self.dcs:
+            if dc.name.lower() == name.lower():
+                return dc
+        raise LabError(f"the lab in {self.dir} has no DC named {name} "
+                       f"(DCs: {', '.join(d.name for d in self.dcs)})")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,32 +142,43 @@ def _address_in_use(address: str) -> bool:
     return False
 
 
-def choose_address(lab_dir: Path) -> str:
-    """A loopback address derived from the lab directory, skipping ones in use.
+def choose_address(lab_dir: Path, count: int = 1) -> str:
+    """The first of ``count`` consecutive loopback addresses derived from the lab
+    directory, none of them in use.
 
     Different directories land on different addresses, so two labs run at once.
     """
     digest = int.from_bytes(hashlib.sha256(str(lab_dir).encode()).digest()[:4], "big")
+    span = 254 - count
     for step in range(64):
-        n = (digest + step * 7919) % (254 * 256 * 252)
-        a, rest = divmod(n, 256 * 252)
-        b, c = divmod(rest, 252)
-        address = f"127.{a + 1}.{b}.{c + 2}"
-        if not _address_in_use(address):
-            return address
+        n = (digest + step * 7919) % (254 * 256 * span)
+        a, rest = divmod(n, 256 * span)
+        b, c = divmod(rest, span)
+        addresses = [f"127.{a + 1}.{b}.{c + 2 + i}" for i in range(count)]
+        if not any(_address_in_use(address) for address in addresses):
+            return addresses[0]
     raise LabError("no free loopback address found for the lab")
+
+
+def _nth_address(first: str, n: int) -> str:
+    head, last = first.rsplit(".", 1)
+    return f"{head}.{int(last) + n}"
 
 
 def is_running(state: LabState) -> bool:
     return all(samba.running_pid(dc.paths) is not None for dc in state.dcs)
 
 
-def config_text(state: LabState, dc: LabDc) -> str:
+def config_text(state: LabState, topology: Topology) -> str:
+    """The lab's ready-to-use config: every DC (and its GC) in failover order, and what
+    each Unity server's monitors use, for ``poolsync doctor``."""
+    dcs = [f"ldaps://{dc.address}:{dc.ldaps_port}" for dc in state.dcs]
+    gcs = [f"ldaps://{dc.address}:{dc.gcs_port}" for dc in state.dcs]
     doc = {
         "forest": state.forest,
         "directory": {
-            "dc": {"url": f"ldaps://{dc.address}:{dc.ldaps_port}"},
-            "gc": {"url": f"ldaps://{dc.address}:{dc.gcs_port}", "base_dn": ""},
+            "dc": {"url": dcs[0] if len(dcs) == 1 else dcs},
+            "gc": {"url": gcs[0] if len(gcs) == 1 else gcs, "base_dn": ""},
             "bind": {"method": "simple", "user": state.bind_user,
                      "password": {"file": PASSWORD_FILE}},
             "tls": {"ca_file": "tls/ca.pem", "validate": True},
@@ -151,6 +186,9 @@ def config_text(state: LabState, dc: LabDc) -> str:
         },
         "profile": state.profile,
         "store": "poolsync.db",
+        "doctor": {
+            "servers": {s.name: {"dc": s.dc, "gc": s.gc} for s in topology.servers},
+        },
     }
     return ("# Written by `poolsync lab up`: a ready-to-use config for this lab.\n"
             + yaml.safe_dump(doc, sort_keys=False))
@@ -186,10 +224,7 @@ def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
 
 def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
            progress: Progress) -> LabState:
-    dc_spec = topology.dcs[0]
-    address = choose_address(lab_dir)
-    dc_dir = lab_dir / dc_spec.name.lower()
-    host = f"{dc_spec.name.lower()}.{topology.forest.lower()}"
+    first_address = choose_address(lab_dir, len(topology.dcs))
     password = "Lab-" + secrets.token_urlsafe(18) + "-9a"
     secret_dir = lab_dir / "secrets"
     secret_dir.mkdir(mode=0o700)
@@ -208,64 +243,153 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
         password_file=str(password_file),
         ca_file=str(lab_dir / "tls" / "ca.pem"),
         config=str(lab_dir / CONFIG_FILE),
-        dcs=(LabDc(name=dc_spec.name, address=address, dir=str(dc_dir), gc=dc_spec.gc),),
+        dcs=tuple(LabDc(name=spec.name, address=_nth_address(first_address, i),
+                        dir=str(lab_dir / spec.name.lower()), gc=spec.gc, site=spec.site)
+                  for i, spec in enumerate(topology.dcs)),
+        replication=topology.replication,
     )
-    paths = samba.DcPaths(dc_dir)
-
-    step(f"issuing the lab CA and a certificate for {host} ({address})")
+    net = state.net
+    if net is not None:
+        net.write([dc.peer for dc in state.dcs], user=state.bind_user.split("@", 1)[0],
+                  password=password, netbios=state.netbios)
+    extra = replication.MANUAL_REPLICATION if topology.replication == "manual" else ()
+    first = state.dcs[0]
+    paths = first.paths
     ca = certs.make_ca(lab_dir / "tls")
-    cert = certs.issue_dc_certificate(lab_dir / "tls", dc_name=dc_spec.name,
-                                      dns_names=[host, topology.forest.lower()],
-                                      address=address)
-    step(f"provisioning {dc_spec.name} for {topology.forest} on {address}")
+
+    def configure(dc: LabDc) -> None:
+        host = replication.host_name(dc.name, state.forest)
+        step(f"issuing a certificate for {host} ({dc.address})")
+        cert = certs.issue_dc_certificate(lab_dir / "tls", dc_name=dc.name,
+                                          dns_names=[host, state.forest], address=dc.address)
+        samba.write_conf(dc.paths, realm=topology.forest, netbios_domain=topology.netbios,
+                         host_name=dc.name, address=dc.address, tls_cert=cert.cert,
+                         tls_key=cert.key, tls_ca=ca, extra=extra)
+
+    step(f"provisioning {first.name} for {topology.forest} on {first.address} "
+         f"(site {first.site})")
     samba.provision(paths, realm=topology.forest, netbios_domain=topology.netbios,
-                    host_name=dc_spec.name, address=address)
-    samba.write_conf(paths, realm=topology.forest, netbios_domain=topology.netbios,
-                     host_name=dc_spec.name, address=address, tls_cert=cert.cert,
-                     tls_key=cert.key, tls_ca=ca)
+                    host_name=first.name, address=first.address,
+                    site=None if first.site == DEFAULT_SITE else first.site)
+    configure(first)
     samba.set_admin_password(paths, base_dn=topology.base_dn, password=password)
     step(f"extending the schema from profile {profile.name}")
     for n, phase in enumerate(ldif.schema_phases(topology, profile), start=1):
         samba.ldb_modify(paths, phase, what=f"schema extension (phase {n})")
-    step(f"creating {len(topology.servers)} Locations")
-    records = [*ldif.containers(topology),
-               *(ldif.location_record(topology, profile, s) for s in topology.servers)]
-    samba.ldb_add(paths, "\n".join(r.ldif() for r in records), what="adding Locations")
-    _load_subscribers(paths, topology, profile, step=step, progress=progress)
-    step(f"starting samba on {address}")
-    _write_atomic(lab_dir / CONFIG_FILE, config_text(state, state.dcs[0]))
-    _start_all(state)
+    other_sites = sorted({dc.site for dc in state.dcs[1:]} - {first.site})
+    if other_sites:
+        step(f"creating sites {', '.join(other_sites)}")
+        samba.ldb_modify(paths, replication.site_records(topology.base_dn, other_sites),
+                         what="creating sites")
+    samba.ldb_add(paths, "\n".join(r.ldif() for r in ldif.containers(topology)),
+                  what="adding containers")
+    _load_servers(first, topology, profile, step=step, progress=progress, net=net)
+    step(f"starting samba on {first.address}")
+    _start_dc(state, first)
+    if net is not None:
+        _join_others(state, net, topology, profile, configure, step=step, progress=progress)
+    _write_atomic(lab_dir / CONFIG_FILE, config_text(state, topology))
     _write_atomic(lab_dir / STATE_FILE, json.dumps(state.to_json(), indent=2) + "\n")
     return state
 
 
+def _join_others(state: LabState, net: replication.LabNet, topology: Topology,
+                 profile: Profile, configure: Callable[[LabDc], None], *, step: Step,
+                 progress: Progress) -> None:
+    """Join the other DCs, load the servers homed on each, connect every pair of DCs
+    with connection objects (but those the faults remove or disable), run the KCC once
+    on each, then apply the DCs' replication switches."""
+    first = state.dcs[0]
+    base_dn = topology.base_dn
+    samba.run(["samba_spnupdate", "-s", str(first.paths.conf)],
+              what=f"registering {first.name}'s SPNs", env=net.env(first.paths))
+    for dc in state.dcs[1:]:
+        step(f"joining {dc.name} (site {dc.site}) on {dc.address}")
+        replication.join(net, dc.peer, first.peer, forest=state.forest)
+        configure(dc)
+        _load_servers(dc, topology, profile, step=step, progress=progress, net=net)
+        guids = [(d.address, f"{replication.ntds_guid(net, d.peer, base_dn)}._msdcs."
+                             f"{state.forest}") for d in (first, dc)]
+        net.add_hosts(guids)
+        _start_dc(state, dc)
+        samba.run(["samba_spnupdate", "-s", str(dc.paths.conf)],
+                  what=f"registering {dc.name}'s SPNs", env=net.env(dc.paths))
+    missing = {(f.source, f.target) for f in topology.faults if f.type == "connection-missing"}
+    disabled = {(f.source, f.target) for f in topology.faults
+                if f.type == "connection-disabled"}
+    step("creating replication connections")
+    for target in state.dcs:
+        blocks = [replication.connection_ldif(source.peer, target.peer, base_dn,
+                                              enabled=(source.name, target.name) not in disabled)
+                  for source in state.dcs
+                  if source is not target and (source.name, target.name) not in missing]
+        if blocks:
+            replication.modify_over_ldap(net, target.peer, "\n".join(blocks),
+                                         what=f"creating {target.name}'s connections")
+    for dc in state.dcs:
+        replication.run_kcc(net, dc.peer, forest=state.forest)
+    for fault in topology.faults:
+        if fault.dc is None:
+            continue
+        option = ("+DISABLE_INBOUND_REPL" if fault.type == "inbound-replication-disabled"
+                  else "+DISABLE_OUTBOUND_REPL")
+        step(f"fault: {fault.type} on {fault.dc}")
+        replication.set_dsa_option(net, state.dc(fault.dc).peer, option, forest=state.forest)
+
+
+def _load_servers(dc: LabDc, topology: Topology, profile: Profile, *, step: Step,
+                  progress: Progress, net: replication.LabNet | None) -> None:
+    """Create, in ``dc``'s stopped sam.ldb, the Locations and subscribers of the servers
+    whose domain monitor uses it."""
+    servers = [s for s in topology.servers if s.dc.lower() == dc.name.lower()]
+    if not servers:
+        return
+    env = None if net is None else net.env(dc.paths)
+    step(f"creating {len(servers)} Locations on {dc.name}")
+    samba.ldb_add(dc.paths, "\n".join(ldif.location_record(topology, profile, s).ldif()
+                                      for s in servers),
+                  what=f"adding Locations on {dc.name}", env=env)
+    _load_subscribers(dc.paths, topology, profile, step=step, progress=progress,
+                      only={s.name for s in servers}, env=env)
+
+
 def _load_subscribers(paths: samba.DcPaths, topology: Topology, profile: Profile, *,
-                      step: Step, progress: Progress) -> None:
-    total = topology.total_subscribers
+                      step: Step, progress: Progress, only: set[str],
+                      env: dict[str, str] | None) -> None:
+    total = sum(s.subscribers.vm for s in topology.servers if s.name in only)
+    if total == 0:
+        return
     step(f"creating {total} subscribers")
     done = 0
     progress(done, total)
     batch: list[str] = []
     for index, server in enumerate(topology.servers, start=1):
+        if server.name not in only:
+            continue
         for record in ldif.subscriber_records(topology, profile, index, server):
             batch.append(record.ldif())
             if len(batch) == USER_BATCH:
-                samba.ldb_add(paths, "\n".join(batch), what="adding subscribers")
+                samba.ldb_add(paths, "\n".join(batch), what="adding subscribers", env=env)
                 done += len(batch)
                 batch.clear()
                 progress(done, total)
     if batch:
-        samba.ldb_add(paths, "\n".join(batch), what="adding subscribers")
+        samba.ldb_add(paths, "\n".join(batch), what="adding subscribers", env=env)
         done += len(batch)
         progress(done, total)
 
 
+def _start_dc(state: LabState, dc: LabDc) -> None:
+    net = state.net
+    if samba.running_pid(dc.paths) is None:
+        samba.start(dc.paths, env=None if net is None else net.env())
+    samba.wait_ready(dc.paths, address=dc.address, ca_file=Path(state.ca_file),
+                     bind_user=state.bind_user, password_file=Path(state.password_file))
+
+
 def _start_all(state: LabState) -> None:
     for dc in state.dcs:
-        if samba.running_pid(dc.paths) is None:
-            samba.start(dc.paths)
-        samba.wait_ready(dc.paths, address=dc.address, ca_file=Path(state.ca_file),
-                         bind_user=state.bind_user, password_file=Path(state.password_file))
+        _start_dc(state, dc)
 
 
 def _teardown(lab_dir: Path, *, remove: bool) -> None:
@@ -327,3 +451,51 @@ def status(lab_dir: Path) -> dict[str, Any]:
     }
 
 
+
+
+def replicate(lab_dir: Path, *, source: str | None = None, target: str | None = None,
+              step: Step) -> list[tuple[str, str, str | None]]:
+    """Replicate the domain and configuration partitions as AD would, now.
+
+    With ``source`` and ``target``, that one link (a LabError when AD would not use it:
+    no enabled connection, inbound or outbound replication disabled). Without, every
+    usable link, in rounds, so a change travels along chains of DCs too. Returns
+    (source, target, None) for each link replicated and (source, target, reason) for
+    each one skipped.
+    """
+    state = read_state(lab_dir.resolve())
+    if state is None:
+        raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); run `poolsync lab up`")
+    net = state.net
+    if net is None:
+        raise LabError(f"the lab in {state.dir} has one DC: there is nothing to replicate")
+    if not is_running(state):
+        raise LabError(f"the lab in {state.dir} is not running; run `poolsync lab up` first")
+    base_dn = forest_base_dn(state.forest)
+    ncs = (base_dn, f"CN=Configuration,{base_dn}")
+    if (source is None) != (target is None):
+        raise LabError("give both --from and --to, or neither (every link)")
+    if source is not None and target is not None:
+        src, dst = state.dc(source), state.dc(target)
+        if src is dst:
+            raise LabError(f"--from and --to name the same DC ({src.name})")
+        reason = replication.live_link(net, src.peer, dst.peer, base_dn).blocked()
+        if reason is not None:
+            raise LabError(f"AD would not replicate {src.name} -> {dst.name}: {reason}")
+        step(f"replicating {src.name} -> {dst.name}")
+        replication.replicate_pair(net, src.peer, dst.peer, forest=state.forest,
+                                   naming_contexts=ncs)
+        return [(src.name, dst.name, None)]
+    links = [(s, t) for t in state.dcs for s in state.dcs if s is not t]
+    blocked = {(s.name, t.name): replication.live_link(net, s.peer, t.peer, base_dn).blocked()
+               for s, t in links}
+    done: list[tuple[str, str, str | None]] = []
+    for _round in range(len(state.dcs) - 1):
+        for s, t in links:
+            if blocked[(s.name, t.name)] is None:
+                step(f"replicating {s.name} -> {t.name}")
+                replication.replicate_pair(net, s.peer, t.peer, forest=state.forest,
+                                           naming_contexts=ncs)
+    for s, t in links:
+        done.append((s.name, t.name, blocked[(s.name, t.name)]))
+    return done

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def run(args: list[str], *, what: str, env: dict[str, str] | None = None,
 
 
 def provision(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str,
-              address: str) -> None:
+              address: str, site: str | None = None) -> None:
     """Provision a DC. samba-tool picks a random admin password; set_admin_password()
     then sets ours through stdin, so it never shows on a command line."""
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -88,7 +89,7 @@ def provision(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str
         f"--realm={realm.upper()}", f"--domain={netbios_domain}", "--server-role=dc",
         "--dns-backend=NONE", f"--host-name={host_name}",
         "--backend-store=mdb", f"--option=interfaces={address}/8",
-        "--option=bind interfaces only=yes",
+        "--option=bind interfaces only=yes", *([f"--site={site}"] if site else []),
     ], what="samba-tool domain provision", timeout=300)
 
 
@@ -101,9 +102,12 @@ def set_admin_password(paths: DcPaths, *, base_dn: str, password: str) -> None:
 
 
 def write_conf(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str,
-               address: str, tls_cert: Path, tls_key: Path, tls_ca: Path) -> None:
-    """Replace the provisioned smb.conf with a self-contained one for the lab."""
+               address: str, tls_cert: Path, tls_key: Path, tls_ca: Path,
+               extra: Sequence[tuple[str, str]] = ()) -> None:
+    """Replace the provisioned (or joined) smb.conf with a self-contained one for the
+    lab; ``extra`` adds (option, value) pairs to [global]."""
     r = paths.root
+    options = "".join(f"\t{name} = {value}\n" for name, value in extra)
     (r / "run").mkdir(exist_ok=True)
     (r / "log").mkdir(exist_ok=True)
     paths.conf.write_text(f"""# written by poolsync lab
@@ -133,7 +137,7 @@ def write_conf(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: st
 \ttls certfile = {tls_cert}
 \ttls keyfile = {tls_key}
 \ttls cafile = {tls_ca}
-
+{options}
 [sysvol]
 \tpath = {r}/state/sysvol
 \tread only = No
@@ -154,8 +158,9 @@ def ldb_modify(paths: DcPaths, ldif: str, *, what: str) -> None:
     run(["ldbmodify", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
 
 
-def ldb_add(paths: DcPaths, ldif: str, *, what: str) -> None:
-    run(["ldbadd", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
+def ldb_add(paths: DcPaths, ldif: str, *, what: str, env: dict[str, str] | None = None) -> None:
+    run(["ldbadd", "-H", str(paths.sam)], what=what,
+        env={**(env or {}), **_ldb_env(paths)}, input_text=ldif)
 
 
 def _start_time(pid: int) -> str | None:
@@ -197,7 +202,7 @@ def running_pid(paths: DcPaths) -> int | None:
     return record[0] if record is not None and is_our_samba(*record) else None
 
 
-def start(paths: DcPaths) -> int:
+def start(paths: DcPaths, *, env: dict[str, str] | None = None) -> int:
     if running_pid(paths) is not None:
         raise LabError(f"samba for {paths.root} is already running")
     with paths.log.open("ab") as log:
@@ -206,7 +211,7 @@ def start(paths: DcPaths) -> int:
         proc = subprocess.Popen(
             ["samba", "-s", str(paths.conf), "-F", "--debug-stdout", "-M", "single"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, env=env,
         )
     started = _start_time(proc.pid)
     if started is None:

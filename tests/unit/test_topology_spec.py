@@ -379,13 +379,13 @@ def test_required_key_missing(tmp_path: Path, keypath: str, missing: str) -> Non
 @pytest.mark.parametrize(
     ("keypath", "extra", "allowed"),
     [
-        ("", "server", "dcs, forest, lab_date, servers"),
+        ("", "server", "dcs, faults, forest, lab_date, replication, servers"),
         ("servers[2].licenses", "vn", "inbox, ports, secondary, um, vm"),
         ("servers[0].subscribers", "voicemail", "inbox, um, vm"),
         ("servers[0].published", "ports", "inbox, um, vm"),
-        ("servers[1]", "licences", "attachment, failover_of, license_files, licenses, mac, "
-         "name, pooling, published, subscribers, version"),
-        ("dcs[0]", "site", "gc, name"),
+        ("servers[1]", "licences", "attachment, dc, failover_of, gc, license_files, licenses, "
+         "mac, name, pooling, published, subscribers, version"),
+        ("dcs[0]", "sites", "gc, name, site"),
     ],
 )  # fmt: skip
 def test_unknown_keys(tmp_path: Path, keypath: str, extra: str, allowed: str) -> None:
@@ -409,11 +409,64 @@ def test_duplicate_server_names_case_insensitive(tmp_path: Path) -> None:
     )
 
 
-def test_more_than_one_dc(tmp_path: Path) -> None:
+def test_too_many_dcs(tmp_path: Path) -> None:
     doc = base_doc()
-    doc["dcs"] = [{"name": "DC1", "gc": True}, {"name": "DC2"}, {"name": "DC3"}]
+    doc["dcs"] = [{"name": f"DC{i}"} for i in range(1, 10)]
     path, message = error_for(tmp_path, doc)
-    assert message == f"{path}: dcs: only one DC is supported so far (got 3)"
+    assert message == f"{path}: dcs: the lab runs at most 8 DCs (got 9)"
+
+
+def test_several_dcs_sites_monitors_and_faults(tmp_path: Path) -> None:
+    doc = base_doc()
+    doc["dcs"] = [{"name": "DC1", "site": "HQ"}, {"name": "DC2", "site": "BRANCH"}]
+    doc["replication"] = "auto"
+    doc["servers"][0].update({"dc": "dc2", "gc": "DC2"})
+    doc["faults"] = [{"type": "inbound-replication-disabled", "dc": "DC2"},
+                     {"type": "connection-disabled", "from": "DC1", "to": "DC2"}]
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    topo = load_topology(path)
+    assert [(d.name, d.site) for d in topo.dcs] == [("DC1", "HQ"), ("DC2", "BRANCH")]
+    assert topo.replication == "auto"
+    assert (topo.servers[0].dc, topo.servers[0].gc) == ("DC2", "DC2")
+    assert (topo.servers[1].dc, topo.servers[1].gc) == ("DC1", "DC1")
+    assert [(f.type, f.dc, f.source, f.target) for f in topo.faults] == [
+        ("inbound-replication-disabled", "DC2", None, None),
+        ("connection-disabled", None, "DC1", "DC2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"replication": "sometimes"}, "replication: expected one of manual, auto, got "
+                                       "'sometimes'"),
+        ({"faults": [{"type": "dc-on-fire", "dc": "DC1"}]},
+         "faults[0].type: expected one of inbound-replication-disabled, "
+         "outbound-replication-disabled, connection-disabled, connection-missing, "
+         "got 'dc-on-fire'"),
+        ({"faults": [{"type": "connection-missing", "from": "DC1", "to": "DC9"}]},
+         "faults[0].to: names no DC of this topology: 'DC9' (dcs: DC1, DC2)"),
+        ({"faults": [{"type": "connection-missing", "from": "DC1", "to": "DC1"}]},
+         "faults[0].to: a connection joins two different DCs"),
+        ({"faults": [{"type": "inbound-replication-disabled", "from": "DC1"}]},
+         "faults[0]: unknown key 'from' (allowed: dc, type)"),
+    ],
+)
+def test_bad_replication_and_faults(tmp_path: Path, change: dict[str, object],
+                                    expected: str) -> None:
+    doc = base_doc()
+    doc["dcs"] = [{"name": "DC1"}, {"name": "DC2"}]
+    doc.update(change)
+    path, message = error_for(tmp_path, doc)
+    assert message == f"{path}: {expected}"
+
+
+def test_server_monitor_names_a_known_dc(tmp_path: Path) -> None:
+    doc = base_doc()
+    doc["servers"][0]["gc"] = "DC7"
+    path, message = error_for(tmp_path, doc)
+    assert message == f"{path}: servers[0].gc: names no DC of this topology: 'DC7' (dcs: DC1)"
 
 
 def test_duplicate_dc_names(tmp_path: Path) -> None:

@@ -1,0 +1,270 @@
+"""Several DCs in one lab: sites, joins, connection objects, faults, on-demand replication.
+
+The DCs run on loopback addresses of their own. Samba contacts its replication partners
+by DNS name (``dcN.<forest>`` and ``<NTDS-Settings-GUID>._msdcs.<forest>``), so every
+samba and samba-tool process of a multi-DC lab runs with nss_wrapper and a hosts file of
+the lab's own, and with a krb5.conf that names the lab's KDCs: the machine's /etc/hosts
+and Kerberos setup are never touched.
+
+Replication is *manual* by default: Samba's periodic pulls, change notifications and
+KCC runs are pushed out to a day, so nothing moves between DCs until
+``poolsync lab replicate``, which replicates like AD would: along enabled connection
+objects only, into DCs that accept inbound replication, from DCs that send.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from poolsync.errors import LabError
+from poolsync.lab import samba
+
+NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
+HOSTS_FILE = "hosts"
+KRB5_FILE = "krb5.conf"
+AUTH_FILE = "secrets/samba-auth"
+PASSWORD_FILE = "secrets/admin.password"  # noqa: S105 (a path, not a secret)
+
+#: smb.conf options that make replication happen only when asked for.
+MANUAL_REPLICATION = (
+    ("dreplsrv:periodic_interval", "86400"),
+    ("dreplsrv:periodic_startup_interval", "86400"),
+    ("dreplsrv:notify_interval", "86400"),
+    ("kccsrv:periodic_interval", "86400"),
+    ("kccsrv:periodic_startup_interval", "86400"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """One DC of the lab as the replication tooling needs it."""
+
+    name: str
+    address: str
+    site: str
+    paths: samba.DcPaths
+
+
+def sites_dn(base_dn: str) -> str:
+    return f"CN=Sites,CN=Configuration,{base_dn}"
+
+
+def dsa_dn(peer: Peer, base_dn: str) -> str:
+    return f"CN=NTDS Settings,CN={peer.name},CN=Servers,CN={peer.site},{sites_dn(base_dn)}"
+
+
+def host_name(name: str, forest: str) -> str:
+    return f"{name.lower()}.{forest.lower()}"
+
+
+class LabNet:
+    """The lab's own name resolution and Kerberos setup, and the credentials file the
+    samba tools read (0600; the password never appears on a command line)."""
+
+    def __init__(self, lab_dir: Path, *, forest: str) -> None:
+        self.dir = lab_dir
+        self.forest = forest.lower()
+        self.hosts = lab_dir / HOSTS_FILE
+        self.krb5 = lab_dir / KRB5_FILE
+        self.auth = lab_dir / AUTH_FILE
+        self.password_file = lab_dir / PASSWORD_FILE
+        self.principal = ""
+
+    def credentials(self, *, user: str, netbios: str) -> LabNet:
+        self.principal = f"{netbios}\\{user}"
+        return self
+
+    def write(self, peers: Sequence[Peer], *, user: str, password: str, netbios: str) -> None:
+        if not Path(NSS_WRAPPER).exists():
+            raise LabError(f"a lab with several DCs needs nss_wrapper ({NSS_WRAPPER}); "
+                           "apt-get install libnss-wrapper")
+        lines = ["127.0.0.1 localhost"]
+        lines += [f"{p.address} {host_name(p.name, self.forest)} {p.name.lower()}"
+                  for p in peers]
+        self.hosts.write_text("\n".join(lines) + "\n")
+        realm = self.forest.upper()
+        kdcs = "".join(f"        kdc = {p.address}\n" for p in peers)
+        self.krb5.write_text(
+            "[libdefaults]\n"
+            f"    default_realm = {realm}\n"
+            "    dns_lookup_realm = false\n    dns_lookup_kdc = false\n    rdns = false\n"
+            "[realms]\n"
+            f"    {realm} = {{\n{kdcs}    }}\n"
+            f"    {self.forest} = {{\n{kdcs}    }}\n"
+            "[domain_realm]\n"
+            f"    .{self.forest} = {realm}\n    {self.forest} = {realm}\n"
+        )
+        fd = os.open(self.auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"username = {user}\npassword = {password}\ndomain = {netbios}\n")
+
+    def add_hosts(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Add (address, name) lines not there yet."""
+        text = self.hosts.read_text()
+        known = set(text.split())
+        extra = [f"{address} {name}" for address, name in entries if name not in known]
+        if extra:
+            self.hosts.write_text(text + "\n".join(extra) + "\n")
+
+    def env(self, paths: samba.DcPaths | None = None) -> dict[str, str]:
+        env = {**os.environ, "LD_PRELOAD": NSS_WRAPPER, "NSS_WRAPPER_HOSTS": str(self.hosts),
+               "KRB5_CONFIG": str(self.krb5)}
+        if paths is not None:
+            env["SMB_CONF_PATH"] = str(paths.conf)
+        return env
+
+    def tool(self, args: list[str], *, what: str, paths: samba.DcPaths | None = None,
+             timeout: float = 120) -> str:
+        """Run samba-tool with the lab's names, Kerberos setup and credentials (the
+        password from the 0600 file through PASSWD_FILE, never on the command line)."""
+        env = {**self.env(paths), "PASSWD_FILE": str(self.password_file)}
+        return samba.run([*args, "-U", self.principal], what=what, env=env, timeout=timeout)
+
+
+def site_records(base_dn: str, sites: Sequence[str]) -> str:
+    """LDIF that creates ``sites`` (with their Servers and NTDS Site Settings children)
+    and puts them on the default site link, for the first DC's offline sam.ldb."""
+    blocks = []
+    root = sites_dn(base_dn)
+    for site in sites:
+        blocks += [
+            f"dn: CN={site},{root}\nchangetype: add\nobjectClass: site\n",
+            f"dn: CN=NTDS Site Settings,CN={site},{root}\nchangetype: add\n"
+            "objectClass: nTDSSiteSettings\n",
+            f"dn: CN=Servers,CN={site},{root}\nchangetype: add\nobjectClass: serversContainer\n",
+            f"dn: CN=DEFAULTIPSITELINK,CN=IP,CN=Inter-Site Transports,{root}\n"
+            f"changetype: modify\nadd: siteList\nsiteList: CN={site},{root}\n-\n",
+        ]
+    return "\n".join(blocks)
+
+
+def join(net: LabNet, peer: Peer, first: Peer, *, forest: str) -> None:
+    """Join ``peer`` to the domain as an additional DC (and GC), replicating from
+    ``first``; provision-time options keep it on its own address."""
+    peer.paths.root.mkdir(parents=True, exist_ok=True)
+    net.tool([
+        "samba-tool", "domain", "join", forest.lower(), "DC",
+        f"--server={host_name(first.name, forest)}", f"--targetdir={peer.paths.root}",
+        "--dns-backend=NONE", "--use-kerberos=off", f"--site={peer.site}",
+        "--backend-store=mdb", f"--option=netbios name={peer.name.upper()}",
+        f"--option=interfaces={peer.address}/8", "--option=bind interfaces only=yes",
+    ], what=f"joining {peer.name} to {forest}", timeout=300)
+
+
+_GUID_LINE = re.compile(r"^objectGUID: ([0-9a-fA-F-]{36})$", re.MULTILINE)
+
+
+def ntds_guid(net: LabNet, peer: Peer, base_dn: str) -> str:
+    """The objectGUID of ``peer``'s NTDS Settings, read from its own stopped sam.ldb."""
+    out = samba.run(["ldbsearch", "-H", str(peer.paths.sam), "-b", dsa_dn(peer, base_dn),
+                     "-s", "base", "objectGUID"],
+                    what=f"reading {peer.name}'s NTDS Settings", env=net.env(peer.paths))
+    match = _GUID_LINE.search(out)
+    if match is None:
+        raise LabError(f"{peer.name}: no NTDS Settings objectGUID in its sam.ldb")
+    return str(uuid.UUID(match.group(1)))
+
+
+def connection_ldif(source: Peer, target: Peer, base_dn: str, *, enabled: bool) -> str:
+    """A replication connection under ``target``'s NTDS Settings, pulling from
+    ``source`` (a manual connection, as an administrator makes one: the KCC keeps it)."""
+    transport = f"CN=IP,CN=Inter-Site Transports,{sites_dn(base_dn)}"
+    return (f"dn: CN=from {source.name},{dsa_dn(target, base_dn)}\nchangetype: add\n"
+            f"objectClass: nTDSConnection\nfromServer: {dsa_dn(source, base_dn)}\n"
+            f"enabledConnection: {'TRUE' if enabled else 'FALSE'}\noptions: 0\n"
+            f"transportType: {transport}\n")
+
+
+def modify_over_ldap(net: LabNet, peer: Peer, ldif: str, *, what: str) -> None:
+    samba.run(["ldbmodify", "-H", f"ldap://{peer.address}", "-A", str(net.auth)], what=what,
+              env=net.env(peer.paths), input_text=ldif, timeout=120)
+
+
+def run_kcc(net: LabNet, peer: Peer, *, forest: str) -> None:
+    """One KCC run on ``peer``: turns its connection objects into replication partners
+    (without it, ``drs replicate`` reports success and copies nothing)."""
+    net.tool(["samba-tool", "drs", "kcc", host_name(peer.name, forest)],
+             what=f"running the KCC on {peer.name}")
+
+
+def set_dsa_option(net: LabNet, peer: Peer, option: str, *, forest: str) -> None:
+    """``option`` is e.g. ``+DISABLE_INBOUND_REPL`` or ``-DISABLE_OUTBOUND_REPL``."""
+    net.tool(["samba-tool", "drs", "options", host_name(peer.name, forest),
+              f"--dsa-option={option}"], what=f"setting {option} on {peer.name}")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLink:
+    """What ``target`` holds about pulling from ``source``: whether a connection object
+    exists and is enabled, and the two DCs' replication switches."""
+
+    source: str
+    target: str
+    connection: bool
+    enabled: bool
+    inbound_disabled: bool
+    outbound_disabled: bool
+
+    def blocked(self) -> str | None:
+        """Why AD would not replicate ``source`` -> ``target``, or None."""
+        if self.inbound_disabled:
+            return f"{self.target} has inbound replication disabled (DISABLE_INBOUND_REPL)"
+        if self.outbound_disabled:
+            return f"{self.source} has outbound replication disabled (DISABLE_OUTBOUND_REPL)"
+        if not self.connection:
+            return f"{self.target} has no connection object pulling from {self.source}"
+        if not self.enabled:
+            return f"the connection {self.source} -> {self.target} is disabled"
+        return None
+
+
+_OPTIONS_LINE = re.compile(r"^options: (-?\d+)$", re.MULTILINE)
+
+
+def _unfold(ldif: str) -> str:
+    """LDIF with its folded lines (continued by a leading space) joined."""
+    return ldif.replace("\n ", "")
+
+
+def _dsa_options(net: LabNet, peer: Peer, about: Peer, base_dn: str) -> int:
+    out = samba.run(["ldbsearch", "-H", f"ldap://{peer.address}", "-A", str(net.auth),
+                     "-b", dsa_dn(about, base_dn), "-s", "base", "options"],
+                    what=f"reading {about.name}'s options on {peer.name}",
+                    env=net.env(peer.paths))
+    match = _OPTIONS_LINE.search(_unfold(out))
+    return int(match.group(1)) if match else 0
+
+
+def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink:
+    """Read the link from the DCs themselves: the target's own connection objects and
+    options, and the source's own options."""
+    out = samba.run(["ldbsearch", "-H", f"ldap://{target.address}", "-A", str(net.auth),
+                     "-b", dsa_dn(target, base_dn), "-s", "one",
+                     "(objectClass=nTDSConnection)", "fromServer", "enabledConnection"],
+                    what=f"reading {target.name}'s connection objects",
+                    env=net.env(target.paths))
+    connection = enabled = False
+    wanted = dsa_dn(source, base_dn).lower()
+    for block in _unfold(out).split("\n\n"):
+        values = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if values.get("fromServer", "").lower() == wanted:
+            connection = True
+            enabled = enabled or values.get("enabledConnection", "TRUE").upper() != "FALSE"
+    return LiveLink(
+        source=source.name, target=target.name, connection=connection, enabled=enabled,
+        inbound_disabled=bool(_dsa_options(net, target, target, base_dn) & 0x2),
+        outbound_disabled=bool(_dsa_options(net, source, source, base_dn) & 0x4),
+    )
+
+
+def replicate_pair(net: LabNet, source: Peer, target: Peer, *, forest: str,
+                   naming_contexts: Sequence[str]) -> None:
+    for nc in naming_contexts:
+        net.tool(["samba-tool", "drs", "replicate", host_name(target.name, forest),
+                  host_name(source.name, forest), nc],
+                 what=f"replicating {nc} from {source.name} to {target.name}")
