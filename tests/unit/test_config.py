@@ -371,7 +371,7 @@ def test_unknown_top_level_keys(tmp_path: Path) -> None:
     path = write(tmp_path, doc)
     assert load_error(path) == (
         f"{path}: unknown keys 'stroe', 'profil' "
-        "(allowed: compliance, directory, forest, profile, store, sync)"
+        "(allowed: compliance, directory, doctor, forest, profile, store, sync)"
     )
 
 
@@ -825,3 +825,36 @@ def test_bad_durations(text: str) -> None:
 
     with pytest.raises(ValueError, match="expected a duration"):
         parse_duration(text)
+
+
+def test_doctor_section(tmp_path: Path) -> None:
+    doc = base_doc()
+    doc["doctor"] = {"servers": {"UNITY-A": {"dc": "DC1", "gc": "dc2.lab.example.com"},
+                                 "UNITY-B": {"gc": "DC2"}},
+                     "expected": ["UNITY-Z"], "other_forests": ["other/poolsync.yaml"]}
+    path = write(tmp_path, doc)
+    config = load_config(path)
+    assert [(m.server, m.dc, m.gc) for m in config.doctor.servers] == [
+        ("UNITY-A", "DC1", "dc2.lab.example.com"), ("UNITY-B", None, "DC2")]
+    assert config.doctor.expected == ("UNITY-Z",)
+    assert config.doctor.other_forests == (tmp_path / "other" / "poolsync.yaml",)
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({"servers": {"UNITY-A": {"site": "HQ"}}},
+         "doctor.servers.UNITY-A: unknown key 'site' (allowed: dc, gc)"),
+        ({"servers": {"UNITY-A": {}, "unity-a": {}}},
+         "doctor.servers.unity-a: 'unity-a' is listed twice (names are case-insensitive)"),
+        ({"expected": "UNITY-Z"}, "doctor.expected: expected a list of non-empty strings, "
+                                  "got 'UNITY-Z'"),
+        ({"colour": 1}, "doctor: unknown key 'colour' (allowed: expected, other_forests, "
+                        "servers)"),
+    ],
+)
+def test_bad_doctor_section(tmp_path: Path, section: dict[str, object], expected: str) -> None:
+    doc = base_doc()
+    doc["doctor"] = section
+    path = write(tmp_path, doc)
+    assert load_error(path) == f"{path}: {expected}"

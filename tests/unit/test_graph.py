@@ -1,0 +1,321 @@
+"""The pooling graph: nodes and attributes, replication and monitor edges, missing links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+import networkx as nx
+import pytest
+
+from poolsync.allocation import build_pool_report
+from poolsync.attachment import format_attachment, license_data
+from poolsync.doctor.model import DoctorReport, Monitor, Visibility
+from poolsync.forest import Connection, DomainController, ForestConfig, Site
+from poolsync.model import Location, Seats
+from topology.graph import EDGE_KINDS, NODE_KINDS, build_graph
+
+FOREST = "lab.example.com"
+NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+CONFIG_DN = "CN=Configuration,DC=lab,DC=example,DC=com"
+
+
+def attachment(vm: int, *, pooling: bool = True, published: Seats | None = None) -> str:
+    return format_attachment(license_data(licensed=Seats(vm, 0, 0), pooling=pooling,
+                                          secondary=False, ports=24, published=published))
+
+
+def guid(n: int) -> str:
+    return f"{n:08x}-0000-4000-8000-{n:012x}"
+
+
+def loc(n: int, name: str, *, version: str | None = "4.0(5)",
+        attachment_text: str | None = None, failover_of: str | None = None,
+        guid_text: str | None = None) -> Location:
+    return Location(guid=guid_text or guid(n), dn=f"CN={name},CN=Locations,DC=lab", name=name,
+                    object_id=f"oid-{n}", version=version, failover_of=failover_of,
+                    attachment=attachment_text)
+
+
+def dc(name: str, site: str, **flags: bool) -> DomainController:
+    dsa = f"CN=NTDS Settings,CN={name},CN=Servers,CN={site},CN=Sites,{CONFIG_DN}"
+    host = None if name == "DC2" else f"{name.lower()}.lab.example.com"
+    return DomainController(name=name, site=site, dsa_dn=dsa, dns_host=host, **flags)
+
+
+def conn(source: str, target: str, *, enabled: bool = True) -> Connection:
+    return Connection(name=f"{source}-to-{target}", dn=f"CN={source}-to-{target},CN={target}",
+                      source=source, target=target, enabled=enabled)
+
+
+def sample_topology() -> ForestConfig:
+    """Four DCs in three sites. DC4 refuses inbound replication, so nothing reaches it;
+    DC3 -> DC2 is switched off but DC3 -> DC1 -> DC2 still carries changes."""
+    sites = ("Branch-East", "Branch-West", "HQ")
+    return ForestConfig(
+        sites=tuple(Site(name=s, dn=f"CN={s},CN=Sites,{CONFIG_DN}") for s in sites),
+        dcs=(dc("DC1", "HQ", gc=True), dc("DC2", "HQ"), dc("DC3", "Branch-East", gc=True),
+             dc("DC4", "Branch-West", gc=True, inbound_disabled=True)),
+        connections=(conn("DC2", "DC1"), conn("DC3", "DC1"), conn("DC4", "DC1"),
+                     conn("DC1", "DC2"), conn("DC3", "DC2", enabled=False),
+                     conn("DC1", "DC3"), conn("DC1", "DC4")),
+    )
+
+
+def sample_locations() -> list[Location]:
+    """Ten Unity servers: six members (one borrowing, one stale), a failover secondary
+    and three excluded for different reasons."""
+    return [
+        loc(1, "UNITY-HQ1", attachment_text=attachment(500)),
+        loc(2, "UNITY-HQ2", attachment_text=attachment(300)),
+        loc(3, "UNITY-HQ2B", failover_of="oid-2", attachment_text=attachment(300)),
+        loc(4, "UNITY-E1", attachment_text=attachment(200, published=Seats(150, 0, 0))),
+        loc(5, "UNITY-E2", attachment_text=attachment(200, published=Seats(120, 0, 0))),
+        loc(6, "UNITY-E3", attachment_text=attachment(100, pooling=False)),
+        loc(7, "UNITY-W1", attachment_text=attachment(250)),
+        loc(8, "UNITY-W2", version="3.1(2)", attachment_text=attachment(100)),
+        loc(9, "UNITY-OLD"),
+        loc(10, "UNITY-X", attachment_text="<AvXmlLicData><broken"),
+    ]
+
+
+HOMED = {"oid-1": Seats(400), "oid-2": Seats(330), "oid-3": Seats(20), "oid-4": Seats(180),
+         "oid-5": Seats(120), "oid-6": Seats(40), "oid-7": Seats(90)}
+
+SAMPLE_MONITORS = (
+    Monitor("unity-hq1", dc="dc1.lab.example.com", gc="DC1"),  # case and DNS name
+    Monitor("UNITY-HQ2", dc="DC2", gc="DC1"),
+    Monitor("UNITY-HQ2B", dc="DC2", gc="DC1"),
+    Monitor("UNITY-E1", dc="DC3", gc="DC3"),
+    Monitor("UNITY-E2", dc="DC3", gc="DC3"),
+    Monitor("UNITY-E3", dc="DC3"),  # no GC monitor: the default GC applies
+    Monitor("UNITY-W1", dc="DC4", gc="DC4"),
+    Monitor("UNITY-W2", dc="DC4", gc="DC9"),  # DC9 is not in the forest
+    Monitor("UNITY-X", dc="DC2", gc="DC1"),
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    topology: ForestConfig
+    locations: list[Location]
+    doctor: DoctorReport
+
+    def graph(self, *, default_gc: str | None = "DC1",
+              doctor: DoctorReport | None = None) -> nx.MultiDiGraph:
+        report = build_pool_report(FOREST, self.locations, HOMED)
+        return build_graph(FOREST, self.topology, report, self.locations, SAMPLE_MONITORS,
+                           default_gc=default_gc, doctor=doctor)
+
+
+def sample() -> Sample:
+    doctor = DoctorReport(
+        forest=FOREST, generated=NOW, servers=(),
+        visibility=(
+            Visibility(viewer="UNITY-HQ1", gc="DC1", sees=("UNITY-HQ1", "UNITY-W1"), missing=()),
+            Visibility(viewer="UNITY-W1", gc="DC4", sees=("UNITY-W1",),
+                       missing=("UNITY-HQ1", "unity-e1", "NOT-A-SERVER")),
+            Visibility(viewer="UNITY-W2", gc="DC4", sees=(), missing=(), reachable=False),
+        ),
+    )  # fmt: skip
+    return Sample(sample_topology(), sample_locations(), doctor)
+
+
+def sample_graph() -> nx.MultiDiGraph:
+    """The 10-server, 4-DC forest with its doctor report (used by test_export too)."""
+    s = sample()
+    return s.graph(doctor=s.doctor)
+
+
+def edges(graph: nx.MultiDiGraph, kind: str) -> set[tuple[str, str]]:
+    return {(u, v) for u, v, d in graph.edges(data=True) if d["kind"] == kind}
+
+
+def edge(graph: nx.MultiDiGraph, source: str, target: str, kind: str) -> dict[str, object]:
+    (data,) = [d for d in graph.get_edge_data(source, target, default={}).values()
+               if d["kind"] == kind]
+    return dict(data)
+
+
+@pytest.fixture
+def graph() -> nx.MultiDiGraph:
+    return sample_graph()
+
+
+def test_node_kinds_and_labels(graph: nx.MultiDiGraph) -> None:
+    kinds: dict[str, list[str]] = {}
+    for node, attrs in graph.nodes(data=True):
+        assert attrs["label"], node
+        kinds.setdefault(attrs["kind"], []).append(node)
+    assert set(kinds) == set(NODE_KINDS)
+    assert sorted(kinds["site"]) == ["site:Branch-East", "site:Branch-West", "site:HQ"]
+    assert sorted(kinds["dc"]) == ["dc:DC1", "dc:DC2", "dc:DC3", "dc:DC4"]
+    assert len(kinds["server"]) == 10
+    assert kinds["pool"] == [f"pool:{FOREST}"]
+    assert {d["kind"] for _, _, d in graph.edges(data=True)} == set(EDGE_KINDS)
+
+
+def test_dc_attributes(graph: nx.MultiDiGraph) -> None:
+    dc4 = graph.nodes["dc:DC4"]
+    assert dc4 == {"kind": "dc", "label": "DC4", "name": "DC4", "site": "Branch-West",
+                   "gc": True, "inbound_disabled": True, "outbound_disabled": False,
+                   "dns_host": "dc4.lab.example.com"}
+    assert graph.nodes["dc:DC2"]["dns_host"] == ""
+    assert graph.nodes["dc:DC2"]["gc"] is False
+    assert edges(graph, "in-site") == {
+        ("dc:DC1", "site:HQ"), ("dc:DC2", "site:HQ"), ("dc:DC3", "site:Branch-East"),
+        ("dc:DC4", "site:Branch-West"),
+    }
+
+
+def test_member_seats(graph: nx.MultiDiGraph) -> None:
+    hq2 = graph.nodes["server:UNITY-HQ2"]
+    assert (hq2["role"], hq2["reason"], hq2["failover_of"]) == ("member", "", "")
+    assert hq2["guid"] == guid(2) and hq2["version"] == "4.0(5)"
+    # its secondary's 20 subscribers are counted with it
+    assert (hq2["licensed_vm"], hq2["used_vm"], hq2["borrowed_vm"]) == (300, 350, 50)
+    assert hq2["published_vm"] == -1 and hq2["published_um"] == -1
+    assert sum(graph.nodes[n]["lent_vm"] for n in graph if n.startswith("server:")) == 50
+    e1 = graph.nodes["server:UNITY-E1"]
+    assert (e1["published_vm"], e1["used_vm"], e1["stale"]) == (150, 180, "vm")
+    assert graph.nodes["server:UNITY-E2"]["stale"] == ""
+
+
+def test_excluded_and_secondary(graph: nx.MultiDiGraph) -> None:
+    e3 = graph.nodes["server:UNITY-E3"]
+    assert (e3["role"], e3["reason"]) == ("excluded", "pooling-disabled")
+    # licensed from its attachment; used is not counted per excluded server
+    assert (e3["licensed_vm"], e3["used_vm"], e3["published_vm"]) == (100, -1, -1)
+    assert graph.nodes["server:UNITY-X"]["reason"] == "attachment-corrupt"
+    assert graph.nodes["server:UNITY-X"]["licensed_vm"] == 0
+    assert graph.nodes["server:UNITY-OLD"]["reason"] == "attachment-missing"
+    assert graph.nodes["server:UNITY-W2"]["reason"] == "version-unsupported"
+    b = graph.nodes["server:UNITY-HQ2B"]
+    assert (b["role"], b["reason"], b["failover_of"]) == (
+        "secondary", "failover-secondary", "UNITY-HQ2")
+    pool = f"pool:{FOREST}"
+    assert edges(graph, "member") == {
+        (f"server:UNITY-{n}", pool) for n in ("HQ1", "HQ2", "E1", "E2", "W1")}
+    assert edge(graph, "server:UNITY-E3", pool, "excluded")["reason"] == "pooling-disabled"
+    assert edge(graph, "server:UNITY-HQ2B", pool, "excluded")["reason"] == "failover-secondary"
+    assert edges(graph, "failover") == {("server:UNITY-HQ2B", "server:UNITY-HQ2")}
+
+
+def test_pool_node(graph: nx.MultiDiGraph) -> None:
+    pool = graph.nodes[f"pool:{FOREST}"]
+    assert pool["members"] == 5
+    assert (pool["licensed_vm"], pool["used_vm"], pool["available_vm"]) == (1450, 1140, 310)
+    assert pool["compliant"] is True
+    assert (pool["licensed_um"], pool["used_um"], pool["available_um"]) == (0, 0, 0)
+
+
+def test_replication_edges(graph: nx.MultiDiGraph) -> None:
+    assert len(edges(graph, "replicates")) == 7
+    off = edge(graph, "dc:DC3", "dc:DC2", "replicates")
+    assert (off["enabled"], off["usable"], off["name"]) == (False, False, "DC3-to-DC2")
+    assert off["dn"] == "CN=DC3-to-DC2,CN=DC2"
+    into_dc4 = edge(graph, "dc:DC1", "dc:DC4", "replicates")
+    assert (into_dc4["enabled"], into_dc4["usable"]) == (True, False)
+    assert edge(graph, "dc:DC1", "dc:DC2", "replicates")["usable"] is True
+
+
+def test_no_path_marks_the_partitioned_dc(graph: nx.MultiDiGraph) -> None:
+    # DC3 -> DC2 is disabled, but DC3 -> DC1 -> DC2 replicates: not a missing path
+    assert edges(graph, "no-path") == {("dc:DC1", "dc:DC4"), ("dc:DC2", "dc:DC4"),
+                                       ("dc:DC3", "dc:DC4")}
+
+
+def test_monitor_edges(graph: nx.MultiDiGraph) -> None:
+    dcs = edges(graph, "monitors-dc")
+    assert ("server:UNITY-HQ1", "dc:DC1") in dcs  # by DNS name, server case-insensitive
+    assert ("server:UNITY-HQ2", "dc:DC2") in dcs
+    assert not any(u == "server:UNITY-OLD" for u, _ in dcs)  # no monitor configured
+    gcs = edges(graph, "monitors-gc")
+    assert ("server:UNITY-E1", "dc:DC3") in gcs
+    assert edge(graph, "server:UNITY-E1", "dc:DC3", "monitors-gc")["configured"] is True
+    # no GC monitor: the default GC, marked as such
+    assert edge(graph, "server:UNITY-E3", "dc:DC1", "monitors-gc")["configured"] is False
+    assert edge(graph, "server:UNITY-OLD", "dc:DC1", "monitors-gc")["configured"] is False
+    # a GC that is not in the forest is left out, not replaced by the default
+    assert not any(u == "server:UNITY-W2" for u, _ in gcs)
+
+
+def test_without_default_gc_only_configured_monitors() -> None:
+    graph = sample().graph(default_gc=None)
+    assert not any(u in ("server:UNITY-E3", "server:UNITY-OLD")
+                   for u, _ in edges(graph, "monitors-gc"))
+    assert edges(graph, "cannot-see") == set()  # no doctor report given
+
+
+def test_cannot_see_from_doctor(graph: nx.MultiDiGraph) -> None:
+    assert edges(graph, "cannot-see") == {("server:UNITY-W1", "server:UNITY-HQ1"),
+                                          ("server:UNITY-W1", "server:UNITY-E1")}
+    assert edge(graph, "server:UNITY-W1", "server:UNITY-E1", "cannot-see")["gc"] == "DC4"
+
+
+def test_duplicate_names_get_guid_suffixes() -> None:
+    locations = [*sample_locations(),
+                 loc(21, "UNITY-DUP", attachment_text=attachment(100)),
+                 loc(22, "UNITY-DUP", version="2.4(6)")]
+    report = build_pool_report(FOREST, locations, HOMED)
+    doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=(
+        Visibility(viewer="UNITY-HQ1", gc="DC1", sees=(), missing=("UNITY-DUP",)),))
+    graph = build_graph(FOREST, sample_topology(), report, locations,
+                        (Monitor("UNITY-DUP", dc="DC3"),), doctor=doctor)
+    first, second = f"server:UNITY-DUP#{guid(21)[:8]}", f"server:UNITY-DUP#{guid(22)[:8]}"
+    assert "server:UNITY-DUP" not in graph
+    assert graph.nodes[first]["role"] == "member"
+    assert graph.nodes[second]["reason"] == "version-unsupported"
+    assert graph.nodes[first]["name"] == graph.nodes[second]["name"] == "UNITY-DUP"
+    assert {(first, "dc:DC3"), (second, "dc:DC3")} <= edges(graph, "monitors-dc")
+    assert edges(graph, "cannot-see") == {("server:UNITY-HQ1", first),
+                                          ("server:UNITY-HQ1", second)}
+
+
+def test_same_name_and_guid_still_two_nodes() -> None:
+    twins = [loc(31, "TWIN", attachment_text=attachment(10), guid_text=guid(31)),
+             Location(guid=guid(31), dn="CN=TWIN2", name="TWIN", object_id="oid-32",
+                      version="4.0(5)", attachment=attachment(20))]
+    report = build_pool_report(FOREST, twins, {})
+    graph = build_graph(FOREST, ForestConfig(), report, twins)
+    servers = sorted(n for n, a in graph.nodes(data=True) if a["kind"] == "server")
+    assert len(servers) == 2
+    assert sorted(graph.nodes[n]["licensed_vm"] for n in servers) == [10, 20]
+
+
+def test_report_and_locations_disagreeing() -> None:
+    known = [loc(1, "A", attachment_text=attachment(10))]
+    report = build_pool_report(FOREST, [*known, loc(2, "B", attachment_text=attachment(5))], {})
+    only_in_locations = loc(3, "C", attachment_text=attachment(7))
+    graph = build_graph(FOREST, ForestConfig(), report, [*known, only_in_locations])
+    assert graph.nodes["server:B"]["role"] == "member"  # from the report alone
+    assert graph.nodes["server:B"]["version"] == ""
+    assert graph.nodes["server:C"]["role"] == "unknown"
+    assert graph.nodes["server:C"]["licensed_vm"] == 7
+
+
+def test_secondary_of_unknown_primary_has_no_failover_edge() -> None:
+    locations = [loc(1, "LONE", failover_of="oid-404", attachment_text=attachment(10))]
+    graph = build_graph(FOREST, ForestConfig(), build_pool_report(FOREST, locations, {}),
+                        locations)
+    assert graph.nodes["server:LONE"]["role"] == "secondary"
+    assert graph.nodes["server:LONE"]["failover_of"] == ""
+    assert edges(graph, "failover") == set()
+
+
+def test_empty_report_still_has_the_pool() -> None:
+    graph = build_graph(FOREST, sample_topology(), build_pool_report(FOREST, [], {}), [])
+    pool = graph.nodes[f"pool:{FOREST}"]
+    assert (pool["members"], pool["licensed_vm"], pool["compliant"]) == (0, 0, True)
+    assert len(edges(graph, "no-path")) == 3
+
+
+def test_graphml_safe(graph: nx.MultiDiGraph) -> None:
+    for _, attrs in graph.nodes(data=True):
+        assert all(isinstance(v, str | int | float | bool) for v in attrs.values()), attrs
+    for _, _, attrs in graph.edges(data=True):
+        assert all(isinstance(v, str | int | float | bool) for v in attrs.values()), attrs
+    buffer = io.BytesIO()
+    nx.write_graphml(graph, buffer)
+    assert b"server:UNITY-HQ2B" in buffer.getvalue()
