@@ -6,7 +6,7 @@ TOPOLOGY ?= topology/lab.yaml
 PYTHON ?= python3
 # samba-dsdb-modules and samba-ad-provision are only "Recommends" of samba, but an AD DC
 # needs them: name them so a minimal install (no recommends) still gets them.
-APT_PACKAGES := samba samba-dsdb-modules samba-ad-provision ldb-tools ldap-utils libnss-wrapper openssl
+APT_PACKAGES := samba samba-dsdb-modules samba-ad-provision ldb-tools ldap-utils libnss-wrapper openssl graphviz
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 POOLSYNC := $(VENV)/bin/poolsync
 

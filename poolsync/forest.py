@@ -394,13 +394,18 @@ def parse_repl_metadata(raw: bytes | None) -> tuple[AttributeStamp, ...]:
 
 
 def behind(copy: Sequence[AttributeStamp], newer: Sequence[AttributeStamp]) -> list[int]:
-    """The attids on which ``copy`` lacks a change that ``newer`` holds (a higher
-    version, or a same version with a later originating time)."""
+    """The attids on which ``copy`` lacks a change that ``newer`` holds: ``newer`` has
+    a higher version, or has the attribute and ``copy`` does not.
+
+    Equal versions never count, even with different originating stamps: that is a
+    conflict replication has already resolved (or, on Samba, the RDN re-stamped by the
+    DC that joined), not a change still on its way.
+    """
     have = {s.attid: s for s in copy}
     missing: list[int] = []
     for stamp in newer:
         mine = have.get(stamp.attid)
-        if mine is None or (mine.version, mine.changed) < (stamp.version, stamp.changed):
+        if mine is None or mine.version < stamp.version:
             missing.append(stamp.attid)
     return missing
 

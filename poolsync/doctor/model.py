@@ -81,6 +81,9 @@ class StoreView:
     synced_at: dt.datetime | None
     locations: tuple[Location, ...] = ()
     homed: Mapping[str, Seats] = field(default_factory=dict)
+    #: The GC pass's watermark (highestCommittedUSN of ``gc`` before the pass): an
+    #: object there with uSNChanged at or below it should be in the store.
+    usn: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -434,6 +434,7 @@ def status(lab_dir: Path) -> dict[str, Any]:
             "gc_port": dc.gc_port,
             "gcs_port": dc.gcs_port,
             "gc": dc.gc,
+            "site": dc.site,
             "bind_user": state.bind_user,
             "password_file": state.password_file,
             "ca_file": state.ca_file,
@@ -447,6 +448,7 @@ def status(lab_dir: Path) -> dict[str, Any]:
         "forest": state.forest,
         "dir": state.dir,
         "topology": state.topology,
+        "replication": state.replication,
         "running": all(d["running"] for d in dcs),
     }
 
@@ -499,3 +501,20 @@ def replicate(lab_dir: Path, *, source: str | None = None, target: str | None = 
     for s, t in links:
         done.append((s.name, t.name, blocked[(s.name, t.name)]))
     return done
+
+
+def set_replication(lab_dir: Path, dc: str, *, inbound: bool | None = None,
+                    outbound: bool | None = None) -> None:
+    """Switch a running lab DC's inbound or outbound replication on (True) or off
+    (False), as ``repadmin /options`` would: the faults of a topology, at run time."""
+    state = read_state(lab_dir.resolve())
+    if state is None:
+        raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); run `poolsync lab up`")
+    net = state.net
+    if net is None:
+        raise LabError(f"the lab in {state.dir} has one DC: it has no replication to switch")
+    peer = state.dc(dc).peer
+    for flag, name in ((inbound, "DISABLE_INBOUND_REPL"), (outbound, "DISABLE_OUTBOUND_REPL")):
+        if flag is not None:
+            replication.set_dsa_option(net, peer, ("-" if flag else "+") + name,
+                                       forest=state.forest)

@@ -349,10 +349,15 @@ class Store:
     def has_data(self) -> bool:
         return bool(self._db.execute("SELECT count(*) FROM passes").fetchone()[0])
 
-    def locations(self) -> list[Location]:
+    def locations(self, *, pass_name: str | None = None) -> list[Location]:
+        """The Locations held, one per objectGUID (the domain pass's copy preferred),
+        or those of one pass ("domain" or "gc")."""
+        source = _merged("locations") if pass_name is None else "locations"
+        where = "" if pass_name is None else "WHERE pass = ?"
         rows = self._db.execute(
             "SELECT guid, dn, name, object_id, version, failover_of, attachment "
-            f"FROM ({_merged('locations')}) ORDER BY name, guid").fetchall()
+            f"FROM ({source}) {where} ORDER BY name, guid",
+            () if pass_name is None else (pass_name,)).fetchall()
         return [Location(*row) for row in rows]
 
     def homed_seats(self) -> dict[str, Seats]:

@@ -1,0 +1,105 @@
+"""``poolsync doctor [SERVER]``: why a server is missing from the pool, with evidence."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import click
+
+from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
+from poolsync.cli.output import now, print_json, stderr_console
+from poolsync.config import Config, load_config
+from poolsync.doctor.causes import diagnose
+from poolsync.doctor.model import DoctorInput, ForeignSighting, Monitor, StoreView
+from poolsync.doctor.probe import ForestProbe, probe_forest, probe_other_forest, store_view
+from poolsync.errors import DirectoryUnavailable
+from poolsync.profile import Profile, load_profile
+from poolsync.render.doctor import doctor_report_json, doctor_report_table
+from poolsync.store import Store
+
+
+def gather(config: Config, profile: Profile, *, quiet: bool = False
+           ) -> tuple[DoctorInput, list[str]]:
+    """Ask the directory (and the other forests, and the store) everything the
+    classifier needs; return it with notes about what could not be read."""
+    err = stderr_console()
+    at = now()
+
+    def step(message: str) -> None:
+        if not quiet:
+            err.print(f"[bold]doctor:[/] {message}", highlight=False)
+
+    forest = probe_forest(config, profile, password=config.directory.bind.resolve_password(),
+                          now=at, step=step)
+    if all(p.error is not None for p in forest.probes):
+        raise DirectoryUnavailable("no DC or Global Catalog could be read: " + "; ".join(
+            f"{p.url}: {p.error}" for p in forest.probes))
+    store = _store(config, forest)
+    present = {c.location.name.lower() for p in forest.probes for c in p.copies}
+    missing = [n for n in config.doctor.expected if n.lower() not in present]
+    foreign: list[ForeignSighting] = []
+    notes: list[str] = []
+    for path in config.doctor.other_forests if missing else ():
+        other = load_config(path)
+        step(f"looking for {', '.join(missing)} in forest {other.forest}")
+        found, error = probe_other_forest(
+            other, load_profile(other.profile, base_dir=other.base_dir), missing, now=at)
+        foreign += found
+        if error is not None:
+            notes.append(error)
+    default_gc = next((p.dc for p in forest.probes
+                       if p.url == config.directory.gc.url and p.error is None), None)
+    inp = DoctorInput(
+        forest=config.forest,
+        topology=forest.topology,
+        probes=forest.probes,
+        monitors=tuple(Monitor(server=m.server, dc=m.dc, gc=m.gc)
+                       for m in config.doctor.servers),
+        default_gc=default_gc,
+        store=store,
+        expected=config.doctor.expected,
+        foreign=tuple(foreign),
+        now=at,
+    )
+    return inp, notes
+
+
+def _store(config: Config, forest: ForestProbe) -> StoreView | None:
+    if not config.store.exists():
+        return None
+    with Store.open(config.store, create=False) as store:
+        return store_view(store, forest.topology)
+
+
+@click.command()
+@click.argument("server", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="table for people; json for machines (docs/doctor.md).")
+@click.pass_obj
+def doctor(ctx: Context, server: str | None, fmt: str) -> None:
+    """Say why Unity servers are missing from the pool, with evidence and the fix.
+
+    Asks every DC and Global Catalog in the config (directory.dc.url and
+    directory.gc.url) which Locations it holds, and at which version, and reads the
+    forest's sites, DCs and replication connections. For every Unity server and
+    every server it should see (each with the GC it monitors: doctor.servers in the
+    config), it decides whether the server can see it, and for every problem gives
+    a cause code (replication-pending, no-replication-path, stale-mirror,
+    pooling-disabled, ...), the evidence and the command that fixes it. With SERVER,
+    only that server. Reads the directory only; never writes to it.
+
+    Exits 0 when every server is healthy, 3 when something was found, 5 when the
+    directory could not be read at all.
+    """
+    config = ctx.config()
+    inp, notes = gather(config, ctx.profile(), quiet=fmt == "json")
+    report = diagnose(inp, only=server)
+    if notes:
+        report = replace(report, notes=(*report.notes, *notes))
+    if fmt == "json":
+        print_json(doctor_report_json(report))
+    else:
+        sys.stdout.write(doctor_report_table(report))
+    if not report.healthy:
+        click.get_current_context().exit(EXIT_NOT_COMPLIANT)

@@ -1,0 +1,79 @@
+"""``poolsync graph``: the pooling graph of sites, DCs, replication and Unity servers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from poolsync.allocation import build_pool_report
+from poolsync.cli.doctor import gather
+from poolsync.cli.main import Context
+from poolsync.cli.output import now, print_json, stderr_console
+from poolsync.doctor.causes import diagnose
+from poolsync.errors import StoreError, UserError
+from poolsync.store import Store
+from topology.export import to_dot, to_graphml, to_json, to_svg
+from topology.graph import build_graph
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "graphml", "json"]),
+              default="dot", show_default=True,
+              help="dot (Graphviz source), svg (drawn with Graphviz's dot), graphml, json.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE (atomically) instead of standard output.")
+@click.pass_obj
+def graph(ctx: Context, fmt: str, out: Path | None) -> None:
+    """Export the pooling graph: sites, DCs, replication connections, Unity servers.
+
+    Nodes: sites, domain controllers (Global Catalog, inbound replication off),
+    Unity servers with their seats per class (from the store: run `poolsync resync`
+    first), and the pool. Edges: replication connections (disabled ones marked),
+    the DC and GC each server's monitors use (doctor.servers in the config), pool
+    membership and exclusions, failover pairs, and what is missing: DC pairs with no
+    replication path and servers a viewer's GC cannot see (as `poolsync doctor`
+    finds them). The svg format needs Graphviz (apt-get install graphviz).
+    """
+    config = ctx.config()
+    with Store.open(config.store, create=False) as store:
+        if not store.has_data():
+            raise StoreError(f"{config.store} holds no completed resync: run "
+                             "`poolsync resync --total` first")
+        locations, homed = store.locations(), store.homed_seats()
+    report = build_pool_report(config.forest, locations, homed)
+    inp, _notes = gather(config, ctx.profile(), quiet=True)
+    diagnosis = diagnose(inp)
+    pooling = build_graph(config.forest, inp.topology, report, locations, inp.monitors,
+                          default_gc=inp.default_gc, doctor=diagnosis)
+    title = f"Unity license pooling in {config.forest}"
+    if fmt == "json":
+        doc = to_json(pooling, generated=now())
+        if out is None:
+            print_json(doc)
+            return
+        text = json.dumps(doc, indent=2) + "\n"
+    elif fmt == "graphml":
+        text = to_graphml(pooling)
+    elif fmt == "svg":
+        text = to_svg(to_dot(pooling, title=title))
+    else:
+        text = to_dot(pooling, title=title)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    _write_atomic(out, text)
+    stderr_console().print(f"graph: wrote {out} ({fmt}, {pooling.number_of_nodes()} nodes, "
+                           f"{pooling.number_of_edges()} edges)", highlight=False)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from exc

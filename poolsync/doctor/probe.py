@@ -1,0 +1,162 @@
+"""Ask every configured DC and Global Catalog what it holds (the doctor's only I/O).
+
+Each endpoint of ``directory.gc.url`` and ``directory.dc.url`` is asked, once, for
+its own view of the forest's sites, DCs and connections (the configuration partition
+under ``CN=Sites``) and for every Location it holds, with ``whenCreated``,
+``whenChanged``, ``uSNChanged`` and ``replPropertyMetaData`` as evidence. An endpoint
+that cannot be read becomes a :class:`~poolsync.doctor.model.DcProbe` with its error,
+so one dead DC never hides what the others say.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from poolsync.config import Config, DirectoryConfig, Endpoint
+from poolsync.directory import connect, retrying
+from poolsync.doctor.model import DcProbe, ForeignSighting, LocationCopy, StoreView
+from poolsync.errors import DirectoryError
+from poolsync.forest import (
+    CONFIG_ATTRIBUTES,
+    CONFIG_FILTER,
+    ForestConfig,
+    decode_forest,
+    merge_views,
+    parse_repl_metadata,
+)
+from poolsync.model import Entry
+from poolsync.profile import Profile
+from poolsync.store import Store
+from poolsync.sync.decode import decode_location, location_attributes, location_filter, usn
+
+__all__ = ["ForestProbe", "probe_forest", "probe_other_forest", "store_view"]
+
+EVIDENCE_ATTRIBUTES = ("whenCreated", "whenChanged", "replPropertyMetaData")
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ForestProbe:
+    topology: ForestConfig
+    probes: tuple[DcProbe, ...]
+
+
+def parse_generalized_time(text: str | None) -> dt.datetime | None:
+    """``20261130054808.0Z`` -> an aware UTC datetime (None when absent or malformed)."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+def _copy(entry: Entry, dc: str, profile: Profile) -> LocationCopy:
+    return LocationCopy(
+        dc=dc,
+        location=decode_location(entry, profile),
+        when_created=parse_generalized_time(entry.text("whenCreated")),
+        when_changed=parse_generalized_time(entry.text("whenChanged")),
+        usn_changed=usn(entry),
+        stamps=parse_repl_metadata(entry.first("replPropertyMetaData")),
+    )
+
+
+def _endpoints(directory: DirectoryConfig) -> list[tuple[Endpoint, bool]]:
+    """Every configured endpoint once, Global Catalogs first: (endpoint, is_gc)."""
+    seen: set[str] = set()
+    out: list[tuple[Endpoint, bool]] = []
+    for endpoints, gc in ((directory.gcs, True), (directory.dcs, False)):
+        for endpoint in endpoints:
+            if endpoint.url not in seen:
+                seen.add(endpoint.url)
+                out.append((endpoint, gc))
+    return out
+
+
+def _read(endpoint: Endpoint, gc: bool, directory: DirectoryConfig, profile: Profile, *,
+          password: str | None, now: dt.datetime) -> tuple[DcProbe, ForestConfig | None]:
+    def attempt() -> tuple[DcProbe, ForestConfig]:
+        with connect(endpoint, directory, password=password) as conn:
+            root = conn.root_dse()
+            view = decode_forest(conn.search(f"CN=Sites,{root.configuration_naming_context}",
+                                             CONFIG_FILTER, list(CONFIG_ATTRIBUTES)))
+            me = view.dc_by_dsa(root.ds_service_name)
+            name = me.name if me is not None else root.dns_host_name
+            attributes = [*location_attributes(profile), *EVIDENCE_ATTRIBUTES]
+            copies = tuple(_copy(e, name, profile) for e in conn.search(
+                endpoint.base_dn, location_filter(profile), attributes))
+            return DcProbe(dc=name, url=endpoint.url, gc=gc, read_at=now, copies=copies), view
+
+    try:
+        result: tuple[DcProbe, ForestConfig] = retrying(
+            directory.retries, what=f"reading {endpoint.url}")(attempt)
+        return result
+    except DirectoryError as exc:
+        return DcProbe(dc=endpoint.host, url=endpoint.url, gc=gc, read_at=now,
+                       error=str(exc)), None
+
+
+def probe_forest(config: Config, profile: Profile, *, password: str | None,
+                 now: dt.datetime, step: Step | None = None) -> ForestProbe:
+    """Ask every endpoint; merge the configuration partitions the DCs sent."""
+    probes: list[DcProbe] = []
+    views: dict[str, ForestConfig] = {}
+    for endpoint, gc in _endpoints(config.directory):
+        if step is not None:
+            step(f"asking {endpoint.url}")
+        probe, view = _read(endpoint, gc, config.directory, profile, password=password,
+                            now=now)
+        probes.append(probe)
+        if view is not None:
+            views.setdefault(probe.dc, view)
+    topology = merge_views(views)
+    return ForestProbe(topology=topology, probes=tuple(_named(p, topology) for p in probes))
+
+
+def _named(probe: DcProbe, topology: ForestConfig) -> DcProbe:
+    """A failed probe named by its host: the DC's name when the host is a known DC."""
+    if probe.error is None:
+        return probe
+    dc = topology.dc(probe.dc)
+    return probe if dc is None else DcProbe(dc=dc.name, url=probe.url, gc=probe.gc,
+                                            read_at=probe.read_at, error=probe.error)
+
+
+def probe_other_forest(config: Config, profile: Profile, names: Iterable[str], *,
+                       now: dt.datetime) -> tuple[list[ForeignSighting], str | None]:
+    """Look for Locations called ``names`` in another forest (its own config and
+    credentials): what was found, and an error text when the forest could not be read."""
+    wanted = {n.lower() for n in names}
+    if not wanted:
+        return [], None
+    password = config.directory.bind.resolve_password()
+    errors: list[str] = []
+    for endpoint in config.directory.gcs:
+        probe, _ = _read(endpoint, True, config.directory, profile, password=password, now=now)
+        if probe.error is not None:
+            errors.append(probe.error)
+            continue
+        return [ForeignSighting(server=c.location.name, forest=config.forest,
+                                dn=c.location.dn, dc=probe.dc)
+                for c in probe.copies if c.location.name.lower() in wanted], None
+    return [], f"forest {config.forest} could not be read: {'; '.join(errors)}"
+
+
+def store_view(store: Store, topology: ForestConfig) -> StoreView | None:
+    """What poolsync's store holds from its GC pass, or None before the first sync."""
+    gc_pass = next((p for p in store.passes() if p.name == "gc"), None)
+    if gc_pass is None:
+        return None
+    dc = topology.dc(gc_pass.dc_host)
+    return StoreView(
+        gc=dc.name if dc is not None else gc_pass.dc_host,
+        synced_at=dt.datetime.fromisoformat(gc_pass.synced_at),
+        locations=tuple(store.locations(pass_name="gc")),  # noqa: S106 (a pass, not a password)
+        homed=store.homed_seats(),
+        usn=gc_pass.usn,
+    )
+

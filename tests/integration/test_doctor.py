@@ -1,0 +1,313 @@
+"""``poolsync doctor`` and ``poolsync graph`` against real Samba labs.
+
+Every cause code is produced here by a real directory scenario:
+- two DCs with manual replication (tests/topologies/doctor-2dc.yaml): a Location
+  created on DC2 and not replicated (replication-pending), the same after
+  ``lab replicate`` (healthy), a store whose GC watermark skipped an object
+  (stale-mirror), inbound replication switched off at run time (no-replication-path);
+- two DCs whose topology faults break replication (doctor-faults.yaml):
+  no-replication-path from a disabled connection and from a DC refusing inbound;
+- the exclusions lab (one DC): pooling-disabled, version-unsupported,
+  attachment-missing, attachment-corrupt, failover-secondary, published-stale, and,
+  with the tiny lab as a second forest, other-forest and location-missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from poolsync.config import load_config
+from poolsync.directory import connect
+from poolsync.lab import build
+from poolsync.lab.edit import Add, LabEditor
+from poolsync.lab.ldif import location_record
+from poolsync.model import Seats
+from poolsync.profile import load_profile
+from tests.conftest import TOPOLOGIES, _bring_up
+from tests.helpers import lab_config_copy, run
+from topology.spec import Topology, load_topology
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def two_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from _bring_up(TOPOLOGIES / "doctor-2dc.yaml",
+                         tmp_path_factory.mktemp("labs") / "two-dc")
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from _bring_up(TOPOLOGIES / "doctor-faults.yaml",
+                         tmp_path_factory.mktemp("labs") / "broken")
+
+
+def config_for(lab: Path, tmp_path: Path, *, doctor: dict[str, Any] | None = None) -> Path:
+    config = lab_config_copy(lab, tmp_path / "poolsync.yaml", store=tmp_path / "store.db")
+    if doctor:
+        doc = yaml.safe_load(config.read_text())
+        section = doc.setdefault("doctor", {})
+        for key, value in doctor.items():
+            if key == "servers":
+                section.setdefault("servers", {}).update(value)
+            else:
+                section[key] = value
+        config.write_text(yaml.safe_dump(doc))
+    return config
+
+
+def doctor(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = run("-c", config, "doctor", "--format", "json", *args)
+    assert result.exit_code in (0, 3), result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    assert doc["meta"]["type"] == "doctor-report"
+    assert (result.exit_code == 0) == all(s["healthy"] for s in doc["servers"])
+    return result.exit_code, doc
+
+
+def findings(doc: dict[str, Any]) -> dict[str, list[tuple[str, str, list[str]]]]:
+    """server -> [(cause, severity, viewers)] for the servers with findings."""
+    return {s["name"]: [(f["cause"], f["severity"], f["viewers"]) for f in s["findings"]]
+            for s in doc["servers"] if s["findings"]}
+
+
+def finding(doc: dict[str, Any], server: str, cause: str) -> dict[str, Any]:
+    for s in doc["servers"]:
+        if s["name"] == server:
+            for f in s["findings"]:
+                if f["cause"] == cause:
+                    return dict(f)
+    raise AssertionError(f"no {cause} finding for {server}: {findings(doc)}")
+
+
+def visibility(doc: dict[str, Any], viewer: str) -> dict[str, Any]:
+    return next(dict(v) for v in doc["visibility"] if v["viewer"] == viewer)
+
+
+def new_location(lab: Path, dc: str) -> str:
+    """Create a pooled Location (with nothing homed on it) on ``dc``; its name."""
+    state = build.read_state(lab)
+    assert state is not None
+    topology: Topology = load_topology(Path(state.topology))
+    name = f"UNITY-N{next(_names)}"
+    spec = dataclasses.replace(topology.servers[0], name=name, subscribers=Seats(),
+                               published=None, dc=dc, gc=dc)
+    record = location_record(topology, load_profile("cisco-unity"), spec)
+    LabEditor(lab, dc=dc).apply([Add(record.dn, record.attributes)])
+    return name
+
+
+def replicate(lab: Path) -> None:
+    result = run("lab", "replicate", "--dir", lab)
+    assert result.exit_code == 0, result.stderr
+
+
+def resync(config: Path, *args: str) -> None:
+    result = run("-c", config, "resync", *args)
+    assert result.exit_code in (0, 3), result.stderr
+
+
+# -- two DCs, manual replication ---------------------------------------------------------
+
+
+def test_pending_until_replicated_then_healthy(two_dc: Path, tmp_path: Path) -> None:
+    replicate(two_dc)
+    config = config_for(two_dc, tmp_path)
+    resync(config, "--total")
+    code, doc = doctor(config)
+    assert code == 0, findings(doc)
+    assert {s["name"] for s in doc["servers"]} == {"UNITY-A", "UNITY-B"}
+
+    name = new_location(two_dc, "DC2")
+    config = config_for(two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC2",
+                                                                      "gc": "DC2"}}})
+    code, doc = doctor(config)
+    assert code == 3
+    assert findings(doc) == {name: [("replication-pending", "warning", ["UNITY-A"])]}
+    pending = finding(doc, name, "replication-pending")
+    assert "DC2 -> DC1" in pending["evidence"]
+    assert "samba-tool drs replicate DC1 DC2" in pending["fix"]
+    assert name in visibility(doc, "UNITY-A")["missing"]
+    assert name in visibility(doc, "UNITY-B")["sees"]
+    assert visibility(doc, "UNITY-A")["gc"] == "DC1"
+
+    replicate(two_dc)
+    code, doc = doctor(config)
+    # On DC1 now, after the store's watermark: not synced yet, which is no finding.
+    assert code == 0, findings(doc)
+    resync(config)
+    code, doc = doctor(config)
+    assert code == 0, findings(doc)
+    assert all(not v["missing"] for v in doc["visibility"])
+
+
+def _highest_usn(config_path: Path) -> int:
+    config = load_config(config_path)
+    with connect(config.directory.gc, config.directory,
+                 password=config.directory.bind.resolve_password()) as conn:
+        return conn.root_dse().highest_committed_usn
+
+
+def test_stale_mirror_when_the_watermark_skipped_an_object(two_dc: Path,
+                                                            tmp_path: Path) -> None:
+    replicate(two_dc)
+    config = config_for(two_dc, tmp_path)
+    resync(config, "--total")
+    name = new_location(two_dc, "DC1")
+    replicate(two_dc)
+    # The store's GC watermark moved past the new object without reading it, as after
+    # a GC switch without a total resync.
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        db.execute("UPDATE passes SET usn = ? WHERE pass = 'gc'", (_highest_usn(config),))
+    resync(config)  # incremental: reads after the watermark, so never sees it
+    code, doc = doctor(config)
+    assert code == 3
+    assert findings(doc) == {name: [("stale-mirror", "error", ["poolsync"])]}
+    stale = finding(doc, name, "stale-mirror")
+    assert "poolsync resync --total" in stale["fix"]
+    assert "DC1" in stale["evidence"]
+
+    resync(config, "--total")
+    code, doc = doctor(config)
+    assert code == 0, findings(doc)
+
+
+def test_no_replication_path_when_inbound_is_switched_off(two_dc: Path,
+                                                          tmp_path: Path) -> None:
+    replicate(two_dc)
+    build.set_replication(two_dc, "DC2", inbound=False)
+    try:
+        name = new_location(two_dc, "DC1")
+        config = config_for(two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC1",
+                                                                          "gc": "DC1"}}})
+        result = run("lab", "replicate", "--dir", two_dc)
+        assert result.exit_code == 0, result.stderr
+        assert "DC1 -> DC2: skipped: DC2 has inbound replication disabled" in result.stdout
+        code, doc = doctor(config)
+        assert code == 3
+        assert findings(doc) == {name: [("no-replication-path", "error", ["UNITY-B"])]}
+        broken_path = finding(doc, name, "no-replication-path")
+        assert "DC2 has inbound replication disabled" in broken_path["evidence"]
+        assert "DISABLE_INBOUND_REPL" in broken_path["fix"]
+    finally:
+        build.set_replication(two_dc, "DC2", inbound=True)
+    replicate(two_dc)
+    code, doc = doctor(config)
+    assert code == 0, findings(doc)
+
+
+def test_one_server_and_the_table(two_dc: Path, tmp_path: Path) -> None:
+    name = new_location(two_dc, "DC2")
+    config = config_for(two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC2",
+                                                                      "gc": "DC2"}}})
+    code, doc = doctor(config, name)
+    assert code == 3
+    assert [s["name"] for s in doc["servers"]] == [name]
+    result = run("-c", config, "doctor", name)
+    assert result.exit_code == 3
+    lines = result.stdout.splitlines()
+    headline = next(i for i, line in enumerate(lines) if "replication-pending" in line)
+    assert name in lines[headline]
+    assert any("samba-tool drs replicate" in line for line in lines[headline:])
+    unknown = run("-c", config, "doctor", "UNITY-NOBODY")
+    assert unknown.exit_code == 2
+    assert "UNITY-NOBODY" in unknown.stderr
+    replicate(two_dc)
+
+
+def test_graph_draws_sites_dcs_and_servers(two_dc: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    replicate(two_dc)
+    config = config_for(two_dc, tmp_path)
+    resync(config, "--total")
+    svg = tmp_path / "pool.svg"
+    result = run("-c", config, "graph", "--format", "svg", "--out", svg)
+    assert result.exit_code == 0, result.stderr
+    text = html.unescape(svg.read_text())  # Graphviz writes "-" as &#45;
+    assert "<svg" in text[:1000]
+    for label in ("HQ", "BRANCH", "DC1", "DC2", "UNITY-A", "UNITY-B"):
+        assert label in text
+    result = run("-c", config, "graph", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["meta"]["type"] == "pool-graph"
+    kinds = {(n["kind"], n.get("name", n.get("label"))) for n in doc["nodes"]}
+    assert ("site", "HQ") in {(k, v) for k, v in kinds if k == "site"} or any(
+        n["kind"] == "site" and "HQ" in n["label"] for n in doc["nodes"])
+    replicates = [e for e in doc["edges"] if e["kind"] == "replicates"]
+    assert len(replicates) == 2 and all(e["enabled"] for e in replicates)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-such-bin"))
+    result = run("-c", config, "graph", "--format", "svg")
+    assert result.exit_code == 2
+    assert "apt-get install graphviz" in result.stderr
+
+
+# -- faults from the topology ----------------------------------------------------------
+
+
+def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None:
+    config = config_for(broken, tmp_path)
+    code, doc = doctor(config)
+    assert code == 3
+    # UNITY-B was created on DC2, whose only way to DC1 is the disabled connection.
+    assert findings(doc) == {"UNITY-B": [("no-replication-path", "error", ["UNITY-A"])]}
+    evidence = finding(doc, "UNITY-B", "no-replication-path")["evidence"]
+    assert "the connection DC2 -> DC1 is disabled" in evidence
+
+    name = new_location(broken, "DC1")
+    config = config_for(broken, tmp_path, doctor={"servers": {name: {"dc": "DC1",
+                                                                      "gc": "DC1"}}})
+    code, doc = doctor(config)
+    assert findings(doc)[name] == [("no-replication-path", "error", ["UNITY-B"])]
+    assert "DC2 has inbound replication disabled" in finding(
+        doc, name, "no-replication-path")["evidence"]
+
+    refused = run("lab", "replicate", "--dir", broken, "--from", "DC2", "--to", "DC1")
+    assert refused.exit_code == 1
+    assert "the connection DC2 -> DC1 is disabled" in refused.stderr
+
+
+# -- one DC: what the Location itself says, and other forests ---------------------------
+
+
+def test_exclusions_other_forest_and_missing(exclusions_lab: Path, tiny_lab: Path,
+                                             tmp_path: Path) -> None:
+    other = lab_config_copy(tiny_lab, tmp_path / "tiny.yaml", store=tmp_path / "tiny.db")
+    config = config_for(exclusions_lab, tmp_path, doctor={
+        "expected": ["UNITY-T", "UNITY-GHOST"], "other_forests": [str(other)]})
+    code, doc = doctor(config)
+    assert code == 3
+    # No store yet: published-stale and stale-mirror cannot be checked, and it says so.
+    assert any("not checked" in note for note in doc["notes"])
+    resync(config, "--total")
+    code, doc = doctor(config)
+    members = ["UNITY-A", "UNITY-B", "UNITY-D"]
+    assert findings(doc) == {
+        "UNITY-A": [("published-stale", "warning", ["UNITY-B", "UNITY-D"])],
+        "UNITY-A2": [("failover-secondary", "info", members)],
+        "UNITY-GHOST": [("location-missing", "error", members)],
+        "UNITY-M": [("attachment-missing", "error", members)],
+        "UNITY-OLD": [("version-unsupported", "error", members)],
+        "UNITY-P": [("pooling-disabled", "warning", members)],
+        "UNITY-T": [("other-forest", "error", members)],
+        "UNITY-X": [("attachment-corrupt", "error", members)],
+    }
+    healthy = {s["name"] for s in doc["servers"] if s["healthy"]}
+    assert healthy == {"UNITY-A2", "UNITY-B", "UNITY-D"}
+    stale = finding(doc, "UNITY-A", "published-stale")["evidence"]
+    assert "55" in stale and "62" in stale
+    assert "tiny.example.org" in finding(doc, "UNITY-T", "other-forest")["evidence"]
+    assert finding(doc, "UNITY-A2", "failover-secondary")["fix"]
+    # Worst first: errors before warnings before info.
+    order = [s["name"] for s in doc["servers"]]
+    assert order.index("UNITY-X") < order.index("UNITY-P") < order.index("UNITY-A2")

@@ -1,0 +1,521 @@
+"""The doctor's classifier: one scenario per cause, and only that cause for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from poolsync.attachment import format_attachment, license_data
+from poolsync.doctor.causes import diagnose
+from poolsync.doctor.model import (
+    CAUSES,
+    DcProbe,
+    DoctorInput,
+    DoctorReport,
+    Finding,
+    ForeignSighting,
+    LocationCopy,
+    Monitor,
+    ServerHealth,
+    StoreView,
+)
+from poolsync.errors import UserError
+from poolsync.forest import AttributeStamp, Connection, DomainController, ForestConfig, with_dc
+from poolsync.model import Location, Seats
+
+FOREST = "lab.example.com"
+NC = "DC=lab,DC=example,DC=com"
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+T1 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+SYNC = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+LATE = datetime(2024, 5, 1, 11, 0, tzinfo=UTC)
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+ATTACHMENT_ATTID = 590045
+DCS = ("DC1", "DC2", "DC3")
+HOME = {"UNITY-A": "DC1", "UNITY-B": "DC2", "UNITY-C": "DC3"}
+INVOCATION = {"DC1": "inv-dc1", "DC2": "inv-dc2", "DC3": "inv-dc3"}
+
+
+# --- building blocks ----------------------------------------------------------------
+
+
+def dsa(name: str) -> str:
+    return f"CN=NTDS Settings,CN={name},CN=Servers,CN=Default,CN=Sites,CN=Configuration,{NC}"
+
+
+def dc(name: str, *, inbound_disabled: bool = False) -> DomainController:
+    return DomainController(name=name, site="Default", dsa_dn=dsa(name), gc=True,
+                            invocation_id=INVOCATION[name], inbound_disabled=inbound_disabled)
+
+
+def conn(source: str, target: str, *, enabled: bool = True) -> Connection:
+    return Connection(name=f"{source}-{target}", dn=f"CN={source}-{target},{dsa(target)}",
+                      source=source, target=target, enabled=enabled)
+
+
+def topology(*, disabled: Iterable[tuple[str, str]] = ()) -> ForestConfig:
+    """DC1 is the hub: DC2 and DC3 replicate with it both ways, not with each other."""
+    off = set(disabled)
+    pairs = [("DC2", "DC1"), ("DC3", "DC1"), ("DC1", "DC2"), ("DC1", "DC3")]
+    return ForestConfig(dcs=tuple(dc(n) for n in DCS),
+                        connections=tuple(sorted((conn(s, t, enabled=(s, t) not in off)
+                                                  for s, t in pairs),
+                                                 key=lambda c: (c.target, c.source))))
+
+
+def attachment(*, pooling: bool = True, published: Seats | None = None) -> str:
+    return format_attachment(license_data(licensed=Seats(500, 100, 50), pooling=pooling,
+                                          secondary=True, ports=24, published=published))
+
+
+def location(name: str, **fields: object) -> Location:
+    values: dict[str, object] = {"version": "4.0(5)", "attachment": attachment()}
+    values.update(fields)
+    return Location(guid=f"guid-{name}", dn=f"CN={name},CN=Locations,{NC}", name=name,
+                    object_id=f"oid-{name}", **values)  # type: ignore[arg-type]
+
+
+def stamps(home: str, *, version: int = 1, changed: datetime = T0) -> tuple[AttributeStamp, ...]:
+    return (AttributeStamp(0, 1, T0, INVOCATION[home], 100, 100),
+            AttributeStamp(ATTACHMENT_ATTID, version, changed, INVOCATION[home], 200, 200))
+
+
+def probe(name: str, copies: Sequence[LocationCopy] = (), *, error: str | None = None,
+          gc: bool = True) -> DcProbe:
+    port = 3269 if gc else 636
+    return DcProbe(dc=name, url=f"ldaps://{name.lower()}.{FOREST}:{port}", gc=gc, read_at=NOW,
+                   copies=() if error else tuple(copies), error=error)
+
+
+MONITORS = tuple(Monitor(server=n, dc=d, gc=d) for n, d in HOME.items())
+
+
+def build(
+    locations: Sequence[Location] | None = None,
+    *,
+    absent: Mapping[str, set[str]] | None = None,
+    newer: Mapping[str, set[str]] | None = None,
+    errors: Mapping[str, str] | None = None,
+    topo: ForestConfig | None = None,
+    store: StoreView | bool | None = True,
+    **extra: object,
+) -> DoctorInput:
+    """Every Location on every DC's GC, except ``absent[name]``; ``newer[name]`` holds the
+    DCs that already have the latest change of the attachment (default: all of them)."""
+    locations = list(locations if locations is not None else
+                     [location(n) for n in ("UNITY-A", "UNITY-B", "UNITY-C")])
+    absent, newer, errors = absent or {}, newer or {}, errors or {}
+    probes = []
+    for name in DCS:
+        copies = []
+        for loc in locations:
+            if name in absent.get(loc.name, set()):
+                continue
+            fresh = loc.name not in newer or name in newer[loc.name]
+            copies.append(LocationCopy(
+                dc=name, location=loc, when_created=T0, when_changed=T1 if fresh else T0,
+                usn_changed=4711, stamps=stamps(HOME.get(loc.name, "DC1"),
+                                                version=2 if fresh else 1,
+                                                changed=T1 if fresh else T0)))
+        probes.append(probe(name, copies, error=errors.get(name)))
+    view: StoreView | None = None
+    if store is True:
+        view = StoreView(gc="DC1", synced_at=SYNC, locations=tuple(locations))
+    elif isinstance(store, StoreView):
+        view = store
+    values: dict[str, object] = {"monitors": MONITORS, "now": NOW}
+    values.update(extra)
+    return DoctorInput(forest=FOREST, topology=topo or topology(), probes=tuple(probes),
+                       store=view, **values)  # type: ignore[arg-type]
+
+
+def health(report: DoctorReport, name: str) -> ServerHealth:
+    (match,) = [s for s in report.servers if s.name == name]
+    return match
+
+
+def causes(report: DoctorReport) -> set[tuple[str, str]]:
+    return {(s.name, f.cause) for s in report.servers for f in s.findings}
+
+
+def only_finding(report: DoctorReport, name: str, cause: str) -> Finding:
+    (match,) = [f for f in health(report, name).findings if f.cause == cause]
+    return match
+
+
+# --- a healthy forest ---------------------------------------------------------------
+
+
+def test_healthy_forest_has_no_findings() -> None:
+    report = diagnose(build())
+    assert report.healthy
+    assert [s.name for s in report.servers] == ["UNITY-A", "UNITY-B", "UNITY-C"]
+    assert all(s.healthy and not s.findings for s in report.servers)
+    assert report.generated == NOW
+    assert report.notes == ()
+    for row in report.visibility:
+        assert row.reachable
+        assert row.sees == ("UNITY-A", "UNITY-B", "UNITY-C")
+        assert row.missing == ()
+    assert [(v.viewer, v.gc) for v in report.visibility] == [
+        ("UNITY-A", "DC1"), ("UNITY-B", "DC2"), ("UNITY-C", "DC3")]
+
+
+# --- replication ----------------------------------------------------------------------
+
+
+def test_replication_pending_when_a_path_exists() -> None:
+    report = diagnose(build(absent={"UNITY-C": {"DC1", "DC2"}}))
+    assert causes(report) == {("UNITY-C", "replication-pending")}
+    finding = only_finding(report, "UNITY-C", "replication-pending")
+    assert finding.severity == "warning"
+    assert finding.viewers == ("UNITY-A", "UNITY-B")
+    assert f"CN=UNITY-C,CN=Locations,{NC} is on DC3 but not on DC1's Global Catalog" \
+        in finding.evidence
+    assert "not on DC2's Global Catalog" in finding.evidence
+    assert "DC3 -> DC1 -> DC2" in finding.evidence
+    assert "pending since 2024-05-01T09:00:00+00:00" in finding.evidence
+    assert f"repadmin /replicate DC1 DC3 {NC}" in finding.fix
+    assert f"samba-tool drs replicate DC1 DC3 {NC}" in finding.fix
+    assert "wait for the next scheduled replication" in finding.fix
+    assert "poolsync lab replicate --from DC3 --to DC1" in finding.fix
+    (a,) = [v for v in report.visibility if v.viewer == "UNITY-A"]
+    assert a.sees == ("UNITY-A", "UNITY-B") and a.missing == ("UNITY-C",)
+    assert health(report, "UNITY-C").healthy is False
+    assert report.servers[0].name == "UNITY-C"  # worst first
+
+
+def test_no_replication_path_names_the_broken_connection() -> None:
+    inp = build(absent={"UNITY-C": {"DC1", "DC2"}}, topo=topology(disabled=[("DC3", "DC1")]))
+    report = diagnose(inp)
+    assert causes(report) == {("UNITY-C", "no-replication-path")}
+    finding = only_finding(report, "UNITY-C", "no-replication-path")
+    assert finding.severity == "error"
+    assert finding.viewers == ("UNITY-A", "UNITY-B")
+    for sentence in inp.topology.inbound_problems("DC1"):
+        assert sentence in finding.evidence
+    assert "no replication path leads from DC3 to DC1" in finding.evidence
+    assert "only DC1 can send changes to DC2, and none of them is reachable from DC3" \
+        in finding.evidence
+    assert f"enabledConnection TRUE on CN=DC3-DC1,{dsa('DC1')}" in finding.fix
+    assert "repadmin /kcc DC1" in finding.fix and "samba-tool drs kcc DC1" in finding.fix
+    assert "pending" not in finding.evidence
+
+
+def test_no_replication_path_inbound_disabled() -> None:
+    topo = with_dc(topology(), dc("DC1", inbound_disabled=True))
+    report = diagnose(build(absent={"UNITY-C": {"DC1", "DC2"}}, topo=topo))
+    finding = only_finding(report, "UNITY-C", "no-replication-path")
+    assert "DC1 has inbound replication disabled" in finding.evidence
+    assert "repadmin /options DC1 -DISABLE_INBOUND_REPL" in finding.fix
+    assert "samba-tool drs options DC1 --dsa-option=-DISABLE_INBOUND_REPL" in finding.fix
+    assert finding.viewers == ("UNITY-A", "UNITY-B")
+    assert causes(report) == {("UNITY-C", "no-replication-path")}
+
+
+def test_older_copy_is_replication_pending_with_the_attributes_behind() -> None:
+    report = diagnose(build(newer={"UNITY-B": {"DC2"}}))
+    assert causes(report) == {("UNITY-B", "replication-pending")}
+    finding = only_finding(report, "UNITY-B", "replication-pending")
+    assert finding.viewers == ("UNITY-A", "UNITY-C")
+    assert f"DC1's Global Catalog holds an older copy of CN=UNITY-B,CN=Locations,{NC}" \
+        in finding.evidence
+    assert f"1 attribute behind DC2's copy (attid {ATTACHMENT_ATTID})" in finding.evidence
+    assert "DC2 -> DC1" in finding.evidence and "DC2 -> DC1 -> DC3" in finding.evidence
+    (b,) = [v for v in report.visibility if v.viewer == "UNITY-B"]
+    assert b.missing == ()
+    (a,) = [v for v in report.visibility if v.viewer == "UNITY-A"]
+    assert a.missing == ("UNITY-B",)
+
+
+def test_older_copy_without_stamps_compares_fields_and_when_changed() -> None:
+    old, new = location("UNITY-B"), location("UNITY-B", version="4.2(1)")
+    a = location("UNITY-A")
+
+    def copy(dc_name: str, loc: Location, when: datetime) -> LocationCopy:
+        return LocationCopy(dc=dc_name, location=loc, when_changed=when)
+
+    inp = DoctorInput(
+        forest=FOREST, topology=topology(), monitors=MONITORS, now=NOW,
+        probes=(probe("DC1", [copy("DC1", a, T0), copy("DC1", old, T0)]),
+                probe("DC2", [copy("DC2", a, T0), copy("DC2", new, T1)])),
+        store=StoreView(gc="DC1", synced_at=SYNC, locations=(a, old)),
+    )
+    report = diagnose(inp)
+    finding = only_finding(report, "UNITY-B", "replication-pending")
+    assert finding.viewers == ("UNITY-A",)
+    assert "it differs from DC2's copy in version" in finding.evidence
+    assert "stale-mirror" not in {c for _, c in causes(report)}
+
+
+def test_gc_copy_is_not_blamed_for_attributes_outside_the_partial_set() -> None:
+    inp = build()
+    local = AttributeStamp(999, 5, LATE, INVOCATION["DC1"], 300, 300)
+    dc1 = inp.probes[0]
+    full = tuple(replace(c, stamps=(*c.stamps, local)) for c in dc1.copies)
+    report = diagnose(replace(inp, probes=(probe("DC1", full, gc=False), *inp.probes)))
+    assert causes(report) == set()
+
+
+def test_gc_port_without_the_location_its_dc_holds() -> None:
+    inp = build(absent={"UNITY-C": {"DC1", "DC2", "DC3"}})
+    (c_copy,) = [c for c in build().probes[2].copies if c.location.name == "UNITY-C"]
+    inp = replace(inp, probes=(*inp.probes, probe("DC3", [c_copy], gc=False)))
+    report = diagnose(inp)
+    finding = only_finding(report, "UNITY-C", "replication-pending")
+    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    assert "DC3 holds it, but its Global Catalog does not return it" in finding.evidence
+    assert "partial attribute set" in finding.fix
+    assert "poolsync lab replicate --from DC3 --to DC1" in finding.fix
+
+
+def test_reference_copy_is_the_freshest_and_names_the_server() -> None:
+    renamed = replace(location("UNITY-B"), name="UNITY-B-NEW")
+    inp = build()
+    probes = []
+    for p in inp.probes:
+        copies = tuple(
+            replace(c, location=renamed,
+                    stamps=stamps("DC2", version=3, changed=LATE)) if
+            c.location.guid == "guid-UNITY-B" and c.dc == "DC2" else c
+            for c in p.copies)
+        probes.append(replace(p, copies=copies))
+    monitors = (*MONITORS, Monitor("UNITY-B-NEW", dc="DC2", gc="DC2"))
+    report = diagnose(replace(inp, probes=tuple(probes), monitors=monitors, store=None))
+    assert "UNITY-B-NEW" in {s.name for s in report.servers}
+    finding = only_finding(report, "UNITY-B-NEW", "replication-pending")
+    assert "differs" not in finding.evidence
+    assert "1 attribute behind DC2's copy" in finding.evidence
+    assert "pending since 2024-05-01T11:00:00+00:00" in finding.evidence
+
+
+def test_home_dc_from_objectclass_origin_without_monitor() -> None:
+    inp = build(absent={"UNITY-C": {"DC1"}}, monitors=())
+    inp = replace(inp, default_gc="DC1")
+    report = diagnose(inp)
+    finding = only_finding(report, "UNITY-C", "replication-pending")
+    # DC2 holds a copy too, but objectClass originated on DC3: the change comes from there
+    assert "it replicates DC3 -> DC1" in finding.evidence
+    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+
+
+def test_home_dc_from_monitor_wins_over_metadata() -> None:
+    monitors = (Monitor("UNITY-A", dc="DC1", gc="DC1"), Monitor("UNITY-C", dc="DC2", gc="DC2"))
+    report = diagnose(build(absent={"UNITY-C": {"DC1"}}, monitors=monitors))
+    finding = only_finding(report, "UNITY-C", "replication-pending")
+    assert "it replicates DC2 -> DC1" in finding.evidence
+
+
+# --- exclusions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "cause", "severity", "evidence", "fix"),
+    [
+        ({"attachment": attachment(pooling=False)}, "pooling-disabled", "warning",
+         "LicPoolingIsEnabled 0", "LicPoolingIsEnabled=1"),
+        ({"version": "3.1(2)"}, "version-unsupported", "error", "below 4.0", "4.0 or later"),
+        ({"attachment": None}, "attachment-missing", "error", "no pooling attachment",
+         "Total Resync on UNITY-D"),
+        ({"attachment": "<AvXmlLicData>"}, "attachment-corrupt", "error", "not well-formed",
+         "poolsync resync --total"),
+        ({"failover_of": "oid-UNITY-A"}, "failover-secondary", "info",
+         "failover secondary of UNITY-A", "counted with its primary UNITY-A"),
+    ],
+)
+def test_exclusions(fields: dict[str, object], cause: str, severity: str, evidence: str,
+                    fix: str) -> None:
+    locs = [location(n) for n in ("UNITY-A", "UNITY-B", "UNITY-C")]
+    locs.append(location("UNITY-D", **fields))
+    report = diagnose(build(locs))
+    assert causes(report) == {("UNITY-D", cause)}
+    finding = only_finding(report, "UNITY-D", cause)
+    assert finding.severity == severity
+    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    assert evidence in finding.evidence
+    assert f"(Location CN=UNITY-D,CN=Locations,{NC}, read on DC1)." in finding.evidence
+    assert fix in finding.fix
+    # an excluded server is no viewer
+    assert "UNITY-D" not in {v.viewer for v in report.visibility}
+    assert health(report, "UNITY-D").healthy is (severity == "info")
+
+
+def test_excluded_servers_are_still_checked_for_replication() -> None:
+    locs = [location(n) for n in ("UNITY-A", "UNITY-B")]
+    locs.append(location("UNITY-D", attachment=None))
+    report = diagnose(build(locs, absent={"UNITY-D": {"DC2"}}))
+    assert causes(report) == {("UNITY-D", "attachment-missing"),
+                              ("UNITY-D", "replication-pending")}
+    assert [f.cause for f in health(report, "UNITY-D").findings] == [
+        "attachment-missing", "replication-pending"]  # error before warning
+
+
+# --- poolsync's store -----------------------------------------------------------------
+
+
+def test_stale_mirror_when_the_store_lacks_a_location_on_its_gc() -> None:
+    locs = [location(n) for n in ("UNITY-A", "UNITY-B", "UNITY-C")]
+    store = StoreView(gc="DC1", synced_at=SYNC, locations=tuple(locs[:2]))
+    report = diagnose(build(locs, store=store))
+    assert causes(report) == {("UNITY-C", "stale-mirror")}
+    finding = only_finding(report, "UNITY-C", "stale-mirror")
+    assert finding.severity == "error"
+    assert finding.viewers == ("poolsync",)
+    assert ("on DC1's Global Catalog (uSNChanged 4711, changed 2024-05-01T09:00:00+00:00), "
+            "but poolsync's store, last read from DC1 at 2024-05-01T10:00:00+00:00, does not "
+            "have it: the watermark skipped it") in finding.evidence
+    assert "poolsync resync --total" in finding.fix
+
+
+def test_stale_mirror_when_the_store_holds_an_older_version() -> None:
+    locs = [location(n) for n in ("UNITY-A", "UNITY-B", "UNITY-C")]
+    old = replace(locs[2], attachment=attachment(pooling=True).encode() + b"<!-- old -->")
+    store = StoreView(gc="DC1", synced_at=SYNC, locations=(locs[0], locs[1], old))
+    report = diagnose(build(locs, store=store))
+    assert causes(report) == {("UNITY-C", "stale-mirror")}
+    assert "differs in attachment" in only_finding(report, "UNITY-C", "stale-mirror").evidence
+
+
+def test_stale_mirror_by_the_watermark() -> None:
+    locs = [location(n) for n in ("UNITY-A", "UNITY-B", "UNITY-C")]
+    # the copies carry uSNChanged 4711; the time says "after the read", the USN decides
+    below = StoreView(gc="DC1", synced_at=T0, locations=tuple(locs[:2]), usn=5000)
+    finding = only_finding(diagnose(build(locs, store=below)), "UNITY-C", "stale-mirror")
+    assert "last read from DC1 at 2024-05-01T08:00:00+00:00 (watermark USN 5000)" \
+        in finding.evidence
+    above = StoreView(gc="DC1", synced_at=SYNC, locations=tuple(locs[:2]), usn=4000)
+    assert causes(diagnose(build(locs, store=above))) == set()
+
+
+def test_stale_mirror_ignores_attachment_encoding_and_later_changes() -> None:
+    locs = [location(n) for n in ("UNITY-A", "UNITY-B", "UNITY-C")]
+    as_bytes = replace(locs[0], attachment=attachment().encode())
+    store = StoreView(gc="DC1", synced_at=T0, locations=(as_bytes, locs[1]))
+    # UNITY-C changed on DC1 at T1, after the store's last read at T0: not skipped yet
+    assert causes(diagnose(build(locs, store=store))) == set()
+
+
+# --- expected servers -----------------------------------------------------------------
+
+
+def test_other_forest() -> None:
+    sighting = ForeignSighting(server="UNITY-X", forest="other.example.com",
+                               dn="CN=UNITY-X,CN=Locations,DC=other,DC=example,DC=com",
+                               dc="ODC1")
+    report = diagnose(build(expected=("unity-x",), foreign=(sighting,)))
+    assert causes(report) == {("unity-x", "other-forest")}
+    finding = only_finding(report, "unity-x", "other-forest")
+    assert finding.severity == "error"
+    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    assert ("unity-x's Location CN=UNITY-X,CN=Locations,DC=other,DC=example,DC=com is in "
+            "forest other.example.com (read on ODC1), not in lab.example.com: one directory "
+            "is one pool") in finding.evidence
+    assert "re-run Unity's directory setup against lab.example.com" in finding.fix
+    assert health(report, "unity-x").guid is None
+
+
+def test_location_missing() -> None:
+    report = diagnose(build(expected=("UNITY-Y", "unity-a")))
+    assert causes(report) == {("UNITY-Y", "location-missing")}
+    finding = only_finding(report, "UNITY-Y", "location-missing")
+    assert finding.severity == "error"
+    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    assert "No Location named UNITY-Y on any DC asked (DC1, DC2, DC3) nor in the other " \
+           "forests" in finding.evidence
+    assert "poolsync resync --total" in finding.fix
+    assert report.servers[0].name == "UNITY-Y"
+
+
+# --- published utilization -------------------------------------------------------------
+
+
+def test_published_stale() -> None:
+    locs = [location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
+            location("UNITY-B"), location("UNITY-C")]
+    store = StoreView(gc="DC1", synced_at=SYNC, locations=tuple(locs),
+                      homed={"oid-UNITY-A": Seats(520, 0, 0)})
+    report = diagnose(build(locs, store=store))
+    assert causes(report) == {("UNITY-A", "published-stale")}
+    finding = only_finding(report, "UNITY-A", "published-stale")
+    assert finding.severity == "warning"
+    assert finding.viewers == ("UNITY-B", "UNITY-C")
+    assert ("UNITY-A publishes vm 480 in its pooling attachment, but 520 subscribers are "
+            "homed on it (poolsync's store, synced 2024-05-01T10:00:00+00:00)") \
+        in finding.evidence
+    assert "Total Resync on UNITY-A" in finding.fix
+
+
+def test_published_stale_needs_the_store() -> None:
+    locs = [location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
+            location("UNITY-B"), location("UNITY-C")]
+    report = diagnose(build(locs, store=None))
+    assert causes(report) == set()
+    assert report.notes == ("no committed sync in the store: stale-mirror and "
+                            "published-stale were not checked",)
+
+
+# --- unreachable GCs, notes, filter, order ------------------------------------------------
+
+
+def test_unreachable_gc_is_a_note_not_a_finding() -> None:
+    report = diagnose(build(errors={"DC3": "timed out"}))
+    assert causes(report) == set()
+    (c,) = [v for v in report.visibility if v.viewer == "UNITY-C"]
+    assert (c.gc, c.reachable, c.sees, c.missing) == ("DC3", False, (), ())
+    assert report.notes == (
+        f"DC3 (ldaps://dc3.{FOREST}:3269) could not be read: timed out",
+        "UNITY-C's Global Catalog DC3 could not be read, so what UNITY-C sees was not "
+        "checked.",
+    )
+
+
+def test_viewer_without_gc_is_a_note() -> None:
+    monitors = (Monitor("UNITY-A", gc="DC1"), Monitor("UNITY-B", gc="DC2"))
+    report = diagnose(build(monitors=monitors))
+    (c,) = [v for v in report.visibility if v.viewer == "UNITY-C"]
+    assert not c.reachable and c.gc == ""
+    assert any("UNITY-C has no Global Catalog to check" in n for n in report.notes)
+
+
+def test_gc_probe_preferred_over_ldap_probe() -> None:
+    inp = build(absent={"UNITY-C": {"DC1"}})
+    with_ldap = (probe("DC1", list(inp.probes[1].copies), gc=False), *inp.probes)
+    report = diagnose(replace(inp, probes=with_ldap))
+    assert only_finding(report, "UNITY-C", "replication-pending").viewers == ("UNITY-A",)
+
+
+def test_only_filter() -> None:
+    report = diagnose(build(absent={"UNITY-C": {"DC1"}}), only="unity-c")
+    assert [s.name for s in report.servers] == ["UNITY-C"]
+    assert {v.viewer for v in report.visibility} == {"UNITY-A", "UNITY-B", "UNITY-C"}
+    report = diagnose(build(expected=("UNITY-Y",)), only="UNITY-Y")
+    assert [s.name for s in report.servers] == ["UNITY-Y"]
+    assert report.visibility == ()
+
+
+def test_only_filter_unknown_name() -> None:
+    with pytest.raises(UserError, match=r"no server named 'UNITY-Q'.*UNITY-A, UNITY-B, UNITY-C"):
+        diagnose(build(), only="UNITY-Q")
+
+
+def test_deterministic_whatever_the_input_order() -> None:
+    inp = build(absent={"UNITY-C": {"DC1", "DC2"}}, newer={"UNITY-B": {"DC2"}},
+                expected=("UNITY-Y",))
+    shuffled = replace(inp, probes=tuple(replace(p, copies=p.copies[::-1])
+                                         for p in reversed(inp.probes)))
+    assert diagnose(inp) == diagnose(shuffled)
+    report = diagnose(inp)
+    assert [s.name for s in report.servers] == ["UNITY-Y", "UNITY-B", "UNITY-C", "UNITY-A"]
+    order = [(f.severity, f.cause) for s in report.servers for f in s.findings]
+    assert order == [("error", "location-missing"), ("warning", "replication-pending"),
+                     ("warning", "replication-pending")]
+
+
+def test_every_cause_code_is_known() -> None:
+    inp = build(absent={"UNITY-C": {"DC1", "DC2"}}, expected=("UNITY-Y",))
+    for server in diagnose(inp).servers:
+        for finding in server.findings:
+            assert finding.cause in CAUSES

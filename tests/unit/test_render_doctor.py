@@ -1,0 +1,153 @@
+"""The doctor report's JSON contract and its text for people."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from poolsync.doctor.model import DoctorReport, Finding, ServerHealth, Visibility
+from poolsync.render.doctor import doctor_report_json, doctor_report_table
+
+GENERATED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+
+NO_PATH = Finding(
+    cause="no-replication-path", severity="error", viewers=("UNITY-A",),
+    evidence="Location CN=UNITY-C,CN=Locations,DC=lab,DC=example,DC=com is on DC3 but not on "
+             "DC1's Global Catalog, and no replication path leads from DC3 to DC1: the "
+             "connection DC3 -> DC1 is disabled.",
+    fix="Set enabledConnection TRUE on CN=DC3-DC1, or let the KCC rebuild it: "
+        "`repadmin /kcc DC1` / `samba-tool drs kcc DC1`.",
+)
+PENDING = Finding(
+    cause="replication-pending", severity="warning", viewers=("UNITY-A", "UNITY-C"),
+    evidence="DC1's Global Catalog holds an older copy of CN=UNITY-B; it replicates "
+             "DC2 -> DC1, pending since 2024-05-01T09:00:00+00:00.",
+    fix="Replicate now: `repadmin /replicate DC1 DC2 DC=lab,DC=example,DC=com` (Windows) or "
+        "`samba-tool drs replicate DC1 DC2 DC=lab,DC=example,DC=com` (Samba), or wait for "
+        "the next scheduled replication.\n"
+        "In a poolsync lab: `poolsync lab replicate --from DC2 --to DC1`.",
+)
+SECONDARY = Finding(
+    cause="failover-secondary", severity="info", viewers=("UNITY-A",),
+    evidence="UNITY-B2: failover secondary of UNITY-B; counted with it.",
+    fix="None needed: UNITY-B2 is counted with its primary UNITY-B.",
+)
+
+
+def sample() -> DoctorReport:
+    return DoctorReport(
+        forest="lab.example.com",
+        generated=GENERATED,
+        visibility=(
+            Visibility("UNITY-A", "DC1", ("UNITY-A", "UNITY-B2"), ("UNITY-B", "UNITY-C")),
+            Visibility("UNITY-C", "DC3", (), (), reachable=False),
+        ),
+        servers=(
+            ServerHealth("UNITY-C", "guid-c", (NO_PATH,)),
+            ServerHealth("UNITY-B", "guid-b", (PENDING,)),
+            ServerHealth("UNITY-A", "guid-a"),
+            ServerHealth("UNITY-B2", "guid-b2", (SECONDARY,)),
+        ),
+        notes=("DC3 (ldaps://dc3:3269) could not be read: timed out",),
+    )
+
+
+def healthy() -> DoctorReport:
+    return DoctorReport(
+        forest="lab.example.com", generated=GENERATED,
+        visibility=(Visibility("UNITY-A", "DC1", ("UNITY-A",), ()),),
+        servers=(ServerHealth("UNITY-A", "guid-a"),),
+    )
+
+
+# --- JSON -------------------------------------------------------------------------
+
+
+def test_json_contract() -> None:
+    doc = doctor_report_json(sample())
+    assert set(doc) == {"meta", "forest", "healthy", "visibility", "servers", "notes"}
+    assert doc["meta"] == {"type": "doctor-report", "version": 1,
+                           "generated": "2024-05-01T12:30:00+00:00"}
+    assert doc["forest"] == "lab.example.com"
+    assert doc["healthy"] is False
+    for row in doc["visibility"]:
+        assert set(row) == {"viewer", "gc", "sees", "missing", "reachable"}
+        assert isinstance(row["sees"], list) and isinstance(row["missing"], list)
+        assert isinstance(row["reachable"], bool)
+    for server in doc["servers"]:
+        assert set(server) == {"name", "guid", "healthy", "findings"}
+        assert isinstance(server["healthy"], bool)
+        for finding in server["findings"]:
+            assert set(finding) == {"cause", "severity", "viewers", "evidence", "fix"}
+            assert isinstance(finding["viewers"], list)
+    assert json.loads(json.dumps(doc)) == doc
+
+
+def test_json_values() -> None:
+    doc = doctor_report_json(sample())
+    assert [s["name"] for s in doc["servers"]] == ["UNITY-C", "UNITY-B", "UNITY-A", "UNITY-B2"]
+    assert [s["healthy"] for s in doc["servers"]] == [False, False, True, True]
+    c = doc["servers"][0]
+    assert c["guid"] == "guid-c"
+    assert c["findings"] == [{"cause": "no-replication-path", "severity": "error",
+                              "viewers": ["UNITY-A"], "evidence": NO_PATH.evidence,
+                              "fix": NO_PATH.fix}]
+    assert doc["visibility"][1] == {"viewer": "UNITY-C", "gc": "DC3", "sees": [],
+                                    "missing": [], "reachable": False}
+    assert doc["notes"] == ["DC3 (ldaps://dc3:3269) could not be read: timed out"]
+    assert doctor_report_json(healthy())["healthy"] is True
+
+
+# --- text -------------------------------------------------------------------------
+
+
+def test_table_headline() -> None:
+    assert doctor_report_table(sample()).splitlines()[1] == "2 of 4 servers have problems"
+    assert doctor_report_table(healthy()).splitlines()[1] == "the only server is healthy"
+    two = DoctorReport("f", GENERATED, (), (ServerHealth("A", "a"), ServerHealth("B", "b")))
+    assert doctor_report_table(two).splitlines()[1] == "all 2 servers healthy"
+    one_sick = DoctorReport("f", GENERATED, (), (ServerHealth("A", "a", (NO_PATH,)),
+                                                 ServerHealth("B", "b")))
+    assert doctor_report_table(one_sick).splitlines()[1] == "1 of 2 servers has problems"
+
+
+def test_table_findings_worst_first_with_evidence_and_fix() -> None:
+    text = doctor_report_table(sample(), width=100)
+    lines = text.splitlines()
+    heads = [line for line in lines if line.split("  ")[0].strip() in {"ERROR", "WARNING",
+                                                                       "INFO"}]
+    assert heads == [
+        "ERROR    UNITY-C  no-replication-path  (seen missing by UNITY-A)",
+        "WARNING  UNITY-B  replication-pending  (seen missing by UNITY-A, UNITY-C)",
+        "INFO     UNITY-B2  failover-secondary  (counted with its primary by UNITY-A)",
+    ]
+    start = lines.index(heads[0])
+    assert lines[start + 1].startswith("         Location CN=UNITY-C")
+    assert "         fix: Set enabledConnection TRUE on CN=DC3-DC1" in text
+    # commands are never broken across lines; the lab line starts its own paragraph
+    assert "`repadmin /replicate DC1 DC2 DC=lab,DC=example,DC=com`" in text
+    assert "              In a poolsync lab: `poolsync lab replicate --from DC2 --to DC1`." \
+        in lines
+    assert all(len(line) <= 100 for line in lines if "`" not in line)
+
+
+def test_table_healthy_visibility_and_notes() -> None:
+    text = doctor_report_table(sample())
+    lines = text.splitlines()
+    assert "Healthy: UNITY-A, UNITY-B2" in lines
+    header = lines.index("What each pool member's Global Catalog holds:")
+    assert lines[header + 1].split() == ["VIEWER", "GC", "SEES", "MISSING"]
+    assert lines[header + 2].split(maxsplit=2)[:2] == ["UNITY-A", "DC1"]
+    assert "UNITY-A, UNITY-B2" in lines[header + 2]
+    assert lines[header + 2].endswith("UNITY-B, UNITY-C")
+    assert "(GC not reachable)" in lines[header + 3]
+    assert lines[-2:] == ["Notes:", "  - DC3 (ldaps://dc3:3269) could not be read: timed out"]
+    assert text.index("ERROR") < text.index("Healthy:") < text.index("What each") \
+        < text.index("Notes:")
+
+
+def test_table_of_a_healthy_report_has_no_findings() -> None:
+    text = doctor_report_table(healthy())
+    assert "ERROR" not in text and "WARNING" not in text and "fix:" not in text
+    assert "Healthy: UNITY-A" in text
+    assert "Notes:" not in text
