@@ -255,6 +255,11 @@ def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
             if kind == "monitors-gc" and not data.get("configured", True):
                 label += " (default)"
             style["label"] = label
+        if style.get("constraint") == "false" and "label" in style:
+            # Graphviz 2.43 (Debian 12) crashes laying out a labelled edge that does
+            # not constrain the ranks between clusters; an external label is drawn
+            # the same way next to the edge and does not take part in ranking.
+            style["xlabel"] = style.pop("label")
         yield f"{_id(source)} -> {_id(target)} [{_attrs(style)}];"
 
 
@@ -262,7 +267,7 @@ def _attrs(style: Mapping[str, str]) -> str:
     # Labels and tooltips are escStrings (\N, \l ... mean something); values of every
     # other attribute here are fixed strings of this module, quoted all the same.
     return ", ".join(
-        f"{name}={_text(value) if name in ('label', 'tooltip') else _id(value)}"
+        f"{name}={_text(value) if name in ('label', 'xlabel', 'tooltip') else _id(value)}"
         for name, value in style.items()
     )
 

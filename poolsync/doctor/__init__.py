@@ -4,4 +4,10 @@
 pure classifier (:func:`~poolsync.doctor.causes.diagnose`), and
 :mod:`poolsync.doctor.probe` asks each DC and Global Catalog what it holds (the only
 I/O, through :mod:`poolsync.directory`).
+
+The classifier's rules live in small pure modules that ``diagnose`` puts together:
+:mod:`~poolsync.doctor.servers` (the copies read, per server and per viewer),
+:mod:`~poolsync.doctor.replication` with :mod:`~poolsync.doctor.paths` (what a viewer's
+Global Catalog lacks, and why), :mod:`~poolsync.doctor.mirror` (poolsync's own store)
+and :mod:`~poolsync.doctor.pool` (exclusions, published utilization, expected names).
 """

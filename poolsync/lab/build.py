@@ -314,6 +314,13 @@ def _join_others(state: LabState, net: replication.LabNet, topology: Topology,
         _start_dc(state, dc)
         samba.run(["samba_spnupdate", "-s", str(dc.paths.conf)],
                   what=f"registering {dc.name}'s SPNs", env=net.env(dc.paths))
+        replication.share_spns(net, dc.peer, first.peer, base_dn)
+    # Each DC joined through the first, which therefore knows every DC; the others
+    # learn of the DCs joined after them from its configuration partition (their join
+    # made the first DC their replication partner).
+    for dc in state.dcs[1:-1]:
+        replication.replicate_pair(net, first.peer, dc.peer, forest=state.forest,
+                                   naming_contexts=(f"CN=Configuration,{base_dn}",))
     missing = {(f.source, f.target) for f in topology.faults if f.type == "connection-missing"}
     disabled = {(f.source, f.target) for f in topology.faults
                 if f.type == "connection-disabled"}
@@ -492,7 +499,8 @@ def replicate(lab_dir: Path, *, source: str | None = None, target: str | None = 
     blocked = {(s.name, t.name): replication.live_link(net, s.peer, t.peer, base_dn).blocked()
                for s, t in links}
     done: list[tuple[str, str, str | None]] = []
-    for _round in range(len(state.dcs) - 1):
+    for _round in range(_rounds([(s.name, t.name) for s, t in links
+                                 if blocked[(s.name, t.name)] is None])):
         for s, t in links:
             if blocked[(s.name, t.name)] is None:
                 step(f"replicating {s.name} -> {t.name}")
@@ -501,6 +509,26 @@ def replicate(lab_dir: Path, *, source: str | None = None, target: str | None = 
     for s, t in links:
         done.append((s.name, t.name, blocked[(s.name, t.name)]))
     return done
+
+
+def _rounds(usable: list[tuple[str, str]]) -> int:
+    """How many rounds over every usable link carry a change across the longest
+    shortest path between two DCs (1 for a full mesh, 0 when nothing is usable)."""
+    edges: dict[str, list[str]] = {}
+    for source, target in usable:
+        edges.setdefault(source, []).append(target)
+    longest = 0
+    for start in edges:
+        depth = {start: 0}
+        frontier = [start]
+        while frontier:
+            here = frontier.pop(0)
+            for nxt in edges.get(here, []):
+                if nxt not in depth:
+                    depth[nxt] = depth[here] + 1
+                    frontier.append(nxt)
+        longest = max(longest, *depth.values())
+    return longest
 
 
 def set_replication(lab_dir: Path, dc: str, *, inbound: bool | None = None,

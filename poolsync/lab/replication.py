@@ -185,6 +185,27 @@ def modify_over_ldap(net: LabNet, peer: Peer, ldif: str, *, what: str) -> None:
               env=net.env(peer.paths), input_text=ldif, timeout=120)
 
 
+def share_spns(net: LabNet, peer: Peer, first: Peer, base_dn: str) -> None:
+    """Copy ``peer``'s service principal names (which samba_spnupdate wrote on
+    ``peer`` itself) to its computer object on ``first``, the lab's first KDC.
+
+    Replication is manual, so without this the first DC would not know the GC/ and
+    replication SPNs of a DC joined after another one, and every pull from that DC
+    would fail (WERR_INVALID_PARAMETER: no ticket for ``GC/<host>/<domain>``).
+    """
+    dn = f"CN={peer.name},OU=Domain Controllers,{base_dn}"
+    out = samba.run(["ldbsearch", "-H", f"ldap://{peer.address}", "-A", str(net.auth),
+                     "-b", dn, "-s", "base", "servicePrincipalName"],
+                    what=f"reading {peer.name}'s SPNs", env=net.env(peer.paths))
+    spns = [line.split(": ", 1)[1] for line in _unfold(out).splitlines()
+            if line.startswith("servicePrincipalName: ")]
+    if not spns:
+        raise LabError(f"{peer.name} has no service principal names after samba_spnupdate")
+    ldif = (f"dn: {dn}\nchangetype: modify\nreplace: servicePrincipalName\n"
+            + "".join(f"servicePrincipalName: {spn}\n" for spn in spns) + "-\n")
+    modify_over_ldap(net, first, ldif, what=f"registering {peer.name}'s SPNs on {first.name}")
+
+
 def run_kcc(net: LabNet, peer: Peer, *, forest: str) -> None:
     """One KCC run on ``peer``: turns its connection objects into replication partners
     (without it, ``drs replicate`` reports success and copies nothing)."""
@@ -264,7 +285,16 @@ def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink
 
 def replicate_pair(net: LabNet, source: Peer, target: Peer, *, forest: str,
                    naming_contexts: Sequence[str]) -> None:
+    """Pull ``naming_contexts`` from ``source`` into ``target`` now.
+
+    ``--local``: samba-tool, run with the target's smb.conf, pulls over DRSUAPI with the
+    lab administrator's credentials and applies the changes to the target's database
+    (with its up-to-dateness vector), as the target's own replication would. Asking
+    the target DC to pull by itself instead needs DC-to-DC Kerberos between every
+    pair, which a lab of more than two DCs built with replication off does not have.
+    """
     for nc in naming_contexts:
         net.tool(["samba-tool", "drs", "replicate", host_name(target.name, forest),
-                  host_name(source.name, forest), nc],
-                 what=f"replicating {nc} from {source.name} to {target.name}")
+                  host_name(source.name, forest), nc, "--local", "-s", str(target.paths.conf)],
+                 what=f"replicating {nc} from {source.name} to {target.name}",
+                 paths=target.paths)

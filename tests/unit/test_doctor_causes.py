@@ -343,6 +343,38 @@ def test_exclusions(fields: dict[str, object], cause: str, severity: str, eviden
     assert health(report, "UNITY-D").healthy is (severity == "info")
 
 
+@pytest.mark.parametrize(
+    ("secondary", "extra", "fix"),
+    [
+        # the primary is excluded itself: its secondary's subscribers are unpooled
+        ({"failover_of": "oid-UNITY-P"},
+         [location("UNITY-P", attachment=attachment(pooling=False))],
+         "Make UNITY-P a pool member first"),
+        # the primary is itself a secondary
+        ({"failover_of": "oid-UNITY-P"}, [location("UNITY-P", failover_of="oid-UNITY-A")],
+         "primary UNITY-P is itself a failover secondary"),
+        # a secondary of itself
+        ({"failover_of": "oid-UNITY-D"}, [], "names itself as its failover primary"),
+        # an empty object id matches no Location, not one whose object id is missing too
+        ({"failover_of": ""}, [replace(location("UNITY-P"), object_id="")],
+         "whose primary is not in the directory"),
+    ],
+)
+def test_failover_secondary_fix_says_none_needed_only_when_counted(
+        secondary: dict[str, object], extra: list[Location], fix: str) -> None:
+    locs = [location("UNITY-A"), *extra, location("UNITY-D", attachment=None, **secondary)]
+    report = diagnose(build(locs))
+    finding = only_finding(report, "UNITY-D", "failover-secondary")
+    assert fix in finding.fix
+    assert "None needed" not in finding.fix
+
+
+def test_expected_names_are_matched_case_insensitively() -> None:
+    report = diagnose(build(expected=("UNITY-Y", "unity-y", "Unity-Y")))
+    assert causes(report) == {("UNITY-Y", "location-missing")}
+    assert [s.name for s in report.servers].count("UNITY-Y") == 1
+
+
 def test_excluded_servers_are_still_checked_for_replication() -> None:
     locs = [location(n) for n in ("UNITY-A", "UNITY-B")]
     locs.append(location("UNITY-D", attachment=None))
@@ -446,6 +478,16 @@ def test_published_stale() -> None:
             "homed on it (poolsync's store, synced 2024-05-01T10:00:00+00:00)") \
         in finding.evidence
     assert "Total Resync on UNITY-A" in finding.fix
+
+
+def test_published_stale_only_for_locations_the_store_holds() -> None:
+    # UNITY-A is in the directory but not yet in the store (not replicated to the
+    # store's DC): the store's count of its subscribers (0) proves nothing.
+    locs = [location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
+            location("UNITY-B"), location("UNITY-C")]
+    store = StoreView(gc="DC1", synced_at=SYNC, locations=tuple(locs[1:]), homed={})
+    report = diagnose(build(locs, store=store))
+    assert ("UNITY-A", "published-stale") not in causes(report)
 
 
 def test_published_stale_needs_the_store() -> None:

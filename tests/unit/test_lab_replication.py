@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.lab import samba
+from poolsync.lab.build import _rounds
 from poolsync.lab.replication import (
     LiveLink,
     Peer,
@@ -59,3 +60,17 @@ def test_site_records_create_the_site_and_link_it() -> None:
 )
 def test_blocked_links(link: LiveLink, reason: str | None) -> None:
     assert link.blocked() == reason
+
+
+@pytest.mark.parametrize(
+    ("usable", "rounds"),
+    [
+        ([], 0),
+        ([("DC1", "DC2"), ("DC2", "DC1")], 1),
+        ([("DC1", "DC2"), ("DC2", "DC3")], 2),  # DC1's change reaches DC3 through DC2
+        ([(a, b) for a in ("DC1", "DC2", "DC3") for b in ("DC1", "DC2", "DC3") if a != b], 1),
+    ],
+)
+def test_replication_rounds_cover_the_longest_path(usable: list[tuple[str, str]],
+                                                    rounds: int) -> None:
+    assert _rounds(usable) == rounds

@@ -1,0 +1,197 @@
+"""What the pool rules and the expected names say about each server (pure).
+
+- Exclusions, from :func:`poolsync.allocation.build_pool_report`
+  (``failover-secondary``, ``pooling-disabled``, ``version-unsupported``,
+  ``attachment-missing``, ``attachment-corrupt``), each with the fix for its reason.
+- ``published-stale``: a member's published utilization disagrees with the subscribers
+  poolsync's store homes on it.
+- Expected names without a Location: ``other-forest`` when another forest holds one by
+  that name, else ``location-missing``.
+
+Internal to :mod:`poolsync.doctor`; the entry point is
+:func:`poolsync.doctor.causes.diagnose`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Final
+
+from poolsync.allocation import Exclusion, ExclusionReason, PoolReport
+from poolsync.doctor.model import DoctorInput, Finding, ServerHealth, Severity
+from poolsync.doctor.servers import Server, Viewer, canon, iso, names, sorted_names
+from poolsync.model import SEAT_CLASSES, SeatClass
+
+__all__ = ["exclusions", "expected", "others", "published_stale"]
+
+_EXCLUSION_SEVERITY: Final[dict[ExclusionReason, Severity]] = {
+    ExclusionReason.FAILOVER_SECONDARY: "info",
+    ExclusionReason.POOLING_DISABLED: "warning",
+    ExclusionReason.VERSION_UNSUPPORTED: "error",
+    ExclusionReason.ATTACHMENT_MISSING: "error",
+    ExclusionReason.ATTACHMENT_CORRUPT: "error",
+}
+_SUBSCRIBERS: Final = {SeatClass.VM: "subscribers", SeatClass.UM: "UM subscribers",
+                       SeatClass.INBOX: "Inbox subscribers"}
+
+
+def others(viewers: Sequence[Viewer], server: Server) -> tuple[str, ...]:
+    """The viewers other than ``server`` itself."""
+    return tuple(v.server.name for v in viewers if v.server.guid != server.guid)
+
+
+# --- exclusions ------------------------------------------------------------------------
+
+
+def exclusions(report: PoolReport, servers: Sequence[Server],
+               viewers: Sequence[Viewer]) -> dict[str, list[Finding]]:
+    """One finding per excluded server (by guid), with the fix for its reason."""
+    by_guid = {s.guid: s for s in servers}
+    members = frozenset(s.guid for pool in report.pools for s in pool.servers)
+    found: dict[str, list[Finding]] = defaultdict(list)
+    for exclusion in report.excluded:
+        server = by_guid[exclusion.guid]
+        found[server.guid].append(Finding(
+            cause=exclusion.reason.value,
+            severity=_EXCLUSION_SEVERITY[exclusion.reason],
+            viewers=others(viewers, server),
+            evidence=(f"{server.name}: {exclusion.detail} (Location {server.location.dn}, "
+                      f"read on {server.ref.dc})."),
+            fix=_exclusion_fix(exclusion, server, servers, members),
+        ))
+    return found
+
+
+def _exclusion_fix(exclusion: Exclusion, server: Server, servers: Sequence[Server],
+                   members: frozenset[str]) -> str:
+    name = server.name
+    reason = exclusion.reason
+    if reason is ExclusionReason.POOLING_DISABLED:
+        return (f"Install a license file with LicPoolingIsEnabled=1 on {name} (Unity's "
+                "Install License File wizard), then run `poolsync resync`.")
+    if reason is ExclusionReason.VERSION_UNSUPPORTED:
+        return f"License pooling needs Cisco Unity 4.0 or later: upgrade {name}."
+    if reason is ExclusionReason.FAILOVER_SECONDARY:
+        return _failover_fix(server, servers, members)
+    return (f"{name} republishes its pooling attachment when its license service restarts "
+            f"(the classic fix: DOHPropTest's Total Resync on {name}); then run "
+            "`poolsync resync --total`.")
+
+
+def _failover_fix(server: Server, servers: Sequence[Server], members: frozenset[str]) -> str:
+    """Nothing to do only when the pool really counts the secondary with its primary:
+    the primary exists, is not the secondary itself, and is a pool member."""
+    name = server.name
+    primary = _primary(server, servers)
+    if primary is None:
+        return (f"{name} is a failover secondary whose primary is not in the directory: "
+                "check the failover pair's configuration.")
+    if primary is server:
+        return (f"{name} names itself as its failover primary, so its subscribers are "
+                "counted in no pool: check the failover pair's configuration.")
+    if primary.guid in members:
+        return f"None needed: {name} is counted with its primary {primary.name}."
+    if primary.location.failover_of is not None:
+        return (f"{name}'s primary {primary.name} is itself a failover secondary, so "
+                f"{name}'s subscribers are counted in no pool: check the failover pair's "
+                "configuration.")
+    return (f"Make {primary.name} a pool member first (see its own finding): {name}'s "
+            f"subscribers are counted with {primary.name} only while it is one.")
+
+
+def _primary(server: Server, servers: Sequence[Server]) -> Server | None:
+    """The Location the pool takes for ``server``'s primary, chosen as
+    :func:`~poolsync.allocation.build_pool_report` chooses it: the object id named by
+    ``failover_of``, non-secondaries first, then by (name, guid); an empty object id
+    matches no Location (docs/allocation.md, rule 7)."""
+    target = server.location.failover_of
+    if not target:
+        return None
+    matches = [s for s in servers if s.location.object_id == target]
+    return min(matches, default=None,
+               key=lambda s: (s.location.failover_of is not None, s.location.name, s.guid))
+
+
+# --- published utilization ---------------------------------------------------------------
+
+
+def published_stale(inp: DoctorInput, report: PoolReport, viewers: Sequence[Viewer],
+                    servers: Sequence[Server]) -> dict[str, list[Finding]]:
+    """``published-stale`` findings per member guid: none without a store, and none for
+    a server whose Location the store does not hold."""
+    found: dict[str, list[Finding]] = defaultdict(list)
+    store = inp.store
+    if store is None:
+        return found
+    by_guid = {s.guid: s for s in servers}
+    # The store's subscriber counts say nothing about a server whose Location it does
+    # not hold: its subscribers have not reached the store's DC either (replication).
+    stored = {loc.guid for loc in store.locations}
+    for pool in report.pools:
+        for seats in pool.servers:
+            if not seats.stale or seats.published_used is None or seats.guid not in stored:
+                continue
+            server = by_guid[seats.guid]
+            also = f" and its failover secondary {seats.failover}" if seats.failover else ""
+            sentences = [
+                f"{seats.name} publishes {c.value} {seats.published_used.get(c)} in its "
+                f"pooling attachment, but {seats.used.get(c)} {_SUBSCRIBERS[c]} are homed on "
+                f"it{also} (poolsync's store, synced {iso(store.synced_at)})."
+                for c in SEAT_CLASSES if c in seats.stale
+            ]
+            found[server.guid].append(Finding(
+                cause="published-stale", severity="warning", viewers=others(viewers, server),
+                evidence=" ".join(sentences),
+                fix=(f"{seats.name}'s own count is behind; it recounts when it republishes its "
+                     f"pooling attachment (DOHPropTest's Total Resync on {seats.name}, or "
+                     "restart its license service). poolsync already counts the directory's "
+                     "truth."),
+            ))
+    return found
+
+
+# --- expected servers without a Location --------------------------------------------------
+
+
+def expected(inp: DoctorInput, servers: Sequence[Server],
+             viewers: Sequence[Viewer]) -> list[ServerHealth]:
+    """One health entry per expected name (case-insensitive, first spelling kept) that
+    no Location carries."""
+    known = {s.name.lower() for s in servers}
+    everyone = sorted_names(v.server.name for v in viewers)
+    asked = sorted({canon(inp.topology, p.dc) for p in inp.probes if p.error is None},
+                   key=str.lower)
+    failed = sorted({canon(inp.topology, p.dc) for p in inp.probes if p.error is not None},
+                    key=str.lower)
+    health: list[ServerHealth] = []
+    first: dict[str, str] = {}
+    for name in inp.expected:
+        first.setdefault(name.lower(), name)
+    for key, name in first.items():
+        if key in known:
+            continue
+        seen = sorted((f for f in inp.foreign if f.server.lower() == name.lower()),
+                      key=lambda f: (f.forest, f.dn, f.dc))
+        if seen:
+            finding = Finding(
+                cause="other-forest", severity="error", viewers=everyone,
+                evidence=" ".join(f"{name}'s Location {f.dn} is in forest {f.forest} (read on "
+                                  f"{f.dc}), not in {inp.forest}: one directory is one pool."
+                                  for f in seen),
+                fix=(f"A Unity server pools only with servers of its own forest: move {name} "
+                     f"(re-run Unity's directory setup against {inp.forest}) or accept two "
+                     "pools."),
+            )
+        else:
+            unread = f"; {names(failed)} could not be read" if failed else ""
+            finding = Finding(
+                cause="location-missing", severity="error", viewers=everyone,
+                evidence=(f"No Location named {name} on any DC asked ({names(asked) or 'none'}"
+                          f"{unread}) "
+                          "nor in the other forests."),
+                fix=(f"Check that {name}'s directory monitors point at {inp.forest} and that "
+                     "its Location object exists, then run `poolsync resync --total`."),
+            )
+        health.append(ServerHealth(name=name, guid=None, findings=(finding,)))
+    return health

@@ -1,0 +1,189 @@
+"""What each viewer's Global Catalog lacks: ``replication-pending`` and
+``no-replication-path`` (pure).
+
+A viewer's GC lacks a server when it holds no copy of the server's Location, or an
+older copy than the reference one (by replPropertyMetaData when both copies carry it,
+else by the Location's fields and whenChanged). The change should come from the home
+DC when that holds it, else from a holder with a path to the GC. When a usable chain of
+connections leads from there to the GC the change is ``replication-pending`` (a
+warning; the fix replicates hop by hop); when none does it is ``no-replication-path``
+(an error; the evidence names the broken pieces). GCs sharing a gap share one finding
+per server and cause, and the same pass yields each viewer's visibility row.
+
+Internal to :mod:`poolsync.doctor`; the entry point is
+:func:`poolsync.doctor.causes.diagnose`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Final
+
+from poolsync.doctor.model import DcProbe, DoctorInput, Finding, Severity, Visibility
+from poolsync.doctor.paths import PARTIAL_FIX, path_problems, pending_fix
+from poolsync.doctor.servers import (
+    Copy,
+    Server,
+    Viewer,
+    canon,
+    iso,
+    lacks,
+    names,
+    sorted_names,
+    stale_fields,
+    when,
+    where,
+)
+
+__all__ = ["replication"]
+
+_SEVERITY: Final[dict[str, Severity]] = {"replication-pending": "warning",
+                                         "no-replication-path": "error"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Gap:
+    """What one GC lacks of one server: its cause, evidence sentence and fix (for a
+    pending change, the hops to replicate along, so that GCs sharing a hop share it)."""
+
+    cause: str
+    sentence: str
+    fix: tuple[str, ...] = ()
+    hops: tuple[tuple[str, str], ...] = ()
+    nc: str = ""
+
+
+def _naming_context(dn: str) -> str:
+    parts: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for ch in dn + ",":
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            current.append(ch)
+            escaped = True
+        elif ch == ",":
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    return ",".join("DC=" + p.partition("=")[2].strip() for p in parts
+                    if p.partition("=")[0].strip().lower() == "dc")
+
+
+def _source(inp: DoctorInput, server: Server, holders: Sequence[str], gc: str) -> str:
+    """Where the change should come from: the home DC when it holds it, else the first
+    holder with a path to ``gc``, else the first holder."""
+    if any(h.lower() == server.home.lower() for h in holders):
+        return server.home
+    reach = [h for h in holders if inp.topology.replication_path(h, gc)]
+    return (reach or list(holders))[0]
+
+
+def _lag(copy: Copy, ref: Copy, pas: frozenset[int]) -> tuple[str, dt.datetime | None] | None:
+    """How ``copy`` is behind ``ref`` (words, and since when), or None when current."""
+    if copy is ref:
+        return None
+    if copy.copy.stamps and ref.copy.stamps:
+        lacking = lacks(copy, ref, pas)
+        if not lacking:
+            return None
+        latest = max(s.changed for s in ref.copy.stamps if s.attid in lacking)
+        attids = ", ".join(str(a) for a in sorted(lacking))
+        count = f"{len(lacking)} attribute{'' if len(lacking) == 1 else 's'}"
+        return f"{count} behind {ref.dc}'s copy (attid {attids})", latest
+    differ = stale_fields(copy.copy.location, ref.copy.location)
+    if not differ or when(copy) >= when(ref):
+        return None
+    since = ref.copy.when_changed or ref.copy.when_created
+    return f"it differs from {ref.dc}'s copy in {', '.join(differ)}", since
+
+
+def _changed(copy: Copy) -> dt.datetime | None:
+    """The copy's latest change: by its stamps when it has them, else whenChanged."""
+    stamps = copy.copy.stamps
+    if stamps:
+        return max(s.changed for s in stamps)
+    return copy.copy.when_changed or copy.copy.when_created
+
+
+def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
+         pas: frozenset[int]) -> _Gap | None:
+    gc = canon(inp.topology, probe.dc)
+    held = next((c for c in server.copies if c.probe is probe), None)
+    dn = server.location.dn
+    if held is None:
+        holders = server.holders()
+        what = f"Location {dn} is on {names(holders)} but not on {where(probe)}"
+        since = _changed(server.ref)
+    else:
+        lag = _lag(held, server.ref, pas)
+        if lag is None:
+            return None
+        holders = sorted({c.dc for c in server.copies
+                          if _lag(c, server.ref, pas) is None}, key=str.lower)
+        what = f"{where(probe)} holds an older copy of {dn}: {lag[0]}"
+        since = lag[1]
+    source = _source(inp, server, holders, gc)
+    path = inp.topology.replication_path(source, gc)
+    nc = _naming_context(dn)
+    if path is not None:
+        how = (f"it replicates {' -> '.join(path)}" if len(path) > 1 else
+               f"{gc} holds it, but its Global Catalog does not return it")
+        return _Gap("replication-pending", f"{what}; {how}, pending since {iso(since)}.",
+                    fix=() if len(path) > 1 else (PARTIAL_FIX,),
+                    hops=tuple(pairwise(path)), nc=nc)
+    problems, fixes = path_problems(inp.topology, source, gc)
+    return _Gap("no-replication-path",
+                f"{what}, and no replication path leads from {source} to {gc}: "
+                f"{'; '.join(problems)}.", fix=tuple(fixes))
+
+
+def replication(inp: DoctorInput, servers: Sequence[Server], viewers: Sequence[Viewer],
+                pas: frozenset[int]) -> tuple[dict[str, list[Finding]], list[Visibility]]:
+    """Findings per server guid, and one visibility row per viewer, by viewer name."""
+    gaps: dict[int, dict[str, _Gap | None]] = {}
+    for viewer in viewers:
+        if viewer.probe is not None and id(viewer.probe) not in gaps:
+            gaps[id(viewer.probe)] = {s.guid: _gap(inp, s, viewer.probe, pas) for s in servers}
+    # (guid, cause) -> gc -> (gap, viewers)
+    grouped: dict[tuple[str, str], dict[str, tuple[_Gap, list[str]]]] = defaultdict(dict)
+    rows: list[Visibility] = []
+    for viewer in viewers:
+        if viewer.probe is None:
+            rows.append(Visibility(viewer.server.name, viewer.gc or "", (), (), reachable=False))
+            continue
+        on_gc = gaps[id(viewer.probe)]
+        gc = viewer.gc or viewer.probe.dc
+        for server in servers:
+            gap = on_gc[server.guid]
+            if gap is not None:
+                entry = grouped[(server.guid, gap.cause)].setdefault(gc, (gap, []))
+                entry[1].append(viewer.server.name)
+        sees = [s.name for s in servers if on_gc[s.guid] is None]
+        missing = [s.name for s in servers if on_gc[s.guid] is not None]
+        rows.append(Visibility(viewer.server.name, gc, sorted_names(sees),
+                               sorted_names(missing)))
+    found: dict[str, list[Finding]] = defaultdict(list)
+    for (guid, cause), per_gc in grouped.items():
+        entries = [per_gc[gc] for gc in sorted(per_gc, key=str.lower)]
+        found[guid].append(Finding(
+            cause=cause,
+            severity=_SEVERITY[cause],
+            viewers=sorted_names({v for _, vs in entries for v in vs}),
+            evidence=" ".join(gap.sentence for gap, _ in entries),
+            fix=_fix([gap for gap, _ in entries]),
+        ))
+    return found, sorted(rows, key=lambda r: (r.viewer.lower(), r.viewer))
+
+
+def _fix(gaps: Sequence[_Gap]) -> str:
+    hops = list(dict.fromkeys(h for gap in gaps for h in gap.hops))
+    lines = [*pending_fix(hops, gaps[0].nc), *(f for gap in gaps for f in gap.fix)]
+    return "\n".join(dict.fromkeys(lines))
