@@ -298,7 +298,7 @@ def _join_others(state: LabState, net: replication.LabNet, topology: Topology,
                  progress: Progress) -> None:
     """Join the other DCs, load the servers homed on each, connect every pair of DCs
     with connection objects (but those the faults remove or disable), run the KCC once
-    on each, then apply the DCs' replication switches."""
+    on each when replication is automatic, then apply the DCs' replication switches."""
     first = state.dcs[0]
     base_dn = topology.base_dn
     samba.run(["samba_spnupdate", "-s", str(first.paths.conf)],
@@ -333,8 +333,13 @@ def _join_others(state: LabState, net: replication.LabNet, topology: Topology,
         if blocks:
             replication.modify_over_ldap(net, target.peer, "\n".join(blocks),
                                          what=f"creating {target.name}'s connections")
-    for dc in state.dcs:
-        replication.run_kcc(net, dc.peer, forest=state.forest)
+    if topology.replication == "auto":
+        # Samba's own replication works from replication partners, which the KCC
+        # derives from the connection objects. With manual replication the KCC never
+        # runs: it would add connections of its own between sites, past the faults;
+        # `lab replicate` pulls along the connection objects as they are.
+        for dc in state.dcs:
+            replication.run_kcc(net, dc.peer, forest=state.forest)
     for fault in topology.faults:
         if fault.dc is None:
             continue

@@ -5,8 +5,9 @@ Every cause code is produced here by a real directory scenario:
   created on DC2 and not replicated (replication-pending), the same after
   ``lab replicate`` (healthy), a store whose GC watermark skipped an object
   (stale-mirror), inbound replication switched off at run time (no-replication-path);
-- two DCs whose topology faults break replication (doctor-faults.yaml):
-  no-replication-path from a disabled connection and from a DC refusing inbound;
+- three DCs whose topology faults break replication (doctor-faults.yaml): a missing
+  connection (replication-pending over two hops), a disabled connection and a DC
+  refusing inbound (no-replication-path);
 - the exclusions lab (one DC): pooling-disabled, version-unsupported,
   attachment-missing, attachment-corrupt, failover-secondary, published-stale, and,
   with the tiny lab as a second forest, other-forest and location-missing.
@@ -259,22 +260,41 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
     config = config_for(broken, tmp_path)
     code, doc = doctor(config)
     assert code == 3
-    # UNITY-B was created on DC2, whose only way to DC1 is the disabled connection.
-    assert findings(doc) == {"UNITY-B": [("no-replication-path", "error", ["UNITY-A"])]}
-    evidence = finding(doc, "UNITY-B", "no-replication-path")["evidence"]
-    assert "the connection DC2 -> DC1 is disabled" in evidence
+    # UNITY-B was created on DC2: DC1 pulls from DC2, DC3 accepts nothing.
+    # UNITY-C was created on DC3: DC1 has no connection from DC3, but DC2 pulls from
+    # DC3 and DC1 from DC2, so it is on its way in two hops.
+    assert findings(doc) == {
+        "UNITY-B": [("no-replication-path", "error", ["UNITY-C"]),
+                    ("replication-pending", "warning", ["UNITY-A"])],
+        "UNITY-C": [("replication-pending", "warning", ["UNITY-A", "UNITY-B"])],
+    }
+    assert "DC3 has inbound replication disabled" in finding(
+        doc, "UNITY-B", "no-replication-path")["evidence"]
+    assert "DC3 -> DC2 -> DC1" in finding(doc, "UNITY-C", "replication-pending")["evidence"]
+
+    result = run("lab", "replicate", "--dir", broken)
+    assert result.exit_code == 0, result.stderr
+    assert "DC3 -> DC1: skipped: DC1 has no connection object pulling from DC3" \
+        in result.stdout
+    assert "DC1 -> DC2: skipped: the connection DC1 -> DC2 is disabled" in result.stdout
+    code, doc = doctor(config)
+    # Two rounds carried UNITY-C to DC1 through DC2; nothing reaches DC3.
+    assert findings(doc) == {"UNITY-B": [("no-replication-path", "error", ["UNITY-C"])]}
 
     name = new_location(broken, "DC1")
     config = config_for(broken, tmp_path, doctor={"servers": {name: {"dc": "DC1",
                                                                       "gc": "DC1"}}})
     code, doc = doctor(config)
-    assert findings(doc)[name] == [("no-replication-path", "error", ["UNITY-B"])]
-    assert "DC2 has inbound replication disabled" in finding(
-        doc, name, "no-replication-path")["evidence"]
+    assert findings(doc)[name] == [("no-replication-path", "error", ["UNITY-B", "UNITY-C"])]
+    evidence = finding(doc, name, "no-replication-path")["evidence"]
+    assert "the connection DC1 -> DC2 is disabled" in evidence
+    assert "DC3 has inbound replication disabled" in evidence
 
-    refused = run("lab", "replicate", "--dir", broken, "--from", "DC2", "--to", "DC1")
+    refused = run("lab", "replicate", "--dir", broken, "--from", "DC1", "--to", "DC2")
     assert refused.exit_code == 1
-    assert "the connection DC2 -> DC1 is disabled" in refused.stderr
+    assert "the connection DC1 -> DC2 is disabled" in refused.stderr
+    refused = run("lab", "replicate", "--dir", broken, "--from", "DC3", "--to", "DC1")
+    assert "DC1 has no connection object pulling from DC3" in refused.stderr
 
 
 # -- one DC: what the Location itself says, and other forests ---------------------------

@@ -652,3 +652,14 @@ def test_first_dc_must_be_a_gc(tmp_path: Path) -> None:
     path.write_text("forest: lab.example.com\ndcs: [{name: DC1, gc: false}]\nservers: []\n")
     with pytest.raises(TopologyError, match=r"dcs\[0\]\.gc: the forest's first DC"):
         load_topology(path)
+
+
+@pytest.mark.parametrize("path", sorted([*(REPO / "examples" / "topologies").glob("*.yaml"),
+                                         *(REPO / "topology").glob("*.yaml"),
+                                         *(REPO / "tests" / "topologies").glob("*.yaml")]),
+                         ids=lambda p: p.name)
+def test_shipped_topologies_load(path: Path) -> None:
+    topology = load_topology(path)
+    assert topology.servers or topology.dcs
+    names = {dc.name for dc in topology.dcs}
+    assert all(s.dc in names and s.gc in names for s in topology.servers)
