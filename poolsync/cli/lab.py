@@ -80,10 +80,11 @@ def status(lab_dir: Path, fmt: str) -> None:
         print_json(doc)
         return
     table = Table(title=f"Lab {doc['forest']} in {doc['dir']}", title_justify="left")
-    for col in ("DC", "address", "LDAP", "LDAPS", "GC", "GC TLS", "state", "pid"):
+    for col in ("DC", "site", "address", "LDAP", "LDAPS", "GC", "GC TLS", "state", "pid"):
         table.add_column(col)
     for dc in doc["dcs"]:
-        table.add_row(dc["name"], dc["address"], str(dc["ldap_port"]), str(dc["ldaps_port"]),
+        table.add_row(dc["name"], dc["site"], dc["address"], str(dc["ldap_port"]),
+                      str(dc["ldaps_port"]),
                       str(dc["gc_port"]), str(dc["gcs_port"]),
                       "running" if dc["running"] else "stopped", str(dc["pid"] or "-"))
     console = stdout_console()
@@ -92,6 +93,9 @@ def status(lab_dir: Path, fmt: str) -> None:
     console.print(f"bind as {first['bind_user']} with the password in {first['password_file']}",
                   highlight=False)
     console.print(f"config: {doc['config']}", highlight=False)
+    if len(doc["dcs"]) > 1:
+        console.print(f"replication: {doc['replication']} (`poolsync lab replicate --dir "
+                      f"{doc['dir']}` replicates now)", highlight=False)
     console.print(
         f"try: LDAPTLS_CACERT={first['ca_file']} ldapsearch -H ldaps://{first['address']} "
         f"-D {first['bind_user']} -y {first['password_file']} -b '' -s base", highlight=False)

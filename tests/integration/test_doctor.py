@@ -35,7 +35,7 @@ from poolsync.lab.ldif import location_record
 from poolsync.model import Seats
 from poolsync.profile import load_profile
 from tests.conftest import TOPOLOGIES, _bring_up
-from tests.helpers import lab_config_copy, run
+from tests.helpers import lab_config_copy, run, run_json
 from topology.spec import Topology, load_topology
 
 _names = itertools.count(1)
@@ -119,6 +119,16 @@ def resync(config: Path, *args: str) -> None:
 
 
 # -- two DCs, manual replication ---------------------------------------------------------
+
+
+def test_lab_status_lists_both_dcs(two_dc: Path) -> None:
+    status = run_json("lab", "status", "--dir", two_dc, "--format", "json")
+    assert [(d["name"], d["site"], d["running"]) for d in status["dcs"]] == [
+        ("DC1", "HQ", True), ("DC2", "BRANCH", True)]
+    assert status["replication"] == "manual"
+    table = run("lab", "status", "--dir", two_dc)
+    assert table.exit_code == 0 and "BRANCH" in table.stdout
+    assert "poolsync lab replicate" in table.stdout
 
 
 def test_pending_until_replicated_then_healthy(two_dc: Path, tmp_path: Path) -> None:
