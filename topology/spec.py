@@ -305,6 +305,9 @@ def _dc_ref(node: Node, key: str, dcs: tuple[DcSpec, ...]) -> str:
 def _faults(root: Node, dcs: tuple[DcSpec, ...]) -> tuple[FaultSpec, ...]:
     if "faults" not in root:
         return ()
+    if len(dcs) < 2 and root.mapping_list("faults"):
+        raise root.error("faults break replication between DCs; a lab with one DC has "
+                         "none to break", key="faults")
     faults: list[FaultSpec] = []
     for node in root.mapping_list("faults"):
         kind = node.choice("type", tuple(FAULT_KEYS))

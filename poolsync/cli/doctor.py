@@ -39,17 +39,22 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
     present = {c.location.name.lower() for p in forest.probes for c in p.copies}
     missing = [n for n in config.doctor.expected if n.lower() not in present]
     foreign: list[ForeignSighting] = []
+    searched: list[str] = []
     notes: list[str] = []
     for path in config.doctor.other_forests if missing else ():
         other = load_config(path)
+        searched.append(other.forest)
         step(f"looking for {', '.join(missing)} in forest {other.forest}")
         found, error = probe_other_forest(
             other, load_profile(other.profile, base_dir=other.base_dir), missing, now=at)
         foreign += found
         if error is not None:
             notes.append(error)
-    default_gc = next((p.dc for p in forest.probes
-                       if p.url == config.directory.gc.url and p.error is None), None)
+    # Unity servers without a configured GC monitor: the first GC of the config that
+    # answers, as a failover list is read.
+    readable = {p.url: p.dc for p in forest.probes if p.error is None and p.gc}
+    default_gc = next((readable[e.url] for e in config.directory.gcs if e.url in readable),
+                      None)
     inp = DoctorInput(
         forest=config.forest,
         topology=forest.topology,
@@ -60,6 +65,7 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
         store=store,
         expected=config.doctor.expected,
         foreign=tuple(foreign),
+        other_forests=tuple(searched),
         now=at,
     )
     return inp, notes

@@ -102,8 +102,8 @@ class DoctorInput:
 
     ``expected`` names servers that should be in the pool even when no Location carries
     their name (``doctor.expected`` in the config); ``foreign`` what the other forests
-    hold under those names. ``home`` is a fallback DC per server name when neither the
-    monitors nor the replication metadata say where its Location was created.
+    hold under those names. ``default_gc`` is the DC whose Global Catalog a viewer
+    without a configured GC monitor is assumed to use.
     """
 
     forest: str
@@ -114,6 +114,8 @@ class DoctorInput:
     store: StoreView | None = None
     expected: tuple[str, ...] = ()
     foreign: tuple[ForeignSighting, ...] = ()
+    #: The other forests that were searched for the expected names (their names).
+    other_forests: tuple[str, ...] = ()
     now: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

@@ -188,8 +188,10 @@ def expected(inp: DoctorInput, servers: Sequence[Server],
             finding = Finding(
                 cause="location-missing", severity="error", viewers=everyone,
                 evidence=(f"No Location named {name} on any DC asked ({names(asked) or 'none'}"
-                          f"{unread}) "
-                          "nor in the other forests."),
+                          f"{unread})"
+                          + (f" nor in the other forests ({names(inp.other_forests)})."
+                             if inp.other_forests else
+                             "; no other forest is configured (doctor.other_forests).")),
                 fix=(f"Check that {name}'s directory monitors point at {inp.forest} and that "
                      "its Location object exists, then run `poolsync resync --total`."),
             )

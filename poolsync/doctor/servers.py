@@ -244,4 +244,9 @@ def viewers(inp: DoctorInput, members: Sequence[Server]) -> tuple[list[Viewer], 
             why = "could not be read" if asked else "was not asked"
             notes.append(f"{server.name}'s Global Catalog {gc} {why}, so what {server.name} "
                          "sees was not checked.")
+        elif not probe.gc:
+            notes.append(f"{server.name}'s Global Catalog {gc} was read through its LDAP "
+                         f"port ({probe.url}), not its Global Catalog port: what the GC "
+                         "holds of other domains, and its partial attribute set, were not "
+                         "checked.")
     return found, notes

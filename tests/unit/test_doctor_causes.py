@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -455,10 +456,14 @@ def test_location_missing() -> None:
     finding = only_finding(report, "UNITY-Y", "location-missing")
     assert finding.severity == "error"
     assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
-    assert "No Location named UNITY-Y on any DC asked (DC1, DC2, DC3) nor in the other " \
-           "forests" in finding.evidence
+    assert ("No Location named UNITY-Y on any DC asked (DC1, DC2, DC3); no other forest is "
+            "configured (doctor.other_forests).") in finding.evidence
     assert "poolsync resync --total" in finding.fix
     assert report.servers[0].name == "UNITY-Y"
+    searched = diagnose(dataclasses.replace(build(expected=("UNITY-Y",)),
+                                            other_forests=("b.example", "c.example")))
+    assert "nor in the other forests (b.example, c.example)." in only_finding(
+        searched, "UNITY-Y", "location-missing").evidence
 
 
 # --- published utilization -------------------------------------------------------------

@@ -462,6 +462,14 @@ def test_bad_replication_and_faults(tmp_path: Path, change: dict[str, object],
     assert message == f"{path}: {expected}"
 
 
+def test_faults_need_two_dcs(tmp_path: Path) -> None:
+    doc = base_doc()
+    doc["faults"] = [{"type": "inbound-replication-disabled", "dc": "DC1"}]
+    path, message = error_for(tmp_path, doc)
+    assert message == (f"{path}: faults: faults break replication between DCs; a lab with "
+                       "one DC has none to break")
+
+
 def test_server_monitor_names_a_known_dc(tmp_path: Path) -> None:
     doc = base_doc()
     doc["servers"][0]["gc"] = "DC7"
