@@ -21,10 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import struct
 import uuid
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
+
+import networkx as nx
 
 from poolsync.model import Entry
 
@@ -137,29 +138,18 @@ class ForestConfig:
         src, dst = self.dc(source), self.dc(target)
         if src is None or dst is None:
             return None
-        if src.name == dst.name:
-            return (src.name,)
-        edges: dict[str, list[str]] = {}
-        for conn in self.connections:
-            if self.usable(conn):
-                edges.setdefault(conn.source, []).append(conn.target)
-        previous: dict[str, str] = {}
-        queue = deque([src.name])
-        seen = {src.name}
-        while queue:
-            here = queue.popleft()
-            for nxt in sorted(edges.get(here, ())):
-                if nxt in seen:
-                    continue
-                previous[nxt] = here
-                if nxt == dst.name:
-                    chain = [nxt]
-                    while chain[-1] != src.name:
-                        chain.append(previous[chain[-1]])
-                    return tuple(reversed(chain))
-                seen.add(nxt)
-                queue.append(nxt)
-        return None
+        graph = self.replication_graph()
+        try:
+            return tuple(nx.shortest_path(graph, src.name, dst.name))
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            return None
+
+    def replication_graph(self) -> nx.DiGraph:
+        """DC names as nodes, an edge source -> target for every usable connection."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from(dc.name for dc in self.dcs)
+        graph.add_edges_from((c.source, c.target) for c in self.connections if self.usable(c))
+        return graph
 
     def inbound_problems(self, target: str) -> list[str]:
         """Why ``target`` may receive nothing: one sentence per broken piece (inbound
@@ -246,7 +236,8 @@ def _guid(entry: Entry, name: str) -> str | None:
 
 
 def _name(entry: Entry) -> str:
-    return entry.text("name") or entry.text("cn") or _rdns(entry.dn)[0][1]
+    rdns = _rdns(entry.dn)
+    return entry.text("name") or entry.text("cn") or (rdns[0][1] if rdns else entry.dn)
 
 
 def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
@@ -271,14 +262,21 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
         elif "server" in classes:
             servers[entry.dn.lower()] = entry
         elif "sitelink" in classes:
-            names = tuple(sorted(_rdns(dn)[0][1] for dn in entry.texts("siteList")))
+            names = tuple(sorted(rdns[0][1] for dn in entry.texts("siteList")
+                                 if (rdns := _rdns(dn))))
             links.append((_name(entry), names))
         elif "site" in classes:
             sites.append(Site(name=_name(entry), dn=entry.dn))
     dcs: list[DomainController] = []
     for dsa in dsas:
         server = servers.get(_parent(dsa.dn).lower())
-        server_name = _name(server) if server is not None else _rdns(dsa.dn)[1][1]
+        rdns = _rdns(dsa.dn)
+        if server is not None:
+            server_name = _name(server)
+        elif len(rdns) > 1:
+            server_name = rdns[1][1]
+        else:
+            continue  # not under a server object: no DC to speak of
         options = _int(dsa, "options")
         dcs.append(DomainController(
             name=server_name,

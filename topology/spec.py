@@ -286,6 +286,8 @@ def _dcs(root: Node) -> tuple[DcSpec, ...]:
         if not _SITE_NAME.fullmatch(site):
             raise node.expected("a site name of letters, digits and inner '-' (at most 63)",
                                 site, key="site")
+        # AD compares site names case-insensitively: one site, spelled as first given.
+        site = next((d.site for d in dcs if d.site.lower() == site.lower()), site)
         dcs.append(DcSpec(name=name, gc=gc, site=site))
     if len(dcs) > MAX_DCS:
         raise root.error(f"the lab runs at most {MAX_DCS} DCs (got {len(dcs)})", key="dcs")

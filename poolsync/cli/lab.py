@@ -115,6 +115,8 @@ def replicate(lab_dir: Path, source: str | None, target: str | None) -> None:
     that link, and an error when AD would not replicate along it (no enabled
     connection object, inbound or outbound replication disabled).
     """
+    if (source is None) != (target is None):
+        raise click.UsageError("give both --from and --to, or neither (every link)")
     err = stderr_console()
     results = build.replicate(lab_dir, source=source, target=target,
                               step=lambda msg: err.print(f"[bold]lab:[/] {msg}"))

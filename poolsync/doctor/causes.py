@@ -43,9 +43,11 @@ from poolsync.doctor.model import (
 from poolsync.doctor.pool import exclusions, expected, published_stale
 from poolsync.doctor.replication import replication
 from poolsync.doctor.servers import (
+    canon,
     group_copies,
     names,
     partial_attributes,
+    probe_for,
     read_servers,
     sorted_names,
     viewers,
@@ -68,10 +70,14 @@ def _notes(inp: DoctorInput, gc_notes: Sequence[str]) -> tuple[str, ...]:
     notes = [f"{p.dc} ({p.url}) could not be read: {p.error}"
              for p in sorted(inp.probes, key=lambda p: (p.dc.lower(), p.url))
              if p.error is not None]
+    notes += [line for p in inp.probes for line in p.skipped]
     notes += gc_notes
     if inp.store is None:
         notes.append("no committed sync in the store: stale-mirror and published-stale "
                      "were not checked")
+    elif inp.store.gc is not None and probe_for(inp, canon(inp.topology, inp.store.gc)) is None:
+        notes.append(f"poolsync's store was last read from {inp.store.gc}, which could not "
+                     "be read now: stale-mirror was not checked")
     return tuple(notes)
 
 

@@ -60,6 +60,9 @@ class DcProbe:
     read_at: dt.datetime
     copies: tuple[LocationCopy, ...] = ()
     error: str | None = None
+    #: Entries that could not be read as Locations (e.g. no objectGUID), one sentence
+    #: each; the rest of the answer counts.
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ _EXCLUSION_SEVERITY: Final[dict[ExclusionReason, Severity]] = {
     ExclusionReason.ATTACHMENT_MISSING: "error",
     ExclusionReason.ATTACHMENT_CORRUPT: "error",
 }
+#: How the fix of a failover secondary that the pool counts with its primary begins.
+COUNTED_WITH_PRIMARY: Final = "None needed:"
 _SUBSCRIBERS: Final = {SeatClass.VM: "subscribers", SeatClass.UM: "UM subscribers",
                        SeatClass.INBOX: "Inbox subscribers"}
 
@@ -52,13 +54,18 @@ def exclusions(report: PoolReport, servers: Sequence[Server],
     found: dict[str, list[Finding]] = defaultdict(list)
     for exclusion in report.excluded:
         server = by_guid[exclusion.guid]
+        fix = _exclusion_fix(exclusion, server, servers, members)
+        severity = _EXCLUSION_SEVERITY[exclusion.reason]
+        if exclusion.reason is ExclusionReason.FAILOVER_SECONDARY \
+                and not fix.startswith(COUNTED_WITH_PRIMARY):
+            severity = "warning"  # a broken pair: its subscribers count in no pool
         found[server.guid].append(Finding(
             cause=exclusion.reason.value,
-            severity=_EXCLUSION_SEVERITY[exclusion.reason],
+            severity=severity,
             viewers=others(viewers, server),
             evidence=(f"{server.name}: {exclusion.detail} (Location {server.location.dn}, "
                       f"read on {server.ref.dc})."),
-            fix=_exclusion_fix(exclusion, server, servers, members),
+            fix=fix,
         ))
     return found
 
@@ -91,7 +98,7 @@ def _failover_fix(server: Server, servers: Sequence[Server], members: frozenset[
         return (f"{name} names itself as its failover primary, so its subscribers are "
                 "counted in no pool: check the failover pair's configuration.")
     if primary.guid in members:
-        return f"None needed: {name} is counted with its primary {primary.name}."
+        return f"{COUNTED_WITH_PRIMARY} {name} is counted with its primary {primary.name}."
     if primary.location.failover_of is not None:
         return (f"{name}'s primary {primary.name} is itself a failover secondary, so "
                 f"{name}'s subscribers are counted in no pool: check the failover pair's "

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from poolsync.config import Config, DirectoryConfig, Endpoint
 from poolsync.directory import connect, retrying
 from poolsync.doctor.model import DcProbe, ForeignSighting, LocationCopy, StoreView
-from poolsync.errors import DirectoryError
+from poolsync.errors import DirectoryError, SecretError
 from poolsync.forest import (
     CONFIG_ATTRIBUTES,
     CONFIG_FILTER,
@@ -87,9 +87,15 @@ def _read(endpoint: Endpoint, gc: bool, directory: DirectoryConfig, profile: Pro
             me = view.dc_by_dsa(root.ds_service_name)
             name = me.name if me is not None else root.dns_host_name
             attributes = [*location_attributes(profile), *EVIDENCE_ATTRIBUTES]
-            copies = tuple(_copy(e, name, profile) for e in conn.search(
-                endpoint.base_dn, location_filter(profile), attributes))
-            return DcProbe(dc=name, url=endpoint.url, gc=gc, read_at=now, copies=copies), view
+            copies: list[LocationCopy] = []
+            skipped: list[str] = []
+            for entry in conn.search(endpoint.base_dn, location_filter(profile), attributes):
+                try:
+                    copies.append(_copy(entry, name, profile))
+                except ValueError as exc:  # e.g. no objectGUID: skip it, say so
+                    skipped.append(f"{name} ({endpoint.url}): skipped {entry.dn}: {exc}")
+            return DcProbe(dc=name, url=endpoint.url, gc=gc, read_at=now,
+                           copies=tuple(copies), skipped=tuple(skipped)), view
 
     try:
         result: tuple[DcProbe, ForestConfig] = retrying(
@@ -133,7 +139,10 @@ def probe_other_forest(config: Config, profile: Profile, names: Iterable[str], *
     wanted = {n.lower() for n in names}
     if not wanted:
         return [], None
-    password = config.directory.bind.resolve_password()
+    try:
+        password = config.directory.bind.resolve_password()
+    except SecretError as exc:
+        return [], f"forest {config.forest} could not be read: {exc}"
     errors: list[str] = []
     for endpoint in config.directory.gcs:
         probe, _ = _read(endpoint, True, config.directory, profile, password=password, now=now)

@@ -78,12 +78,14 @@ def _naming_context(dn: str) -> str:
 
 
 def _source(inp: DoctorInput, server: Server, holders: Sequence[str], gc: str) -> str:
-    """Where the change should come from: the home DC when it holds it, else the first
-    holder with a path to ``gc``, else the first holder."""
-    if any(h.lower() == server.home.lower() for h in holders):
-        return server.home
-    reach = [h for h in holders if inp.topology.replication_path(h, gc)]
-    return (reach or list(holders))[0]
+    """Where the change should come from: of the DCs holding the current copy, the home
+    DC when a path leads from it to ``gc``, else the first other one with a path, else
+    (no path from anywhere) the home DC when it holds the copy, else the first holder.
+    """
+    home = [h for h in holders if h.lower() == server.home.lower()]
+    others = [h for h in holders if h.lower() != server.home.lower()]
+    reach = [h for h in (*home, *others) if inp.topology.replication_path(h, gc)]
+    return (reach or home or list(holders))[0]
 
 
 def _lag(copy: Copy, ref: Copy, pas: frozenset[int]) -> tuple[str, dt.datetime | None] | None:
@@ -119,7 +121,8 @@ def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
     held = next((c for c in server.copies if c.probe is probe), None)
     dn = server.location.dn
     if held is None:
-        holders = server.holders()
+        current = {c.dc for c in server.copies if _lag(c, server.ref, pas) is None}
+        holders = [h for h in server.holders() if h in current] or server.holders()
         what = f"Location {dn} is on {names(holders)} but not on {where(probe)}"
         since = _changed(server.ref)
     else:

@@ -241,7 +241,12 @@ def viewers(inp: DoctorInput, members: Sequence[Server]) -> tuple[list[Viewer], 
                          "configured for it and there is no default GC.")
         elif probe is None:
             asked = any(canon(inp.topology, p.dc).lower() == gc.lower() for p in inp.probes)
-            why = "could not be read" if asked else "was not asked"
+            # A failed endpoint is known by its host only: it may have been this GC.
+            unnamed = any(p.error is not None and inp.topology.dc(p.dc) is None
+                          for p in inp.probes)
+            why = ("could not be read" if asked else
+                   "could not be read (or is not among the endpoints of the config)"
+                   if unnamed else "was not asked")
             notes.append(f"{server.name}'s Global Catalog {gc} {why}, so what {server.name} "
                          "sees was not checked.")
         elif not probe.gc:

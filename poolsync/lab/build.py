@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import yaml
 
 from poolsync.config import forest_base_dn
@@ -519,21 +520,9 @@ def replicate(lab_dir: Path, *, source: str | None = None, target: str | None = 
 def _rounds(usable: list[tuple[str, str]]) -> int:
     """How many rounds over every usable link carry a change across the longest
     shortest path between two DCs (1 for a full mesh, 0 when nothing is usable)."""
-    edges: dict[str, list[str]] = {}
-    for source, target in usable:
-        edges.setdefault(source, []).append(target)
-    longest = 0
-    for start in edges:
-        depth = {start: 0}
-        frontier = [start]
-        while frontier:
-            here = frontier.pop(0)
-            for nxt in edges.get(here, []):
-                if nxt not in depth:
-                    depth[nxt] = depth[here] + 1
-                    frontier.append(nxt)
-        longest = max(longest, *depth.values())
-    return longest
+    graph = nx.DiGraph(usable)
+    return max((max(lengths.values()) for _, lengths in nx.shortest_path_length(graph)),
+               default=0)
 
 
 def set_replication(lab_dir: Path, dc: str, *, inbound: bool | None = None,

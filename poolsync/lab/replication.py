@@ -100,6 +100,7 @@ class LabNet:
             f"    .{self.forest} = {realm}\n    {self.forest} = {realm}\n"
         )
         fd = os.open(self.auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
         with os.fdopen(fd, "w") as out:
             out.write(f"username = {user}\npassword = {password}\ndomain = {netbios}\n")
 
@@ -160,7 +161,8 @@ _GUID_LINE = re.compile(r"^objectGUID: ([0-9a-fA-F-]{36})$", re.MULTILINE)
 
 
 def ntds_guid(net: LabNet, peer: Peer, base_dn: str) -> str:
-    """The objectGUID of ``peer``'s NTDS Settings, read from its own stopped sam.ldb."""
+    """The objectGUID of ``peer``'s NTDS Settings, read from its own sam.ldb (a DC
+    just joined and not started yet, or the running first DC)."""
     out = samba.run(["ldbsearch", "-H", str(peer.paths.sam), "-b", dsa_dn(peer, base_dn),
                      "-s", "base", "objectGUID"],
                     what=f"reading {peer.name}'s NTDS Settings", env=net.env(peer.paths))

@@ -38,3 +38,9 @@ def test_help_names_the_causes() -> None:
     text = " ".join(result.stdout.split()).replace("- ", "-")  # undo click's wrapping
     for word in ("replication-pending", "no-replication-path", "stale-mirror", "doctor.servers"):
         assert word in text
+
+
+def test_lab_replicate_needs_both_ends(tmp_path: Path) -> None:
+    result = run("lab", "replicate", "--dir", tmp_path, "--from", "DC1")
+    assert result.exit_code == 2
+    assert "give both --from and --to, or neither" in result.stderr

@@ -189,6 +189,18 @@ def test_replication_pending_when_a_path_exists() -> None:
     assert report.servers[0].name == "UNITY-C"  # worst first
 
 
+def test_pending_from_another_holder_when_the_home_dc_has_no_path() -> None:
+    # UNITY-B was made on DC2 and already reached DC1 before DC2 -> DC1 broke; DC3 still
+    # lacks it, and DC1 -> DC3 works: on its way, not stuck.
+    report = diagnose(build(absent={"UNITY-B": {"DC3"}},
+                            topo=topology(disabled=[("DC2", "DC1")])))
+    assert causes(report) == {("UNITY-B", "replication-pending")}
+    finding = only_finding(report, "UNITY-B", "replication-pending")
+    assert finding.viewers == ("UNITY-C",)
+    assert "DC1 -> DC3" in finding.evidence
+    assert "poolsync lab replicate --from DC1 --to DC3" in finding.fix
+
+
 def test_no_replication_path_names_the_broken_connection() -> None:
     inp = build(absent={"UNITY-C": {"DC1", "DC2"}}, topo=topology(disabled=[("DC3", "DC1")]))
     report = diagnose(inp)
@@ -368,6 +380,23 @@ def test_failover_secondary_fix_says_none_needed_only_when_counted(
     finding = only_finding(report, "UNITY-D", "failover-secondary")
     assert fix in finding.fix
     assert "None needed" not in finding.fix
+    # A broken pair counts its subscribers in no pool: a warning, and unhealthy.
+    assert finding.severity == "warning"
+    assert not health(report, "UNITY-D").healthy
+
+
+def test_entries_a_dc_could_not_decode_are_notes() -> None:
+    inp = build()
+    first = replace(inp.probes[0], skipped=("DC1 (ldaps://x): skipped CN=odd: no GUID",))
+    report = diagnose(replace(inp, probes=(first, *inp.probes[1:])))
+    assert "DC1 (ldaps://x): skipped CN=odd: no GUID" in report.notes
+    assert report.healthy
+
+
+def test_a_note_when_the_stores_gc_cannot_be_read_now() -> None:
+    report = diagnose(build(errors={"DC1": "timed out"}))
+    assert ("poolsync's store was last read from DC1, which could not be read now: "
+            "stale-mirror was not checked") in report.notes
 
 
 def test_expected_names_are_matched_case_insensitively() -> None:

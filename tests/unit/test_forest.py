@@ -180,3 +180,15 @@ def test_behind_compares_versions_only() -> None:
     restamped = (AttributeStamp(0, 1, t0, "a", 1, 1),
                  AttributeStamp(3, 1, t0 + dt.timedelta(seconds=7), "b", 1, 1))
     assert behind(old, restamped) == []
+
+
+def test_decode_forest_survives_odd_entries() -> None:
+    odd = [
+        entry(f"CN=L,CN=IP,CN=Inter-Site Transports,{SITES}", objectClass=["siteLink"],
+              siteList=[""]),
+        entry("CN=NTDS Settings", objectClass=["nTDSDSA"]),  # under no server object
+        entry(f"CN=c,{dsa('DC9', 'HQ')}", objectClass=["nTDSConnection"]),  # unknown DC
+    ]
+    forest = decode_forest([*config_entries(), *odd])
+    assert [dc.name for dc in forest.dcs] == ["DC1", "DC2"]
+    assert ("L", ()) in forest.site_links

@@ -671,3 +671,11 @@ def test_shipped_topologies_load(path: Path) -> None:
     assert topology.servers or topology.dcs
     names = {dc.name for dc in topology.dcs}
     assert all(s.dc in names and s.gc in names for s in topology.servers)
+
+
+def test_site_names_are_case_insensitive(tmp_path: Path) -> None:
+    doc = base_doc()
+    doc["dcs"] = [{"name": "DC1", "site": "HQ"}, {"name": "DC2", "site": "hq"}]
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert [dc.site for dc in load_topology(path).dcs] == ["HQ", "HQ"]
