@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import click
 
-from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
+from poolsync.cli.main import EXIT_DIRECTORY, EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stderr_console
 from poolsync.config import Config, load_config
 from poolsync.doctor.causes import diagnose
@@ -95,8 +95,8 @@ def doctor(ctx: Context, server: str | None, fmt: str) -> None:
     pooling-disabled, ...), the evidence and the command that fixes it. With SERVER,
     only that server. Reads the directory only; never writes to it.
 
-    Exits 0 when every server is healthy, 3 when something was found, 5 when the
-    directory could not be read at all.
+    Exits 0 when every server is healthy, 3 when something was found, 5 when
+    nothing was found but not every DC and GC could be read (or none at all).
     """
     config = ctx.config()
     inp, notes = gather(config, ctx.profile(), quiet=fmt == "json")
@@ -109,3 +109,7 @@ def doctor(ctx: Context, server: str | None, fmt: str) -> None:
         sys.stdout.write(doctor_report_table(report))
     if not report.healthy:
         click.get_current_context().exit(EXIT_NOT_COMPLIANT)
+    if not report.complete:
+        stderr_console().print("doctor: not every DC and Global Catalog could be read, so "
+                               "problems may be missing; see the notes", highlight=False)
+        click.get_current_context().exit(EXIT_DIRECTORY)

@@ -90,7 +90,8 @@ def _only(report: DoctorReport, only: str) -> DoctorReport:
                         f"(servers found or expected: {known})")
     rows = tuple(v for v in report.visibility if v.viewer.lower() == key
                  or key in {n.lower() for n in (*v.sees, *v.missing)})
-    return DoctorReport(report.forest, report.generated, rows, servers, report.notes)
+    return DoctorReport(report.forest, report.generated, rows, servers, report.notes,
+                        complete=report.complete)
 
 
 def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
@@ -118,6 +119,8 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
               for s in servers]
     health += expected(inp, servers, members)
     health.sort(key=lambda h: (_worst(h), h.name.lower(), h.name, h.guid or ""))
+    complete = (all(p.error is None for p in inp.probes)
+                and all(v.reachable for v in visibility))
     result = DoctorReport(inp.forest, inp.now, tuple(visibility), tuple(health),
-                          _notes(inp, gc_notes))
+                          _notes(inp, gc_notes), complete=complete)
     return _only(result, only) if only is not None else result

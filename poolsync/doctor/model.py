@@ -165,6 +165,9 @@ class DoctorReport:
     visibility: tuple[Visibility, ...]
     servers: tuple[ServerHealth, ...]
     notes: tuple[str, ...] = ()
+    #: False when a DC or GC could not be read, or a viewer's GC was not checked: the
+    #: report may then miss problems (the notes say what was not read).
+    complete: bool = True
 
     @property
     def healthy(self) -> bool:

@@ -62,6 +62,7 @@ def doctor_report_json(report: DoctorReport) -> dict[str, Any]:
                  "generated": report.generated.isoformat()},
         "forest": report.forest,
         "healthy": report.healthy,
+        "complete": report.complete,
         "visibility": [
             {"viewer": v.viewer, "gc": v.gc, "sees": list(v.sees), "missing": list(v.missing),
              "reachable": v.reachable}
@@ -84,6 +85,11 @@ def _plural(count: int, word: str) -> str:
 
 
 def _headline(report: DoctorReport) -> str:
+    line = _verdict(report)
+    return line if report.complete else f"{line} (incomplete: see the notes)"
+
+
+def _verdict(report: DoctorReport) -> str:
     total = len(report.servers)
     sick = sum(1 for s in report.servers if not s.healthy)
     if total == 0:

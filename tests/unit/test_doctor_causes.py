@@ -595,3 +595,9 @@ def test_every_cause_code_is_known() -> None:
     for server in diagnose(inp).servers:
         for finding in server.findings:
             assert finding.cause in CAUSES
+
+
+def test_reports_say_when_they_are_incomplete() -> None:
+    assert diagnose(build()).complete
+    report = diagnose(build(errors={"DC3": "timed out"}))
+    assert report.healthy and not report.complete
