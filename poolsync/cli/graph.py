@@ -11,9 +11,9 @@ import click
 from poolsync.allocation import build_pool_report
 from poolsync.cli.doctor import gather
 from poolsync.cli.main import Context
-from poolsync.cli.output import now, print_json, stderr_console
+from poolsync.cli.output import now, print_json, stderr_console, write_atomic
 from poolsync.doctor.causes import diagnose
-from poolsync.errors import StoreError, UserError
+from poolsync.errors import StoreError
 from poolsync.store import Store
 from topology.export import to_dot, to_graphml, to_json, to_svg
 from topology.graph import build_graph
@@ -64,16 +64,7 @@ def graph(ctx: Context, fmt: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    _write_atomic(out, text)
+    write_atomic(out, text)
     stderr_console().print(f"graph: wrote {out} ({fmt}, {pooling.number_of_nodes()} nodes, "
                            f"{pooling.number_of_edges()} edges)", highlight=False)
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from exc

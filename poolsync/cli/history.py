@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 from rich import box
 from rich.table import Table
 
+from poolsync.capacity.history import HistoryFileError, parse_history, to_csv, to_json
 from poolsync.cli.main import Context
-from poolsync.cli.output import meta, print_json, stdout_console
+from poolsync.cli.output import meta, now, print_json, stderr_console, stdout_console, write_atomic
 from poolsync.store import RunRecord, Store
 
 
@@ -96,3 +100,53 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
                       f"{seconds:.1f} s" if seconds is not None else "",
                       _changes_text(doc["changes"]), note or "")
     console.print(table)
+
+
+@history.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True, help="csv: date,pool,server,class,licensed,used,published.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE (atomically) instead of standard output.")
+@click.pass_obj
+def export_history(ctx: Context, fmt: str, out: Path | None) -> None:
+    """Write the usage history (one row per snapshot, server and seat class).
+
+    Every successful resync stores a snapshot of each pool member's licensed and used
+    seats per class (vm, um, inbox) and what the server published. `history import`
+    reads this file back (docs/capacity.md).
+    """
+    config = ctx.config()
+    with Store.open(config.store, create=False) as store:
+        rows = store.snapshots()
+    text = (to_csv(rows) if fmt == "csv"
+            else json.dumps(to_json(rows, generated=now()), indent=2) + "\n")
+    if out is None:
+        sys.stdout.write(text)
+        return
+    write_atomic(out, text)
+    stderr_console().print(f"history: wrote {len(rows)} rows to {out}", highlight=False)
+
+
+@history.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_history(ctx: Context, file: Path) -> None:
+    """Load usage history kept elsewhere (spreadsheets, older tools) into the store.
+
+    FILE is CSV with the columns date,pool,server,class,licensed,used (and optionally
+    published; more columns are ignored), or the JSON `history export --format json`
+    writes. Every row is checked first: the first bad one is reported with its line,
+    and nothing is imported from a file with errors. A row with the same date, pool,
+    server and class as one held replaces it, so importing a file twice is harmless.
+    """
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise HistoryFileError(f"{file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HistoryFileError(f"{file}: cannot read it: {exc}") from None
+    rows = parse_history(text, path=file)
+    config = ctx.config()
+    with Store.open(config.store) as store:
+        added, replaced = store.add_snapshots(rows, source="import")
+    click.echo(f"imported {len(rows)} rows from {file}: {added} new, {replaced} replaced")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
 
 DDL = """
@@ -46,6 +46,17 @@ CREATE TABLE violations (            -- license violations, since first seen
     key        TEXT PRIMARY KEY,        -- e.g. pool:lab.example.com:vm
     first_seen TEXT NOT NULL
 );
+CREATE TABLE snapshots (             -- usage history: a row per server and seat class
+    taken_at  TEXT NOT NULL,            -- ISO 8601, UTC
+    pool      TEXT NOT NULL,
+    server    TEXT NOT NULL,
+    class     TEXT NOT NULL,            -- vm | um | inbox
+    licensed  INTEGER NOT NULL,
+    used      INTEGER NOT NULL,         -- the directory's truth
+    published INTEGER,                  -- what the server published (NULL: unknown)
+    source    TEXT NOT NULL,            -- 'sync' or 'import'
+    PRIMARY KEY (taken_at, pool, server, class)
+) WITHOUT ROWID;
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY,
     kind        TEXT NOT NULL,
@@ -56,11 +67,24 @@ CREATE TABLE runs (
 );
 """
 
+SNAPSHOTS_DDL = """CREATE TABLE snapshots (             -- usage history
+    taken_at  TEXT NOT NULL,            -- ISO 8601, UTC
+    pool      TEXT NOT NULL,
+    server    TEXT NOT NULL,
+    class     TEXT NOT NULL,            -- vm | um | inbox
+    licensed  INTEGER NOT NULL,
+    used      INTEGER NOT NULL,         -- the directory's truth
+    published INTEGER,                  -- what the server published (NULL: unknown)
+    source    TEXT NOT NULL,            -- 'sync' or 'import'
+    PRIMARY KEY (taken_at, pool, server, class)
+) WITHOUT ROWID"""
+
 # Upgrades from each older schema version to the next, applied in one transaction.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE passes ADD COLUMN method TEXT NOT NULL DEFAULT 'usn'",
         "ALTER TABLE passes ADD COLUMN cookie BLOB"),
     2: ("CREATE TABLE violations (key TEXT PRIMARY KEY, first_seen TEXT NOT NULL)",),
+    3: (SNAPSHOTS_DDL,),
 }
 
 STAGING_DDL = """

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from poolsync.capacity.model import Snapshot
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, SeatClass, Seats, Subscriber
 from poolsync.store.schema import (
@@ -370,7 +371,44 @@ class Store:
             f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')").fetchall()
         return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
 
+    def snapshots(self, *, since: datetime | None = None) -> list[Snapshot]:
+        """The usage history, oldest first (empty for a store from before schema 4
+        opened read-only)."""
+        if not self._has_table("snapshots"):
+            return []
+        where, args = ("WHERE taken_at >= ?", (since.isoformat(timespec="seconds"),)) \
+            if since is not None else ("", ())
+        rows = self._db.execute(
+            "SELECT taken_at, pool, server, class, licensed, used, published FROM snapshots "
+            f"{where} ORDER BY taken_at, pool, server, class", args).fetchall()
+        return [Snapshot(datetime.fromisoformat(t), pool, server, SeatClass(c), lic, used, pub)
+                for t, pool, server, c, lic, used, pub in rows]
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+            (name,)).fetchone()[0])
+
     # -- writing -----------------------------------------------------------------
+    def add_snapshots(self, rows: Iterable[Snapshot], *, source: str) -> tuple[int, int]:
+        """Store ``rows`` in one transaction; a row with the same (time, pool, server,
+        class) as one held replaces it. Returns (added, replaced)."""
+        added = replaced = 0
+        with self.transaction() as db:
+            for row in rows:
+                key = (row.taken_at.isoformat(timespec="seconds"), row.pool, row.server,
+                       row.seat_class.value)
+                held = db.execute("SELECT 1 FROM snapshots WHERE taken_at = ? AND pool = ? "
+                                  "AND server = ? AND class = ?", key).fetchone()
+                db.execute("INSERT OR REPLACE INTO snapshots (taken_at, pool, server, class, "
+                           "licensed, used, published, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (*key, row.licensed, row.used, row.published, source))
+                if held:
+                    replaced += 1
+                else:
+                    added += 1
+        return added, replaced
+
     def sync_writer(self) -> SyncWriter:
         return SyncWriter(self._db, self)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from poolsync.allocation import build_pool_report
+from poolsync.capacity.history import snapshots_from_report
 from poolsync.compliance import assess
 from poolsync.config import Config, Endpoint
 from poolsync.directory import DirectoryConnection, connect, retrying
@@ -511,6 +512,10 @@ def _pool_seats(config: Config, store: Store, locations: list[Location],
         store.record_violations(states.violation_keys(), now, keep=unassessed)
     except StoreError as exc:
         log.warning("could not record the license violations: %s", exc)
+    try:
+        store.add_snapshots(snapshots_from_report(report, now), source="sync")
+    except StoreError as exc:
+        log.warning("could not record the usage snapshot: %s", exc)
     summary = tuple((a.scope, a.name, a.state.value) for a in (*states.pools, *states.servers))
     return report.compliant and states.compliant, pool_seats(report), summary
 

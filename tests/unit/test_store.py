@@ -36,7 +36,7 @@ def test_a_new_store_is_versioned_and_empty(tmp_path: Path) -> None:
         assert not store.has_data()
         assert store.locations() == []
     with sqlite3.connect(tmp_path / "s.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_a_store_path_that_cannot_exist_is_a_store_error(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         (mark,) = store.passes()
         assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs(
@@ -89,3 +89,36 @@ def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs
         store.record_violations({"pool:f:vm", "pool:f:um"}, day0 + timedelta(days=2))
         assert store.violations() == {"pool:f:vm": day0,
                                       "pool:f:um": day0 + timedelta(days=2)}
+
+
+def test_snapshots_round_trip_and_replace_same_moment(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from poolsync.capacity.model import Snapshot
+    from poolsync.model import SeatClass
+
+    t0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    rows = [Snapshot(t0, "f", "UNITY-A", SeatClass.VM, 100, 80, 75),
+            Snapshot(t0, "f", "UNITY-A", SeatClass.UM, 10, 4)]
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.add_snapshots(rows, source="sync") == (2, 0)
+        again = [Snapshot(t0, "f", "UNITY-A", SeatClass.VM, 100, 81, None)]
+        assert store.add_snapshots(again, source="import") == (0, 1)
+        assert store.snapshots() == [again[0], rows[1]] or store.snapshots() == [
+            rows[1], again[0]]
+        assert store.snapshots(since=datetime(2026, 11, 2, tzinfo=UTC)) == []
+
+
+def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path):
+        pass
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE snapshots")
+        db.execute("PRAGMA user_version = 3")
+    with Store.open(path, create=False) as store:  # read-only: no table, no history
+        assert store.snapshots() == []
+    with Store.open(path) as store:
+        assert store.snapshots() == []
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4

@@ -1,0 +1,190 @@
+"""Usage history in and out: snapshots from a pool report, and the CSV / JSON files of
+``poolsync history export`` and ``history import`` (pure: text in, text out).
+
+CSV columns, in this order: ``date,pool,server,class,licensed,used`` then the optional
+``published``; a file being imported may have more columns (ignored) and its columns in
+any order, but it needs those six. ``date`` is ISO 8601: a day (``2026-09-01``, read as
+midnight UTC) or a moment (``2026-09-01T10:00:00+00:00``; without an offset, UTC).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from poolsync.allocation import PoolReport
+from poolsync.capacity.model import Snapshot
+from poolsync.errors import UserError
+from poolsync.model import SEAT_CLASSES, SeatClass
+
+__all__ = ["COLUMNS", "HistoryFileError", "parse_history", "snapshots_from_report",
+           "to_csv", "to_json"]
+
+COLUMNS: Final = ("date", "pool", "server", "class", "licensed", "used")
+OPTIONAL: Final = ("published",)
+JSON_TYPE: Final = "usage-history"
+
+
+class HistoryFileError(UserError):
+    """A history file that cannot be imported: its path, the line and what is wrong."""
+
+
+def snapshots_from_report(report: PoolReport, taken_at: dt.datetime) -> list[Snapshot]:
+    """One snapshot per pool member and seat class: licensed, used (the directory's
+    truth, its failover secondary's subscribers included) and what it published."""
+    rows: list[Snapshot] = []
+    for pool in report.pools:
+        for server in pool.servers:
+            published = server.published_used
+            for c in SEAT_CLASSES:
+                shown = published is not None and c in server.published_classes
+                rows.append(Snapshot(
+                    taken_at=taken_at, pool=pool.id, server=server.name, seat_class=c,
+                    licensed=server.licensed.get(c), used=server.used.get(c),
+                    published=published.get(c) if shown and published is not None else None,
+                ))
+    return rows
+
+
+def to_csv(snapshots: Iterable[Snapshot]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow((*COLUMNS, *OPTIONAL))
+    for s in snapshots:
+        writer.writerow((s.taken_at.isoformat(timespec="seconds"), s.pool, s.server,
+                         s.seat_class.value, s.licensed, s.used,
+                         "" if s.published is None else s.published))
+    return out.getvalue()
+
+
+def to_json(snapshots: Iterable[Snapshot], *, generated: dt.datetime) -> dict[str, Any]:
+    return {
+        "meta": {"type": JSON_TYPE, "version": 1,
+                 "generated": generated.isoformat(timespec="seconds")},
+        "snapshots": [
+            {"date": s.taken_at.isoformat(timespec="seconds"), "pool": s.pool,
+             "server": s.server, "class": s.seat_class.value, "licensed": s.licensed,
+             "used": s.used, "published": s.published}
+            for s in snapshots
+        ],
+    }
+
+
+def parse_history(text: str, *, path: Path) -> list[Snapshot]:
+    """Every row of a CSV (or an exported JSON) history file, validated; the first bad
+    row raises :class:`HistoryFileError` naming its line, and nothing is returned."""
+    if text.lstrip().startswith("{"):
+        return _parse_json(text, path=path)
+    return _parse_csv(text, path=path)
+
+
+def _parse_csv(text: str, *, path: Path) -> list[Snapshot]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise HistoryFileError(f"{path}: empty file; expected a header row "
+                               f"{','.join(COLUMNS)}") from None
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise HistoryFileError(f"{path}: line 1: the header lacks {', '.join(missing)} "
+                               f"(expected columns {','.join(COLUMNS)}[,published])")
+    index: dict[str, int] = {name: names.index(name) for name in (*COLUMNS, *OPTIONAL)
+                             if name in names}
+    rows: list[Snapshot] = []
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        short = [name for name in COLUMNS if index[name] >= len(values)]
+        if short:
+            raise HistoryFileError(f"{path}: line {line}: {len(values)} columns, so no "
+                                   f"{', '.join(short)}")
+        record: dict[str, str] = {name: values[i].strip() if i < len(values) else ""
+                                  for name, i in index.items()}
+        row = _row(record, where=f"{path}: line {line}")
+        key = (row.taken_at.isoformat(), row.pool, row.server, row.seat_class.value)
+        if key in seen:
+            raise HistoryFileError(f"{path}: line {line}: the same date, pool, server and "
+                                   f"class as line {seen[key]}")
+        seen[key] = line
+        rows.append(row)
+    return rows
+
+
+def _parse_json(text: str, *, path: Path) -> list[Snapshot]:
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise HistoryFileError(f"{path}: not valid JSON: {exc}") from None
+    items = doc.get("snapshots") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise HistoryFileError(f"{path}: expected a JSON object with a \"snapshots\" list "
+                               "(as `poolsync history export --format json` writes)")
+    rows: list[Snapshot] = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise HistoryFileError(f"{path}: snapshots[{n}]: expected an object")
+        record: dict[str, str] = {k: "" if item.get(k) is None else str(item.get(k))
+                                  for k in (*COLUMNS, *OPTIONAL)}
+        rows.append(_row(record, where=f"{path}: snapshots[{n}]"))
+    return rows
+
+
+def _row(record: dict[str, str], *, where: str) -> Snapshot:
+    for key in ("pool", "server"):
+        if not record.get(key):
+            raise HistoryFileError(f"{where}: {key} is empty")
+    try:
+        seat_class = SeatClass(record["class"].lower())
+    except ValueError:
+        raise HistoryFileError(f"{where}: class: expected one of vm, um, inbox, got "
+                               f"{record['class']!r}") from None
+    published_text = record.get("published", "")
+    return Snapshot(
+        taken_at=_date(record["date"], where=where),
+        pool=record["pool"].lower(),
+        server=record["server"],
+        seat_class=seat_class,
+        licensed=_count(record["licensed"], "licensed", where=where),
+        used=_count(record["used"], "used", where=where),
+        published=_count(published_text, "published", where=where) if published_text
+        else None,
+    )
+
+
+def _count(text: str, key: str, *, where: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise HistoryFileError(f"{where}: {key}: expected a whole number >= 0, got "
+                               f"{text!r}") from None
+    if value < 0:
+        raise HistoryFileError(f"{where}: {key}: expected a whole number >= 0, got {value}")
+    return value
+
+
+def _date(text: str, *, where: str) -> dt.datetime:
+    what = "an ISO 8601 date such as 2026-09-01 or 2026-09-01T10:00:00+00:00"
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise HistoryFileError(f"{where}: date: expected {what}, got {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def sorted_snapshots(rows: Sequence[Snapshot]) -> list[Snapshot]:
+    return sorted(rows, key=lambda s: (s.taken_at, s.pool, s.server,
+                                       SEAT_CLASSES.index(s.seat_class)))

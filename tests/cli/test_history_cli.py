@@ -1,0 +1,96 @@
+"""history export / import: the usage history in and out of the store."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from poolsync.capacity.model import Snapshot
+from poolsync.model import SeatClass
+from poolsync.store import Store
+from tests.helpers import run
+from tests.unit.fakes import write_config
+
+GOOD = """date,pool,server,class,licensed,used,notes
+2026-09-01,lab.example.com,UNITY-A,vm,500,400,from the old sheet
+2026-09-01,lab.example.com,UNITY-A,um,100,20,
+2026-10-01T08:30:00+02:00,lab.example.com,UNITY-A,vm,500,430,
+"""
+
+
+def test_import_then_export_round_trips(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    source = tmp_path / "old.csv"
+    source.write_text(GOOD)
+    result = run("-c", config, "history", "import", source)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == f"imported 3 rows from {source}: 3 new, 0 replaced"
+    again = run("-c", config, "history", "import", source)
+    assert "0 new, 3 replaced" in again.stdout
+    exported = run("-c", config, "history", "export")
+    assert exported.exit_code == 0, exported.stderr
+    lines = exported.stdout.splitlines()
+    assert lines[0] == "date,pool,server,class,licensed,used,published"
+    assert lines[1:] == [
+        "2026-09-01T00:00:00+00:00,lab.example.com,UNITY-A,um,100,20,",
+        "2026-09-01T00:00:00+00:00,lab.example.com,UNITY-A,vm,500,400,",
+        "2026-10-01T06:30:00+00:00,lab.example.com,UNITY-A,vm,500,430,",
+    ]
+    out = tmp_path / "h.json"
+    result = run("-c", config, "history", "export", "--format", "json", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["type"] == "usage-history"
+    assert len(doc["snapshots"]) == 3
+    # The JSON export imports too (into another store).
+    (tmp_path / "b").mkdir()
+    other = write_config(tmp_path / "b")
+    result = run("-c", other, "history", "import", out)
+    assert result.stdout.strip() == f"imported 3 rows from {out}: 3 new, 0 replaced"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("date,pool,server,class,licensed\n", "line 1: the header lacks used"),
+        (GOOD + "2026-11-01,lab.example.com,UNITY-A,vm,500,-3\n",
+         "line 5: used: expected a whole number >= 0, got -3"),
+        (GOOD + "2026-13-01,lab.example.com,UNITY-A,vm,500,3\n", "line 5: date: expected an "
+         "ISO 8601 date such as 2026-09-01 or 2026-09-01T10:00:00+00:00, got '2026-13-01'"),
+        (GOOD + "2026-11-01,lab.example.com,UNITY-A,voice,500,3\n",
+         "line 5: class: expected one of vm, um, inbox, got 'voice'"),
+        (GOOD + "2026-09-01,lab.example.com,UNITY-A,vm,500,3\n",
+         "line 5: the same date, pool, server and class as line 2"),
+        ("", "empty file"),
+    ],
+)
+def test_a_bad_row_imports_nothing(tmp_path: Path, text: str, error: str) -> None:
+    config = write_config(tmp_path)
+    source = tmp_path / "bad.csv"
+    source.write_text(text)
+    result = run("-c", config, "history", "import", source)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"poolsync: error: {source}: {error}")
+    with Store.open(tmp_path / "store.db") as store:
+        assert store.snapshots() == []
+
+
+def test_import_of_a_missing_file(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = run("-c", config, "history", "import", tmp_path / "nope.csv")
+    assert result.exit_code == 2
+    assert "nope.csv: no such file" in result.stderr
+
+
+def test_export_writes_what_the_store_holds(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    t = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    with Store.open(tmp_path / "store.db") as store:
+        store.add_snapshots([Snapshot(t, "lab.example.com", "UNITY-B", SeatClass.INBOX,
+                                      50, 25, 24)], source="sync")
+    result = run("-c", config, "history", "export")
+    assert result.stdout.splitlines()[1] == \
+        "2026-11-30T06:00:00+00:00,lab.example.com,UNITY-B,inbox,50,25,24"
