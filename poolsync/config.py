@@ -205,6 +205,26 @@ class DoctorConfig:
 
 
 @dataclass(frozen=True)
+class ServerLicenseFiles:
+    """A server's Unity license files (and the MAC they are bound to), whose expiry
+    and start dates change its licensed seats in capacity projections."""
+
+    server: str
+    files: tuple[Path, ...]
+    mac: str | None
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    """``capacity:``: the default window and horizon of ``report capacity``, and license
+    files per server."""
+
+    window_days: int = 90
+    horizon_days: int = 365
+    license_files: tuple[ServerLicenseFiles, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     forest: str
@@ -214,6 +234,7 @@ class Config:
     sync: SyncConfig
     compliance: Limits
     doctor: DoctorConfig = DoctorConfig()
+    capacity: CapacityConfig = CapacityConfig()
 
     @property
     def base_dir(self) -> Path:
@@ -229,7 +250,8 @@ class Config:
 def load_config(path: Path) -> Config:
     """Read and validate the config file at ``path``; raises :class:`ConfigError`."""
     root = load_yaml_mapping(path, error=ConfigError)
-    root.check_keys(("forest", "directory", "profile", "store", "sync", "compliance", "doctor"))
+    root.check_keys(("forest", "directory", "profile", "store", "sync", "compliance", "doctor",
+                     "capacity"))
     base_dir = path.absolute().parent
     forest = _forest(root)
     directory = _directory(root.child("directory"), forest=forest, base_dir=base_dir)
@@ -242,6 +264,46 @@ def load_config(path: Path) -> Config:
         sync=_sync(root.child_or_empty("sync")),
         compliance=_compliance(root.child_or_empty("compliance")),
         doctor=_doctor(root.child_or_empty("doctor"), base_dir=base_dir),
+        capacity=_capacity(root.child_or_empty("capacity"), base_dir=base_dir),
+    )
+
+
+def _days(node: Node, key: str, default: int) -> int:
+    if key not in node:
+        return default
+    raw = node.raw(key)
+    try:
+        seconds = parse_duration(str(raw)) if isinstance(raw, str | int) \
+            and not isinstance(raw, bool) else parse_duration("")
+    except ValueError:
+        raise node.expected("a number of days such as 90d", raw, key=key) from None
+    days = round(seconds / 86400)
+    if days < 1 or seconds % 86400:
+        raise node.expected("a whole number of days (at least 1d)", raw, key=key)
+    return days
+
+
+def _capacity(node: Node, *, base_dir: Path) -> CapacityConfig:
+    node.check_keys(("window", "horizon", "license_files"))
+    servers = node.child_or_empty("license_files")
+    found: list[ServerLicenseFiles] = []
+    names = servers.keys()
+    for name in names:
+        if not isinstance(name, str):
+            raise servers.expected("a server name", name)
+        entry = servers.child(name)
+        entry.check_keys(("files", "mac"))
+        files = _str_list(entry, "files")
+        if not files:
+            raise entry.error("expected at least one license file path, got an empty list "
+                              "(or none)", key="files")
+        found.append(ServerLicenseFiles(server=name,
+                                        files=tuple(base_dir / f for f in files),
+                                        mac=entry.optional_str("mac")))
+    return CapacityConfig(
+        window_days=_days(node, "window", 90),
+        horizon_days=_days(node, "horizon", 365),
+        license_files=tuple(found),
     )
 
 

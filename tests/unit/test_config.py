@@ -371,7 +371,7 @@ def test_unknown_top_level_keys(tmp_path: Path) -> None:
     path = write(tmp_path, doc)
     assert load_error(path) == (
         f"{path}: unknown keys 'stroe', 'profil' "
-        "(allowed: compliance, directory, doctor, forest, profile, store, sync)"
+        "(allowed: capacity, compliance, directory, doctor, forest, profile, store, sync)"
     )
 
 
@@ -856,5 +856,38 @@ def test_doctor_section(tmp_path: Path) -> None:
 def test_bad_doctor_section(tmp_path: Path, section: dict[str, object], expected: str) -> None:
     doc = base_doc()
     doc["doctor"] = section
+    path = write(tmp_path, doc)
+    assert load_error(path) == f"{path}: {expected}"
+
+
+def test_capacity_section(tmp_path: Path) -> None:
+    doc = base_doc()
+    doc["capacity"] = {"window": "60d", "horizon": "2w",
+                       "license_files": {"UNITY-A": {"files": ["lic/a.lic"],
+                                                     "mac": "00-0B-CD-12-34-56"}}}
+    config = load_config(write(tmp_path, doc))
+    assert (config.capacity.window_days, config.capacity.horizon_days) == (60, 14)
+    (entry,) = config.capacity.license_files
+    assert (entry.server, entry.files, entry.mac) == (
+        "UNITY-A", (tmp_path / "lic" / "a.lic",), "00-0B-CD-12-34-56")
+    assert load_config(write(tmp_path, base_doc())).capacity.window_days == 90
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({"window": "12h"}, "capacity.window: expected a whole number of days (at least 1d), "
+                            "got '12h'"),
+        ({"horizon": "soon"}, "capacity.horizon: expected a number of days such as 90d, "
+                              "got 'soon'"),
+        ({"license_files": {"UNITY-A": {"files": []}}},
+         "capacity.license_files.UNITY-A.files: expected at least one license file path, "
+         "got an empty list (or none)"),
+    ],
+)
+def test_bad_capacity_section(tmp_path: Path, section: dict[str, object],
+                              expected: str) -> None:
+    doc = base_doc()
+    doc["capacity"] = section
     path = write(tmp_path, doc)
     assert load_error(path) == f"{path}: {expected}"
