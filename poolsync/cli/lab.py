@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
+import yaml
 from rich.table import Table
 
-from poolsync.cli.output import CountProgress, print_json, stderr_console, stdout_console
+from poolsync.cli.output import CountProgress, now, print_json, stderr_console, stdout_console
+from poolsync.config import load_config
+from poolsync.errors import LabError
 from poolsync.lab import build
+from poolsync.lab import grow as grow_lab
 from poolsync.profile import load_profile
+from poolsync.sync.engine import run_sync
 from topology.spec import load_topology
 
 DEFAULT_DIR = Path(".lab")
@@ -123,3 +130,65 @@ def replicate(lab_dir: Path, source: str | None, target: str | None) -> None:
     for src, dst, reason in results:
         click.echo(f"{src} -> {dst}: " + ("replicated" if reason is None
                                           else f"skipped: {reason}"))
+
+
+@lab.command()
+@dir_option
+@click.option("--days", type=click.IntRange(min=1, max=3650), default=90, show_default=True,
+              help="How far back the first step is.")
+@click.option("--steps", type=click.IntRange(min=2, max=100), default=7, show_default=True,
+              help="How many resyncs, spread evenly up to today.")
+@click.option("--add", "per_step", type=click.IntRange(min=0), default=8, show_default=True,
+              help="Subscribers added before each step after the first.")
+@click.option("--keep", is_flag=True,
+              help="Leave the added subscribers in the lab (default: remove them at the end, "
+                   "so the lab is as `lab up` built it).")
+def grow(lab_dir: Path, days: int, steps: int, per_step: int, keep: bool) -> None:
+    """Replay growth into a usage history, for the capacity report demo.
+
+    Adds --add subscribers to the lab's pooled servers before each step (in proportion
+    to the subscribers each has, every fourth with UM) and after each step runs a real
+    resync whose clock is set back, so the steps spread over the last --days days. The
+    snapshots go to a store of their own, DIR/capacity-demo.db, with the config
+    DIR/capacity-demo.yaml, so the lab's own store is not touched. The added users
+    are removed again at the end (unless --keep), and users an earlier `grow --keep`
+    left are removed first: growing twice gives the same history.
+    Then: poolsync -c DIR/capacity-demo.yaml report capacity --format html --out FILE
+    """
+    state = build.read_state(lab_dir.resolve())
+    if state is None:
+        raise LabError(f"no lab in {lab_dir}: run `poolsync lab up --dir {lab_dir}` first")
+    topology = load_topology(Path(state.topology))
+    config_path = Path(state.dir) / "capacity-demo.yaml"
+    store_path = Path(state.dir) / "capacity-demo.db"
+    doc = yaml.safe_load(Path(state.config).read_text())
+    doc["store"] = store_path.name
+    config_path.write_text("# Written by `poolsync lab grow`: the lab's config with a store of "
+                           "its own.\n" + yaml.safe_dump(doc, sort_keys=False))
+    for leftover in (store_path, Path(f"{store_path}-wal"), Path(f"{store_path}-shm")):
+        leftover.unlink(missing_ok=True)
+    config = load_config(config_path)
+    profile = load_profile(config.profile, base_dir=config.base_dir)
+    grower_ = grow_lab.grower(Path(state.dir), profile, topology)
+    err = stderr_console()
+    removed = grower_.reset()
+    if removed:
+        err.print(f"[bold]lab:[/] removed {removed} subscribers an earlier grow added")
+    today = now()
+    for step in range(steps):
+        at = today - timedelta(days=days * (steps - 1 - step) / (steps - 1))
+        added = grower_.add(step, per_step) if step else []
+        result = run_sync(config, profile, password=config.directory.bind.resolve_password(),
+                          total=step == 0, now=_clock(at))
+        err.print(f"[bold]lab:[/] step {step + 1}/{steps} at {at.date().isoformat()}: "
+                  f"+{len(added)} subscribers; {result.subscribers} subscribers in the store",
+                  highlight=False)
+    if not keep:
+        err.print(f"[bold]lab:[/] removed the {grower_.reset()} subscribers it added")
+    click.echo(f"history: {config_path} (store {store_path}); try: poolsync -c {config_path} "
+               "report capacity")
+
+
+def _clock(at: datetime) -> Callable[[], datetime]:
+    """A clock stopped at ``at``: the resync of a replayed step runs "then"."""
+    return lambda: at
