@@ -7,16 +7,27 @@ PYTHON ?= python3
 # samba-dsdb-modules and samba-ad-provision are only "Recommends" of samba, but an AD DC
 # needs them: name them so a minimal install (no recommends) still gets them.
 APT_PACKAGES := samba samba-dsdb-modules samba-ad-provision ldb-tools ldap-utils libnss-wrapper openssl graphviz
+# The tests also open the capacity report's HTML in a headless browser.
+TEST_APT_PACKAGES := $(APT_PACKAGES) chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 POOLSYNC := $(VENV)/bin/poolsync
 
-.PHONY: setup system-packages venv demo test lint unit lab-down clean
+.PHONY: setup test-setup system-packages test-system-packages venv demo demo-report test \
+	lint unit lab-down clean install-packages
 
 setup: system-packages venv
 
+test-setup: test-system-packages venv
+
 system-packages:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(APT_PACKAGES)"
+
+test-system-packages:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(TEST_APT_PACKAGES)"
+
+install-packages:
 	@missing=""; \
-	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
@@ -43,7 +54,16 @@ lint: venv
 	$(VENV)/bin/ruff check poolsync topology tests
 	$(VENV)/bin/mypy
 
-test: setup lint
+# The capacity report from a replayed history: resyncs of the lab with subscribers added
+# between them, 15 days apart (`poolsync lab grow`), then the HTML report with charts.
+demo-report: demo
+	$(POOLSYNC) lab grow --dir $(LAB_DIR)
+	-$(POOLSYNC) --config $(LAB_DIR)/capacity-demo.yaml report capacity
+	$(POOLSYNC) --config $(LAB_DIR)/capacity-demo.yaml report capacity --format html \
+	  --out $(LAB_DIR)/capacity.html || [ $$? -eq 3 ]
+	@echo "open $(LAB_DIR)/capacity.html in a browser"
+
+test: test-setup lint
 	$(VENV)/bin/pytest
 
 unit: venv

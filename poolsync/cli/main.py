@@ -100,12 +100,23 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from poolsync.cli import doctor, graph, history, lab, license, pool, resync, service
+    from poolsync.cli import (
+        doctor,
+        graph,
+        history,
+        lab,
+        license,
+        pool,
+        report,
+        resync,
+        service,
+    )
 
     cli.add_command(resync.resync)
     cli.add_command(pool.pool)
     cli.add_command(doctor.doctor)
     cli.add_command(graph.graph)
+    cli.add_command(report.report)
     cli.add_command(history.history)
     cli.add_command(service.service)
     cli.add_command(lab.lab)

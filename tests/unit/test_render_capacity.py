@@ -1,0 +1,499 @@
+"""The capacity report's JSON contract, CSV, Markdown, text and self-contained HTML.
+
+:func:`sample_report` builds by hand what the capacity maths would give for a small
+forest (the integration test renders it in a real browser): 90 days of history, one pool
+of three servers, VM seats running out within the 180-day horizon, a VM add-on that
+started during the window, and a what-if that buys seats but onboards a new site.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import random
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from poolsync.capacity.model import (
+    CapacityReport,
+    ClassCapacity,
+    Point,
+    PoolCapacity,
+    Recommendation,
+    ServerCapacity,
+    WhatIf,
+)
+from poolsync.model import SeatClass
+from poolsync.render.capacity import (
+    CSV_COLUMNS,
+    capacity_csv,
+    capacity_html,
+    capacity_json,
+    capacity_md,
+    capacity_table,
+)
+from poolsync.render.capacity_svg import _LEFT, _W, _date_ticks, _Label, _nice_step, _place
+
+TODAY = date(2024, 5, 1)
+GENERATED = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
+WINDOW = 90
+HORIZON = 180
+POOL = "lab.example.com"
+SCENARIO = "scenarios/buy-vm-new-site.yaml"
+HOSTILE = "<script>alert(1)</script>"
+
+VM, UM, INBOX = SeatClass.VM, SeatClass.UM, SeatClass.INBOX
+ADD_ON = date(2024, 3, 1)  # UNITY-B's VM add-on (300 -> 400) started in the window
+BOUGHT = date(2024, 6, 1)  # the scenario's 200 VM seats
+NEW_SITE = date(2024, 7, 1)  # the scenario's 150 new subscribers
+
+
+def _day(offset: int) -> date:
+    return TODAY + timedelta(days=offset)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Line:
+    """A server class's made-up truth: seats used at day 0 of the window, a slope, and
+    its licensed seats (before and from a change day)."""
+
+    start: float
+    slope: float
+    licensed: int
+    changed_to: int | None = None
+    changed_on: date | None = None
+
+    def licensed_on(self, day: date) -> int:
+        if self.changed_to is not None and self.changed_on and day >= self.changed_on:
+            return self.changed_to
+        return self.licensed
+
+
+#: server -> class -> truth; the pool is their sum.
+_SERVERS: dict[str, dict[SeatClass, _Line]] = {
+    "UNITY-A": {VM: _Line(330, 0.6, 400), UM: _Line(60, 0.1, 100), INBOX: _Line(20, 0.05, 50)},
+    "UNITY-B": {VM: _Line(250, 0.4, 300, 400, ADD_ON), UM: _Line(100, 0.1, 150),
+                INBOX: _Line(30, 0.0, 50)},
+    "UNITY-C": {VM: _Line(70, 0.25, 100), UM: _Line(50, 0.0, 100), INBOX: _Line(0, 0.0, 0)},
+}
+
+
+def _history(lines: list[_Line], rng: random.Random) -> tuple[Point, ...]:
+    points = []
+    for i in range(WINDOW):
+        day = _day(i - WINDOW + 1)
+        used = sum(round(line.start + line.slope * i + rng.gauss(0, 1.5)) for line in lines)
+        points.append(Point(day, float(max(used, 0)), sum(ln.licensed_on(day) for ln in lines)))
+    return tuple(points)
+
+
+def _capacity(lines: list[_Line], rng: random.Random, *, extra_licensed: int = 0,
+              extra_used: int = 0, to_move: int = 0) -> ClassCapacity:
+    """What the maths would say: today's numbers, the fitted line projected daily to the
+    horizon, the first day over, and the seats missing at the horizon's end."""
+    history = _history(lines, rng)
+    slope = sum(line.slope for line in lines)
+    fitted_today = sum(line.start + line.slope * (WINDOW - 1) for line in lines)
+
+    def licensed(day: date) -> int:
+        return sum(ln.licensed_on(day) for ln in lines) + (extra_licensed if day >= BOUGHT
+                                                            else 0)
+
+    def used(day: date) -> float:
+        return fitted_today + slope * (day - TODAY).days + (extra_used if day >= NEW_SITE
+                                                            else 0)
+
+    projection = tuple(Point(_day(t), used(_day(t)), licensed(_day(t)))
+                       for t in range(HORIZON + 1))
+    over = next((p.day for p in projection if p.used > p.licensed), None)
+    end = projection[-1]
+    return ClassCapacity(
+        licensed=history[-1].licensed, used=int(history[-1].used),
+        headroom=history[-1].licensed - int(history[-1].used), growth_per_day=slope,
+        exhausted_on=over, days_left=(over - TODAY).days if over else None,
+        seats_needed=max(0, round(end.used + 0.4) - end.licensed), to_move=to_move,
+        history=history, projection=projection)
+
+
+def _pool(*, what_if: bool, names: dict[str, str]) -> PoolCapacity:
+    rng = random.Random(7)
+    extra = {VM: (200, 150)} if what_if else {}
+    classes = {c: _capacity([s[c] for s in _SERVERS.values()], rng,
+                            extra_licensed=extra.get(c, (0, 0))[0],
+                            extra_used=extra.get(c, (0, 0))[1])
+               for c in (VM, UM, INBOX)}
+    servers = []
+    for name, lines in _SERVERS.items():
+        moves = 41 if name == "UNITY-A" and not what_if else 0
+        srv_extra = {VM: (200 if name == "UNITY-B" else 0, 150 if name == "UNITY-C" else 0)} \
+            if what_if else {}
+        servers.append(ServerCapacity(
+            name=names.get(name, name),
+            classes={c: dataclasses.replace(
+                _capacity([lines[c]], rng, extra_licensed=srv_extra.get(c, (0, 0))[0],
+                          extra_used=srv_extra.get(c, (0, 0))[1],
+                          to_move=moves if c is VM else 0), history=(), projection=())
+                for c in (VM, UM, INBOX)},
+            limits=("UNITY-A will home 450 subscribers, its platform's limit, on 2024-08-20: "
+                    "move 41 subscribers off it to stay within the limit through 2024-10-28.",)
+            if moves else ()))
+    return PoolCapacity(id=names.get(POOL, POOL), classes=classes, servers=tuple(servers))
+
+
+def sample_report(*, names: dict[str, str] | None = None) -> CapacityReport:
+    """A realistic finished report; ``names`` renames servers or the pool (hostile input)."""
+    names = names or {}
+    pool = _pool(what_if=False, names=names)
+    vm = pool.classes[VM]
+    assert vm.exhausted_on is not None and pool.classes[UM].exhausted_on is None
+    return CapacityReport(
+        generated=GENERATED, today=TODAY, window_days=WINDOW, horizon_days=HORIZON,
+        pools=(pool,),
+        recommendations=(
+            Recommendation("low", f"Inbox: {pool.classes[INBOX].used} of 100 seats used in "
+                                  f"pool {pool.id}; no action needed within {HORIZON} days."),
+            Recommendation("high", f"Pool {pool.id} runs out of VM seats on "
+                                   f"{vm.exhausted_on} (in {vm.days_left} days): add at least "
+                                   f"{vm.seats_needed} VM seats before then to stay compliant "
+                                   f"through 2024-10-28."),
+            Recommendation("medium", f"Move 41 subscribers off {names.get('UNITY-A', 'UNITY-A')}"
+                                     f" before 2024-08-20 to keep it under its limit of 450 "
+                                     f"subscribers."),
+        ),
+        what_if=WhatIf(
+            scenario=SCENARIO,
+            pools=(_pool(what_if=True, names=names),),
+            recommendations=(Recommendation(
+                "medium", "After the scenario, the pool runs out of VM seats on 2024-09-30: "
+                          "add 36 more VM seats."),),
+            applied=(f"Add 200 VM seats to UNITY-B from {BOUGHT}.",
+                     f"Onboard 150 VM subscribers on UNITY-C from {NEW_SITE} (new site)."),
+        ),
+        notes=("UNITY-C has no snapshots from 2024-03-10 to 2024-03-21; the fit skips them.",),
+    )
+
+
+def hostile_report() -> CapacityReport:
+    return sample_report(names={"UNITY-C": HOSTILE, POOL: f'"{HOSTILE}&'})
+
+
+# --- JSON -------------------------------------------------------------------------
+
+CLASS_KEYS = {"licensed", "used", "headroom", "growth_per_day", "exhausted_on", "days_left",
+              "seats_needed"}
+
+
+def _check_pool_shape(pool: dict[str, object]) -> None:
+    assert set(pool) >= {"id", "classes", "servers"}
+    classes = pool["classes"]
+    assert isinstance(classes, dict) and list(classes) == ["vm", "um", "inbox"]
+    for values in classes.values():
+        assert set(values) >= CLASS_KEYS
+        _check_class_types(values)
+    servers = pool["servers"]
+    assert isinstance(servers, list) and servers
+    for server in servers:
+        assert set(server) >= {"name", "classes", "limits"}
+        assert isinstance(server["limits"], list)
+        for values in server["classes"].values():
+            assert set(values) >= CLASS_KEYS | {"to_move"}
+            assert isinstance(values["to_move"], int)
+            _check_class_types(values)
+
+
+def _check_class_types(values: dict[str, object]) -> None:
+    for key in ("licensed", "used", "headroom", "seats_needed"):
+        assert isinstance(values[key], int) and not isinstance(values[key], bool)
+    assert isinstance(values["growth_per_day"], float)
+    assert values["growth_per_day"] == round(values["growth_per_day"], 4)
+    if values["exhausted_on"] is None:
+        assert values["days_left"] is None
+    else:
+        assert isinstance(values["exhausted_on"], str)
+        date.fromisoformat(values["exhausted_on"])
+        assert isinstance(values["days_left"], int)
+
+
+def test_json_contract() -> None:
+    doc = capacity_json(sample_report())
+    assert set(doc) >= {"meta", "today", "window_days", "horizon_days", "pools",
+                        "recommendations", "what_if", "notes"}
+    assert doc["meta"] == {"type": "capacity-report", "version": 1,
+                           "generated": "2024-05-01T06:00:00+00:00"}
+    assert (doc["today"], doc["window_days"], doc["horizon_days"]) == ("2024-05-01", 90, 180)
+    assert len(doc["pools"]) == 1
+    _check_pool_shape(doc["pools"][0])
+    for rec in doc["recommendations"]:
+        assert set(rec) == {"urgency", "text"} and rec["urgency"] in {"high", "medium", "low"}
+    what_if = doc["what_if"]
+    assert set(what_if) >= {"scenario", "applied", "pools", "recommendations"}
+    assert what_if["scenario"] == SCENARIO
+    assert len(what_if["applied"]) == 2
+    _check_pool_shape(what_if["pools"][0])
+    assert doc["notes"] == list(sample_report().notes)
+    assert json.loads(json.dumps(doc)) == doc
+
+
+def test_json_values_exhaustion_and_null() -> None:
+    doc = capacity_json(sample_report())
+    vm, um = doc["pools"][0]["classes"]["vm"], doc["pools"][0]["classes"]["um"]
+    report_vm = sample_report().pools[0].classes[VM]
+    assert vm["exhausted_on"] == report_vm.exhausted_on.isoformat()  # type: ignore[union-attr]
+    assert vm["days_left"] == report_vm.days_left and vm["days_left"] > 0
+    assert vm["seats_needed"] > 0
+    assert vm["growth_per_day"] == 1.25
+    assert um["exhausted_on"] is None and um["days_left"] is None and um["seats_needed"] == 0
+    a = doc["pools"][0]["servers"][0]
+    assert a["name"] == "UNITY-A" and a["classes"]["vm"]["to_move"] == 41
+    assert len(a["limits"]) == 1
+    assert [r["urgency"] for r in doc["recommendations"]] == ["high", "medium", "low"]
+
+
+def test_json_growth_rounding_and_no_what_if() -> None:
+    report = sample_report()
+    pool = report.pools[0]
+    odd = dataclasses.replace(pool.classes[VM], growth_per_day=1 / 3)
+    negative_zero = dataclasses.replace(pool.classes[UM], growth_per_day=-0.00001)
+    report = dataclasses.replace(
+        report, what_if=None,
+        pools=(dataclasses.replace(pool, classes={VM: odd, UM: negative_zero}),))
+    doc = capacity_json(report)
+    assert doc["what_if"] is None
+    assert doc["pools"][0]["classes"]["vm"]["growth_per_day"] == 0.3333
+    assert json.dumps(doc["pools"][0]["classes"]["um"]["growth_per_day"]) == "0.0"
+    assert list(doc["pools"][0]["classes"]) == ["vm", "um"]
+
+
+# --- CSV --------------------------------------------------------------------------
+
+
+def test_csv_header_and_rows() -> None:
+    report = sample_report()
+    rows = list(csv.reader(io.StringIO(capacity_csv(report))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows[0] == ["pool", "server", "class", "licensed", "used", "headroom",
+                       "growth_per_day", "exhausted_on", "days_left", "seats_needed",
+                       "to_move", "scenario"]
+    # (1 pool + 3 servers) x 3 classes, today and after the scenario.
+    assert len(rows) == 1 + 2 * 4 * 3
+    records = list(csv.DictReader(io.StringIO(capacity_csv(report))))
+    current = [r for r in records if r["scenario"] == ""]
+    after = [r for r in records if r["scenario"] == SCENARIO]
+    assert len(current) == len(after) == 12
+    pool_vm = next(r for r in current if r["server"] == "" and r["class"] == "vm")
+    assert pool_vm["pool"] == POOL and pool_vm["to_move"] == ""
+    assert pool_vm["exhausted_on"] == report.pools[0].classes[VM].exhausted_on.isoformat()  # type: ignore[union-attr]
+    pool_um = next(r for r in current if r["server"] == "" and r["class"] == "um")
+    assert pool_um["exhausted_on"] == "" and pool_um["days_left"] == ""
+    a_vm = next(r for r in current if r["server"] == "UNITY-A" and r["class"] == "vm")
+    assert a_vm["to_move"] == "41" and a_vm["growth_per_day"] == "0.6"
+
+
+def test_csv_without_what_if() -> None:
+    report = dataclasses.replace(sample_report(), what_if=None)
+    assert len(capacity_csv(report).splitlines()) == 1 + 12
+
+
+# --- Markdown ---------------------------------------------------------------------
+
+
+def test_md_tables_ranking_and_what_if() -> None:
+    report = sample_report()
+    text = capacity_md(report)
+    assert text.startswith("# Capacity report, 2024-05-01\n")
+    lines = text.splitlines()
+    headers = [line for line in lines if line.startswith("| ")]
+    assert "| Class | Licensed | Used | Headroom | Growth/day | Runs out | Days left | " \
+           "Seats to add |" in headers
+    assert any(line.startswith("| Server | Class |") for line in headers)
+    assert "| | VM before | VM after | UM before | UM after | Inbox before | Inbox after |" \
+        .replace("| |", "|  |") in lines
+    vm = report.pools[0].classes[VM]
+    runs_out = next(line for line in lines if line.startswith("| Runs out |"))
+    assert runs_out.split(" | ")[1:3] == [str(vm.exhausted_on), "2024-09-30"]
+    ranked = [line for line in lines if re.match(r"\d+\. \*\*", line)]
+    assert [r.split("**")[1] for r in ranked[:3]] == ["HIGH", "MEDIUM", "LOW"]
+    assert "## What if: scenarios/buy-vm-new-site.yaml" in lines
+    assert "- Add 200 VM seats to UNITY\\-B from 2024-06-01." not in lines  # '-' stays
+    assert "- Add 200 VM seats to UNITY-B from 2024-06-01." in lines
+    # Every table row has as many cells as its header.
+    for line in lines:
+        if line.startswith("|"):
+            assert line.endswith("|")
+
+
+def test_md_escapes_names() -> None:
+    text = capacity_md(hostile_report())
+    assert HOSTILE not in text
+    assert "\\<script\\>alert(1)\\</script\\>" in text
+    for line in text.splitlines():
+        if line.startswith("| " + "\\<script"):
+            assert line.count(" | ") == 9  # the name did not open a cell of its own
+
+
+# --- text -------------------------------------------------------------------------
+
+
+def test_table_recommendations_first_most_urgent_first() -> None:
+    text = capacity_table(sample_report(), width=100)
+    lines = text.splitlines()
+    assert lines[2] == "Recommendations (most urgent first):"
+    heads = [line.split()[0] for line in lines[3:] if line.startswith("  ") and
+             line.split()[0] in {"HIGH", "MEDIUM", "LOW"}]
+    assert heads[:3] == ["HIGH", "MEDIUM", "LOW"]
+    assert lines.index(next(ln for ln in lines if ln.startswith("Pool "))) > \
+        lines.index(next(ln for ln in lines if ln.startswith("  LOW")))
+    assert all(len(line) <= 100 for line in lines if not line.startswith(("  ", "    ")))
+
+
+def test_table_pools_servers_and_what_if() -> None:
+    report = sample_report()
+    text = capacity_table(report)
+    vm = report.pools[0].classes[VM]
+    assert f"Pool {POOL} (3 servers)" in text
+    vm_row = next(line for line in text.splitlines() if line.startswith("  VM "))
+    assert str(vm.exhausted_on) in vm_row and f"{vm.days_left:,}" in vm_row
+    um_row = next(line for line in text.splitlines() if line.startswith("  UM "))
+    assert um_row.split()[5:7] == ["-", "-"]
+    assert "What if scenarios/buy-vm-new-site.yaml:" in text
+    assert "VM BEFORE" in text and "VM AFTER" in text
+    assert "UNITY-A" in text and "41 -> 0" in text
+    assert "41 → 0" in capacity_md(report)
+    assert "limit  UNITY-A: UNITY-A will home 450" in text
+
+
+def test_table_wraps_prose_at_width() -> None:
+    lines = capacity_table(sample_report(), width=60).splitlines()
+    recommendation = [ln for ln in lines[3:8]]
+    assert all(len(line) <= 60 for line in recommendation)
+
+
+# --- HTML -------------------------------------------------------------------------
+
+
+def _charts(page: str) -> list[str]:
+    return re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
+
+
+def test_html_one_chart_per_pool_class_with_exhaustion() -> None:
+    page = capacity_html(sample_report())
+    assert page.startswith("<!DOCTYPE html>")
+    charts = _charts(page)
+    assert len(charts) == 3
+    assert [re.search(r'data-class="(\w+)"', c).group(1) for c in charts] == [  # type: ignore[union-attr]
+        "vm", "um", "inbox"]
+    vm = sample_report().pools[0].classes[VM]
+    assert 'class="exhaustion"' in charts[0]
+    assert f"runs out {vm.exhausted_on:%d} Aug 2024" in charts[0]
+    assert 'class="exhaustion after"' in charts[0]  # the scenario's own date
+    assert 'class="exhaustion"' not in charts[1]
+    for chart in charts:
+        for part in ('class="used"', 'class="licensed"', 'class="projection"',
+                     'class="legend"', 'class="x-axis"', 'class="y-axis"', "<title"):
+            assert part in chart, part
+        assert chart.count("<circle") >= 90
+
+
+def test_html_skips_empty_classes() -> None:
+    report = sample_report()
+    pool = report.pools[0]
+    zero = ClassCapacity(0, 0, 0, 0.0, None, None, 0,
+                         history=tuple(Point(p.day, 0.0, 0) for p in pool.classes[INBOX].history))
+    report = dataclasses.replace(
+        report, what_if=None,
+        pools=(dataclasses.replace(pool, classes={**pool.classes, INBOX: zero}),))
+    charts = _charts(capacity_html(report))
+    assert len(charts) == 2
+    assert all('class="exhaustion after"' not in c for c in charts)
+
+
+def test_html_is_self_contained() -> None:
+    page = capacity_html(sample_report())
+    urls = re.findall(r"https?://[^\s\"'<>)]*", page)
+    assert set(urls) <= {"http://www.w3.org/2000/svg"}
+    assert "<link" not in page.lower()
+    assert not re.search(r"\bsrc\s*=", page, flags=re.IGNORECASE)
+    assert "<script" not in page.lower()
+    assert "@import" not in page and "url(" not in page
+    assert "<style>" in page
+
+
+def test_html_escapes_hostile_names() -> None:
+    page = capacity_html(hostile_report())
+    assert HOSTILE not in page
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert '"<' not in page.replace('="<', "")  # no raw quote-and-tag from the pool id
+    assert len(_charts(page)) == 3
+
+
+def test_html_tables_and_what_if() -> None:
+    page = capacity_html(sample_report())
+    for part in ('class="badge high"', 'class="badge medium"', 'class="badge low"',
+                 "UNITY-A", "UNITY-B", "UNITY-C", '<th colspan="2" class="group">VM</th>',
+                 '<th class="num">before</th><th class="num after">after</th>',
+                 "buy-vm-new-site.yaml", "Add 200 VM seats to UNITY-B",
+                 'no snapshots from <span class="day">2024-03-10</span>'):
+        assert part in page, part
+    assert page.index('class="badge high"') < page.index('class="badge medium"') \
+        < page.index('class="badge low"')
+
+
+# --- chart geometry ---------------------------------------------------------------
+
+LABEL_TEXTS = ("today", "runs out 21 Aug 2024", "after: runs out 30 Sep 2024")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=_LEFT, max_value=_W - 20), min_size=1, max_size=3))
+def test_marker_labels_never_touch_each_other_or_a_line(xs: list[float]) -> None:
+    """Today, runs out and after: runs out anywhere on the chart, even on the same day:
+    every label inside the chart, none over another or crossed by another's line."""
+    labels = [_Label(x, text, "#000", "m", prefer_left=i == 0)
+              for i, (x, text) in enumerate(zip(xs, LABEL_TEXTS, strict=False))]
+    placed = _place(labels, _LEFT - 10, _W - 4)
+    assert sorted(p.label.text for p in placed) == sorted(label.text for label in labels)
+    for p in placed:
+        assert p.lo >= _LEFT - 10 and p.hi <= _W - 4
+        assert p.hi - p.lo >= len(p.label.text) * 4
+        for q in placed:
+            if q is p:
+                continue
+            if q.row == p.row:
+                assert p.hi <= q.lo or q.hi <= p.lo
+            elif q.row < p.row:  # p's line rises through q's row
+                assert not q.lo <= p.label.x <= q.hi
+
+
+def test_date_ticks_are_round_and_few() -> None:
+    ticks = _date_ticks(date(2024, 2, 2), date(2024, 10, 28), 8)
+    assert [label for _, label in ticks] == ["Mar 2024", "Apr", "May", "Jun", "Jul", "Aug",
+                                             "Sep", "Oct"]
+    weekly = _date_ticks(date(2024, 4, 3), date(2024, 5, 31), 10)
+    assert all(d.weekday() == 0 for d, _ in weekly) and len(weekly) <= 10
+    years = _date_ticks(date(2020, 1, 1), date(2024, 12, 31), 8)
+    assert len(years) <= 8 and years[0][1] == "Jan 2020"
+    assert _nice_step(1350) == 500 and _nice_step(6.5) == 2 and _nice_step(0.5) == 1
+
+
+def test_what_if_new_server_and_unchanged_classes() -> None:
+    report = sample_report()
+    assert report.what_if is not None
+    after_pool = report.what_if.pools[0]
+    new = ServerCapacity("UNITY-N", {VM: ClassCapacity(300, 0, 300, 0.0, None, None, 0)})
+    report = dataclasses.replace(report, what_if=dataclasses.replace(
+        report.what_if,
+        pools=(dataclasses.replace(after_pool, servers=(*after_pool.servers, new)),)))
+    text = capacity_table(report)
+    row = next(line for line in text.splitlines() if "UNITY-N" in line)
+    assert row.split() == ["UNITY-N", "(new)", "VM", "300", "0", "-", "-", "0"]
+    assert "| UNITY-N (new) | VM | 300 | 0 | - | - | 0 |" in capacity_md(report)
+    charts = _charts(capacity_html(report))
+    assert 'class="projection after"' in charts[0]
+    assert 'class="projection after"' not in charts[1]  # UM: the scenario changes nothing
+    assert "(after: no change)" in charts[1]
