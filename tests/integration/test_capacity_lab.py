@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_every_resync_stored_a_snapshot(grown: Path) -> None:
     assert {r["pool"] for r in rows} == {"tiny.example.org"}
     assert all(r["licensed"] == "10" for r in vm)
     days = [datetime.fromisoformat(r["date"]).date() for r in vm]
-    assert [(b - a).days for a, b in zip(days, days[1:], strict=False)] == [10, 10, 10, 10]
+    assert [(b - a).days for a, b in itertools.pairwise(days)] == [10, 10, 10, 10]
 
 
 def test_known_linear_growth_gives_the_exact_exhaustion_date(grown: Path,
