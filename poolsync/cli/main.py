@@ -26,9 +26,9 @@ EPILOG = """\b
 Exit codes: 0 ok; 1 an error not listed here; 2 usage or configuration error;
 3 done, with findings (a pool or server is not compliant; license check: the
 verdict is not licensed or demo; license show: a file has an error; doctor: a
-server has a problem); 4 a resync refused to commit an unsafe change (nothing was
-changed); 5 the directory could not be read; 6 another run holds the store; 130
-interrupted.
+server has a problem; report capacity: a pool runs out within the horizon);
+4 a resync refused to commit an unsafe change (nothing was changed); 5 the
+directory could not be read; 6 another run holds the store; 130 interrupted.
 Documentation: docs/ in the source tree (operations.md starts there)."""
 
 
@@ -89,8 +89,9 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     Mirror the Unity Location objects and subscribers of a forest into a local store
     (`resync --total`), then report which servers pool their licenses and how many
     VM, UM and Inbox seats each pool has and uses (`pool`). `doctor` says why a
-    server is missing from the pool; `graph` draws sites, DCs and servers. `lab`
-    runs a real Samba AD lab to try it on.
+    server is missing from the pool; `graph` draws sites, DCs and servers; `report
+    capacity` says when each pool runs out. `lab` runs a real Samba AD lab to try it
+    on.
     """
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
                         format="poolsync: %(levelname)s: %(message)s")
