@@ -94,3 +94,24 @@ def test_export_writes_what_the_store_holds(tmp_path: Path) -> None:
     result = run("-c", config, "history", "export")
     assert result.stdout.splitlines()[1] == \
         "2026-11-30T06:00:00+00:00,lab.example.com,UNITY-B,inbox,50,25,24"
+
+
+def test_an_expiring_license_file_moves_the_exhaustion_date(tmp_path: Path) -> None:
+    # UNITY-D runs on demo.lic (50 subscribers until 29-dec-2026), 30 used and flat:
+    # from 30 December the built-in default license (10 subscribers) applies.
+    config = write_config(tmp_path)
+    demo = Path(__file__).resolve().parents[2] / "examples" / "licenses" / "demo.lic"
+    config.write_text(config.read_text() + f"""capacity:
+  license_files:
+    UNITY-D: {{files: ["{demo}"]}}
+""")
+    history = tmp_path / "h.csv"
+    history.write_text("date,pool,server,class,licensed,used\n" + "".join(
+        f"2026-11-{d:02d},lab.example.com,UNITY-D,vm,50,30\n" for d in (1, 11, 21, 30)))
+    assert run("-c", config, "history", "import", history).exit_code == 0
+    result = run("-c", config, "report", "capacity", "--format", "json", "--today",
+                 "2026-12-01", "--horizon", "90d")
+    assert result.exit_code == 3, result.stderr
+    vm = json.loads(result.stdout)["pools"][0]["classes"]["vm"]
+    assert (vm["licensed"], vm["used"], vm["growth_per_day"]) == (50, 30, 0)
+    assert (vm["exhausted_on"], vm["days_left"], vm["seats_needed"]) == ("2026-12-30", 29, 20)
