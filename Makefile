@@ -58,7 +58,7 @@ lint: venv
 # between them, 15 days apart (`poolsync lab grow`), then the HTML report with charts.
 demo-report: demo
 	$(POOLSYNC) lab grow --dir $(LAB_DIR)
-	-$(POOLSYNC) --config $(LAB_DIR)/capacity-demo.yaml report capacity
+	$(POOLSYNC) --config $(LAB_DIR)/capacity-demo.yaml report capacity || [ $$? -eq 3 ]
 	$(POOLSYNC) --config $(LAB_DIR)/capacity-demo.yaml report capacity --format html \
 	  --out $(LAB_DIR)/capacity.html || [ $$? -eq 3 ]
 	@echo "open $(LAB_DIR)/capacity.html in a browser"
