@@ -1,4 +1,4 @@
-"""One seat class's capacity chart as inline SVG, drawn here (no chart library needed).
+"""One seat class's capacity chart, drawn with matplotlib and inlined as SVG.
 
 The chart shows observed use (a line with a dot per snapshot), the licensed seats (a
 step line: licenses start and expire), the fitted projection to the horizon (dashed,
@@ -6,21 +6,38 @@ over a shaded "future"), the day it runs out (a red marker, the overage shaded) 
 with a what-if, the scenario's projection and licensed seats in orange. It only draws
 what the capacity core computed; nothing is fitted or decided here.
 
-Text is escaped with :func:`html.escape`; the SVG is meant to sit inside an HTML page
-(:mod:`poolsync.render.capacity_html`) and declares its namespace so it also stands
-alone.
+matplotlib draws on a :class:`~matplotlib.figure.Figure` of its own (no pyplot, no
+global figure state) and writes SVG with its text as paths, so the page needs no font
+and the same report gives the same bytes. The SVG is meant to sit inside an HTML page
+(:mod:`poolsync.render.capacity_html`): its prolog is dropped, its ids are prefixed
+with the chart's own id (several charts share a page) and the groups a reader or a
+test looks for carry a ``class``.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import html
+import io
 import itertools
-import math
+import re
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Final
+from typing import Any, Final
+
+import matplotlib as mpl
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
+from matplotlib.textpath import text_to_path
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+from matplotlib.transforms import ScaledTranslation, Transform
 
 from poolsync.capacity.model import ClassCapacity, Point
 from poolsync.render.capacity_format import fmt_growth, fmt_int
@@ -31,7 +48,8 @@ _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
                   "Nov", "Dec")
 
 # Blue for what happened and the fit, dark grey for licenses, red for running out,
-# orange for the what-if: they stay apart for the common colour blindnesses too.
+# orange for the what-if: they stay apart for the common colour blindnesses too, and
+# match the page's tables (red "runs out" cells, orange "after" columns).
 USED: Final = "#2563eb"
 LICENSED: Final = "#374151"
 OUT: Final = "#dc2626"
@@ -40,27 +58,43 @@ MUTED: Final = "#6b7280"
 _GRID: Final = "#e5e7eb"
 _AXIS: Final = "#9ca3af"
 _INK: Final = "#111827"
+_FUTURE: Final = "#f3f4f6"
 
-_W: Final = 600  # the viewBox width; the page scales the chart to its column
-_LEFT: Final = 58  # room for seat tick labels
+# Lengths in points; the figure is drawn at 72 dpi, so a point is a unit of the SVG's
+# viewBox (the page scales the chart to its column).
+_DPI: Final = 72
+_W: Final = 600
+_LEFT: Final = 58  # room for seat tick labels, at least
 _RIGHT: Final = 20
 _EDGE: Final = 12  # title, subtitle and legend start here
 _PLOT_H: Final = 230
-_BOTTOM: Final = 34  # room for date tick labels
-_FONT: Final = 12
-_TITLE_FONT: Final = 16
+_BOTTOM: Final = 46  # room for date tick labels and the year below them
+_LEGEND_TOP: Final = 54
+_FONT: Final = 11.0  # tick labels
+_LEGEND_FONT: Final = 12.0
+_LABEL_FONT: Final = 12.0  # marker labels
+_TITLE_FONT: Final = 16.0
 _SUB_FONT: Final = 12.5
-_ROW: Final = 17  # a legend or marker-label row
+_ROW: Final = 17  # a marker-label row
 _GAP: Final = 6  # between marker labels, and between a label and another marker's line
 _SAME: Final = 0.05  # seats: projections closer than this are the same line
 
+_FAMILY: Final = "DejaVu Sans"  # bundled with matplotlib: the same on every machine
+#: No creator, date or format block: nothing that changes between runs, and no URLs.
+_METADATA: Final[dict[str, str | None]] = {"Creator": None, "Date": None, "Format": None,
+                                           "Type": None}
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _f(value: float) -> str:
-    return f"{value:.1f}"
+#: matplotlib gives an artist an ``id`` (its ``gid``); these also get a ``class``.
+_CLASSES: Final = {
+    "legend": "legend", "x-axis": "x-axis", "y-axis": "y-axis", "future": "future",
+    "over": "over", "used": "used", "licensed": "licensed",
+    "licensed-after": "licensed after", "projection": "projection",
+    "projection-after": "projection after", "today": "today",
+    "exhaustion": "exhaustion", "exhaustion-after": "exhaustion after",
+    "today-label": "label today", "exhaustion-label": "label exhaustion",
+    "exhaustion-after-label": "label exhaustion after", "crossing": "crossing",
+    "crossing-after": "crossing after", "title": "title", "subtitle": "subtitle",
+}
 
 
 def day_label(day: date) -> str:
@@ -68,82 +102,26 @@ def day_label(day: date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def _text_width(text: str, size: float = _FONT, *, bold: bool = False) -> float:
-    """A generous estimate of the rendered width (there are no font metrics here), so
-    that labels placed apart by it never touch."""
-    width = sum(size * (0.36 if ch in " .,:;'il1|()" else 0.62) for ch in text)
-    return width * 1.1 if bold else width
+@functools.cache
+def _font(size: float, *, bold: bool = False) -> FontProperties:
+    return FontProperties(family=_FAMILY, size=size,
+                          weight="bold" if bold else "normal")
+
+
+def _text_width(text: str, size: float = _LABEL_FONT, *, bold: bool = False) -> float:
+    """The width in points of ``text`` as matplotlib lays it out as paths."""
+    width, _, _ = text_to_path.get_text_width_height_descent(text, _font(size, bold=bold),
+                                                              ismath=False)
+    return float(width)
 
 
 def _fit(text: str, width: float, size: float, *, bold: bool = False) -> str:
-    """``text`` cut with an ellipsis to fit ``width`` (SVG text does not wrap)."""
+    """``text`` cut with an ellipsis to fit ``width`` (a figure's text does not wrap)."""
     if _text_width(text, size, bold=bold) <= width:
         return text
     while text and _text_width(text + "…", size, bold=bold) > width:
         text = text[:-1]
     return text.rstrip() + "…"
-
-
-# --- scales and ticks -------------------------------------------------------------
-
-
-def _nice_step(top: float, ticks: int = 5) -> int:
-    """A whole, round seat step (1, 2, 2.5, 5 times a power of ten) giving about
-    ``ticks`` ticks up to ``top``."""
-    raw = max(top / ticks, 1.0)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 2.5, 5):
-        if m * magnitude >= raw and float(m * magnitude).is_integer():
-            return int(m * magnitude)
-    return int(10 * magnitude)
-
-
-def _month_firsts(start: date, end: date, every: int) -> list[date]:
-    firsts = []
-    year, month = start.year, start.month
-    while date(year, month, 1) <= end:
-        if date(year, month, 1) >= start and (month - 1) % every == 0:
-            firsts.append(date(year, month, 1))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return firsts
-
-
-def _date_ticks(start: date, end: date, most: int) -> list[tuple[date, str]]:
-    """Ticks on round days: every day, 2 days, week or fortnight (on Mondays), else on
-    the first of every 1, 2, 3, 6 or 12 months; the finest that gives at most ``most``."""
-    span = (end - start).days
-    for step in (1, 2, 7, 14):
-        if span // step + 1 <= most:
-            first = start if step < 7 else start + timedelta(days=-start.weekday() % 7)
-            days = [first + timedelta(days=i) for i in range(0, (end - first).days + 1, step)]
-            return [(d, f"{d.day} {_MONTHS[d.month - 1]}") for d in days]
-    for every in (1, 2, 3, 6, 12):
-        firsts = _month_firsts(start, end, every)
-        if len(firsts) <= most or every == 12:
-            # The year on the first tick and on every January.
-            return [(d, _MONTHS[d.month - 1] + (f" {d.year}" if i == 0 or d.month == 1
-                                                 else ""))
-                    for i, d in enumerate(firsts)]
-    return []  # pragma: no cover (the yearly ticks always return)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Scale:
-    start: date
-    end: date
-    top: int  # seats at the top of the y axis
-    plot_top: float = 0.0
-
-    @property
-    def plot_bottom(self) -> float:
-        return self.plot_top + _PLOT_H
-
-    def x(self, day: date) -> float:
-        span = max((self.end - self.start).days, 1)
-        return _LEFT + (day - self.start).days / span * (_W - _LEFT - _RIGHT)
-
-    def y(self, seats: float) -> float:
-        return self.plot_bottom - seats / self.top * _PLOT_H
 
 
 # --- what one chart draws ---------------------------------------------------------
@@ -206,64 +184,16 @@ def _lines(capacity: ClassCapacity, after: ClassCapacity | None) -> _Lines:
                   after_licensed)
 
 
-def _scale(lines: _Lines, capacity: ClassCapacity, today: date) -> tuple[_Scale, int]:
-    """The date span of every point and a round seat axis above the highest; the step."""
-    points = lines.points
-    days = [p.day for p in points] or [today]
-    start, end = min(days), max(days)
-    if end <= start:
-        end = start + timedelta(days=1)
-    highest = max([capacity.licensed, capacity.used,
-                   *(max(p.used, p.licensed) for p in points)]) * 1.08
-    step = _nice_step(highest or 1)
-    return _Scale(start, end, max(step, math.ceil(highest / step) * step)), step
-
-
-# --- paths ------------------------------------------------------------------------
-
-
-def _step_path(s: _Scale, steps: Sequence[tuple[date, int]]) -> str:
-    if not steps:
-        return ""
-    day, seats = steps[0]
-    parts = [f"M{_f(s.x(day))},{_f(s.y(seats))}"]
-    for day, licensed in steps[1:]:
-        if licensed != seats:
-            parts.append(f"H{_f(s.x(day))}V{_f(s.y(licensed))}")
-            seats = licensed
-    parts.append(f"H{_f(s.x(steps[-1][0]))}")
-    return "".join(parts)
-
-
-def _line_path(s: _Scale, points: Sequence[Point]) -> str:
-    return "".join(f"{'M' if i == 0 else 'L'}{_f(s.x(p.day))},{_f(s.y(p.used))}"
-                   for i, p in enumerate(points))
-
-
-def _over_areas(s: _Scale, points: Sequence[Point]) -> list[str]:
-    """Polygons between a projection and the licensed seats wherever use is above."""
-    areas, run = [], []
-    for p in [*points, None]:
-        if p is not None and p.used > p.licensed:
-            run.append(p)
-            continue
-        if run:
-            top = " ".join(f"{_f(s.x(q.day))},{_f(s.y(q.used))}" for q in run)
-            base = " ".join(f"{_f(s.x(q.day))},{_f(s.y(q.licensed))}" for q in reversed(run))
-            areas.append(f"{top} {base}")
-            run = []
-    return areas
-
-
 # --- marker labels ----------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Label:
-    x: float  # where the marker's line is
+    x: float  # where the marker's line is, in points from the figure's left
     text: str
     colour: str
-    cls: str
+    gid: str
+    width: float  # of the text, in points
     prefer_left: bool = False
 
 
@@ -271,13 +201,9 @@ class _Label:
 class _Placed:
     label: _Label
     row: int  # 0 is the row nearest the plot; a marker's line rises through rows below it
-    anchor: str  # text-anchor: "start" (right of the line) or "end" (left of it)
+    anchor: str  # "start" (right of the line) or "end" (left of it)
     lo: float
     hi: float
-
-    @property
-    def text_x(self) -> float:
-        return self.lo if self.anchor == "start" else self.hi
 
 
 def _fits(candidate: _Placed, placed: Sequence[_Placed], left: float, right: float,
@@ -299,11 +225,10 @@ def _place_in_order(labels: Sequence[_Label], sides: Sequence[str], left: float,
                     right: float, gap: float) -> list[_Placed] | None:
     placed: list[_Placed] = []
     for label, side in zip(labels, sides, strict=True):
-        width = _text_width(label.text, bold=True)
-        lo = label.x + 4 if side == "start" else label.x - 4 - width
+        lo = label.x + 4 if side == "start" else label.x - 4 - label.width
         spot = next((c for row in range(len(labels))
-                     if _fits(c := _Placed(label, row, side, lo, lo + width), placed, left,
-                              right, gap)), None)
+                     if _fits(c := _Placed(label, row, side, lo, lo + label.width), placed,
+                              left, right, gap)), None)
         if spot is None:
             return None
         placed.append(spot)
@@ -314,7 +239,7 @@ def _place(labels: Sequence[_Label], left: float, right: float) -> list[_Placed]
     """Marker labels in rows above the plot, beside their lines, touching neither each
     other nor another marker's line: the fewest rows, then the most labels on their
     preferred side. There are at most three markers, so every order and every choice of
-    sides is tried (48 layouts); markers a few pixels apart (dates a day or two apart)
+    sides is tried (48 layouts); markers a few points apart (dates a day or two apart)
     get no breathing space."""
     for gap in (_GAP, 0.0):
         best: tuple[tuple[int, int], list[_Placed]] | None = None
@@ -332,135 +257,179 @@ def _place(labels: Sequence[_Label], left: float, right: float) -> list[_Placed]
     # Wider than the chart allows: a row each, kept inside it, whatever they cross.
     out = []
     for row, label in enumerate(labels):
-        width = _text_width(label.text, bold=True)
-        lo = max(min(label.x + 4, right - width), left)
-        out.append(_Placed(label, row, "start", lo, lo + width))
+        lo = max(min(label.x + 4, right - label.width), left)
+        out.append(_Placed(label, row, "start", lo, lo + label.width))
     return out
 
 
-def _markers(s: _Scale, capacity: ClassCapacity, after: ClassCapacity | None,
+def _markers(ax: Axes, capacity: ClassCapacity, after: ClassCapacity | None,
              today: date) -> list[_Label]:
-    labels = [_Label(s.x(today), "today", MUTED, "today", prefer_left=True)]
+    def label(day: date, text: str, colour: str, gid: str, *,
+              prefer_left: bool = False) -> _Label:
+        x = float(ax.transData.transform((date2num(day), 0.0))[0])
+        return _Label(x, text, colour, gid, _text_width(text, bold=True), prefer_left)
+
+    labels = [label(today, "today", MUTED, "today", prefer_left=True)]
     if capacity.exhausted_on is not None:
-        labels.append(_Label(s.x(capacity.exhausted_on),
-                             f"runs out {day_label(capacity.exhausted_on)}", OUT,
-                             "exhaustion"))
+        labels.append(label(capacity.exhausted_on,
+                            f"runs out {day_label(capacity.exhausted_on)}", OUT, "exhaustion"))
     if after is not None and after.exhausted_on is not None \
             and after.exhausted_on != capacity.exhausted_on:
-        labels.append(_Label(s.x(after.exhausted_on),
-                             f"after: runs out {day_label(after.exhausted_on)}", AFTER,
-                             "exhaustion after"))
+        labels.append(label(after.exhausted_on,
+                            f"after: runs out {day_label(after.exhausted_on)}", AFTER,
+                            "exhaustion-after"))
     return labels
+
+
+def _draw_markers(fig: Figure, ax: Axes, placed: Sequence[_Placed]) -> None:
+    """Each marker's line from the plot's bottom up to its label's row, and the label."""
+    for p in placed:
+        above = 6 + p.row * _ROW  # the label's baseline, above the plot
+        today = p.label.gid == "today"
+        x = float(ax.transData.inverted().transform((p.label.x, 0.0))[0])  # in days
+        ax.axvline(x, ymax=1 + (above + 10) / _PLOT_H, color=p.label.colour,
+                   linewidth=1 if today else 1.5, linestyle=(0, (2, 3)) if today else "-",
+                   clip_on=False, zorder=2.5, gid=p.label.gid)
+        shift = 4 if p.anchor == "start" else -4
+        ax.text(x, 1, p.label.text, color=p.label.colour, fontsize=_LABEL_FONT,
+                fontweight="bold", ha="left" if p.anchor == "start" else "right",
+                va="baseline", parse_math=False, clip_on=False, gid=f"{p.label.gid}-label",
+                transform=ax.get_xaxis_transform() + _shift(fig, shift, above))
 
 
 # --- the parts of a chart ---------------------------------------------------------
 
 
-def _swatch(colour: str, *, dash: str = "", dot: bool = False, step: bool = False,
-            width: float = 2) -> str:
-    dasharray = f' stroke-dasharray="{dash}"' if dash else ""
-    shape = "M0,4H10V-4H22" if step else "M0,0H22"
-    mark = f'<circle cx="11" cy="0" r="2.6" fill="{colour}"/>' if dot else ""
-    return (f'<path d="{shape}" fill="none" stroke="{colour}" stroke-width="{width}"'
-            f'{dasharray}/>{mark}')
+def _shift(fig: Figure, dx: float, dy: float) -> Transform:
+    """Moves by (dx, dy) points, up for a positive dy."""
+    return ScaledTranslation(dx / _DPI, dy / _DPI, fig.dpi_scale_trans)
 
 
-def _legend(lines: _Lines, marked: bool, top: float) -> tuple[list[str], float]:
-    """The legend's entries in rows from ``top``; the SVG and the y below it."""
-    items = [(_swatch(USED, dot=True, width=1.6), "used (observed)"),
-             (_swatch(LICENSED, step=True), "licensed"),
-             (_swatch(USED, dash="6 4"), "projected")]
+def _from_top(fig: Figure, x: float, y: float) -> Transform:
+    """Puts (0, 1) ``x`` points right of the figure's left and ``y`` below its top,
+    however tall the figure turns out."""
+    return fig.transFigure + _shift(fig, x, -y)
+
+
+def _legend_entries(lines: _Lines, marked: bool) -> list[tuple[Line2D, str]]:
+    def line(colour: str, **style: Any) -> Line2D:
+        return Line2D([], [], color=colour, **style)
+
+    dashed = (0, (3, 2))  # dashes scale with the line width: 6 and 4 points
+    items = [(line(USED, linewidth=1.6, marker="o", markersize=4.5, markeredgewidth=0),
+              "used (observed)"),
+             (line(LICENSED, linewidth=2), "licensed"),
+             (line(USED, linewidth=2, linestyle=dashed), "projected")]
     if lines.after_projection:
-        items.append((_swatch(AFTER, dash="6 4"), "after: projected"))
+        items.append((line(AFTER, linewidth=2, linestyle=dashed), "after: projected"))
     if lines.after_licensed:
-        items.append((_swatch(AFTER, step=True, dash="3 3"), "after: licensed"))
+        items.append((line(AFTER, linewidth=2, linestyle=(0, (1.5, 1.5))), "after: licensed"))
     if marked:
-        items.append((f'<path d="M11,-7V7" stroke="{OUT}" stroke-width="2"/>', "runs out"))
-    out, x, y = ['<g class="legend">'], float(_EDGE), top
-    for swatch, caption in items:
-        width = 28 + _text_width(caption)
-        if x + width > _W - _RIGHT and x > _EDGE:
-            x, y = float(_EDGE), y + _ROW
-        out.append(f'<g transform="translate({_f(x)},{_f(y)})">{swatch}'
-                   f'<text x="28" y="4" fill="{_INK}">{_e(caption)}</text></g>')
-        x += width + 18
-    out.append("</g>")
-    return out, y + 8
+        items.append((line(OUT, linestyle="none", marker="|", markersize=14,
+                           markeredgewidth=2), "runs out"))
+    return items
 
 
-def _axes(s: _Scale, step: int) -> list[str]:
-    """Seat ticks with grid lines, date ticks below the plot."""
-    out = ['<g class="y-axis">']
-    for seats in range(0, s.top + 1, step):
-        y = s.y(seats)
-        out.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{_f(y)}" y2="{_f(y)}" '
-                   f'stroke="{_GRID if seats else _AXIS}"/>'
-                   f'<text x="{_LEFT - 6}" y="{_f(y + 4)}" text-anchor="end" '
-                   f'fill="{MUTED}">{fmt_int(seats)}</text>')
-    out += ["</g>", '<g class="x-axis">']
-    for day, text in _date_ticks(s.start, s.end, max(2, (_W - _LEFT - _RIGHT) // 64)):
-        x = s.x(day)
-        out.append(f'<line x1="{_f(x)}" x2="{_f(x)}" y1="{_f(s.plot_bottom)}" '
-                   f'y2="{_f(s.plot_bottom + 5)}" stroke="{_AXIS}"/>'
-                   f'<text x="{_f(x)}" y="{_f(s.plot_bottom + 18)}" text-anchor="middle" '
-                   f'fill="{MUTED}">{_e(text)}</text>')
-    out.append("</g>")
-    return out
+def _legend(fig: Figure, entries: Sequence[tuple[Line2D, str]]) -> tuple[Legend, float]:
+    """The legend under the subtitle in as few rows as fit the width, read row by row;
+    the legend and its height in points."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for columns in range(len(entries), 0, -1):
+        # matplotlib fills a legend column by column: hand it the entries so that
+        # its columns read as rows.
+        ordered = [e for j in range(columns) for e in entries[j::columns]]
+        legend = fig.legend([h for h, _ in ordered], [t for _, t in ordered],
+                            loc="upper left", bbox_to_anchor=(0, 1),
+                            bbox_transform=_from_top(fig, _EDGE, _LEGEND_TOP),
+                            ncols=columns, frameon=False, fontsize=_LEGEND_FONT,
+                            labelcolor=_INK, borderpad=0, borderaxespad=0,
+                            handlelength=2.2, handletextpad=0.6, columnspacing=1.6,
+                            labelspacing=0.35)
+        extent = legend.get_window_extent(renderer)
+        if extent.width <= _W - _EDGE - _RIGHT or columns == 1:
+            legend.set_gid("legend")
+            return legend, float(extent.height)
+        legend.remove()
+    raise AssertionError("unreachable: one column always returns")  # pragma: no cover
 
 
-def _marker_lines(s: _Scale, placed: Sequence[_Placed]) -> list[str]:
-    out = []
-    for p in placed:
-        label_y = s.plot_top - 6 - p.row * _ROW
-        today = p.label.cls == "today"
-        dash = ' stroke-dasharray="2 3"' if today else ""
-        out.append(f'<g class="{p.label.cls}"><line x1="{_f(p.label.x)}" '
-                   f'x2="{_f(p.label.x)}" y1="{_f(label_y - 10)}" y2="{_f(s.plot_bottom)}" '
-                   f'stroke="{p.label.colour}" stroke-width="{1 if today else 1.5}"{dash}/>'
-                   f'<text x="{_f(p.text_x)}" y="{_f(label_y)}" text-anchor="{p.anchor}" '
-                   f'fill="{p.label.colour}" font-weight="600">{_e(p.label.text)}</text></g>')
-    return out
+def _seats(highest: float) -> tuple[MaxNLocator, float]:
+    """Seat ticks on round numbers (1, 2, 2.5 or 5 times a power of ten), and the top
+    of the axis: the first tick at or above ``highest``."""
+    seats = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10], integer=True, min_n_ticks=3)
+    return seats, float(max(seats.tick_values(0, max(highest, 1.0))[-1], 1))
 
 
-def _data(s: _Scale, lines: _Lines, capacity: ClassCapacity,
-          after: ClassCapacity | None) -> list[str]:
-    out = [f'<polygon class="over" points="{area}" fill="{OUT}" fill-opacity="0.12"/>'
-           for area in _over_areas(s, lines.projection)]
-    out.append(f'<path class="licensed" d="{_step_path(s, lines.licensed)}" fill="none" '
-               f'stroke="{LICENSED}" stroke-width="2"/>')
+def _style_axes(ax: Axes, seats: MaxNLocator, top: float, start: date, end: date) -> None:
+    """Seat ticks with grid lines, the top on a tick; date ticks on round days or
+    months, the year once below them."""
+    ax.set_ylim(0, top)
+    ax.yaxis.set_major_locator(seats)
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    days = AutoDateLocator(minticks=3, maxticks=10)
+    ax.set_xlim(date2num(start), date2num(end))
+    ax.xaxis.set_major_locator(days)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(days))
+    ax.xaxis.set_gid("x-axis")
+    ax.yaxis.set_gid("y-axis")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_color(_AXIS)
+    ax.grid(axis="y", color=_GRID, linewidth=1)
+    ax.set_axisbelow(True)
+    ax.tick_params(axis="y", length=0, pad=6, labelcolor=MUTED, labelsize=_FONT)
+    ax.tick_params(axis="x", length=5, color=_AXIS, labelcolor=MUTED, labelsize=_FONT)
+    ax.xaxis.get_offset_text().set(color=MUTED, fontsize=_FONT)
+    ax.set_facecolor("none")
+
+
+def _days(points: Sequence[Point]) -> list[float]:
+    return [float(date2num(p.day)) for p in points]
+
+
+def _draw_data(ax: Axes, lines: _Lines, capacity: ClassCapacity,
+               after: ClassCapacity | None) -> None:
+    dashed = (0, (3, 2))
+    projection = lines.projection
+    if projection:
+        used = [p.used for p in projection]
+        licensed = [float(p.licensed) for p in projection]
+        ax.fill_between(_days(projection), used, licensed,
+                        where=[u > n for u, n in zip(used, licensed, strict=True)],
+                        interpolate=True, color=OUT, alpha=0.12, linewidth=0, gid="over")
+    steps = [(float(date2num(d)), n) for d, n in lines.licensed]
+    if steps:  # on to the axis' end: a single snapshot's licenses make a line too
+        steps.append((max(steps[-1][0], ax.get_xlim()[1]), steps[-1][1]))
+    ax.plot([d for d, _ in steps], [n for _, n in steps], drawstyle="steps-post",
+            color=LICENSED, linewidth=2, gid="licensed")
     if lines.after_licensed:
-        out.append(f'<path class="licensed after" d="{_step_path(s, lines.after_licensed)}" '
-                   f'fill="none" stroke="{AFTER}" stroke-width="2" stroke-dasharray="3 3"/>')
+        ax.plot([float(date2num(d)) for d, _ in lines.after_licensed],
+                [n for _, n in lines.after_licensed], drawstyle="steps-post", color=AFTER,
+                linewidth=2, linestyle=(0, (1.5, 1.5)), gid="licensed-after")
     if lines.after_projection:
-        out.append(f'<path class="projection after" '
-                   f'd="{_line_path(s, lines.after_projection)}" fill="none" '
-                   f'stroke="{AFTER}" stroke-width="2" stroke-dasharray="6 4"/>')
-    if lines.projection:
-        out.append(f'<path class="projection" d="{_line_path(s, lines.projection)}" '
-                   f'fill="none" stroke="{USED}" stroke-width="2" stroke-dasharray="6 4"/>')
+        ax.plot(_days(lines.after_projection), [p.used for p in lines.after_projection],
+                color=AFTER, linewidth=2, linestyle=dashed, gid="projection-after")
+    if projection:
+        ax.plot(_days(projection), [p.used for p in projection], color=USED, linewidth=2,
+                linestyle=dashed, gid="projection")
     history = lines.history
     if history:
         # Dots as big as the snapshots' spacing allows: beads on a line, not a smear.
-        spacing = (s.x(history[-1].day) - s.x(history[0].day)) / max(len(history) - 1, 1)
-        radius = min(2.6, max(1.0, spacing * 0.9))
-        out.append(f'<g class="used"><path d="{_line_path(s, history)}" fill="none" '
-                   f'stroke="{USED}" stroke-width="1.6" stroke-linejoin="round"/>')
-        out += [f'<circle cx="{_f(s.x(p.day))}" cy="{_f(s.y(p.used))}" r="{radius:.1f}" '
-                f'fill="{USED}"/>' for p in history]
-        out.append("</g>")
-    crossings = [(capacity, OUT)]
+        left, right = ax.transData.transform([(date2num(history[0].day), 0),
+                                              (date2num(history[-1].day), 0)])[:, 0]
+        spacing = (right - left) / (len(history) - 1) if len(history) > 1 else 5.2
+        ax.plot(_days(history), [p.used for p in history], color=USED, linewidth=1.6,
+                marker="o", markersize=min(5.2, max(2.0, spacing * 1.8)),
+                markeredgewidth=0, solid_joinstyle="round", clip_on=False, gid="used")
+    crossings = [(capacity, OUT, "crossing")]
     if after is not None and after.exhausted_on != capacity.exhausted_on:
-        crossings.append((after, AFTER))
-    for marked, colour in crossings:
+        crossings.append((after, AFTER, "crossing-after"))
+    for marked, colour, gid in crossings:
         where = next((p for p in marked.projection if p.day == marked.exhausted_on), None)
         if where is not None:
-            out.append(f'<circle class="crossing" cx="{_f(s.x(where.day))}" '
-                       f'cy="{_f(s.y(where.licensed))}" r="4.5" fill="#fff" '
-                       f'stroke="{colour}" stroke-width="2"/>')
-    return out
-
-
-# --- the chart --------------------------------------------------------------------
+            ax.plot([date2num(where.day)], [where.licensed], linestyle="none", marker="o",
+                    markersize=9, markerfacecolor="#ffffff", markeredgecolor=colour,
+                    markeredgewidth=2, clip_on=False, zorder=4, gid=gid)
 
 
 def chartable(capacity: ClassCapacity) -> bool:
@@ -489,42 +458,100 @@ def _subtitle(capacity: ClassCapacity, after: ClassCapacity | None, lines: _Line
     return text
 
 
+# --- the chart --------------------------------------------------------------------
+
+
+def _figure(*, title: str, capacity: ClassCapacity, after: ClassCapacity | None,
+            today: date, horizon_end: date) -> Figure:
+    """The chart as a matplotlib figure (drawn in :func:`class_chart`'s ``rc_context``)."""
+    lines = _lines(capacity, after)
+    days = [p.day for p in lines.points] or [today]
+    start, end = min(days), max(days)
+    end = max(end, start + timedelta(days=7))  # days on the axis, never hours
+    seats, top = _seats(max([capacity.licensed, capacity.used,
+                             *(max(p.used, p.licensed) for p in lines.points)]) * 1.08)
+    # Room for the widest seat label (the top one's), never less than usual.
+    left = max(_LEFT, _EDGE + _text_width(f"{top:,.0f}", _FONT) + 6)
+
+    fig = Figure(figsize=(_W / _DPI, 4), dpi=_DPI, facecolor="#ffffff")
+    # Where the plot goes across is known now; how far down only once the legend and
+    # the marker labels above it are laid out.
+    ax = fig.add_axes((left / _W, 0.1, (_W - left - _RIGHT) / _W, 0.5))
+    _style_axes(ax, seats, top, start, end)
+
+    sub = _subtitle(capacity, after, lines, horizon_end)
+    fig.text(0, 1, _fit(title, _W - 2 * _EDGE, _TITLE_FONT, bold=True),
+             transform=_from_top(fig, _EDGE, 22), fontsize=_TITLE_FONT, fontweight="bold",
+             color=_INK, parse_math=False, gid="title")
+    fig.text(0, 1, _fit(sub, _W - 2 * _EDGE, _SUB_FONT), transform=_from_top(fig, _EDGE, 42),
+             fontsize=_SUB_FONT, color=MUTED, parse_math=False, gid="subtitle")
+    marked = capacity.exhausted_on is not None or (after is not None
+                                                   and after.exhausted_on is not None)
+    _, legend_height = _legend(fig, _legend_entries(lines, marked))
+
+    # Not left of the seat labels' column: "today" at the left edge goes to the right.
+    placed = _place(_markers(ax, capacity, after, today), left - 10, _W - 4)
+    rows = max(p.row for p in placed) + 1
+    plot_top = _LEGEND_TOP + legend_height + rows * _ROW + 10
+    height = plot_top + _PLOT_H + _BOTTOM
+    fig.set_size_inches(_W / _DPI, height / _DPI)
+    ax.set_position((left / _W, _BOTTOM / height, (_W - left - _RIGHT) / _W,
+                     _PLOT_H / height))
+
+    # The projected stretch is shaded, so observed and projected read apart at a glance.
+    if start <= today < end:
+        ax.axvspan(float(date2num(today)), float(date2num(end)), color=_FUTURE, linewidth=0,
+                   zorder=0, gid="future")
+    _draw_markers(fig, ax, placed)
+    _draw_data(ax, lines, capacity, after)
+    return fig
+
+
+_ROOT: Final = re.compile(r"\A.*?<svg\b([^>]*)>", flags=re.DOTALL)
+_STYLE: Final = re.compile(r"\s*<defs>\s*<style\b[^>]*>.*?</style>\s*</defs>", flags=re.DOTALL)
+_ID: Final = re.compile(r'\bid="([^"]+)"')
+_REF: Final = re.compile(r'(xlink:href="#|url\(#)')
+
+
+def _inline(svg: str, *, ident: str, data_class: str, title: str) -> str:
+    """matplotlib's SVG document as an element for a page: no prolog or DOCTYPE, the
+    chart's own id prefixed to every id (and every reference to one), a ``class`` on
+    the groups listed in :data:`_CLASSES`, an accessible title, and without its
+    ``*`` style rule (inline, it would apply to the whole page; the page's CSS has it
+    for the charts)."""
+    prefix = html.escape(ident, quote=True)
+
+    def tagged(match: re.Match[str]) -> str:
+        gid = match.group(1)
+        css = _CLASSES.get(gid)
+        return f'id="{prefix}-{gid}"' + (f' class="{css}"' if css else "")
+
+    body = _STYLE.sub("", _ID.sub(tagged, svg), count=1)
+    body = _REF.sub(lambda m: f"{m.group(1)}{prefix}-", body)
+    return _ROOT.sub(lambda m: (
+        f'<svg id="{prefix}" class="chart" data-class="{html.escape(data_class)}" '
+        f'role="img" aria-labelledby="{prefix}-t"{m.group(1)}>\n'
+        f'<title id="{prefix}-t">{html.escape(title, quote=False)}</title>'),
+        body, count=1).strip()
+
+
 def class_chart(*, title: str, capacity: ClassCapacity, after: ClassCapacity | None,
                 today: date, horizon_end: date, data_class: str, ident: str) -> str:
     """The chart of one pool's seat class as an ``<svg>`` element.
 
     ``after`` is the same class after a what-if (None without one); ``ident`` must be
-    unique in the page (the chart's accessible title refers to it); ``data_class`` is
-    written as ``data-class`` for whoever looks the charts up.
+    unique in the page (the chart's ids and accessible title derive from it);
+    ``data_class`` is written as ``data-class`` for whoever looks the charts up.
     """
-    lines = _lines(capacity, after)
-    s, step = _scale(lines, capacity, today)
-    marked = capacity.exhausted_on is not None or (after is not None
-                                                   and after.exhausted_on is not None)
-    legend, legend_bottom = _legend(lines, marked, 64)
-    # Not left of the seat labels' column: "today" at the left edge goes to the right.
-    placed = _place(_markers(s, capacity, after, today), _LEFT - 10, _W - 4)
-    rows = max(p.row for p in placed) + 1
-    s = dataclasses.replace(s, plot_top=legend_bottom + rows * _ROW + 6)
-    height = s.plot_bottom + _BOTTOM
-    sub = _subtitle(capacity, after, lines, horizon_end)
-    # The projected stretch is shaded, so observed and projected read apart at a glance.
-    x_today = min(max(s.x(today), _LEFT), _W - _RIGHT)
-    return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-class="{_e(data_class)}"'
-        f' viewBox="0 0 {_W} {_f(height)}" width="{_W}" height="{_f(height)}" role="img"'
-        f' aria-labelledby="{_e(ident)}-t" font-size="{_FONT}"'
-        f' font-family="system-ui, -apple-system, \'Segoe UI\', Roboto, Arial, sans-serif">',
-        f'<title id="{_e(ident)}-t">{_e(title)}: {_e(sub)}</title>',
-        f'<text x="{_EDGE}" y="22" font-size="{_TITLE_FONT}" font-weight="600" '
-        f'fill="{_INK}">{_e(_fit(title, _W - 2 * _EDGE, _TITLE_FONT, bold=True))}</text>',
-        f'<text x="{_EDGE}" y="42" font-size="{_SUB_FONT}" fill="{MUTED}">'
-        f"{_e(_fit(sub, _W - 2 * _EDGE, _SUB_FONT))}</text>",
-        *legend,
-        f'<rect class="future" x="{_f(x_today)}" y="{_f(s.plot_top)}" '
-        f'width="{_f(_W - _RIGHT - x_today)}" height="{_PLOT_H}" fill="#f3f4f6"/>',
-        *_axes(s, step),
-        *_marker_lines(s, placed),
-        *_data(s, lines, capacity, after),
-        "</svg>",
-    ])
+    # Set for this drawing only. The bundled font as paths: no font in the page. A fixed
+    # salt for the ids matplotlib hashes: the same chart gives the same bytes.
+    with mpl.rc_context({"svg.fonttype": "path", "svg.hashsalt": "poolsync",
+                         "font.family": _FAMILY, "font.size": _FONT,
+                         "axes.unicode_minus": False}):
+        fig = _figure(title=title, capacity=capacity, after=after, today=today,
+                      horizon_end=horizon_end)
+        out = io.StringIO()
+        fig.savefig(out, format="svg", metadata=_METADATA)
+    sub = _subtitle(capacity, after, _lines(capacity, after), horizon_end)
+    return _inline(out.getvalue(), ident=ident, data_class=data_class,
+                   title=f"{title}: {sub}")

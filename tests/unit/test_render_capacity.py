@@ -12,12 +12,17 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import random
 import re
 from datetime import UTC, date, datetime, timedelta
+from xml.etree.ElementTree import Element
 
+import defusedxml.ElementTree as SafeET
+import matplotlib.dates as mdates
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.axes import Axes
 
 from poolsync.capacity.model import (
     CapacityReport,
@@ -37,7 +42,15 @@ from poolsync.render.capacity import (
     capacity_md,
     capacity_table,
 )
-from poolsync.render.capacity_svg import _LEFT, _W, _date_ticks, _Label, _nice_step, _place
+from poolsync.render.capacity_svg import (
+    _LEFT,
+    _W,
+    _figure,
+    _Label,
+    _place,
+    _text_width,
+    class_chart,
+)
 
 TODAY = date(2024, 5, 1)
 GENERATED = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
@@ -376,8 +389,24 @@ def test_table_wraps_prose_at_width() -> None:
 # --- HTML -------------------------------------------------------------------------
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
 def _charts(page: str) -> list[str]:
     return re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
+
+
+def _group(chart: str, css: str) -> Element:
+    """The element of an inline chart whose class is ``css`` (the chart is XML too)."""
+    found: list[Element] = [g for g in SafeET.fromstring(chart).iter()
+                            if g.get("class") == css]
+    assert len(found) == 1, (css, len(found))
+    return found[0]
+
+
+def _dots(chart: str) -> int:
+    """The dots of observed use: matplotlib draws each marker as a <use> of one shape."""
+    return sum(1 for e in _group(chart, "used").iter() if e.tag == f"{SVG}use")
 
 
 def test_html_one_chart_per_pool_class_with_exhaustion() -> None:
@@ -392,11 +421,12 @@ def test_html_one_chart_per_pool_class_with_exhaustion() -> None:
     assert f"runs out {vm.exhausted_on:%d} Aug 2024" in charts[0]
     assert 'class="exhaustion after"' in charts[0]  # the scenario's own date
     assert 'class="exhaustion"' not in charts[1]
-    for chart in charts:
+    report = sample_report()
+    for chart, c in zip(charts, (VM, UM, INBOX), strict=True):
         for part in ('class="used"', 'class="licensed"', 'class="projection"',
                      'class="legend"', 'class="x-axis"', 'class="y-axis"', "<title"):
             assert part in chart, part
-        assert chart.count("<circle") >= 90
+        assert _dots(chart) == len(report.pools[0].classes[c].history) == 90
 
 
 def test_html_skips_empty_classes() -> None:
@@ -415,12 +445,25 @@ def test_html_skips_empty_classes() -> None:
 def test_html_is_self_contained() -> None:
     page = capacity_html(sample_report())
     urls = re.findall(r"https?://[^\s\"'<>)]*", page)
-    assert set(urls) <= {"http://www.w3.org/2000/svg"}
+    assert set(urls) <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
     assert "<link" not in page.lower()
     assert not re.search(r"\bsrc\s*=", page, flags=re.IGNORECASE)
     assert "<script" not in page.lower()
-    assert "@import" not in page and "url(" not in page
+    assert "@import" not in page and "@font-face" not in page
+    # The charts refer to their own clip paths and shapes, and to nothing else.
+    refs = re.findall(r"url\(([^)]*)\)", page) + re.findall(r'href="([^"]*)"', page)
+    assert refs and all(ref.startswith("#chart-") for ref in refs), set(refs) - {""}
     assert "<style>" in page
+    assert "<?xml" not in page and "<!DOCTYPE svg" not in page  # inlined, not documents
+
+
+def test_html_is_deterministic_and_its_ids_unique() -> None:
+    page = capacity_html(sample_report())
+    assert capacity_html(sample_report()) == page  # no date, no random id
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)) > 3
+    for ref in set(re.findall(r'(?:url\(|href=")#([^)"]+)', page)):
+        assert ref in ids, ref  # every reference resolves, to its own chart's element
 
 
 def test_html_escapes_hostile_names() -> None:
@@ -454,13 +497,14 @@ LABEL_TEXTS = ("today", "runs out 21 Aug 2024", "after: runs out 30 Sep 2024")
 def test_marker_labels_never_touch_each_other_or_a_line(xs: list[float]) -> None:
     """Today, runs out and after: runs out anywhere on the chart, even on the same day:
     every label inside the chart, none over another or crossed by another's line."""
-    labels = [_Label(x, text, "#000", "m", prefer_left=i == 0)
+    labels = [_Label(x, text, "#000", "m", _text_width(text, bold=True), prefer_left=i == 0)
               for i, (x, text) in enumerate(zip(xs, LABEL_TEXTS, strict=False))]
     placed = _place(labels, _LEFT - 10, _W - 4)
     assert sorted(p.label.text for p in placed) == sorted(label.text for label in labels)
     for p in placed:
         assert p.lo >= _LEFT - 10 and p.hi <= _W - 4
-        assert p.hi - p.lo >= len(p.label.text) * 4
+        assert math.isclose(p.hi - p.lo, p.label.width)
+        assert p.label.width >= len(p.label.text) * 4  # measured, not guessed
         for q in placed:
             if q is p:
                 continue
@@ -470,15 +514,45 @@ def test_marker_labels_never_touch_each_other_or_a_line(xs: list[float]) -> None
                 assert not q.lo <= p.label.x <= q.hi
 
 
-def test_date_ticks_are_round_and_few() -> None:
-    ticks = _date_ticks(date(2024, 2, 2), date(2024, 10, 28), 8)
-    assert [label for _, label in ticks] == ["Mar 2024", "Apr", "May", "Jun", "Jul", "Aug",
-                                             "Sep", "Oct"]
-    weekly = _date_ticks(date(2024, 4, 3), date(2024, 5, 31), 10)
-    assert all(d.weekday() == 0 for d, _ in weekly) and len(weekly) <= 10
-    years = _date_ticks(date(2020, 1, 1), date(2024, 12, 31), 8)
-    assert len(years) <= 8 and years[0][1] == "Jan 2020"
-    assert _nice_step(1350) == 500 and _nice_step(6.5) == 2 and _nice_step(0.5) == 1
+def _axes_of(capacity: ClassCapacity) -> Axes:
+    fig = _figure(title="VM seats", capacity=capacity, after=None, today=TODAY,
+                  horizon_end=_day(HORIZON))
+    return fig.axes[0]
+
+
+def test_ticks_are_round_and_few() -> None:
+    vm = sample_report().pools[0].classes[VM]
+    ax = _axes_of(vm)
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert [d.date() for d in mdates.num2date(ticks)] == [date(2024, m, 1)
+                                                          for m in range(3, 11)]
+    labels = ax.xaxis.get_major_formatter().format_ticks(ticks)
+    assert labels[:3] == ["Mar", "Apr", "May"]
+    seats = list(ax.get_yticks())
+    step = seats[1] - seats[0]
+    assert seats[0] == 0 and step in {250, 500} and len(seats) <= 8
+    assert all(s % step == 0 for s in seats)
+    top = ax.get_ylim()[1]
+    assert top == seats[-1] >= max(p.used for p in vm.projection)  # the top is a tick
+    # Three weeks of history only: ticks on days, still few.
+    short = _axes_of(dataclasses.replace(vm, history=vm.history[-21:], projection=()))
+    assert 3 <= len(short.get_xticks()) <= 10
+
+
+def test_chart_is_one_inline_svg_element() -> None:
+    vm = sample_report().pools[0].classes[VM]
+    chart = class_chart(title='VM <seats> & "$x$"', capacity=vm, after=None, today=TODAY,
+                        horizon_end=_day(HORIZON), data_class="vm", ident="c1")
+    root = SafeET.fromstring(chart)  # well-formed, one element, no prolog
+    assert root.tag == f"{SVG}svg" and chart.startswith("<svg ")
+    assert (root.get("id"), root.get("class"), root.get("data-class")) == ("c1", "chart", "vm")
+    title = root.find(f"{SVG}title")
+    assert title is not None and title.get("id") == root.get("aria-labelledby") == "c1-t"
+    assert title.text is not None and title.text.startswith('VM <seats> & "$x$": 764 of 900')
+    assert root.find(f".//{SVG}text") is None  # text as paths: the page needs no font
+    assert all(e.get("id", "c1").startswith("c1") for e in root.iter())
+    assert 'class="exhaustion after"' not in chart and 'class="projection after"' not in chart
 
 
 def test_what_if_new_server_and_unchanged_classes() -> None:
@@ -497,3 +571,15 @@ def test_what_if_new_server_and_unchanged_classes() -> None:
     assert 'class="projection after"' in charts[0]
     assert 'class="projection after"' not in charts[1]  # UM: the scenario changes nothing
     assert "(after: no change)" in charts[1]
+
+
+def test_chart_of_one_snapshot_or_running_out_today() -> None:
+    um = sample_report().pools[0].classes[UM]
+    vm = sample_report().pools[0].classes[VM]
+    for capacity in (dataclasses.replace(um, history=um.history[-1:], projection=()),
+                     dataclasses.replace(vm, exhausted_on=TODAY)):
+        chart = class_chart(title="t", capacity=capacity, after=None, today=TODAY,
+                            horizon_end=_day(HORIZON), data_class="x", ident="c")
+        assert _dots(chart) == len(capacity.history)
+        assert len(_group(chart, "licensed")) > 0  # a line even from one snapshot
+        assert ('class="exhaustion"' in chart) == (capacity.exhausted_on is not None)
