@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from poolsync.compliance import Limits
 from poolsync.errors import ConfigError
+from poolsync.licensing.mac import normalize_mac
 from poolsync.secrets import SecretRef
 from poolsync.yamlfile import Node, load_yaml_mapping
 
@@ -278,8 +279,8 @@ def _days(node: Node, key: str, default: int) -> int:
     except ValueError:
         raise node.expected("a number of days such as 90d", raw, key=key) from None
     days = round(seconds / 86400)
-    if days < 1 or seconds % 86400:
-        raise node.expected("a whole number of days (at least 1d)", raw, key=key)
+    if days < 1 or days > 3650 or seconds % 86400:
+        raise node.expected("a whole number of days from 1d to 3650d", raw, key=key)
     return days
 
 
@@ -297,9 +298,16 @@ def _capacity(node: Node, *, base_dir: Path) -> CapacityConfig:
         if not files:
             raise entry.error("expected at least one license file path, got an empty list "
                               "(or none)", key="files")
-        found.append(ServerLicenseFiles(server=name,
-                                        files=tuple(base_dir / f for f in files),
-                                        mac=entry.optional_str("mac")))
+        paths = [base_dir / f for f in files]
+        if len({p.resolve() for p in paths}) != len(paths):
+            raise entry.error("a license file is listed twice; each counts once", key="files")
+        mac = entry.optional_str("mac")
+        if mac is not None:
+            try:
+                mac = normalize_mac(mac)
+            except ValueError as exc:
+                raise entry.error(str(exc), key="mac") from None
+        found.append(ServerLicenseFiles(server=name, files=tuple(paths), mac=mac))
     return CapacityConfig(
         window_days=_days(node, "window", 90),
         horizon_days=_days(node, "horizon", 365),

@@ -28,6 +28,7 @@ __all__ = ["COLUMNS", "HistoryFileError", "parse_history", "snapshots_from_repor
 COLUMNS: Final = ("date", "pool", "server", "class", "licensed", "used")
 OPTIONAL: Final = ("published",)
 JSON_TYPE: Final = "usage-history"
+MAX_COUNT: Final = 2**63 - 1  # what SQLite's INTEGER holds
 
 
 class HistoryFileError(UserError):
@@ -98,7 +99,7 @@ def _parse_csv(text: str, *, path: Path) -> list[Snapshot]:
     index: dict[str, int] = {name: names.index(name) for name in (*COLUMNS, *OPTIONAL)
                              if name in names}
     rows: list[Snapshot] = []
-    seen: dict[tuple[str, str, str, str], int] = {}
+    seen: dict[tuple[str, str, str, str], str] = {}
     for values in reader:
         line = reader.line_num
         if not any(v.strip() for v in values):
@@ -109,14 +110,21 @@ def _parse_csv(text: str, *, path: Path) -> list[Snapshot]:
                                    f"{', '.join(short)}")
         record: dict[str, str] = {name: values[i].strip() if i < len(values) else ""
                                   for name, i in index.items()}
-        row = _row(record, where=f"{path}: line {line}")
-        key = (row.taken_at.isoformat(), row.pool, row.server, row.seat_class.value)
-        if key in seen:
-            raise HistoryFileError(f"{path}: line {line}: the same date, pool, server and "
-                                   f"class as line {seen[key]}")
-        seen[key] = line
-        rows.append(row)
+        rows.append(_unique(_row(record, where=f"{path}: line {line}"), seen,
+                            where=f"{path}: line {line}", label=f"line {line}"))
     return rows
+
+
+def _unique(row: Snapshot, seen: dict[tuple[str, str, str, str], str], *, where: str,
+            label: str) -> Snapshot:
+    """``row``, unless an earlier row of the file has its date, pool, server and class
+    (names compared case-insensitively, as the store's report does)."""
+    key = (row.taken_at.isoformat(), row.pool, row.server.casefold(), row.seat_class.value)
+    if key in seen:
+        raise HistoryFileError(f"{where}: the same date, pool, server and class as "
+                               f"{seen[key]}")
+    seen[key] = label
+    return row
 
 
 def _parse_json(text: str, *, path: Path) -> list[Snapshot]:
@@ -129,12 +137,15 @@ def _parse_json(text: str, *, path: Path) -> list[Snapshot]:
         raise HistoryFileError(f"{path}: expected a JSON object with a \"snapshots\" list "
                                "(as `poolsync history export --format json` writes)")
     rows: list[Snapshot] = []
+    seen: dict[tuple[str, str, str, str], str] = {}
     for n, item in enumerate(items):
         if not isinstance(item, dict):
             raise HistoryFileError(f"{path}: snapshots[{n}]: expected an object")
         record: dict[str, str] = {k: "" if item.get(k) is None else str(item.get(k))
                                   for k in (*COLUMNS, *OPTIONAL)}
-        rows.append(_row(record, where=f"{path}: snapshots[{n}]"))
+        where = f"{path}: snapshots[{n}]"
+        rows.append(_unique(_row(record, where=where), seen, where=where,
+                            label=f"snapshots[{n}]"))
     return rows
 
 
@@ -168,6 +179,8 @@ def _count(text: str, key: str, *, where: str) -> int:
                                f"{text!r}") from None
     if value < 0:
         raise HistoryFileError(f"{where}: {key}: expected a whole number >= 0, got {value}")
+    if value > MAX_COUNT:
+        raise HistoryFileError(f"{where}: {key}: expected at most {MAX_COUNT}, got {value}")
     return value
 
 
@@ -182,7 +195,8 @@ def _date(text: str, *, where: str) -> dt.datetime:
         raise HistoryFileError(f"{where}: date: expected {what}, got {text!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    # The store keeps whole seconds: two rows within one second are one moment.
+    return moment.astimezone(dt.UTC).replace(microsecond=0)
 
 
 def sorted_snapshots(rows: Sequence[Snapshot]) -> list[Snapshot]:

@@ -153,19 +153,28 @@ class _Pool:
 
 def _collect(snapshots: Iterable[Snapshot], first: date, today: date) -> dict[str, _Pool]:
     """The window's series: per pool, server and class, each day's last snapshot."""
+    # Server names are compared case-insensitively (as AD and the pool rules do): an
+    # imported spreadsheet's "unity-a" is the resyncs' "UNITY-A". The spelling of the
+    # latest snapshot names the server.
     last: dict[tuple[str, str, SeatClass, date], Snapshot] = {}
+    spelling: dict[str, Snapshot] = {}
     for snapshot in snapshots:
         day = snapshot_day(snapshot)
         if not first < day <= today:
             continue
-        key = (snapshot.pool, snapshot.server, snapshot.seat_class, day)
+        server = snapshot.server.casefold()
+        key = (snapshot.pool.casefold(), server, snapshot.seat_class, day)
         kept = last.get(key)
         if kept is None or snapshot.taken_at >= kept.taken_at:
             last[key] = snapshot
+        named = spelling.get(server)
+        if named is None or snapshot.taken_at >= named.taken_at:
+            spelling[server] = snapshot
     pools: dict[str, _Pool] = {}
     for (pool_id, server, seat_class, day), snapshot in last.items():
         pool = pools.setdefault(pool_id, _Pool(pool_id, {}))
-        series = pool.servers.setdefault(server, {}).setdefault(seat_class, {})
+        name = spelling[server].server
+        series = pool.servers.setdefault(name, {}).setdefault(seat_class, {})
         series[day] = (snapshot.used, snapshot.licensed)
     return pools
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import click
@@ -31,6 +31,7 @@ from poolsync.render.capacity import (
 from poolsync.store import Store
 
 FORMATS = ("table", "md", "csv", "json", "html")
+MAX_DAYS = 3650
 
 
 @click.group()
@@ -46,16 +47,16 @@ def _days(text: str | None, default: int, option: str) -> int:
     except ValueError:
         raise click.BadParameter(f"expected a number of days such as 90d, got {text!r}",
                                  param_hint=option) from None
-    if seconds < 86400 or seconds % 86400:
-        raise click.BadParameter(f"expected a whole number of days (at least 1d), got {text!r}",
-                                 param_hint=option)
+    if seconds < 86400 or seconds % 86400 or seconds > MAX_DAYS * 86400:
+        raise click.BadParameter(f"expected a whole number of days from 1d to {MAX_DAYS}d, "
+                                 f"got {text!r}", param_hint=option)
     return int(seconds // 86400)
 
 
 def license_changes(capacity: CapacityConfig, *, today: date,
                     end: date) -> list[LicenseChange]:
-    """The days after ``today`` (up to ``end``) on which a server's license files change
-    its seats (an expiry, a start), with the seats from that day on."""
+    """The days up to ``end`` on which a server's license files change its seats (an
+    expiry, a start), with the seats from that day on."""
     changes: list[LicenseChange] = []
     for entry in capacity.license_files:
         files: list[LicenseFile] = []
@@ -65,9 +66,13 @@ def license_changes(capacity: CapacityConfig, *, today: date,
                 raise UserError(f"{path}: an effective-license XML, not a license file "
                                 f"(capacity.license_files.{entry.server})")
             files.append(read)
-        macs = [entry.mac] if entry.mac else []
+        # No MAC given: the host-ID check is skipped (as `license show` does), not
+        # failed for every bound file.
+        macs = [entry.mac] if entry.mac else None
+        # Every change up to the horizon: the projection keeps those after each
+        # server's latest snapshot (earlier ones are in its snapshots already).
         for moment in timeline(files):
-            if today < moment.date <= end:
+            if moment.date <= end:
                 values = check_licenses(files, at=moment.date, macs=macs).effective.values
                 changes.append(LicenseChange(
                     server=entry.server, on=moment.date,
@@ -125,12 +130,13 @@ def capacity(ctx: Context, fmt: str, out: Path | None, window: str | None,
     horizon_days = _days(horizon, config.capacity.horizon_days, "--horizon")
     generated = now()
     day = today.date() if today is not None else generated.date()
+    since = datetime.combine(day - timedelta(days=window_days), time(), tzinfo=UTC)
     with Store.open(config.store, create=False) as store:
-        snapshots = store.snapshots()
-    if not snapshots:
-        raise StoreError(f"{config.store} holds no usage history: each successful "
-                         "`poolsync resync` stores a snapshot, and `poolsync history import` "
-                         "loads history kept elsewhere")
+        snapshots = store.snapshots(since=since)
+    if not [s for s in snapshots if s.taken_at.date() <= day]:
+        raise StoreError(f"{config.store} holds no usage history in the {window_days} days "
+                         f"up to {day}: each successful `poolsync resync` stores a snapshot, "
+                         "and `poolsync history import` loads history kept elsewhere")
     changes = license_changes(config.capacity, today=day,
                               end=day + timedelta(days=horizon_days))
     result = project(snapshots, today=day, window_days=window_days,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from poolsync.capacity.model import (
@@ -30,7 +30,7 @@ from poolsync.capacity.model import (
     ServerCapacity,
     WhatIf,
 )
-from poolsync.model import SeatClass
+from poolsync.model import SEAT_CLASSES, SeatClass
 from poolsync.render.capacity_format import (
     CHANGE_HEADERS,
     COMPARISON_HEADERS,
@@ -81,6 +81,18 @@ CSV_COLUMNS: Final = (
 # --- JSON -------------------------------------------------------------------------
 
 
+#: A seat class without any snapshot: nothing licensed, nothing used, nothing projected.
+_NOTHING = ClassCapacity(licensed=0, used=0, headroom=0, growth_per_day=0.0,
+                         exhausted_on=None, days_left=None, seats_needed=0)
+
+
+def _classes_json(classes: Mapping[SeatClass, ClassCapacity], *,
+                  server: bool) -> dict[str, Any]:
+    """Every seat class, in the contract's order (one with no history: zeros)."""
+    return {c.value: _class_json(classes.get(c, _NOTHING), server=server)
+            for c in SEAT_CLASSES}
+
+
 def _class_json(capacity: ClassCapacity, *, server: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "licensed": capacity.licensed,
@@ -99,7 +111,7 @@ def _class_json(capacity: ClassCapacity, *, server: bool) -> dict[str, Any]:
 def _server_json(server: ServerCapacity) -> dict[str, Any]:
     return {
         "name": server.name,
-        "classes": {c.value: _class_json(v, server=True) for c, v in classes_of(server.classes)},
+        "classes": _classes_json(server.classes, server=True),
         "limits": list(server.limits),
     }
 
@@ -107,7 +119,7 @@ def _server_json(server: ServerCapacity) -> dict[str, Any]:
 def _pool_json(pool: PoolCapacity) -> dict[str, Any]:
     return {
         "id": pool.id,
-        "classes": {c.value: _class_json(v, server=False) for c, v in classes_of(pool.classes)},
+        "classes": _classes_json(pool.classes, server=False),
         "servers": [_server_json(s) for s in pool.servers],
     }
 

@@ -65,6 +65,14 @@ def test_import_then_export_round_trips(tmp_path: Path) -> None:
         (GOOD + "2026-09-01,lab.example.com,UNITY-A,vm,500,3\n",
          "line 5: the same date, pool, server and class as line 2"),
         ("", "empty file"),
+        (GOOD + "2026-11-01,lab.example.com,UNITY-A,vm,99999999999999999999,3\n",
+         "line 5: licensed: expected at most 9223372036854775807, got 99999999999999999999"),
+        (GOOD + "2026-09-01T00:00:00.5,lab.example.com,unity-a,VM,500,3\n",
+         "line 5: the same date, pool, server and class as line 2"),
+        ('{"snapshots": [{"date": "2026-09-01", "pool": "p", "server": "A", "class": "vm", '
+         '"licensed": 1, "used": 1}, {"date": "2026-09-01", "pool": "p", "server": "a", '
+         '"class": "vm", "licensed": 1, "used": 1}]}',
+         "snapshots[1]: the same date, pool, server and class as snapshots[0]"),
     ],
 )
 def test_a_bad_row_imports_nothing(tmp_path: Path, text: str, error: str) -> None:
@@ -115,3 +123,28 @@ def test_an_expiring_license_file_moves_the_exhaustion_date(tmp_path: Path) -> N
     vm = json.loads(result.stdout)["pools"][0]["classes"]["vm"]
     assert (vm["licensed"], vm["used"], vm["growth_per_day"]) == (50, 30, 0)
     assert (vm["exhausted_on"], vm["days_left"], vm["seats_needed"]) == ("2026-12-30", 29, 20)
+
+
+def test_license_files_without_a_mac_still_count(tmp_path: Path) -> None:
+    # unity-a-base.lic and unity-a-upgrade.lic are bound to UNITY-A's MAC and grant
+    # 500 VM seats for good; their Inbox seats end on 30-jun-2027. Without `mac` the
+    # host-ID check is skipped: the files count, and only the Inbox seats change (50 to
+    # 20, under the 25 used).
+    config = write_config(tmp_path)
+    examples = Path(__file__).resolve().parents[2] / "examples" / "licenses"
+    files = ", ".join(f'"{examples / n}"' for n in ("unity-a-base.lic", "unity-a-upgrade.lic"))
+    config.write_text(config.read_text() + f"""capacity:
+  license_files:
+    UNITY-A: {{files: [{files}]}}
+""")
+    history = tmp_path / "h.csv"
+    history.write_text("date,pool,server,class,licensed,used\n" + "".join(
+        f"2026-11-{d:02d},lab.example.com,UNITY-A,{c},{lic},{used}\n"
+        for d in (1, 11, 21, 30) for c, lic, used in (("vm", 500, 100), ("inbox", 50, 25))))
+    assert run("-c", config, "history", "import", history).exit_code == 0
+    result = run("-c", config, "report", "capacity", "--format", "json", "--today",
+                 "2026-12-01")
+    assert result.exit_code == 3, result.stderr
+    classes = json.loads(result.stdout)["pools"][0]["classes"]
+    assert classes["vm"]["exhausted_on"] is None
+    assert classes["inbox"]["exhausted_on"] == "2027-07-01"

@@ -100,8 +100,14 @@ def _empty_csv(tmp_path: Path) -> Path:
     return path
 
 
-def test_dates_are_days(grown: Path) -> None:
+def test_a_report_replayed_from_an_earlier_day(grown: Path) -> None:
+    # Ten days ago the history held 5, 6, 7, 8 on days -30..0 of that day: the same
+    # slope, and the line 8 + 0.1 d first exceeds 10 on day 21 after that day.
+    then = date.today() - timedelta(days=10)
     result = run("-c", grown, "report", "capacity", "--format", "json", "--today",
-                 (date.today() + timedelta(days=1)).isoformat())
+                 then.isoformat())
+    assert result.exit_code == 3, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["today"] == (date.today() + timedelta(days=1)).isoformat()
+    assert doc["today"] == then.isoformat()
+    vm = doc["pools"][0]["classes"]["vm"]
+    assert (vm["used"], vm["exhausted_on"]) == (8, (then + timedelta(days=21)).isoformat())

@@ -387,3 +387,13 @@ def test_the_worked_example_with_a_bad_resync() -> None:
     xs = [float((p.day - TODAY).days) for p in vm.history]
     least_squares = statistics.linear_regression(xs, [p.used for p in vm.history])
     assert (round(least_squares.slope, 2), least_squares.intercept) == (9.94, 1578.5)
+
+
+def test_server_names_are_compared_case_insensitively() -> None:
+    # Imported rows spell the server "unity-a", resyncs "UNITY-A": one server, flat.
+    history = [*series("unity-a", {d: 60 for d in range(-29, -9)}, 100),
+               *series("UNITY-A", {d: 60 for d in range(-9, 1)}, 100)]
+    pool = only_pool(run(history))
+    assert [s.name for s in pool.servers] == ["UNITY-A"]
+    vm = pool.classes[VM]
+    assert (vm.licensed, vm.used, vm.growth_per_day, vm.exhausted_on) == (100, 60, 0, None)

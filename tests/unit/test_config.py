@@ -869,15 +869,22 @@ def test_capacity_section(tmp_path: Path) -> None:
     assert (config.capacity.window_days, config.capacity.horizon_days) == (60, 14)
     (entry,) = config.capacity.license_files
     assert (entry.server, entry.files, entry.mac) == (
-        "UNITY-A", (tmp_path / "lic" / "a.lic",), "00-0B-CD-12-34-56")
+        "UNITY-A", (tmp_path / "lic" / "a.lic",), "000BCD123456")
     assert load_config(write(tmp_path, base_doc())).capacity.window_days == 90
 
 
 @pytest.mark.parametrize(
     ("section", "expected"),
     [
-        ({"window": "12h"}, "capacity.window: expected a whole number of days (at least 1d), "
-                            "got '12h'"),
+        ({"window": "12h"}, "capacity.window: expected a whole number of days from 1d to "
+                            "3650d, got '12h'"),
+        ({"horizon": "100000d"}, "capacity.horizon: expected a whole number of days from 1d "
+                                 "to 3650d, got '100000d'"),
+        ({"license_files": {"UNITY-A": {"files": ["a.lic"], "mac": "zz"}}},
+         "capacity.license_files.UNITY-A.mac: "),
+        ({"license_files": {"UNITY-A": {"files": ["a.lic", "./a.lic"]}}},
+         "capacity.license_files.UNITY-A.files: a license file is listed twice; each counts "
+         "once"),
         ({"horizon": "soon"}, "capacity.horizon: expected a number of days such as 90d, "
                               "got 'soon'"),
         ({"license_files": {"UNITY-A": {"files": []}}},
@@ -890,4 +897,4 @@ def test_bad_capacity_section(tmp_path: Path, section: dict[str, object],
     doc = base_doc()
     doc["capacity"] = section
     path = write(tmp_path, doc)
-    assert load_error(path) == f"{path}: {expected}"
+    assert load_error(path).startswith(f"{path}: {expected}")

@@ -279,7 +279,11 @@ def test_json_growth_rounding_and_no_what_if() -> None:
     assert doc["what_if"] is None
     assert doc["pools"][0]["classes"]["vm"]["growth_per_day"] == 0.3333
     assert json.dumps(doc["pools"][0]["classes"]["um"]["growth_per_day"]) == "0.0"
-    assert list(doc["pools"][0]["classes"]) == ["vm", "um"]
+    # Every class, in order; one without history is all zeros, not missing.
+    assert list(doc["pools"][0]["classes"]) == ["vm", "um", "inbox"]
+    assert doc["pools"][0]["classes"]["inbox"] == {
+        "licensed": 0, "used": 0, "headroom": 0, "growth_per_day": 0.0, "exhausted_on": None,
+        "days_left": None, "seats_needed": 0}
 
 
 # --- CSV --------------------------------------------------------------------------

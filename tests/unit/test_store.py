@@ -104,12 +104,17 @@ def test_snapshots_round_trip_and_replace_same_moment(tmp_path: Path) -> None:
         assert store.add_snapshots(rows, source="sync") == (2, 0)
         again = [Snapshot(t0, "f", "UNITY-A", SeatClass.VM, 100, 81, None)]
         assert store.add_snapshots(again, source="import") == (0, 1)
-        assert store.snapshots() == [again[0], rows[1]] or store.snapshots() == [
-            rows[1], again[0]]
+        # Oldest first, then pool, server and class (by name: um before vm).
+        assert store.snapshots() == [rows[1], again[0]]
         assert store.snapshots(since=datetime(2026, 11, 2, tzinfo=UTC)) == []
 
 
 def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from poolsync.capacity.model import Snapshot
+    from poolsync.model import SeatClass
+
     path = tmp_path / "s.db"
     with Store.open(path):
         pass
@@ -118,7 +123,9 @@ def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version = 3")
     with Store.open(path, create=False) as store:  # read-only: no table, no history
         assert store.snapshots() == []
-    with Store.open(path) as store:
-        assert store.snapshots() == []
+    with Store.open(path) as store:  # writable: migrated, and the table works
+        row = Snapshot(datetime(2026, 11, 1, tzinfo=UTC), "f", "A", SeatClass.VM, 1, 1)
+        assert store.add_snapshots([row], source="sync") == (1, 0)
+        assert store.snapshots() == [row]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 4
