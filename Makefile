@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 POOLSYNC := $(VENV)/bin/poolsync
 
 .PHONY: setup test-setup system-packages test-system-packages venv demo demo-report test \
-	lint unit lab-down clean install-packages
+	lint unit lab-down clean install-packages bench
 
 setup: system-packages venv
 
@@ -51,7 +51,7 @@ demo: setup
 	$(POOLSYNC) --config $(LAB_DIR)/poolsync.yaml pool
 
 lint: venv
-	$(VENV)/bin/ruff check poolsync topology tests
+	$(VENV)/bin/ruff check poolsync topology tests bench
 	$(VENV)/bin/mypy
 
 # The capacity report from a replayed history: resyncs of the lab with subscribers added
@@ -65,6 +65,11 @@ demo-report: demo
 
 test: test-setup lint
 	$(VENV)/bin/pytest
+
+# Throughput and memory against ldapsearch on a cached lab (root, Samba; not in `make
+# test`): N subscribers, default 20000. docs/performance.md.
+bench: setup
+	$(VENV)/bin/python -m bench run --subscribers $(or $(N),20000)
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit

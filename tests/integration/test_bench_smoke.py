@@ -1,0 +1,57 @@
+"""The performance harness runs end to end on a small lab and reports sane figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, require_samba
+
+pytestmark = pytest.mark.integration
+
+KEYS = {
+    "subscribers", "ldapsearch_entries_per_s", "poolsync_entries_per_s", "ratio",
+    "peak_rss_mb", "total_resync_s", "incremental_s", "incremental_ratio", "build_s",
+    "restore_s", "machine",
+}
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    require_samba()
+    args = [sys.executable, "-m", "bench", "run", "--subscribers", "500", "--repeat", "1",
+            "--format", "json", "--cache-dir", str(tmp_path / "cache")]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        out, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        # SIGTERM first: the bench then stops the samba it started.
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"bench did not finish within 300 s:\n{err[-2000:]}")
+    assert proc.returncode == 0, err[-2000:]
+    doc = json.loads(out)
+    assert not KEYS - doc.keys(), f"missing keys: {KEYS - doc.keys()}"
+    assert doc["subscribers"] == 500
+    assert doc["ldapsearch_entries"] == 500
+    # Two passes (domain and GC) each read the 500 subscribers and 4 Locations.
+    assert doc["poolsync_entries"] == 2 * (500 + 4)
+    assert doc["ldapsearch_entries_per_s"] > 0
+    assert doc["poolsync_entries_per_s"] > 0
+    assert doc["ratio"] > 0
+    assert doc["peak_rss_mb"] > 0
+    assert doc["total_resync_s"] > 0
+    assert doc["incremental_s"] > 0
+    assert doc["incremental_ratio"] > 0
+    assert doc["incremental_modes"] == ["incremental"]
+    assert doc["incremental_updated"] == 100
+    assert doc["build_s"] > 0  # a fresh cache directory: built, then restored
+    assert doc["restore_s"] > 0
+    assert doc["machine"]["cpu_count"] >= 1
+    assert not any((tmp_path / "cache").glob("lab-*")), "the bench left its lab directory"
