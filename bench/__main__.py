@@ -37,5 +37,24 @@ def run(subscribers: int, fmt: str, repeat: int, cache_dir: Path) -> None:
         print_table(doc)
 
 
+@main.command()
+@click.option("--servers", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--subscribers", "-n", type=click.IntRange(min=0), default=1_000_000,
+              show_default=True)
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Where to build the synthetic store (default: a temp dir).")
+def core(servers: int, subscribers: int, store_path: Path | None) -> None:
+    """Time the pure core (pool report, compliance, graph) over a synthetic store."""
+    import json
+    import tempfile
+
+    from bench.core import run_core
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = store_path or Path(tmp) / "scale.db"
+        click.echo(json.dumps(run_core(path, servers=servers, subscribers=subscribers),
+                              indent=2))
+
+
 if __name__ == "__main__":
     main()

@@ -55,3 +55,15 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert doc["restore_s"] > 0
     assert doc["machine"]["cpu_count"] >= 1
     assert not any((tmp_path / "cache").glob("lab-*")), "the bench left its lab directory"
+
+
+def test_core_bench_smoke(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "core", "--servers", "20", "--subscribers", "2000",
+         "--store", str(tmp_path / "s.db")],
+        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["servers"], doc["subscribers"], doc["members"]) == (20, 2000, 20)
+    assert doc["graph_nodes"] == 23  # 20 servers, the pool, the DC, its site
+    assert doc["total_s"] > 0
