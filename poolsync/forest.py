@@ -23,7 +23,7 @@ import struct
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, Literal
 
 import networkx as nx
 
@@ -31,6 +31,7 @@ from poolsync.model import Entry
 
 __all__ = [
     "AttributeStamp",
+    "Break",
     "Connection",
     "DomainController",
     "ForestConfig",
@@ -38,6 +39,7 @@ __all__ = [
     "decode_forest",
     "merge_views",
     "parse_repl_metadata",
+    "rdns",
     "site_of",
 ]
 
@@ -151,43 +153,73 @@ class ForestConfig:
         graph.add_edges_from((c.source, c.target) for c in self.connections if self.usable(c))
         return graph
 
+    def inbound_breaks(self, target: str) -> list[Break] | None:
+        """The broken pieces of ``target``'s inbound replication, in the order its
+        problems are told (None when ``target`` is not a DC of this forest)."""
+        dc = self.dc(target)
+        if dc is None:
+            return None
+        found: list[Break] = []
+        if dc.inbound_disabled:
+            found.append(Break("inbound-disabled", dc))
+        inbound = [c for c in self.connections if c.target == dc.name]
+        if not inbound:
+            found.append(Break("no-connections", dc))
+        for conn in inbound:
+            if not conn.enabled:
+                found.append(Break("connection-disabled", dc, conn))
+            sender = self.dc(conn.source)
+            if sender is not None and sender.outbound_disabled:
+                found.append(Break("sender-outbound-disabled", sender, conn))
+        return found
+
     def inbound_problems(self, target: str) -> list[str]:
         """Why ``target`` may receive nothing: one sentence per broken piece (inbound
         replication disabled, no connection objects, disabled connections, senders with
         outbound replication disabled). Empty when none of these apply."""
-        dc = self.dc(target)
-        if dc is None:
+        breaks = self.inbound_breaks(target)
+        if breaks is None:
             return [f"{target} is not a domain controller of this forest"]
-        problems: list[str] = []
-        if dc.inbound_disabled:
-            problems.append(f"{dc.name} has inbound replication disabled "
-                            f"(DISABLE_INBOUND_REPL in the options of {dc.dsa_dn})")
-        inbound = [c for c in self.connections if c.target == dc.name]
-        if not inbound:
-            problems.append(f"{dc.name} has no replication connection objects "
-                            f"(nTDSConnection under {dc.dsa_dn})")
-        for conn in inbound:
-            if not conn.enabled:
-                problems.append(f"the connection {conn.source} -> {conn.target} is disabled "
-                                f"(enabledConnection FALSE on {conn.dn})")
-            sender = self.dc(conn.source)
-            if sender is not None and sender.outbound_disabled:
-                problems.append(f"{sender.name} has outbound replication disabled "
-                                f"(DISABLE_OUTBOUND_REPL), so {conn.source} -> "
-                                f"{conn.target} carries nothing")
-        return problems
+        return [b.sentence() for b in breaks]
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """One broken piece of a DC's inbound replication. ``dc`` is the receiving DC, or
+    the sending one for ``sender-outbound-disabled``; ``connection`` the connection
+    concerned, if any."""
+
+    kind: Literal["inbound-disabled", "no-connections", "connection-disabled",
+                  "sender-outbound-disabled"]
+    dc: DomainController
+    connection: Connection | None = None
+
+    def sentence(self) -> str:
+        dc, conn = self.dc, self.connection
+        if self.kind == "inbound-disabled":
+            return (f"{dc.name} has inbound replication disabled "
+                    f"(DISABLE_INBOUND_REPL in the options of {dc.dsa_dn})")
+        if self.kind == "no-connections":
+            return (f"{dc.name} has no replication connection objects "
+                    f"(nTDSConnection under {dc.dsa_dn})")
+        assert conn is not None
+        if self.kind == "connection-disabled":
+            return (f"the connection {conn.source} -> {conn.target} is disabled "
+                    f"(enabledConnection FALSE on {conn.dn})")
+        return (f"{dc.name} has outbound replication disabled (DISABLE_OUTBOUND_REPL), so "
+                f"{conn.source} -> {conn.target} carries nothing")
 
 
 def site_of(dn: str) -> str | None:
     """The site named in a DN under ``CN=Sites`` (…,CN=<site>,CN=Sites,CN=Configuration,…)."""
-    parts = _rdns(dn)
+    parts = rdns(dn)
     for i, (attr, value) in enumerate(parts):
         if attr == "cn" and value.lower() == "sites" and i > 0:
             return parts[i - 1][1]
     return None
 
 
-def _rdns(dn: str) -> list[tuple[str, str]]:
+def rdns(dn: str) -> list[tuple[str, str]]:
     """``dn`` split into (attribute lower-cased, value) pairs, honouring ``\\,`` escapes."""
     out: list[tuple[str, str]] = []
     current: list[str] = []
@@ -214,7 +246,7 @@ def _pair(rdn: str) -> tuple[str, str]:
 
 
 def _parent(dn: str) -> str:
-    parts = _rdns(dn)
+    parts = rdns(dn)
     return ",".join(f"{a.upper()}={v.replace(',', chr(92) + ',')}" for a, v in parts[1:])
 
 
@@ -236,8 +268,8 @@ def _guid(entry: Entry, name: str) -> str | None:
 
 
 def _name(entry: Entry) -> str:
-    rdns = _rdns(entry.dn)
-    return entry.text("name") or entry.text("cn") or (rdns[0][1] if rdns else entry.dn)
+    parts = rdns(entry.dn)
+    return entry.text("name") or entry.text("cn") or (parts[0][1] if parts else entry.dn)
 
 
 def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
@@ -262,19 +294,19 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
         elif "server" in classes:
             servers[entry.dn.lower()] = entry
         elif "sitelink" in classes:
-            names = tuple(sorted(rdns[0][1] for dn in entry.texts("siteList")
-                                 if (rdns := _rdns(dn))))
+            names = tuple(sorted(parts[0][1] for dn in entry.texts("siteList")
+                                 if (parts := rdns(dn))))
             links.append((_name(entry), names))
         elif "site" in classes:
             sites.append(Site(name=_name(entry), dn=entry.dn))
     dcs: list[DomainController] = []
     for dsa in dsas:
         server = servers.get(_parent(dsa.dn).lower())
-        rdns = _rdns(dsa.dn)
+        parts = rdns(dsa.dn)
         if server is not None:
             server_name = _name(server)
-        elif len(rdns) > 1:
-            server_name = rdns[1][1]
+        elif len(parts) > 1:
+            server_name = parts[1][1]
         else:
             continue  # not under a server object: no DC to speak of
         options = _int(dsa, "options")
@@ -296,8 +328,8 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
         if target is None:
             continue
         from_dn = conn.text("fromServer") or ""
-        rdns = _rdns(from_dn)
-        source = by_dsa.get(from_dn.lower()) or (rdns[1][1] if len(rdns) > 1 else from_dn)
+        parts = rdns(from_dn)
+        source = by_dsa.get(from_dn.lower()) or (parts[1][1] if len(parts) > 1 else from_dn)
         enabled = (conn.text("enabledConnection") or "TRUE").upper() != "FALSE"
         connections.append(Connection(
             name=_name(conn), dn=conn.dn, source=source, target=target, enabled=enabled,

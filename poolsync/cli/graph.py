@@ -12,8 +12,8 @@ from poolsync.allocation import build_pool_report
 from poolsync.cli.doctor import gather
 from poolsync.cli.main import Context
 from poolsync.cli.output import now, print_json, stderr_console, write_atomic
+from poolsync.cli.pool import require_synced
 from poolsync.doctor.causes import diagnose
-from poolsync.errors import StoreError
 from poolsync.store import Store
 from topology.export import to_dot, to_graphml, to_json, to_svg
 from topology.graph import build_graph
@@ -39,9 +39,7 @@ def graph(ctx: Context, fmt: str, out: Path | None) -> None:
     """
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
-        if not store.has_data():
-            raise StoreError(f"{config.store} holds no completed resync: run "
-                             "`poolsync resync --total` first")
+        require_synced(store)
         locations, homed = store.locations(), store.homed_seats()
     report = build_pool_report(config.forest, locations, homed)
     inp, _notes = gather(config, ctx.profile(), quiet=True)

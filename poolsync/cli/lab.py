@@ -13,7 +13,6 @@ from rich.table import Table
 
 from poolsync.cli.output import CountProgress, now, print_json, stderr_console, stdout_console
 from poolsync.config import load_config
-from poolsync.errors import LabError
 from poolsync.lab import build
 from poolsync.lab import grow as grow_lab
 from poolsync.profile import load_profile
@@ -155,9 +154,7 @@ def grow(lab_dir: Path, days: int, steps: int, per_step: int, keep: bool) -> Non
     left are removed first: growing twice gives the same history.
     Then: poolsync -c DIR/capacity-demo.yaml report capacity --format html --out FILE
     """
-    state = build.read_state(lab_dir.resolve())
-    if state is None:
-        raise LabError(f"no lab in {lab_dir}: run `poolsync lab up --dir {lab_dir}` first")
+    state = build.require_state(lab_dir)
     topology = load_topology(Path(state.topology))
     config_path = Path(state.dir) / "capacity-demo.yaml"
     store_path = Path(state.dir) / "capacity-demo.db"
@@ -169,7 +166,7 @@ def grow(lab_dir: Path, days: int, steps: int, per_step: int, keep: bool) -> Non
         leftover.unlink(missing_ok=True)
     config = load_config(config_path)
     profile = load_profile(config.profile, base_dir=config.base_dir)
-    grower_ = grow_lab.grower(Path(state.dir), profile, topology)
+    grower_ = grow_lab.Grower(lab_dir=Path(state.dir), topology=topology, profile=profile)
     err = stderr_console()
     removed = grower_.reset()
     if removed:

@@ -15,6 +15,13 @@ from poolsync.render.pool import pool_report_csv, pool_report_json, pool_report_
 from poolsync.store import Store
 
 
+def require_synced(store: Store) -> None:
+    """Stop (StoreError) when the store holds no committed resync yet."""
+    if not store.has_data():
+        raise StoreError(f"{store.path} holds no completed resync: run "
+                         "`poolsync resync --total` first")
+
+
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="table for people; json and csv for machines.")
@@ -30,9 +37,7 @@ def pool(ctx: Context, fmt: str) -> None:
     """
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
-        if not store.has_data():
-            raise StoreError(f"{config.store} holds no completed resync: run "
-                             "`poolsync resync --total` first")
+        require_synced(store)
         locations, homed = store.locations(), store.homed_seats()
         report = build_pool_report(config.forest, locations, homed)
         states = assess(report, locations, homed, limits=config.compliance,

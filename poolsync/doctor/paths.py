@@ -79,22 +79,18 @@ def _path_fixes(topology: ForestConfig, source: str, gc: str,
                 examined: Sequence[str]) -> list[str]:
     fixes: list[str] = []
     for name in examined:
-        dc = topology.dc(name)
-        if dc is None:
-            continue
-        if dc.inbound_disabled:
-            fixes.append(_options_fix(dc.name, "DISABLE_INBOUND_REPL"))
-        inbound = [c for c in topology.connections if c.target == dc.name]
-        if not inbound:
-            fixes.append(f"Create a replication connection into {dc.name} (Active Directory "
-                         f"Sites and Services) or run the KCC: {_kcc(dc.name)}.")
-        for conn in inbound:
-            if not conn.enabled:
-                fixes.append(f"Set enabledConnection TRUE on {conn.dn}, or let the KCC "
-                             f"rebuild it: {_kcc(conn.target)}.")
-            sender = topology.dc(conn.source)
-            if sender is not None and sender.outbound_disabled:
-                fixes.append(_options_fix(sender.name, "DISABLE_OUTBOUND_REPL"))
+        for piece in topology.inbound_breaks(name) or ():
+            if piece.kind == "inbound-disabled":
+                fixes.append(_options_fix(piece.dc.name, "DISABLE_INBOUND_REPL"))
+            elif piece.kind == "no-connections":
+                fixes.append(f"Create a replication connection into {piece.dc.name} (Active "
+                             "Directory Sites and Services) or run the KCC: "
+                             f"{_kcc(piece.dc.name)}.")
+            elif piece.kind == "connection-disabled" and piece.connection is not None:
+                fixes.append(f"Set enabledConnection TRUE on {piece.connection.dn}, or let "
+                             f"the KCC rebuild it: {_kcc(piece.connection.target)}.")
+            elif piece.kind == "sender-outbound-disabled":
+                fixes.append(_options_fix(piece.dc.name, "DISABLE_OUTBOUND_REPL"))
     src = topology.dc(source)
     if src is not None and src.outbound_disabled:
         fixes.append(_options_fix(src.name, "DISABLE_OUTBOUND_REPL"))

@@ -38,6 +38,7 @@ from poolsync.doctor.servers import (
     when,
     where,
 )
+from poolsync.forest import rdns
 
 __all__ = ["replication"]
 
@@ -58,23 +59,8 @@ class _Gap:
 
 
 def _naming_context(dn: str) -> str:
-    parts: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for ch in dn + ",":
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif ch == "\\":
-            current.append(ch)
-            escaped = True
-        elif ch == ",":
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    return ",".join("DC=" + p.partition("=")[2].strip() for p in parts
-                    if p.partition("=")[0].strip().lower() == "dc")
+    """The DC=... components of ``dn``: the domain naming context it lives in."""
+    return ",".join(f"DC={value}" for attr, value in rdns(dn) if attr == "dc")
 
 
 def _source(inp: DoctorInput, server: Server, holders: Sequence[str], gc: str) -> str:

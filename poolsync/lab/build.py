@@ -80,7 +80,8 @@ class LabState:
         """The lab's own names and Kerberos setup (None for a one-DC lab)."""
         if len(self.dcs) < 2:
             return None
-        return LabNet(Path(self.dir), forest=self.forest).credentials(
+        return LabNet(Path(self.dir), forest=self.forest,
+                      password_file=Path(self.password_file)).credentials(
             user=self.bind_user.split("@", 1)[0], netbios=self.netbios)
 
     def dc(self, name: str) -> LabDc:
@@ -124,6 +125,14 @@ def read_state(lab_dir: Path) -> LabState | None:
         return LabState.from_json(doc)
     except (KeyError, TypeError) as exc:
         raise LabError(f"{path}: lab state written by another poolsync version: {exc}") from exc
+
+
+def require_state(lab_dir: Path) -> LabState:
+    """The state of the lab in ``lab_dir``; a LabError saying how to make one if none."""
+    state = read_state(lab_dir.resolve())
+    if state is None:
+        raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); run `poolsync lab up`")
+    return state
 
 
 def _write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
@@ -432,10 +441,7 @@ def down(lab_dir: Path) -> list[str]:
 
 def status(lab_dir: Path) -> dict[str, Any]:
     """What runs where, for people and for other tools (JSON contract in docs/lab.md)."""
-    lab_dir = lab_dir.resolve()
-    state = read_state(lab_dir)
-    if state is None:
-        raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); run `poolsync lab up`")
+    state = require_state(lab_dir.resolve())
     dcs = []
     for dc in state.dcs:
         pid = samba.running_pid(dc.paths)
@@ -478,9 +484,7 @@ def replicate(lab_dir: Path, *, source: str | None = None, target: str | None = 
     (source, target, None) for each link replicated and (source, target, reason) for
     each one skipped.
     """
-    state = read_state(lab_dir.resolve())
-    if state is None:
-        raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); run `poolsync lab up`")
+    state = require_state(lab_dir)
     net = state.net
     if net is None:
         raise LabError(f"the lab in {state.dir} has one DC: there is nothing to replicate")
@@ -529,9 +533,7 @@ def set_replication(lab_dir: Path, dc: str, *, inbound: bool | None = None,
                     outbound: bool | None = None) -> None:
     """Switch a running lab DC's inbound or outbound replication on (True) or off
     (False), as ``repadmin /options`` would: the faults of a topology, at run time."""
-    state = read_state(lab_dir.resolve())
-    if state is None:
-        raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); run `poolsync lab up`")
+    state = require_state(lab_dir)
     net = state.net
     if net is None:
         raise LabError(f"the lab in {state.dir} has one DC: it has no replication to switch")

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from poolsync.errors import LabError
-from poolsync.lab.build import read_state
 from poolsync.lab.edit import Add, Delete, LabEditor
 from poolsync.lab.ldif import location_object_id
 from poolsync.profile import Profile
@@ -86,8 +84,3 @@ def _split(count: int, weights: Sequence[tuple[str, int]]) -> list[tuple[str, in
     bumped = {i for i in order[:left]}
     return [(name, n + (1 if i in bumped else 0)) for i, (name, n) in enumerate(parts)]
 
-
-def grower(lab_dir: Path, profile: Profile, topology: Topology) -> Grower:
-    if read_state(lab_dir) is None:
-        raise LabError(f"no lab in {lab_dir}: run `poolsync lab up --dir {lab_dir}` first")
-    return Grower(lab_dir=lab_dir, topology=topology, profile=profile)

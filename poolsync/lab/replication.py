@@ -28,7 +28,6 @@ NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
 HOSTS_FILE = "hosts"
 KRB5_FILE = "krb5.conf"
 AUTH_FILE = "secrets/samba-auth"
-PASSWORD_FILE = "secrets/admin.password"  # noqa: S105 (a path, not a secret)
 
 #: smb.conf options that make replication happen only when asked for.
 MANUAL_REPLICATION = (
@@ -66,13 +65,13 @@ class LabNet:
     """The lab's own name resolution and Kerberos setup, and the credentials file the
     samba tools read (0600; the password never appears on a command line)."""
 
-    def __init__(self, lab_dir: Path, *, forest: str) -> None:
+    def __init__(self, lab_dir: Path, *, forest: str, password_file: Path) -> None:
         self.dir = lab_dir
         self.forest = forest.lower()
         self.hosts = lab_dir / HOSTS_FILE
         self.krb5 = lab_dir / KRB5_FILE
         self.auth = lab_dir / AUTH_FILE
-        self.password_file = lab_dir / PASSWORD_FILE
+        self.password_file = password_file
         self.principal = ""
 
     def credentials(self, *, user: str, netbios: str) -> LabNet:

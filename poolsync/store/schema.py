@@ -5,6 +5,19 @@ from __future__ import annotations
 SCHEMA_VERSION = 4
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
 
+# Also the migration from schema 3, so both make the same table.
+SNAPSHOTS_DDL = """CREATE TABLE snapshots (             -- usage history
+    taken_at  TEXT NOT NULL,            -- ISO 8601, UTC
+    pool      TEXT NOT NULL,
+    server    TEXT NOT NULL,
+    class     TEXT NOT NULL,            -- vm | um | inbox
+    licensed  INTEGER NOT NULL,
+    used      INTEGER NOT NULL,         -- the directory's truth
+    published INTEGER,                  -- what the server published (NULL: unknown)
+    source    TEXT NOT NULL,            -- 'sync' or 'import'
+    PRIMARY KEY (taken_at, pool, server, class)
+) WITHOUT ROWID"""
+
 DDL = """
 CREATE TABLE locations (
     pass        TEXT NOT NULL,          -- 'domain' or 'gc'
@@ -46,17 +59,7 @@ CREATE TABLE violations (            -- license violations, since first seen
     key        TEXT PRIMARY KEY,        -- e.g. pool:lab.example.com:vm
     first_seen TEXT NOT NULL
 );
-CREATE TABLE snapshots (             -- usage history: a row per server and seat class
-    taken_at  TEXT NOT NULL,            -- ISO 8601, UTC
-    pool      TEXT NOT NULL,
-    server    TEXT NOT NULL,
-    class     TEXT NOT NULL,            -- vm | um | inbox
-    licensed  INTEGER NOT NULL,
-    used      INTEGER NOT NULL,         -- the directory's truth
-    published INTEGER,                  -- what the server published (NULL: unknown)
-    source    TEXT NOT NULL,            -- 'sync' or 'import'
-    PRIMARY KEY (taken_at, pool, server, class)
-) WITHOUT ROWID;
+{snapshots};
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY,
     kind        TEXT NOT NULL,
@@ -65,19 +68,9 @@ CREATE TABLE runs (
     status      TEXT NOT NULL,          -- running | ok | failed
     detail      TEXT
 );
-"""
+""".replace("{snapshots}", SNAPSHOTS_DDL)
 
-SNAPSHOTS_DDL = """CREATE TABLE snapshots (             -- usage history
-    taken_at  TEXT NOT NULL,            -- ISO 8601, UTC
-    pool      TEXT NOT NULL,
-    server    TEXT NOT NULL,
-    class     TEXT NOT NULL,            -- vm | um | inbox
-    licensed  INTEGER NOT NULL,
-    used      INTEGER NOT NULL,         -- the directory's truth
-    published INTEGER,                  -- what the server published (NULL: unknown)
-    source    TEXT NOT NULL,            -- 'sync' or 'import'
-    PRIMARY KEY (taken_at, pool, server, class)
-) WITHOUT ROWID"""
+
 
 # Upgrades from each older schema version to the next, applied in one transaction.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
