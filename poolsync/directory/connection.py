@@ -22,6 +22,7 @@ from tenacity import (
 )
 
 from poolsync.config import DirectoryConfig, Endpoint, RetryPolicy
+from poolsync.directory.paged import MalformedPdu, PagedSearch
 from poolsync.errors import (
     AuthError,
     DirectoryError,
@@ -32,7 +33,6 @@ from poolsync.errors import (
 from poolsync.model import Entry
 
 log = logging.getLogger(__name__)
-PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 SHOW_DELETED_OID = "1.2.840.113556.1.4.417"
 
 
@@ -183,22 +183,22 @@ class DirectoryConnection:
                show_deleted: bool = False) -> Iterator[Entry]:
         """Stream a subtree search page by page (Simple Paged Results).
 
-        Only one page is held at a time. Continuation references are skipped. With
+        One page is decoded while the DC builds the next (see ``paged``); at most two
+        pages are held at a time. Continuation references are skipped. With
         ``show_deleted`` the Show Deleted control is sent, so tombstones (``isDeleted``)
         match too.
         """
-        controls = [(SHOW_DELETED_OID, True, None)] if show_deleted else None
-        cookie: bytes | None = None
-        while True:
-            self._call("search", base, ldap_filter, ldap3.SUBTREE, attributes=attributes,
-                       paged_size=self._page_size, paged_cookie=cookie, controls=controls)
-            for item in self._conn.response or []:
-                if item.get("type") == "searchResEntry":
-                    yield _entry(item)
-            controls_back = (self._conn.result or {}).get("controls") or {}
-            cookie = controls_back.get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
-            if not cookie:
-                return
+        controls: list[tuple[str, bool, bytes | None]] | None = (
+            [(SHOW_DELETED_OID, True, None)] if show_deleted else None)
+        pages = PagedSearch(self._conn, base, ldap_filter, attributes,
+                            page_size=self._page_size, controls=controls)
+        try:
+            yield from pages
+        except lex.LDAPException as exc:
+            raise translate(exc, self.endpoint, user=self._user) from exc
+        except MalformedPdu as exc:
+            raise QueryError(f"{_describe(self.endpoint)}: malformed search result "
+                             f"under {base}: {exc}") from exc
 
     def request(self, base: str, ldap_filter: str, attributes: list[str], *,
                 scope: str = "subtree",
