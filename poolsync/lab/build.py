@@ -32,7 +32,7 @@ from topology.spec import DEFAULT_SITE, Topology
 STATE_FILE = "lab.json"
 CONFIG_FILE = "poolsync.yaml"
 PASSWORD_FILE = "secrets/admin.password"  # noqa: S105 (a path, not a secret)
-USER_BATCH = 250
+USER_BATCH = 2000  # one ldbadd transaction each (see samba.ldb_add)
 
 Step = Callable[[str], None]
 Progress = Callable[[int, int], None]

@@ -159,7 +159,15 @@ def ldb_modify(paths: DcPaths, ldif: str, *, what: str) -> None:
 
 
 def ldb_add(paths: DcPaths, ldif: str, *, what: str, env: dict[str, str] | None = None) -> None:
-    run(["ldbadd", "-H", str(paths.sam)], what=what,
+    """Add the LDIF's records to the stopped DC's sam.ldb in one transaction.
+
+    ``batch_mode`` is ldb's bulk path (what provision and join use): the records are not
+    each wrapped in a nested transaction, so any failure aborts the whole batch. Without
+    it every add copies the growing index lists (objectClass=user and the like) into the
+    outer transaction, and adds slow down with the directory's size: 95 users/s at 5k
+    users against 650/s, flat, with it.
+    """
+    run(["ldbadd", "-o", "batch_mode", "-H", str(paths.sam)], what=what,
         env={**(env or {}), **_ldb_env(paths)}, input_text=ldif)
 
 
