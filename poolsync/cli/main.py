@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -48,8 +49,37 @@ class Context:
         return load_profile(config.profile, base_dir=config.base_dir)
 
 
+# Each subcommand's module is imported only when that command runs (or --help lists
+# them): a resync or an incremental service pass never pays for the doctor's networkx,
+# the capacity report's matplotlib or the lab's tooling at start-up.
+SUBCOMMANDS = {
+    "resync": "poolsync.cli.resync:resync",
+    "pool": "poolsync.cli.pool:pool",
+    "doctor": "poolsync.cli.doctor:doctor",
+    "graph": "poolsync.cli.graph:graph",
+    "report": "poolsync.cli.report:report",
+    "history": "poolsync.cli.history:history",
+    "service": "poolsync.cli.service:service",
+    "lab": "poolsync.cli.lab:lab",
+    "license": "poolsync.cli.license:license_group",
+}
+
+
 class PoolsyncGroup(click.Group):
-    """Prints a PoolsyncError as one line on stderr instead of a traceback."""
+    """Loads subcommands lazily; prints a PoolsyncError as one line on stderr instead
+    of a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *SUBCOMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -98,33 +128,6 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     if not debug:
         logging.getLogger("ldap3").setLevel(logging.WARNING)
     ctx.obj = Context(config_path=config_path or default_config_path(), debug=debug)
-
-
-def _register() -> None:
-    from poolsync.cli import (
-        doctor,
-        graph,
-        history,
-        lab,
-        license,
-        pool,
-        report,
-        resync,
-        service,
-    )
-
-    cli.add_command(resync.resync)
-    cli.add_command(pool.pool)
-    cli.add_command(doctor.doctor)
-    cli.add_command(graph.graph)
-    cli.add_command(report.report)
-    cli.add_command(history.history)
-    cli.add_command(service.service)
-    cli.add_command(lab.lab)
-    cli.add_command(license.license_group)
-
-
-_register()
 
 
 def main() -> None:
