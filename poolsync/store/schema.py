@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
 
 # Also the migration from schema 3, so both make the same table.
@@ -17,6 +17,23 @@ SNAPSHOTS_DDL = """CREATE TABLE snapshots (             -- usage history
     source    TEXT NOT NULL,            -- 'sync' or 'import'
     PRIMARY KEY (taken_at, pool, server, class)
 ) WITHOUT ROWID"""
+
+# Seats per home Location object id over the merged view (one row per objectGUID, the
+# domain pass's copy preferred), kept up to date by every commit: the pool report reads
+# a row per server instead of grouping every subscriber.
+SEATS_DDL = """CREATE TABLE seats_by_home (
+    home  TEXT PRIMARY KEY,             -- '' for subscribers without a home
+    vm    INTEGER NOT NULL,             -- subscribers (each uses a VM seat)
+    um    INTEGER NOT NULL,
+    inbox INTEGER NOT NULL
+) WITHOUT ROWID"""
+
+SEATS_FILL = """INSERT INTO seats_by_home (home, vm, um, inbox)
+SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) FROM (
+    SELECT home, um, inbox FROM subscribers WHERE pass = 'domain' UNION ALL
+    SELECT home, um, inbox FROM subscribers AS g WHERE g.pass = 'gc' AND NOT EXISTS
+        (SELECT 1 FROM subscribers AS d WHERE d.pass = 'domain' AND d.guid = g.guid)
+) GROUP BY coalesce(home, '')"""
 
 DDL = """
 CREATE TABLE locations (
@@ -60,6 +77,7 @@ CREATE TABLE violations (            -- license violations, since first seen
     first_seen TEXT NOT NULL
 );
 {snapshots};
+{seats};
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY,
     kind        TEXT NOT NULL,
@@ -68,7 +86,7 @@ CREATE TABLE runs (
     status      TEXT NOT NULL,          -- running | ok | failed
     detail      TEXT
 );
-""".replace("{snapshots}", SNAPSHOTS_DDL)
+""".replace("{snapshots}", SNAPSHOTS_DDL).replace("{seats}", SEATS_DDL)
 
 
 
@@ -78,6 +96,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE passes ADD COLUMN cookie BLOB"),
     2: ("CREATE TABLE violations (key TEXT PRIMARY KEY, first_seen TEXT NOT NULL)",),
     3: (SNAPSHOTS_DDL,),
+    4: (SEATS_DDL, SEATS_FILL),
 }
 
 STAGING_DDL = """

@@ -81,6 +81,43 @@ def _merged(table: str, cols: str = "*") -> str:
     )
 
 
+# The merged copy (domain pass preferred) of every subscriber the plan changes, in
+# either pass: its home, and the seats it uses.
+_CHANGED_MERGED = """
+SELECT coalesce(CASE WHEN d.guid IS NOT NULL THEN d.home ELSE g.home END, '') AS home,
+       CASE WHEN d.guid IS NOT NULL THEN d.um ELSE g.um END AS um,
+       CASE WHEN d.guid IS NOT NULL THEN d.inbox ELSE g.inbox END AS inbox
+FROM (SELECT DISTINCT guid FROM temp.plan WHERE kind = 'subscribers') AS t
+LEFT JOIN main.subscribers AS d ON d.pass = 'domain' AND d.guid = t.guid
+LEFT JOIN main.subscribers AS g ON g.pass = 'gc' AND g.guid = t.guid
+WHERE d.guid IS NOT NULL OR g.guid IS NOT NULL"""
+
+
+def _seat_delta(db: sqlite3.Connection, *, sign: int) -> None:
+    """Add the changed subscribers' merged seats, times ``sign``, to temp.seat_delta.
+
+    Called before the plan is applied (-1) and after (+1), in the commit's transaction:
+    ``seats_by_home`` then moves by exactly what the commit changed, whatever the size
+    of the store.
+    """
+    if sign < 0:
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS seat_delta "
+                   "(home TEXT NOT NULL, vm INTEGER, um INTEGER, inbox INTEGER)")
+        db.execute("DELETE FROM temp.seat_delta")
+    db.execute(f"INSERT INTO temp.seat_delta SELECT home, {int(sign)}, {int(sign)} * um, "
+               f"{int(sign)} * inbox FROM ({_CHANGED_MERGED})")
+
+
+def _fold_seat_delta(db: sqlite3.Connection) -> None:
+    db.execute(
+        "INSERT INTO main.seats_by_home (home, vm, um, inbox) SELECT home, sum(vm), sum(um), "
+        "sum(inbox) FROM temp.seat_delta WHERE true GROUP BY home ON CONFLICT (home) DO "
+        "UPDATE SET vm = vm + excluded.vm, um = um + excluded.um, "
+        "inbox = inbox + excluded.inbox")
+    db.execute("DELETE FROM main.seats_by_home WHERE vm = 0")
+    db.execute("DELETE FROM temp.seat_delta")
+
+
 class Store:
     """The poolsync store at ``path``."""
 
@@ -366,9 +403,12 @@ class Store:
 
         Subscribers without a home are summed under "" (no Location has that id).
         """
-        rows = self._db.execute(
-            "SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "
-            f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')").fetchall()
+        if self._has_table("seats_by_home"):  # kept by every commit (schema 5)
+            rows = self._db.execute("SELECT home, vm, um, inbox FROM seats_by_home").fetchall()
+        else:  # an older store opened read-only
+            rows = self._db.execute(
+                "SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "
+                f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')").fetchall()
         return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
 
     def snapshots(self, *, since: datetime | None = None) -> list[Snapshot]:
@@ -629,6 +669,7 @@ class SyncWriter:
         with self._store.transaction() as db:
             if run_id is not None:
                 db.execute("UPDATE runs SET status = 'committed' WHERE id = ?", (run_id,))
+            _seat_delta(db, sign=-1)  # what the changed subscribers counted before
             for table, cols in (("locations", _LOC_COLS), ("subscribers", _SUB_COLS)):
                 db.execute(
                     f"DELETE FROM main.{table} WHERE EXISTS (SELECT 1 FROM temp.plan AS p "
@@ -639,6 +680,8 @@ class SyncWriter:
                     f"temp.stage_{table} AS s WHERE EXISTS (SELECT 1 FROM temp.plan AS p "
                     f"WHERE p.kind = '{table}' AND p.op IN ('insert', 'update') AND "
                     "p.pass = s.pass AND p.guid = s.guid)")
+            _seat_delta(db, sign=1)  # and what they count now
+            _fold_seat_delta(db)
             names = [p.name for p in self._passes]
             db.executemany("DELETE FROM passes WHERE pass = ?", [(n,) for n in names])
             db.executemany(

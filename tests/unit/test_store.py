@@ -36,7 +36,7 @@ def test_a_new_store_is_versioned_and_empty(tmp_path: Path) -> None:
         assert not store.has_data()
         assert store.locations() == []
     with sqlite3.connect(tmp_path / "s.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def test_a_store_path_that_cannot_exist_is_a_store_error(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         (mark,) = store.passes()
         assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs(
@@ -120,6 +120,7 @@ def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
         pass
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE snapshots")
+        db.execute("DROP TABLE seats_by_home")
         db.execute("PRAGMA user_version = 3")
     with Store.open(path, create=False) as store:  # read-only: no table, no history
         assert store.snapshots() == []
@@ -128,4 +129,4 @@ def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
         assert store.add_snapshots([row], source="sync") == (1, 0)
         assert store.snapshots() == [row]
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
