@@ -23,7 +23,8 @@ def regrouped(store_path: Path) -> dict[str, Seats]:
     with sqlite3.connect(store_path) as db:
         rows = db.execute(
             "SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "
-            f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')").fetchall()
+            f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')"  # noqa: S608
+        ).fetchall()
     return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
 
 
