@@ -20,11 +20,10 @@ HOMES = ["oid-a", "oid-b", None]
 
 def regrouped(store_path: Path) -> dict[str, Seats]:
     """The seats per home computed from scratch over the merged view (the old way)."""
+    sql = ("SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "  # noqa: S608
+           f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')")
     with sqlite3.connect(store_path) as db:
-        rows = db.execute(
-            "SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "
-            f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')"  # noqa: S608
-        ).fetchall()
+        rows = db.execute(sql).fetchall()
     return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
 
 
