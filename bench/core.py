@@ -2,8 +2,8 @@
 then the pool report, compliance and the graph over it, timed.
 
 The store is written through poolsync's own staging and commit, as a total resync
-would write it; the timed part is what `poolsync pool` and `poolsync graph` do after
-reading the store.
+would write it (both passes, so the GC's copies are merged with the domain's); the
+timed part is what `poolsync pool` and `poolsync graph` do after reading the store.
 """
 
 from __future__ import annotations
@@ -46,11 +46,13 @@ def _subscribers(servers: int, count: int) -> Iterator[tuple[Subscriber, int | N
 def build_store(path: Path, *, servers: int, subscribers: int) -> float:
     started = time.monotonic()
     with Store.open(path) as store, store.sync_writer() as writer:
-        writer.begin_pass("domain", "total")
-        writer.stage_locations("domain", _locations(servers))
-        writer.stage_subscribers("domain", _subscribers(servers, subscribers))
-        writer.record_pass(PassRecord("domain", "ldaps://scale", "dc1", "inv", "DC=scale", 1,
-                                      datetime.now(UTC).isoformat(), "bench"))
+        # Both passes hold every object, as after a total resync of a one-domain forest.
+        for name in ("domain", "gc"):
+            writer.begin_pass(name, "total")
+            writer.stage_locations(name, _locations(servers))
+            writer.stage_subscribers(name, _subscribers(servers, subscribers))
+            writer.record_pass(PassRecord(name, "ldaps://scale", "dc1", "inv", "DC=scale", 1,
+                                          datetime.now(UTC).isoformat(), "bench"))
         writer.plan()
         writer.commit()
     return time.monotonic() - started

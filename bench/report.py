@@ -18,6 +18,8 @@ ROWS = (
     ("total_resync_s", "total resync (median wall)", "{} s"),
     ("incremental_s", "incremental resync after 100 changes", "{} s"),
     ("incremental_ratio", "incremental / total", "{}"),
+    ("incremental_internal_s", "incremental pass, in process", "{} s"),
+    ("incremental_internal_ratio", "incremental / total, in process", "{}"),
     ("build_s", "lab build", "{} s"),
     ("restore_s", "lab restore from cache", "{} s"),
 )
