@@ -6,19 +6,27 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any
 
 from poolsync.errors import UserError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+# rich is imported where it is used: a resync with --format json (a scheduled job)
+# never draws a table or a bar, and need not pay for importing them.
+
 
 def stdout_console() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, stderr=True, soft_wrap=True, highlight=False)
 
 
@@ -45,6 +53,8 @@ class BarProgress:
     def begin(self, pass_name: str, description: str) -> None:
         if not self._enabled:
             return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                   TextColumn("{task.completed:,} objects"),
                                   TimeElapsedColumn(), console=stderr_console(), transient=False)
@@ -80,6 +90,8 @@ class CountProgress:
             self._last = done
             return
         if self._progress is None:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(TextColumn("  {task.description}"), BarColumn(),
                                       TextColumn("{task.completed}/{task.total}"),
                                       TimeElapsedColumn(), console=stderr_console())

@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich import box
-from rich.markup import escape
-from rich.table import Table
 
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, EXIT_REFUSED, Context
 from poolsync.cli.output import (
@@ -48,6 +45,9 @@ def result_json(result: SyncResult) -> dict[str, Any]:
 
 
 def render_result(result: SyncResult) -> None:
+    from rich import box
+    from rich.table import Table
+
     console = stdout_console()
     what = "Dry run (nothing written)" if result.dry_run else (
         "Total resync" if result.kind == "total" else "Resync")
@@ -156,6 +156,8 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
     else:
         render_result(result)
     if result.refusal is not None:
+        from rich.markup import escape
+
         stderr_console().print(f"[yellow]A real run would be refused (exit 4):[/] "
                                f"{escape(result.refusal)}", highlight=False)
         raise click.exceptions.Exit(EXIT_REFUSED)

@@ -364,9 +364,13 @@ class Store:
 
     def object_count(self) -> int:
         """Objects held, counted once per objectGUID (what the deletion guard weighs)."""
+        # Every merged subscriber is counted once in seats_by_home's vm (schema 5).
+        subscribers = ("(SELECT coalesce(sum(vm), 0) FROM seats_by_home)"
+                       if self._has_table("seats_by_home") else
+                       f"(SELECT count(*) FROM ({_merged('subscribers', 'guid')}))")
         row = self._db.execute(
-            f"SELECT (SELECT count(*) FROM ({_merged('locations', 'guid')})) + "
-            f"(SELECT count(*) FROM ({_merged('subscribers', 'guid')}))").fetchone()
+            f"SELECT (SELECT count(*) FROM ({_merged('locations', 'guid')})) + {subscribers}"
+        ).fetchone()
         return int(row[0])
 
     def rows(self, table: str) -> list[tuple[Any, ...]]:
@@ -620,18 +624,21 @@ class SyncWriter:
                     "ON m.pass = s.pass AND m.guid = s.guid "
                     f"WHERE m.guid IS NULL OR {_differs(table, 's', 'm')}")
                 # total pass: whatever it did not read is gone
+                # (CROSS JOIN fixes the join order: the small temp tables drive, so an
+                # incremental plan never scans the store's tables.)
                 db.execute(
                     f"INSERT INTO temp.plan SELECT '{table}', m.pass, m.guid, 'delete', "
-                    f"m.dn, m.{label} FROM main.{table} AS m JOIN temp.stage_modes AS p "
-                    "ON p.pass = m.pass AND p.mode = 'total' WHERE NOT EXISTS (SELECT 1 "
+                    f"m.dn, m.{label} FROM temp.stage_modes AS p CROSS JOIN main.{table} AS m "
+                    "WHERE p.mode = 'total' AND m.pass = p.pass AND NOT EXISTS (SELECT 1 "
                     f"FROM {stage} AS s WHERE s.pass = m.pass AND s.guid = m.guid)")
                 # incremental pass: what it saw removed, unless it also read it live
                 db.execute(
-                    f"INSERT INTO temp.plan SELECT '{table}', m.pass, m.guid, 'delete', "
-                    f"m.dn, m.{label} FROM main.{table} AS m JOIN temp.stage_modes AS p "
-                    "ON p.pass = m.pass AND p.mode = 'incremental' JOIN temp.stage_removals "
-                    "AS r ON r.pass = m.pass AND r.guid = m.guid WHERE NOT EXISTS (SELECT 1 "
-                    f"FROM {stage} AS s WHERE s.pass = m.pass AND s.guid = m.guid)")
+                    f"INSERT INTO temp.plan SELECT '{table}', m.pass, m.guid, "
+                    f"'delete', m.dn, m.{label} FROM temp.stage_removals AS r CROSS JOIN "
+                    f"temp.stage_modes AS p CROSS JOIN main.{table} AS m WHERE p.pass = r.pass "
+                    "AND p.mode = 'incremental' AND m.pass = r.pass AND m.guid = r.guid AND "
+                    f"NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE s.pass = m.pass AND "
+                    "s.guid = m.guid)")
         counts = {}
         for table in ("locations", "subscribers"):
             ops = dict(db.execute(

@@ -27,6 +27,14 @@ def regrouped(store_path: Path) -> dict[str, Seats]:
     return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
 
 
+def merged_count(store_path: Path) -> int:
+    """Objects held, one per objectGUID, counted from scratch."""
+    sql = (f"SELECT (SELECT count(*) FROM ({_merged('locations', 'guid')})) + "  # noqa: S608
+           f"(SELECT count(*) FROM ({_merged('subscribers', 'guid')}))")
+    with sqlite3.connect(store_path) as db:
+        return int(db.execute(sql).fetchone()[0])
+
+
 subscriber = st.builds(
     lambda i, home, um, inbox: Subscriber(
         guid=GUIDS[i], dn=f"CN=s{i},DC=x", home=home,
@@ -59,6 +67,7 @@ def test_seats_by_home_follows_every_commit(tmp_path_factory: object, steps: lis
             writer.commit()
         with Store.open(path, create=False) as store:
             assert store.homed_seats() == regrouped(path)
+            assert store.object_count() == merged_count(path)
 
 
 def test_a_schema_4_store_gets_its_seats_counted(tmp_path: Path) -> None:
