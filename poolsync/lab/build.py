@@ -222,6 +222,7 @@ def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
         return state, False
     if lab_dir.exists() and any(lab_dir.iterdir()):
         raise LabError(f"{lab_dir} exists and is not a poolsync lab; choose another --dir")
+    check_socket_paths(lab_dir, [dc.name for dc in topology.dcs])
     created = not lab_dir.exists()
     lab_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -230,6 +231,25 @@ def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
         _teardown(lab_dir, remove=created)
         raise
     return state, True
+
+
+# Samba's longest socket under a DC's directory, and the most a Unix socket path holds
+# (sun_path is 108 bytes with its NUL). Past it samba dies at start-up with
+# NT_STATUS_OBJECT_PATH_INVALID, after the whole build.
+_LONGEST_SOCKET = "run/ncalrpc/np/protected_storage"
+_SOCKET_PATH_MAX = 107
+
+
+def check_socket_paths(lab_dir: Path, dc_names: list[str]) -> None:
+    """Refuse, before building, a lab directory too deep for samba's sockets."""
+    deepest = max(dc_names, key=lambda name: len(os.fsencode(name)))
+    longest = lab_dir / deepest.lower() / _LONGEST_SOCKET
+    excess = len(os.fsencode(longest)) - _SOCKET_PATH_MAX
+    if excess > 0:
+        raise LabError(
+            f"{lab_dir} is too deep for samba's sockets ({longest} would be "
+            f"{excess} bytes over the {_SOCKET_PATH_MAX}-byte limit of a Unix socket "
+            "path); choose a shorter --dir")
 
 
 def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +25,19 @@ KEYS = {
 }
 
 
-def test_bench_smoke(tmp_path: Path) -> None:
+@pytest.fixture
+def cache() -> Iterator[Path]:
+    """A cache directory short enough for samba's socket paths under the lab it holds
+    (pytest's tmp_path can be too deep for them)."""
+    path = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_bench_smoke(cache: Path) -> None:
     require_samba()
     args = [sys.executable, "-m", "bench", "run", "--subscribers", "500", "--repeat", "1",
-            "--format", "json", "--cache-dir", str(tmp_path / "cache")]
+            "--format", "json", "--cache-dir", str(cache)]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
@@ -54,7 +66,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert doc["build_s"] > 0  # a fresh cache directory: built, then restored
     assert doc["restore_s"] > 0
     assert doc["machine"]["cpu_count"] >= 1
-    assert not any((tmp_path / "cache").glob("lab-*")), "the bench left its lab directory"
+    assert not any(cache.glob("lab-*")), "the bench left its lab directory"
 
 
 def test_core_bench_smoke(tmp_path: Path) -> None:

@@ -74,3 +74,14 @@ def test_blocked_links(link: LiveLink, reason: str | None) -> None:
 def test_replication_rounds_cover_the_longest_path(usable: list[tuple[str, str]],
                                                     rounds: int) -> None:
     assert _rounds(usable) == rounds
+
+
+def test_a_lab_directory_too_deep_for_samba_sockets_is_refused(tmp_path: Path) -> None:
+    from poolsync.errors import LabError
+    from poolsync.lab.build import check_socket_paths
+
+    check_socket_paths(Path("/tmp/lab"), ["DC1", "DC2"])  # 54 bytes: fine
+    deep = Path("/tmp") / ("x" * 65)
+    check_socket_paths(deep, ["DC1"])  # 107 bytes exactly: still fine
+    with pytest.raises(LabError, match=r"too deep .* 1 bytes over .*shorter --dir"):
+        check_socket_paths(deep, ["DC12"])
