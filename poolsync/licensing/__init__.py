@@ -19,20 +19,47 @@ Entry points:
 
 from __future__ import annotations
 
-from poolsync.licensing.check import (
-    HEALTHY,
-    VERDICTS,
-    FileReport,
-    LicenseCheck,
-    Verdict,
-    check_licenses,
-)
-from poolsync.licensing.effective import Effective, TimelineEntry, effective_at, timeline
-from poolsync.licensing.files import EffectiveXml, read_license_file
-from poolsync.licensing.flexlm import FeatureLine, LicenseFile, Problem, parse_license_file
-from poolsync.licensing.mac import normalize_mac
-from poolsync.licensing.params import DEFAULT_LICENSE, PARAMETERS
-from poolsync.licensing.report import check_json, show_json, show_xml_json
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from poolsync.licensing.check import (
+        HEALTHY,
+        VERDICTS,
+        FileReport,
+        LicenseCheck,
+        Verdict,
+        check_licenses,
+    )
+    from poolsync.licensing.effective import Effective, TimelineEntry, effective_at, timeline
+    from poolsync.licensing.files import EffectiveXml, read_license_file
+    from poolsync.licensing.flexlm import FeatureLine, LicenseFile, Problem, parse_license_file
+    from poolsync.licensing.mac import normalize_mac
+    from poolsync.licensing.params import DEFAULT_LICENSE, PARAMETERS
+    from poolsync.licensing.report import check_json, show_json, show_xml_json
+
+# Each name is imported from its module on first use: the config (which only needs
+# normalize_mac) and every resync would otherwise load the whole license reader.
+_HOME = {
+    "HEALTHY": "check", "VERDICTS": "check", "FileReport": "check",
+    "LicenseCheck": "check", "Verdict": "check", "check_licenses": "check",
+    "Effective": "effective", "TimelineEntry": "effective", "effective_at": "effective",
+    "timeline": "effective", "EffectiveXml": "files", "read_license_file": "files",
+    "FeatureLine": "flexlm", "LicenseFile": "flexlm", "Problem": "flexlm",
+    "parse_license_file": "flexlm", "normalize_mac": "mac", "DEFAULT_LICENSE": "params",
+    "PARAMETERS": "params", "check_json": "report", "show_json": "report",
+    "show_xml_json": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_LICENSE",

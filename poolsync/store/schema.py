@@ -59,7 +59,6 @@ CREATE TABLE subscribers (
     usn_changed INTEGER,
     PRIMARY KEY (pass, guid)
 ) WITHOUT ROWID;
-CREATE INDEX subscribers_by_home ON subscribers (pass, home);
 CREATE TABLE passes (
     pass           TEXT PRIMARY KEY,
     endpoint       TEXT NOT NULL,
@@ -96,7 +95,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE passes ADD COLUMN cookie BLOB"),
     2: ("CREATE TABLE violations (key TEXT PRIMARY KEY, first_seen TEXT NOT NULL)",),
     3: (SNAPSHOTS_DDL,),
-    4: (SEATS_DDL, SEATS_FILL),
+    # seats_by_home replaces grouping by home, and the index that grouping used
+    4: (SEATS_DDL, SEATS_FILL, "DROP INDEX IF EXISTS subscribers_by_home"),
 }
 
 STAGING_DDL = """

@@ -71,3 +71,18 @@ def test_pool_exits_3_when_out_of_compliance(tmp_path: Path,
     table = run("--config", tmp_path / "poolsync.yaml", "pool")
     assert table.exit_code == 3
     assert "NOT COMPLIANT" in table.stdout
+
+
+def test_a_resync_loads_only_what_it_uses() -> None:
+    """Start-up is part of every scheduled run: the resync command must not import the
+    doctor, the graph, the lab, the license reader, matplotlib or rich's drawing."""
+    import subprocess
+    import sys
+
+    heavy = ["networkx", "matplotlib", "jinja2", "rich", "poolsync.doctor",
+             "poolsync.lab", "poolsync.licensing.flexlm", "poolsync.render", "topology"]
+    code = ("import sys; from poolsync.cli.main import cli; cli.get_command(None, 'resync'); "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
