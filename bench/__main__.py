@@ -1,4 +1,4 @@
-"""``python -m bench run --subscribers N [--format table|json] [--repeat 3]
+"""``python -m bench run --subscribers N [--format table|json] [--repeat 5]
 [--cache-dir DIR]``."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main() -> None:
               help="Subscribers in the lab (spread over 4 pooled servers).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
               help="Alternating ldapsearch / total resync rounds; figures are medians.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_CACHE, show_default=True,

@@ -155,6 +155,7 @@ class _PassContext:
     now: Callable[[], datetime]
     watermark: PassRecord | None
     requested_total: bool
+    warm: _Warm | None = None  # a connection opened ahead for this pass
 
 
 def _read_total(conn: DirectoryConnection, ctx: _PassContext, base: str,
@@ -364,7 +365,8 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
     started = time.monotonic()
     config, name, base = ctx.config, ctx.name, endpoint.base_dn
     conn: DirectoryConnection
-    with connect(endpoint, config.directory, password=ctx.password) as conn:
+    opened = ctx.warm.take(endpoint) if ctx.warm is not None else None
+    with opened or connect(endpoint, config.directory, password=ctx.password) as conn:
         # Read the watermark before the query: changes made while we read are
         # above it and will be seen again, never lost.
         root = conn.root_dse()
@@ -444,13 +446,67 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
     )
 
 
+def _endpoint_order(endpoints: tuple[Endpoint, ...],
+                    watermark: PassRecord | None) -> list[Endpoint]:
+    """The order a pass tries its endpoints: the one it last read first (moving costs a
+    total resync), then the configured order."""
+    last = watermark.endpoint if watermark else None
+    return sorted(endpoints, key=lambda e: e.url != last)
+
+
+class _Warm:
+    """A connection opened ahead, in a thread, for a pass that runs later, so its TLS
+    handshake and bind (60 ms against the lab's Samba, more across a WAN) overlap the
+    earlier pass.
+
+    The pass takes it only for the endpoint it was opened to and while it is fresh (a
+    DC drops idle connections); anything that went wrong opening it is left to the
+    pass's own connect, which reports and retries it as usual.
+    """
+
+    FRESH = 60.0  # seconds
+
+    def __init__(self, endpoint: Endpoint, config: Config, password: str | None) -> None:
+        self.endpoint = endpoint
+        self._conn: DirectoryConnection | None = None
+        self._opened = 0.0
+        self._thread = threading.Thread(target=self._open, args=(config, password),
+                                        name="poolsync-warm", daemon=True)
+        self._thread.start()
+
+    def _open(self, config: Config, password: str | None) -> None:
+        try:
+            self._conn = connect(self.endpoint, config.directory, password=password)
+            self._opened = time.monotonic()
+        except Exception as exc:  # the pass's own connect reports it
+            log.debug("opening %s ahead failed: %s", self.endpoint.url, exc)
+
+    def take(self, endpoint: Endpoint) -> DirectoryConnection | None:
+        """The open connection to ``endpoint``, once; None when there is none to use."""
+        self._thread.join()
+        conn, self._conn = self._conn, None
+        if conn is not None and (endpoint != self.endpoint
+                                 or time.monotonic() - self._opened > self.FRESH):
+            conn.close()
+            return None
+        return conn
+
+    def __enter__(self) -> _Warm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 def _run_pass_with_failover(ctx: _PassContext, attempt: int) -> PassSummary:
     """Try the pass's endpoints in order; the first that answers reads the pass."""
     failures: list[str] = []
     # The DC the watermark came from first: moving costs a total resync, so a pass
     # stays with the DC it last read while that DC answers (no flapping back).
-    last = ctx.watermark.endpoint if ctx.watermark else None
-    endpoints = sorted(ctx.endpoints, key=lambda e: e.url != last)
+    endpoints = _endpoint_order(ctx.endpoints, ctx.watermark)
     for index, endpoint in enumerate(endpoints):
         try:
             return _run_pass(ctx, endpoint, attempt)
@@ -549,11 +605,15 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
             run_id = store.begin_run(kind, started_at)
         try:
             watermarks = {p.name: p for p in store.passes()}
+            # The GC pass's connection opens while the domain pass reads.
+            gc_first = _endpoint_order(directory.gcs, watermarks.get("gc"))[0]
+            warm = stack.enter_context(_Warm(gc_first, config, password))
             with store.sync_writer() as writer:
                 summaries = []
                 for name, endpoints in passes:
                     ctx = _PassContext(name, endpoints, config, profile, password, writer,
-                                       progress, now, watermarks.get(name), total)
+                                       progress, now, watermarks.get(name), total,
+                                       warm if name == "gc" else None)
                     for attempt in retrying(directory.retries, what=f"{name} pass",
                                             sleep=_sleep_until(stop)):
                         with attempt:

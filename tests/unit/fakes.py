@@ -73,12 +73,16 @@ class FakeConn:
     def __init__(self, directory: FakeDirectory) -> None:
         self.d = directory
         self.count = 0
+        self.closed = False
 
     def __enter__(self) -> FakeConn:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
 
     def root_dse(self) -> RootDse:
         return RootDse(self.d.dc_host, "CN=NTDS Settings,CN=DC1", self.d.usn,

@@ -95,7 +95,8 @@ def test_a_failed_run_leaves_the_previous_state(tmp_path: Path,
     broken.fail_after, broken.failures_left = 40, 100  # every attempt drops after 40
     with pytest.raises(DirectoryUnavailable):
         resync(tmp_path, broken, monkeypatch)
-    assert broken.connects == 3  # as many attempts as the retry policy allows
+    # as many domain attempts as the retry policy allows, and the GC's, opened ahead
+    assert broken.connects == 3 + 1
     assert snapshot(tmp_path / "store.db") == before
     with Store.open(tmp_path / "store.db", create=False) as store:
         runs = store.runs()
@@ -382,3 +383,37 @@ def test_a_bind_that_cannot_see_deleted_objects_forces_a_total(
                              "gc": "deleted-objects-unreadable"}
     assert result.plan.counts["subscribers"].removed == 1
     assert "List Contents" in (result.passes[0].why or "")
+
+
+def test_the_gc_connection_opened_ahead_is_used_once_and_closed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = directory()
+    opened: list[object] = []
+    original = fake.connect
+
+    def tracking(*args: object, **kwargs: object) -> object:
+        conn = original(*args, **kwargs)  # type: ignore[arg-type]
+        opened.append(conn)
+        return conn
+
+    fake.connect = tracking  # type: ignore[method-assign]
+    resync(tmp_path, fake, monkeypatch)
+    assert fake.connects == 2  # one per pass: the GC's was opened ahead and used
+    assert all(c.closed for c in opened)  # type: ignore[attr-defined]
+
+
+def test_a_stale_warm_connection_is_closed_not_used(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from poolsync.sync.engine import _Warm
+
+    fake = directory()
+    config = load_config(write_config(tmp_path))
+    monkeypatch.setattr(engine, "connect", fake.connect)
+    with _Warm(config.directory.gc, config, None) as warm:
+        warm._opened -= _Warm.FRESH + 1  # opened long ago
+        assert warm.take(config.directory.gc) is None
+    with _Warm(config.directory.gc, config, None) as warm:
+        assert warm.take(config.directory.dc) is None  # not the endpoint it opened
+    with _Warm(config.directory.gc, config, None) as warm:
+        assert warm.take(config.directory.gc) is not None
+        assert warm.take(config.directory.gc) is None  # once
