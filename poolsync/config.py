@@ -102,6 +102,7 @@ class TlsConfig:
 class Timeouts:
     connect: float
     operation: float
+    pass_: float = 3600.0  # one whole pass (YAML key "pass")
 
 
 @dataclass(frozen=True)
@@ -555,10 +556,11 @@ def _unreadable(path: Path) -> str | None:
 
 
 def _timeouts(node: Node) -> Timeouts:
-    node.check_keys(("connect", "operation"))
+    node.check_keys(("connect", "operation", "pass"))
     return Timeouts(
         connect=node.optional_number("connect", default=10.0, minimum=0, exclusive_min=True),
         operation=node.optional_number("operation", default=120.0, minimum=0, exclusive_min=True),
+        pass_=node.optional_number("pass", default=3600.0, minimum=0, exclusive_min=True),
     )
 
 

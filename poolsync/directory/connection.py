@@ -104,6 +104,22 @@ class DirectoryConnection:
         self.endpoint = endpoint
         self._user = user
         self._page_size = page_size
+        self._deadline: float | None = None
+        self._limit = 0.0
+
+    def limit_to(self, seconds: float) -> None:
+        """Fail every operation that starts (or page that arrives) more than ``seconds``
+        from now with DirectoryUnavailable: the bound on a whole pass
+        (``directory.timeouts.pass``). Each read also waits at most the operation
+        timeout, so a pass ends at most that much later than this limit."""
+        self._limit = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def _check_deadline(self) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise DirectoryUnavailable(
+                f"{_describe(self.endpoint)} is too slow: the pass took longer than "
+                f"directory.timeouts.pass ({self._limit:g} s)")
 
     def __enter__(self) -> DirectoryConnection:
         return self
@@ -118,6 +134,7 @@ class DirectoryConnection:
             log.debug("unbind from %s failed; the socket is closed anyway", self.endpoint.url)
 
     def _call(self, fn: str, *args: object, **kwargs: object) -> None:
+        self._check_deadline()
         try:
             getattr(self._conn, fn)(*args, **kwargs)
         except lex.LDAPException as exc:
@@ -190,8 +207,10 @@ class DirectoryConnection:
         """
         controls: list[tuple[str, bool, bytes | None]] | None = (
             [(SHOW_DELETED_OID, True, None)] if show_deleted else None)
+        self._check_deadline()
         pages = PagedSearch(self._conn, base, ldap_filter, attributes,
-                            page_size=self._page_size, controls=controls)
+                            page_size=self._page_size, controls=controls,
+                            on_receive=self._check_deadline)
         try:
             yield from pages
         except lex.LDAPException as exc:

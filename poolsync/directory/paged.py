@@ -16,7 +16,7 @@ formatting, which were a third of a total resync's time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ldap3
@@ -121,8 +121,10 @@ class PagedSearch:
 
     def __init__(self, conn: ldap3.Connection, base: str, ldap_filter: str,
                  attributes: list[str], *, page_size: int,
-                 controls: list[tuple[str, bool, bytes | None]] | None = None) -> None:
+                 controls: list[tuple[str, bool, bytes | None]] | None = None,
+                 on_receive: Callable[[], None] | None = None) -> None:
         self._conn = conn
+        self._on_receive = on_receive  # called before each read (a deadline check)
         self._request = search_operation(
             base, ldap_filter, ldap3.SUBTREE, ldap3.DEREF_ALWAYS, attributes or ["1.1"],
             0, 0, False, conn.auto_escape, conn.auto_encode, None,
@@ -143,6 +145,8 @@ class PagedSearch:
         strategy = self._conn.strategy
         entries: list[bytes] = []
         while True:
+            if self._on_receive is not None:
+                self._on_receive()
             messages = strategy.receiving()
             if not messages:
                 raise lex.LDAPSessionTerminatedByServerError("the server closed the session")
@@ -191,6 +195,7 @@ class PagedSearch:
 
     def _drain(self) -> None:
         """Read the outstanding page and drop it (the caller stopped early)."""
+        self._on_receive = None  # cleaning up: no deadline may interrupt it
         try:
             self._receive_page()
         except (lex.LDAPException, MalformedPdu, OSError):

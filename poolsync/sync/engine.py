@@ -367,6 +367,7 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
     conn: DirectoryConnection
     opened = ctx.warm.take(endpoint) if ctx.warm is not None else None
     with opened or connect(endpoint, config.directory, password=ctx.password) as conn:
+        conn.limit_to(config.directory.timeouts.pass_)
         # Read the watermark before the query: changes made while we read are
         # above it and will be seen again, never lost.
         root = conn.root_dse()

@@ -84,6 +84,9 @@ class FakeConn:
     def close(self) -> None:
         self.closed = True
 
+    def limit_to(self, seconds: float) -> None:
+        self.limit = seconds
+
     def root_dse(self) -> RootDse:
         return RootDse(self.d.dc_host, "CN=NTDS Settings,CN=DC1", self.d.usn,
                        "DC=lab,DC=example,DC=com", "DC=lab,DC=example,DC=com",

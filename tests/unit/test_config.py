@@ -125,7 +125,7 @@ def test_example_documents_every_key() -> None:
     for key in (
         "forest", "directory", "dc", "url", "base_dn", "gc", "bind", "method", "user",
         "password", "tls", "ca_file", "validate", "insecure", "starttls", "page_size",
-        "timeouts", "connect", "operation", "retries", "attempts", "initial_wait",
+        "timeouts", "connect", "operation", "pass", "retries", "attempts", "initial_wait",
         "max_wait", "profile", "store",
     ):  # fmt: skip
         assert f"{key}:" in text, key
@@ -160,6 +160,7 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
     assert directory.page_size == 1000
     assert directory.timeouts.connect == 10.0
     assert directory.timeouts.operation == 120.0
+    assert directory.timeouts.pass_ == 3600.0
     assert directory.retries.attempts == 4
     assert config.profile == "cisco-unity"
     assert config.store == tmp_path / "poolsync.db"
@@ -254,11 +255,13 @@ def test_validate_off_with_insecure(tmp_path: Path) -> None:
 
 
 def test_numbers_accept_ints_and_floats(tmp_path: Path) -> None:
-    doc = set_key(base_doc(), "directory.timeouts", {"connect": 2.5, "operation": 30})
+    doc = set_key(base_doc(), "directory.timeouts", {"connect": 2.5, "operation": 30,
+                                                     "pass": 90})
     set_key(doc, "directory.retries", {"attempts": 1, "initial_wait": 0, "max_wait": 0})
     directory = load_config(write(tmp_path, doc)).directory
     assert directory.timeouts.connect == 2.5
     assert directory.timeouts.operation == 30.0
+    assert directory.timeouts.pass_ == 90.0
     assert directory.retries.max_wait == 0.0
 
 
@@ -433,6 +436,7 @@ BAD_VALUES: list[tuple[str, object, str]] = [
     ("directory.timeouts.connect", 0, "expected a number > 0, got 0"),
     ("directory.timeouts.operation", -1.5, "expected a number > 0, got -1.5"),
     ("directory.timeouts.operation", math.inf, "expected a number > 0, got inf"),
+    ("directory.timeouts.pass", 0, "expected a number > 0, got 0"),
     ("directory.timeouts.connect", "10s", "expected a number > 0, got '10s'"),
     ("directory.timeouts.connect", False, "expected a number > 0, got false"),
     ("directory.timeouts", 10, "expected a mapping, got 10"),
