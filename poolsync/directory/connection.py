@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import socket
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -106,17 +109,30 @@ class DirectoryConnection:
         self._page_size = page_size
         self._deadline: float | None = None
         self._limit = 0.0
+        self._watchdog: threading.Timer | None = None
 
     def limit_to(self, seconds: float) -> None:
-        """Fail every operation that starts (or page that arrives) more than ``seconds``
-        from now with DirectoryUnavailable: the bound on a whole pass
-        (``directory.timeouts.pass``). Each read also waits at most the operation
-        timeout, so a pass ends at most that much later than this limit."""
+        """Bound everything done on this connection from now on to ``seconds``
+        (``directory.timeouts.pass``): when they run out, the socket is shut down under
+        whatever read is waiting (a DC that trickles bytes satisfies every read's own
+        timeout), and that operation, and any later one, fails with
+        DirectoryUnavailable."""
         self._limit = seconds
         self._deadline = time.monotonic() + seconds
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog = threading.Timer(seconds, self._cut)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _cut(self) -> None:
+        sock = getattr(self._conn, "socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _check_deadline(self) -> None:
-        if self._deadline is not None and time.monotonic() > self._deadline:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
             raise DirectoryUnavailable(
                 f"{_describe(self.endpoint)} is too slow: the pass took longer than "
                 f"directory.timeouts.pass ({self._limit:g} s)")
@@ -128,6 +144,8 @@ class DirectoryConnection:
         self.close()
 
     def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         try:
             self._conn.unbind()
         except lex.LDAPException:
@@ -138,6 +156,7 @@ class DirectoryConnection:
         try:
             getattr(self._conn, fn)(*args, **kwargs)
         except lex.LDAPException as exc:
+            self._check_deadline()  # the watchdog cut it: say so
             raise translate(exc, self.endpoint, user=self._user) from exc
 
     def _first_entry(self, base: str, attributes: list[str]) -> Entry:
@@ -214,8 +233,10 @@ class DirectoryConnection:
         try:
             yield from pages
         except lex.LDAPException as exc:
+            self._check_deadline()  # the watchdog cut it: say so
             raise translate(exc, self.endpoint, user=self._user) from exc
         except MalformedPdu as exc:
+            self._check_deadline()
             raise QueryError(f"{_describe(self.endpoint)}: malformed search result "
                              f"under {base}: {exc}") from exc
 
