@@ -40,6 +40,7 @@ from poolsync.lab import build
 from poolsync.lab.edit import LabEditor, Replace
 from tests.conftest import TOPOLOGIES, require_samba
 from tests.faultproxy import REFUSE, STALL, Fault, FaultProxy, reset, slow
+from tests.helpers import run
 from tests.integration.test_resync_faults import (
     POOLSYNC,
     PROFILE,
@@ -126,7 +127,7 @@ def draw(rng: random.Random) -> Plan:
     mode = rng.choice(["total", "incremental", "incremental"])
     kind = rng.choices(["reset", "stall", "slow", "refuse", "kill"], [35, 12, 13, 15, 25])[0]
     if kind == "kill":
-        return Plan(mode, kind, "both", False, None, rng.uniform(0.05, 2.5))
+        return Plan(mode, kind, "both", False, None, rng.uniform(0.05, 1.3))
     fault = {
         # log-uniform: from the TLS handshake (a few hundred bytes) to deep in the pass
         "reset": lambda: reset(int(math.exp(rng.uniform(math.log(20), math.log(150_000))))),
@@ -306,3 +307,63 @@ def test_a_trickling_dc_is_cut_off_by_the_pass_timeout(lab: Path, tmp_path: Path
     assert ran.returncode == 5, ran.stderr
     assert "directory.timeouts.pass (1.5 s)" in ran.stderr, ran.stderr
     assert seconds < RETRIES["attempts"] * (1.5 + TIMEOUTS["operation"] + 1) + 5, seconds
+
+
+@pytest.fixture(scope="module")
+def two_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Two DCs of one domain, replicated so that both hold every object."""
+    from topology.spec import load_topology
+
+    require_samba()
+    lab_dir = tmp_path_factory.mktemp("failover") / "lab"
+    build.up(load_topology(TOPOLOGIES / "doctor-2dc.yaml"), PROFILE, lab_dir,
+             step=lambda _msg: None, progress=lambda _done, _total: None)
+    try:
+        replicated = run("lab", "replicate", "--dir", lab_dir)
+        assert replicated.exit_code == 0, replicated.stderr
+        yield lab_dir
+    finally:
+        build.down(lab_dir)
+
+
+def test_a_dead_dc_fails_over_to_the_next_with_a_total_resync(two_dc: Path,
+                                                               tmp_path: Path) -> None:
+    doc = config_doc(two_dc)
+    directory = doc["directory"]
+    dc_urls, gc_urls = list(directory["dc"]["url"]), list(directory["gc"]["url"])
+    assert len(dc_urls) == len(gc_urls) == 2
+    dc1, gc1 = urlsplit(dc_urls[0]), urlsplit(gc_urls[0])
+    assert dc1.hostname and dc1.port and gc1.port
+    with FaultProxy(dc1.hostname, (dc1.hostname, dc1.port)) as dc_proxy, \
+            FaultProxy(dc1.hostname, (dc1.hostname, gc1.port)) as gc_proxy:
+        directory["dc"]["url"] = [f"ldaps://{dc1.hostname}:{dc_proxy.port}", dc_urls[1]]
+        directory["gc"]["url"] = [f"ldaps://{dc1.hostname}:{gc_proxy.port}", gc_urls[1]]
+        directory["timeouts"] = dict(TIMEOUTS)
+        directory["retries"] = dict(RETRIES)
+        store = tmp_path / "failover.db"
+        config = write_config(tmp_path / "failover.yaml", doc, store=store)
+        first = in_process(config, "resync", "--total", "--format", "json")
+        assert first.code == 0, first.stderr
+        assert {p["dc_host"].split(".")[0].lower() for p in first.json()["passes"]} == {"dc1"}
+        again = in_process(config, "resync", "--format", "json")
+        assert [p["mode"] for p in again.json()["passes"]] == ["incremental", "incremental"]
+
+        # DC1 dies: every connection to it is refused from now on.
+        dc_proxy.plan([REFUSE] * 50)
+        gc_proxy.plan([REFUSE] * 50)
+        moved = subprocess.run([str(POOLSYNC), "--config", str(config), "resync",
+                                "--format", "json"], capture_output=True, text=True,
+                               timeout=RUN_BOUND)
+        assert moved.returncode == 0, moved.stderr
+        passes = json.loads(moved.stdout)["passes"]
+        assert [(p["endpoint"], p["mode"], p["reason"]) for p in passes] == [
+            (dc_urls[1], "total", "dc-changed"), (gc_urls[1], "total", "dc-changed")]
+        assert f"trying {dc_urls[1]}" in moved.stderr
+        assert f"trying {gc_urls[1]}" in moved.stderr
+
+    # What DC2 alone gives, read from scratch.
+    directory["dc"]["url"], directory["gc"]["url"] = dc_urls[1], gc_urls[1]
+    fresh = tmp_path / "dc2.db"
+    assert in_process(write_config(tmp_path / "dc2.yaml", doc, store=fresh),
+                      "resync", "--total").code == 0
+    assert rows(store) == rows(fresh)
