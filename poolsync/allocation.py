@@ -162,7 +162,7 @@ def parse_version(version: str | None) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
-def _sort_key(location: Location) -> tuple[str, ...]:
+def _sort_key(location: Location) -> tuple[str | tuple[int, str | bytes], ...]:
     """(name, guid) first, as documented; the other fields only make the order total."""
     return (
         location.name,
@@ -171,8 +171,17 @@ def _sort_key(location: Location) -> tuple[str, ...]:
         location.dn,
         location.version or "",
         location.failover_of or "",
-        repr(location.attachment),  # str or bytes: only needs to be a total order
+        _attachment_key(location.attachment),
     )
+
+
+def _attachment_key(attachment: str | bytes | None) -> tuple[int, str | bytes]:
+    """A total order over None, bytes and str without copying the value: the tag keeps
+    bytes from being compared with str. (``repr`` built a copy up to four times the
+    size of every attachment, megabytes each for a hostile one, just to sort.)"""
+    if attachment is None:
+        return 0, b""
+    return (1, attachment) if isinstance(attachment, bytes) else (2, attachment)
 
 
 def _classify(location: Location) -> Exclusion | LicenseData:

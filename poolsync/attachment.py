@@ -332,6 +332,14 @@ def _parse_xml(text: str | bytes) -> Element:
         raise AttachmentError("external references are not allowed in an attachment") from None
     except defusedxml.DefusedXmlException as exc:
         raise AttachmentError(f"unsafe XML refused: {type(exc).__name__}") from None
+    except (LookupError, ValueError) as exc:
+        # expat decodes UTF-8, UTF-16, ISO-8859-1 and US-ASCII itself and hands any other
+        # name in the XML declaration to Python's codecs, which refuse unknown, multi-byte
+        # and non-text codecs (or fail mid-decode) with these. After the defusedxml
+        # clauses: its exceptions are ValueErrors too.
+        raise AttachmentError(
+            f"unsupported character encoding in the XML declaration ({_shown(str(exc))})"
+        ) from None
     return root
 
 
@@ -359,7 +367,7 @@ def parse_attachment(text: str | bytes) -> LicenseData:
         raise AttachmentError("attachment is empty")
     root = _parse_xml(text)
     if _local(root.tag) != ROOT:
-        raise AttachmentError(f"root element is {_local(root.tag)!r}, expected {ROOT}")
+        raise AttachmentError(f"root element is {_shown(_local(root.tag))}, expected {ROOT}")
     sections: dict[str, Element] = {}
     for child in root:
         name = _local(child.tag)
