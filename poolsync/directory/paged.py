@@ -16,6 +16,7 @@ formatting, which were a third of a total resync's time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,10 +24,12 @@ import ldap3
 from ldap3.core import exceptions as lex
 from ldap3.operation.search import search_operation
 from ldap3.protocol.rfc2696 import paged_search_control
+from ldap3.strategy.base import BaseStrategy
 from ldap3.utils.asn1 import decode_message_fast
 
 from poolsync.model import Entry
 
+RECEIVE_SIZE = 65536
 # protocolOp tags (RFC 4511 APPLICATION n, constructed)
 _ENTRY, _DONE, _REFERENCE, _INTERMEDIATE = 0x64, 0x65, 0x73, 0x79
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
@@ -132,6 +135,7 @@ class PagedSearch:
         self._controls = list(controls or [])
         self._page_size = page_size
         self._outstanding: int | None = None
+        self._buffer = bytearray()  # bytes read past the last whole message
         self.pages = 0
 
     def _send(self, cookie: bytes | None) -> None:
@@ -139,18 +143,43 @@ class PagedSearch:
                     paged_search_control(False, self._page_size, cookie)]
         self._outstanding = self._conn.send("searchRequest", self._request, controls)
 
+    def _messages(self) -> list[bytes]:
+        """The next whole LDAP messages from the socket (at least one).
+
+        Read into one growing bytearray and cut with ldap3's own length rule: ldap3's
+        ``receiving()`` appends each 4 KB read to an immutable bytes object, which is
+        quadratic in a message's size (a 15 MB attribute value took 74 s to read).
+        """
+        buffer = self._buffer
+        found: list[bytes] = []
+        while True:
+            while True:
+                size = BaseStrategy.compute_ldap_message_size(buffer)
+                if size <= 0 or len(buffer) < size:
+                    break
+                found.append(bytes(buffer[:size]))
+                del buffer[:size]
+            if found:
+                return found
+            if self._on_receive is not None:
+                self._on_receive()
+            try:
+                chunk = self._conn.socket.recv(RECEIVE_SIZE)
+            except OSError as exc:  # a timeout (socket.timeout) included
+                with contextlib.suppress(Exception):
+                    self._conn.strategy.close()
+                raise lex.LDAPSocketReceiveError(f"error receiving data: {exc}") from exc
+            if not chunk:
+                raise lex.LDAPSessionTerminatedByServerError("the server closed the session")
+            buffer += chunk
+
     def _receive_page(self) -> tuple[list[bytes], dict[str, Any]]:
         """The outstanding request's raw entry PDUs and its decoded searchResDone."""
         message_id = self._outstanding
         strategy = self._conn.strategy
         entries: list[bytes] = []
         while True:
-            if self._on_receive is not None:
-                self._on_receive()
-            messages = strategy.receiving()
-            if not messages:
-                raise lex.LDAPSessionTerminatedByServerError("the server closed the session")
-            for pdu in messages:
+            for pdu in self._messages():
                 mid, tag, _ = header(pdu)
                 if mid == 0:
                     raise lex.LDAPSessionTerminatedByServerError(
@@ -192,6 +221,10 @@ class PagedSearch:
         finally:
             if self._outstanding is not None and self._conn.strategy.connection.socket:
                 self._drain()
+            if self._buffer:  # bytes nobody asked for: the stream is out of step
+                self._buffer.clear()
+                with contextlib.suppress(Exception):
+                    self._conn.strategy.close()
 
     def _drain(self) -> None:
         """Read the outstanding page and drop it (the caller stopped early)."""

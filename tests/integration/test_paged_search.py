@@ -80,3 +80,29 @@ def test_a_missing_base_is_a_query_error(config: Config) -> None:
     with small_pages(config, 7) as conn, pytest.raises(QueryError, match="noSuchObject"):
         list(conn.search(f"OU=Nowhere,{config.directory.dc.base_dn}", "(objectClass=*)",
                          ["cn"]))
+
+
+def test_a_value_of_megabytes_is_read_in_linear_time(tiny_lab: Path, config: Config) -> None:
+    """ldap3's own receive loop is quadratic in a message's size (8 MB took 4 s)."""
+    import time
+
+    state = json.loads((tiny_lab / "lab.json").read_text())
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(tiny_lab / "tls" / "ca.pem"))
+    server = ldap3.Server(state["dcs"][0]["address"], port=state["dcs"][0]["ldaps_port"],
+                          use_ssl=True, tls=tls, get_info=ldap3.NONE)
+    admin = ldap3.Connection(server, user=state["bind_user"],
+                             password=config.directory.bind.resolve_password(),
+                             auto_bind=True, raise_exceptions=True)
+    dn = f"CN=ps-big,OU=Unity,{config.directory.dc.base_dn}"
+    photo = bytes(range(256)) * (8 * 4096)  # 8 MiB
+    admin.add(dn, ["user"], {"sAMAccountName": "ps-big", "jpegPhoto": photo})
+    try:
+        with small_pages(config, 7) as conn:
+            started = time.monotonic()
+            (entry,) = conn.search(dn, "(objectClass=user)", ["jpegPhoto"])
+            seconds = time.monotonic() - started
+        assert entry.first("jpegPhoto") == photo
+        assert seconds < 2, seconds
+    finally:
+        admin.delete(dn)
+        admin.unbind()
