@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,11 +117,31 @@ def display_path(path: str | Path) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it, so a reader never
-    sees half a file; a UserError (exit 2) naming the path when it cannot be written."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    sees half a file; a UserError (exit 2) naming the path when it cannot be written.
+
+    Reports and exports hold the directory's data (names, extensions, seat counts): a
+    new file is made 0600 whatever the umask; a file being replaced keeps its mode, so
+    one an administrator chose to share stays shared. The temporary file is created
+    exclusively under a random name (mkstemp), never through a symlink planted there.
+    """
+    tmp: Path | None = None
     try:
-        tmp.write_text(text)
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else _PRIVATE
+        except OSError:
+            mode = _PRIVATE
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text)
         tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    except BaseException as exc:  # Ctrl-C included: never leave the temporary file
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        raise
+
+
+_PRIVATE = 0o600

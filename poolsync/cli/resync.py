@@ -135,10 +135,8 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
     config = ctx.config()
     profile = ctx.profile()
     password = config.directory.bind.resolve_password()
-    if config.plaintext:
-        stderr_console().print(
-            "[yellow]warning:[/] the directory URLs are plain ldap:// without StartTLS; "
-            "the password crosses the network in clear")
+    # No TLS, or TLS without validation, is warned about where connections open
+    # (poolsync.directory.connection), once in each run of every command that connects.
     started = now()
     try:
         result = run_sync(config, profile, password=password, total=total, dry_run=dry_run,

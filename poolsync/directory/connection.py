@@ -72,6 +72,8 @@ def translate(exc: Exception, endpoint: Endpoint, *, user: str | None) -> Direct
         return AuthError(f"{where} requires a protected bind: use ldaps:// or starttls")
     if isinstance(exc, lex.LDAPCertificateError) or "CERTIFICATE_VERIFY_FAILED" in text:
         return _tls_error(text, where, endpoint)
+    if isinstance(exc, lex.LDAPConnectionIsReadOnlyError):  # a bug, never worth a retry
+        return QueryError(f"{where}: {text}")
     if isinstance(exc, lex.LDAPOperationResult) and not isinstance(
         exc, lex.LDAPUnavailableResult | lex.LDAPBusyResult
     ):
@@ -290,9 +292,67 @@ def _tls(config: DirectoryConfig) -> ldap3.Tls:
     return _StdlibTls(validate=tls.validate, ca_file=str(tls.ca_file) if tls.ca_file else None)
 
 
+INSECURE_WARNING = (
+    "TLS certificate validation is off (directory.tls.validate: false): the DC is not "
+    "authenticated, so whoever can intercept the connection can pose as it and read the "
+    "bind password; set directory.tls.ca_file instead")
+PLAINTEXT_WARNING = (
+    "{url} is plain ldap:// without StartTLS: the bind password and all data cross the "
+    "network in clear; use ldaps:// or directory.tls.starttls: true")
+# The kinds of warning given in this process: each once per run (a service's passes
+# and the doctor's many endpoints would repeat it), and in every run that connects.
+_warned: set[str] = set()
+
+
+def transport_warnings(endpoint: Endpoint, config: DirectoryConfig) -> dict[str, str]:
+    """What is unsafe about connecting to ``endpoint`` with ``config``: kind -> words."""
+    found = {}
+    if not config.tls.validate:
+        found["insecure"] = INSECURE_WARNING
+    if not endpoint.use_ssl and not config.tls.starttls:
+        found["plaintext"] = PLAINTEXT_WARNING.format(url=endpoint.url)
+    return found
+
+
+def _warn(endpoint: Endpoint, config: DirectoryConfig) -> None:
+    for kind, message in transport_warnings(endpoint, config).items():
+        if kind not in _warned:
+            _warned.add(kind)
+            log.warning("%s", message)
+
+
+_READ_REQUESTS = frozenset({"bindRequest", "searchRequest", "abandonRequest", "unbindRequest"})
+STARTTLS_OID = "1.3.6.1.4.1.1466.20037"
+
+
+def _refuse_writes(conn: ldap3.Connection) -> None:
+    """Let nothing but reads leave ``conn``.
+
+    ldap3's ``read_only=True`` refuses modify, delete and modify DN, but (2.9.1) not an
+    add, an extended operation (a password change) or a request sent with ``send``.
+    Every request, ldap3's own and the raw ones of ``paged`` and ``notify``, is written
+    to the socket by the strategy's ``sending``: there anything but a bind, a search,
+    an abandon, an unbind or StartTLS is refused before a byte leaves.
+    """
+    strategy = conn.strategy
+    sending = strategy.sending
+
+    def reads_only(message: Any) -> None:
+        op = message["protocolOp"]
+        kind = op.getName()
+        starttls = kind == "extendedReq" and str(op.getComponent()["requestName"]) == STARTTLS_OID
+        if kind not in _READ_REQUESTS and not starttls:
+            raise lex.LDAPConnectionIsReadOnlyError(
+                f"poolsync only reads the directory: refused to send {kind}")
+        sending(message)
+
+    strategy.sending = reads_only
+
+
 def _open_once(endpoint: Endpoint, config: DirectoryConfig,
                password: str | None) -> DirectoryConnection:
     bind = config.bind
+    _warn(endpoint, config)  # before the bind: the password is what is at stake
     server = ldap3.Server(
         endpoint.host, port=endpoint.port, use_ssl=endpoint.use_ssl, tls=_tls(config),
         get_info=ldap3.NONE, connect_timeout=config.timeouts.connect,
@@ -309,6 +369,7 @@ def _open_once(endpoint: Endpoint, config: DirectoryConfig,
         receive_timeout=max(1, round(config.timeouts.operation)),  # ldap3 packs it as an int
         return_empty_attributes=False,
     )
+    _refuse_writes(conn)
     try:
         conn.open()
         if config.tls.starttls and not endpoint.use_ssl:

@@ -118,6 +118,24 @@ def _fold_seat_delta(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM temp.seat_delta")
 
 
+def _create_private(path: Path) -> None:
+    """Create the store's (empty) file 0600 whatever the umask, its directory 0700.
+
+    SQLite would create it 0644 less the umask. It creates the -wal and -shm files with
+    the database file's mode, so they stay private too; the run lock is created 0600.
+    A store that exists keeps the mode it has.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return  # another run created it meanwhile, as privately
+    try:
+        os.fchmod(fd, 0o600)  # exactly: an odd umask must not make it unwritable
+    finally:
+        os.close(fd)
+
+
 class Store:
     """The poolsync store at ``path``."""
 
@@ -135,7 +153,8 @@ class Store:
             raise StoreError(f"no store at {path}: run `poolsync resync --total` first")
         try:
             if create:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if not exists:
+                    _create_private(path)
                 db = sqlite3.connect(path, isolation_level=None, timeout=10)
             else:
                 db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
@@ -226,7 +245,9 @@ class Store:
             return
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            # O_NOFOLLOW: a link planted in its place must not be truncated.
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600)
         except OSError as exc:
             raise StoreError(f"cannot create the run lock {lock_path}: {exc.strerror}") from exc
         try:
