@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from poolsync.cli.output import shown
 from poolsync.config import Config, default_config_path, load_config
 from poolsync.errors import PoolsyncError
 from poolsync.profile import Profile, load_profile
@@ -31,6 +32,14 @@ server has a problem; report capacity: a pool runs out within the horizon);
 4 a resync refused to commit an unsafe change (nothing was changed); 5 the
 directory could not be read; 6 another run holds the store; 130 interrupted.
 Documentation: docs/ in the source tree (operations.md starts there)."""
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines carry DNs and names from the directory: no control character in them
+    reaches the terminal (or the journal) as such."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return shown(super().format(record))
 
 
 @dataclass
@@ -88,7 +97,7 @@ class PoolsyncGroup(click.Group):
             debug = bool(ctx.obj.debug) if isinstance(ctx.obj, Context) else False
             if debug:
                 logging.getLogger("poolsync").exception("failed")
-            click.echo(f"poolsync: error: {exc}", err=True)
+            click.echo(f"poolsync: error: {shown(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("poolsync: interrupted; nothing was committed by the interrupted step",
@@ -100,7 +109,7 @@ class PoolsyncGroup(click.Group):
             debug = bool(ctx.obj.debug) if isinstance(ctx.obj, Context) else False
             if debug:
                 raise
-            click.echo(f"poolsync: internal error: {type(exc).__name__}: {exc} "
+            click.echo(f"poolsync: internal error: {type(exc).__name__}: {shown(str(exc))} "
                        "(run with --debug for the traceback, and please report it)", err=True)
             ctx.exit(EXIT_ERROR)
 
@@ -123,8 +132,9 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     capacity` says when each pool runs out. `lab` runs a real Samba AD lab to try it
     on.
     """
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
-                        format="poolsync: %(levelname)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("poolsync: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
     if not debug:
         logging.getLogger("ldap3").setLevel(logging.WARNING)
     ctx.obj = Context(config_path=config_path or default_config_path(), debug=debug)

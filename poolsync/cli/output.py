@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,21 +19,50 @@ from poolsync.errors import UserError
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+    from rich.segment import Segment
 
 # rich is imported where it is used: a resync with --format json (a scheduled job)
 # never draws a table or a bar, and need not pay for importing them.
 
 
-def stdout_console() -> Console:
-    from rich.console import Console
+# C0 controls but tab and newline, DEL and the C1 controls: what a terminal acts on.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-    return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+
+def shown(text: str) -> str:
+    """``text`` as a terminal may show it: control characters become visible ``\\xNN``.
+
+    Names, DNs and attachment text come from the directory; an ESC or CSI in a
+    Location's name would otherwise retitle the window, move the cursor or hide lines
+    of a report (rich strips only BEL, BS, VT, FF and CR).
+    """
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+@functools.cache
+def _console_class() -> type[Console]:
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class SafeConsole(Console):
+        """A rich Console that passes its own control sequences (styles, cursor moves)
+        but never a control character inside the text it shows."""
+
+        def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+            return super()._render_buffer(
+                segment if segment.control else Segment(shown(segment.text), segment.style)
+                for segment in buffer)
+
+    return SafeConsole
+
+
+def stdout_console() -> Console:
+    return _console_class()(file=sys.stdout, soft_wrap=False,
+                            width=None if sys.stdout.isatty() else 120)
 
 
 def stderr_console() -> Console:
-    from rich.console import Console
-
-    return Console(file=sys.stderr, stderr=True, soft_wrap=True, highlight=False)
+    return _console_class()(file=sys.stderr, stderr=True, soft_wrap=True, highlight=False)
 
 
 def now() -> datetime:
