@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 POOLSYNC := $(VENV)/bin/poolsync
 
 .PHONY: setup test-setup system-packages test-system-packages venv demo demo-report test \
-	lint unit lab-down clean install-packages bench
+	lint unit fuzz soak lab-down clean install-packages bench
 
 setup: system-packages venv
 
@@ -73,6 +73,20 @@ bench: setup
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit
+
+# Every parser fed random, mutated and hostile input (the tests marked fuzz), 25 times
+# as many examples as `make test` runs; the counts per test at the end. About 20 minutes
+# on one core. docs/reliability.md.
+fuzz: venv
+	$(VENV)/bin/pytest tests/unit -m fuzz --hypothesis-profile=fuzz \
+	  --hypothesis-show-statistics --durations=25
+
+# The fault campaign at length: RUNS resyncs through a fault-injecting proxy, with
+# SIGKILLs, each store checked (docs/reliability.md). About 3 s a run; needs root and
+# Samba, like make test. SEED=N replays a campaign.
+soak: test-setup
+	POOLSYNC_FAULT_RUNS=$(or $(RUNS),200) POOLSYNC_FAULT_SEED=$(SEED) \
+	  $(VENV)/bin/pytest -s tests/integration/test_fault_campaign.py::test_fault_campaign
 
 lab-down: venv
 	$(POOLSYNC) lab down --dir $(LAB_DIR)

@@ -13,6 +13,7 @@ Entry points: :func:`load_config`, :func:`default_config_path`, :func:`forest_ba
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -177,11 +178,12 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 def parse_duration(text: str) -> float:
     """``"90s"``, ``"5m"``, ``"24h"``, ``"7d"``, ``"2w"`` (or plain seconds) -> seconds.
 
-    Raises ValueError with the accepted forms for anything else (or zero).
+    Raises ValueError with the accepted forms for anything else (zero, or too many
+    digits for a float).
     """
     match = _DURATION.fullmatch(text.strip())
     seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"] if match else 0.0
-    if seconds <= 0:
+    if not 0 < seconds < math.inf:
         raise ValueError(f"expected a duration such as 90s, 5m, 24h or 7d, got {text!r}")
     return seconds
 
@@ -262,7 +264,8 @@ def load_config(path: Path) -> Config:
         forest=forest,
         directory=directory,
         profile=_profile(root, base_dir=base_dir),
-        store=base_dir / root.optional_str("store", default=DEFAULT_STORE),
+        store=base_dir / _path_text(root, "store",
+                                    root.optional_str("store", default=DEFAULT_STORE)),
         sync=_sync(root.child_or_empty("sync")),
         compliance=_compliance(root.child_or_empty("compliance")),
         doctor=_doctor(root.child_or_empty("doctor"), base_dir=base_dir),
@@ -299,7 +302,7 @@ def _capacity(node: Node, *, base_dir: Path) -> CapacityConfig:
         if not files:
             raise entry.error("expected at least one license file path, got an empty list "
                               "(or none)", key="files")
-        paths = [base_dir / f for f in files]
+        paths = [base_dir / _path_text(entry, f"files[{i}]", f) for i, f in enumerate(files)]
         if len({p.resolve() for p in paths}) != len(paths):
             raise entry.error("a license file is listed twice; each counts once", key="files")
         mac = entry.optional_str("mac")
@@ -336,8 +339,18 @@ def _doctor(node: Node, *, base_dir: Path) -> DoctorConfig:
     return DoctorConfig(
         servers=tuple(monitors),
         expected=tuple(_str_list(node, "expected")),
-        other_forests=tuple(base_dir / item for item in _str_list(node, "other_forests")),
+        other_forests=tuple(base_dir / _path_text(node, f"other_forests[{i}]", item)
+                            for i, item in enumerate(_str_list(node, "other_forests"))),
     )
+
+
+def _path_text(node: Node, key: str, value: str) -> str:
+    """A file path from the config, without control characters: the OS refuses a NUL
+    in a path (Python raises ValueError wherever it is used), and a newline would split
+    every message that names the file."""
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise node.expected("a file path without control characters", value, key=key)
+    return value
 
 
 def _str_list(node: Node, key: str) -> list[str]:
@@ -522,7 +535,7 @@ def _tls(node: Node, *, base_dir: Path) -> TlsConfig:
     ca_name = node.optional_str("ca_file")
     ca_file = None
     if ca_name is not None:
-        ca_file = base_dir / ca_name
+        ca_file = base_dir / _path_text(node, "ca_file", ca_name)
         problem = _unreadable(ca_file)
         if problem:
             raise node.error(f"cannot read CA file {ca_file}: {problem}", key="ca_file")
@@ -586,7 +599,7 @@ def _profile(root: Node, *, base_dir: Path) -> str:
             value,
             key="profile",
         )
-    path = base_dir / value
+    path = base_dir / _path_text(root, "profile", value)
     problem = _unreadable(path)
     if problem:
         raise root.error(f"cannot read profile {path}: {problem}", key="profile")

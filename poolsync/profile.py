@@ -89,7 +89,11 @@ def resolve_profile_path(name_or_path: str, *, base_dir: Path | None = None) -> 
 
 def load_profile(name_or_path: str, *, base_dir: Path | None = None) -> Profile:
     path = resolve_profile_path(name_or_path, base_dir=base_dir)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not found:
         builtins = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
         raise ProfileError(f"{path}: no such schema profile (built-in profiles: {builtins})")
     root = load_yaml_mapping(path, error=ProfileError)

@@ -10,7 +10,7 @@ every error reads the same way::
 Entry points: :func:`load_yaml_mapping` reads a file into a :class:`Node`; a ``Node``'s
 typed accessors (``required_str``, ``optional_int``, ``child``, ``mapping_list``,
 ``choice`` ...) read one key each and raise the caller's :class:`UserError` subclass.
-Only ``yaml.safe_load`` is used: a user file never constructs arbitrary objects.
+Only pyyaml's ``SafeLoader`` is used: a user file never constructs arbitrary objects.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import yaml
 
@@ -305,6 +305,35 @@ class Node:
         return Node.wrap(value, file=self.file, keypath=keypath, error_type=self.error_type)
 
 
+class _SafeLoader(yaml.SafeLoader):
+    """pyyaml's safe loader, whose scalar constructors' crashes on an explicit tag
+    (``!!int ""`` raises IndexError, ``!!bool x`` KeyError, ``!!timestamp x``
+    AttributeError) become ConstructorErrors with the scalar's line and column.
+
+    Their ValueErrors (the timestamp 2024-13-01, ``!!int 0x``) say what is wrong and
+    are reported as they are.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (LookupError, AttributeError, TypeError) as exc:
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{describe(node.value)} is not a valid {tag}",
+                node.start_mark) from exc
+
+
+def _load(text: bytes) -> object:
+    loader = _SafeLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_yaml_mapping(path: Path, *, error: type[UserError]) -> Node:
     """Read ``path`` as one YAML document whose top level is a mapping.
 
@@ -316,20 +345,31 @@ def load_yaml_mapping(path: Path, *, error: type[UserError]) -> Node:
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
-        document = yaml.safe_load(text)
+        document = _load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         # pyyaml splits a message into context ("while parsing a flow sequence") and
         # problem ("expected ',' or ']', but got '<stream end>'"); either may be None.
         problem = ", ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise error(f"{path}: {where}not valid YAML: {problem}") from exc
+        raise error(f"{path}: {where}not valid YAML: {' '.join(problem.split())}") from exc
+    except yaml.reader.ReaderError as exc:
+        # Bytes the detected encoding cannot decode, or a character YAML forbids (NUL,
+        # most control characters). Its str() takes two lines; errors here take one.
+        if exc.encoding == "unicode":
+            problem = (f"character {exc.position + 1} is U+{exc.character:04X}, which YAML "
+                       "does not allow")
+        else:
+            problem = f"not {exc.encoding} text at byte {exc.position + 1}: {exc.reason}"
+        raise error(f"{path}: not valid YAML: {problem}") from exc
     except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from exc
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise error(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    except (ValueError, TypeError, OverflowError) as exc:
         # safe_load's constructors raise these for well-formed but impossible scalars
-        # (e.g. the timestamp 2024-13-01, an int too long to convert) or deep nesting.
+        # (e.g. the timestamp 2024-13-01, an int too long to convert).
         raise error(f"{path}: not valid YAML: {exc or type(exc).__name__}") from exc
+    except RecursionError as exc:
+        raise error(f"{path}: not valid YAML: nested too deeply") from exc
     if document is None:
         raise error(f"{path}: expected a mapping at the top level, got an empty document")
     if not isinstance(document, Mapping):

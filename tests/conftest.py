@@ -12,9 +12,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = Path(__file__).resolve().parent / "topologies"
+
+# Hypothesis profiles. The fuzz tests (marked ``fuzz``; tests/fuzzing.py) scale their
+# examples from the active profile's max_examples: hypothesis's own "default" (and
+# "ci", which it loads under CI=true) keep them bounded; "fuzz" (`make fuzz`, or
+# --hypothesis-profile=fuzz, or HYPOTHESIS_PROFILE=fuzz) runs 25 times as many.
+settings.register_profile(
+    "fuzz", settings.get_profile("default"), max_examples=2500, deadline=None,
+    print_blob=True, suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 def samba_missing_reason() -> str | None:

@@ -451,7 +451,10 @@ def _license_paths(node: Node, base: Path) -> list[Path]:
     seen: dict[Path, int] = {}
     for index, item in enumerate(value):
         key = f"license_files[{index}]"
-        if not isinstance(item, str) or not item:
+        # No control characters: the OS refuses a NUL in a path (Python raises
+        # ValueError wherever it is used), and a newline would split the messages.
+        if not isinstance(item, str) or not item or any(ord(c) < 32 or c == "\x7f"
+                                                        for c in item):
             raise node.expected("a license file path", item, key=key)
         path = base / item
         resolved = path.resolve()

@@ -13,7 +13,8 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +30,11 @@ COLUMNS: Final = ("date", "pool", "server", "class", "licensed", "used")
 OPTIONAL: Final = ("published",)
 JSON_TYPE: Final = "usage-history"
 MAX_COUNT: Final = 2**63 - 1  # what SQLite's INTEGER holds
+_INTEGER: Final = re.compile(r"-?[0-9]+")
+#: The longest pool or server name: AD's are far shorter (a forest's DNS name has at
+#: most 253 characters, a Location's cn 64), and an exported CSV field must stay within
+#: what the csv module reads back (131072).
+MAX_NAME: Final = 1024
 
 
 class HistoryFileError(UserError):
@@ -84,10 +90,20 @@ def parse_history(text: str, *, path: Path) -> list[Snapshot]:
     return _parse_csv(text, path=path)
 
 
+def _records(reader: Any, *, path: Path) -> Iterator[list[str]]:
+    """The reader's rows; its own error (a field over the csv module's size limit)
+    becomes a HistoryFileError naming the line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise HistoryFileError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from None
+
+
 def _parse_csv(text: str, *, path: Path) -> list[Snapshot]:
     reader = csv.reader(io.StringIO(text))
+    records = _records(reader, path=path)
     try:
-        header = next(reader)
+        header = next(records)
     except StopIteration:
         raise HistoryFileError(f"{path}: empty file; expected a header row "
                                f"{','.join(COLUMNS)}") from None
@@ -100,7 +116,7 @@ def _parse_csv(text: str, *, path: Path) -> list[Snapshot]:
                              if name in names}
     rows: list[Snapshot] = []
     seen: dict[tuple[str, str, str, str], str] = {}
-    for values in reader:
+    for values in records:
         line = reader.line_num
         if not any(v.strip() for v in values):
             continue
@@ -132,6 +148,8 @@ def _parse_json(text: str, *, path: Path) -> list[Snapshot]:
         doc = json.loads(text)
     except ValueError as exc:
         raise HistoryFileError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HistoryFileError(f"{path}: not valid JSON: nested too deeply") from None
     items = doc.get("snapshots") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise HistoryFileError(f"{path}: expected a JSON object with a \"snapshots\" list "
@@ -141,9 +159,14 @@ def _parse_json(text: str, *, path: Path) -> list[Snapshot]:
     for n, item in enumerate(items):
         if not isinstance(item, dict):
             raise HistoryFileError(f"{path}: snapshots[{n}]: expected an object")
-        record: dict[str, str] = {k: "" if item.get(k) is None else str(item.get(k))
-                                  for k in (*COLUMNS, *OPTIONAL)}
         where = f"{path}: snapshots[{n}]"
+        record: dict[str, str] = {}
+        for key in (*COLUMNS, *OPTIONAL):
+            value = item.get(key)
+            if isinstance(value, dict | list):  # str() would make a name of it
+                raise HistoryFileError(f"{where}: {key}: expected a string or a number, got "
+                                       f"{'an object' if isinstance(value, dict) else 'a list'}")
+            record[key] = "" if value is None else str(value)
         rows.append(_unique(_row(record, where=where), seen, where=where,
                             label=f"snapshots[{n}]"))
     return rows
@@ -153,11 +176,18 @@ def _row(record: dict[str, str], *, where: str) -> Snapshot:
     for key in ("pool", "server"):
         if not record.get(key):
             raise HistoryFileError(f"{where}: {key} is empty")
+        if len(record[key]) > MAX_NAME:
+            raise HistoryFileError(f"{where}: {key}: expected at most {MAX_NAME} characters, "
+                                   f"got {len(record[key])}")
+        if not _encodable(record[key]):
+            # JSON can escape half a UTF-16 pair ("\ud800"); the store cannot hold it.
+            raise HistoryFileError(f"{where}: {key}: expected text, got a lone surrogate "
+                                   "(an unpaired \\uD800-\\uDFFF escape)")
     try:
         seat_class = SeatClass(record["class"].lower())
     except ValueError:
         raise HistoryFileError(f"{where}: class: expected one of vm, um, inbox, got "
-                               f"{record['class']!r}") from None
+                               f"{_shown(record['class'])}") from None
     published_text = record.get("published", "")
     return Snapshot(
         taken_at=_date(record["date"], where=where),
@@ -171,12 +201,25 @@ def _row(record: dict[str, str], *, where: str) -> Snapshot:
     )
 
 
-def _count(text: str, key: str, *, where: str) -> int:
+def _encodable(text: str) -> bool:
     try:
-        value = int(text)
-    except ValueError:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _count(text: str, key: str, *, where: str) -> int:
+    # Digits only: int() would also take "1_000", "١٢" and other scripts' digits.
+    digits = text.strip()
+    if not _INTEGER.fullmatch(digits):
         raise HistoryFileError(f"{where}: {key}: expected a whole number >= 0, got "
-                               f"{text!r}") from None
+                               f"{_shown(text)}")
+    significant = digits.lstrip("-").lstrip("0")
+    if len(significant) > 100:  # int() refuses over 4300 digits; nobody reads 100
+        raise HistoryFileError(f"{where}: {key}: expected at most {MAX_COUNT}, got a "
+                               f"number of {len(significant)} digits")
+    value = -int(significant or "0") if digits.startswith("-") else int(significant or "0")
     if value < 0:
         raise HistoryFileError(f"{where}: {key}: expected a whole number >= 0, got {value}")
     if value > MAX_COUNT:
@@ -192,11 +235,20 @@ def _date(text: str, *, where: str) -> dt.datetime:
             return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise HistoryFileError(f"{where}: date: expected {what}, got {text!r}") from None
+        raise HistoryFileError(f"{where}: date: expected {what}, got {_shown(text)}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    # The store keeps whole seconds: two rows within one second are one moment.
-    return moment.astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        # The store keeps whole seconds: two rows within one second are one moment.
+        return moment.astimezone(dt.UTC).replace(microsecond=0)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in the year 0 in UTC
+        raise HistoryFileError(f"{where}: date: expected {what} between the years 1 and "
+                               f"9999 in UTC, got {_shown(text)}") from None
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, cut short: a field may be a megabyte long."""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def sorted_snapshots(rows: Sequence[Snapshot]) -> list[Snapshot]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolsync.capacity.growth import UNIT_DAYS, GrowthRate
+from poolsync.capacity.history import MAX_COUNT
 from poolsync.errors import UserError
 from poolsync.model import SEAT_CLASSES, SeatClass, Seats
 from poolsync.yamlfile import Node, describe, load_yaml_mapping
@@ -25,7 +26,11 @@ from poolsync.yamlfile import Node, describe, load_yaml_mapping
 KINDS = ("add_server", "add_licenses", "remove_server", "move_subscribers", "growth")
 CLASS_KEYS = tuple(c.value for c in SEAT_CLASSES)  # vm, um, inbox
 RATE_EXAMPLES = "a rate such as '3/day', '10/month', '2%/month' or '5%/year'"
-_RATE = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*(%?)\s*/\s*(day|month|year)", re.IGNORECASE)
+_RATE = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*(%?)\s*/\s*(day|month|year)",
+                   re.IGNORECASE | re.ASCII)
+#: The largest rate, in seats or percent a unit: far above any pool's, and small enough
+#: that a projection stays finite (a rate of 400 digits was infinity, and crashed it).
+MAX_RATE = 1_000_000
 
 
 class ScenarioError(UserError):
@@ -141,7 +146,15 @@ def _change(item: Node) -> Change:
 
 
 def _seats(node: Node) -> Seats:
-    return Seats(**{key: node.optional_int(key, default=0, minimum=0) for key in CLASS_KEYS})
+    return Seats(**{key: _storable(node, key, node.optional_int(key, default=0, minimum=0))
+                    for key in CLASS_KEYS})
+
+
+def _storable(node: Node, key: str, count: int) -> int:
+    """``count``, at most what the store holds: 400 digits crashed the projection."""
+    if count > MAX_COUNT:
+        raise node.expected(f"an integer <= {MAX_COUNT}", count, key=key)
+    return count
 
 
 def _add_server(node: Node, where: Where) -> AddServer:
@@ -185,7 +198,7 @@ def _move_subscribers(node: Node, where: Where) -> MoveSubscribers:
     source, target = node.required_str("from"), node.required_str("to")
     if source.casefold() == target.casefold():
         raise node.expected(f"a server other than {source!r} (from)", target, key="to")
-    vm = node.required_int("vm", minimum=1)
+    vm = _storable(node, "vm", node.required_int("vm", minimum=1))
     counts = {"um": node.optional_int("um", default=0, minimum=0),
               "inbox": node.optional_int("inbox", default=0, minimum=0)}
     for key, count in counts.items():
@@ -214,4 +227,6 @@ def parse_rate(node: Node, key: str) -> GrowthRate:
     if match is None:
         raise node.expected(RATE_EXAMPLES, value, key=key)
     amount, percent, unit = match.groups()
+    if abs(float(amount)) > MAX_RATE:
+        raise node.expected(f"{RATE_EXAMPLES}, of at most {MAX_RATE} a unit", value, key=key)
     return GrowthRate(float(amount), UNIT_DAYS[unit.lower()], percent=bool(percent))

@@ -156,7 +156,8 @@ def join(net: LabNet, peer: Peer, first: Peer, *, forest: str) -> None:
     ], what=f"joining {peer.name} to {forest}", timeout=300)
 
 
-_GUID_LINE = re.compile(r"^objectGUID: ([0-9a-fA-F-]{36})$", re.MULTILINE)
+_GUID_LINE = re.compile(r"^objectGUID: ([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$",
+                        re.MULTILINE)
 
 
 def ntds_guid(net: LabNet, peer: Peer, base_dn: str) -> str:
@@ -245,7 +246,8 @@ class LiveLink:
         return None
 
 
-_OPTIONS_LINE = re.compile(r"^options: (-?\d+)$", re.MULTILINE)
+_OPTIONS_LINE = re.compile(r"^options: (.*)$", re.MULTILINE)
+_INT32 = re.compile(r"-?[0-9]{1,10}")  # ASCII digits: \d and int() take any script's
 
 
 def _unfold(ldif: str) -> str:
@@ -259,7 +261,12 @@ def _dsa_options(net: LabNet, peer: Peer, about: Peer, base_dn: str) -> int:
                     what=f"reading {about.name}'s options on {peer.name}",
                     env=net.env(peer.paths))
     match = _OPTIONS_LINE.search(_unfold(out))
-    return int(match.group(1)) if match else 0
+    if match is None:
+        return 0
+    if not _INT32.fullmatch(match.group(1)):
+        raise LabError(f"{about.name}'s NTDS Settings on {peer.name}: expected an integer "
+                       f"option flags value, got {match.group(1)[:40]!r}")
+    return int(match.group(1))
 
 
 def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink:

@@ -3,8 +3,9 @@
 Every input goes through the whole path a command takes (read_license_file on a real
 file, then check_licenses, the JSON documents and json.dumps). The only outcomes
 allowed are problems in the result or one LicenseFileError; any other exception fails
-the test. Each test is bounded (max_examples) so CI stays fast; run with
-``--hypothesis-show-statistics`` to see how many examples were tried.
+the test. Each test is bounded so CI stays fast, and ``make fuzz`` runs 25 times as
+many examples (tests/fuzzing.py); run with ``--hypothesis-show-statistics`` to see how
+many were tried. Figures: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from poolsync.errors import LicenseFileError
@@ -28,6 +29,9 @@ from poolsync.licensing import (
     show_xml_json,
 )
 from poolsync.licensing.flexlm import MAX_PROBLEMS, MAX_WARNINGS
+from tests.fuzzing import fuzz_settings
+
+pytestmark = pytest.mark.fuzz
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "licenses"
 SEEDS = sorted(p.read_bytes() for p in EXAMPLES.glob("*.lic"))
@@ -36,9 +40,7 @@ CODES = {"syntax", "unknown-parameter", "unknown-key", "hostid-missing", "no-fea
          "hostid-mismatch", "expired", "duplicate-feature", "duplicate-file", "demo-invalid",
          "hostid-several"}
 GENERATED = datetime(2026, 12, 1, tzinfo=UTC)
-FUZZ = settings(max_examples=200, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = fuzz_settings(2)
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +155,7 @@ def test_unbalanced_quotes(scratch: Path, seed: bytes, quotes: list[int]) -> Non
     through_everything(scratch, bytes(data))
 
 
-@settings(max_examples=50, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@fuzz_settings(0.5)
 @given(length=st.integers(1_000, 200_000), char=st.sampled_from(["x", "\\", '"', " ", "é"]),
        lines=st.integers(1, 3))
 def test_huge_lines(scratch: Path, length: int, char: str, lines: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from ldap3.operation.search import search_result_entry_response_to_dict_fast
 from ldap3.protocol.rfc4511 import (
@@ -24,6 +24,7 @@ from ldap3.protocol.rfc4511 import (
 from ldap3.utils.asn1 import decode_message_fast, encode
 
 from poolsync.directory.paged import MalformedPdu, decode_entry, header
+from tests.fuzzing import fuzz_settings
 
 
 def encode_entry(dn: bytes, attributes: list[tuple[str, list[bytes]]], *,
@@ -59,7 +60,8 @@ NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789-;=",
 VALUES = st.lists(st.binary(max_size=300), max_size=5)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.fuzz
+@fuzz_settings(3)
 @given(dn=st.text(max_size=200).map(lambda t: t.encode()),
        attributes=st.dictionaries(NAMES.map(str.lower), VALUES, max_size=8),
        message_id=st.integers(min_value=1, max_value=2**31 - 1))
@@ -108,14 +110,16 @@ def test_a_search_done_is_not_an_entry() -> None:
         decode_entry(done)
 
 
-@settings(max_examples=500, deadline=None)
+@pytest.mark.fuzz
+@fuzz_settings(5)
 @given(st.binary(max_size=200))
 def test_random_bytes_raise_only_malformed(data: bytes) -> None:
     with contextlib.suppress(MalformedPdu):
         decode_entry(data)
 
 
-@settings(max_examples=500, deadline=None)
+@pytest.mark.fuzz
+@fuzz_settings(5)
 @given(st.data())
 def test_mutated_entries_raise_only_malformed(data: st.DataObject) -> None:
     pdu = bytearray(encode_entry(b"CN=a,DC=example", [("cn", [b"abc"]), ("x", [b"1", b"2"])]))
