@@ -136,7 +136,6 @@ class PagedSearch:
         self._page_size = page_size
         self._outstanding: int | None = None
         self._buffer = bytearray()  # bytes read past the last whole message
-        self.pages = 0
 
     def _send(self, cookie: bytes | None) -> None:
         controls = [*self._controls,
@@ -215,7 +214,6 @@ class PagedSearch:
                 cookie = self._check(done)
                 if cookie:
                     self._send(cookie)  # the DC builds the next page while we decode
-                self.pages += 1
                 for pdu in raw:
                     yield decode_entry(pdu)
         finally:

@@ -67,18 +67,23 @@ RETRIES = {"attempts": 2, "initial_wait": 0.05, "max_wait": 0.1}
 RUN_BOUND = 2 * RETRIES["attempts"] * (TIMEOUTS["pass"] + TIMEOUTS["operation"]) + 15
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def _lab(factory: pytest.TempPathFactory, name: str, topology: str) -> Iterator[Path]:
+    """A lab of this module's own from ``topology``: built, yielded, torn down."""
     from topology.spec import load_topology
 
     require_samba()
-    lab_dir = tmp_path_factory.mktemp("campaign") / "lab"
-    build.up(load_topology(TOPOLOGIES / "faults.yaml"), PROFILE, lab_dir,
+    lab_dir = factory.mktemp(name) / "lab"
+    build.up(load_topology(TOPOLOGIES / topology), PROFILE, lab_dir,
              step=lambda _msg: None, progress=lambda _done, _total: None)
     try:
         yield lab_dir
     finally:
         build.down(lab_dir)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from _lab(tmp_path_factory, "campaign", "faults.yaml")
 
 
 @dataclass
@@ -312,18 +317,10 @@ def test_a_trickling_dc_is_cut_off_by_the_pass_timeout(lab: Path, tmp_path: Path
 @pytest.fixture(scope="module")
 def two_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Two DCs of one domain, replicated so that both hold every object."""
-    from topology.spec import load_topology
-
-    require_samba()
-    lab_dir = tmp_path_factory.mktemp("failover") / "lab"
-    build.up(load_topology(TOPOLOGIES / "doctor-2dc.yaml"), PROFILE, lab_dir,
-             step=lambda _msg: None, progress=lambda _done, _total: None)
-    try:
+    for lab_dir in _lab(tmp_path_factory, "failover", "doctor-2dc.yaml"):
         replicated = run("lab", "replicate", "--dir", lab_dir)
         assert replicated.exit_code == 0, replicated.stderr
         yield lab_dir
-    finally:
-        build.down(lab_dir)
 
 
 def test_a_dead_dc_fails_over_to_the_next_with_a_total_resync(two_dc: Path,

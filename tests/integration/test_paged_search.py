@@ -32,17 +32,23 @@ def small_pages(config: Config, page_size: int) -> DirectoryConnection:
     return connect(directory.dc, directory, password=directory.bind.resolve_password())
 
 
-@pytest.fixture(scope="module")
-def reference(tiny_lab: Path, config: Config) -> Iterator[dict[str, dict[str, list[bytes]]]]:
-    """Every object under the base as ldap3's own paged search returns it."""
+def admin_connection(tiny_lab: Path, config: Config) -> ldap3.Connection:
+    """ldap3's own connection to the lab's DC, as its administrator (missing attributes
+    left out, as poolsync's connections do)."""
     state = json.loads((tiny_lab / "lab.json").read_text())
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(tiny_lab / "tls" / "ca.pem"))
     server = ldap3.Server(state["dcs"][0]["address"], port=state["dcs"][0]["ldaps_port"],
                           use_ssl=True, tls=tls, get_info=ldap3.NONE)
-    conn = ldap3.Connection(server, user=state["bind_user"],
+    return ldap3.Connection(server, user=state["bind_user"],
                             password=config.directory.bind.resolve_password(),
                             auto_bind=True, raise_exceptions=True,
                             return_empty_attributes=False)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_lab: Path, config: Config) -> Iterator[dict[str, dict[str, list[bytes]]]]:
+    """Every object under the base as ldap3's own paged search returns it."""
+    conn = admin_connection(tiny_lab, config)
     found = {}
     for item in conn.extend.standard.paged_search(
             config.directory.dc.base_dn, "(objectClass=*)", attributes=ATTRIBUTES,
@@ -86,13 +92,7 @@ def test_a_value_of_megabytes_is_read_in_linear_time(tiny_lab: Path, config: Con
     """ldap3's own receive loop is quadratic in a message's size (8 MB took 4 s)."""
     import time
 
-    state = json.loads((tiny_lab / "lab.json").read_text())
-    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(tiny_lab / "tls" / "ca.pem"))
-    server = ldap3.Server(state["dcs"][0]["address"], port=state["dcs"][0]["ldaps_port"],
-                          use_ssl=True, tls=tls, get_info=ldap3.NONE)
-    admin = ldap3.Connection(server, user=state["bind_user"],
-                             password=config.directory.bind.resolve_password(),
-                             auto_bind=True, raise_exceptions=True)
+    admin = admin_connection(tiny_lab, config)
     dn = f"CN=ps-big,OU=Unity,{config.directory.dc.base_dn}"
     photo = bytes(range(256)) * (8 * 4096)  # 8 MiB
     admin.add(dn, ["user"], {"sAMAccountName": "ps-big", "jpegPhoto": photo})
