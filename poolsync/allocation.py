@@ -18,11 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Literal
 
 from poolsync.attachment import LicenseData, parse_attachment
 from poolsync.errors import AttachmentError
-from poolsync.model import SEAT_CLASSES, Location, SeatClass, Seats
+from poolsync.homes import ORPHAN_THRESHOLD, HomeMatch, MatchedBy, match_homes
+from poolsync.model import SEAT_CLASSES, Location, Roles, SeatClass, Seats
 
 __all__ = [
     "MIN_POOLING_VERSION",
@@ -32,9 +33,14 @@ __all__ = [
     "Pool",
     "PoolReport",
     "ServerSeats",
+    "UsedSource",
     "build_pool_report",
+    "effective_used",
     "parse_version",
 ]
+
+UsedSource = Literal["directory", "published", "none"]
+ORPHAN_SAMPLE: Final = 20
 
 #: License pooling exists from Unity 4.0 on.
 MIN_POOLING_VERSION: Final = (4, 0)
@@ -104,8 +110,18 @@ class ServerSeats:
     secondary_licensed: bool | None
     guid: str = ""
     published_classes: tuple[SeatClass, ...] = ()
+    #: Where each class's ``used`` comes from: "directory" (subscribers homed here),
+    #: "published" (the server's own utilization, when subscribers carry no license
+    #: class) or "none" (neither: counted as 0). Empty means all "directory".
+    used_source: Mapping[SeatClass, UsedSource] = field(default_factory=dict)
+    #: How subscribers' homes name this server: its object id and/or its objectGUID.
+    matched_by: tuple[MatchedBy, ...] = ()
+
+    def source(self, seat_class: SeatClass) -> UsedSource:
+        return self.used_source.get(seat_class, "directory")
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "used_source", MappingProxyType(dict(self.used_source)))
         if self.published_used is None:
             if self.published_classes:
                 raise ValueError("published_classes given, but published_used is None")
@@ -131,6 +147,12 @@ class Pool:
     def compliant(self) -> bool:
         return all(s.compliant for s in self.seats.values())
 
+    def used_source(self, seat_class: SeatClass) -> UsedSource:
+        """Where the pool's use of a class comes from: "directory" when every member's
+        does, else "published" (some or all members' own counts)."""
+        sources = {s.source(seat_class) for s in self.servers}
+        return "directory" if sources <= {"directory"} else "published"
+
 
 @dataclass(frozen=True)
 class PoolReport:
@@ -146,10 +168,27 @@ class PoolReport:
     excluded: tuple[Exclusion, ...]
     unpooled: Seats = field(default_factory=Seats)
     orphaned: Seats = field(default_factory=Seats)
+    #: Every subscriber read (each uses a VM seat), orphans included.
+    subscribers: int = 0
+    #: Up to ORPHAN_SAMPLE home keys that match no Location ("" = no home).
+    orphan_keys: tuple[str, ...] = ()
+    #: Checks skipped and numbers taken from elsewhere, in words (Roles.notes()).
+    notes: tuple[str, ...] = ()
+    roles: Roles = field(default_factory=Roles)
 
     @property
     def compliant(self) -> bool:
         return all(pool.compliant for pool in self.pools)
+
+    @property
+    def orphan_share(self) -> float:
+        return self.orphaned.vm / self.subscribers if self.subscribers else 0.0
+
+    @property
+    def orphans_significant(self) -> bool:
+        """More than ORPHAN_THRESHOLD of the subscribers read have a home that matches
+        no Location: the pool's numbers leave them out, so they cannot be trusted."""
+        return self.orphan_share > ORPHAN_THRESHOLD
 
 
 def parse_version(version: str | None) -> tuple[int, int] | None:
@@ -184,18 +223,23 @@ def _attachment_key(attachment: str | bytes | None) -> tuple[int, str | bytes]:
     return (1, attachment) if isinstance(attachment, bytes) else (2, attachment)
 
 
-def _classify(location: Location) -> Exclusion | LicenseData:
-    """Checks 2-5 of the classification (the failover check needs the other Locations)."""
+def _classify(location: Location, roles: Roles) -> Exclusion | LicenseData:
+    """Checks 2-5 of the classification (the failover check needs the other Locations).
+
+    Without a version role (``roles.versions`` False) the version check is skipped.
+    """
     version = parse_version(location.version)
-    if location.version is None:
+    if not roles.versions:
+        pass
+    elif location.version is None:
         return _excluded(location, ExclusionReason.VERSION_UNSUPPORTED, "no version published")
-    if version is None:
+    elif version is None:
         return _excluded(
             location,
             ExclusionReason.VERSION_UNSUPPORTED,
             f"version {location.version!r} not recognised (expected major.minor, e.g. 4.0(5))",
         )
-    if version < MIN_POOLING_VERSION:
+    elif version < MIN_POOLING_VERSION:
         return _excluded(
             location,
             ExclusionReason.VERSION_UNSUPPORTED,
@@ -250,39 +294,36 @@ def _lend(licensed: Sequence[int], used: Sequence[int]) -> list[int]:
 
 
 def build_pool_report(
-    forest: str, locations: Sequence[Location], homed: Mapping[str, Seats]
+    forest: str, locations: Sequence[Location], homed: Mapping[str, Seats], *,
+    roles: Roles | None = None,
 ) -> PoolReport:
     """Compute the pool of *forest* from its Locations and the seats homed on each.
 
-    ``homed`` maps a home Location ``object_id`` to the summed seats of the subscribers
-    homed there; subscribers without a home (attribute missing or empty) come under the
-    key ``""``. Every seat in it is counted exactly once: in a member's ``used``, in
-    ``unpooled`` or in ``orphaned``.
+    ``homed`` maps a home key (:mod:`poolsync.objectid`) to the summed seats of the
+    subscribers homed there; subscribers without a home come under the key ``""``.
+    Homes match a Location's object id first, then its objectGUID
+    (:func:`poolsync.homes.match_homes`). Every seat in it is counted exactly once: in
+    a member's ``used``, in ``unpooled`` or in ``orphaned``. ``roles`` says which
+    optional profile roles the data was read with (default: all of them).
     """
+    roles = roles or Roles()
     ordered = sorted(locations, key=_sort_key)
     # With duplicate object ids the first Location in (name, guid) order owns the homed
     # seats, so that nothing is counted twice. Locations are keyed by position in
     # ``ordered`` (not guid) so that even duplicated guids cannot collide.
-    by_object_id: dict[str, int] = {}
+    homes = match_homes(ordered, homed)
     # A secondary's primary is looked up among the non-secondaries first, in case a
     # directory gives both halves of a failover pair the same object id.
     primary_by_object_id: dict[str, int] = {}
     for index, location in enumerate(ordered):
-        if not location.object_id:
-            # No object id (the attribute is missing): the Location identifies nothing,
-            # so it owns no homed seats (the "" bucket holds the subscribers without a
-            # home, which are orphaned) and no secondary can name it as its primary.
-            continue
-        by_object_id.setdefault(location.object_id, index)
-        if location.failover_of is None:
+        if location.object_id and location.failover_of is None:
             primary_by_object_id.setdefault(location.object_id, index)
 
-    def own_homed(index: int) -> Seats:
-        if by_object_id.get(ordered[index].object_id) != index:
-            return Seats()
-        return homed.get(ordered[index].object_id, Seats())
+    def secondary(location: Location) -> bool:
+        return roles.failover and location.failover_of is not None
 
-    classified = {i: _classify(loc) for i, loc in enumerate(ordered) if loc.failover_of is None}
+    classified = {i: _classify(loc, roles) for i, loc in enumerate(ordered)
+                  if not secondary(loc)}
     data = {i: r for i, r in classified.items() if isinstance(r, LicenseData)}
     excluded: list[Exclusion] = []
     folded: dict[int, Seats] = {}
@@ -290,15 +331,15 @@ def build_pool_report(
     unpooled = Seats()
 
     for index, location in enumerate(ordered):
-        if location.failover_of is None:
+        if not secondary(location):
             result = classified[index]
             if isinstance(result, Exclusion):
                 excluded.append(result)
-                unpooled = unpooled + own_homed(index)
+                unpooled = unpooled + homes.seats(index)
             continue
-        primary = primary_by_object_id.get(location.failover_of)
+        primary = primary_by_object_id.get(location.failover_of or "")
         if primary is None:
-            primary = by_object_id.get(location.failover_of)
+            primary = homes.resolve(location.failover_of)
         excluded.append(
             _excluded(
                 location,
@@ -311,14 +352,17 @@ def build_pool_report(
             )
         )
         if primary is not None and primary in data:
-            folded[primary] = folded.get(primary, Seats()) + own_homed(index)
+            folded[primary] = folded.get(primary, Seats()) + homes.seats(index)
             secondary_of.setdefault(primary, location.name)
         else:
-            unpooled = unpooled + own_homed(index)
+            unpooled = unpooled + homes.seats(index)
 
-    orphaned = Seats.total(seats for oid, seats in homed.items() if oid not in by_object_id)
     members = sorted(data)
-    used = {i: own_homed(i) + folded.get(i, Seats()) for i in members}
+    used: dict[int, Seats] = {}
+    sources: dict[int, dict[SeatClass, UsedSource]] = {}
+    for i in members:
+        used[i], sources[i] = effective_used(homes.seats(i) + folded.get(i, Seats()),
+                                             data[i], roles)
     lent: dict[SeatClass, dict[int, int]] = {}
     for c in SEAT_CLASSES:
         shares = _lend(
@@ -332,6 +376,9 @@ def build_pool_report(
             used[i],
             Seats.from_mapping({c: lent[c][i] for c in SEAT_CLASSES}),
             secondary_of.get(i),
+            sources[i],
+            homes,
+            i,
         )
         for i in members
     )
@@ -340,8 +387,33 @@ def build_pool_report(
         pools=(_pool(forest, servers),),
         excluded=tuple(excluded),
         unpooled=unpooled,
-        orphaned=orphaned,
+        orphaned=homes.orphaned,
+        subscribers=homes.subscribers,
+        orphan_keys=homes.orphan_keys[:ORPHAN_SAMPLE],
+        notes=roles.notes(),
+        roles=roles,
     )
+
+
+def effective_used(directory: Seats, data: LicenseData,
+                   roles: Roles) -> tuple[Seats, dict[SeatClass, UsedSource]]:
+    """A server's use per class and where each number comes from.
+
+    VM use is always the directory's count. UM and Inbox use are the directory's when
+    subscribers carry a license class; otherwise the server's published utilization
+    (``none``, counted as 0, when it published no count for the class).
+    """
+    if roles.license_classes:
+        return directory, {c: "directory" for c in SEAT_CLASSES}
+    published = data.published_used
+    counts = {SeatClass.VM: directory.vm}
+    sources: dict[SeatClass, UsedSource] = {SeatClass.VM: "directory"}
+    for c in (SeatClass.UM, SeatClass.INBOX):
+        if published is not None and c in data.published_classes:
+            counts[c], sources[c] = published.get(c), "published"
+        else:
+            counts[c], sources[c] = 0, "none"
+    return Seats.from_mapping(counts), sources
 
 
 def _failover_detail(
@@ -364,7 +436,8 @@ def _failover_detail(
 
 
 def _server_seats(
-    location: Location, data: LicenseData, used: Seats, lent: Seats, failover: str | None
+    location: Location, data: LicenseData, used: Seats, lent: Seats, failover: str | None,
+    sources: Mapping[SeatClass, UsedSource], homes: HomeMatch, index: int,
 ) -> ServerSeats:
     licensed = data.licensed
     published = data.published_used
@@ -373,7 +446,9 @@ def _server_seats(
     if published is not None:
         # Only published classes are compared: a real Unity server has no UM counter,
         # and a class it does not publish says nothing about the directory's truth.
-        stale = tuple(c for c in published_classes if published.get(c) != used.get(c))
+        # A class whose use *is* the published count cannot disagree with itself.
+        stale = tuple(c for c in published_classes
+                      if sources.get(c) == "directory" and published.get(c) != used.get(c))
     return ServerSeats(
         name=location.name,
         failover=failover,
@@ -388,6 +463,8 @@ def _server_seats(
         secondary_licensed=None if failover is None else data.secondary_licensed,
         guid=location.guid,
         published_classes=published_classes,
+        used_source=sources,
+        matched_by=homes.matched_by(index),
     )
 
 

@@ -6,6 +6,10 @@ reads the pooling attachment of a Location object in that same shape, so one par
 serves both the attachment and a server's effective-license XML (see
 docs/allocation.md, "Attachment format").
 
+A Location carries it in an octet string as UTF-8 or as UTF-16 (a byte-order mark, or
+the encoding named in the XML declaration), with or without a NUL terminator: expat
+reads each.
+
 The attachment comes from the directory, i.e. from other machines, so it is untrusted
 input: it is parsed with :mod:`defusedxml` with DTDs refused (no entity expansion, no
 external references) and a size cap, and every problem becomes an
@@ -312,6 +316,22 @@ def _is_blank(text: str | bytes) -> bool:
     return not text.removeprefix(b"\xef\xbb\xbf").strip()
 
 
+def _strip_terminator(raw: bytes) -> bytes:
+    """The document without the NUL terminator a C string or a Windows wide string
+    carries (one zero code unit, or several): expat calls it junk after the root.
+
+    UTF-16 (a byte-order mark, or ``<`` as the first code unit) loses whole zero code
+    units only, so the high byte of its last character stays.
+    """
+    wide = raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:2] in (b"<\x00", b"\x00<")
+    if not wide:
+        return raw.rstrip(b"\x00")
+    end = len(raw) - len(raw) % 2
+    while end >= 2 and raw[end - 2:end] == b"\x00\x00":
+        end -= 2
+    return raw[:end]
+
+
 def _parse_xml(text: str | bytes) -> Element:
     if isinstance(text, str):
         # A str has already been decoded; a leading BOM would only confuse expat.
@@ -363,6 +383,8 @@ def parse_attachment(text: str | bytes) -> LicenseData:
             raise AttachmentError(
                 f"not valid Unicode: unpaired surrogate at character {exc.start}"
             ) from None
+    if isinstance(text, bytes):
+        text = _strip_terminator(text)
     if _is_blank(text):
         raise AttachmentError("attachment is empty")
     root = _parse_xml(text)

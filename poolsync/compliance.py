@@ -14,6 +14,10 @@ The rules (docs/allocation.md, "Compliance states"):
   the FAQ); Unity 5.x and later log it and run in ``grace`` until ``grace_days`` (28)
   after the violation was first seen, then ``restart-every-48h``.
 * A pool's state is the most severe of its members' states.
+* A pool with no violation is ``unverified`` (not ``compliant``) while more than 1 % of
+  the subscribers read have a home that matches no Location: its counts leave them
+  out, so compliance cannot be vouched for (docs/allocation.md, "Orphaned
+  subscribers").
 
 "First seen" comes from the store, which records each violation the first time a
 committed sync finds it (:meth:`poolsync.store.Store.violations`); a violation not
@@ -27,9 +31,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from poolsync.allocation import PoolReport, parse_version
+from poolsync.allocation import PoolReport, effective_used, parse_version
 from poolsync.attachment import parse_attachment
 from poolsync.errors import AttachmentError
+from poolsync.homes import match_homes
 from poolsync.model import SEAT_CLASSES, Location, SeatClass, Seats
 
 _CLASS_NAMES = {SeatClass.VM: "VM", SeatClass.UM: "UM", SeatClass.INBOX: "Inbox"}
@@ -37,13 +42,14 @@ _CLASS_NAMES = {SeatClass.VM: "VM", SeatClass.UM: "UM", SeatClass.INBOX: "Inbox"
 
 class State(enum.Enum):
     COMPLIANT = "compliant"
+    UNVERIFIED = "unverified"
     GRACE = "grace"
     RESTART_EVERY_48H = "restart-every-48h"
     FOUR_HOUR_SHUTDOWN = "four-hour-shutdown"
 
 
-SEVERITY = {State.COMPLIANT: 0, State.GRACE: 1, State.RESTART_EVERY_48H: 2,
-            State.FOUR_HOUR_SHUTDOWN: 3}
+SEVERITY = {State.COMPLIANT: 0, State.UNVERIFIED: 1, State.GRACE: 2,
+            State.RESTART_EVERY_48H: 3, State.FOUR_HOUR_SHUTDOWN: 4}
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class Assessment:
     until: datetime | None
     violations: tuple[Violation, ...]
     guid: str = ""      # servers: the Location's objectGUID (names may repeat)
+    note: str = ""      # what else stands in the way of "compliant" (orphans)
 
 
 @dataclass(frozen=True)
@@ -184,22 +191,33 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
             until = min(graces) if worst.state is State.GRACE and graces else None
             pools.append(Assessment("pool", pool.id, worst.state, worst.since, until,
                                     tuple(pool_violations)))
+    if report.orphans_significant:
+        pools = [_unverified(a, report) if a.state is State.COMPLIANT else
+                 Assessment(a.scope, a.name, a.state, a.since, a.until, a.violations, a.guid,
+                            _orphan_note(report)) for a in pools]
     members = {s.guid for p in report.pools for s in p.servers}
+    homes = match_homes(everything, homed)
+    position = {id(loc): i for i, loc in enumerate(everything)}
+    secondaries: dict[int, list[int]] = {}
+    for i, secondary in enumerate(everything):
+        primary = homes.resolve(secondary.failover_of)
+        if primary is not None and primary != i:
+            secondaries.setdefault(primary, []).append(i)
     for exclusion in report.excluded:
         loc = by_guid.get(exclusion.guid)
         if exclusion.guid in members or loc is None or loc.attachment is None \
-                or loc.failover_of is not None:
+                or (report.roles.failover and loc.failover_of is not None):
             continue
         try:
             data = parse_attachment(loc.attachment)
         except AttachmentError:
             continue  # nothing to assess: the report already says it is corrupt
-        used = homed.get(loc.object_id, Seats()) if loc.object_id else Seats()
+        index = position[id(loc)]
+        used = homes.seats(index)
         # A failover secondary's subscribers count with its primary.
-        for secondary in everything:
-            if loc.object_id and secondary.failover_of == loc.object_id \
-                    and secondary.object_id and secondary.object_id != loc.object_id:
-                used = used + homed.get(secondary.object_id, Seats())
+        for i in secondaries.get(index, ()):
+            used = used + homes.seats(i)
+        used, _sources = effective_used(used, data, report.roles)
         own = [violation(f"server:{loc.guid}:{c.value}",
                          f"uses {u} {_CLASS_NAMES[c]} seats of {lic} on its own license "
                          "(it is not in a pool)",
@@ -210,3 +228,14 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
         servers.append(_assess("server", loc.name, loc.version, own, now, limits, loc.guid))
     servers.sort(key=lambda a: (a.name, a.guid))
     return ComplianceReport(pools=tuple(pools), servers=tuple(servers))
+
+
+def _orphan_note(report: PoolReport) -> str:
+    return (f"{report.orphaned.vm:,} of {report.subscribers:,} subscribers "
+            f"({report.orphan_share:.1%}) have a home that matches no Location, and no "
+            "pool counts them; run `poolsync schema discover` to check the profile")
+
+
+def _unverified(assessment: Assessment, report: PoolReport) -> Assessment:
+    return Assessment(assessment.scope, assessment.name, State.UNVERIFIED, None, None, (),
+                      assessment.guid, _orphan_note(report))

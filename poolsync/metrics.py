@@ -266,8 +266,8 @@ def render_metrics(m: RunMetrics) -> str:
          "1 if the pool uses no more seats of any class than it has licensed, else 0.",
          [((("pool", p),), int(ok)) for p, ok in sorted(_compliant_by_pool(pools).items())]),
         ("poolsync_compliance_state",
-         "1 for the compliance state each pool and server is in (compliant, grace, "
-         "restart-every-48h, four-hour-shutdown).",
+         "1 for the compliance state each pool and server is in (compliant, unverified, "
+         "grace, restart-every-48h, four-hour-shutdown).",
          [((("scope", scope), ("name", name), ("state", state)), 1)
           for scope, name, state in sorted(m.states)]),
     ]

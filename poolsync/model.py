@@ -53,14 +53,47 @@ class Seats:
 
 
 @dataclass(frozen=True, slots=True)
+class Roles:
+    """Which optional profile roles a forest's data was read with.
+
+    Real Unity subscribers carry no license class (docs/schema.md): then a server's UM
+    and Inbox use can only come from what it published (``license_classes`` False).
+    Without a version or failover attribute, the checks those feed are skipped, never
+    guessed.
+    """
+
+    license_classes: bool = True
+    versions: bool = True
+    failover: bool = True
+
+    def notes(self) -> tuple[str, ...]:
+        """What the pool report cannot check with these roles, in words."""
+        notes = []
+        if not self.license_classes:
+            notes.append("UM and Inbox use come from each server's published utilization: "
+                         "the profile names no subscriber.license_class (real Unity "
+                         "subscribers carry none); VM use is the directory's count")
+        if not self.versions:
+            notes.append("the Unity version check was skipped: the profile names no "
+                         "location.version")
+        if not self.failover:
+            notes.append("failover pairs were not detected: the profile names no "
+                         "location.failover_of")
+        return tuple(notes)
+
+
+@dataclass(frozen=True, slots=True)
 class Location:
     """A Unity server as its Location object describes it.
 
     ``object_id`` is the Unity object id that subscribers reference in their
-    home-location attribute; ``failover_of`` is set on a failover secondary and holds
-    its primary's ``object_id``. ``attachment`` is the pooling attachment
-    (AvXmlLicData XML) as the directory sent it (bytes; the XML declaration names the
-    encoding) or as text, or None when the attribute is absent.
+    home-location attribute, reduced to what it names (:mod:`poolsync.objectid`; ""
+    when absent); ``failover_of`` is set on a failover secondary and holds its
+    primary's id, reduced the same way. Subscribers' homes are matched against
+    ``object_id`` first, then against ``guid`` (the objectGUID). ``attachment`` is the
+    pooling attachment (AvXmlLicData XML) as the directory sent it (bytes; the XML
+    declaration or a byte-order mark names the encoding) or as text, or None when the
+    attribute is absent.
     """
 
     guid: str
@@ -76,7 +109,8 @@ class Location:
 class Subscriber:
     """A Unity subscriber: an AD user homed on one Location.
 
-    ``home`` is the home Location's ``object_id`` (None when unset); ``classes`` are
+    ``home`` is the home Location's id as :func:`poolsync.objectid.reduce_id` reads
+    it (None when unset); ``classes`` are
     the extra seat classes it uses besides VM (every subscriber uses a VM seat).
     """
 

@@ -344,6 +344,11 @@ def load_yaml_mapping(path: Path, *, error: type[UserError]) -> Node:
         text = path.read_bytes()
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return load_yaml_bytes(path, text, error=error)
+
+
+def load_yaml_bytes(path: Path, text: bytes, *, error: type[UserError]) -> Node:
+    """:func:`load_yaml_mapping` of bytes already read from ``path``."""
     try:
         document = _load(text)
     except yaml.MarkedYAMLError as exc:

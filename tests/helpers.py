@@ -11,6 +11,10 @@ from click.testing import CliRunner, Result
 
 from poolsync.cli.main import cli
 
+#: The older subscriber model (a license-class attribute on every subscriber, homes as
+#: text): the profile for tests and labs that count UM and Inbox from the directory.
+LICENSE_CLASS_PROFILE = Path(__file__).resolve().parent / "profiles" / "license-class.yaml"
+
 
 def run(*args: str | Path) -> Result:
     """Run the poolsync CLI in-process; stdout and stderr are kept apart."""

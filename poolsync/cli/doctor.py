@@ -35,7 +35,7 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
     if all(p.error is not None for p in forest.probes):
         raise DirectoryUnavailable("no DC or Global Catalog could be read: " + "; ".join(
             f"{p.url}: {p.error}" for p in forest.probes))
-    store = _store(config, forest)
+    store = _store(config, forest, profile)
     present = {c.location.name.lower() for p in forest.probes for c in p.copies}
     missing = [n for n in config.doctor.expected if n.lower() not in present]
     foreign: list[ForeignSighting] = []
@@ -71,11 +71,11 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
     return inp, notes
 
 
-def _store(config: Config, forest: ForestProbe) -> StoreView | None:
+def _store(config: Config, forest: ForestProbe, profile: Profile) -> StoreView | None:
     if not config.store.exists():
         return None
     with Store.open(config.store, create=False) as store:
-        return store_view(store, forest.topology)
+        return store_view(store, forest.topology, profile.roles())
 
 
 @click.command()

@@ -41,8 +41,9 @@ def graph(ctx: Context, fmt: str, out: Path | None) -> None:
     with Store.open(config.store, create=False) as store:
         require_synced(store)
         locations, homed = store.locations(), store.homed_seats()
-    report = build_pool_report(config.forest, locations, homed)
-    inp, _notes = gather(config, ctx.profile(), quiet=True)
+    profile = ctx.profile()
+    report = build_pool_report(config.forest, locations, homed, roles=profile.roles())
+    inp, _notes = gather(config, profile, quiet=True)
     diagnosis = diagnose(inp)
     pooling = build_graph(config.forest, inp.topology, report, locations, inp.monitors,
                           default_gc=inp.default_gc, doctor=diagnosis)

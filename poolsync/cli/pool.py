@@ -39,7 +39,8 @@ def pool(ctx: Context, fmt: str) -> None:
     with Store.open(config.store, create=False) as store:
         require_synced(store)
         locations, homed = store.locations(), store.homed_seats()
-        report = build_pool_report(config.forest, locations, homed)
+        report = build_pool_report(config.forest, locations, homed,
+                                   roles=ctx.profile().roles())
         states = assess(report, locations, homed, limits=config.compliance,
                         first_seen=store.violations(), now=now())
     if fmt == "json":

@@ -47,6 +47,7 @@ class RootDse:
     default_naming_context: str
     root_domain_naming_context: str
     configuration_naming_context: str
+    schema_naming_context: str = ""
 
 
 def _entry(item: dict[str, Any]) -> Entry:
@@ -172,7 +173,7 @@ class DirectoryConnection:
         """Read the rootDSE now (never ldap3's cached server.info, which goes stale)."""
         e = self._first_entry("", [
             "dnsHostName", "dsServiceName", "highestCommittedUSN", "defaultNamingContext",
-            "rootDomainNamingContext", "configurationNamingContext",
+            "rootDomainNamingContext", "configurationNamingContext", "schemaNamingContext",
         ])
         try:
             usn = int(e.text("highestCommittedUSN") or "")
@@ -186,6 +187,7 @@ class DirectoryConnection:
             default_naming_context=e.text("defaultNamingContext") or "",
             root_domain_naming_context=e.text("rootDomainNamingContext") or "",
             configuration_naming_context=e.text("configurationNamingContext") or "",
+            schema_naming_context=e.text("schemaNamingContext") or "",
         )
 
     def invocation_id(self, ds_service_name: str) -> str:

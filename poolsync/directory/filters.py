@@ -73,6 +73,11 @@ def equality(attribute: str, value: str | bytes | int) -> str:
     return f"({_attribute(attribute)}={escape_value(value)})"
 
 
+def starts_with(attribute: str, prefix: str) -> str:
+    """``(attribute=prefix*)``, the prefix escaped."""
+    return f"({_attribute(attribute)}={escape_value(prefix)}*)"
+
+
 def and_filter(*parts: str) -> str:
     return parts[0] if len(parts) == 1 else "(&" + "".join(parts) + ")"
 

@@ -19,7 +19,9 @@ Each cause code comes from exactly one rule:
 - expected names without a Location (``other-forest``, ``location-missing``):
   :mod:`poolsync.doctor.pool`;
 - published utilization that disagrees with the store (``published-stale``):
-  :mod:`poolsync.doctor.pool`.
+  :mod:`poolsync.doctor.pool`;
+- subscribers whose home names no Location (``orphaned-subscribers``, a finding about
+  the forest): :mod:`poolsync.doctor.pool`.
 
 Every rule reads the same facts, arranged by :mod:`poolsync.doctor.servers`; this
 module puts them together, orders the findings and applies ``only``.
@@ -40,7 +42,7 @@ from poolsync.doctor.model import (
     Finding,
     ServerHealth,
 )
-from poolsync.doctor.pool import exclusions, expected, published_stale
+from poolsync.doctor.pool import exclusions, expected, orphaned_subscribers, published_stale
 from poolsync.doctor.replication import replication
 from poolsync.doctor.servers import (
     canon,
@@ -53,6 +55,7 @@ from poolsync.doctor.servers import (
     viewers,
 )
 from poolsync.errors import UserError
+from poolsync.model import Roles
 
 __all__ = ["diagnose"]
 
@@ -73,8 +76,8 @@ def _notes(inp: DoctorInput, gc_notes: Sequence[str]) -> tuple[str, ...]:
     notes += [line for p in inp.probes for line in p.skipped]
     notes += gc_notes
     if inp.store is None:
-        notes.append("no committed sync in the store: stale-mirror and published-stale "
-                     "were not checked")
+        notes.append("no committed sync in the store: stale-mirror, published-stale and "
+                     "orphaned-subscribers were not checked")
     elif inp.store.gc is not None and probe_for(inp, canon(inp.topology, inp.store.gc)) is None:
         notes.append(f"poolsync's store was last read from {inp.store.gc}, which could not "
                      "be read now: stale-mirror was not checked")
@@ -91,7 +94,7 @@ def _only(report: DoctorReport, only: str) -> DoctorReport:
     rows = tuple(v for v in report.visibility if v.viewer.lower() == key
                  or key in {n.lower() for n in (*v.sees, *v.missing)})
     return DoctorReport(report.forest, report.generated, rows, servers, report.notes,
-                        complete=report.complete)
+                        complete=report.complete, findings=report.findings)
 
 
 def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
@@ -105,7 +108,8 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
     pas = partial_attributes(copies)
     servers = read_servers(inp, copies, pas)
     homed = inp.store.homed if inp.store is not None else {}
-    report = build_pool_report(inp.forest, [s.location for s in servers], homed)
+    roles = inp.store.roles if inp.store is not None else Roles()
+    report = build_pool_report(inp.forest, [s.location for s in servers], homed, roles=roles)
     excluded = {e.guid for e in report.excluded}
     members, gc_notes = viewers(inp, [s for s in servers if s.guid not in excluded])
     found_replication, visibility = replication(inp, servers, members, pas)
@@ -122,5 +126,6 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
     complete = (all(p.error is None for p in inp.probes)
                 and all(v.reachable for v in visibility))
     result = DoctorReport(inp.forest, inp.now, tuple(visibility), tuple(health),
-                          _notes(inp, gc_notes), complete=complete)
+                          (*_notes(inp, gc_notes), *report.notes), complete=complete,
+                          findings=tuple(orphaned_subscribers(inp, report)))
     return _only(result, only) if only is not None else result

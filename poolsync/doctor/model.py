@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from poolsync.forest import AttributeStamp, ForestConfig
-from poolsync.model import Location, Seats
+from poolsync.model import Location, Roles, Seats
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: Final[tuple[Severity, ...]] = ("error", "warning", "info")
@@ -26,6 +26,7 @@ CAUSES: Final = (
     "other-forest",
     "location-missing",
     "published-stale",
+    "orphaned-subscribers",
 )
 
 
@@ -87,6 +88,10 @@ class StoreView:
     #: The GC pass's watermark (highestCommittedUSN of ``gc`` before the pass): an
     #: object there with uSNChanged at or below it should be in the store.
     usn: int | None = None
+    #: Which optional profile roles the store was read with.
+    roles: Roles = field(default_factory=Roles)
+    #: Samples of subscribers whose home matches no stored Location: (DN, home key).
+    orphans: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +173,11 @@ class DoctorReport:
     #: False when a DC or GC could not be read, or a viewer's GC was not checked: the
     #: report may then miss problems (the notes say what was not read).
     complete: bool = True
+    #: Findings about the forest as a whole rather than one server
+    #: (``orphaned-subscribers``).
+    findings: tuple[Finding, ...] = ()
 
     @property
     def healthy(self) -> bool:
-        return all(s.healthy for s in self.servers)
+        return (all(s.healthy for s in self.servers)
+                and all(f.severity == "info" for f in self.findings))

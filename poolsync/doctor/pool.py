@@ -7,6 +7,8 @@
   poolsync's store homes on it.
 - Expected names without a Location: ``other-forest`` when another forest holds one by
   that name, else ``location-missing``.
+- ``orphaned-subscribers`` (about the forest, not one server): subscribers whose home
+  matches no Location's object id or objectGUID.
 
 Internal to :mod:`poolsync.doctor`; the entry point is
 :func:`poolsync.doctor.causes.diagnose`.
@@ -23,7 +25,7 @@ from poolsync.doctor.model import DoctorInput, Finding, ServerHealth, Severity
 from poolsync.doctor.servers import Server, Viewer, canon, iso, names, sorted_names
 from poolsync.model import SEAT_CLASSES, SeatClass
 
-__all__ = ["exclusions", "expected", "others", "published_stale"]
+__all__ = ["exclusions", "expected", "orphaned_subscribers", "others", "published_stale"]
 
 _EXCLUSION_SEVERITY: Final[dict[ExclusionReason, Severity]] = {
     ExclusionReason.FAILOVER_SECONDARY: "info",
@@ -115,7 +117,8 @@ def _primary(server: Server, servers: Sequence[Server]) -> Server | None:
     target = server.location.failover_of
     if not target:
         return None
-    matches = [s for s in servers if s.location.object_id == target]
+    matches = ([s for s in servers if s.location.object_id == target]
+               or [s for s in servers if s.guid.lower() == target])
     return min(matches, default=None,
                key=lambda s: (s.location.failover_of is not None, s.location.name, s.guid))
 
@@ -204,3 +207,37 @@ def expected(inp: DoctorInput, servers: Sequence[Server],
             )
         health.append(ServerHealth(name=name, guid=None, findings=(finding,)))
     return health
+
+
+# --- subscribers whose home names no Location --------------------------------------------
+
+
+def orphaned_subscribers(inp: DoctorInput, report: PoolReport) -> list[Finding]:
+    """One forest finding when subscribers' homes match no Location: an error above
+    ORPHAN_THRESHOLD of the subscribers (the pool's numbers are then unverified), a
+    warning below it."""
+    store = inp.store
+    if store is None or report.orphaned.vm == 0:
+        return []
+    count, total = report.orphaned.vm, report.subscribers
+    samples = "; ".join(f"{dn} (home {_home(key)})" for dn, key in store.orphans)
+    no_home = "" in report.orphan_keys
+    evidence = (f"{count:,} of {total:,} subscribers ({report.orphan_share:.1%}) have a home "
+                "that matches no Location's object id or objectGUID"
+                + (" (some have no home value at all)" if no_home else "")
+                + f", so no pool counts them (poolsync's store, synced "
+                f"{iso(store.synced_at)}). " + (f"For example: {samples}." if samples else ""))
+    fix = ("Check the schema profile against the forest: `poolsync schema discover` shows "
+           "which attribute holds each subscriber's home and which Location attribute "
+           "(or objectGUID) it names; `poolsync schema discover --write-profile p.yaml` "
+           "writes a profile to use. If the homes name Locations that were removed, move "
+           "those subscribers to a live server in Unity.")
+    return [Finding(cause="orphaned-subscribers",
+                    severity="error" if report.orphans_significant else "warning",
+                    viewers=(), evidence=evidence, fix=fix)]
+
+
+def _home(key: str) -> str:
+    if not key:
+        return "none"
+    return key if len(key) <= 80 else key[:77] + "..."

@@ -26,7 +26,8 @@ from poolsync.forest import (
     merge_views,
     parse_repl_metadata,
 )
-from poolsync.model import Entry
+from poolsync.homes import match_homes
+from poolsync.model import Entry, Roles
 from poolsync.profile import Profile
 from poolsync.store import Store
 from poolsync.sync.decode import decode_location, location_attributes, location_filter, usn
@@ -34,6 +35,8 @@ from poolsync.sync.decode import decode_location, location_attributes, location_
 __all__ = ["ForestProbe", "probe_forest", "probe_other_forest", "store_view"]
 
 EVIDENCE_ATTRIBUTES = ("whenCreated", "whenChanged", "replPropertyMetaData")
+ORPHAN_SAMPLE = 5  # subscribers shown as evidence of orphaned homes
+ORPHAN_KEYS = 200  # distinct orphaned home values looked up for them
 
 Step = Callable[[str], None]
 
@@ -155,17 +158,22 @@ def probe_other_forest(config: Config, profile: Profile, names: Iterable[str], *
     return [], f"forest {config.forest} could not be read: {'; '.join(errors)}"
 
 
-def store_view(store: Store, topology: ForestConfig) -> StoreView | None:
+def store_view(store: Store, topology: ForestConfig, roles: Roles) -> StoreView | None:
     """What poolsync's store holds from its GC pass, or None before the first sync."""
     gc_pass = next((p for p in store.passes() if p.name == "gc"), None)
     if gc_pass is None:
         return None
     dc = topology.dc(gc_pass.dc_host)
+    homed = store.homed_seats()
+    orphan_keys = match_homes(store.locations(), homed).orphan_keys
     return StoreView(
         gc=dc.name if dc is not None else gc_pass.dc_host,
         synced_at=dt.datetime.fromisoformat(gc_pass.synced_at),
         locations=tuple(store.locations(pass_name="gc")),  # noqa: S106 (a pass, not a password)
-        homed=store.homed_seats(),
+        homed=homed,
         usn=gc_pass.usn,
+        roles=roles,
+        orphans=tuple(store.subscribers_homed_on(orphan_keys[:ORPHAN_KEYS],
+                                                 limit=ORPHAN_SAMPLE)),
     )
 

@@ -36,7 +36,9 @@ _VIEWED_AS: Final = {
     "attachment-corrupt": "not counted by",
     "failover-secondary": "counted with its primary by",
     "published-stale": "counted from the directory by",
+    "orphaned-subscribers": "affects",
 }
+FOREST: Final = "(forest)"  # where a finding about the whole forest is listed
 _INDENT: Final = 9  # len("WARNING  ")
 _FIX: Final = "fix: "
 _NBSP: Final = "\x00"  # stands in for a space that must not break (never in real text)
@@ -73,6 +75,7 @@ def doctor_report_json(report: DoctorReport) -> dict[str, Any]:
              "findings": [_finding_json(f) for f in s.findings]}
             for s in report.servers
         ],
+        "findings": [_finding_json(f) for f in report.findings],
         "notes": list(report.notes),
     }
 
@@ -92,12 +95,16 @@ def _headline(report: DoctorReport) -> str:
 def _verdict(report: DoctorReport) -> str:
     total = len(report.servers)
     sick = sum(1 for s in report.servers if not s.healthy)
+    forest = [f for f in report.findings if f.severity != "info"]
+    also = f"; {_plural(len(forest), 'forest problem')}" if forest else ""
     if total == 0:
-        return "no Unity servers found"
+        return "no Unity servers found" + also
     if sick == 0:
-        return "the only server is healthy" if total == 1 else f"all {total} servers healthy"
+        verdict = ("the only server is healthy" if total == 1
+                   else f"all {total} servers healthy")
+        return verdict + (f", but {_plural(len(forest), 'forest problem')}" if forest else "")
     verb = "has" if sick == 1 else "have"
-    return f"{sick} of {_plural(total, 'server')} {verb} problems"
+    return f"{sick} of {_plural(total, 'server')} {verb} problems{also}"
 
 
 def _keep_commands(paragraph: str) -> str:
@@ -129,6 +136,9 @@ def _finding_lines(server: str, finding: Finding, width: int) -> list[str]:
 
 def _findings(report: DoctorReport, width: int) -> list[str]:
     ranked: list[tuple[int, int, int, str, Finding]] = []
+    for finding in report.findings:
+        cause = CAUSES.index(finding.cause) if finding.cause in CAUSES else len(CAUSES)
+        ranked.append((SEVERITIES.index(finding.severity), -1, cause, FOREST, finding))
     for order, server in enumerate(report.servers):
         for finding in server.findings:
             cause = CAUSES.index(finding.cause) if finding.cause in CAUSES else len(CAUSES)

@@ -51,6 +51,7 @@ CSV_COLUMNS: Final = (
     "detail",
     "state",
     "state_since",
+    "used_source",
 )
 
 _LABEL: Final = {SeatClass.VM: "VM", SeatClass.UM: "UM", SeatClass.INBOX: "Inbox"}
@@ -80,6 +81,7 @@ def assessment_json(assessment: Assessment | None) -> dict[str, Any] | None:
         "until": _when(assessment.until),
         "violations": [{"key": v.key, "what": v.what, "remedy": v.remedy,
                         "since": _when(v.since)} for v in assessment.violations],
+        "note": assessment.note or None,
     }
 
 
@@ -94,6 +96,8 @@ def _server_json(server: ServerSeats) -> dict[str, Any]:
         "secondary_licensed": server.secondary_licensed,
         "licensed": server.licensed.as_dict(),
         "used": server.used.as_dict(),
+        "used_source": {c.value: server.source(c) for c in SEAT_CLASSES},
+        "matched_by": list(server.matched_by),
         "published_used": published,
         "stale": [c.value for c in server.stale],
         "borrowed": server.borrowed.as_dict(),
@@ -101,10 +105,11 @@ def _server_json(server: ServerSeats) -> dict[str, Any]:
     }
 
 
-def _class_json(seats: ClassSeats) -> dict[str, Any]:
+def _class_json(seats: ClassSeats, source: str) -> dict[str, Any]:
     return {
         "licensed": seats.licensed,
         "used": seats.used,
+        "used_source": source,
         "available": seats.available,
         "compliant": seats.compliant,
     }
@@ -117,7 +122,8 @@ def _pool_json(pool: Pool, states: ComplianceReport | None) -> dict[str, Any]:
         "members": list(pool.members),
         "compliant": pool.compliant,
         "state": assessment_json(pool_state),
-        "seats": {c.value: _class_json(pool.seats[c]) for c in SEAT_CLASSES},
+        "seats": {c.value: _class_json(pool.seats[c], pool.used_source(c))
+                  for c in SEAT_CLASSES},
         "servers": [{**_server_json(s),
                      "state": assessment_json(states.server(s.guid) if states else None)}
                     for s in pool.servers],
@@ -142,6 +148,14 @@ def pool_report_json(report: PoolReport, *, generated: datetime,
         ],
         "unpooled": report.unpooled.as_dict(),
         "orphaned": report.orphaned.as_dict(),
+        "subscribers": report.subscribers,
+        "orphans": {
+            "count": report.orphaned.vm,
+            "share": round(report.orphan_share, 6),
+            "significant": report.orphans_significant,
+            "homes": list(report.orphan_keys),
+        },
+        "notes": list(report.notes),
     }
 
 
@@ -174,6 +188,7 @@ def _csv_rows(report: PoolReport,
                     "class": c.value,
                     "licensed": server.licensed.get(c),
                     "used": server.used.get(c),
+                    "used_source": server.source(c),
                     "published_used": "" if published is None else published,
                     "borrowed": server.borrowed.get(c),
                     "lent": server.lent.get(c),
@@ -189,6 +204,7 @@ def _csv_rows(report: PoolReport,
                 "class": c.value,
                 "licensed": pool.seats[c].licensed,
                 "used": pool.seats[c].used,
+                "used_source": pool.used_source(c),
                 "borrowed": borrowed.get(c),
                 "lent": lent.get(c),
             }
@@ -228,8 +244,13 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
-def _used_of(used: int, licensed: int) -> Text:
-    return Text(f"{_n(used)}/{_n(licensed)}", style="bold red" if used > licensed else "")
+#: How a used count that is not the directory's own is marked in the table.
+_SOURCE_MARK: Final = {"directory": "", "published": "*", "none": "?"}
+
+
+def _used_of(used: int, licensed: int, source: str = "directory") -> Text:
+    shown = "?" if source == "none" else f"{_n(used)}{_SOURCE_MARK[source]}"
+    return Text(f"{shown}/{_n(licensed)}", style="bold red" if used > licensed else "")
 
 
 def _triple(seats: Seats) -> str:
@@ -254,7 +275,8 @@ def _server_row(server: ServerSeats) -> list[Text]:
     return [
         Text(server.name),
         failover,
-        *(_used_of(server.used.get(c), server.licensed.get(c)) for c in SEAT_CLASSES),
+        *(_used_of(server.used.get(c), server.licensed.get(c), server.source(c))
+          for c in SEAT_CLASSES),
         Text(_triple(server.borrowed)),
         Text(_triple(server.lent)),
         published,
@@ -270,13 +292,18 @@ def _compliance(seat_class: SeatClass, seats: ClassSeats) -> Text:
 
 def _pool_table(pool: Pool) -> Table:
     count = len(pool.servers)
+    caption = ("VM, UM, Inbox: used/licensed. Borrowed, Lent, Published: VM/UM/Inbox"
+               " (- not published).")
+    sources = {s.source(c) for s in pool.servers for c in SEAT_CLASSES}
+    if "published" in sources:
+        caption += ("\n* the server's own published count: the directory does not say which "
+                    "subscribers use the class.")
+    if "none" in sources:
+        caption += "\n? unknown: the directory does not say, and the server published none."
     table = Table(
         title=f"Pool {pool.id} — {count} server{'' if count == 1 else 's'}",
         title_justify="left",
-        caption=(
-            "VM, UM, Inbox: used/licensed. Borrowed, Lent, Published: VM/UM/Inbox"
-            " (- not published)."
-        ),
+        caption=caption,
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -294,7 +321,8 @@ def _pool_table(pool: Pool) -> Table:
     table.add_row(
         Text("Pool total", style="bold"),
         Text(""),
-        *(_used_of(pool.seats[c].used, pool.seats[c].licensed) for c in SEAT_CLASSES),
+        *(_used_of(pool.seats[c].used, pool.seats[c].licensed, pool.used_source(c))
+          for c in SEAT_CLASSES),
         Text(_triple(Seats.total(s.borrowed for s in pool.servers))),
         Text(_triple(Seats.total(s.lent for s in pool.servers))),
         Text(""),
@@ -307,10 +335,13 @@ def _seat_note(label: str, seats: Seats, why: str) -> Text:
     return Text.assemble((label, "bold yellow"), f": {counts} seats {why}")
 
 
-_STATE_STYLE: Final = {State.COMPLIANT: "green", State.GRACE: "bold yellow",
+_STATE_STYLE: Final = {State.COMPLIANT: "green", State.UNVERIFIED: "bold yellow",
+                       State.GRACE: "bold yellow",
                        State.RESTART_EVERY_48H: "bold red",
                        State.FOUR_HOUR_SHUTDOWN: "bold red"}
 _STATE_MEANS: Final = {
+    State.UNVERIFIED: "no license violation in what was counted, but too many subscribers "
+                      "were not counted",
     State.GRACE: "Unity 5.x and later: a logged violation, calls still answered",
     State.RESTART_EVERY_48H: "Unity 5.x and later, grace over: stops answering calls every "
                              "48 hours",
@@ -333,6 +364,8 @@ def _state_lines(label: str, assessment: Assessment) -> list[Text]:
     head.append(f" ({_STATE_MEANS[assessment.state]})")
     lines = [head]
     lines += [Text(f"  - {v.what}; to end it: {v.remedy}") for v in assessment.violations]
+    if assessment.note:
+        lines.append(Text(f"  - {assessment.note}"))
     return lines
 
 
@@ -393,8 +426,10 @@ def pool_report_table(report: PoolReport, console: Console,
             _seat_note("Unpooled", report.unpooled, "used by subscribers of excluded servers")
         )
     if report.orphaned != Seats():
-        console.print(
-            _seat_note(
-                "Orphaned", report.orphaned, "used by subscribers whose home Location is unknown"
-            )
-        )
+        share = f" ({report.orphan_share:.1%} of the {_n(report.subscribers)} read)"
+        console.print(Text.assemble(
+            ("Orphaned", "bold red" if report.orphans_significant else "bold yellow"),
+            f": {_n(report.orphaned.vm)} subscribers' home matches no Location{share}; "
+            "run `poolsync schema discover`"))
+    for note in report.notes:
+        console.print(Text(f"Note: {note}.", style="dim"))

@@ -436,6 +436,20 @@ class Store:
                 f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')").fetchall()
         return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
 
+    def subscribers_homed_on(self, homes: Iterable[str], *,
+                             limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` subscribers (DN, home key) whose home is one of ``homes``
+        ("" for no home), one per objectGUID, by DN: samples of orphans."""
+        wanted = sorted(set(homes))
+        if not wanted or limit <= 0:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT dn, coalesce(home, '') FROM ({_merged('subscribers')}) "
+            f"WHERE coalesce(home, '') IN ({marks}) ORDER BY dn LIMIT ?",
+            (*wanted, limit)).fetchall()
+        return [(dn, home) for dn, home in rows]
+
     def snapshots(self, *, since: datetime | None = None) -> list[Snapshot]:
         """The usage history, oldest first (empty for a store from before schema 4
         opened read-only)."""

@@ -7,6 +7,7 @@ from typing import Final
 
 from poolsync.directory.filters import and_filter, at_least, equality, or_filter
 from poolsync.model import Entry, Location, SeatClass, Subscriber
+from poolsync.objectid import reduce_id
 from poolsync.profile import Profile
 
 
@@ -16,8 +17,9 @@ def location_filter(profile: Profile) -> str:
 
 def subscriber_filter(profile: Profile) -> str:
     sub = profile.subscriber
+    types = [equality(sub.object_type, value) for value in sub.object_type_values]
     return and_filter(equality("objectClass", sub.object_class),
-                      equality(sub.object_type, sub.object_type_value))
+                      types[0] if len(types) == 1 else or_filter(*types))
 
 
 def changed_filter(object_class: str, usn_above: int) -> str:
@@ -49,8 +51,8 @@ def changed_user_attributes(profile: Profile) -> list[str]:
 def is_subscriber(entry: Entry, profile: Profile) -> bool:
     """Whether a user entry is a Unity subscriber (what the subscriber filter selects)."""
     sub = profile.subscriber
-    values = [v.strip() for v in entry.texts(sub.object_type)]
-    return str(sub.object_type_value) in values
+    values = {v.strip() for v in entry.texts(sub.object_type)}
+    return any(str(value) in values for value in sub.object_type_values)
 
 
 def location_attributes(profile: Profile) -> list[str]:
@@ -129,6 +131,19 @@ def usn(entry: Entry) -> int | None:
     return int(text) if text and text.isascii() and text.isdigit() else None
 
 
+def _id(entry: Entry, name: str | None) -> str | None:
+    """An id attribute reduced to what it names (a GUID, else its text, else hex);
+    None when absent or empty. ``objectGUID`` itself reads as the GUID it is."""
+    if name is None:
+        return None
+    if name.lower() == "objectguid":
+        return entry.guid()
+    raw = entry.first(name)
+    if raw is None:
+        return None
+    return reduce_id(raw).key or None
+
+
 def decode_location(entry: Entry, profile: Profile) -> Location:
     loc = profile.location
     _refuse_ranges(entry, profile.location_attributes())
@@ -136,9 +151,9 @@ def decode_location(entry: Entry, profile: Profile) -> Location:
         guid=entry.guid(),
         dn=entry.dn,
         name=_text(entry, loc.name) or _rdn_value(entry.dn),
-        object_id=_text(entry, loc.object_id) or "",
-        version=_text(entry, loc.version),
-        failover_of=_text(entry, loc.failover_of),
+        object_id=_id(entry, loc.object_id) or "",
+        version=None if loc.version is None else _text(entry, loc.version),
+        failover_of=_id(entry, loc.failover_of),
         attachment=entry.first(loc.pooling_data),  # bytes: the XML names its encoding
     )
 
@@ -146,16 +161,17 @@ def decode_location(entry: Entry, profile: Profile) -> Location:
 def decode_subscriber(entry: Entry, profile: Profile) -> Subscriber:
     sub = profile.subscriber
     _refuse_ranges(entry, profile.subscriber_attributes())
-    values = {v.strip().upper() for v in entry.texts(sub.license_class)}
     classes = set()
-    if sub.um_value.upper() in values:
-        classes.add(SeatClass.UM)
-    if sub.inbox_value.upper() in values:
-        classes.add(SeatClass.INBOX)
+    if sub.license_class is not None:
+        values = {v.strip().upper() for v in entry.texts(sub.license_class)}
+        if sub.um_value.upper() in values:
+            classes.add(SeatClass.UM)
+        if sub.inbox_value.upper() in values:
+            classes.add(SeatClass.INBOX)
     return Subscriber(
         guid=entry.guid(),
         dn=entry.dn,
-        home=_text(entry, sub.home),
+        home=_id(entry, sub.home),
         dtmf_id=_text(entry, sub.dtmf_id),
         classes=frozenset(classes),
     )

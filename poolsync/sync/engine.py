@@ -33,17 +33,19 @@ from poolsync.directory import DirectoryConnection, connect, retrying
 from poolsync.directory.connection import SHOW_DELETED_OID, RootDse
 from poolsync.directory.dirsync import DirSyncRead, is_tombstone
 from poolsync.directory.filters import guid_equality, or_filter
+from poolsync.directory.schema import read_schema
 from poolsync.errors import (
     DirectoryUnavailable,
     DirSyncCookieRefused,
     PoolsyncError,
+    ProfileError,
     QueryError,
     RunCancelled,
     StoreError,
     UnsafeChangeError,
 )
 from poolsync.metrics import PoolSeats, pool_seats
-from poolsync.model import Entry, Location, Seats, Subscriber
+from poolsync.model import Entry, Location, Roles, Seats, Subscriber
 from poolsync.profile import Profile
 from poolsync.store import PassRecord, Plan, PlannedChange, Store, SyncWriter
 from poolsync.sync import decode
@@ -361,6 +363,20 @@ def _read_dirsync_changes(conn: DirectoryConnection, ctx: _PassContext, base: st
     return new_cookies
 
 
+def _check_schema(conn: DirectoryConnection, schema_nc: str, profile: Profile) -> None:
+    """Refuse, before reading, a profile that names what the forest's schema lacks: a
+    search on a missing attribute matches nothing and would read as "no subscribers"."""
+    attributes, classes = profile.schema_names()
+    found = read_schema(conn, schema_nc, names=attributes | classes)
+    missing = profile.missing_from({a.name for a in found.attributes},
+                                   {c.name for c in found.classes})
+    if missing:
+        raise ProfileError(
+            f"the schema profile {profile.name} ({profile.source}) names what the forest's "
+            f"schema ({schema_nc}) does not have: {', '.join(missing)}; nothing was read. "
+            "Run `poolsync schema discover` to find this forest's names")
+
+
 def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummary:
     started = time.monotonic()
     config, name, base = ctx.config, ctx.name, endpoint.base_dn
@@ -378,6 +394,8 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
             naming_context=base,
             tombstone_lifetime_days=conn.tombstone_lifetime(root.configuration_naming_context),
         )
+        if name == "domain" and root.schema_naming_context:
+            _check_schema(conn, root.schema_naming_context, ctx.profile)
         decision: Decision = decide(
             ctx.watermark, answering, requested_total=ctx.requested_total,
             profile=ctx.profile.fingerprint, method=config.sync.method,
@@ -553,10 +571,10 @@ def _guard(store: Store, writer: SyncWriter, plan: Plan, summaries: list[PassSum
 
 
 def _pool_seats(config: Config, store: Store, locations: list[Location],
-               homed: dict[str, Seats], now: datetime,
+               homed: dict[str, Seats], now: datetime, roles: Roles,
                ) -> tuple[bool, tuple[PoolSeats, ...], tuple[tuple[str, str, str], ...]]:
     """After a commit: the pool, its compliance, and each violation's first sighting."""
-    report = build_pool_report(config.forest, locations, homed)
+    report = build_pool_report(config.forest, locations, homed, roles=roles)
     states = assess(report, locations, homed, limits=config.compliance,
                     first_seen=store.violations(), now=now)
     assessed = states.assessed_guids()
@@ -643,7 +661,8 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
         if dry_run:
             compliant = True
         else:
-            compliant, pools, states = _pool_seats(config, store, locations, homed, now())
+            compliant, pools, states = _pool_seats(config, store, locations, homed, now(),
+                                                   profile.roles())
         result = SyncResult(
             kind=kind, dry_run=dry_run, run_id=run_id, store=str(config.store),
             passes=tuple(summaries), plan=plan, planned=planned, servers=len(locations),

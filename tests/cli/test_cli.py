@@ -67,7 +67,7 @@ def test_pool_exits_3_when_out_of_compliance(tmp_path: Path,
     assert result.exit_code == 3
     doc = json.loads(result.stdout)
     assert doc["pools"][0]["seats"]["vm"] == {"licensed": 5, "used": 7, "available": -2,
-                                              "compliant": False}
+                                              "compliant": False, "used_source": "directory"}
     table = run("--config", tmp_path / "poolsync.yaml", "pool")
     assert table.exit_code == 3
     assert "NOT COMPLIANT" in table.stdout

@@ -529,8 +529,8 @@ def test_published_stale_needs_the_store() -> None:
             location("UNITY-B"), location("UNITY-C")]
     report = diagnose(build(locs, store=None))
     assert causes(report) == set()
-    assert report.notes == ("no committed sync in the store: stale-mirror and "
-                            "published-stale were not checked",)
+    assert report.notes == ("no committed sync in the store: stale-mirror, published-stale "
+                            "and orphaned-subscribers were not checked",)
 
 
 # --- unreachable GCs, notes, filter, order ------------------------------------------------

@@ -15,6 +15,7 @@ from poolsync.model import Entry, Seats
 from poolsync.profile import load_profile
 from poolsync.store import Changes, Store
 from poolsync.sync import engine
+from tests.helpers import LICENSE_CLASS_PROFILE
 from tests.unit.fakes import (
     FakeDirectory,
     guid_bytes,
@@ -45,7 +46,7 @@ def resync(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.MonkeyPatch,
            total: bool = True, **kwargs: object) -> engine.SyncResult:
     monkeypatch.setattr(engine, "connect", fake.connect)
     config = load_config(write_config(tmp_path))
-    return engine.run_sync(config, load_profile("cisco-unity"), password="pw", now=now,
+    return engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)), password="pw", now=now,
                            total=total, **kwargs)  # type: ignore[arg-type]
 
 
@@ -151,8 +152,8 @@ def test_a_pass_that_finds_no_locations_does_not_erase_the_store(
         assert store.runs()[0].status == "refused"
     monkeypatch.setattr(engine, "connect", empty.connect)
     config = load_config(tmp_path / "poolsync.yaml")
-    summary = engine.run_sync(config, load_profile("cisco-unity"), password="pw", now=now,
-                              total=True, allow_empty=True)
+    summary = engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)), password="pw",
+                              now=now, total=True, allow_empty=True)
     assert summary.plan.counts["locations"].removed == 2
     assert summary.servers == 0
 
@@ -251,7 +252,7 @@ def test_an_old_watermark_forces_a_total(tmp_path: Path,
     monkeypatch.setattr(engine, "connect", directory().connect)
     config = load_config(tmp_path / "poolsync.yaml")
     later = now() + timedelta(days=8)
-    result = engine.run_sync(config, load_profile("cisco-unity"), password="pw",
+    result = engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)), password="pw",
                              now=lambda: later)
     assert result.forced == {"domain": "watermark-too-old", "gc": "watermark-too-old"}
 
@@ -263,7 +264,7 @@ def test_the_deletion_guard_stops_a_run_and_names_what_it_would_delete(
         (tmp_path / "poolsync.yaml").read_text() + "sync: {deletions: {max_objects: 5}}\n")
     monkeypatch.setattr(engine, "connect", directory().connect)
     config = load_config(tmp_path / "poolsync.yaml")
-    profile = load_profile("cisco-unity")
+    profile = load_profile(str(LICENSE_CLASS_PROFILE))
     engine.run_sync(config, profile, password="pw", now=now)
     before = snapshot(tmp_path / "store.db")
     fewer = directory(subscribers=20)  # 10 subscribers gone
@@ -322,7 +323,7 @@ def test_a_dead_dc_fails_over_to_the_next_and_reads_it_in_full(
                                     'dc: {url: ["ldaps://dc1.invalid", "ldaps://dc2.invalid"]}')
     path.write_text(text)
     config = load_config(path)
-    profile = load_profile("cisco-unity")
+    profile = load_profile(str(LICENSE_CLASS_PROFILE))
     engine.run_sync(config, profile, password="pw", now=now)
     fake.down = {"dc1.invalid"}
     fake.dc_host = "dc2.lab.example.com"  # the next DC is another DC: USNs don't carry over

@@ -94,7 +94,9 @@ SEAT_KEYS = {"vm", "um", "inbox"}
 
 def test_json_contract_keys() -> None:
     doc = pool_report_json(sample_report(), generated=GENERATED)
-    assert set(doc) == {"meta", "pools", "excluded", "unpooled", "orphaned"}
+    assert set(doc) == {"meta", "pools", "excluded", "unpooled", "orphaned", "subscribers",
+                        "orphans", "notes"}
+    assert set(doc["orphans"]) == {"count", "share", "significant", "homes"}
     assert doc["meta"] == {
         "type": "pool-report",
         "version": 1,
@@ -105,10 +107,12 @@ def test_json_contract_keys() -> None:
     assert pool["state"] is None  # not assessed without states
     assert set(pool["seats"]) == SEAT_KEYS
     for seats in pool["seats"].values():
-        assert set(seats) == {"licensed", "used", "available", "compliant"}
+        assert set(seats) == {"licensed", "used", "used_source", "available", "compliant"}
     contract = {"name", "failover", "licensed", "used", "published_used", "borrowed", "lent"}
     for srv in pool["servers"]:
-        assert set(srv) == contract | {"guid", "stale", "secondary_licensed", "state"}
+        assert set(srv) == contract | {"guid", "stale", "secondary_licensed", "state",
+                                       "used_source", "matched_by"}
+        assert set(srv["used_source"]) == SEAT_KEYS
         for key in ("licensed", "used", "borrowed", "lent", "published_used"):
             assert set(srv[key]) == SEAT_KEYS
     for exclusion in doc["excluded"]:
@@ -125,6 +129,7 @@ def test_json_values() -> None:
     assert pool["seats"]["vm"] == {
         "licensed": 1000,
         "used": 1000,
+        "used_source": "directory",
         "available": 0,
         "compliant": True,
     }
@@ -169,7 +174,7 @@ def test_json_empty_pool_still_listed() -> None:
 
 HEADER = (
     "pool,server,guid,status,class,licensed,used,published_used,borrowed,lent,stale,reason,detail,"
-    "state,state_since"
+    "state,state_since,used_source"
 )
 
 
@@ -205,6 +210,7 @@ def test_csv_rows() -> None:
         "detail": "",
         "state": "",
         "state_since": "",
+        "used_source": "directory",
     }
     a_vm = next(r for r in rows if r["server"] == "UNITY-A" and r["class"] == "vm")
     assert (a_vm["borrowed"], a_vm["lent"], a_vm["stale"]) == ("100", "0", "false")
@@ -269,7 +275,7 @@ def test_table_contents() -> None:
     assert "Excluded from the pool" in text
     assert "pooling-disabled" in text and "failover-secondary" in text
     assert "Unpooled: 7 VM, 0 UM, 0 Inbox seats" in text
-    assert "Orphaned: 3 VM, 0 UM, 0 Inbox seats" in text
+    assert "Orphaned: 3 subscribers' home matches no Location (0.3% of the 1,010 read)" in text
 
 
 def test_table_shows_dash_for_unpublished_class() -> None:
