@@ -47,13 +47,14 @@ def require_samba() -> None:
     pytest.skip(reason)
 
 
-def _bring_up(topology_file: Path, lab_dir: Path) -> Iterator[Path]:
+def _bring_up(topology_file: Path, lab_dir: Path, *,
+              profile: str = "cisco-unity") -> Iterator[Path]:
     from poolsync.lab import build
     from poolsync.profile import load_profile
     from topology.spec import load_topology
 
     require_samba()
-    build.up(load_topology(topology_file), load_profile("cisco-unity"), lab_dir,
+    build.up(load_topology(topology_file), load_profile(profile), lab_dir,
              step=lambda _msg: None, progress=lambda _done, _total: None)
     try:
         yield lab_dir

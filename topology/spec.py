@@ -53,6 +53,10 @@ __all__ = [
 
 Attachment = Literal["ok", "missing", "corrupt"]
 ATTACHMENTS: tuple[Attachment, ...] = ("ok", "missing", "corrupt")
+AttachmentEncoding = Literal["utf-8", "utf-16"]
+ATTACHMENT_ENCODINGS: tuple[AttachmentEncoding, ...] = ("utf-8", "utf-16")
+SubscriberHomes = Literal["own", "unknown"]
+SUBSCRIBER_HOMES: tuple[SubscriberHomes, ...] = ("own", "unknown")
 DEFAULT_VERSION = "4.0(5)"
 NETBIOS_MAX = 15
 MAX_DCS = 8
@@ -60,11 +64,12 @@ MAX_DCS = 8
 _SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DC_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,13}[A-Za-z0-9])?")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TOP_KEYS = ("forest", "dcs", "servers", "lab_date", "replication", "faults")
+_TOP_KEYS = ("forest", "dcs", "servers", "lab_date", "replication", "faults",
+             "license_classes", "attachment_encoding")
 _DC_KEYS = ("name", "site", "gc")
 _SERVER_KEYS = (
     "name", "version", "mac", "pooling", "licenses", "license_files", "subscribers",
-    "published", "attachment", "failover_of", "dc", "gc",
+    "published", "attachment", "failover_of", "dc", "gc", "subscriber_homes",
 )  # fmt: skip
 DEFAULT_SITE = "Default-First-Site-Name"
 _SITE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
@@ -163,6 +168,8 @@ class ServerSpec:
     #: and the DC whose Global Catalog its GC monitor uses; the first DC by default.
     dc: str = "DC1"
     gc: str = "DC1"
+    #: ``unknown``: its subscribers' homes name no Location (orphans, for tests).
+    subscriber_homes: SubscriberHomes = "own"
 
     @property
     def is_secondary(self) -> bool:
@@ -181,6 +188,11 @@ class Topology:
     lab_date: dt.date | None = None
     replication: Replication = "manual"
     faults: tuple[FaultSpec, ...] = ()
+    #: The older subscriber model: each subscriber carries the profile's license-class
+    #: attribute (UM, VMI). Real subscribers carry none (the default).
+    license_classes: bool = False
+    #: How the lab writes pooling attachments into their octet string.
+    attachment_encoding: AttachmentEncoding = "utf-8"
 
     @property
     def base_dn(self) -> str:
@@ -215,7 +227,10 @@ def load_topology(path: Path, *, today: dt.date | None = None) -> Topology:
     return Topology(path=path, forest=forest, netbios=netbios, dcs=dcs, servers=servers,
                     lab_date=lab_date,
                     replication=root.choice("replication", REPLICATION_MODES, default="manual"),
-                    faults=_faults(root, dcs))
+                    faults=_faults(root, dcs),
+                    license_classes=root.optional_bool("license_classes", default=False),
+                    attachment_encoding=root.choice("attachment_encoding", ATTACHMENT_ENCODINGS,
+                                                    default="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -436,6 +451,7 @@ def _server(node: Node, name: str, failover_of: str | None,
         license_files=files,
         dc=_dc_ref(node, "dc", dcs) if "dc" in node else dcs[0].name,
         gc=_dc_ref(node, "gc", dcs) if "gc" in node else dcs[0].name,
+        subscriber_homes=node.choice("subscriber_homes", SUBSCRIBER_HOMES, default="own"),
     )
 
 

@@ -207,6 +207,7 @@ def config_text(state: LabState, topology: Topology) -> str:
 def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
        progress: Progress) -> tuple[LabState, bool]:
     """Bring the lab up; return its state and whether it was built just now."""
+    check_fits(topology, profile)
     samba.check_tools()
     lab_dir = lab_dir.resolve()
     state = read_state(lab_dir)
@@ -231,6 +232,23 @@ def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
         _teardown(lab_dir, remove=created)
         raise
     return state, True
+
+
+def check_fits(topology: Topology, profile: Profile) -> None:
+    """Refuse a topology that asks for what the profile cannot hold."""
+    where = f"{topology.path} with profile {profile.name}"
+    if topology.license_classes and profile.subscriber.license_class is None:
+        raise LabError(f"{where}: license_classes: true needs a profile with "
+                       "subscriber.license_class (the older model)")
+    if topology.attachment_encoding == "utf-16" \
+            and profile.syntax_of(profile.location.pooling_data) != "binary":
+        raise LabError(f"{where}: attachment_encoding: utf-16 needs the profile's "
+                       f"{profile.location.pooling_data} to have syntax binary (an octet "
+                       "string); a Unicode-string attribute holds only UTF-8")
+    if profile.syntax_of(profile.location.object_id) is None \
+            and profile.location.object_id.lower() != "objectguid":
+        raise LabError(f"{where}: the lab cannot write location.object_id "
+                       f"{profile.location.object_id}, a standard attribute")
 
 
 # Samba's longest socket under a DC's directory, and the most a Unix socket path holds

@@ -19,13 +19,13 @@ from pathlib import Path
 from poolsync.errors import LabError
 from poolsync.lab import samba
 from poolsync.lab.build import LabDc, read_state
-from poolsync.lab.ldif import attr_line
+from poolsync.lab.ldif import Value, attr_line
 
 
 @dataclass(frozen=True, slots=True)
 class Add:
     dn: str
-    attributes: tuple[tuple[str, str], ...]
+    attributes: tuple[tuple[str, Value], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class Replace:
 
     dn: str
     attribute: str
-    values: tuple[str, ...]
+    values: tuple[Value, ...]
 
 
 @dataclass(frozen=True, slots=True)

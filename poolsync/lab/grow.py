@@ -1,7 +1,8 @@
 """Subscribers added to a running lab in steps, for the capacity demo (``lab grow``).
 
 Each step adds users homed on the lab's pooled servers, split in proportion to the
-subscribers each already has (every fourth one with UM). Their names record the step,
+subscribers each already has (every fourth one with UM where the profile has license
+classes). Their names record the step,
 so a later ``lab grow`` removes them first and starts again from the topology's
 numbers: growing twice gives the same directory.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolsync.lab.edit import Add, Delete, LabEditor
-from poolsync.lab.ldif import location_object_id
+from poolsync.lab.ldif import location_object_id, subscriber_attributes
 from poolsync.profile import Profile
 from topology.spec import Topology
 
@@ -55,14 +56,10 @@ class Grower:
             for i in range(n):
                 cn = f"grown {name} {step:02d}-{i:04d}"
                 sam = f"g{step:02d}{index:02d}{i:05d}"
-                attrs: list[tuple[str, str]] = [
-                    ("objectClass", sub.object_class), ("objectClass", sub.aux_class),
-                    ("sAMAccountName", sam), (sub.object_type, str(sub.object_type_value)),
-                    (sub.home, home),
-                ]
-                if i % 4 == 0:
-                    attrs.append((sub.license_class, sub.um_value))
-                changes.append(Add(f"CN={cn},OU=Subscribers,OU=Unity,{base}", tuple(attrs)))
+                classes = [sub.um_value] if i % 4 == 0 else []
+                changes.append(Add(f"CN={cn},OU=Subscribers,OU=Unity,{base}",
+                                   subscriber_attributes(self.profile, sam=sam, home=home,
+                                                         dtmf_id=None, classes=classes)))
         if changes:
             LabEditor(self.lab_dir).apply(changes)
         record = self.lab_dir / GROWN_FILE

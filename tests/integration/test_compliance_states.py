@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.lab.edit import Add, Delete, LabEditor
+from poolsync.lab.ldif import subscriber_attributes
 from poolsync.profile import load_profile
 from poolsync.store import Store
 from tests.helpers import lab_config_copy, run
@@ -22,13 +23,12 @@ def test_an_over_licensed_pool_is_in_four_hour_shutdown_since_first_seen(
     assert run("--config", config, "resync", "--total").exit_code == 0
     with Store.open(tmp_path / "states.db", create=False) as store:
         (unity,) = store.locations()
-    sub = load_profile("cisco-unity").subscriber
+    profile = load_profile("cisco-unity")
     extra = [f"CN=over-{n},{OU}" for n in range(6)]  # 5 + 6 = 11 of 10 VM seats
     editor = LabEditor(tiny_lab)
-    editor.apply([Add(dn, (("objectClass", sub.object_class), ("objectClass", sub.aux_class),
-                           ("sAMAccountName", dn[3:dn.index(",")]),
-                           (sub.object_type, str(sub.object_type_value)),
-                           (sub.home, unity.object_id))) for dn in extra])
+    editor.apply([Add(dn, subscriber_attributes(profile, sam=dn[3:dn.index(",")],
+                                                home=unity.object_id, dtmf_id=None))
+                  for dn in extra])
     try:
         metrics = tmp_path / "poolsync.prom"
         first = run("--config", config, "resync", "--metrics-file", metrics)

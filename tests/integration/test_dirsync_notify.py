@@ -51,8 +51,8 @@ class Lab:
 
     def add_user(self, name: str, **attributes: str) -> str:
         dn = f"CN={name},{self.subscribers}"
-        self.admin.add(dn, ["user", "ciscoEcsbuUser"], {"sAMAccountName": name[:20],
-                                                        **attributes})
+        # Real-shaped: the Unity attributes are on the user class, no Cisco class.
+        self.admin.add(dn, ["user"], {"sAMAccountName": name[:20], **attributes})
         return dn
 
     def guid(self, dn: str) -> str:
@@ -92,7 +92,7 @@ def test_full_read_returns_the_unity_subscribers(lab: Lab) -> None:
     subscribers = {e.dn: e for e in entries if e.dn.endswith("," + lab.subscribers)}
     assert sorted(subscribers) == [f"CN=UNITY-T {n:06d},{lab.subscribers}" for n in range(5)]
     for entry in subscribers.values():
-        assert entry.text("ciscoEcsbuUMLocationObjectId")
+        assert entry.first("ciscoEcsbuUMLocationObjectId")
         assert len(entry.guid()) == 36
         assert not is_tombstone(entry)
 

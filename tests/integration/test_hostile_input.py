@@ -41,9 +41,9 @@ from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.sync import decode
 from tests.conftest import TOPOLOGIES, _bring_up
-from tests.helpers import lab_config_copy, run
+from tests.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, run
 
-PROFILE = load_profile("cisco-unity")
+PROFILE = load_profile(str(LICENSE_CLASS_PROFILE))
 GUID = bytes(range(16))
 
 # --- pure regressions of the fixes (no lab) ------------------------------------------
@@ -80,12 +80,13 @@ def test_bytes_that_are_not_utf8_keep_apart_and_visible() -> None:
                                        ciscoEcsbuServerName=b"N\xed\xa0\x80",
                                        ciscoEcsbuServerVersion=b"v\xed\xa0\x804.0"),
                                  PROFILE)
-    assert one.object_id == "oid\\xf4\\x90\\x80\\x80"
+    # An id that is no text at all is kept, and shown, as hex (poolsync.objectid).
+    assert one.object_id == "0x" + b"oid\xf4\x90\x80\x80".hex()
     assert one.name == "N\\xed\\xa0\\x80"
     assert one.version == "v\\xed\\xa0\\x804.0"
     other = decode.decode_subscriber(entry(ciscoEcsbuUMLocationObjectId=b"oid\xf4\x91\x80\x80",
                                            ciscoEcsbuDtmfId=b"12\xff"), PROFILE)
-    assert other.home == "oid\\xf4\\x91\\x80\\x80" != one.object_id
+    assert other.home == "0x" + b"oid\xf4\x91\x80\x80".hex() != one.object_id
     assert other.dtmf_id == "12\\xff"
 
 
@@ -307,7 +308,8 @@ def _write_hostile_objects(h: Hostile) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGIES / "hostile.yaml", tmp_path_factory.mktemp("labs") / "hx")
+    yield from _bring_up(TOPOLOGIES / "hostile.yaml", tmp_path_factory.mktemp("labs") / "hx",
+                         profile=str(LICENSE_CLASS_PROFILE))
 
 
 @pytest.fixture(scope="module")
@@ -473,9 +475,12 @@ def test_pool_members_and_totals_are_exact(runs: Runs) -> None:
     # licensed: G1 20/5/5, G2 10/2/0, H 10/2/2, OID 5/1/1, DUP 5/0/0 twice
     # used:     G1 4/1/1,  G2 3/1/0,  H 3/1/1,  OID 1/0/0, DUP 1/0/0 twice
     assert pool["seats"] == {
-        "vm": {"licensed": 55, "used": 13, "available": 42, "compliant": True},
-        "um": {"licensed": 10, "used": 3, "available": 7, "compliant": True},
-        "inbox": {"licensed": 8, "used": 2, "available": 6, "compliant": True},
+        "vm": {"licensed": 55, "used": 13, "used_source": "directory", "available": 42,
+               "compliant": True},
+        "um": {"licensed": 10, "used": 3, "used_source": "directory", "available": 7,
+               "compliant": True},
+        "inbox": {"licensed": 8, "used": 2, "used_source": "directory", "available": 6,
+                  "compliant": True},
     }
     servers = {(s["name"], s["guid"]): s for s in pool["servers"]}
     for s in servers.values():
@@ -558,7 +563,7 @@ def test_exact_values_are_stored(hostile: Hostile, runs: Runs) -> None:
     for case, name in EXPECTED_NAMES.items():
         assert locations[hostile.guids[hostile.location_dn(case)]].name == name, case
     assert locations[hostile.guids[hostile.location_dn("not-utf8-oid")]].object_id == \
-        "oid-\\xf4\\x90\\x80\\x80"
+        "0x" + b"oid-\xf4\x90\x80\x80".hex()
     big = locations[hostile.guids[hostile.location_dn("big-xml")]]
     assert big.attachment == BIG_XML.encode()
     assert locations[hostile.guids[hostile.location_dn("laughs")]].attachment == \

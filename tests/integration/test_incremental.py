@@ -35,6 +35,7 @@ from poolsync.secrets import SecretRef
 from poolsync.store import Store
 from poolsync.sync.engine import SyncResult, run_sync
 from tests.conftest import TOPOLOGIES, _bring_up
+from tests.helpers import LICENSE_CLASS_PROFILE
 
 BASE = "DC=incr,DC=example,DC=org"
 LOCATIONS_OU = f"OU=Locations,OU=Unity,{BASE}"
@@ -48,7 +49,7 @@ def now() -> datetime:
 @pytest.fixture(scope="module")
 def incr_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     lab = tmp_path_factory.mktemp("labs") / "incremental"
-    yield from _bring_up(TOPOLOGIES / "incremental.yaml", lab)
+    yield from _bring_up(TOPOLOGIES / "incremental.yaml", lab, profile=str(LICENSE_CLASS_PROFILE))
 
 
 def store_rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
@@ -67,7 +68,7 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
                                                       method: str) -> None:
     config = load_config(incr_lab / "poolsync.yaml")
     config = replace(config, sync=replace(config.sync, method=method))  # type: ignore[arg-type]
-    profile = load_profile("cisco-unity")
+    profile = load_profile(str(LICENSE_CLASS_PROFILE))
     editor = LabEditor(incr_lab)
     loc, sub = profile.location, profile.subscriber
     examples = itertools.count()
@@ -117,7 +118,7 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
             dn = f"CN=sub-{n},{self.ous[ou]}"
             self.change(Add(dn, (
                 ("objectClass", sub.object_class), ("objectClass", sub.aux_class),
-                ("sAMAccountName", f"sub{n}"), (sub.object_type, str(sub.object_type_value)),
+                ("sAMAccountName", f"sub{n}"), (sub.object_type, str(sub.object_type_values[0])),
                 (sub.home, home_id), (sub.dtmf_id, str(70000 + n)),
                 *((sub.license_class, c) for c in sorted(classes)))), check=check)
             self.subscribers.append(dn)
@@ -175,7 +176,8 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
         @rule(check=st.booleans(), data=st.data())
         def become_a_subscriber_again(self, check: bool, data: st.DataObject) -> None:
             dn = data.draw(st.sampled_from(self.demoted))
-            self.change(Replace(dn, sub.object_type, (str(sub.object_type_value),)), check=check)
+            self.change(Replace(dn, sub.object_type, (str(sub.object_type_values[0]),)),
+                        check=check)
             self.demoted.remove(dn)
             self.subscribers.append(dn)
 
@@ -252,7 +254,7 @@ def test_a_refused_dirsync_cookie_falls_back_to_a_total_resync(incr_lab: Path,
 
     config = load_config(incr_lab / "poolsync.yaml")
     config = replace(config, sync=replace(config.sync, method="dirsync"))
-    profile = load_profile("cisco-unity")
+    profile = load_profile(str(LICENSE_CLASS_PROFILE))
     store = tmp_path / "dirsync.db"
     sync(config, profile, store)
     assert [p.mode for p in sync(config, profile, store).passes] == ["incremental"] * 2
@@ -277,7 +279,7 @@ def lab_sub(n: str, ou: str, profile: Profile) -> Add:
     sub = profile.subscriber
     return Add(f"CN={n},{ou}", (("objectClass", sub.object_class),
                                 ("objectClass", sub.aux_class), ("sAMAccountName", n),
-                                (sub.object_type, str(sub.object_type_value)),
+                                (sub.object_type, str(sub.object_type_values[0])),
                                 (sub.home, "x")))
 
 
@@ -286,7 +288,7 @@ def test_deletions_are_seen_when_the_base_is_an_ou(incr_lab: Path, tmp_path: Pat
     config = load_config(incr_lab / "poolsync.yaml")
     dcs = tuple(replace(e, base_dn=f"OU=Unity,{BASE}") for e in config.directory.dcs)
     config = replace(config, directory=replace(config.directory, dcs=dcs))
-    profile = load_profile("cisco-unity")
+    profile = load_profile(str(LICENSE_CLASS_PROFILE))
     editor = LabEditor(incr_lab)
     ou = f"OU=Subscribers,OU=Unity,{BASE}"
     editor.apply([lab_sub("ou-base-1", ou, profile)])
@@ -316,7 +318,7 @@ def test_a_bind_account_that_cannot_see_tombstones_gets_total_resyncs(
     bind = replace(config.directory.bind, user="svc-read@incr.example.org",
                    password=SecretRef(kind="file", value=str(secret)))
     config = replace(config, directory=replace(config.directory, bind=bind))
-    profile = load_profile("cisco-unity")
+    profile = load_profile(str(LICENSE_CLASS_PROFILE))
     store = tmp_path / "svc.db"
     sync(config, profile, store)
     result = sync(config, profile, store)

@@ -54,11 +54,19 @@ def test_pool_report_json_is_exact(synced: Path) -> None:
     assert pool["id"] == "pool.example.net"
     assert pool["members"] == ["UNITY-A", "UNITY-B", "UNITY-D"]
     # licensed: 50+40+30, 20+10+5, 10+10+0; used: 62+25+12, 12+14+2, 4+3+0
+    # Real-shaped subscribers carry no license class: VM use is the directory's count,
+    # UM and Inbox use each server's published utilization (which the lab publishes true).
     assert pool["seats"] == {
-        "vm": {"licensed": 120, "used": 99, "available": 21, "compliant": True},
-        "um": {"licensed": 35, "used": 28, "available": 7, "compliant": True},
-        "inbox": {"licensed": 20, "used": 7, "available": 13, "compliant": True},
+        "vm": {"licensed": 120, "used": 99, "used_source": "directory", "available": 21,
+               "compliant": True},
+        "um": {"licensed": 35, "used": 28, "used_source": "published", "available": 7,
+               "compliant": True},
+        "inbox": {"licensed": 20, "used": 7, "used_source": "published", "available": 13,
+                  "compliant": True},
     }
+    assert {s["name"]: s["used_source"] for s in pool["servers"]}["UNITY-B"] == {
+        "vm": "directory", "um": "published", "inbox": "published"}
+    assert {s["name"]: s["matched_by"] for s in pool["servers"]}["UNITY-B"] == ["object_id"]
     servers = {s["name"]: s for s in pool["servers"]}
     a, b, d = servers["UNITY-A"], servers["UNITY-B"], servers["UNITY-D"]
     assert a["failover"] == "UNITY-A2"
@@ -87,8 +95,9 @@ def test_pool_report_json_is_exact(synced: Path) -> None:
     }
     assert [e["name"] for e in report["excluded"]] == sorted(n for n, _ in excluded)
     assert all(e["detail"] for e in report["excluded"])
-    # Subscribers of excluded servers: P 7, M 5 (1 UM), X 6, OLD 3.
-    assert report["unpooled"] == seats(21, 1, 0)
+    # Subscribers of excluded servers: P 7, M 5, X 6, OLD 3. Without license classes
+    # the directory says nothing of their UM and Inbox use: only VM is counted.
+    assert report["unpooled"] == seats(21, 0, 0)
 
 
 def test_pool_report_table_and_csv(synced: Path) -> None:

@@ -46,13 +46,13 @@ from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.store.store import RunRecord
 from tests.conftest import TOPOLOGIES, require_samba
-from tests.helpers import run
+from tests.helpers import LICENSE_CLASS_PROFILE, run
 
 pytestmark = pytest.mark.integration
 
 POOLSYNC = Path(sys.executable).with_name("poolsync")  # the installed console script
 LAB_TOPOLOGIES = {"faults": "faults.yaml", "tiny": "tiny.yaml", "dc2": "tiny-dc2.yaml"}
-PROFILE = load_profile("cisco-unity")
+PROFILE = load_profile(str(LICENSE_CLASS_PROFILE))
 SUB = PROFILE.subscriber
 GC_PORT = 3269  # the labs' configs read the GC over LDAPS
 
@@ -339,7 +339,7 @@ def subscriber_changes(lab: Path, state: Rows, rng: random.Random) -> list[Chang
 def new_subscriber(dn: str, *, home: str, classes: tuple[str, ...] = ()) -> Add:
     sam = "f" + uuid.uuid4().hex[:15]
     return Add(dn, (("objectClass", SUB.object_class), ("objectClass", SUB.aux_class),
-                    ("sAMAccountName", sam), (SUB.object_type, str(SUB.object_type_value)),
+                    ("sAMAccountName", sam), (SUB.object_type, str(SUB.object_type_values[0])),
                     (SUB.home, home), (SUB.dtmf_id, str(random.randint(10**6, 10**7))),
                     *((SUB.license_class, c) for c in classes)))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.lab.edit import Add, Delete, LabEditor
+from poolsync.lab.ldif import subscriber_attributes
 from poolsync.profile import load_profile
 from poolsync.store import Store
 from tests.helpers import lab_config_copy, run_json
@@ -59,18 +60,14 @@ def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     editor = LabEditor(tiny_lab)
     profile = load_profile("cisco-unity")
-    sub = profile.subscriber
     dn = "CN=svc-latency,OU=Subscribers,OU=Unity,DC=tiny,DC=example,DC=org"
     try:
         wait_for(lambda: subscribers(store) > 0, 20)  # the first (total) pass
         before = subscribers(store)
         time.sleep(1.0)  # the watcher registers after the first pass
         added = time.monotonic()
-        editor.apply([Add(dn, (("objectClass", sub.object_class),
-                               ("objectClass", sub.aux_class),
-                               ("sAMAccountName", "svclatency"),
-                               (sub.object_type, str(sub.object_type_value)),
-                               (sub.home, "svc-latency-home")))])
+        editor.apply([Add(dn, subscriber_attributes(
+            profile, sam="svclatency", home="svc-latency-home", dtmf_id=None))])
         wait_for(lambda: subscribers(store) == before + 1, 15)
         latency = time.monotonic() - added
         print(f"service latency: {latency:.2f} s from the LDAP add to the store")

@@ -379,12 +379,13 @@ def test_required_key_missing(tmp_path: Path, keypath: str, missing: str) -> Non
 @pytest.mark.parametrize(
     ("keypath", "extra", "allowed"),
     [
-        ("", "server", "dcs, faults, forest, lab_date, replication, servers"),
+        ("", "server", "attachment_encoding, dcs, faults, forest, lab_date, license_classes, "
+         "replication, servers"),
         ("servers[2].licenses", "vn", "inbox, ports, secondary, um, vm"),
         ("servers[0].subscribers", "voicemail", "inbox, um, vm"),
         ("servers[0].published", "ports", "inbox, um, vm"),
         ("servers[1]", "licences", "attachment, dc, failover_of, gc, license_files, licenses, "
-         "mac, name, pooling, published, subscribers, version"),
+         "mac, name, pooling, published, subscriber_homes, subscribers, version"),
         ("dcs[0]", "sites", "gc, name, site"),
     ],
 )  # fmt: skip
