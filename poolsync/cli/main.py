@@ -71,6 +71,7 @@ SUBCOMMANDS = {
     "service": "poolsync.cli.service:service",
     "lab": "poolsync.cli.lab:lab",
     "license": "poolsync.cli.license:license_group",
+    "schema": "poolsync.cli.schema:schema",
 }
 
 

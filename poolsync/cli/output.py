@@ -147,7 +147,7 @@ def display_path(path: str | Path) -> str:
         return str(p)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it, so a reader never
     sees half a file; a UserError (exit 2) naming the path when it cannot be written.
 
@@ -155,13 +155,15 @@ def write_atomic(path: Path, text: str) -> None:
     new file is made 0600 whatever the umask; a file being replaced keeps its mode, so
     one an administrator chose to share stays shared. The temporary file is created
     exclusively under a random name (mkstemp), never through a symlink planted there.
+    ``mode`` sets the new file's mode instead (a profile holds no directory data).
     """
     tmp: Path | None = None
     try:
         try:
-            mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else _PRIVATE
+            kept = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
         except OSError:
-            mode = _PRIVATE
+            kept = None
+        mode = kept if kept is not None else (_PRIVATE if mode is None else mode)
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         tmp = Path(name)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
