@@ -149,9 +149,12 @@ class Pool:
 
     def used_source(self, seat_class: SeatClass) -> UsedSource:
         """Where the pool's use of a class comes from: "directory" when every member's
-        does, else "published" (some or all members' own counts)."""
+        does, "none" when no member's use is known, else "published" (some or all
+        members' own counts)."""
         sources = {s.source(seat_class) for s in self.servers}
-        return "directory" if sources <= {"directory"} else "published"
+        if sources <= {"directory"}:
+            return "directory"
+        return "none" if sources == {"none"} else "published"
 
 
 @dataclass(frozen=True)

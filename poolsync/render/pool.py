@@ -283,7 +283,12 @@ def _server_row(server: ServerSeats) -> list[Text]:
     ]
 
 
-def _compliance(seat_class: SeatClass, seats: ClassSeats) -> Text:
+def _compliance(seat_class: SeatClass, seats: ClassSeats, source: str = "directory") -> Text:
+    if source == "none":
+        return Text.assemble(("unknown", "bold yellow"),
+                             f": no member publishes its {_LABEL[seat_class]} use, and the "
+                             f"directory does not say; {_n(seats.licensed)} "
+                             f"{_LABEL[seat_class]} seats licensed")
     used = f"{_n(seats.used)} of {_n(seats.licensed)} {_LABEL[seat_class]} seats used"
     if seats.compliant:
         return Text.assemble(("compliant", "green"), f": {used}, {_n(seats.available)} available")
@@ -391,7 +396,7 @@ def pool_report_table(report: PoolReport, console: Console,
     for pool in report.pools:
         console.print(_pool_table(pool))
         for c in SEAT_CLASSES:
-            console.print(_compliance(c, pool.seats[c]))
+            console.print(_compliance(c, pool.seats[c], pool.used_source(c)))
         if states is not None:
             _print_states(console, pool, states)
         if any(s.stale for s in pool.servers):

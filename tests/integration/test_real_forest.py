@@ -18,6 +18,7 @@ import yaml
 
 from poolsync.lab.edit import Add, LabEditor
 from poolsync.lab.ldif import HOME_HEADER
+from tests import handbuilt
 from tests.conftest import TOPOLOGIES, _bring_up
 from tests.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, run, run_json
 
@@ -185,6 +186,76 @@ def test_the_written_profile_gives_exactly_the_directorys_pool(
         ("UNITY-N1B", "failover-secondary"), ("UNITY-N3", "pooling-disabled")}
     assert report["unpooled"] == seats(4, 0, 0)
     assert report["orphans"]["count"] == 0
+
+
+# --- a forest built without poolsync's lab code ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hand_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    for lab in _bring_up(TOPOLOGIES / "bare.yaml", tmp_path_factory.mktemp("labs") / "hand",
+                         profile=str(PROFILES / "bare.yaml")):
+        conn = admin(lab)
+        try:
+            handbuilt.schema(conn, "DC=hand,DC=example,DC=org")
+            handbuilt.objects(conn, "DC=hand,DC=example,DC=org")
+        finally:
+            conn.unbind()
+        yield lab
+
+
+def test_a_hand_built_forest_is_discovered_and_pooled_exactly(hand_lab: Path,
+                                                               tmp_path: Path) -> None:
+    # A new user's config: the default profile, which this forest does not fit.
+    config = config_for(hand_lab, tmp_path, "hand", profile="cisco-unity")
+    refused = run("--config", config, "resync", "--total")
+    assert refused.exit_code == 2 and "ciscoEcsbuServerName (location.name)" in refused.stderr
+    written = tmp_path / "hand-profile.yaml"
+    result = run("--config", config, "schema", "discover", "--format", "json",
+                 "--write-profile", written)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    roles = {role: (r["attribute"], r["confidence"]) for role, r in report["roles"].items()}
+    assert roles == {
+        "location.name": ("ciscoEcsbuAlias", "certain"),
+        "location.object_id": ("ciscoEcsbuLocationObjectId", "certain"),
+        "location.version": ("ciscoEcsbuVersionString", "certain"),
+        "location.failover_of": ("ciscoEcsbuPrimaryLocationObjectId", "certain"),
+        "location.pooling_data": ("ciscoEcsbuLicensePoolingData", "certain"),
+        "subscriber.home": ("ciscoEcsbuUMLocationObjectId", "certain"),
+        # DtmfId and TransferId hold the same digits: the twin is named, not hidden.
+        "subscriber.dtmf_id": ("ciscoEcsbuDtmfId", "likely"),
+        "subscriber.license_class": (None, "missing"),
+    }
+    assert "ciscoEcsbuTransferId" in report["roles"]["subscriber.dtmf_id"]["evidence"]
+    assert report["homes"] == {"sampled": 150, "matched": 150, "unmatched": 0,
+                               "matched_by": "object_id"}
+    assert report["placement"]["subscribers"][0]["container"] == \
+        "CN=Users,DC=hand,DC=example,DC=org"
+    doc = yaml.safe_load(config.read_text())
+    doc["profile"] = str(written)
+    config.write_text(yaml.safe_dump(doc))
+    assert run("--config", config, "resync", "--total").exit_code == 0
+    pool_doc = run_json("--config", config, "pool", "--format", "json")
+    [pool] = pool_doc["pools"]
+    assert pool["members"] == ["UNITY-BR", "UNITY-HQ"]
+    # VM from the directory: HQ 60 + its failover secondary's 5, BR 45. Inbox from what
+    # each published (5, 3). No server publishes a UM count: unknown, not zero-as-fact.
+    assert {c: (s["licensed"], s["used"], s["used_source"])
+            for c, s in pool["seats"].items()} == {
+        "vm": (150, 110, "directory"), "um": (30, 0, "none"), "inbox": (20, 8, "published")}
+    servers = {s["name"]: s for s in pool["servers"]}
+    assert servers["UNITY-HQ"]["failover"] == "UNITY-HQ-FO"
+    assert servers["UNITY-HQ"]["used"] == seats(65, 0, 5)
+    assert servers["UNITY-HQ"]["stale"] == ["vm"]  # publishes 60
+    assert servers["UNITY-BR"]["published_used"] == {"vm": 40, "um": None, "inbox": 3}
+    assert {(e["name"], e["reason"]) for e in pool_doc["excluded"]} == {
+        ("UNITY-HQ-FO", "failover-secondary"), ("UNITY-OLD", "version-unsupported")}
+    assert pool_doc["unpooled"] == seats(40, 0, 0)
+    assert pool_doc["orphans"]["count"] == 0 and pool_doc["subscribers"] == 150
+    assert pool["state"]["state"] == "compliant"
+    table = run("--config", config, "pool").stdout
+    assert "unknown: no member publishes its UM use" in table
 
 
 # --- orphans cannot hide behind "compliant" -------------------------------------------------

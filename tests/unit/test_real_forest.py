@@ -4,15 +4,18 @@ license class, optional version and failover roles, and orphans that cannot hide
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
+from rich.console import Console
 
 from poolsync.allocation import ExclusionReason, build_pool_report
 from poolsync.attachment import format_attachment, license_data, parse_attachment
 from poolsync.compliance import Limits, State, assess
 from poolsync.homes import match_homes
 from poolsync.model import Location, Roles, SeatClass, Seats
+from poolsync.render.pool import pool_report_table
 
 FOREST = "real.example.com"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -68,6 +71,11 @@ def test_a_class_nobody_published_is_unknown_not_zero_from_the_directory() -> No
     report = build_pool_report(FOREST, [a], {"oid-a": Seats(10)}, roles=REAL)
     (server,) = report.pools[0].servers
     assert server.source(SeatClass.UM) == "none" and server.used.um == 0
+    assert report.pools[0].used_source(SeatClass.UM) == "none"
+    out = io.StringIO()
+    pool_report_table(report, Console(file=out, width=120))
+    assert "unknown: no member publishes its UM use" in out.getvalue()
+    assert "?/100" in out.getvalue()
 
 
 def test_with_license_classes_the_directory_counts_everything() -> None:
