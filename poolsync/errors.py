@@ -93,6 +93,14 @@ class UnsafeChangeError(SyncError):
     exit_code = 4
 
 
+class Terminated(KeyboardInterrupt):  # noqa: N818 (named as the signal's effect)
+    """SIGTERM (what systemd and `timeout` send): the run stops as on Ctrl-C, is recorded
+    ``cancelled``, commits nothing, and poolsync exits 143 (128 + 15). Not a
+    PoolsyncError: like KeyboardInterrupt it must get past ``except Exception``."""
+
+    exit_code = 143
+
+
 class RunCancelled(SyncError):
     """A stop was requested (service shutdown) while a run was reading; nothing was
     written. Exit code 130, like an interrupt."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import click
 
 from poolsync.cli.output import shown
 from poolsync.config import Config, default_config_path, load_config
-from poolsync.errors import PoolsyncError
+from poolsync.errors import PoolsyncError, Terminated
 from poolsync.profile import Profile, load_profile
 
 EXIT_OK = 0
@@ -30,7 +31,9 @@ Exit codes: 0 ok; 1 an error not listed here; 2 usage or configuration error;
 verdict is not licensed or demo; license show: a file has an error; doctor: a
 server has a problem; report capacity: a pool runs out within the horizon);
 4 a resync refused to commit an unsafe change (nothing was changed); 5 the
-directory could not be read; 6 another run holds the store; 130 interrupted.
+directory could not be read; 6 another run holds the store; 130 interrupted
+(Ctrl-C); 143 terminated (SIGTERM). An interrupted run commits nothing and is
+recorded cancelled.
 Documentation: docs/ in the source tree (operations.md starts there)."""
 
 
@@ -100,6 +103,10 @@ class PoolsyncGroup(click.Group):
                 logging.getLogger("poolsync").exception("failed")
             click.echo(f"poolsync: error: {shown(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except Terminated:
+            click.echo("poolsync: terminated (SIGTERM); nothing of the interrupted step was "
+                       "committed", err=True)
+            ctx.exit(Terminated.exit_code)
         except KeyboardInterrupt:
             click.echo("poolsync: interrupted; nothing was committed by the interrupted step",
                        err=True)
@@ -141,5 +148,12 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     ctx.obj = Context(config_path=config_path or default_config_path(), debug=debug)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
+    # SIGTERM stops a run as Ctrl-C does (recorded, nothing committed, a message)
+    # instead of killing it where it stands. `poolsync service` installs its own.
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="poolsync")

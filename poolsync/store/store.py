@@ -337,10 +337,13 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, *, status: str, finished_at: str,
-                   detail: dict[str, Any]) -> None:
+                   detail: dict[str, Any], unless_committed: bool = False) -> None:
+        """Record how run ``run_id`` ended; with ``unless_committed``, only while it is
+        still ``running`` (a failure after its commit must not hide the commit)."""
+        guard = " AND status = 'running'" if unless_committed else ""
         with self.transaction() as db:
             db.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, detail = ? WHERE id = ?",
+                f"UPDATE runs SET status = ?, finished_at = ?, detail = ? WHERE id = ?{guard}",
                 (status, finished_at, json.dumps(detail, sort_keys=True), run_id),
             )
 

@@ -42,6 +42,7 @@ from poolsync.errors import (
     QueryError,
     RunCancelled,
     StoreError,
+    Terminated,
     UnsafeChangeError,
 )
 from poolsync.metrics import PoolSeats, pool_seats
@@ -718,12 +719,21 @@ def _detail(result: SyncResult) -> dict[str, object]:
 
 def _record_failure(store: Store, run_id: int, exc: BaseException,
                     now: Callable[[], datetime]) -> None:
-    message = str(exc) if isinstance(exc, PoolsyncError) else type(exc).__name__
+    """Record how the run ended; a run that already committed keeps its "committed"
+    (the next run records it ok): an interrupt after the commit loses nothing."""
+    if isinstance(exc, Terminated):
+        message = "terminated (SIGTERM); nothing was committed"
+    elif isinstance(exc, KeyboardInterrupt):
+        message = "interrupted (Ctrl-C); nothing was committed"
+    else:
+        message = str(exc) if isinstance(exc, PoolsyncError) else type(exc).__name__
     status = ("refused" if isinstance(exc, UnsafeChangeError)
-              else "cancelled" if isinstance(exc, RunCancelled) else "failed")
+              else "cancelled" if isinstance(exc, RunCancelled | KeyboardInterrupt)
+              else "failed")
     try:
         store.finish_run(run_id, status=status,
                          finished_at=now().isoformat(timespec="seconds"),
-                         detail={"error": message, "error_type": type(exc).__name__})
+                         detail={"error": message, "error_type": type(exc).__name__},
+                         unless_committed=True)
     except StoreError as record_error:
         log.warning("could not record the failed run: %s", record_error)
