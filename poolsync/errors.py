@@ -93,7 +93,7 @@ class UnsafeChangeError(SyncError):
     exit_code = 4
 
 
-class Terminated(KeyboardInterrupt):  # noqa: N818 (named as the signal's effect)
+class Terminated(KeyboardInterrupt):
     """SIGTERM (what systemd and `timeout` send): the run stops as on Ctrl-C, is recorded
     ``cancelled``, commits nothing, and poolsync exits 143 (128 + 15). Not a
     PoolsyncError: like KeyboardInterrupt it must get past ``except Exception``."""
