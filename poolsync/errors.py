@@ -46,6 +46,11 @@ class DirectoryUnavailable(DirectoryError):
     """No connection to the domain controller or Global Catalog."""
 
 
+class HostNotFound(DirectoryUnavailable):
+    """The endpoint's host name does not resolve: never retried (a name that does not
+    exist now will not a second later), but the next endpoint of a list is tried."""
+
+
 class AuthError(DirectoryError):
     """The directory refused the bind (bad credentials or bind method)."""
 

@@ -19,7 +19,7 @@ from ldap3.core import exceptions as lex
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential,
 )
@@ -30,6 +30,7 @@ from poolsync.errors import (
     AuthError,
     DirectoryError,
     DirectoryUnavailable,
+    HostNotFound,
     QueryError,
     TlsError,
 )
@@ -37,6 +38,24 @@ from poolsync.model import Entry
 
 log = logging.getLogger(__name__)
 SHOW_DELETED_OID = "1.2.840.113556.1.4.417"
+#: getaddrinfo's answers for a name that does not exist: retrying cannot help.
+#: EAI_AGAIN (a resolver that did not answer) stays retryable.
+_NO_SUCH_NAME = frozenset(getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA")
+                          if hasattr(socket, name))
+
+
+def _resolve(endpoint: Endpoint) -> None:
+    """Look the host up first: ldap3 says only "invalid server address" for any failure,
+    and a name that does not exist must not be retried for minutes."""
+    try:
+        socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        where = _describe(endpoint)
+        if exc.errno in _NO_SUCH_NAME:
+            raise HostNotFound(f"cannot connect to {where}: {endpoint.host} does not resolve "
+                               f"({exc.strerror}); check the host name in the config") from exc
+        raise DirectoryUnavailable(f"cannot connect to {where}: looking up {endpoint.host} "
+                                   f"failed ({exc.strerror})") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +79,8 @@ def _describe(endpoint: Endpoint) -> str:
     return f"{endpoint.scheme}://{endpoint.host}:{endpoint.port}"
 
 
-def translate(exc: Exception, endpoint: Endpoint, *, user: str | None) -> DirectoryError:
+def translate(exc: Exception, endpoint: Endpoint, *, user: str | None,
+              ca_file: str | None = None, issuer: str | None = None) -> DirectoryError:
     """Turn an ldap3 exception into poolsync's typed error with a fix in words."""
     where = _describe(endpoint)
     text = str(exc)
@@ -72,7 +92,7 @@ def translate(exc: Exception, endpoint: Endpoint, *, user: str | None) -> Direct
     if isinstance(exc, lex.LDAPStrongerAuthRequiredResult):
         return AuthError(f"{where} requires a protected bind: use ldaps:// or starttls")
     if isinstance(exc, lex.LDAPCertificateError) or "CERTIFICATE_VERIFY_FAILED" in text:
-        return _tls_error(text, where, endpoint)
+        return _tls_error(text, where, endpoint, ca_file=ca_file, issuer=issuer)
     if isinstance(exc, lex.LDAPConnectionIsReadOnlyError):  # a bug, never worth a retry
         return QueryError(f"{where}: {text}")
     if isinstance(exc, lex.LDAPOperationResult) and not isinstance(
@@ -81,11 +101,15 @@ def translate(exc: Exception, endpoint: Endpoint, *, user: str | None) -> Direct
         return QueryError(f"{where}: {exc.description}: {exc.message}".rstrip(": "))
     if isinstance(exc, lex.LDAPSocketOpenError):
         detail = text.strip("()',\"")
+        if "timed out" in detail.lower() or "handshake" in detail.lower():
+            return DirectoryUnavailable(f"cannot connect to {where}: no TLS handshake within "
+                                        f"directory.timeouts.connect ({detail})")
         return DirectoryUnavailable(f"cannot connect to {where}: {detail}")
     return DirectoryUnavailable(f"lost connection to {where}: {text}")
 
 
-def _tls_error(text: str, where: str, endpoint: Endpoint) -> TlsError:
+def _tls_error(text: str, where: str, endpoint: Endpoint, *, ca_file: str | None = None,
+               issuer: str | None = None) -> TlsError:
     reason = text.split("certificate verify failed:")[-1] if "verify failed" in text else text
     reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", reason).replace("\\'", "'")
     # ldap3 wraps the ssl message in a tuple's repr: drop the "',)" tail it leaves.
@@ -95,10 +119,41 @@ def _tls_error(text: str, where: str, endpoint: Endpoint) -> TlsError:
             f"TLS certificate of {where} does not name {endpoint.host} ({reason}); connect "
             "with a host name or address the certificate carries"
         )
+    issued = f"; its certificate was issued by {issuer}" if issuer else ""
+    if ca_file:
+        return TlsError(
+            f"TLS certificate of {where} is not trusted by directory.tls.ca_file "
+            f"({ca_file}: {reason}){issued}; point directory.tls.ca_file at the file of "
+            "the CA that issued it (or the chain up to it)")
     return TlsError(
-        f"TLS certificate of {where} is not trusted ({reason}); set directory.tls.ca_file "
-        "to the CA that issued it"
+        f"TLS certificate of {where} is not trusted by the system's trust store "
+        f"({reason}){issued}; set directory.tls.ca_file to the CA that issued it"
     )
+
+
+def peer_issuer(endpoint: Endpoint, *, timeout: float) -> str | None:
+    """The issuer of the certificate an LDAPS endpoint presents, read with validation
+    off (only to name it in an error: nothing is sent but the TLS handshake, no bind);
+    None when it cannot be read (StartTLS, or the endpoint does not answer)."""
+    if not endpoint.use_ssl:
+        return None
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=endpoint.host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ValueError):
+        return None
+    if der is None:
+        return None
+    from cryptography import x509  # only on this error path
+
+    try:
+        return x509.load_der_x509_certificate(der).issuer.rfc4514_string()
+    except ValueError:
+        return None
 
 
 class DirectoryConnection:
@@ -273,10 +328,11 @@ class _StdlibTls(ldap3.Tls):  # type: ignore[misc]
     and the host name (DNS or IP) during the handshake, as any TLS client should.
     """
 
-    def __init__(self, *, validate: bool, ca_file: str | None) -> None:
+    def __init__(self, *, validate: bool, ca_file: str | None, handshake_timeout: float) -> None:
         super().__init__(validate=ssl.CERT_REQUIRED if validate else ssl.CERT_NONE,
                          ca_certs_file=ca_file)
         self._verify = validate
+        self._handshake_timeout = handshake_timeout
 
     def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_certs_file)
@@ -284,14 +340,21 @@ class _StdlibTls(ldap3.Tls):  # type: ignore[misc]
         if not self._verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+        # The handshake is part of connecting: bounded by timeouts.connect, not by the
+        # (much longer) operation timeout the socket carries by now. A listener that
+        # accepts TCP and never speaks TLS must not hold a run for minutes.
+        previous = connection.socket.gettimeout()
+        connection.socket.settimeout(self._handshake_timeout)
         connection.socket = context.wrap_socket(
             connection.socket, server_side=False, do_handshake_on_connect=True,
             server_hostname=connection.server.host)
+        connection.socket.settimeout(previous)
 
 
 def _tls(config: DirectoryConfig) -> ldap3.Tls:
     tls = config.tls
-    return _StdlibTls(validate=tls.validate, ca_file=str(tls.ca_file) if tls.ca_file else None)
+    return _StdlibTls(validate=tls.validate, ca_file=str(tls.ca_file) if tls.ca_file else None,
+                      handshake_timeout=config.timeouts.connect)
 
 
 INSECURE_WARNING = (
@@ -355,6 +418,7 @@ def _open_once(endpoint: Endpoint, config: DirectoryConfig,
                password: str | None) -> DirectoryConnection:
     bind = config.bind
     _warn(endpoint, config)  # before the bind: the password is what is at stake
+    _resolve(endpoint)
     server = ldap3.Server(
         endpoint.host, port=endpoint.port, use_ssl=endpoint.use_ssl, tls=_tls(config),
         get_info=ldap3.NONE, connect_timeout=config.timeouts.connect,
@@ -378,7 +442,12 @@ def _open_once(endpoint: Endpoint, config: DirectoryConfig,
             conn.start_tls()
         conn.bind()
     except lex.LDAPException as exc:
-        raise translate(exc, endpoint, user=bind.user) from exc
+        error = translate(exc, endpoint, user=bind.user)
+        if isinstance(error, TlsError):  # name the CA file and the certificate's issuer
+            ca_file = str(config.tls.ca_file) if config.tls.ca_file else None
+            error = translate(exc, endpoint, user=bind.user, ca_file=ca_file,
+                              issuer=peer_issuer(endpoint, timeout=config.timeouts.connect))
+        raise error from exc
     return DirectoryConnection(conn, endpoint, user=bind.user, page_size=config.page_size)
 
 
@@ -391,13 +460,17 @@ def retrying(policy: RetryPolicy, *, what: str,
     """
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        log.warning("%s: %s (attempt %d of %d; retrying)", what, error,
-                    state.attempt_number, policy.attempts)
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("%s: %s (attempt %d/%d failed; retrying in %s s)", what, error,
+                    state.attempt_number, policy.attempts, f"{wait:.3g}")
+
+    def transient(exc: BaseException) -> bool:
+        return isinstance(exc, DirectoryUnavailable) and not isinstance(exc, HostNotFound)
 
     return Retrying(
         stop=stop_after_attempt(policy.attempts),
         wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
-        retry=retry_if_exception_type(DirectoryUnavailable),
+        retry=retry_if_exception(transient),
         before_sleep=before_sleep,
         sleep=sleep,
         reraise=True,

@@ -37,6 +37,7 @@ from poolsync.directory.schema import read_schema
 from poolsync.errors import (
     DirectoryUnavailable,
     DirSyncCookieRefused,
+    HostNotFound,
     PoolsyncError,
     ProfileError,
     QueryError,
@@ -523,7 +524,7 @@ class _Warm:
 
 def _run_pass_with_failover(ctx: _PassContext, attempt: int) -> PassSummary:
     """Try the pass's endpoints in order; the first that answers reads the pass."""
-    failures: list[str] = []
+    failures: list[DirectoryUnavailable] = []
     # The DC the watermark came from first: moving costs a total resync, so a pass
     # stays with the DC it last read while that DC answers (no flapping back).
     endpoints = _endpoint_order(ctx.endpoints, ctx.watermark)
@@ -531,12 +532,15 @@ def _run_pass_with_failover(ctx: _PassContext, attempt: int) -> PassSummary:
         try:
             return _run_pass(ctx, endpoint, attempt)
         except DirectoryUnavailable as exc:
-            failures.append(str(exc))
+            failures.append(exc)
             if index + 1 < len(endpoints):
                 log.warning("%s pass: %s; trying %s", ctx.name, exc, endpoints[index + 1].url)
     if len(failures) == 1:
-        raise DirectoryUnavailable(failures[0])
-    raise DirectoryUnavailable(f"no {ctx.name} endpoint answered: " + "; ".join(failures))
+        raise failures[0]
+    # Only names that resolve nowhere: retrying the pass cannot help either.
+    kind = HostNotFound if all(isinstance(f, HostNotFound) for f in failures) \
+        else DirectoryUnavailable
+    raise kind(f"no {ctx.name} endpoint answered: " + "; ".join(map(str, failures)))
 
 
 def _guard(store: Store, writer: SyncWriter, plan: Plan, summaries: list[PassSummary], *,

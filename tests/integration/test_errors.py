@@ -86,8 +86,11 @@ def test_untrusted_certificate(exclusions_lab: Path, baseline: dict[str, Any],
     doc = yaml.safe_load((exclusions_lab / "poolsync.yaml").read_text())
     tls = {**doc["directory"]["tls"], "ca_file": str(other_ca)}
     config = variant(exclusions_lab, "untrusted", {"tls": tls})
-    assert_fails_cleanly(exclusions_lab, config, baseline, "not trusted",
-                         "directory.tls.ca_file")
+    # The CA file is set already: the message names it and who issued the certificate.
+    assert_fails_cleanly(exclusions_lab, config, baseline,
+                         f"not trusted by directory.tls.ca_file ({other_ca}:",
+                         "its certificate was issued by CN=poolsync lab CA",
+                         "point directory.tls.ca_file at the file of the CA that issued it")
 
 
 def test_system_store_does_not_trust_the_lab(exclusions_lab: Path,
@@ -95,7 +98,10 @@ def test_system_store_does_not_trust_the_lab(exclusions_lab: Path,
     doc = yaml.safe_load((exclusions_lab / "poolsync.yaml").read_text())
     tls = {k: v for k, v in doc["directory"]["tls"].items() if k != "ca_file"}
     config = variant(exclusions_lab, "systemca", {"tls": tls})
-    assert_fails_cleanly(exclusions_lab, config, baseline, "not trusted")
+    assert_fails_cleanly(exclusions_lab, config, baseline,
+                         "not trusted by the system's trust store",
+                         "its certificate was issued by CN=poolsync lab CA",
+                         "set directory.tls.ca_file to the CA that issued it")
 
 
 def test_store_from_a_newer_poolsync(exclusions_lab: Path, baseline: dict[str, Any],

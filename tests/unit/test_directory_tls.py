@@ -139,7 +139,13 @@ def test_self_signed_certificate_is_refused_by_default(
         message = str(info.value)
         assert "is not trusted" in message
         assert "self-signed certificate" in message or "self signed" in message
-        assert "set directory.tls.ca_file" in message
+        if trust == "other-ca":  # set already: named, with what to point it at
+            assert f"not trusted by directory.tls.ca_file ({other_ca}:" in message
+            assert "point directory.tls.ca_file at the file of the CA" in message
+        else:
+            assert "set directory.tls.ca_file" in message
+        if not starttls:  # read with a second, non-validating handshake
+            assert "its certificate was issued by CN=poolsync lab CA" in message
 
 
 @pytest.mark.parametrize("starttls", [False, True], ids=["ldaps", "starttls"])
