@@ -56,6 +56,10 @@ class Context:
             self._config = load_config(self.config_path)
         return self._config
 
+    def loaded_store(self) -> Path | None:
+        """The store's path, when the config was loaded (for error messages)."""
+        return self._config.store if self._config is not None else None
+
     def profile(self) -> Profile:
         config = self.config()
         return load_profile(config.profile, base_dir=config.base_dir)
@@ -75,6 +79,7 @@ SUBCOMMANDS = {
     "lab": "poolsync.cli.lab:lab",
     "license": "poolsync.cli.license:license_group",
     "schema": "poolsync.cli.schema:schema",
+    "store": "poolsync.cli.store:store",
 }
 
 
@@ -115,6 +120,16 @@ class PoolsyncGroup(click.Group):
             raise
         except Exception as exc:  # a bug: say so in one line, traceback with --debug
             debug = bool(ctx.obj.debug) if isinstance(ctx.obj, Context) else False
+            store = ctx.obj.loaded_store() if isinstance(ctx.obj, Context) else None
+            if store is not None:  # SQLite saying, mid-read, that the store is damaged
+                from poolsync.store import damage
+
+                damaged = damage(exc, store)
+                if damaged is not None:
+                    if debug:
+                        logging.getLogger("poolsync").exception("failed")
+                    click.echo(f"poolsync: error: {shown(str(damaged))}", err=True)
+                    ctx.exit(damaged.exit_code)
             if debug:
                 raise
             click.echo(f"poolsync: internal error: {type(exc).__name__}: {shown(str(exc))} "

@@ -7,6 +7,7 @@ run leaves the previous state intact. Run history and per-pass watermarks live b
 the data.
 """
 
+from poolsync.store.health import StoreCheck, StoreDamaged, check_store, damage
 from poolsync.store.store import (
     Changes,
     PassRecord,
@@ -18,4 +19,4 @@ from poolsync.store.store import (
 )
 
 __all__ = ["Changes", "PassRecord", "Plan", "PlannedChange", "RunRecord", "Store",
-           "SyncWriter"]
+           "StoreCheck", "StoreDamaged", "SyncWriter", "check_store", "damage"]

@@ -16,6 +16,7 @@ from typing import Any
 from poolsync.capacity.model import Snapshot
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, SeatClass, Seats, Subscriber
+from poolsync.store.health import damage
 from poolsync.store.schema import (
     APPLICATION_ID,
     DDL,
@@ -166,6 +167,9 @@ class Store:
             store._prepare(new=not exists, writable=create)
         except sqlite3.Error as exc:
             db.close()
+            damaged = damage(exc, path)
+            if damaged is not None:
+                raise damaged from exc
             raise StoreError(f"{path}: not a usable poolsync store: {exc}") from exc
         except BaseException:
             db.close()
@@ -234,6 +238,9 @@ class Store:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
+                damaged = damage(exc, self.path)
+                if damaged is not None:
+                    raise damaged from exc
                 raise StoreError(f"writing {self.path} failed, nothing was changed: "
                                  f"{exc}") from exc
             raise
