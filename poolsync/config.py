@@ -207,6 +207,10 @@ class DoctorConfig:
     expected: tuple[str, ...] = ()
     other_forests: tuple[Path, ...] = ()
 
+    def names(self) -> tuple[str, ...]:
+        """Every server name this section mentions (monitors and expected)."""
+        return (*(m.server for m in self.servers), *self.expected)
+
 
 @dataclass(frozen=True)
 class ServerLicenseFiles:

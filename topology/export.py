@@ -42,6 +42,7 @@ _ROLE_FILL: Final = {
     "excluded": "#ececec",
     "secondary": "#fff3c4",
     "unknown": "#ffffff",
+    "missing": "#f4b4b4",
 }
 #: How each drawn edge kind looks; ``in-site`` is not drawn (the site clusters show it).
 _EDGE_STYLE: Final[Mapping[str, Mapping[str, str]]] = {
@@ -187,6 +188,8 @@ def _server_style(attrs: Mapping[str, Any], monitors: str) -> dict[str, str]:
         lines.append(f"secondary of {primary}" if primary else "failover secondary")
     elif role == "excluded":
         lines.append(f"excluded: {attrs['reason']}, vm licensed {attrs['licensed_vm']}")
+    elif role == "missing":
+        lines.append(f"MISSING: {attrs['reason']}")
     else:
         lines.append("not in the pool report")
     lines.append(monitors)
@@ -200,6 +203,8 @@ def _server_style(attrs: Mapping[str, Any], monitors: str) -> dict[str, str]:
         style["penwidth"] = "2"
     if role in ("excluded", "unknown"):
         style["fontcolor"] = "#555555"
+    if role == "missing":
+        style |= {"color": _RED, "fontcolor": _RED, "penwidth": "2", "style": "dashed,filled"}
     return style
 
 
@@ -211,8 +216,8 @@ def _pool_style(attrs: Mapping[str, Any]) -> dict[str, str]:
         lines.append("OUT OF COMPLIANCE")
     return {
         "label": "\n".join(lines), "shape": "doubleoctagon",
-        "fillcolor": "#ffe08a" if attrs["compliant"] else "#f4b4b4",
-        "color": "#8a6d00" if attrs["compliant"] else _RED, "penwidth": "1.5", "fontsize": "12",
+        "fillcolor": "#dcefdc" if attrs["compliant"] else "#f4b4b4",
+        "color": "#2e7d32" if attrs["compliant"] else _RED, "penwidth": "1.5", "fontsize": "12",
     }  # fmt: skip
 
 

@@ -373,6 +373,26 @@ def _add_visibility(
     by_name: dict[str, list[str]] = {}
     for server in servers:
         by_name.setdefault(server.name.lower(), []).append(server.node)
+    # Servers expected in the pool that no DC holds a Location for: drawn, in red,
+    # with every viewer that cannot see them.
+    for health in doctor.servers:
+        if health.guid is not None or health.name.lower() in by_name:
+            continue
+        finding = health.findings[0] if health.findings else None
+        node = f"server:{health.name}"
+        attrs: dict[str, object] = {
+            "kind": "server", "name": health.name, "guid": "", "version": "",
+            "failover_of": "", "role": "missing",
+            "reason": finding.cause if finding else "location-missing",
+            "detail": finding.evidence if finding else "",
+        }  # fmt: skip
+        attrs |= _uncounted_seats(None)
+        graph.add_node(node, **attrs)
+        graph.nodes[node]["label"] = _server_label(graph.nodes[node])
+        by_name[health.name.lower()] = [node]
+        for viewer_name in finding.viewers if finding else ():
+            for viewer in by_name.get(viewer_name.lower(), ()):
+                graph.add_edge(viewer, node, key="cannot-see", kind="cannot-see", gc="")
     for row in doctor.visibility:
         for viewer in by_name.get(row.viewer.lower(), ()):
             for missing in row.missing:

@@ -13,7 +13,7 @@ from poolsync.cli.doctor import gather
 from poolsync.cli.main import Context
 from poolsync.cli.output import now, print_json, stderr_console, write_atomic
 from poolsync.cli.pool import require_synced
-from poolsync.doctor.causes import diagnose
+from poolsync.doctor.causes import diagnose, locations_seen
 from poolsync.store import Store
 from topology.export import to_dot, to_graphml, to_json, to_svg
 from topology.graph import build_graph
@@ -40,10 +40,13 @@ def graph(ctx: Context, fmt: str, out: Path | None) -> None:
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
         require_synced(store)
-        locations, homed = store.locations(), store.homed_seats()
+        homed = store.homed_seats()
     profile = ctx.profile()
-    report = build_pool_report(config.forest, locations, homed, roles=profile.roles())
     inp, _notes = gather(config, profile, quiet=True)
+    # The forest as every DC and GC holds it (the store read one DC): a server the
+    # doctor finds missing somewhere is drawn, with what cannot see it.
+    locations = locations_seen(inp)
+    report = build_pool_report(config.forest, locations, homed, roles=profile.roles())
     diagnosis = diagnose(inp)
     pooling = build_graph(config.forest, inp.topology, report, locations, inp.monitors,
                           default_gc=inp.default_gc, doctor=diagnosis)

@@ -131,6 +131,41 @@ def replicate(lab_dir: Path, source: str | None, target: str | None) -> None:
                                           else f"skipped: {reason}"))
 
 
+_ON_OFF = click.Choice(["on", "off"])
+
+
+@lab.command()
+@click.argument("dc")
+@dir_option
+@click.option("--inbound", type=_ON_OFF, help="Switch the DC's inbound replication.")
+@click.option("--outbound", type=_ON_OFF, help="Switch the DC's outbound replication.")
+def replication(dc: str, lab_dir: Path, inbound: str | None, outbound: str | None) -> None:
+    """Switch a lab DC's inbound or outbound replication on or off, as
+    `repadmin /options DC [+|-]DISABLE_INBOUND_REPL` does (the DSA options of its
+    NTDS Settings). The doctor's fixes name this for a lab."""
+    if inbound is None and outbound is None:
+        raise click.UsageError("give --inbound on|off and/or --outbound on|off")
+    build.set_replication(lab_dir, dc, inbound=None if inbound is None else inbound == "on",
+                          outbound=None if outbound is None else outbound == "on")
+    for name, value in (("inbound", inbound), ("outbound", outbound)):
+        if value is not None:
+            click.echo(f"{dc}: {name} replication {value}")
+
+
+@lab.command()
+@dir_option
+@click.option("--from", "source", metavar="DC", required=True,
+              help="The DC the connection pulls from.")
+@click.option("--to", "target", metavar="DC", required=True,
+              help="The DC that holds the connection (pulls).")
+@click.option("--enable/--disable", "enabled", required=True,
+              help="Enable (creating it when missing) or disable the connection.")
+def connection(lab_dir: Path, source: str, target: str, enabled: bool) -> None:
+    """Enable or disable the replication connection DC --to pulls DC --from through
+    (enabledConnection on its nTDSConnection object), as Sites and Services does."""
+    click.echo(build.set_connection(lab_dir, source, target, enabled=enabled))
+
+
 @lab.command()
 @dir_option
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=90, show_default=True,

@@ -147,6 +147,20 @@ def display_path(path: str | Path) -> str:
         return str(p)
 
 
+def warn_absent_servers(expected: Iterable[str], present: Iterable[str]) -> None:
+    """Warn on stderr about servers the config names (doctor.servers, doctor.expected)
+    that the store holds no Location for: the pool leaves them out."""
+    have = {name.lower() for name in present}
+    missing = sorted({n for n in expected if n.lower() not in have}, key=str.lower)
+    if missing:
+        stderr_console().print(
+            f"[yellow]warning:[/] the config names {len(missing)} server"
+            f"{'' if len(missing) == 1 else 's'} (doctor.servers, doctor.expected) that the "
+            f"store holds no Location for: {', '.join(missing)}; the pool leaves "
+            f"{'it' if len(missing) == 1 else 'them'} out. Run `poolsync doctor` to see why",
+            highlight=False)
+
+
 def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it, so a reader never
     sees half a file; a UserError (exit 2) naming the path when it cannot be written.

@@ -8,7 +8,7 @@ import click
 
 from poolsync.allocation import build_pool_report
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
-from poolsync.cli.output import now, print_json, stdout_console
+from poolsync.cli.output import now, print_json, stdout_console, warn_absent_servers
 from poolsync.compliance import assess
 from poolsync.errors import StoreError
 from poolsync.render.pool import pool_report_csv, pool_report_json, pool_report_table
@@ -39,6 +39,7 @@ def pool(ctx: Context, fmt: str) -> None:
     with Store.open(config.store, create=False) as store:
         require_synced(store)
         locations, homed = store.locations(), store.homed_seats()
+        warn_absent_servers(config.doctor.names(), (loc.name for loc in locations))
         report = build_pool_report(config.forest, locations, homed,
                                    roles=ctx.profile().roles())
         states = assess(report, locations, homed, limits=config.compliance,

@@ -17,6 +17,7 @@ from poolsync.cli.output import (
     print_json,
     stderr_console,
     stdout_console,
+    warn_absent_servers,
 )
 from poolsync.cli.runmetrics import write_run_metrics
 from poolsync.errors import PoolsyncError
@@ -153,6 +154,7 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
         print_json(result_json(result))
     else:
         render_result(result)
+    warn_absent_servers(config.doctor.names(), result.server_names)
     if result.refusal is not None:
         from rich.markup import escape
 

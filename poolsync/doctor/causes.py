@@ -21,7 +21,11 @@ Each cause code comes from exactly one rule:
 - published utilization that disagrees with the store (``published-stale``):
   :mod:`poolsync.doctor.pool`;
 - subscribers whose home names no Location (``orphaned-subscribers``, a finding about
-  the forest): :mod:`poolsync.doctor.pool`.
+  the forest): :mod:`poolsync.doctor.pool`;
+- the DCs' own replication (``inbound-replication-disabled``,
+  ``outbound-replication-disabled``, ``connection-disabled``, ``connection-missing``),
+  and servers whose monitors use such a DC (``monitor-dc-unhealthy``):
+  :mod:`poolsync.doctor.dcs`.
 
 Every rule reads the same facts, arranged by :mod:`poolsync.doctor.servers`; this
 module puts them together, orders the findings and applies ``only``.
@@ -33,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from poolsync.allocation import build_pool_report
+from poolsync.doctor.dcs import dc_health, monitor_findings
 from poolsync.doctor.mirror import stale_mirror
 from poolsync.doctor.model import (
     CAUSES,
@@ -55,9 +60,9 @@ from poolsync.doctor.servers import (
     viewers,
 )
 from poolsync.errors import UserError
-from poolsync.model import Roles
+from poolsync.model import Location, Roles
 
-__all__ = ["diagnose"]
+__all__ = ["diagnose", "locations_seen"]
 
 
 def _finding_key(finding: Finding) -> tuple[int, int]:
@@ -94,7 +99,14 @@ def _only(report: DoctorReport, only: str) -> DoctorReport:
     rows = tuple(v for v in report.visibility if v.viewer.lower() == key
                  or key in {n.lower() for n in (*v.sees, *v.missing)})
     return DoctorReport(report.forest, report.generated, rows, servers, report.notes,
-                        complete=report.complete, findings=report.findings)
+                        complete=report.complete, findings=report.findings, dcs=report.dcs)
+
+
+def locations_seen(inp: DoctorInput) -> list[Location]:
+    """Every Location some DC or GC holds, its freshest copy, in name order: the
+    forest as the doctor sees it (the store may have read one DC only)."""
+    copies = group_copies(inp)
+    return [s.location for s in read_servers(inp, copies, partial_attributes(copies))]
 
 
 def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
@@ -119,6 +131,11 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
                  published_stale(inp, report, members, servers)):
         for guid, findings in part.items():
             found[guid] += findings
+    dcs = dc_health(inp)
+    watched = monitor_findings(inp, dcs, [s.name for s in servers])
+    for server in servers:
+        if server.name.lower() in watched:
+            found[server.guid].append(watched[server.name.lower()])
     health = [ServerHealth(s.name, s.guid, tuple(sorted(found[s.guid], key=_finding_key)))
               for s in servers]
     health += expected(inp, servers, members)
@@ -127,5 +144,5 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
                 and all(v.reachable for v in visibility))
     result = DoctorReport(inp.forest, inp.now, tuple(visibility), tuple(health),
                           (*_notes(inp, gc_notes), *report.notes), complete=complete,
-                          findings=tuple(orphaned_subscribers(inp, report)))
+                          findings=tuple(orphaned_subscribers(inp, report)), dcs=dcs)
     return _only(result, only) if only is not None else result

@@ -26,7 +26,12 @@ CAUSES: Final = (
     "other-forest",
     "location-missing",
     "published-stale",
+    "monitor-dc-unhealthy",
     "orphaned-subscribers",
+    "inbound-replication-disabled",
+    "outbound-replication-disabled",
+    "connection-disabled",
+    "connection-missing",
 )
 
 
@@ -151,6 +156,19 @@ class ServerHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class DcHealth:
+    """One DC and what is wrong with its replication (inbound or outbound disabled, a
+    disabled connection, no connection), whether or not a server is affected now."""
+
+    name: str
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def healthy(self) -> bool:
+        return all(f.severity == "info" for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
 class Visibility:
     """What one viewer's GC holds: ``sees`` the servers whose current Location is
     there, ``missing`` those absent or behind. ``reachable`` False: the GC could not be
@@ -176,8 +194,11 @@ class DoctorReport:
     #: Findings about the forest as a whole rather than one server
     #: (``orphaned-subscribers``).
     findings: tuple[Finding, ...] = ()
+    #: Every DC of the forest and its replication findings.
+    dcs: tuple[DcHealth, ...] = ()
 
     @property
     def healthy(self) -> bool:
         return (all(s.healthy for s in self.servers)
-                and all(f.severity == "info" for f in self.findings))
+                and all(f.severity == "info" for f in self.findings)
+                and all(d.healthy for d in self.dcs))

@@ -567,6 +567,33 @@ def _rounds(usable: list[tuple[str, str]]) -> int:
                default=0)
 
 
+def set_connection(lab_dir: Path, source: str, target: str, *, enabled: bool) -> str:
+    """Enable or disable the connection ``target`` pulls ``source`` through, as an
+    administrator would in Sites and Services; enabling one that is missing creates it.
+    Returns what was done, in words."""
+    state = require_state(lab_dir)
+    net = state.net
+    if net is None:
+        raise LabError(f"the lab in {state.dir} has one DC: it has no connections")
+    src, dst = state.dc(source).peer, state.dc(target).peer
+    if src.name == dst.name:
+        raise LabError(f"--from and --to name the same DC ({src.name})")
+    base_dn = forest_base_dn(state.forest)
+    dn = replication.connection_dn(net, src, dst, base_dn)
+    if dn is None:
+        if not enabled:
+            return f"{src.name} -> {dst.name}: no connection to disable"
+        replication.modify_over_ldap(net, dst, replication.connection_ldif(
+            src, dst, base_dn, enabled=True), what=f"creating {src.name} -> {dst.name}")
+        return f"{src.name} -> {dst.name}: connection created"
+    value = "TRUE" if enabled else "FALSE"
+    replication.modify_over_ldap(
+        net, dst, f"dn: {dn}\nchangetype: modify\nreplace: enabledConnection\n"
+                  f"enabledConnection: {value}\n-\n",
+        what=f"setting enabledConnection {value} on {dn}")
+    return f"{src.name} -> {dst.name}: connection {'enabled' if enabled else 'disabled'}"
+
+
 def set_replication(lab_dir: Path, dc: str, *, inbound: bool | None = None,
                     outbound: bool | None = None) -> None:
     """Switch a running lab DC's inbound or outbound replication on (True) or off

@@ -269,6 +269,21 @@ def _dsa_options(net: LabNet, peer: Peer, about: Peer, base_dn: str) -> int:
     return int(match.group(1))
 
 
+def connection_dn(net: LabNet, source: Peer, target: Peer, base_dn: str) -> str | None:
+    """The DN of ``target``'s connection object pulling from ``source``, if it has one."""
+    out = samba.run(["ldbsearch", "-H", f"ldap://{target.address}", "-A", str(net.auth),
+                     "-b", dsa_dn(target, base_dn), "-s", "one",
+                     "(objectClass=nTDSConnection)", "fromServer"],
+                    what=f"reading {target.name}'s connection objects",
+                    env=net.env(target.paths))
+    wanted = dsa_dn(source, base_dn).lower()
+    for block in _unfold(out).split("\n\n"):
+        values = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if values.get("fromServer", "").lower() == wanted and "dn" in values:
+            return values["dn"]
+    return None
+
+
 def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink:
     """Read the link from the DCs themselves: the target's own connection objects and
     options, and the source's own options."""

@@ -37,6 +37,7 @@ _VIEWED_AS: Final = {
     "failover-secondary": "counted with its primary by",
     "published-stale": "counted from the directory by",
     "orphaned-subscribers": "affects",
+    "monitor-dc-unhealthy": "affects",
 }
 FOREST: Final = "(forest)"  # where a finding about the whole forest is listed
 _INDENT: Final = 9  # len("WARNING  ")
@@ -76,6 +77,8 @@ def doctor_report_json(report: DoctorReport) -> dict[str, Any]:
             for s in report.servers
         ],
         "findings": [_finding_json(f) for f in report.findings],
+        "dcs": [{"name": d.name, "healthy": d.healthy,
+                 "findings": [_finding_json(f) for f in d.findings]} for d in report.dcs],
         "notes": list(report.notes),
     }
 
@@ -95,7 +98,8 @@ def _headline(report: DoctorReport) -> str:
 def _verdict(report: DoctorReport) -> str:
     total = len(report.servers)
     sick = sum(1 for s in report.servers if not s.healthy)
-    forest = [f for f in report.findings if f.severity != "info"]
+    forest = [f for f in (*report.findings, *(f for d in report.dcs for f in d.findings))
+              if f.severity != "info"]
     also = f"; {_plural(len(forest), 'forest problem')}" if forest else ""
     if total == 0:
         return "no Unity servers found" + also
@@ -139,6 +143,11 @@ def _findings(report: DoctorReport, width: int) -> list[str]:
     for finding in report.findings:
         cause = CAUSES.index(finding.cause) if finding.cause in CAUSES else len(CAUSES)
         ranked.append((SEVERITIES.index(finding.severity), -1, cause, FOREST, finding))
+    for order, dc in enumerate(report.dcs):
+        for finding in dc.findings:
+            cause = CAUSES.index(finding.cause) if finding.cause in CAUSES else len(CAUSES)
+            ranked.append((SEVERITIES.index(finding.severity), len(report.servers) + order,
+                           cause, f"{dc.name} (DC)", finding))
     for order, server in enumerate(report.servers):
         for finding in server.findings:
             cause = CAUSES.index(finding.cause) if finding.cause in CAUSES else len(CAUSES)

@@ -115,6 +115,7 @@ class SyncResult:
     forced: dict[str, str] = field(default_factory=dict)  # pass -> reason of a total
     refusal: str | None = None  # dry run only: why a real run would be refused
     states: tuple[tuple[str, str, str], ...] = ()  # (scope, name, compliance state)
+    server_names: tuple[str, ...] = ()  # the Locations the store holds after the run
 
 
 @dataclass
@@ -674,6 +675,7 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
             subscribers=sum(s.vm for s in homed.values()), compliant=compliant,
             pools=pools, seconds=time.monotonic() - started, started_at=started_at,
             forced=forced, refusal=refusal, states=states,
+            server_names=tuple(loc.name for loc in locations),
         )
         if run_id is not None:
             try:

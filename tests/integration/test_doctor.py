@@ -19,6 +19,7 @@ import dataclasses
 import html
 import itertools
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,8 +73,16 @@ def doctor(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
     assert result.exit_code in (0, 3), result.stderr
     doc: dict[str, Any] = json.loads(result.stdout)
     assert doc["meta"]["type"] == "doctor-report"
-    assert (result.exit_code == 0) == all(s["healthy"] for s in doc["servers"])
+    assert (result.exit_code == 0) == doc["healthy"]
+    assert doc["healthy"] == (all(s["healthy"] for s in doc["servers"])
+                              and all(d["healthy"] for d in doc["dcs"])
+                              and not doc["findings"])
     return result.exit_code, doc
+
+
+def dc_findings(doc: dict[str, Any]) -> dict[str, list[str]]:
+    """DC -> its finding causes, for the DCs with findings."""
+    return {d["name"]: [f["cause"] for f in d["findings"]] for d in doc["dcs"] if d["findings"]}
 
 
 def findings(doc: dict[str, Any]) -> dict[str, list[tuple[str, str, list[str]]]]:
@@ -206,7 +215,11 @@ def test_no_replication_path_when_inbound_is_switched_off(two_dc: Path,
         assert "DC1 -> DC2: skipped: DC2 has inbound replication disabled" in result.stdout
         code, doc = doctor(config)
         assert code == 3
-        assert findings(doc) == {name: [("no-replication-path", "error", ["UNITY-B"])]}
+        # UNITY-B monitors DC2, which refuses inbound replication: warned even before
+        # something goes missing from its view.
+        assert findings(doc) == {name: [("no-replication-path", "error", ["UNITY-B"])],
+                                 "UNITY-B": [("monitor-dc-unhealthy", "warning", [])]}
+        assert dc_findings(doc) == {"DC2": ["inbound-replication-disabled"]}
         broken_path = finding(doc, name, "no-replication-path")
         assert "DC2 has inbound replication disabled" in broken_path["evidence"]
         assert "DISABLE_INBOUND_REPL" in broken_path["fix"]
@@ -275,9 +288,29 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
     # DC3 and DC1 from DC2, so it is on its way in two hops.
     assert findings(doc) == {
         "UNITY-B": [("no-replication-path", "error", ["UNITY-C"]),
-                    ("replication-pending", "warning", ["UNITY-A"])],
-        "UNITY-C": [("replication-pending", "warning", ["UNITY-A", "UNITY-B"])],
+                    ("replication-pending", "warning", ["UNITY-A"]),
+                    ("monitor-dc-unhealthy", "warning", [])],
+        "UNITY-C": [("replication-pending", "warning", ["UNITY-A", "UNITY-B"]),
+                    ("monitor-dc-unhealthy", "warning", [])],
     }
+    # The DCs themselves, whatever the servers see: DC2's connection from DC1 is
+    # disabled, DC3 refuses inbound replication (DC1 still pulls from DC2).
+    assert dc_findings(doc) == {"DC2": ["connection-disabled"],
+                                "DC3": ["inbound-replication-disabled"]}
+    # The graph is drawn from what every DC holds, not from the store (which reads DC1
+    # only, so it holds UNITY-A alone).
+    synced = run("-c", config, "resync", "--total")
+    assert synced.exit_code == 0, synced.stderr
+    assert "store holds no Location for: UNITY-B, UNITY-C" in " ".join(synced.stderr.split())
+    pool = run("-c", config, "pool")
+    assert "store holds no Location for: UNITY-B, UNITY-C" in " ".join(pool.stderr.split())
+    graph = run_json("-c", config, "graph", "--format", "json")
+    nodes = {n["id"] for n in graph["nodes"]}
+    assert {"server:UNITY-A", "server:UNITY-B", "server:UNITY-C"} <= nodes
+    cannot_see = {(e["source"], e["target"]) for e in graph["edges"]
+                  if e["kind"] == "cannot-see"}
+    assert ("server:UNITY-C", "server:UNITY-B") in cannot_see
+    assert ("server:UNITY-A", "server:UNITY-C") in cannot_see
     assert "DC3 has inbound replication disabled" in finding(
         doc, "UNITY-B", "no-replication-path")["evidence"]
     assert "DC3 -> DC2 -> DC1" in finding(doc, "UNITY-C", "replication-pending")["evidence"]
@@ -289,7 +322,9 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
     assert "DC1 -> DC2: skipped: the connection DC1 -> DC2 is disabled" in result.stdout
     code, doc = doctor(config)
     # Two rounds carried UNITY-C to DC1 through DC2; nothing reaches DC3.
-    assert findings(doc) == {"UNITY-B": [("no-replication-path", "error", ["UNITY-C"])]}
+    assert findings(doc) == {"UNITY-B": [("no-replication-path", "error", ["UNITY-C"]),
+                                         ("monitor-dc-unhealthy", "warning", [])],
+                             "UNITY-C": [("monitor-dc-unhealthy", "warning", [])]}
 
     name = new_location(broken, "DC1")
     config = config_for(broken, tmp_path, doctor={"servers": {name: {"dc": "DC1",
@@ -305,6 +340,20 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
     assert "the connection DC1 -> DC2 is disabled" in refused.stderr
     refused = run("lab", "replicate", "--dir", broken, "--from", "DC3", "--to", "DC1")
     assert "DC1 has no connection object pulling from DC3" in refused.stderr
+
+    # Each DC finding's fix names the lab command that mends it: run them as given.
+    fixes = [re.search(r"`(poolsync lab [^`]+)`", f["fix"]) for d in doc["dcs"]
+             for f in d["findings"]]
+    commands = sorted(m.group(1) for m in fixes if m)
+    assert commands == ["poolsync lab connection --from DC1 --to DC2 --enable",
+                        "poolsync lab replication DC3 --inbound on"]
+    for command in commands:
+        result = run(*command.split()[1:], "--dir", broken)
+        assert result.exit_code == 0, result.stderr
+    assert run("lab", "replicate", "--dir", broken).exit_code == 0
+    code, doc = doctor(config)
+    assert code == 0, (findings(doc), dc_findings(doc))
+    assert dc_findings(doc) == {}
 
 
 # -- one DC: what the Location itself says, and other forests ---------------------------

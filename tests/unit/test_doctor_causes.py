@@ -26,6 +26,7 @@ from poolsync.doctor.model import (
 from poolsync.errors import UserError
 from poolsync.forest import AttributeStamp, Connection, DomainController, ForestConfig, with_dc
 from poolsync.model import Location, Seats
+from poolsync.render.doctor import doctor_report_table
 
 FOREST = "lab.example.com"
 NC = "DC=lab,DC=example,DC=com"
@@ -194,7 +195,9 @@ def test_pending_from_another_holder_when_the_home_dc_has_no_path() -> None:
     # lacks it, and DC1 -> DC3 works: on its way, not stuck.
     report = diagnose(build(absent={"UNITY-B": {"DC3"}},
                             topo=topology(disabled=[("DC2", "DC1")])))
-    assert causes(report) == {("UNITY-B", "replication-pending")}
+    # UNITY-A's GC (DC1) has a disabled inbound connection: a warning for it too.
+    assert causes(report) == {("UNITY-B", "replication-pending"),
+                              ("UNITY-A", "monitor-dc-unhealthy")}
     finding = only_finding(report, "UNITY-B", "replication-pending")
     assert finding.viewers == ("UNITY-C",)
     assert "DC1 -> DC3" in finding.evidence
@@ -204,7 +207,12 @@ def test_pending_from_another_holder_when_the_home_dc_has_no_path() -> None:
 def test_no_replication_path_names_the_broken_connection() -> None:
     inp = build(absent={"UNITY-C": {"DC1", "DC2"}}, topo=topology(disabled=[("DC3", "DC1")]))
     report = diagnose(inp)
-    assert causes(report) == {("UNITY-C", "no-replication-path")}
+    assert causes(report) == {("UNITY-C", "no-replication-path"),
+                              ("UNITY-A", "monitor-dc-unhealthy")}
+    [dc1] = [d for d in report.dcs if d.name == "DC1"]
+    [disabled] = dc1.findings
+    assert disabled.cause == "connection-disabled" and "DC3 -> DC1" in disabled.evidence
+    assert "enabledConnection: TRUE" in disabled.fix and "Set-ADObject" in disabled.fix
     finding = only_finding(report, "UNITY-C", "no-replication-path")
     assert finding.severity == "error"
     assert finding.viewers == ("UNITY-A", "UNITY-B")
@@ -226,7 +234,12 @@ def test_no_replication_path_inbound_disabled() -> None:
     assert "repadmin /options DC1 -DISABLE_INBOUND_REPL" in finding.fix
     assert "samba-tool drs options DC1 --dsa-option=-DISABLE_INBOUND_REPL" in finding.fix
     assert finding.viewers == ("UNITY-A", "UNITY-B")
-    assert causes(report) == {("UNITY-C", "no-replication-path")}
+    assert causes(report) == {("UNITY-C", "no-replication-path"),
+                              ("UNITY-A", "monitor-dc-unhealthy")}
+    [dc1] = [d for d in report.dcs if d.name == "DC1"]
+    assert [f.cause for f in dc1.findings] == ["inbound-replication-disabled"]
+    assert "poolsync lab replication DC1 --inbound on" in dc1.findings[0].fix
+    assert all(d.healthy for d in report.dcs if d.name != "DC1")
 
 
 def test_older_copy_is_replication_pending_with_the_attributes_behind() -> None:
@@ -601,3 +614,36 @@ def test_reports_say_when_they_are_incomplete() -> None:
     assert diagnose(build()).complete
     report = diagnose(build(errors={"DC3": "timed out"}))
     assert report.healthy and not report.complete
+
+
+# --- the DCs themselves ------------------------------------------------------------------
+
+
+def test_a_sick_dc_makes_the_report_unhealthy_though_every_server_is_seen() -> None:
+    # The first-use report: one fault fixed, "all 3 servers healthy" (exit 0), while
+    # DC2 still had DISABLE_INBOUND_REPL set.
+    topo = with_dc(topology(), dc("DC2", inbound_disabled=True))
+    report = diagnose(build(topo=topo))
+    assert not any(f.cause == "no-replication-path" for s in report.servers
+                   for f in s.findings)
+    [dc2] = [d for d in report.dcs if d.name == "DC2"]
+    assert [f.cause for f in dc2.findings] == ["inbound-replication-disabled"]
+    assert "repadmin /options DC2 -DISABLE_INBOUND_REPL" in dc2.findings[0].fix
+    assert "Set-ADObject" in dc2.findings[0].fix
+    assert not report.healthy
+    # UNITY-B's monitors use DC2: warned now, before anything goes missing.
+    assert ("UNITY-B", "monitor-dc-unhealthy") in causes(report)
+    table = doctor_report_table(report)
+    assert "1 forest problem" in table.splitlines()[1]
+    assert "DC2 (DC)  inbound-replication-disabled" in table
+
+
+def test_a_dc_without_inbound_connections_is_connection_missing() -> None:
+    topo = topology()
+    topo = ForestConfig(dcs=topo.dcs, connections=tuple(
+        c for c in topo.connections if c.target != "DC3"))
+    report = diagnose(build(topo=topo))
+    [dc3] = [d for d in report.dcs if d.name == "DC3"]
+    assert [f.cause for f in dc3.findings] == ["connection-missing"]
+    assert "repadmin /kcc DC3" in dc3.findings[0].fix
+    assert all(d.healthy for d in report.dcs if d.name != "DC3")

@@ -11,9 +11,10 @@ import pytest
 
 from poolsync.allocation import build_pool_report
 from poolsync.attachment import format_attachment, license_data
-from poolsync.doctor.model import DoctorReport, Monitor, Visibility
+from poolsync.doctor.model import DoctorReport, Finding, Monitor, ServerHealth, Visibility
 from poolsync.forest import Connection, DomainController, ForestConfig, Site
 from poolsync.model import Location, Seats
+from topology.export import to_dot
 from topology.graph import EDGE_KINDS, NODE_KINDS, build_graph
 
 FOREST = "lab.example.com"
@@ -319,3 +320,20 @@ def test_graphml_safe(graph: nx.MultiDiGraph) -> None:
     buffer = io.BytesIO()
     nx.write_graphml(graph, buffer)
     assert b"server:UNITY-HQ2B" in buffer.getvalue()
+
+
+def test_an_expected_server_without_a_location_is_drawn_missing_with_who_cannot_see_it(
+        ) -> None:
+    locations = sample_locations()
+    report = build_pool_report(FOREST, locations, HOMED)
+    ghost = ServerHealth("UNITY-GHOST", None, (Finding(
+        "location-missing", "error", ("UNITY-HQ1", "UNITY-W1"),
+        "No Location named UNITY-GHOST on any DC asked", "check its monitors"),))
+    doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(ghost,), visibility=())
+    graph = build_graph(FOREST, sample_topology(), report, locations, doctor=doctor)
+    node = graph.nodes["server:UNITY-GHOST"]
+    assert (node["role"], node["reason"]) == ("missing", "location-missing")
+    assert {s for s, t, k in graph.in_edges("server:UNITY-GHOST", keys=True)
+            if k == "cannot-see"} == {"server:UNITY-HQ1", "server:UNITY-W1"}
+    dot = to_dot(graph, title="t")
+    assert "MISSING: location-missing" in dot

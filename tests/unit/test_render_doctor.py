@@ -66,7 +66,7 @@ def healthy() -> DoctorReport:
 def test_json_contract() -> None:
     doc = doctor_report_json(sample())
     assert set(doc) == {"meta", "forest", "healthy", "complete", "visibility", "servers",
-                        "findings", "notes"}
+                        "findings", "dcs", "notes"}
     assert doc["meta"] == {"type": "doctor-report", "version": 1,
                            "generated": "2024-05-01T12:30:00+00:00"}
     assert doc["forest"] == "lab.example.com"
