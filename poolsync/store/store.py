@@ -696,13 +696,12 @@ class SyncWriter:
 
     def planned(self, op: str | None = None, *,
                 limit: int | None = None) -> Iterator[PlannedChange]:
-        """The planned changes (all, or one op), ordered by kind, op and DN."""
-        sql = "SELECT kind, pass, op, dn, coalesce(label, '') FROM temp.plan"
-        args: list[Any] = []
-        if op is not None:
-            sql += " WHERE op = ?"
-            args.append(op)
-        sql += " ORDER BY kind, op, dn, pass"
+        """The planned changes (all, or one op), ordered by kind, op and DN: one per
+        object and operation, its passes joined (``domain+gc``) when both make it."""
+        where, args = ("WHERE op = ?", [op]) if op is not None else ("", [])
+        sql = ("SELECT kind, group_concat(pass, '+'), op, min(dn), coalesce(min(label), '') "
+               f"FROM (SELECT * FROM temp.plan {where} ORDER BY pass) "
+               "GROUP BY kind, guid, op ORDER BY kind, op, min(dn)")
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)

@@ -300,15 +300,17 @@ def test_a_dry_run_plans_and_writes_nothing(tmp_path: Path,
     first = resync(tmp_path, directory(), monkeypatch, dry_run=True, list_changes=True)
     assert not (tmp_path / "store.db").exists()
     assert first.run_id is None and first.plan.counts["subscribers"].added == 30
-    assert {c.op for c in first.planned} == {"insert"} and len(first.planned) == 64
+    # One line per object (2 Locations, 30 subscribers), though both passes insert each.
+    assert {c.op for c in first.planned} == {"insert"} and len(first.planned) == 32
+    assert {c.pass_name for c in first.planned} == {"domain+gc"}
     resync(tmp_path, directory(), monkeypatch)
     before = snapshot(tmp_path / "store.db")
     with Store.open(tmp_path / "store.db", create=False) as store:
         runs = len(store.runs())
     changed = directory(subscribers=29)
     plan = resync(tmp_path, changed, monkeypatch, dry_run=True, list_changes=True)
-    assert [(c.op, c.dn) for c in plan.planned] == [
-        ("delete", "CN=u29,OU=Subscribers,DC=lab,DC=example,DC=com")] * 2  # both passes
+    assert [(c.op, c.dn, c.pass_name) for c in plan.planned] == [
+        ("delete", "CN=u29,OU=Subscribers,DC=lab,DC=example,DC=com", "domain+gc")]
     assert snapshot(tmp_path / "store.db") == before
     with Store.open(tmp_path / "store.db", create=False) as store:
         assert len(store.runs()) == runs
