@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -142,7 +143,9 @@ class PoolsyncGroup(click.Group):
 @click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, envvar="POOLSYNC_CONFIG", show_envvar=True,
               help="Config file (default: ./poolsync.yaml).")
-@click.option("--debug", "-v", is_flag=True, help="Log what happens and show tracebacks.")
+@click.option("--debug", "-d", is_flag=True,
+              help="Log what happens (to stderr) and show tracebacks on errors. (-v is "
+                   "resync's --verbose: list every planned change.)")
 @click.version_option(package_name="poolsync")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
@@ -156,7 +159,12 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     on.
     """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_SafeFormatter("poolsync: %(levelname)s: %(message)s"))
+    # The long-running service stamps every line with the time, unless journald (which
+    # says so in JOURNAL_STREAM) stamps them itself; one-shot commands keep short lines.
+    service = ctx.invoked_subcommand == "service"
+    stamp = "%(asctime)s " if service and not os.environ.get("JOURNAL_STREAM") else ""
+    handler.setFormatter(_SafeFormatter(f"{stamp}poolsync: %(levelname)s: %(message)s",
+                                        datefmt="%Y-%m-%dT%H:%M:%S%z"))
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
     if not debug:
         logging.getLogger("ldap3").setLevel(logging.WARNING)

@@ -68,7 +68,7 @@ class Progress(Protocol):
 
 class NoProgress:
     def begin(self, pass_name: str, description: str) -> None:
-        log.info("%s pass: %s", pass_name, description)
+        log.info("%s", description)  # it names the pass: "domain pass (changes) on ..."
 
     def advance(self, count: int) -> None:
         pass

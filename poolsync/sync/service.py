@@ -140,8 +140,10 @@ class Service:
         self.stats.passes += 1
         self.stats.totals += int(total)
         changes = result.plan.counts
-        log.info("service: synced in %.1f s: locations %s, subscribers %s",
-                 result.seconds, changes["locations"], changes["subscribers"])
+        loc, sub = changes["locations"], changes["subscribers"]
+        log.info("service: synced in %.1f s: Locations +%d ~%d -%d; subscribers +%d ~%d -%d",
+                 result.seconds, loc.added, loc.changed, loc.removed,
+                 sub.added, sub.changed, sub.removed)
         if self.on_result is not None:
             self.on_result(result, started)
         self._rewatch_if_needed()

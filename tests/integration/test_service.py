@@ -9,6 +9,7 @@ time from the LDAP add on the DC to the subscriber counted in the store (what
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
          str(config), "service", "--every", "1h", "--total-every", "24h",
          "--metrics-file", str(metrics)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**{k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
+             "PYTHONUNBUFFERED": "1"})
     editor = LabEditor(tiny_lab)
     profile = load_profile("cisco-unity")
     dn = "CN=svc-latency,OU=Subscribers,OU=Unity,DC=tiny,DC=example,DC=org"
@@ -79,6 +81,13 @@ def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
         stderr = proc.stderr.read() if proc.stderr else ""
         assert code == 0, stderr
         assert "SIGTERM received, stopping" in stderr
+        # Lines a person reads in a log file: stamped (no journald here), in words.
+        synced = [line for line in stderr.splitlines() if "service: synced in" in line]
+        assert synced and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} poolsync: "
+                                       r"INFO: service: synced in [0-9.]+ s: Locations \+\d+ ~\d+ "
+                                       r"-\d+; subscribers \+\d+ ~\d+ -\d+$", line)
+                              for line in synced), synced
+        assert "Changes(" not in stderr and "pass: domain pass" not in stderr
     finally:
         if proc.poll() is None:
             proc.kill()
