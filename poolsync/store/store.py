@@ -698,7 +698,8 @@ class SyncWriter:
                 limit: int | None = None) -> Iterator[PlannedChange]:
         """The planned changes (all, or one op), ordered by kind, op and DN: one per
         object and operation, its passes joined (``domain+gc``) when both make it."""
-        where, args = ("WHERE op = ?", [op]) if op is not None else ("", [])
+        args: list[Any] = [] if op is None else [op]
+        where = "" if op is None else "WHERE op = ?"
         sql = ("SELECT kind, group_concat(pass, '+'), op, min(dn), coalesce(min(label), '') "
                f"FROM (SELECT * FROM temp.plan {where} ORDER BY pass) "
                "GROUP BY kind, guid, op ORDER BY kind, op, min(dn)")
