@@ -57,7 +57,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # The capacity report from a replayed history: resyncs of the lab with subscribers added
-# between them, 15 days apart (`poolsync lab grow`), then the HTML report with charts.
+# between them, 14 days apart (`poolsync lab grow`), then the HTML report with charts.
 demo-report: demo
 	$(POOLSYNC) lab grow --dir $(LAB_DIR)
 	$(POOLSYNC) --config $(LAB_DIR)/capacity-demo.yaml report capacity || [ $$? -eq 3 ]

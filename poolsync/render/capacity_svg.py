@@ -68,7 +68,8 @@ _LEFT: Final = 58  # room for seat tick labels, at least
 _RIGHT: Final = 20
 _EDGE: Final = 12  # title, subtitle and legend start here
 _PLOT_H: Final = 230
-_BOTTOM: Final = 46  # room for date tick labels and the year below them
+_BOTTOM: Final = 64  # room for date tick labels, the year below them, the axis title
+_AXIS_TITLE: Final = 16  # room left of the seat labels for the rotated "seats" title
 _LEGEND_TOP: Final = 54
 _FONT: Final = 11.0  # tick labels
 _LEGEND_FONT: Final = 12.0
@@ -380,6 +381,8 @@ def _style_axes(ax: Axes, seats: MaxNLocator, top: float, start: date, end: date
     ax.tick_params(axis="y", length=0, pad=6, labelcolor=MUTED, labelsize=_FONT)
     ax.tick_params(axis="x", length=5, color=_AXIS, labelcolor=MUTED, labelsize=_FONT)
     ax.xaxis.get_offset_text().set(color=MUTED, fontsize=_FONT)
+    ax.set_ylabel("seats", color=MUTED, fontsize=_FONT, labelpad=4)
+    ax.set_xlabel("date", color=MUTED, fontsize=_FONT, labelpad=2, loc="right")
     ax.set_facecolor("none")
 
 
@@ -471,7 +474,7 @@ def _figure(*, title: str, capacity: ClassCapacity, after: ClassCapacity | None,
     seats, top = _seats(max([capacity.licensed, capacity.used,
                              *(max(p.used, p.licensed) for p in lines.points)]) * 1.08)
     # Room for the widest seat label (the top one's), never less than usual.
-    left = max(_LEFT, _EDGE + _text_width(f"{top:,.0f}", _FONT) + 6)
+    left = max(_LEFT, _EDGE + _text_width(f"{top:,.0f}", _FONT) + 6) + _AXIS_TITLE
 
     fig = Figure(figsize=(_W / _DPI, 4), dpi=_DPI, facecolor="#ffffff")
     # Where the plot goes across is known now; how far down only once the legend and

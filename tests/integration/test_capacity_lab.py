@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from poolsync.capacity.project import project
+from poolsync.compliance import Limits
+from poolsync.model import SeatClass
+from poolsync.store import Store
 from tests.helpers import lab_config_copy, run
 
 pytestmark = pytest.mark.integration
@@ -111,3 +115,16 @@ def test_a_report_replayed_from_an_earlier_day(grown: Path) -> None:
     assert doc["today"] == then.isoformat()
     vm = doc["pools"][0]["classes"]["vm"]
     assert (vm["used"], vm["exhausted_on"]) == (8, (then + timedelta(days=21)).isoformat())
+
+
+def test_the_default_grow_fits_the_default_window_with_every_point(tiny_lab: Path) -> None:
+    """The demo's first point used to fall exactly 90 days back, outside the 90-day
+    window, and the chart dropped it."""
+    result = run("lab", "grow", "--dir", tiny_lab, "--add", "1")
+    assert result.exit_code == 0, result.stderr
+    with Store.open(tiny_lab / "capacity-demo.db", create=False) as store:
+        snapshots = store.snapshots()
+    report = project(snapshots, today=datetime.now(UTC).date(), window_days=90,
+                     horizon_days=365, limits=Limits(), generated=datetime.now(UTC))
+    (pool,) = report.pools
+    assert len(pool.classes[SeatClass.VM].history) == 7  # every step of `lab grow`
