@@ -27,14 +27,8 @@ from tests.unit.test_capacity import (
     worked_example,
 )
 
-SPRING = """\
-name: spring-2027
-changes:
-  - add_licenses: {server: UNITY-B, vm: 400, on: 2027-01-01}
-  - add_server: {name: UNITY-N, licenses: {vm: 300, um: 100}}
-  - move_subscribers: {from: UNITY-A, to: UNITY-N, vm: 140, um: 30}
-  - growth: {vm: "3%/month", um: "2/day"}
-"""
+#: The worked example's what-if, as examples/ ships it (the docs quote the same lines).
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "what-if" / "spring-2027.yaml"
 
 
 def scenario_file(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
@@ -67,7 +61,7 @@ def servers(pool: PoolCapacity) -> dict[str, dict[str, float]]:
 
 
 def test_load_the_worked_example(tmp_path: Path) -> None:
-    scenario = load_scenario(scenario_file(tmp_path, SPRING))
+    scenario = load_scenario(EXAMPLE)
     assert scenario.name == "spring-2027"
     first, _, move, growth = scenario.changes
     assert isinstance(first, AddLicenses)
@@ -80,8 +74,8 @@ def test_load_the_worked_example(tmp_path: Path) -> None:
 
 
 def test_the_worked_example(tmp_path: Path) -> None:
-    path = scenario_file(tmp_path, SPRING)
-    result = what_if(load_scenario(path), worked_example(), today=TODAY, window_days=90,
+    # The file examples/ ships, so the docs' example can be run as it is.
+    result = what_if(load_scenario(EXAMPLE), worked_example(), today=TODAY, window_days=90,
                      horizon_days=365, limits=WORKED_LIMITS, generated=GENERATED)
     assert result.scenario == "spring-2027"
     assert result.applied == (
@@ -372,3 +366,10 @@ def test_errors_with_several_pools(tmp_path: Path) -> None:
         with pytest.raises(ScenarioError) as caught:
             applied(path, snapshots)
         assert str(caught.value) == f"{path}: {message}"
+
+
+def test_the_shipped_example_is_the_docs_one() -> None:
+    doc = (EXAMPLE.parents[2] / "docs" / "capacity.md").read_text()
+    block = doc.split("### What if: `spring-2027.yaml`", 1)[1].split("```yaml\n", 1)[1]
+    shipped = [line for line in EXAMPLE.read_text().splitlines() if not line.startswith("#")]
+    assert block.split("```", 1)[0].splitlines() == shipped
