@@ -15,6 +15,7 @@ from poolsync.cli.output import CountProgress, now, print_json, stderr_console, 
 from poolsync.config import load_config
 from poolsync.lab import build
 from poolsync.lab import grow as grow_lab
+from poolsync.lab import subscribers as subscriber_edits
 from poolsync.profile import load_profile
 from poolsync.sync.engine import run_sync
 from topology.spec import load_topology
@@ -132,6 +133,49 @@ def replicate(lab_dir: Path, source: str | None, target: str | None) -> None:
 
 
 _ON_OFF = click.Choice(["on", "off"])
+
+
+@lab.group()
+def subscribers() -> None:
+    """Add, move or remove subscribers in a running lab, as an administrator would in
+    Unity; `poolsync resync` then reads the change."""
+
+
+@subscribers.command("add")
+@dir_option
+@click.option("--server", required=True, help="The server the new subscribers are homed on.")
+@click.option("--count", type=click.IntRange(min=1, max=100_000), required=True)
+@click.option("--um", type=click.IntRange(min=0), default=0, show_default=True,
+              help="How many of them have UM (only with a license-class profile).")
+@click.option("--inbox", type=click.IntRange(min=0), default=0, show_default=True,
+              help="How many of them have Inbox (only with a license-class profile).")
+def subscribers_add(lab_dir: Path, server: str, count: int, um: int, inbox: int) -> None:
+    """Create COUNT subscribers homed on SERVER."""
+    added = subscriber_edits.add(lab_dir, server, count, um=um, inbox=inbox)
+    click.echo(f"added {len(added)} subscriber{'' if len(added) == 1 else 's'} homed on "
+               f"{server}")
+
+
+@subscribers.command("move")
+@dir_option
+@click.option("--from", "source", required=True, help="The server they are homed on now.")
+@click.option("--to", "target", required=True, help="The server to home them on.")
+@click.option("--count", type=click.IntRange(min=1), required=True)
+def subscribers_move(lab_dir: Path, source: str, target: str, count: int) -> None:
+    """Rehome COUNT of --from's subscribers on --to (their home attribute changes)."""
+    moved = subscriber_edits.move(lab_dir, source, target, count)
+    click.echo(f"moved {len(moved)} subscriber{'' if len(moved) == 1 else 's'} from "
+               f"{source} to {target}")
+
+
+@subscribers.command("remove")
+@dir_option
+@click.option("--server", required=True, help="The server whose subscribers go.")
+@click.option("--count", type=click.IntRange(min=1), required=True)
+def subscribers_remove(lab_dir: Path, server: str, count: int) -> None:
+    """Delete COUNT of SERVER's subscribers (tombstones, as a deletion in AD)."""
+    gone = subscriber_edits.remove(lab_dir, server, count)
+    click.echo(f"removed {len(gone)} subscriber{'' if len(gone) == 1 else 's'} of {server}")
 
 
 @lab.command()

@@ -11,6 +11,7 @@ writes to a directory.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -97,6 +98,21 @@ class LabEditor:
             with os.fdopen(fd, "w") as out:
                 out.write(f"username = {user}\npassword = {password}\n"
                           f"domain = {state.netbios}\n")
+
+    def find(self, base: str, ldap_filter: str) -> list[str]:
+        """The DNs under ``base`` matching ``ldap_filter`` (an escaped RFC 4515 filter),
+        sorted, as the lab's DC answers."""
+        env = {**os.environ, "SMB_CONF_PATH": str(self.dc.paths.conf)}
+        out = samba.run(["ldbsearch", "-H", f"ldap://{self.dc.address}", "-A", str(self._auth),
+                         "-b", base, ldap_filter, "dn"],
+                        what=f"searching the lab directory on {self.dc.name}", env=env)
+        dns = []
+        for line in out.replace("\n ", "").splitlines():
+            if line.startswith("dn:: "):
+                dns.append(base64.b64decode(line[5:]).decode("utf-8"))
+            elif line.startswith("dn: "):
+                dns.append(line[4:])
+        return sorted(dns)
 
     def apply(self, changes: Sequence[Change]) -> None:
         """Apply ``changes`` in order; stops at the first that fails (LabError)."""

@@ -309,6 +309,38 @@ def test_discovery_reports_unmatched_homes(orphans_lab: Path, tmp_path: Path) ->
     assert homes["matched"] == 50 and homes["unmatched"] == homes["sampled"] - 50
 
 
+def test_lab_subscriber_verbs_change_what_resync_reads(orphans_lab: Path,
+                                                       tmp_path: Path) -> None:
+    config = config_for(orphans_lab, tmp_path, "verbs")
+
+    def used() -> dict[str, int]:
+        assert run("--config", config, "resync").exit_code in (0, 3)
+        doc = run("--config", config, "pool", "--format", "json")
+        return {s["name"]: s["used"]["vm"] for s in json.loads(doc.stdout)["pools"][0]["servers"]}
+
+    before = used()
+    added = run("lab", "subscribers", "add", "--dir", orphans_lab, "--server", "UNITY-O1",
+                "--count", "3")
+    assert added.exit_code == 0 and "added 3 subscribers homed on UNITY-O1" in added.stdout
+    assert used()["UNITY-O1"] == before["UNITY-O1"] + 3
+    moved = run("lab", "subscribers", "move", "--dir", orphans_lab, "--from", "UNITY-O1",
+                "--to", "UNITY-O2", "--count", "2")
+    assert moved.exit_code == 0, moved.stderr
+    after_move = used()
+    assert after_move["UNITY-O1"] == before["UNITY-O1"] + 1
+    assert after_move["UNITY-O2"] == before["UNITY-O2"] + 2
+    removed = run("lab", "subscribers", "remove", "--dir", orphans_lab, "--server",
+                  "UNITY-O2", "--count", "2")
+    assert removed.exit_code == 0, removed.stderr
+    assert used()["UNITY-O2"] == before["UNITY-O2"]
+    refused = run("lab", "subscribers", "remove", "--dir", orphans_lab, "--server",
+                  "UNITY-O2", "--count", "1")
+    assert refused.exit_code == 1 and "homes 0 subscribers" in refused.stderr
+    unknown = run("lab", "subscribers", "add", "--dir", orphans_lab, "--server", "NOPE",
+                  "--count", "1")
+    assert unknown.exit_code == 1 and "no server 'NOPE'" in unknown.stderr
+
+
 # --- the older model: license classes on every subscriber -------------------------------------
 
 
