@@ -15,40 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from poolsync.doctor.fixes import connection_fix, missing_connection_fix, options_fix
 from poolsync.doctor.model import DcHealth, DoctorInput, Finding
-from poolsync.forest import Connection, DomainController, ForestConfig
+from poolsync.forest import DomainController, ForestConfig
 
 __all__ = ["DC_CAUSES", "dc_health", "monitor_findings"]
 
 #: The DC cause codes, in the order docs/doctor.md lists them.
 DC_CAUSES: Final = ("inbound-replication-disabled", "outbound-replication-disabled",
                     "connection-disabled", "connection-missing")
-_NTDS_OPTION: Final = {"inbound": ("DISABLE_INBOUND_REPL", 2),
-                       "outbound": ("DISABLE_OUTBOUND_REPL", 4)}
-
-
-def _option_fix(dc: DomainController, direction: str) -> str:
-    flag, bit = _NTDS_OPTION[direction]
-    lab = "--inbound on" if direction == "inbound" else "--outbound on"
-    return (f"Turn {direction} replication back on. On a DC: `repadmin /options {dc.name} "
-            f"-{flag}`. With PowerShell: `Set-ADObject \"{dc.dsa_dn}\" -Replace @{{options="
-            f"((Get-ADObject \"{dc.dsa_dn}\" -Properties options).options -band -bnot {bit})}}`."
-            f" In a poolsync lab: `poolsync lab replication {dc.name} {lab}`.")
-
-
-def _connection_fix(conn: Connection) -> str:
-    return (f"Enable the connection. LDIF (ldifde -i, or ldapmodify): `dn: {conn.dn}` / "
-            "`changetype: modify` / `replace: enabledConnection` / `enabledConnection: TRUE`."
-            f" With PowerShell: `Set-ADObject \"{conn.dn}\" -Replace @{{enabledConnection="
-            f"$true}}`. In a poolsync lab: `poolsync lab connection --from {conn.source} --to "
-            f"{conn.target} --enable`.")
-
-
-def _missing_fix(dc: DomainController) -> str:
-    return (f"Let the KCC create {dc.name}'s inbound connections (`repadmin /kcc {dc.name}`), "
-            "or create one in Active Directory Sites and Services (NTDS Settings, New "
-            f"Active Directory Domain Services Connection). In a poolsync lab: `poolsync lab "
-            f"connection --from <DC> --to {dc.name} --enable`.")
 
 
 def _findings(topology: ForestConfig, dc: DomainController, read_on: str) -> list[Finding]:
@@ -59,25 +34,25 @@ def _findings(topology: ForestConfig, dc: DomainController, read_on: str) -> lis
             "inbound-replication-disabled", "warning", (),
             f"{dc.name}'s NTDS Settings ({dc.dsa_dn}) have DISABLE_INBOUND_REPL in their "
             f"options (read on {read_on}): {dc.name} receives no change from "
-            f"{', '.join(others) or 'any DC'}.", _option_fix(dc, "inbound")))
+            f"{', '.join(others) or 'any DC'}.", options_fix(dc, "inbound")))
     if dc.outbound_disabled:
         found.append(Finding(
             "outbound-replication-disabled", "warning", (),
             f"{dc.name}'s NTDS Settings ({dc.dsa_dn}) have DISABLE_OUTBOUND_REPL in their "
             f"options (read on {read_on}): no DC receives a change made on {dc.name}.",
-            _option_fix(dc, "outbound")))
+            options_fix(dc, "outbound")))
     inbound = [c for c in topology.connections if c.target == dc.name]
     for conn in inbound:
         if not conn.enabled:
             found.append(Finding(
                 "connection-disabled", "warning", (),
                 f"The connection {conn.source} -> {conn.target} ({conn.dn}) has "
-                f"enabledConnection FALSE (read on {read_on}).", _connection_fix(conn)))
+                f"enabledConnection FALSE (read on {read_on}).", connection_fix(conn)))
     if not inbound and others:
         found.append(Finding(
             "connection-missing", "warning", (),
             f"{dc.name} has no replication connection object (no nTDSConnection under "
-            f"{dc.dsa_dn}, read on {read_on}): it pulls from no DC.", _missing_fix(dc)))
+            f"{dc.dsa_dn}, read on {read_on}): it pulls from no DC.", missing_connection_fix(dc)))
     return found
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from poolsync.doctor.fixes import connection_fix, missing_connection_fix, options_fix
 from poolsync.doctor.servers import names
 from poolsync.forest import ForestConfig
 
@@ -34,12 +35,6 @@ def pending_fix(hops: Sequence[tuple[str, str]], nc: str) -> tuple[str, ...]:
     lab = " then ".join(f"`poolsync lab replicate --from {a} --to {b}`" for a, b in hops)
     return (f"Replicate now: {windows} (Windows) or {samba} (Samba), or wait for the next "
             "scheduled replication.", f"In a poolsync lab: {lab}.")
-
-
-def _options_fix(dc: str, option: str) -> str:
-    return (f"Re-enable {option.split('_')[1].lower()} replication on {dc}: "
-            f"`repadmin /options {dc} -{option}` (Windows) or "
-            f"`samba-tool drs options {dc} --dsa-option=-{option}` (Samba).")
 
 
 def _kcc(dc: str) -> str:
@@ -81,19 +76,16 @@ def _path_fixes(topology: ForestConfig, source: str, gc: str,
     for name in examined:
         for piece in topology.inbound_breaks(name) or ():
             if piece.kind == "inbound-disabled":
-                fixes.append(_options_fix(piece.dc.name, "DISABLE_INBOUND_REPL"))
+                fixes.append(options_fix(piece.dc, "inbound"))
             elif piece.kind == "no-connections":
-                fixes.append(f"Create a replication connection into {piece.dc.name} (Active "
-                             "Directory Sites and Services) or run the KCC: "
-                             f"{_kcc(piece.dc.name)}.")
+                fixes.append(missing_connection_fix(piece.dc))
             elif piece.kind == "connection-disabled" and piece.connection is not None:
-                fixes.append(f"Set enabledConnection TRUE on {piece.connection.dn}, or let "
-                             f"the KCC rebuild it: {_kcc(piece.connection.target)}.")
+                fixes.append(connection_fix(piece.connection))
             elif piece.kind == "sender-outbound-disabled":
-                fixes.append(_options_fix(piece.dc.name, "DISABLE_OUTBOUND_REPL"))
+                fixes.append(options_fix(piece.dc, "outbound"))
     src = topology.dc(source)
     if src is not None and src.outbound_disabled:
-        fixes.append(_options_fix(src.name, "DISABLE_OUTBOUND_REPL"))
+        fixes.append(options_fix(src, "outbound"))
     if not fixes:
         fixes.append(f"Make sure a chain of enabled replication connections leads from "
                      f"{source} to {gc} (Active Directory Sites and Services), or run the "

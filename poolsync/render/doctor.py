@@ -133,9 +133,11 @@ def _finding_lines(server: str, finding: Finding, width: int) -> list[str]:
     if finding.viewers:
         head += f"  ({_VIEWED_AS.get(finding.cause, 'affects')} {', '.join(finding.viewers)})"
     pad = " " * _INDENT
-    return [head,
-            *_wrap(finding.evidence, width, pad, pad),
-            *_wrap(finding.fix, width, pad + _FIX, pad + " " * len(_FIX))]
+    # The fix is never wrapped: its commands are copied and pasted, and a terminal that
+    # folds a long line still gives it back whole.
+    fix = [f"{pad}{_FIX if i == 0 else ' ' * len(_FIX)}{paragraph}"
+           for i, paragraph in enumerate(finding.fix.split("\n"))]
+    return [head, *_wrap(finding.evidence, width, pad, pad), *fix]
 
 
 def _findings(report: DoctorReport, width: int) -> list[str]:

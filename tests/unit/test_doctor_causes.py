@@ -221,7 +221,9 @@ def test_no_replication_path_names_the_broken_connection() -> None:
     assert "no replication path leads from DC3 to DC1" in finding.evidence
     assert "only DC1 can send changes to DC2, and none of them is reachable from DC3" \
         in finding.evidence
-    assert f"enabledConnection TRUE on CN=DC3-DC1,{dsa('DC1')}" in finding.fix
+    assert f"`dn: CN=DC3-DC1,{dsa('DC1')}`" in finding.fix
+    assert "`enabledConnection: TRUE`" in finding.fix and "Set-ADObject" in finding.fix
+    assert "`poolsync lab connection --from DC3 --to DC1 --enable`" in finding.fix
     assert "repadmin /kcc DC1" in finding.fix and "samba-tool drs kcc DC1" in finding.fix
     assert "pending" not in finding.evidence
 

@@ -152,3 +152,15 @@ def test_table_of_a_healthy_report_has_no_findings() -> None:
     assert "ERROR" not in text and "WARNING" not in text and "fix:" not in text
     assert "Healthy: UNITY-A" in text
     assert "Notes:" not in text
+
+
+def test_a_fix_is_never_wrapped() -> None:
+    long_fix = ("Enable the connection: `Set-ADObject \"CN=from DC3,CN=NTDS Settings,CN=DC1,"
+                "CN=Servers,CN=HQ,CN=Sites,CN=Configuration,DC=corp,DC=example,DC=com\" "
+                "-Replace @{enabledConnection=$true}`. In a poolsync lab: `poolsync lab "
+                "connection --from DC3 --to DC1 --enable`.")
+    finding = Finding("no-replication-path", "error", ("UNITY-A",), "e " * 80, long_fix)
+    report = DoctorReport("f", GENERATED, (), (ServerHealth("UNITY-C", "g", (finding,)),))
+    lines = doctor_report_table(report, width=80).splitlines()
+    assert f"         fix: {long_fix}" in lines
+    assert all(len(line) <= 80 for line in lines if "fix:" not in line)

@@ -29,6 +29,7 @@ from tests.unit.test_capacity import (
 
 #: The worked example's what-if, as examples/ ships it (the docs quote the same lines).
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "what-if" / "spring-2027.yaml"
+SPRING = EXAMPLE.read_text()
 
 
 def scenario_file(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
