@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ from rich import box
 from rich.table import Table
 
 from poolsync.capacity.history import HistoryFileError, parse_history, to_csv, to_json
+from poolsync.capacity.model import Snapshot
 from poolsync.cli.main import Context
 from poolsync.cli.output import meta, now, print_json, stderr_console, stdout_console, write_atomic
+from poolsync.errors import StoreError
 from poolsync.store import RunRecord, Store
 
 
@@ -124,13 +127,20 @@ def export_history(ctx: Context, fmt: str, out: Path | None) -> None:
         sys.stdout.write(text)
         return
     write_atomic(out, text)
-    stderr_console().print(f"history: wrote {len(rows)} rows to {out}", highlight=False)
+    stderr_console().print(f"history: wrote {_rows(len(rows))} to {out}", highlight=False)
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'' if count == 1 else 's'}"
 
 
 @history.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Import rows for another pool than the config's forest, or dated in the "
+                   "future, too (refused without it).")
 @click.pass_obj
-def import_history(ctx: Context, file: Path) -> None:
+def import_history(ctx: Context, file: Path, force: bool) -> None:
     """Load usage history kept elsewhere (spreadsheets, older tools) into the store.
 
     FILE is CSV with the columns date,pool,server,class,licensed,used (and optionally
@@ -138,6 +148,8 @@ def import_history(ctx: Context, file: Path) -> None:
     writes. Every row is checked first: the first bad one is reported with its line,
     and nothing is imported from a file with errors. A row with the same date, pool,
     server and class as one held replaces it, so importing a file twice is harmless.
+    Rows for another pool than the config's forest, or dated after now, are refused
+    (nothing is imported) unless --force.
     """
     try:
         text = file.read_text(encoding="utf-8-sig")
@@ -147,6 +159,58 @@ def import_history(ctx: Context, file: Path) -> None:
         raise HistoryFileError(f"{file}: cannot read it: {exc}") from None
     rows = parse_history(text, path=file)
     config = ctx.config()
+    problems = _suspicious(rows, forest=config.forest, now=now())
+    if problems and not force:
+        raise HistoryFileError(f"{file}: {'; '.join(problems)}; nothing was imported "
+                               "(--force imports them anyway)")
+    for problem in problems:
+        stderr_console().print(f"[yellow]warning:[/] {file}: {problem} (imported: --force)",
+                               highlight=False)
     with Store.open(config.store) as store:
         added, replaced = store.add_snapshots(rows, source="import")
-    click.echo(f"imported {len(rows)} rows from {file}: {added} new, {replaced} replaced")
+    click.echo(f"imported {_rows(len(rows))} from {file}: {added} new, {replaced} replaced")
+
+
+def _suspicious(rows: Sequence[Snapshot], *, forest: str, now: datetime) -> list[str]:
+    """What an import would probably regret: another forest's pool, future dates."""
+    found = []
+    others = sorted({r.pool for r in rows if r.pool.lower() != forest.lower()})
+    if others:
+        count = sum(1 for r in rows if r.pool.lower() != forest.lower())
+        found.append(f"{_rows(count)} {'is' if count == 1 else 'are'} for pool"
+                     f"{'' if len(others) == 1 else 's'} "
+                     f"{', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, not this "
+                     f"config's forest {forest}")
+    future = [r for r in rows if r.taken_at > now]
+    if future:
+        first = min(r.taken_at for r in future)
+        found.append(f"{_rows(len(future))} {'is' if len(future) == 1 else 'are'} dated in "
+                     "the future (from "
+                     f"{first.isoformat(timespec='seconds')})")
+    return found
+
+
+@history.command("delete")
+@click.option("--pool", help="Only this pool's rows (case-insensitive).")
+@click.option("--server", help="Only this server's rows (case-insensitive).")
+@click.option("--before", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Only rows taken before this day (YYYY-MM-DD, UTC).")
+@click.option("--after", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Only rows taken after this day (YYYY-MM-DD, UTC).")
+@click.option("--dry-run", is_flag=True, help="Say how many rows would go; delete nothing.")
+@click.pass_obj
+def delete_history(ctx: Context, pool: str | None, server: str | None,
+                   before: datetime | None, after: datetime | None, dry_run: bool) -> None:
+    """Delete usage-history rows (e.g. a wrong import): those matching every option
+    given. At least one option is needed; `history export` first keeps a copy."""
+    if pool is None and server is None and before is None and after is None:
+        raise click.UsageError("give at least one of --pool, --server, --before, --after")
+    config = ctx.config()
+    start = None if after is None else after.replace(tzinfo=UTC) + timedelta(days=1)
+    end = None if before is None else before.replace(tzinfo=UTC)
+    if not config.store.exists():
+        raise StoreError(f"no store at {config.store}: nothing to delete")
+    with Store.open(config.store) as store:
+        count = store.delete_snapshots(pool=pool, server=server, since=start, until=end,
+                                       dry_run=dry_run)
+    click.echo(f"{'would delete' if dry_run else 'deleted'} {_rows(count)}")

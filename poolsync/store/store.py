@@ -473,6 +473,32 @@ class Store:
         return [Snapshot(datetime.fromisoformat(t), pool, server, SeatClass(c), lic, used, pub)
                 for t, pool, server, c, lic, used, pub in rows]
 
+    def delete_snapshots(self, *, pool: str | None = None, server: str | None = None,
+                         since: datetime | None = None, until: datetime | None = None,
+                         dry_run: bool = False) -> int:
+        """Delete the usage-history rows matching every condition given (names compared
+        case-insensitively; ``since`` inclusive, ``until`` exclusive); how many."""
+        where, args = ["1"], []
+        if pool is not None:
+            where.append("lower(pool) = lower(?)")
+            args.append(pool)
+        if server is not None:
+            where.append("lower(server) = lower(?)")
+            args.append(server)
+        if since is not None:
+            where.append("taken_at >= ?")
+            args.append(since.isoformat(timespec="seconds"))
+        if until is not None:
+            where.append("taken_at < ?")
+            args.append(until.isoformat(timespec="seconds"))
+        condition = " AND ".join(where)
+        if dry_run:
+            row = self._db.execute(f"SELECT count(*) FROM snapshots WHERE {condition}",
+                                   args).fetchone()
+            return int(row[0])
+        with self.transaction() as db:
+            return db.execute(f"DELETE FROM snapshots WHERE {condition}", args).rowcount
+
     def _has_table(self, name: str) -> bool:
         return bool(self._db.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",

@@ -148,3 +148,40 @@ def test_license_files_without_a_mac_still_count(tmp_path: Path) -> None:
     classes = json.loads(result.stdout)["pools"][0]["classes"]
     assert classes["vm"]["exhausted_on"] is None
     assert classes["inbox"]["exhausted_on"] == "2027-07-01"
+
+
+def test_rows_for_another_pool_or_the_future_are_refused_without_force(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    source = tmp_path / "odd.csv"
+    source.write_text("date,pool,server,class,licensed,used\n"
+                      "2026-09-01,other.example.org,UNITY-X,vm,10,5\n"
+                      "2999-01-01,lab.example.com,UNITY-A,vm,500,400\n"
+                      "2026-09-02,lab.example.com,UNITY-A,vm,500,401\n")
+    refused = run("-c", config, "history", "import", source)
+    assert refused.exit_code == 2
+    assert "1 row is for pool other.example.org, not this config's forest lab.example.com" \
+        in refused.stderr
+    assert "1 row is dated in the future (from 2999-01-01" in refused.stderr
+    assert "nothing was imported" in refused.stderr
+    assert not (tmp_path / "store.db").exists() or run(
+        "-c", config, "history", "export").stdout.count("\n") == 1
+    forced = run("-c", config, "history", "import", source, "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert forced.stdout.strip() == f"imported 3 rows from {source}: 3 new, 0 replaced"
+    assert "warning:" in forced.stderr
+
+
+def test_delete_removes_exactly_the_rows_asked_for(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    source = tmp_path / "old.csv"
+    source.write_text(GOOD + "2026-09-01,other.example.org,UNITY-X,vm,10,5\n")
+    assert run("-c", config, "history", "import", source, "--force").exit_code == 0
+    assert run("-c", config, "history", "delete").exit_code == 2  # say what to delete
+    dry = run("-c", config, "history", "delete", "--pool", "OTHER.example.org", "--dry-run")
+    assert dry.stdout.strip() == "would delete 1 row"
+    gone = run("-c", config, "history", "delete", "--pool", "other.example.org")
+    assert gone.stdout.strip() == "deleted 1 row"
+    before = run("-c", config, "history", "delete", "--before", "2026-10-01")
+    assert before.stdout.strip() == "deleted 2 rows"
+    left = run("-c", config, "history", "export").stdout.splitlines()[1:]
+    assert left == ["2026-10-01T06:30:00+00:00,lab.example.com,UNITY-A,vm,500,430,"]
