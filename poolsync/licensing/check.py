@@ -129,9 +129,13 @@ def _mismatch(file: LicenseFile, macs: tuple[str, ...] | None) -> Problem | None
     if macs is None or not file.ok or file.hostid in (None, ANY) or file.hostid in macs:
         return None
     listed = ", ".join(macs) if macs else "none given"
+    # The NIC-team hint only where the server has several MACs (a team's members and
+    # its virtual MAC); for one MAC the file is simply another machine's.
+    hint = ("a NIC team is licensed on its virtual MAC" if len(macs) > 1 else
+            "the file was issued for another machine: rehost the license to this MAC")
     return Problem(_first_line(file), HOSTID_MISMATCH,
                    f"bound to {file.hostid}, which is none of the server's MACs ({listed}): "
-                   "the file contributes nothing (a NIC team is licensed on its virtual MAC)")
+                   f"the file contributes nothing ({hint})")
 
 
 def _expiry_problems(file: LicenseFile, at: date) -> list[Problem]:
