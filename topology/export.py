@@ -209,7 +209,8 @@ def _server_style(attrs: Mapping[str, Any], monitors: str) -> dict[str, str]:
 
 
 def _pool_style(attrs: Mapping[str, Any]) -> dict[str, str]:
-    lines = [f"pool {attrs['name']}", f"{attrs['members']} members"]
+    count = int(attrs["members"])
+    lines = [f"pool {attrs['name']}", f"{count} member{'' if count == 1 else 's'}"]
     lines += [f"{c} {attrs[f'used_{c}']}/{attrs[f'licensed_{c}']}"
               for c in ("vm", "um", "inbox") if attrs[f"licensed_{c}"] or attrs[f"used_{c}"]]
     if not attrs["compliant"]:

@@ -88,7 +88,8 @@ def render_result(result: SyncResult) -> None:
                           "(exit code 3).[/]")
     skipped = sum(p.skipped for p in result.passes)
     if skipped:
-        console.print(f"[yellow]Skipped {skipped} objects that could not be read "
+        console.print(f"[yellow]Skipped {skipped} object{'' if skipped == 1 else 's'} that "
+                      "could not be read "
                       "(no usable objectGUID); run with --debug to see which.[/]")
 
 

@@ -570,7 +570,8 @@ def _guard(store: Store, writer: SyncWriter, plan: Plan, summaries: list[PassSum
     allowed = (f"--allow-deletes {allow_deletes} allows fewer" if allow_deletes is not None
                else f"the guard allows {limit}")
     raise UnsafeChangeError(
-        f"the run would delete {deletes} objects of the {plan.held} held ({allowed}); "
+        f"the run would delete {deletes} object{'' if deletes == 1 else 's'} of the "
+        f"{plan.held} held ({allowed}); "
         f"nothing was changed. Deleting: {names}{more}. Check the directory (and "
         f"`poolsync resync --dry-run -v`), then rerun with --allow-deletes {deletes}"
     )
