@@ -96,6 +96,7 @@ def to_dot(graph: nx.MultiDiGraph, *, title: str = "") -> str:
                      if a["kind"] != "site" and n not in layout.placed)
     lines += [f"  {_node(graph, node, layout)}" for node in outside]
     lines += [f"  {edge}" for edge in _edges(graph, layout)]
+    lines += _legend()
     # Invisible, for the layout only: each DC left of the servers that use it.
     lines += [f"  {_id(dc)} -> {_id(server)} [style=invis, weight=2];"
               for server, dc in sorted(layout.anchor.items())]
@@ -222,17 +223,45 @@ def _pool_style(attrs: Mapping[str, Any]) -> dict[str, str]:
     }  # fmt: skip
 
 
+def _shared_blind_spots(graph: nx.MultiDiGraph) -> dict[tuple[str, str], list[str]]:
+    """(GC's DC node, missing server) -> the viewers that miss it through that GC, for
+    GCs at least two viewers share: drawn as one arrow from the GC, not one a viewer
+    (40 servers behind one GC drew 40 red arrows to each server it lacked)."""
+    dcs = {str(a["name"]).lower(): n for n, a in graph.nodes(data=True) if a["kind"] == "dc"}
+    shared: dict[tuple[str, str], list[str]] = {}
+    for source, target, data in graph.edges(data=True):
+        node = dcs.get(str(data.get("gc", "")).lower()) if data["kind"] == "cannot-see" else None
+        if node is not None:
+            shared.setdefault((node, target), []).append(source)
+    return {key: sorted(viewers) for key, viewers in shared.items() if len(viewers) > 1}
+
+
 def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
+    shared = _shared_blind_spots(graph)
+    grouped = {(v, target) for (_, target), viewers in shared.items() for v in viewers}
+    for (gc_node, target), viewers in sorted(shared.items()):
+        names = ", ".join(str(graph.nodes[v]["name"]) for v in viewers)
+        style = dict(_EDGE_STYLE["cannot-see"]) | {
+            "tooltip": f"{graph.nodes[gc_node]['name']}'s GC lacks "
+                       f"{graph.nodes[target]['name']}: {len(viewers)} servers monitoring "
+                       f"it cannot see it ({names})"}
+        yield f"{_id(gc_node)} -> {_id(target)} [{_attrs(style)}];"
     for source, target, key, data in sorted(graph.edges(keys=True, data=True),
                                             key=lambda e: (e[0], e[1], str(e[2]))):
         kind = data["kind"]
         if kind not in _EDGE_STYLE:
             continue
+        if kind == "cannot-see" and (source, target) in grouped:
+            continue  # drawn once, from the GC the viewers share
         style = dict(_EDGE_STYLE[kind])
         if kind == "excluded":
             style["label"] = str(data.get("reason", ""))
             style["tooltip"] = str(data.get("detail", ""))
         elif kind == "replicates":
+            if data["usable"] and _two_way(graph, source, target):
+                if source > target:
+                    continue  # drawn once, from the other end, with two heads
+                style["dir"] = "both"
             if not data["usable"]:
                 style |= _BROKEN_REPLICATION
                 label = "disabled" if not data["enabled"] else "unusable"
@@ -248,8 +277,13 @@ def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
         ):
             continue  # drawn with the broken connection above
         elif kind == "cannot-see":
+            # No label on the line (on a busy forest they pile up on each other and on
+            # the site titles): the legend says what a red bold dashed arrow means, the
+            # tooltip which GC.
             gc = str(data.get("gc", ""))
-            style["label"] = f"cannot see (GC {gc})" if gc else "cannot see"
+            style["tooltip"] = (f"{graph.nodes[source]['name']} cannot see "
+                                f"{graph.nodes[target]['name']}" + (f" (its GC: {gc})" if gc
+                                                                    else ""))
         elif kind in ("monitors-dc", "monitors-gc"):
             if not layout.crosses_sites(source, target):
                 continue  # the server's label names it
@@ -267,6 +301,52 @@ def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
             # the same way next to the edge and does not take part in ranking.
             style["xlabel"] = style.pop("label")
         yield f"{_id(source)} -> {_id(target)} [{_attrs(style)}];"
+
+
+def _two_way(graph: nx.MultiDiGraph, source: str, target: str) -> bool:
+    """Whether usable connections replicate both ways between two DCs."""
+    def usable(a: str, b: str) -> bool:
+        return any(d["kind"] == "replicates" and d["usable"]
+                   for d in (graph.get_edge_data(a, b) or {}).values())
+    return usable(source, target) and usable(target, source)
+
+
+#: The legend's rows: (swatch as an HTML table cell, meaning).
+_LEGEND_NODES: Final = (
+    (f'<td bgcolor="{_ROLE_FILL["member"]}" border="1">server</td>', "pool member"),
+    (f'<td bgcolor="{_ROLE_FILL["secondary"]}" border="1">server</td>',
+     "failover secondary (counted with its primary)"),
+    (f'<td bgcolor="{_ROLE_FILL["excluded"]}" border="1">server</td>',
+     "excluded (reason on the arrow)"),
+    (f'<td bgcolor="{_ROLE_FILL["missing"]}" border="1"><font color="{_RED}">server</font></td>',
+     "expected, but no DC holds its Location"),
+    ('<td bgcolor="#cfe0f5" border="1">DC</td>',
+     "domain controller (red: replication switched off)"),
+)
+_LEGEND_EDGES: Final = (
+    ("#1f4e99", "&#8212;&#8212;&gt;", "replication connection (&lt;&#8212;&gt;: both ways)"),
+    (_RED, "- - -&gt;", "disabled or unusable connection, or no path between DCs"),
+    (_RED, "&#9473; &#9473;&gt;", "cannot see: a server (or a GC, for every server "
+                                  "monitoring it) lacks that server"),
+    ("#2e7d32", "&#8212;&#8212;&gt;", "member of the pool"),
+    ("#9a7b00", "&#183;&#183;&#183;&gt;", "failover pair"),
+    ("#a0a0a0", "- - -&gt;", "monitor in another site (DC, GC)"),
+)
+
+
+def _legend() -> list[str]:
+    """A key to the colours and lines, below the drawing (an HTML-like label)."""
+    rows = [f"<tr>{cell}<td align=\"left\">{meaning}</td></tr>"
+            for cell, meaning in _LEGEND_NODES]
+    rows += [f'<tr><td><font color="{colour}">{line}</font></td>'
+             f'<td align="left">{meaning}</td></tr>' for colour, line, meaning in _LEGEND_EDGES]
+    table = ('<table border="0" cellborder="0" cellspacing="2" cellpadding="2">'
+             '<tr><td colspan="2" align="left"><b>Legend</b></td></tr>' + "".join(rows)
+             + "</table>")
+    return ['  subgraph "cluster_legend" {',
+            '    graph [label="", style="rounded", color="#c0c0c0"];',
+            f'    "legend" [shape=plaintext, style="", fontsize=9, label=<{table}>];',
+            "  }"]
 
 
 def _attrs(style: Mapping[str, str]) -> str:

@@ -20,10 +20,12 @@ from poolsync.errors import MissingToolError, PoolsyncError
 from poolsync.forest import ForestConfig, Site
 from tests.unit.test_graph import (
     FOREST,
+    HOMED,
     attachment,
     dc,
     loc,
     sample_graph,
+    sample_locations,
     sample_topology,
 )
 from topology.export import MISSING_DOT, to_dot, to_graphml, to_json, to_svg
@@ -60,7 +62,9 @@ def clusters(dot: str) -> dict[str, list[str]]:
     current: str | None = None
     for line in dot.splitlines():
         head = re.match(r'\s*subgraph "(cluster_[^"]*)" \{', line)
-        if head:
+        if head and head.group(1) == "cluster_legend":
+            current = None  # the key, not a site
+        elif head:
             current = head.group(1)
             found[current] = []
         elif line.strip() == "}":
@@ -137,7 +141,10 @@ def test_edges_styled() -> None:
     assert "#c62828" not in ok
     (cannot,) = edge_statement(dot, "server:UNITY-W1", "server:UNITY-HQ1")
     assert 'style="dashed,bold"' in cannot and 'color="#c62828"' in cannot
-    assert 'label="cannot see (GC DC4)"' in cannot
+    # No label on the line (they piled up on busy forests): the legend and a tooltip.
+    assert "label=" not in cannot
+    assert 'tooltip="UNITY-W1 cannot see UNITY-HQ1 (its GC: DC4)"' in cannot
+    assert 'subgraph "cluster_legend"' in dot and "cannot see" in dot.split("cluster_legend")[1]
     # site membership is drawn as clusters, not edges
     assert edge_statement(dot, "dc:DC1", "site:HQ") == []
     # monitors within the server's own site are in its label; across sites, an edge
@@ -171,14 +178,14 @@ def test_hostile_names_are_escaped(dot_program: str) -> None:
     # Graphviz reads it back as the same nodes and one cluster: nothing broke out
     canon = subprocess.run([dot_program, "-Tcanon"], input=dot.encode(), capture_output=True,
                            check=True).stdout.decode()
-    assert canon.count("subgraph") == 1
+    assert canon.count("subgraph") == 2  # the site's cluster, and the legend
     assert "-> x" not in canon.replace(escaped, "")
     svg = html.unescape(to_svg(dot, dot_binary=dot_program))
     # shown as written: quotes kept, backslashes single, \N not expanded to the node id
     assert '>say "hi" \\N</text>' in svg
     assert '>UNITYQ"uo\\te\\"} -> x [label=\\N]</text>' in svg
     assert ">PLAIN\\</text>" in svg
-    assert '>cannot see (GC G"C)</text>' in svg
+    assert 'G"C)' in svg  # in the cannot-see tooltip
 
 
 def test_graphml_round_trips() -> None:
@@ -257,3 +264,30 @@ def test_site_without_dc_and_dc_without_site(dot_program: str) -> None:
     assert 'label="(no DC)"' in statement(dot, '"site:Empty"')
     assert statement(dot, '"dc:DC9"')  # outside any cluster
     assert "<title>cluster_site_Empty</title>" in to_svg(dot, dot_binary=dot_program)
+
+
+def test_two_way_replication_is_one_edge_with_two_heads() -> None:
+    dot = to_dot(sample_graph(), title="t")
+    between = [line for line in dot.splitlines()
+               if re.search(r'"dc:DC[12]" -> "dc:DC[12]"', line)]
+    assert len(between) == 1 and 'dir="both"' in between[0]  # DC1 <-> DC2
+    # One way only (DC3 -> DC1 usable, DC1 -> DC3 too: both ways) vs DC4 -> DC1, whose
+    # return is unusable (DC4 refuses inbound): that one keeps its single head.
+    into_dc1 = [line for line in dot.splitlines() if '"dc:DC4" -> "dc:DC1"' in line]
+    assert into_dc1 and 'dir="both"' not in into_dc1[0]
+
+
+def test_servers_sharing_a_gc_that_lacks_a_server_draw_one_arrow_from_the_gc() -> None:
+    locations = sample_locations()
+    report = build_pool_report(FOREST, locations, HOMED)
+    viewers = ("UNITY-W1", "UNITY-W2")
+    doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=tuple(
+        Visibility(viewer=v, gc="DC4", sees=(), missing=("UNITY-HQ1",)) for v in viewers))
+    graph = build_graph(FOREST, sample_topology(), report, locations,
+                        tuple(Monitor(v, dc="DC4", gc="DC4") for v in viewers), doctor=doctor)
+    assert sum(1 for *_, k in graph.edges(keys=True) if k == "cannot-see") == 2  # the model
+    dot = to_dot(graph, title="t")
+    arrows = [line for line in dot.splitlines() if '-> "server:UNITY-HQ1"' in line
+              and "dashed,bold" in line]
+    assert len(arrows) == 1 and arrows[0].startswith('  "dc:DC4" ->')  # the picture
+    assert "2 servers monitoring it cannot see it (UNITY-W1, UNITY-W2)" in arrows[0]
