@@ -89,20 +89,27 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
         console.print(f"No runs recorded in {config.store} yet.")
         return
     table = Table(title=f"Runs in {config.store}", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("id", "started", "kind", "status", "time", "changes", "why total / error"):
+    for col in ("id", "started", "kind", "status", "time", "changes"):
         table.add_column(col, justify="right" if col in ("id", "time") else "left",
-                         overflow="fold")
+                         no_wrap=True)
     styles = {"ok": "green", "findings": "yellow", "refused": "yellow", "failed": "red",
               "abandoned": "red", "cancelled": "yellow", "running": "cyan"}
+    notes: list[tuple[int, str]] = []
     for run in runs:
         doc = run_json(run)
         seconds = _seconds(run)
         note = doc["error"] or "; ".join(f"{k}: {v}" for k, v in doc["forced_total"].items())
+        if note:
+            notes.append((run.id, note))
         table.add_row(str(run.id), run.started_at.replace("T", " ")[:19], run.kind,
                       f"[{styles.get(run.status, 'white')}]{run.status}[/]",
                       f"{seconds:.1f} s" if seconds is not None else "",
-                      _changes_text(doc["changes"]), note or "")
+                      _changes_text(doc["changes"]))
     console.print(table)
+    # Errors and reasons under the table, one line each and never wrapped: they hold
+    # commands and DNs a person copies (a terminal folds them, a copy keeps them whole).
+    for run_id, note in notes:
+        console.print(f"run {run_id}: {note}", soft_wrap=True, highlight=False, markup=False)
 
 
 @history.command("export")

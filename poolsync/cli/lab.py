@@ -98,14 +98,16 @@ def status(lab_dir: Path, fmt: str) -> None:
     console.print(table)
     first = doc["dcs"][0]
     console.print(f"bind as {first['bind_user']} with the password in {first['password_file']}",
-                  highlight=False)
-    console.print(f"config: {doc['config']}", highlight=False)
+                  highlight=False, soft_wrap=True)
+    console.print(f"config: {doc['config']}", highlight=False, soft_wrap=True)
     if len(doc["dcs"]) > 1:
         console.print(f"replication: {doc['replication']} (`poolsync lab replicate --dir "
-                      f"{doc['dir']}` replicates now)", highlight=False)
+                      f"{doc['dir']}` replicates now)", highlight=False, soft_wrap=True)
+    # Commands and paths to copy: never wrapped (a terminal folds them; a copy is whole).
     console.print(
         f"try: LDAPTLS_CACERT={first['ca_file']} ldapsearch -H ldaps://{first['address']} "
-        f"-D {first['bind_user']} -y {first['password_file']} -b '' -s base", highlight=False)
+        f"-D {first['bind_user']} -y {first['password_file']} -b '' -s base", highlight=False,
+        soft_wrap=True)
 
 
 @lab.command()

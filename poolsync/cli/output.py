@@ -57,8 +57,16 @@ def _console_class() -> type[Console]:
 
 
 def stdout_console() -> Console:
-    return _console_class()(file=sys.stdout, soft_wrap=False,
-                            width=None if sys.stdout.isatty() else 120)
+    """Tables for people: the terminal's width, else ``COLUMNS``, else 120 (a pipe or a
+    file gets whole lines)."""
+    width = None if sys.stdout.isatty() else _columns(default=120)
+    return _console_class()(file=sys.stdout, soft_wrap=False, width=width)
+
+
+def _columns(*, default: int) -> int:
+    text = os.environ.get("COLUMNS", "")
+    return int(text) if text.isascii() and text.isdigit() and 40 <= int(text) <= 1000 \
+        else default
 
 
 def stderr_console() -> Console:

@@ -60,7 +60,9 @@ def render_result(result: SyncResult) -> None:
         table.add_column(col, justify="right" if numeric else "left",
                          no_wrap=numeric, overflow="fold")
     for p in result.passes:
-        table.add_row(p.name, p.mode, p.dc_host, str(p.usn), f"{p.locations:,}",
+        # The DC's short name fits 80 columns; the full host is in --format json.
+        table.add_row(p.name, p.mode, p.dc_host.split(".", 1)[0], str(p.usn),
+                      f"{p.locations:,}",
                       f"{p.subscribers:,}", f"{p.removals:,}", f"{p.seconds:.1f} s")
     console.print(table)
     for p in result.passes:

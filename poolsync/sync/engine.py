@@ -428,8 +428,9 @@ def _run_pass(ctx: _PassContext, endpoint: Endpoint, attempt: int) -> PassSummar
             ctx.writer.begin_pass(name, decision.mode)
             counters = {k: _Counter() for k in ("locations", "subscribers", "removals")}
             what = "total" if decision.mode == "total" else "changes"
-            ctx.progress.begin(name, f"{name} pass ({what}) on {endpoint.url} "
-                                     f"({root.dns_host_name})")
+            # Short enough that the count beside it fits 80 columns.
+            ctx.progress.begin(name, f"{name} pass ({what}) on "
+                                     f"{root.dns_host_name.split('.', 1)[0]}")
             try:
                 if decision.mode == "total":
                     if dirsync:
