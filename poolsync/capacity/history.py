@@ -22,6 +22,7 @@ from poolsync.allocation import PoolReport
 from poolsync.capacity.model import Snapshot
 from poolsync.errors import UserError
 from poolsync.model import SEAT_CLASSES, SeatClass
+from poolsync.spreadsheet import neutralize, restore
 
 __all__ = ["COLUMNS", "HistoryFileError", "parse_history", "snapshots_from_report",
            "to_csv", "to_json"]
@@ -63,8 +64,8 @@ def to_csv(snapshots: Iterable[Snapshot]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow((*COLUMNS, *OPTIONAL))
     for s in snapshots:
-        writer.writerow((s.taken_at.isoformat(timespec="seconds"), s.pool, s.server,
-                         s.seat_class.value, s.licensed, s.used,
+        writer.writerow((s.taken_at.isoformat(timespec="seconds"), neutralize(s.pool),
+                         neutralize(s.server), s.seat_class.value, s.licensed, s.used,
                          "" if s.published is None else s.published))
     return out.getvalue()
 
@@ -124,7 +125,8 @@ def _parse_csv(text: str, *, path: Path) -> list[Snapshot]:
         if short:
             raise HistoryFileError(f"{path}: line {line}: {len(values)} columns, so no "
                                    f"{', '.join(short)}")
-        record: dict[str, str] = {name: values[i].strip() if i < len(values) else ""
+        # restore: an export neutralized text a spreadsheet would run ('=...).
+        record: dict[str, str] = {name: restore(values[i].strip()) if i < len(values) else ""
                                   for name, i in index.items()}
         rows.append(_unique(_row(record, where=f"{path}: line {line}"), seen,
                             where=f"{path}: line {line}", label=f"line {line}"))

@@ -48,6 +48,7 @@ from poolsync.render.capacity_format import (
     ranked,
 )
 from poolsync.render.capacity_html import capacity_html
+from poolsync.spreadsheet import neutralize
 
 __all__ = [
     "CSV_COLUMNS",
@@ -180,6 +181,12 @@ def _csv_row(pool: str, server: str, seat_class: SeatClass, capacity: ClassCapac
     }
 
 
+def _safe(rows: Iterable[dict[str, object]]) -> Iterator[dict[str, object]]:
+    """Every text cell a spreadsheet would run as a formula, neutralized."""
+    for row in rows:
+        yield {key: neutralize(value) for key, value in row.items()}
+
+
 def _csv_rows(pools: Iterable[PoolCapacity], scenario: str) -> Iterator[dict[str, object]]:
     for pool in pools:
         for c, capacity in classes_of(pool.classes):
@@ -199,9 +206,9 @@ def capacity_csv(report: CapacityReport) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_csv_rows(report.pools, ""))
+    writer.writerows(_safe(_csv_rows(report.pools, "")))
     if report.what_if is not None:
-        writer.writerows(_csv_rows(report.what_if.pools, report.what_if.scenario))
+        writer.writerows(_safe(_csv_rows(report.what_if.pools, report.what_if.scenario)))
     return out.getvalue()
 
 

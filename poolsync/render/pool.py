@@ -22,6 +22,7 @@ from rich.text import Text
 from poolsync.allocation import ClassSeats, Pool, PoolReport, ServerSeats
 from poolsync.compliance import Assessment, ComplianceReport, State
 from poolsync.model import SEAT_CLASSES, SeatClass, Seats
+from poolsync.spreadsheet import neutralize
 
 __all__ = [
     "CSV_COLUMNS",
@@ -233,7 +234,8 @@ def pool_report_csv(report: PoolReport, states: ComplianceReport | None = None) 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, restval="", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_csv_rows(report, states))
+    writer.writerows({k: neutralize(v) for k, v in row.items()}
+                     for row in _csv_rows(report, states))
     return out.getvalue()
 
 
