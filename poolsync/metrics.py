@@ -30,6 +30,7 @@ from typing import Final, Literal, get_args
 from poolsync.allocation import PoolReport
 from poolsync.errors import PoolsyncError
 from poolsync.model import SEAT_CLASSES
+from poolsync.outfile import checked_target
 
 __all__ = [
     "CHANGE_KINDS",
@@ -280,7 +281,7 @@ def render_metrics(m: RunMetrics) -> str:
 
 # -- the one I/O function ------------------------------------------------------------------
 
-def write_metrics(path: Path, text: str) -> None:
+def write_metrics(path: Path, text: str, *, follow_symlinks: bool = False) -> None:
     """Replace ``path`` with ``text`` atomically; raises :class:`MetricsError`.
 
     The text goes to a temporary file in the same directory (same file system, so the
@@ -290,6 +291,7 @@ def write_metrics(path: Path, text: str) -> None:
     or the new one, never a mix; on failure the old file stays and the temporary file
     is removed.
     """
+    path = checked_target(path, follow_symlinks=follow_symlinks, error=MetricsError)
     data = text.encode("utf-8")
     try:
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

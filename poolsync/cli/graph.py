@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -11,7 +10,7 @@ import click
 from poolsync.allocation import build_pool_report
 from poolsync.cli.doctor import gather
 from poolsync.cli.main import Context
-from poolsync.cli.output import now, print_json, stderr_console, write_atomic
+from poolsync.cli.output import emit, now, out_options, stderr_console
 from poolsync.cli.pool import require_synced
 from poolsync.doctor.causes import diagnose, locations_seen
 from poolsync.store import Store
@@ -23,10 +22,10 @@ from topology.graph import build_graph
 @click.option("--format", "fmt", type=click.Choice(["dot", "svg", "graphml", "json"]),
               default="dot", show_default=True,
               help="dot (Graphviz source), svg (drawn with Graphviz's dot), graphml, json.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to FILE (atomically) instead of standard output.")
+@out_options
 @click.pass_obj
-def graph(ctx: Context, fmt: str, out: Path | None) -> None:
+def graph(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
+          mode: int | None) -> None:
     """Export the pooling graph: sites, DCs, replication connections, Unity servers.
 
     Nodes: sites, domain controllers (Global Catalog, inbound replication off),
@@ -52,21 +51,14 @@ def graph(ctx: Context, fmt: str, out: Path | None) -> None:
                           default_gc=inp.default_gc, doctor=diagnosis)
     title = f"Unity license pooling in {config.forest}"
     if fmt == "json":
-        doc = to_json(pooling, generated=now())
-        if out is None:
-            print_json(doc)
-            return
-        text = json.dumps(doc, indent=2) + "\n"
+        text = json.dumps(to_json(pooling, generated=now()), indent=2) + "\n"
     elif fmt == "graphml":
         text = to_graphml(pooling)
     elif fmt == "svg":
         text = to_svg(to_dot(pooling, title=title))
     else:
         text = to_dot(pooling, title=title)
-    if out is None:
-        sys.stdout.write(text)
-        return
-    write_atomic(out, text)
-    stderr_console().print(f"graph: wrote {out} ({fmt}, {pooling.number_of_nodes()} nodes, "
-                           f"{pooling.number_of_edges()} edges)", highlight=False)
+    if emit(text, out, follow_symlinks=follow_symlinks, mode=mode):
+        stderr_console().print(f"graph: wrote {out} ({fmt}, {pooling.number_of_nodes()} "
+                               f"nodes, {pooling.number_of_edges()} edges)", highlight=False)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,15 @@ from rich.table import Table
 from poolsync.capacity.history import HistoryFileError, parse_history, to_csv, to_json
 from poolsync.capacity.model import Snapshot
 from poolsync.cli.main import Context
-from poolsync.cli.output import meta, now, print_json, stderr_console, stdout_console, write_atomic
+from poolsync.cli.output import (
+    emit,
+    meta,
+    now,
+    out_options,
+    print_json,
+    stderr_console,
+    stdout_console,
+)
 from poolsync.errors import StoreError
 from poolsync.store import RunRecord, Store
 
@@ -115,10 +122,10 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
 @history.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True, help="csv: date,pool,server,class,licensed,used,published.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to FILE (atomically) instead of standard output.")
+@out_options
 @click.pass_obj
-def export_history(ctx: Context, fmt: str, out: Path | None) -> None:
+def export_history(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
+                   mode: int | None) -> None:
     """Write the usage history (one row per snapshot, server and seat class).
 
     Every successful resync stores a snapshot of each pool member's licensed and used
@@ -130,11 +137,8 @@ def export_history(ctx: Context, fmt: str, out: Path | None) -> None:
         rows = store.snapshots()
     text = (to_csv(rows) if fmt == "csv"
             else json.dumps(to_json(rows, generated=now()), indent=2) + "\n")
-    if out is None:
-        sys.stdout.write(text)
-        return
-    write_atomic(out, text)
-    stderr_console().print(f"history: wrote {_rows(len(rows))} to {out}", highlight=False)
+    if emit(text, out, follow_symlinks=follow_symlinks, mode=mode):
+        stderr_console().print(f"history: wrote {_rows(len(rows))} to {out}", highlight=False)
 
 
 def _rows(count: int) -> str:

@@ -6,15 +6,15 @@ import functools
 import json
 import os
 import re
-import stat
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from poolsync.errors import UserError
+from poolsync.outfile import checked_target
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -169,23 +169,23 @@ def warn_absent_servers(expected: Iterable[str], present: Iterable[str]) -> None
             highlight=False)
 
 
-def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
+def write_atomic(path: Path, text: str, *, mode: int | None = None,
+                 follow_symlinks: bool = False) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it, so a reader never
     sees half a file; a UserError (exit 2) naming the path when it cannot be written.
 
-    Reports and exports hold the directory's data (names, extensions, seat counts): a
-    new file is made 0600 whatever the umask; a file being replaced keeps its mode, so
-    one an administrator chose to share stays shared. The temporary file is created
-    exclusively under a random name (mkstemp), never through a symlink planted there.
-    ``mode`` sets the new file's mode instead (a profile holds no directory data).
+    Reports and exports hold the directory's data (names, extensions, seat counts): the
+    file is 0600 whatever the umask, and whatever mode a file it replaces had (a file
+    planted 0666 before the export must not make the export world-readable); ``mode``
+    (``--mode``) sets another. The target must be a regular file or missing
+    (:func:`poolsync.outfile.checked_target`: never a device, FIFO or directory, a
+    symlink only with ``follow_symlinks``). The temporary file is created exclusively
+    under a random name (mkstemp), never through a symlink planted there.
     """
+    path = checked_target(path, follow_symlinks=follow_symlinks)
+    mode = _PRIVATE if mode is None else mode
     tmp: Path | None = None
     try:
-        try:
-            kept = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
-        except OSError:
-            kept = None
-        mode = kept if kept is not None else (_PRIVATE if mode is None else mode)
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         tmp = Path(name)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -201,3 +201,40 @@ def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
 
 
 _PRIVATE = 0o600
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _octal_mode(ctx: Any, param: Any, value: str | None) -> int | None:
+    import click
+
+    if value is None:
+        return None
+    if not re.fullmatch(r"0?[0-7]{3}", value):
+        raise click.BadParameter(f"expected an octal mode such as 600 or 640, got {value!r}")
+    return int(value, 8)
+
+
+def out_options(command: F) -> F:
+    """``--out FILE`` (``-``: standard output), ``--follow-symlinks`` and ``--mode``."""
+    import click
+
+    command = click.option("--mode", callback=_octal_mode, default=None, metavar="OCTAL",
+                           help="The mode of the file --out writes (default 600, also "
+                                "when it replaces a file with another mode).")(command)
+    command = click.option("--follow-symlinks", is_flag=True,
+                           help="Write through a symbolic link given as --out (refused "
+                                "otherwise).")(command)
+    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                        default=None, help="Write to FILE (atomically, a regular file only) "
+                        "instead of standard output (also: -).")(command)
+
+
+def emit(text: str, out: Path | None, *, follow_symlinks: bool, mode: int | None) -> bool:
+    """``text`` to ``out`` (:func:`write_atomic`), or to stdout for none or ``-``;
+    whether a file was written."""
+    if out is None or str(out) == "-":
+        sys.stdout.write(text)
+        return False
+    write_atomic(out, text, mode=mode, follow_symlinks=follow_symlinks)
+    return True

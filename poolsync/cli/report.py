@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from poolsync.capacity.model import CapacityReport, LicenseChange, WhatIf
 from poolsync.capacity.project import project
 from poolsync.capacity.whatif import apply, load_scenario
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
-from poolsync.cli.output import now, stderr_console, write_atomic
+from poolsync.cli.output import emit, now, out_options, stderr_console
 from poolsync.config import CapacityConfig, parse_duration
 from poolsync.errors import StoreError, UserError
 from poolsync.licensing import check_licenses, read_license_file, timeline
@@ -98,8 +97,7 @@ def render(result: CapacityReport, fmt: str) -> str:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True,
               help="table (terminal), md (tickets), csv, json, html (one file with charts).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to FILE (atomically) instead of standard output.")
+@out_options
 @click.option("--window", default=None, metavar="DAYS",
               help="History fitted for growth, e.g. 90d (default: capacity.window, 90d).")
 @click.option("--horizon", default=None, metavar="DAYS",
@@ -109,8 +107,9 @@ def render(result: CapacityReport, fmt: str) -> str:
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Project from this day instead of today (to replay a past report).")
 @click.pass_obj
-def capacity(ctx: Context, fmt: str, out: Path | None, window: str | None,
-             horizon: str | None, what_if: Path | None, today: datetime | None) -> None:
+def capacity(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
+             mode: int | None, window: str | None, horizon: str | None,
+             what_if: Path | None, today: datetime | None) -> None:
     """Where each pool and server is heading, when it runs out, and what to do.
 
     Per pool and seat class (vm, um, inbox), and per server: licensed, used,
@@ -153,10 +152,7 @@ def capacity(ctx: Context, fmt: str, out: Path | None, window: str | None,
             scenario=str(what_if), pools=after.pools,
             recommendations=after.recommendations, applied=applied.sentences))
     text = render(result, fmt)
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(out, text)
+    if emit(text, out, follow_symlinks=follow_symlinks, mode=mode):
         stderr_console().print(f"report: wrote {out} ({fmt})", highlight=False)
     # A server over its own license borrows from the pool: only the pools count here.
     running_out = any(c.exhausted_on is not None

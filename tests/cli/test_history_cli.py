@@ -185,3 +185,20 @@ def test_delete_removes_exactly_the_rows_asked_for(tmp_path: Path) -> None:
     assert before.stdout.strip() == "deleted 2 rows"
     left = run("-c", config, "history", "export").stdout.splitlines()[1:]
     assert left == ["2026-10-01T06:30:00+00:00,lab.example.com,UNITY-A,vm,500,430,"]
+
+
+def test_export_out_dash_is_stdout_and_mode_is_explicit(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    source = tmp_path / "old.csv"
+    source.write_text(GOOD)
+    assert run("-c", config, "history", "import", source).exit_code == 0
+    dash = run("-c", config, "history", "export", "--out", "-")
+    assert dash.exit_code == 0 and dash.stdout.startswith("date,pool,server")
+    out = tmp_path / "h.csv"
+    out.write_text("planted")
+    out.chmod(0o666)
+    shared = run("-c", config, "history", "export", "--out", out, "--mode", "640")
+    assert shared.exit_code == 0, shared.stderr
+    assert (out.stat().st_mode & 0o777) == 0o640 and out.read_text().startswith("date,")
+    bad = run("-c", config, "history", "export", "--out", "/dev/null")
+    assert bad.exit_code == 2 and "not a regular file" in bad.stderr

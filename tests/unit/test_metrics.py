@@ -376,3 +376,15 @@ def test_compliance_states_are_one_series_each() -> None:
         'poolsync_compliance_state{scope="server",name="UNITY-B",state="grace"} 1',
     ]
     assert "poolsync_compliance_state" not in render_metrics(sample())
+
+
+def test_the_metrics_file_is_never_written_through_a_link_or_onto_a_device(
+        tmp_path: Path) -> None:
+    link = tmp_path / "poolsync.prom"
+    link.symlink_to("/dev/null")
+    with pytest.raises(MetricsError, match="is a symbolic link"):
+        write_metrics(link, "x 1\n")
+    assert link.is_symlink()
+    with pytest.raises(MetricsError, match="not a regular file"):
+        write_metrics(Path("/dev/null"), "x 1\n")
+    assert Path("/dev/null").is_char_device()

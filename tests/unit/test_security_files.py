@@ -77,12 +77,46 @@ def test_written_files_are_private_and_atomic(tmp_path: Path, umask: int) -> Non
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary left
 
 
-def test_a_replaced_file_keeps_the_mode_it_was_given(tmp_path: Path, umask: int) -> None:
-    target = tmp_path / "pool.svg"
+def test_a_replaced_file_does_not_inherit_a_planted_mode(tmp_path: Path, umask: int) -> None:
+    # A file pre-created 0666 (by anyone who can write the directory) must not make the
+    # export world-readable: replaced outputs are 0600 too, unless --mode says otherwise.
+    target = tmp_path / "export.csv"
     target.write_text("old")
-    target.chmod(0o644)  # shared on purpose
+    target.chmod(0o666)
     write_atomic(target, "new")
-    assert (mode(target), target.read_text()) == (0o644, "new")
+    assert (mode(target), target.read_text()) == (0o600, "new")
+    write_atomic(target, "newer", mode=0o640)
+    assert (mode(target), target.read_text()) == (0o640, "newer")
+
+
+@pytest.mark.parametrize("target", ["/dev/null", "fifo", "dir"])
+def test_a_target_that_is_not_a_regular_file_is_refused(tmp_path: Path, target: str) -> None:
+    path = Path(target) if target.startswith("/") else tmp_path / target
+    if target == "fifo":
+        os.mkfifo(path)
+    elif target == "dir":
+        path.mkdir()
+    before = path.stat()
+    with pytest.raises(UserError, match="not a regular file"):
+        write_atomic(path, "x")
+    after = path.stat()
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+
+
+def test_a_symlink_is_written_through_only_when_asked(tmp_path: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    with pytest.raises(UserError, match="is a symbolic link"):
+        write_atomic(link, "new")
+    assert link.is_symlink() and real.read_text() == "old"
+    write_atomic(link, "new", follow_symlinks=True)
+    assert link.is_symlink() and real.read_text() == "new"
+    dev = tmp_path / "stdout"
+    dev.symlink_to("/dev/null")
+    with pytest.raises(UserError, match="not a regular file"):
+        write_atomic(dev, "x", follow_symlinks=True)
 
 
 def test_a_link_planted_where_the_old_temporary_file_went_is_not_followed(
