@@ -22,12 +22,14 @@ _NUMBER: Final = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def neutralize(value: object) -> object:
-    r"""``value`` as a CSV cell: control characters as ``\xNN``, and text that a
-    spreadsheet would run with a ``'`` first."""
+def neutralize(value: object, *, keep_controls: bool = False) -> object:
+    r"""``value`` as a CSV cell: control characters as ``\xNN`` (unless
+    ``keep_controls``: an export meant to be imported back keeps every character), and
+    text that a spreadsheet would run with a ``'`` first."""
     if not isinstance(value, str):
         return value
-    value = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    if not keep_controls:
+        value = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
     if len(value) > 1 and value.startswith(TRIGGERS) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value

@@ -62,11 +62,17 @@ def snapshots_from_report(report: PoolReport, taken_at: dt.datetime) -> list[Sna
 def to_csv(snapshots: Iterable[Snapshot]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    # csv quotes a field with a line feed but not one with a lone carriage return, which
+    # readers then take for the end of a row: such rows are written fully quoted.
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow((*COLUMNS, *OPTIONAL))
     for s in snapshots:
-        writer.writerow((s.taken_at.isoformat(timespec="seconds"), neutralize(s.pool),
-                         neutralize(s.server), s.seat_class.value, s.licensed, s.used,
-                         "" if s.published is None else s.published))
+        # An export imports back unchanged: formulas neutralized (reversibly), every
+        # other character kept.
+        pool, server = (neutralize(text, keep_controls=True) for text in (s.pool, s.server))
+        (quoted if "\r" in s.pool + s.server else writer).writerow((
+            s.taken_at.isoformat(timespec="seconds"), pool, server, s.seat_class.value,
+            s.licensed, s.used, "" if s.published is None else s.published))
     return out.getvalue()
 
 

@@ -39,7 +39,7 @@ def graph(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
         require_synced(store)
-        homed = store.homed_seats()
+        homed = store.homed_seats()  # one read: a single statement is one snapshot
     profile = ctx.profile()
     inp, _notes = gather(config, profile, quiet=True)
     # The forest as every DC and GC holds it (the store read one DC): a server the

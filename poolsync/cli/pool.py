@@ -38,12 +38,14 @@ def pool(ctx: Context, fmt: str) -> None:
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
         require_synced(store)
-        locations, homed = store.locations(), store.homed_seats()
+        with store.reading():  # one committed state, never half of the next commit
+            locations, homed = store.locations(), store.homed_seats()
+            first_seen = store.violations()
         warn_absent_servers(config.doctor.names(), (loc.name for loc in locations))
         report = build_pool_report(config.forest, locations, homed,
                                    roles=ctx.profile().roles())
         states = assess(report, locations, homed, limits=config.compliance,
-                        first_seen=store.violations(), now=now())
+                        first_seen=first_seen, now=now())
     if fmt == "json":
         print_json(pool_report_json(report, generated=now(), states=states))
     elif fmt == "csv":

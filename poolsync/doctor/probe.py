@@ -164,12 +164,15 @@ def store_view(store: Store, topology: ForestConfig, roles: Roles) -> StoreView 
     if gc_pass is None:
         return None
     dc = topology.dc(gc_pass.dc_host)
-    homed = store.homed_seats()
-    orphan_keys = match_homes(store.locations(), homed).orphan_keys
+    with store.reading():
+        homed = store.homed_seats()
+        merged = store.locations()
+        gc_locations = tuple(store.locations(pass_name="gc"))  # noqa: S106 (a pass name)
+    orphan_keys = match_homes(merged, homed).orphan_keys
     return StoreView(
         gc=dc.name if dc is not None else gc_pass.dc_host,
         synced_at=dt.datetime.fromisoformat(gc_pass.synced_at),
-        locations=tuple(store.locations(pass_name="gc")),  # noqa: S106 (a pass, not a password)
+        locations=gc_locations,
         homed=homed,
         usn=gc_pass.usn,
         roles=roles,

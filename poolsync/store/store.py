@@ -245,6 +245,21 @@ class Store:
                                  f"{exc}") from exc
             raise
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: every read inside sees the same committed state (WAL
+        gives each reader a snapshot), so a report never mixes two commits, e.g. the
+        Locations before a resync's commit and the seats after it."""
+        if self._db.in_transaction:  # already inside one: it is the snapshot
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+
     # -- the run lock ------------------------------------------------------------
     def lock(self) -> None:
         """Hold the store for one sync run. The kernel drops it if the process dies."""

@@ -665,7 +665,8 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
         forced = {s.name: s.reason for s in summaries if s.reason}
         pools: tuple[PoolSeats, ...] = ()
         states: tuple[tuple[str, str, str], ...] = ()
-        locations, homed = store.locations(), store.homed_seats()
+        with store.reading():
+            locations, homed = store.locations(), store.homed_seats()
         if dry_run:
             compliant = True
         else:

@@ -130,3 +130,21 @@ def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
         assert store.snapshots() == [row]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+
+
+def test_a_report_reads_one_committed_state(tmp_path: Path) -> None:
+    """Locations and seats were read in two statements: a commit between them showed a
+    server at 0 used and its subscribers orphaned. Inside reading() both see one state."""
+    path = tmp_path / "store.db"
+    Store.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO seats_by_home VALUES ('oid-a', 50, 0, 0)")
+    with Store.open(path, create=False) as store:
+        with store.reading():
+            before = store.homed_seats()
+            with sqlite3.connect(path) as other:  # another run commits meanwhile
+                other.execute("UPDATE seats_by_home SET home = 'oid-b'")
+            during = store.homed_seats()
+        after = store.homed_seats()
+    assert set(before) == set(during) == {"oid-a"}
+    assert set(after) == {"oid-b"}
