@@ -119,6 +119,17 @@ def _fold_seat_delta(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM temp.seat_delta")
 
 
+def _refuse_planted_companions(path: Path) -> None:
+    """SQLite opens ``PATH-wal`` and ``PATH-shm`` by name: a symlink planted there would
+    send the store's pages elsewhere (or make every run fail as if busy)."""
+    for companion in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+        if companion.is_symlink():
+            raise StoreError(f"{companion} is a symbolic link (to {companion.readlink()}); "
+                             "poolsync's store and its -wal/-shm files must be regular files: "
+                             "remove the link")
+
+
 def _create_private(path: Path) -> None:
     """Create the store's (empty) file 0600 whatever the umask, its directory 0700.
 
@@ -149,6 +160,7 @@ class Store:
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Store:
         """Open the store; with ``create=False`` read-only, and it must exist already."""
+        _refuse_planted_companions(path)
         exists = path.exists()
         if not exists and not create:
             raise StoreError(f"no store at {path}: run `poolsync resync --total` first")
@@ -230,7 +242,12 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreLockedError(f"{self.path} is busy: {exc}") from exc
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreLockedError(f"{self.path} is busy: {exc}") from exc
+            # Not another run: something keeps the store from being written (exit 1,
+            # not 6, which schedulers take for "try again later").
+            raise StoreError(f"{self.path} cannot be written ({exc}); check it and its "
+                             f"-wal and -shm files") from exc
         try:
             yield self._db
             self._db.execute("COMMIT")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from poolsync.errors import StoreError, StoreVersionError
+from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.store import Store
 
 
@@ -148,3 +148,16 @@ def test_a_report_reads_one_committed_state(tmp_path: Path) -> None:
         after = store.homed_seats()
     assert set(before) == set(during) == {"oid-a"}
     assert set(after) == {"oid-b"}
+
+
+def test_a_planted_wal_link_is_an_unusable_store_not_a_busy_one(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    Store.open(path).close()
+    wal = tmp_path / "store.db-wal"
+    wal.unlink(missing_ok=True)
+    wal.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    assert not isinstance(info.value, StoreLockedError)  # exit 1, not 6
+    assert f"{wal} is a symbolic link" in str(info.value)
+    assert info.value.exit_code == 1
