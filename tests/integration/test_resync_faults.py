@@ -269,14 +269,18 @@ class RunWatch:
             return False
         if "locked" not in self.events and lock_holder(self.store) == str(self.proc.pid):
             self.events["locked"] = now
+        # The store before the sockets: a run closes its GC connection and then commits,
+        # and both can happen within one poll. Looked at the other way round, one poll
+        # saw the socket still open and then the commit, and the timeline had the
+        # commit before the GC pass's end (CI, once).
+        if self.track_store and "locked" in self.events:
+            self._poll_store(now)
         if "gc_done" not in self.events:
             connected = GC_PORT in remote_ports(self.proc.pid)
             if connected:
                 self.events.setdefault("gc_open", now)
             elif "gc_open" in self.events:
                 self.events["gc_done"] = now
-        if self.track_store and "locked" in self.events:
-            self._poll_store(now)
         return True
 
     def _poll_store(self, now: float) -> None:
