@@ -15,6 +15,7 @@ Entry points: :func:`to_dot`, :func:`to_svg`, :func:`to_graphml`, :func:`to_json
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -394,10 +395,28 @@ def _text(text: str) -> str:
     return "".join(out)
 
 
+_XML_UNSAFE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(value: object) -> object:
+    """Text XML 1.0 can hold: the characters it forbids (a name with a control
+    character made the file unreadable) written as ``\\xNN``."""
+    if not isinstance(value, str):
+        return value
+    return _XML_UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
 def to_graphml(graph: nx.MultiDiGraph) -> str:
-    """The graph as GraphML (networkx's writer), attributes typed."""
+    """The graph as GraphML (networkx's writer), attributes typed, every text valid XML
+    (node ids and attribute values with forbidden characters escaped)."""
+    safe = nx.MultiDiGraph(**{k: _xml_safe(v) for k, v in graph.graph.items()})
+    for node, attrs in graph.nodes(data=True):
+        safe.add_node(_xml_safe(node), **{k: _xml_safe(v) for k, v in attrs.items()})
+    for source, target, key, attrs in graph.edges(keys=True, data=True):
+        safe.add_edge(_xml_safe(source), _xml_safe(target), key=_xml_safe(key),
+                      **{k: _xml_safe(v) for k, v in attrs.items()})
     buffer = io.BytesIO()
-    nx.write_graphml(graph, buffer, encoding="utf-8")
+    nx.write_graphml(safe, buffer, encoding="utf-8")
     return buffer.getvalue().decode("utf-8")
 
 

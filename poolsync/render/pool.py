@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final
@@ -242,6 +243,15 @@ def pool_report_csv(report: PoolReport, states: ComplianceReport | None = None) 
 # --- table ------------------------------------------------------------------------
 
 
+_LINE_BREAKS: Final = re.compile(r"[\t\n\r\x0b\x0c]")
+
+
+def _one_line(text: str) -> str:
+    """A name from the directory on one line: a line break in it would draw what looks
+    like another row of the table (a fake server with fake numbers)."""
+    return _LINE_BREAKS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _n(value: int) -> str:
     return f"{value:,}"
 
@@ -263,7 +273,7 @@ def _triple(seats: Seats) -> str:
 
 
 def _server_row(server: ServerSeats) -> list[Text]:
-    failover = Text(server.failover or "-")
+    failover = Text(_one_line(server.failover or "-"))
     if server.secondary_licensed is False:
         failover.append(" (not licensed)", style="bold red")
     if server.published_used is None:
@@ -275,7 +285,7 @@ def _server_row(server: ServerSeats) -> list[Text]:
         stale = ",".join(_LABEL[c] for c in server.stale)
         published.append(f" STALE {stale}", style="bold yellow")
     return [
-        Text(server.name),
+        Text(_one_line(server.name)),
         failover,
         *(_used_of(server.used.get(c), server.licensed.get(c), server.source(c))
           for c in SEAT_CLASSES),
@@ -417,7 +427,8 @@ def pool_report_table(report: PoolReport, console: Console,
         table.add_column("Detail")
         for exclusion in report.excluded:
             table.add_row(
-                Text(exclusion.name), Text(exclusion.reason.value), Text(exclusion.detail)
+                Text(_one_line(exclusion.name)), Text(exclusion.reason.value),
+                Text(_one_line(exclusion.detail))
             )
         console.print(table)
         if states is not None:

@@ -143,3 +143,14 @@ def test_utf16_and_terminated_attachments_parse(encode: object) -> None:
     data = parse_attachment(encode(text))
     assert data.licensed == Seats(500, 100, 50)
     assert data.published_used == Seats(10, 2, 1)
+
+
+def test_a_line_break_in_a_name_cannot_fake_a_table_row() -> None:
+    fake = "UNITY-A\n UNITY-FAKE   999/999"
+    a = location(fake, A_GUID, "oid-a", published=Seats(10, 0, 0))
+    report = build_pool_report(FOREST, [a], {"oid-a": Seats(10)}, roles=REAL)
+    out = io.StringIO()
+    pool_report_table(report, Console(file=out, width=120))
+    lines = out.getvalue().splitlines()
+    assert any("UNITY-A\\x0a UNITY-FAKE" in line for line in lines)
+    assert not any(line.lstrip().startswith("UNITY-FAKE") for line in lines)
