@@ -294,13 +294,13 @@ def test_servers_sharing_a_gc_that_lacks_a_server_draw_one_arrow_from_the_gc() -
 
 
 def test_graphml_stays_valid_xml_with_control_characters_in_names() -> None:
-    import xml.etree.ElementTree as ET
+    import defusedxml.ElementTree as SafeET
 
     locations = [loc(1, "UNITY-\x01BELL\x07", attachment_text=attachment(100)),
                  loc(2, "UNITY-OK", attachment_text=attachment(100))]
     report = build_pool_report(FOREST, locations, {})
     graph = build_graph(FOREST, sample_topology(), report, locations)
     text = to_graphml(graph)
-    root = ET.fromstring(text.encode())  # raised "not well-formed" before
+    root = SafeET.fromstring(text.encode())  # raised "not well-formed" before
     assert "UNITY-\\x01BELL\\x07" in text
     assert root.tag.endswith("graphml")
