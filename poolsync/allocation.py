@@ -175,13 +175,16 @@ class PoolReport:
     subscribers: int = 0
     #: Up to ORPHAN_SAMPLE home keys that match no Location ("" = no home).
     orphan_keys: tuple[str, ...] = ()
-    #: Checks skipped and numbers taken from elsewhere, in words (Roles.notes()).
-    notes: tuple[str, ...] = ()
     roles: Roles = field(default_factory=Roles)
 
     @property
     def compliant(self) -> bool:
         return all(pool.compliant for pool in self.pools)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Checks skipped and numbers taken from elsewhere, in words."""
+        return self.roles.notes()
 
     @property
     def orphan_share(self) -> float:
@@ -226,28 +229,33 @@ def _attachment_key(attachment: str | bytes | None) -> tuple[int, str | bytes]:
     return (1, attachment) if isinstance(attachment, bytes) else (2, attachment)
 
 
-def _classify(location: Location, roles: Roles) -> Exclusion | LicenseData:
-    """Checks 2-5 of the classification (the failover check needs the other Locations).
-
-    Without a version role (``roles.versions`` False) the version check is skipped.
-    """
+def _version_exclusion(location: Location) -> Exclusion | None:
+    """Check 2: the version must be readable and at least 4.0."""
     version = parse_version(location.version)
-    if not roles.versions:
-        pass
-    elif location.version is None:
+    if location.version is None:
         return _excluded(location, ExclusionReason.VERSION_UNSUPPORTED, "no version published")
-    elif version is None:
+    if version is None:
         return _excluded(
             location,
             ExclusionReason.VERSION_UNSUPPORTED,
             f"version {location.version!r} not recognised (expected major.minor, e.g. 4.0(5))",
         )
-    elif version < MIN_POOLING_VERSION:
+    if version < MIN_POOLING_VERSION:
         return _excluded(
             location,
             ExclusionReason.VERSION_UNSUPPORTED,
             f"version {location.version} is below 4.0, the first with license pooling",
         )
+    return None
+
+
+def _classify(location: Location, roles: Roles) -> Exclusion | LicenseData:
+    """Checks 2-5 of the classification (the failover check needs the other Locations).
+
+    Without a version role (``roles.versions`` False) the version check is skipped.
+    """
+    if roles.versions and (excluded := _version_exclusion(location)) is not None:
+        return excluded
     if location.attachment is None:
         return _excluded(
             location,
@@ -393,7 +401,6 @@ def build_pool_report(
         orphaned=homes.orphaned,
         subscribers=homes.subscribers,
         orphan_keys=homes.orphan_keys[:ORPHAN_SAMPLE],
-        notes=roles.notes(),
         roles=roles,
     )
 

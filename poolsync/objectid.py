@@ -21,11 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["ReducedId", "guid_key", "reduce_id", "reduce_text"]
+__all__ = ["ReducedId", "reduce_id"]
 
 # A dashed GUID, braced or bare, not part of a longer run of hex digits or dashes.
 _GUID: Final = re.compile(
@@ -50,11 +49,6 @@ class ReducedId:
     key: str
     how: How
     encoding: str = ""  # "utf-16le", "utf-8" or "" (no text)
-
-
-def guid_key(value: uuid.UUID) -> str:
-    """The key of an ``objectGUID``: the form :func:`reduce_id` gives a GUID."""
-    return str(value)
 
 
 def _guid_in(text: str) -> str | None:
@@ -96,16 +90,6 @@ def _utf8_text(raw: bytes) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-
-
-def reduce_text(value: str) -> ReducedId:
-    """Reduce a text value (a string-syntax attribute)."""
-    if not value:
-        return ReducedId("", "empty")
-    guid = _guid_in(value[:_MAX_SCAN])
-    if guid is not None:
-        return ReducedId(guid, "guid", "utf-8")
-    return ReducedId(value, "text", "utf-8")
 
 
 def reduce_id(raw: bytes) -> ReducedId:

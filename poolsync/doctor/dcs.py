@@ -13,17 +13,13 @@ Internal to :mod:`poolsync.doctor`; the entry point is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 from poolsync.doctor.fixes import connection_fix, missing_connection_fix, options_fix
 from poolsync.doctor.model import DcHealth, DoctorInput, Finding
 from poolsync.forest import DomainController, ForestConfig
 
-__all__ = ["DC_CAUSES", "dc_health", "monitor_findings"]
+__all__ = ["dc_health", "monitor_findings"]
 
-#: The DC cause codes, in the order docs/doctor.md lists them.
-DC_CAUSES: Final = ("inbound-replication-disabled", "outbound-replication-disabled",
-                    "connection-disabled", "connection-missing")
 
 
 def _findings(topology: ForestConfig, dc: DomainController, read_on: str) -> list[Finding]:
