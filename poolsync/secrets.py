@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from poolsync.errors import SecretError
+from poolsync.hardening import protect_process
 from poolsync.yamlfile import Node, describe
 
 SecretKind = Literal["env", "file", "command"]
@@ -62,7 +63,12 @@ class SecretRef:
         return f"{self.kind}:{self.value}"
 
     def resolve(self, *, timeout: float = COMMAND_TIMEOUT) -> str:
-        """The secret itself; raises :class:`SecretError` (which never contains it)."""
+        """The secret itself; raises :class:`SecretError` (which never contains it).
+
+        First the process is protected (:func:`poolsync.hardening.protect_process`):
+        from here on it holds a secret, so it must not dump core.
+        """
+        protect_process()
         if self.kind == "env":
             return self._from_env()
         if self.kind == "file":

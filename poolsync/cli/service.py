@@ -38,7 +38,7 @@ def _watcher_factory(config: Config, password: Callable[[], str | None],
 
         endpoint = next((e for e in config.directory.dcs if e.url == endpoint_url),
                         config.directory.dc)
-        return ChangeWatcher(endpoint, config.directory, password=password(),
+        return ChangeWatcher(endpoint, config.directory, password=password,
                              containers=containers, on_change=on_change)
     return make
 

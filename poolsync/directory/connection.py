@@ -442,13 +442,26 @@ def _open_once(endpoint: Endpoint, config: DirectoryConfig,
             conn.start_tls()
         conn.bind()
     except lex.LDAPException as exc:
+        _forget_password(conn)
         error = translate(exc, endpoint, user=bind.user)
         if isinstance(error, TlsError):  # name the CA file and the certificate's issuer
             ca_file = str(config.tls.ca_file) if config.tls.ca_file else None
             error = translate(exc, endpoint, user=bind.user, ca_file=ca_file,
                               issuer=peer_issuer(endpoint, timeout=config.timeouts.connect))
         raise error from exc
+    _forget_password(conn)
     return DirectoryConnection(conn, endpoint, user=bind.user, page_size=config.page_size)
+
+
+def _forget_password(conn: ldap3.Connection) -> None:
+    """Drop ldap3's references to the password once the bind is done.
+
+    ldap3 keeps it in ``password`` (for a rebind poolsync never asks for) and, in the
+    decoded bind request, in ``request``; a core dump or a debugger would find both.
+    Python cannot wipe a string, but with no reference left it is freed.
+    """
+    conn.password = None
+    conn.request = None
 
 
 def retrying(policy: RetryPolicy, *, what: str,

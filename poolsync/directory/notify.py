@@ -229,7 +229,7 @@ class _Worker:
 
     def _notify(self) -> None:
         w = self.watcher
-        with connect(w.endpoint, w.config, password=w.password) as conn:
+        with connect(w.endpoint, w.config, password=w.secret()) as conn:
             session = _Session(conn)
             self.session = session
             try:
@@ -307,7 +307,7 @@ class _Worker:
 
     def _poll(self) -> None:
         w = self.watcher
-        with connect(w.endpoint, w.config, password=w.password) as conn:
+        with connect(w.endpoint, w.config, password=w.secret()) as conn:
             usn = conn.root_dse().highest_committed_usn
             log.info("%s: polling highestCommittedUSN (%d) every %g s", self.label, usn,
                      w.poll_interval)
@@ -331,7 +331,8 @@ class ChangeWatcher:
     """
 
     def __init__(self, endpoint: Endpoint, config: DirectoryConfig, *,
-                 password: str | None, containers: Sequence[str], scope: Scope = "one",
+                 password: str | Callable[[], str | None] | None,
+                 containers: Sequence[str], scope: Scope = "one",
                  on_change: Callable[[], None] | None = None, mode: Mode = "auto",
                  watch_deletions: bool = True,
                  poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -346,7 +347,9 @@ class ChangeWatcher:
             raise ValueError("poll_interval and probe_interval must be positive")
         self.endpoint = endpoint
         self.config = config
-        self.password = password
+        # A callable is asked at each connect (the service's reads the secret anew),
+        # so no copy of the password stays in the process between reconnects.
+        self._password = password
         self.mode: Mode = mode
         self.poll_interval = poll_interval
         self.probe_interval = probe_interval
@@ -419,6 +422,10 @@ class ChangeWatcher:
     def wait_stop(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True as soon as stop() was called."""
         return self._stop.wait(seconds)
+
+    def secret(self) -> str | None:
+        """The bind password, read now when a callable gave it."""
+        return self._password() if callable(self._password) else self._password
 
     def registered_once(self) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -313,3 +313,59 @@ def test_a_write_through_a_real_connection_is_refused(config: Path) -> None:
         assert len(users) == 1
         domain, _ = conn.request(base, "(objectClass=*)", ["description"], scope="base")
         assert domain[0].text("description") != "written"
+
+
+# -- no password in a core dump or in the connection ------------------------------------
+def test_a_run_holding_the_password_cannot_dump_core(config: Path, tmp_path: Path) -> None:
+    """The secret command runs as poolsync's child: by then poolsync's own core-file
+    limit is 0, hard and soft (it reads them from /proc/PPID/limits)."""
+    doc = yaml.safe_load(config.read_text())
+    password_file = doc["directory"]["bind"]["password"]["file"]
+    limits = tmp_path / "limits"
+    command = f"sh -c 'cat /proc/$PPID/limits > {limits}; cat {password_file}'"
+    ran = poolsync(variant(config, "core", lambda d: d["directory"]["bind"].update(
+        password={"command": command})), "resync", "--format", "json")
+    assert ran.code == 0, ran.stderr
+    core = next(line for line in limits.read_text().splitlines()
+                if line.startswith("Max core file size"))
+    assert core.split()[4:6] == ["0", "0"], core
+
+
+def test_a_protected_process_is_not_dumpable() -> None:
+    script = ("from poolsync.hardening import dumpable, protect_process; "
+              "print(dumpable()); protect_process(); print(dumpable())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["1", "0"]
+
+
+def _strings(obj: object, seen: set[int], depth: int = 0) -> Iterator[str]:
+    """Every string reachable from ``obj``'s attributes, dicts and sequences (bounded)."""
+    if id(obj) in seen or depth > 6:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, bytes):
+        yield obj.decode("latin-1")
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _strings(key, seen, depth + 1)
+            yield from _strings(value, seen, depth + 1)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for item in obj:
+            yield from _strings(item, seen, depth + 1)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        yield from _strings(vars(obj), seen, depth + 1)
+
+
+def test_the_connection_forgets_the_password_after_the_bind(config: Path) -> None:
+    cfg = load_config(config)
+    password = cfg.directory.bind.resolve_password()
+    assert password
+    with connect(cfg.directory.gc, cfg.directory, password=password) as conn:
+        found, _ = conn.request(cfg.directory.gc.base_dn, "(objectClass=*)", ["dc"],
+                                scope="base")
+        assert len(found) == 1
+        held = [s for s in _strings(conn._conn, set()) if password in s]
+    assert held == []

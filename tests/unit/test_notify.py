@@ -198,3 +198,28 @@ def test_how_an_ended_notification_search_is_handled(config: DirectoryConfig) ->
     with pytest.raises(QueryError):
         ended(w, plain, 12)
     assert not w.polling
+
+
+def test_a_callable_password_is_read_at_each_connect_and_not_kept(
+        config: DirectoryConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service hands the watcher its secret reader: every reconnect reads the
+    password anew (a rotated one is picked up) and the watcher holds no copy."""
+    conns = [PollConn([100, -1]), PollConn([105])]
+    given: list[object] = []
+
+    def connect(*args: object, **kwargs: object) -> PollConn:
+        given.append(kwargs["password"])
+        return conns.pop(0)
+
+    reads = iter(["first-secret", "second-secret"])
+    monkeypatch.setattr(notify, "connect", connect)
+    w = ChangeWatcher(with_retries(config, 0.05, 0.1).dc, with_retries(config, 0.05, 0.1),
+                      password=lambda: next(reads), containers=["OU=a"], mode="poll",
+                      poll_interval=0.05)
+    with w:
+        deadline = time.monotonic() + 3
+        while w.registrations < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        kept = [v for v in vars(w).values() if isinstance(v, str) and "secret" in v]
+    assert given == ["first-secret", "second-secret"]
+    assert kept == []

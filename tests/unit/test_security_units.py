@@ -19,7 +19,7 @@ NAMES = ("poolsync.service", "poolsync-resync.service", "poolsync-resync-total.s
 PER_UNIT = {"Type", "ExecStart", "SuccessExitStatus", "Restart", "RestartSec",
             "RestartPreventExitStatus", "TimeoutStartSec", "TimeoutStopSec", "KillSignal"}
 REQUIRED = {
-    ("User", "poolsync"), ("Group", "poolsync"), ("UMask", "0077"),
+    ("User", "poolsync"), ("Group", "poolsync"), ("UMask", "0077"), ("LimitCORE", "0"),
     ("NoNewPrivileges", "yes"), ("CapabilityBoundingSet", ""), ("ProtectSystem", "strict"),
     ("ProtectHome", "yes"), ("PrivateTmp", "yes"), ("PrivateDevices", "yes"),
     ("RestrictSUIDSGID", "yes"), ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
