@@ -126,6 +126,7 @@ class DirectoryConfig:
     page_size: int
     timeouts: Timeouts
     retries: RetryPolicy
+    max_entries: int = 1_000_000  # one search returning more is stopped (RunawaySearch)
 
     @property
     def dc(self) -> Endpoint:
@@ -418,7 +419,8 @@ def _forest(root: Node) -> str:
 
 
 def _directory(node: Node, *, forest: str, base_dir: Path) -> DirectoryConfig:
-    node.check_keys(("dc", "gc", "bind", "tls", "page_size", "timeouts", "retries"))
+    node.check_keys(("dc", "gc", "bind", "tls", "page_size", "max_entries", "timeouts",
+                     "retries"))
     dcs = _endpoints(node.child("dc"), role="dc", default_base_dn=forest_base_dn(forest))
     gc_node = node.optional_child("gc")
     if gc_node is None:
@@ -434,6 +436,7 @@ def _directory(node: Node, *, forest: str, base_dir: Path) -> DirectoryConfig:
         page_size=node.optional_int("page_size", default=1000, minimum=1, maximum=1000),
         timeouts=_timeouts(node.child_or_empty("timeouts")),
         retries=_retries(node.child_or_empty("retries")),
+        max_entries=node.optional_int("max_entries", default=1_000_000, minimum=1),
     )
 
 

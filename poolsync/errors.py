@@ -63,6 +63,12 @@ class QueryError(DirectoryError):
     """The directory rejected or failed a search."""
 
 
+class RunawaySearch(QueryError):
+    """A search that would not end: more entries than its bound, a paging cookie sent
+    twice, or page after page with no entry. Final (not retried): the next attempt
+    would run away the same way."""
+
+
 class DirSyncCookieRefused(QueryError):
     """The DC refused a saved DirSync cookie (corrupt, or from another DC or version).
 

@@ -111,6 +111,10 @@ def render_result(result: SyncResult) -> None:
 @click.option("--allow-empty", is_flag=True,
               help="Commit even when a total pass finds no Locations although the store "
                    "holds some (otherwise the run stops, changes nothing and exits 4).")
+@click.option("--allow-growth", is_flag=True,
+              help="Read a search through even when it returns more than twice the "
+                   "objects the store holds (plus 10,000); otherwise such a search is "
+                   "stopped as a runaway (exit 5). directory.max_entries still applies.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Summary format.")
 @click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -119,7 +123,8 @@ def render_result(result: SyncResult) -> None:
                    "exit 4, 5 or 6. Not for --dry-run.")
 @click.pass_obj
 def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_deletes: int | None,
-           allow_empty: bool, fmt: str, metrics_file: Path | None) -> None:
+           allow_empty: bool, allow_growth: bool, fmt: str,
+           metrics_file: Path | None) -> None:
     """Mirror Unity Locations and subscribers from the DC and the GC into the store.
 
     A domain pass reads the domain naming context on a DC, then a GC pass reads the
@@ -145,7 +150,8 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
     try:
         result = run_sync(config, profile, password=password, total=total, dry_run=dry_run,
                           list_changes=verbose, allow_deletes=allow_deletes,
-                          allow_empty=allow_empty, progress=BarProgress(), now=now)
+                          allow_empty=allow_empty, allow_growth=allow_growth,
+                          progress=BarProgress(), now=now)
     except PoolsyncError as exc:
         if metrics_file is not None and not dry_run:
             write_run_metrics(metrics_file, config, started=started, error=exc,

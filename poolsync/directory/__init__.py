@@ -11,12 +11,19 @@ ldap3 exceptions never leave this package: they become :mod:`poolsync.errors` di
 errors.
 """
 
-from poolsync.directory.connection import DirectoryConnection, RootDse, connect, retrying
+from poolsync.directory.connection import (
+    Bound,
+    DirectoryConnection,
+    RootDse,
+    connect,
+    retrying,
+)
 from poolsync.directory.dirsync import DirSyncRead, is_tombstone
 from poolsync.directory.filters import and_filter, equality
 from poolsync.directory.notify import ChangeWatcher
 
 __all__ = [
+    "Bound",
     "ChangeWatcher",
     "DirSyncRead",
     "DirectoryConnection",

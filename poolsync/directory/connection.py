@@ -25,13 +25,14 @@ from tenacity import (
 )
 
 from poolsync.config import DirectoryConfig, Endpoint, RetryPolicy
-from poolsync.directory.paged import MalformedPdu, PagedSearch
+from poolsync.directory.paged import MalformedPdu, PagedSearch, SearchBound
 from poolsync.errors import (
     AuthError,
     DirectoryError,
     DirectoryUnavailable,
     HostNotFound,
     QueryError,
+    RunawaySearch,
     TlsError,
 )
 from poolsync.model import Entry
@@ -56,6 +57,14 @@ def _resolve(endpoint: Endpoint) -> None:
                                f"({exc.strerror}); check the host name in the config") from exc
         raise DirectoryUnavailable(f"cannot connect to {where}: looking up {endpoint.host} "
                                    f"failed ({exc.strerror})") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The most entries one search may return, and why (said when it is exceeded)."""
+
+    entries: int
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +169,20 @@ class DirectoryConnection:
     """A bound, read-only connection to one DC or GC endpoint."""
 
     def __init__(self, conn: ldap3.Connection, endpoint: Endpoint, *, user: str | None,
-                 page_size: int) -> None:
+                 page_size: int, max_entries: int = 1_000_000) -> None:
         self._conn = conn
         self.endpoint = endpoint
         self._user = user
         self._page_size = page_size
+        self._max_entries = max_entries
         self._deadline: float | None = None
         self._limit = 0.0
         self._watchdog: threading.Timer | None = None
+
+    @property
+    def max_entries(self) -> int:
+        """The most entries one search may return (``directory.max_entries``)."""
+        return self._max_entries
 
     def limit_to(self, seconds: float) -> None:
         """Bound everything done on this connection from now on to ``seconds``
@@ -275,22 +290,32 @@ class DirectoryConnection:
         return sorted(nc for e in entries if (nc := e.text("nCName")))
 
     def search(self, base: str, ldap_filter: str, attributes: list[str], *,
-               show_deleted: bool = False) -> Iterator[Entry]:
+               show_deleted: bool = False, bound: Bound | None = None) -> Iterator[Entry]:
         """Stream a subtree search page by page (Simple Paged Results).
 
         One page is decoded while the DC builds the next (see ``paged``); at most two
         pages are held at a time. Continuation references are skipped. With
         ``show_deleted`` the Show Deleted control is sent, so tombstones (``isDeleted``)
-        match too.
+        match too. The search stops with :class:`RunawaySearch` past ``bound`` (or
+        ``directory.max_entries``, whichever is lower), at a paging cookie sent twice,
+        or after too many pages without an entry.
         """
         controls: list[tuple[str, bool, bytes | None]] | None = (
             [(SHOW_DELETED_OID, True, None)] if show_deleted else None)
+        limit = self._max_entries
+        why = f"directory.max_entries is {self._max_entries}"
+        if bound is not None and bound.entries < limit:
+            limit, why = bound.entries, bound.why
         self._check_deadline()
         pages = PagedSearch(self._conn, base, ldap_filter, attributes,
-                            page_size=self._page_size, controls=controls,
+                            page_size=self._page_size, max_entries=limit, controls=controls,
                             on_receive=self._check_deadline)
         try:
             yield from pages
+        except SearchBound as exc:
+            raise RunawaySearch(
+                f"{_describe(self.endpoint)}: stopped the search under {base}: {exc} "
+                f"({why}); nothing was changed") from exc
         except lex.LDAPException as exc:
             self._check_deadline()  # the watchdog cut it: say so
             raise translate(exc, self.endpoint, user=self._user) from exc
@@ -450,7 +475,8 @@ def _open_once(endpoint: Endpoint, config: DirectoryConfig,
                               issuer=peer_issuer(endpoint, timeout=config.timeouts.connect))
         raise error from exc
     _forget_password(conn)
-    return DirectoryConnection(conn, endpoint, user=bind.user, page_size=config.page_size)
+    return DirectoryConnection(conn, endpoint, user=bind.user, page_size=config.page_size,
+                               max_entries=config.max_entries)
 
 
 def _forget_password(conn: ldap3.Connection) -> None:

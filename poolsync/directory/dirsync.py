@@ -45,6 +45,7 @@ full read for a foreign DC.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from typing import Any
 from ldap3.core import exceptions as lex
 
 from poolsync.directory.connection import SHOW_DELETED_OID, DirectoryConnection
-from poolsync.errors import DirSyncCookieRefused, QueryError
+from poolsync.errors import DirSyncCookieRefused, QueryError, RunawaySearch
 from poolsync.model import Entry
 
 log = logging.getLogger(__name__)
@@ -264,10 +265,12 @@ class DirSyncRead:
 
     def _rounds(self) -> Iterator[Entry]:
         more = True
+        seen: set[bytes] = set()  # digests of the cookies that promised more
         while more:
             entries, response = self._round()
             self.rounds += 1
             self.entries += len(entries)
+            self._bound(response, seen)
             log.debug("DirSync round %d from %s: %d entries, more=%s", self.rounds,
                       self.base, len(entries), response.more_results)
             yield from entries
@@ -276,6 +279,22 @@ class DirSyncRead:
             self._cookie = response.cookie
             more = response.more_results
         self._done = True
+
+    def _bound(self, response: DirSyncResponse, seen: set[bytes]) -> None:
+        """Stop a read that would not end, as a paged search is stopped."""
+        limit = self._conn.max_entries
+        why = None
+        if self.entries > limit:
+            why = f"more than {limit} entries (directory.max_entries)"
+        elif response.more_results:
+            digest = hashlib.sha256(response.cookie).digest()
+            if digest in seen:
+                why = (f"the DC sent a DirSync cookie it had already sent, after "
+                       f"{self.entries} entries (the read would never end)")
+            seen.add(digest)
+        if why is not None:
+            raise RunawaySearch(f"{self._conn.endpoint.url}: stopped the DirSync read of "
+                                f"{self.base}: {why}; nothing was changed")
 
     def _round(self) -> tuple[list[Entry], DirSyncResponse]:
         control = encode_dirsync_request(self.flags, self.max_bytes, self._cookie)

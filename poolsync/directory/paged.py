@@ -35,8 +35,17 @@ _ENTRY, _DONE, _REFERENCE, _INTERMEDIATE = 0x64, 0x65, 0x73, 0x79
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 
 
+MAX_EMPTY_PAGES = 1000
+"""Pages in a row without an entry after which a search is stopped (a DC that hands out
+cookie after cookie and nothing else would otherwise run until the pass timeout)."""
+
+
 class MalformedPdu(ValueError):
     """A message from the server that is not valid BER for what its tag says."""
+
+
+class SearchBound(ValueError):
+    """The search went past a bound (:class:`PagedSearch`); the message says which."""
 
 
 def _length(pdu: bytes, pos: int) -> tuple[int, int]:
@@ -120,13 +129,22 @@ class PagedSearch:
 
     ldap3 exceptions escape as they are; the caller translates them. Closing the
     iterator early reads and drops the outstanding page, so the connection stays usable.
+
+    Bounded whatever the DC sends: more than ``max_entries`` entries, or
+    :data:`MAX_EMPTY_PAGES` pages in a row with no entry, raise :class:`SearchBound`
+    before the next page is asked for. A cookie repeated is no sign of a runaway:
+    Samba sends one cookie for every page of a search (it names the result set, where
+    AD's names the position).
     """
 
     def __init__(self, conn: ldap3.Connection, base: str, ldap_filter: str,
-                 attributes: list[str], *, page_size: int,
+                 attributes: list[str], *, page_size: int, max_entries: int,
                  controls: list[tuple[str, bool, bytes | None]] | None = None,
                  on_receive: Callable[[], None] | None = None) -> None:
         self._conn = conn
+        self._max_entries = max_entries
+        self._entries = 0
+        self._empty_pages = 0
         self._on_receive = on_receive  # called before each read (a deadline check)
         self._request = search_operation(
             base, ldap_filter, ldap3.SUBTREE, ldap3.DEREF_ALWAYS, attributes or ["1.1"],
@@ -206,12 +224,23 @@ class PagedSearch:
         cookie = (control.get("value") or {}).get("cookie")
         return cookie or None
 
+    def _bound(self, entries: int, cookie: bytes | None) -> None:
+        """Raise :class:`SearchBound` when this page takes the search past a bound."""
+        self._entries += entries
+        if self._entries > self._max_entries:
+            raise SearchBound(f"more than {self._max_entries} entries")
+        self._empty_pages = 0 if entries else self._empty_pages + 1
+        if cookie is not None and self._empty_pages >= MAX_EMPTY_PAGES:
+            raise SearchBound(f"{self._empty_pages} pages in a row without an entry, "
+                              "and still a cookie for more")
+
     def __iter__(self) -> Iterator[Entry]:
         try:
             self._send(None)
             while self._outstanding is not None:
                 raw, done = self._receive_page()
                 cookie = self._check(done)
+                self._bound(len(raw), cookie)
                 if cookie:
                     self._send(cookie)  # the DC builds the next page while we decode
                 for pdu in raw:

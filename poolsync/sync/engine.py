@@ -29,7 +29,7 @@ from poolsync.allocation import build_pool_report
 from poolsync.capacity.history import snapshots_from_report
 from poolsync.compliance import assess
 from poolsync.config import Config, Endpoint
-from poolsync.directory import DirectoryConnection, connect, retrying
+from poolsync.directory import Bound, DirectoryConnection, connect, retrying
 from poolsync.directory.connection import SHOW_DELETED_OID, RootDse
 from poolsync.directory.dirsync import DirSyncRead, is_tombstone
 from poolsync.directory.filters import guid_equality, or_filter
@@ -161,17 +161,35 @@ class _PassContext:
     watermark: PassRecord | None
     requested_total: bool
     warm: _Warm | None = None  # a connection opened ahead for this pass
+    held: dict[str, int] = field(default_factory=dict)  # kind -> objects of this pass
+    allow_growth: bool = False
+
+    def bound(self, kind: str) -> Bound | None:
+        """How many ``kind`` ("locations", "subscribers") one search of this pass may
+        return: twice what the store holds from this pass, and at least 10,000 more
+        (None when it holds none: the first read is bounded by
+        ``directory.max_entries`` alone)."""
+        held = self.held.get(kind, 0)
+        if held == 0 or self.allow_growth:
+            return None
+        limit = max(2 * held, held + GROWTH_FLOOR)
+        label = "Locations" if kind == "locations" else kind
+        return Bound(limit, f"the store holds {held} {label} from the last {self.name} "
+                            f"pass, and one search may return {limit}; if the directory "
+                            "really grew that much, run `poolsync resync --total "
+                            "--allow-growth` once")
 
 
 def _read_total(conn: DirectoryConnection, ctx: _PassContext, base: str,
                 counters: dict[str, _Counter]) -> None:
     profile, writer, name = ctx.profile, ctx.writer, ctx.name
     writer.stage_locations(name, _decoded(
-        conn.search(base, decode.location_filter(profile), decode.location_attributes(profile)),
+        conn.search(base, decode.location_filter(profile), decode.location_attributes(profile),
+                    bound=ctx.bound("locations")),
         lambda e: decode.decode_location(e, profile), ctx.progress, counters["locations"]))
     writer.stage_subscribers(name, _decoded(
         conn.search(base, decode.subscriber_filter(profile),
-                    decode.subscriber_attributes(profile)),
+                    decode.subscriber_attributes(profile), bound=ctx.bound("subscribers")),
         lambda e: decode.decode_subscriber(e, profile), ctx.progress, counters["subscribers"]))
 
 
@@ -185,7 +203,7 @@ def _read_incremental(conn: DirectoryConnection, ctx: _PassContext, base: str, u
     profile, writer, name = ctx.profile, ctx.writer, ctx.name
     writer.stage_locations(name, _decoded(
         conn.search(base, decode.changed_filter(profile.location.object_class, usn),
-                    decode.location_attributes(profile)),
+                    decode.location_attributes(profile), bound=ctx.bound("locations")),
         lambda e: decode.decode_location(e, profile), ctx.progress, counters["locations"]))
 
     # Every changed user: one that stopped being a subscriber must leave the store.
@@ -228,6 +246,7 @@ def _read_incremental(conn: DirectoryConnection, ctx: _PassContext, base: str, u
 
 
 GUID_BATCH = 100  # objects re-read per search after a DirSync read
+GROWTH_FLOOR = 10_000  # a search may always return this many more than the store holds
 DELETED_OBJECTS_WKGUID = "18e2ea80684f11d2b9aa00c04f79f805"
 
 
@@ -606,11 +625,14 @@ def _pool_seats(config: Config, store: Store, locations: list[Location],
 def run_sync(config: Config, profile: Profile, *, password: str | None, total: bool = False,
              dry_run: bool = False, list_changes: bool = False,
              allow_deletes: int | None = None, allow_empty: bool = False,
+             allow_growth: bool = False,
              progress: Progress | None = None, now: Callable[[], datetime],
              stop: threading.Event | None = None) -> SyncResult:
     """One sync run: incremental where the watermarks allow it, total where not.
 
-    ``dry_run`` reads and plans but writes nothing (not even the run history). When
+    ``dry_run`` reads and plans but writes nothing (not even the run history). A
+    search returning far more than the store holds stops the run (RunawaySearch)
+    unless ``allow_growth``. When
     ``stop`` is set during a retry wait the run ends with :class:`RunCancelled`
     (progress reports may raise it too); nothing is written then.
     """
@@ -632,6 +654,7 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
             run_id = store.begin_run(kind, started_at)
         try:
             watermarks = {p.name: p for p in store.passes()}
+            held = store.objects_per_pass()
             # The GC pass's connection opens while the domain pass reads.
             gc_first = _endpoint_order(directory.gcs, watermarks.get("gc"))[0]
             warm = stack.enter_context(_Warm(gc_first, config, password))
@@ -640,7 +663,10 @@ def run_sync(config: Config, profile: Profile, *, password: str | None, total: b
                 for name, endpoints in passes:
                     ctx = _PassContext(name, endpoints, config, profile, password, writer,
                                        progress, now, watermarks.get(name), total,
-                                       warm if name == "gc" else None)
+                                       warm if name == "gc" else None,
+                                       held={kind: n for (p, kind), n in held.items()
+                                             if p == name},
+                                       allow_growth=allow_growth)
                     for attempt in retrying(directory.retries, what=f"{name} pass",
                                             sleep=_sleep_until(stop)):
                         with attempt:

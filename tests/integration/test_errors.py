@@ -104,6 +104,16 @@ def test_system_store_does_not_trust_the_lab(exclusions_lab: Path,
                          "set directory.tls.ca_file to the CA that issued it")
 
 
+def test_a_search_past_max_entries_stops_the_run(exclusions_lab: Path,
+                                                 baseline: dict[str, Any]) -> None:
+    """directory.max_entries bounds every search, Samba's included: the run stops
+    (exit 5, not retried) and the store keeps its previous state."""
+    config = variant(exclusions_lab, "max-entries", {"max_entries": 2})
+    assert_fails_cleanly(exclusions_lab, config, baseline, "stopped the search under",
+                         "more than 2 entries (directory.max_entries is 2)",
+                         "nothing was changed")
+
+
 def test_store_from_a_newer_poolsync(exclusions_lab: Path, baseline: dict[str, Any],
                                      tmp_path: Path) -> None:
     store = tmp_path / "newer.db"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from poolsync.directory.connection import RootDse
-from poolsync.errors import DirectoryUnavailable
+from poolsync.directory.connection import Bound, RootDse
+from poolsync.errors import DirectoryUnavailable, RunawaySearch
 from poolsync.model import Entry
 
 PROFILE_LOCATION_CLASS = "ciscoEcsbuUMLocation"
@@ -112,8 +112,9 @@ class FakeConn:
                       {"objectguid": [guid_bytes(999_999)]})], {}
 
     def search(self, base: str, ldap_filter: str, attributes: list[str], *,
-               show_deleted: bool = False) -> Iterator[Entry]:
-        """Serves everything of the kind asked for (no uSNChanged filtering)."""
+               show_deleted: bool = False, bound: Bound | None = None) -> Iterator[Entry]:
+        """Serves everything of the kind asked for (no uSNChanged filtering); past
+        ``bound`` it stops as the real connection does."""
         self.d.filters.append(ldap_filter)
         if "isDeleted" in ldap_filter:
             assert show_deleted and base.startswith("<WKGUID=18e2ea80684f11d2b9aa00c04f79f805,")
@@ -122,13 +123,15 @@ class FakeConn:
             entries = self.d.locations
         else:
             entries = self.d.subscribers
-        for entry in entries:
+        for served, entry in enumerate(entries):
             if self.d.fail_after is not None and self.d.failures_left > 0 \
                     and self.count >= self.d.fail_after:
                 self.d.failures_left -= 1
                 raise DirectoryUnavailable("lost connection to ldaps://fake:636: reset by peer")
             self.count += 1
             self.d.served.append(entry.dn)
+            if bound is not None and served >= bound.entries:
+                raise RunawaySearch(f"fake: more than {bound.entries} entries ({bound.why})")
             yield entry
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from poolsync.directory.dirsync import (
     is_tombstone,
     response_from_controls,
 )
-from poolsync.errors import DirSyncCookieRefused, QueryError
+from poolsync.errors import DirSyncCookieRefused, QueryError, RunawaySearch
 from poolsync.model import Entry
 
 ENDPOINT = Endpoint(url="ldaps://dc1.lab.example.com", scheme="ldaps",
@@ -154,6 +155,8 @@ class FakeConn:
         self.rounds = rounds
         self.error = error
         self.sent: list[dict[str, Any]] = []
+        self.max_entries = 1_000_000
+        self.endpoint = SimpleNamespace(url="ldaps://fake:636")
 
     def request(self, base: str, ldap_filter: str, attributes: list[str], *,
                 scope: str = "subtree",
@@ -237,3 +240,13 @@ def test_errors_without_a_cookie_or_of_other_kinds_are_not_refusals() -> None:
     with pytest.raises(QueryError) as info:
         list(read(FakeConn([], error=refusal(50, "insufficientAccessRights")), cookie=b"k"))
     assert not isinstance(info.value, DirSyncCookieRefused)
+
+
+def test_a_read_past_max_entries_stops() -> None:
+    conn = FakeConn([([user(1), user(2)], True, b"k1"), ([user(3)], True, b"k2"),
+                     ([], False, b"k3")])
+    conn.max_entries = 2
+    with pytest.raises(RunawaySearch, match=r"ldaps://fake:636: stopped the DirSync read "
+                                            r"of .*more than 2 entries"):
+        list(read(conn, cookie=b"k0"))
+    assert len(conn.sent) == 2

@@ -10,7 +10,12 @@ import pytest
 
 from poolsync.attachment import format_attachment, license_data
 from poolsync.config import load_config
-from poolsync.errors import DirectoryUnavailable, StoreLockedError, UnsafeChangeError
+from poolsync.errors import (
+    DirectoryUnavailable,
+    RunawaySearch,
+    StoreLockedError,
+    UnsafeChangeError,
+)
 from poolsync.model import Entry, Seats
 from poolsync.profile import load_profile
 from poolsync.store import Changes, Store
@@ -420,3 +425,21 @@ def test_a_stale_warm_connection_is_closed_not_used(tmp_path: Path,
     with _Warm(config.directory.gc, config, None) as warm:
         assert warm.take(config.directory.gc) is not None
         assert warm.take(config.directory.gc) is None  # once
+
+
+def test_a_search_far_beyond_what_the_store_holds_stops_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The growth bound: twice what the store holds of a kind from the pass, and at
+    least 10,000 more; past it the run stops with nothing written, unless
+    allow_growth. The first run (nothing held) is bounded by max_entries alone."""
+    resync(tmp_path, directory(30), monkeypatch)
+    before = snapshot(tmp_path / "store.db")
+    grown = directory(30 + engine.GROWTH_FLOOR + 1)
+    with pytest.raises(RunawaySearch, match="the store holds 30 subscribers from the last "
+                                            "domain pass, and one search may return 10030"):
+        resync(tmp_path, grown, monkeypatch)
+    assert snapshot(tmp_path / "store.db") == before
+    result = resync(tmp_path, grown, monkeypatch, allow_growth=True)
+    assert result.subscribers == 30 + engine.GROWTH_FLOOR + 1
+    # Now the store holds 10,031: up to 20,062 may come.
+    assert resync(tmp_path, directory(20_062), monkeypatch).subscribers == 20_062
