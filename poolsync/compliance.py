@@ -27,6 +27,7 @@ recorded yet counts as first seen ``now``.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,6 +102,15 @@ class ComplianceReport:
 
     def assessed_guids(self) -> set[str]:
         return {a.guid for a in self.servers}
+
+    def series(self) -> tuple[tuple[str, str, str], ...]:
+        """(scope, name, state) of every pool and server, one per assessment: a server
+        whose name another server shares is named ``NAME (objectGUID)``, so that two
+        Locations with one name are two series, not one that a collector drops."""
+        names = Counter(a.name for a in self.servers)
+        return (*((a.scope, a.name, a.state.value) for a in self.pools),
+                *((a.scope, a.name if names[a.name] == 1 else f"{a.name} ({a.guid})",
+                   a.state.value) for a in self.servers))
 
 
 def _state(version: str | None, since: datetime, now: datetime,

@@ -22,6 +22,12 @@ _NUMBER: Final = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def visible(text: str) -> str:
+    r"""``text`` with every control character written ``\xNN`` (a terminal showing
+    the file acts on none of them)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def neutralize(value: object, *, keep_controls: bool = False) -> object:
     r"""``value`` as a CSV cell: control characters as ``\xNN`` (unless
     ``keep_controls``: an export meant to be imported back keeps every character), and
@@ -29,7 +35,7 @@ def neutralize(value: object, *, keep_controls: bool = False) -> object:
     if not isinstance(value, str):
         return value
     if not keep_controls:
-        value = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+        value = visible(value)
     if len(value) > 1 and value.startswith(TRIGGERS) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value

@@ -47,7 +47,13 @@ from poolsync.doctor.model import (
     Finding,
     ServerHealth,
 )
-from poolsync.doctor.pool import exclusions, expected, orphaned_subscribers, published_stale
+from poolsync.doctor.pool import (
+    duplicate_names,
+    exclusions,
+    expected,
+    orphaned_subscribers,
+    published_stale,
+)
 from poolsync.doctor.replication import replication
 from poolsync.doctor.servers import (
     canon,
@@ -128,7 +134,8 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
     found: dict[str, list[Finding]] = defaultdict(list)
     for part in (exclusions(report, servers, members), found_replication,
                  stale_mirror(inp, servers),
-                 published_stale(inp, report, members, servers)):
+                 published_stale(inp, report, members, servers),
+                 duplicate_names(servers)):
         for guid, findings in part.items():
             found[guid] += findings
     dcs = dc_health(inp)

@@ -28,6 +28,7 @@ CAUSES: Final = (
     "published-stale",
     "monitor-dc-unhealthy",
     "orphaned-subscribers",
+    "duplicate-name",
     "inbound-replication-disabled",
     "outbound-replication-disabled",
     "connection-disabled",

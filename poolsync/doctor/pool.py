@@ -9,6 +9,7 @@
   that name, else ``location-missing``.
 - ``orphaned-subscribers`` (about the forest, not one server): subscribers whose home
   matches no Location's object id or objectGUID.
+- ``duplicate-name``: Locations that share a name (case aside).
 
 Internal to :mod:`poolsync.doctor`; the entry point is
 :func:`poolsync.doctor.causes.diagnose`.
@@ -25,7 +26,8 @@ from poolsync.doctor.model import DoctorInput, Finding, ServerHealth, Severity
 from poolsync.doctor.servers import Server, Viewer, canon, iso, names, sorted_names
 from poolsync.model import SEAT_CLASSES, SeatClass
 
-__all__ = ["exclusions", "expected", "orphaned_subscribers", "others", "published_stale"]
+__all__ = ["duplicate_names", "exclusions", "expected", "orphaned_subscribers", "others",
+           "published_stale"]
 
 _EXCLUSION_SEVERITY: Final[dict[ExclusionReason, Severity]] = {
     ExclusionReason.FAILOVER_SECONDARY: "info",
@@ -241,3 +243,43 @@ def _home(key: str) -> str:
     if not key:
         return "none"
     return key if len(key) <= 80 else key[:77] + "..."
+
+
+# --- Locations that share a name ----------------------------------------------------------
+
+#: The other Locations a ``duplicate-name`` finding names (the rest are counted).
+DUPLICATES_NAMED: Final = 5
+
+
+def duplicate_names(servers: Sequence[Server]) -> dict[str, list[Finding]]:
+    """A ``duplicate-name`` warning on each Location whose name (case aside) another
+    Location has too: reports and metrics tell them apart by objectGUID, but the
+    config's server names (``doctor.monitors``, ``doctor.expected``) match them all,
+    and an operator reading a report cannot. Linear: each finding names at most
+    :data:`DUPLICATES_NAMED` of the others."""
+    groups: dict[str, list[Server]] = defaultdict(list)
+    for server in servers:
+        groups[server.name.casefold()].append(server)
+    found: dict[str, list[Finding]] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda s: (s.location.dn.lower(), s.guid))
+        for server in group:
+            others = [s for s in group[:DUPLICATES_NAMED + 1] if s is not server]
+            shown = "; ".join(f"{s.location.dn} (objectGUID {s.guid}, changed "
+                              f"{iso(s.ref.copy.when_changed)})"
+                              for s in others[:DUPLICATES_NAMED])
+            more = len(group) - 1 - min(len(others), DUPLICATES_NAMED)
+            found[server.guid] = [Finding(
+                cause="duplicate-name", severity="warning", viewers=(),
+                evidence=(f"{len(group)} Locations are named {server.name} (case aside): "
+                          f"this one, {server.location.dn} (objectGUID {server.guid}, "
+                          f"changed {iso(server.ref.copy.when_changed)}), and {shown}"
+                          + (f" and {more} more" if more else "") + ". poolsync tells them "
+                          "apart by objectGUID; a name in the config matches them all."),
+                fix=("Find the Location the running server writes to (the one whose "
+                     "subscribers are homed on it, usually changed last) and remove the "
+                     "others, left by a reinstall or a restore, with the Unity tools; "
+                     "poolsync only reads the directory."))]
+    return found

@@ -48,7 +48,7 @@ from poolsync.render.capacity_format import (
     ranked,
 )
 from poolsync.render.capacity_html import capacity_html
-from poolsync.spreadsheet import neutralize
+from poolsync.spreadsheet import neutralize, visible
 
 __all__ = [
     "CSV_COLUMNS",
@@ -218,9 +218,10 @@ _MD_SPECIAL: Final = frozenset("\\`*_[]<>|&#")
 
 
 def _md(text: str) -> str:
-    """Plain text made inert in Markdown (a server name cannot open a tag or a cell)."""
+    """Plain text made inert in Markdown (a server name cannot open a tag or a cell)
+    and on a terminal (control characters are written ``\\xNN``)."""
     flat = " ".join(text.split())
-    return "".join(f"\\{ch}" if ch in _MD_SPECIAL else ch for ch in flat)
+    return visible("".join(f"\\{ch}" if ch in _MD_SPECIAL else ch for ch in flat))
 
 
 def _md_table(headers: Sequence[str], rows: Iterable[Sequence[str]],

@@ -618,7 +618,7 @@ def _pool_seats(config: Config, store: Store, locations: list[Location],
         store.add_snapshots(snapshots_from_report(report, now), source="sync")
     except StoreError as exc:
         log.warning("could not record the usage snapshot: %s", exc)
-    summary = tuple((a.scope, a.name, a.state.value) for a in (*states.pools, *states.servers))
+    summary = states.series()
     return report.compliant and states.compliant, pool_seats(report), summary
 
 

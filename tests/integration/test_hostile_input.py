@@ -338,6 +338,7 @@ class Runs:
     pool: dict[str, Any]
     doctor_code: int
     doctor: dict[str, Any]
+    metrics: str
 
 
 def _cli_process(work: Path, *args: str | Path) -> tuple[int, str, str, float, int]:
@@ -360,15 +361,17 @@ def _cli_process(work: Path, *args: str | Path) -> tuple[int, str, str, float, i
 def runs(hostile: Hostile) -> Runs:
     store = hostile.work / "total.db"
     config = lab_config_copy(hostile.lab, hostile.work / "total.yaml", store=store)
+    metrics = hostile.work / "total.prom"
     code, out, err, seconds, rss = _cli_process(hostile.work, "-c", config, "resync",
-                                                "--total", "--format", "json")
+                                                "--total", "--format", "json",
+                                                "--metrics-file", metrics)
     assert code in (0, 3), err
     incremental = run("-c", hostile.incremental, "resync")
     pool = run("-c", config, "pool", "--format", "json")
     doctor = run("-c", config, "doctor", "--format", "json")
     return Runs(config, store, json.loads(out), seconds, rss, incremental.exit_code,
                 pool.exit_code, json.loads(pool.stdout), doctor.exit_code,
-                json.loads(doctor.stdout))
+                json.loads(doctor.stdout), metrics.read_text())
 
 
 def seats(vm: int, um: int, inbox: int) -> dict[str, int]:
@@ -590,9 +593,23 @@ def test_doctor_reports_each_bad_location_and_no_healthy_one(hostile: Hostile,
         assert server["name"] == EXPECTED_NAMES[case]
         assert [f["cause"] for f in server["findings"]] == [reason.value], case
     healthy = sorted(s["name"] for s in runs.doctor["servers"] if s["healthy"])
-    assert healthy == ["UNITY-DUP", "UNITY-DUP", "UNITY-G1", "UNITY-G2", "UNITY-H",
-                       "UNITY-OID"]
+    assert healthy == ["UNITY-G1", "UNITY-G2", "UNITY-H", "UNITY-OID"]
+    for case in ("dup-1", "dup-2"):  # counted, but the name is ambiguous
+        server = health[hostile.guids[hostile.location_dn(case)]]
+        assert [f["cause"] for f in server["findings"]] == ["duplicate-name"]
     assert runs.doctor["complete"] is True
+
+
+@pytest.mark.integration
+def test_two_locations_with_one_name_are_two_metric_series(hostile: Hostile,
+                                                           runs: Runs) -> None:
+    """node_exporter drops a file with two series of one label set."""
+    series = [line.rsplit(" ", 1)[0] for line in runs.metrics.splitlines()
+              if line and not line.startswith("#")]
+    assert len(series) == len(set(series))
+    for case in ("dup-1", "dup-2"):
+        guid = hostile.guids[hostile.location_dn(case)]
+        assert f'name="UNITY-DUP ({guid})"' in runs.metrics
 
 
 @pytest.mark.integration

@@ -649,3 +649,35 @@ def test_a_dc_without_inbound_connections_is_connection_missing() -> None:
     assert [f.cause for f in dc3.findings] == ["connection-missing"]
     assert "repadmin /kcc DC3" in dc3.findings[0].fix
     assert all(d.healthy for d in report.dcs if d.name != "DC3")
+
+
+# --- Locations sharing a name ---------------------------------------------------------
+
+
+def test_locations_sharing_a_name_each_get_a_duplicate_name_warning() -> None:
+    a = location("UNITY-A")
+    twin = dataclasses.replace(location("unity-a"), guid="guid-twin",
+                               dn=f"CN=unity-a-restored,CN=Locations,{NC}")
+    report = diagnose(build([a, twin, location("UNITY-B")]))
+    dup = [(s.guid, f) for s in report.servers for f in s.findings
+           if f.cause == "duplicate-name"]
+    assert sorted(guid for guid, _ in dup) == ["guid-UNITY-A", "guid-twin"]
+    for guid, finding in dup:
+        other = "guid-twin" if guid == "guid-UNITY-A" else "guid-UNITY-A"
+        assert finding.severity == "warning" and finding.viewers == ()
+        assert finding.evidence.startswith("2 Locations are named ")
+        assert f"(objectGUID {guid}, changed " in finding.evidence
+        assert f"(objectGUID {other}, changed " in finding.evidence
+        assert "remove the others" in finding.fix
+    assert ("UNITY-B", "duplicate-name") not in causes(report)
+    assert "duplicate-name" in doctor_report_table(report, width=100)
+
+
+def test_a_crowd_of_namesakes_is_named_in_a_bounded_sentence() -> None:
+    crowd = [dataclasses.replace(location("UNITY-X"), guid=f"guid-{n:03}",
+                                 dn=f"CN=x{n:03},CN=Locations,{NC}") for n in range(40)]
+    report = diagnose(build(crowd))
+    findings = [f for s in report.servers for f in s.findings if f.cause == "duplicate-name"]
+    assert len(findings) == 40
+    assert all(f.evidence.count("(objectGUID ") == 6 and "and 34 more." in f.evidence
+               for f in findings)

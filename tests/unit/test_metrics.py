@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from poolsync.allocation import ClassSeats, Pool, PoolReport
+from poolsync.compliance import Assessment, ComplianceReport, State
 from poolsync.errors import PoolsyncError
 from poolsync.metrics import (
     MetricsError,
@@ -388,3 +389,23 @@ def test_the_metrics_file_is_never_written_through_a_link_or_onto_a_device(
     with pytest.raises(MetricsError, match="not a regular file"):
         write_metrics(Path("/dev/null"), "x 1\n")
     assert Path("/dev/null").is_char_device()
+
+
+def test_two_servers_with_one_name_are_two_series() -> None:
+    """node_exporter drops a file with two series of one label set: a server whose name
+    another Location shares is named with its objectGUID."""
+    def server(name: str, guid: str, state: State) -> Assessment:
+        return Assessment("server", name, state, None, None, (), guid)
+    report = ComplianceReport(
+        pools=(Assessment("pool", "lab.example.com", State.COMPLIANT, None, None, ()),),
+        servers=(server("UNITY-A", "guid-1", State.COMPLIANT),
+                 server("UNITY-A", "guid-2", State.GRACE),
+                 server("UNITY-B", "guid-3", State.COMPLIANT)))
+    text = render_metrics(sample(states=report.series()))
+    lines = [line for line in text.splitlines() if line.startswith("poolsync_compliance_state")]
+    assert lines == [
+        'poolsync_compliance_state{scope="pool",name="lab.example.com",state="compliant"} 1',
+        'poolsync_compliance_state{scope="server",name="UNITY-A (guid-1)",state="compliant"} 1',
+        'poolsync_compliance_state{scope="server",name="UNITY-A (guid-2)",state="grace"} 1',
+        'poolsync_compliance_state{scope="server",name="UNITY-B",state="compliant"} 1',
+    ]

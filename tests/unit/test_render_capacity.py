@@ -353,6 +353,16 @@ def test_md_escapes_names() -> None:
             assert line.count(" | ") == 9  # the name did not open a cell of its own
 
 
+def test_md_and_csv_carry_no_control_character() -> None:
+    """ESC and BEL in a name would reach the terminal of whoever cats the report."""
+    controls = "UNITY-\x1b]0;owned\x07C\x1b[2J\x9b"
+    report = sample_report(names={"UNITY-C": controls, POOL: f"pool\x1b[31m{POOL}"})
+    for text in (capacity_md(report), capacity_csv(report)):
+        assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", text.replace("\r\n", "\n"))
+        shown = text.replace("\\[", "[").replace("\\]", "]")  # Markdown's escapes
+        assert "UNITY-\\x1b]0;owned\\x07C\\x1b[2J\\x9b" in shown
+
+
 # --- text -------------------------------------------------------------------------
 
 
