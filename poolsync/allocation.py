@@ -20,7 +20,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Final, Literal
 
-from poolsync.attachment import LicenseData, parse_attachment
+from poolsync.attachment import MAX_ATTACHMENT_BYTES, LicenseData, parse_attachment
 from poolsync.errors import AttachmentError
 from poolsync.homes import ORPHAN_THRESHOLD, HomeMatch, MatchedBy, match_homes
 from poolsync.model import SEAT_CLASSES, Location, Roles, SeatClass, Seats
@@ -54,6 +54,7 @@ class ExclusionReason(enum.Enum):
     FAILOVER_SECONDARY = "failover-secondary"
     VERSION_UNSUPPORTED = "version-unsupported"
     ATTACHMENT_MISSING = "attachment-missing"
+    ATTACHMENT_TOO_LARGE = "attachment-too-large"
     ATTACHMENT_CORRUPT = "attachment-corrupt"
     POOLING_DISABLED = "pooling-disabled"
 
@@ -256,6 +257,16 @@ def _classify(location: Location, roles: Roles) -> Exclusion | LicenseData:
     """
     if roles.versions and (excluded := _version_exclusion(location)) is not None:
         return excluded
+    if location.attachment is None and location.attachment_refused is not None:
+        size = location.attachment_refused
+        return _excluded(
+            location,
+            ExclusionReason.ATTACHMENT_TOO_LARGE,
+            (f"its pooling attachment is {size:,} bytes, over the "
+             f"{MAX_ATTACHMENT_BYTES:,}-byte limit, and was not read" if size else
+             "the DC refused to send its pooling attachment (too large for one reply), "
+             "so it was not read"),
+        )
     if location.attachment is None:
         return _excluded(
             location,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class SeatClass(enum.Enum):
@@ -103,6 +103,9 @@ class Location:
     version: str | None = None
     failover_of: str | None = None
     attachment: str | bytes | None = None
+    #: Set when the attachment was not read for its size: that size in bytes (0 when
+    #: the DC refused to send it); ``attachment`` is None then.
+    attachment_refused: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,9 @@ class Entry:
 
     dn: str
     attributes: Mapping[str, list[bytes]]  # keys lower-cased: LDAP names are case-blind
+    #: Attributes (lower-cased) whose value was not read for its size: that size in
+    #: bytes (0 when the DC refused to send it).
+    refused: Mapping[str, int] = field(default_factory=dict)
 
     def first(self, name: str) -> bytes | None:
         values = self.attributes.get(name.lower())

@@ -1,10 +1,13 @@
 """A directory server that misbehaves on purpose: plain LDAP on loopback, enough of it
 for a bind and paged searches whose pages a test scripts (a DC that never ends a
-search cannot be made of Samba).
+search cannot be made of Samba), and base reads of one large value.
 
 ``FakeDc(pages)`` listens on 127.0.0.1; ``pages(n)`` gives the n-th page (from 0) of
-every search as (entry DNs, cookie): an empty cookie ends the search. Every entry
-carries ``objectGUID`` (16 bytes from its DN) and ``name``.
+every subtree search as (entry DNs, cookie): an empty cookie ends the search. Every
+entry carries ``objectGUID`` (16 bytes from its DN) and ``name``. With ``values``, a
+base search of ``<GUID=g>`` is answered from ``values(g)``: bytes (sent as the
+``pooling`` attribute), an int N (a value of N bytes, streamed in chunks so the fake
+itself holds none of it), None (no such attribute) or an LDAP result code (an error).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from ldap3.strategy.base import BaseStrategy
@@ -59,11 +63,82 @@ def done(message_id: int, cookie: bytes) -> bytes:
     return message(message_id, _result(0x65), tlv(0xA0, control))
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An LDAP result code a base read is answered with (no entry)."""
+
+    code: int
+
+
+def _search_parts(pdu: bytes) -> tuple[str, int]:
+    """A searchRequest's base DN and scope."""
+    _, _, pos = header(pdu)
+    _, start = _ber_length(pdu, pos + 1)
+    dn_len, dn_start = _ber_length(pdu, start + 1)
+    scope_pos = dn_start + dn_len
+    return pdu[dn_start:scope_pos].decode(), pdu[scope_pos + 2]
+
+
+def _ber_length(pdu: bytes, pos: int) -> tuple[int, int]:
+    first = pdu[pos]
+    if first < 0x80:
+        return first, pos + 1
+    count = first & 0x7F
+    return int.from_bytes(pdu[pos + 1:pos + 1 + count], "big"), pos + 1 + count
+
+
+def _is_base(pdu: bytes) -> bool:
+    return _search_parts(pdu)[1] == 0
+
+
+def _base(pdu: bytes) -> str:
+    return _search_parts(pdu)[0]
+
+
+def _answer_base(client: socket.socket, mid: int, base: str,
+                 values: Callable[[str], bytes | int | Refusal | None]) -> None:
+    guid = base.removeprefix("<GUID=").removesuffix(">")
+    answer = values(guid)
+    dn = f"CN={guid},CN=Locations,DC=lab,DC=example,DC=com".encode()
+    if isinstance(answer, Refusal):
+        result = tlv(0x65, _integer(0x0A, answer.code) + tlv(0x04, b"") + tlv(0x04, b""))
+        client.sendall(message(mid, result))
+        return
+    if isinstance(answer, bytes):
+        attrs = tlv(0x30, tlv(0x04, b"pooling") + tlv(0x31, tlv(0x04, answer)))
+        client.sendall(message(mid, tlv(0x64, tlv(0x04, dn) + tlv(0x30, attrs))))
+    elif isinstance(answer, int):  # the value streamed: only its headers are built
+        value_head = bytes([0x04]) + _length(answer)
+        values_len = len(value_head) + answer
+        set_head = bytes([0x31]) + _length(values_len)
+        name = tlv(0x04, b"pooling")
+        attr_len = len(name) + len(set_head) + values_len
+        attr_head = bytes([0x30]) + _length(attr_len)
+        attrs_len = len(attr_head) + attr_len
+        attrs_head = bytes([0x30]) + _length(attrs_len)
+        dn_tlv = tlv(0x04, dn)
+        op_len = len(dn_tlv) + len(attrs_head) + attrs_len
+        op_head = bytes([0x64]) + _length(op_len)
+        mid_tlv = _integer(0x02, mid)
+        msg_len = len(mid_tlv) + len(op_head) + op_len
+        client.sendall(bytes([0x30]) + _length(msg_len) + mid_tlv + op_head + dn_tlv
+                       + attrs_head + attr_head + name + set_head + value_head)
+        chunk = b"x" * 65536
+        left = answer
+        while left:
+            client.sendall(chunk[:left])
+            left -= min(left, len(chunk))
+    client.sendall(message(mid, _result(0x65)))
+
+
 class FakeDc:
     """A thread serving each connection: binds succeed, searches follow ``pages``."""
 
-    def __init__(self, pages: Callable[[int], Page]) -> None:
+    def __init__(self, pages: Callable[[int], Page],
+                 values: Callable[[str], bytes | int | Refusal | None] | None = None) -> None:
         self.pages = pages
+        self.values = values
+        self.base_reads = 0
         self.searches = 0  # search requests (pages) answered, over all connections
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -105,6 +180,9 @@ class FakeDc:
                 try:
                     if op == 0x60:  # bindRequest
                         client.sendall(message(mid, _result(0x61)))
+                    elif op == 0x63 and self.values is not None and _is_base(pdu):
+                        self.base_reads += 1
+                        _answer_base(client, mid, _base(pdu), self.values)
                     elif op == 0x63:  # searchRequest: one page
                         dns, cookie = self.pages(page)
                         page += 1

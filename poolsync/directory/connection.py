@@ -26,6 +26,7 @@ from tenacity import (
 
 from poolsync.config import DirectoryConfig, Endpoint, RetryPolicy
 from poolsync.directory.paged import MalformedPdu, PagedSearch, SearchBound
+from poolsync.directory.values import read_values
 from poolsync.errors import (
     AuthError,
     DirectoryError,
@@ -297,8 +298,8 @@ class DirectoryConnection:
         pages are held at a time. Continuation references are skipped. With
         ``show_deleted`` the Show Deleted control is sent, so tombstones (``isDeleted``)
         match too. The search stops with :class:`RunawaySearch` past ``bound`` (or
-        ``directory.max_entries``, whichever is lower), at a paging cookie sent twice,
-        or after too many pages without an entry.
+        ``directory.max_entries``, whichever is lower), or after too many pages
+        without an entry.
         """
         controls: list[tuple[str, bool, bytes | None]] | None = (
             [(SHOW_DELETED_OID, True, None)] if show_deleted else None)
@@ -322,6 +323,48 @@ class DirectoryConnection:
         except MalformedPdu as exc:
             self._check_deadline()
             raise QueryError(f"{_describe(self.endpoint)}: malformed search result "
+                             f"under {base}: {exc}") from exc
+
+    def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str],
+                                *, large: str, max_bytes: int, bound: Bound | None = None,
+                                ) -> Iterator[Entry]:
+        """:meth:`search` for ``attributes`` (which must include objectGUID) without
+        ``large``, then ``large`` of each entry found by a base read of its own, bounded
+        to ``max_bytes`` (see :mod:`poolsync.directory.values`).
+
+        An entry whose value was refused for its size comes without it and with
+        ``refused[large]`` set to the value's size (0: the DC would not send it); one
+        deleted between the search and its read is left out.
+        """
+        others = [a for a in attributes if a.lower() != large.lower()]
+        entries = list(self.search(base, ldap_filter, others, bound=bound))
+        by_guid: dict[str, Entry] = {}
+        for entry in entries:
+            try:
+                by_guid[entry.guid()] = entry
+            except ValueError:
+                yield entry  # no usable objectGUID: the caller skips it with a reason
+        if not by_guid:
+            return
+        reads = read_values(self._conn, list(by_guid), large, max_bytes=max_bytes,
+                            on_receive=self._check_deadline)
+        try:
+            for guid, read in reads:
+                entry = by_guid.pop(guid)
+                if read.gone:
+                    continue
+                if read.refused is not None:
+                    yield Entry(entry.dn, entry.attributes, refused={large.lower(): read.refused})
+                elif read.values:
+                    yield Entry(entry.dn, {**entry.attributes, large.lower(): list(read.values)})
+                else:
+                    yield entry
+        except lex.LDAPException as exc:
+            self._check_deadline()
+            raise translate(exc, self.endpoint, user=self._user) from exc
+        except MalformedPdu as exc:
+            self._check_deadline()
+            raise QueryError(f"{_describe(self.endpoint)}: malformed reply reading {large} "
                              f"under {base}: {exc}") from exc
 
     def request(self, base: str, ldap_filter: str, attributes: list[str], *,

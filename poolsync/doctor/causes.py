@@ -10,7 +10,8 @@ input always gives the same report.
 Each cause code comes from exactly one rule:
 
 - exclusions from the pool rules (``pooling-disabled``, ``version-unsupported``,
-  ``attachment-missing``, ``attachment-corrupt``, ``failover-secondary``):
+  ``attachment-missing``, ``attachment-too-large``, ``attachment-corrupt``,
+  ``failover-secondary``):
   :mod:`poolsync.doctor.pool`;
 - a viewer's GC without the server's current Location (``replication-pending`` when a
   usable chain of connections leads there, ``no-replication-path`` when none does):

@@ -21,6 +21,7 @@ CAUSES: Final = (
     "pooling-disabled",
     "version-unsupported",
     "attachment-missing",
+    "attachment-too-large",
     "attachment-corrupt",
     "failover-secondary",
     "other-forest",

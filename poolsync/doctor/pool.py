@@ -2,7 +2,8 @@
 
 - Exclusions, from :func:`poolsync.allocation.build_pool_report`
   (``failover-secondary``, ``pooling-disabled``, ``version-unsupported``,
-  ``attachment-missing``, ``attachment-corrupt``), each with the fix for its reason.
+  ``attachment-missing``, ``attachment-too-large``, ``attachment-corrupt``), each with
+  the fix for its reason.
 - ``published-stale``: a member's published utilization disagrees with the subscribers
   poolsync's store homes on it.
 - Expected names without a Location: ``other-forest`` when another forest holds one by
@@ -34,6 +35,7 @@ _EXCLUSION_SEVERITY: Final[dict[ExclusionReason, Severity]] = {
     ExclusionReason.POOLING_DISABLED: "warning",
     ExclusionReason.VERSION_UNSUPPORTED: "error",
     ExclusionReason.ATTACHMENT_MISSING: "error",
+    ExclusionReason.ATTACHMENT_TOO_LARGE: "error",
     ExclusionReason.ATTACHMENT_CORRUPT: "error",
 }
 #: How the fix of a failover secondary that the pool counts with its primary begins.
@@ -85,6 +87,11 @@ def _exclusion_fix(exclusion: Exclusion, server: Server, servers: Sequence[Serve
         return f"License pooling needs Cisco Unity 4.0 or later: upgrade {name}."
     if reason is ExclusionReason.FAILOVER_SECONDARY:
         return _failover_fix(server, servers, members)
+    if reason is ExclusionReason.ATTACHMENT_TOO_LARGE:
+        return (f"A real pooling attachment is a few kilobytes: this one is not Unity's. "
+                f"Find who wrote it (the Location's whenChanged, the DC's audit log), then "
+                f"have {name} republish its own (DOHPropTest's Total Resync on {name}, or "
+                "restart its license service) and run `poolsync resync --total`.")
     return (f"{name} republishes its pooling attachment when its license service restarts "
             f"(the classic fix: DOHPropTest's Total Resync on {name}); then run "
             "`poolsync resync --total`.")

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from poolsync.attachment import MAX_ATTACHMENT_BYTES
 from poolsync.config import Config, DirectoryConfig, Endpoint
 from poolsync.directory import connect, retrying
 from poolsync.doctor.model import DcProbe, ForeignSighting, LocationCopy, StoreView
@@ -92,7 +93,10 @@ def _read(endpoint: Endpoint, gc: bool, directory: DirectoryConfig, profile: Pro
             attributes = [*location_attributes(profile), *EVIDENCE_ATTRIBUTES]
             copies: list[LocationCopy] = []
             skipped: list[str] = []
-            for entry in conn.search(endpoint.base_dn, location_filter(profile), attributes):
+            entries = conn.search_with_large_value(
+                endpoint.base_dn, location_filter(profile), attributes,
+                large=profile.location.pooling_data, max_bytes=MAX_ATTACHMENT_BYTES)
+            for entry in entries:
                 try:
                     copies.append(_copy(entry, name, profile))
                 except ValueError as exc:  # e.g. no objectGUID: skip it, say so

@@ -33,6 +33,7 @@ _VIEWED_AS: Final = {
     "pooling-disabled": "not counted by",
     "version-unsupported": "not counted by",
     "attachment-missing": "not counted by",
+    "attachment-too-large": "not counted by",
     "attachment-corrupt": "not counted by",
     "failover-secondary": "counted with its primary by",
     "published-stale": "counted from the directory by",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
 
 # Also the migration from schema 3, so both make the same table.
@@ -46,6 +46,7 @@ CREATE TABLE locations (
     failover_of TEXT,
     attachment  BLOB,                   -- raw bytes as the directory sent them
     usn_changed INTEGER,
+    attachment_refused INTEGER,         -- not read for its size: its bytes
     PRIMARY KEY (pass, guid)
 ) WITHOUT ROWID;
 CREATE TABLE subscribers (
@@ -97,13 +98,14 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: (SNAPSHOTS_DDL,),
     # seats_by_home replaces grouping by home, and the index that grouping used
     4: (SEATS_DDL, SEATS_FILL, "DROP INDEX IF EXISTS subscribers_by_home"),
+    5: ("ALTER TABLE locations ADD COLUMN attachment_refused INTEGER",),
 }
 
 STAGING_DDL = """
 CREATE TEMP TABLE stage_locations (
     pass TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, name TEXT NOT NULL,
     object_id TEXT NOT NULL, version TEXT, failover_of TEXT, attachment BLOB,
-    usn_changed INTEGER, PRIMARY KEY (pass, guid)
+    usn_changed INTEGER, attachment_refused INTEGER, PRIMARY KEY (pass, guid)
 ) WITHOUT ROWID;
 CREATE TEMP TABLE stage_subscribers (
     pass TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, home TEXT, dtmf_id TEXT,

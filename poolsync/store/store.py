@@ -65,10 +65,12 @@ class Changes:
     removed: int = 0
 
 
-_LOC_COLS = "pass, guid, dn, name, object_id, version, failover_of, attachment, usn_changed"
+_LOC_COLS = ("pass, guid, dn, name, object_id, version, failover_of, attachment, usn_changed, "
+             "attachment_refused")
 _SUB_COLS = "pass, guid, dn, home, dtmf_id, um, inbox, usn_changed"
 _COMPARED = {
-    "locations": "guid, dn, name, object_id, version, failover_of, attachment",
+    "locations": "guid, dn, name, object_id, version, failover_of, attachment, "
+                 "attachment_refused",
     "subscribers": "guid, dn, home, dtmf_id, um, inbox",
 }
 
@@ -454,14 +456,21 @@ class Store:
     def has_data(self) -> bool:
         return bool(self._db.execute("SELECT count(*) FROM passes").fetchone()[0])
 
+    def columns(self, table: str) -> set[str]:
+        """The columns of one of the store's tables (an older store may lack some)."""
+        return {row[1] for row in self._db.execute(f"PRAGMA main.table_info({table})")}
+
     def locations(self, *, pass_name: str | None = None) -> list[Location]:
         """The Locations held, one per objectGUID (the domain pass's copy preferred),
         or those of one pass ("domain" or "gc")."""
         source = _merged("locations") if pass_name is None else "locations"
         where = "" if pass_name is None else "WHERE pass = ?"
+        # A schema-5 store opened read-only (a dry run) has no attachment_refused.
+        refused = ("attachment_refused" if "attachment_refused" in self.columns("locations")
+                   else "NULL")
         rows = self._db.execute(
-            "SELECT guid, dn, name, object_id, version, failover_of, attachment "
-            f"FROM ({source}) {where} ORDER BY name, guid",
+            "SELECT guid, dn, name, object_id, version, failover_of, attachment, "
+            f"{refused} FROM ({source}) {where} ORDER BY name, guid",
             () if pass_name is None else (pass_name,)).fetchall()
         return [Location(*row) for row in rows]
 
@@ -575,7 +584,7 @@ def parent_dn(dn: str) -> str:
 
 def _location_row(pass_name: str, loc: Location, usn: int | None) -> tuple[Any, ...]:
     return (pass_name, loc.guid, loc.dn, loc.name, loc.object_id, loc.version,
-            loc.failover_of, loc.attachment, usn)
+            loc.failover_of, loc.attachment, usn, loc.attachment_refused)
 
 
 def _subscriber_row(pass_name: str, sub: Subscriber, usn: int | None) -> tuple[Any, ...]:
@@ -608,8 +617,11 @@ class Plan:
         return not any(c.added or c.changed or c.removed for c in self.counts.values())
 
 
-def _differs(table: str, new: str, old: str) -> str:
-    cols = [c.strip() for c in _COMPARED[table].split(",") if c.strip() != "guid"]
+def _differs(table: str, new: str, old: str, present: set[str]) -> str:
+    """SQL true when a compared column differs; columns an older store (opened read-only
+    by a dry run, so not migrated) lacks are not compared."""
+    cols = [c.strip() for c in _COMPARED[table].split(",")
+            if c.strip() != "guid" and c.strip() in present]
     return " OR ".join(f"NOT ({new}.{c} IS {old}.{c})" for c in cols)
 
 
@@ -683,7 +695,7 @@ class SyncWriter:
                         items: Iterable[tuple[Location, int | None]]) -> int:
         return self._insert(
             f"INSERT OR REPLACE INTO temp.stage_locations ({_LOC_COLS}) "
-            "VALUES (?,?,?,?,?,?,?,?,?)",
+            "VALUES (?,?,?,?,?,?,?,?,?,?)",
             (_location_row(pass_name, loc, usn) for loc, usn in items))
 
     def stage_subscribers(self, pass_name: str,
@@ -725,7 +737,8 @@ class SyncWriter:
                     "CASE WHEN m.guid IS NULL THEN 'insert' ELSE 'update' END, s.dn, "
                     f"s.{label} FROM {stage} AS s LEFT JOIN main.{table} AS m "
                     "ON m.pass = s.pass AND m.guid = s.guid "
-                    f"WHERE m.guid IS NULL OR {_differs(table, 's', 'm')}")
+                    f"WHERE m.guid IS NULL OR "
+                    f"{_differs(table, 's', 'm', self._store.columns(table))}")
                 # total pass: whatever it did not read is gone
                 # (CROSS JOIN fixes the join order: the small temp tables drive, so an
                 # incremental plan never scans the store's tables.)

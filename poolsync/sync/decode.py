@@ -155,6 +155,7 @@ def decode_location(entry: Entry, profile: Profile) -> Location:
         version=None if loc.version is None else _text(entry, loc.version),
         failover_of=_id(entry, loc.failover_of),
         attachment=entry.first(loc.pooling_data),  # bytes: the XML names its encoding
+        attachment_refused=entry.refused.get(loc.pooling_data.lower()),
     )
 
 

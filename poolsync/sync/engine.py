@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from poolsync.allocation import build_pool_report
+from poolsync.attachment import MAX_ATTACHMENT_BYTES
 from poolsync.capacity.history import snapshots_from_report
 from poolsync.compliance import assess
 from poolsync.config import Config, Endpoint
@@ -180,12 +181,21 @@ class _PassContext:
                             "--allow-growth` once")
 
 
+def _locations(conn: DirectoryConnection, ctx: _PassContext, base: str,
+               ldap_filter: str) -> Iterator[Entry]:
+    """Location entries, each attachment read on its own and refused over
+    MAX_ATTACHMENT_BYTES (:meth:`DirectoryConnection.search_with_large_value`)."""
+    return conn.search_with_large_value(
+        base, ldap_filter, decode.location_attributes(ctx.profile),
+        large=ctx.profile.location.pooling_data, max_bytes=MAX_ATTACHMENT_BYTES,
+        bound=ctx.bound("locations"))
+
+
 def _read_total(conn: DirectoryConnection, ctx: _PassContext, base: str,
                 counters: dict[str, _Counter]) -> None:
     profile, writer, name = ctx.profile, ctx.writer, ctx.name
     writer.stage_locations(name, _decoded(
-        conn.search(base, decode.location_filter(profile), decode.location_attributes(profile),
-                    bound=ctx.bound("locations")),
+        _locations(conn, ctx, base, decode.location_filter(profile)),
         lambda e: decode.decode_location(e, profile), ctx.progress, counters["locations"]))
     writer.stage_subscribers(name, _decoded(
         conn.search(base, decode.subscriber_filter(profile),
@@ -202,8 +212,7 @@ def _read_incremental(conn: DirectoryConnection, ctx: _PassContext, base: str, u
     """
     profile, writer, name = ctx.profile, ctx.writer, ctx.name
     writer.stage_locations(name, _decoded(
-        conn.search(base, decode.changed_filter(profile.location.object_class, usn),
-                    decode.location_attributes(profile), bound=ctx.bound("locations")),
+        _locations(conn, ctx, base, decode.changed_filter(profile.location.object_class, usn)),
         lambda e: decode.decode_location(e, profile), ctx.progress, counters["locations"]))
 
     # Every changed user: one that stopped being a subscriber must leave the store.

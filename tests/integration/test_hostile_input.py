@@ -27,9 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import ldap3
 import pytest
+import yaml
 
 from poolsync.allocation import ExclusionReason, build_pool_report
 from poolsync.attachment import MAX_ATTACHMENT_BYTES, format_attachment, license_data
@@ -41,6 +43,7 @@ from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.sync import decode
 from tests.conftest import TOPOLOGIES, _bring_up
+from tests.faultproxy import FaultProxy, reset
 from tests.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, run
 
 PROFILE = load_profile(str(LICENSE_CLASS_PROFILE))
@@ -127,6 +130,7 @@ def test_sorting_locations_does_not_copy_their_attachments() -> None:
 # laughs refused): measured 4.6 s and 115 MiB peak RSS; the bounds leave room for a
 # busy machine. Expanding the billion laughs alone would take about 3 GB.
 LAB_TIME_BOUND = 30.0
+BIG_COPIES = 7  # more Locations with BIG_XML
 LAB_MEMORY_BOUND = 300 << 20
 
 SAMBA_ACCEPTED_NOT_UTF8 = b"\xf4\x90\x80\x80"  # "UTF-8" of a code point over U+10FFFF
@@ -205,6 +209,10 @@ LOCATIONS = {
                           pooling_data=attachment(Seats(5, 0, 0), Seats(1, 0, 0))),
     "dup-2": LocationCase("DUP-2", "UNITY-DUP", oid("dup-2"),
                           pooling_data=attachment(Seats(5, 0, 0), Seats(1, 0, 0))),
+    # Eight 4 MiB attachments in all: one page of the Location search would be 34 MB,
+    # over Samba's 25.6 MB reply limit (sizeLimitExceeded stopped the whole forest).
+    **{f"big-xml-{n}": LocationCase(f"BIG-XML-{n}", f"BIG-XML-{n}", oid(f"big-xml-{n}"),
+                                    pooling_data=BIG_XML) for n in range(1, BIG_COPIES + 1)},
 }
 
 SUBSCRIBERS = {
@@ -521,8 +529,10 @@ EXCLUDED = {
     "not-utf8-xml": (ExclusionReason.ATTACHMENT_CORRUPT,
                      "not well-formed XML: line 3, column 12 (not well-formed (invalid token))"),
     "no-name": (ExclusionReason.ATTACHMENT_MISSING, "no pooling attachment"),
-    "big-xml": (ExclusionReason.ATTACHMENT_CORRUPT,
-                f"attachment is {len(BIG_XML)} bytes, over the 1048576-byte limit"),
+    **{case: (ExclusionReason.ATTACHMENT_TOO_LARGE,
+              f"its pooling attachment is {len(BIG_XML):,} bytes, over the 1,048,576-byte "
+              "limit, and was not read")
+       for case in ("big-xml", *(f"big-xml-{n}" for n in range(1, BIG_COPIES + 1)))},
     "laughs": (ExclusionReason.ATTACHMENT_CORRUPT, "DTDs are not allowed in an attachment"),
     "x-encoding": (ExclusionReason.ATTACHMENT_CORRUPT,
                    "unsupported character encoding in the XML declaration "
@@ -537,6 +547,7 @@ EXPECTED_NAMES = {
     "not-utf8-xml": "BAD-XML-BYTES",
     "no-name": "no,name +(x)",
     "big-xml": "BIG-XML",
+    **{f"big-xml-{n}": f"BIG-XML-{n}" for n in range(1, BIG_COPIES + 1)},
     "laughs": "LAUGHS",
     "x-encoding": "X-ENCODING",
 }
@@ -568,7 +579,9 @@ def test_exact_values_are_stored(hostile: Hostile, runs: Runs) -> None:
     assert locations[hostile.guids[hostile.location_dn("not-utf8-oid")]].object_id == \
         "0x" + b"oid-\xf4\x90\x80\x80".hex()
     big = locations[hostile.guids[hostile.location_dn("big-xml")]]
-    assert big.attachment == BIG_XML.encode()
+    # Refused unread: its size is kept.
+    assert big.attachment is None
+    assert big.attachment_refused == len(BIG_XML)
     assert locations[hostile.guids[hostile.location_dn("laughs")]].attachment == \
         LAUGHS.encode()
     subscribers = stored_subscribers(runs.store)
@@ -676,3 +689,29 @@ def test_pasted_unescaped_the_injection_would_have_matched_every_location(
         found = list(conn.search(hostile.base, pasted, ["objectGUID"]))
     assert len(found) > 2
 
+
+
+@pytest.mark.integration
+def test_a_reset_while_skipping_a_large_attachment_is_retried_cleanly(
+        hostile: Hostile, runs: Runs) -> None:
+    """Through a proxy that resets the DC's first connection 12 MB in (the middle of
+    the 4 MiB attachments being skipped), the domain pass is retried and the store ends
+    as a clean run's."""
+    doc = yaml.safe_load(runs.config.read_text())
+    url = urlsplit(doc["directory"]["dc"]["url"])
+    assert url.hostname is not None and url.port is not None
+    with FaultProxy(url.hostname, (url.hostname, url.port)) as proxy:
+        proxy.plan([reset(after=12 << 20)])
+        doc["directory"]["dc"]["url"] = f"ldaps://{url.hostname}:{proxy.port}"
+        doc["store"] = str(hostile.work / "reset.db")
+        config = hostile.work / "reset.yaml"
+        config.write_text(yaml.safe_dump(doc))
+        resynced = run("-c", config, "resync", "--total", "--format", "json")
+        assert proxy.applied["reset"] == 1
+        assert proxy.connections >= 2  # the reset connection, then the retry's
+    assert resynced.exit_code in (0, 3), resynced.stderr
+    shown = run("-c", config, "pool", "--format", "json")
+    assert shown.exit_code == runs.pool_code
+    pool = json.loads(shown.stdout)
+    assert {k: v for k, v in pool.items() if k != "meta"} == \
+        {k: v for k, v in runs.pool.items() if k != "meta"}

@@ -111,6 +111,18 @@ class FakeConn:
         return [Entry("CN=Deleted Objects,DC=lab,DC=example,DC=com",
                       {"objectguid": [guid_bytes(999_999)]})], {}
 
+    def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str], *,
+                                large: str, max_bytes: int, bound: Bound | None = None,
+                                ) -> Iterator[Entry]:
+        """As the real connection: values over ``max_bytes`` come back refused."""
+        for entry in self.search(base, ldap_filter, attributes, bound=bound):
+            value = entry.first(large)
+            if value is not None and len(value) > max_bytes:
+                rest = {k: v for k, v in entry.attributes.items() if k != large.lower()}
+                yield Entry(entry.dn, rest, refused={large.lower(): len(value)})
+            else:
+                yield entry
+
     def search(self, base: str, ldap_filter: str, attributes: list[str], *,
                show_deleted: bool = False, bound: Bound | None = None) -> Iterator[Entry]:
         """Serves everything of the kind asked for (no uSNChanged filtering); past

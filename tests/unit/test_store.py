@@ -36,7 +36,7 @@ def test_a_new_store_is_versioned_and_empty(tmp_path: Path) -> None:
         assert not store.has_data()
         assert store.locations() == []
     with sqlite3.connect(tmp_path / "s.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
 
 
 def test_a_store_path_that_cannot_exist_is_a_store_error(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         (mark,) = store.passes()
         assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
 
 
 def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs(
@@ -121,6 +121,7 @@ def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE snapshots")
         db.execute("DROP TABLE seats_by_home")
+        db.execute("ALTER TABLE locations DROP COLUMN attachment_refused")
         db.execute("PRAGMA user_version = 3")
     with Store.open(path, create=False) as store:  # read-only: no table, no history
         assert store.snapshots() == []
@@ -129,7 +130,7 @@ def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
         assert store.add_snapshots([row], source="sync") == (1, 0)
         assert store.snapshots() == [row]
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
 
 
 def test_a_report_reads_one_committed_state(tmp_path: Path) -> None:
@@ -161,3 +162,27 @@ def test_a_planted_wal_link_is_an_unusable_store_not_a_busy_one(tmp_path: Path) 
     assert not isinstance(info.value, StoreLockedError)  # exit 1, not 6
     assert f"{wal} is a symbolic link" in str(info.value)
     assert info.value.exit_code == 1
+
+
+def test_a_schema_5_store_is_read_and_planned_as_it_is_then_migrated(tmp_path: Path) -> None:
+    """A dry run opens an older store read-only: no attachment_refused column yet."""
+    from poolsync.model import Location
+
+    path = tmp_path / "s.db"
+    with Store.open(path):
+        pass
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE locations DROP COLUMN attachment_refused")
+        db.execute("INSERT INTO locations VALUES ('domain', 'g1', 'CN=A', 'A', 'oid', "
+                   "'4.0', NULL, x'3c612f3e', 7)")
+        db.execute("PRAGMA user_version = 5")
+    big = Location("g1", "CN=A", "A", "oid", "4.0", None, None, attachment_refused=5_000_000)
+    with Store.open(path, create=False) as store, store.sync_writer() as writer:
+        assert store.locations() == [Location("g1", "CN=A", "A", "oid", "4.0", None, b"<a/>")]
+        writer.begin_pass("domain", "total")
+        writer.stage_locations("domain", [(big, 8)])
+        assert writer.plan().counts["locations"].changed == 1
+    with Store.open(path) as store:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert store.locations()[0].attachment_refused is None

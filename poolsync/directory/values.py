@@ -1,0 +1,220 @@
+"""One large attribute of many objects, read object by object and bounded.
+
+A Location's pooling attachment is a few kilobytes in a real forest, but anyone who can
+write a Location can make it megabytes. Read in the Location search itself, a hundred
+4 MiB values fail every page with ``sizeLimitExceeded`` (Samba refuses a reply over
+25.6 MB, LDAP_SERVER_MAX_REPLY_SIZE) and stop the whole forest's sync, and a DC that
+sends one 50 MB value costs hundreds of megabytes to buffer. So the search leaves that
+attribute out, and :func:`read_values` reads it afterwards with one base search per
+object (``<GUID=...>``), a few outstanding at a time. A reply whose BER length is over
+the bound is skipped as it streams in, never buffered; one the DC refuses to send
+(``sizeLimitExceeded``, ``adminLimitExceeded``) is refused likewise. Either way the
+object is kept, with the value marked refused and its size.
+
+Internal to :mod:`poolsync.directory`; the entry point is
+:meth:`poolsync.directory.DirectoryConnection.search_with_large_value`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import ldap3
+from ldap3.core import exceptions as lex
+from ldap3.operation.search import search_operation
+from ldap3.strategy.base import BaseStrategy
+from ldap3.utils.asn1 import decode_message_fast
+
+from poolsync.directory.paged import RECEIVE_SIZE, MalformedPdu, decode_entry, header
+
+__all__ = ["WINDOW", "ValueRead", "read_values"]
+
+WINDOW: Final = 8
+"""Base searches outstanding at once: the DC answers one while poolsync reads another."""
+_ENTRY, _DONE = 0x64, 0x65
+_PREFIX: Final = 65536  # bytes of a skipped message kept: its headers and DN
+#: Result codes with which a DC refuses to send a reply that large.
+_TOO_LARGE: Final = frozenset({4, 11})  # sizeLimitExceeded, adminLimitExceeded
+_NO_SUCH_OBJECT: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRead:
+    """What one object's base read gave: its values (empty when the attribute is
+    absent), or ``refused`` (the value's size in bytes; 0 when the DC refused to send
+    it), or ``gone`` (the object was deleted or moved since the search found it)."""
+
+    values: tuple[bytes, ...] = ()
+    refused: int | None = None
+    gone: bool = False
+
+
+@dataclass(slots=True)
+class _Skipped:
+    """A message over the bound: its first bytes and its whole size."""
+
+    prefix: bytes
+    size: int
+
+
+def _length_at(prefix: bytes, pos: int) -> tuple[int, int]:
+    """A BER length in the first bytes of a message (no check that the value fits)."""
+    first = prefix[pos]
+    if first < 0x80:
+        return first, pos + 1
+    count = first & 0x7F
+    return int.from_bytes(prefix[pos + 1:pos + 1 + count], "big"), pos + 1 + count
+
+
+def _prefix_header(prefix: bytes) -> tuple[int, int, int]:
+    """(messageID, protocolOp tag, position of the protocolOp) from the first bytes of
+    an LDAPMessage."""
+    try:
+        if prefix[0] != 0x30:
+            raise MalformedPdu("not an LDAPMessage")
+        _, pos = _length_at(prefix, 1)
+        if prefix[pos] != 0x02:
+            raise MalformedPdu("no messageID")
+        size, pos = _length_at(prefix, pos + 1)
+        return int.from_bytes(prefix[pos:pos + size], "big"), prefix[pos + size], pos + size
+    except IndexError:
+        raise MalformedPdu("truncated LDAPMessage header") from None
+
+
+def _value_size(skipped: _Skipped) -> int:
+    """The size of the first value of a skipped SearchResultEntry's first attribute
+    (what was asked for), from its headers; the message's size when they do not fit in
+    the bytes kept. Not the message's own size, which varies with the messageID."""
+    prefix = skipped.prefix
+    try:
+        _, _, pos = _prefix_header(prefix)
+        _, pos = _length_at(prefix, pos + 1)  # into the SearchResultEntry
+        dn, pos = _length_at(prefix, pos + 1)  # the DN: skip it
+        _, pos = _length_at(prefix, pos + dn + 1)  # into the attribute list
+        _, pos = _length_at(prefix, pos + 1)  # into the first attribute
+        name, pos = _length_at(prefix, pos + 1)  # its type: skip it
+        _, pos = _length_at(prefix, pos + name + 1)  # into its set of values
+        value, _ = _length_at(prefix, pos + 1)
+    except (IndexError, MalformedPdu):
+        return skipped.size
+    return value if 0 < value < skipped.size else skipped.size
+
+
+class _Reader:
+    """Whole messages off the socket, each over ``max_message`` bytes skipped as it
+    arrives (only its first bytes kept)."""
+
+    def __init__(self, conn: ldap3.Connection, max_message: int,
+                 on_receive: Callable[[], None] | None) -> None:
+        self._conn = conn
+        self._max = max_message
+        self._on_receive = on_receive
+        self._buffer = bytearray()
+        self._skip: _Skipped | None = None
+        self._skip_left = 0
+
+    def _recv(self) -> bytes:
+        if self._on_receive is not None:
+            self._on_receive()
+        try:
+            chunk: bytes = self._conn.socket.recv(RECEIVE_SIZE)
+        except OSError as exc:
+            with contextlib.suppress(Exception):
+                self._conn.strategy.close()
+            raise lex.LDAPSocketReceiveError(f"error receiving data: {exc}") from exc
+        if not chunk:
+            raise lex.LDAPSessionTerminatedByServerError("the server closed the session")
+        return chunk
+
+    def next(self) -> bytes | _Skipped:
+        buffer = self._buffer
+        while True:
+            if self._skip is not None:
+                taken = min(self._skip_left, len(buffer))
+                del buffer[:taken]
+                self._skip_left -= taken
+                if self._skip_left == 0:
+                    skipped, self._skip = self._skip, None
+                    return skipped
+            else:
+                size = BaseStrategy.compute_ldap_message_size(buffer)
+                if size > self._max:
+                    self._skip = _Skipped(bytes(buffer[:_PREFIX]), size)
+                    self._skip_left = size
+                    continue
+                if 0 < size <= len(buffer):
+                    pdu = bytes(buffer[:size])
+                    del buffer[:size]
+                    return pdu
+            buffer += self._recv()
+
+
+def read_values(conn: ldap3.Connection, guids: Iterable[str], attribute: str, *,
+                max_bytes: int, on_receive: Callable[[], None] | None = None,
+                ) -> Iterator[tuple[str, ValueRead]]:
+    """Each object's ``attribute`` by a base search of ``<GUID=guid>``, in order.
+
+    A reply over ``max_bytes`` (plus room for the DN) is skipped unread and refused
+    with the value's size. ldap3 exceptions escape as they are; the caller translates them.
+    """
+    # The entry's DN and the attribute's name come with the value: allow for them.
+    reader = _Reader(conn, max_bytes + 4096, on_receive)
+    pending: dict[int, str] = {}  # messageID -> guid, in the order sent
+    found: dict[str, ValueRead] = {}
+    targets = iter(guids)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < WINDOW:
+                guid = next(targets, None)
+                if guid is None:
+                    exhausted = True
+                    break
+                request = search_operation(
+                    f"<GUID={guid}>", "(objectClass=*)", ldap3.BASE, ldap3.DEREF_NEVER,
+                    [attribute], 0, 0, False, conn.auto_escape, conn.auto_encode, None,
+                    validator=None, check_names=False)
+                pending[conn.send("searchRequest", request, None)] = guid
+            if not pending:
+                return
+            message = reader.next()
+            mid, tag = (_prefix_header(message.prefix)[:2] if isinstance(message, _Skipped)
+                        else header(message)[:2])
+            guid = pending.get(mid, "")
+            if not guid:
+                raise lex.LDAPSocketReceiveError(f"unexpected messageID {mid}")
+            if isinstance(message, _Skipped):
+                if tag != _ENTRY:
+                    raise lex.LDAPSocketReceiveError(
+                        f"a {message.size}-byte reply that is no entry (tag 0x{tag:02x})")
+                found[guid] = ValueRead(refused=_value_size(message))
+            elif tag == _ENTRY:
+                values = decode_entry(message).attributes.get(attribute.lower(), [])
+                found[guid] = ValueRead(values=tuple(values))
+            elif tag == _DONE:
+                del pending[mid]
+                result = _done(conn, message)
+                if result == 0:
+                    yield guid, found.pop(guid, ValueRead())
+                elif result == _NO_SUCH_OBJECT:
+                    found.pop(guid, None)
+                    yield guid, ValueRead(gone=True)
+                elif result in _TOO_LARGE:
+                    found.pop(guid, None)
+                    yield guid, ValueRead(refused=0)
+                else:
+                    raise lex.LDAPOperationResult(result=result,
+                                                  description=f"base read of <GUID={guid}>",
+                                                  response_type="searchResDone")
+    finally:
+        if pending:  # the caller stopped early, or a read failed: the stream is lost
+            with contextlib.suppress(Exception):
+                conn.strategy.close()
+
+
+def _done(conn: ldap3.Connection, pdu: bytes) -> int:
+    done: dict[str, Any] = conn.strategy.decode_response_fast(decode_message_fast(pdu))
+    return int(done.get("result", 0))
