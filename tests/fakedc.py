@@ -22,6 +22,7 @@ from typing import Final
 from ldap3.strategy.base import BaseStrategy
 
 from poolsync.directory.paged import header
+from poolsync.directory.values import _length_at
 
 PAGED_RESULTS_OID: Final = b"1.2.840.113556.1.4.319"
 Page = tuple[list[str], bytes]
@@ -73,18 +74,10 @@ class Refusal:
 def _search_parts(pdu: bytes) -> tuple[str, int]:
     """A searchRequest's base DN and scope."""
     _, _, pos = header(pdu)
-    _, start = _ber_length(pdu, pos + 1)
-    dn_len, dn_start = _ber_length(pdu, start + 1)
+    _, start = _length_at(pdu, pos + 1)
+    dn_len, dn_start = _length_at(pdu, start + 1)
     scope_pos = dn_start + dn_len
     return pdu[dn_start:scope_pos].decode(), pdu[scope_pos + 2]
-
-
-def _ber_length(pdu: bytes, pos: int) -> tuple[int, int]:
-    first = pdu[pos]
-    if first < 0x80:
-        return first, pos + 1
-    count = first & 0x7F
-    return int.from_bytes(pdu[pos + 1:pos + 1 + count], "big"), pos + 1 + count
 
 
 def _is_base(pdu: bytes) -> bool:
