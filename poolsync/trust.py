@@ -2,13 +2,20 @@
 
 A config names the commands poolsync runs (a ``{command:}`` secret) and the servers it
 sends the password to; a profile and a what-if scenario decide what it reads and
-reports. So poolsync reads those files only when no other user can have written them:
-owned by the running user or root, and writable by nobody but their owner. The check is
-made on the file actually opened (``fstat`` of the open descriptor), so nothing can
-swap the file between the check and the read.
+reports; the store holds every subscriber's DN. So poolsync reads those files only when
+no other user can have written them: owned by the running user or root, and writable
+by nobody but their owner. The check is made on the file actually opened (``fstat`` of
+the open descriptor), so nothing can swap the file between the check and the read.
+
+The store's directory, and every directory above it, must be owned by the running user
+or root and writable by nobody else unless sticky (like ``/tmp``, where others cannot
+rename or remove what is not theirs): whoever can write a directory can plant a link
+or rename the store's files there. OpenSSH checks its ``authorized_keys`` the same way.
 
 Entry points: :func:`read_trusted` (a config, profile or what-if file, as bytes),
-:func:`looseness` (what is wrong with one file's owner and mode, and the fix).
+:func:`untrusted_directory` (the first directory on a path another user controls),
+:func:`looseness` (what is wrong with one file's owner and mode, and the fix),
+:func:`make_directories` (missing directories with an exact mode, whatever the umask).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from pathlib import Path
 
 from poolsync.errors import UserError
 
-__all__ = ["Looseness", "looseness", "read_trusted", "trusted_uid", "user_name"]
+__all__ = ["Looseness", "looseness", "make_directories", "read_trusted", "trusted_uid",
+           "untrusted_directory", "user_name"]
 
 #: Why each kind of file must be trusted, for the refusal's message.
 _WHY = {
@@ -121,3 +129,32 @@ def read_trusted(path: Path, *, error: type[UserError], kind: str) -> bytes:
     finally:
         os.close(fd)
 
+
+def untrusted_directory(directory: Path) -> tuple[Path, Looseness] | None:
+    """The first directory from ``directory`` (resolved) up to ``/`` that another user
+    could write to (or owns), with what was found; None when there is none."""
+    real = Path(os.path.realpath(directory))
+    for each in (real, *real.parents):
+        loose = looseness(each, each.stat(), sticky_ok=True)
+        if loose is not None:
+            return each, loose
+    return None
+
+
+def make_directories(directory: Path, *, mode: int) -> None:
+    """Create ``directory`` and its missing parents with ``mode`` exactly.
+
+    ``mkdir(parents=True)`` gives the parents it creates 0777 less the umask (under
+    umask 000, directories everyone can write, which poolsync then refuses), and an odd
+    umask such as 0277 would make even the last one unusable.
+    """
+    missing: list[Path] = []
+    while not os.path.lexists(directory):
+        missing.insert(0, directory)
+        directory = directory.parent
+    for each in missing:
+        try:
+            each.mkdir(mode)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: the caller checks whose it is
+        each.chmod(mode)

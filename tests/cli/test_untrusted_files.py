@@ -1,8 +1,10 @@
 """The CLI refuses files another user controls: a config, profile or what-if file (exit
-2, a configuration error), with one line on stderr that says what to run.
+2, a configuration error) and a store in a directory another user can change (exit 1,
+an unusable store), each with one line on stderr that says what to run.
 
 As root, ``nobody`` plays the other user (tests.helpers.give_away); those tests are
-skipped without root. The checks themselves: tests/unit/test_security_trusted_files.py.
+skipped without root. The checks themselves: tests/unit/test_security_trusted_files.py
+and tests/unit/test_security_store_place.py.
 """
 
 from __future__ import annotations
@@ -108,3 +110,38 @@ def test_a_what_if_file_another_user_owns_is_refused(tmp_path: Path) -> None:
         f"{scenario}: refused: owned by nobody (uid {uid}), mode 0644; expected")
     assert result.stderr.strip().endswith(f"then: chown root {scenario}")
 
+
+def test_a_store_in_another_users_directory_is_an_unusable_store(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "poolsync.db").symlink_to(theirs / "elsewhere")  # the red team's link
+    uid = give_away(theirs, theirs / "poolsync.db")
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace("store: store.db",
+                                                 "store: theirs/poolsync.db"))
+    history = tmp_path / "old.csv"
+    history.write_text(HISTORY)
+    for args in (("history", "import", history), ("pool",), ("history",)):
+        result = run("--config", config, *args)
+        assert result.exit_code == 1, (args, result.stderr)  # an unusable store, not 6
+        assert only_error(result.stderr).startswith(
+            f"the store {theirs}/poolsync.db is in a directory another user can change: "
+            f"{theirs} is owned by nobody (uid {uid}), mode 0755.")
+        assert f"chown root {theirs}, or set store: in the config" in result.stderr
+    assert not (theirs / "elsewhere").exists()
+
+
+def test_a_store_directory_others_can_write_is_an_unusable_store(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    config.write_text(config.read_text().replace("store: store.db",
+                                                 "store: shared/poolsync.db"))
+    history = tmp_path / "old.csv"
+    history.write_text(HISTORY)
+    result = run("--config", config, "history", "import", history)
+    assert result.exit_code == 1, result.stderr
+    assert f"{shared} is mode 0777, writable by group and others." in result.stderr
+    assert f": chmod go-w {shared}, or set store:" in result.stderr
+    assert list(shared.iterdir()) == []
