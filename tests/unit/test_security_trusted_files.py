@@ -18,6 +18,7 @@ import os
 import shutil
 import stat
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,9 @@ import pytest
 from poolsync.capacity.whatif import ScenarioError, load_scenario
 from poolsync.config import load_config
 from poolsync.errors import ConfigError, ProfileError, UserError
+from poolsync.lab.build import write_file
 from poolsync.profile import BUILTIN_DIR, load_profile
-from poolsync.trust import read_trusted
+from poolsync.trust import make_directories, read_trusted
 from tests.helpers import LICENSE_CLASS_PROFILE, give_away
 from tests.unit.fakes import write_config
 
@@ -36,6 +38,15 @@ CONFIG_WHY = ("a config names the commands poolsync runs and the servers it send
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def umask_000() -> Iterator[None]:
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def test_a_config_another_user_owns_is_refused(tmp_path: Path) -> None:
@@ -179,3 +190,21 @@ def test_an_unreadable_file_is_still_said_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read: Is a directory"):
         load_config(tmp_path)
 
+
+def test_the_labs_files_are_written_with_exact_modes_whatever_the_umask(
+        tmp_path: Path, umask_000: None) -> None:
+    """`poolsync lab up` writes the lab's config, and `lab grow` the capacity demo's:
+    under umask 000 they were 0666, which poolsync would now refuse (make demo)."""
+    config = tmp_path / "poolsync.yaml"
+    write_file(config, "forest: lab.example.com\n")
+    assert mode(config) == 0o644
+    assert read_trusted(config, error=ConfigError, kind="config")
+    (tmp_path / "secret.tmp").write_text("left by an interrupted run")
+    (tmp_path / "secret.tmp").chmod(0o666)
+    write_file(tmp_path / "secret", "pw", mode=0o600)
+    assert mode(tmp_path / "secret") == 0o600
+
+
+def test_missing_directories_get_an_exact_mode(tmp_path: Path, umask_000: None) -> None:
+    make_directories(tmp_path / "lab" / "deeper", mode=0o755)
+    assert [mode(tmp_path / "lab"), mode(tmp_path / "lab" / "deeper")] == [0o755, 0o755]
