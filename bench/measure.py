@@ -84,6 +84,7 @@ class Workspace:
     def config_for(self, store: Path) -> Path:
         path = store.with_suffix(".yaml")
         path.write_text(yaml.safe_dump({**self._base, "store": str(store)}, sort_keys=False))
+        path.chmod(0o600)  # poolsync refuses a config others can write (a umask of 000)
         return path
 
     def cleanup(self) -> None:

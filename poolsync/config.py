@@ -25,7 +25,8 @@ from poolsync.compliance import Limits
 from poolsync.errors import ConfigError
 from poolsync.licensing.mac import normalize_mac
 from poolsync.secrets import SecretRef
-from poolsync.yamlfile import Node, load_yaml_mapping
+from poolsync.trust import read_trusted
+from poolsync.yamlfile import Node, load_yaml_bytes
 
 CONFIG_ENV = "POOLSYNC_CONFIG"
 DEFAULT_CONFIG_NAME = "poolsync.yaml"
@@ -257,8 +258,10 @@ class Config:
 
 
 def load_config(path: Path) -> Config:
-    """Read and validate the config file at ``path``; raises :class:`ConfigError`."""
-    root = load_yaml_mapping(path, error=ConfigError)
+    """Read and validate the config file at ``path``; raises :class:`ConfigError`,
+    also when another user owns it or can write it (:mod:`poolsync.trust`)."""
+    root = load_yaml_bytes(path, read_trusted(path, error=ConfigError, kind="config"),
+                           error=ConfigError)
     root.check_keys(("forest", "directory", "profile", "store", "sync", "compliance", "doctor",
                      "capacity"))
     base_dir = path.absolute().parent

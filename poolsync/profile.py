@@ -23,6 +23,7 @@ from typing import Final, Literal
 
 from poolsync.errors import ProfileError
 from poolsync.model import Roles
+from poolsync.trust import read_trusted
 from poolsync.yamlfile import Node, load_yaml_bytes
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
@@ -174,10 +175,14 @@ def load_profile(name_or_path: str, *, base_dir: Path | None = None) -> Profile:
     if not found:
         builtins = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
         raise ProfileError(f"{path}: no such schema profile (built-in profiles: {builtins})")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if path.parent == BUILTIN_DIR:
+        # Part of poolsync itself: whoever could change it could change the code too.
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    else:
+        raw = read_trusted(path, error=ProfileError, kind="profile")
     return parse_profile_bytes(path, raw)
 
 

@@ -15,6 +15,15 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# poolsync refuses a config, profile or what-if file that group or others can write
+# (poolsync.trust), and the suite writes many of those with plain write_text(): under a
+# permissive umask (the red team ran it with umask 000) they would all be refused. So
+# the files the suite makes get a login shell's umask, whatever it was started with.
+# poolsync's own files never depend on it: the tests of that set a umask of their own
+# (the `umask` fixtures of tests/unit/test_security_*.py) and so do the CLI processes
+# the security tests start.
+os.umask(0o022)
 TOPOLOGIES = Path(__file__).resolve().parent / "topologies"
 
 # Hypothesis profiles. The fuzz tests (marked ``fuzz``; tests/fuzzing.py) scale their

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner, Result
 
@@ -38,3 +41,28 @@ def lab_config_copy(lab: Path, config: Path, *, store: Path) -> Path:
     directory["bind"]["password"]["file"] = str(lab / directory["bind"]["password"]["file"])
     config.write_text(yaml.safe_dump(doc))
     return config
+
+
+def another_user() -> int:
+    """The uid of ``nobody``, to own a file poolsync must not trust.
+
+    Giving a file away takes root: without it the test is skipped (it would prove
+    nothing), and fails under CI=true, which runs as root.
+    """
+    if os.geteuid() != 0:
+        reason = "needs root to give a file to another user (nobody)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"cannot run under CI: {reason}")
+        pytest.skip(reason)
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        return 65534
+
+
+def give_away(*paths: Path) -> int:
+    """chown ``paths`` (not following links) to :func:`another_user`; its uid."""
+    uid = another_user()
+    for path in paths:
+        os.chown(path, uid, -1, follow_symlinks=False)
+    return uid

@@ -21,7 +21,8 @@ from poolsync.capacity.growth import UNIT_DAYS, GrowthRate
 from poolsync.capacity.history import MAX_COUNT
 from poolsync.errors import UserError
 from poolsync.model import SEAT_CLASSES, SeatClass, Seats
-from poolsync.yamlfile import Node, describe, load_yaml_mapping
+from poolsync.trust import read_trusted
+from poolsync.yamlfile import Node, describe, load_yaml_bytes
 
 KINDS = ("add_server", "add_licenses", "remove_server", "move_subscribers", "growth")
 CLASS_KEYS = tuple(c.value for c in SEAT_CLASSES)  # vm, um, inbox
@@ -116,7 +117,8 @@ class Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     """Read and check a scenario file; raises :class:`ScenarioError`."""
-    root = load_yaml_mapping(path, error=ScenarioError)
+    raw = read_trusted(path, error=ScenarioError, kind="what-if scenario")
+    root = load_yaml_bytes(path, raw, error=ScenarioError)
     root.check_keys(("name", "changes"))
     name = root.optional_str("name", default=path.stem)
     items = root.mapping_list("changes", min_items=1)

@@ -243,8 +243,8 @@ def grow(lab_dir: Path, days: int, steps: int, per_step: int, keep: bool) -> Non
     store_path = Path(state.dir) / "capacity-demo.db"
     doc = yaml.safe_load(Path(state.config).read_text())
     doc["store"] = store_path.name
-    config_path.write_text("# Written by `poolsync lab grow`: the lab's config with a store of "
-                           "its own.\n" + yaml.safe_dump(doc, sort_keys=False))
+    build.write_file(config_path, "# Written by `poolsync lab grow`: the lab's config with a "
+                     "store of its own.\n" + yaml.safe_dump(doc, sort_keys=False))
     for leftover in (store_path, Path(f"{store_path}-wal"), Path(f"{store_path}-shm")):
         leftover.unlink(missing_ok=True)
     config = load_config(config_path)

@@ -27,6 +27,7 @@ from poolsync.errors import LabError
 from poolsync.lab import certs, ldif, replication, samba
 from poolsync.lab.replication import LabNet, Peer
 from poolsync.profile import BUILTIN_DIR, Profile
+from poolsync.trust import make_directories
 from topology.spec import DEFAULT_SITE, Topology
 
 STATE_FILE = "lab.json"
@@ -135,9 +136,13 @@ def require_state(lab_dir: Path) -> LabState:
     return state
 
 
-def _write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
+def write_file(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``text``, ``mode`` exactly: poolsync refuses a config that
+    group or others can write, so the umask must not decide it (a temporary file left
+    by an interrupted run keeps its mode through O_TRUNC: fchmod sets it)."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    os.fchmod(fd, mode)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     tmp.replace(path)
@@ -225,7 +230,9 @@ def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
         raise LabError(f"{lab_dir} exists and is not a poolsync lab; choose another --dir")
     check_socket_paths(lab_dir, [dc.name for dc in topology.dcs])
     created = not lab_dir.exists()
-    lab_dir.mkdir(parents=True, exist_ok=True)
+    # 0755 whatever the umask: the lab's store lives here, and poolsync refuses a store
+    # under a directory others can write (mkdir(parents=True) makes 0777 under umask 000).
+    make_directories(lab_dir, mode=0o755)
     try:
         state = _build(topology, profile, lab_dir, step=step, progress=progress)
     except BaseException:
@@ -277,7 +284,7 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
     secret_dir = lab_dir / "secrets"
     secret_dir.mkdir(mode=0o700)
     password_file = lab_dir / PASSWORD_FILE
-    _write_atomic(password_file, password, mode=0o600)
+    write_file(password_file, password, mode=0o600)
     state = LabState(
         dir=str(lab_dir),
         forest=topology.forest.lower(),
@@ -336,8 +343,8 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
     _start_dc(state, first)
     if net is not None:
         _join_others(state, net, topology, profile, configure, step=step, progress=progress)
-    _write_atomic(lab_dir / CONFIG_FILE, config_text(state, topology))
-    _write_atomic(lab_dir / STATE_FILE, json.dumps(state.to_json(), indent=2) + "\n")
+    write_file(lab_dir / CONFIG_FILE, config_text(state, topology))
+    write_file(lab_dir / STATE_FILE, json.dumps(state.to_json(), indent=2) + "\n")
     return state
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from poolsync.capacity.model import Snapshot
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, SeatClass, Seats, Subscriber
+from poolsync.store.files import check_file, lock_path, prepare
 from poolsync.store.health import damage
 from poolsync.store.schema import (
     APPLICATION_ID,
@@ -25,6 +26,7 @@ from poolsync.store.schema import (
     STAGING_DDL,
     STAGING_TABLES,
 )
+from poolsync.trust import trusted_uid
 
 BATCH = 1000
 PASS_ORDER = ("domain", "gc")  # the domain pass's copy wins where both passes hold one
@@ -121,35 +123,6 @@ def _fold_seat_delta(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM temp.seat_delta")
 
 
-def _refuse_planted_companions(path: Path) -> None:
-    """SQLite opens ``PATH-wal`` and ``PATH-shm`` by name: a symlink planted there would
-    send the store's pages elsewhere (or make every run fail as if busy)."""
-    for companion in (path, path.with_name(path.name + "-wal"),
-                      path.with_name(path.name + "-shm")):
-        if companion.is_symlink():
-            raise StoreError(f"{companion} is a symbolic link (to {companion.readlink()}); "
-                             "poolsync's store and its -wal/-shm files must be regular files: "
-                             "remove the link")
-
-
-def _create_private(path: Path) -> None:
-    """Create the store's (empty) file 0600 whatever the umask, its directory 0700.
-
-    SQLite would create it 0644 less the umask. It creates the -wal and -shm files with
-    the database file's mode, so they stay private too; the run lock is created 0600.
-    A store that exists keeps the mode it has.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return  # another run created it meanwhile, as privately
-    try:
-        os.fchmod(fd, 0o600)  # exactly: an odd umask must not make it unwritable
-    finally:
-        os.close(fd)
-
-
 class Store:
     """The poolsync store at ``path``."""
 
@@ -162,14 +135,13 @@ class Store:
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Store:
         """Open the store; with ``create=False`` read-only, and it must exist already."""
-        _refuse_planted_companions(path)
-        exists = path.exists()
-        if not exists and not create:
+        # Before SQLite sees the path: no other user controls where the store is, and
+        # a new store's file is created 0600 without following a link.
+        existed = os.path.lexists(path)
+        if not prepare(path, create=create):
             raise StoreError(f"no store at {path}: run `poolsync resync --total` first")
         try:
             if create:
-                if not exists:
-                    _create_private(path)
                 db = sqlite3.connect(path, isolation_level=None, timeout=10)
             else:
                 db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
@@ -178,7 +150,7 @@ class Store:
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         store = cls(path, db)
         try:
-            store._prepare(new=not exists, writable=create)
+            store._prepare(new=not existed, writable=create)
         except sqlite3.Error as exc:
             db.close()
             damaged = damage(exc, path)
@@ -284,13 +256,17 @@ class Store:
         """Hold the store for one sync run. The kernel drops it if the process dies."""
         if self._lock_fd is not None:
             return
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_file = lock_path(self.path)
         try:
             # O_NOFOLLOW: a link planted in its place must not be truncated.
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                          0o600)
         except OSError as exc:
-            raise StoreError(f"cannot create the run lock {lock_path}: {exc.strerror}") from exc
+            raise StoreError(f"cannot create the run lock {lock_file}: {exc.strerror}") from exc
+        if not trusted_uid(os.fstat(fd).st_uid):  # planted in a shared sticky directory
+            os.close(fd)
+            check_file(lock_file)
+            raise StoreError(f"the run lock {lock_file} belongs to another user: remove it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
