@@ -53,10 +53,11 @@ def exclusions(report: PoolReport, servers: Sequence[Server],
     """One finding per excluded server (by guid), with the fix for its reason."""
     by_guid = {s.guid: s for s in servers}
     members = frozenset(s.guid for pool in report.pools for s in pool.servers)
+    primaries = _Primaries(servers)
     found: dict[str, list[Finding]] = defaultdict(list)
     for exclusion in report.excluded:
         server = by_guid[exclusion.guid]
-        fix = _exclusion_fix(exclusion, server, servers, members)
+        fix = _exclusion_fix(exclusion, server, primaries, members)
         severity = _EXCLUSION_SEVERITY[exclusion.reason]
         if exclusion.reason is ExclusionReason.FAILOVER_SECONDARY \
                 and not fix.startswith(COUNTED_WITH_PRIMARY):
@@ -72,7 +73,7 @@ def exclusions(report: PoolReport, servers: Sequence[Server],
     return found
 
 
-def _exclusion_fix(exclusion: Exclusion, server: Server, servers: Sequence[Server],
+def _exclusion_fix(exclusion: Exclusion, server: Server, primaries: _Primaries,
                    members: frozenset[str]) -> str:
     name = server.name
     reason = exclusion.reason
@@ -82,17 +83,17 @@ def _exclusion_fix(exclusion: Exclusion, server: Server, servers: Sequence[Serve
     if reason is ExclusionReason.VERSION_UNSUPPORTED:
         return f"License pooling needs Cisco Unity 4.0 or later: upgrade {name}."
     if reason is ExclusionReason.FAILOVER_SECONDARY:
-        return _failover_fix(server, servers, members)
+        return _failover_fix(server, primaries, members)
     return (f"{name} republishes its pooling attachment when its license service restarts "
             f"(the classic fix: DOHPropTest's Total Resync on {name}); then run "
             "`poolsync resync --total`.")
 
 
-def _failover_fix(server: Server, servers: Sequence[Server], members: frozenset[str]) -> str:
+def _failover_fix(server: Server, primaries: _Primaries, members: frozenset[str]) -> str:
     """Nothing to do only when the pool really counts the secondary with its primary:
     the primary exists, is not the secondary itself, and is a pool member."""
     name = server.name
-    primary = _primary(server, servers)
+    primary = primaries.of(server)
     if primary is None:
         return (f"{name} is a failover secondary whose primary is not in the directory: "
                 "check the failover pair's configuration.")
@@ -109,18 +110,29 @@ def _failover_fix(server: Server, servers: Sequence[Server], members: frozenset[
             f"subscribers are counted with {primary.name} only while it is one.")
 
 
-def _primary(server: Server, servers: Sequence[Server]) -> Server | None:
-    """The Location the pool takes for ``server``'s primary, chosen as
-    :func:`~poolsync.allocation.build_pool_report` chooses it: the object id named by
-    ``failover_of``, non-secondaries first, then by (name, guid); an empty object id
-    matches no Location (docs/allocation.md, rule 7)."""
-    target = server.location.failover_of
-    if not target:
-        return None
-    matches = ([s for s in servers if s.location.object_id == target]
-               or [s for s in servers if s.guid.lower() == target])
-    return min(matches, default=None,
-               key=lambda s: (s.location.failover_of is not None, s.location.name, s.guid))
+class _Primaries:
+    """Each secondary's primary, looked up in indexes built once (a scan of every
+    server per secondary was quadratic)."""
+
+    def __init__(self, servers: Sequence[Server]) -> None:
+        self._by_object_id: dict[str, list[Server]] = defaultdict(list)
+        self._by_guid: dict[str, list[Server]] = defaultdict(list)
+        for s in servers:
+            self._by_object_id[s.location.object_id].append(s)
+            self._by_guid[s.guid.lower()].append(s)
+
+    def of(self, server: Server) -> Server | None:
+        """The Location the pool takes for ``server``'s primary, chosen as
+        :func:`~poolsync.allocation.build_pool_report` chooses it: the object id named
+        by ``failover_of``, non-secondaries first, then by (name, guid); an empty
+        object id matches no Location (docs/allocation.md, rule 7)."""
+        target = server.location.failover_of
+        if not target:
+            return None
+        matches = self._by_object_id.get(target) or self._by_guid.get(target) or []
+        return min(matches, default=None,
+                   key=lambda s: (s.location.failover_of is not None, s.location.name,
+                                  s.guid))
 
 
 # --- published utilization ---------------------------------------------------------------

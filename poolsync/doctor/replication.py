@@ -38,7 +38,7 @@ from poolsync.doctor.servers import (
     when,
     where,
 )
-from poolsync.forest import rdns
+from poolsync.forest import ForestConfig, rdns
 
 __all__ = ["replication"]
 
@@ -63,14 +63,36 @@ def _naming_context(dn: str) -> str:
     return ",".join(f"DC={value}" for attr, value in rdns(dn) if attr == "dc")
 
 
-def _source(inp: DoctorInput, server: Server, holders: Sequence[str], gc: str) -> str:
+class _Paths:
+    """Replication paths and why none leads, each pair of DCs worked out once: every
+    server a GC lacks asks the same few questions of the topology."""
+
+    def __init__(self, topology: ForestConfig) -> None:
+        self.topology = topology
+        self._paths: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._problems: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+
+    def path(self, source: str, target: str) -> tuple[str, ...] | None:
+        key = (source, target)
+        if key not in self._paths:
+            self._paths[key] = self.topology.replication_path(source, target)
+        return self._paths[key]
+
+    def problems(self, source: str, gc: str) -> tuple[list[str], list[str]]:
+        key = (source, gc)
+        if key not in self._problems:
+            self._problems[key] = path_problems(self.topology, source, gc)
+        return self._problems[key]
+
+
+def _source(paths: _Paths, server: Server, holders: Sequence[str], gc: str) -> str:
     """Where the change should come from: of the DCs holding the current copy, the home
     DC when a path leads from it to ``gc``, else the first other one with a path, else
     (no path from anywhere) the home DC when it holds the copy, else the first holder.
     """
     home = [h for h in holders if h.lower() == server.home.lower()]
     others = [h for h in holders if h.lower() != server.home.lower()]
-    reach = [h for h in (*home, *others) if inp.topology.replication_path(h, gc)]
+    reach = [h for h in (*home, *others) if paths.path(h, gc)]
     return (reach or home or list(holders))[0]
 
 
@@ -101,9 +123,8 @@ def _changed(copy: Copy) -> dt.datetime | None:
     return copy.copy.when_changed or copy.copy.when_created
 
 
-def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
-         pas: frozenset[int]) -> _Gap | None:
-    gc = canon(inp.topology, probe.dc)
+def _gap(paths: _Paths, server: Server, probe: DcProbe, pas: frozenset[int]) -> _Gap | None:
+    gc = canon(paths.topology, probe.dc)
     held = next((c for c in server.copies if c.probe is probe), None)
     dn = server.location.dn
     if held is None:
@@ -119,8 +140,8 @@ def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
                           if _lag(c, server.ref, pas) is None}, key=str.lower)
         what = f"{where(probe)} holds an older copy of {dn}: {lag[0]}"
         since = lag[1]
-    source = _source(inp, server, holders, gc)
-    path = inp.topology.replication_path(source, gc)
+    source = _source(paths, server, holders, gc)
+    path = paths.path(source, gc)
     nc = _naming_context(dn)
     if path is not None:
         how = (f"it replicates {' -> '.join(path)}" if len(path) > 1 else
@@ -128,7 +149,7 @@ def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
         return _Gap("replication-pending", f"{what}; {how}, pending since {iso(since)}.",
                     fix=() if len(path) > 1 else (PARTIAL_FIX,),
                     hops=tuple(pairwise(path)), nc=nc)
-    problems, fixes = path_problems(inp.topology, source, gc)
+    problems, fixes = paths.problems(source, gc)
     return _Gap("no-replication-path",
                 f"{what}, and no replication path leads from {source} to {gc}: "
                 f"{'; '.join(problems)}.", fix=tuple(fixes))
@@ -137,10 +158,12 @@ def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
 def replication(inp: DoctorInput, servers: Sequence[Server], viewers: Sequence[Viewer],
                 pas: frozenset[int]) -> tuple[dict[str, list[Finding]], list[Visibility]]:
     """Findings per server guid, and one visibility row per viewer, by viewer name."""
+    paths = _Paths(inp.topology)
     gaps: dict[int, dict[str, _Gap | None]] = {}
     for viewer in viewers:
         if viewer.probe is not None and id(viewer.probe) not in gaps:
-            gaps[id(viewer.probe)] = {s.guid: _gap(inp, s, viewer.probe, pas) for s in servers}
+            gaps[id(viewer.probe)] = {s.guid: _gap(paths, s, viewer.probe, pas)
+                                      for s in servers}
     # (guid, cause) -> gc -> (gap, viewers)
     grouped: dict[tuple[str, str], dict[str, tuple[_Gap, list[str]]]] = defaultdict(dict)
     rows: list[Visibility] = []
