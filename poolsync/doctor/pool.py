@@ -21,11 +21,19 @@ from collections.abc import Sequence
 from typing import Final
 
 from poolsync.allocation import Exclusion, ExclusionReason, PoolReport
-from poolsync.doctor.model import DoctorInput, Finding, ServerHealth, Severity
-from poolsync.doctor.servers import Server, Viewer, canon, iso, names, sorted_names
+from poolsync.doctor.model import (
+    NO_VIEWERS,
+    DoctorInput,
+    Finding,
+    ServerHealth,
+    Severity,
+    Viewers,
+)
+from poolsync.doctor.servers import Server, Viewer, canon, iso, names
 from poolsync.model import SEAT_CLASSES, SeatClass
 
-__all__ = ["exclusions", "expected", "orphaned_subscribers", "others", "published_stale"]
+__all__ = ["exclusions", "expected", "orphaned_subscribers", "others", "published_stale",
+           "viewing"]
 
 _EXCLUSION_SEVERITY: Final[dict[ExclusionReason, Severity]] = {
     ExclusionReason.FAILOVER_SECONDARY: "info",
@@ -40,9 +48,15 @@ _SUBSCRIBERS: Final = {SeatClass.VM: "subscribers", SeatClass.UM: "UM subscriber
                        SeatClass.INBOX: "Inbox subscribers"}
 
 
-def others(viewers: Sequence[Viewer], server: Server) -> tuple[str, ...]:
-    """The viewers other than ``server`` itself."""
-    return tuple(v.server.name for v in viewers if v.server.guid != server.guid)
+def viewing(viewers: Sequence[Viewer]) -> frozenset[str]:
+    """The viewers' guids, for :func:`others`."""
+    return frozenset(v.server.guid for v in viewers)
+
+
+def others(viewing: frozenset[str], server: Server) -> Viewers:
+    """Every viewer but ``server`` itself (``viewing``: their guids), as a group: a
+    finding per excluded server naming every member was quadratic in the pool."""
+    return Viewers(members=True, count=len(viewing) - (server.guid in viewing))
 
 
 # --- exclusions ------------------------------------------------------------------------
@@ -54,6 +68,7 @@ def exclusions(report: PoolReport, servers: Sequence[Server],
     by_guid = {s.guid: s for s in servers}
     members = frozenset(s.guid for pool in report.pools for s in pool.servers)
     primaries = _Primaries(servers)
+    seeing = viewing(viewers)
     found: dict[str, list[Finding]] = defaultdict(list)
     for exclusion in report.excluded:
         server = by_guid[exclusion.guid]
@@ -65,7 +80,7 @@ def exclusions(report: PoolReport, servers: Sequence[Server],
         found[server.guid].append(Finding(
             cause=exclusion.reason.value,
             severity=severity,
-            viewers=others(viewers, server),
+            affects=others(seeing, server),
             evidence=(f"{server.name}: {exclusion.detail} (Location {server.location.dn}, "
                       f"read on {server.ref.dc})."),
             fix=fix,
@@ -147,6 +162,7 @@ def published_stale(inp: DoctorInput, report: PoolReport, viewers: Sequence[View
     if store is None:
         return found
     by_guid = {s.guid: s for s in servers}
+    seeing = viewing(viewers)
     # The store's subscriber counts say nothing about a server whose Location it does
     # not hold: its subscribers have not reached the store's DC either (replication).
     stored = {loc.guid for loc in store.locations}
@@ -163,7 +179,7 @@ def published_stale(inp: DoctorInput, report: PoolReport, viewers: Sequence[View
                 for c in SEAT_CLASSES if c in seats.stale
             ]
             found[server.guid].append(Finding(
-                cause="published-stale", severity="warning", viewers=others(viewers, server),
+                cause="published-stale", severity="warning", affects=others(seeing, server),
                 evidence=" ".join(sentences),
                 fix=(f"{seats.name}'s own count is behind; it recounts when it republishes its "
                      f"pooling attachment (DOHPropTest's Total Resync on {seats.name}, or "
@@ -181,7 +197,7 @@ def expected(inp: DoctorInput, servers: Sequence[Server],
     """One health entry per expected name (case-insensitive, first spelling kept) that
     no Location carries."""
     known = {s.name.lower() for s in servers}
-    everyone = sorted_names(v.server.name for v in viewers)
+    everyone = Viewers(members=True, count=len(viewing(viewers)))
     asked = sorted({canon(inp.topology, p.dc) for p in inp.probes if p.error is None},
                    key=str.lower)
     failed = sorted({canon(inp.topology, p.dc) for p in inp.probes if p.error is not None},
@@ -197,7 +213,7 @@ def expected(inp: DoctorInput, servers: Sequence[Server],
                       key=lambda f: (f.forest, f.dn, f.dc))
         if seen:
             finding = Finding(
-                cause="other-forest", severity="error", viewers=everyone,
+                cause="other-forest", severity="error", affects=everyone,
                 evidence=" ".join(f"{name}'s Location {f.dn} is in forest {f.forest} (read on "
                                   f"{f.dc}), not in {inp.forest}: one directory is one pool."
                                   for f in seen),
@@ -208,7 +224,7 @@ def expected(inp: DoctorInput, servers: Sequence[Server],
         else:
             unread = f"; {names(failed)} could not be read" if failed else ""
             finding = Finding(
-                cause="location-missing", severity="error", viewers=everyone,
+                cause="location-missing", severity="error", affects=everyone,
                 evidence=(f"No Location named {name} on any DC asked ({names(asked) or 'none'}"
                           f"{unread})"
                           + (f" nor in the other forests ({names(inp.other_forests)})."
@@ -246,7 +262,7 @@ def orphaned_subscribers(inp: DoctorInput, report: PoolReport) -> list[Finding]:
            "those subscribers to a live server in Unity.")
     return [Finding(cause="orphaned-subscribers",
                     severity="error" if report.orphans_significant else "warning",
-                    viewers=(), evidence=evidence, fix=fix)]
+                    affects=NO_VIEWERS, evidence=evidence, fix=fix)]
 
 
 def _home(key: str) -> str:

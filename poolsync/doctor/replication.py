@@ -8,7 +8,8 @@ DC when that holds it, else from a holder with a path to the GC. When a usable c
 connections leads from there to the GC the change is ``replication-pending`` (a
 warning; the fix replicates hop by hop); when none does it is ``no-replication-path``
 (an error; the evidence names the broken pieces). GCs sharing a gap share one finding
-per server and cause, and the same pass yields each viewer's visibility row.
+per server and cause, and the same pass yields each GC's visibility row: what it lacks
+and which viewers look through it.
 
 Internal to :mod:`poolsync.doctor`; the entry point is
 :func:`poolsync.doctor.causes.diagnose`.
@@ -23,7 +24,14 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
-from poolsync.doctor.model import DcProbe, DoctorInput, Finding, Severity, Visibility
+from poolsync.doctor.model import (
+    DcProbe,
+    DoctorInput,
+    Finding,
+    Severity,
+    Viewers,
+    Visibility,
+)
 from poolsync.doctor.paths import PARTIAL_FIX, path_problems, pending_fix
 from poolsync.doctor.servers import (
     Copy,
@@ -157,42 +165,46 @@ def _gap(paths: _Paths, server: Server, probe: DcProbe, pas: frozenset[int]) -> 
 
 def replication(inp: DoctorInput, servers: Sequence[Server], viewers: Sequence[Viewer],
                 pas: frozenset[int]) -> tuple[dict[str, list[Finding]], list[Visibility]]:
-    """Findings per server guid, and one visibility row per viewer, by viewer name."""
+    """Findings per server guid, and one visibility row per Global Catalog, by GC name.
+
+    Viewers sharing a GC see the same servers, so each GC is compared with every
+    server once, and its row names what it lacks (not what it holds) and who looks
+    through it; a finding names the GCs lacking its server rather than their viewers.
+    Both grow with the servers and the GCs, never with viewers times servers.
+    """
     paths = _Paths(inp.topology)
-    gaps: dict[int, dict[str, _Gap | None]] = {}
+    # GC name -> its probe (None: not read) and its viewers; "" for viewers without one.
+    looking: dict[str, tuple[DcProbe | None, list[str]]] = {}
     for viewer in viewers:
-        if viewer.probe is not None and id(viewer.probe) not in gaps:
-            gaps[id(viewer.probe)] = {s.guid: _gap(paths, s, viewer.probe, pas)
-                                      for s in servers}
-    # (guid, cause) -> gc -> (gap, viewers)
-    grouped: dict[tuple[str, str], dict[str, tuple[_Gap, list[str]]]] = defaultdict(dict)
+        gc = viewer.gc or (viewer.probe.dc if viewer.probe is not None else "")
+        looking.setdefault(gc, (viewer.probe, []))[1].append(viewer.server.name)
+    # (guid, cause) -> gc -> (gap, how many viewers look through that GC)
+    grouped: dict[tuple[str, str], dict[str, tuple[_Gap, int]]] = defaultdict(dict)
     rows: list[Visibility] = []
-    for viewer in viewers:
-        if viewer.probe is None:
-            rows.append(Visibility(viewer.server.name, viewer.gc or "", (), (), reachable=False))
+    for gc, (probe, who) in looking.items():
+        if probe is None:
+            rows.append(Visibility(gc, sorted_names(who), 0, (), reachable=False))
             continue
-        on_gc = gaps[id(viewer.probe)]
-        gc = viewer.gc or viewer.probe.dc
+        missing: list[str] = []
         for server in servers:
-            gap = on_gc[server.guid]
+            gap = _gap(paths, server, probe, pas)
             if gap is not None:
-                entry = grouped[(server.guid, gap.cause)].setdefault(gc, (gap, []))
-                entry[1].append(viewer.server.name)
-        sees = [s.name for s in servers if on_gc[s.guid] is None]
-        missing = [s.name for s in servers if on_gc[s.guid] is not None]
-        rows.append(Visibility(viewer.server.name, gc, sorted_names(sees),
+                missing.append(server.name)
+                grouped[(server.guid, gap.cause)][gc] = (gap, len(who))
+        rows.append(Visibility(gc, sorted_names(who), len(servers) - len(missing),
                                sorted_names(missing)))
     found: dict[str, list[Finding]] = defaultdict(list)
     for (guid, cause), per_gc in grouped.items():
-        entries = [per_gc[gc] for gc in sorted(per_gc, key=str.lower)]
+        gcs = sorted(per_gc, key=str.lower)
+        entries = [per_gc[gc] for gc in gcs]
         found[guid].append(Finding(
             cause=cause,
             severity=_SEVERITY[cause],
-            viewers=sorted_names({v for _, vs in entries for v in vs}),
+            affects=Viewers(gcs=tuple(gcs), count=sum(count for _, count in entries)),
             evidence=" ".join(gap.sentence for gap, _ in entries),
             fix=_fix([gap for gap, _ in entries]),
         ))
-    return found, sorted(rows, key=lambda r: (r.viewer.lower(), r.viewer))
+    return found, sorted(rows, key=lambda r: (r.gc.lower(), r.gc))
 
 
 def _fix(gaps: Sequence[_Gap]) -> str:
