@@ -104,7 +104,7 @@ def doctor(ctx: Context, server: str | None, fmt: str) -> None:
     if notes:
         report = replace(report, notes=(*report.notes, *notes))
     if fmt == "json":
-        print_json(doctor_report_json(report))
+        print_json(doctor_report_json(report))  # streamed, as it is encoded
     else:
         for line in doctor_report_lines(report):
             sys.stdout.write(line + "\n")

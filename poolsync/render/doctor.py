@@ -78,7 +78,8 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def doctor_report_json(report: DoctorReport) -> dict[str, Any]:
-    """The report as a JSON-ready dict (``json.dumps`` it as is)."""
+    """The report as a JSON-ready dict (``json.dumps`` it as is; the CLI writes it as
+    it encodes it, :func:`poolsync.cli.output.print_json`)."""
     return {
         "meta": {"type": JSON_TYPE, "version": JSON_VERSION,
                  "generated": report.generated.isoformat()},
