@@ -127,3 +127,27 @@ def test_the_scale_forest_is_what_it_says() -> None:
                if f.cause == "replication-pending"]
     assert len(pending) == 10
     assert all(f.affects.count == 10 and f.affects.gcs == ("DC1",) for f in pending)
+
+
+def test_equal_copies_from_several_endpoints_are_one_location() -> None:
+    """Each endpoint's copy of a Location is decoded apart; equal ones are kept once
+    (four endpoints held four copies of every attachment)."""
+    import uuid
+
+    from poolsync.doctor.probe import _copy
+    from poolsync.model import Entry
+    from poolsync.profile import load_profile
+
+    profile = load_profile("cisco-unity")
+    loc = profile.location
+    entry = Entry(f"CN=UNITY-A,CN=Locations,{FOREST}", {
+        "objectguid": [uuid.UUID(int=1).bytes_le], "cn": [b"UNITY-A"],
+        loc.name.lower(): [b"UNITY-A"], loc.pooling_data.lower(): [b"<xml/>" * 100]})
+    shared: dict[Location, Location] = {}
+    first, second = (_copy(Entry(entry.dn, dict(entry.attributes)), dc, profile, shared)
+                     for dc in ("DC1", "DC2"))
+    assert first.location is second.location
+    assert (first.dc, second.dc) == ("DC1", "DC2")
+    changed = Entry(entry.dn, {**entry.attributes, loc.pooling_data.lower(): [b"<new/>"]})
+    third = _copy(changed, "DC3", profile, shared)
+    assert third.location is not first.location and third.location.attachment == b"<new/>"
