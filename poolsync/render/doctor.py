@@ -160,9 +160,8 @@ def _audience(report: DoctorReport, server: str, viewers: Viewers) -> str:
     noun = "pool member" if count == 1 else "pool members"
     if viewers.members:
         return f"the {count:,} other {noun}"
-    verb = "monitors" if count == 1 else "monitor"
     gcs = " or ".join(f"{gc}'s" for gc in viewers.gcs)
-    return f"the {count:,} {noun} that {verb} {gcs} Global Catalog"
+    return f"the {count:,} {noun} monitoring {gcs} GC"
 
 
 def _finding_lines(report: DoctorReport, server: str, finding: Finding,

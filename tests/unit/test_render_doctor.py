@@ -200,7 +200,7 @@ def test_table_counts_viewers_beyond_ten_and_says_sees_all() -> None:
         in text
     assert "WARNING  UNITY-Y  replication-pending  (seen missing by UNITY-Z)" in text
     assert ("WARNING  UNITY-W  replication-pending  (seen missing by the 12 pool members "
-            "that monitor DC1's Global Catalog)") in text
+            "monitoring DC1's GC)") in text
     assert "UNITY-00" not in text.split("What each")[0]  # not named in a headline
     rows = text.split("What each pool member's Global Catalog holds:\n")[1].splitlines()
     assert rows[1].split()[-4:] == ["all", "14", "servers", "-"]
