@@ -100,19 +100,23 @@ class CachedLab:
 
 
 def cached_lab(cache_dir: Path, subscribers: int, profile: Profile) -> CachedLab:
-    """The cache entry for ``subscribers``; writes its topology file if missing.
+    """The cache entry for ``subscribers``; writes its topology file if missing."""
+    return cache_entry(cache_dir, f"n{subscribers}", topology_text(subscribers), profile)
 
-    The key hashes the generated topology, the profile fingerprint and the samba
+
+def cache_entry(cache_dir: Path, name: str, text: str, profile: Profile) -> CachedLab:
+    """The cache entry of the lab the topology ``text`` builds, keyed ``name-DIGEST``;
+    writes its topology file if missing.
+
+    The digest hashes the generated topology, the profile fingerprint and the samba
     version (a tarball from another samba may not start).
     """
     cache_dir = cache_dir.expanduser().resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    text = topology_text(subscribers)
     digest = hashlib.sha256(text.encode() + profile.fingerprint.encode()
                             + samba_version().encode()).hexdigest()[:16]
     compression = "zstd" if shutil.which("zstd") else "gzip"
-    lab = CachedLab(cache_dir=cache_dir, key=f"n{subscribers}-{digest}",
-                    compression=compression)
+    lab = CachedLab(cache_dir=cache_dir, key=f"{name}-{digest}", compression=compression)
     if not lab.topology.exists() or lab.topology.read_text() != text:
         lab.topology.write_text(text)
     return lab

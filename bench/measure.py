@@ -98,13 +98,19 @@ def _child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run_poolsync(config: Path, *, total: bool) -> Timed:
-    """Run ``poolsync resync`` as a child; wall time, entries read by both passes, and
-    the child's peak RSS (wait4's ru_maxrss, KiB on Linux)."""
-    args = [poolsync_exe(), "-c", str(config), "resync", "--format", "json"]
-    if total:
-        args.insert(4, "--total")
-    out_path, err_path = config.with_suffix(".out"), config.with_suffix(".err")
+@dataclass(frozen=True)
+class Child:
+    """One finished child process: wall seconds, peak RSS and exit code."""
+
+    seconds: float
+    peak_rss_mb: float
+    code: int
+
+
+def run_child(args: list[str], *, out_path: Path, err_path: Path,
+              ok: tuple[int, ...] = (0,)) -> Child:
+    """Run ``args`` with stdout and stderr to files; the wall time and the child's peak
+    RSS (wait4's ru_maxrss, KiB on Linux). An exit code not in ``ok`` ends the bench."""
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.monotonic()
         proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
@@ -113,12 +119,25 @@ def run_poolsync(config: Path, *, total: bool) -> Timed:
         seconds = time.monotonic() - started
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # reaped by wait4: tell Popen so it does not wait again
-    if code not in (0, 3):  # 3: synced, a pool out of compliance
+    if code not in ok:
         raise SystemExit(f"bench: {' '.join(args)} failed (exit {code}): "
                          f"{err_path.read_text(errors='replace').strip()[-600:]}")
+    return Child(seconds=seconds, peak_rss_mb=usage.ru_maxrss / 1024, code=code)
+
+
+def run_poolsync(config: Path, *, total: bool) -> Timed:
+    """Run ``poolsync resync`` as a child; wall time, entries read by both passes, and
+    the child's peak RSS."""
+    args = [poolsync_exe(), "-c", str(config), "resync", "--format", "json"]
+    if total:
+        args.insert(4, "--total")
+    out_path = config.with_suffix(".out")
+    # 3: synced, a pool out of compliance
+    child = run_child(args, out_path=out_path, err_path=config.with_suffix(".err"),
+                      ok=(0, 3))
     doc: dict[str, Any] = json.loads(out_path.read_text())
     entries = sum(p["locations"] + p["subscribers"] for p in doc["passes"])
-    return Timed(seconds=seconds, entries=entries, peak_rss_mb=usage.ru_maxrss / 1024,
+    return Timed(seconds=child.seconds, entries=entries, peak_rss_mb=child.peak_rss_mb,
                  doc=doc)
 
 

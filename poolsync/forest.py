@@ -19,6 +19,7 @@ Entry points: :func:`decode_forest` (directory entries -> :class:`ForestConfig`)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import struct
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -413,14 +414,27 @@ def parse_repl_metadata(raw: bytes | None) -> tuple[AttributeStamp, ...]:
     for i in range(count):
         attid, ver, seconds, origin, o_usn, l_usn = _STAMP.unpack_from(
             raw, _HEADER.size + i * _STAMP.size)
-        try:
-            changed = _NTTIME_EPOCH + dt.timedelta(seconds=seconds)
-        except OverflowError:
-            changed = _NTTIME_EPOCH
-        stamps.append(AttributeStamp(attid=attid, version=ver, changed=changed,
-                                     origin=str(uuid.UUID(bytes_le=origin)),
+        stamps.append(AttributeStamp(attid=attid, version=ver, changed=_nttime(seconds),
+                                     origin=_invocation_id(origin),
                                      origin_usn=o_usn, local_usn=l_usn))
     return tuple(stamps)
+
+
+# Every stamp of every copy names one of the forest's few invocation ids, and the
+# attributes of one object mostly share a time: made once each, not once a stamp (the
+# doctor holds about ten stamps per Location per DC asked; 10,000 Locations read from
+# four endpoints made 360,000 equal strings, 29 MB). Bounded, whatever a DC sends.
+@functools.lru_cache(maxsize=256)
+def _invocation_id(raw: bytes) -> str:
+    return str(uuid.UUID(bytes_le=raw))
+
+
+@functools.lru_cache(maxsize=4096)
+def _nttime(seconds: int) -> dt.datetime:
+    try:
+        return _NTTIME_EPOCH + dt.timedelta(seconds=seconds)
+    except OverflowError:
+        return _NTTIME_EPOCH
 
 
 def behind(copy: Sequence[AttributeStamp], newer: Sequence[AttributeStamp]) -> list[int]:

@@ -6,8 +6,8 @@ through :func:`_id` or :func:`_text`, which escape quotes and backslashes, so na
 from the directory cannot break out of a string or smuggle in label escapes (``\\N``,
 ``\\l``). SVG is Graphviz's own rendering of that DOT (:func:`to_svg` is the only
 function here that starts a program). The JSON shape is a contract (``meta.type``
-``pool-graph``, ``meta.version`` 1): keys may be added, never renamed or removed
-without a version bump.
+``pool-graph``, ``meta.version`` 2): keys may be added, never renamed or removed
+without a version bump (2: ``cannot-see`` edges leave the GC's DC, not each viewer).
 
 Entry points: :func:`to_dot`, :func:`to_svg`, :func:`to_graphml`, :func:`to_json`.
 """
@@ -28,7 +28,7 @@ from poolsync.errors import MissingToolError, PoolsyncError
 __all__ = ["JSON_TYPE", "JSON_VERSION", "to_dot", "to_graphml", "to_json", "to_svg"]
 
 JSON_TYPE: Final = "pool-graph"
-JSON_VERSION: Final = 1
+JSON_VERSION: Final = 2
 
 MISSING_DOT: Final = (
     "graph --format svg needs Graphviz's `dot`; install it with `apt-get install graphviz`, "
@@ -224,36 +224,12 @@ def _pool_style(attrs: Mapping[str, Any]) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _shared_blind_spots(graph: nx.MultiDiGraph) -> dict[tuple[str, str], list[str]]:
-    """(GC's DC node, missing server) -> the viewers that miss it through that GC, for
-    GCs at least two viewers share: drawn as one arrow from the GC, not one a viewer
-    (40 servers behind one GC drew 40 red arrows to each server it lacked)."""
-    dcs = {str(a["name"]).lower(): n for n, a in graph.nodes(data=True) if a["kind"] == "dc"}
-    shared: dict[tuple[str, str], list[str]] = {}
-    for source, target, data in graph.edges(data=True):
-        node = dcs.get(str(data.get("gc", "")).lower()) if data["kind"] == "cannot-see" else None
-        if node is not None:
-            shared.setdefault((node, target), []).append(source)
-    return {key: sorted(viewers) for key, viewers in shared.items() if len(viewers) > 1}
-
-
 def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
-    shared = _shared_blind_spots(graph)
-    grouped = {(v, target) for (_, target), viewers in shared.items() for v in viewers}
-    for (gc_node, target), viewers in sorted(shared.items()):
-        names = ", ".join(str(graph.nodes[v]["name"]) for v in viewers)
-        style = dict(_EDGE_STYLE["cannot-see"]) | {
-            "tooltip": f"{graph.nodes[gc_node]['name']}'s GC lacks "
-                       f"{graph.nodes[target]['name']}: {len(viewers)} servers monitoring "
-                       f"it cannot see it ({names})"}
-        yield f"{_id(gc_node)} -> {_id(target)} [{_attrs(style)}];"
     for source, target, key, data in sorted(graph.edges(keys=True, data=True),
                                             key=lambda e: (e[0], e[1], str(e[2]))):
         kind = data["kind"]
         if kind not in _EDGE_STYLE:
             continue
-        if kind == "cannot-see" and (source, target) in grouped:
-            continue  # drawn once, from the GC the viewers share
         style = dict(_EDGE_STYLE[kind])
         if kind == "excluded":
             style["label"] = str(data.get("reason", ""))
@@ -280,11 +256,8 @@ def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
         elif kind == "cannot-see":
             # No label on the line (on a busy forest they pile up on each other and on
             # the site titles): the legend says what a red bold dashed arrow means, the
-            # tooltip which GC.
-            gc = str(data.get("gc", ""))
-            style["tooltip"] = (f"{graph.nodes[source]['name']} cannot see "
-                                f"{graph.nodes[target]['name']}" + (f" (its GC: {gc})" if gc
-                                                                    else ""))
+            # tooltip who cannot see what.
+            style["tooltip"] = _blind_spot(graph, source, target, data)
         elif kind in ("monitors-dc", "monitors-gc"):
             if not layout.crosses_sites(source, target):
                 continue  # the server's label names it
@@ -302,6 +275,22 @@ def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
             # the same way next to the edge and does not take part in ranking.
             style["xlabel"] = style.pop("label")
         yield f"{_id(source)} -> {_id(target)} [{_attrs(style)}];"
+
+
+def _blind_spot(graph: nx.MultiDiGraph, source: str, target: str,
+                data: Mapping[str, Any]) -> str:
+    """A ``cannot-see`` edge in words: from a GC's DC (every server monitoring it), from
+    the pool (every member), or from one server."""
+    lacked = graph.nodes[target]["name"]
+    count = int(data.get("viewers", 0))
+    servers = f"{count} server{'' if count == 1 else 's'}"
+    kind = graph.nodes[source]["kind"]
+    if kind == "dc":
+        return (f"{graph.nodes[source]['name']}'s GC lacks {lacked}: {servers} monitoring "
+                "it cannot see it")
+    if kind == "pool":
+        return f"no pool member sees {lacked} ({servers})"
+    return f"{graph.nodes[source]['name']} cannot see {lacked}"
 
 
 def _two_way(graph: nx.MultiDiGraph, source: str, target: str) -> bool:
@@ -327,8 +316,8 @@ _LEGEND_NODES: Final = (
 _LEGEND_EDGES: Final = (
     ("#1f4e99", "&#8212;&#8212;&gt;", "replication connection (&lt;&#8212;&gt;: both ways)"),
     (_RED, "- - -&gt;", "disabled or unusable connection, or no path between DCs"),
-    (_RED, "&#9473; &#9473;&gt;", "cannot see: a server (or a GC, for every server "
-                                  "monitoring it) lacks that server"),
+    (_RED, "&#9473; &#9473;&gt;", "cannot see: a GC lacks that server (every server "
+                                  "monitoring it cannot see it)"),
     ("#2e7d32", "&#8212;&#8212;&gt;", "member of the pool"),
     ("#9a7b00", "&#183;&#183;&#183;&gt;", "failover pair"),
     ("#a0a0a0", "- - -&gt;", "monitor in another site (DC, GC)"),

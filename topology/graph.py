@@ -4,7 +4,9 @@ One :class:`networkx.MultiDiGraph` joins what the other parts of poolsync comput
 separately: the forest's replication topology (:class:`~poolsync.forest.ForestConfig`),
 the pool (:class:`~poolsync.allocation.PoolReport`), which DC and GC each Unity server
 uses (:class:`~poolsync.doctor.model.Monitor`) and, when given, which servers cannot
-see which (:class:`~poolsync.doctor.model.DoctorReport`). :mod:`topology.export` turns
+see which (:class:`~poolsync.doctor.model.DoctorReport`): a ``cannot-see`` edge from
+each Global Catalog's DC to each server it lacks, which every server monitoring that GC
+cannot see. Every part grows with the servers, never with their square. :mod:`topology.export` turns
 it into DOT, SVG, GraphML and JSON.
 
 Node ids are strings: ``site:<name>``, ``dc:<name>``, ``server:<name>`` (with
@@ -106,7 +108,7 @@ def build_graph(
     _add_monitors(graph, topology, servers, monitors, default_gc)
     _add_missing_paths(graph, topology)
     if doctor is not None:
-        _add_visibility(graph, servers, doctor)
+        _add_visibility(graph, forest, topology, servers, doctor)
     return graph
 
 
@@ -368,13 +370,21 @@ def _add_missing_paths(graph: nx.MultiDiGraph, topology: ForestConfig) -> None:
 
 
 def _add_visibility(
-    graph: nx.MultiDiGraph, servers: Sequence[_Server], doctor: DoctorReport
+    graph: nx.MultiDiGraph,
+    forest: str,
+    topology: ForestConfig,
+    servers: Sequence[_Server],
+    doctor: DoctorReport,
 ) -> None:
+    """``cannot-see`` edges, one per GC and server it lacks (from the GC's DC, which
+    every server monitoring it sees the pool through): an edge per viewer and server
+    grew with their product (10,000 viewers behind one GC lacking 5,000 servers)."""
     by_name: dict[str, list[str]] = {}
     for server in servers:
         by_name.setdefault(server.name.lower(), []).append(server.node)
+    rows = {row.gc.lower(): row for row in doctor.visibility}
     # Servers expected in the pool that no DC holds a Location for: drawn, in red,
-    # with every viewer that cannot see them.
+    # with what cannot see them.
     for health in doctor.servers:
         if health.guid is not None or health.name.lower() in by_name:
             continue
@@ -390,13 +400,27 @@ def _add_visibility(
         graph.add_node(node, **attrs)
         graph.nodes[node]["label"] = _server_label(graph.nodes[node])
         by_name[health.name.lower()] = [node]
-        for viewer_name in finding.viewers if finding else ():
+        if finding is None:
+            continue
+        affects = finding.affects
+        if affects.members:  # every member: the pool does not see it
+            graph.add_edge(pool_id(forest), node, key="cannot-see", kind="cannot-see",
+                           gc="", viewers=affects.count)
+        for gc in affects.gcs:
+            dc = topology.dc(gc)
+            row = rows.get(gc.lower())
+            if dc is not None:
+                graph.add_edge(dc_id(dc.name), node, key="cannot-see", kind="cannot-see",
+                               gc=dc.name, viewers=len(row.viewers) if row else 0)
+        for viewer_name in affects.names:
             for viewer in by_name.get(viewer_name.lower(), ()):
-                graph.add_edge(viewer, node, key="cannot-see", kind="cannot-see", gc="")
+                graph.add_edge(viewer, node, key="cannot-see", kind="cannot-see", gc="",
+                               viewers=1)
     for row in doctor.visibility:
-        for viewer in by_name.get(row.viewer.lower(), ()):
-            for missing in row.missing:
-                for target in by_name.get(missing.lower(), ()):
-                    if target != viewer:
-                        graph.add_edge(viewer, target, key="cannot-see", kind="cannot-see",
-                                       gc=row.gc)
+        dc = topology.dc(row.gc) if row.reachable and row.missing else None
+        if dc is None:
+            continue  # a GC the forest does not know is left out, as its monitors are
+        for missing in row.missing:
+            for target in by_name.get(missing.lower(), ()):
+                graph.add_edge(dc_id(dc.name), target, key="cannot-see", kind="cannot-see",
+                               gc=dc.name, viewers=len(row.viewers))

@@ -15,7 +15,7 @@ from poolsync.doctor.model import DoctorInput, ForeignSighting, Monitor, StoreVi
 from poolsync.doctor.probe import ForestProbe, probe_forest, probe_other_forest, store_view
 from poolsync.errors import DirectoryUnavailable
 from poolsync.profile import Profile, load_profile
-from poolsync.render.doctor import doctor_report_json, doctor_report_table
+from poolsync.render.doctor import doctor_report_json, doctor_report_lines
 from poolsync.store import Store
 
 
@@ -104,9 +104,10 @@ def doctor(ctx: Context, server: str | None, fmt: str) -> None:
     if notes:
         report = replace(report, notes=(*report.notes, *notes))
     if fmt == "json":
-        print_json(doctor_report_json(report))
+        print_json(doctor_report_json(report))  # streamed, as it is encoded
     else:
-        sys.stdout.write(doctor_report_table(report))
+        for line in doctor_report_lines(report):
+            sys.stdout.write(line + "\n")
     if not report.healthy:
         click.get_current_context().exit(EXIT_NOT_COMPLIANT)
     if not report.complete:

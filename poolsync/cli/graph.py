@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -10,7 +10,7 @@ import click
 from poolsync.allocation import build_pool_report
 from poolsync.cli.doctor import gather
 from poolsync.cli.main import Context
-from poolsync.cli.output import emit, now, out_options, stderr_console
+from poolsync.cli.output import emit, json_chunks, now, out_options, stderr_console
 from poolsync.cli.pool import require_synced
 from poolsync.doctor.causes import diagnose, locations_seen
 from poolsync.store import Store
@@ -50,8 +50,9 @@ def graph(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
     pooling = build_graph(config.forest, inp.topology, report, locations, inp.monitors,
                           default_gc=inp.default_gc, doctor=diagnosis)
     title = f"Unity license pooling in {config.forest}"
+    text: str | Iterable[str]
     if fmt == "json":
-        text = json.dumps(to_json(pooling, generated=now()), indent=2) + "\n"
+        text = json_chunks(to_json(pooling, generated=now()))  # written as it is encoded
     elif fmt == "graphml":
         text = to_graphml(pooling)
     elif fmt == "svg":

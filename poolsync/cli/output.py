@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -81,8 +81,33 @@ def meta(kind: str, *, version: int = 1) -> dict[str, Any]:
     return {"type": kind, "version": version, "generated": now().isoformat(timespec="seconds")}
 
 
+#: How much encoded JSON is gathered before a write: the encoder yields every token
+#: apart, and a write per token costs more than the encoding.
+_CHUNK = 1 << 16
+
+
+def json_chunks(doc: Any) -> Iterator[str]:
+    """``doc`` as indented JSON (what ``json.dumps(doc, indent=2)`` gives, and a newline)
+    in pieces of about 64 KiB as the encoder produces them (``JSONEncoder.iterencode``):
+    the document is written as it is encoded and never exists as one string (a doctor
+    report of 10,000 servers was one string of tens of MB)."""
+    pending: list[str] = []
+    size = 0
+    for piece in json.JSONEncoder(indent=2).iterencode(doc):
+        pending.append(piece)
+        size += len(piece)
+        if size >= _CHUNK:
+            yield "".join(pending)
+            pending.clear()
+            size = 0
+    pending.append("\n")
+    yield "".join(pending)
+
+
 def print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    """``doc`` to stdout as indented JSON, streamed (:func:`json_chunks`)."""
+    for chunk in json_chunks(doc):
+        sys.stdout.write(chunk)
 
 
 class BarProgress:
@@ -169,10 +194,11 @@ def warn_absent_servers(expected: Iterable[str], present: Iterable[str]) -> None
             highlight=False)
 
 
-def write_atomic(path: Path, text: str, *, mode: int | None = None,
+def write_atomic(path: Path, text: str | Iterable[str], *, mode: int | None = None,
                  follow_symlinks: bool = False) -> None:
-    """Write ``text`` to ``path`` through a temporary file beside it, so a reader never
-    sees half a file; a UserError (exit 2) naming the path when it cannot be written.
+    """Write ``text`` (a string, or pieces written as they come) to ``path`` through a
+    temporary file beside it, so a reader never sees half a file; a UserError (exit 2)
+    naming the path when it cannot be written.
 
     Reports and exports hold the directory's data (names, extensions, seat counts): the
     file is 0600 whatever the umask, and whatever mode a file it replaces had (a file
@@ -190,7 +216,8 @@ def write_atomic(path: Path, text: str, *, mode: int | None = None,
         tmp = Path(name)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             os.fchmod(handle.fileno(), mode)
-            handle.write(text)
+            for piece in [text] if isinstance(text, str) else text:
+                handle.write(piece)
         tmp.replace(path)
     except BaseException as exc:  # Ctrl-C included: never leave the temporary file
         if tmp is not None:
@@ -230,11 +257,14 @@ def out_options(command: F) -> F:
                         "instead of standard output (also: -).")(command)
 
 
-def emit(text: str, out: Path | None, *, follow_symlinks: bool, mode: int | None) -> bool:
-    """``text`` to ``out`` (:func:`write_atomic`), or to stdout for none or ``-``;
-    whether a file was written."""
+def emit(text: str | Iterable[str], out: Path | None, *, follow_symlinks: bool,
+         mode: int | None) -> bool:
+    """``text`` (a string, or pieces written as they come) to ``out``
+    (:func:`write_atomic`), or to stdout for none or ``-``; whether a file was
+    written."""
     if out is None or str(out) == "-":
-        sys.stdout.write(text)
+        for piece in [text] if isinstance(text, str) else text:
+            sys.stdout.write(piece)
         return False
     write_atomic(out, text, mode=mode, follow_symlinks=follow_symlinks)
     return True

@@ -3,9 +3,9 @@
 :func:`diagnose` takes what every DC and Global Catalog answered
 (:class:`~poolsync.doctor.model.DoctorInput`) and returns one
 :class:`~poolsync.doctor.model.DoctorReport`: per server its findings (cause code,
-severity, which viewers are affected, evidence, fix) and per pool member what its
-Global Catalog holds. No I/O and no clock (``inp.now`` stamps the report), so the same
-input always gives the same report.
+severity, which viewers are affected, evidence, fix) and per Global Catalog the pool
+members that look through it and what it lacks. No I/O and no clock (``inp.now``
+stamps the report), so the same input always gives the same report.
 
 Each cause code comes from exactly one rule:
 
@@ -103,8 +103,12 @@ def _only(report: DoctorReport, only: str) -> DoctorReport:
         known = names(sorted_names({s.name for s in report.servers})) or "none"
         raise UserError(f"no server named {only!r} in forest {report.forest} "
                         f"(servers found or expected: {known})")
-    rows = tuple(v for v in report.visibility if v.viewer.lower() == key
-                 or key in {n.lower() for n in (*v.sees, *v.missing)})
+    # The GCs it looks through, and those that hold it or lack it: a GC row holds every
+    # Location read but those it lacks, so every reachable row concerns a Location.
+    located = any(s.guid is not None for s in servers)
+    rows = tuple(v for v in report.visibility
+                 if any(n.lower() == key for n in v.viewers)
+                 or (v.reachable and located))
     return DoctorReport(report.forest, report.generated, rows, servers, report.notes,
                         complete=report.complete, findings=report.findings, dcs=report.dcs)
 

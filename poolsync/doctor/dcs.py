@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from poolsync.doctor.fixes import connection_fix, missing_connection_fix, options_fix
-from poolsync.doctor.model import DcHealth, DoctorInput, Finding
+from poolsync.doctor.model import NO_VIEWERS, DcHealth, DoctorInput, Finding
 from poolsync.forest import DomainController, ForestConfig
 
 __all__ = ["dc_health", "monitor_findings"]
@@ -27,13 +27,13 @@ def _findings(topology: ForestConfig, dc: DomainController, read_on: str) -> lis
     others = [d.name for d in topology.dcs if d.name != dc.name]
     if dc.inbound_disabled:
         found.append(Finding(
-            "inbound-replication-disabled", "warning", (),
+            "inbound-replication-disabled", "warning", NO_VIEWERS,
             f"{dc.name}'s NTDS Settings ({dc.dsa_dn}) have DISABLE_INBOUND_REPL in their "
             f"options (read on {read_on}): {dc.name} receives no change from "
             f"{', '.join(others) or 'any DC'}.", options_fix(dc, "inbound")))
     if dc.outbound_disabled:
         found.append(Finding(
-            "outbound-replication-disabled", "warning", (),
+            "outbound-replication-disabled", "warning", NO_VIEWERS,
             f"{dc.name}'s NTDS Settings ({dc.dsa_dn}) have DISABLE_OUTBOUND_REPL in their "
             f"options (read on {read_on}): no DC receives a change made on {dc.name}.",
             options_fix(dc, "outbound")))
@@ -41,12 +41,12 @@ def _findings(topology: ForestConfig, dc: DomainController, read_on: str) -> lis
     for conn in inbound:
         if not conn.enabled:
             found.append(Finding(
-                "connection-disabled", "warning", (),
+                "connection-disabled", "warning", NO_VIEWERS,
                 f"The connection {conn.source} -> {conn.target} ({conn.dn}) has "
                 f"enabledConnection FALSE (read on {read_on}).", connection_fix(conn)))
     if not inbound and others:
         found.append(Finding(
-            "connection-missing", "warning", (),
+            "connection-missing", "warning", NO_VIEWERS,
             f"{dc.name} has no replication connection object (no nTDSConnection under "
             f"{dc.dsa_dn}, read on {read_on}): it pulls from no DC.", missing_connection_fix(dc)))
     return found
@@ -76,7 +76,7 @@ def monitor_findings(inp: DoctorInput, health: Sequence[DcHealth],
         parts = [f"its {role} monitor uses {dc}, which has "
                  + ", ".join(f.cause for f in sick[dc.lower()].findings) for role, dc in used]
         found[monitor.server.lower()] = Finding(
-            "monitor-dc-unhealthy", "warning", (),
+            "monitor-dc-unhealthy", "warning", NO_VIEWERS,
             f"{monitor.server} sees the pool through DCs with replication problems: "
             + "; ".join(parts) + ". Nothing may be missing yet; the next change on the "
             "wrong side of the break will be.",

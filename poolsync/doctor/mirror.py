@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from poolsync.doctor.model import DoctorInput, Finding, LocationCopy, StoreView
+from poolsync.doctor.model import DoctorInput, Finding, LocationCopy, StoreView, Viewers
 from poolsync.doctor.servers import Server, canon, iso, probe_for, stale_fields, where
 
 __all__ = ["stale_mirror"]
@@ -63,7 +63,7 @@ def stale_mirror(inp: DoctorInput, servers: Sequence[Server]) -> dict[str, list[
                    "skipped the change")
         usn = copy.usn_changed if copy.usn_changed is not None else "?"
         found[server.guid].append(Finding(
-            cause="stale-mirror", severity="error", viewers=("poolsync",),
+            cause="stale-mirror", severity="error", affects=Viewers.named("poolsync"),
             evidence=(f"{server.name}'s Location {copy.location.dn} is on {where(probe)} "
                       f"(uSNChanged {usn}, changed {iso(copy.when_changed)}), but "
                       f"poolsync's store, last read from {gc} at {iso(store.synced_at)}"

@@ -135,10 +135,36 @@ class DoctorInput:
 
 
 @dataclass(frozen=True, slots=True)
+class Viewers:
+    """Which viewers a finding affects, in a size that does not grow with the pool.
+
+    ``names`` lists viewers one by one (``poolsync`` for ``stale-mirror``); ``gcs``
+    stands for every pool member whose Global Catalog is one of those DCs (the
+    visibility rows name them); ``members`` for every pool member but the server
+    itself. ``count`` is how many viewers that makes. A finding about a server that
+    every other member misses would otherwise name every member: 10,000 such findings
+    named 10,000 members each.
+    """
+
+    names: tuple[str, ...] = ()
+    gcs: tuple[str, ...] = ()
+    members: bool = False
+    count: int = 0
+
+    @classmethod
+    def named(cls, *names: str) -> Viewers:
+        return cls(names=names, count=len(names))
+
+
+#: A finding about the forest or a DC rather than what some viewer sees.
+NO_VIEWERS: Final = Viewers()
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     cause: str
     severity: Severity
-    viewers: tuple[str, ...]
+    affects: Viewers
     evidence: str
     fix: str
 
@@ -172,13 +198,19 @@ class DcHealth:
 
 @dataclass(frozen=True, slots=True)
 class Visibility:
-    """What one viewer's GC holds: ``sees`` the servers whose current Location is
-    there, ``missing`` those absent or behind. ``reachable`` False: the GC could not be
-    asked, and both lists are empty."""
+    """One Global Catalog and the pool members that see the pool through it.
 
-    viewer: str
+    ``viewers`` are the members monitoring it; ``holds`` is how many servers' current
+    Location it holds and ``missing`` names the servers it lacks or holds behind: each
+    of its viewers sees every server but those. Per GC and as a difference, so the rows
+    grow with the servers, not with their square. ``reachable`` False: the GC could not
+    be asked (``gc`` is ``""`` for viewers without one); ``holds`` is then 0 and
+    ``missing`` empty.
+    """
+
     gc: str
-    sees: tuple[str, ...]
+    viewers: tuple[str, ...]
+    holds: int
     missing: tuple[str, ...]
     reachable: bool = True
 
@@ -204,3 +236,15 @@ class DoctorReport:
         return (all(s.healthy for s in self.servers)
                 and all(f.severity == "info" for f in self.findings)
                 and all(d.healthy for d in self.dcs))
+
+    def viewer_names(self, viewers: Viewers, *, server: str | None = None
+                     ) -> tuple[str, ...]:
+        """The viewers ``viewers`` stands for, by name (the visibility rows resolve its
+        groups; ``server``, the finding's own, is left out of ``members``). Costs a
+        pass over the rows: for one finding at a time, not for every finding."""
+        found = set(viewers.names)
+        gcs = {gc.lower() for gc in viewers.gcs}
+        for row in self.visibility:
+            if viewers.members or row.gc.lower() in gcs:
+                found.update(v for v in row.viewers if not viewers.members or v != server)
+        return tuple(sorted(found, key=lambda n: (n.lower(), n)))

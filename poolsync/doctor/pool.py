@@ -23,12 +23,19 @@ from collections.abc import Sequence
 from typing import Final
 
 from poolsync.allocation import Exclusion, ExclusionReason, PoolReport
-from poolsync.doctor.model import DoctorInput, Finding, ServerHealth, Severity
-from poolsync.doctor.servers import Server, Viewer, canon, iso, names, sorted_names
+from poolsync.doctor.model import (
+    NO_VIEWERS,
+    DoctorInput,
+    Finding,
+    ServerHealth,
+    Severity,
+    Viewers,
+)
+from poolsync.doctor.servers import Server, Viewer, canon, iso, names
 from poolsync.model import SEAT_CLASSES, SeatClass
 
 __all__ = ["duplicate_names", "exclusions", "expected", "orphaned_subscribers", "others",
-           "published_stale"]
+           "published_stale", "viewing"]
 
 _EXCLUSION_SEVERITY: Final[dict[ExclusionReason, Severity]] = {
     ExclusionReason.FAILOVER_SECONDARY: "info",
@@ -44,9 +51,15 @@ _SUBSCRIBERS: Final = {SeatClass.VM: "subscribers", SeatClass.UM: "UM subscriber
                        SeatClass.INBOX: "Inbox subscribers"}
 
 
-def others(viewers: Sequence[Viewer], server: Server) -> tuple[str, ...]:
-    """The viewers other than ``server`` itself."""
-    return tuple(v.server.name for v in viewers if v.server.guid != server.guid)
+def viewing(viewers: Sequence[Viewer]) -> frozenset[str]:
+    """The viewers' guids, for :func:`others`."""
+    return frozenset(v.server.guid for v in viewers)
+
+
+def others(viewing: frozenset[str], server: Server) -> Viewers:
+    """Every viewer but ``server`` itself (``viewing``: their guids), as a group: a
+    finding per excluded server naming every member was quadratic in the pool."""
+    return Viewers(members=True, count=len(viewing) - (server.guid in viewing))
 
 
 # --- exclusions ------------------------------------------------------------------------
@@ -57,10 +70,12 @@ def exclusions(report: PoolReport, servers: Sequence[Server],
     """One finding per excluded server (by guid), with the fix for its reason."""
     by_guid = {s.guid: s for s in servers}
     members = frozenset(s.guid for pool in report.pools for s in pool.servers)
+    primaries = _Primaries(servers)
+    seeing = viewing(viewers)
     found: dict[str, list[Finding]] = defaultdict(list)
     for exclusion in report.excluded:
         server = by_guid[exclusion.guid]
-        fix = _exclusion_fix(exclusion, server, servers, members)
+        fix = _exclusion_fix(exclusion, server, primaries, members)
         severity = _EXCLUSION_SEVERITY[exclusion.reason]
         if exclusion.reason is ExclusionReason.FAILOVER_SECONDARY \
                 and not fix.startswith(COUNTED_WITH_PRIMARY):
@@ -68,7 +83,7 @@ def exclusions(report: PoolReport, servers: Sequence[Server],
         found[server.guid].append(Finding(
             cause=exclusion.reason.value,
             severity=severity,
-            viewers=others(viewers, server),
+            affects=others(seeing, server),
             evidence=(f"{server.name}: {exclusion.detail} (Location {server.location.dn}, "
                       f"read on {server.ref.dc})."),
             fix=fix,
@@ -76,7 +91,7 @@ def exclusions(report: PoolReport, servers: Sequence[Server],
     return found
 
 
-def _exclusion_fix(exclusion: Exclusion, server: Server, servers: Sequence[Server],
+def _exclusion_fix(exclusion: Exclusion, server: Server, primaries: _Primaries,
                    members: frozenset[str]) -> str:
     name = server.name
     reason = exclusion.reason
@@ -86,7 +101,7 @@ def _exclusion_fix(exclusion: Exclusion, server: Server, servers: Sequence[Serve
     if reason is ExclusionReason.VERSION_UNSUPPORTED:
         return f"License pooling needs Cisco Unity 4.0 or later: upgrade {name}."
     if reason is ExclusionReason.FAILOVER_SECONDARY:
-        return _failover_fix(server, servers, members)
+        return _failover_fix(server, primaries, members)
     if reason is ExclusionReason.ATTACHMENT_TOO_LARGE:
         return (f"A real pooling attachment is a few kilobytes: this one is not Unity's. "
                 f"Find who wrote it (the Location's whenChanged, the DC's audit log), then "
@@ -97,11 +112,11 @@ def _exclusion_fix(exclusion: Exclusion, server: Server, servers: Sequence[Serve
             "`poolsync resync --total`.")
 
 
-def _failover_fix(server: Server, servers: Sequence[Server], members: frozenset[str]) -> str:
+def _failover_fix(server: Server, primaries: _Primaries, members: frozenset[str]) -> str:
     """Nothing to do only when the pool really counts the secondary with its primary:
     the primary exists, is not the secondary itself, and is a pool member."""
     name = server.name
-    primary = _primary(server, servers)
+    primary = primaries.of(server)
     if primary is None:
         return (f"{name} is a failover secondary whose primary is not in the directory: "
                 "check the failover pair's configuration.")
@@ -118,18 +133,29 @@ def _failover_fix(server: Server, servers: Sequence[Server], members: frozenset[
             f"subscribers are counted with {primary.name} only while it is one.")
 
 
-def _primary(server: Server, servers: Sequence[Server]) -> Server | None:
-    """The Location the pool takes for ``server``'s primary, chosen as
-    :func:`~poolsync.allocation.build_pool_report` chooses it: the object id named by
-    ``failover_of``, non-secondaries first, then by (name, guid); an empty object id
-    matches no Location (docs/allocation.md, rule 7)."""
-    target = server.location.failover_of
-    if not target:
-        return None
-    matches = ([s for s in servers if s.location.object_id == target]
-               or [s for s in servers if s.guid.lower() == target])
-    return min(matches, default=None,
-               key=lambda s: (s.location.failover_of is not None, s.location.name, s.guid))
+class _Primaries:
+    """Each secondary's primary, looked up in indexes built once (a scan of every
+    server per secondary was quadratic)."""
+
+    def __init__(self, servers: Sequence[Server]) -> None:
+        self._by_object_id: dict[str, list[Server]] = defaultdict(list)
+        self._by_guid: dict[str, list[Server]] = defaultdict(list)
+        for s in servers:
+            self._by_object_id[s.location.object_id].append(s)
+            self._by_guid[s.guid.lower()].append(s)
+
+    def of(self, server: Server) -> Server | None:
+        """The Location the pool takes for ``server``'s primary, chosen as
+        :func:`~poolsync.allocation.build_pool_report` chooses it: the object id named
+        by ``failover_of``, non-secondaries first, then by (name, guid); an empty
+        object id matches no Location (docs/allocation.md, rule 7)."""
+        target = server.location.failover_of
+        if not target:
+            return None
+        matches = self._by_object_id.get(target) or self._by_guid.get(target) or []
+        return min(matches, default=None,
+                   key=lambda s: (s.location.failover_of is not None, s.location.name,
+                                  s.guid))
 
 
 # --- published utilization ---------------------------------------------------------------
@@ -144,6 +170,7 @@ def published_stale(inp: DoctorInput, report: PoolReport, viewers: Sequence[View
     if store is None:
         return found
     by_guid = {s.guid: s for s in servers}
+    seeing = viewing(viewers)
     # The store's subscriber counts say nothing about a server whose Location it does
     # not hold: its subscribers have not reached the store's DC either (replication).
     stored = {loc.guid for loc in store.locations}
@@ -160,7 +187,7 @@ def published_stale(inp: DoctorInput, report: PoolReport, viewers: Sequence[View
                 for c in SEAT_CLASSES if c in seats.stale
             ]
             found[server.guid].append(Finding(
-                cause="published-stale", severity="warning", viewers=others(viewers, server),
+                cause="published-stale", severity="warning", affects=others(seeing, server),
                 evidence=" ".join(sentences),
                 fix=(f"{seats.name}'s own count is behind; it recounts when it republishes its "
                      f"pooling attachment (DOHPropTest's Total Resync on {seats.name}, or "
@@ -178,7 +205,7 @@ def expected(inp: DoctorInput, servers: Sequence[Server],
     """One health entry per expected name (case-insensitive, first spelling kept) that
     no Location carries."""
     known = {s.name.lower() for s in servers}
-    everyone = sorted_names(v.server.name for v in viewers)
+    everyone = Viewers(members=True, count=len(viewing(viewers)))
     asked = sorted({canon(inp.topology, p.dc) for p in inp.probes if p.error is None},
                    key=str.lower)
     failed = sorted({canon(inp.topology, p.dc) for p in inp.probes if p.error is not None},
@@ -194,7 +221,7 @@ def expected(inp: DoctorInput, servers: Sequence[Server],
                       key=lambda f: (f.forest, f.dn, f.dc))
         if seen:
             finding = Finding(
-                cause="other-forest", severity="error", viewers=everyone,
+                cause="other-forest", severity="error", affects=everyone,
                 evidence=" ".join(f"{name}'s Location {f.dn} is in forest {f.forest} (read on "
                                   f"{f.dc}), not in {inp.forest}: one directory is one pool."
                                   for f in seen),
@@ -205,7 +232,7 @@ def expected(inp: DoctorInput, servers: Sequence[Server],
         else:
             unread = f"; {names(failed)} could not be read" if failed else ""
             finding = Finding(
-                cause="location-missing", severity="error", viewers=everyone,
+                cause="location-missing", severity="error", affects=everyone,
                 evidence=(f"No Location named {name} on any DC asked ({names(asked) or 'none'}"
                           f"{unread})"
                           + (f" nor in the other forests ({names(inp.other_forests)})."
@@ -243,7 +270,7 @@ def orphaned_subscribers(inp: DoctorInput, report: PoolReport) -> list[Finding]:
            "those subscribers to a live server in Unity.")
     return [Finding(cause="orphaned-subscribers",
                     severity="error" if report.orphans_significant else "warning",
-                    viewers=(), evidence=evidence, fix=fix)]
+                    affects=NO_VIEWERS, evidence=evidence, fix=fix)]
 
 
 def _home(key: str) -> str:
@@ -279,7 +306,7 @@ def duplicate_names(servers: Sequence[Server]) -> dict[str, list[Finding]]:
                               for s in others[:DUPLICATES_NAMED])
             more = len(group) - 1 - min(len(others), DUPLICATES_NAMED)
             found[server.guid] = [Finding(
-                cause="duplicate-name", severity="warning", viewers=(),
+                cause="duplicate-name", severity="warning", affects=NO_VIEWERS,
                 evidence=(f"{len(group)} Locations are named {server.name} (case aside): "
                           f"this one, {server.location.dn} (objectGUID {server.guid}, "
                           f"changed {iso(server.ref.copy.when_changed)}), and {shown}"

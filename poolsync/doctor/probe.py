@@ -28,7 +28,7 @@ from poolsync.forest import (
     parse_repl_metadata,
 )
 from poolsync.homes import match_homes
-from poolsync.model import Entry, Roles
+from poolsync.model import Entry, Location, Roles
 from poolsync.profile import Profile
 from poolsync.store import Store
 from poolsync.sync.decode import decode_location, location_attributes, location_filter, usn
@@ -40,6 +40,8 @@ ORPHAN_SAMPLE = 5  # subscribers shown as evidence of orphaned homes
 ORPHAN_KEYS = 200  # distinct orphaned home values looked up for them
 
 Step = Callable[[str], None]
+#: Equal Locations read from several endpoints, kept once: see _copy.
+Shared = dict[Location, Location]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +60,13 @@ def parse_generalized_time(text: str | None) -> dt.datetime | None:
         return None
 
 
-def _copy(entry: Entry, dc: str, profile: Profile) -> LocationCopy:
+def _copy(entry: Entry, dc: str, profile: Profile, shared: Shared) -> LocationCopy:
+    location = decode_location(entry, profile)
     return LocationCopy(
         dc=dc,
-        location=decode_location(entry, profile),
+        # Every DC holds a copy, and copies mostly agree: one object for equal ones
+        # (the attachment is most of a Location's size).
+        location=shared.setdefault(location, location),
         when_created=parse_generalized_time(entry.text("whenCreated")),
         when_changed=parse_generalized_time(entry.text("whenChanged")),
         usn_changed=usn(entry),
@@ -82,7 +87,10 @@ def _endpoints(directory: DirectoryConfig) -> list[tuple[Endpoint, bool]]:
 
 
 def _read(endpoint: Endpoint, gc: bool, directory: DirectoryConfig, profile: Profile, *,
-          password: str | None, now: dt.datetime) -> tuple[DcProbe, ForestConfig | None]:
+          password: str | None, now: dt.datetime,
+          shared: Shared | None = None) -> tuple[DcProbe, ForestConfig | None]:
+    shared = {} if shared is None else shared
+
     def attempt() -> tuple[DcProbe, ForestConfig]:
         with connect(endpoint, directory, password=password) as conn:
             root = conn.root_dse()
@@ -98,7 +106,7 @@ def _read(endpoint: Endpoint, gc: bool, directory: DirectoryConfig, profile: Pro
                 large=profile.location.pooling_data, max_bytes=MAX_ATTACHMENT_BYTES)
             for entry in entries:
                 try:
-                    copies.append(_copy(entry, name, profile))
+                    copies.append(_copy(entry, name, profile, shared))
                 except ValueError as exc:  # e.g. no objectGUID: skip it, say so
                     skipped.append(f"{name} ({endpoint.url}): skipped {entry.dn}: {exc}")
             return DcProbe(dc=name, url=endpoint.url, gc=gc, read_at=now,
@@ -118,11 +126,12 @@ def probe_forest(config: Config, profile: Profile, *, password: str | None,
     """Ask every endpoint; merge the configuration partitions the DCs sent."""
     probes: list[DcProbe] = []
     views: dict[str, ForestConfig] = {}
+    shared: Shared = {}
     for endpoint, gc in _endpoints(config.directory):
         if step is not None:
             step(f"asking {endpoint.url}")
         probe, view = _read(endpoint, gc, config.directory, profile, password=password,
-                            now=now)
+                            now=now, shared=shared)
         probes.append(probe)
         if view is not None:
             views.setdefault(probe.dc, view)

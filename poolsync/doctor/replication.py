@@ -8,7 +8,8 @@ DC when that holds it, else from a holder with a path to the GC. When a usable c
 connections leads from there to the GC the change is ``replication-pending`` (a
 warning; the fix replicates hop by hop); when none does it is ``no-replication-path``
 (an error; the evidence names the broken pieces). GCs sharing a gap share one finding
-per server and cause, and the same pass yields each viewer's visibility row.
+per server and cause, and the same pass yields each GC's visibility row: what it lacks
+and which viewers look through it.
 
 Internal to :mod:`poolsync.doctor`; the entry point is
 :func:`poolsync.doctor.causes.diagnose`.
@@ -23,7 +24,14 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
-from poolsync.doctor.model import DcProbe, DoctorInput, Finding, Severity, Visibility
+from poolsync.doctor.model import (
+    DcProbe,
+    DoctorInput,
+    Finding,
+    Severity,
+    Viewers,
+    Visibility,
+)
 from poolsync.doctor.paths import PARTIAL_FIX, path_problems, pending_fix
 from poolsync.doctor.servers import (
     Copy,
@@ -38,7 +46,7 @@ from poolsync.doctor.servers import (
     when,
     where,
 )
-from poolsync.forest import rdns
+from poolsync.forest import ForestConfig, rdns
 
 __all__ = ["replication"]
 
@@ -63,14 +71,36 @@ def _naming_context(dn: str) -> str:
     return ",".join(f"DC={value}" for attr, value in rdns(dn) if attr == "dc")
 
 
-def _source(inp: DoctorInput, server: Server, holders: Sequence[str], gc: str) -> str:
+class _Paths:
+    """Replication paths and why none leads, each pair of DCs worked out once: every
+    server a GC lacks asks the same few questions of the topology."""
+
+    def __init__(self, topology: ForestConfig) -> None:
+        self.topology = topology
+        self._paths: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._problems: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+
+    def path(self, source: str, target: str) -> tuple[str, ...] | None:
+        key = (source, target)
+        if key not in self._paths:
+            self._paths[key] = self.topology.replication_path(source, target)
+        return self._paths[key]
+
+    def problems(self, source: str, gc: str) -> tuple[list[str], list[str]]:
+        key = (source, gc)
+        if key not in self._problems:
+            self._problems[key] = path_problems(self.topology, source, gc)
+        return self._problems[key]
+
+
+def _source(paths: _Paths, server: Server, holders: Sequence[str], gc: str) -> str:
     """Where the change should come from: of the DCs holding the current copy, the home
     DC when a path leads from it to ``gc``, else the first other one with a path, else
     (no path from anywhere) the home DC when it holds the copy, else the first holder.
     """
     home = [h for h in holders if h.lower() == server.home.lower()]
     others = [h for h in holders if h.lower() != server.home.lower()]
-    reach = [h for h in (*home, *others) if inp.topology.replication_path(h, gc)]
+    reach = [h for h in (*home, *others) if paths.path(h, gc)]
     return (reach or home or list(holders))[0]
 
 
@@ -101,9 +131,8 @@ def _changed(copy: Copy) -> dt.datetime | None:
     return copy.copy.when_changed or copy.copy.when_created
 
 
-def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
-         pas: frozenset[int]) -> _Gap | None:
-    gc = canon(inp.topology, probe.dc)
+def _gap(paths: _Paths, server: Server, probe: DcProbe, pas: frozenset[int]) -> _Gap | None:
+    gc = canon(paths.topology, probe.dc)
     held = next((c for c in server.copies if c.probe is probe), None)
     dn = server.location.dn
     if held is None:
@@ -119,8 +148,8 @@ def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
                           if _lag(c, server.ref, pas) is None}, key=str.lower)
         what = f"{where(probe)} holds an older copy of {dn}: {lag[0]}"
         since = lag[1]
-    source = _source(inp, server, holders, gc)
-    path = inp.topology.replication_path(source, gc)
+    source = _source(paths, server, holders, gc)
+    path = paths.path(source, gc)
     nc = _naming_context(dn)
     if path is not None:
         how = (f"it replicates {' -> '.join(path)}" if len(path) > 1 else
@@ -128,7 +157,7 @@ def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
         return _Gap("replication-pending", f"{what}; {how}, pending since {iso(since)}.",
                     fix=() if len(path) > 1 else (PARTIAL_FIX,),
                     hops=tuple(pairwise(path)), nc=nc)
-    problems, fixes = path_problems(inp.topology, source, gc)
+    problems, fixes = paths.problems(source, gc)
     return _Gap("no-replication-path",
                 f"{what}, and no replication path leads from {source} to {gc}: "
                 f"{'; '.join(problems)}.", fix=tuple(fixes))
@@ -136,40 +165,46 @@ def _gap(inp: DoctorInput, server: Server, probe: DcProbe,
 
 def replication(inp: DoctorInput, servers: Sequence[Server], viewers: Sequence[Viewer],
                 pas: frozenset[int]) -> tuple[dict[str, list[Finding]], list[Visibility]]:
-    """Findings per server guid, and one visibility row per viewer, by viewer name."""
-    gaps: dict[int, dict[str, _Gap | None]] = {}
+    """Findings per server guid, and one visibility row per Global Catalog, by GC name.
+
+    Viewers sharing a GC see the same servers, so each GC is compared with every
+    server once, and its row names what it lacks (not what it holds) and who looks
+    through it; a finding names the GCs lacking its server rather than their viewers.
+    Both grow with the servers and the GCs, never with viewers times servers.
+    """
+    paths = _Paths(inp.topology)
+    # GC name -> its probe (None: not read) and its viewers; "" for viewers without one.
+    looking: dict[str, tuple[DcProbe | None, list[str]]] = {}
     for viewer in viewers:
-        if viewer.probe is not None and id(viewer.probe) not in gaps:
-            gaps[id(viewer.probe)] = {s.guid: _gap(inp, s, viewer.probe, pas) for s in servers}
-    # (guid, cause) -> gc -> (gap, viewers)
-    grouped: dict[tuple[str, str], dict[str, tuple[_Gap, list[str]]]] = defaultdict(dict)
+        gc = viewer.gc or (viewer.probe.dc if viewer.probe is not None else "")
+        looking.setdefault(gc, (viewer.probe, []))[1].append(viewer.server.name)
+    # (guid, cause) -> gc -> (gap, how many viewers look through that GC)
+    grouped: dict[tuple[str, str], dict[str, tuple[_Gap, int]]] = defaultdict(dict)
     rows: list[Visibility] = []
-    for viewer in viewers:
-        if viewer.probe is None:
-            rows.append(Visibility(viewer.server.name, viewer.gc or "", (), (), reachable=False))
+    for gc, (probe, who) in looking.items():
+        if probe is None:
+            rows.append(Visibility(gc, sorted_names(who), 0, (), reachable=False))
             continue
-        on_gc = gaps[id(viewer.probe)]
-        gc = viewer.gc or viewer.probe.dc
+        missing: list[str] = []
         for server in servers:
-            gap = on_gc[server.guid]
+            gap = _gap(paths, server, probe, pas)
             if gap is not None:
-                entry = grouped[(server.guid, gap.cause)].setdefault(gc, (gap, []))
-                entry[1].append(viewer.server.name)
-        sees = [s.name for s in servers if on_gc[s.guid] is None]
-        missing = [s.name for s in servers if on_gc[s.guid] is not None]
-        rows.append(Visibility(viewer.server.name, gc, sorted_names(sees),
+                missing.append(server.name)
+                grouped[(server.guid, gap.cause)][gc] = (gap, len(who))
+        rows.append(Visibility(gc, sorted_names(who), len(servers) - len(missing),
                                sorted_names(missing)))
     found: dict[str, list[Finding]] = defaultdict(list)
     for (guid, cause), per_gc in grouped.items():
-        entries = [per_gc[gc] for gc in sorted(per_gc, key=str.lower)]
+        gcs = sorted(per_gc, key=str.lower)
+        entries = [per_gc[gc] for gc in gcs]
         found[guid].append(Finding(
             cause=cause,
             severity=_SEVERITY[cause],
-            viewers=sorted_names({v for _, vs in entries for v in vs}),
+            affects=Viewers(gcs=tuple(gcs), count=sum(count for _, count in entries)),
             evidence=" ".join(gap.sentence for gap, _ in entries),
             fix=_fix([gap for gap, _ in entries]),
         ))
-    return found, sorted(rows, key=lambda r: (r.viewer.lower(), r.viewer))
+    return found, sorted(rows, key=lambda r: (r.gc.lower(), r.gc))
 
 
 def _fix(gaps: Sequence[_Gap]) -> str:

@@ -172,13 +172,18 @@ def partial_attributes(copies: Mapping[str, Sequence[Copy]]) -> frozenset[int]:
                      for s in c.copy.stamps)
 
 
-def _monitored_dc(inp: DoctorInput, name: str) -> str | None:
+def _monitored_dcs(inp: DoctorInput) -> dict[str, str]:
+    """Server name (lower-case) -> the DC its domain monitor uses: the first monitor of
+    the server naming a DC of the forest. One pass, looked up per server (a scan of
+    every monitor per server was quadratic when the config lists every server)."""
+    found: dict[str, str] = {}
     for monitor in inp.monitors:
-        if monitor.server.lower() == name.lower() and monitor.dc is not None:
+        key = monitor.server.lower()
+        if key not in found and monitor.dc is not None:
             dc = inp.topology.dc(monitor.dc)
             if dc is not None:
-                return dc.name
-    return None
+                found[key] = dc.name
+    return found
 
 
 def _creator(inp: DoctorInput, copies: Sequence[Copy]) -> str | None:
@@ -206,12 +211,14 @@ def read_servers(inp: DoctorInput, copies: Mapping[str, Sequence[Copy]],
     """One :class:`Server` per objectGUID, in name order. The home DC is the one the
     server's domain monitor uses, else the DC that created the Location, else the
     reference copy's DC."""
+    monitored = _monitored_dcs(inp)
     servers: list[Server] = []
     for guid, held in copies.items():
         seen_as = sorted({c.copy.location.name for c in held})
-        hint = next((d for d in (_monitored_dc(inp, n) for n in seen_as) if d), None)
+        hint = next((monitored[n.lower()] for n in seen_as if n.lower() in monitored), None)
         ref = _reference(held, hint or _creator(inp, held), pas)
-        home = _monitored_dc(inp, ref.copy.location.name) or _creator(inp, held) or ref.dc
+        home = (monitored.get(ref.copy.location.name.lower()) or _creator(inp, held)
+                or ref.dc)
         servers.append(Server(guid, ref, tuple(held), home))
     return sorted(servers, key=lambda s: (s.name.lower(), s.guid))
 
@@ -229,12 +236,17 @@ def viewers(inp: DoctorInput, members: Sequence[Server]) -> tuple[list[Viewer], 
     note for each member whose GC is unknown or could not be read."""
     found: list[Viewer] = []
     notes: list[str] = []
+    configured: dict[str, str] = {}  # server name (lower-case) -> its first GC monitor's
+    for monitor in inp.monitors:
+        if monitor.gc:
+            configured.setdefault(monitor.server.lower(), monitor.gc)
+    probes: dict[str, DcProbe | None] = {}  # per GC, asked once for all its viewers
     for server in members:
-        configured = next((m.gc for m in inp.monitors
-                           if m.server.lower() == server.name.lower() and m.gc), None)
-        gc = configured or inp.default_gc
+        gc = configured.get(server.name.lower()) or inp.default_gc
         gc = canon(inp.topology, gc) if gc else None
-        probe = probe_for(inp, gc) if gc else None
+        if gc is not None and gc not in probes:
+            probes[gc] = probe_for(inp, gc)
+        probe = probes[gc] if gc is not None else None
         found.append(Viewer(server, gc, probe))
         if gc is None:
             notes.append(f"{server.name} has no Global Catalog to check: no GC monitor is "

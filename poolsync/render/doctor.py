@@ -2,26 +2,37 @@
 
 Both take a finished :class:`~poolsync.doctor.model.DoctorReport` and only format it;
 every rule lives in :mod:`poolsync.doctor.causes`. The JSON shape is a contract
-(``meta.type`` is ``doctor-report``, ``meta.version`` is 1): keys may be added, never
-renamed or removed without a version bump.
+(``meta.type`` is ``doctor-report``, ``meta.version`` is 2): keys may be added, never
+renamed or removed without a version bump. Version 2 gives visibility per Global
+Catalog as a difference (what it lacks, who looks through it) and a finding's viewers
+as groups with a count, so the document grows with the forest, not with its square.
 
 The text reads like a troubleshooter's notes: a headline, then each finding worst first
 with its evidence and fix under it, the healthy servers, what each pool member's Global
-Catalog holds, and the notes (what could not be checked).
+Catalog lacks, and the notes (what could not be checked). It is produced line by line
+(:func:`doctor_report_lines`), so a command can write it as it goes.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from poolsync.doctor.model import CAUSES, SEVERITIES, DoctorReport, Finding, Visibility
+from poolsync.doctor.model import (
+    CAUSES,
+    SEVERITIES,
+    DoctorReport,
+    Finding,
+    Viewers,
+    Visibility,
+)
 
-__all__ = ["JSON_TYPE", "JSON_VERSION", "doctor_report_json", "doctor_report_table"]
+__all__ = ["JSON_TYPE", "JSON_VERSION", "doctor_report_json", "doctor_report_lines",
+           "doctor_report_table"]
 
 JSON_TYPE: Final = "doctor-report"
-JSON_VERSION: Final = 1
+JSON_VERSION: Final = 2
 
 #: How the viewers of a finding relate to it, for the finding's headline.
 _VIEWED_AS: Final = {
@@ -44,23 +55,32 @@ FOREST: Final = "(forest)"  # where a finding about the whole forest is listed
 _INDENT: Final = 9  # len("WARNING  ")
 _FIX: Final = "fix: "
 _NBSP: Final = "\x00"  # stands in for a space that must not break (never in real text)
+#: A finding's viewers are named in its headline up to this many; beyond, counted (the
+#: visibility section names who looks through which GC).
+_NAMED: Final = 10
 
 
 # --- JSON -------------------------------------------------------------------------
+
+
+def _viewers_json(viewers: Viewers) -> dict[str, Any]:
+    return {"count": viewers.count, "names": list(viewers.names), "gcs": list(viewers.gcs),
+            "members": viewers.members}
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
     return {
         "cause": finding.cause,
         "severity": finding.severity,
-        "viewers": list(finding.viewers),
+        "affects": _viewers_json(finding.affects),
         "evidence": finding.evidence,
         "fix": finding.fix,
     }
 
 
 def doctor_report_json(report: DoctorReport) -> dict[str, Any]:
-    """The report as a JSON-ready dict (``json.dumps`` it as is)."""
+    """The report as a JSON-ready dict (``json.dumps`` it as is; the CLI writes it as
+    it encodes it, :func:`poolsync.cli.output.print_json`)."""
     return {
         "meta": {"type": JSON_TYPE, "version": JSON_VERSION,
                  "generated": report.generated.isoformat()},
@@ -68,8 +88,8 @@ def doctor_report_json(report: DoctorReport) -> dict[str, Any]:
         "healthy": report.healthy,
         "complete": report.complete,
         "visibility": [
-            {"viewer": v.viewer, "gc": v.gc, "sees": list(v.sees), "missing": list(v.missing),
-             "reachable": v.reachable}
+            {"gc": v.gc, "reachable": v.reachable, "viewers": list(v.viewers),
+             "holds": v.holds, "missing": list(v.missing)}
             for v in report.visibility
         ],
         "servers": [
@@ -129,10 +149,28 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     return [line.replace(_NBSP, " ") for line in lines]
 
 
-def _finding_lines(server: str, finding: Finding, width: int) -> list[str]:
+def _audience(report: DoctorReport, server: str, viewers: Viewers) -> str:
+    """Who a finding affects, in words: by name up to _NAMED of them, else counted."""
+    count = viewers.count
+    if not viewers.gcs and not viewers.members:
+        return ", ".join(viewers.names)
+    if count <= _NAMED:
+        named = report.viewer_names(viewers, server=server)
+        if len(named) == count:  # else some rows were filtered out (``only``)
+            return ", ".join(named)
+    noun = "pool member" if count == 1 else "pool members"
+    if viewers.members:
+        return f"the {count:,} other {noun}"
+    gcs = " or ".join(f"{gc}'s" for gc in viewers.gcs)
+    return f"the {count:,} {noun} monitoring {gcs} GC"
+
+
+def _finding_lines(report: DoctorReport, server: str, finding: Finding,
+                   width: int) -> list[str]:
     head = f"{finding.severity.upper():<{_INDENT - 2}}  {server}  {finding.cause}"
-    if finding.viewers:
-        head += f"  ({_VIEWED_AS.get(finding.cause, 'affects')} {', '.join(finding.viewers)})"
+    if finding.affects.count:
+        who = _audience(report, server, finding.affects)
+        head += f"  ({_VIEWED_AS.get(finding.cause, 'affects')} {who})"
     pad = " " * _INDENT
     # The fix is never wrapped: its commands are copied and pasted, and a terminal that
     # folds a long line still gives it back whole.
@@ -159,7 +197,7 @@ def _findings(report: DoctorReport, width: int) -> list[str]:
     ranked.sort(key=lambda r: r[:3])
     lines: list[str] = []
     for *_, name, finding in ranked:
-        lines += _finding_lines(name, finding, width)
+        lines += _finding_lines(report, name, finding, width)
     return lines
 
 
@@ -167,52 +205,69 @@ def _cells(names: Sequence[str], width: int) -> list[str]:
     return textwrap.wrap(", ".join(names), width=width, break_on_hyphens=False) or ["-"]
 
 
-def _matrix(rows: Sequence[Visibility], width: int) -> list[str]:
-    viewer_w = max(len("VIEWER"), *(len(v.viewer) for v in rows))
+def _sees(row: Visibility) -> str:
+    if not row.reachable:
+        return "(GC not reachable)"
+    total = row.holds + len(row.missing)
+    if row.missing:
+        return f"{row.holds:,} of {total:,} servers"
+    return "the only server" if total == 1 else f"all {total:,} servers"
+
+
+def _matrix(rows: Sequence[Visibility], width: int) -> Iterator[str]:
+    """One row per GC: who looks through it, how many servers it holds current, and
+    which it lacks (named: the difference, never the servers it holds)."""
     gc_w = max(len("GC"), *(len(v.gc or "(none)") for v in rows))
-    free = max(24, width - 2 - viewer_w - gc_w - 6)
-    sees_w = max(12, free // 2)
-    missing_w = max(12, free - sees_w)
-    lines = _row("VIEWER", viewer_w, "GC", gc_w, ["SEES"], sees_w, ["MISSING"])
+    sees_w = max(len("SEES"), *(len(_sees(v)) for v in rows))
+    free = max(24, width - 2 - gc_w - sees_w - 6)
+    longest = max(len(", ".join(v.viewers)) for v in rows)
+    viewers_w = max(len("VIEWERS"), min(free // 2, longest))
+    missing_w = max(12, free - viewers_w)
+    yield from _row("GC", gc_w, ["VIEWERS"], viewers_w, "SEES", sees_w, ["MISSING"])
     for v in rows:
-        if v.reachable:
-            sees, missing = _cells(v.sees, sees_w), _cells(v.missing, missing_w)
-        else:
-            sees, missing = ["(GC not reachable)"], ["?"]
-        lines += _row(v.viewer, viewer_w, v.gc or "(none)", gc_w, sees, sees_w, missing)
-    return lines
+        missing = _cells(v.missing, missing_w) if v.reachable else ["?"]
+        yield from _row(v.gc or "(none)", gc_w, _cells(v.viewers, viewers_w), viewers_w,
+                        _sees(v), sees_w, missing)
 
 
-def _row(viewer: str, viewer_w: int, gc: str, gc_w: int, sees: list[str], sees_w: int,
-         missing: list[str]) -> list[str]:
-    out: list[str] = []
-    for i in range(max(len(sees), len(missing))):
-        left = f"  {viewer if i == 0 else '':<{viewer_w}}  {gc if i == 0 else '':<{gc_w}}  "
-        see = sees[i] if i < len(sees) else ""
+def _row(gc: str, gc_w: int, viewers: list[str], viewers_w: int, sees: str, sees_w: int,
+         missing: list[str]) -> Iterator[str]:
+    for i in range(max(len(viewers), len(missing))):
+        left = f"  {gc if i == 0 else '':<{gc_w}}  "
+        who = viewers[i] if i < len(viewers) else ""
+        held = sees if i == 0 else ""
         miss = missing[i] if i < len(missing) else ""
-        out.append(f"{left}{see:<{sees_w}}  {miss}".rstrip())
-    return out
+        yield f"{left}{who:<{viewers_w}}  {held:<{sees_w}}  {miss}".rstrip()
 
 
-def _section(title: str, body: Iterable[str]) -> list[str]:
-    return ["", title, *body]
+def _section(title: str, body: Iterable[str]) -> Iterator[str]:
+    yield ""
+    yield title
+    yield from body
+
+
+def doctor_report_lines(report: DoctorReport, *, width: int = 100) -> Iterator[str]:
+    """The report as plain text for a terminal, line by line (no line ends), wrapped at
+    ``width``."""
+    width = max(width, 40)
+    yield f"Doctor: forest {report.forest}, {report.generated.isoformat(timespec='seconds')}"
+    yield _headline(report)
+    findings = _findings(report, width)
+    if findings:
+        yield ""
+        yield from findings
+    healthy = [s.name for s in report.servers if s.healthy]
+    if healthy:
+        yield ""
+        yield from _wrap(", ".join(healthy), width, "Healthy: ", "  ")
+    if report.visibility:
+        yield from _section("What each pool member's Global Catalog holds:",
+                            _matrix(report.visibility, width))
+    if report.notes:
+        yield from _section("Notes:", (line for note in report.notes
+                                       for line in _wrap(note, width, "  - ", "    ")))
 
 
 def doctor_report_table(report: DoctorReport, *, width: int = 100) -> str:
     """The report as plain text for a terminal, lines wrapped at ``width``."""
-    width = max(width, 40)
-    lines = [f"Doctor: forest {report.forest}, {report.generated.isoformat(timespec='seconds')}",
-             _headline(report)]
-    findings = _findings(report, width)
-    if findings:
-        lines += ["", *findings]
-    healthy = [s.name for s in report.servers if s.healthy]
-    if healthy:
-        lines += ["", *_wrap(", ".join(healthy), width, "Healthy: ", "  ")]
-    if report.visibility:
-        lines += _section("What each pool member's Global Catalog holds:",
-                          _matrix(report.visibility, width))
-    if report.notes:
-        lines += _section("Notes:", (line for note in report.notes
-                                     for line in _wrap(note, width, "  - ", "    ")))
-    return "\n".join(lines) + "\n"
+    return "".join(f"{line}\n" for line in doctor_report_lines(report, width=width))

@@ -79,3 +79,36 @@ def test_core_bench_smoke(tmp_path: Path) -> None:
     assert (doc["servers"], doc["subscribers"], doc["members"]) == (20, 2000, 20)
     assert doc["graph_nodes"] == 23  # 20 servers, the pool, the DC, its site
     assert doc["total_s"] > 0
+
+
+def test_scale_bench_smoke(cache: Path) -> None:
+    """`python -m bench scale` builds its lab, runs every command and reports them side
+    by side (docs/performance.md has the figures at 10,000 Locations)."""
+    require_samba()
+    args = [sys.executable, "-m", "bench", "scale", "--locations", "40", "--format", "json",
+            "--cache-dir", str(cache)]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        out, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)  # the bench then stops the samba it started
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"bench did not finish within 300 s:\n{err[-2000:]}")
+    assert proc.returncode == 0, err[-2000:]
+    doc = json.loads(out)
+    assert doc["meta"]["type"] == "bench-scale"
+    assert (doc["locations"], doc["dcs"]) == (40, 1)
+    commands = doc["commands"]
+    assert list(commands) == ["resync", "doctor_json", "doctor_table", "graph_json",
+                              "graph_dot"]
+    for name, figures in commands.items():
+        assert figures["seconds"] > 0 and figures["peak_rss_mb"] > 0, name
+        assert figures["exit_code"] in (0, 3), name
+    assert commands["doctor_json"]["command"] == "poolsync doctor --format json"
+    # Both passes read the 40 Locations; the doctor sees all of them, missing none.
+    assert doc["checks"]["resync_locations"] == 80
+    assert (doc["checks"]["doctor_servers"], doc["checks"]["doctor_missing"]) == (40, 0)
+    assert doc["goal"]["met"] is True
+    assert doc["build_s"] > 0
+    assert not any(cache.glob("lab-*")), "the bench left its lab directory"

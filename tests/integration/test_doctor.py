@@ -85,9 +85,23 @@ def dc_findings(doc: dict[str, Any]) -> dict[str, list[str]]:
     return {d["name"]: [f["cause"] for f in d["findings"]] for d in doc["dcs"] if d["findings"]}
 
 
+def viewers(doc: dict[str, Any], server: str, affects: dict[str, Any]) -> list[str]:
+    """A finding's viewers by name, resolved the way docs/doctor.md tells a consumer to:
+    its names, the viewers of the visibility rows of its GCs, every member but the
+    server itself for ``members``; as many as its count."""
+    found = set(affects["names"])
+    gcs = {gc.lower() for gc in affects["gcs"]}
+    for row in doc["visibility"]:
+        if affects["members"] or row["gc"].lower() in gcs:
+            found.update(v for v in row["viewers"] if not affects["members"] or v != server)
+    assert len(found) == affects["count"], (server, affects, doc["visibility"])
+    return sorted(found)
+
+
 def findings(doc: dict[str, Any]) -> dict[str, list[tuple[str, str, list[str]]]]:
     """server -> [(cause, severity, viewers)] for the servers with findings."""
-    return {s["name"]: [(f["cause"], f["severity"], f["viewers"]) for f in s["findings"]]
+    return {s["name"]: [(f["cause"], f["severity"], viewers(doc, s["name"], f["affects"]))
+                        for f in s["findings"]]
             for s in doc["servers"] if s["findings"]}
 
 
@@ -101,7 +115,8 @@ def finding(doc: dict[str, Any], server: str, cause: str) -> dict[str, Any]:
 
 
 def visibility(doc: dict[str, Any], viewer: str) -> dict[str, Any]:
-    return next(dict(v) for v in doc["visibility"] if v["viewer"] == viewer)
+    """The visibility row of the GC ``viewer`` looks through."""
+    return next(dict(v) for v in doc["visibility"] if viewer in v["viewers"])
 
 
 def new_location(lab: Path, dc: str) -> str:
@@ -157,9 +172,13 @@ def test_pending_until_replicated_then_healthy(two_dc: Path, tmp_path: Path) -> 
     pending = finding(doc, name, "replication-pending")
     assert "DC2 -> DC1" in pending["evidence"]
     assert "samba-tool drs replicate DC1 DC2" in pending["fix"]
-    assert name in visibility(doc, "UNITY-A")["missing"]
-    assert name in visibility(doc, "UNITY-B")["sees"]
+    assert visibility(doc, "UNITY-A")["missing"] == [name]
+    assert visibility(doc, "UNITY-A")["holds"] == 2
+    assert visibility(doc, "UNITY-B")["missing"] == []  # DC2 holds all three
+    assert visibility(doc, "UNITY-B")["holds"] == 3
     assert visibility(doc, "UNITY-A")["gc"] == "DC1"
+    assert finding(doc, name, "replication-pending")["affects"] == {
+        "count": 1, "names": [], "gcs": ["DC1"], "members": False}
 
     replicate(two_dc)
     code, doc = doctor(config)
@@ -309,8 +328,10 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
     assert {"server:UNITY-A", "server:UNITY-B", "server:UNITY-C"} <= nodes
     cannot_see = {(e["source"], e["target"]) for e in graph["edges"]
                   if e["kind"] == "cannot-see"}
-    assert ("server:UNITY-C", "server:UNITY-B") in cannot_see
-    assert ("server:UNITY-A", "server:UNITY-C") in cannot_see
+    # From each GC's DC to what it lacks: UNITY-C looks through DC3, UNITY-A through DC1.
+    assert ("dc:DC3", "server:UNITY-B") in cannot_see
+    assert ("dc:DC1", "server:UNITY-C") in cannot_see
+    assert not any(source.startswith("server:") for source, _ in cannot_see)
     assert "DC3 has inbound replication disabled" in finding(
         doc, "UNITY-B", "no-replication-path")["evidence"]
     assert "DC3 -> DC2 -> DC1" in finding(doc, "UNITY-C", "replication-pending")["evidence"]

@@ -13,6 +13,7 @@ from poolsync.attachment import format_attachment, license_data
 from poolsync.doctor.causes import diagnose
 from poolsync.doctor.model import (
     CAUSES,
+    NO_VIEWERS,
     DcProbe,
     DoctorInput,
     DoctorReport,
@@ -22,6 +23,8 @@ from poolsync.doctor.model import (
     Monitor,
     ServerHealth,
     StoreView,
+    Viewers,
+    Visibility,
 )
 from poolsync.errors import UserError
 from poolsync.forest import AttributeStamp, Connection, DomainController, ForestConfig, with_dc
@@ -148,6 +151,20 @@ def only_finding(report: DoctorReport, name: str, cause: str) -> Finding:
     return match
 
 
+def viewers(report: DoctorReport, name: str, cause: str) -> tuple[str, ...]:
+    """The viewers of ``name``'s ``cause`` finding, by name (resolved from the rows)."""
+    affects = only_finding(report, name, cause).affects
+    names = report.viewer_names(affects, server=name)
+    assert len(names) == affects.count
+    return names
+
+
+def row_of(report: DoctorReport, viewer: str) -> Visibility:
+    """The visibility row of the GC ``viewer`` looks through."""
+    (match,) = [v for v in report.visibility if viewer in v.viewers]
+    return match
+
+
 # --- a healthy forest ---------------------------------------------------------------
 
 
@@ -160,10 +177,10 @@ def test_healthy_forest_has_no_findings() -> None:
     assert report.notes == ()
     for row in report.visibility:
         assert row.reachable
-        assert row.sees == ("UNITY-A", "UNITY-B", "UNITY-C")
+        assert row.holds == 3
         assert row.missing == ()
-    assert [(v.viewer, v.gc) for v in report.visibility] == [
-        ("UNITY-A", "DC1"), ("UNITY-B", "DC2"), ("UNITY-C", "DC3")]
+    assert [(v.gc, v.viewers) for v in report.visibility] == [
+        ("DC1", ("UNITY-A",)), ("DC2", ("UNITY-B",)), ("DC3", ("UNITY-C",))]
 
 
 # --- replication ----------------------------------------------------------------------
@@ -174,7 +191,9 @@ def test_replication_pending_when_a_path_exists() -> None:
     assert causes(report) == {("UNITY-C", "replication-pending")}
     finding = only_finding(report, "UNITY-C", "replication-pending")
     assert finding.severity == "warning"
-    assert finding.viewers == ("UNITY-A", "UNITY-B")
+    # the GCs that lack it stand for their viewers: never a list of every member
+    assert finding.affects == Viewers(gcs=("DC1", "DC2"), count=2)
+    assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A", "UNITY-B")
     assert f"CN=UNITY-C,CN=Locations,{NC} is on DC3 but not on DC1's Global Catalog" \
         in finding.evidence
     assert "not on DC2's Global Catalog" in finding.evidence
@@ -184,8 +203,8 @@ def test_replication_pending_when_a_path_exists() -> None:
     assert f"samba-tool drs replicate DC1 DC3 {NC}" in finding.fix
     assert "wait for the next scheduled replication" in finding.fix
     assert "poolsync lab replicate --from DC3 --to DC1" in finding.fix
-    (a,) = [v for v in report.visibility if v.viewer == "UNITY-A"]
-    assert a.sees == ("UNITY-A", "UNITY-B") and a.missing == ("UNITY-C",)
+    a = row_of(report, "UNITY-A")
+    assert (a.gc, a.holds, a.missing) == ("DC1", 2, ("UNITY-C",))
     assert health(report, "UNITY-C").healthy is False
     assert report.servers[0].name == "UNITY-C"  # worst first
 
@@ -199,7 +218,7 @@ def test_pending_from_another_holder_when_the_home_dc_has_no_path() -> None:
     assert causes(report) == {("UNITY-B", "replication-pending"),
                               ("UNITY-A", "monitor-dc-unhealthy")}
     finding = only_finding(report, "UNITY-B", "replication-pending")
-    assert finding.viewers == ("UNITY-C",)
+    assert viewers(report, "UNITY-B", "replication-pending") == ("UNITY-C",)
     assert "DC1 -> DC3" in finding.evidence
     assert "poolsync lab replicate --from DC1 --to DC3" in finding.fix
 
@@ -215,7 +234,7 @@ def test_no_replication_path_names_the_broken_connection() -> None:
     assert "enabledConnection: TRUE" in disabled.fix and "Set-ADObject" in disabled.fix
     finding = only_finding(report, "UNITY-C", "no-replication-path")
     assert finding.severity == "error"
-    assert finding.viewers == ("UNITY-A", "UNITY-B")
+    assert viewers(report, "UNITY-C", "no-replication-path") == ("UNITY-A", "UNITY-B")
     for sentence in inp.topology.inbound_problems("DC1"):
         assert sentence in finding.evidence
     assert "no replication path leads from DC3 to DC1" in finding.evidence
@@ -235,7 +254,7 @@ def test_no_replication_path_inbound_disabled() -> None:
     assert "DC1 has inbound replication disabled" in finding.evidence
     assert "repadmin /options DC1 -DISABLE_INBOUND_REPL" in finding.fix
     assert "samba-tool drs options DC1 --dsa-option=-DISABLE_INBOUND_REPL" in finding.fix
-    assert finding.viewers == ("UNITY-A", "UNITY-B")
+    assert viewers(report, "UNITY-C", "no-replication-path") == ("UNITY-A", "UNITY-B")
     assert causes(report) == {("UNITY-C", "no-replication-path"),
                               ("UNITY-A", "monitor-dc-unhealthy")}
     [dc1] = [d for d in report.dcs if d.name == "DC1"]
@@ -248,15 +267,13 @@ def test_older_copy_is_replication_pending_with_the_attributes_behind() -> None:
     report = diagnose(build(newer={"UNITY-B": {"DC2"}}))
     assert causes(report) == {("UNITY-B", "replication-pending")}
     finding = only_finding(report, "UNITY-B", "replication-pending")
-    assert finding.viewers == ("UNITY-A", "UNITY-C")
+    assert viewers(report, "UNITY-B", "replication-pending") == ("UNITY-A", "UNITY-C")
     assert f"DC1's Global Catalog holds an older copy of CN=UNITY-B,CN=Locations,{NC}" \
         in finding.evidence
     assert f"1 attribute behind DC2's copy (attid {ATTACHMENT_ATTID})" in finding.evidence
     assert "DC2 -> DC1" in finding.evidence and "DC2 -> DC1 -> DC3" in finding.evidence
-    (b,) = [v for v in report.visibility if v.viewer == "UNITY-B"]
-    assert b.missing == ()
-    (a,) = [v for v in report.visibility if v.viewer == "UNITY-A"]
-    assert a.missing == ("UNITY-B",)
+    assert row_of(report, "UNITY-B").missing == ()
+    assert row_of(report, "UNITY-A").missing == ("UNITY-B",)
 
 
 def test_older_copy_without_stamps_compares_fields_and_when_changed() -> None:
@@ -274,7 +291,7 @@ def test_older_copy_without_stamps_compares_fields_and_when_changed() -> None:
     )
     report = diagnose(inp)
     finding = only_finding(report, "UNITY-B", "replication-pending")
-    assert finding.viewers == ("UNITY-A",)
+    assert viewers(report, "UNITY-B", "replication-pending") == ("UNITY-A",)
     assert "it differs from DC2's copy in version" in finding.evidence
     assert "stale-mirror" not in {c for _, c in causes(report)}
 
@@ -294,7 +311,8 @@ def test_gc_port_without_the_location_its_dc_holds() -> None:
     inp = replace(inp, probes=(*inp.probes, probe("DC3", [c_copy], gc=False)))
     report = diagnose(inp)
     finding = only_finding(report, "UNITY-C", "replication-pending")
-    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A", "UNITY-B",
+                                                                 "UNITY-C")
     assert "DC3 holds it, but its Global Catalog does not return it" in finding.evidence
     assert "partial attribute set" in finding.fix
     assert "poolsync lab replicate --from DC3 --to DC1" in finding.fix
@@ -327,7 +345,8 @@ def test_home_dc_from_objectclass_origin_without_monitor() -> None:
     finding = only_finding(report, "UNITY-C", "replication-pending")
     # DC2 holds a copy too, but objectClass originated on DC3: the change comes from there
     assert "it replicates DC3 -> DC1" in finding.evidence
-    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A", "UNITY-B",
+                                                                 "UNITY-C")
 
 
 def test_home_dc_from_monitor_wins_over_metadata() -> None:
@@ -362,12 +381,14 @@ def test_exclusions(fields: dict[str, object], cause: str, severity: str, eviden
     assert causes(report) == {("UNITY-D", cause)}
     finding = only_finding(report, "UNITY-D", cause)
     assert finding.severity == severity
-    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    # every other member, as a group: never a list of every member per excluded server
+    assert finding.affects == Viewers(members=True, count=3)
+    assert viewers(report, "UNITY-D", cause) == ("UNITY-A", "UNITY-B", "UNITY-C")
     assert evidence in finding.evidence
     assert f"(Location CN=UNITY-D,CN=Locations,{NC}, read on DC1)." in finding.evidence
     assert fix in finding.fix
     # an excluded server is no viewer
-    assert "UNITY-D" not in {v.viewer for v in report.visibility}
+    assert not any("UNITY-D" in v.viewers for v in report.visibility)
     assert health(report, "UNITY-D").healthy is (severity == "info")
 
 
@@ -440,7 +461,7 @@ def test_stale_mirror_when_the_store_lacks_a_location_on_its_gc() -> None:
     assert causes(report) == {("UNITY-C", "stale-mirror")}
     finding = only_finding(report, "UNITY-C", "stale-mirror")
     assert finding.severity == "error"
-    assert finding.viewers == ("poolsync",)
+    assert finding.affects == Viewers.named("poolsync")
     assert ("on DC1's Global Catalog (uSNChanged 4711, changed 2024-05-01T09:00:00+00:00), "
             "but poolsync's store, last read from DC1 at 2024-05-01T10:00:00+00:00, does not "
             "have it: the watermark skipped it") in finding.evidence
@@ -486,7 +507,8 @@ def test_other_forest() -> None:
     assert causes(report) == {("unity-x", "other-forest")}
     finding = only_finding(report, "unity-x", "other-forest")
     assert finding.severity == "error"
-    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    assert finding.affects == Viewers(members=True, count=3)
+    assert viewers(report, "unity-x", "other-forest") == ("UNITY-A", "UNITY-B", "UNITY-C")
     assert ("unity-x's Location CN=UNITY-X,CN=Locations,DC=other,DC=example,DC=com is in "
             "forest other.example.com (read on ODC1), not in lab.example.com: one directory "
             "is one pool") in finding.evidence
@@ -499,7 +521,7 @@ def test_location_missing() -> None:
     assert causes(report) == {("UNITY-Y", "location-missing")}
     finding = only_finding(report, "UNITY-Y", "location-missing")
     assert finding.severity == "error"
-    assert finding.viewers == ("UNITY-A", "UNITY-B", "UNITY-C")
+    assert viewers(report, "UNITY-Y", "location-missing") == ("UNITY-A", "UNITY-B", "UNITY-C")
     assert ("No Location named UNITY-Y on any DC asked (DC1, DC2, DC3); no other forest is "
             "configured (doctor.other_forests).") in finding.evidence
     assert "poolsync resync --total" in finding.fix
@@ -522,7 +544,8 @@ def test_published_stale() -> None:
     assert causes(report) == {("UNITY-A", "published-stale")}
     finding = only_finding(report, "UNITY-A", "published-stale")
     assert finding.severity == "warning"
-    assert finding.viewers == ("UNITY-B", "UNITY-C")
+    assert finding.affects == Viewers(members=True, count=2)
+    assert viewers(report, "UNITY-A", "published-stale") == ("UNITY-B", "UNITY-C")
     assert ("UNITY-A publishes vm 480 in its pooling attachment, but 520 subscribers are "
             "homed on it (poolsync's store, synced 2024-05-01T10:00:00+00:00)") \
         in finding.evidence
@@ -554,8 +577,8 @@ def test_published_stale_needs_the_store() -> None:
 def test_unreachable_gc_is_a_note_not_a_finding() -> None:
     report = diagnose(build(errors={"DC3": "timed out"}))
     assert causes(report) == set()
-    (c,) = [v for v in report.visibility if v.viewer == "UNITY-C"]
-    assert (c.gc, c.reachable, c.sees, c.missing) == ("DC3", False, (), ())
+    c = row_of(report, "UNITY-C")
+    assert (c.gc, c.reachable, c.holds, c.missing) == ("DC3", False, 0, ())
     assert report.notes == (
         f"DC3 (ldaps://dc3.{FOREST}:3269) could not be read: timed out",
         "UNITY-C's Global Catalog DC3 could not be read, so what UNITY-C sees was not "
@@ -566,7 +589,7 @@ def test_unreachable_gc_is_a_note_not_a_finding() -> None:
 def test_viewer_without_gc_is_a_note() -> None:
     monitors = (Monitor("UNITY-A", gc="DC1"), Monitor("UNITY-B", gc="DC2"))
     report = diagnose(build(monitors=monitors))
-    (c,) = [v for v in report.visibility if v.viewer == "UNITY-C"]
+    c = row_of(report, "UNITY-C")
     assert not c.reachable and c.gc == ""
     assert any("UNITY-C has no Global Catalog to check" in n for n in report.notes)
 
@@ -575,13 +598,14 @@ def test_gc_probe_preferred_over_ldap_probe() -> None:
     inp = build(absent={"UNITY-C": {"DC1"}})
     with_ldap = (probe("DC1", list(inp.probes[1].copies), gc=False), *inp.probes)
     report = diagnose(replace(inp, probes=with_ldap))
-    assert only_finding(report, "UNITY-C", "replication-pending").viewers == ("UNITY-A",)
+    assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A",)
 
 
 def test_only_filter() -> None:
     report = diagnose(build(absent={"UNITY-C": {"DC1"}}), only="unity-c")
     assert [s.name for s in report.servers] == ["UNITY-C"]
-    assert {v.viewer for v in report.visibility} == {"UNITY-A", "UNITY-B", "UNITY-C"}
+    assert {v.gc for v in report.visibility} == {"DC1", "DC2", "DC3"}
+    assert report.visibility[0].missing == ("UNITY-C",)
     report = diagnose(build(expected=("UNITY-Y",)), only="UNITY-Y")
     assert [s.name for s in report.servers] == ["UNITY-Y"]
     assert report.visibility == ()
@@ -664,7 +688,7 @@ def test_locations_sharing_a_name_each_get_a_duplicate_name_warning() -> None:
     assert sorted(guid for guid, _ in dup) == ["guid-UNITY-A", "guid-twin"]
     for guid, finding in dup:
         other = "guid-twin" if guid == "guid-UNITY-A" else "guid-UNITY-A"
-        assert finding.severity == "warning" and finding.viewers == ()
+        assert finding.severity == "warning" and finding.affects == NO_VIEWERS
         assert finding.evidence.startswith("2 Locations are named ")
         assert f"(objectGUID {guid}, changed " in finding.evidence
         assert f"(objectGUID {other}, changed " in finding.evidence

@@ -139,11 +139,12 @@ def test_edges_styled() -> None:
     assert 'label="no path"' in no_path
     (ok,) = edge_statement(dot, "dc:DC1", "dc:DC2")
     assert "#c62828" not in ok
-    (cannot,) = edge_statement(dot, "server:UNITY-W1", "server:UNITY-HQ1")
+    (cannot,) = edge_statement(dot, "dc:DC4", "server:UNITY-HQ1")
     assert 'style="dashed,bold"' in cannot and 'color="#c62828"' in cannot
     # No label on the line (they piled up on busy forests): the legend and a tooltip.
     assert "label=" not in cannot
-    assert 'tooltip="UNITY-W1 cannot see UNITY-HQ1 (its GC: DC4)"' in cannot
+    assert ('tooltip="DC4\'s GC lacks UNITY-HQ1: 1 server monitoring it cannot see it"'
+            in cannot)
     assert 'subgraph "cluster_legend"' in dot and "cannot see" in dot.split("cluster_legend")[1]
     # site membership is drawn as clusters, not edges
     assert edge_statement(dot, "dc:DC1", "site:HQ") == []
@@ -163,7 +164,7 @@ def hostile_graph() -> nx.MultiDiGraph:
                             dcs=(dc("DC1", HOSTILE, gc=True),))
     report = build_pool_report(FOREST, locations, {})
     doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=(
-        Visibility(viewer="PLAIN\\", gc='G"C', sees=(), missing=(name,)),))
+        Visibility(gc="DC1", viewers=("PLAIN\\",), holds=1, missing=(name,)),))
     return build_graph(FOREST, topology, report, locations,
                        (Monitor(name, dc="DC1"), Monitor("PLAIN\\", dc="DC1")), doctor=doctor)
 
@@ -173,7 +174,8 @@ def test_hostile_names_are_escaped(dot_program: str) -> None:
     escaped = 'Q\\"uo\\\\te\\\\\\"} -> x [label=\\\\N]'
     assert f'subgraph "cluster_site_{escaped}\\u000a" {{' in dot  # id: injective escape
     assert f'label="{escaped}\\n"' in dot  # label: newline is a line break
-    assert '"server:PLAIN\\\\" -> "server:UNITY' in dot
+    assert '"server:PLAIN\\\\" [' in dot
+    assert '"dc:DC1" -> "server:UNITY' in dot
     assert 'label="say \\"hi\\" \\\\N"' in dot
     # Graphviz reads it back as the same nodes and one cluster: nothing broke out
     canon = subprocess.run([dot_program, "-Tcanon"], input=dot.encode(), capture_output=True,
@@ -185,7 +187,7 @@ def test_hostile_names_are_escaped(dot_program: str) -> None:
     assert '>say "hi" \\N</text>' in svg
     assert '>UNITYQ"uo\\te\\"} -> x [label=\\N]</text>' in svg
     assert ">PLAIN\\</text>" in svg
-    assert 'G"C)' in svg  # in the cannot-see tooltip
+    assert 'lacks UNITYQ"uo\\te\\"} -> x [label=\\N]' in svg  # the cannot-see tooltip
 
 
 def test_graphml_round_trips() -> None:
@@ -205,7 +207,7 @@ def test_graphml_with_hostile_names() -> None:
 
 def test_json_shape() -> None:
     doc = to_json(sample_graph(), generated=NOW)
-    assert doc["meta"] == {"type": "pool-graph", "version": 1,
+    assert doc["meta"] == {"type": "pool-graph", "version": 2,
                            "generated": "2024-05-01T12:00:00+00:00"}
     assert doc["graph"] == {"forest": FOREST}
     ids = [n["id"] for n in doc["nodes"]]
@@ -281,16 +283,16 @@ def test_servers_sharing_a_gc_that_lacks_a_server_draw_one_arrow_from_the_gc() -
     locations = sample_locations()
     report = build_pool_report(FOREST, locations, HOMED)
     viewers = ("UNITY-W1", "UNITY-W2")
-    doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=tuple(
-        Visibility(viewer=v, gc="DC4", sees=(), missing=("UNITY-HQ1",)) for v in viewers))
+    doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=(
+        Visibility(gc="DC4", viewers=viewers, holds=9, missing=("UNITY-HQ1",)),))
     graph = build_graph(FOREST, sample_topology(), report, locations,
                         tuple(Monitor(v, dc="DC4", gc="DC4") for v in viewers), doctor=doctor)
-    assert sum(1 for *_, k in graph.edges(keys=True) if k == "cannot-see") == 2  # the model
+    assert sum(1 for *_, k in graph.edges(keys=True) if k == "cannot-see") == 1  # the model
     dot = to_dot(graph, title="t")
     arrows = [line for line in dot.splitlines() if '-> "server:UNITY-HQ1"' in line
               and "dashed,bold" in line]
     assert len(arrows) == 1 and arrows[0].startswith('  "dc:DC4" ->')  # the picture
-    assert "2 servers monitoring it cannot see it (UNITY-W1, UNITY-W2)" in arrows[0]
+    assert "DC4's GC lacks UNITY-HQ1: 2 servers monitoring it cannot see it" in arrows[0]
 
 
 def test_graphml_stays_valid_xml_with_control_characters_in_names() -> None:

@@ -163,6 +163,18 @@ def test_parse_repl_metadata() -> None:
     )
 
 
+def test_equal_origins_and_times_are_one_object_each() -> None:
+    """A DC's invocation id and a shared time are made once, not once per stamp (the
+    doctor holds about ten stamps per Location per endpoint)."""
+    origin = "4b83eada-031b-d14d-b89e-f238c61dfd69"
+    first = parse_repl_metadata(blob((0, 1, 10**10, origin, 1, 1), (3, 1, 10**10, origin, 2, 2)))
+    again = parse_repl_metadata(blob((0, 1, 10**10, origin, 5, 5)))
+    assert first[0].origin is first[1].origin is again[0].origin
+    assert first[0].changed is first[1].changed is again[0].changed
+    far = parse_repl_metadata(blob((0, 1, 2**63 - 1, origin, 1, 1)))  # past datetime's range
+    assert far[0].changed == dt.datetime(1601, 1, 1, tzinfo=dt.UTC)
+
+
 @pytest.mark.parametrize("raw", [None, b"", b"\x01\x00", struct.pack("<IIII", 2, 0, 0, 0),
                                  struct.pack("<IIII", 1, 0, 5, 0) + b"\x00" * 48])
 def test_parse_repl_metadata_never_raises(raw: bytes | None) -> None:

@@ -11,7 +11,14 @@ import pytest
 
 from poolsync.allocation import build_pool_report
 from poolsync.attachment import format_attachment, license_data
-from poolsync.doctor.model import DoctorReport, Finding, Monitor, ServerHealth, Visibility
+from poolsync.doctor.model import (
+    DoctorReport,
+    Finding,
+    Monitor,
+    ServerHealth,
+    Viewers,
+    Visibility,
+)
 from poolsync.forest import Connection, DomainController, ForestConfig, Site
 from poolsync.model import Location, Seats
 from topology.export import to_dot
@@ -114,10 +121,10 @@ def sample() -> Sample:
     doctor = DoctorReport(
         forest=FOREST, generated=NOW, servers=(),
         visibility=(
-            Visibility(viewer="UNITY-HQ1", gc="DC1", sees=("UNITY-HQ1", "UNITY-W1"), missing=()),
-            Visibility(viewer="UNITY-W1", gc="DC4", sees=("UNITY-W1",),
+            Visibility(gc="DC1", viewers=("UNITY-HQ1",), holds=2, missing=()),
+            Visibility(gc="DC4", viewers=("UNITY-W1",), holds=1,
                        missing=("UNITY-HQ1", "unity-e1", "NOT-A-SERVER")),
-            Visibility(viewer="UNITY-W2", gc="DC4", sees=(), missing=(), reachable=False),
+            Visibility(gc="DC9", viewers=("UNITY-W2",), holds=0, missing=(), reachable=False),
         ),
     )  # fmt: skip
     return Sample(sample_topology(), sample_locations(), doctor)
@@ -250,9 +257,13 @@ def test_without_default_gc_only_configured_monitors() -> None:
 
 
 def test_cannot_see_from_doctor(graph: nx.MultiDiGraph) -> None:
-    assert edges(graph, "cannot-see") == {("server:UNITY-W1", "server:UNITY-HQ1"),
-                                          ("server:UNITY-W1", "server:UNITY-E1")}
-    assert edge(graph, "server:UNITY-W1", "server:UNITY-E1", "cannot-see")["gc"] == "DC4"
+    # From the GC's DC, for every server monitoring it (UNITY-W1 does): one edge per GC
+    # and server it lacks, never one per viewer and server.
+    assert edges(graph, "cannot-see") == {("dc:DC4", "server:UNITY-HQ1"),
+                                          ("dc:DC4", "server:UNITY-E1")}
+    assert edge(graph, "dc:DC4", "server:UNITY-E1", "cannot-see") == {
+        "kind": "cannot-see", "gc": "DC4", "viewers": 1}
+    assert ("server:UNITY-W1", "dc:DC4") in edges(graph, "monitors-gc")
 
 
 def test_duplicate_names_get_guid_suffixes() -> None:
@@ -261,7 +272,7 @@ def test_duplicate_names_get_guid_suffixes() -> None:
                  loc(22, "UNITY-DUP", version="2.4(6)")]
     report = build_pool_report(FOREST, locations, HOMED)
     doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=(
-        Visibility(viewer="UNITY-HQ1", gc="DC1", sees=(), missing=("UNITY-DUP",)),))
+        Visibility(gc="DC1", viewers=("UNITY-HQ1",), holds=0, missing=("UNITY-DUP",)),))
     graph = build_graph(FOREST, sample_topology(), report, locations,
                         (Monitor("UNITY-DUP", dc="DC3"),), doctor=doctor)
     first, second = f"server:UNITY-DUP#{guid(21)[:8]}", f"server:UNITY-DUP#{guid(22)[:8]}"
@@ -270,8 +281,7 @@ def test_duplicate_names_get_guid_suffixes() -> None:
     assert graph.nodes[second]["reason"] == "version-unsupported"
     assert graph.nodes[first]["name"] == graph.nodes[second]["name"] == "UNITY-DUP"
     assert {(first, "dc:DC3"), (second, "dc:DC3")} <= edges(graph, "monitors-dc")
-    assert edges(graph, "cannot-see") == {("server:UNITY-HQ1", first),
-                                          ("server:UNITY-HQ1", second)}
+    assert edges(graph, "cannot-see") == {("dc:DC1", first), ("dc:DC1", second)}
 
 
 def test_same_name_and_guid_still_two_nodes() -> None:
@@ -327,13 +337,24 @@ def test_an_expected_server_without_a_location_is_drawn_missing_with_who_cannot_
     locations = sample_locations()
     report = build_pool_report(FOREST, locations, HOMED)
     ghost = ServerHealth("UNITY-GHOST", None, (Finding(
-        "location-missing", "error", ("UNITY-HQ1", "UNITY-W1"),
+        "location-missing", "error", Viewers(members=True, count=7),
         "No Location named UNITY-GHOST on any DC asked", "check its monitors"),))
     doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(ghost,), visibility=())
     graph = build_graph(FOREST, sample_topology(), report, locations, doctor=doctor)
     node = graph.nodes["server:UNITY-GHOST"]
     assert (node["role"], node["reason"]) == ("missing", "location-missing")
-    assert {s for s, t, k in graph.in_edges("server:UNITY-GHOST", keys=True)
-            if k == "cannot-see"} == {"server:UNITY-HQ1", "server:UNITY-W1"}
+    # every member misses it: one edge from the pool, not one from each member
+    assert [(s, d) for s, _, k, d in graph.in_edges("server:UNITY-GHOST", keys=True, data=True)
+            if k == "cannot-see"] == [(f"pool:{FOREST}", {"kind": "cannot-see", "gc": "",
+                                                           "viewers": 7})]
     dot = to_dot(graph, title="t")
     assert "MISSING: location-missing" in dot
+    assert "no pool member sees UNITY-GHOST (7 servers)" in dot
+    # named viewers (a report built by hand) and GCs are drawn from where they are
+    by_gc = ServerHealth("UNITY-GHOST", None, (Finding(
+        "location-missing", "error", Viewers(names=("UNITY-HQ1",), gcs=("DC4",), count=2),
+        "e", "f"),))
+    doctor = DoctorReport(FOREST, NOW, (Visibility("DC4", ("UNITY-W1",), 1, ()),), (by_gc,))
+    graph = build_graph(FOREST, sample_topology(), report, locations, doctor=doctor)
+    assert {s for s, _, k in graph.in_edges("server:UNITY-GHOST", keys=True)
+            if k == "cannot-see"} == {"server:UNITY-HQ1", "dc:DC4"}
