@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -22,9 +23,10 @@ from typing import Final
 from ldap3.strategy.base import BaseStrategy
 
 from poolsync.directory.paged import header
-from poolsync.directory.values import _length_at
+from poolsync.directory.paged import length_at as _length_at
 
 PAGED_RESULTS_OID: Final = b"1.2.840.113556.1.4.319"
+DN_TAIL: Final = "CN=Locations,DC=lab,DC=example,DC=com"
 Page = tuple[list[str], bytes]
 
 
@@ -51,11 +53,62 @@ def message(message_id: int, op: bytes, controls: bytes = b"") -> bytes:
     return tlv(0x30, _integer(0x02, message_id) + op + controls)
 
 
+def guid_of(dn: str) -> bytes:
+    """The objectGUID the fake gives the entry with this DN (16 bytes)."""
+    return hashlib.md5(dn.encode(), usedforsecurity=False).digest()
+
+
 def entry(message_id: int, dn: str) -> bytes:
-    guid = hashlib.md5(dn.encode(), usedforsecurity=False).digest()
-    attrs = (tlv(0x30, tlv(0x04, b"objectGUID") + tlv(0x31, tlv(0x04, guid)))
-             + tlv(0x30, tlv(0x04, b"name") + tlv(0x31, tlv(0x04, dn.encode()))))
-    return message(message_id, tlv(0x64, tlv(0x04, dn.encode()) + tlv(0x30, attrs)))
+    return _entry_head(message_id, dn, [(b"objectGUID", guid_of(dn)),
+                                        (b"name", dn.encode())], None)
+
+
+Value = bytes | int  # an int N: a value of N bytes, streamed
+
+
+def _entry_head(message_id: int, dn: str, attrs: list[tuple[bytes, bytes]],
+                streamed: tuple[bytes, int] | None) -> bytes:
+    """A SearchResultEntry with ``attrs``; with ``streamed`` (name, size) its last
+    attribute's value is left out, for the caller to send as ``size`` bytes."""
+    encoded = b"".join(tlv(0x30, tlv(0x04, name) + tlv(0x31, tlv(0x04, value)))
+                       for name, value in attrs)
+    tail = b""
+    tail_len = 0
+    if streamed is not None:
+        name, size = streamed
+        value_head = bytes([0x04]) + _length(size)
+        set_body = len(value_head) + size
+        name_tlv = tlv(0x04, name)
+        attr_body = len(name_tlv) + 1 + len(_length(set_body)) + set_body
+        tail = (bytes([0x30]) + _length(attr_body) + name_tlv + bytes([0x31])
+                + _length(set_body) + value_head)
+        tail_len = len(tail) + size
+    attrs_body = len(encoded) + tail_len
+    dn_tlv = tlv(0x04, dn.encode())
+    op_body = len(dn_tlv) + 1 + len(_length(attrs_body)) + attrs_body
+    mid_tlv = _integer(0x02, message_id)
+    msg_body = len(mid_tlv) + 1 + len(_length(op_body)) + op_body
+    return (bytes([0x30]) + _length(msg_body) + mid_tlv + bytes([0x64]) + _length(op_body)
+            + dn_tlv + bytes([0x30]) + _length(attrs_body) + encoded + tail)
+
+
+def send_entry(client: socket.socket, message_id: int, dn: str,
+               attrs: list[tuple[bytes, bytes]], large: tuple[bytes, Value] | None) -> None:
+    """One entry, its ``large`` (name, value) last; an int value is streamed in chunks
+    so that the fake itself never holds it."""
+    if large is None:
+        client.sendall(_entry_head(message_id, dn, attrs, None))
+        return
+    name, value = large
+    if isinstance(value, bytes):
+        client.sendall(_entry_head(message_id, dn, [*attrs, (name, value)], None))
+        return
+    size = value
+    client.sendall(_entry_head(message_id, dn, attrs, (name, size)))
+    chunk = b"x" * 65536
+    while size:
+        client.sendall(chunk[:size])
+        size -= min(size, len(chunk))
 
 
 def done(message_id: int, cookie: bytes) -> bytes:
@@ -71,57 +124,29 @@ class Refusal:
     code: int
 
 
-def _search_parts(pdu: bytes) -> tuple[str, int]:
-    """A searchRequest's base DN and scope."""
+def _search_parts(pdu: bytes) -> tuple[str, int, set[str]]:
+    """A searchRequest's base DN, scope and attributes asked for (lower-cased)."""
     _, _, pos = header(pdu)
-    _, start = _length_at(pdu, pos + 1)
-    dn_len, dn_start = _length_at(pdu, start + 1)
-    scope_pos = dn_start + dn_len
-    return pdu[dn_start:scope_pos].decode(), pdu[scope_pos + 2]
+    _, pos = _length_at(pdu, pos + 1)  # into the SearchRequest
+    size, start = _length_at(pdu, pos + 1)
+    base = pdu[start:start + size].decode()
+    pos = start + size
+    scope = pdu[pos + 2]
+    for _ in range(6):  # scope, derefAliases, sizeLimit, timeLimit, typesOnly, filter
+        size, start = _length_at(pdu, pos + 1)
+        pos = start + size
+    size, start = _length_at(pdu, pos + 1)  # the attribute list
+    names, pos = set(), start
+    while pos < start + size:
+        length, value = _length_at(pdu, pos + 1)
+        names.add(pdu[value:value + length].decode().lower())
+        pos = value + length
+    return base, scope, names
 
 
-def _is_base(pdu: bytes) -> bool:
-    return _search_parts(pdu)[1] == 0
-
-
-def _base(pdu: bytes) -> str:
-    return _search_parts(pdu)[0]
-
-
-def _answer_base(client: socket.socket, mid: int, base: str,
-                 values: Callable[[str], bytes | int | Refusal | None]) -> None:
-    guid = base.removeprefix("<GUID=").removesuffix(">")
-    answer = values(guid)
-    dn = f"CN={guid},CN=Locations,DC=lab,DC=example,DC=com".encode()
-    if isinstance(answer, Refusal):
-        result = tlv(0x65, _integer(0x0A, answer.code) + tlv(0x04, b"") + tlv(0x04, b""))
-        client.sendall(message(mid, result))
-        return
-    if isinstance(answer, bytes):
-        attrs = tlv(0x30, tlv(0x04, b"pooling") + tlv(0x31, tlv(0x04, answer)))
-        client.sendall(message(mid, tlv(0x64, tlv(0x04, dn) + tlv(0x30, attrs))))
-    elif isinstance(answer, int):  # the value streamed: only its headers are built
-        value_head = bytes([0x04]) + _length(answer)
-        values_len = len(value_head) + answer
-        set_head = bytes([0x31]) + _length(values_len)
-        name = tlv(0x04, b"pooling")
-        attr_len = len(name) + len(set_head) + values_len
-        attr_head = bytes([0x30]) + _length(attr_len)
-        attrs_len = len(attr_head) + attr_len
-        attrs_head = bytes([0x30]) + _length(attrs_len)
-        dn_tlv = tlv(0x04, dn)
-        op_len = len(dn_tlv) + len(attrs_head) + attrs_len
-        op_head = bytes([0x64]) + _length(op_len)
-        mid_tlv = _integer(0x02, mid)
-        msg_len = len(mid_tlv) + len(op_head) + op_len
-        client.sendall(bytes([0x30]) + _length(msg_len) + mid_tlv + op_head + dn_tlv
-                       + attrs_head + attr_head + name + set_head + value_head)
-        chunk = b"x" * 65536
-        left = answer
-        while left:
-            client.sendall(chunk[:left])
-            left -= min(left, len(chunk))
-    client.sendall(message(mid, _result(0x65)))
+def _result_done(message_id: int, code: int) -> bytes:
+    return message(message_id, tlv(0x65, _integer(0x0A, code) + tlv(0x04, b"")
+                                   + tlv(0x04, b"")))
 
 
 class FakeDc:
@@ -131,7 +156,8 @@ class FakeDc:
                  values: Callable[[str], bytes | int | Refusal | None] | None = None) -> None:
         self.pages = pages
         self.values = values
-        self.base_reads = 0
+        self.base_reads = 0  # base reads of one object, by <GUID=...> or by DN
+        self._dns: dict[str, str] = {}  # objectGUID (text) -> DN, of the entries sent
         self.searches = 0  # search requests (pages) answered, over all connections
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -173,19 +199,69 @@ class FakeDc:
                 try:
                     if op == 0x60:  # bindRequest
                         client.sendall(message(mid, _result(0x61)))
-                    elif op == 0x63 and self.values is not None and _is_base(pdu):
+                    elif op == 0x63 and _search_parts(pdu)[1] == 0:  # a base read
                         self.base_reads += 1
-                        _answer_base(client, mid, _base(pdu), self.values)
+                        self._answer_base(client, mid, _search_parts(pdu)[0])
                     elif op == 0x63:  # searchRequest: one page
                         dns, cookie = self.pages(page)
-                        page += 1
                         self.searches += 1
-                        client.sendall(b"".join(entry(mid, dn) for dn in dns)
-                                       + done(mid, cookie))
+                        more = self._answer_page(client, mid, dns, cookie,
+                                                 large="pooling" in _search_parts(pdu)[2])
+                        page = page + 1 if more else 0  # the next search starts afresh
                     elif op == 0x42:  # unbindRequest
                         return
                 except OSError:
                     return
+
+    def _note(self, dn: str) -> None:
+        self._dns[str(uuid.UUID(bytes_le=guid_of(dn)))] = dn
+
+    def _value(self, dn: str) -> Value | Refusal | None:
+        guid = str(uuid.UUID(bytes_le=guid_of(dn)))
+        return None if self.values is None else self.values(guid)
+
+    def _answer_page(self, client: socket.socket, mid: int, dns: list[str],
+                     cookie: bytes, *, large: bool) -> bool:
+        """Entries with ``pooling`` when it was asked for; a value scripted as
+        Refusal(4) or Refusal(11) refuses the whole page, as Samba refuses a page over
+        its reply limit. False when the search ended (no cookie, or refused)."""
+        for dn in dns:
+            self._note(dn)
+        values = [self._value(dn) if large else None for dn in dns]
+        refusal = next((v for v in values if isinstance(v, Refusal) and v.code in (4, 11)),
+                       None)
+        if refusal is not None:
+            client.sendall(_result_done(mid, refusal.code))
+            return False
+        pending = b""  # small entries go out together (one write per entry is slow)
+        for dn, value in zip(dns, values, strict=True):
+            attrs = [(b"objectGUID", guid_of(dn)), (b"name", dn.encode())]
+            if isinstance(value, int):
+                client.sendall(pending)
+                pending = b""
+                send_entry(client, mid, dn, attrs, (b"pooling", value))
+            else:
+                pending += _entry_head(mid, dn, [*attrs, *(
+                    [(b"pooling", value)] if isinstance(value, bytes) else [])], None)
+        client.sendall(pending + done(mid, cookie))
+        return bool(cookie)
+
+    def _answer_base(self, client: socket.socket, mid: int, base: str) -> None:
+        """By ``<GUID=g>``: the large value alone (or the result code scripted); by DN:
+        the entry without it."""
+        if not base.startswith("<GUID="):
+            send_entry(client, mid, base, [(b"objectGUID", guid_of(base)),
+                                           (b"name", base.encode())], None)
+            client.sendall(_result_done(mid, 0))
+            return
+        guid = base.removeprefix("<GUID=").removesuffix(">")
+        dn = self._dns.get(guid, f"CN={guid},{DN_TAIL}")
+        answer = None if self.values is None else self.values(guid)
+        if isinstance(answer, Refusal):
+            client.sendall(_result_done(mid, answer.code))
+            return
+        send_entry(client, mid, dn, [], None if answer is None else (b"pooling", answer))
+        client.sendall(_result_done(mid, 0))
 
     def close(self) -> None:
         self._closed.set()

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import ldap3
 from ldap3.core import exceptions as lex
@@ -58,6 +58,19 @@ def _resolve(endpoint: Endpoint) -> None:
                                f"({exc.strerror}); check the host name in the config") from exc
         raise DirectoryUnavailable(f"cannot connect to {where}: looking up {endpoint.host} "
                                    f"failed ({exc.strerror})") from exc
+
+
+#: What one page of a search for a large value may hold at most: under Samba's limit
+#: on one reply (LDAP_SERVER_MAX_REPLY_SIZE, 25,600,000 bytes), so values at the bound fit.
+REPLY_BUDGET: Final = 25_000_000
+#: Room in one entry's message beyond its large value: the DN, the other attributes.
+MESSAGE_OVERHEAD: Final = 64 * 1024
+
+
+def _too_large(exc: QueryError) -> bool:
+    """Whether the DC refused a reply as too large (sizeLimitExceeded, adminLimitExceeded)."""
+    cause = exc.__cause__
+    return isinstance(cause, lex.LDAPOperationResult) and cause.result in (4, 11)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,20 +316,25 @@ class DirectoryConnection:
         """
         controls: list[tuple[str, bool, bytes | None]] | None = (
             [(SHOW_DELETED_OID, True, None)] if show_deleted else None)
-        limit = self._max_entries
-        why = f"directory.max_entries is {self._max_entries}"
-        if bound is not None and bound.entries < limit:
-            limit, why = bound.entries, bound.why
+        return self._paged(PagedSearch(
+            self._conn, base, ldap_filter, attributes, page_size=self._page_size,
+            max_entries=self._limit_of(bound)[0], controls=controls,
+            on_receive=self._check_deadline), base, bound)
+
+    def _limit_of(self, bound: Bound | None) -> tuple[int, str]:
+        if bound is not None and bound.entries < self._max_entries:
+            return bound.entries, bound.why
+        return self._max_entries, f"directory.max_entries is {self._max_entries}"
+
+    def _paged(self, pages: PagedSearch, base: str, bound: Bound | None) -> Iterator[Entry]:
+        """``pages``' entries, its errors translated."""
         self._check_deadline()
-        pages = PagedSearch(self._conn, base, ldap_filter, attributes,
-                            page_size=self._page_size, max_entries=limit, controls=controls,
-                            on_receive=self._check_deadline)
         try:
             yield from pages
         except SearchBound as exc:
             raise RunawaySearch(
                 f"{_describe(self.endpoint)}: stopped the search under {base}: {exc} "
-                f"({why}); nothing was changed") from exc
+                f"({self._limit_of(bound)[1]}); nothing was changed") from exc
         except lex.LDAPException as exc:
             self._check_deadline()  # the watchdog cut it: say so
             raise translate(exc, self.endpoint, user=self._user) from exc
@@ -328,22 +346,61 @@ class DirectoryConnection:
     def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str],
                                 *, large: str, max_bytes: int, bound: Bound | None = None,
                                 ) -> Iterator[Entry]:
-        """:meth:`search` for ``attributes`` (which must include objectGUID) without
-        ``large``, then ``large`` of each entry found by a base read of its own, bounded
-        to ``max_bytes`` (see :mod:`poolsync.directory.values`).
+        """:meth:`search` for ``attributes`` (which must include objectGUID and
+        ``large``), each ``large`` value bounded to ``max_bytes``.
 
-        An entry whose value was refused for its size comes without it and with
-        ``refused[large]`` set to the value's size (0: the DC would not send it); one
-        deleted between the search and its read is left out.
+        The search asks for pages small enough that a page of values at the bound stays
+        under Samba's reply limit (:data:`REPLY_BUDGET`); an entry over the bound is
+        read past unbuffered, then its other attributes and the value's size are read
+        on their own (:mod:`poolsync.directory.values`). When the DC refuses a page as
+        too large (values over the bound crowding one page), the search falls back to
+        reading ``large`` object by object for every entry not yet given. An entry whose
+        value was refused for its size comes without it and with ``refused[large]`` set
+        to the value's size (0: the DC would not send it); one deleted meanwhile is left
+        out.
         """
         others = [a for a in attributes if a.lower() != large.lower()]
-        entries = list(self.search(base, ldap_filter, others, bound=bound))
-        by_guid: dict[str, Entry] = {}
-        for entry in entries:
+        pages = PagedSearch(
+            self._conn, base, ldap_filter, attributes,
+            page_size=max(1, min(self._page_size,
+                                 REPLY_BUDGET // (max_bytes + MESSAGE_OVERHEAD))),
+            max_entries=self._limit_of(bound)[0], on_receive=self._check_deadline,
+            max_message=max_bytes + MESSAGE_OVERHEAD)
+        given: set[str] = set()
+        try:
+            for entry in self._paged(pages, base, bound):
+                with contextlib.suppress(ValueError):  # no objectGUID: the caller says so
+                    given.add(entry.guid())
+                yield entry
+        except QueryError as exc:
+            if not _too_large(exc):
+                raise
+            log.info("%s: a page of %s under %s was too large for the DC; reading %s "
+                     "object by object", _describe(self.endpoint), ldap_filter, base, large)
+            yield from self._one_by_one(base, ldap_filter, others, large=large,
+                                        max_bytes=max_bytes, bound=bound, given=given)
+            return
+        skipped = []
+        for dn, _ in pages.oversized:
+            found, _ = self.request(dn, "(objectClass=*)", others, scope="base")
+            skipped += [e for e in found if e.guid() not in given]
+        yield from self._with_values(skipped, large=large, max_bytes=max_bytes)
+
+    def _one_by_one(self, base: str, ldap_filter: str, others: list[str], *, large: str,
+                    max_bytes: int, bound: Bound | None, given: set[str]) -> Iterator[Entry]:
+        entries = []
+        for entry in self.search(base, ldap_filter, others, bound=bound):
             try:
-                by_guid[entry.guid()] = entry
+                if entry.guid() not in given:
+                    entries.append(entry)
             except ValueError:
-                yield entry  # no usable objectGUID: the caller skips it with a reason
+                continue  # given already, by the search that failed
+        yield from self._with_values(entries, large=large, max_bytes=max_bytes)
+
+    def _with_values(self, entries: list[Entry], *, large: str,
+                     max_bytes: int) -> Iterator[Entry]:
+        """``entries`` with ``large`` read for each on its own, bounded."""
+        by_guid = {entry.guid(): entry for entry in entries}
         if not by_guid:
             return
         reads = read_values(self._conn, list(by_guid), large, max_bytes=max_bytes,
@@ -364,8 +421,8 @@ class DirectoryConnection:
             raise translate(exc, self.endpoint, user=self._user) from exc
         except MalformedPdu as exc:
             self._check_deadline()
-            raise QueryError(f"{_describe(self.endpoint)}: malformed reply reading {large} "
-                             f"under {base}: {exc}") from exc
+            raise QueryError(f"{_describe(self.endpoint)}: malformed reply reading "
+                             f"{large}: {exc}") from exc
 
     def request(self, base: str, ldap_filter: str, attributes: list[str], *,
                 scope: str = "subtree",

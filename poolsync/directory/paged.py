@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 import ldap3
 from ldap3.core import exceptions as lex
@@ -123,6 +124,114 @@ def decode_entry(pdu: bytes) -> Entry:
     return Entry(_text(pdu[dn_start:dn_end]), attributes)
 
 
+@dataclass(slots=True)
+class Skipped:
+    """A message over the size bound, read past unbuffered: its first bytes (its
+    headers and DN) and its whole size."""
+
+    prefix: bytes
+    size: int
+
+
+SKIPPED_PREFIX: Final = 65536  # bytes of a skipped message kept
+
+
+def length_at(prefix: bytes, pos: int) -> tuple[int, int]:
+    """A BER length in the first bytes of a message (no check that the value fits)."""
+    first = prefix[pos]
+    if first < 0x80:
+        return first, pos + 1
+    count = first & 0x7F
+    return int.from_bytes(prefix[pos + 1:pos + 1 + count], "big"), pos + 1 + count
+
+
+def prefix_header(prefix: bytes) -> tuple[int, int, int]:
+    """(messageID, protocolOp tag, position of the protocolOp) from the first bytes of
+    an LDAPMessage."""
+    try:
+        if prefix[0] != 0x30:
+            raise MalformedPdu("not an LDAPMessage")
+        _, pos = length_at(prefix, 1)
+        if prefix[pos] != 0x02:
+            raise MalformedPdu("no messageID")
+        size, pos = length_at(prefix, pos + 1)
+        return int.from_bytes(prefix[pos:pos + size], "big"), prefix[pos + size], pos + size
+    except IndexError:
+        raise MalformedPdu("truncated LDAPMessage header") from None
+
+
+def skipped_dn(skipped: Skipped) -> str:
+    """The DN of a skipped SearchResultEntry, from its first bytes."""
+    prefix = skipped.prefix
+    try:
+        _, _, pos = prefix_header(prefix)
+        _, pos = length_at(prefix, pos + 1)  # into the SearchResultEntry
+        if prefix[pos] != 0x04:
+            raise MalformedPdu("a SearchResultEntry without a DN")
+        size, pos = length_at(prefix, pos + 1)
+    except IndexError:
+        raise MalformedPdu("a skipped entry's DN is longer than the bytes kept") from None
+    if pos + size > len(prefix):
+        raise MalformedPdu("a skipped entry's DN is longer than the bytes kept")
+    return _text(prefix[pos:pos + size])
+
+
+class Framer:
+    """Whole LDAP messages off a connection's socket, read into one growing bytearray
+    and cut with ldap3's own length rule (ldap3's ``receiving()`` appends each 4 KB
+    read to an immutable bytes object, which is quadratic in a message's size: a 15 MB
+    attribute value took 74 s to read). A message over ``max_message`` bytes is read
+    past as it arrives, never buffered, and given as :class:`Skipped`."""
+
+    def __init__(self, conn: ldap3.Connection, *, max_message: int | None = None,
+                 on_receive: Callable[[], None] | None = None) -> None:
+        self._conn = conn
+        self._max = max_message
+        self.on_receive = on_receive  # called before each read (a deadline check)
+        self.buffer = bytearray()  # bytes read past the last whole message
+        self._skip: Skipped | None = None
+        self._skip_left = 0
+
+    def messages(self) -> list[bytes | Skipped]:
+        """The next whole messages (at least one)."""
+        buffer = self.buffer
+        found: list[bytes | Skipped] = []
+        while True:
+            while True:
+                if self._skip is not None:
+                    taken = min(self._skip_left, len(buffer))
+                    del buffer[:taken]
+                    self._skip_left -= taken
+                    if self._skip_left:
+                        break
+                    found.append(self._skip)
+                    self._skip = None
+                size = BaseStrategy.compute_ldap_message_size(buffer)
+                if self._max is not None and size > self._max:
+                    if len(buffer) < SKIPPED_PREFIX:
+                        break  # keep the headers and the DN: read on first
+                    self._skip = Skipped(bytes(buffer[:SKIPPED_PREFIX]), size)
+                    self._skip_left = size
+                    continue
+                if size <= 0 or len(buffer) < size:
+                    break
+                found.append(bytes(buffer[:size]))
+                del buffer[:size]
+            if found:
+                return found
+            if self.on_receive is not None:
+                self.on_receive()
+            try:
+                chunk = self._conn.socket.recv(RECEIVE_SIZE)
+            except OSError as exc:  # a timeout (socket.timeout) included
+                with contextlib.suppress(Exception):
+                    self._conn.strategy.close()
+                raise lex.LDAPSocketReceiveError(f"error receiving data: {exc}") from exc
+            if not chunk:
+                raise lex.LDAPSessionTerminatedByServerError("the server closed the session")
+            buffer += chunk
+
+
 class PagedSearch:
     """One subtree search, streamed page by page with the next page always requested
     before the current one is decoded. Iterate it once.
@@ -140,12 +249,15 @@ class PagedSearch:
     def __init__(self, conn: ldap3.Connection, base: str, ldap_filter: str,
                  attributes: list[str], *, page_size: int, max_entries: int,
                  controls: list[tuple[str, bool, bytes | None]] | None = None,
-                 on_receive: Callable[[], None] | None = None) -> None:
+                 on_receive: Callable[[], None] | None = None,
+                 max_message: int | None = None) -> None:
         self._conn = conn
         self._max_entries = max_entries
         self._entries = 0
         self._empty_pages = 0
-        self._on_receive = on_receive  # called before each read (a deadline check)
+        self._framer = Framer(conn, max_message=max_message, on_receive=on_receive)
+        #: DNs of the entries skipped for their size (``max_message``), in order.
+        self.oversized: list[tuple[str, int]] = []
         self._request = search_operation(
             base, ldap_filter, ldap3.SUBTREE, ldap3.DEREF_ALWAYS, attributes or ["1.1"],
             0, 0, False, conn.auto_escape, conn.auto_encode, None,
@@ -153,42 +265,11 @@ class PagedSearch:
         self._controls = list(controls or [])
         self._page_size = page_size
         self._outstanding: int | None = None
-        self._buffer = bytearray()  # bytes read past the last whole message
 
     def _send(self, cookie: bytes | None) -> None:
         controls = [*self._controls,
                     paged_search_control(False, self._page_size, cookie)]
         self._outstanding = self._conn.send("searchRequest", self._request, controls)
-
-    def _messages(self) -> list[bytes]:
-        """The next whole LDAP messages from the socket (at least one).
-
-        Read into one growing bytearray and cut with ldap3's own length rule: ldap3's
-        ``receiving()`` appends each 4 KB read to an immutable bytes object, which is
-        quadratic in a message's size (a 15 MB attribute value took 74 s to read).
-        """
-        buffer = self._buffer
-        found: list[bytes] = []
-        while True:
-            while True:
-                size = BaseStrategy.compute_ldap_message_size(buffer)
-                if size <= 0 or len(buffer) < size:
-                    break
-                found.append(bytes(buffer[:size]))
-                del buffer[:size]
-            if found:
-                return found
-            if self._on_receive is not None:
-                self._on_receive()
-            try:
-                chunk = self._conn.socket.recv(RECEIVE_SIZE)
-            except OSError as exc:  # a timeout (socket.timeout) included
-                with contextlib.suppress(Exception):
-                    self._conn.strategy.close()
-                raise lex.LDAPSocketReceiveError(f"error receiving data: {exc}") from exc
-            if not chunk:
-                raise lex.LDAPSessionTerminatedByServerError("the server closed the session")
-            buffer += chunk
 
     def _receive_page(self) -> tuple[list[bytes], dict[str, Any]]:
         """The outstanding request's raw entry PDUs and its decoded searchResDone."""
@@ -196,7 +277,14 @@ class PagedSearch:
         strategy = self._conn.strategy
         entries: list[bytes] = []
         while True:
-            for pdu in self._messages():
+            for pdu in self._framer.messages():
+                if isinstance(pdu, Skipped):
+                    mid, tag, _ = prefix_header(pdu.prefix)
+                    if mid != message_id or tag != _ENTRY:
+                        raise lex.LDAPSocketReceiveError(
+                            f"a {pdu.size}-byte reply that is no entry of this search")
+                    self.oversized.append((skipped_dn(pdu), pdu.size))
+                    continue
                 mid, tag, _ = header(pdu)
                 if mid == 0:
                     raise lex.LDAPSessionTerminatedByServerError(
@@ -248,14 +336,14 @@ class PagedSearch:
         finally:
             if self._outstanding is not None and self._conn.strategy.connection.socket:
                 self._drain()
-            if self._buffer:  # bytes nobody asked for: the stream is out of step
-                self._buffer.clear()
+            if self._framer.buffer:  # bytes nobody asked for: the stream is out of step
+                self._framer.buffer.clear()
                 with contextlib.suppress(Exception):
                     self._conn.strategy.close()
 
     def _drain(self) -> None:
         """Read the outstanding page and drop it (the caller stopped early)."""
-        self._on_receive = None  # cleaning up: no deadline may interrupt it
+        self._framer.on_receive = None  # cleaning up: no deadline may interrupt it
         try:
             self._receive_page()
         except (lex.LDAPException, MalformedPdu, OSError):

@@ -25,17 +25,23 @@ from typing import Any, Final
 import ldap3
 from ldap3.core import exceptions as lex
 from ldap3.operation.search import search_operation
-from ldap3.strategy.base import BaseStrategy
 from ldap3.utils.asn1 import decode_message_fast
 
-from poolsync.directory.paged import RECEIVE_SIZE, MalformedPdu, decode_entry, header
+from poolsync.directory.paged import (
+    Framer,
+    MalformedPdu,
+    Skipped,
+    decode_entry,
+    header,
+    length_at,
+    prefix_header,
+)
 
 __all__ = ["WINDOW", "ValueRead", "read_values"]
 
 WINDOW: Final = 8
 """Base searches outstanding at once: the DC answers one while poolsync reads another."""
 _ENTRY, _DONE = 0x64, 0x65
-_PREFIX: Final = 65536  # bytes of a skipped message kept: its headers and DN
 #: Result codes with which a DC refuses to send a reply that large.
 _TOO_LARGE: Final = frozenset({4, 11})  # sizeLimitExceeded, adminLimitExceeded
 _NO_SUCH_OBJECT: Final = 32
@@ -52,104 +58,23 @@ class ValueRead:
     gone: bool = False
 
 
-@dataclass(slots=True)
-class _Skipped:
-    """A message over the bound: its first bytes and its whole size."""
-
-    prefix: bytes
-    size: int
-
-
-def _length_at(prefix: bytes, pos: int) -> tuple[int, int]:
-    """A BER length in the first bytes of a message (no check that the value fits)."""
-    first = prefix[pos]
-    if first < 0x80:
-        return first, pos + 1
-    count = first & 0x7F
-    return int.from_bytes(prefix[pos + 1:pos + 1 + count], "big"), pos + 1 + count
-
-
-def _prefix_header(prefix: bytes) -> tuple[int, int, int]:
-    """(messageID, protocolOp tag, position of the protocolOp) from the first bytes of
-    an LDAPMessage."""
-    try:
-        if prefix[0] != 0x30:
-            raise MalformedPdu("not an LDAPMessage")
-        _, pos = _length_at(prefix, 1)
-        if prefix[pos] != 0x02:
-            raise MalformedPdu("no messageID")
-        size, pos = _length_at(prefix, pos + 1)
-        return int.from_bytes(prefix[pos:pos + size], "big"), prefix[pos + size], pos + size
-    except IndexError:
-        raise MalformedPdu("truncated LDAPMessage header") from None
-
-
-def _value_size(skipped: _Skipped) -> int:
+def _value_size(skipped: Skipped) -> int:
     """The size of the first value of a skipped SearchResultEntry's first attribute
     (what was asked for), from its headers; the message's size when they do not fit in
     the bytes kept. Not the message's own size, which varies with the messageID."""
     prefix = skipped.prefix
     try:
-        _, _, pos = _prefix_header(prefix)
-        _, pos = _length_at(prefix, pos + 1)  # into the SearchResultEntry
-        dn, pos = _length_at(prefix, pos + 1)  # the DN: skip it
-        _, pos = _length_at(prefix, pos + dn + 1)  # into the attribute list
-        _, pos = _length_at(prefix, pos + 1)  # into the first attribute
-        name, pos = _length_at(prefix, pos + 1)  # its type: skip it
-        _, pos = _length_at(prefix, pos + name + 1)  # into its set of values
-        value, _ = _length_at(prefix, pos + 1)
+        _, _, pos = prefix_header(prefix)
+        _, pos = length_at(prefix, pos + 1)  # into the SearchResultEntry
+        dn, pos = length_at(prefix, pos + 1)  # the DN: skip it
+        _, pos = length_at(prefix, pos + dn + 1)  # into the attribute list
+        _, pos = length_at(prefix, pos + 1)  # into the first attribute
+        name, pos = length_at(prefix, pos + 1)  # its type: skip it
+        _, pos = length_at(prefix, pos + name + 1)  # into its set of values
+        value, _ = length_at(prefix, pos + 1)
     except (IndexError, MalformedPdu):
         return skipped.size
     return value if 0 < value < skipped.size else skipped.size
-
-
-class _Reader:
-    """Whole messages off the socket, each over ``max_message`` bytes skipped as it
-    arrives (only its first bytes kept)."""
-
-    def __init__(self, conn: ldap3.Connection, max_message: int,
-                 on_receive: Callable[[], None] | None) -> None:
-        self._conn = conn
-        self._max = max_message
-        self._on_receive = on_receive
-        self._buffer = bytearray()
-        self._skip: _Skipped | None = None
-        self._skip_left = 0
-
-    def _recv(self) -> bytes:
-        if self._on_receive is not None:
-            self._on_receive()
-        try:
-            chunk: bytes = self._conn.socket.recv(RECEIVE_SIZE)
-        except OSError as exc:
-            with contextlib.suppress(Exception):
-                self._conn.strategy.close()
-            raise lex.LDAPSocketReceiveError(f"error receiving data: {exc}") from exc
-        if not chunk:
-            raise lex.LDAPSessionTerminatedByServerError("the server closed the session")
-        return chunk
-
-    def next(self) -> bytes | _Skipped:
-        buffer = self._buffer
-        while True:
-            if self._skip is not None:
-                taken = min(self._skip_left, len(buffer))
-                del buffer[:taken]
-                self._skip_left -= taken
-                if self._skip_left == 0:
-                    skipped, self._skip = self._skip, None
-                    return skipped
-            else:
-                size = BaseStrategy.compute_ldap_message_size(buffer)
-                if size > self._max:
-                    self._skip = _Skipped(bytes(buffer[:_PREFIX]), size)
-                    self._skip_left = size
-                    continue
-                if 0 < size <= len(buffer):
-                    pdu = bytes(buffer[:size])
-                    del buffer[:size]
-                    return pdu
-            buffer += self._recv()
 
 
 def read_values(conn: ldap3.Connection, guids: Iterable[str], attribute: str, *,
@@ -161,7 +86,8 @@ def read_values(conn: ldap3.Connection, guids: Iterable[str], attribute: str, *,
     with the value's size. ldap3 exceptions escape as they are; the caller translates them.
     """
     # The entry's DN and the attribute's name come with the value: allow for them.
-    reader = _Reader(conn, max_bytes + 4096, on_receive)
+    framer = Framer(conn, max_message=max_bytes + 4096, on_receive=on_receive)
+    ready: list[bytes | Skipped] = []
     pending: dict[int, str] = {}  # messageID -> guid, in the order sent
     found: dict[str, ValueRead] = {}
     targets = iter(guids)
@@ -180,13 +106,15 @@ def read_values(conn: ldap3.Connection, guids: Iterable[str], attribute: str, *,
                 pending[conn.send("searchRequest", request, None)] = guid
             if not pending:
                 return
-            message = reader.next()
-            mid, tag = (_prefix_header(message.prefix)[:2] if isinstance(message, _Skipped)
+            if not ready:
+                ready = framer.messages()
+            message = ready.pop(0)
+            mid, tag = (prefix_header(message.prefix)[:2] if isinstance(message, Skipped)
                         else header(message)[:2])
             guid = pending.get(mid, "")
             if not guid:
                 raise lex.LDAPSocketReceiveError(f"unexpected messageID {mid}")
-            if isinstance(message, _Skipped):
+            if isinstance(message, Skipped):
                 if tag != _ENTRY:
                     raise lex.LDAPSocketReceiveError(
                         f"a {message.size}-byte reply that is no entry (tag 0x{tag:02x})")

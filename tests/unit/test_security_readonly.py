@@ -39,7 +39,7 @@ WRITE_MODULES = {"ldap3.operation.add", "ldap3.operation.delete", "ldap3.operati
                  "ldap3.operation.modifyDn", "ldap3.extend"}
 # ``.add(...)`` in the directory layer is on sets, never on a connection: each one is
 # listed here by its receiver, so a new one has to be looked at.
-SET_ADDS = {"notify.py": {"w.dropped"}, "connection.py": {"_warned"},
+SET_ADDS = {"notify.py": {"w.dropped"}, "connection.py": {"_warned", "given"},
             "dirsync.py": {"seen"}}
 
 
