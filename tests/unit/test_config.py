@@ -374,7 +374,7 @@ def test_unknown_top_level_keys(tmp_path: Path) -> None:
     path = write(tmp_path, doc)
     assert load_error(path) == (
         f"{path}: unknown keys 'stroe', 'profil' "
-        "(allowed: capacity, compliance, directory, doctor, forest, profile, store, sync)"
+        "(allowed: capacity, compliance, directory, doctor, forest, profile, servers, store, sync)"
     )
 
 
