@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import yaml
@@ -131,15 +132,20 @@ def _state(mode: str, pid: int | None) -> str:
 def _print_servers(doc: dict[str, Any], console: Console) -> None:
     """The Unity servers' endpoints, and how to query the first by hand."""
     table = Table(title="Unity servers: license page and SNMP agent", title_justify="left")
-    for col in ("server", "address", "page (HTTPS)", "page", "SNMP", "agent"):
+    for col in ("server", "address", "HTTPS", "HTTP", "page", "SNMP", "agent"):
         table.add_column(col)
     for server in doc["servers"]:
-        table.add_row(server["name"], server["address"], server["url"],
+        table.add_row(server["name"], server["address"], str(urlsplit(server["url"]).port),
+                      str(urlsplit(server["plain_url"]).port),
                       _state(server["http"], server["http_pid"]),
-                      f"udp {server['snmp_port']}", _state(server["snmp"], server["snmp_pid"]))
+                      f"{server['snmp_port']}/udp", _state(server["snmp"], server["snmp_pid"]))
     console.print(table)
     first = doc["servers"][0]
     lab = doc["dir"]
+    console.print(f"page: {urlsplit(first['url']).path} (HTTPS with the lab CA, or HTTP); "
+                  f"SNMP: v2c with the community in {lab}/{unity.COMMUNITY_FILE}, or v3 as "
+                  f"{unity.V3_USER} (SHA/AES, {lab}/{unity.AUTH_FILE} and "
+                  f"{unity.PRIV_FILE.rsplit('/', 1)[1]})", highlight=False, soft_wrap=True)
     console.print(f"try: curl --cacert {lab}/tls/ca.pem {first['url']}", highlight=False,
                   soft_wrap=True)
     console.print(

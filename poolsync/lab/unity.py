@@ -281,6 +281,7 @@ def snmpd_conf(server: LabServer, lab_dir: Path) -> str:
         f"sysDescr poolsync lab: Cisco Unity server {server.name}",
         "sysLocation poolsync lab",
         "sysContact nobody",
+        "dontLogTCPWrappersConnects yes",  # no log line per request
         f"rocommunity {community} 127.0.0.0/8",
         f'createUser {V3_USER} SHA "{auth}" AES "{priv}"',
         f"rouser {V3_USER} priv",
