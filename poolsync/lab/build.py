@@ -497,7 +497,7 @@ def down(lab_dir: Path) -> list[str]:
     state = read_state(lab_dir)
     if state is None:
         raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); nothing to stop")
-    endpoints = unity.stop_all(lab_dir)
+    endpoints = unity.stop_all(lab_dir, state.servers)
     stopped = [dc.name for dc in state.dcs if samba.stop(dc.paths)] + endpoints
     shutil.rmtree(lab_dir)
     return stopped

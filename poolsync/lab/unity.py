@@ -363,13 +363,15 @@ def start(lab_dir: Path, servers: tuple[LabServer, ...], *, step: Step) -> list[
     return took
 
 
-def stop_all(lab_dir: Path) -> list[str]:
+def stop_all(lab_dir: Path, servers: tuple[LabServer, ...] = ()) -> list[str]:
     """Stop every endpoint daemon the lab in ``lab_dir`` started (also without its
-    lab.json, as a failed build leaves it); return what was stopped, e.g.
-    ``UNITY-A (web server, SNMP agent)``."""
+    lab.json, as a failed build leaves it), ``servers`` first in their order; return
+    what was stopped, e.g. ``UNITY-A (web server, SNMP agent)``."""
     stopped = []
     root = lab_dir / SERVERS_DIR
-    for server_dir in sorted(root.iterdir()) if root.is_dir() else []:
+    known = [Path(server.dir) for server in servers]
+    others = sorted(d for d in root.iterdir() if d not in known) if root.is_dir() else []
+    for server_dir in [d for d in known if d.is_dir()] + others:
         server = LabServer(name=_name_of(server_dir), address="", dir=str(server_dir))
         what = [label for label, daemon in (("web server", server.lighttpd),
                                             ("SNMP agent", server.snmpd))
