@@ -5,8 +5,11 @@ LAB_DIR ?= .lab
 TOPOLOGY ?= topology/lab.yaml
 PYTHON ?= python3
 # samba-dsdb-modules and samba-ad-provision are only "Recommends" of samba, but an AD DC
-# needs them: name them so a minimal install (no recommends) still gets them.
-APT_PACKAGES := samba samba-dsdb-modules samba-ad-provision ldb-tools ldap-utils libnss-wrapper openssl graphviz
+# needs them: name them so a minimal install (no recommends) still gets them. lighttpd
+# (with its TLS module) and snmpd serve each lab Unity server's own license page and SNMP
+# agent; snmp (snmpget) and curl query them, by hand and in the tests.
+APT_PACKAGES := samba samba-dsdb-modules samba-ad-provision ldb-tools ldap-utils libnss-wrapper openssl graphviz \
+	lighttpd lighttpd-mod-openssl snmpd snmp curl
 # The tests also open the capacity report's HTML in a headless browser: installed without
 # its recommends (with them, 107 packages and 453 MB, upgrading systemd on the way).
 TEST_APT_PACKAGES := chromium

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from poolsync.lab import build, samba
+from poolsync.lab import build, samba, unity
 from poolsync.profile import Profile
 
 PROFILE = "cisco-unity"
@@ -127,10 +127,11 @@ def _tar_flag(compression: str) -> str:
 
 
 def stop(lab_dir: Path) -> None:
-    """Stop the samba processes this lab started (by their recorded PID and start time),
-    also of a half-built lab without lab.json."""
+    """Stop the samba processes and Unity server endpoints this lab started (by their
+    recorded PID and start time), also of a half-built lab without lab.json."""
     if not lab_dir.exists():
         return
+    unity.stop_all(lab_dir)
     for child in lab_dir.iterdir():
         if (child / "etc" / "smb.conf").exists():
             samba.stop(samba.DcPaths(child))

@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from poolsync.compliance import Limits
@@ -27,6 +27,9 @@ from poolsync.licensing.mac import normalize_mac
 from poolsync.secrets import SecretRef
 from poolsync.trust import read_trusted
 from poolsync.yamlfile import Node, load_yaml_bytes
+
+if TYPE_CHECKING:
+    from poolsync.servers.config import ServerEndpoints
 
 CONFIG_ENV = "POOLSYNC_CONFIG"
 DEFAULT_CONFIG_NAME = "poolsync.yaml"
@@ -245,6 +248,8 @@ class Config:
     compliance: Limits
     doctor: DoctorConfig = DoctorConfig()
     capacity: CapacityConfig = CapacityConfig()
+    #: ``servers:``: where each Unity server serves its own license (HTTP, SNMP).
+    servers: tuple[ServerEndpoints, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -262,8 +267,11 @@ def load_config(path: Path) -> Config:
     also when another user owns it or can write it (:mod:`poolsync.trust`)."""
     root = load_yaml_bytes(path, read_trusted(path, error=ConfigError, kind="config"),
                            error=ConfigError)
+    # Imported here: the servers section builds on this module's helpers.
+    from poolsync.servers.config import parse_servers
+
     root.check_keys(("forest", "directory", "profile", "store", "sync", "compliance", "doctor",
-                     "capacity"))
+                     "capacity", "servers"))
     base_dir = path.absolute().parent
     forest = _forest(root)
     directory = _directory(root.child("directory"), forest=forest, base_dir=base_dir)
@@ -278,6 +286,7 @@ def load_config(path: Path) -> Config:
         compliance=_compliance(root.child_or_empty("compliance")),
         doctor=_doctor(root.child_or_empty("doctor"), base_dir=base_dir),
         capacity=_capacity(root.child_or_empty("capacity"), base_dir=base_dir),
+        servers=parse_servers(root.child_or_empty("servers"), base_dir=base_dir),
     )
 
 

@@ -1,7 +1,8 @@
 """Shared fixtures: the real Samba AD lab for integration tests.
 
-Integration tests skip when Samba (or root) is missing on a developer machine, but
-fail under CI=true: a suite that silently skips its directory tests proves nothing.
+Integration tests skip when Samba, lighttpd or snmpd (or root) is missing on a
+developer machine, but fail under CI=true: a suite that silently skips its directory
+tests proves nothing.
 """
 
 from __future__ import annotations
@@ -38,22 +39,53 @@ if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
-def samba_missing_reason() -> str | None:
-    missing = [t for t in ("samba", "samba-tool", "ldbadd", "ldapsearch") if not shutil.which(t)]
+#: What a lab runs (tool -> Debian package): Samba for its DCs, lighttpd and snmpd for
+#: its Unity servers' own license pages and SNMP agents.
+LAB_TOOLS = {"samba": "samba", "samba-tool": "samba", "ldbadd": "ldb-tools",
+             "ldapsearch": "ldap-utils", "lighttpd": "lighttpd lighttpd-mod-openssl",
+             "snmpd": "snmpd"}
+
+
+def _which(tool: str) -> str | None:
+    # Daemons live in /usr/sbin, which a non-login PATH may lack.
+    return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/local/sbin")
+
+
+def tools_missing_reason(tools: dict[str, str]) -> str | None:
+    missing = [t for t in tools if not _which(t)]
     if missing:
-        return f"needs {', '.join(missing)} (apt-get install samba ldb-tools ldap-utils)"
+        packages = " ".join(dict.fromkeys(tools[t] for t in missing))
+        return f"needs {', '.join(missing)} (apt-get install {packages})"
+    return None
+
+
+def samba_missing_reason() -> str | None:
+    reason = tools_missing_reason(LAB_TOOLS)
+    if reason is not None:
+        return reason
     if os.geteuid() != 0:
         return "needs root to run a Samba AD DC"
     return None
 
 
-def require_samba() -> None:
-    reason = samba_missing_reason()
+def _skip_or_fail(reason: str | None) -> None:
+    """Skip on a developer machine, but fail under CI=true: a suite that silently skips
+    what it cannot run proves nothing."""
     if reason is None:
         return
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"integration test cannot run under CI: {reason}")
     pytest.skip(reason)
+
+
+def require_samba() -> None:
+    """A lab can be brought up: Samba, lighttpd, snmpd and root."""
+    _skip_or_fail(samba_missing_reason())
+
+
+def require_tools(tools: dict[str, str]) -> None:
+    """The client tools a test runs (tool -> Debian package), e.g. curl or snmpget."""
+    _skip_or_fail(tools_missing_reason(tools))
 
 
 def _bring_up(topology_file: Path, lab_dir: Path, *,

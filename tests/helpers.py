@@ -33,14 +33,28 @@ def run_json(*args: str | Path) -> dict[str, Any]:
 
 def lab_config_copy(lab: Path, config: Path, *, store: Path) -> Path:
     """The lab's config written to ``config`` with its own ``store``; the lab's CA and
-    password file are referenced by absolute path, so the copy works from anywhere."""
-    doc = yaml.safe_load((lab / "poolsync.yaml").read_text())
+    secret files are referenced by absolute path, so the copy works from anywhere."""
+    doc = absolute_lab_paths(lab, yaml.safe_load((lab / "poolsync.yaml").read_text()))
     doc["store"] = str(store)
+    config.write_text(yaml.safe_dump(doc))
+    return config
+
+
+def absolute_lab_paths(lab: Path, doc: dict[str, Any]) -> dict[str, Any]:
+    """The lab's config document ``doc`` with every file it names (the CA, the bind
+    password, the Unity servers' CA and SNMP secrets) as an absolute path in ``lab``."""
     directory = doc["directory"]
     directory["tls"]["ca_file"] = str(lab / directory["tls"]["ca_file"])
     directory["bind"]["password"]["file"] = str(lab / directory["bind"]["password"]["file"])
-    config.write_text(yaml.safe_dump(doc))
-    return config
+    for server in doc.get("servers", {}).values():
+        if "ca_file" in server.get("http", {}):
+            server["http"]["ca_file"] = str(lab / server["http"]["ca_file"])
+        snmp = server.get("snmp", {})
+        for secret in (snmp.get("community"), *(snmp.get(k, {}).get("password")
+                                                for k in ("auth", "priv"))):
+            if secret and "file" in secret:
+                secret["file"] = str(lab / secret["file"])
+    return doc
 
 
 def another_user() -> int:

@@ -8,6 +8,11 @@ A server's licenses are either given as numbers (``licenses:``) or read from Uni
 license files (``license_files:``), which are combined as a Unity server does on the
 lab's date (``lab_date:``, default: the day the topology is loaded).
 
+Each server with a license of its own also serves it itself, on a web page and over
+SNMP (:mod:`poolsync.lab.unity`): by default what its Location's attachment says;
+``live:`` makes it say other numbers (a stale or missing directory copy) and
+``endpoints:`` leaves either interface unstarted or answering errors.
+
 Entry points: :func:`load_topology`, :func:`normalize_mac` (from
 :mod:`poolsync.licensing.mac`, re-exported here).
 """
@@ -26,6 +31,9 @@ from poolsync.attachment import (
     SECONDARY_LICENSED,
     SUBSCRIBERS_MAX,
     UM_SUBSCRIBERS_MAX,
+    USED_SUBSCRIBERS,
+    USED_UM_SUBSCRIBERS,
+    USED_VMI_SUBSCRIBERS,
     VMI_SUBSCRIBERS_MAX,
     VOICE_PORTS_MAX,
 )
@@ -41,10 +49,13 @@ from poolsync.yamlfile import Node, load_yaml_mapping
 
 __all__ = [
     "ATTACHMENTS",
+    "ENDPOINT_MODES",
     "DcSpec",
+    "EndpointsSpec",
     "FaultSpec",
     "LicenseFilesSpec",
     "LicenseSpec",
+    "LiveSpec",
     "ServerSpec",
     "Topology",
     "load_topology",
@@ -57,6 +68,8 @@ AttachmentEncoding = Literal["utf-8", "utf-16"]
 ATTACHMENT_ENCODINGS: tuple[AttachmentEncoding, ...] = ("utf-8", "utf-16")
 SubscriberHomes = Literal["own", "unknown"]
 SUBSCRIBER_HOMES: tuple[SubscriberHomes, ...] = ("own", "unknown")
+EndpointMode = Literal["up", "down", "error"]
+ENDPOINT_MODES: tuple[EndpointMode, ...] = ("up", "down", "error")
 DEFAULT_VERSION = "4.0(5)"
 NETBIOS_MAX = 15
 MAX_DCS = 8
@@ -69,7 +82,8 @@ _TOP_KEYS = ("forest", "dcs", "servers", "lab_date", "replication", "faults",
 _DC_KEYS = ("name", "site", "gc")
 _SERVER_KEYS = (
     "name", "version", "mac", "pooling", "licenses", "license_files", "subscribers",
-    "published", "attachment", "failover_of", "dc", "gc", "subscriber_homes",
+    "published", "attachment", "failover_of", "dc", "gc", "subscriber_homes", "live",
+    "endpoints",
 )  # fmt: skip
 DEFAULT_SITE = "Default-First-Site-Name"
 _SITE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
@@ -85,6 +99,12 @@ FAULT_KEYS: dict[str, tuple[str, ...]] = {
     "connection-missing": ("from", "to"),
 }
 _OWN_DATA_KEYS = ("licenses", "license_files", "subscribers", "published")
+#: What the lab serves only for a server with a license of its own (not a secondary).
+_SERVED_KEYS = ("live", "endpoints")
+#: ``live.licenses`` keys and ``live.published`` keys -> the AvXmlLicData parameter.
+_LIVE_LICENSES = {"vm": SUBSCRIBERS_MAX, "um": UM_SUBSCRIBERS_MAX, "inbox": VMI_SUBSCRIBERS_MAX,
+                  "ports": VOICE_PORTS_MAX}
+_LIVE_USED = {"vm": USED_SUBSCRIBERS, "um": USED_UM_SUBSCRIBERS, "inbox": USED_VMI_SUBSCRIBERS}
 #: Problems the lab accepts in a license file: they are what a running server lives
 #: with (the file then counts for nothing), so a topology can test them end to end.
 #: Anything else is a broken file that the Install License File wizard would refuse.
@@ -144,6 +164,30 @@ class LicenseFilesSpec:
 
 
 @dataclass(frozen=True)
+class LiveSpec:
+    """What the server itself says (its effective-license page and SNMP agent) where it
+    differs from its copy in the directory: ``AvXmlLicData`` parameters by name, each
+    replacing the directory copy's value. Empty: the server says what its directory
+    copy says (or would say, when it has none)."""
+
+    licenses: tuple[tuple[str, int], ...] = ()
+    utilization: tuple[tuple[str, int], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.licenses or self.utilization)
+
+
+@dataclass(frozen=True)
+class EndpointsSpec:
+    """How the lab serves the server's own license over each interface: ``up``
+    answers; ``down`` is not started (nothing listens: unreachable); ``error`` answers
+    with an error (the page with HTTP 500; the SNMP agent without the license objects)."""
+
+    http: EndpointMode = "up"
+    snmp: EndpointMode = "up"
+
+
+@dataclass(frozen=True)
 class ServerSpec:
     """One Unity server: one Location object in the lab directory.
 
@@ -170,6 +214,10 @@ class ServerSpec:
     gc: str = "DC1"
     #: ``unknown``: its subscribers' homes name no Location (orphans, for tests).
     subscriber_homes: SubscriberHomes = "own"
+    #: What the server itself serves where it differs from its directory copy.
+    live: LiveSpec = LiveSpec()
+    #: Whether its page and SNMP agent answer (for a secondary: not served at all).
+    endpoints: EndpointsSpec = EndpointsSpec()
 
     @property
     def is_secondary(self) -> bool:
@@ -412,6 +460,13 @@ def _server(node: Node, name: str, failover_of: str | None,
                     f"of its own; remove it",
                     key=key,
                 )
+        for key in _SERVED_KEYS:
+            if key in node:
+                raise node.error(
+                    f"the lab serves no license page or SNMP agent for a failover secondary "
+                    f"(failover_of: {failover_of}); remove it",
+                    key=key,
+                )
     mac_text = node.optional_str("mac")
     mac = None
     if mac_text is not None:
@@ -452,7 +507,33 @@ def _server(node: Node, name: str, failover_of: str | None,
         dc=_dc_ref(node, "dc", dcs) if "dc" in node else dcs[0].name,
         gc=_dc_ref(node, "gc", dcs) if "gc" in node else dcs[0].name,
         subscriber_homes=node.choice("subscriber_homes", SUBSCRIBER_HOMES, default="own"),
+        live=_live(node.child_or_empty("live")),
+        endpoints=_endpoints(node.child_or_empty("endpoints")),
     )
+
+
+def _live(node: Node) -> LiveSpec:
+    node.check_keys(("licenses", "pooling", "published"))
+    licenses = node.child_or_empty("licenses")
+    licenses.check_keys(("vm", "um", "inbox", "ports", "secondary"))
+    values = [(name, licenses.optional_int(key, default=0, minimum=0))
+              for key, name in _LIVE_LICENSES.items() if key in licenses]
+    if "secondary" in licenses:
+        values.append((SECONDARY_LICENSED,
+                       int(licenses.optional_bool("secondary", default=False))))
+    if "pooling" in node:
+        values.append((POOLING_ENABLED, int(node.optional_bool("pooling", default=True))))
+    published = node.child_or_empty("published")
+    published.check_keys(("vm", "um", "inbox"))
+    used = [(name, published.optional_int(key, default=0, minimum=0))
+            for key, name in _LIVE_USED.items() if key in published]
+    return LiveSpec(licenses=tuple(values), utilization=tuple(used))
+
+
+def _endpoints(node: Node) -> EndpointsSpec:
+    node.check_keys(("http", "snmp"))
+    return EndpointsSpec(http=node.choice("http", ENDPOINT_MODES, default="up"),
+                         snmp=node.choice("snmp", ENDPOINT_MODES, default="up"))
 
 
 def _license_paths(node: Node, base: Path) -> list[Path]:

@@ -6,14 +6,17 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import yaml
+from rich.console import Console
 from rich.table import Table
 
 from poolsync.cli.output import CountProgress, now, print_json, stderr_console, stdout_console
 from poolsync.config import load_config
-from poolsync.lab import build
+from poolsync.lab import build, unity
 from poolsync.lab import grow as grow_lab
 from poolsync.lab import subscribers as subscriber_edits
 from poolsync.profile import load_profile
@@ -32,9 +35,11 @@ dir_option = click.option(
 def lab() -> None:
     """Run a real Samba 4 AD DC on a loopback address, built from a topology file.
 
-    Needs root and the samba, ldb-tools and ldap-utils packages. Two labs in two
-    directories run at once on different loopback addresses. Nothing here touches a
-    directory other than the lab's own.
+    Each Unity server also serves its own license: a web page (lighttpd) and an SNMP
+    agent (snmpd) on a loopback address of its own. Needs root and the samba,
+    ldb-tools, ldap-utils, lighttpd, lighttpd-mod-openssl and snmpd packages. Two labs
+    in two directories run at once on different loopback addresses. Nothing here
+    touches a directory other than the lab's own.
     """
 
 
@@ -65,12 +70,18 @@ def up(topology_path: Path, lab_dir: Path, profile_name: str) -> None:
     for dc in state.dcs:
         click.echo(f"{dc.name}: ldaps://{dc.address}:{dc.ldaps_port} "
                    f"(GC ldaps://{dc.address}:{dc.gcs_port})")
+    for server in state.servers:
+        http = server.url if server.http == "up" else f"{server.url} ({server.http})"
+        snmp = f"udp:{server.address}:{server.snmp_port}"
+        click.echo(f"{server.name}: {http}, SNMP {snmp}"
+                   + ("" if server.snmp == "up" else f" ({server.snmp})"))
 
 
 @lab.command()
 @dir_option
 def down(lab_dir: Path) -> None:
-    """Stop the lab's DCs (only the processes it started) and remove DIR."""
+    """Stop the lab's DCs and its Unity servers' web servers and SNMP agents (only the
+    processes it started) and remove DIR."""
     stopped = build.down(lab_dir)
     click.echo(f"lab in {lab_dir.resolve()} removed"
                + (f"; stopped {', '.join(stopped)}" if stopped else " (it was not running)"))
@@ -108,6 +119,39 @@ def status(lab_dir: Path, fmt: str) -> None:
         f"try: LDAPTLS_CACERT={first['ca_file']} ldapsearch -H ldaps://{first['address']} "
         f"-D {first['bind_user']} -y {first['password_file']} -b '' -s base", highlight=False,
         soft_wrap=True)
+    if doc["servers"]:
+        _print_servers(doc, console)
+
+
+def _state(mode: str, pid: int | None) -> str:
+    if mode == "down":
+        return "down"
+    return (mode if mode == "up" else "error") if pid is not None else "stopped"
+
+
+def _print_servers(doc: dict[str, Any], console: Console) -> None:
+    """The Unity servers' endpoints, and how to query the first by hand."""
+    table = Table(title="Unity servers: license page and SNMP agent", title_justify="left")
+    for col in ("server", "address", "HTTPS", "HTTP", "page", "SNMP", "agent"):
+        table.add_column(col)
+    for server in doc["servers"]:
+        table.add_row(server["name"], server["address"], str(urlsplit(server["url"]).port),
+                      str(urlsplit(server["plain_url"]).port),
+                      _state(server["http"], server["http_pid"]),
+                      f"{server['snmp_port']}/udp", _state(server["snmp"], server["snmp_pid"]))
+    console.print(table)
+    first = doc["servers"][0]
+    lab = doc["dir"]
+    console.print(f"page: {urlsplit(first['url']).path} (HTTPS with the lab CA, or HTTP); "
+                  f"SNMP: v2c with the community in {lab}/{unity.COMMUNITY_FILE}, or v3 as "
+                  f"{unity.V3_USER} (SHA/AES, {lab}/{unity.AUTH_FILE} and "
+                  f"{unity.PRIV_FILE.rsplit('/', 1)[1]})", highlight=False, soft_wrap=True)
+    console.print(f"try: curl --cacert {lab}/tls/ca.pem {first['url']}", highlight=False,
+                  soft_wrap=True)
+    console.print(
+        f"try: snmpget -v2c -c \"$(cat {lab}/{unity.COMMUNITY_FILE})\" -On "
+        f"{first['snmp_host']}:{first['snmp_port']} {unity.CISCO_UNITY_MIB}.1.2.10.0",
+        highlight=False, soft_wrap=True)
 
 
 @lab.command()

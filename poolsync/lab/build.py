@@ -2,8 +2,9 @@
 
 ``up`` provisions a DC on a loopback address of its own, issues the lab's CA and DC
 certificate, extends the schema from the profile, loads the topology's Locations and
-subscribers, starts samba and writes ``DIR/poolsync.yaml``. A failed ``up`` stops what
-it started and removes the directory it created, so nothing half-built is left.
+subscribers, starts samba, then each Unity server's own license page and SNMP agent
+(:mod:`poolsync.lab.unity`), and writes ``DIR/poolsync.yaml``. A failed ``up`` stops
+what it started and removes the directory it created, so nothing half-built is left.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import yaml
 
 from poolsync.config import forest_base_dn
 from poolsync.errors import LabError
-from poolsync.lab import certs, ldif, replication, samba
+from poolsync.lab import certs, ldif, replication, samba, unity
 from poolsync.lab.replication import LabNet, Peer
 from poolsync.profile import BUILTIN_DIR, Profile
 from poolsync.trust import make_directories
@@ -75,6 +76,8 @@ class LabState:
     config: str
     dcs: tuple[LabDc, ...]
     replication: str = "manual"
+    #: The Unity servers' endpoints (none in a lab built before they existed).
+    servers: tuple[unity.LabServer, ...] = ()
 
     @property
     def net(self) -> LabNet | None:
@@ -97,7 +100,8 @@ class LabState:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> LabState:
-        return cls(**{**doc, "dcs": tuple(LabDc(**dc) for dc in doc["dcs"])})
+        return cls(**{**doc, "dcs": tuple(LabDc(**dc) for dc in doc["dcs"]),
+                      "servers": tuple(unity.LabServer(**s) for s in doc.get("servers", ()))})
 
 
 def fingerprint(topology: Topology, profile: Profile) -> str:
@@ -181,7 +185,9 @@ def _nth_address(first: str, n: int) -> str:
 
 
 def is_running(state: LabState) -> bool:
-    return all(samba.running_pid(dc.paths) is not None for dc in state.dcs)
+    """Every DC runs, and every Unity server endpoint the topology does not leave down."""
+    return (all(samba.running_pid(dc.paths) is not None for dc in state.dcs)
+            and all(unity.status(server)["running"] for server in state.servers))
 
 
 def config_text(state: LabState, topology: Topology) -> str:
@@ -205,6 +211,8 @@ def config_text(state: LabState, topology: Topology) -> str:
             "servers": {s.name: {"dc": s.dc, "gc": s.gc} for s in topology.servers},
         },
     }
+    if state.servers:
+        doc["servers"] = unity.config_section(state.servers)
     return ("# Written by `poolsync lab up`: a ready-to-use config for this lab.\n"
             + yaml.safe_dump(doc, sort_keys=False))
 
@@ -214,6 +222,8 @@ def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
     """Bring the lab up; return its state and whether it was built just now."""
     check_fits(topology, profile)
     samba.check_tools()
+    if unity.served(topology):
+        unity.check_tools()
     lab_dir = lab_dir.resolve()
     state = read_state(lab_dir)
     if state is not None:
@@ -224,7 +234,7 @@ def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
             )
         if not is_running(state):
             step("starting the existing lab")
-            _start_all(state)
+            _start_all(state, step=step)
         return state, False
     if lab_dir.exists() and any(lab_dir.iterdir()):
         raise LabError(f"{lab_dir} exists and is not a poolsync lab; choose another --dir")
@@ -302,6 +312,9 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
                         dir=str(lab_dir / spec.name.lower()), gc=spec.gc, site=spec.site)
                   for i, spec in enumerate(topology.dcs)),
         replication=topology.replication,
+        servers=unity.plan(topology, lab_dir,
+                           avoid={_nth_address(first_address, i)
+                                  for i in range(len(topology.dcs))}),
     )
     net = state.net
     if net is not None:
@@ -343,6 +356,8 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
     _start_dc(state, first)
     if net is not None:
         _join_others(state, net, topology, profile, configure, step=step, progress=progress)
+    unity.prepare(lab_dir, topology, state.servers, step=step)
+    unity.start(lab_dir, state.servers, step=step)
     write_file(lab_dir / CONFIG_FILE, config_text(state, topology))
     write_file(lab_dir / STATE_FILE, json.dumps(state.to_json(), indent=2) + "\n")
     return state
@@ -454,12 +469,14 @@ def _start_dc(state: LabState, dc: LabDc) -> None:
                      bind_user=state.bind_user, password_file=Path(state.password_file))
 
 
-def _start_all(state: LabState) -> None:
+def _start_all(state: LabState, *, step: Step) -> None:
     for dc in state.dcs:
         _start_dc(state, dc)
+    unity.start(Path(state.dir), state.servers, step=step)
 
 
 def _teardown(lab_dir: Path, *, remove: bool) -> None:
+    unity.stop_all(lab_dir)
     for child in lab_dir.iterdir() if lab_dir.exists() else []:
         if (child / "etc" / "smb.conf").exists():
             samba.stop(samba.DcPaths(child))
@@ -474,12 +491,14 @@ def _teardown(lab_dir: Path, *, remove: bool) -> None:
 
 
 def down(lab_dir: Path) -> list[str]:
-    """Stop the lab's DCs (only the processes it started) and remove its directory."""
+    """Stop the lab's Unity server endpoints and DCs (only the processes it started)
+    and remove its directory; return what was stopped."""
     lab_dir = lab_dir.resolve()
     state = read_state(lab_dir)
     if state is None:
         raise LabError(f"no poolsync lab in {lab_dir} (no {STATE_FILE}); nothing to stop")
-    stopped = [dc.name for dc in state.dcs if samba.stop(dc.paths)]
+    endpoints = unity.stop_all(lab_dir, state.servers)
+    stopped = [dc.name for dc in state.dcs if samba.stop(dc.paths)] + endpoints
     shutil.rmtree(lab_dir)
     return stopped
 
@@ -506,14 +525,16 @@ def status(lab_dir: Path) -> dict[str, Any]:
             "pid": pid,
             "dir": dc.dir,
         })
+    servers = [unity.status(server) for server in state.servers]
     return {
         "dcs": dcs,
+        "servers": servers,
         "config": state.config,
         "forest": state.forest,
         "dir": state.dir,
         "topology": state.topology,
         "replication": state.replication,
-        "running": all(d["running"] for d in dcs),
+        "running": all(d["running"] for d in (*dcs, *servers)),
     }
 
 

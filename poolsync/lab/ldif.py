@@ -222,6 +222,12 @@ def attachment_text(server: ServerSpec) -> str | None:
         return None
     if server.attachment == "corrupt":
         return CORRUPT_ATTACHMENT
+    return format_attachment(directory_data(server))
+
+
+def directory_data(server: ServerSpec) -> LicenseData:
+    """The license and utilization of the server's directory copy: what its pooling
+    attachment holds, or would hold where the topology makes it missing or corrupt."""
     published = server.published if server.published is not None else server.subscribers
     data = license_data(
         licensed=server.licenses.seats,
@@ -233,7 +239,15 @@ def attachment_text(server: ServerSpec) -> str | None:
     if server.license_files is not None:
         data = LicenseData(licenses={**data.licenses, **server.license_files.values},
                            utilization=data.utilization)
-    return format_attachment(data)
+    return data
+
+
+def live_data(server: ServerSpec) -> LicenseData:
+    """What the server itself says, on its effective-license page and over SNMP: its
+    directory copy's data with the topology's ``live`` values in their place."""
+    data = directory_data(server)
+    return LicenseData(licenses={**data.licenses, **dict(server.live.licenses)},
+                       utilization={**data.utilization, **dict(server.live.utilization)})
 
 
 def location_record(topology: Topology, profile: Profile, server: ServerSpec) -> Record:

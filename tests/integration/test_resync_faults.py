@@ -46,7 +46,7 @@ from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.store.store import RunRecord
 from tests.conftest import TOPOLOGIES, require_samba
-from tests.helpers import LICENSE_CLASS_PROFILE, run
+from tests.helpers import LICENSE_CLASS_PROFILE, absolute_lab_paths, run
 
 pytestmark = pytest.mark.integration
 
@@ -141,11 +141,9 @@ def spawn(config: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def config_doc(lab: Path) -> dict[str, Any]:
-    """The lab's own config, with its CA and password file as absolute paths."""
-    doc: dict[str, Any] = yaml.safe_load((lab / "poolsync.yaml").read_text())
+    """The lab's own config, with every file it names (CA, secrets) as an absolute path."""
+    doc = absolute_lab_paths(lab, yaml.safe_load((lab / "poolsync.yaml").read_text()))
     directory = doc["directory"]
-    directory["tls"]["ca_file"] = str(lab / directory["tls"]["ca_file"])
-    directory["bind"]["password"] = {"file": str(lab / directory["bind"]["password"]["file"])}
     directory["retries"] = {"attempts": 2, "initial_wait": 0.1, "max_wait": 0.2}
     directory["timeouts"] = {"connect": 3, "operation": 30}
     return doc

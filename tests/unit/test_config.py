@@ -118,6 +118,15 @@ def test_example_config_loads_with_its_referenced_files(
     assert config.profile == "cisco-unity"
     assert config.store == tmp_path / "conf" / "poolsync.db"
     assert config.plaintext is False
+    unity_a, unity_b = config.servers
+    assert unity_a.http is not None and unity_a.snmp is not None
+    assert unity_a.http.url == "https://127.38.0.2:8443/avxml/effectivelicense.asp"
+    assert unity_a.http.ca_file == tmp_path / "conf" / "tls" / "ca.pem"
+    assert (unity_a.snmp.version, unity_a.snmp.port, unity_a.snmp.user) == ("3", 1161,
+                                                                             "poolsync")
+    assert unity_b.http is None and unity_b.snmp is not None
+    assert unity_b.snmp.community == SecretRef(
+        "file", str(tmp_path / "conf" / "secrets" / "snmp-community"))
 
 
 def test_example_documents_every_key() -> None:
@@ -126,14 +135,16 @@ def test_example_documents_every_key() -> None:
         "forest", "directory", "dc", "url", "base_dn", "gc", "bind", "method", "user",
         "password", "tls", "ca_file", "validate", "insecure", "starttls", "page_size",
         "timeouts", "connect", "operation", "pass", "retries", "attempts", "initial_wait",
-        "max_wait", "profile", "store",
+        "max_wait", "profile", "store", "servers", "http", "auth", "timeout", "snmp", "host",
+        "port", "version", "community", "priv", "protocol",
     ):  # fmt: skip
         assert f"{key}:" in text, key
 
 
 def test_configuration_doc_names_every_key() -> None:
     text = (REPO / "docs" / "configuration.md").read_text()
-    for key in ("forest", "directory.dc.url", "directory.tls.ca_file", "retries.max_wait"):
+    for key in ("forest", "directory.dc.url", "directory.tls.ca_file", "retries.max_wait",
+                "servers.NAME.http.url", "servers.NAME.snmp.version", "servers.NAME.snmp.priv"):
         assert key in text, key
 
 
@@ -374,7 +385,7 @@ def test_unknown_top_level_keys(tmp_path: Path) -> None:
     path = write(tmp_path, doc)
     assert load_error(path) == (
         f"{path}: unknown keys 'stroe', 'profil' "
-        "(allowed: capacity, compliance, directory, doctor, forest, profile, store, sync)"
+        "(allowed: capacity, compliance, directory, doctor, forest, profile, servers, store, sync)"
     )
 
 

@@ -47,6 +47,16 @@ capacity:
   horizon: 3650d
   license_files:
     UNITY-A: {files: [a.lic, b.lic], mac: "00-0B-CD-12-34-56"}
+servers:
+  UNITY-A:
+    http: {url: "https://127.38.0.2:8443", ca_file: tls/ca.pem, validate: true,
+           auth: {user: reader, password: {file: secrets/http}}, timeout: 2}
+    snmp: {host: 127.38.0.2, port: 1161, version: "3", user: poolsync, timeout: 1,
+           auth: {protocol: SHA, password: {file: secrets/admin.password}},
+           priv: {protocol: AES256, password: {env: PRIV}}}
+  unity-b:
+    http: {url: "http://[::1]/avxml/effectivelicense.asp", insecure: true, validate: false}
+    snmp: {host: unity-b.example.com, version: "2c", community: {command: "pass show c"}}
 """
 ANONYMOUS = """\
 forest: lab.example.com
@@ -63,7 +73,8 @@ KNOWN_KEYS = [
     "timeouts", "connect", "operation", "retries", "attempts", "initial_wait", "max_wait",
     "max_age", "deletions", "max_objects", "max_percent", "max_voice_ports",
     "max_subscribers_per_server", "grace_days", "servers", "expected", "other_forests",
-    "window", "horizon", "license_files", "files", "mac",
+    "window", "horizon", "license_files", "files", "mac", "http", "snmp", "auth", "priv",
+    "protocol", "host", "port", "version", "community", "timeout",
 ]  # fmt: skip
 
 
@@ -88,6 +99,15 @@ def through_load_config(path: Path, data: bytes) -> Config | None:
         assert all(1 <= e.port <= 65535 for e in (*config.directory.dcs, *config.directory.gcs))
         assert 0 < config.sync.max_age < math.inf
         assert 1 <= config.capacity.window_days <= 3650
+        assert len({s.name.lower() for s in config.servers}) == len(config.servers)
+        for server in config.servers:
+            assert server.http is not None or server.snmp is not None
+            if server.http is not None:
+                assert server.http.url.startswith(("http://", "https://"))
+                assert 0 < server.http.timeout <= 3600
+            if server.snmp is not None:
+                assert 1 <= server.snmp.port <= 65535
+                assert (server.snmp.community is None) == (server.snmp.version == "3")
     return config
 
 
@@ -124,6 +144,10 @@ HUGE = [
     lambda n: SMALL + "profile: " + "p/" * n + "x.yaml\n",
     lambda n: SMALL + "# " + "x" * n + "\n",
     lambda n: SMALL + "store: " + "\u00e9" * n + "\n",
+    lambda n: SMALL + 'servers: {U: {http: {url: "https://' + "a" * n + '"}}}\n',
+    lambda n: SMALL + "servers: {" + ", ".join(
+        f'S{i}: {{snmp: {{host: h, version: "2c", community: {{env: C}}}}}}'
+        for i in range(n // 60)) + "}\n",
 ]  # fmt: skip
 
 

@@ -35,7 +35,7 @@ KNOWN_KEYS = [
     "forest", "dcs", "servers", "lab_date", "replication", "faults", "name", "site", "gc",
     "version", "mac", "pooling", "licenses", "license_files", "subscribers", "published",
     "attachment", "failover_of", "dc", "vm", "um", "inbox", "ports", "secondary", "type",
-    "from", "to",
+    "from", "to", "live", "endpoints", "http", "snmp",
 ]  # fmt: skip
 TODAY = dt.date(2026, 12, 1)
 

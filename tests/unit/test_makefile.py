@@ -20,7 +20,7 @@ def dry_run(target: str) -> str:
 
 
 def variable(name: str) -> list[str]:
-    text = (ROOT / "Makefile").read_text()
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")  # continued lines
     match = re.search(rf"^{name}\s*:=\s*(.*)$", text, re.MULTILINE)
     assert match, name
     return match.group(1).split()
@@ -41,3 +41,13 @@ def test_samba_and_its_ad_modules_come_for_the_demo_and_the_tests() -> None:
     # make test's set-up installs Samba first (with its recommends), then the browser.
     test_setup = dry_run("test-system-packages")
     assert test_setup.index('PACKAGES="samba ') < test_setup.index('PACKAGES="chromium"')
+
+
+def test_the_lab_servers_daemons_and_their_clients_come_for_the_demo_and_the_tests() -> None:
+    packages = variable("APT_PACKAGES")
+    for name in ("lighttpd", "lighttpd-mod-openssl", "snmpd", "snmp", "curl"):
+        assert name in packages
+    # .ci/run gets them through `make test`, whose set-up installs APT_PACKAGES.
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    for target in ("system-packages", "test-setup"):
+        assert "lighttpd lighttpd-mod-openssl snmpd snmp curl" in dry_run(target)

@@ -384,8 +384,9 @@ def test_required_key_missing(tmp_path: Path, keypath: str, missing: str) -> Non
         ("servers[2].licenses", "vn", "inbox, ports, secondary, um, vm"),
         ("servers[0].subscribers", "voicemail", "inbox, um, vm"),
         ("servers[0].published", "ports", "inbox, um, vm"),
-        ("servers[1]", "licences", "attachment, dc, failover_of, gc, license_files, licenses, "
-         "mac, name, pooling, published, subscriber_homes, subscribers, version"),
+        ("servers[1]", "licences", "attachment, dc, endpoints, failover_of, gc, license_files, "
+         "licenses, live, mac, name, pooling, published, subscriber_homes, subscribers, "
+         "version"),
         ("dcs[0]", "sites", "gc, name, site"),
     ],
 )  # fmt: skip
