@@ -10,18 +10,23 @@ lighttpd/snmpd on a developer machine but fail under CI=true, like the Samba tes
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
+from poolsync.attachment import LicenseData
 from poolsync.lab.certs import issue_dc_certificate, make_ca
+from poolsync.servers.snmp import LICENSE_OBJECTS
 
+AGENT = Path(__file__).resolve().parent / "unity_agent.py"
 TOOLS = {"lighttpd": "lighttpd", "snmpd": "snmpd", "openssl": "openssl"}
 PACKAGES = "apt-get install lighttpd lighttpd-mod-openssl snmpd snmp"
 
@@ -191,3 +196,83 @@ def _accepts(address: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# --- snmpd ---------------------------------------------------------------------------
+
+SNMPD_CONF = """\
+agentAddress udp:{address}:{port}
+engineID poolsync-test-{port}
+sysName UNITY-TEST
+rocommunity {community} 127.0.0.0/8
+{users}
+pass_persist .1.3.6.1.4.1.9.9.385 {python} {agent} {data}
+"""
+
+
+def agent_data(data: LicenseData) -> dict[str, tuple[str, int]]:
+    """The CISCO-UNITY-MIB scalars a Unity server with ``data`` serves, as the MIB types
+    them: Unsigned32 as gauge, TruthValue as integer 1/2."""
+    served: dict[str, tuple[str, int]] = {}
+    for obj in LICENSE_OBJECTS:
+        section = data.licenses if obj.section == "Licenses" else data.utilization
+        if obj.parameter not in section:
+            continue
+        value = section[obj.parameter]
+        if obj.kind == "truth":
+            served[obj.oid] = ("integer", 1 if value else 2)
+        else:
+            served[obj.oid] = ("gauge", value)
+    return served
+
+
+def _python() -> str:
+    """The handler is stdlib only: the system's python3 if there is one."""
+    return "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+
+
+class Snmpd:
+    """snmpd answering CISCO-UNITY-MIB from ``served`` (OID -> (type, value)), with a v2c
+    community and v3 users ``(name, auth, auth password, priv, priv password)``."""
+
+    def __init__(self, directory: Path, served: Mapping[str, tuple[str, int | str]], *,
+                 community: str, users: tuple[tuple[str, str, str, str, str], ...] = (),
+                 address: str | None = None) -> None:
+        self.dir = directory
+        self.address = address or loopback_address()
+        self.served = served
+        self.community = community
+        self.users = users
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = self.dir / "served.json"
+        data.write_text(json.dumps(self.served))
+        users = "\n".join(
+            f'createUser {name} {auth} "{auth_pw}" {priv} "{priv_pw}"\nrouser {name} priv'
+            for name, auth, auth_pw, priv, priv_pw in self.users)
+        self.port = free_port(self.address, socket.SOCK_DGRAM)
+        conf = self.dir / "snmpd.conf"
+        conf.write_text(SNMPD_CONF.format(
+            address=self.address, port=self.port, community=self.community, users=users,
+            python=_python(), agent=AGENT, data=data))
+        conf.chmod(0o600)
+        (self.dir / "persist").mkdir(mode=0o700, exist_ok=True)
+        log = self.dir / "snmpd.log"
+        snmpd = _which("snmpd")
+        assert snmpd
+        env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(self.dir / "persist")}
+        self._proc = subprocess.Popen(
+            [snmpd, "-f", "-C", "-c", str(conf), "-Lf", str(log), "-p",
+             str(self.dir / "snmpd.pid"), "-I", "-smux"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env)
+        # The log line comes once the socket is open: a request sent before is lost.
+        _wait(lambda: "NET-SNMP version" in _tail(log), self._proc, "snmpd", log)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            _stop(self._proc)
+            self._proc = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -212,3 +214,11 @@ def test_only_the_servers_package_imports_httpx_and_pysnmp() -> None:
                  and p.parent != ROOT / "poolsync" / "servers"]
     assert offenders == []
 
+
+def test_the_config_and_the_http_probe_load_no_snmp_library() -> None:
+    code = ("import sys; import poolsync.config, poolsync.servers.endpoints;"
+            "assert 'httpx' not in sys.modules and 'pysnmp' not in sys.modules;"
+            "from poolsync.servers.probe import default_sources;"
+            "default_sources({'http'}); assert 'pysnmp' not in sys.modules;"
+            "default_sources({'snmp'}); assert 'pysnmp' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
