@@ -3,16 +3,21 @@
 A Unity server serves its effective license over HTTP (the ``AvXmlLicData`` page at
 ``/avxml/effectivelicense.asp``) and over SNMP (the CISCO-UNITY-MIB ``ciscoUnityLic*``
 scalars). This package is poolsync's third I/O edge, beside the directory and the
-store: it is the only one that imports httpx and pysnmp.
+store: the only one that imports httpx (``http.py``) and pysnmp (``snmp.py``); their
+exceptions never leave it, they become :mod:`poolsync.servers.errors` errors and then
+readings. Everything else works on the plain frozen dataclasses of ``endpoints.py``
+and ``model.py``. docs/servers.md says what is read and how errors are reported.
 
-- :mod:`poolsync.servers.config`: the config's top-level ``servers:`` mapping, parsed
-  into :class:`~poolsync.servers.config.ServerEndpoints` (one per server, with its
-  :class:`~poolsync.servers.config.HttpEndpoint` and/or
-  :class:`~poolsync.servers.config.SnmpEndpoint`) by
-  :func:`~poolsync.servers.config.parse_servers`; ``Config.servers`` holds them.
-- ``model``, ``http``, ``snmp``, ``memory``, ``probe``: the readings and the clients
-  that take them (see their own docstrings).
+Entry points (import them from their modules; this file imports nothing, so that
+``poolsync.config`` can parse the ``servers:`` section without loading the clients):
 
-Importing this package imports nothing else: the config parser must not pull in the
-HTTP and SNMP libraries.
+- :func:`~poolsync.servers.config.parse_servers`: the config's ``servers:`` mapping,
+  as :class:`~poolsync.servers.endpoints.ServerEndpoints` (with ``HttpEndpoint``,
+  ``SnmpEndpoint``, ``SnmpAuth``); ``Config.servers`` holds them.
+- :class:`~poolsync.servers.model.ServerReading`: one reading.
+- :func:`~poolsync.servers.probe.probe_servers`: read every server in parallel.
+- :class:`~poolsync.servers.source.LicenseSource`, the seam, and
+  :func:`~poolsync.servers.source.read_server`; its implementations
+  :class:`~poolsync.servers.http.HttpSource`, :class:`~poolsync.servers.snmp.SnmpSource`
+  and :class:`~poolsync.servers.memory.MemorySource`.
 """

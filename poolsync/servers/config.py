@@ -24,13 +24,13 @@ Entry points: :func:`parse_servers`, :data:`DEFAULT_PATH`, the dataclasses
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from poolsync.config import is_dns_name
 from poolsync.secrets import SecretRef
+from poolsync.servers.endpoints import HttpEndpoint, ServerEndpoints, SnmpAuth, SnmpEndpoint
 from poolsync.yamlfile import Node
 
 __all__ = [
@@ -57,57 +57,6 @@ SNMP_PORT: Final = 161
 MAX_TIMEOUT: Final = 3600.0
 #: SNMP-FRAMEWORK-MIB's SnmpAdminString for a USM user name: 1 to 32 octets.
 _MAX_SNMP_USER: Final = 32
-
-
-@dataclass(frozen=True)
-class HttpEndpoint:
-    """The server's effective-license page.
-
-    ``url`` always has a path (``/avxml/effectivelicense.asp`` when the config gave
-    none). ``ca_file`` None means the system trust store (https only); ``validate``
-    False was consented to with ``insecure: true``. ``user``/``password`` are HTTP
-    basic auth, both set or both None.
-    """
-
-    url: str
-    ca_file: Path | None
-    validate: bool
-    user: str | None
-    password: SecretRef | None
-    timeout: float
-
-
-@dataclass(frozen=True)
-class SnmpAuth:
-    """A v3 authentication (``SHA`` | ``SHA256``) or privacy (``AES`` | ``AES256``)
-    protocol and its passphrase."""
-
-    protocol: str
-    password: SecretRef
-
-
-@dataclass(frozen=True)
-class SnmpEndpoint:
-    """The server's SNMP agent: v2c with ``community``, or v3 with ``user`` and
-    ``auth`` (authNoPriv) and optionally ``priv`` (authPriv)."""
-
-    host: str
-    port: int
-    version: str
-    community: SecretRef | None
-    user: str | None
-    auth: SnmpAuth | None
-    priv: SnmpAuth | None
-    timeout: float
-
-
-@dataclass(frozen=True)
-class ServerEndpoints:
-    """One configured Unity server: its Location's name and either or both endpoints."""
-
-    name: str
-    http: HttpEndpoint | None
-    snmp: SnmpEndpoint | None
 
 
 def parse_servers(node: Node, *, base_dir: Path) -> tuple[ServerEndpoints, ...]:
