@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
 
 # Also the migration from schema 3, so both make the same table.
@@ -16,6 +16,21 @@ SNAPSHOTS_DDL = """CREATE TABLE snapshots (             -- usage history
     published INTEGER,                  -- what the server published (NULL: unknown)
     source    TEXT NOT NULL,            -- 'sync' or 'import'
     PRIMARY KEY (taken_at, pool, server, class)
+) WITHOUT ROWID"""
+
+# What each Unity server said about its own license (`servers probe`), kept as a
+# history; the latest per (server, source) is what the pool and the doctor compare.
+READINGS_DDL = """CREATE TABLE server_readings (
+    server    TEXT NOT NULL,            -- the configured name (its Location's name)
+    source    TEXT NOT NULL,            -- http | snmp
+    read_at   TEXT NOT NULL,            -- ISO 8601, UTC
+    reachable INTEGER NOT NULL,
+    lic_vm INTEGER, lic_um INTEGER, lic_inbox INTEGER,      -- NULL: not read
+    used_vm INTEGER, used_um INTEGER, used_inbox INTEGER,   -- NULL: not published
+    pooling   INTEGER,                  -- LicPoolingIsEnabled (NULL: not read)
+    secondary INTEGER,                  -- LicSecondaryServerIsLicensed
+    error     TEXT,                     -- one line, NULL when read
+    PRIMARY KEY (server, source, read_at)
 ) WITHOUT ROWID"""
 
 # Seats per home Location object id over the merged view (one row per objectGUID, the
@@ -78,6 +93,7 @@ CREATE TABLE violations (            -- license violations, since first seen
 );
 {snapshots};
 {seats};
+{readings};
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY,
     kind        TEXT NOT NULL,
@@ -86,7 +102,8 @@ CREATE TABLE runs (
     status      TEXT NOT NULL,          -- running | ok | failed
     detail      TEXT
 );
-""".replace("{snapshots}", SNAPSHOTS_DDL).replace("{seats}", SEATS_DDL)
+""".replace("{snapshots}", SNAPSHOTS_DDL).replace("{seats}", SEATS_DDL).replace(
+    "{readings}", READINGS_DDL)
 
 
 
@@ -99,6 +116,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # seats_by_home replaces grouping by home, and the index that grouping used
     4: (SEATS_DDL, SEATS_FILL, "DROP INDEX IF EXISTS subscribers_by_home"),
     5: ("ALTER TABLE locations ADD COLUMN attachment_refused INTEGER",),
+    6: (READINGS_DDL,),
 }
 
 STAGING_DDL = """

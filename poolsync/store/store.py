@@ -16,8 +16,10 @@ from typing import Any
 from poolsync.capacity.model import Snapshot
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, SeatClass, Seats, Subscriber
+from poolsync.servers.model import ServerReading
 from poolsync.store.files import check_file, lock_path, prepare
 from poolsync.store.health import damage
+from poolsync.store.readings import add_readings, latest_readings
 from poolsync.store.schema import (
     APPLICATION_ID,
     DDL,
@@ -540,6 +542,15 @@ class Store:
                 else:
                     added += 1
         return added, replaced
+
+    def add_readings(self, readings: Iterable[ServerReading]) -> int:
+        """Keep what the servers said about their own licenses, in one transaction."""
+        with self.transaction() as db:
+            return add_readings(db, readings)
+
+    def latest_readings(self) -> tuple[ServerReading, ...]:
+        """The latest reading of each (server, source) (:mod:`poolsync.store.readings`)."""
+        return latest_readings(self._db)
 
     def sync_writer(self) -> SyncWriter:
         return SyncWriter(self._db, self)

@@ -36,7 +36,7 @@ def test_a_new_store_is_versioned_and_empty(tmp_path: Path) -> None:
         assert not store.has_data()
         assert store.locations() == []
     with sqlite3.connect(tmp_path / "s.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
 
 
 def test_a_store_path_that_cannot_exist_is_a_store_error(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         (mark,) = store.passes()
         assert (mark.usn, mark.method, mark.cookie) == (42, "usn", None)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
 
 
 def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs(
@@ -122,6 +122,7 @@ def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
         db.execute("DROP TABLE snapshots")
         db.execute("DROP TABLE seats_by_home")
         db.execute("ALTER TABLE locations DROP COLUMN attachment_refused")
+        db.execute("DROP TABLE server_readings")
         db.execute("PRAGMA user_version = 3")
     with Store.open(path, create=False) as store:  # read-only: no table, no history
         assert store.snapshots() == []
@@ -130,7 +131,7 @@ def test_a_schema_3_store_gains_snapshots(tmp_path: Path) -> None:
         assert store.add_snapshots([row], source="sync") == (1, 0)
         assert store.snapshots() == [row]
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
 
 
 def test_a_report_reads_one_committed_state(tmp_path: Path) -> None:
@@ -173,6 +174,7 @@ def test_a_schema_5_store_is_read_and_planned_as_it_is_then_migrated(tmp_path: P
         pass
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE locations DROP COLUMN attachment_refused")
+        db.execute("DROP TABLE server_readings")
         db.execute("INSERT INTO locations VALUES ('domain', 'g1', 'CN=A', 'A', 'oid', "
                    "'4.0', NULL, x'3c612f3e', 7)")
         db.execute("PRAGMA user_version = 5")
@@ -184,5 +186,24 @@ def test_a_schema_5_store_is_read_and_planned_as_it_is_then_migrated(tmp_path: P
         assert writer.plan().counts["locations"].changed == 1
     with Store.open(path) as store:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 7
         assert store.locations()[0].attachment_refused is None
+
+
+def test_server_readings_are_kept_and_the_latest_of_each_read_back(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from poolsync.model import Seats
+    from poolsync.servers.model import ServerReading, failed_reading
+
+    t0, t1 = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
+    old = ServerReading("UNITY-A", "http", t0, True, Seats(40, 5, 0), Seats(3, 0, 0),
+                        True, False, None)
+    new = ServerReading("UNITY-A", "http", t1, True, Seats(60, 5, 0), None, True, None, None)
+    down = failed_reading("UNITY-B", "snmp", "no answer within 5 s", reachable=False,
+                          read_at=t1)
+    with Store.open(tmp_path / "s.db") as store:
+        assert store.latest_readings() == ()
+        assert store.add_readings([old, down]) == 2
+        store.add_readings([new])
+        assert store.latest_readings() == (new, down)
