@@ -81,6 +81,7 @@ SUBCOMMANDS = {
     "license": "poolsync.cli.license:license_group",
     "schema": "poolsync.cli.schema:schema",
     "store": "poolsync.cli.store:store",
+    "servers": "poolsync.cli.servers:servers",
 }
 
 

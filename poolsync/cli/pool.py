@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -11,8 +12,11 @@ from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stdout_console, warn_absent_servers
 from poolsync.compliance import assess
 from poolsync.errors import StoreError
+from poolsync.live import best_readings, compare, live_locations
 from poolsync.render.pool import pool_report_csv, pool_report_json, pool_report_table
 from poolsync.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def require_synced(store: Store) -> None:
@@ -25,15 +29,22 @@ def require_synced(store: Store) -> None:
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="table for people; json and csv for machines.")
+@click.option("--source", type=click.Choice(["directory", "servers"]), default="directory",
+              show_default=True,
+              help="Where each server's license comes from: its Location's attachment in "
+                   "the directory, or what the server said itself at the last `poolsync "
+                   "servers probe` (for a forest whose attachment attribute was not found; "
+                   "VM use is still the directory's count of homed subscribers).")
 @click.pass_obj
-def pool(ctx: Context, fmt: str) -> None:
+def pool(ctx: Context, fmt: str, source: str) -> None:
     """Which servers pool their licenses, and the VM/UM/Inbox seats of each pool.
 
     Reads the store only (run `poolsync resync --total` first). Shows each pool's
     and server's compliance state (compliant, grace, restart-every-48h,
-    four-hour-shutdown), since when, and what would end it. Exits 3 when a pool
-    uses more seats of a class than it has licensed, or a server breaks a
-    per-server limit (compliance.* in the config).
+    four-hour-shutdown), since when, and what would end it. Where `poolsync servers
+    probe` read a server, its own numbers are shown beside the directory's copy, and
+    flagged when they differ. Exits 3 when a pool uses more seats of a class than it
+    has licensed, or a server breaks a per-server limit (compliance.* in the config).
     """
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
@@ -41,16 +52,28 @@ def pool(ctx: Context, fmt: str) -> None:
         with store.reading():  # one committed state, never half of the next commit
             locations, homed = store.locations(), store.homed_seats()
             first_seen = store.violations()
+            readings = best_readings(store.latest_readings())
         warn_absent_servers(config.doctor.names(), (loc.name for loc in locations))
+        live = {loc.guid: compare(loc, readings[loc.name.lower()]) for loc in locations
+                if loc.name.lower() in readings}
+        if source == "servers":
+            if not readings:
+                raise StoreError(f"{store.path} holds no server readings: run `poolsync "
+                                 "servers probe` first")
+            locations, unread = live_locations(locations, readings)
+            if unread:
+                log.warning("no reading from %s: their licenses come from the directory",
+                            ", ".join(unread))
         report = build_pool_report(config.forest, locations, homed,
                                    roles=ctx.profile().roles())
         states = assess(report, locations, homed, limits=config.compliance,
                         first_seen=first_seen, now=now())
     if fmt == "json":
-        print_json(pool_report_json(report, generated=now(), states=states))
+        print_json(pool_report_json(report, generated=now(), states=states, live=live,
+                                    source=source))
     elif fmt == "csv":
         sys.stdout.write(pool_report_csv(report, states))
     else:
-        pool_report_table(report, stdout_console(), states)
+        pool_report_table(report, stdout_console(), states, live)
     if not (report.compliant and states.compliant):
         click.get_current_context().exit(EXIT_NOT_COMPLIANT)

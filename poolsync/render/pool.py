@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -22,6 +22,7 @@ from rich.text import Text
 
 from poolsync.allocation import ClassSeats, Pool, PoolReport, ServerSeats
 from poolsync.compliance import Assessment, ComplianceReport, State
+from poolsync.live import LiveView
 from poolsync.model import SEAT_CLASSES, SeatClass, Seats
 from poolsync.spreadsheet import neutralize
 
@@ -107,6 +108,29 @@ def _server_json(server: ServerSeats) -> dict[str, Any]:
     }
 
 
+def _seats_or_none(seats: Seats | None) -> dict[str, int] | None:
+    return None if seats is None else seats.as_dict()
+
+
+def live_json(view: LiveView | None) -> dict[str, Any]:
+    """The ``live_*`` fields of a server: what it said itself (``servers probe``)."""
+    if view is None:
+        return {"live_licensed": None, "live_used": None, "live_read_at": None,
+                "live_source": None, "live_error": None, "live_differs": None,
+                "live_differences": []}
+    reading = view.reading
+    return {
+        "live_licensed": _seats_or_none(reading.licensed),
+        "live_used": _seats_or_none(reading.published_used),
+        "live_read_at": reading.read_at.isoformat(timespec="seconds"),
+        "live_source": reading.source,
+        "live_error": reading.error,
+        "live_differs": view.differs if reading.ok else None,
+        "live_differences": [{"field": f, "directory": d, "server": v}
+                             for f, d, v in view.differences],
+    }
+
+
 def _class_json(seats: ClassSeats, source: str) -> dict[str, Any]:
     return {
         "licensed": seats.licensed,
@@ -117,7 +141,8 @@ def _class_json(seats: ClassSeats, source: str) -> dict[str, Any]:
     }
 
 
-def _pool_json(pool: Pool, states: ComplianceReport | None) -> dict[str, Any]:
+def _pool_json(pool: Pool, states: ComplianceReport | None,
+               live: Mapping[str, LiveView]) -> dict[str, Any]:
     pool_state = next((a for a in states.pools if a.name == pool.id), None) if states else None
     return {
         "id": pool.id,
@@ -127,25 +152,33 @@ def _pool_json(pool: Pool, states: ComplianceReport | None) -> dict[str, Any]:
         "seats": {c.value: _class_json(pool.seats[c], pool.used_source(c))
                   for c in SEAT_CLASSES},
         "servers": [{**_server_json(s),
-                     "state": assessment_json(states.server(s.guid) if states else None)}
+                     "state": assessment_json(states.server(s.guid) if states else None),
+                     **live_json(live.get(s.guid))}
                     for s in pool.servers],
     }
 
 
 def pool_report_json(report: PoolReport, *, generated: datetime,
-                     states: ComplianceReport | None = None) -> dict[str, Any]:
+                     states: ComplianceReport | None = None,
+                     live: Mapping[str, LiveView] | None = None,
+                     source: str = "directory") -> dict[str, Any]:
     """The report as a JSON-ready dict (``json.dumps`` it as is).
 
     *generated* is written with ``isoformat()``; pass an aware datetime (UTC) so the
     timestamp is unambiguous. With *states*, pools and servers carry their compliance
-    state (``null`` where a server could not be assessed).
+    state (``null`` where a server could not be assessed). *live* (by objectGUID) gives
+    each server's own reading beside the directory's copy (``live_*``, null without
+    one); *source* says where the licenses came from (``directory`` or ``servers``).
     """
+    live = live or {}
     return {
         "meta": {"type": JSON_TYPE, "version": JSON_VERSION, "generated": generated.isoformat()},
-        "pools": [_pool_json(p, states) for p in report.pools],
+        "source": source,
+        "pools": [_pool_json(p, states, live) for p in report.pools],
         "excluded": [
             {"name": e.name, "guid": e.guid, "reason": e.reason.value, "detail": e.detail,
-             "state": assessment_json(states.server(e.guid) if states else None)}
+             "state": assessment_json(states.server(e.guid) if states else None),
+             **live_json(live.get(e.guid))}
             for e in report.excluded
         ],
         "unpooled": report.unpooled.as_dict(),
@@ -403,8 +436,10 @@ def _print_states(console: Console, pool: Pool, states: ComplianceReport) -> Non
 
 
 def pool_report_table(report: PoolReport, console: Console,
-                      states: ComplianceReport | None = None) -> None:
-    """Print the report for people: a block per pool, then the excluded servers."""
+                      states: ComplianceReport | None = None,
+                      live: Mapping[str, LiveView] | None = None) -> None:
+    """Print the report for people: a block per pool, then the excluded servers, then
+    where a server's own reading differs from its directory copy."""
     for pool in report.pools:
         console.print(_pool_table(pool))
         for c in SEAT_CLASSES:
@@ -451,3 +486,21 @@ def pool_report_table(report: PoolReport, console: Console,
             "run `poolsync schema discover`"))
     for note in report.notes:
         console.print(Text(f"Note: {note}.", style="dim"))
+    _print_live(console, report, live or {})
+
+
+def _print_live(console: Console, report: PoolReport, live: Mapping[str, LiveView]) -> None:
+    """What the servers said themselves (``servers probe``), where it differs or failed."""
+    names = {s.guid: s.name for p in report.pools for s in p.servers}
+    names.update({e.guid: e.name for e in report.excluded})
+    for guid, view in sorted(live.items(), key=lambda kv: names.get(kv[0], "").lower()):
+        reading, name = view.reading, _one_line(names.get(guid, view.reading.server))
+        when = f"{reading.source}, {reading.read_at.isoformat(timespec='seconds')}"
+        if not reading.ok:
+            console.print(Text(f"Live: {name} could not be read ({when}): "
+                               f"{_one_line(reading.error or '')}", style="dim"))
+        elif view.differs:
+            what = "; ".join(f"{f} {d} in the directory, {v} on the server"
+                             for f, d, v in view.differences)
+            console.print(Text(f"Live: {name} differs from its directory copy ({when}): "
+                               f"{_one_line(what)}", style="yellow"))
