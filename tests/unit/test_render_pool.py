@@ -92,10 +92,15 @@ def real_server_report() -> PoolReport:
 SEAT_KEYS = {"vm", "um", "inbox"}
 
 
+LIVE_KEYS = {"live_licensed", "live_used", "live_read_at", "live_source", "live_error",
+             "live_differs", "live_differences"}
+
+
 def test_json_contract_keys() -> None:
     doc = pool_report_json(sample_report(), generated=GENERATED)
-    assert set(doc) == {"meta", "pools", "excluded", "unpooled", "orphaned", "subscribers",
-                        "orphans", "notes"}
+    assert set(doc) == {"meta", "source", "pools", "excluded", "unpooled", "orphaned",
+                        "subscribers", "orphans", "notes"}
+    assert doc["source"] == "directory"
     assert set(doc["orphans"]) == {"count", "share", "significant", "homes"}
     assert doc["meta"] == {
         "type": "pool-report",
@@ -110,13 +115,14 @@ def test_json_contract_keys() -> None:
         assert set(seats) == {"licensed", "used", "used_source", "available", "compliant"}
     contract = {"name", "failover", "licensed", "used", "published_used", "borrowed", "lent"}
     for srv in pool["servers"]:
-        assert set(srv) == contract | {"guid", "stale", "secondary_licensed", "state",
-                                       "used_source", "matched_by"}
+        assert set(srv) == contract | LIVE_KEYS | {"guid", "stale", "secondary_licensed",
+                                                   "state", "used_source", "matched_by"}
+        assert srv["live_differs"] is None and srv["live_differences"] == []
         assert set(srv["used_source"]) == SEAT_KEYS
         for key in ("licensed", "used", "borrowed", "lent", "published_used"):
             assert set(srv[key]) == SEAT_KEYS
     for exclusion in doc["excluded"]:
-        assert set(exclusion) == {"name", "reason", "detail", "guid", "state"}
+        assert set(exclusion) == {"name", "reason", "detail", "guid", "state"} | LIVE_KEYS
     assert set(doc["unpooled"]) == set(doc["orphaned"]) == SEAT_KEYS
 
 
