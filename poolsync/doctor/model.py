@@ -32,13 +32,13 @@ CAUSES: Final = (
     "monitor-dc-unhealthy",
     "orphaned-subscribers",
     "duplicate-name",
+    "attachment-not-published",
+    "attachment-differs",
+    "server-unreachable",
     "inbound-replication-disabled",
     "outbound-replication-disabled",
     "connection-disabled",
     "connection-missing",
-    "attachment-not-published",
-    "attachment-differs",
-    "server-unreachable",
 )
 
 
