@@ -38,7 +38,7 @@ from typing import Final
 from poolsync.attachment import LicenseData, parse_attachment
 from poolsync.doctor.model import NO_VIEWERS, DoctorInput, Finding, LiveView, Viewers
 from poolsync.doctor.pool import others, viewing
-from poolsync.doctor.servers import Server, Viewer, iso, names, sorted_names
+from poolsync.doctor.servers import Server, Viewer, iso, sorted_names
 from poolsync.errors import AttachmentError
 from poolsync.model import SEAT_CLASSES, SeatClass
 from poolsync.servers.endpoints import ServerEndpoints
@@ -56,6 +56,8 @@ _SECRET: Final = re.compile(
     r"(?:^|: )servers\..+\.(?:http|snmp)\.(?:auth\.|priv\.)?(?:password|community): "
     r"|^(?:environment variable |secret file |secret command)")
 _PROBE: Final = "`poolsync servers probe`"
+#: How many servers a note names; the rest are counted.
+NAMED: Final = 10
 
 
 @dataclass(slots=True)
@@ -108,6 +110,7 @@ def live_findings(inp: DoctorInput, servers: Sequence[Server],
         return out
     seeing = viewing(viewers)
     located: set[str] = set()
+    older: list[str] = []
     for server in servers:
         key = server.name.lower()
         located.add(key)
@@ -120,21 +123,30 @@ def live_findings(inp: DoctorInput, servers: Sequence[Server],
             continue
         changed = server.ref.copy.when_changed
         if changed is not None and reading.read_at < changed:
-            out.notes.append(
-                f"{server.name}'s latest reading ({reading.source}, {iso(reading.read_at)}) "
-                f"is older than its Location's copy (whenChanged {iso(changed)}), so they "
-                f"were not compared: run {_PROBE}")
+            older.append(f"{server.name}'s latest reading ({reading.source}, "
+                         f"{iso(reading.read_at)}) is older than its Location's copy "
+                         f"(whenChanged {iso(changed)})")
             continue
         finding = _compare(server, reading, others(seeing, server))
         if finding is not None:
             out.found[server.guid].append(finding)
             if finding.cause == "attachment-not-published":
                 out.superseded.add(server.guid)
+    if older:
+        pair = "they were not" if len(older) == 1 else "none of these was"
+        out.notes.append(f"{_some(older, '; ')}, so {pair} compared: run {_PROBE}")
     unlocated = sorted_names(configured[k].name for k in readings if k not in located)
     if unlocated:
-        out.notes.append(f"servers: names {names(unlocated)}, read by {_PROBE}, but no "
-                         "Location carries that name: their readings were not compared")
+        out.notes.append(f"servers: names {_some(unlocated, ', ')}, read by {_PROBE}, but "
+                         "no Location carries that name: their readings were not compared")
     return out
+
+
+def _some(items: Sequence[str], sep: str) -> str:
+    """Up to :data:`NAMED` of ``items``, the rest counted: a note stays short however
+    many servers it is about."""
+    more = len(items) - NAMED
+    return sep.join(items[:NAMED]) + (f" and {more:,} more" if more > 0 else "")
 
 
 # --- the directory's copy against the server's reading -----------------------------------

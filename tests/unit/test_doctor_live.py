@@ -137,6 +137,17 @@ def test_a_reading_older_than_the_copy_is_not_compared() -> None:
         "compared: run `poolsync servers probe`",)
 
 
+def test_many_old_readings_are_one_bounded_note() -> None:
+    names = [f"UNITY-{i:02d}" for i in range(12)]
+    copies = [location(n, attachment=data_text()) for n in names]
+    report = diagnose(live([reading(n, at=T0) for n in names], locations=copies,
+                           servers=tuple(endpoints(n) for n in names)))
+    (note,) = [n for n in report.notes if "older" in n]  # (the rest: no GC monitors)
+    assert note.count("is older than its Location's copy") == 10
+    assert note.endswith(" and 2 more, so none of these was compared: run "
+                         "`poolsync servers probe`")
+
+
 def test_a_server_read_but_without_a_location_is_a_note() -> None:
     servers = (*CONFIGURED, endpoints("UNITY-GONE"))
     report = diagnose(live([*in_sync(), reading("UNITY-GONE")], servers=servers))
