@@ -11,7 +11,7 @@ from poolsync.cli.main import EXIT_DIRECTORY, EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stderr_console
 from poolsync.config import Config, load_config
 from poolsync.doctor.causes import diagnose
-from poolsync.doctor.model import DoctorInput, ForeignSighting, LiveView, Monitor, StoreView
+from poolsync.doctor.model import DoctorInput, ForeignSighting, Monitor, ServerReadings, StoreView
 from poolsync.doctor.probe import ForestProbe, probe_forest, probe_other_forest, store_view
 from poolsync.errors import DirectoryUnavailable
 from poolsync.profile import Profile, load_profile
@@ -67,7 +67,7 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
         expected=config.doctor.expected,
         foreign=tuple(foreign),
         other_forests=tuple(searched),
-        live=LiveView(servers=config.servers, readings=readings) if config.servers else None,
+        live=ServerReadings(servers=config.servers, readings=readings) if config.servers else None,
         now=at,
     )
     return inp, notes

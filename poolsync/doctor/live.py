@@ -1,8 +1,8 @@
 """What each Unity server says about its own license, beside the directory's copy (pure).
 
 The servers' own readings (``servers probe``, the latest per server and source, in
-:class:`~poolsync.doctor.model.LiveView`) are indexed by server name once, then each
-Location with a configured server and a reading is looked at once: linear in the
+:class:`~poolsync.doctor.model.ServerReadings`) are indexed by server name once, then
+each Location with a configured server and a reading is looked at once: linear in the
 servers. Three causes:
 
 - ``attachment-not-published`` (error): the server's reading says its license enables
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from poolsync.attachment import LicenseData, parse_attachment
-from poolsync.doctor.model import NO_VIEWERS, DoctorInput, Finding, LiveView, Viewers
+from poolsync.doctor.model import NO_VIEWERS, DoctorInput, Finding, ServerReadings, Viewers
 from poolsync.doctor.pool import others, viewing
 from poolsync.doctor.servers import Server, Viewer, iso, sorted_names
 from poolsync.errors import AttachmentError
@@ -70,7 +70,8 @@ class Live:
     notes: list[str] = field(default_factory=list)
 
 
-def _index(live: LiveView) -> tuple[dict[str, ServerEndpoints], dict[str, list[ServerReading]]]:
+def _index(live: ServerReadings
+           ) -> tuple[dict[str, ServerEndpoints], dict[str, list[ServerReading]]]:
     """The configured servers, and their readings over configured endpoints only, both
     by lower-case name (a reading of an endpoint since removed from the config says
     nothing about the server now)."""

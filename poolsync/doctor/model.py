@@ -107,7 +107,7 @@ class StoreView:
 
 
 @dataclass(frozen=True, slots=True)
-class LiveView:
+class ServerReadings:
     """What the Unity servers say about their own licenses: the config's ``servers:``
     section (``servers``, where each one answers) and the latest reading of each
     (server, source) in poolsync's store (``readings``, empty before the first
@@ -148,7 +148,7 @@ class DoctorInput:
     #: The other forests that were searched for the expected names (their names).
     other_forests: tuple[str, ...] = ()
     #: The servers' own readings; None when the config has no ``servers:`` section.
-    live: LiveView | None = None
+    live: ServerReadings | None = None
     now: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from poolsync.attachment import format_attachment, license_data
 from poolsync.doctor.causes import diagnose
-from poolsync.doctor.model import NO_VIEWERS, DoctorInput, DoctorReport, LiveView, Viewers
+from poolsync.doctor.model import NO_VIEWERS, DoctorInput, DoctorReport, ServerReadings, Viewers
 from poolsync.model import Location, Seats
 from poolsync.render.doctor import doctor_report_json, doctor_report_table
 from poolsync.secrets import SecretRef
@@ -72,7 +72,7 @@ def live(readings: Sequence[ServerReading], *, locations: Sequence[Location] | N
         locations = [location(n, attachment=data_text())
                      for n in ("UNITY-A", "UNITY-B", "UNITY-C")]
     return build(locations, store=store,
-                 live=LiveView(servers=servers, readings=tuple(readings)))
+                 live=ServerReadings(servers=servers, readings=tuple(readings)))
 
 
 def in_sync() -> list[ServerReading]:

@@ -21,7 +21,7 @@ import pytest
 
 from poolsync.allocation import build_pool_report
 from poolsync.doctor.causes import diagnose, locations_seen
-from poolsync.doctor.model import DoctorInput, LiveView, LocationCopy, Monitor, StoreView
+from poolsync.doctor.model import DoctorInput, LocationCopy, Monitor, ServerReadings, StoreView
 from poolsync.model import Location, Seats
 from poolsync.render.doctor import doctor_report_json, doctor_report_table
 from poolsync.servers.model import ServerReading
@@ -71,7 +71,7 @@ CASES = [Case("healthy"), Case("half-lacking", lacking=True),
          Case("all-at-once", lacking=True, disabled=True, monitors=True, live=True)]
 
 
-def live_view(locations: list[Location]) -> LiveView:
+def live_view(locations: list[Location]) -> ServerReadings:
     servers = tuple(endpoints(loc.name) for loc in locations)
     readings: list[ServerReading] = []
     for i, loc in enumerate(locations):
@@ -81,7 +81,7 @@ def live_view(locations: list[Location]) -> LiveView:
             else:
                 readings.append(reading(loc.name, source, licensed=Seats(
                     600 if i % 4 == 1 else 500, 100, 50)))
-    return LiveView(servers=servers, readings=tuple(readings))
+    return ServerReadings(servers=servers, readings=tuple(readings))
 
 
 def forest(n: int, case: Case) -> DoctorInput:
