@@ -11,11 +11,12 @@ from poolsync.cli.main import EXIT_DIRECTORY, EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stderr_console
 from poolsync.config import Config, load_config
 from poolsync.doctor.causes import diagnose
-from poolsync.doctor.model import DoctorInput, ForeignSighting, Monitor, StoreView
+from poolsync.doctor.model import DoctorInput, ForeignSighting, Monitor, ServerReadings, StoreView
 from poolsync.doctor.probe import ForestProbe, probe_forest, probe_other_forest, store_view
 from poolsync.errors import DirectoryUnavailable
 from poolsync.profile import Profile, load_profile
 from poolsync.render.doctor import doctor_report_json, doctor_report_lines
+from poolsync.servers.model import ServerReading
 from poolsync.store import Store
 
 
@@ -35,7 +36,7 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
     if all(p.error is not None for p in forest.probes):
         raise DirectoryUnavailable("no DC or Global Catalog could be read: " + "; ".join(
             f"{p.url}: {p.error}" for p in forest.probes))
-    store = _store(config, forest, profile)
+    store, readings = _store(config, forest, profile)
     present = {c.location.name.lower() for p in forest.probes for c in p.copies}
     missing = [n for n in config.doctor.expected if n.lower() not in present]
     foreign: list[ForeignSighting] = []
@@ -66,16 +67,21 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
         expected=config.doctor.expected,
         foreign=tuple(foreign),
         other_forests=tuple(searched),
+        live=ServerReadings(servers=config.servers, readings=readings) if config.servers else None,
         now=at,
     )
     return inp, notes
 
 
-def _store(config: Config, forest: ForestProbe, profile: Profile) -> StoreView | None:
+def _store(config: Config, forest: ForestProbe, profile: Profile
+           ) -> tuple[StoreView | None, tuple[ServerReading, ...]]:
+    """The store's view, and the servers' latest readings (kept by `servers probe`,
+    which may have run before any sync)."""
     if not config.store.exists():
-        return None
+        return None, ()
     with Store.open(config.store, create=False) as store:
-        return store_view(store, forest.topology, profile.roles())
+        view = store_view(store, forest.topology, profile.roles())
+        return view, store.latest_readings() if config.servers else ()
 
 
 @click.command()
@@ -92,7 +98,10 @@ def doctor(ctx: Context, server: str | None, fmt: str) -> None:
     every server it should see (each with the GC it monitors: doctor.servers in the
     config), it decides whether the server can see it, and for every problem gives
     a cause code (replication-pending, no-replication-path, stale-mirror,
-    pooling-disabled, ...), the evidence and the command that fixes it. With SERVER,
+    pooling-disabled, ...), the evidence and the command that fixes it. Where the
+    config has servers: and `servers probe` stored readings, it compares what each
+    server says about its own license with its Location's copy
+    (attachment-not-published, attachment-differs, server-unreachable). With SERVER,
     only that server. Reads the directory only; never writes to it.
 
     Exits 0 when every server is healthy, 3 when something was found, 5 when

@@ -8,6 +8,8 @@ I/O, through :mod:`poolsync.directory`).
 The classifier's rules live in small pure modules that ``diagnose`` puts together:
 :mod:`~poolsync.doctor.servers` (the copies read, per server and per viewer),
 :mod:`~poolsync.doctor.replication` with :mod:`~poolsync.doctor.paths` (what a viewer's
-Global Catalog lacks, and why), :mod:`~poolsync.doctor.mirror` (poolsync's own store)
-and :mod:`~poolsync.doctor.pool` (exclusions, published utilization, expected names).
+Global Catalog lacks, and why), :mod:`~poolsync.doctor.mirror` (poolsync's own store),
+:mod:`~poolsync.doctor.pool` (exclusions, published utilization, expected names) and
+:mod:`~poolsync.doctor.live` (what each server's own reading says against its
+Location's copy).
 """

@@ -23,6 +23,10 @@ Each cause code comes from exactly one rule:
   :mod:`poolsync.doctor.pool`;
 - subscribers whose home names no Location (``orphaned-subscribers``, a finding about
   the forest): :mod:`poolsync.doctor.pool`;
+- what each Unity server says about its own license, against its Location's copy
+  (``attachment-not-published``, which replaces that server's ``attachment-missing``
+  or ``pooling-disabled``; ``attachment-differs``; ``server-unreachable``):
+  :mod:`poolsync.doctor.live`;
 - the DCs' own replication (``inbound-replication-disabled``,
   ``outbound-replication-disabled``, ``connection-disabled``, ``connection-missing``),
   and servers whose monitors use such a DC (``monitor-dc-unhealthy``):
@@ -39,6 +43,7 @@ from collections.abc import Sequence
 
 from poolsync.allocation import build_pool_report
 from poolsync.doctor.dcs import dc_health, monitor_findings
+from poolsync.doctor.live import SUPERSEDES, live_findings
 from poolsync.doctor.mirror import stale_mirror
 from poolsync.doctor.model import (
     CAUSES,
@@ -136,11 +141,16 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
     excluded = {e.guid for e in report.excluded}
     members, gc_notes = viewers(inp, [s for s in servers if s.guid not in excluded])
     found_replication, visibility = replication(inp, servers, members, pas)
+    live = live_findings(inp, servers, members)
+    excluded_findings = exclusions(report, servers, members)
+    for guid in live.superseded:  # attachment-not-published says it, with the server's word
+        excluded_findings[guid] = [f for f in excluded_findings.get(guid, ())
+                                   if f.cause not in SUPERSEDES]
     found: dict[str, list[Finding]] = defaultdict(list)
-    for part in (exclusions(report, servers, members), found_replication,
+    for part in (excluded_findings, found_replication,
                  stale_mirror(inp, servers),
                  published_stale(inp, report, members, servers),
-                 duplicate_names(servers)):
+                 duplicate_names(servers), live.found):
         for guid, findings in part.items():
             found[guid] += findings
     dcs = dc_health(inp)
@@ -155,6 +165,7 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
     complete = (all(p.error is None for p in inp.probes)
                 and all(v.reachable for v in visibility))
     result = DoctorReport(inp.forest, inp.now, tuple(visibility), tuple(health),
-                          (*_notes(inp, gc_notes), *report.notes), complete=complete,
+                          (*_notes(inp, gc_notes), *report.notes, *live.notes),
+                          complete=complete,
                           findings=tuple(orphaned_subscribers(inp, report)), dcs=dcs)
     return _only(result, only) if only is not None else result

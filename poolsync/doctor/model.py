@@ -9,6 +9,8 @@ from typing import Final, Literal
 
 from poolsync.forest import AttributeStamp, ForestConfig
 from poolsync.model import Location, Roles, Seats
+from poolsync.servers.endpoints import ServerEndpoints
+from poolsync.servers.model import ServerReading
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: Final[tuple[Severity, ...]] = ("error", "warning", "info")
@@ -30,6 +32,9 @@ CAUSES: Final = (
     "monitor-dc-unhealthy",
     "orphaned-subscribers",
     "duplicate-name",
+    "attachment-not-published",
+    "attachment-differs",
+    "server-unreachable",
     "inbound-replication-disabled",
     "outbound-replication-disabled",
     "connection-disabled",
@@ -102,6 +107,17 @@ class StoreView:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerReadings:
+    """What the Unity servers say about their own licenses: the config's ``servers:``
+    section (``servers``, where each one answers) and the latest reading of each
+    (server, source) in poolsync's store (``readings``, empty before the first
+    ``poolsync servers probe``)."""
+
+    servers: tuple[ServerEndpoints, ...]
+    readings: tuple[ServerReading, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ForeignSighting:
     """A Location found in another forest than the pool's (by ``doctor.other_forests``)."""
 
@@ -131,6 +147,8 @@ class DoctorInput:
     foreign: tuple[ForeignSighting, ...] = ()
     #: The other forests that were searched for the expected names (their names).
     other_forests: tuple[str, ...] = ()
+    #: The servers' own readings; None when the config has no ``servers:`` section.
+    live: ServerReadings | None = None
     now: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

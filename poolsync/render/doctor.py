@@ -50,6 +50,9 @@ _VIEWED_AS: Final = {
     "published-stale": "counted from the directory by",
     "orphaned-subscribers": "affects",
     "monitor-dc-unhealthy": "affects",
+    "attachment-not-published": "not counted by",
+    "attachment-differs": "counted from the directory's copy by",
+    "server-unreachable": "affects",
 }
 FOREST: Final = "(forest)"  # where a finding about the whole forest is listed
 _INDENT: Final = 9  # len("WARNING  ")

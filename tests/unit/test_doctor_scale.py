@@ -21,11 +21,13 @@ import pytest
 
 from poolsync.allocation import build_pool_report
 from poolsync.doctor.causes import diagnose, locations_seen
-from poolsync.doctor.model import DoctorInput, LocationCopy, Monitor, StoreView
-from poolsync.model import Location
+from poolsync.doctor.model import DoctorInput, LocationCopy, Monitor, ServerReadings, StoreView
+from poolsync.model import Location, Seats
 from poolsync.render.doctor import doctor_report_json, doctor_report_table
+from poolsync.servers.model import ServerReading
 from tests.unit.test_doctor_causes import FOREST, NOW, attachment, location, probe, stamps
 from tests.unit.test_doctor_causes import topology as hub_topology
+from tests.unit.test_doctor_live import endpoints, failed, reading
 from topology.export import to_dot, to_json
 from topology.graph import build_graph
 
@@ -52,17 +54,34 @@ class Case:
     """``lacking``: DC1's Global Catalog (every viewer's) lacks every other Location,
     created on DC2 and not replicated yet. ``disabled``: every other Location has a
     license without pooling (excluded, so a finding each). ``monitors``: the config
-    names every server's DC and GC, as `poolsync lab up` writes it."""
+    names every server's DC and GC, as `poolsync lab up` writes it. ``live``: every
+    server is configured under ``servers:`` with a reading over each protocol; a
+    quarter say other licensed seats than their copy, a quarter are unreachable."""
 
     name: str
     lacking: bool = False
     disabled: bool = False
     monitors: bool = False
+    live: bool = False
 
 
 CASES = [Case("healthy"), Case("half-lacking", lacking=True),
          Case("half-excluded", disabled=True), Case("every-monitor", monitors=True),
-         Case("all-at-once", lacking=True, disabled=True, monitors=True)]
+         Case("live-readings", live=True),
+         Case("all-at-once", lacking=True, disabled=True, monitors=True, live=True)]
+
+
+def live_view(locations: list[Location]) -> ServerReadings:
+    servers = tuple(endpoints(loc.name) for loc in locations)
+    readings: list[ServerReading] = []
+    for i, loc in enumerate(locations):
+        for source in ("http", "snmp"):
+            if i % 4 == 3:
+                readings.append(failed(loc.name, source, f"{source}://x: no answer"))
+            else:
+                readings.append(reading(loc.name, source, licensed=Seats(
+                    600 if i % 4 == 1 else 500, 100, 50)))
+    return ServerReadings(servers=servers, readings=tuple(readings))
 
 
 def forest(n: int, case: Case) -> DoctorInput:
@@ -83,6 +102,7 @@ def forest(n: int, case: Case) -> DoctorInput:
                         for i, loc in enumerate(locations)) if case.monitors else Counting()
     return DoctorInput(forest=FOREST, topology=hub_topology(), probes=tuple(probes),
                        monitors=monitors, default_gc="DC1", now=NOW,
+                       live=live_view(locations) if case.live else None,
                        store=StoreView(gc="DC1", synced_at=NOW, locations=tuple(locations)))
 
 
@@ -127,6 +147,12 @@ def test_the_scale_forest_is_what_it_says() -> None:
                if f.cause == "replication-pending"]
     assert len(pending) == 10
     assert all(f.affects.count == 10 and f.affects.gcs == ("DC1",) for f in pending)
+
+
+def test_the_live_scale_forest_is_what_it_says() -> None:
+    report = diagnose(forest(20, Case("x", live=True)))
+    found = sorted((f.cause, s.name) for s in report.servers for f in s.findings)
+    assert [c for c, _ in found] == ["attachment-differs"] * 5 + ["server-unreachable"] * 5
 
 
 def test_equal_copies_from_several_endpoints_are_one_location() -> None:
