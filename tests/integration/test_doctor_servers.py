@@ -2,7 +2,7 @@
 
 One lab for the module (tests/topologies/servers.yaml, as test_lab_servers.py brings
 it up): a total resync, then every server read over HTTP and SNMP and the readings
-stored (as `servers probe` stores them), then `doctor --format json`: the stale copy is
+stored (`servers probe`), then `doctor --format json`: the stale copy is
 attachment-differs, the never published one attachment-not-published, the server
 whose endpoints are down server-unreachable, and the server in sync none of them.
 """
@@ -12,18 +12,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from poolsync.config import load_config
 from poolsync.lab import build
 from poolsync.profile import load_profile
-from poolsync.servers.model import ServerReading
-from poolsync.servers.probe import probe_servers
-from poolsync.store import Store
 from tests.conftest import TOPOLOGIES, require_samba
 from tests.helpers import run
 from topology.spec import load_topology
@@ -46,13 +41,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         build.down(lab_dir)
 
 
-def store_probe(config_path: Path) -> tuple[ServerReading, ...]:
-    """What `servers probe` does: read every configured server, keep the readings."""
-    config = load_config(config_path)
-    readings = probe_servers(config.servers, now=lambda: datetime.now(UTC))
-    with Store.open(config.store) as store:
-        store.add_readings(readings)
-    return readings
+def store_probe(config_path: Path) -> dict[tuple[str, str], tuple[bool, bool]]:
+    """`servers probe`: read every configured server, keep the readings; what it read,
+    per (server, source): (read, reachable)."""
+    probed = run("-c", config_path, "servers", "probe", "--format", "json")
+    assert probed.exit_code == 3, probed.stderr  # UNITY-DOWN could not be read
+    return {(r["name"], r["source"]): (r["error"] is None, r["reachable"])
+            for r in json.loads(probed.stdout)["servers"]}
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +55,9 @@ def report(lab: Path) -> dict[str, Any]:
     config = lab / build.CONFIG_FILE
     synced = run("-c", config, "resync", "--total")
     assert synced.exit_code == 0, synced.stderr
-    readings = store_probe(config)
+    read = store_probe(config)
     # Every endpoint was read: both protocols of the three that answer, and neither of
     # UNITY-DOWN's (a failover secondary has no endpoints).
-    read = {(r.server, r.source): (r.ok, r.reachable) for r in readings}
     assert read == {**{(n, s): (True, True) for n in ("UNITY-OK", "UNITY-STALE", "UNITY-NEW")
                        for s in ("http", "snmp")},
                     ("UNITY-DOWN", "http"): (False, False),
