@@ -16,13 +16,7 @@ from typing import Any, Final
 
 import ldap3
 from ldap3.core import exceptions as lex
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
+from tenacity import Retrying
 
 from poolsync.config import DirectoryConfig, Endpoint, RetryPolicy
 from poolsync.directory.paged import MalformedPdu, PagedSearch, SearchBound
@@ -37,6 +31,7 @@ from poolsync.errors import (
     TlsError,
 )
 from poolsync.model import Entry
+from poolsync.retry import backoff
 
 log = logging.getLogger(__name__)
 SHOW_DELETED_OID = "1.2.840.113556.1.4.417"
@@ -597,23 +592,10 @@ def retrying(policy: RetryPolicy, *, what: str,
     Bad credentials, TLS and query errors are final and never retried. ``sleep`` waits
     between attempts (a service passes one that a stop request interrupts).
     """
-    def before_sleep(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s: %s (attempt %d/%d failed; retrying in %s s)", what, error,
-                    state.attempt_number, policy.attempts, f"{wait:.3g}")
-
     def transient(exc: BaseException) -> bool:
         return isinstance(exc, DirectoryUnavailable) and not isinstance(exc, HostNotFound)
 
-    return Retrying(
-        stop=stop_after_attempt(policy.attempts),
-        wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
-        retry=retry_if_exception(transient),
-        before_sleep=before_sleep,
-        sleep=sleep,
-        reraise=True,
-    )
+    return backoff(policy, what=what, transient=transient, log=log, sleep=sleep)
 
 
 def connect(endpoint: Endpoint, config: DirectoryConfig, *,

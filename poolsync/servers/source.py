@@ -20,17 +20,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final, Protocol
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
+from tenacity import Retrying
 
 from poolsync.attachment import LicenseData
 from poolsync.config import RetryPolicy
 from poolsync.errors import SecretError
+from poolsync.retry import backoff
 from poolsync.servers.endpoints import ServerEndpoints
 from poolsync.servers.errors import ServerError, ServerNotFound, ServerUnavailable, one_line
 from poolsync.servers.model import ServerReading, Source, failed_reading, reading_from_license
@@ -68,23 +63,10 @@ def retrying(policy: RetryPolicy, *, what: str,
     """Retries of a server read, as the directory's (``directory.connection.retrying``):
     transient errors only (:class:`ServerUnavailable` but not :class:`ServerNotFound`),
     backing off exponentially; everything else is final at once."""
-    def before_sleep(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s: %s (attempt %d/%d failed; retrying in %s s)", what, error,
-                    state.attempt_number, policy.attempts, f"{wait:.3g}")
-
     def transient(exc: BaseException) -> bool:
         return isinstance(exc, ServerUnavailable) and not isinstance(exc, ServerNotFound)
 
-    return Retrying(
-        stop=stop_after_attempt(policy.attempts),
-        wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
-        retry=retry_if_exception(transient),
-        before_sleep=before_sleep,
-        sleep=sleep,
-        reraise=True,
-    )
+    return backoff(policy, what=what, transient=transient, log=log, sleep=sleep)
 
 
 def read_server(source: LicenseSource, server: ServerEndpoints, *,
