@@ -7,6 +7,7 @@ import platform
 import signal
 import statistics
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -37,33 +38,41 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_bench(*, subscribers: int, repeat: int, cache_dir: Path) -> dict[str, Any]:
+def on_the_lab(lab: benchlab.CachedLab, *, what: str,
+               measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Build ``lab`` (once; then cached) or restore it, ``measure`` on it, remove it
+    whatever happens: the figures, then the lab's own (build, restore, cache)."""
     signal.signal(signal.SIGTERM, _terminate)
-    profile = load_profile(benchlab.PROFILE)
-    lab = benchlab.cached_lab(cache_dir, subscribers, profile)
     build_s: float | None = None
     try:
         if not lab.tarball.exists():
-            say(f"building a lab of {subscribers} subscribers in {lab.lab_dir} "
-                "(once; then cached)")
+            say(f"building a lab of {what} in {lab.lab_dir} (once; then cached)")
             build_s = benchlab.build_and_save(lab)
             say(f"built in {build_s:.1f} s, saved {lab.tarball}")
         say(f"restoring {lab.tarball.name}")
         restore_s = benchlab.restore(lab)
         say(f"restored and started in {restore_s:.1f} s")
-        figures = _measure(lab, subscribers=subscribers, repeat=repeat)
+        figures = measure()
     finally:
         say(f"stopping the lab and removing {lab.lab_dir} (the tarball stays)")
         benchlab.remove(lab.lab_dir)
     return {
-        "meta": {"type": "bench", "version": 1,
-                 "generated": datetime.now(UTC).isoformat(timespec="seconds")},
-        "subscribers": subscribers,
         **figures,
         "build_s": None if build_s is None else round(build_s, 1),
         "restore_s": round(restore_s, 2),
         "cache": {"key": lab.key, "tarball": str(lab.tarball),
                   "tarball_mb": round(lab.tarball.stat().st_size / 2**20, 1)},
+    }
+
+
+def run_bench(*, subscribers: int, repeat: int, cache_dir: Path) -> dict[str, Any]:
+    lab = benchlab.cached_lab(cache_dir, subscribers, load_profile(benchlab.PROFILE))
+    return {
+        "meta": {"type": "bench", "version": 1,
+                 "generated": datetime.now(UTC).isoformat(timespec="seconds")},
+        "subscribers": subscribers,
+        **on_the_lab(lab, what=f"{subscribers} subscribers",
+                     measure=lambda: _measure(lab, subscribers=subscribers, repeat=repeat)),
         "machine": machine(),
     }
 

@@ -18,7 +18,6 @@ viewer).
 from __future__ import annotations
 
 import json
-import signal
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -29,7 +28,7 @@ import yaml
 
 from bench import lab as benchlab
 from bench import measure
-from bench.runner import machine, say
+from bench.runner import machine, on_the_lab, say
 from poolsync.profile import load_profile
 
 FOREST: Final = "scale.example.com"
@@ -66,44 +65,23 @@ def topology_text(locations: int, dcs: int) -> str:
             "do not edit.\n" + yaml.safe_dump(doc, sort_keys=False, width=200))
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def run_scale(*, locations: int, dcs: int, repeat: int, cache_dir: Path) -> dict[str, Any]:
-    signal.signal(signal.SIGTERM, _terminate)
-    profile = load_profile(benchlab.PROFILE)
     lab = benchlab.cache_entry(cache_dir, f"l{locations}-d{dcs}",
-                               topology_text(locations, dcs), profile)
-    build_s: float | None = None
-    try:
-        if not lab.tarball.exists():
-            say(f"building a lab of {locations} Locations on {dcs} DC(s) in {lab.lab_dir} "
-                "(once; then cached)")
-            build_s = benchlab.build_and_save(lab)
-            say(f"built in {build_s:.1f} s, saved {lab.tarball}")
-        say(f"restoring {lab.tarball.name}")
-        restore_s = benchlab.restore(lab)
-        say(f"restored and started in {restore_s:.1f} s")
-        figures = _measure(lab, locations=locations, dcs=dcs, repeat=repeat)
-    finally:
-        say(f"stopping the lab and removing {lab.lab_dir} (the tarball stays)")
-        benchlab.remove(lab.lab_dir)
-    worst = [figures["commands"][name] for name in COMMANDS if name != "resync"]
+                               topology_text(locations, dcs), load_profile(benchlab.PROFILE))
+    measured = on_the_lab(
+        lab, what=f"{locations} Locations on {dcs} DC(s)",
+        measure=lambda: _measure(lab, locations=locations, dcs=dcs, repeat=repeat))
+    worst = [measured["commands"][name] for name in COMMANDS if name != "resync"]
     return {
         "meta": {"type": "bench-scale", "version": 1,
                  "generated": datetime.now(UTC).isoformat(timespec="seconds")},
         "locations": locations,
         "dcs": dcs,
         "repeat": repeat,
-        **figures,
+        **measured,
         "goal": {"seconds": GOAL_SECONDS, "peak_rss_mb": GOAL_RSS_MB,
                  "met": all(c["seconds"] < GOAL_SECONDS and c["peak_rss_mb"] < GOAL_RSS_MB
                             for c in worst)},
-        "build_s": None if build_s is None else round(build_s, 1),
-        "restore_s": round(restore_s, 2),
-        "cache": {"key": lab.key, "tarball": str(lab.tarball),
-                  "tarball_mb": round(lab.tarball.stat().st_size / 2**20, 1)},
         "machine": machine(),
     }
 

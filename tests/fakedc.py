@@ -58,11 +58,6 @@ def guid_of(dn: str) -> bytes:
     return hashlib.md5(dn.encode(), usedforsecurity=False).digest()
 
 
-def entry(message_id: int, dn: str) -> bytes:
-    return _entry_head(message_id, dn, [(b"objectGUID", guid_of(dn)),
-                                        (b"name", dn.encode())], None)
-
-
 Value = bytes | int  # an int N: a value of N bytes, streamed
 
 

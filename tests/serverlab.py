@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,37 +19,27 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import pytest
-
 from poolsync.attachment import LicenseData
 from poolsync.lab.certs import issue_dc_certificate, make_ca
 from poolsync.servers.snmp import LICENSE_OBJECTS
+from tests.conftest import _skip_or_fail, _which, tools_missing_reason
 
 AGENT = Path(__file__).resolve().parent / "unity_agent.py"
-TOOLS = {"lighttpd": "lighttpd", "snmpd": "snmpd", "openssl": "openssl"}
-PACKAGES = "apt-get install lighttpd lighttpd-mod-openssl snmpd snmp"
-
-
-def _which(tool: str) -> str | None:
-    return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+TOOLS = {"lighttpd": "lighttpd lighttpd-mod-openssl", "snmpd": "snmpd snmp",
+         "openssl": "openssl"}
+MOD_OPENSSL = Path("/usr/lib/lighttpd/mod_openssl.so")
 
 
 def daemons_missing_reason() -> str | None:
-    missing = [t for t in TOOLS if _which(t) is None]
-    if missing:
-        return f"needs {', '.join(missing)} ({PACKAGES})"
-    if not Path("/usr/lib/lighttpd/mod_openssl.so").exists():
-        return f"needs lighttpd's mod_openssl ({PACKAGES})"
-    return None
+    reason = tools_missing_reason(TOOLS)
+    if reason is None and not MOD_OPENSSL.exists():
+        return "needs lighttpd's mod_openssl (apt-get install lighttpd-mod-openssl)"
+    return reason
 
 
 def require_daemons() -> None:
-    reason = daemons_missing_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"server-client test cannot run under CI: {reason}")
-    pytest.skip(reason)
+    """Skip without lighttpd and snmpd on a developer machine; fail under CI=true."""
+    _skip_or_fail(daemons_missing_reason())
 
 
 def loopback_address() -> str:

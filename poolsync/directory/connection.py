@@ -62,6 +62,15 @@ REPLY_BUDGET: Final = 25_000_000
 MESSAGE_OVERHEAD: Final = 64 * 1024
 
 
+def _key(entry: Entry) -> str:
+    """What tells an entry apart from the others of one search: its objectGUID, or
+    its DN when it has none."""
+    try:
+        return entry.guid()
+    except ValueError:
+        return f"dn:{entry.dn.lower()}"
+
+
 def _too_large(exc: QueryError) -> bool:
     """Whether the DC refused a reply as too large (sizeLimitExceeded, adminLimitExceeded)."""
     cause = exc.__cause__
@@ -364,8 +373,7 @@ class DirectoryConnection:
         given: set[str] = set()
         try:
             for entry in self._paged(pages, base, bound):
-                with contextlib.suppress(ValueError):  # no objectGUID: the caller says so
-                    given.add(entry.guid())
+                given.add(_key(entry))
                 yield entry
         except QueryError as exc:
             if not _too_large(exc):
@@ -378,24 +386,27 @@ class DirectoryConnection:
         skipped = []
         for dn, _ in pages.oversized:
             found, _ = self.request(dn, "(objectClass=*)", others, scope="base")
-            skipped += [e for e in found if e.guid() not in given]
+            skipped += [e for e in found if _key(e) not in given]
         yield from self._with_values(skipped, large=large, max_bytes=max_bytes)
 
     def _one_by_one(self, base: str, ldap_filter: str, others: list[str], *, large: str,
                     max_bytes: int, bound: Bound | None, given: set[str]) -> Iterator[Entry]:
         entries = []
         for entry in self.search(base, ldap_filter, others, bound=bound):
-            try:
-                if entry.guid() not in given:
-                    entries.append(entry)
-            except ValueError:
-                continue  # given already, by the search that failed
+            if _key(entry) not in given:
+                entries.append(entry)
         yield from self._with_values(entries, large=large, max_bytes=max_bytes)
 
     def _with_values(self, entries: list[Entry], *, large: str,
                      max_bytes: int) -> Iterator[Entry]:
-        """``entries`` with ``large`` read for each on its own, bounded."""
-        by_guid = {entry.guid(): entry for entry in entries}
+        """``entries`` with ``large`` read for each on its own, bounded (one without an
+        objectGUID as it is: the caller skips it with a reason)."""
+        by_guid: dict[str, Entry] = {}
+        for entry in entries:
+            try:
+                by_guid[entry.guid()] = entry
+            except ValueError:
+                yield entry
         if not by_guid:
             return
         reads = read_values(self._conn, list(by_guid), large, max_bytes=max_bytes,

@@ -1,15 +1,15 @@
-"""One large attribute of many objects, read object by object and bounded.
+"""One large attribute of some objects, read object by object and bounded.
 
 A Location's pooling attachment is a few kilobytes in a real forest, but anyone who can
-write a Location can make it megabytes. Read in the Location search itself, a hundred
-4 MiB values fail every page with ``sizeLimitExceeded`` (Samba refuses a reply over
-25.6 MB, LDAP_SERVER_MAX_REPLY_SIZE) and stop the whole forest's sync, and a DC that
-sends one 50 MB value costs hundreds of megabytes to buffer. So the search leaves that
-attribute out, and :func:`read_values` reads it afterwards with one base search per
-object (``<GUID=...>``), a few outstanding at a time. A reply whose BER length is over
-the bound is skipped as it streams in, never buffered; one the DC refuses to send
-(``sizeLimitExceeded``, ``adminLimitExceeded``) is refused likewise. Either way the
-object is kept, with the value marked refused and its size.
+write a Location can make it megabytes. The Location search reads it in small pages
+(:meth:`~poolsync.directory.DirectoryConnection.search_with_large_value`); this module
+serves the two cases that search cannot: the size of a value it read past, and, when
+the DC refuses a page as too large (Samba refuses a reply over 25.6 MB,
+LDAP_SERVER_MAX_REPLY_SIZE), every value of the search. :func:`read_values` reads them
+with one base search per object (``<GUID=...>``), a few outstanding at a time. A reply
+whose BER length is over the bound is skipped as it streams in, never buffered; one the
+DC refuses to send (``sizeLimitExceeded``, ``adminLimitExceeded``) is refused likewise.
+Either way the object is kept, with the value marked refused and its size.
 
 Internal to :mod:`poolsync.directory`; the entry point is
 :meth:`poolsync.directory.DirectoryConnection.search_with_large_value`.

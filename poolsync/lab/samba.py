@@ -8,10 +8,8 @@ different loopback addresses.
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -19,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolsync.errors import LabError
+from poolsync.lab import process
 
 SERVER_SERVICES = "rpc, ldap, cldap, kdc, drepl, kcc"
 REQUIRED_TOOLS = {
@@ -171,43 +170,14 @@ def ldb_add(paths: DcPaths, ldif: str, *, what: str, env: dict[str, str] | None 
         env={**(env or {}), **_ldb_env(paths)}, input_text=ldif)
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    # fields[0] is the state (field 3); a zombie has exited already.
-    return None if fields[0] == "Z" else fields[19]
-
-
-def read_pid(paths: DcPaths) -> tuple[int, str] | None:
-    try:
-        pid, started = paths.pid_file.read_text().split()
-        return int(pid), started
-    except (OSError, ValueError):
-        return None
-
-
-def is_our_samba(pid: int, started: str) -> bool:
-    """True when ``pid`` is alive and is the very samba process we started.
-
-    PIDs wrap, and samba rewrites its command line, so the proof is the pair
-    (PID, start time) we recorded when we started it, plus the process name.
-    """
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has exited
-    try:
-        comm = Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return False
-    return comm == "samba" and _start_time(pid) == started
+def _daemon(paths: DcPaths) -> process.Daemon:
+    # samba rewrites its command line: it is known again by its PID, start time and name.
+    return process.Daemon("samba", paths.pid_file, paths.log)
 
 
 def running_pid(paths: DcPaths) -> int | None:
-    record = read_pid(paths)
-    return record[0] if record is not None and is_our_samba(*record) else None
+    """The PID of the samba we started for this DC while it still runs, else None."""
+    return process.running_pid(_daemon(paths))
 
 
 def start(paths: DcPaths, *, env: dict[str, str] | None = None) -> int:
@@ -221,7 +191,7 @@ def start(paths: DcPaths, *, env: dict[str, str] | None = None) -> int:
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, env=env,
         )
-    started = _start_time(proc.pid)
+    started = process.start_time(proc.pid)
     if started is None:
         raise LabError(f"samba for {paths.root} exited at once; see {paths.log}")
     paths.pid_file.write_text(f"{proc.pid} {started}\n")
@@ -252,19 +222,6 @@ def wait_ready(paths: DcPaths, *, address: str, ca_file: Path, bind_user: str,
 
 
 def stop(paths: DcPaths, *, timeout: float = 15) -> bool:
-    """Stop the samba we started for this DC; return whether one was running."""
-    record = read_pid(paths)
-    if record is None or not is_our_samba(*record):
-        paths.pid_file.unlink(missing_ok=True)
-        return False
-    pid = record[0]
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and is_our_samba(*record):
-        time.sleep(0.1)
-    if is_our_samba(*record):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    paths.pid_file.unlink(missing_ok=True)
-    return True
+    """Stop the samba we started for this DC (its process group); return whether one
+    was running."""
+    return process.stop(_daemon(paths), timeout=timeout) is not None
