@@ -11,8 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import ldap3
 from ldap3.core import exceptions as lex
@@ -20,6 +19,7 @@ from tenacity import Retrying
 
 from poolsync.config import DirectoryConfig, Endpoint, RetryPolicy
 from poolsync.directory.paged import MalformedPdu, PagedSearch, SearchBound
+from poolsync.directory.source import CHANGES_ALL, Bound, RootDse
 from poolsync.directory.values import read_values
 from poolsync.errors import (
     AuthError,
@@ -32,6 +32,9 @@ from poolsync.errors import (
 )
 from poolsync.model import Entry
 from poolsync.retry import backoff
+
+if TYPE_CHECKING:
+    from poolsync.directory.dirsync import DirSyncRead
 
 log = logging.getLogger(__name__)
 SHOW_DELETED_OID = "1.2.840.113556.1.4.417"
@@ -75,25 +78,6 @@ def _too_large(exc: QueryError) -> bool:
     """Whether the DC refused a reply as too large (sizeLimitExceeded, adminLimitExceeded)."""
     cause = exc.__cause__
     return isinstance(cause, lex.LDAPOperationResult) and cause.result in (4, 11)
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """The most entries one search may return, and why (said when it is exceeded)."""
-
-    entries: int
-    why: str
-
-
-@dataclass(frozen=True, slots=True)
-class RootDse:
-    dns_host_name: str
-    ds_service_name: str
-    highest_committed_usn: int
-    default_naming_context: str
-    root_domain_naming_context: str
-    configuration_naming_context: str
-    schema_naming_context: str = ""
 
 
 def _entry(item: dict[str, Any]) -> Entry:
@@ -198,6 +182,11 @@ class DirectoryConnection:
         self._watchdog: threading.Timer | None = None
 
     @property
+    def changes(self) -> frozenset[str]:
+        """A live DC reads every kind of change."""
+        return CHANGES_ALL
+
+    @property
     def max_entries(self) -> int:
         """The most entries one search may return (``directory.max_entries``)."""
         return self._max_entries
@@ -277,6 +266,10 @@ class DirectoryConnection:
             configuration_naming_context=e.text("configurationNamingContext") or "",
             schema_naming_context=e.text("schemaNamingContext") or "",
         )
+
+    def naming_contexts(self) -> list[str]:
+        """Every naming context the DC holds (the rootDSE's namingContexts)."""
+        return self._first_entry("", ["namingContexts"]).texts("namingContexts")
 
     def invocation_id(self, ds_service_name: str) -> str:
         """The DC's invocationId (changes when the DC is restored from backup)."""
@@ -445,6 +438,22 @@ class DirectoryConnection:
         entries = [_entry(item) for item in self._conn.response or []
                    if item.get("type") == "searchResEntry"]
         return entries, dict((self._conn.result or {}).get("controls") or {})
+
+
+    def read(self, base: str, ldap_filter: str, attributes: list[str], *,
+             scope: Literal["base", "one", "subtree"] = "subtree",
+             show_deleted: bool = False) -> list[Entry]:
+        """One small unpaged search (:meth:`request` without the controls)."""
+        entries, _ = self.request(base, ldap_filter, attributes, scope=scope, controls=(
+            [(SHOW_DELETED_OID, True, None)] if show_deleted else None))
+        return entries
+
+    def dirsync(self, base: str, ldap_filter: str, attributes: list[str], *,
+                cookie: bytes | None = None) -> DirSyncRead:
+        """What changed under ``base`` since ``cookie`` (:class:`DirSyncRead`)."""
+        from poolsync.directory.dirsync import DirSyncRead  # dirsync imports this module
+
+        return DirSyncRead(self, base, ldap_filter, attributes, cookie=cookie)
 
 
 _SCOPES = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}
