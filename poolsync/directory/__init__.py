@@ -11,22 +11,28 @@ ldap3 exceptions never leave this package: they become :mod:`poolsync.errors` di
 errors.
 """
 
-from poolsync.directory.connection import (
-    Bound,
-    DirectoryConnection,
-    RootDse,
-    connect,
-    retrying,
-)
+from poolsync.directory.connection import DirectoryConnection, connect, retrying
 from poolsync.directory.dirsync import DirSyncRead, is_tombstone
 from poolsync.directory.filters import and_filter, equality
 from poolsync.directory.notify import ChangeWatcher
+from poolsync.directory.source import (
+    Bound,
+    DirectoryReader,
+    DirectorySource,
+    LiveSource,
+    Origin,
+    RootDse,
+)
 
 __all__ = [
     "Bound",
     "ChangeWatcher",
     "DirSyncRead",
     "DirectoryConnection",
+    "DirectoryReader",
+    "DirectorySource",
+    "LiveSource",
+    "Origin",
     "RootDse",
     "and_filter",
     "connect",

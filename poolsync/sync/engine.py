@@ -31,10 +31,11 @@ from poolsync.capacity.history import snapshots_from_report
 from poolsync.compliance import assess
 from poolsync.config import Config, Endpoint
 from poolsync.directory import Bound, DirectoryConnection, connect, retrying
-from poolsync.directory.connection import SHOW_DELETED_OID, RootDse
+from poolsync.directory.connection import SHOW_DELETED_OID
 from poolsync.directory.dirsync import DirSyncRead, is_tombstone
 from poolsync.directory.filters import guid_equality, or_filter
 from poolsync.directory.schema import read_schema
+from poolsync.directory.source import RootDse
 from poolsync.errors import (
     DirectoryUnavailable,
     DirSyncCookieRefused,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from poolsync.directory.connection import Bound, RootDse
+from poolsync.directory.source import Bound, RootDse
 from poolsync.errors import DirectoryUnavailable, RunawaySearch
 from poolsync.model import Entry
 

@@ -13,13 +13,13 @@ import pytest
 
 from poolsync.config import DirectoryConfig, RetryPolicy, load_config
 from poolsync.directory import notify
-from poolsync.directory.connection import RootDse
 from poolsync.directory.notify import (
     DELETED_OBJECTS_WKGUID,
     MAX_WATCHES_PER_CONNECTION,
     ChangeWatcher,
     Watch,
 )
+from poolsync.directory.source import RootDse
 from poolsync.errors import AuthError, DirectoryUnavailable, QueryError
 from tests.unit.fakes import write_config
 
