@@ -75,10 +75,24 @@ def read_records(path: Path) -> Iterator[Record]:
     except OSError as exc:
         raise LdifError(path, None, f"cannot read it: {exc.strerror or exc}") from None
     with handle:
+        # ldapsearch's extended output (its default) ends every search with a result
+        # trailer: a file in that form whose last search has none was cut short.
+        extended = ended = False
+        last = 0
         for block in _blocks(path, handle):
-            record = _parse_block(path, block)
-            if record is not None:
-                yield record
+            last = block[-1][0]
+            if not extended and block[0][1].startswith(b"# extended LDIF"):
+                extended = True
+            item = _parse_block(path, block)
+            if isinstance(item, Record):
+                ended = False
+                yield item
+            elif item is _TRAILER:
+                ended = True
+        if extended and not ended:
+            raise LdifError(path, last or None, "the file ends without ldapsearch's result "
+                            f"line ('search: N', 'result: 0 Success'): the export was cut "
+                            f"short; {_REEXPORT}")
 
 
 # -- the file as lines -------------------------------------------------------------
@@ -231,22 +245,60 @@ def _logical(path: Path, lines: list[tuple[int, bytes]]) -> Iterator[_Logical]:
 
 
 def _split(path: Path, number: int, line: bytes) -> _Logical:
+    """The line's name, separator and value; separator b"" for a line that is none."""
     name, colon, rest = line.partition(b":")
     if not colon or not _NAME.fullmatch(name):
-        shown = line[:40].decode("utf-8", errors="replace")
-        raise LdifError(path, number, f"not an LDIF line (expected 'name: value'): "
-                        f"{shown!r}; {_REEXPORT}")
+        return _Logical(number, line, b"", b"")
     if rest.startswith((b":", b"<")):
         return _Logical(number, name, b":" + rest[:1], rest[1:].lstrip(b" "))
     return _Logical(number, name, b":", rest.lstrip(b" "))
 
 
+def _check_change_type(path: Path, logical: list[_Logical]) -> None:
+    for item in logical:
+        if item.name.lower() != b"changetype" or not item.separator:
+            continue
+        try:
+            kind = (base64.b64decode(item.value, validate=True) if item.separator == b"::"
+                    else item.value).strip().lower()
+        except binascii.Error:
+            continue  # _check_lines says so
+        if kind != b"add":
+            raise LdifError(path, item.number, f"a 'changetype: "
+                            f"{kind.decode('utf-8', 'replace')}' record: an export holds "
+                            "entries (or 'changetype: add' records) only, not changes to "
+                            "apply; export the objects themselves as docs/offline.md says")
+
+
+def _check_lines(path: Path, logical: list[_Logical]) -> None:
+    """What the ldif package would let through or report without a line: lines that
+    are not 'name: value', base64 it would decode leniently, values by URL."""
+    for item in logical:
+        if not item.separator:
+            shown = item.name[:40].decode("utf-8", errors="replace")
+            raise LdifError(path, item.number, f"not an LDIF line (expected 'name: value'):"
+                            f" {shown!r}; {_REEXPORT}")
+        if item.separator == b":<":
+            raise LdifError(path, item.number, f"the value of {item.name.decode()} is a "
+                            "URL (':<'), which poolsync does not follow; export values "
+                            "inline")
+        if item.separator == b"::":
+            try:
+                base64.b64decode(item.value, validate=True)
+            except binascii.Error as exc:
+                raise LdifError(path, item.number, f"the value of {item.name.decode()} "
+                                f"is not valid base64 ({exc}); {_REEXPORT}") from None
+
+
 _TRAILER_OK: Final = re.compile(rb"0(\s|$)")
 
 
-def _parse_block(path: Path, lines: list[tuple[int, bytes]]) -> Record | None:
-    """One record's lines -> a Record, or None for what is not an entry (ldapsearch's
-    version line, search references, its result trailer; comments)."""
+_TRAILER: Final = object()  # ldapsearch's "search: N" / "result: 0 Success" block
+
+
+def _parse_block(path: Path, lines: list[tuple[int, bytes]]) -> Record | object | None:
+    """One record's lines -> a Record; _TRAILER for ldapsearch's result trailer; None
+    for what is not an entry (ldapsearch's version line, search references; comments)."""
     logical = list(_logical(path, lines))
     if not logical:
         return None
@@ -262,31 +314,14 @@ def _parse_block(path: Path, lines: list[tuple[int, bytes]]) -> Record | None:
                 raise LdifError(path, item.number, f"ldapsearch reported 'result: {said}': "
                                 "the export is incomplete; export it again with paging "
                                 "(-E pr=1000/noprompt) as docs/offline.md says")
-        return None
-    for item in logical:
-        name = item.name.lower()
-        if item.separator == b":<":
-            raise LdifError(path, item.number, f"the value of {item.name.decode()} is a "
-                            "URL (':<'), which poolsync does not follow; export values "
-                            "inline")
-        if item.separator == b"::":
-            try:
-                base64.b64decode(item.value, validate=True)
-            except binascii.Error as exc:
-                raise LdifError(path, item.number, f"the value of {item.name.decode()} "
-                                f"is not valid base64 ({exc}); {_REEXPORT}") from None
-        if name == b"changetype":
-            kind = (base64.b64decode(item.value) if item.separator == b"::"
-                    else item.value).strip().lower()
-            if kind != b"add":
-                raise LdifError(path, item.number, f"a 'changetype: "
-                                f"{kind.decode('utf-8', 'replace')}' record: an export holds "
-                                "entries (or 'changetype: add' records) only, not changes "
-                                "to apply")
+        return _TRAILER
+    _check_change_type(path, logical)
+    _check_lines(path, logical)
     if first != b"dn" and not (first == b"version" and logical[1:2]
                                and logical[1].name.lower() == b"dn"):
         raise LdifError(path, logical[0].number, "a record that does not start with "
-                        f"'dn:' (it starts with {logical[0].name.decode()!r}); {_REEXPORT}")
+                        f"'dn:' (it starts with {logical[0].name.decode(errors='replace')!r}); "
+                        f"{_REEXPORT}")
     text = b"\n".join(line for _, line in lines) + b"\n"
     parser = ldif_package.LDIFParser(io.BytesIO(text), encoding=None, strict=True)
     try:
