@@ -165,7 +165,7 @@ def test_missing_file(tmp_path: Path) -> None:
 # -- memory -------------------------------------------------------------------------
 
 def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
-    """About 5 MB of UTF-16 export read in well under 1 MB of Python memory."""
+    """About 4 MB of UTF-16 export read in well under 1 MB of Python memory."""
     path = tmp_path / "big.ldif"
     with path.open("wb") as out:
         out.write(codecs.BOM_UTF16_LE)
@@ -173,7 +173,7 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
             entries = [subscriber_entry(chunk * 1000 + i, HOME) for i in range(1000)]
             out.write(ldifde_bytes(entries)[2:])
     size = path.stat().st_size
-    assert size > 4_000_000
+    assert size > 3_500_000
     tracemalloc.start()
     try:
         count = sum(1 for _ in read_ldif(path))
