@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from poolsync.directory.ldif import read_ldif
+from poolsync.directory.ldif_file import read_ldif
 from poolsync.model import Entry
 
 # What RFC 2849 lets a value be written as in the clear (SAFE-STRING), widened to any

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from poolsync.directory.ldif import LdifError, read_ldif, read_records
+from poolsync.directory.ldif_file import LdifError, read_ldif, read_records
 from poolsync.errors import UserError
 from poolsync.model import Entry
 from tests.ldifexport import ldapsearch_bytes, ldifde_bytes
