@@ -10,6 +10,7 @@ import click
 from poolsync.cli.main import EXIT_DIRECTORY, EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stderr_console
 from poolsync.config import Config, load_config
+from poolsync.directory.source import DirectorySource, LiveSource
 from poolsync.doctor.causes import diagnose
 from poolsync.doctor.model import DoctorInput, ForeignSighting, Monitor, ServerReadings, StoreView
 from poolsync.doctor.probe import ForestProbe, probe_forest, probe_other_forest, store_view
@@ -20,7 +21,7 @@ from poolsync.servers.model import ServerReading
 from poolsync.store import Store
 
 
-def gather(config: Config, profile: Profile, *, quiet: bool = False
+def gather(config: Config, profile: Profile, source: DirectorySource, *, quiet: bool = False
            ) -> tuple[DoctorInput, list[str]]:
     """Ask the directory (and the other forests, and the store) everything the
     classifier needs; return it with notes about what could not be read."""
@@ -31,8 +32,7 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
         if not quiet:
             err.print(f"[bold]doctor:[/] {message}", highlight=False)
 
-    forest = probe_forest(config, profile, password=config.directory.bind.resolve_password(),
-                          now=at, step=step)
+    forest = probe_forest(source, profile, now=at, step=step)
     if all(p.error is not None for p in forest.probes):
         raise DirectoryUnavailable("no DC or Global Catalog could be read: " + "; ".join(
             f"{p.url}: {p.error}" for p in forest.probes))
@@ -46,8 +46,11 @@ def gather(config: Config, profile: Profile, *, quiet: bool = False
         other = load_config(path)
         searched.append(other.forest)
         step(f"looking for {', '.join(missing)} in forest {other.forest}")
+        # Its password is read when its first GC is opened (a failure is a note).
+        other_source = LiveSource(other.directory, password=other.directory.bind.resolve_password)
         found, error = probe_other_forest(
-            other, load_profile(other.profile, base_dir=other.base_dir), missing, now=at)
+            other.forest, other_source, load_profile(other.profile, base_dir=other.base_dir),
+            missing, now=at)
         foreign += found
         if error is not None:
             notes.append(error)
@@ -108,7 +111,7 @@ def doctor(ctx: Context, server: str | None, fmt: str) -> None:
     nothing was found but not every DC and GC could be read (or none at all).
     """
     config = ctx.config()
-    inp, notes = gather(config, ctx.profile(), quiet=fmt == "json")
+    inp, notes = gather(config, ctx.profile(), ctx.source(), quiet=fmt == "json")
     report = diagnose(inp, only=server)
     if notes:
         report = replace(report, notes=(*report.notes, *notes))

@@ -41,7 +41,7 @@ def graph(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
         require_synced(store)
         homed = store.homed_seats()  # one read: a single statement is one snapshot
     profile = ctx.profile()
-    inp, _notes = gather(config, profile, quiet=True)
+    inp, _notes = gather(config, profile, ctx.source(), quiet=True)
     # The forest as every DC and GC holds it (the store read one DC): a server the
     # doctor finds missing somewhere is drawn, with what cannot see it.
     locations = locations_seen(inp)

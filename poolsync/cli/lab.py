@@ -16,6 +16,7 @@ from rich.table import Table
 
 from poolsync.cli.output import CountProgress, now, print_json, stderr_console, stdout_console
 from poolsync.config import load_config
+from poolsync.directory.source import LiveSource
 from poolsync.lab import build, unity
 from poolsync.lab import grow as grow_lab
 from poolsync.lab import subscribers as subscriber_edits
@@ -299,11 +300,11 @@ def grow(lab_dir: Path, days: int, steps: int, per_step: int, keep: bool) -> Non
     if removed:
         err.print(f"[bold]lab:[/] removed {removed} subscribers an earlier grow added")
     today = now()
+    source = LiveSource(config.directory, password=config.directory.bind.resolve_password())
     for step in range(steps):
         at = today - timedelta(days=days * (steps - 1 - step) / (steps - 1))
         added = grower_.add(step, per_step) if step else []
-        result = run_sync(config, profile, password=config.directory.bind.resolve_password(),
-                          total=step == 0, now=_clock(at))
+        result = run_sync(config, profile, source=source, total=step == 0, now=_clock(at))
         err.print(f"[bold]lab:[/] step {step + 1}/{steps} at {at.date().isoformat()}: "
                   f"+{len(added)} subscribers; {result.subscribers} subscribers in the store",
                   highlight=False)

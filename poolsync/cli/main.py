@@ -9,7 +9,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from poolsync.cli.output import shown
 from poolsync.config import Config, default_config_path, load_config
 from poolsync.errors import PoolsyncError, Terminated
 from poolsync.profile import Profile, load_profile
+
+if TYPE_CHECKING:
+    from poolsync.directory.source import DirectorySource
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -64,6 +67,14 @@ class Context:
     def profile(self) -> Profile:
         config = self.config()
         return load_profile(config.profile, base_dir=config.base_dir)
+
+    def source(self) -> DirectorySource:
+        """Where the commands that read a forest read it: the configured DCs and GCs,
+        bound with the password read now (a secret that cannot be read fails here)."""
+        from poolsync.directory.source import LiveSource  # not for commands that never read
+
+        config = self.config()
+        return LiveSource(config.directory, password=config.directory.bind.resolve_password())
 
 
 # Each subcommand's module is imported only when that command runs (or --help lists

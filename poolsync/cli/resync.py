@@ -143,12 +143,12 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
     """
     config = ctx.config()
     profile = ctx.profile()
-    password = config.directory.bind.resolve_password()
+    source = ctx.source()
     # No TLS, or TLS without validation, is warned about where connections open
     # (poolsync.directory.connection), once in each run of every command that connects.
     started = now()
     try:
-        result = run_sync(config, profile, password=password, total=total, dry_run=dry_run,
+        result = run_sync(config, profile, source=source, total=total, dry_run=dry_run,
                           list_changes=verbose, allow_deletes=allow_deletes,
                           allow_empty=allow_empty, allow_growth=allow_growth,
                           progress=BarProgress(), now=now)

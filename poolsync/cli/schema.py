@@ -52,11 +52,11 @@ def discover(ctx: Context, fmt: str, write_profile: Path | None, limit: int) -> 
     config = ctx.config()
     profile = ctx.profile()
     quiet = fmt == "json"
+    source = ctx.source()
     if not quiet:
-        stderr_console().print(f"[bold]schema:[/] reading {config.directory.dcs[0].url}",
+        stderr_console().print(f"[bold]schema:[/] reading {source.dcs[0].url}",
                                highlight=False)
-    sample = sample_forest(config, profile, password=config.directory.bind.resolve_password(),
-                           limit=limit)
+    sample = sample_forest(source, config, profile, limit=limit)
     report = build_report(config, profile, sample, now=now())
     if fmt == "json":
         print_json(report_json(report))

@@ -16,6 +16,7 @@ from poolsync.cli.main import Context
 from poolsync.cli.output import now
 from poolsync.cli.runmetrics import write_run_metrics
 from poolsync.config import Config, parse_duration
+from poolsync.directory.source import DirectorySource, LiveSource
 from poolsync.errors import PoolsyncError
 from poolsync.sync.engine import SyncResult
 from poolsync.sync.service import Schedule, Service, Watcher
@@ -30,7 +31,7 @@ def _duration(_ctx: click.Context, param: click.Parameter, value: str) -> float:
         raise click.BadParameter(str(exc), param=param) from None
 
 
-def _watcher_factory(config: Config, password: Callable[[], str | None],
+def _watcher_factory(config: Config, source: DirectorySource,
                      ) -> Callable[[list[str], Callable[[], None], str | None], Watcher | None]:
     def make(containers: list[str], on_change: Callable[[], None],
              endpoint_url: str | None) -> Watcher | None:
@@ -38,8 +39,8 @@ def _watcher_factory(config: Config, password: Callable[[], str | None],
 
         endpoint = next((e for e in config.directory.dcs if e.url == endpoint_url),
                         config.directory.dc)
-        return ChangeWatcher(endpoint, config.directory, password=password,
-                             containers=containers, on_change=on_change)
+        return ChangeWatcher(source, endpoint, containers=containers, on_change=on_change,
+                             answer_within=config.directory.timeouts.operation)
     return make
 
 
@@ -84,9 +85,12 @@ def service(ctx: Context, every: float, total_every: float, jitter: float, watch
             write_run_metrics(metrics_file, config, started=started, error=error,
                               mode="total" if mode == "total" else "incremental")
 
-    svc = Service(config, profile, password=password,
+    # The password is read anew for every pass and every watcher connect: a rotated one
+    # is picked up without a restart, and no copy stays in the process between them.
+    source = LiveSource(config.directory, password=password)
+    svc = Service(config, profile, source=source,
                   schedule=Schedule(every=every, total_every=total_every, jitter=jitter),
-                  now=now, watcher_factory=_watcher_factory(config, password) if watch else None,
+                  now=now, watcher_factory=_watcher_factory(config, source) if watch else None,
                   on_result=on_result, on_error=on_error)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

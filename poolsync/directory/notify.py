@@ -21,8 +21,9 @@ How it behaves:
 * A base search of the rootDSE every ``probe_interval`` seconds on the same
   connection proves the DC still answers (a dead peer without a FIN would otherwise
   look like a quiet directory) and keeps AD's idle-connection timeout away.
-* TLS and the bind go through :func:`~poolsync.directory.connection.connect`, so the
-  same certificate validation applies.
+* Connections are opened by the watcher's source (a
+  :class:`~poolsync.directory.source.LiveSource`: the same TLS validation and bind as
+  a sync); notifications need its live connection, polling only the rootDSE.
 * With ``watch_deletions`` (the default) one more one-level search with the Show
   Deleted control watches the naming context's Deleted Objects container. Samba
   4.17 does not notify a one-level search when a child is deleted (Windows does, per
@@ -69,13 +70,13 @@ from tenacity import (
     wait_exponential,
 )
 
-from poolsync.config import DirectoryConfig, Endpoint
+from poolsync.config import Endpoint
 from poolsync.directory.connection import (
     SHOW_DELETED_OID,
     DirectoryConnection,
-    connect,
     translate,
 )
+from poolsync.directory.source import DirectoryReader, DirectorySource
 from poolsync.errors import DirectoryError, DirectoryUnavailable, QueryError
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ MAX_WATCHES_PER_CONNECTION = 4
 DELETED_OBJECTS_WKGUID = "18e2ea80684f11d2b9aa00c04f79f805"
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_PROBE_INTERVAL = 30.0
+DEFAULT_ANSWER_WITHIN = 30.0  # directory.timeouts.operation's default
 
 Mode = Literal["auto", "notify", "poll"]
 Scope = Literal["base", "one"]
@@ -103,6 +105,14 @@ class Watch:
     scope: Scope = "one"
     show_deleted: bool = False
     optional: bool = False
+
+
+def _notifying(reader: DirectoryReader) -> DirectoryConnection:
+    """The live connection under ``reader``: notifications are raw LDAP on its socket."""
+    if "notify" not in reader.changes or not isinstance(reader, DirectoryConnection):
+        raise QueryError(f"{reader.endpoint.url} cannot send change notifications "
+                         "(only a live directory can); use the poll mode")
+    return reader
 
 
 class _Session:
@@ -229,8 +239,8 @@ class _Worker:
 
     def _notify(self) -> None:
         w = self.watcher
-        with connect(w.endpoint, w.config, password=w.secret()) as conn:
-            session = _Session(conn)
+        with w.source.open(w.endpoint) as reader:
+            session = _Session(_notifying(reader))
             self.session = session
             try:
                 self._listen(session)
@@ -257,10 +267,10 @@ class _Worker:
             message = session.receive()
             now = time.monotonic()
             if message is None:
-                if probe is not None and now - probe_sent > w.config.timeouts.operation:
+                if probe is not None and now - probe_sent > w.answer_within:
                     raise DirectoryUnavailable(
                         f"{w.endpoint.url} did not answer a rootDSE read within "
-                        f"{w.config.timeouts.operation:g} s")
+                        f"{w.answer_within:g} s")
                 if probe is None and now >= next_probe:
                     probe = session.search("", ldap3.BASE, ["highestCommittedUSN"], [])
                     probe_sent = now
@@ -307,7 +317,7 @@ class _Worker:
 
     def _poll(self) -> None:
         w = self.watcher
-        with connect(w.endpoint, w.config, password=w.secret()) as conn:
+        with w.source.open(w.endpoint) as conn:
             usn = conn.root_dse().highest_committed_usn
             log.info("%s: polling highestCommittedUSN (%d) every %g s", self.label, usn,
                      w.poll_interval)
@@ -330,13 +340,13 @@ class ChangeWatcher:
     context manager. See the module docstring for modes, limits and Samba's timing.
     """
 
-    def __init__(self, endpoint: Endpoint, config: DirectoryConfig, *,
-                 password: str | Callable[[], str | None] | None,
+    def __init__(self, source: DirectorySource, endpoint: Endpoint, *,
                  containers: Sequence[str], scope: Scope = "one",
                  on_change: Callable[[], None] | None = None, mode: Mode = "auto",
                  watch_deletions: bool = True,
                  poll_interval: float = DEFAULT_POLL_INTERVAL,
-                 probe_interval: float = DEFAULT_PROBE_INTERVAL) -> None:
+                 probe_interval: float = DEFAULT_PROBE_INTERVAL,
+                 answer_within: float = DEFAULT_ANSWER_WITHIN) -> None:
         if not containers:
             raise ValueError("ChangeWatcher needs at least one container to watch")
         if scope not in _SCOPES:
@@ -346,17 +356,17 @@ class ChangeWatcher:
         if poll_interval <= 0 or probe_interval <= 0:
             raise ValueError("poll_interval and probe_interval must be positive")
         self.endpoint = endpoint
-        self.config = config
-        # A callable is asked at each connect (the service's reads the secret anew),
-        # so no copy of the password stays in the process between reconnects.
-        self._password = password
+        # The source opens every connection (a live source asks its password callable
+        # at each connect, so no copy of it stays in the process between reconnects).
+        self.source = source
+        self.answer_within = answer_within  # a rootDSE probe unanswered longer: dead
         self.mode: Mode = mode
         self.poll_interval = poll_interval
         self.probe_interval = probe_interval
         # A session that lasted this long ended "well": its successor starts a fresh
         # backoff. Shorter ones keep backing off, so a DC that drops every connection
         # at once is not hammered.
-        self.healthy_after = max(config.retries.max_wait, 1.0)
+        self.healthy_after = max(source.retries.max_wait, 1.0)
         self.changed = threading.Event()
         self.polling = mode == "poll"
         self.dropped: set[Watch] = set()
@@ -423,10 +433,6 @@ class ChangeWatcher:
         """Sleep up to ``seconds``; True as soon as stop() was called."""
         return self._stop.wait(seconds)
 
-    def secret(self) -> str | None:
-        """The bind password, read now when a callable gave it."""
-        return self._password() if callable(self._password) else self._password
-
     def registered_once(self) -> None:
         with self._lock:
             self.registrations += 1
@@ -445,7 +451,7 @@ class ChangeWatcher:
 
     def retrying(self, what: str) -> Retrying:
         """Retry sessions forever (until stop) with backoff; sleeping wakes on stop."""
-        policy = self.config.retries
+        policy = self.source.retries
 
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None

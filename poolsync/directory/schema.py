@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from poolsync.directory.connection import DirectoryConnection
 from poolsync.directory.filters import and_filter, equality, or_filter, starts_with
+from poolsync.directory.source import DirectoryReader
 from poolsync.model import Entry
 
 __all__ = ["SchemaAttribute", "SchemaClass", "SchemaRead", "read_schema"]
@@ -88,7 +88,7 @@ CLASS_FIELDS = ["lDAPDisplayName", "objectClassCategory", "mayContain", "systemM
                 "auxiliaryClass", "systemAuxiliaryClass"]
 
 
-def read_schema(conn: DirectoryConnection, naming_context: str, *, names: Iterable[str] = (),
+def read_schema(conn: DirectoryReader, naming_context: str, *, names: Iterable[str] = (),
                 prefix: str | None = None) -> SchemaRead:
     """The attributes and classes called ``names`` or starting with ``prefix``."""
     wanted = [equality("lDAPDisplayName", n) for n in sorted(set(names), key=str.lower)]

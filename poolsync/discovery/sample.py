@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from itertools import islice
 
 from poolsync.config import Config
-from poolsync.directory import DirectoryConnection, connect, retrying
+from poolsync.directory import retrying
 from poolsync.directory.filters import and_filter, equality
 from poolsync.directory.schema import SchemaRead, read_schema
+from poolsync.directory.source import DirectoryReader, DirectorySource
 from poolsync.errors import DirectoryUnavailable
 from poolsync.model import Entry
 from poolsync.profile import STANDARD_ATTRIBUTES, Profile
@@ -45,11 +46,6 @@ class ForestSample:
     subscribers_limited: bool             # the sample stopped at its limit
 
 
-def _naming_contexts(conn: DirectoryConnection) -> list[str]:
-    entries, _ = conn.request("", "(objectClass=*)", ["namingContexts"], scope="base")
-    return entries[0].texts("namingContexts") if entries else []
-
-
 def _unity_may(schema: SchemaRead, extra: SchemaRead, class_name: str) -> tuple[str, ...]:
     klass = schema.klass(class_name) or extra.klass(class_name)
     if klass is None:
@@ -63,7 +59,7 @@ def _unity_may(schema: SchemaRead, extra: SchemaRead, class_name: str) -> tuple[
                         key=str.lower))
 
 
-def _search_all(conn: DirectoryConnection, contexts: Iterable[str], ldap_filter: str,
+def _search_all(conn: DirectoryReader, contexts: Iterable[str], ldap_filter: str,
                 attributes: list[str]) -> Generator[Entry, None, None]:
     seen: set[bytes] = set()
     for nc in contexts:
@@ -74,10 +70,10 @@ def _search_all(conn: DirectoryConnection, contexts: Iterable[str], ldap_filter:
                 yield entry
 
 
-def _sample(conn: DirectoryConnection, config: Config, profile: Profile, *,
+def _sample(conn: DirectoryReader, config: Config, profile: Profile, *,
             limit: int) -> ForestSample:
     root = conn.root_dse()
-    contexts = [nc for nc in _naming_contexts(conn)
+    contexts = [nc for nc in conn.naming_contexts()
                 if nc.lower() != root.schema_naming_context.lower()]
     roles = profile.role_attributes()
     wanted = {*roles.values(), "user", "contact", LOCATION_CLASS, *_NAME_CANDIDATES}
@@ -121,15 +117,15 @@ def _sample(conn: DirectoryConnection, config: Config, profile: Profile, *,
         locations=locations, subscribers=subscribers, subscribers_limited=limited)
 
 
-def sample_forest(config: Config, profile: Profile, *, password: str | None,
+def sample_forest(source: DirectorySource, config: Config, profile: Profile, *,
                   limit: int) -> ForestSample:
-    """Sample the forest through the first DC that answers (failover, retries)."""
+    """Sample the forest through the source's first DC that answers (failover, retries)."""
     failures: list[str] = []
-    for endpoint in config.directory.dcs:
+    for endpoint in source.dcs:
         try:
-            for attempt in retrying(config.directory.retries, what=f"reading {endpoint.url}"):
-                with attempt, connect(endpoint, config.directory, password=password) as conn:
-                    conn.limit_to(config.directory.timeouts.pass_)
+            for attempt in retrying(source.retries, what=f"reading {endpoint.url}"):
+                with attempt, source.open(endpoint) as conn:
+                    conn.limit_to(source.pass_timeout)
                     return _sample(conn, config, profile, limit=limit)
         except DirectoryUnavailable as exc:
             failures.append(str(exc))

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from poolsync.attachment import MAX_ATTACHMENT_BYTES
-from poolsync.config import Config, DirectoryConfig, Endpoint
-from poolsync.directory import connect, retrying
+from poolsync.config import Endpoint
+from poolsync.directory import retrying
+from poolsync.directory.source import DirectorySource
 from poolsync.doctor.model import DcProbe, ForeignSighting, LocationCopy, StoreView
 from poolsync.errors import DirectoryError, SecretError
 from poolsync.forest import (
@@ -74,11 +75,11 @@ def _copy(entry: Entry, dc: str, profile: Profile, shared: Shared) -> LocationCo
     )
 
 
-def _endpoints(directory: DirectoryConfig) -> list[tuple[Endpoint, bool]]:
-    """Every configured endpoint once, Global Catalogs first: (endpoint, is_gc)."""
+def _endpoints(source: DirectorySource) -> list[tuple[Endpoint, bool]]:
+    """Every endpoint of the source once, Global Catalogs first: (endpoint, is_gc)."""
     seen: set[str] = set()
     out: list[tuple[Endpoint, bool]] = []
-    for endpoints, gc in ((directory.gcs, True), (directory.dcs, False)):
+    for endpoints, gc in ((source.gcs, True), (source.dcs, False)):
         for endpoint in endpoints:
             if endpoint.url not in seen:
                 seen.add(endpoint.url)
@@ -86,13 +87,13 @@ def _endpoints(directory: DirectoryConfig) -> list[tuple[Endpoint, bool]]:
     return out
 
 
-def _read(endpoint: Endpoint, gc: bool, directory: DirectoryConfig, profile: Profile, *,
-          password: str | None, now: dt.datetime,
-          shared: Shared | None = None) -> tuple[DcProbe, ForestConfig | None]:
+def _read(endpoint: Endpoint, gc: bool, source: DirectorySource, profile: Profile, *,
+          now: dt.datetime, shared: Shared | None = None,
+          ) -> tuple[DcProbe, ForestConfig | None]:
     shared = {} if shared is None else shared
 
     def attempt() -> tuple[DcProbe, ForestConfig]:
-        with connect(endpoint, directory, password=password) as conn:
+        with source.open(endpoint) as conn:
             root = conn.root_dse()
             view = decode_forest(conn.search(f"CN=Sites,{root.configuration_naming_context}",
                                              CONFIG_FILTER, list(CONFIG_ATTRIBUTES)))
@@ -114,24 +115,23 @@ def _read(endpoint: Endpoint, gc: bool, directory: DirectoryConfig, profile: Pro
 
     try:
         result: tuple[DcProbe, ForestConfig] = retrying(
-            directory.retries, what=f"reading {endpoint.url}")(attempt)
+            source.retries, what=f"reading {endpoint.url}")(attempt)
         return result
     except DirectoryError as exc:
         return DcProbe(dc=endpoint.host, url=endpoint.url, gc=gc, read_at=now,
                        error=str(exc)), None
 
 
-def probe_forest(config: Config, profile: Profile, *, password: str | None,
-                 now: dt.datetime, step: Step | None = None) -> ForestProbe:
-    """Ask every endpoint; merge the configuration partitions the DCs sent."""
+def probe_forest(source: DirectorySource, profile: Profile, *, now: dt.datetime,
+                 step: Step | None = None) -> ForestProbe:
+    """Ask every endpoint of ``source``; merge the configuration partitions they sent."""
     probes: list[DcProbe] = []
     views: dict[str, ForestConfig] = {}
     shared: Shared = {}
-    for endpoint, gc in _endpoints(config.directory):
+    for endpoint, gc in _endpoints(source):
         if step is not None:
             step(f"asking {endpoint.url}")
-        probe, view = _read(endpoint, gc, config.directory, profile, password=password,
-                            now=now, shared=shared)
+        probe, view = _read(endpoint, gc, source, profile, now=now, shared=shared)
         probes.append(probe)
         if view is not None:
             views.setdefault(probe.dc, view)
@@ -148,27 +148,27 @@ def _named(probe: DcProbe, topology: ForestConfig) -> DcProbe:
                                             read_at=probe.read_at, error=probe.error)
 
 
-def probe_other_forest(config: Config, profile: Profile, names: Iterable[str], *,
+def probe_other_forest(forest: str, source: DirectorySource, profile: Profile,
+                       names: Iterable[str], *,
                        now: dt.datetime) -> tuple[list[ForeignSighting], str | None]:
-    """Look for Locations called ``names`` in another forest (its own config and
-    credentials): what was found, and an error text when the forest could not be read."""
+    """Look for Locations called ``names`` in another ``forest`` (its own source, with
+    its own credentials): what was found, and an error text when it could not be read."""
     wanted = {n.lower() for n in names}
     if not wanted:
         return [], None
-    try:
-        password = config.directory.bind.resolve_password()
-    except SecretError as exc:
-        return [], f"forest {config.forest} could not be read: {exc}"
     errors: list[str] = []
-    for endpoint in config.directory.gcs:
-        probe, _ = _read(endpoint, True, config.directory, profile, password=password, now=now)
+    for endpoint in source.gcs:
+        try:
+            probe, _ = _read(endpoint, True, source, profile, now=now)
+        except SecretError as exc:  # the other forest's password reference
+            return [], f"forest {forest} could not be read: {exc}"
         if probe.error is not None:
             errors.append(probe.error)
             continue
-        return [ForeignSighting(server=c.location.name, forest=config.forest,
+        return [ForeignSighting(server=c.location.name, forest=forest,
                                 dn=c.location.dn, dc=probe.dc)
                 for c in probe.copies if c.location.name.lower() in wanted], None
-    return [], f"forest {config.forest} could not be read: {'; '.join(errors)}"
+    return [], f"forest {forest} could not be read: {'; '.join(errors)}"
 
 
 def store_view(store: Store, topology: ForestConfig, roles: Roles) -> StoreView | None:

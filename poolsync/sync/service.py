@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Protocol
 
 from poolsync.config import Config
+from poolsync.directory.source import DirectorySource
 from poolsync.errors import PoolsyncError, RunCancelled, StoreError
 from poolsync.profile import Profile
 from poolsync.store import Store
@@ -76,7 +77,7 @@ class Service:
     """The long-running sync loop. :meth:`run` returns when ``stop`` is set."""
 
     def __init__(self, config: Config, profile: Profile, *,
-                 password: Callable[[], str | None],
+                 source: DirectorySource,
                  schedule: Schedule, now: Callable[[], datetime],
                  watcher_factory: WatcherFactory | None = None,
                  on_result: Callable[[SyncResult, datetime], None] | None = None,
@@ -84,7 +85,7 @@ class Service:
                  rng: random.Random | None = None) -> None:
         self.config = config
         self.profile = profile
-        self.password = password
+        self.source = source
         self.schedule = schedule
         self.now = now
         self.watcher_factory = watcher_factory
@@ -124,8 +125,7 @@ class Service:
         log.info("service: %s pass (%s)", mode, why)
         started = self.now()
         try:
-            # Resolved for every pass: a rotated password is picked up without a restart.
-            result = run_sync(self.config, self.profile, password=self.password(), total=total,
+            result = run_sync(self.config, self.profile, source=self.source, total=total,
                               progress=_CancellableProgress(self.stop_event), now=self.now,
                               stop=self.stop_event)
         except RunCancelled:

@@ -20,7 +20,7 @@ import ldap3
 import pytest
 
 from poolsync.config import Config, load_config
-from poolsync.directory import connect
+from poolsync.directory import LiveSource
 from poolsync.directory.connection import DirectoryConnection
 from poolsync.directory.dirsync import DirSyncRead, is_tombstone
 from poolsync.directory.notify import ChangeWatcher
@@ -47,7 +47,8 @@ class Lab:
         return f"OU=Subscribers,OU=Unity,{self.base}"
 
     def connect(self) -> DirectoryConnection:
-        return connect(self.config.directory.dc, self.config.directory, password=self.password)
+        source = LiveSource(self.config.directory, password=self.password)
+        return source.open(self.config.directory.dc)  # type: ignore[return-value]
 
     def add_user(self, name: str, **attributes: str) -> str:
         dn = f"CN={name},{self.subscribers}"
@@ -177,7 +178,8 @@ def test_samba_answers_a_foreign_dcs_cookie_with_a_full_read(lab: Lab) -> None:
 
 @pytest.fixture
 def watcher(lab: Lab) -> Iterator[ChangeWatcher]:
-    w = ChangeWatcher(lab.config.directory.dc, lab.config.directory, password=lab.password,
+    w = ChangeWatcher(LiveSource(lab.config.directory, password=lab.password),
+                      lab.config.directory.dc,
                       containers=[lab.subscribers, f"OU=Locations,OU=Unity,{lab.base}"])
     w.start()
     try:
@@ -218,7 +220,8 @@ def test_watcher_fires_on_add_modify_and_delete(lab: Lab, watcher: ChangeWatcher
 def test_samba_does_not_notify_a_one_level_watch_of_a_deletion(lab: Lab) -> None:
     """Why the watcher also watches Deleted Objects (Windows does notify, per Microsoft)."""
     dn = lab.add_user("ds-deleted-quietly")
-    with ChangeWatcher(lab.config.directory.dc, lab.config.directory, password=lab.password,
+    with ChangeWatcher(LiveSource(lab.config.directory, password=lab.password),
+                       lab.config.directory.dc,
                        containers=[lab.subscribers], watch_deletions=False) as w:
         assert w.wait_registered(10)
         settle(w)
@@ -242,7 +245,8 @@ def test_watcher_registers_again_after_its_connection_drops(
 
 
 def test_polling_fallback_fires_too(lab: Lab) -> None:
-    with ChangeWatcher(lab.config.directory.dc, lab.config.directory, password=lab.password,
+    with ChangeWatcher(LiveSource(lab.config.directory, password=lab.password),
+                       lab.config.directory.dc,
                        containers=[lab.subscribers], mode="poll", poll_interval=0.5) as w:
         assert w.wait_registered(10)
         settle(w)

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from poolsync.config import load_config
-from poolsync.directory import connect
+from poolsync.directory import LiveSource
 from poolsync.lab import build
 from poolsync.lab.edit import Add, LabEditor
 from poolsync.lab.ldif import location_record
@@ -192,8 +192,8 @@ def test_pending_until_replicated_then_healthy(two_dc: Path, tmp_path: Path) -> 
 
 def _highest_usn(config_path: Path) -> int:
     config = load_config(config_path)
-    with connect(config.directory.gc, config.directory,
-                 password=config.directory.bind.resolve_password()) as conn:
+    source = LiveSource(config.directory, password=config.directory.bind.resolve_password())
+    with source.open(config.directory.gc) as conn:
         return conn.root_dse().highest_committed_usn
 
 

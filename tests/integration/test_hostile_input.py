@@ -36,7 +36,7 @@ import yaml
 from poolsync.allocation import ExclusionReason, build_pool_report
 from poolsync.attachment import MAX_ATTACHMENT_BYTES, format_attachment, license_data
 from poolsync.config import Config, load_config
-from poolsync.directory import connect
+from poolsync.directory import LiveSource
 from poolsync.directory.filters import and_filter, equality
 from poolsync.model import Entry, Location, SeatClass, Seats
 from poolsync.profile import load_profile
@@ -424,8 +424,8 @@ def test_samba_sends_thousands_of_values_unranged_unless_a_range_is_asked(
     range, it sends one, and poolsync refuses that object rather than read part of it."""
     dn = hostile.subscriber_dn("many-values")
     attribute = PROFILE.subscriber.license_class
-    with connect(hostile.config.directory.dc, hostile.config.directory,
-                 password=hostile.password) as conn:
+    source = LiveSource(hostile.config.directory, password=hostile.password)
+    with source.open(hostile.config.directory.dc) as conn:
         [whole] = conn.search(dn, "(objectClass=*)", decode.subscriber_attributes(PROFILE))
         [ranged] = conn.search(dn, "(objectClass=*)",
                                [f"{attribute};range=0-1499", PROFILE.subscriber.home,
@@ -673,8 +673,8 @@ def test_hostile_values_in_a_filter_find_exactly_their_objects(
         hostile: Hostile, attribute: str, value: str | bytes, cases: list[str]) -> None:
     name = getattr(PROFILE.location, attribute)
     ldap_filter = and_filter(decode.location_filter(PROFILE), equality(name, value))
-    with connect(hostile.config.directory.dc, hostile.config.directory,
-                 password=hostile.password) as conn:
+    source = LiveSource(hostile.config.directory, password=hostile.password)
+    with source.open(hostile.config.directory.dc) as conn:
         found = {e.guid() for e in conn.search(hostile.base, ldap_filter, ["objectGUID"])}
     assert found == {hostile.guids[hostile.location_dn(c)] for c in cases}
 
@@ -685,8 +685,8 @@ def test_pasted_unescaped_the_injection_would_have_matched_every_location(
     """The control for the test above: the same value pasted raw matches all."""
     name = PROFILE.location.name
     pasted = f"(&{decode.location_filter(PROFILE)}({name}={INJECTION}))"
-    with connect(hostile.config.directory.dc, hostile.config.directory,
-                 password=hostile.password) as conn:
+    source = LiveSource(hostile.config.directory, password=hostile.password)
+    with source.open(hostile.config.directory.dc) as conn:
         found = list(conn.search(hostile.base, pasted, ["objectGUID"]))
     assert len(found) > 2
 

@@ -29,6 +29,7 @@ from hypothesis.stateful import (
 )
 
 from poolsync.config import Config, load_config
+from poolsync.directory.source import LiveSource
 from poolsync.lab.edit import Add, Change, Delete, LabEditor, Rename, Replace
 from poolsync.profile import Profile, load_profile
 from poolsync.secrets import SecretRef
@@ -58,8 +59,8 @@ def store_rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object,
 
 
 def sync(config: Config, profile: Profile, store: Path, *, total: bool = False) -> SyncResult:
-    return run_sync(replace(config, store=store), profile,
-                    password=config.directory.bind.resolve_password(),
+    source = LiveSource(config.directory, password=config.directory.bind.resolve_password())
+    return run_sync(replace(config, store=store), profile, source=source,
                     total=total, now=now, allow_deletes=10_000)
 
 

@@ -13,7 +13,7 @@ import ldap3
 import pytest
 
 from poolsync.config import Config, load_config
-from poolsync.directory import connect
+from poolsync.directory import LiveSource
 from poolsync.directory.connection import DirectoryConnection
 from poolsync.errors import QueryError
 
@@ -29,7 +29,7 @@ def config(tiny_lab: Path) -> Config:
 
 def small_pages(config: Config, page_size: int) -> DirectoryConnection:
     directory = dataclasses.replace(config.directory, page_size=page_size)
-    return connect(directory.dc, directory, password=directory.bind.resolve_password())
+    return LiveSource(directory, password=directory.bind.resolve_password()).open(directory.dc)
 
 
 def admin_connection(tiny_lab: Path, config: Config) -> ldap3.Connection:

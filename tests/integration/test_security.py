@@ -27,7 +27,7 @@ import yaml
 from ldap3.core import exceptions as lex
 
 from poolsync.config import load_config
-from poolsync.directory import connect
+from poolsync.directory import LiveSource
 from poolsync.directory.connection import INSECURE_WARNING
 from poolsync.lab import certs
 from tests.helpers import lab_config_copy
@@ -295,7 +295,7 @@ def test_a_write_through_a_real_connection_is_refused(config: Path) -> None:
     password = cfg.directory.bind.resolve_password()
     base = cfg.directory.dc.base_dn
     dn = f"CN=svc-never-written,{base}"
-    with connect(cfg.directory.dc, cfg.directory, password=password) as conn:
+    with LiveSource(cfg.directory, password=password).open(cfg.directory.dc) as conn:
         ldap = conn._conn
         attempts: list[Callable[[], object]] = [
             lambda: ldap.add(dn, ["top", "contact"], {"description": "written"}),
@@ -363,7 +363,7 @@ def test_the_connection_forgets_the_password_after_the_bind(config: Path) -> Non
     cfg = load_config(config)
     password = cfg.directory.bind.resolve_password()
     assert password
-    with connect(cfg.directory.gc, cfg.directory, password=password) as conn:
+    with LiveSource(cfg.directory, password=password).open(cfg.directory.gc) as conn:
         found, _ = conn.request(cfg.directory.gc.base_dn, "(objectClass=*)", ["dc"],
                                 scope="base")
         assert len(found) == 1

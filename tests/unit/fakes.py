@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from poolsync.directory.source import Bound, RootDse
+from poolsync.config import Config, DirectoryConfig, Endpoint, RetryPolicy
+from poolsync.directory.source import Bound, Origin, RootDse
 from poolsync.errors import DirectoryUnavailable, RunawaySearch
 from poolsync.model import Entry
 
@@ -61,17 +62,51 @@ class FakeDirectory:
     down: set[str] = field(default_factory=set)  # hosts that refuse connections
     deleted_objects_readable: bool = True
 
-    def connect(self, endpoint: object, config: object, *, password: str | None) -> FakeConn:
+    directory: DirectoryConfig | None = None  # whose endpoints and retries it serves
+
+    # The DirectorySource protocol (poolsync.directory.source), scripted.
+    @property
+    def origin(self) -> Origin:
+        return Origin("memory", "fake directory")
+
+    @property
+    def dcs(self) -> tuple[Endpoint, ...]:
+        assert self.directory is not None, "serve(config) first"
+        return self.directory.dcs
+
+    @property
+    def gcs(self) -> tuple[Endpoint, ...]:
+        assert self.directory is not None, "serve(config) first"
+        return self.directory.gcs
+
+    @property
+    def retries(self) -> RetryPolicy:
+        assert self.directory is not None, "serve(config) first"
+        return self.directory.retries
+
+    @property
+    def pass_timeout(self) -> float:
+        return 3600.0
+
+    def serve(self, config: Config) -> FakeDirectory:
+        """Answer on ``config``'s endpoints, with its retry policy."""
+        self.directory = config.directory
+        return self
+
+    def open(self, endpoint: Endpoint) -> FakeConn:
         self.connects += 1
-        host = getattr(endpoint, "host", "")
-        if host in self.down:
-            raise DirectoryUnavailable(f"cannot connect to ldaps://{host}:636: refused")
-        return FakeConn(self)
+        if endpoint.host in self.down:
+            raise DirectoryUnavailable(f"cannot connect to ldaps://{endpoint.host}:636: refused")
+        return FakeConn(self, endpoint)
 
 
 class FakeConn:
-    def __init__(self, directory: FakeDirectory) -> None:
+    changes = frozenset({"usn", "tombstones"})
+    max_entries = 1_000_000
+
+    def __init__(self, directory: FakeDirectory, endpoint: Endpoint) -> None:
         self.d = directory
+        self.endpoint = endpoint
         self.count = 0
         self.closed = False
 
@@ -101,15 +136,15 @@ class FakeConn:
     def domain_naming_contexts(self, configuration_nc: str) -> list[str]:
         return ["DC=lab,DC=example,DC=com"]
 
-    def request(self, base: str, ldap_filter: str, attributes: list[str], *,
-                scope: str = "subtree", controls: object = None,
-                ) -> tuple[list[Entry], dict[str, object]]:
+    def read(self, base: str, ldap_filter: str, attributes: list[str], *,
+             scope: str = "subtree", show_deleted: bool = False) -> list[Entry]:
         """Only the base read of a Deleted Objects container is served."""
         assert base.startswith("<WKGUID=18e2ea80684f11d2b9aa00c04f79f805,") and scope == "base"
+        assert show_deleted
         if not self.d.deleted_objects_readable:
-            return [], {}
+            return []
         return [Entry("CN=Deleted Objects,DC=lab,DC=example,DC=com",
-                      {"objectguid": [guid_bytes(999_999)]})], {}
+                      {"objectguid": [guid_bytes(999_999)]})]
 
     def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str], *,
                                 large: str, max_bytes: int, bound: Bound | None = None,

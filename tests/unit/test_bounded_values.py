@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.config import DirectoryConfig, load_config
-from poolsync.directory import connect
+from poolsync.directory import LiveSource
 from poolsync.directory.connection import MESSAGE_OVERHEAD, REPLY_BUDGET
 from poolsync.directory.values import WINDOW
 from tests.fakedc import FakeDc, Page, Refusal, guid_of
@@ -52,7 +52,7 @@ def config(tmp_path: Path) -> Callable[[FakeDc], DirectoryConfig]:
 
 def read(config: DirectoryConfig) -> dict[str, tuple[bytes | None, int | None]]:
     """name -> (the attachment, the size refused)."""
-    with connect(config.dc, config, password="pw") as conn:
+    with LiveSource(config, password="pw").open(config.dc) as conn:
         return {e.text("name") or "": (e.first("pooling"), e.refused.get("pooling"))
                 for e in conn.search_with_large_value(BASE, "(objectClass=*)",
                                                       ["objectGUID", "name", "pooling"],

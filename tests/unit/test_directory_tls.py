@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.config import load_config
-from poolsync.directory import connect, connection
+from poolsync.directory import LiveSource, connection
 from poolsync.errors import DirectoryUnavailable, TlsError
 from poolsync.lab import certs
 from tests.unit.fakes import write_config
@@ -115,7 +115,7 @@ def test_certificate_must_name_the_address(tmp_path: Path, ca: Path, address: st
     for port in tls_server(cert.cert, cert.key, starttls=starttls):
         config = load_config(config_for(tmp_path, port, ca, starttls=starttls))
         with pytest.raises(outcome) as info:
-            connect(config.directory.dc, config.directory, password="pw")
+            LiveSource(config.directory, password="pw").open(config.directory.dc)
         scheme = "ldap" if starttls else "ldaps"
         if outcome is TlsError:
             assert str(info.value) == (
@@ -135,7 +135,7 @@ def test_self_signed_certificate_is_refused_by_default(
                                         else None, starttls=starttls))
         assert config.directory.tls.validate  # the default
         with pytest.raises(TlsError) as info:
-            connect(config.directory.dc, config.directory, password="pw")
+            LiveSource(config.directory, password="pw").open(config.directory.dc)
         message = str(info.value)
         assert "is not trusted" in message
         assert "self-signed certificate" in message or "self signed" in message
@@ -156,7 +156,7 @@ def test_certificate_from_another_ca_is_refused(tmp_path: Path, ca: Path, other_
     for port in tls_server(cert.cert, cert.key, starttls=starttls):
         config = load_config(config_for(tmp_path, port, other_ca, starttls=starttls))
         with pytest.raises(TlsError, match=r"is not trusted .*unable to get local issuer"):
-            connect(config.directory.dc, config.directory, password="pw")
+            LiveSource(config.directory, password="pw").open(config.directory.dc)
 
 
 @pytest.mark.parametrize("starttls", [False, True], ids=["ldaps", "starttls"])
@@ -168,7 +168,7 @@ def test_validation_off_connects_to_anything_and_warns_once(
                                          tls_extra="validate: false, insecure: true"))
         for _ in range(3):  # three connections in one run (passes, retries, endpoints)
             with pytest.raises(DirectoryUnavailable):  # past TLS: no LDAP behind it
-                connect(config.directory.dc, config.directory, password="pw")
+                LiveSource(config.directory, password="pw").open(config.directory.dc)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [connection.INSECURE_WARNING]
     assert "validate: false" in warnings[0] and "\n" not in warnings[0]
@@ -180,7 +180,7 @@ def test_plain_ldap_warns_once_before_connecting(tmp_path: Path,
     config = load_config(write_config(tmp_path, dc_url="ldap://127.0.0.1:1"))
     for _ in range(2):
         with pytest.raises(DirectoryUnavailable):
-            connect(config.directory.dc, config.directory, password="pw")
+            LiveSource(config.directory, password="pw").open(config.directory.dc)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [connection.PLAINTEXT_WARNING.format(url="ldap://127.0.0.1:1")]
 
@@ -191,7 +191,7 @@ def test_validated_tls_gives_no_warning(tmp_path: Path, ca: Path,
     for starttls in (False, True):
         config = load_config(config_for(tmp_path, 1, ca, starttls=starttls))
         with pytest.raises(DirectoryUnavailable):
-            connect(config.directory.dc, config.directory, password="pw")
+            LiveSource(config.directory, password="pw").open(config.directory.dc)
     assert not caplog.records
 
 

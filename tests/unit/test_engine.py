@@ -49,9 +49,9 @@ def directory(subscribers: int = 30) -> FakeDirectory:
 
 def resync(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.MonkeyPatch, *,
            total: bool = True, **kwargs: object) -> engine.SyncResult:
-    monkeypatch.setattr(engine, "connect", fake.connect)
     config = load_config(write_config(tmp_path))
-    return engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)), password="pw", now=now,
+    return engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)),
+                           source=fake.serve(config), now=now,
                            total=total, **kwargs)  # type: ignore[arg-type]
 
 
@@ -115,7 +115,7 @@ def test_an_interrupt_mid_stream_leaves_the_previous_state(
     resync(tmp_path, directory(), monkeypatch)
     before = snapshot(tmp_path / "store.db")
     fake = directory(subscribers=80)
-    original = fake.connect
+    original = fake.open
 
     def interrupting(*args: object, **kwargs: object) -> object:
         conn = original(*args, **kwargs)  # type: ignore[arg-type]
@@ -129,7 +129,7 @@ def test_an_interrupt_mid_stream_leaves_the_previous_state(
         conn.search = search  # type: ignore[method-assign,assignment]
         return conn
 
-    monkeypatch.setattr(fake, "connect", interrupting)
+    monkeypatch.setattr(fake, "open", interrupting)
     with pytest.raises(KeyboardInterrupt):
         resync(tmp_path, fake, monkeypatch)
     assert snapshot(tmp_path / "store.db") == before
@@ -155,10 +155,10 @@ def test_a_pass_that_finds_no_locations_does_not_erase_the_store(
     assert snapshot(tmp_path / "store.db") == before
     with Store.open(tmp_path / "store.db", create=False) as store:
         assert store.runs()[0].status == "refused"
-    monkeypatch.setattr(engine, "connect", empty.connect)
     config = load_config(tmp_path / "poolsync.yaml")
-    summary = engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)), password="pw",
-                              now=now, total=True, allow_empty=True)
+    summary = engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)),
+                              source=empty.serve(config), now=now, total=True,
+                              allow_empty=True)
     assert summary.plan.counts["locations"].removed == 2
     assert summary.servers == 0
 
@@ -254,11 +254,10 @@ def test_a_changed_dc_forces_a_total_and_says_why(
 def test_an_old_watermark_forces_a_total(tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     resync(tmp_path, directory(), monkeypatch)
-    monkeypatch.setattr(engine, "connect", directory().connect)
     config = load_config(tmp_path / "poolsync.yaml")
     later = now() + timedelta(days=8)
-    result = engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)), password="pw",
-                             now=lambda: later)
+    result = engine.run_sync(config, load_profile(str(LICENSE_CLASS_PROFILE)),
+                             source=directory().serve(config), now=lambda: later)
     assert result.forced == {"domain": "watermark-too-old", "gc": "watermark-too-old"}
 
 
@@ -267,26 +266,24 @@ def test_the_deletion_guard_stops_a_run_and_names_what_it_would_delete(
     write_config(tmp_path)
     (tmp_path / "poolsync.yaml").write_text(
         (tmp_path / "poolsync.yaml").read_text() + "sync: {deletions: {max_objects: 5}}\n")
-    monkeypatch.setattr(engine, "connect", directory().connect)
     config = load_config(tmp_path / "poolsync.yaml")
     profile = load_profile(str(LICENSE_CLASS_PROFILE))
-    engine.run_sync(config, profile, password="pw", now=now)
+    engine.run_sync(config, profile, source=directory().serve(config), now=now)
     before = snapshot(tmp_path / "store.db")
-    fewer = directory(subscribers=20)  # 10 subscribers gone
-    monkeypatch.setattr(engine, "connect", fewer.connect)
+    fewer = directory(subscribers=20).serve(config)  # 10 subscribers gone
     with pytest.raises(UnsafeChangeError) as info:
-        engine.run_sync(config, profile, password="pw", now=now, total=True)
+        engine.run_sync(config, profile, source=fewer, now=now, total=True)
     message = str(info.value)
     assert "would delete 10 objects of the 32 held" in message
     assert "CN=u20,OU=Subscribers" in message and "--allow-deletes 10" in message
     assert snapshot(tmp_path / "store.db") == before
-    preview = engine.run_sync(config, profile, password="pw", now=now, total=True,
+    preview = engine.run_sync(config, profile, source=fewer, now=now, total=True,
                               dry_run=True)  # shows the plan, and that it would be refused
     assert preview.plan.counts["subscribers"].removed == 10
     assert preview.refusal is not None and "would delete 10 objects" in preview.refusal
     with pytest.raises(UnsafeChangeError, match="--allow-deletes 9 allows fewer"):
-        engine.run_sync(config, profile, password="pw", now=now, total=True, allow_deletes=9)
-    result = engine.run_sync(config, profile, password="pw", now=now, total=True,
+        engine.run_sync(config, profile, source=fewer, now=now, total=True, allow_deletes=9)
+    result = engine.run_sync(config, profile, source=fewer, now=now, total=True,
                              allow_deletes=10)
     assert result.plan.counts["subscribers"].removed == 10
     with Store.open(tmp_path / "store.db", create=False) as store:
@@ -324,27 +321,27 @@ def test_a_dry_run_plans_and_writes_nothing(tmp_path: Path,
 def test_a_dead_dc_fails_over_to_the_next_and_reads_it_in_full(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = directory()
-    monkeypatch.setattr(engine, "connect", fake.connect)
     path = write_config(tmp_path)
     text = path.read_text().replace('dc: {url: "ldaps://dc.invalid:636"}',
                                     'dc: {url: ["ldaps://dc1.invalid", "ldaps://dc2.invalid"]}')
     path.write_text(text)
     config = load_config(path)
     profile = load_profile(str(LICENSE_CLASS_PROFILE))
-    engine.run_sync(config, profile, password="pw", now=now)
+    fake.serve(config)
+    engine.run_sync(config, profile, source=fake, now=now)
     fake.down = {"dc1.invalid"}
     fake.dc_host = "dc2.lab.example.com"  # the next DC is another DC: USNs don't carry over
-    result = engine.run_sync(config, profile, password="pw", now=now)
+    result = engine.run_sync(config, profile, source=fake, now=now)
     domain = result.passes[0]
     assert (domain.endpoint, domain.mode, domain.reason) == (
         "ldaps://dc2.invalid", "total", "dc-changed")
     fake.down = set()  # dc1 is back, but the pass stays on dc2: no second total
-    again = engine.run_sync(config, profile, password="pw", now=now)
+    again = engine.run_sync(config, profile, source=fake, now=now)
     assert (again.passes[0].endpoint, again.passes[0].mode) == (
         "ldaps://dc2.invalid", "incremental")
     fake.down = {"dc1.invalid", "dc2.invalid"}
     with pytest.raises(DirectoryUnavailable, match="no domain endpoint answered"):
-        engine.run_sync(config, profile, password="pw", now=now)
+        engine.run_sync(config, profile, source=fake, now=now)
 
 
 def test_a_run_left_running_by_a_killed_process_is_recorded_as_abandoned(
@@ -397,14 +394,14 @@ def test_the_gc_connection_opened_ahead_is_used_once_and_closed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = directory()
     opened: list[object] = []
-    original = fake.connect
+    original = fake.open
 
     def tracking(*args: object, **kwargs: object) -> object:
         conn = original(*args, **kwargs)  # type: ignore[arg-type]
         opened.append(conn)
         return conn
 
-    fake.connect = tracking  # type: ignore[method-assign]
+    fake.open = tracking  # type: ignore[method-assign,assignment]
     resync(tmp_path, fake, monkeypatch)
     assert fake.connects == 2  # one per pass: the GC's was opened ahead and used
     assert all(c.closed for c in opened)  # type: ignore[attr-defined]
@@ -412,17 +409,16 @@ def test_the_gc_connection_opened_ahead_is_used_once_and_closed(
 
 def test_a_stale_warm_connection_is_closed_not_used(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from poolsync.sync.engine import _Warm
+    from poolsync.directory.prewarm import Prewarmed
 
-    fake = directory()
     config = load_config(write_config(tmp_path))
-    monkeypatch.setattr(engine, "connect", fake.connect)
-    with _Warm(config.directory.gc, config, None) as warm:
-        warm._opened -= _Warm.FRESH + 1  # opened long ago
+    fake = directory().serve(config)
+    with Prewarmed(fake, config.directory.gc) as warm:
+        warm._opened -= Prewarmed.FRESH + 1  # opened long ago
         assert warm.take(config.directory.gc) is None
-    with _Warm(config.directory.gc, config, None) as warm:
+    with Prewarmed(fake, config.directory.gc) as warm:
         assert warm.take(config.directory.dc) is None  # not the endpoint it opened
-    with _Warm(config.directory.gc, config, None) as warm:
+    with Prewarmed(fake, config.directory.gc) as warm:
         assert warm.take(config.directory.gc) is not None
         assert warm.take(config.directory.gc) is None  # once
 

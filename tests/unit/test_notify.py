@@ -5,21 +5,21 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from poolsync.config import DirectoryConfig, RetryPolicy, load_config
-from poolsync.directory import notify
+from poolsync.config import DirectoryConfig, Endpoint, RetryPolicy, load_config
 from poolsync.directory.notify import (
     DELETED_OBJECTS_WKGUID,
     MAX_WATCHES_PER_CONNECTION,
     ChangeWatcher,
     Watch,
 )
-from poolsync.directory.source import RootDse
+from poolsync.directory.source import LiveSource, Origin, RootDse
 from poolsync.errors import AuthError, DirectoryUnavailable, QueryError
 from tests.unit.fakes import write_config
 
@@ -34,8 +34,29 @@ def with_retries(config: DirectoryConfig, initial: float, maximum: float) -> Dir
                                                max_wait=maximum))
 
 
-def watcher(config: DirectoryConfig, containers: list[str], **kwargs: Any) -> ChangeWatcher:
-    return ChangeWatcher(config.dc, config, password="pw", containers=containers, **kwargs)
+class ScriptedSource:
+    """A DirectorySource whose readers a test scripts (``opener``); by default every
+    open fails, as against a DC that is down."""
+
+    def __init__(self, config: DirectoryConfig,
+                 opener: Callable[[Endpoint], Any] | None = None) -> None:
+        self.config = config
+        self.opener = opener
+        self.origin = Origin("memory", "scripted")
+        self.dcs, self.gcs = config.dcs, config.gcs
+        self.retries = config.retries
+        self.pass_timeout = 60.0
+
+    def open(self, endpoint: Endpoint) -> Any:
+        if self.opener is None:
+            raise DirectoryUnavailable("down")
+        return self.opener(endpoint)
+
+
+def watcher(config: DirectoryConfig, containers: list[str],
+            opener: Callable[[Endpoint], Any] | None = None, **kwargs: Any) -> ChangeWatcher:
+    return ChangeWatcher(ScriptedSource(config, opener), config.dc, containers=containers,
+                         **kwargs)
 
 
 def test_arguments_are_checked(config: DirectoryConfig) -> None:
@@ -64,22 +85,21 @@ def test_watches_are_spread_over_connections(config: DirectoryConfig) -> None:
     assert [len(x.watches) for x in watcher(config, containers,
                                              watch_deletions=False)._workers] == [4, 3]
     # A GC endpoint has no naming context to find Deleted Objects in.
-    gc = ChangeWatcher(config.gc, config, password="pw", containers=["OU=a"])
+    gc = ChangeWatcher(ScriptedSource(config), config.gc, containers=["OU=a"])
     assert [x.base for x in gc._workers[0].watches] == ["OU=a"]
     # Polling needs one connection whatever the number of containers.
     assert watcher(config, containers, mode="poll").connections == 1
 
 
 def test_failures_back_off_forever_and_stop_is_prompt(
-        config: DirectoryConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+        config: DirectoryConfig) -> None:
     calls: list[float] = []
 
     def refuse(*args: object, **kwargs: object) -> None:
         calls.append(time.monotonic())
         raise AuthError("no") if len(calls) == 2 else DirectoryUnavailable("down")
 
-    monkeypatch.setattr(notify, "connect", refuse)
-    w = watcher(with_retries(config, 0.1, 0.4), ["OU=a"])
+    w = watcher(with_retries(config, 0.1, 0.4), ["OU=a"], refuse)
     w.start()
     deadline = time.monotonic() + 5
     while len(calls) < 5 and time.monotonic() < deadline:
@@ -97,16 +117,14 @@ def test_failures_back_off_forever_and_stop_is_prompt(
     assert not w.wait_registered(0)
 
 
-def test_stop_interrupts_a_long_backoff(config: DirectoryConfig,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_interrupts_a_long_backoff(config: DirectoryConfig) -> None:
     calls = threading.Event()
 
     def refuse(*args: object, **kwargs: object) -> None:
         calls.set()
         raise DirectoryUnavailable("down")
 
-    monkeypatch.setattr(notify, "connect", refuse)
-    w = watcher(with_retries(config, 30, 60), ["OU=a"])
+    w = watcher(with_retries(config, 30, 60), ["OU=a"], refuse)
     w.start()
     assert calls.wait(2)
     time.sleep(0.1)  # now sleeping 30 s before the next attempt
@@ -138,7 +156,7 @@ class PollConn:
 
 
 def test_poll_mode_fires_on_usn_changes_and_after_reconnecting(
-        config: DirectoryConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+        config: DirectoryConfig) -> None:
     conns = [PollConn([100, 100, 101, 101, -1]), PollConn([105, 105])]
     opened: list[PollConn] = []
 
@@ -146,10 +164,9 @@ def test_poll_mode_fires_on_usn_changes_and_after_reconnecting(
         opened.append(conns.pop(0))
         return opened[-1]
 
-    monkeypatch.setattr(notify, "connect", connect)
     seen: list[int] = []
     w = watcher(with_retries(config, 0.05, 0.1), ["OU=a", "OU=b", "OU=c", "OU=d", "OU=e"],
-                mode="poll", poll_interval=0.05, on_change=lambda: seen.append(1))
+                connect, mode="poll", poll_interval=0.05, on_change=lambda: seen.append(1))
     with w:
         assert w.wait_registered(2)
         deadline = time.monotonic() + 3
@@ -162,13 +179,12 @@ def test_poll_mode_fires_on_usn_changes_and_after_reconnecting(
 
 
 def test_a_failing_callback_does_not_stop_the_watcher(
-        config: DirectoryConfig, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(notify, "connect", lambda *a, **k: PollConn([7]))
-
+        config: DirectoryConfig) -> None:
     def boom() -> None:
         raise RuntimeError("callback bug")
 
-    w = watcher(config, ["OU=a"], mode="poll", poll_interval=0.05, on_change=boom)
+    w = watcher(config, ["OU=a"], lambda _e: PollConn([7]), mode="poll", poll_interval=0.05,
+                on_change=boom)
     with w:
         assert w.wait_registered(2)
         assert w.changed.wait(1)
@@ -200,26 +216,43 @@ def test_how_an_ended_notification_search_is_handled(config: DirectoryConfig) ->
     assert not w.polling
 
 
-def test_a_callable_password_is_read_at_each_connect_and_not_kept(
-        config: DirectoryConfig, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The service hands the watcher its secret reader: every reconnect reads the
-    password anew (a rotated one is picked up) and the watcher holds no copy."""
+def test_every_reconnect_opens_the_source_anew(config: DirectoryConfig) -> None:
+    """The watcher keeps no connection (and no credential) between sessions: each
+    reconnect asks its source for a new reader."""
     conns = [PollConn([100, -1]), PollConn([105])]
-    given: list[object] = []
+    opened: list[str] = []
 
-    def connect(*args: object, **kwargs: object) -> PollConn:
-        given.append(kwargs["password"])
+    def connect(endpoint: Endpoint) -> PollConn:
+        opened.append(endpoint.url)
         return conns.pop(0)
 
-    reads = iter(["first-secret", "second-secret"])
-    monkeypatch.setattr(notify, "connect", connect)
-    w = ChangeWatcher(with_retries(config, 0.05, 0.1).dc, with_retries(config, 0.05, 0.1),
-                      password=lambda: next(reads), containers=["OU=a"], mode="poll",
-                      poll_interval=0.05)
+    w = watcher(with_retries(config, 0.05, 0.1), ["OU=a"], connect, mode="poll",
+                poll_interval=0.05)
     with w:
         deadline = time.monotonic() + 3
         while w.registrations < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        kept = [v for v in vars(w).values() if isinstance(v, str) and "secret" in v]
-    assert given == ["first-secret", "second-secret"]
+    assert opened == [config.dc.url, config.dc.url]
+
+
+def test_a_live_source_reads_a_callable_password_at_each_open_and_keeps_none(
+        config: DirectoryConfig) -> None:
+    """The service hands its live source the secret reader: every open reads the
+    password anew (a rotated one is picked up) and the source holds no copy."""
+    reads = iter(["first-secret", "second-secret"])
+    source = LiveSource(config, password=lambda: next(reads))
+    assert [source.password(), source.password()] == ["first-secret", "second-secret"]
+    kept = [v for v in vars(source).values() if isinstance(v, str) and "secret" in v]
     assert kept == []
+
+
+def test_a_reader_that_cannot_notify_is_refused_with_the_poll_mode_named(
+        config: DirectoryConfig) -> None:
+    from poolsync.directory.notify import _notifying
+
+    class Export:
+        changes = frozenset[str]()
+        endpoint = config.dc
+
+    with pytest.raises(QueryError, match=r"cannot send change notifications.*poll"):
+        _notifying(Export())  # type: ignore[arg-type]

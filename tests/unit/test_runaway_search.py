@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.config import DirectoryConfig, load_config
-from poolsync.directory import Bound, DirSyncRead, connect, dirsync
+from poolsync.directory import Bound, DirSyncRead, LiveSource, dirsync
 from poolsync.directory.dirsync import DirSyncResponse
 from poolsync.directory.paged import MAX_EMPTY_PAGES
 from poolsync.errors import RunawaySearch
@@ -42,7 +42,7 @@ def directory(tmp_path: Path) -> Configure:
 
 def search(config: DirectoryConfig, bound: Bound | None = None) -> list[str]:
     logging.getLogger("poolsync.directory.connection").setLevel(logging.ERROR)
-    with connect(config.dc, config, password="pw") as conn:
+    with LiveSource(config, password="pw").open(config.dc) as conn:
         return [e.dn for e in conn.search(BASE, "(objectClass=user)", ["name"], bound=bound)]
 
 
@@ -97,7 +97,7 @@ def test_a_dirsync_read_that_promises_more_forever_stops(
         more_results=True, cookie=b"same", unused=0))
     with FakeDc(lambda n: (page_of(n), b"")) as dc:
         config = directory(dc)
-        with connect(config.dc, config, password="pw") as conn:
+        with LiveSource(config, password="pw").open(config.dc) as conn:
             read = DirSyncRead(conn, BASE, "(objectClass=user)", ["name"])
             with pytest.raises(RunawaySearch, match="DirSync cookie it had already sent"):
                 list(read)

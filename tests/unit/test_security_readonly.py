@@ -21,7 +21,7 @@ from ldap3.operation.add import add_operation
 from ldap3.operation.search import search_operation
 
 from poolsync.config import load_config
-from poolsync.directory import DirectoryConnection, connect
+from poolsync.directory import DirectoryConnection, LiveSource
 from poolsync.errors import QueryError
 from tests.unit.fakes import write_config
 
@@ -140,7 +140,7 @@ def bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Dir
     recorder = Recorder()
     config = load_config(write_config(tmp_path, dc_url=f"ldap://127.0.0.1:{recorder.port}",
                                       directory_extra="  timeouts: {connect: 3, operation: 3}\n"))
-    conn = connect(config.directory.dc, config.directory, password="pw")
+    conn = LiveSource(config.directory, password="pw").open(config.directory.dc)
     yield conn, recorder
     conn._conn.socket.close()  # no unbind: the recorder must see only the test's bytes
 

@@ -14,7 +14,6 @@ from poolsync.config import load_config
 from poolsync.errors import PoolsyncError
 from poolsync.profile import load_profile
 from poolsync.store import Store
-from poolsync.sync import engine
 from poolsync.sync.engine import SyncResult
 from poolsync.sync.service import Schedule, Service
 from tests.unit.fakes import FakeDirectory, subscriber_entry, write_config
@@ -42,7 +41,6 @@ def make_service(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.Monkey
                  every: float = 60, total_every: float = 3600,
                  errors: list[PoolsyncError] | None = None,
                  watchers: list[FakeWatcher] | None = None) -> Service:
-    monkeypatch.setattr(engine, "connect", fake.connect)
     config = load_config(write_config(tmp_path))
 
     def factory(containers: list[str], on_change: Callable[[], None],
@@ -58,7 +56,7 @@ def make_service(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.Monkey
             errors.append(exc)
 
     results: list[SyncResult] = []
-    return Service(config, load_profile("cisco-unity"), password=lambda: "pw",
+    return Service(config, load_profile("cisco-unity"), source=fake.serve(config),
                    schedule=Schedule(every=every, total_every=total_every, jitter=0),
                    now=now, watcher_factory=factory, on_error=on_error,
                    on_result=lambda r, _s: results.append(r))
@@ -124,7 +122,7 @@ def test_stop_abandons_a_pass_that_is_still_reading(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = directory(subscribers=3000)
     service = make_service(tmp_path, fake, monkeypatch)
-    original = fake.connect
+    original = fake.open
     reading = threading.Event()
 
     def slow_connect(*args: object, **kwargs: object) -> object:
@@ -139,7 +137,7 @@ def test_stop_abandons_a_pass_that_is_still_reading(
         conn.search = slow  # type: ignore[method-assign,assignment]
         return conn
 
-    monkeypatch.setattr(engine, "connect", slow_connect)
+    monkeypatch.setattr(fake, "open", slow_connect)
     thread = run_in_thread(service)
     reading.wait(5)
     service.stop()
