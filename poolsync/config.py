@@ -121,7 +121,11 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class DirectoryConfig:
-    """``dcs`` and ``gcs`` are in failover order: the first that answers is used."""
+    """``dcs`` and ``gcs`` are in failover order: the first that answers is used.
+
+    ``ldif``: an export's files (``directory.ldif``), read instead of a live forest
+    (docs/offline.md); ``dcs`` and ``gcs`` may then be empty, and are not read.
+    """
 
     dcs: tuple[Endpoint, ...]
     gcs: tuple[Endpoint, ...]
@@ -131,6 +135,7 @@ class DirectoryConfig:
     timeouts: Timeouts
     retries: RetryPolicy
     max_entries: int = 1_000_000  # one search returning more is stopped (RunawaySearch)
+    ldif: tuple[Path, ...] = ()
 
     @property
     def dc(self) -> Endpoint:
@@ -432,24 +437,54 @@ def _forest(root: Node) -> str:
 
 def _directory(node: Node, *, forest: str, base_dir: Path) -> DirectoryConfig:
     node.check_keys(("dc", "gc", "bind", "tls", "page_size", "max_entries", "timeouts",
-                     "retries"))
-    dcs = _endpoints(node.child("dc"), role="dc", default_base_dn=forest_base_dn(forest))
-    gc_node = node.optional_child("gc")
-    if gc_node is None:
-        # No gc section: each DC's host, which is a GC in a single-DC forest.
-        gcs = tuple(_default_gc(dc) for dc in dcs)
+                     "retries", "ldif"))
+    ldif = _ldif_files(node, base_dir=base_dir)
+    if ldif and "dc" not in node:
+        # An export needs no DC: nothing connects, binds or negotiates TLS.
+        for key in ("gc", "bind", "tls"):
+            if key in node:
+                raise node.error("not used with ldif and no dc (an export is read from "
+                                 "its files); remove it", key=key)
+        dcs: tuple[Endpoint, ...] = ()
+        gcs: tuple[Endpoint, ...] = ()
+        bind = BindConfig(method="anonymous", user=None, password=None)
     else:
-        gcs = _endpoints(gc_node, role="gc", default_base_dn="")
+        dcs = _endpoints(node.child("dc"), role="dc", default_base_dn=forest_base_dn(forest))
+        gc_node = node.optional_child("gc")
+        if gc_node is None:
+            # No gc section: each DC's host, which is a GC in a single-DC forest.
+            gcs = tuple(_default_gc(dc) for dc in dcs)
+        else:
+            gcs = _endpoints(gc_node, role="gc", default_base_dn="")
+        bind = _bind(node.child("bind"), base_dir=base_dir)
     return DirectoryConfig(
         dcs=dcs,
         gcs=gcs,
-        bind=_bind(node.child("bind"), base_dir=base_dir),
+        bind=bind,
         tls=_tls(node.child_or_empty("tls"), base_dir=base_dir),
         page_size=node.optional_int("page_size", default=1000, minimum=1, maximum=1000),
         timeouts=_timeouts(node.child_or_empty("timeouts")),
         retries=_retries(node.child_or_empty("retries")),
         max_entries=node.optional_int("max_entries", default=1_000_000, minimum=1),
+        ldif=ldif,
     )
+
+
+def _ldif_files(node: Node, *, base_dir: Path) -> tuple[Path, ...]:
+    """``directory.ldif``: a non-empty list of readable LDIF files, each once."""
+    if "ldif" not in node:
+        return ()
+    raw = node.raw("ldif")
+    if not isinstance(raw, list) or not raw or not all(isinstance(v, str) and v for v in raw):
+        raise node.expected("a non-empty list of LDIF file paths", raw, key="ldif")
+    paths = [base_dir / _path_text(node, f"ldif[{i}]", str(v)) for i, v in enumerate(raw)]
+    for i, path in enumerate(paths):
+        problem = _unreadable(path)
+        if problem:
+            raise node.error(f"cannot read LDIF file {path}: {problem}", key=f"ldif[{i}]")
+    if len({p.resolve() for p in paths}) != len(paths):
+        raise node.error("an LDIF file is listed twice; each is read once", key="ldif")
+    return tuple(paths)
 
 
 def _url_host(host: str) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,12 +70,21 @@ class Context:
         config = self.config()
         return load_profile(config.profile, base_dir=config.base_dir)
 
-    def source(self) -> DirectorySource:
-        """Where the commands that read a forest read it: the configured DCs and GCs,
-        bound with the password read now (a secret that cannot be read fails here)."""
+    def source(self, *, ldif: Sequence[Path] = (), taken_at: dt.datetime | None = None,
+               require_locations: bool = True) -> DirectorySource:
+        """Where the commands that read a forest read it: an LDIF export (``ldif``, else
+        the config's ``directory.ldif``), validated now; else the configured DCs and
+        GCs, bound with the password read now (a secret that cannot be read fails here).
+        """
+        config = self.config()
+        files = tuple(ldif) or config.directory.ldif
+        if files:
+            from poolsync.cli.export import export_source
+
+            return export_source(config, self.profile(), files, taken_at=taken_at,
+                                 require_locations=require_locations)
         from poolsync.directory.source import LiveSource  # not for commands that never read
 
-        config = self.config()
         return LiveSource(config.directory, password=config.directory.bind.resolve_password())
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from poolsync.cli.export import ldif_files, ldif_options, store_holds_locations
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, EXIT_REFUSED, Context
 from poolsync.cli.output import (
     BarProgress,
@@ -121,10 +123,12 @@ def render_result(result: SyncResult) -> None:
               help="Also write Prometheus text-format metrics to this file (atomically), "
                    "for node_exporter's textfile collector; also when the run fails with "
                    "exit 4, 5 or 6. Not for --dry-run.")
+@ldif_options
 @click.pass_obj
 def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_deletes: int | None,
            allow_empty: bool, allow_growth: bool, fmt: str,
-           metrics_file: Path | None) -> None:
+           metrics_file: Path | None, from_ldif: tuple[Path, ...], taken_at: datetime | None,
+           more_ldif: tuple[Path, ...]) -> None:
     """Mirror Unity Locations and subscribers from the DC and the GC into the store.
 
     A domain pass reads the domain naming context on a DC, then a GC pass reads the
@@ -136,14 +140,28 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
     more than the deletion guard allows, and commits both passes in one transaction:
     a failed run leaves the previous state intact.
 
+    With --from-ldif (or directory.ldif in the config) both passes read an LDIF export
+    instead (docs/offline.md), always in full, and the store's data is dated when the
+    export was taken. The export is checked first: a file cut short, not LDIF, a Unity
+    object without objectGUID, an object twice or no Location at all stops the run
+    (exit 2) before the store is touched.
+
     \b
     Exit codes: 0 synced; 3 synced, but a pool is out of compliance; 4 refused an
     unsafe change (nothing written); 5 the directory could not be read; 6 another run
-    holds the store; 2 configuration error; 1 other errors.
+    holds the store; 2 configuration error or a bad export; 1 other errors.
     """
+    files = ldif_files(from_ldif, more_ldif, taken_at)
+    if files and not total:
+        raise click.UsageError("--from-ldif needs --total: an export holds no change "
+                               "history, so it is always read in full")
     config = ctx.config()
     profile = ctx.profile()
-    source = ctx.source()
+    # An export without Locations is the wrong export (exit 2), unless the store holds
+    # some: then the run's own guard refuses to empty it (exit 4, or --allow-empty).
+    exported = files or config.directory.ldif
+    source = ctx.source(ldif=files, taken_at=taken_at,
+                        require_locations=not (exported and store_holds_locations(config)))
     # No TLS, or TLS without validation, is warned about where connections open
     # (poolsync.directory.connection), once in each run of every command that connects.
     started = now()
@@ -159,10 +177,20 @@ def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_delete
         raise
     if metrics_file is not None and not dry_run:
         write_run_metrics(metrics_file, config, started=started, result=result)
+    origin = source.origin
     if fmt == "json":
-        print_json(result_json(result))
+        doc = result_json(result)
+        doc["origin"] = {"kind": origin.kind, "label": origin.label,
+                         "taken_at": origin.taken_at.isoformat(timespec="seconds")
+                         if origin.taken_at is not None else None}
+        print_json(doc)
     else:
         render_result(result)
+        if origin.kind == "export" and origin.taken_at is not None:
+            stdout_console().print(
+                f"Read from an LDIF export ({origin.label}) taken "
+                f"{origin.taken_at.isoformat(timespec='seconds')}: the store's data is "
+                "dated then.", highlight=False, markup=False)
     warn_absent_servers(config.doctor.names(), result.server_names)
     if result.refusal is not None:
         from rich.markup import escape

@@ -137,9 +137,8 @@ class _Scan:
 
 def _naming_context_of(dn: str) -> str:
     """The DC=... tail of a DN: the domain it is in, as far as the DN tells."""
-    parts = [p for p in dn.split(",")]
     tail: list[str] = []
-    for part in reversed(parts):
+    for part in reversed(dn.split(",")):
         if not part.strip().upper().startswith("DC="):
             break
         tail.insert(0, part.strip())
@@ -159,8 +158,10 @@ def _time(text: str | None) -> dt.datetime | None:
 
 def _facts(scan: _Scan, files: tuple[Path, ...]) -> ExportFacts:
     root = scan.root
-    text = (lambda name: (root.text(name) or "").strip()) if root is not None \
-        else (lambda name: "")
+
+    def text(name: str) -> str:
+        return (root.text(name) or "").strip() if root is not None else ""
+
     domain = (text("defaultNamingContext")
               or (min(scan.domains, key=len) if scan.domains else "")
               or _naming_context_of(scan.first_location))

@@ -1,0 +1,61 @@
+"""Where the store's data came from: a live forest, or an export taken at some time.
+
+Every pass record keeps the endpoint it read (``ldaps://dc1:636``, or
+``ldif:/abs/export.ldif`` for an LDIF export) and when (for an export, when it was
+taken). :func:`data_origin` turns the store's pass records into the line and the JSON
+field that ``pool``, ``report capacity`` and ``doctor`` show, so a report made from an
+export says so and says how old it is. Pure: no I/O.
+
+Entry points: :func:`data_origin`, :class:`DataOrigin`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from poolsync.store import PassRecord
+
+__all__ = ["EXPORT_LIMITS", "DataOrigin", "data_origin"]
+
+_LDIF = "ldif:"
+
+#: What a report from an export cannot know, said once wherever an export's data shows.
+EXPORT_LIMITS = ("a snapshot: changes since then, replication between DCs and what each "
+                 "DC holds are not in it (docs/offline.md)")
+
+
+@dataclass(frozen=True, slots=True)
+class DataOrigin:
+    kind: Literal["export", "directory"]
+    endpoints: tuple[str, ...]  # as the passes recorded them
+    at: str                     # ISO time: when the export was taken, or last read
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(e.removeprefix(_LDIF) for e in self.endpoints if e.startswith(_LDIF))
+
+    def line(self) -> str:
+        """One line for people."""
+        if self.kind == "export":
+            return (f"From an LDIF export ({', '.join(self.files)}) taken {self.at}: "
+                    f"{EXPORT_LIMITS}.")
+        return f"Read from {', '.join(self.endpoints)} at {self.at}."
+
+    def as_json(self) -> dict[str, Any]:
+        if self.kind == "export":
+            return {"kind": "export", "files": list(self.files), "taken_at": self.at}
+        return {"kind": "directory", "endpoints": list(self.endpoints), "read_at": self.at}
+
+
+def data_origin(passes: Iterable[PassRecord]) -> DataOrigin | None:
+    """The origin of what the store holds, from its pass records (None before any)."""
+    records = sorted(passes, key=lambda p: p.name)
+    if not records:
+        return None
+    endpoints = tuple(dict.fromkeys(p.endpoint for p in records))
+    export = any(e.startswith(_LDIF) for e in endpoints)
+    return DataOrigin("export" if export else "directory", endpoints,
+                      max(p.synced_at for p in records))
