@@ -13,14 +13,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from poolsync.store import PassRecord
 
-__all__ = ["EXPORT_LIMITS", "DataOrigin", "data_origin"]
+__all__ = ["EXPORT_LIMITS", "SCHEME", "DataOrigin", "data_origin", "export_files",
+           "is_export"]
 
-_LDIF = "ldif:"
+#: The scheme of an export's endpoint URL ("ldif:/abs/path.ldif"; several files joined
+#: by ",", each percent-quoted): the store's pass records keep it, so every report can
+#: tell an export's data from a live read.
+SCHEME: Final = "ldif"
+
+
+def is_export(endpoint_url: str) -> bool:
+    """Whether a pass record's endpoint is an LDIF export rather than a DC."""
+    return endpoint_url.startswith(SCHEME + ":")
+
+
+def export_files(endpoint_url: str) -> tuple[str, ...]:
+    """The files an export's endpoint URL names (see ``LdifSource.endpoint``)."""
+    if not is_export(endpoint_url):
+        return ()
+    return tuple(unquote(part) for part in endpoint_url[len(SCHEME) + 1:].split(","))
 
 #: What a report from an export cannot know, said once wherever an export's data shows.
 EXPORT_LIMITS = ("a snapshot: changes since then, replication between DCs and what each "
@@ -35,7 +52,7 @@ class DataOrigin:
 
     @property
     def files(self) -> tuple[str, ...]:
-        return tuple(e.removeprefix(_LDIF) for e in self.endpoints if e.startswith(_LDIF))
+        return tuple(dict.fromkeys(f for e in self.endpoints for f in export_files(e)))
 
     def line(self) -> str:
         """One line for people."""
@@ -56,6 +73,6 @@ def data_origin(passes: Iterable[PassRecord]) -> DataOrigin | None:
     if not records:
         return None
     endpoints = tuple(dict.fromkeys(p.endpoint for p in records))
-    export = any(e.startswith(_LDIF) for e in endpoints)
+    export = any(is_export(e) for e in endpoints)
     return DataOrigin("export" if export else "directory", endpoints,
                       max(p.synced_at for p in records))

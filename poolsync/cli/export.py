@@ -11,15 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from poolsync.config import Config
-from poolsync.directory.ldif import LdifSource
 from poolsync.profile import Profile
 from poolsync.provenance import DataOrigin, data_origin
 from poolsync.store import Store
+
+if TYPE_CHECKING:  # the directory package imports ldap3: not for `pool` and `report`
+    from poolsync.directory.ldif import LdifSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,6 +73,8 @@ def export_source(config: Config, profile: Profile, files: Sequence[Path], *,
                   require_locations: bool = True) -> LdifSource:
     """The export's source, validated (LdifError, exit 2, before anything is read or
     written; see :meth:`LdifSource.validate`)."""
+    from poolsync.directory.ldif import LdifSource
+
     source = LdifSource(files, taken_at=taken_at, max_entries=config.directory.max_entries,
                         profile=profile, pass_timeout=config.directory.timeouts.pass_)
     source.validate(require_locations=require_locations)

@@ -8,6 +8,7 @@ import sys
 import click
 
 from poolsync.allocation import build_pool_report
+from poolsync.cli.export import store_origin
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stdout_console, warn_absent_servers
 from poolsync.compliance import assess
@@ -45,6 +46,8 @@ def pool(ctx: Context, fmt: str, source: str) -> None:
     probe` read a server, its own numbers are shown beside the directory's copy, and
     flagged when they differ. Exits 3 when a pool uses more seats of a class than it
     has licensed, or a server breaks a per-server limit (compliance.* in the config).
+    When the store was filled from an LDIF export, the report says so and when the
+    export was taken (JSON: "origin").
     """
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
@@ -53,6 +56,7 @@ def pool(ctx: Context, fmt: str, source: str) -> None:
             locations, homed = store.locations(), store.homed_seats()
             first_seen = store.violations()
             readings = best_readings(store.latest_readings())
+            origin = store_origin(store)
         warn_absent_servers(config.doctor.names(), (loc.name for loc in locations))
         live = {loc.guid: compare(loc, readings[loc.name.lower()]) for loc in locations
                 if loc.name.lower() in readings}
@@ -69,11 +73,18 @@ def pool(ctx: Context, fmt: str, source: str) -> None:
         states = assess(report, locations, homed, limits=config.compliance,
                         first_seen=first_seen, now=now())
     if fmt == "json":
-        print_json(pool_report_json(report, generated=now(), states=states, live=live,
-                                    source=source))
+        doc = pool_report_json(report, generated=now(), states=states, live=live,
+                               source=source)
+        doc["origin"] = origin.as_json() if origin is not None else None
+        print_json(doc)
     elif fmt == "csv":
         sys.stdout.write(pool_report_csv(report, states))
+        if origin is not None and origin.kind == "export":
+            log.warning("%s", origin.line())  # CSV has no place for it: stderr
     else:
-        pool_report_table(report, stdout_console(), states, live)
+        console = stdout_console()
+        pool_report_table(report, console, states, live)
+        if origin is not None and origin.kind == "export":
+            console.print(origin.line(), style="yellow", highlight=False, markup=False)
     if not (report.compliant and states.compliant):
         click.get_current_context().exit(EXIT_NOT_COMPLIANT)

@@ -12,6 +12,7 @@ import click
 from poolsync.capacity.model import CapacityReport, LicenseChange, WhatIf
 from poolsync.capacity.project import project
 from poolsync.capacity.whatif import apply, load_scenario
+from poolsync.cli.export import store_origin
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import emit, now, out_options, stderr_console
 from poolsync.config import CapacityConfig, parse_duration
@@ -121,6 +122,9 @@ def capacity(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
     dates. Recommendations are ranked by urgency. The history is what every
     successful resync stored (and `history import` loaded).
 
+    When the store was filled from an LDIF export, the report says so (a note) and
+    projects from the day the export was taken unless --today says otherwise.
+
     Exits 3 when a pool runs out of a seat class within the horizon (before any
     what-if).
     """
@@ -128,9 +132,14 @@ def capacity(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
     window_days = _days(window, config.capacity.window_days, "--window")
     horizon_days = _days(horizon, config.capacity.horizon_days, "--horizon")
     generated = now()
-    day = today.date() if today is not None else generated.date()
-    since = datetime.combine(day - timedelta(days=window_days), time(), tzinfo=UTC)
     with Store.open(config.store, create=False) as store:
+        origin = store_origin(store)
+        exported = origin is not None and origin.kind == "export"
+        # An export is a snapshot of its own day: project from there, not from today.
+        day = (today.date() if today is not None
+               else datetime.fromisoformat(origin.at).date() if origin is not None and exported
+               else generated.date())
+        since = datetime.combine(day - timedelta(days=window_days), time(), tzinfo=UTC)
         snapshots = store.snapshots(since=since)
     if not [s for s in snapshots if s.taken_at.date() <= day]:
         raise StoreError(f"{config.store} holds no usage history in the {window_days} days "
@@ -151,6 +160,9 @@ def capacity(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
         result = replace(result, what_if=WhatIf(
             scenario=str(what_if), pools=after.pools,
             recommendations=after.recommendations, applied=applied.sentences))
+    if origin is not None and exported:
+        projected = "" if today is not None else f"; projected from its day, {day}"
+        result = replace(result, notes=(*result.notes, origin.line()[:-1] + projected + "."))
     text = render(result, fmt)
     if emit(text, out, follow_symlinks=follow_symlinks, mode=mode):
         stderr_console().print(f"report: wrote {out} ({fmt})", highlight=False)

@@ -28,24 +28,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+from urllib.parse import quote
 
 from poolsync.config import Endpoint, RetryPolicy
 from poolsync.directory.ldif_file import LdifError, Record, read_ldif, read_records
 from poolsync.directory.source import DirectoryReader, Origin, RootDse
 from poolsync.model import Entry
 from poolsync.profile import Profile, load_profile
+from poolsync.provenance import SCHEME, export_files, is_export
 
-__all__ = ["SCHEME", "ExportFacts", "LdifError", "LdifSource", "is_export", "read_ldif"]
+__all__ = ["SCHEME", "ExportFacts", "LdifError", "LdifSource", "export_files", "is_export",
+           "read_ldif"]
 
-#: The scheme of an export's endpoint URL ("ldif:/abs/path.ldif"): the store's pass
-#: records keep it, so every report can tell an export's data from a live read.
-SCHEME: Final = "ldif"
 _NO_RETRIES: Final = RetryPolicy(attempts=1, initial_wait=0.0, max_wait=0.0)
-
-
-def is_export(endpoint_url: str) -> bool:
-    """Whether a pass record's endpoint is an LDIF export rather than a DC."""
-    return endpoint_url.startswith(SCHEME + ":")
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +247,13 @@ class LdifSource:
 
     @property
     def endpoint(self) -> Endpoint:
+        """``ldif:`` and every file's absolute path, percent-quoted, joined by ","
+        (``ldif:/srv/export.ldif`` for one file): the pass records keep the URL, and
+        reports name the files from it (:func:`export_files`)."""
         host = self.facts.root.dns_host_name if self.facts.has_root_dse else "export"
-        return Endpoint(url=f"{SCHEME}:{self.paths[0].resolve()}", scheme=SCHEME, host=host,
-                        port=0, use_ssl=False, base_dn="")
+        url = SCHEME + ":" + ",".join(quote(str(p.resolve()), safe="/") for p in self.paths)
+        return Endpoint(url=url, scheme=SCHEME, host=host, port=0, use_ssl=False,
+                        base_dn="")
 
     @property
     def dcs(self) -> tuple[Endpoint, ...]:
