@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 
 import click
 
+from poolsync.cli.export import ldif_files, ldif_options
 from poolsync.cli.main import EXIT_DIRECTORY, EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stderr_console
 from poolsync.config import Config, load_config
@@ -57,8 +60,14 @@ def gather(config: Config, profile: Profile, source: DirectorySource, *, quiet: 
     # Unity servers without a configured GC monitor: the first GC of the config that
     # answers, as a failover list is read.
     readable = {p.url: p.dc for p in forest.probes if p.error is None and p.gc}
-    default_gc = next((readable[e.url] for e in config.directory.gcs if e.url in readable),
-                      None)
+    default_gc = next((readable[e.url] for e in source.gcs if e.url in readable), None)
+    origin = source.origin
+    if origin.kind == "export":
+        taken = origin.taken_at.isoformat(timespec="seconds") if origin.taken_at else "?"
+        notes.append(f"read from an LDIF export ({origin.label}) taken {taken}: one "
+                     "snapshot of one DC's view, standing in for every DC and Global "
+                     "Catalog; what other DCs hold, replication between them and changes "
+                     "since are not in it (docs/offline.md)")
     inp = DoctorInput(
         forest=config.forest,
         topology=forest.topology,
@@ -91,8 +100,10 @@ def _store(config: Config, forest: ForestProbe, profile: Profile
 @click.argument("server", required=False)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="table for people; json for machines (docs/doctor.md).")
+@ldif_options(more=False)
 @click.pass_obj
-def doctor(ctx: Context, server: str | None, fmt: str) -> None:
+def doctor(ctx: Context, server: str | None, fmt: str, from_ldif: tuple[Path, ...],
+           taken_at: datetime | None) -> None:
     """Say why Unity servers are missing from the pool, with evidence and the fix.
 
     Asks every DC and Global Catalog in the config (directory.dc.url and
@@ -105,13 +116,17 @@ def doctor(ctx: Context, server: str | None, fmt: str) -> None:
     config has servers: and `servers probe` stored readings, it compares what each
     server says about its own license with its Location's copy
     (attachment-not-published, attachment-differs, server-unreachable). With SERVER,
-    only that server. Reads the directory only; never writes to it.
+    only that server. Reads the directory only; never writes to it. With
+    --from-ldif (or directory.ldif in the config) it reads an LDIF export instead,
+    as one DC and Global Catalog (docs/offline.md says what that can tell).
 
     Exits 0 when every server is healthy, 3 when something was found, 5 when
     nothing was found but not every DC and GC could be read (or none at all).
     """
     config = ctx.config()
-    inp, notes = gather(config, ctx.profile(), ctx.source(), quiet=fmt == "json")
+    files = ldif_files(from_ldif, taken_at=taken_at)
+    source = ctx.source(ldif=files, taken_at=taken_at, require_locations=False)
+    inp, notes = gather(config, ctx.profile(), source, quiet=fmt == "json")
     report = diagnose(inp, only=server)
     if notes:
         report = replace(report, notes=(*report.notes, *notes))

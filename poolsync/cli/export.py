@@ -39,23 +39,34 @@ def _taken_at(ctx: click.Context, param: click.Parameter, value: str | None,
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
-def ldif_options(func: F) -> F:
-    """``--from-ldif FILE [FILE...]`` (more files may follow as arguments) and
-    ``--taken-at``."""
+def ldif_options(*, taken_at: bool = True, more: bool = True) -> Callable[[F], F]:
+    """``--from-ldif FILE`` (repeatable; with ``more``, further files may follow as
+    arguments: ``--from-ldif a.ldif b.ldif``) and, with ``taken_at``, ``--taken-at``.
+    The command gets ``from_ldif``, ``more_ldif`` and ``taken_at`` (empty or None when
+    not offered)."""
     path = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
-    func = click.argument("more_ldif", nargs=-1, type=path, metavar="[FILE...]")(func)
-    func = click.option(
-        "--taken-at", callback=_taken_at, metavar="ISO-TIME", default=None,
-        help="When the export was taken (ISO 8601; UTC without an offset). Default: "
-             "the export's own rootDSE currentTime, else the newest file's time.")(func)
-    return click.option(
-        "--from-ldif", "from_ldif", type=path, multiple=True, metavar="FILE",
-        help="Read an LDIF export (ldapsearch or ldifde -u; more files may follow) "
-             "instead of the configured forest: docs/offline.md.")(func)
+
+    def decorate(func: F) -> F:
+        if more:
+            func = click.argument("more_ldif", nargs=-1, type=path, metavar="[FILE...]")(func)
+        if taken_at:
+            func = click.option(
+                "--taken-at", callback=_taken_at, metavar="ISO-TIME", default=None,
+                help="When the export was taken (ISO 8601; UTC without an offset). "
+                     "Default: the export's own rootDSE currentTime, else the newest "
+                     "file's time.")(func)
+        return click.option(
+            "--from-ldif", "from_ldif", type=path, multiple=True, metavar="FILE",
+            help="Read an LDIF export (ldapsearch or ldifde -u) instead of the "
+                 "configured forest: docs/offline.md. "
+                 + ("More files may follow." if more else "Repeat it for more files."),
+        )(func)
+
+    return decorate
 
 
-def ldif_files(from_ldif: Sequence[Path], more: Sequence[Path],
-               taken_at: dt.datetime | None) -> tuple[Path, ...]:
+def ldif_files(from_ldif: Sequence[Path], more: Sequence[Path] = (),
+               taken_at: dt.datetime | None = None) -> tuple[Path, ...]:
     """The files of ``--from-ldif FILE [FILE...]``; usage errors for strays."""
     if more and not from_ldif:
         raise click.UsageError(f"unexpected argument {str(more[0])!r} (LDIF files go "

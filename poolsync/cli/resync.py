@@ -123,7 +123,7 @@ def render_result(result: SyncResult) -> None:
               help="Also write Prometheus text-format metrics to this file (atomically), "
                    "for node_exporter's textfile collector; also when the run fails with "
                    "exit 4, 5 or 6. Not for --dry-run.")
-@ldif_options
+@ldif_options()
 @click.pass_obj
 def resync(ctx: Context, total: bool, dry_run: bool, verbose: bool, allow_deletes: int | None,
            allow_empty: bool, allow_growth: bool, fmt: str,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from poolsync.cli.export import ldif_files, ldif_options
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stderr_console, write_atomic
 from poolsync.discovery.report import build_report, profile_text, report_json, report_table
@@ -29,8 +30,10 @@ def schema() -> None:
                    "config's `profile:`. Only when every required role is found.")
 @click.option("--sample", "limit", type=click.IntRange(min=1, max=100_000), default=2000,
               show_default=True, help="How many subscribers to read at most.")
+@ldif_options(taken_at=False)
 @click.pass_obj
-def discover(ctx: Context, fmt: str, write_profile: Path | None, limit: int) -> None:
+def discover(ctx: Context, fmt: str, write_profile: Path | None, limit: int,
+             from_ldif: tuple[Path, ...], more_ldif: tuple[Path, ...]) -> None:
     """Find which attributes of this forest play each profile role, from the values.
 
     Reads (never writes) the schema naming context: every ciscoEcsbu* attribute and
@@ -45,23 +48,34 @@ def discover(ctx: Context, fmt: str, write_profile: Path | None, limit: int) -> 
     objects live, and warns when the config's base DNs would miss them.
 
     Uses the config's domain pass (directory.dc) and bind: the same rights as a
-    resync. Exits 0 when every required role is certain or likely, 3 when one is
-    ambiguous or missing (or the forest has no Unity schema), 5 when the directory
-    cannot be read.
+    resync. With --from-ldif (or directory.ldif in the config), reads an LDIF export
+    that holds the schema partition (docs/offline.md) instead. Exits 0 when every
+    required role is certain or likely, 3 when one is ambiguous or missing (or the
+    forest has no Unity schema), 5 when the directory cannot be read.
     """
     config = ctx.config()
     profile = ctx.profile()
     quiet = fmt == "json"
-    source = ctx.source()
+    source = ctx.source(ldif=ldif_files(from_ldif, more_ldif), require_locations=False)
+    origin = source.origin
     if not quiet:
-        stderr_console().print(f"[bold]schema:[/] reading {source.dcs[0].url}",
-                               highlight=False)
+        what = (f"the LDIF export {origin.label}" if origin.kind == "export"
+                else source.dcs[0].url)
+        stderr_console().print(f"[bold]schema:[/] reading {what}", highlight=False,
+                               markup=False)
     sample = sample_forest(source, config, profile, limit=limit)
     report = build_report(config, profile, sample, now=now())
     if fmt == "json":
-        print_json(report_json(report))
+        doc = report_json(report)
+        doc["origin"] = {"kind": origin.kind, "label": origin.label,
+                         "taken_at": origin.taken_at.isoformat(timespec="seconds")
+                         if origin.taken_at is not None else None}
+        print_json(doc)
     else:
         sys.stdout.write(report_table(report))
+        if origin.kind == "export" and origin.taken_at is not None:
+            sys.stdout.write(f"From an LDIF export ({origin.label}) taken "
+                             f"{origin.taken_at.isoformat(timespec='seconds')}.\n")
     if write_profile is not None:
         if report.exit_code != 0:
             raise UserError(f"{write_profile}: not written: not every required role was "
