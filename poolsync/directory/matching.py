@@ -42,7 +42,7 @@ from ldap3.utils.dn import parse_dn
 from poolsync.errors import QueryError
 from poolsync.model import Entry
 
-__all__ = ["BIT_AND", "BIT_OR", "Predicate", "compile_filter", "dn_key"]
+__all__ = ["BIT_AND", "BIT_OR", "DnKey", "Predicate", "compile_filter", "dn_key"]
 
 Predicate = Callable[[Entry], bool]
 BIT_AND: Final = "1.2.840.113556.1.4.803"  # LDAP_MATCHING_RULE_BIT_AND
@@ -57,12 +57,14 @@ _INTEGER: Final = re.compile(rb"-?[0-9]+")
 # no unescaping of values (its ldap_escape_to_bytes keeps "\," as two characters).
 _DN_ESCAPE: Final = re.compile(rb"\\([0-9A-Fa-f]{2})|\\(.)", re.DOTALL)
 
-DnKey = tuple[tuple[str, str, str], ...]
+#: A DN as compared: its RDNs, leaf first, each a sorted tuple of (type, value) pairs.
+DnKey = tuple[tuple[tuple[str, str], ...], ...]
 
 
 def dn_key(dn: str) -> DnKey:
-    """``dn`` as compared: per attribute-value pair, the type and the unescaped value
-    case-folded, and the separator after it ("+" within a multi-valued RDN).
+    """``dn`` as compared: its RDNs leaf first, each a sorted tuple of (type, value)
+    pairs, types lower-cased, values unescaped and case-folded (the order of the pairs
+    of a multi-valued RDN, ``CN=a+SN=b``, does not matter).
 
     ValueError when ``dn`` is not a DN (ldap3's parser says why)."""
     if not dn:
@@ -71,8 +73,14 @@ def dn_key(dn: str) -> DnKey:
         parts = parse_dn(dn)
     except LDAPException as exc:
         raise ValueError(f"not a DN: {dn!r} ({exc})") from exc
-    return tuple((kind.strip().lower(), _unescape(value).casefold(), sep)
-                 for kind, value, sep in parts)
+    rdns: list[tuple[tuple[str, str], ...]] = []
+    pairs: list[tuple[str, str]] = []
+    for kind, value, separator in parts:
+        pairs.append((kind.strip().lower(), _unescape(value).casefold()))
+        if separator != "+":
+            rdns.append(tuple(sorted(pairs)))
+            pairs = []
+    return tuple(rdns)
 
 
 def _unescape(value: str) -> str:
@@ -165,7 +173,7 @@ def _equality(name: str, wanted: bytes) -> Callable[[bytes], bool]:
             return True
         if category:  # (objectCategory=person) names CN=Person,CN=Schema,...
             key = _dn_or_none(text)
-            return bool(key) and key is not None and key[0][1] == wanted_text
+            return bool(key) and key is not None and wanted_text in {v for _, v in key[0]}
         return wanted_dn is not None and _dn_or_none(text) == wanted_dn
 
     return test
