@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ldap3.core.exceptions import LDAPInvalidFilterError
 
 from poolsync.config import load_config
-from poolsync.directory.source import DirectoryReader, LiveSource
+from poolsync.directory.source import LiveSource
 from poolsync.lab.edit import Add, Delete, LabEditor
 from tests.conftest import TOPOLOGIES, _bring_up
 from tests.contract.canonical import CANONICAL, GONE, Canonical
@@ -57,20 +56,3 @@ class TestLiveSource(SourceContract):
     @pytest.fixture
     def held(self, live: Held) -> Held:
         return live
-
-    # Where the live reader breaks the contract today (strict: a fix makes these fail,
-    # and the marker goes).
-
-    @pytest.mark.xfail(strict=True, raises=LDAPInvalidFilterError, reason=(
-        "PagedSearch parses the filter in DirectoryConnection.search, outside the "
-        "translation to poolsync errors: ldap3's LDAPInvalidFilterError leaks"))
-    def test_a_malformed_filter_is_a_query_error(self, reader: DirectoryReader,
-                                                 held: Held) -> None:
-        super().test_a_malformed_filter_is_a_query_error(reader, held)
-
-    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "search_with_large_value refuses only entries whose message exceeds max_bytes "
-        "+ MESSAGE_OVERHEAD (64 KiB): a value a little over max_bytes comes through"))
-    def test_a_large_value_over_the_bound_is_refused_with_its_size(
-            self, held: Held, reader: DirectoryReader) -> None:
-        super().test_a_large_value_over_the_bound_is_refused_with_its_size(held, reader)
