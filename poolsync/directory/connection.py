@@ -74,6 +74,18 @@ def _key(entry: Entry) -> str:
         return f"dn:{entry.dn.lower()}"
 
 
+def _bounded(entry: Entry, large: str, max_bytes: int) -> Entry:
+    """``entry`` without its ``large`` value when that is over ``max_bytes`` (a page's
+    messages are bounded with room for the rest of the entry, so a value a little over
+    the bound comes through whole): refused with its size, as one read on its own."""
+    values = entry.attributes.get(large.lower())
+    size = max((len(v) for v in values), default=0) if values else 0
+    if size <= max_bytes:
+        return entry
+    rest = {k: v for k, v in entry.attributes.items() if k != large.lower()}
+    return Entry(entry.dn, rest, refused={large.lower(): size})
+
+
 def _too_large(exc: QueryError) -> bool:
     """Whether the DC refused a reply as too large (sizeLimitExceeded, adminLimitExceeded)."""
     cause = exc.__cause__
@@ -106,6 +118,8 @@ def translate(exc: Exception, endpoint: Endpoint, *, user: str | None,
         return _tls_error(text, where, endpoint, ca_file=ca_file, issuer=issuer)
     if isinstance(exc, lex.LDAPConnectionIsReadOnlyError):  # a bug, never worth a retry
         return QueryError(f"{where}: {text}")
+    if isinstance(exc, lex.LDAPInvalidFilterError):  # nothing was sent: a bug or bad input
+        return QueryError(f"{where}: bad filter: {text}")
     if isinstance(exc, lex.LDAPOperationResult) and not isinstance(
         exc, lex.LDAPUnavailableResult | lex.LDAPBusyResult
     ):
@@ -313,10 +327,18 @@ class DirectoryConnection:
         """
         controls: list[tuple[str, bool, bytes | None]] | None = (
             [(SHOW_DELETED_OID, True, None)] if show_deleted else None)
-        return self._paged(PagedSearch(
-            self._conn, base, ldap_filter, attributes, page_size=self._page_size,
+        return self._paged(self._pages(
+            base, ldap_filter, attributes, page_size=self._page_size,
             max_entries=self._limit_of(bound)[0], controls=controls,
             on_receive=self._check_deadline), base, bound)
+
+    def _pages(self, base: str, ldap_filter: str, attributes: list[str],
+               **options: Any) -> PagedSearch:
+        """A :class:`PagedSearch` (which encodes the request, filter included, at once)."""
+        try:
+            return PagedSearch(self._conn, base, ldap_filter, attributes, **options)
+        except lex.LDAPException as exc:
+            raise translate(exc, self.endpoint, user=self._user) from exc
 
     def _limit_of(self, bound: Bound | None) -> tuple[int, str]:
         if bound is not None and bound.entries < self._max_entries:
@@ -357,8 +379,8 @@ class DirectoryConnection:
         out.
         """
         others = [a for a in attributes if a.lower() != large.lower()]
-        pages = PagedSearch(
-            self._conn, base, ldap_filter, attributes,
+        pages = self._pages(
+            base, ldap_filter, attributes,
             page_size=max(1, min(self._page_size,
                                  REPLY_BUDGET // (max_bytes + MESSAGE_OVERHEAD))),
             max_entries=self._limit_of(bound)[0], on_receive=self._check_deadline,
@@ -367,7 +389,7 @@ class DirectoryConnection:
         try:
             for entry in self._paged(pages, base, bound):
                 given.add(_key(entry))
-                yield entry
+                yield _bounded(entry, large, max_bytes)
         except QueryError as exc:
             if not _too_large(exc):
                 raise
