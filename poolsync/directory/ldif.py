@@ -57,6 +57,9 @@ class ExportFacts:
     has_root_dse: bool
     #: The export's own time (the rootDSE's currentTime), when it has one.
     current_time: dt.datetime | None
+    #: Naming contexts the export holds entries in but not their head object (an export
+    #: is of chosen objects, not of containers): the source stands one in for each.
+    missing_heads: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,6 +77,10 @@ class _Scan:
     schema: str = ""
     first_location: str = ""
     seen: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # guid -> (file, line)
+    #: The naming contexts entries lie in (lower-cased, no spaces), as far as DNs show.
+    held: set[str] = field(default_factory=set)
+    #: The DNs of the entries that are naming context heads themselves.
+    heads: set[str] = field(default_factory=set)
 
     def add(self, record: Record, file_index: int, files: Sequence[Path]) -> None:
         entry = record.entry
@@ -82,6 +89,14 @@ class _Scan:
                 self.root = entry
             return
         self.entries += 1
+        low = _squeezed(entry.dn)
+        tail = _naming_context_of(low)
+        self.held.add(tail)
+        for head in ("cn=configuration,", "cn=schema,cn=configuration,"):
+            if low == head + tail or low.endswith("," + head + tail):
+                self.held.add(head + tail)
+        if low in (tail, "cn=configuration," + tail, "cn=schema,cn=configuration," + tail):
+            self.heads.add(low)
         classes = {c.strip().lower() for c in entry.texts("objectClass")}
         usn = (entry.text("uSNChanged") or "").strip()
         if usn.isdigit():
@@ -140,6 +155,12 @@ def _naming_context_of(dn: str) -> str:
     return ",".join(tail)
 
 
+def _squeezed(dn: str) -> str:
+    """A DN lower-cased without the spaces around its commas: enough to compare the
+    naming-context tails poolsync derives (the matcher compares DNs properly)."""
+    return ",".join(part.strip() for part in dn.lower().split(","))
+
+
 def _time(text: str | None) -> dt.datetime | None:
     """An LDAP GeneralizedTime such as 20240131120000.0Z, as an aware datetime."""
     if not text:
@@ -167,7 +188,11 @@ def _facts(scan: _Scan, files: tuple[Path, ...]) -> ExportFacts:
     # Only a schema the export holds is checked against the profile: without it, a
     # search for the profile's names would find nothing and refuse a good export.
     schema = scan.schema and (text("schemaNamingContext") or scan.schema)
-    contexts = tuple(root.texts("namingContexts")) if root is not None else ()
+    # Only the naming contexts the export holds entries in: a search of one it left out
+    # would be a search of a base that is not there.
+    named = root.texts("namingContexts") if root is not None and root.texts(
+        "namingContexts") else [domain, configuration, schema]
+    contexts = tuple(nc for nc in dict.fromkeys(named) if nc and _squeezed(nc) in scan.held)
     return ExportFacts(
         files=files, entries=scan.entries, locations=scan.locations,
         subscribers=scan.subscribers,
@@ -181,7 +206,8 @@ def _facts(scan: _Scan, files: tuple[Path, ...]) -> ExportFacts:
             schema_naming_context=schema,
         ),
         naming_contexts=contexts, has_root_dse=root is not None,
-        current_time=_time(text("currentTime")))
+        current_time=_time(text("currentTime")),
+        missing_heads=tuple(nc for nc in contexts if _squeezed(nc) not in scan.heads))
 
 
 class LdifSource:
@@ -272,7 +298,11 @@ class LdifSource:
         return self._pass_timeout
 
     def entries(self) -> Iterator[Entry]:
-        """Every entry of every file, read anew (the rootDSE record left out)."""
+        """Every entry of every file, read anew (the rootDSE record left out), after a
+        bare head for each naming context the export holds but did not include, so
+        that a search based there finds its base as on a DC."""
+        for nc in self.facts.missing_heads:
+            yield Entry(nc, {"objectclass": [b"top"]})
         for path in self.paths:
             for entry in read_ldif(path):
                 if entry.dn:
