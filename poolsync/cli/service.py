@@ -17,7 +17,7 @@ from poolsync.cli.output import now
 from poolsync.cli.runmetrics import write_run_metrics
 from poolsync.config import Config, parse_duration
 from poolsync.directory.source import DirectorySource, LiveSource
-from poolsync.errors import PoolsyncError
+from poolsync.errors import ConfigError, PoolsyncError
 from poolsync.sync.engine import SyncResult
 from poolsync.sync.service import Schedule, Service, Watcher
 
@@ -70,6 +70,10 @@ def service(ctx: Context, every: float, total_every: float, jitter: float, watch
     Use it under systemd (examples/systemd/poolsync.service) or in a container.
     """
     config = ctx.config()
+    if config.directory.ldif and not config.directory.dcs:
+        raise ConfigError(f"{config.path}: directory.ldif: the service follows a live "
+                          "forest, and an export does not change; run `poolsync resync "
+                          "--total` once instead (docs/offline.md)")
     profile = ctx.profile()
     password = config.directory.bind.resolve_password
     password()  # a secret that cannot be read is a config error: say so at start
