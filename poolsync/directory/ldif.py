@@ -57,9 +57,6 @@ class ExportFacts:
     has_root_dse: bool
     #: The export's own time (the rootDSE's currentTime), when it has one.
     current_time: dt.datetime | None
-    #: Naming contexts the export holds entries in but not their head object (an export
-    #: is of chosen objects, not of containers): the source stands one in for each.
-    missing_heads: tuple[str, ...] = ()
 
 
 @dataclass
@@ -79,8 +76,6 @@ class _Scan:
     seen: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # guid -> (file, line)
     #: The naming contexts entries lie in (lower-cased, no spaces), as far as DNs show.
     held: set[str] = field(default_factory=set)
-    #: The DNs of the entries that are naming context heads themselves.
-    heads: set[str] = field(default_factory=set)
 
     def add(self, record: Record, file_index: int, files: Sequence[Path]) -> None:
         entry = record.entry
@@ -95,8 +90,6 @@ class _Scan:
         for head in ("cn=configuration,", "cn=schema,cn=configuration,"):
             if low == head + tail or low.endswith("," + head + tail):
                 self.held.add(head + tail)
-        if low in (tail, "cn=configuration," + tail, "cn=schema,cn=configuration," + tail):
-            self.heads.add(low)
         classes = {c.strip().lower() for c in entry.texts("objectClass")}
         usn = (entry.text("uSNChanged") or "").strip()
         if usn.isdigit():
@@ -206,8 +199,7 @@ def _facts(scan: _Scan, files: tuple[Path, ...]) -> ExportFacts:
             schema_naming_context=schema,
         ),
         naming_contexts=contexts, has_root_dse=root is not None,
-        current_time=_time(text("currentTime")),
-        missing_heads=tuple(nc for nc in contexts if _squeezed(nc) not in scan.heads))
+        current_time=_time(text("currentTime")))
 
 
 class LdifSource:
@@ -298,11 +290,7 @@ class LdifSource:
         return self._pass_timeout
 
     def entries(self) -> Iterator[Entry]:
-        """Every entry of every file, read anew (the rootDSE record left out), after a
-        bare head for each naming context the export holds but did not include, so
-        that a search based there finds its base as on a DC."""
-        for nc in self.facts.missing_heads:
-            yield Entry(nc, {"objectclass": [b"top"]})
+        """Every entry of every file, read anew (the rootDSE record left out)."""
         for path in self.paths:
             for entry in read_ldif(path):
                 if entry.dn:
