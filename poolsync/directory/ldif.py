@@ -77,7 +77,7 @@ class _Scan:
     #: The naming contexts entries lie in (lower-cased, no spaces), as far as DNs show.
     held: set[str] = field(default_factory=set)
 
-    def add(self, record: Record, file_index: int, files: Sequence[Path]) -> None:
+    def take(self, record: Record, file_index: int, files: Sequence[Path]) -> None:
         entry = record.entry
         if entry.dn == "":
             if self.root is None:
@@ -232,7 +232,7 @@ class LdifSource:
             scan = _Scan(profile)
             for index, path in enumerate(self.paths):
                 for record in read_records(path):
-                    scan.add(record, index, self.paths)
+                    scan.take(record, index, self.paths)
             self._facts = _facts(scan, self.paths)
         facts = self._facts
         if require_locations and facts.locations == 0:
