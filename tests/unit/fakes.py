@@ -127,13 +127,14 @@ def schema_entries() -> list[Entry]:
     return entries
 
 
-def memory_for(config: Config, entries: Iterable[Entry] = (), **kwargs: object,
-               ) -> MemorySource:
-    """A memory forest holding the schema, the OUs and ``entries``, answering on
-    ``config``'s DCs and GCs with its retry policy and pass timeout; ``kwargs`` go to
-    :class:`MemorySource` (host, usn, invocation_id ...)."""
+def memory_for(config: Config, entries: Iterable[Entry] = (), *, schema: bool = True,
+               **kwargs: object) -> MemorySource:
+    """A memory forest holding the schema, the OUs and ``entries`` (``schema`` False:
+    ``entries`` alone), answering on ``config``'s DCs and GCs with its retry policy and
+    pass timeout; ``kwargs`` go to :class:`MemorySource` (host, usn, invocation_id ...)."""
     directory = config.directory
-    held = [*schema_entries(), _ou(LOCATIONS_OU), _ou(SUBSCRIBERS_OU), *entries]
+    held = [*schema_entries(), _ou(LOCATIONS_OU), _ou(SUBSCRIBERS_OU)] if schema else []
+    held += entries
     return MemorySource(held, forest_dn=FOREST_DN, dcs=directory.dcs, gcs=directory.gcs,
                         retries=directory.retries, pass_timeout=directory.timeouts.pass_,
                         **kwargs)  # type: ignore[arg-type]
