@@ -20,7 +20,7 @@ LONG_ERROR = ("the run would delete 12 objects of the 40 held (the guard allows 
 
 def test_the_resync_summary_fits_80_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    result = test_engine.resync(tmp_path, test_engine.directory(), monkeypatch)
+    result = test_engine.resync(tmp_path, test_engine.directory(tmp_path))
     monkeypatch.setenv("COLUMNS", "80")
     render_result(result)
     lines = capsys.readouterr().out.splitlines()

@@ -1,41 +1,75 @@
-"""An in-memory directory for engine tests: real decoding, scripted failures."""
+"""Directories for engine, service and CLI tests: a checked MemorySource, and faults.
+
+The test forest is a :class:`~poolsync.directory.memory.MemorySource` (real filter
+matching, USNs and tombstones; held to the live reader by ``tests/contract``) holding
+what a DC holds for poolsync: the Unity schema extension, the OUs, Locations and
+subscribers with their objectClass values. :func:`memory_for` serves it on a config's
+endpoints. What a memory source does not do (drop a connection, be interrupted, read
+slowly, hide Deleted Objects) is :class:`FaultySource`, a wrapper around its readers,
+as httpx tests wrap a MockTransport rather than write a second transport.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Final, Literal
 
-from poolsync.config import Config, DirectoryConfig, Endpoint, RetryPolicy
-from poolsync.directory.source import Bound, Origin, RootDse
-from poolsync.errors import DirectoryUnavailable, RunawaySearch
+from poolsync.config import Config, Endpoint, RetryPolicy
+from poolsync.directory.memory import MemorySource
+from poolsync.directory.offline import OfflineReader
+from poolsync.directory.source import Bound, ChangeRead, Origin, RootDse
+from poolsync.errors import DirectoryUnavailable
 from poolsync.model import Entry
+from poolsync.profile import load_profile
+from tests.helpers import LICENSE_CLASS_PROFILE
 
-PROFILE_LOCATION_CLASS = "ciscoEcsbuUMLocation"
+FOREST_DN: Final = "DC=lab,DC=example,DC=com"
+LOCATIONS_OU: Final = f"OU=Locations,{FOREST_DN}"
+SUBSCRIBERS_OU: Final = f"OU=Subscribers,{FOREST_DN}"
+SCHEMA_NC: Final = f"CN=Schema,CN=Configuration,{FOREST_DN}"
+LOCATION_CLASSES: Final = [b"top", b"ciscoEcsbuUMLocation"]
+#: A subscriber is a user; the license-class profile's attributes come with the
+#: auxiliary class, which AD lists among the object's classes.
+USER_CLASSES: Final = [b"top", b"person", b"organizationalPerson", b"user", b"ciscoEcsbuUser"]
 
 
 def guid_bytes(n: int) -> bytes:
     return uuid.UUID(int=n).bytes_le
 
 
+def guid(n: int) -> str:
+    """The objectGUID of ``guid_bytes(n)`` as text (what MemorySource.delete takes)."""
+    return str(uuid.UUID(int=n))
+
+
+def subscriber_guid(n: int) -> str:
+    return guid(10_000 + n)
+
+
 def location_entry(n: int, name: str, object_id: str, attachment: str | None) -> Entry:
     attrs = {
+        "objectclass": list(LOCATION_CLASSES),
+        "cn": [name.encode()],
         "objectguid": [guid_bytes(n)],
-        "usnchanged": [str(1000 + n).encode()],
         "ciscoecsbuservername": [name.encode()],
         "ciscoecsbuobjectid": [object_id.encode()],
         "ciscoecsbuserverversion": [b"4.0(5)"],
     }
     if attachment is not None:
         attrs["ciscoecsbupoolingdata"] = [attachment.encode()]
-    return Entry(f"CN={name},OU=Locations,DC=lab,DC=example,DC=com", attrs)
+    return Entry(f"CN={name},{LOCATIONS_OU}", attrs)
 
 
 def subscriber_entry(n: int, home: str, classes: tuple[str, ...] = ()) -> Entry:
-    return Entry(f"CN=u{n},OU=Subscribers,DC=lab,DC=example,DC=com", {
+    return Entry(f"CN=u{n},{SUBSCRIBERS_OU}", {
+        "objectclass": list(USER_CLASSES),
+        "cn": [f"u{n}".encode()],
+        "samaccountname": [f"u{n}".encode()],
         "objectguid": [guid_bytes(10_000 + n)],
-        "usnchanged": [str(2000 + n).encode()],
         "ciscoecsbuumlocationobjectid": [home.encode()],
         "ciscoecsbudtmfid": [str(5000 + n).encode()],
         "ciscoecsbulicenseclass": [c.encode() for c in classes],
@@ -43,74 +77,139 @@ def subscriber_entry(n: int, home: str, classes: tuple[str, ...] = ()) -> Entry:
     })
 
 
-@dataclass
-class FakeDirectory:
-    """Serves the same objects on every endpoint; may fail after N entries."""
+def without(entry: Entry, *names: str) -> Entry:
+    """``entry`` without the attributes ``names`` (as a modify deleting them leaves it)."""
+    drop = {n.lower() for n in names}
+    return Entry(entry.dn, {k: v for k, v in entry.attributes.items() if k not in drop})
 
-    locations: list[Entry]
-    subscribers: list[Entry]
-    fail_after: int | None = None  # entries served before a connection drop
-    failures_left: int = 0
-    connects: int = 0
-    usn: int = 5000
-    served: list[str] = field(default_factory=list)
-    tombstones: list[Entry] = field(default_factory=list)
-    dc_host: str = "dc1.lab.example.com"
-    invocation: str = "11111111-2222-3333-4444-555555555555"
-    tombstone_lifetime_days: int | None = 180
-    filters: list[str] = field(default_factory=list)
-    down: set[str] = field(default_factory=set)  # hosts that refuse connections
-    deleted_objects_readable: bool = True
 
-    directory: DirectoryConfig | None = None  # whose endpoints and retries it serves
+def _ou(dn: str) -> Entry:
+    name = dn.split(",", 1)[0].split("=", 1)[1]
+    return Entry(dn, {"objectclass": [b"top", b"organizationalUnit"], "ou": [name.encode()],
+                      "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, dn.lower()).bytes_le]})
 
-    # The DirectorySource protocol (poolsync.directory.source), scripted.
+
+def _schema_object(name: str, attributes: dict[str, list[bytes]]) -> Entry:
+    return Entry(f"CN={name},{SCHEMA_NC}", {
+        **attributes, "cn": [name.encode()], "ldapdisplayname": [name.encode()],
+        "objectguid": [uuid.uuid5(uuid.NAMESPACE_OID, name.lower()).bytes_le]})
+
+
+def schema_entries() -> list[Entry]:
+    """The schema naming context with the Unity extension (every attribute and class
+    the test profiles name): the engine checks its profile against it before reading."""
+    profile = load_profile(str(LICENSE_CLASS_PROFILE))  # names a superset of cisco-unity's
+    syntax = {"integer": b"2.5.5.9", "string": b"2.5.5.12", "binary": b"2.5.5.10",
+              "boolean": b"2.5.5.8"}
+    entries = [
+        Entry(f"CN=Configuration,{FOREST_DN}", {
+            "objectclass": [b"top", b"configuration"],
+            "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, "configuration").bytes_le]}),
+        Entry(SCHEMA_NC, {"objectclass": [b"top", b"dMD"],
+                          "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, "schema").bytes_le]}),
+    ]
+    for attr in profile.attributes:
+        entries.append(_schema_object(attr.name, {
+            "objectclass": [b"top", b"attributeSchema"],
+            "attributesyntax": [syntax[attr.syntax]],
+            "issinglevalued": [b"FALSE" if attr.multi else b"TRUE"],
+            "ismemberofpartialattributeset": [b"TRUE"],
+            "searchflags": [b"1" if attr.indexed else b"0"]}))
+    names = [a.name.encode() for a in profile.attributes]
+    for name, category, may in (("ciscoEcsbuUMLocation", b"1", names),
+                                ("ciscoEcsbuUser", b"3", names),
+                                ("user", b"1", [b"cn", b"sAMAccountName"])):
+        entries.append(_schema_object(name, {
+            "objectclass": [b"top", b"classSchema"], "objectclasscategory": [category],
+            "maycontain": list(may)}))
+    return entries
+
+
+def memory_for(config: Config, entries: Iterable[Entry] = (), *, schema: bool = True,
+               **kwargs: object) -> MemorySource:
+    """A memory forest holding the schema, the OUs and ``entries`` (``schema`` False:
+    ``entries`` alone), answering on ``config``'s DCs and GCs with its retry policy and
+    pass timeout; ``kwargs`` go to :class:`MemorySource` (host, usn, invocation_id ...)."""
+    directory = config.directory
+    held = [*schema_entries(), _ou(LOCATIONS_OU), _ou(SUBSCRIBERS_OU)] if schema else []
+    held += entries
+    return MemorySource(held, forest_dn=FOREST_DN, dcs=directory.dcs, gcs=directory.gcs,
+                        retries=directory.retries, pass_timeout=directory.timeouts.pass_,
+                        **kwargs)  # type: ignore[arg-type]
+
+
+class FaultySource:
+    """A :class:`MemorySource` whose readers break as told (faults a memory source
+    does not have); everything else is the memory source's own answer.
+
+    * ``drop_after``/``drops``: a reader that has served ``drop_after`` entries loses
+      its connection (DirectoryUnavailable), ``drops`` times in all;
+    * ``interrupt_at``: Ctrl-C (KeyboardInterrupt) at that entry of any search;
+    * ``delay``: seconds per entry served (``reading`` is set at the first);
+    * ``deleted_objects_readable`` False: a bind without rights on Deleted Objects (the
+      container reads bare, as Samba answers, and tombstone searches find nothing).
+
+    ``filters`` records every search filter sent, ``readers`` every reader opened.
+    """
+
+    def __init__(self, memory: MemorySource, *, drop_after: int | None = None,
+                 drops: int = 0, interrupt_at: int | None = None, delay: float = 0.0,
+                 deleted_objects_readable: bool = True) -> None:
+        self.memory = memory
+        self.drop_after = drop_after
+        self.drops = drops
+        self.interrupt_at = interrupt_at
+        self.delay = delay
+        self.deleted_objects_readable = deleted_objects_readable
+        self.filters: list[str] = []
+        self.readers: list[FaultyReader] = []
+        self.reading = threading.Event()
+
     @property
     def origin(self) -> Origin:
-        return Origin("memory", "fake directory")
+        return self.memory.origin
 
     @property
     def dcs(self) -> tuple[Endpoint, ...]:
-        assert self.directory is not None, "serve(config) first"
-        return self.directory.dcs
+        return self.memory.dcs
 
     @property
     def gcs(self) -> tuple[Endpoint, ...]:
-        assert self.directory is not None, "serve(config) first"
-        return self.directory.gcs
+        return self.memory.gcs
 
     @property
     def retries(self) -> RetryPolicy:
-        assert self.directory is not None, "serve(config) first"
-        return self.directory.retries
+        return self.memory.retries
 
     @property
     def pass_timeout(self) -> float:
-        return 3600.0
+        return self.memory.pass_timeout
 
-    def serve(self, config: Config) -> FakeDirectory:
-        """Answer on ``config``'s endpoints, with its retry policy."""
-        self.directory = config.directory
-        return self
-
-    def open(self, endpoint: Endpoint) -> FakeConn:
-        self.connects += 1
-        if endpoint.host in self.down:
-            raise DirectoryUnavailable(f"cannot connect to ldaps://{endpoint.host}:636: refused")
-        return FakeConn(self, endpoint)
+    def open(self, endpoint: Endpoint) -> FaultyReader:
+        reader = FaultyReader(self, self.memory.open(endpoint))
+        self.readers.append(reader)
+        return reader
 
 
-class FakeConn:
-    changes = frozenset({"usn", "tombstones"})
-    max_entries = 1_000_000
+class FaultyReader:
+    """One memory reader, its searches passed through the source's faults."""
 
-    def __init__(self, directory: FakeDirectory, endpoint: Endpoint) -> None:
-        self.d = directory
-        self.endpoint = endpoint
-        self.count = 0
+    def __init__(self, source: FaultySource, inner: OfflineReader) -> None:
+        self.source = source
+        self.inner = inner
+        self.endpoint = inner.endpoint
+        self.served = 0
         self.closed = False
 
-    def __enter__(self) -> FakeConn:
+    @property
+    def changes(self) -> frozenset[str]:
+        return self.inner.changes
+
+    @property
+    def max_entries(self) -> int:
+        return self.inner.max_entries
+
+    def __enter__(self) -> FaultyReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -118,67 +217,68 @@ class FakeConn:
 
     def close(self) -> None:
         self.closed = True
+        self.inner.close()
 
     def limit_to(self, seconds: float) -> None:
-        self.limit = seconds
+        self.inner.limit_to(seconds)
 
     def root_dse(self) -> RootDse:
-        return RootDse(self.d.dc_host, "CN=NTDS Settings,CN=DC1", self.d.usn,
-                       "DC=lab,DC=example,DC=com", "DC=lab,DC=example,DC=com",
-                       "CN=Configuration,DC=lab,DC=example,DC=com")
+        return self.inner.root_dse()
+
+    def naming_contexts(self) -> list[str]:
+        return self.inner.naming_contexts()
 
     def invocation_id(self, ds_service_name: str) -> str:
-        return self.d.invocation
+        return self.inner.invocation_id(ds_service_name)
 
     def tombstone_lifetime(self, configuration_nc: str) -> int | None:
-        return self.d.tombstone_lifetime_days
+        return self.inner.tombstone_lifetime(configuration_nc)
 
     def domain_naming_contexts(self, configuration_nc: str) -> list[str]:
-        return ["DC=lab,DC=example,DC=com"]
-
-    def read(self, base: str, ldap_filter: str, attributes: list[str], *,
-             scope: str = "subtree", show_deleted: bool = False) -> list[Entry]:
-        """Only the base read of a Deleted Objects container is served."""
-        assert base.startswith("<WKGUID=18e2ea80684f11d2b9aa00c04f79f805,") and scope == "base"
-        assert show_deleted
-        if not self.d.deleted_objects_readable:
-            return []
-        return [Entry("CN=Deleted Objects,DC=lab,DC=example,DC=com",
-                      {"objectguid": [guid_bytes(999_999)]})]
-
-    def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str], *,
-                                large: str, max_bytes: int, bound: Bound | None = None,
-                                ) -> Iterator[Entry]:
-        """As the real connection: values over ``max_bytes`` come back refused."""
-        for entry in self.search(base, ldap_filter, attributes, bound=bound):
-            value = entry.first(large)
-            if value is not None and len(value) > max_bytes:
-                rest = {k: v for k, v in entry.attributes.items() if k != large.lower()}
-                yield Entry(entry.dn, rest, refused={large.lower(): len(value)})
-            else:
-                yield entry
+        return self.inner.domain_naming_contexts(configuration_nc)
 
     def search(self, base: str, ldap_filter: str, attributes: list[str], *,
                show_deleted: bool = False, bound: Bound | None = None) -> Iterator[Entry]:
-        """Serves everything of the kind asked for (no uSNChanged filtering); past
-        ``bound`` it stops as the real connection does."""
-        self.d.filters.append(ldap_filter)
-        if "isDeleted" in ldap_filter:
-            assert show_deleted and base.startswith("<WKGUID=18e2ea80684f11d2b9aa00c04f79f805,")
-            entries = self.d.tombstones
-        elif PROFILE_LOCATION_CLASS in ldap_filter:
-            entries = self.d.locations
-        else:
-            entries = self.d.subscribers
-        for served, entry in enumerate(entries):
-            if self.d.fail_after is not None and self.d.failures_left > 0 \
-                    and self.count >= self.d.fail_after:
-                self.d.failures_left -= 1
-                raise DirectoryUnavailable("lost connection to ldaps://fake:636: reset by peer")
-            self.count += 1
-            self.d.served.append(entry.dn)
-            if bound is not None and served >= bound.entries:
-                raise RunawaySearch(f"fake: more than {bound.entries} entries ({bound.why})")
+        self.source.filters.append(ldap_filter)
+        if show_deleted and not self.source.deleted_objects_readable:
+            return iter(())
+        return self._faulty(self.inner.search(base, ldap_filter, attributes,
+                                              show_deleted=show_deleted, bound=bound))
+
+    def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str],
+                                *, large: str, max_bytes: int, bound: Bound | None = None,
+                                ) -> Iterator[Entry]:
+        self.source.filters.append(ldap_filter)
+        return self._faulty(self.inner.search_with_large_value(
+            base, ldap_filter, attributes, large=large, max_bytes=max_bytes, bound=bound))
+
+    def read(self, base: str, ldap_filter: str, attributes: list[str], *,
+             scope: Literal["base", "one", "subtree"] = "subtree",
+             show_deleted: bool = False) -> list[Entry]:
+        entries = self.inner.read(base, ldap_filter, attributes, scope=scope,
+                                  show_deleted=show_deleted)
+        if show_deleted and not self.source.deleted_objects_readable:
+            return [Entry(e.dn, {}) for e in entries]
+        return entries
+
+    def dirsync(self, base: str, ldap_filter: str, attributes: list[str], *,
+                cookie: bytes | None = None) -> ChangeRead:
+        return self.inner.dirsync(base, ldap_filter, attributes, cookie=cookie)
+
+    def _faulty(self, entries: Iterator[Entry]) -> Iterator[Entry]:
+        source = self.source
+        for index, entry in enumerate(entries):
+            if source.drop_after is not None and source.drops > 0 \
+                    and self.served >= source.drop_after:
+                source.drops -= 1
+                raise DirectoryUnavailable(
+                    f"lost connection to {self.endpoint.url}: reset by peer")
+            if index == source.interrupt_at:
+                raise KeyboardInterrupt
+            if source.delay:
+                source.reading.set()
+                time.sleep(source.delay)
+            self.served += 1
             yield entry
 
 

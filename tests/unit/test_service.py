@@ -1,4 +1,9 @@
-"""The service loop: schedule, notification triggers, failures, clean stop."""
+"""The service loop: schedule, notification triggers, failures, clean stop.
+
+The service reads a memory forest (:func:`tests.unit.fakes.memory_for`); a change
+between passes is a real change to it, and a slow read is
+:class:`tests.unit.fakes.FaultySource` around it.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from poolsync.config import load_config
+from poolsync.directory.source import DirectorySource
 from poolsync.errors import PoolsyncError
 from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.sync.engine import SyncResult
 from poolsync.sync.service import Schedule, Service
-from tests.unit.fakes import FakeDirectory, subscriber_entry, write_config
-from tests.unit.test_engine import directory
+from tests.unit.fakes import FaultySource, memory_for, subscriber_entry, write_config
+from tests.unit.test_engine import config_in, directory, forest
 
 
 def now() -> datetime:
@@ -37,7 +41,7 @@ class FakeWatcher:
         self.stopped = True
 
 
-def make_service(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.MonkeyPatch, *,
+def make_service(tmp_path: Path, source: DirectorySource, *,
                  every: float = 60, total_every: float = 3600,
                  errors: list[PoolsyncError] | None = None,
                  watchers: list[FakeWatcher] | None = None) -> Service:
@@ -56,7 +60,7 @@ def make_service(tmp_path: Path, fake: FakeDirectory, monkeypatch: pytest.Monkey
             errors.append(exc)
 
     results: list[SyncResult] = []
-    return Service(config, load_profile("cisco-unity"), source=fake.serve(config),
+    return Service(config, load_profile("cisco-unity"), source=source,
                    schedule=Schedule(every=every, total_every=total_every, jitter=0),
                    now=now, watcher_factory=factory, on_error=on_error,
                    on_result=lambda r, _s: results.append(r))
@@ -75,11 +79,10 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5) -> None:
         time.sleep(0.02)
 
 
-def test_first_pass_is_total_then_a_notification_triggers_a_pass(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = directory()
+def test_first_pass_is_total_then_a_notification_triggers_a_pass(tmp_path: Path) -> None:
+    memory = directory(tmp_path)
     watchers: list[FakeWatcher] = []
-    service = make_service(tmp_path, fake, monkeypatch, watchers=watchers)
+    service = make_service(tmp_path, memory, watchers=watchers)
     thread = run_in_thread(service)
     wait_for(lambda: service.stats.passes == 1 and bool(watchers))
     assert service.stats.totals == 1  # no total in the history yet: one runs at once
@@ -87,7 +90,7 @@ def test_first_pass_is_total_then_a_notification_triggers_a_pass(
     assert watcher.started
     assert watcher.containers == ["OU=Subscribers,DC=lab,DC=example,DC=com",
                                   "OU=Locations,DC=lab,DC=example,DC=com"]
-    fake.subscribers.append(subscriber_entry(500, "loc-a"))
+    memory.add(subscriber_entry(500, "loc-a"))
     started = time.monotonic()
     watcher.on_change()
     wait_for(lambda: service.stats.passes == 2)
@@ -98,18 +101,19 @@ def test_first_pass_is_total_then_a_notification_triggers_a_pass(
     with Store.open(tmp_path / "store.db", create=False) as store:
         assert [r.kind for r in store.runs()] == ["incremental", "total"]
         assert sum(s.vm for s in store.homed_seats().values()) == 31
+        assert [p.usn for p in store.passes()] == [memory.counter] * 2
 
 
 def test_the_schedule_runs_passes_and_a_failure_does_not_stop_the_service(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = directory()
+        tmp_path: Path) -> None:
+    memory = directory(tmp_path)
     errors: list[PoolsyncError] = []
-    service = make_service(tmp_path, fake, monkeypatch, every=0.2, errors=errors)
+    service = make_service(tmp_path, memory, every=0.2, errors=errors)
     thread = run_in_thread(service)
     wait_for(lambda: service.stats.passes >= 2)
-    fake.down = {"dc.invalid"}
+    memory.down = {"dc.invalid"}
     wait_for(lambda: service.stats.failures >= 1)
-    fake.down = set()
+    memory.down = set()
     passes = service.stats.passes
     wait_for(lambda: service.stats.passes > passes)
     service.stop()
@@ -118,26 +122,10 @@ def test_the_schedule_runs_passes_and_a_failure_does_not_stop_the_service(
     assert "refused" in str(errors[0])
 
 
-def test_stop_abandons_a_pass_that_is_still_reading(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = directory(subscribers=3000)
-    service = make_service(tmp_path, fake, monkeypatch)
-    original = fake.open
-    reading = threading.Event()
-
-    def slow_connect(*args: object, **kwargs: object) -> object:
-        conn = original(*args, **kwargs)  # type: ignore[arg-type]
-        search = conn.search
-
-        def slow(*a: object, **k: object) -> object:
-            for entry in search(*a, **k):  # type: ignore[arg-type]
-                reading.set()
-                time.sleep(0.001)
-                yield entry
-        conn.search = slow  # type: ignore[method-assign,assignment]
-        return conn
-
-    monkeypatch.setattr(fake, "open", slow_connect)
+def test_stop_abandons_a_pass_that_is_still_reading(tmp_path: Path) -> None:
+    slow = FaultySource(memory_for(config_in(tmp_path), forest(3000)), delay=0.001)
+    reading = slow.reading
+    service = make_service(tmp_path, slow)
     thread = run_in_thread(service)
     reading.wait(5)
     service.stop()
@@ -149,14 +137,13 @@ def test_stop_abandons_a_pass_that_is_still_reading(
         assert store.runs()[0].status == "cancelled"
 
 
-def test_a_failed_total_is_tried_again_at_the_next_interval(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = directory()
-    fake.down = {"dc.invalid"}
-    service = make_service(tmp_path, fake, monkeypatch, every=0.2, total_every=3600)
+def test_a_failed_total_is_tried_again_at_the_next_interval(tmp_path: Path) -> None:
+    memory = directory(tmp_path)
+    memory.down = {"dc.invalid"}
+    service = make_service(tmp_path, memory, every=0.2, total_every=3600)
     thread = run_in_thread(service)
     wait_for(lambda: service.stats.failures >= 1)
-    fake.down = set()
+    memory.down = set()
     wait_for(lambda: service.stats.totals == 1)  # not an hour later
     service.stop()
     thread.join(5)
