@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 from poolsync.config import Endpoint, RetryPolicy
 from poolsync.directory.ldif_file import LdifError, Record, read_ldif, read_records
+from poolsync.directory.matching import dn_key
 from poolsync.directory.source import DirectoryReader, Origin, RootDse
 from poolsync.model import Entry
 from poolsync.profile import Profile, load_profile
@@ -84,6 +85,11 @@ class _Scan:
                 self.root = entry
             return
         self.entries += 1
+        try:
+            dn_key(entry.dn)
+        except ValueError as exc:
+            raise LdifError(record.path, record.line, f"{entry.dn!r} is not a DN ({exc}); "
+                            "the export is damaged: take it again") from exc
         low = _squeezed(entry.dn)
         tail = _naming_context_of(low)
         self.held.add(tail)

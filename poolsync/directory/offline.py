@@ -195,13 +195,20 @@ class OfflineReader:
         base_key = self._base_key(base)
         found = 0
         base_seen = False
+        # A search of the whole tree needs no DN parsed (most of a walk's time otherwise);
+        # sources hold only DNs that parse (an export's are checked as it is validated).
+        whole = not base_key and scope == "subtree"
+        # A subtree search's DNs that end in the base as written are under it, unparsed.
+        suffix = base.strip().lower() if scope == "subtree" and not base.startswith("<") \
+            else ""
         for entry in self._entries():
             self._check()
             if is_deleted(entry) and not show_deleted:
                 continue
-            key = _key(entry)
-            if key is None or not _in_scope(key, base_key, scope):
-                continue
+            if not whole and not (suffix and _ends_with(entry.dn, suffix)):
+                key = _key(entry)
+                if key is None or not _in_scope(key, base_key, scope):
+                    continue
             base_seen = True  # the base, or an entry under it: the base is there
             if not matches(entry):
                 continue
@@ -262,6 +269,22 @@ def _key(entry: Entry) -> DnKey | None:
         return dn_key(entry.dn)
     except ValueError:
         return None  # a DN no DC would hold: no search finds it
+
+
+def _ends_with(dn: str, suffix: str) -> bool:
+    """Whether ``dn`` is ``suffix`` or ends in "," + ``suffix`` (lower-cased text) with
+    that comma not escaped: then it lies under it. False says nothing (the same DN may
+    be written with other spacing, case or escapes): the caller parses it then."""
+    low = dn.lower()
+    if low == suffix:
+        return True
+    if not low.endswith(suffix) or len(low) <= len(suffix):
+        return False
+    comma = len(low) - len(suffix) - 1
+    if low[comma] != ",":
+        return False
+    slashes = len(low[:comma]) - len(low[:comma].rstrip("\\"))
+    return slashes % 2 == 0
 
 
 def _in_scope(key: DnKey, base: DnKey, scope: Scope) -> bool:

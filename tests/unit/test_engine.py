@@ -8,7 +8,6 @@ have come from :class:`tests.unit.fakes.FaultySource` around it.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -18,8 +17,6 @@ import pytest
 
 from poolsync.attachment import format_attachment, license_data
 from poolsync.config import Config, load_config
-from poolsync.directory import matching, offline
-from poolsync.directory import memory as memory_module
 from poolsync.directory.memory import MemorySource
 from poolsync.directory.source import DirectorySource
 from poolsync.errors import (
@@ -430,16 +427,10 @@ def test_a_stale_warm_connection_is_closed_not_used(tmp_path: Path) -> None:
     assert [r.closed for r in faulty.readers] == [True, True, False]
 
 
-def test_a_search_far_beyond_what_the_store_holds_stops_the_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_search_far_beyond_what_the_store_holds_stops_the_run(tmp_path: Path) -> None:
     """The growth bound: twice what the store holds of a kind from the pass, and at
     least 10,000 more; past it the run stops with nothing written, unless
     allow_growth. The first run (nothing held) is bounded by max_entries alone."""
-    # Parsing the DNs of 20,000 entries again at every search is most of this test's
-    # time: dn_key is a pure function, so the memory source's walks may share it.
-    cached = functools.lru_cache(maxsize=None)(matching.dn_key)
-    monkeypatch.setattr(offline, "dn_key", cached)
-    monkeypatch.setattr(memory_module, "dn_key", cached)
     resync(tmp_path, directory(tmp_path, 30))
     before = snapshot(tmp_path / "store.db")
     grown = directory(tmp_path, 30 + engine.GROWTH_FLOOR + 1)

@@ -222,3 +222,32 @@ def test_a_down_host_refuses_to_open() -> None:
     with pytest.raises(DirectoryUnavailable, match="refused"):
         source.open(MEMORY_DC)
     assert source.opened == [MEMORY_DC]
+
+
+@pytest.mark.parametrize(("dn", "under"), [
+    ("CN=a,OU=Subs,DC=lab,DC=example,DC=com", True),
+    ("cn=A,ou=subs,dc=LAB,dc=example,dc=com", True),        # case-blind
+    ("DC=lab,DC=example,DC=com", True),                      # the base itself
+    ("CN=a\\,DC=lab,DC=example,DC=com", False),              # the comma is escaped
+    ("CN=a\\\\,DC=lab,DC=example,DC=com", True),             # an escaped backslash
+    ("CN=a,DC=xlab,DC=example,DC=com", False),               # not at an RDN boundary
+    ("CN=a,DC=lab,DC=example,DC=org", False),
+])
+def test_the_unparsed_subtree_check_never_says_under_wrongly(dn: str, under: bool) -> None:
+    from poolsync.directory.matching import dn_key
+    from poolsync.directory.offline import _ends_with
+
+    base = "DC=lab,DC=example,DC=com"
+    assert _ends_with(dn, base.lower()) is under
+    if under:  # what the parsed comparison says too
+        key, base_key = dn_key(dn), dn_key(base)
+        assert key[len(key) - len(base_key):] == base_key
+
+
+def test_a_base_written_otherwise_is_still_found_by_parsing() -> None:
+    source = MemorySource([Entry("CN=x,OU=Subs,DC=lab,DC=example,DC=com", {
+        "objectguid": [uuid.UUID(int=7).bytes_le], "objectclass": [b"top", b"user"]})])
+    with source.open(source.dcs[0]) as reader:
+        found = reader.search("OU=Sub\\73,DC=lab,DC=example,DC=com", "(objectClass=user)",
+                              ["objectGUID"])
+        assert [e.dn for e in found] == ["CN=x,OU=Subs,DC=lab,DC=example,DC=com"]
