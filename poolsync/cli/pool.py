@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 
 import click
 
@@ -70,8 +71,11 @@ def pool(ctx: Context, fmt: str, source: str) -> None:
                             ", ".join(unread))
         report = build_pool_report(config.forest, locations, homed,
                                    roles=ctx.profile().roles())
+        # An export's pool is assessed as of when it was taken (grace periods too).
+        as_of = (datetime.fromisoformat(origin.at)
+                 if origin is not None and origin.kind == "export" else now())
         states = assess(report, locations, homed, limits=config.compliance,
-                        first_seen=first_seen, now=now())
+                        first_seen=first_seen, now=as_of)
     if fmt == "json":
         doc = pool_report_json(report, generated=now(), states=states, live=live,
                                source=source)

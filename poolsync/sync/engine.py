@@ -151,9 +151,9 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
         if dry_run:
             compliant = True  # a dry run shows the plan (and any refusal) only
         else:
-            when = now()
-            outcome = record_outcome(config, store, locations, homed, now=when,
-                                     taken_at=source.origin.taken_at or when,
+            # An export is assessed, and its usage dated, as of when it was taken.
+            when = source.origin.taken_at or now()
+            outcome = record_outcome(config, store, locations, homed, at=when,
                                      roles=profile.roles())
             compliant, pools, states = outcome.compliant, outcome.pools, outcome.states
         result = SyncResult(

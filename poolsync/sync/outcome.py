@@ -34,13 +34,12 @@ class Outcome:
 
 
 def record_outcome(config: Config, store: Store, locations: list[Location],
-                   homed: dict[str, Seats], *, now: datetime, taken_at: datetime,
-                   roles: Roles) -> Outcome:
-    """Assess the pool the store holds; record its violations (at ``now``) and its
-    usage snapshot (at ``taken_at``: when the data was read, or an export taken)."""
+                   homed: dict[str, Seats], *, at: datetime, roles: Roles) -> Outcome:
+    """Assess the pool the store holds as of ``at`` (when the data was read, or an
+    export taken); record its violations' first sightings and its usage snapshot."""
     report = build_pool_report(config.forest, locations, homed, roles=roles)
     states = assess(report, locations, homed, limits=config.compliance,
-                    first_seen=store.violations(), now=now)
+                    first_seen=store.violations(), now=at)
     assessed = states.assessed_guids()
 
     def unassessed(key: str) -> bool:  # "server:<guid>:..." of a server not assessed now
@@ -48,11 +47,11 @@ def record_outcome(config: Config, store: Store, locations: list[Location],
         return scope == "server" and rest.split(":", 1)[0] not in assessed
 
     try:
-        store.record_violations(states.violation_keys(), now, keep=unassessed)
+        store.record_violations(states.violation_keys(), at, keep=unassessed)
     except StoreError as exc:
         log.warning("could not record the license violations: %s", exc)
     try:
-        store.add_snapshots(snapshots_from_report(report, taken_at), source="sync")
+        store.add_snapshots(snapshots_from_report(report, at), source="sync")
     except StoreError as exc:
         log.warning("could not record the usage snapshot: %s", exc)
     return Outcome(report.compliant and states.compliant, pool_seats(report), states.series())

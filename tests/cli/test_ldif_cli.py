@@ -199,3 +199,20 @@ def test_schema_discover_and_doctor_read_the_export(synced: Path) -> None:
     assert json.loads(discover.stdout)["origin"]["kind"] == "export"
     doctor = run("--config", synced, "doctor", "--format", "json")
     assert doctor.exit_code in (0, 3, 5), doctor.stderr
+
+
+def test_an_export_is_assessed_as_of_when_it_was_taken(tmp_path: Path) -> None:
+    """A violation in an export is first seen when the export was taken, not when it
+    was loaded: its grace period runs from the export's day."""
+    over = [ROOT_DSE, location(1, "UNITY-A", 3), *(subscriber(i, 1) for i in range(9))]
+    (tmp_path / "over.ldif").write_bytes(ldapsearch_bytes(over))
+    path = config(tmp_path, "over.ldif")
+    result = run("--config", path, "resync", "--total")
+    assert result.exit_code == 3, result.stderr  # out of compliance
+    doc = json.loads(run("--config", path, "pool", "--format", "json").stdout)
+    [pool] = doc["pools"]
+    assert pool["state"]["state"] != "compliant"
+    assert pool["state"]["since"].startswith("2024-05-01")
+    with Store.open(tmp_path / "store.db", create=False) as store:
+        assert {when.isoformat() for when in store.violations().values()} == {
+            "2024-05-01T10:00:00+00:00"}
