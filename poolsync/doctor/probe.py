@@ -19,7 +19,7 @@ from poolsync.config import Endpoint
 from poolsync.directory import retrying
 from poolsync.directory.source import DirectorySource
 from poolsync.doctor.model import DcProbe, ForeignSighting, LocationCopy, StoreView
-from poolsync.errors import DirectoryError, SecretError
+from poolsync.errors import DirectoryError, QueryError, SecretError
 from poolsync.forest import (
     CONFIG_ATTRIBUTES,
     CONFIG_FILTER,
@@ -95,13 +95,22 @@ def _read(endpoint: Endpoint, gc: bool, source: DirectorySource, profile: Profil
     def attempt() -> tuple[DcProbe, ForestConfig]:
         with source.open(endpoint) as conn:
             root = conn.root_dse()
-            view = decode_forest(conn.search(f"CN=Sites,{root.configuration_naming_context}",
-                                             CONFIG_FILTER, list(CONFIG_ATTRIBUTES)))
+            skipped: list[str] = []
+            sites = f"CN=Sites,{root.configuration_naming_context}"
+            try:
+                view = decode_forest(conn.search(sites, CONFIG_FILTER, list(CONFIG_ATTRIBUTES)))
+            except QueryError:
+                if source.origin.kind == "directory":
+                    raise
+                # An export without its sites: the Locations still tell what they can.
+                view = decode_forest(())
+                skipped.append(f"{endpoint.url}: the export holds no {sites}: no sites, DCs "
+                               "or replication connections to check (export them as "
+                               "docs/offline.md says)")
             me = view.dc_by_dsa(root.ds_service_name)
             name = me.name if me is not None else root.dns_host_name
             attributes = [*location_attributes(profile), *EVIDENCE_ATTRIBUTES]
             copies: list[LocationCopy] = []
-            skipped: list[str] = []
             entries = conn.search_with_large_value(
                 endpoint.base_dn, location_filter(profile), attributes,
                 large=profile.location.pooling_data, max_bytes=MAX_ATTACHMENT_BYTES)
