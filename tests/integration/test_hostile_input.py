@@ -714,5 +714,6 @@ def test_a_reset_while_skipping_a_large_attachment_is_retried_cleanly(
     shown = run("-c", config, "pool", "--format", "json")
     assert shown.exit_code == runs.pool_code
     pool = json.loads(shown.stdout)
-    assert {k: v for k, v in pool.items() if k != "meta"} == \
-        {k: v for k, v in runs.pool.items() if k != "meta"}
+    # Only when and through which endpoint (the proxy's) it was read may differ.
+    assert {k: v for k, v in pool.items() if k not in ("meta", "origin")} == \
+        {k: v for k, v in runs.pool.items() if k not in ("meta", "origin")}
