@@ -28,6 +28,8 @@ from typing import Final, Literal
 
 import networkx as nx
 
+from poolsync.dn import DnKey, parent, rdns
+from poolsync.dn import key as dn_key
 from poolsync.model import Entry
 
 __all__ = [
@@ -40,7 +42,6 @@ __all__ = [
     "decode_forest",
     "merge_views",
     "parse_repl_metadata",
-    "rdns",
     "site_of",
 ]
 
@@ -220,35 +221,13 @@ def site_of(dn: str) -> str | None:
     return None
 
 
-def rdns(dn: str) -> list[tuple[str, str]]:
-    """``dn`` split into (attribute lower-cased, value) pairs, honouring ``\\,`` escapes."""
-    out: list[tuple[str, str]] = []
-    current: list[str] = []
-    escaped = False
-    for ch in dn:
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == ",":
-            out.append(_pair("".join(current)))
-            current = []
-        else:
-            current.append(ch)
-    if current:
-        out.append(_pair("".join(current)))
-    return out
-
-
-def _pair(rdn: str) -> tuple[str, str]:
-    attr, _, value = rdn.partition("=")
-    return attr.strip().lower(), value.strip()
-
-
-def _parent(dn: str) -> str:
-    parts = rdns(dn)
-    return ",".join(f"{a.upper()}={v.replace(',', chr(92) + ',')}" for a, v in parts[1:])
+def _same(dn: str) -> DnKey | str:
+    """What tells DNs apart: their parsed key (case, spacing and escapes aside), or the
+    lower-cased text of one that does not parse."""
+    try:
+        return dn_key(dn)
+    except ValueError:
+        return dn.lower()
 
 
 def _classes(entry: Entry) -> set[str]:
@@ -282,7 +261,7 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
     DN's first value as the source name.
     """
     sites: list[Site] = []
-    servers: dict[str, Entry] = {}  # server DN (lower) -> entry
+    servers: dict[DnKey | str, Entry] = {}  # server DN -> entry
     dsas: list[Entry] = []
     conns: list[Entry] = []
     links: list[tuple[str, tuple[str, ...]]] = []
@@ -293,7 +272,7 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
         elif "ntdsdsa" in classes:
             dsas.append(entry)
         elif "server" in classes:
-            servers[entry.dn.lower()] = entry
+            servers[_same(entry.dn)] = entry
         elif "sitelink" in classes:
             names = tuple(sorted(parts[0][1] for dn in entry.texts("siteList")
                                  if (parts := rdns(dn))))
@@ -302,7 +281,7 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
             sites.append(Site(name=_name(entry), dn=entry.dn))
     dcs: list[DomainController] = []
     for dsa in dsas:
-        server = servers.get(_parent(dsa.dn).lower())
+        server = servers.get(_same(parent(dsa.dn)))
         parts = rdns(dsa.dn)
         if server is not None:
             server_name = _name(server)
@@ -322,15 +301,15 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
             inbound_disabled=bool(options & DSA_DISABLE_INBOUND_REPL),
             outbound_disabled=bool(options & DSA_DISABLE_OUTBOUND_REPL),
         ))
-    by_dsa = {dc.dsa_dn.lower(): dc.name for dc in dcs}
+    by_dsa = {_same(dc.dsa_dn): dc.name for dc in dcs}
     connections: list[Connection] = []
     for conn in conns:
-        target = by_dsa.get(_parent(conn.dn).lower())
+        target = by_dsa.get(_same(parent(conn.dn)))
         if target is None:
             continue
         from_dn = conn.text("fromServer") or ""
         parts = rdns(from_dn)
-        source = by_dsa.get(from_dn.lower()) or (parts[1][1] if len(parts) > 1 else from_dn)
+        source = by_dsa.get(_same(from_dn)) or (parts[1][1] if len(parts) > 1 else from_dn)
         enabled = (conn.text("enabledConnection") or "TRUE").upper() != "FALSE"
         connections.append(Connection(
             name=_name(conn), dn=conn.dn, source=source, target=target, enabled=enabled,

@@ -32,8 +32,8 @@ from urllib.parse import quote
 
 from poolsync.config import Endpoint, RetryPolicy
 from poolsync.directory.ldif_file import LdifError, Record, read_ldif, read_records
-from poolsync.directory.matching import dn_key
 from poolsync.directory.source import DirectoryReader, Origin, RootDse
+from poolsync.dn import key as dn_key
 from poolsync.model import Entry
 from poolsync.profile import Profile, load_profile
 from poolsync.provenance import SCHEME, export_files, is_export

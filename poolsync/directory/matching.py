@@ -37,12 +37,13 @@ from ldap3.operation.search import (
     parse_filter,
 )
 from ldap3.protocol.convert import prepare_filter_for_sending
-from ldap3.utils.dn import parse_dn
 
+from poolsync.dn import DnKey
+from poolsync.dn import key as dn_key
 from poolsync.errors import QueryError
 from poolsync.model import Entry
 
-__all__ = ["BIT_AND", "BIT_OR", "DnKey", "Predicate", "compile_filter", "dn_key"]
+__all__ = ["BIT_AND", "BIT_OR", "Predicate", "compile_filter"]
 
 Predicate = Callable[[Entry], bool]
 BIT_AND: Final = "1.2.840.113556.1.4.803"  # LDAP_MATCHING_RULE_BIT_AND
@@ -52,43 +53,6 @@ BIT_OR: Final = "1.2.840.113556.1.4.804"   # LDAP_MATCHING_RULE_BIT_OR
 _ATTRIBUTE: Final = re.compile(
     r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)(?:;[A-Za-z0-9-]+)*")
 _INTEGER: Final = re.compile(rb"-?[0-9]+")
-# One RFC 4514 escape in a DN value: a backslash and two hex digits (one byte of the
-# UTF-8 value), or a backslash and the character it protects. ldap3 splits DNs but has
-# no unescaping of values (its ldap_escape_to_bytes keeps "\," as two characters).
-_DN_ESCAPE: Final = re.compile(rb"\\([0-9A-Fa-f]{2})|\\(.)", re.DOTALL)
-
-#: A DN as compared: its RDNs, leaf first, each a sorted tuple of (type, value) pairs.
-DnKey = tuple[tuple[tuple[str, str], ...], ...]
-
-
-def dn_key(dn: str) -> DnKey:
-    """``dn`` as compared: its RDNs leaf first, each a sorted tuple of (type, value)
-    pairs, types lower-cased, values unescaped and case-folded (the order of the pairs
-    of a multi-valued RDN, ``CN=a+SN=b``, does not matter).
-
-    ValueError when ``dn`` is not a DN (ldap3's parser says why)."""
-    if not dn:
-        return ()
-    try:
-        parts = parse_dn(dn)
-    except LDAPException as exc:
-        raise ValueError(f"not a DN: {dn!r} ({exc})") from exc
-    rdns: list[tuple[tuple[str, str], ...]] = []
-    pairs: list[tuple[str, str]] = []
-    for kind, value, separator in parts:
-        pairs.append((kind.strip().lower(), _unescape(value).casefold()))
-        if separator != "+":
-            rdns.append(tuple(sorted(pairs)))
-            pairs = []
-    return tuple(rdns)
-
-
-def _unescape(value: str) -> str:
-    raw = value.strip().encode("utf-8", "surrogatepass")
-    plain = _DN_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]) if m[1] else m[2], raw)
-    return plain.decode("utf-8", "backslashreplace")
-
-
 def compile_filter(text: str) -> Predicate:
     """The predicate ``text`` (RFC 4515) stands for; QueryError when it is malformed or
     asks for what AD would refuse (an unknown matching rule, a ``:dn:`` match)."""

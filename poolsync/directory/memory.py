@@ -13,12 +13,11 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-from ldap3.utils.dn import parse_dn
-
 from poolsync.config import Endpoint, RetryPolicy
-from poolsync.directory.matching import DnKey, dn_key
 from poolsync.directory.offline import OfflineReader, is_deleted
 from poolsync.directory.source import Origin, RootDse
+from poolsync.dn import DnKey, split_first
+from poolsync.dn import key as dn_key
 from poolsync.errors import DirectoryUnavailable
 from poolsync.model import Entry
 
@@ -179,10 +178,8 @@ class MemorySource:
     def _tombstone(self, gone: Entry, guid: str) -> Entry:
         """What AD keeps of a deleted object: its GUID, classes and name, under the
         Deleted Objects container of its naming context, the RDN mangled."""
-        parts = parse_dn(gone.dn)
-        rdn_type, rdn_value, _ = parts[0]
-        parent = "".join(f"{t}={v}{sep}" for t, v, sep in parts[1:])
-        dn = f"{rdn_type}={rdn_value}\\0ADEL:{guid},CN=Deleted Objects,{self._nc_of(gone.dn)}"
+        first, parent = split_first(gone.dn)
+        dn = f"{first}\\0ADEL:{guid},CN=Deleted Objects,{self._nc_of(gone.dn)}"
         kept = {k: v for k, v in gone.attributes.items()
                 if k in ("objectguid", "objectclass", "name", "objectsid")}
         return Entry(dn, {**kept, "isdeleted": [b"TRUE"],

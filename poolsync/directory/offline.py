@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Final, Literal
 
 from poolsync.config import Endpoint
-from poolsync.directory.matching import DnKey, Predicate, compile_filter, dn_key
+from poolsync.directory.matching import Predicate, compile_filter
 from poolsync.directory.source import Bound, ChangeRead, RootDse
+from poolsync.dn import DnKey
+from poolsync.dn import key as dn_key
 from poolsync.errors import DirectoryUnavailable, QueryError, RunawaySearch
 from poolsync.model import Entry
 

@@ -19,9 +19,9 @@ from poolsync.config import Config
 from poolsync.directory.schema import SchemaAttribute
 from poolsync.discovery.roles import REQUIRED_ROLES, Discovery, infer_roles
 from poolsync.discovery.sample import PREFIX, ForestSample
+from poolsync.dn import parent as parent_dn
 from poolsync.model import Entry
 from poolsync.profile import Profile
-from poolsync.store.store import parent_dn
 
 __all__ = ["JSON_TYPE", "SchemaReport", "build_report", "profile_text", "report_json",
            "report_table"]

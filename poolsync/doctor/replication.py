@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
+from poolsync.dn import rdns
 from poolsync.doctor.model import (
     DcProbe,
     DoctorInput,
@@ -46,7 +47,7 @@ from poolsync.doctor.servers import (
     when,
     where,
 )
-from poolsync.forest import ForestConfig, rdns
+from poolsync.forest import ForestConfig
 
 __all__ = ["replication"]
 

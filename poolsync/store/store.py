@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from poolsync.capacity.model import Snapshot
+from poolsync.dn import parent as dn_parent
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, SeatClass, Seats, Subscriber
 from poolsync.servers.model import ServerReading
@@ -400,7 +401,7 @@ class Store:
         counts: dict[str, int] = {}
         for table in ("locations", "subscribers"):
             for (dn,) in self._db.execute(f"SELECT dn FROM {table} WHERE pass = 'domain'"):
-                parent = parent_dn(dn)
+                parent = dn_parent(dn)
                 if parent:
                     counts[parent] = counts.get(parent, 0) + 1
         return sorted(counts, key=lambda p: (-counts[p], p))[:limit]
@@ -554,19 +555,6 @@ class Store:
 
     def sync_writer(self) -> SyncWriter:
         return SyncWriter(self._db, self)
-
-
-def parent_dn(dn: str) -> str:
-    """The DN without its first RDN (RFC 4514 escapes respected); "" at the top."""
-    escaped = False
-    for i, ch in enumerate(dn):
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == ",":
-            return dn[i + 1:].strip()
-    return ""
 
 
 def _location_row(pass_name: str, loc: Location, usn: int | None) -> tuple[Any, ...]:

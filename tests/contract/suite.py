@@ -14,9 +14,9 @@ import pytest
 
 from poolsync.config import Endpoint
 from poolsync.directory.filters import at_least, equality, guid_equality, or_filter
-from poolsync.directory.matching import dn_key
 from poolsync.directory.offline import DELETED_OBJECTS_WKGUID
 from poolsync.directory.source import Bound, DirectoryReader, DirectorySource
+from poolsync.dn import key as dn_key
 from poolsync.errors import QueryError, RunawaySearch
 from poolsync.model import Entry
 from poolsync.profile import Profile, load_profile
