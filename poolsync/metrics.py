@@ -16,10 +16,7 @@ Public entry points: :class:`RunMetrics`, :class:`PoolSeats`, :func:`pool_seats`
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +27,7 @@ from typing import Final, Literal, get_args
 from poolsync.allocation import PoolReport
 from poolsync.errors import PoolsyncError
 from poolsync.model import SEAT_CLASSES
-from poolsync.outfile import checked_target
+from poolsync.outfile import write_atomic
 
 __all__ = [
     "CHANGE_KINDS",
@@ -291,30 +288,6 @@ def write_metrics(path: Path, text: str, *, follow_symlinks: bool = False) -> No
     or the new one, never a mix; on failure the old file stays and the temporary file
     is removed.
     """
-    path = checked_target(path, follow_symlinks=follow_symlinks, error=MetricsError)
-    data = text.encode("utf-8")
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise MetricsError(_message(path, exc)) from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), _METRICS_FILE_MODE)
-        # No fsync of the directory: after a crash the collector finds the old file or
-        # the new one, both whole, and the next run rewrites it anyway.
-        tmp.replace(path)
-    except BaseException as exc:  # Ctrl-C included: never leave the temporary file
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise MetricsError(_message(path, exc)) from exc
-        raise
+    write_atomic(path, text, mode=_METRICS_FILE_MODE, follow_symlinks=follow_symlinks,
+                 error=MetricsError, what="the metrics file ")
 
-
-def _message(path: Path, exc: OSError) -> str:
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    return f"cannot write the metrics file {path}: {reason}".replace("\n", " ")

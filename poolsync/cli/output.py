@@ -7,14 +7,12 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from poolsync.errors import UserError
-from poolsync.outfile import checked_target
+from poolsync.outfile import PRIVATE, write_atomic
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -194,41 +192,6 @@ def warn_absent_servers(expected: Iterable[str], present: Iterable[str]) -> None
             highlight=False)
 
 
-def write_atomic(path: Path, text: str | Iterable[str], *, mode: int | None = None,
-                 follow_symlinks: bool = False) -> None:
-    """Write ``text`` (a string, or pieces written as they come) to ``path`` through a
-    temporary file beside it, so a reader never sees half a file; a UserError (exit 2)
-    naming the path when it cannot be written.
-
-    Reports and exports hold the directory's data (names, extensions, seat counts): the
-    file is 0600 whatever the umask, and whatever mode a file it replaces had (a file
-    planted 0666 before the export must not make the export world-readable); ``mode``
-    (``--mode``) sets another. The target must be a regular file or missing
-    (:func:`poolsync.outfile.checked_target`: never a device, FIFO or directory, a
-    symlink only with ``follow_symlinks``). The temporary file is created exclusively
-    under a random name (mkstemp), never through a symlink planted there.
-    """
-    path = checked_target(path, follow_symlinks=follow_symlinks)
-    mode = _PRIVATE if mode is None else mode
-    tmp: Path | None = None
-    try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        tmp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), mode)
-            for piece in [text] if isinstance(text, str) else text:
-                handle.write(piece)
-        tmp.replace(path)
-    except BaseException as exc:  # Ctrl-C included: never leave the temporary file
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-        raise
-
-
-_PRIVATE = 0o600
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -266,5 +229,6 @@ def emit(text: str | Iterable[str], out: Path | None, *, follow_symlinks: bool,
         for piece in [text] if isinstance(text, str) else text:
             sys.stdout.write(piece)
         return False
-    write_atomic(out, text, mode=mode, follow_symlinks=follow_symlinks)
+    write_atomic(out, text, mode=PRIVATE if mode is None else mode,
+                 follow_symlinks=follow_symlinks)
     return True

@@ -9,10 +9,11 @@ import click
 
 from poolsync.cli.export import ldif_files, ldif_options
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
-from poolsync.cli.output import now, print_json, stderr_console, write_atomic
+from poolsync.cli.output import now, print_json, stderr_console
 from poolsync.discovery.report import build_report, profile_text, report_json, report_table
 from poolsync.discovery.sample import sample_forest
 from poolsync.errors import UserError
+from poolsync.outfile import write_atomic
 from poolsync.profile import parse_profile_bytes
 
 

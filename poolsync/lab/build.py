@@ -27,6 +27,7 @@ from poolsync.config import forest_base_dn
 from poolsync.errors import LabError
 from poolsync.lab import certs, ldif, replication, samba, unity
 from poolsync.lab.replication import LabNet, Peer
+from poolsync.outfile import write_atomic
 from poolsync.profile import BUILTIN_DIR, Profile
 from poolsync.trust import make_directories
 from topology.spec import DEFAULT_SITE, Topology
@@ -142,14 +143,9 @@ def require_state(lab_dir: Path) -> LabState:
 
 def write_file(path: Path, text: str, *, mode: int = 0o644) -> None:
     """Replace ``path`` with ``text``, ``mode`` exactly: poolsync refuses a config that
-    group or others can write, so the umask must not decide it (a temporary file left
-    by an interrupted run keeps its mode through O_TRUNC: fchmod sets it)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-    os.fchmod(fd, mode)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    tmp.replace(path)
+    group or others can write, so the umask must not decide it
+    (:func:`poolsync.outfile.write_atomic`)."""
+    write_atomic(path, text, mode=mode, error=LabError)
 
 
 def _address_in_use(address: str) -> bool:
