@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
-    from poolsync.store import PassRecord
+    from poolsync.records import PassRecord
 
 __all__ = ["EXPORT_LIMITS", "SCHEME", "DataOrigin", "data_origin", "export_files",
            "is_export"]

@@ -8,27 +8,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from poolsync.model import SeatClass, Seats
+from poolsync.records import Snapshot as Snapshot  # re-exported: capacity's input rows
 
 Urgency = Literal["high", "medium", "low"]
 URGENCIES: tuple[Urgency, ...] = ("high", "medium", "low")
 
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One server's usage of one seat class at one moment (one row of history).
-
-    ``used`` is the directory's truth (subscribers homed on the server, its failover
-    secondary's included); ``published`` what the server itself published (None when
-    not known, e.g. an imported row).
-    """
-
-    taken_at: dt.datetime  # aware, UTC
-    pool: str
-    server: str
-    seat_class: SeatClass
-    licensed: int
-    used: int
-    published: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

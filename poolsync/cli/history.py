@@ -25,7 +25,8 @@ from poolsync.cli.output import (
     stdout_console,
 )
 from poolsync.errors import StoreError
-from poolsync.store import RunRecord, Store
+from poolsync.records import RunRecord
+from poolsync.store import Store
 
 
 def _seconds(run: RunRecord) -> float | None:

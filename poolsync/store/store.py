@@ -8,15 +8,26 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from poolsync.capacity.model import Snapshot
 from poolsync.dn import parent as dn_parent
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, SeatClass, Seats, Subscriber
+from poolsync.records import (
+    KINDS,
+    MODES,
+    Changes,
+    Kind,
+    Mode,
+    Op,
+    PassRecord,
+    Plan,
+    PlannedChange,
+    RunRecord,
+    Snapshot,
+)
 from poolsync.servers.model import ServerReading
 from poolsync.store.files import check_file, lock_path, prepare
 from poolsync.store.health import damage
@@ -35,39 +46,7 @@ BATCH = 1000
 PASS_ORDER = ("domain", "gc")  # the domain pass's copy wins where both passes hold one
 
 
-@dataclass(frozen=True, slots=True)
-class PassRecord:
-    """Where a pass read from and how far: the watermark of that pass."""
 
-    name: str
-    endpoint: str
-    dc_host: str
-    invocation_id: str
-    naming_context: str
-    usn: int
-    synced_at: str
-    profile: str
-    method: str = "usn"
-    cookie: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    id: int
-    kind: str
-    started_at: str
-    finished_at: str | None
-    status: str
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """What a run changes in the store, per object kind (objects, once per objectGUID)."""
-
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
 
 
 _LOC_COLS = ("pass, guid, dn, name, object_id, version, failover_of, attachment, usn_changed, "
@@ -567,29 +546,6 @@ def _subscriber_row(pass_name: str, sub: Subscriber, usn: int | None) -> tuple[A
             int(SeatClass.UM in sub.classes), int(SeatClass.INBOX in sub.classes), usn)
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedChange:
-    kind: str   # locations | subscribers
-    pass_name: str
-    op: str     # insert | update | delete
-    dn: str
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What a run would change: objects per kind and operation, once per objectGUID."""
-
-    counts: dict[str, Changes]
-    held: int  # objects the store holds before the run
-
-    @property
-    def deletes(self) -> int:
-        return sum(c.removed for c in self.counts.values())
-
-    @property
-    def empty(self) -> bool:
-        return not any(c.added or c.changed or c.removed for c in self.counts.values())
 
 
 def _differs(table: str, new: str, old: str, present: set[str]) -> str:
@@ -628,9 +584,9 @@ class SyncWriter:
     def __exit__(self, *exc: object) -> None:
         self._drop()
 
-    def begin_pass(self, pass_name: str, mode: str) -> None:
+    def begin_pass(self, pass_name: str, mode: Mode) -> None:
         """Start (or restart, after a failed attempt) staging a pass."""
-        if mode not in ("total", "incremental"):
+        if mode not in MODES:
             raise ValueError(mode)
         with self._temp():
             for table in ("stage_locations", "stage_subscribers", "stage_removals",
@@ -730,8 +686,8 @@ class SyncWriter:
                     "AND p.mode = 'incremental' AND m.pass = r.pass AND m.guid = r.guid AND "
                     f"NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE s.pass = m.pass AND "
                     "s.guid = m.guid)")
-        counts = {}
-        for table in ("locations", "subscribers"):
+        counts: dict[Kind, Changes] = {}
+        for table in KINDS:
             ops = dict(db.execute(
                 "SELECT op, count(DISTINCT guid) FROM temp.plan WHERE kind = ? GROUP BY op",
                 (table,)).fetchall())
@@ -740,7 +696,7 @@ class SyncWriter:
         self._planned = True
         return Plan(counts=counts, held=self._store.object_count())
 
-    def planned(self, op: str | None = None, *,
+    def planned(self, op: Op | None = None, *,
                 limit: int | None = None) -> Iterator[PlannedChange]:
         """The planned changes (all, or one op), ordered by kind, op and DN: one per
         object and operation, its passes joined (``domain+gc``) when both make it."""

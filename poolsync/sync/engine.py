@@ -35,7 +35,8 @@ from poolsync.errors import (
 )
 from poolsync.metrics import PoolSeats
 from poolsync.profile import Profile
-from poolsync.store import Plan, PlannedChange, Store
+from poolsync.records import Mode, Plan, PlannedChange
+from poolsync.store import Store
 from poolsync.sync.guard import GUARD_SAMPLE, PassOutcome, refusal
 from poolsync.sync.outcome import record_outcome
 from poolsync.sync.passes import (
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 class SyncResult:
     """What a run did (or, with ``dry_run``, would do)."""
 
-    kind: str                      # total | incremental (what was asked for)
+    kind: Mode                     # what was asked for
     dry_run: bool
     run_id: int | None
     store: str
@@ -94,7 +95,7 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
     progress = progress or NoProgress()
     started = time.monotonic()
     started_at = now().isoformat(timespec="seconds")
-    kind = "total" if total else "incremental"
+    kind: Mode = "total" if total else "incremental"
     passes = (("domain", source.dcs), ("gc", source.gcs))
     with ExitStack() as stack:
         store = stack.enter_context(_open_store(config.store, dry_run=dry_run, stack=stack))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from poolsync.store import Plan, PlannedChange
+from poolsync.records import Plan, PlannedChange
 
 __all__ = ["GUARD_SAMPLE", "PassOutcome", "refusal"]
 

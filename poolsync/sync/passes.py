@@ -32,7 +32,8 @@ from poolsync.errors import (
     QueryError,
 )
 from poolsync.profile import Profile
-from poolsync.store import PassRecord, SyncWriter
+from poolsync.records import Mode, PassRecord
+from poolsync.store import SyncWriter
 from poolsync.sync.readers import (
     Counter,
     DirSyncChanges,
@@ -56,7 +57,7 @@ NEEDED = {"usn": ("usn", "tombstones"), "dirsync": ("dirsync",)}
 @dataclass(frozen=True, slots=True)
 class PassSummary:
     name: str
-    mode: str             # total | incremental
+    mode: Mode
     reason: str | None    # why a total (a code from poolsync.sync.watermark), or None
     why: str | None
     endpoint: str

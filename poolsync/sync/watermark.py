@@ -1,6 +1,6 @@
 """When a pass may read incrementally, and why it must be a total resync (pure).
 
-A watermark (the pass's :class:`~poolsync.store.PassRecord`) is only valid for the
+A watermark (the pass's :class:`~poolsync.records.PassRecord`) is only valid for the
 DC it came from, at the incarnation it came from, with the schema profile and method
 it was read with, and only for so long: past the forest's tombstoneLifetime deletions
 are lost. Every rule here is one of ``ad-sync-rules.md``'s.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from poolsync.store import PassRecord
+from poolsync.records import Mode, PassRecord
 
 DAY = 86400.0
 DEFAULT_TOMBSTONE_LIFETIME_DAYS = 60  # what AD assumes when the attribute is empty
@@ -32,7 +32,7 @@ class Answering:
 class Decision:
     """``mode`` is "total" or "incremental"; ``reason`` a stable code, ``why`` words."""
 
-    mode: str
+    mode: Mode
     reason: str | None = None
     why: str | None = None
 

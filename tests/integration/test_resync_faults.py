@@ -43,8 +43,8 @@ import yaml
 from poolsync.lab import build
 from poolsync.lab.edit import Add, Change, Delete, LabEditor, Replace
 from poolsync.profile import load_profile
+from poolsync.records import RunRecord
 from poolsync.store import Store
-from poolsync.store.store import RunRecord
 from tests.conftest import TOPOLOGIES, require_samba
 from tests.helpers import LICENSE_CLASS_PROFILE, absolute_lab_paths, run
 

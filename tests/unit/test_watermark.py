@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from poolsync.store import PassRecord
+from poolsync.records import PassRecord
 from poolsync.sync.watermark import DAY, Answering, decide, max_age_seconds
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -1,0 +1,120 @@
+"""The records that cross modules: what a sync plans, what a run and a pass leave behind.
+
+Pure values (no sqlite3, no I/O): the store maps its rows to them, and the sync planner,
+the watermark rules, the guards, capacity and the CLI read them. The words a sync uses
+for its modes, operations, object kinds and run outcomes are :data:`typing.Literal`
+types here, one place, so a typo is a type error instead of a silently empty count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from poolsync.model import SeatClass
+
+__all__ = ["KINDS", "MODES", "OPS", "Changes", "Kind", "Mode", "Op", "PassRecord", "Plan",
+           "PlannedChange", "RunRecord", "RunStatus", "Snapshot"]
+
+#: How a pass reads: ``total`` replaces what the store holds from the pass,
+#: ``incremental`` patches it.
+Mode = Literal["total", "incremental"]
+#: What a plan does to one object of one pass.
+Op = Literal["insert", "update", "delete"]
+#: The two kinds of object the store mirrors (also its table names).
+Kind = Literal["locations", "subscribers"]
+#: How a run in the history ended, or where it is: ``running`` until it commits or
+#: fails, ``committed`` between its commit and recording its end; then ``ok``,
+#: ``findings`` (synced, a pool out of compliance), ``refused`` (a guard stopped it),
+#: ``failed``, ``cancelled`` (a service stopped while it read) or ``abandoned`` (the
+#: process died before its commit).
+RunStatus = Literal["running", "committed", "ok", "findings", "failed", "refused",
+                    "cancelled", "abandoned"]
+
+MODES: tuple[Mode, ...] = get_args(Mode)
+OPS: tuple[Op, ...] = get_args(Op)
+KINDS: tuple[Kind, ...] = get_args(Kind)
+
+
+@dataclass(frozen=True, slots=True)
+class PassRecord:
+    """Where a pass read from and how far: the watermark of that pass."""
+
+    name: str
+    endpoint: str
+    dc_host: str
+    invocation_id: str
+    naming_context: str
+    usn: int
+    synced_at: str
+    profile: str
+    method: str = "usn"
+    cookie: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run of the history: what kind, when, and how it ended."""
+
+    id: int
+    kind: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What a run changes in the store, per object kind (objects, once per objectGUID)."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """One planned operation on one object; ``pass_name`` joins the passes that make
+    it (``domain+gc``); ``label`` is a Location's name or a subscriber's DN."""
+
+    kind: Kind
+    pass_name: str
+    op: Op
+    dn: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a run would change: objects per kind and operation, once per objectGUID."""
+
+    counts: dict[Kind, Changes]
+    held: int  # objects the store holds before the run
+
+    @property
+    def deletes(self) -> int:
+        return sum(c.removed for c in self.counts.values())
+
+    @property
+    def empty(self) -> bool:
+        return not any(c.added or c.changed or c.removed for c in self.counts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One server's usage of one seat class at one moment (one row of history).
+
+    ``used`` is the directory's truth (subscribers homed on the server, its failover
+    secondary's included); ``published`` what the server itself published (None when
+    not known, e.g. an imported row).
+    """
+
+    taken_at: dt.datetime  # aware, UTC
+    pool: str
+    server: str
+    seat_class: SeatClass
+    licensed: int
+    used: int
+    published: int | None = None
