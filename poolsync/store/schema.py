@@ -1,6 +1,12 @@
-"""The store's SQL schema and its version."""
+"""The store's SQL schema, its version, and the migrations from every older one.
+
+DDL is applied statement by statement, split on ';' (so no ';' in its comments):
+``executescript()`` would commit on its own, outside the caller's transaction.
+"""
 
 from __future__ import annotations
+
+import sqlite3
 
 SCHEMA_VERSION = 7
 APPLICATION_ID = 0x506F6F6C  # "Pool": marks a SQLite file as a poolsync store
@@ -143,3 +149,23 @@ CREATE TEMP TABLE plan (
 """
 STAGING_TABLES = ("stage_locations", "stage_subscribers", "stage_removals", "stage_modes",
                   "plan")
+
+
+def create(db: sqlite3.Connection) -> None:
+    """Make a new store's tables and mark it (in the caller's write transaction)."""
+    for statement in DDL.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Upgrade a store to SCHEMA_VERSION (in the caller's write transaction). The
+    version is read again here, under the write lock: a concurrent run may have
+    migrated it since it was opened."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for step in range(version, SCHEMA_VERSION):
+        for statement in MIGRATIONS[step]:
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

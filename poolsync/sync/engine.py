@@ -35,7 +35,7 @@ from poolsync.errors import (
 )
 from poolsync.metrics import PoolSeats
 from poolsync.profile import Profile
-from poolsync.records import Mode, Plan, PlannedChange
+from poolsync.records import Mode, Plan, PlannedChange, RunStatus
 from poolsync.store import Store
 from poolsync.sync.guard import GUARD_SAMPLE, PassOutcome, refusal
 from poolsync.sync.outcome import record_outcome
@@ -221,7 +221,7 @@ def _record_failure(store: Store, run_id: int, exc: BaseException,
         message = "interrupted (Ctrl-C); nothing was committed"
     else:
         message = str(exc) if isinstance(exc, PoolsyncError) else type(exc).__name__
-    status = ("refused" if isinstance(exc, UnsafeChangeError)
+    status: RunStatus = ("refused" if isinstance(exc, UnsafeChangeError)
               else "cancelled" if isinstance(exc, RunCancelled | KeyboardInterrupt)
               else "failed")
     try:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from poolsync.model import SeatClass, Seats, Subscriber
 from poolsync.store import PassRecord, Store
-from poolsync.store.store import _merged
+from poolsync.store.mirror import merged as _merged
 
 GUIDS = [str(uuid.UUID(int=i + 1)) for i in range(12)]
 HOMES = ["oid-a", "oid-b", None]

@@ -1,0 +1,90 @@
+"""The run history (table ``runs``): every non-dry run, from its start to its outcome.
+
+Plain SQL over a connection the :class:`~poolsync.store.Store` owns (it opens the
+transactions); rows become :class:`~poolsync.records.RunRecord` in one place,
+:func:`_record`. A run is ``running`` from :func:`begin` and ``committed`` from the
+commit's own transaction (:mod:`poolsync.store.staging`) until :func:`finish` records
+how it ended.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from poolsync.records import RunRecord, RunStatus
+
+__all__ = ["abandon_stale", "begin", "finish", "last_success", "last_total", "recent"]
+
+_SELECT = "SELECT id, kind, started_at, finished_at, status, detail FROM runs"
+_COMMITTED = "status IN ('ok', 'findings')"  # the runs whose data is in the store
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    """The one mapping of a ``runs`` row (selected by ``_SELECT``) to its record."""
+    run_id, kind, started_at, finished_at, status, detail = row
+    return RunRecord(run_id, kind, started_at, finished_at, status, json.loads(detail or "{}"))
+
+
+def _one(db: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> RunRecord | None:
+    row = db.execute(sql, args).fetchone()
+    return _record(row) if row else None
+
+
+def abandon_stale(db: sqlite3.Connection, finished_at: str) -> int:
+    """Close the runs a killed process left open (in the caller's transaction, while
+    holding the run lock); how many never committed.
+
+    Whoever held the lock before us is gone (the kernel released its flock). A run it
+    left 'running' never committed: it becomes 'abandoned'. One left 'committed' died
+    after its commit: it becomes 'ok'.
+    """
+    cur = db.execute(
+        "UPDATE runs SET status = 'abandoned', finished_at = ?, detail = ? "
+        "WHERE status = 'running'",
+        (finished_at, json.dumps({"error": "the process ended before the run "
+                                           "finished (killed?); nothing it read "
+                                           "was committed"})))
+    # Killed after its commit: what it read is in the store.
+    db.execute(
+        "UPDATE runs SET status = 'ok', finished_at = ?, detail = ? "
+        "WHERE status = 'committed'",
+        (finished_at, json.dumps({"note": "committed; the process ended before "
+                                          "it recorded the end of the run"})))
+    return cur.rowcount
+
+
+def last_success(db: sqlite3.Connection) -> RunRecord | None:
+    """The most recent run that committed (ok or with findings)."""
+    return _one(db, f"{_SELECT} WHERE {_COMMITTED} ORDER BY id DESC LIMIT 1")
+
+
+def last_total(db: sqlite3.Connection) -> RunRecord | None:
+    """The most recent total resync that committed."""
+    return _one(db, f"{_SELECT} WHERE kind = 'total' AND {_COMMITTED} "
+                    "ORDER BY id DESC LIMIT 1")
+
+
+def begin(db: sqlite3.Connection, kind: str, started_at: str) -> int:
+    """Record a run as ``running``; its id."""
+    cur = db.execute("INSERT INTO runs (kind, started_at, status) VALUES (?, ?, 'running')",
+                     (kind, started_at))
+    return int(cur.lastrowid or 0)
+
+
+def finish(db: sqlite3.Connection, run_id: int, *, status: RunStatus, finished_at: str,
+           detail: dict[str, Any], unless_committed: bool = False) -> None:
+    """Record how run ``run_id`` ended; with ``unless_committed``, only while it is
+    still ``running`` (a failure after its commit must not hide the commit)."""
+    guard = " AND status = 'running'" if unless_committed else ""
+    db.execute(
+        f"UPDATE runs SET status = ?, finished_at = ?, detail = ? WHERE id = ?{guard}",
+        (status, finished_at, json.dumps(detail, sort_keys=True), run_id),
+    )
+
+
+def recent(db: sqlite3.Connection, *, limit: int) -> list[RunRecord]:
+    """The latest ``limit`` runs, newest first."""
+    return [_record(row) for row in
+            db.execute(f"{_SELECT} ORDER BY id DESC LIMIT ?", (limit,)).fetchall()]
