@@ -177,6 +177,15 @@ class PoolReport:
     #: Up to ORPHAN_SAMPLE home keys that match no Location ("" = no home).
     orphan_keys: tuple[str, ...] = ()
     roles: Roles = field(default_factory=Roles)
+    #: The license data of every Location with an attachment, members or not, parsed
+    #: once by :func:`build_pool_report` (None: corrupt, and excluded so). Keyed by the
+    #: Location itself, so two Locations that share a GUID keep their own.
+    licenses: Mapping[Location, LicenseData | None] = field(default_factory=dict)
+
+    def license(self, location: Location | None) -> LicenseData | None:
+        """``location``'s parsed license data; None without one or when it is corrupt
+        (the exclusion says so)."""
+        return None if location is None else self.licenses.get(location)
 
     @property
     def compliant(self) -> bool:
@@ -250,8 +259,21 @@ def _version_exclusion(location: Location) -> Exclusion | None:
     return None
 
 
-def _classify(location: Location, roles: Roles) -> Exclusion | LicenseData:
-    """Checks 2-5 of the classification (the failover check needs the other Locations).
+def read_license(location: Location) -> LicenseData | AttachmentError | None:
+    """A Location's license data, parsed (the only place the pool report parses an
+    attachment); the error when it does not parse, None without an attachment."""
+    if location.attachment is None:
+        return None
+    try:
+        return parse_attachment(location.attachment)
+    except AttachmentError as exc:
+        return exc
+
+
+def _classify(location: Location, roles: Roles,
+              parsed: LicenseData | AttachmentError | None) -> Exclusion | LicenseData:
+    """Checks 2-5 of the classification (the failover check needs the other Locations);
+    ``parsed`` is :func:`read_license` of ``location``.
 
     Without a version role (``roles.versions`` False) the version check is skipped.
     """
@@ -273,10 +295,11 @@ def _classify(location: Location, roles: Roles) -> Exclusion | LicenseData:
             ExclusionReason.ATTACHMENT_MISSING,
             "no pooling attachment on the Location object",
         )
-    try:
-        data = parse_attachment(location.attachment)
-    except AttachmentError as exc:
-        return _excluded(location, ExclusionReason.ATTACHMENT_CORRUPT, str(exc))
+    if isinstance(parsed, AttachmentError):
+        return _excluded(location, ExclusionReason.ATTACHMENT_CORRUPT, str(parsed))
+    data = parsed
+    if data is None:  # cannot be: the attachment is there (checked above)
+        raise ValueError(f"{location.name}: parsed is None, but the attachment is present")
     if not data.pooling_enabled:
         state = "absent" if "LicPoolingIsEnabled" not in data.licenses else "0"
         return _excluded(
@@ -344,7 +367,10 @@ def build_pool_report(
     def secondary(location: Location) -> bool:
         return roles.failover and location.failover_of is not None
 
-    classified = {i: _classify(loc, roles) for i, loc in enumerate(ordered)
+    # Every attachment is parsed once, here: the report carries the results
+    # (``licenses``) to compliance and the graph.
+    parsed = {loc: read_license(loc) for loc in locations}
+    classified = {i: _classify(loc, roles, parsed[loc]) for i, loc in enumerate(ordered)
                   if not secondary(loc)}
     data = {i: r for i, r in classified.items() if isinstance(r, LicenseData)}
     excluded: list[Exclusion] = []
@@ -413,6 +439,8 @@ def build_pool_report(
         subscribers=homes.subscribers,
         orphan_keys=homes.orphan_keys[:ORPHAN_SAMPLE],
         roles=roles,
+        licenses={loc: r if isinstance(r, LicenseData) else None
+                  for loc, r in parsed.items() if r is not None},
     )
 
 

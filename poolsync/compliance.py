@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from poolsync.allocation import PoolReport, effective_used, parse_version
-from poolsync.attachment import parse_attachment
-from poolsync.errors import AttachmentError
 from poolsync.homes import match_homes
 from poolsync.model import SEAT_CLASSES, Location, SeatClass, Seats
 
@@ -177,12 +175,8 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
         member_states = []
         for member in pool.servers:
             loc = by_guid.get(member.guid)
-            ports = 0
-            if loc is not None and loc.attachment is not None:
-                try:
-                    ports = parse_attachment(loc.attachment).voice_ports
-                except AttachmentError:
-                    ports = 0
+            license_data = report.license(loc)
+            ports = license_data.voice_ports if license_data is not None else 0
             own = server_limits(member.name, member.guid, ports, member.used.vm)
             assessment = _assess("server", member.name, loc.version if loc else None,
                                  [*pool_violations, *own], now, limits, member.guid)
@@ -218,9 +212,8 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
         if exclusion.guid in members or loc is None or loc.attachment is None \
                 or (report.roles.failover and loc.failover_of is not None):
             continue
-        try:
-            data = parse_attachment(loc.attachment)
-        except AttachmentError:
+        data = report.license(loc)
+        if data is None:
             continue  # nothing to assess: the report already says it is corrupt
         index = position[id(loc)]
         used = homes.seats(index)

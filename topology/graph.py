@@ -26,10 +26,16 @@ from typing import Final
 
 import networkx as nx
 
-from poolsync.allocation import Exclusion, ExclusionReason, Pool, PoolReport, ServerSeats
-from poolsync.attachment import parse_attachment
+from poolsync.allocation import (
+    Exclusion,
+    ExclusionReason,
+    Pool,
+    PoolReport,
+    ServerSeats,
+    read_license,
+)
+from poolsync.attachment import LicenseData
 from poolsync.doctor.model import DoctorReport, Monitor
-from poolsync.errors import AttachmentError
 from poolsync.forest import ForestConfig
 from poolsync.model import SEAT_CLASSES, Location, SeatClass, Seats
 
@@ -235,13 +241,13 @@ def _add_servers(
                 "role": "secondary" if secondary else "excluded",
                 "reason": exclusion.reason.value, "detail": exclusion.detail,
             }  # fmt: skip
-            attrs |= _uncounted_seats(location)
+            attrs |= _uncounted_seats(_license(location, report))
             graph.add_node(server.node, **attrs)
             graph.add_edge(server.node, pool_id(forest), key="excluded", kind="excluded",
                            reason=exclusion.reason.value, detail=exclusion.detail)
             continue
         attrs |= {"role": "unknown", "reason": "", "detail": ""}
-        attrs |= _uncounted_seats(location)
+        attrs |= _uncounted_seats(_license(location, report))
         graph.add_node(server.node, **attrs)
     for server in servers:
         graph.nodes[server.node]["label"] = _server_label(graph.nodes[server.node])
@@ -268,20 +274,24 @@ def _member_seats(seats: ServerSeats) -> dict[str, object]:
     return attrs
 
 
-def _uncounted_seats(location: Location | None) -> dict[str, object]:
+def _license(location: Location | None, report: PoolReport) -> LicenseData | None:
+    """``location``'s license data as the report parsed it; parsed here only for a
+    Location the report was not built from (a caller's report of other Locations)."""
+    if location is None or location in report.licenses:
+        return report.license(location)
+    parsed = read_license(location)
+    return parsed if isinstance(parsed, LicenseData) else None
+
+
+def _uncounted_seats(data: LicenseData | None) -> dict[str, object]:
     """Seats of a server the pool does not count: what its attachment licenses and
     publishes when it can be read; ``used`` is not known (the report sums the seats
     homed on excluded servers into ``unpooled``, not per server)."""
     licensed, published = Seats(), None
     classes: tuple[SeatClass, ...] = ()
-    if location is not None and location.attachment is not None:
-        try:
-            data = parse_attachment(location.attachment)
-        except AttachmentError:
-            pass  # attachment-corrupt: the exclusion already says so
-        else:
-            licensed, published = data.licensed, data.published_used
-            classes = data.published_classes
+    if data is not None:  # None: no attachment, or a corrupt one (the exclusion says so)
+        licensed, published = data.licensed, data.published_used
+        classes = data.published_classes
     attrs: dict[str, object] = {}
     for c in SEAT_CLASSES:
         value = published.get(c) if published is not None and c in classes else None
