@@ -1,4 +1,4 @@
-"""The lab topology: what ``poolsync lab`` builds, and (later) the pooling graph.
+"""The lab topology: what ``poolsync lab`` builds.
 
 A topology YAML file names a forest, its DC and the Unity servers with their licenses,
 subscribers and published utilization (``docs/topology.md``). Entry points:

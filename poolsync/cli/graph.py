@@ -13,9 +13,9 @@ from poolsync.cli.main import Context
 from poolsync.cli.output import emit, json_chunks, now, out_options, stderr_console
 from poolsync.cli.pool import require_synced
 from poolsync.doctor.causes import diagnose, locations_seen
+from poolsync.graph.export import to_dot, to_graphml, to_json, to_svg
+from poolsync.graph.pooling import build_graph
 from poolsync.store import Store
-from topology.export import to_dot, to_graphml, to_json, to_svg
-from topology.graph import build_graph
 
 
 @click.command()
