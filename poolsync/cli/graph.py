@@ -10,7 +10,7 @@ import click
 from poolsync.allocation import build_pool_report
 from poolsync.cli.main import Context
 from poolsync.cli.output import emit, json_chunks, now, out_options, stderr_console
-from poolsync.cli.pool import require_synced
+from poolsync.cli.stored import require_synced
 from poolsync.doctor.causes import diagnose, locations_seen
 from poolsync.doctor.gather import gather
 from poolsync.graph.export import to_dot, to_graphml, to_json, to_svg
