@@ -19,9 +19,9 @@ from poolsync.allocation import build_pool_report
 from poolsync.attachment import format_attachment, license_data
 from poolsync.compliance import Limits, assess
 from poolsync.forest import DomainController, ForestConfig
+from poolsync.graph.pooling import build_graph
 from poolsync.model import Location, SeatClass, Seats, Subscriber
 from poolsync.store import PassRecord, Store
-from topology.graph import build_graph
 
 FOREST = "scale.example.com"
 

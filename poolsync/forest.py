@@ -52,6 +52,9 @@ DSA_DISABLE_OUTBOUND_REPL: Final = 0x4
 #: nTDSConnection ``options`` bit: the KCC created it (MS-ADTS 6.1.1.2.2.1.2.1.2).
 CONNECTION_IS_GENERATED: Final = 0x1
 
+#: The site AD (and ``samba-tool domain provision``) creates with a forest.
+DEFAULT_SITE: Final = "Default-First-Site-Name"
+
 #: What to ask the configuration partition for (objectClass filter and attributes).
 CONFIG_FILTER: Final = (
     "(|(objectClass=site)(objectClass=server)(objectClass=nTDSDSA)"

@@ -39,6 +39,7 @@ from poolsync.attachment import (
 )
 from poolsync.config import forest_base_dn, is_dns_name
 from poolsync.errors import LicenseFileError, TopologyError
+from poolsync.forest import DEFAULT_SITE
 from poolsync.licensing import check_licenses, read_license_file
 from poolsync.licensing.check import EXPIRED, HOSTID_MISMATCH
 from poolsync.licensing.files import EffectiveXml
@@ -49,6 +50,7 @@ from poolsync.yamlfile import Node, load_yaml_mapping
 
 __all__ = [
     "ATTACHMENTS",
+    "DEFAULT_SITE",
     "ENDPOINT_MODES",
     "DcSpec",
     "EndpointsSpec",
@@ -85,7 +87,6 @@ _SERVER_KEYS = (
     "published", "attachment", "failover_of", "dc", "gc", "subscriber_homes", "live",
     "endpoints",
 )  # fmt: skip
-DEFAULT_SITE = "Default-First-Site-Name"
 _SITE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 Replication = Literal["manual", "auto"]
 REPLICATION_MODES: tuple[Replication, ...] = ("manual", "auto")

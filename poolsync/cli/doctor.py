@@ -12,88 +12,9 @@ import click
 from poolsync.cli.export import ldif_files, ldif_options
 from poolsync.cli.main import EXIT_DIRECTORY, EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stderr_console
-from poolsync.config import Config, load_config
-from poolsync.directory.source import DirectorySource, LiveSource
 from poolsync.doctor.causes import diagnose
-from poolsync.doctor.model import DoctorInput, ForeignSighting, Monitor, ServerReadings, StoreView
-from poolsync.doctor.probe import ForestProbe, probe_forest, probe_other_forest, store_view
-from poolsync.errors import DirectoryUnavailable
-from poolsync.profile import Profile, load_profile
+from poolsync.doctor.gather import gather
 from poolsync.render.doctor import doctor_report_json, doctor_report_lines
-from poolsync.servers.model import ServerReading
-from poolsync.store import Store
-
-
-def gather(config: Config, profile: Profile, source: DirectorySource, *, quiet: bool = False
-           ) -> tuple[DoctorInput, list[str]]:
-    """Ask the directory (and the other forests, and the store) everything the
-    classifier needs; return it with notes about what could not be read."""
-    err = stderr_console()
-    at = now()
-
-    def step(message: str) -> None:
-        if not quiet:
-            err.print(f"[bold]doctor:[/] {message}", highlight=False)
-
-    forest = probe_forest(source, profile, now=at, step=step)
-    if all(p.error is not None for p in forest.probes):
-        raise DirectoryUnavailable("no DC or Global Catalog could be read: " + "; ".join(
-            f"{p.url}: {p.error}" for p in forest.probes))
-    store, readings = _store(config, forest, profile)
-    present = {c.location.name.lower() for p in forest.probes for c in p.copies}
-    missing = [n for n in config.doctor.expected if n.lower() not in present]
-    foreign: list[ForeignSighting] = []
-    searched: list[str] = []
-    notes: list[str] = []
-    for path in config.doctor.other_forests if missing else ():
-        other = load_config(path)
-        searched.append(other.forest)
-        step(f"looking for {', '.join(missing)} in forest {other.forest}")
-        # Its password is read when its first GC is opened (a failure is a note).
-        other_source = LiveSource(other.directory, password=other.directory.bind.resolve_password)
-        found, error = probe_other_forest(
-            other.forest, other_source, load_profile(other.profile, base_dir=other.base_dir),
-            missing, now=at)
-        foreign += found
-        if error is not None:
-            notes.append(error)
-    # Unity servers without a configured GC monitor: the first GC of the config that
-    # answers, as a failover list is read.
-    readable = {p.url: p.dc for p in forest.probes if p.error is None and p.gc}
-    default_gc = next((readable[e.url] for e in source.gcs if e.url in readable), None)
-    origin = source.origin
-    if origin.kind == "export":
-        taken = origin.taken_at.isoformat(timespec="seconds") if origin.taken_at else "?"
-        notes.append(f"read from an LDIF export ({origin.label}) taken {taken}: one "
-                     "snapshot of one DC's view, standing in for every DC and Global "
-                     "Catalog; what other DCs hold, replication between them and changes "
-                     "since are not in it (docs/offline.md)")
-    inp = DoctorInput(
-        forest=config.forest,
-        topology=forest.topology,
-        probes=forest.probes,
-        monitors=tuple(Monitor(server=m.server, dc=m.dc, gc=m.gc)
-                       for m in config.doctor.servers),
-        default_gc=default_gc,
-        store=store,
-        expected=config.doctor.expected,
-        foreign=tuple(foreign),
-        other_forests=tuple(searched),
-        live=ServerReadings(servers=config.servers, readings=readings) if config.servers else None,
-        now=at,
-    )
-    return inp, notes
-
-
-def _store(config: Config, forest: ForestProbe, profile: Profile
-           ) -> tuple[StoreView | None, tuple[ServerReading, ...]]:
-    """The store's view, and the servers' latest readings (kept by `servers probe`,
-    which may have run before any sync)."""
-    if not config.store.exists():
-        return None, ()
-    with Store.open(config.store, create=False) as store:
-        view = store_view(store, forest.topology, profile.roles())
-        return view, store.latest_readings() if config.servers else ()
 
 
 @click.command()
@@ -126,7 +47,10 @@ def doctor(ctx: Context, server: str | None, fmt: str, from_ldif: tuple[Path, ..
     config = ctx.config()
     files = ldif_files(from_ldif, taken_at=taken_at)
     source = ctx.source(ldif=files, taken_at=taken_at, require_locations=False)
-    inp, notes = gather(config, ctx.profile(), source, quiet=fmt == "json")
+    err = stderr_console()
+    inp, notes = gather(config, ctx.profile(), source, now=now(),
+                        step=None if fmt == "json" else lambda message: err.print(
+                            f"[bold]doctor:[/] {message}", highlight=False))
     report = diagnose(inp, only=server)
     if notes:
         report = replace(report, notes=(*report.notes, *notes))
@@ -138,6 +62,6 @@ def doctor(ctx: Context, server: str | None, fmt: str, from_ldif: tuple[Path, ..
     if not report.healthy:
         click.get_current_context().exit(EXIT_NOT_COMPLIANT)
     if not report.complete:
-        stderr_console().print("doctor: not every DC and Global Catalog could be read, so "
-                               "problems may be missing; see the notes", highlight=False)
+        err.print("doctor: not every DC and Global Catalog could be read, so problems "
+                  "may be missing; see the notes", highlight=False)
         click.get_current_context().exit(EXIT_DIRECTORY)

@@ -8,14 +8,14 @@ from pathlib import Path
 import click
 
 from poolsync.allocation import build_pool_report
-from poolsync.cli.doctor import gather
 from poolsync.cli.main import Context
 from poolsync.cli.output import emit, json_chunks, now, out_options, stderr_console
-from poolsync.cli.pool import require_synced
+from poolsync.cli.stored import require_synced
 from poolsync.doctor.causes import diagnose, locations_seen
+from poolsync.doctor.gather import gather
+from poolsync.graph.export import to_dot, to_graphml, to_json, to_svg
+from poolsync.graph.pooling import build_graph
 from poolsync.store import Store
-from topology.export import to_dot, to_graphml, to_json, to_svg
-from topology.graph import build_graph
 
 
 @click.command()
@@ -41,7 +41,7 @@ def graph(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
         require_synced(store)
         homed = store.homed_seats()  # one read: a single statement is one snapshot
     profile = ctx.profile()
-    inp, _notes = gather(config, profile, ctx.source(), quiet=True)
+    inp, _notes = gather(config, profile, ctx.source(), now=now())
     # The forest as every DC and GC holds it (the store read one DC): a server the
     # doctor finds missing somewhere is drawn, with what cannot see it.
     locations = locations_seen(inp)

@@ -22,7 +22,6 @@ from poolsync.lab import grow as grow_lab
 from poolsync.lab import subscribers as subscriber_edits
 from poolsync.profile import load_profile
 from poolsync.sync.engine import run_sync
-from topology.spec import load_topology
 
 DEFAULT_DIR = Path(".lab")
 DEFAULT_TOPOLOGY = Path("topology/lab.yaml")
@@ -56,7 +55,7 @@ def up(topology_path: Path, lab_dir: Path, profile_name: str) -> None:
     Writes DIR/poolsync.yaml, a config that reaches the lab over LDAPS with
     certificate validation against the lab's own CA.
     """
-    topology = load_topology(topology_path)
+    topology = build.load_topology(topology_path)
     profile = load_profile(profile_name)
     err = stderr_console()
     started = time.monotonic()
@@ -283,7 +282,7 @@ def grow(lab_dir: Path, days: int, steps: int, per_step: int, keep: bool) -> Non
     Then: poolsync -c DIR/capacity-demo.yaml report capacity --format html --out FILE
     """
     state = build.require_state(lab_dir)
-    topology = load_topology(Path(state.topology))
+    topology = build.load_topology(Path(state.topology))
     config_path = Path(state.dir) / "capacity-demo.yaml"
     store_path = Path(state.dir) / "capacity-demo.db"
     doc = yaml.safe_load(Path(state.config).read_text())

@@ -12,6 +12,7 @@ from poolsync.allocation import build_pool_report
 from poolsync.cli.export import store_origin
 from poolsync.cli.main import EXIT_NOT_COMPLIANT, Context
 from poolsync.cli.output import now, print_json, stdout_console, warn_absent_servers
+from poolsync.cli.stored import require_synced
 from poolsync.compliance import assess
 from poolsync.errors import StoreError
 from poolsync.live import best_readings, compare, live_locations
@@ -19,13 +20,6 @@ from poolsync.render.pool import pool_report_csv, pool_report_json, pool_report_
 from poolsync.store import Store
 
 log = logging.getLogger(__name__)
-
-
-def require_synced(store: Store) -> None:
-    """Stop (StoreError) when the store holds no committed resync yet."""
-    if not store.has_data():
-        raise StoreError(f"{store.path} holds no completed resync: run "
-                         "`poolsync resync --total` first")
 
 
 @click.command()

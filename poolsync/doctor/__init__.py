@@ -3,7 +3,10 @@
 :mod:`poolsync.doctor.model` holds the plain values, :mod:`poolsync.doctor.causes` the
 pure classifier (:func:`~poolsync.doctor.causes.diagnose`), and
 :mod:`poolsync.doctor.probe` asks each DC and Global Catalog what it holds (the only
-I/O, through :mod:`poolsync.directory`).
+I/O, through :mod:`poolsync.directory`). :func:`poolsync.doctor.gather.gather` puts the
+probes, the store's view and the other forests' sightings together into the
+:class:`~poolsync.doctor.model.DoctorInput` the classifier takes (``poolsync doctor``
+and ``poolsync graph`` both call it).
 
 The classifier's rules live in small pure modules that ``diagnose`` puts together:
 :mod:`~poolsync.doctor.servers` (the copies read, per server and per viewer),

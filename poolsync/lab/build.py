@@ -18,19 +18,22 @@ import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import yaml
 
 from poolsync.config import forest_base_dn
-from poolsync.errors import LabError
+from poolsync.errors import LabError, TopologyError
+from poolsync.forest import DEFAULT_SITE
 from poolsync.lab import certs, ldif, replication, samba, unity
 from poolsync.lab.replication import LabNet, Peer
 from poolsync.outfile import write_atomic
 from poolsync.profile import BUILTIN_DIR, Profile
 from poolsync.trust import make_directories
-from topology.spec import DEFAULT_SITE, Topology
+
+if TYPE_CHECKING:  # types only: topology/ is loaded by build.load_topology alone
+    from topology.spec import Topology
 
 STATE_FILE = "lab.json"
 CONFIG_FILE = "poolsync.yaml"
@@ -131,6 +134,26 @@ def read_state(lab_dir: Path) -> LabState | None:
         return LabState.from_json(doc)
     except (KeyError, TypeError) as exc:
         raise LabError(f"{path}: lab state written by another poolsync version: {exc}") from exc
+
+
+def load_topology(path: Path) -> Topology:
+    """The topology file at ``path`` (:func:`topology.spec.load_topology`).
+
+    The one place poolsync imports the lab topology package, and only when a lab is
+    built or edited: ``topology/`` lives at the top of the source tree and is not
+    installed with the wheel (docs/architecture.md, "What may import what"), so every
+    other command, and ``lab status|down|replicate``, runs without it.
+    """
+    try:
+        from topology.spec import load_topology as load
+    except ModuleNotFoundError as exc:
+        if exc.name != "topology":
+            raise
+        raise TopologyError(
+            "poolsync lab reads topology files with the topology/ package of poolsync's "
+            "source tree, which the wheel does not install: run it from a checkout "
+            "(`make venv`, then .venv/bin/poolsync)") from exc
+    return load(path)
 
 
 def require_state(lab_dir: Path) -> LabState:

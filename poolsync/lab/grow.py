@@ -13,11 +13,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poolsync.lab.edit import Add, Delete, LabEditor
 from poolsync.lab.ldif import location_object_id, subscriber_attributes
 from poolsync.profile import Profile
-from topology.spec import Topology
+
+if TYPE_CHECKING:  # types only: topology/ is loaded by build.load_topology alone
+    from topology.spec import Topology
 
 GROWN_FILE = "grown.json"
 

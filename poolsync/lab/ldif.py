@@ -11,10 +11,13 @@ import base64
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from poolsync.attachment import LicenseData, format_attachment, license_data
 from poolsync.profile import AttributeDef, Profile
-from topology.spec import ServerSpec, Topology
+
+if TYPE_CHECKING:  # types only: topology/ is loaded by build.load_topology alone
+    from topology.spec import ServerSpec, Topology
 
 # A deliberately broken pooling attachment for `attachment: corrupt`: truncated XML,
 # the way a half-written attribute value looks.

@@ -6,14 +6,17 @@ from __future__ import annotations
 import itertools
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poolsync.directory.filters import and_filter, equality
 from poolsync.errors import LabError
-from poolsync.lab.build import require_state
+from poolsync.lab.build import load_topology, require_state
 from poolsync.lab.edit import Add, Delete, LabEditor, Replace
 from poolsync.lab.ldif import id_value, location_object_id, subscriber_attributes
 from poolsync.profile import Profile, load_profile
-from topology.spec import Topology, load_topology
+
+if TYPE_CHECKING:  # types only: topology/ is loaded by build.load_topology alone
+    from topology.spec import Topology
 
 __all__ = ["add", "move", "remove"]
 

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from poolsync.attachment import format_attachment
 from poolsync.config import is_dns_name
@@ -42,7 +42,9 @@ from poolsync.errors import LabError
 from poolsync.lab import certs, process
 from poolsync.lab.ldif import live_data
 from poolsync.servers.config import DEFAULT_PATH
-from topology.spec import ServerSpec, Topology
+
+if TYPE_CHECKING:  # types only: topology/ is loaded by build.load_topology alone
+    from topology.spec import ServerSpec, Topology
 
 HTTPS_PORT: Final = 8443
 HTTP_PORT: Final = 8080

@@ -22,14 +22,14 @@ import pytest
 from poolsync.allocation import build_pool_report
 from poolsync.doctor.causes import diagnose, locations_seen
 from poolsync.doctor.model import DoctorInput, LocationCopy, Monitor, ServerReadings, StoreView
+from poolsync.graph.export import to_dot, to_json
+from poolsync.graph.pooling import build_graph
 from poolsync.model import Location, Seats
 from poolsync.render.doctor import doctor_report_json, doctor_report_table
 from poolsync.servers.model import ServerReading
 from tests.unit.test_doctor_causes import FOREST, NOW, attachment, location, probe, stamps
 from tests.unit.test_doctor_causes import topology as hub_topology
 from tests.unit.test_doctor_live import endpoints, failed, reading
-from topology.export import to_dot, to_json
-from topology.graph import build_graph
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 N = 150

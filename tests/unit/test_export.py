@@ -18,6 +18,8 @@ from poolsync.allocation import build_pool_report
 from poolsync.doctor.model import DoctorReport, Monitor, Visibility
 from poolsync.errors import MissingToolError, PoolsyncError
 from poolsync.forest import ForestConfig, Site
+from poolsync.graph.export import MISSING_DOT, to_dot, to_graphml, to_json, to_svg
+from poolsync.graph.pooling import build_graph
 from tests.unit.test_graph import (
     FOREST,
     HOMED,
@@ -28,8 +30,6 @@ from tests.unit.test_graph import (
     sample_locations,
     sample_topology,
 )
-from topology.export import MISSING_DOT, to_dot, to_graphml, to_json, to_svg
-from topology.graph import build_graph
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 HOSTILE = 'Q"uo\\te\\"} -> x [label=\\N]\n'

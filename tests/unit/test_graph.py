@@ -20,9 +20,9 @@ from poolsync.doctor.model import (
     Visibility,
 )
 from poolsync.forest import Connection, DomainController, ForestConfig, Site
+from poolsync.graph.export import to_dot
+from poolsync.graph.pooling import EDGE_KINDS, NODE_KINDS, build_graph
 from poolsync.model import Location, Seats
-from topology.export import to_dot
-from topology.graph import EDGE_KINDS, NODE_KINDS, build_graph
 
 FOREST = "lab.example.com"
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""The pooling graph (:mod:`topology.graph`) as DOT, SVG, GraphML and JSON.
+"""The pooling graph (:mod:`poolsync.graph.pooling`) as DOT, SVG, GraphML and JSON.
 
 DOT is written here rather than through pydot or pygraphviz: neither is a dependency,
 and the little DOT needed is a list of quoted statements. Every id and label goes

@@ -6,8 +6,8 @@ the pool (:class:`~poolsync.allocation.PoolReport`), which DC and GC each Unity 
 uses (:class:`~poolsync.doctor.model.Monitor`) and, when given, which servers cannot
 see which (:class:`~poolsync.doctor.model.DoctorReport`): a ``cannot-see`` edge from
 each Global Catalog's DC to each server it lacks, which every server monitoring that GC
-cannot see. Every part grows with the servers, never with their square. :mod:`topology.export` turns
-it into DOT, SVG, GraphML and JSON.
+cannot see. Every part grows with the servers, never with their square.
+:mod:`poolsync.graph.export` turns it into DOT, SVG, GraphML and JSON.
 
 Node ids are strings: ``site:<name>``, ``dc:<name>``, ``server:<name>`` (with
 ``#<first 8 characters of the objectGUID>`` appended when two Locations carry the same
