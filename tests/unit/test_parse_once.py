@@ -15,8 +15,8 @@ from poolsync.allocation import build_pool_report
 from poolsync.attachment import format_attachment, license_data
 from poolsync.compliance import Limits, assess
 from poolsync.forest import ForestConfig
+from poolsync.graph.pooling import build_graph
 from poolsync.model import Location, Seats
-from topology.graph import build_graph
 
 FOREST = "lab.example.com"
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
