@@ -16,6 +16,13 @@ The rules checked so far:
   lives in a helper module (``main``, ``output``, ``export``, ``stored``, ...) or below
   the CLI.
 
+* only ``poolsync.directory`` imports ldap3 and only ``poolsync.store`` sqlite3 (the
+  two I/O edges);
+* the pure core (allocation, compliance, licensing, capacity, the graph, the doctor's
+  classifier, the renderers, the records and parsers, the watermark and guard rules)
+  imports no edge, no network library and not the CLI;
+* nothing below the CLI imports ``poolsync.cli``.
+
 Imports by name at run time (``importlib.import_module``, as ``main`` loads its
 commands) are not read here.
 """
@@ -174,6 +181,50 @@ def test_no_command_module_imports_another() -> None:
              if under(i.module, CLI)
              and any(under(i.target, c) and c != i.module for c in COMMANDS)]
     assert not wrong, explain("move what two commands share out of the command modules", wrong)
+
+
+#: The edges: the only packages that may import these libraries.
+EDGES = {"ldap3": "poolsync.directory", "sqlite3": "poolsync.store"}
+#: The pure core: no edge (directory, store, servers' network reads), no CLI, no lab.
+PURE = ("poolsync.allocation", "poolsync.compliance", "poolsync.licensing",
+        "poolsync.capacity", "poolsync.graph.pooling", "poolsync.render",
+        "poolsync.records",
+        "poolsync.model", "poolsync.dn", "poolsync.attachment", "poolsync.objectid",
+        "poolsync.homes", "poolsync.forest", "poolsync.metrics", "poolsync.provenance",
+        "poolsync.sync.watermark", "poolsync.sync.guard", "poolsync.sync.decode",
+        "poolsync.doctor.causes", "poolsync.doctor.model", "poolsync.doctor.dcs",
+        "poolsync.doctor.paths", "poolsync.doctor.fixes", "poolsync.doctor.replication",
+        "poolsync.doctor.servers", "poolsync.doctor.pool", "poolsync.doctor.mirror",
+        "poolsync.doctor.live")
+#: What the pure core may take from an edge: the filter text builders (RFC 4515
+#: escaping, no I/O) that the decoders' queries are written with.
+PURE_FROM_EDGES = ("poolsync.directory.filters",)
+IMPURE = ("poolsync.directory", "poolsync.store", "poolsync.servers.http",
+          "poolsync.servers.snmp", "poolsync.servers.probe", "poolsync.lab", CLI, "ldap3",
+          "sqlite3", "httpx", "pysnmp", "subprocess", "socket")
+
+
+@pytest.mark.parametrize(("library", "edge"), sorted(EDGES.items()))
+def test_only_its_edge_imports_a_library(library: str, edge: str) -> None:
+    wrong = [str(i) for i in all_imports("poolsync")
+             if under(i.target, library) and not under(i.module, edge)]
+    assert not wrong, explain(f"only {edge} may import {library}", wrong)
+
+
+def test_the_pure_core_reaches_no_edge() -> None:
+    """The planner's neighbours, allocation, licensing, capacity, the graph, the
+    doctor's classifier and the renderers work on records: no directory, no store, no
+    network, no CLI (types under TYPE_CHECKING are fine)."""
+    wrong = [str(i) for i in all_imports("poolsync")
+             if under(i.module, *PURE) and not i.type_only and under(i.target, *IMPURE)
+             and not under(i.target, *PURE_FROM_EDGES)]
+    assert not wrong, explain("the pure core takes data in; move the I/O to an edge", wrong)
+
+
+def test_nothing_below_the_cli_imports_it() -> None:
+    wrong = [str(i) for i in all_imports("poolsync")
+             if not under(i.module, CLI) and under(i.target, CLI)]
+    assert not wrong, explain("the CLI is the top layer: nothing below imports it", wrong)
 
 
 def test_the_wheel_does_not_install_topology() -> None:
