@@ -47,7 +47,7 @@ class PassRecord:
     invocation_id: str
     naming_context: str
     usn: int
-    synced_at: str
+    synced_at: dt.datetime  # aware; when the pass read (an export: when it was taken)
     profile: str
     method: str = "usn"
     cookie: bytes | None = None
@@ -58,10 +58,10 @@ class RunRecord:
     """One run of the history: what kind, when, and how it ended."""
 
     id: int
-    kind: str
-    started_at: str
-    finished_at: str | None
-    status: str
+    kind: Mode
+    started_at: dt.datetime            # aware
+    finished_at: dt.datetime | None    # aware; None while it runs
+    status: RunStatus
     detail: dict[str, Any]
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any
 
-from poolsync.records import RunRecord, RunStatus
+from poolsync.records import Mode, RunRecord, RunStatus
+from poolsync.store import times
 
 __all__ = ["abandon_stale", "begin", "finish", "last_success", "last_total", "recent"]
 
@@ -24,7 +26,11 @@ _COMMITTED = "status IN ('ok', 'findings')"  # the runs whose data is in the sto
 def _record(row: tuple[Any, ...]) -> RunRecord:
     """The one mapping of a ``runs`` row (selected by ``_SELECT``) to its record."""
     run_id, kind, started_at, finished_at, status, detail = row
-    return RunRecord(run_id, kind, started_at, finished_at, status, json.loads(detail or "{}"))
+    where = {"table": "runs", "row": f"run {run_id}"}
+    return RunRecord(
+        run_id, kind, times.read(started_at, column="started_at", **where),
+        None if finished_at is None else times.read(finished_at, column="finished_at", **where),
+        status, json.loads(detail or "{}"))
 
 
 def _one(db: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> RunRecord | None:
@@ -32,7 +38,7 @@ def _one(db: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> RunRec
     return _record(row) if row else None
 
 
-def abandon_stale(db: sqlite3.Connection, finished_at: str) -> int:
+def abandon_stale(db: sqlite3.Connection, finished_at: datetime) -> int:
     """Close the runs a killed process left open (in the caller's transaction, while
     holding the run lock); how many never committed.
 
@@ -43,14 +49,14 @@ def abandon_stale(db: sqlite3.Connection, finished_at: str) -> int:
     cur = db.execute(
         "UPDATE runs SET status = 'abandoned', finished_at = ?, detail = ? "
         "WHERE status = 'running'",
-        (finished_at, json.dumps({"error": "the process ended before the run "
+        (times.write(finished_at), json.dumps({"error": "the process ended before the run "
                                            "finished (killed?); nothing it read "
                                            "was committed"})))
     # Killed after its commit: what it read is in the store.
     db.execute(
         "UPDATE runs SET status = 'ok', finished_at = ?, detail = ? "
         "WHERE status = 'committed'",
-        (finished_at, json.dumps({"note": "committed; the process ended before "
+        (times.write(finished_at), json.dumps({"note": "committed; the process ended before "
                                           "it recorded the end of the run"})))
     return cur.rowcount
 
@@ -66,21 +72,21 @@ def last_total(db: sqlite3.Connection) -> RunRecord | None:
                     "ORDER BY id DESC LIMIT 1")
 
 
-def begin(db: sqlite3.Connection, kind: str, started_at: str) -> int:
+def begin(db: sqlite3.Connection, kind: Mode, started_at: datetime) -> int:
     """Record a run as ``running``; its id."""
     cur = db.execute("INSERT INTO runs (kind, started_at, status) VALUES (?, ?, 'running')",
-                     (kind, started_at))
+                     (kind, times.write(started_at)))
     return int(cur.lastrowid or 0)
 
 
-def finish(db: sqlite3.Connection, run_id: int, *, status: RunStatus, finished_at: str,
+def finish(db: sqlite3.Connection, run_id: int, *, status: RunStatus, finished_at: datetime,
            detail: dict[str, Any], unless_committed: bool = False) -> None:
     """Record how run ``run_id`` ended; with ``unless_committed``, only while it is
     still ``running`` (a failure after its commit must not hide the commit)."""
     guard = " AND status = 'running'" if unless_committed else ""
     db.execute(
         f"UPDATE runs SET status = ?, finished_at = ?, detail = ? WHERE id = ?{guard}",
-        (status, finished_at, json.dumps(detail, sort_keys=True), run_id),
+        (status, times.write(finished_at), json.dumps(detail, sort_keys=True), run_id),
     )
 
 

@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 
+from poolsync.store import times
+
 __all__ = ["first_seen", "record"]
 
 
@@ -20,7 +22,8 @@ def first_seen(db: sqlite3.Connection) -> dict[str, datetime]:
         rows = db.execute("SELECT key, first_seen FROM violations").fetchall()
     except sqlite3.OperationalError:  # an older store opened read-only
         return {}
-    return {key: datetime.fromisoformat(when) for key, when in rows}
+    return {key: times.read(when, table="violations", column="first_seen",
+                            row=f"violation {key!r}") for key, when in rows}
 
 
 def record(db: sqlite3.Connection, keys: set[str], now: datetime, *,
@@ -31,4 +34,4 @@ def record(db: sqlite3.Connection, keys: set[str], now: datetime, *,
     db.executemany("DELETE FROM violations WHERE key = ?",
                    [(k,) for k in sorted(held - keys) if not keep(k)])
     db.executemany("INSERT INTO violations (key, first_seen) VALUES (?, ?)",
-                   [(k, now.isoformat(timespec="seconds")) for k in sorted(keys - held)])
+                   [(k, times.write(now)) for k in sorted(keys - held)])

@@ -69,7 +69,7 @@ class SyncResult:
     compliant: bool
     pools: tuple[PoolSeats, ...]
     seconds: float
-    started_at: str
+    started_at: datetime  # aware, to the second (as the run history keeps it)
     forced: dict[str, str] = field(default_factory=dict)  # pass -> reason of a total
     refusal: str | None = None  # dry run only: why a real run would be refused
     states: tuple[tuple[str, str, str], ...] = ()  # (scope, name, compliance state)
@@ -94,7 +94,7 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
     """
     progress = progress or NoProgress()
     started = time.monotonic()
-    started_at = now().isoformat(timespec="seconds")
+    started_at = now().replace(microsecond=0)
     kind: Mode = "total" if total else "incremental"
     passes = (("domain", source.dcs), ("gc", source.gcs))
     with ExitStack() as stack:
@@ -168,8 +168,7 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
         if run_id is not None:
             try:
                 store.finish_run(run_id, status="ok" if compliant else "findings",
-                                 finished_at=now().isoformat(timespec="seconds"),
-                                 detail=_detail(result))
+                                 finished_at=now(), detail=_detail(result))
             except StoreError as exc:
                 # The data is committed and the run marked so; the next run records it.
                 log.warning("the run committed, but recording its end failed: %s", exc)
@@ -226,7 +225,7 @@ def _record_failure(store: Store, run_id: int, exc: BaseException,
               else "failed")
     try:
         store.finish_run(run_id, status=status,
-                         finished_at=now().isoformat(timespec="seconds"),
+                         finished_at=now(),
                          detail={"error": message, "error_type": type(exc).__name__},
                          unless_committed=True)
     except StoreError as record_error:

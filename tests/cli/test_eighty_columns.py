@@ -3,6 +3,7 @@ errors with commands in them never wrapped (a terminal folds them; a copy is who
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,9 @@ def test_history_errors_are_whole_lines(tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     config = write_config(tmp_path)
     with Store.open(tmp_path / "store.db") as store:
-        run_id = store.begin_run("incremental", "2026-12-01T06:00:00+00:00")
-        store.finish_run(run_id, status="refused", finished_at="2026-12-01T06:00:02+00:00",
+        run_id = store.begin_run("incremental", datetime(2026, 12, 1, 6, tzinfo=UTC))
+        store.finish_run(run_id, status="refused",
+                         finished_at=datetime(2026, 12, 1, 6, 0, 2, tzinfo=UTC),
                          detail={"error": LONG_ERROR})
     monkeypatch.setenv("COLUMNS", "80")
     result = run("-c", config, "history")

@@ -359,7 +359,7 @@ def test_a_run_left_running_by_a_killed_process_is_recorded_as_abandoned(
     memory = directory(tmp_path)
     resync(tmp_path, memory)
     with Store.open(tmp_path / "store.db") as store:
-        store.begin_run("incremental", "2026-11-30T11:00:00+00:00")  # never finished
+        store.begin_run("incremental", datetime(2026, 11, 30, 11, tzinfo=UTC))  # never finished
     resync(tmp_path, memory, total=False)
     with Store.open(tmp_path / "store.db", create=False) as store:
         statuses = [r.status for r in store.runs()]

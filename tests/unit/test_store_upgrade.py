@@ -193,14 +193,14 @@ def test_a_schema_7_store_reads_back_whole(old_store: Path) -> None:
     assert after == before
     t0, t1 = datetime(2024, 3, 1, 8, tzinfo=UTC), datetime(2024, 3, 1, 8, 0, 7, tzinfo=UTC)
     assert after["passes"] == [
-        PassRecord("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1", "DC=lab", 60, T0,
+        PassRecord("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1", "DC=lab", 60, t0,
                    "fp-1", "usn", None),
-        PassRecord("gc", "ldaps://dc1.lab:3269", "dc1.lab", "inv-1", "", 61, T0, "fp-1",
+        PassRecord("gc", "ldaps://dc1.lab:3269", "dc1.lab", "inv-1", "", 61, t0, "fp-1",
                    "dirsync", b'{"DC=lab": "Y29va2ll"}')]
     runs = after["runs"]
     assert isinstance(runs, list) and [(r.id, r.kind, r.status) for r in runs] == [
         (2, "incremental", "failed"), (1, "total", "findings")]
-    assert runs[0] == RunRecord(2, "incremental", T1, T1, "failed",
+    assert runs[0] == RunRecord(2, "incremental", t1, t1, "failed",
                                 {"error": "no DC answered", "error_type": "QueryError"})
     assert runs[1].detail["changes"]["subscribers"] == {"insert": 2, "update": 0, "delete": 0}
     assert runs[1].detail["passes"]["domain"]["reason"] == "requested"
@@ -240,7 +240,8 @@ def test_a_schema_7_store_takes_the_next_sync(old_store: Path) -> None:
             "guid-loc-1", "CN=UNITY-1,CN=Locations,DC=lab", "UNITY-1", "oid-1", "14.0.1",
             None, ATTACHMENT, None), 72)])
         writer.record_pass(PassRecord("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1",
-                                      "DC=lab", 80, T1, "fp-1"))
+                                      "DC=lab", 80, datetime.fromisoformat(T1),
+                                          "fp-1"))
         plan = writer.plan()
         assert plan.counts == {"locations": Changes(), "subscribers": Changes(added=1)}
         writer.commit()
