@@ -15,7 +15,8 @@ from typing import Any, Literal, get_args
 from poolsync.model import SeatClass
 
 __all__ = ["KINDS", "MODES", "OPS", "Changes", "Kind", "Mode", "Op", "PassRecord", "Plan",
-           "PlannedChange", "RunRecord", "RunStatus", "Snapshot"]
+           "PlannedChange", "RunRecord", "RunStatus", "Snapshot", "ViolationKey",
+           "ViolationRule", "ViolationScope"]
 
 #: How a pass reads: ``total`` replaces what the store holds from the pass,
 #: ``incremental`` patches it.
@@ -31,6 +32,12 @@ Kind = Literal["locations", "subscribers"]
 #: process died before its commit).
 RunStatus = Literal["running", "committed", "ok", "findings", "failed", "refused",
                     "cancelled", "abandoned"]
+
+#: Whose license a violation is of: a pool's (its members share it) or one server's.
+ViolationScope = Literal["pool", "server"]
+#: What is violated: a seat class's count (``vm``, ``um``, ``inbox``: the
+#: :class:`~poolsync.model.SeatClass` values) or a per-server limit.
+ViolationRule = Literal["vm", "um", "inbox", "voice-ports", "subscribers"]
 
 MODES: tuple[Mode, ...] = get_args(Mode)
 OPS: tuple[Op, ...] = get_args(Op)
@@ -118,3 +125,52 @@ class Snapshot:
     licensed: int
     used: int
     published: int | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ViolationKey:
+    """Which license violation, stable from one sync to the next: the store keeps when
+    each was first seen (a grace period counts from there).
+
+    ``subject`` is the pool's id (scope ``pool``) or the server's objectGUID (scope
+    ``server``: names may repeat and change, the GUID does not). Its text
+    (``pool:<pool>:vm``, ``server:<objectGUID>:voice-ports``) is what the store keeps and
+    what ``pool --format json`` shows as a violation's ``key``: ``str(key)`` writes it,
+    :meth:`parse` (for the store) reads it back.
+    """
+
+    scope: ViolationScope
+    subject: str
+    rule: ViolationRule
+
+    @classmethod
+    def pool(cls, pool_id: str, rule: ViolationRule) -> ViolationKey:
+        return cls("pool", pool_id, rule)
+
+    @classmethod
+    def server(cls, guid: str, rule: ViolationRule) -> ViolationKey:
+        return cls("server", guid, rule)
+
+    @property
+    def server_guid(self) -> str | None:
+        """The server's objectGUID when the violation is one server's own."""
+        return self.subject if self.scope == "server" else None
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.subject}:{self.rule}"
+
+    @classmethod
+    def parse(cls, text: str) -> ViolationKey | None:
+        """The key ``text`` (``str(key)``) holds; None when it holds none."""
+        scope, _, rest = text.partition(":")
+        subject, _, rule = rest.rpartition(":")  # a pool's id may hold ":", a rule not
+        for value, allowed in ((scope, _SCOPES), (rule, _RULES)):
+            if value not in allowed:
+                return None
+        if not subject:
+            return None
+        return cls(scope, subject, rule)  # type: ignore[arg-type]
+
+
+_SCOPES: tuple[ViolationScope, ...] = get_args(ViolationScope)
+_RULES: tuple[ViolationRule, ...] = get_args(ViolationRule)

@@ -21,7 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, Seats
-from poolsync.records import Mode, PassRecord, RunRecord, RunStatus, Snapshot
+from poolsync.records import Mode, PassRecord, RunRecord, RunStatus, Snapshot, ViolationKey
 from poolsync.servers.model import ServerReading
 from poolsync.store import mirror, readings, runs, schema, snapshots, violations
 from poolsync.store.files import prepare
@@ -214,12 +214,12 @@ class Store:
 
     # -- violations and usage history --------------------------------------------
     @_times
-    def violations(self) -> dict[str, datetime]:
+    def violations(self) -> dict[ViolationKey, datetime]:
         """When each license violation still present was first seen by a sync."""
         return violations.first_seen(self._db)
 
-    def record_violations(self, keys: set[str], now: datetime, *,
-                          keep: Callable[[str], bool] = lambda _key: False) -> None:
+    def record_violations(self, keys: set[ViolationKey], now: datetime, *,
+                          keep: Callable[[ViolationKey], bool] = lambda _key: False) -> None:
         """Keep the first-seen time of ``keys``, add new ones at ``now``, and forget the
         others, except those ``keep`` says to hold (a server this run could not assess
         must not have its grace period restarted)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from poolsync.records import PassRecord
+from poolsync.records import PassRecord, ViolationKey
 from poolsync.store import Store, StoreDamaged
 
 T0 = datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC)
@@ -32,7 +32,7 @@ def filled(path: Path) -> Path:
             writer.commit(run_id=run_id)
         store.finish_run(run_id, status="ok", finished_at=T0 + timedelta(seconds=3, microseconds=9),
                          detail={})
-        store.record_violations({"pool:f:vm"}, T0)
+        store.record_violations({ViolationKey.pool("f", "vm")}, T0)
     return path
 
 
@@ -42,7 +42,7 @@ def test_times_read_back_as_the_aware_datetimes_written(tmp_path: Path) -> None:
         assert (run.started_at, run.finished_at) == (T0, T0 + timedelta(seconds=3))
         synced = [p.synced_at for p in store.passes()]
         assert synced == [T0, T0] and all(s.utcoffset() == timedelta(hours=1) for s in synced)
-        assert store.violations() == {"pool:f:vm": T0}
+        assert store.violations() == {ViolationKey.pool("f", "vm"): T0}
     with sqlite3.connect(tmp_path / "s.db") as db:  # the text kept is unchanged
         assert db.execute("SELECT started_at, finished_at FROM runs").fetchone() == (
             "2026-11-30T12:00:05+00:00", "2026-11-30T12:00:08+00:00")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.model import Location, SeatClass, Seats, Subscriber
-from poolsync.records import Changes, PassRecord, RunRecord, Snapshot
+from poolsync.records import Changes, PassRecord, RunRecord, Snapshot, ViolationKey
 from poolsync.servers.model import ServerReading
 from poolsync.store import Store
 from poolsync.store.schema import SCHEMA_VERSION
@@ -205,7 +205,7 @@ def test_a_schema_7_store_reads_back_whole(old_store: Path) -> None:
     assert runs[1].detail["changes"]["subscribers"] == {"insert": 2, "update": 0, "delete": 0}
     assert runs[1].detail["passes"]["domain"]["reason"] == "requested"
     assert after["last_success"] == after["last_total"] == runs[1]
-    assert after["violations"] == {"pool:lab.example.com:vm": t0}
+    assert after["violations"] == {ViolationKey("pool", "lab.example.com", "vm"): t0}
     assert after["snapshots"] == [
         Snapshot(datetime(2024, 2, 1, tzinfo=UTC), "lab.example.com", "UNITY-1",
                  SeatClass.UM, 10, 1, 1),
