@@ -9,14 +9,15 @@ types here, one place, so a typo is a type error instead of a silently empty cou
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from poolsync.model import SeatClass
 
-__all__ = ["KINDS", "MODES", "OPS", "Changes", "Kind", "Mode", "Op", "PassRecord", "Plan",
-           "PlannedChange", "RunRecord", "RunStatus", "Snapshot", "ViolationKey",
-           "ViolationRule", "ViolationScope"]
+__all__ = ["KINDS", "MODES", "OPS", "Changes", "Kind", "Mode", "Op", "PassDetail",
+           "PassRecord", "Plan", "PlannedChange", "RunDetail", "RunRecord", "RunStatus",
+           "Snapshot", "ViolationKey", "ViolationRule", "ViolationScope"]
 
 #: How a pass reads: ``total`` replaces what the store holds from the pass,
 #: ``incremental`` patches it.
@@ -61,6 +62,49 @@ class PassRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PassDetail:
+    """What one pass of a committed run did, as the run history keeps it.
+
+    ``absent`` names the fields a stored detail did not hold (an older poolsync wrote
+    fewer), so that it is shown as it was kept; ``other`` keeps fields this poolsync
+    does not know.
+    """
+
+    mode: str = ""
+    reason: str | None = None
+    why: str | None = None
+    endpoint: str = ""
+    dc_host: str = ""
+    usn: int = 0
+    locations: int = 0
+    subscribers: int = 0
+    removals: int = 0
+    skipped: int = 0
+    attempts: int = 1
+    absent: frozenset[str] = frozenset()
+    other: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """How a run ended, beside its status in the history: a committed run's passes,
+    changes and counts; a failed, refused or cancelled run's ``error`` (and the
+    exception's type); an abandoned one's ``error`` or ``note``. None: not recorded
+    for this run. ``other`` keeps fields this poolsync does not know, as read."""
+
+    passes: Mapping[str, PassDetail] | None = None
+    changes: Mapping[str, Changes] | None = None
+    servers: int | None = None
+    subscribers: int | None = None
+    compliant: bool | None = None
+    seconds: float | None = None
+    error: str | None = None
+    error_type: str | None = None
+    note: str | None = None
+    other: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """One run of the history: what kind, when, and how it ended."""
 
@@ -69,7 +113,7 @@ class RunRecord:
     started_at: dt.datetime            # aware
     finished_at: dt.datetime | None    # aware; None while it runs
     status: RunStatus
-    detail: dict[str, Any]
+    detail: RunDetail
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,12 +25,13 @@ from poolsync.cli.output import (
     stdout_console,
 )
 from poolsync.errors import StoreError
-from poolsync.records import RunRecord
+from poolsync.records import RunDetail, RunRecord
 from poolsync.store import Store
+from poolsync.store.runs import detail_json
 
 
 def _seconds(run: RunRecord) -> float | None:
-    recorded = run.detail.get("seconds")
+    recorded = run.detail.seconds
     if isinstance(recorded, int | float):
         return float(recorded)
     if run.finished_at is None:
@@ -44,26 +45,22 @@ def _iso(when: datetime | None) -> str | None:
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:
-    detail = dict(run.detail)
-    passes = detail.get("passes") or {}
+    detail = detail_json(run.detail)
+    passes = run.detail.passes or {}
     return {
         "id": run.id, "kind": run.kind, "status": run.status, "started": _iso(run.started_at),
         "finished": _iso(run.finished_at),
-        "forced_total": {name: p.get("reason") for name, p in passes.items()
-                         if isinstance(p, dict) and p.get("reason")},
-        "changes": detail.get("changes"), "error": detail.get("error"),
+        "forced_total": {name: p.reason for name, p in passes.items() if p.reason},
+        "changes": detail.get("changes"), "error": run.detail.error,
         "detail": detail,
     }
 
 
-def _changes_text(changes: object) -> str:
-    if not isinstance(changes, dict):
+def _changes_text(detail: RunDetail) -> str:
+    if detail.changes is None:
         return ""
-    parts = []
-    for kind, c in changes.items():
-        if isinstance(c, dict) and any(c.values()):
-            parts.append(f"{kind}: +{c.get('insert', 0)} ~{c.get('update', 0)} "
-                         f"-{c.get('delete', 0)}")
+    parts = [f"{kind}: +{c.added} ~{c.changed} -{c.removed}"
+             for kind, c in detail.changes.items() if c.added or c.changed or c.removed]
     return "; ".join(parts) or "none"
 
 
@@ -113,7 +110,7 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
         table.add_row(str(run.id), run.started_at.strftime("%Y-%m-%d %H:%M:%S"), run.kind,
                       f"[{styles.get(run.status, 'white')}]{run.status}[/]",
                       f"{seconds:.1f} s" if seconds is not None else "",
-                      _changes_text(doc["changes"]))
+                      _changes_text(run.detail))
     console.print(table)
     # Errors and reasons under the table, one line each and never wrapped: they hold
     # commands and DNs a person copies (a terminal folds them, a copy keeps them whole).

@@ -21,7 +21,15 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, Seats
-from poolsync.records import Mode, PassRecord, RunRecord, RunStatus, Snapshot, ViolationKey
+from poolsync.records import (
+    Mode,
+    PassRecord,
+    RunDetail,
+    RunRecord,
+    RunStatus,
+    Snapshot,
+    ViolationKey,
+)
 from poolsync.servers.model import ServerReading
 from poolsync.store import mirror, readings, runs, schema, snapshots, violations
 from poolsync.store.files import prepare
@@ -201,7 +209,7 @@ class Store:
             return runs.begin(db, kind, started_at)
 
     def finish_run(self, run_id: int, *, status: RunStatus, finished_at: datetime,
-                   detail: dict[str, Any], unless_committed: bool = False) -> None:
+                   detail: RunDetail, unless_committed: bool = False) -> None:
         """Record how run ``run_id`` ended; with ``unless_committed``, only while it is
         still ``running`` (a failure after its commit must not hide the commit)."""
         with self.transaction() as db:

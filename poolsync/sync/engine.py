@@ -35,7 +35,7 @@ from poolsync.errors import (
 )
 from poolsync.metrics import PoolSeats
 from poolsync.profile import Profile
-from poolsync.records import Mode, Plan, PlannedChange, RunStatus
+from poolsync.records import Mode, PassDetail, Plan, PlannedChange, RunDetail, RunStatus
 from poolsync.store import Store
 from poolsync.sync.guard import GUARD_SAMPLE, PassOutcome, refusal
 from poolsync.sync.outcome import record_outcome
@@ -195,19 +195,17 @@ def _open_store(path: Path, *, dry_run: bool, stack: ExitStack) -> Store:
     return Store.open(scratch / "dry-run.db")
 
 
-def _detail(result: SyncResult) -> dict[str, object]:
-    return {
-        "passes": {p.name: {"mode": p.mode, "reason": p.reason, "why": p.why,
-                            "endpoint": p.endpoint, "dc_host": p.dc_host, "usn": p.usn,
-                            "locations": p.locations, "subscribers": p.subscribers,
-                            "removals": p.removals, "skipped": p.skipped,
-                            "attempts": p.attempts}
-                   for p in result.passes},
-        "changes": {kind: {"insert": c.added, "update": c.changed, "delete": c.removed}
-                    for kind, c in result.plan.counts.items()},
-        "servers": result.servers, "subscribers": result.subscribers,
-        "compliant": result.compliant, "seconds": round(result.seconds, 3),
-    }
+def _detail(result: SyncResult) -> RunDetail:
+    return RunDetail(
+        passes={p.name: PassDetail(mode=p.mode, reason=p.reason, why=p.why,
+                                   endpoint=p.endpoint, dc_host=p.dc_host, usn=p.usn,
+                                   locations=p.locations, subscribers=p.subscribers,
+                                   removals=p.removals, skipped=p.skipped,
+                                   attempts=p.attempts)
+                for p in result.passes},
+        changes={kind: c for kind, c in result.plan.counts.items()}, servers=result.servers,
+        subscribers=result.subscribers, compliant=result.compliant,
+        seconds=round(result.seconds, 3))
 
 
 def _record_failure(store: Store, run_id: int, exc: BaseException,
@@ -226,7 +224,7 @@ def _record_failure(store: Store, run_id: int, exc: BaseException,
     try:
         store.finish_run(run_id, status=status,
                          finished_at=now(),
-                         detail={"error": message, "error_type": type(exc).__name__},
+                         detail=RunDetail(error=message, error_type=type(exc).__name__),
                          unless_committed=True)
     except StoreError as record_error:
         log.warning("could not record the failed run: %s", record_error)

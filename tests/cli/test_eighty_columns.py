@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.cli.resync import render_result
+from poolsync.records import RunDetail
 from poolsync.store import Store
 from tests.helpers import run
 from tests.unit import test_engine
@@ -37,7 +38,7 @@ def test_history_errors_are_whole_lines(tmp_path: Path,
         run_id = store.begin_run("incremental", datetime(2026, 12, 1, 6, tzinfo=UTC))
         store.finish_run(run_id, status="refused",
                          finished_at=datetime(2026, 12, 1, 6, 0, 2, tzinfo=UTC),
-                         detail={"error": LONG_ERROR})
+                         detail=RunDetail(error=LONG_ERROR))
     monkeypatch.setenv("COLUMNS", "80")
     result = run("-c", config, "history")
     assert result.exit_code == 0, result.stderr

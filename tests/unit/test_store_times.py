@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from poolsync.records import PassRecord, ViolationKey
+from poolsync.records import PassRecord, RunDetail, ViolationKey
 from poolsync.store import Store, StoreDamaged
 
 T0 = datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC)
@@ -31,7 +31,7 @@ def filled(path: Path) -> Path:
             writer.plan()
             writer.commit(run_id=run_id)
         store.finish_run(run_id, status="ok", finished_at=T0 + timedelta(seconds=3, microseconds=9),
-                         detail={})
+                         detail=RunDetail())
         store.record_violations({ViolationKey.pool("f", "vm")}, T0)
     return path
 
