@@ -52,7 +52,7 @@ def build_store(path: Path, *, servers: int, subscribers: int) -> float:
             writer.stage_locations(name, _locations(servers))
             writer.stage_subscribers(name, _subscribers(servers, subscribers))
             writer.record_pass(PassRecord(name, "ldaps://scale", "dc1", "inv", "DC=scale", 1,
-                                          datetime.now(UTC).isoformat(), "bench"))
+                                          datetime.now(UTC), "bench"))
         writer.plan()
         writer.commit()
     return time.monotonic() - started

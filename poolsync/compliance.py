@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from poolsync.allocation import PoolReport, effective_used, parse_version
 from poolsync.homes import match_homes
 from poolsync.model import SEAT_CLASSES, Location, SeatClass, Seats
+from poolsync.records import ViolationKey
 
 _CLASS_NAMES = {SeatClass.VM: "VM", SeatClass.UM: "UM", SeatClass.INBOX: "Inbox"}
 
@@ -62,7 +63,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Violation:
-    key: str            # stable id: "pool:<forest>:vm", "server:<objectGUID>:voice-ports"
+    key: ViolationKey   # stable from one sync to the next (its first sighting is kept)
     what: str           # what is wrong, in words
     remedy: str         # what would end it
     since: datetime     # first seen
@@ -91,7 +92,7 @@ class ComplianceReport:
     def compliant(self) -> bool:
         return all(a.state is State.COMPLIANT for a in (*self.pools, *self.servers))
 
-    def violation_keys(self) -> set[str]:
+    def violation_keys(self) -> set[ViolationKey]:
         return {v.key for a in (*self.pools, *self.servers) for v in a.violations}
 
     def server(self, guid: str) -> Assessment | None:
@@ -135,27 +136,27 @@ def _assess(scope: str, name: str, version: str | None, violations: Sequence[Vio
 
 
 def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str, Seats], *,
-           limits: Limits, first_seen: Mapping[str, datetime], now: datetime,
+           limits: Limits, first_seen: Mapping[ViolationKey, datetime], now: datetime,
            ) -> ComplianceReport:
     """The state of every pool and of every server with a readable license."""
     everything = list(locations)
     by_guid = {location.guid: location for location in everything}
 
-    def violation(key: str, what: str, remedy: str) -> Violation:
+    def violation(key: ViolationKey, what: str, remedy: str) -> Violation:
         return Violation(key, what, remedy, first_seen.get(key, now))
 
     def server_limits(name: str, guid: str, ports: int, homed_vm: int) -> list[Violation]:
         found = []
         if limits.max_voice_ports is not None and ports > limits.max_voice_ports:
             found.append(violation(
-                f"server:{guid}:voice-ports",
+                ViolationKey.server(guid, "voice-ports"),
                 f"licensed for {ports} voice ports; a server may have at most "
                 f"{limits.max_voice_ports}",
                 f"remove the upgrade that takes it above {limits.max_voice_ports} ports"))
         if limits.max_subscribers is not None and homed_vm > limits.max_subscribers:
             extra = homed_vm - limits.max_subscribers
             found.append(violation(
-                f"server:{guid}:subscribers",
+                ViolationKey.server(guid, "subscribers"),
                 f"homes {homed_vm} subscribers; a server may have at most "
                 f"{limits.max_subscribers}",
                 f"move {extra} subscribers to another server"))
@@ -165,7 +166,7 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
     servers: list[Assessment] = []
     for pool in report.pools:
         pool_violations = [
-            violation(f"pool:{pool.id}:{c.value}",
+            violation(ViolationKey.pool(pool.id, c.value),
                       f"the pool uses {s.used} {_CLASS_NAMES[c]} seats of {s.licensed} "
                       "licensed",
                       f"add {s.used - s.licensed} {_CLASS_NAMES[c]} seats to a member's "
@@ -221,7 +222,7 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
         for i in secondaries.get(index, ()):
             used = used + homes.seats(i)
         used, _sources = effective_used(used, data, report.roles)
-        own = [violation(f"server:{loc.guid}:{c.value}",
+        own = [violation(ViolationKey.server(loc.guid, c.value),
                          f"uses {u} {_CLASS_NAMES[c]} seats of {lic} on its own license "
                          "(it is not in a pool)",
                          f"add {u - lic} {_CLASS_NAMES[c]} seats to its license or move "

@@ -11,6 +11,7 @@ Entry points: :func:`data_origin`, :class:`DataOrigin`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -48,23 +49,29 @@ EXPORT_LIMITS = ("a snapshot: changes since then, replication between DCs and wh
 class DataOrigin:
     kind: Literal["export", "directory"]
     endpoints: tuple[str, ...]  # as the passes recorded them
-    at: str                     # ISO time: when the export was taken, or last read
+    at: dt.datetime             # aware: when the export was taken, or last read
 
     @property
     def files(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(f for e in self.endpoints for f in export_files(e)))
 
+    @property
+    def at_text(self) -> str:
+        """:attr:`at` as reports show it: ISO 8601 to the second, with its offset."""
+        return self.at.isoformat(timespec="seconds")
+
     def line(self) -> str:
         """One line for people."""
         if self.kind == "export":
-            return (f"From an LDIF export ({', '.join(self.files)}) taken {self.at}: "
+            return (f"From an LDIF export ({', '.join(self.files)}) taken {self.at_text}: "
                     f"{EXPORT_LIMITS}.")
-        return f"Read from {', '.join(self.endpoints)} at {self.at}."
+        return f"Read from {', '.join(self.endpoints)} at {self.at_text}."
 
     def as_json(self) -> dict[str, Any]:
         if self.kind == "export":
-            return {"kind": "export", "files": list(self.files), "taken_at": self.at}
-        return {"kind": "directory", "endpoints": list(self.endpoints), "read_at": self.at}
+            return {"kind": "export", "files": list(self.files), "taken_at": self.at_text}
+        return {"kind": "directory", "endpoints": list(self.endpoints),
+                "read_at": self.at_text}
 
 
 def data_origin(passes: Iterable[PassRecord]) -> DataOrigin | None:

@@ -25,44 +25,42 @@ from poolsync.cli.output import (
     stdout_console,
 )
 from poolsync.errors import StoreError
-from poolsync.records import RunRecord
+from poolsync.records import RunDetail, RunRecord
 from poolsync.store import Store
+from poolsync.store.runs import detail_json
 
 
 def _seconds(run: RunRecord) -> float | None:
-    recorded = run.detail.get("seconds")
+    recorded = run.detail.seconds
     if isinstance(recorded, int | float):
         return float(recorded)
-    if not run.finished_at:
+    if run.finished_at is None:
         return None
-    try:
-        return (datetime.fromisoformat(run.finished_at)
-                - datetime.fromisoformat(run.started_at)).total_seconds()
-    except ValueError:
-        return None
+    return (run.finished_at - run.started_at).total_seconds()
+
+
+def _iso(when: datetime | None) -> str | None:
+    """A time as the run history keeps it (ISO 8601 to the second, with its offset)."""
+    return None if when is None else when.isoformat(timespec="seconds")
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:
-    detail = dict(run.detail)
-    passes = detail.get("passes") or {}
+    detail = detail_json(run.detail)
+    passes = run.detail.passes or {}
     return {
-        "id": run.id, "kind": run.kind, "status": run.status, "started": run.started_at,
-        "finished": run.finished_at,
-        "forced_total": {name: p.get("reason") for name, p in passes.items()
-                         if isinstance(p, dict) and p.get("reason")},
-        "changes": detail.get("changes"), "error": detail.get("error"),
+        "id": run.id, "kind": run.kind, "status": run.status, "started": _iso(run.started_at),
+        "finished": _iso(run.finished_at),
+        "forced_total": {name: p.reason for name, p in passes.items() if p.reason},
+        "changes": detail.get("changes"), "error": run.detail.error,
         "detail": detail,
     }
 
 
-def _changes_text(changes: object) -> str:
-    if not isinstance(changes, dict):
+def _changes_text(detail: RunDetail) -> str:
+    if detail.changes is None:
         return ""
-    parts = []
-    for kind, c in changes.items():
-        if isinstance(c, dict) and any(c.values()):
-            parts.append(f"{kind}: +{c.get('insert', 0)} ~{c.get('update', 0)} "
-                         f"-{c.get('delete', 0)}")
+    parts = [f"{kind}: +{c.added} ~{c.changed} -{c.removed}"
+             for kind, c in detail.changes.items() if c.added or c.changed or c.removed]
     return "; ".join(parts) or "none"
 
 
@@ -109,10 +107,10 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
         note = doc["error"] or "; ".join(f"{k}: {v}" for k, v in doc["forced_total"].items())
         if note:
             notes.append((run.id, note))
-        table.add_row(str(run.id), run.started_at.replace("T", " ")[:19], run.kind,
+        table.add_row(str(run.id), run.started_at.strftime("%Y-%m-%d %H:%M:%S"), run.kind,
                       f"[{styles.get(run.status, 'white')}]{run.status}[/]",
                       f"{seconds:.1f} s" if seconds is not None else "",
-                      _changes_text(doc["changes"]))
+                      _changes_text(run.detail))
     console.print(table)
     # Errors and reasons under the table, one line each and never wrapped: they hold
     # commands and DNs a person copies (a terminal folds them, a copy keeps them whole).

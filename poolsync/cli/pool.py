@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import datetime
 
 import click
 
@@ -66,7 +65,7 @@ def pool(ctx: Context, fmt: str, source: str) -> None:
         report = build_pool_report(config.forest, locations, homed,
                                    roles=ctx.profile().roles())
         # An export's pool is assessed as of when it was taken (grace periods too).
-        as_of = (datetime.fromisoformat(origin.at)
+        as_of = (origin.at
                  if origin is not None and origin.kind == "export" else now())
         states = assess(report, locations, homed, limits=config.compliance,
                         first_seen=first_seen, now=as_of)

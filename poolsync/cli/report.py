@@ -137,7 +137,7 @@ def capacity(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
         exported = origin is not None and origin.kind == "export"
         # An export is a snapshot of its own day: project from there, not from today.
         day = (today.date() if today is not None
-               else datetime.fromisoformat(origin.at).date() if origin is not None and exported
+               else origin.at.date() if origin is not None and exported
                else generated.date())
         since = datetime.combine(day - timedelta(days=window_days), time(), tzinfo=UTC)
         snapshots = store.snapshots(since=since)

@@ -34,7 +34,7 @@ def result_json(result: SyncResult) -> dict[str, Any]:
         "refused": result.refusal,
         "run_id": result.run_id,
         "store": result.store,
-        "started": result.started_at,
+        "started": result.started_at.isoformat(timespec="seconds"),
         "seconds": round(result.seconds, 3),
         "servers": result.servers,
         "subscribers": result.subscribers,

@@ -34,8 +34,7 @@ def _store_facts(config: Config) -> tuple[datetime | None, dict[tuple[str, str],
     except StoreError as exc:
         log.warning("metrics: cannot read the store: %s", exc)
         return None, {}
-    when = datetime.fromisoformat(last.finished_at) if last and last.finished_at else None
-    return when, objects
+    return (last.finished_at if last else None), objects
 
 
 def write_run_metrics(path: Path, config: Config, *, started: datetime,

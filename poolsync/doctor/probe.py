@@ -193,7 +193,7 @@ def store_view(store: Store, topology: ForestConfig, roles: Roles) -> StoreView 
     orphan_keys = match_homes(merged, homed).orphan_keys
     return StoreView(
         gc=dc.name if dc is not None else gc_pass.dc_host,
-        synced_at=dt.datetime.fromisoformat(gc_pass.synced_at),
+        synced_at=gc_pass.synced_at,
         locations=gc_locations,
         homed=homed,
         usn=gc_pass.usn,

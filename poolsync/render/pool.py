@@ -82,7 +82,7 @@ def assessment_json(assessment: Assessment | None) -> dict[str, Any] | None:
         "state": assessment.state.value,
         "since": _when(assessment.since),
         "until": _when(assessment.until),
-        "violations": [{"key": v.key, "what": v.what, "remedy": v.remedy,
+        "violations": [{"key": str(v.key), "what": v.what, "remedy": v.remedy,
                         "since": _when(v.since)} for v in assessment.violations],
         "note": assessment.note or None,
     }
@@ -428,7 +428,7 @@ def _print_states(console: Console, pool: Pool, states: ComplianceReport) -> Non
         assessment = states.server(server.guid)
         if assessment is None or assessment.state is State.COMPLIANT:
             continue
-        own = [v for v in assessment.violations if v.key.startswith("server:")]
+        own = [v for v in assessment.violations if v.key.scope == "server"]
         shown = Assessment(assessment.scope, assessment.name, assessment.state,
                            assessment.since, assessment.until, tuple(own))
         for line in _state_lines(f"Server {server.name}", shown):

@@ -16,6 +16,7 @@ from typing import Any
 from poolsync.dn import parent as dn_parent
 from poolsync.model import Location, Seats
 from poolsync.records import KINDS, PassRecord
+from poolsync.store import times
 
 __all__ = ["COMPARED", "WATERMARK_COLS", "columns", "containers", "has_data", "has_table",
            "homed_seats", "location_counts", "locations", "merged", "object_count",
@@ -57,7 +58,7 @@ WATERMARK_COLS = ("pass, endpoint, dc_host, invocation_id, naming_context, usn, 
 def pass_row(record: PassRecord) -> tuple[Any, ...]:
     """The one mapping of a pass record to its ``passes`` row (WATERMARK_COLS)."""
     return (record.name, record.endpoint, record.dc_host, record.invocation_id,
-            record.naming_context, record.usn, record.synced_at, record.profile,
+            record.naming_context, record.usn, times.write(record.synced_at), record.profile,
             record.method, record.cookie)
 
 
@@ -66,7 +67,9 @@ def _pass_record(row: tuple[Any, ...]) -> PassRecord:
     name, endpoint, dc_host, invocation_id, naming_context, usn, synced_at, profile, \
         method, cookie = row
     return PassRecord(name, endpoint, dc_host, invocation_id, naming_context, usn,
-                      synced_at, profile, method, cookie)
+                      times.read(synced_at, table="passes", column="synced_at",
+                                 row=f"pass {name!r}"),
+                      profile, method, cookie)
 
 
 def passes(db: sqlite3.Connection) -> list[PassRecord]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
 
 from poolsync.model import Seats
 from poolsync.servers.model import SOURCES, ServerReading
+from poolsync.store import times
 
 __all__ = ["add_readings", "latest_readings"]
 
@@ -29,7 +29,7 @@ def _flag(value: bool | None) -> int | None:
 def add_readings(db: sqlite3.Connection, readings: Iterable[ServerReading]) -> int:
     """Insert ``readings`` (a reading of one server, source and time replaces one held);
     the caller's transaction. Returns how many."""
-    rows = [(r.server, r.source, r.read_at.isoformat(timespec="microseconds"),
+    rows = [(r.server, r.source, times.write(r.read_at, timespec="microseconds"),
              int(r.reachable), *_seats(r.licensed), *_seats(r.published_used),
              _flag(r.pooling_enabled), _flag(r.secondary_licensed), r.error)
             for r in readings]
@@ -48,7 +48,9 @@ def _reading(row: tuple[object, ...]) -> ServerReading:
     src = str(source)
     return ServerReading(
         server=str(server), source="snmp" if src == "snmp" else "http",
-        read_at=datetime.fromisoformat(str(read_at)), reachable=bool(reachable),
+        read_at=times.read(read_at, table="server_readings", column="read_at",
+                           row=f"{server}/{source}"),
+        reachable=bool(reachable),
         licensed=seats(lv, lu, li), published_used=seats(uv, uu, ui),
         pooling_enabled=None if pooling is None else bool(pooling),
         secondary_licensed=None if secondary is None else bool(secondary),

@@ -14,6 +14,7 @@ from typing import Any
 
 from poolsync.model import SeatClass
 from poolsync.records import Snapshot
+from poolsync.store import times
 
 __all__ = ["add", "forget", "read"]
 
@@ -22,7 +23,9 @@ _TIME = "seconds"  # taken_at is kept as ISO 8601 to the second
 
 def _record(row: tuple[Any, ...]) -> Snapshot:
     taken_at, pool, server, seat_class, licensed, used, published = row
-    return Snapshot(datetime.fromisoformat(taken_at), pool, server, SeatClass(seat_class),
+    when = times.read(taken_at, table="snapshots", column="taken_at",
+                      row=f"{pool}/{server}/{seat_class}")
+    return Snapshot(when, pool, server, SeatClass(seat_class),
                     licensed, used, published)
 
 

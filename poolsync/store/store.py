@@ -11,25 +11,51 @@ staging, plan and commit), :mod:`.readings` (the servers' own readings).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from poolsync.errors import StoreError, StoreLockedError, StoreVersionError
 from poolsync.model import Location, Seats
-from poolsync.records import PassRecord, RunRecord, RunStatus, Snapshot
+from poolsync.records import (
+    Mode,
+    PassRecord,
+    RunDetail,
+    RunRecord,
+    RunStatus,
+    Snapshot,
+    ViolationKey,
+)
 from poolsync.servers.model import ServerReading
 from poolsync.store import mirror, readings, runs, schema, snapshots, violations
 from poolsync.store.files import prepare
-from poolsync.store.health import damage
+from poolsync.store.health import StoreDamaged, advice, damage
 from poolsync.store.lock import RunLock
 from poolsync.store.schema import APPLICATION_ID, SCHEMA_VERSION
 from poolsync.store.staging import SyncWriter
+from poolsync.store.times import UnreadableTime
 
 __all__ = ["Store", "SyncWriter"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _times(read: Callable[Concatenate[Store, _P], _T]) -> Callable[Concatenate[Store, _P], _T]:
+    """A read whose rows hold times: a stored time that does not read back
+    (:mod:`poolsync.store.times`) is damage, said with the file and what to do."""
+    @functools.wraps(read)
+    def reading(store: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return read(store, *args, **kwargs)
+        except UnreadableTime as exc:
+            raise StoreDamaged(f"the store {store.path} is damaged: {exc}: "
+                               f"{advice(store.path, check_hint=False)}") from None
+    return reading
 
 
 class Store:
@@ -159,7 +185,7 @@ class Store:
         self._lock.release()
 
     # -- run history (:mod:`poolsync.store.runs`) --------------------------------
-    def abandon_stale_runs(self, finished_at: str) -> int:
+    def abandon_stale_runs(self, finished_at: datetime) -> int:
         """Close the runs a killed process left open; call only while holding the lock.
 
         A run left 'running' never committed: it becomes 'abandoned' (counted and
@@ -168,42 +194,47 @@ class Store:
         with self.transaction() as db:
             return runs.abandon_stale(db, finished_at)
 
+    @_times
     def last_success(self) -> RunRecord | None:
         """The most recent run that committed (ok or with findings)."""
         return runs.last_success(self._db)
 
+    @_times
     def last_total(self) -> RunRecord | None:
         """The most recent total resync that committed."""
         return runs.last_total(self._db)
 
-    def begin_run(self, kind: str, started_at: str) -> int:
+    def begin_run(self, kind: Mode, started_at: datetime) -> int:
         with self.transaction() as db:
             return runs.begin(db, kind, started_at)
 
-    def finish_run(self, run_id: int, *, status: RunStatus, finished_at: str,
-                   detail: dict[str, Any], unless_committed: bool = False) -> None:
+    def finish_run(self, run_id: int, *, status: RunStatus, finished_at: datetime,
+                   detail: RunDetail, unless_committed: bool = False) -> None:
         """Record how run ``run_id`` ended; with ``unless_committed``, only while it is
         still ``running`` (a failure after its commit must not hide the commit)."""
         with self.transaction() as db:
             runs.finish(db, run_id, status=status, finished_at=finished_at, detail=detail,
                         unless_committed=unless_committed)
 
+    @_times
     def runs(self, *, limit: int = 20) -> list[RunRecord]:
         return runs.recent(self._db, limit=limit)
 
     # -- violations and usage history --------------------------------------------
-    def violations(self) -> dict[str, datetime]:
+    @_times
+    def violations(self) -> dict[ViolationKey, datetime]:
         """When each license violation still present was first seen by a sync."""
         return violations.first_seen(self._db)
 
-    def record_violations(self, keys: set[str], now: datetime, *,
-                          keep: Callable[[str], bool] = lambda _key: False) -> None:
+    def record_violations(self, keys: set[ViolationKey], now: datetime, *,
+                          keep: Callable[[ViolationKey], bool] = lambda _key: False) -> None:
         """Keep the first-seen time of ``keys``, add new ones at ``now``, and forget the
         others, except those ``keep`` says to hold (a server this run could not assess
         must not have its grace period restarted)."""
         with self.transaction() as db:
             violations.record(db, keys, now, keep=keep)
 
+    @_times
     def snapshots(self, *, since: datetime | None = None) -> list[Snapshot]:
         """The usage history, oldest first (empty for a store from before schema 4
         opened read-only)."""
@@ -234,11 +265,13 @@ class Store:
         with self.transaction() as db:
             return readings.add_readings(db, found)
 
+    @_times
     def latest_readings(self) -> tuple[ServerReading, ...]:
         """The latest reading of each (server, source) (:mod:`poolsync.store.readings`)."""
         return readings.latest_readings(self._db)
 
     # -- reading the mirror (:mod:`poolsync.store.mirror`) -----------------------
+    @_times
     def passes(self) -> list[PassRecord]:
         return mirror.passes(self._db)
 

@@ -35,7 +35,7 @@ from poolsync.errors import (
 )
 from poolsync.metrics import PoolSeats
 from poolsync.profile import Profile
-from poolsync.records import Mode, Plan, PlannedChange, RunStatus
+from poolsync.records import Mode, PassDetail, Plan, PlannedChange, RunDetail, RunStatus
 from poolsync.store import Store
 from poolsync.sync.guard import GUARD_SAMPLE, PassOutcome, refusal
 from poolsync.sync.outcome import record_outcome
@@ -69,7 +69,7 @@ class SyncResult:
     compliant: bool
     pools: tuple[PoolSeats, ...]
     seconds: float
-    started_at: str
+    started_at: datetime  # aware, to the second (as the run history keeps it)
     forced: dict[str, str] = field(default_factory=dict)  # pass -> reason of a total
     refusal: str | None = None  # dry run only: why a real run would be refused
     states: tuple[tuple[str, str, str], ...] = ()  # (scope, name, compliance state)
@@ -94,7 +94,7 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
     """
     progress = progress or NoProgress()
     started = time.monotonic()
-    started_at = now().isoformat(timespec="seconds")
+    started_at = now().replace(microsecond=0)
     kind: Mode = "total" if total else "incremental"
     passes = (("domain", source.dcs), ("gc", source.gcs))
     with ExitStack() as stack:
@@ -168,8 +168,7 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
         if run_id is not None:
             try:
                 store.finish_run(run_id, status="ok" if compliant else "findings",
-                                 finished_at=now().isoformat(timespec="seconds"),
-                                 detail=_detail(result))
+                                 finished_at=now(), detail=_detail(result))
             except StoreError as exc:
                 # The data is committed and the run marked so; the next run records it.
                 log.warning("the run committed, but recording its end failed: %s", exc)
@@ -196,19 +195,17 @@ def _open_store(path: Path, *, dry_run: bool, stack: ExitStack) -> Store:
     return Store.open(scratch / "dry-run.db")
 
 
-def _detail(result: SyncResult) -> dict[str, object]:
-    return {
-        "passes": {p.name: {"mode": p.mode, "reason": p.reason, "why": p.why,
-                            "endpoint": p.endpoint, "dc_host": p.dc_host, "usn": p.usn,
-                            "locations": p.locations, "subscribers": p.subscribers,
-                            "removals": p.removals, "skipped": p.skipped,
-                            "attempts": p.attempts}
-                   for p in result.passes},
-        "changes": {kind: {"insert": c.added, "update": c.changed, "delete": c.removed}
-                    for kind, c in result.plan.counts.items()},
-        "servers": result.servers, "subscribers": result.subscribers,
-        "compliant": result.compliant, "seconds": round(result.seconds, 3),
-    }
+def _detail(result: SyncResult) -> RunDetail:
+    return RunDetail(
+        passes={p.name: PassDetail(mode=p.mode, reason=p.reason, why=p.why,
+                                   endpoint=p.endpoint, dc_host=p.dc_host, usn=p.usn,
+                                   locations=p.locations, subscribers=p.subscribers,
+                                   removals=p.removals, skipped=p.skipped,
+                                   attempts=p.attempts)
+                for p in result.passes},
+        changes={kind: c for kind, c in result.plan.counts.items()}, servers=result.servers,
+        subscribers=result.subscribers, compliant=result.compliant,
+        seconds=round(result.seconds, 3))
 
 
 def _record_failure(store: Store, run_id: int, exc: BaseException,
@@ -226,8 +223,8 @@ def _record_failure(store: Store, run_id: int, exc: BaseException,
               else "failed")
     try:
         store.finish_run(run_id, status=status,
-                         finished_at=now().isoformat(timespec="seconds"),
-                         detail={"error": message, "error_type": type(exc).__name__},
+                         finished_at=now(),
+                         detail=RunDetail(error=message, error_type=type(exc).__name__),
                          unless_committed=True)
     except StoreError as record_error:
         log.warning("could not record the failed run: %s", record_error)

@@ -19,6 +19,7 @@ from poolsync.config import Config
 from poolsync.errors import StoreError
 from poolsync.metrics import PoolSeats, pool_seats
 from poolsync.model import Location, Roles, Seats
+from poolsync.records import ViolationKey
 from poolsync.store import Store
 
 __all__ = ["Outcome", "record_outcome"]
@@ -42,9 +43,8 @@ def record_outcome(config: Config, store: Store, locations: list[Location],
                     first_seen=store.violations(), now=at)
     assessed = states.assessed_guids()
 
-    def unassessed(key: str) -> bool:  # "server:<guid>:..." of a server not assessed now
-        scope, _, rest = key.partition(":")
-        return scope == "server" and rest.split(":", 1)[0] not in assessed
+    def unassessed(key: ViolationKey) -> bool:  # a server's own, not assessed now
+        return key.server_guid is not None and key.server_guid not in assessed
 
     try:
         store.record_violations(states.violation_keys(), at, keep=unassessed)

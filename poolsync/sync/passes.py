@@ -272,7 +272,7 @@ def run_pass(ctx: PassContext, endpoint: Endpoint, attempt: int) -> PassSummary:
         name=name, endpoint=endpoint.url, dc_host=root.dns_host_name,
         invocation_id=answering.invocation_id, naming_context=base,
         usn=root.highest_committed_usn,
-        synced_at=(taken_at or ctx.now()).isoformat(timespec="seconds"),
+        synced_at=(taken_at or ctx.now()).replace(microsecond=0),  # the store keeps seconds
         profile=ctx.profile.fingerprint, method=config.sync.method,
         cookie=encode_cookies(cookies) if dirsync and cookies is not None else None,
     ))

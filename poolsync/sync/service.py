@@ -115,8 +115,8 @@ class Service:
                 run = store.last_total()
             if run is None:
                 return None
-            return (self.now() - datetime.fromisoformat(run.started_at)).total_seconds()
-        except (StoreError, ValueError, TypeError):
+            return (self.now() - run.started_at).total_seconds()
+        except StoreError:
             return None
 
     def _pass(self, *, total: bool, why: str) -> bool:

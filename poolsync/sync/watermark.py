@@ -79,15 +79,11 @@ def decide(watermark: PassRecord | None, answering: Answering, *, requested_tota
                         f"{answering.highest_committed_usn} is below the watermark "
                         f"{watermark.usn}")
     limit = max_age_seconds(max_age, answering.tombstone_lifetime_days)
-    try:
-        synced = datetime.fromisoformat(watermark.synced_at)
-        age = (now - synced).total_seconds()
-    except (ValueError, TypeError):
-        return Decision("total", "watermark-too-old",
-                        f"the watermark's time {watermark.synced_at!r} is unreadable")
+    age = (now - watermark.synced_at).total_seconds()
     if age > limit:
+        synced = watermark.synced_at.isoformat(timespec="seconds")
         return Decision("total", "watermark-too-old",
-                        f"the last successful pass was {_ago(age)} ago ({watermark.synced_at}),"
+                        f"the last successful pass was {_ago(age)} ago ({synced}),"
                         f" more than the maximum age of {_ago(limit)}")
     return INCREMENTAL
 

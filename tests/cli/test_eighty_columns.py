@@ -3,11 +3,13 @@ errors with commands in them never wrapped (a terminal folds them; a copy is who
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from poolsync.cli.resync import render_result
+from poolsync.records import RunDetail
 from poolsync.store import Store
 from tests.helpers import run
 from tests.unit import test_engine
@@ -33,9 +35,10 @@ def test_history_errors_are_whole_lines(tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     config = write_config(tmp_path)
     with Store.open(tmp_path / "store.db") as store:
-        run_id = store.begin_run("incremental", "2026-12-01T06:00:00+00:00")
-        store.finish_run(run_id, status="refused", finished_at="2026-12-01T06:00:02+00:00",
-                         detail={"error": LONG_ERROR})
+        run_id = store.begin_run("incremental", datetime(2026, 12, 1, 6, tzinfo=UTC))
+        store.finish_run(run_id, status="refused",
+                         finished_at=datetime(2026, 12, 1, 6, 0, 2, tzinfo=UTC),
+                         detail=RunDetail(error=LONG_ERROR))
     monkeypatch.setenv("COLUMNS", "80")
     result = run("-c", config, "history")
     assert result.exit_code == 0, result.stderr

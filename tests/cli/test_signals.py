@@ -57,4 +57,4 @@ def test_a_signal_cancels_the_run_with_a_message(tmp_path: Path, signum: int, co
         [run] = store.runs()
         assert not store.has_data()  # nothing committed
     assert run.status == "cancelled"
-    assert words.split(" (")[0] in run.detail["error"]
+    assert words.split(" (")[0] in (run.detail.error or "")

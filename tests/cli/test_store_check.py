@@ -4,6 +4,7 @@ malformed", and `poolsync store check` shows what is wrong."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,3 +57,16 @@ def test_a_damaged_store_says_what_to_do(tmp_path: Path) -> None:
     assert check.exit_code == 3
     assert check.stdout.startswith(f"store {store}: DAMAGED")
     assert "To recover: move it aside" in check.stdout
+
+
+def test_an_unreadable_run_time_is_one_clear_error(tmp_path: Path) -> None:
+    config, store = filled_store(tmp_path)
+    with Store.open(store) as opened:
+        opened.begin_run("total", datetime(2026, 12, 1, 6, tzinfo=UTC))
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE runs SET started_at = 'Tuesday'")
+    result = run("-c", config, "history")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert (f"the store {store} is damaged: runs.started_at of run 1 is 'Tuesday', not an "
+            "ISO 8601 time with a UTC offset: move it aside") in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr

@@ -8,6 +8,7 @@ from poolsync.allocation import build_pool_report
 from poolsync.attachment import format_attachment, license_data
 from poolsync.compliance import ComplianceReport, Limits, State, assess
 from poolsync.model import Location, Seats
+from poolsync.records import ViolationKey
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 FOREST = "lab.example.com"
@@ -28,7 +29,7 @@ DEFAULT_LIMITS = Limits()
 
 def run(locations: list[Location], homed: dict[str, Seats], *,
         limits: Limits = DEFAULT_LIMITS,
-        first_seen: dict[str, datetime] | None = None, now: datetime = NOW,
+        first_seen: dict[ViolationKey, datetime] | None = None, now: datetime = NOW,
         ) -> ComplianceReport:
     report = build_pool_report(FOREST, locations, homed)
     return assess(report, locations, homed, limits=limits, first_seen=first_seen or {},
@@ -48,7 +49,7 @@ def test_an_over_pool_puts_4x_into_four_hour_shutdown_and_5x_into_grace() -> Non
     seen = NOW - timedelta(days=3)
     states = run([location("A", "4.0(5)", Seats(100)), location("B", "5.0(1)", Seats(100))],
                  {"id-A": Seats(150), "id-B": Seats(80)},
-                 first_seen={f"pool:{FOREST}:vm": seen})
+                 first_seen={ViolationKey.pool(FOREST, "vm"): seen})
     a, b = states.server("g-A"), states.server("g-B")
     assert a is not None and b is not None
     assert (a.state, a.since, a.until) == (State.FOUR_HOUR_SHUTDOWN, seen, None)
@@ -58,18 +59,19 @@ def test_an_over_pool_puts_4x_into_four_hour_shutdown_and_5x_into_grace() -> Non
     (violation,) = pool.violations
     assert "uses 230 VM seats of 200" in violation.what
     assert "add 30 VM seats" in violation.remedy
-    assert states.violation_keys() == {f"pool:{FOREST}:vm"}
+    assert states.violation_keys() == {ViolationKey.pool(FOREST, "vm")}
 
 
 def test_grace_ends_after_28_days_then_restarts_every_48_hours() -> None:
     locations = [location("B", "5.0(1)", Seats(100))]
     seen = NOW - timedelta(days=28)
-    states = run(locations, {"id-B": Seats(101)}, first_seen={f"pool:{FOREST}:vm": seen})
+    states = run(locations, {"id-B": Seats(101)},
+                 first_seen={ViolationKey.pool(FOREST, "vm"): seen})
     assert states.pools[0].state is State.RESTART_EVERY_48H
     fresh = run(locations, {"id-B": Seats(101)})  # never seen before: since now
     assert (fresh.pools[0].state, fresh.pools[0].since) == (State.GRACE, NOW)
     shorter = run(locations, {"id-B": Seats(101)}, limits=Limits(grace_days=2),
-                  first_seen={f"pool:{FOREST}:vm": NOW - timedelta(days=3)})
+                  first_seen={ViolationKey.pool(FOREST, "vm"): NOW - timedelta(days=3)})
     assert shorter.pools[0].state is State.RESTART_EVERY_48H
 
 
@@ -81,9 +83,9 @@ def test_per_server_maximums() -> None:
     a, b = states.server("g-A"), states.server("g-B")
     assert a is not None and b is not None
     assert a.state is State.FOUR_HOUR_SHUTDOWN
-    assert [v.key for v in a.violations] == ["server:g-A:voice-ports"]
+    assert [str(v.key) for v in a.violations] == ["server:g-A:voice-ports"]
     assert "96 voice ports" in a.violations[0].what
-    assert [v.key for v in b.violations] == ["server:g-B:subscribers"]
+    assert [str(v.key) for v in b.violations] == ["server:g-B:subscribers"]
     assert "move 50 subscribers" in b.violations[0].remedy
     assert states.pools[0].state is State.FOUR_HOUR_SHUTDOWN  # members are in violation
     assert states.pools[0].violations == ()  # but the pool's own seats are fine
@@ -98,7 +100,7 @@ def test_a_server_outside_the_pool_answers_for_its_own_license() -> None:
                  {"id-A": Seats(10), "id-C": Seats(60, 6, 0)})
     c = states.server("g-C")
     assert c is not None and c.state is State.GRACE
-    assert [v.key for v in c.violations] == ["server:g-C:vm", "server:g-C:um"]
+    assert [str(v.key) for v in c.violations] == ["server:g-C:vm", "server:g-C:um"]
     assert "move 10 subscribers" in c.violations[0].remedy
     assert states.pools[0].state is State.COMPLIANT  # C is not a member
     assert not states.compliant
@@ -111,7 +113,7 @@ def test_servers_with_the_same_name_are_told_apart_by_guid() -> None:
                  {"id-g1": Seats(10), "id-g2": Seats(10), "id-g3": Seats(50)})
     one, two, three = (states.server(g) for g in ("g1", "g2", "g3"))
     assert one is not None and two is not None and three is not None
-    assert [v.key for v in two.violations] == ["server:g2:voice-ports"]
+    assert [str(v.key) for v in two.violations] == ["server:g2:voice-ports"]
     assert two.state is State.FOUR_HOUR_SHUTDOWN and one.state is State.COMPLIANT
     assert three.state is State.FOUR_HOUR_SHUTDOWN  # over its own license, outside the pool
 
@@ -126,7 +128,8 @@ def test_a_non_pooled_primary_counts_its_secondarys_subscribers() -> None:
 
 
 def test_the_pool_takes_its_worst_members_state_and_dates() -> None:
-    pool_key, ports_key = f"pool:{FOREST}:vm", "server:g-A:voice-ports"
+    pool_key = ViolationKey.pool(FOREST, "vm")
+    ports_key = ViolationKey.server("g-A", "voice-ports")
     locations = [location("A", "5.0(1)", Seats(100), ports=96),
                  location("B", "5.0(1)", Seats(100))]
     homed = {"id-A": Seats(150), "id-B": Seats(80)}

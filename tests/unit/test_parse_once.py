@@ -62,5 +62,5 @@ def test_compliance_and_graph_do_not_parse_again(monkeypatch: pytest.MonkeyPatch
     states, _nodes = before
     # U2 over the voice-port limit (a member), U3 over its own license (not pooled):
     # both assessed from the report's parsed data.
-    keys = {v.key for a in states.servers for v in a.violations}  # type: ignore[attr-defined]
+    keys = {str(v.key) for a in states.servers for v in a.violations}  # type: ignore[attr-defined]
     assert keys == {"server:guid-2:voice-ports", "server:guid-3:vm"}

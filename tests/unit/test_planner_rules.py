@@ -38,7 +38,7 @@ def run(path: Path, passes: dict[str, Mode]) -> Iterator[SyncWriter]:
         for name, mode in passes.items():
             writer.begin_pass(name, mode)
             writer.record_pass(PassRecord(name, "ldaps://x", "dc1", "inv", "DC=x", 1,
-                                          datetime.now(UTC).isoformat(), "fp"))
+                                          datetime.now(UTC), "fp"))
         yield writer
 
 

@@ -80,15 +80,18 @@ def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs
         tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
+    from poolsync.records import ViolationKey
+
     day0 = datetime(2026, 11, 1, tzinfo=UTC)
+    vm, um = ViolationKey.pool("f", "vm"), ViolationKey.pool("f", "um")
+    ports = ViolationKey.server("g1", "voice-ports")
     with Store.open(tmp_path / "s.db") as store:
-        store.record_violations({"pool:f:vm", "server:g1:voice-ports"}, day0)
-        store.record_violations({"pool:f:vm"}, day0 + timedelta(days=1),
-                                keep=lambda key: key.startswith("server:g1:"))
-        assert store.violations() == {"pool:f:vm": day0, "server:g1:voice-ports": day0}
-        store.record_violations({"pool:f:vm", "pool:f:um"}, day0 + timedelta(days=2))
-        assert store.violations() == {"pool:f:vm": day0,
-                                      "pool:f:um": day0 + timedelta(days=2)}
+        store.record_violations({vm, ports}, day0)
+        store.record_violations({vm}, day0 + timedelta(days=1),
+                                keep=lambda key: key.server_guid == "g1")
+        assert store.violations() == {vm: day0, ports: day0}
+        store.record_violations({vm, um}, day0 + timedelta(days=2))
+        assert store.violations() == {vm: day0, um: day0 + timedelta(days=2)}
 
 
 def test_snapshots_round_trip_and_replace_same_moment(tmp_path: Path) -> None:

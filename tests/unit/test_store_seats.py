@@ -62,7 +62,7 @@ def test_seats_by_home_follows_every_commit(tmp_path_factory: object, steps: lis
             if mode == "incremental":
                 writer.stage_removals(name, [(g, usn) for g in removed])
             writer.record_pass(PassRecord(name, "ldaps://x", "dc1", "inv", "DC=x", usn,
-                                          datetime.now(UTC).isoformat(), "fp"))
+                                          datetime.now(UTC), "fp"))
             writer.plan()
             writer.commit()
         with Store.open(path, create=False) as store:
@@ -80,7 +80,7 @@ def test_a_schema_4_store_gets_its_seats_counted(tmp_path: Path) -> None:
                             else "oid-b", classes=frozenset({SeatClass.UM})), 1),
                 (Subscriber(guid=GUIDS[1], dn="CN=b", home="oid-b"), 1)])
             writer.record_pass(PassRecord(name, "ldaps://x", "dc1", "inv", "DC=x", 1,
-                                          datetime.now(UTC).isoformat(), "fp"))
+                                          datetime.now(UTC), "fp"))
         writer.plan()
         writer.commit()
     with sqlite3.connect(path) as db:

@@ -16,9 +16,18 @@ from pathlib import Path
 import pytest
 
 from poolsync.model import Location, SeatClass, Seats, Subscriber
-from poolsync.records import Changes, PassRecord, RunRecord, Snapshot
+from poolsync.records import (
+    Changes,
+    PassDetail,
+    PassRecord,
+    RunDetail,
+    RunRecord,
+    Snapshot,
+    ViolationKey,
+)
 from poolsync.servers.model import ServerReading
 from poolsync.store import Store
+from poolsync.store.runs import detail_json
 from poolsync.store.schema import SCHEMA_VERSION
 
 SCHEMA_7_DDL = """
@@ -107,6 +116,17 @@ T1 = "2024-03-01T08:00:07+00:00"
 ATTACHMENT = b"<AvXmlLicData><LicSubscribersMax>100</LicSubscribersMax></AvXmlLicData>"
 
 
+#: A committed run's detail as that release wrote it.
+DETAIL_7 = {"passes": {"domain": {"mode": "total", "reason": "requested",
+                                "why": "--total was given", "endpoint": "ldaps://dc1.lab:636",
+                                "dc_host": "dc1.lab", "usn": 60, "locations": 1,
+                                "subscribers": 1, "removals": 0, "skipped": 0,
+                                "attempts": 1}},
+          "changes": {"locations": {"insert": 2, "update": 0, "delete": 0},
+                      "subscribers": {"insert": 2, "update": 0, "delete": 0}},
+          "servers": 2, "subscribers": 2, "compliant": False, "seconds": 7.0}
+
+
 def write_schema_7_store(path: Path) -> None:
     """The store 51cf159 leaves after one total resync, a failed run, a probe and a
     history import."""
@@ -147,14 +167,7 @@ def write_schema_7_store(path: Path) -> None:
     db.execute("INSERT INTO server_readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                ("UNITY-1", "snmp", T0, 0, None, None, None, None, None, None, None, None,
                 "timed out"))
-    detail = {"passes": {"domain": {"mode": "total", "reason": "requested",
-                                    "why": "--total was given", "endpoint": "ldaps://dc1.lab:636",
-                                    "dc_host": "dc1.lab", "usn": 60, "locations": 1,
-                                    "subscribers": 1, "removals": 0, "skipped": 0,
-                                    "attempts": 1}},
-              "changes": {"locations": {"insert": 2, "update": 0, "delete": 0},
-                          "subscribers": {"insert": 2, "update": 0, "delete": 0}},
-              "servers": 2, "subscribers": 2, "compliant": False, "seconds": 7.0}
+    detail = DETAIL_7
     db.execute("INSERT INTO runs VALUES (1, 'total', ?, ?, 'findings', ?)",
                (T0, T1, json.dumps(detail, sort_keys=True)))
     db.execute("INSERT INTO runs VALUES (2, 'incremental', ?, ?, 'failed', ?)",
@@ -193,19 +206,23 @@ def test_a_schema_7_store_reads_back_whole(old_store: Path) -> None:
     assert after == before
     t0, t1 = datetime(2024, 3, 1, 8, tzinfo=UTC), datetime(2024, 3, 1, 8, 0, 7, tzinfo=UTC)
     assert after["passes"] == [
-        PassRecord("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1", "DC=lab", 60, T0,
+        PassRecord("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1", "DC=lab", 60, t0,
                    "fp-1", "usn", None),
-        PassRecord("gc", "ldaps://dc1.lab:3269", "dc1.lab", "inv-1", "", 61, T0, "fp-1",
+        PassRecord("gc", "ldaps://dc1.lab:3269", "dc1.lab", "inv-1", "", 61, t0, "fp-1",
                    "dirsync", b'{"DC=lab": "Y29va2ll"}')]
     runs = after["runs"]
     assert isinstance(runs, list) and [(r.id, r.kind, r.status) for r in runs] == [
         (2, "incremental", "failed"), (1, "total", "findings")]
-    assert runs[0] == RunRecord(2, "incremental", T1, T1, "failed",
-                                {"error": "no DC answered", "error_type": "QueryError"})
-    assert runs[1].detail["changes"]["subscribers"] == {"insert": 2, "update": 0, "delete": 0}
-    assert runs[1].detail["passes"]["domain"]["reason"] == "requested"
+    assert runs[0] == RunRecord(2, "incremental", t1, t1, "failed",
+                                RunDetail(error="no DC answered", error_type="QueryError"))
+    assert runs[1].detail == RunDetail(
+        passes={"domain": PassDetail("total", "requested", "--total was given",
+                                     "ldaps://dc1.lab:636", "dc1.lab", 60, 1, 1, 0, 0, 1)},
+        changes={"locations": Changes(added=2), "subscribers": Changes(added=2)},
+        servers=2, subscribers=2, compliant=False, seconds=7.0)
+    assert detail_json(runs[1].detail) == DETAIL_7  # what history shows, as it was kept
     assert after["last_success"] == after["last_total"] == runs[1]
-    assert after["violations"] == {"pool:lab.example.com:vm": t0}
+    assert after["violations"] == {ViolationKey("pool", "lab.example.com", "vm"): t0}
     assert after["snapshots"] == [
         Snapshot(datetime(2024, 2, 1, tzinfo=UTC), "lab.example.com", "UNITY-1",
                  SeatClass.UM, 10, 1, 1),
@@ -240,7 +257,8 @@ def test_a_schema_7_store_takes_the_next_sync(old_store: Path) -> None:
             "guid-loc-1", "CN=UNITY-1,CN=Locations,DC=lab", "UNITY-1", "oid-1", "14.0.1",
             None, ATTACHMENT, None), 72)])
         writer.record_pass(PassRecord("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1",
-                                      "DC=lab", 80, T1, "fp-1"))
+                                      "DC=lab", 80, datetime.fromisoformat(T1),
+                                          "fp-1"))
         plan = writer.plan()
         assert plan.counts == {"locations": Changes(), "subscribers": Changes(added=1)}
         writer.commit()
