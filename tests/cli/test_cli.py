@@ -7,9 +7,9 @@ from pathlib import Path
 
 from poolsync.attachment import format_attachment, license_data
 from poolsync.model import Seats
-from tests.helpers import run
+from tests.support.fakes import location_entry, memory_for, subscriber_entry, write_config
+from tests.support.helpers import run
 from tests.unit import test_engine
-from tests.unit.fakes import location_entry, memory_for, subscriber_entry, write_config
 
 
 def test_help_explains_the_commands() -> None:

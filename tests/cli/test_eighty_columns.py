@@ -9,9 +9,9 @@ import pytest
 
 from poolsync.cli.resync import render_result
 from poolsync.store import Store
-from tests.helpers import run
+from tests.support.fakes import write_config
+from tests.support.helpers import run
 from tests.unit import test_engine
-from tests.unit.fakes import write_config
 
 LONG_ERROR = ("the run would delete 12 objects of the 40 held (the guard allows 5); nothing "
               "was changed. Check the directory (and `poolsync resync --dry-run -v`), then "

@@ -45,8 +45,8 @@ from poolsync.lab.edit import Add, Change, Delete, LabEditor, Replace
 from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.store.store import RunRecord
-from tests.conftest import TOPOLOGIES, require_samba
-from tests.helpers import LICENSE_CLASS_PROFILE, absolute_lab_paths, run
+from tests.support.helpers import LICENSE_CLASS_PROFILE, absolute_lab_paths, run
+from tests.support.lab import TOPOLOGIES, require_samba
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from poolsync.lab.edit import Add, Delete, LabEditor
 from poolsync.lab.ldif import subscriber_attributes
 from poolsync.profile import load_profile
 from poolsync.store import Store
-from tests.helpers import lab_config_copy, run_json
+from tests.support.helpers import lab_config_copy, run_json
 
 pytestmark = pytest.mark.integration
 LATENCY_BOUND = 5.0  # seconds: the goal

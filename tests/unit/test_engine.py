@@ -3,7 +3,7 @@
 Every run reads a :class:`~poolsync.directory.memory.MemorySource` (the source the
 contract suite holds to the live reader); changes between runs are real changes to it
 (add, replace, delete: new USNs and tombstones), and faults a memory source does not
-have come from :class:`tests.unit.fakes.FaultySource` around it.
+have come from :class:`tests.support.fakes.FaultySource` around it.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from poolsync.model import Entry, Seats
 from poolsync.profile import load_profile
 from poolsync.store import Changes, Store
 from poolsync.sync import engine
-from tests.helpers import LICENSE_CLASS_PROFILE
-from tests.unit.fakes import (
+from tests.support.fakes import (
     FaultySource,
     guid,
     location_entry,
@@ -41,6 +40,7 @@ from tests.unit.fakes import (
     without,
     write_config,
 )
+from tests.support.helpers import LICENSE_CLASS_PROFILE
 
 ATTACHMENT = format_attachment(license_data(licensed=Seats(10, 5, 2), pooling=True,
                                             secondary=False, ports=4, published=None))

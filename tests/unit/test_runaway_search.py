@@ -1,7 +1,7 @@
 """A DC that never ends a search cannot keep a pass going: a paged search stops after
 too many empty pages or past its entry bound, a DirSync read also at a cookie sent
 twice, with RunawaySearch (final, exit 5) naming the bound. The DC here is a
-scripted one on loopback (tests/fakedc.py): no Samba misbehaves this way."""
+scripted one on loopback (tests/support/fakedc.py): no Samba misbehaves this way."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from poolsync.directory import Bound, DirSyncRead, LiveSource, dirsync
 from poolsync.directory.dirsync import DirSyncResponse
 from poolsync.directory.paged import MAX_EMPTY_PAGES
 from poolsync.errors import RunawaySearch
-from tests.fakedc import FakeDc, Page
-from tests.unit.fakes import write_config
+from tests.support.fakedc import FakeDc, Page
+from tests.support.fakes import write_config
 
 BASE = "DC=lab,DC=example,DC=com"
 

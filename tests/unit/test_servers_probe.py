@@ -31,7 +31,7 @@ from poolsync.servers.memory import MemorySource
 from poolsync.servers.model import ServerReading, failed_reading, reading_from_license
 from poolsync.servers.probe import probe_servers
 from poolsync.servers.source import read_server
-from tests.servers_contract import GOOD, NOW, OTHER, clock
+from tests.support.servers_contract import GOOD, NOW, OTHER, clock
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP = HttpEndpoint(url="http://h/avxml/effectivelicense.asp", ca_file=None, validate=True,
