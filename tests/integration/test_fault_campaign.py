@@ -38,7 +38,10 @@ import pytest
 
 from poolsync.lab import build
 from poolsync.lab.edit import LabEditor, Replace
-from tests.integration.test_resync_faults import (
+from tests.support.faultproxy import REFUSE, STALL, Fault, FaultProxy, reset, slow
+from tests.support.helpers import run
+from tests.support.lab import TOPOLOGIES, require_samba
+from tests.support.resync_faults import (
     POOLSYNC,
     PROFILE,
     SUB,
@@ -52,9 +55,6 @@ from tests.integration.test_resync_faults import (
     snapshot,
     write_config,
 )
-from tests.support.faultproxy import REFUSE, STALL, Fault, FaultProxy, reset, slow
-from tests.support.helpers import run
-from tests.support.lab import TOPOLOGIES, require_samba
 
 pytestmark = pytest.mark.integration
 

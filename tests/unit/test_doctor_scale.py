@@ -25,9 +25,9 @@ from poolsync.doctor.model import DoctorInput, LocationCopy, Monitor, ServerRead
 from poolsync.model import Location, Seats
 from poolsync.render.doctor import doctor_report_json, doctor_report_table
 from poolsync.servers.model import ServerReading
-from tests.unit.test_doctor_causes import FOREST, NOW, attachment, location, probe, stamps
-from tests.unit.test_doctor_causes import topology as hub_topology
-from tests.unit.test_doctor_live import endpoints, failed, reading
+from tests.support.doctor_forest import FOREST, NOW, attachment, location, probe, stamps
+from tests.support.doctor_forest import topology as hub_topology
+from tests.support.doctor_servers import endpoints, failed, reading
 from topology.export import to_dot, to_json
 from topology.graph import build_graph
 

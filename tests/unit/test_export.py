@@ -18,7 +18,7 @@ from poolsync.allocation import build_pool_report
 from poolsync.doctor.model import DoctorReport, Monitor, Visibility
 from poolsync.errors import MissingToolError, PoolsyncError
 from poolsync.forest import ForestConfig, Site
-from tests.unit.test_graph import (
+from tests.support.graphs import (
     FOREST,
     HOMED,
     attachment,

@@ -30,6 +30,7 @@ from poolsync.capacity.history import (
 )
 from poolsync.capacity.model import Snapshot
 from poolsync.store import Store
+from tests.support.capacity import worked_example
 from tests.support.fuzzing import (
     HOSTILE_STRINGS,
     LONG_STRINGS,
@@ -40,7 +41,6 @@ from tests.support.fuzzing import (
     outcome,
     reencoded,
 )
-from tests.unit.test_capacity import worked_example
 
 pytestmark = pytest.mark.fuzz
 

@@ -24,9 +24,8 @@ from poolsync.capacity.model import CapacityReport, WhatIf
 from poolsync.capacity.project import project
 from poolsync.capacity.whatif import ScenarioError, apply, load_scenario
 from poolsync.render.capacity import capacity_csv, capacity_json, capacity_md, capacity_table
+from tests.support.capacity import GENERATED, SPRING, TODAY, WORKED_LIMITS, worked_example
 from tests.support.fuzzing import expect_only, fuzz_settings, yaml_inputs
-from tests.unit.test_capacity import GENERATED, TODAY, WORKED_LIMITS, worked_example
-from tests.unit.test_whatif import SPRING
 
 pytestmark = pytest.mark.fuzz
 

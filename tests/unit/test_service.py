@@ -20,8 +20,8 @@ from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.sync.engine import SyncResult
 from poolsync.sync.service import Schedule, Service
+from tests.support.engine import config_in, directory, forest
 from tests.support.fakes import FaultySource, memory_for, subscriber_entry, write_config
-from tests.unit.test_engine import config_in, directory, forest
 
 
 def now() -> datetime:
