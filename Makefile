@@ -100,4 +100,4 @@ lab-down: venv
 
 clean:
 	-[ -f $(LAB_DIR)/lab.json ] && $(POOLSYNC) lab down --dir $(LAB_DIR)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
