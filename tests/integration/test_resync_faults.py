@@ -313,7 +313,8 @@ def test_sigkill_leaves_the_state_before_or_after_never_a_mix(faults_lab: Path,
     restore(baseline, store)
     calibration = RunWatch(spawn(config, "resync", "--total"), store, track_store=True)
     calibration.wait()
-    assert calibration.proc.returncode == 0, calibration.proc.communicate()[1]
+    _, calibration_err = calibration.proc.communicate()  # and its pipes are closed
+    assert calibration.proc.returncode == 0, calibration_err
     milestones = ("locked", "gc_open", "gc_done", "committed", "closed", "exit")
     timeline = {name: calibration.events[name] for name in milestones
                 if name in calibration.events}
