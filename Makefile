@@ -68,8 +68,10 @@ demo-report: demo
 	  --out $(LAB_DIR)/capacity.html || [ $$? -eq 3 ]
 	@echo "open $(LAB_DIR)/capacity.html in a browser"
 
+# The whole suite, then its coverage of poolsync and topology: the figure is printed, and
+# below the floor ([tool.coverage.report] fail_under in pyproject.toml) the target fails.
 test: test-setup lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --cov --cov-report=term
 
 # Throughput and memory against ldapsearch on a cached lab (root, Samba; not in `make
 # test`): N subscribers, default 20000. docs/performance.md.
@@ -98,4 +100,4 @@ lab-down: venv
 
 clean:
 	-[ -f $(LAB_DIR)/lab.json ] && $(POOLSYNC) lab down --dir $(LAB_DIR)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

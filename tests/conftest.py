@@ -1,21 +1,22 @@
-"""Shared fixtures: the real Samba AD lab for integration tests.
+"""Suite-wide set-up: the umask, hypothesis profiles, the ``integration`` marker by path,
+and the Samba AD labs (session fixtures) the integration tests share.
 
-Integration tests skip when Samba, lighttpd or snmpd (or root) is missing on a
-developer machine, but fail under CI=true: a suite that silently skips its directory
-tests proves nothing.
+Helpers the tests import live in tests/support/ (the lab's requirements and
+``bring_up`` in tests/support/lab.py); no test imports this module or another test
+module (tests/unit/test_test_imports.py).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import lab
+from tests.support.lab import TOPOLOGIES, bring_up
 
 # poolsync refuses a config, profile or what-if file that group or others can write
 # (poolsync.trust), and the suite writes many of those with plain write_text(): under a
@@ -25,10 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # (the `umask` fixtures of tests/unit/test_security_*.py) and so do the CLI processes
 # the security tests start.
 os.umask(0o022)
-TOPOLOGIES = Path(__file__).resolve().parent / "topologies"
 
-# Hypothesis profiles. The fuzz tests (marked ``fuzz``; tests/fuzzing.py) scale their
-# examples from the active profile's max_examples: hypothesis's own "default" (and
+# Hypothesis profiles. The fuzz tests (marked ``fuzz``; tests/support/fuzzing.py) scale
+# their examples from the active profile's max_examples: hypothesis's own "default" (and
 # "ci", which it loads under CI=true) keep them bounded; "fuzz" (`make fuzz`, or
 # --hypothesis-profile=fuzz, or HYPOTHESIS_PROFILE=fuzz) runs 25 times as many.
 settings.register_profile(
@@ -38,79 +38,42 @@ settings.register_profile(
 if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
+TESTS = Path(__file__).resolve().parent
 
-#: What a lab runs (tool -> Debian package): Samba for its DCs, lighttpd and snmpd for
-#: its Unity servers' own license pages and SNMP agents.
-LAB_TOOLS = {"samba": "samba", "samba-tool": "samba", "ldbadd": "ldb-tools",
-             "ldapsearch": "ldap-utils", "lighttpd": "lighttpd lighttpd-mod-openssl",
-             "snmpd": "snmpd"}
+#: Where the tests that run a lab (Samba DCs, lighttpd, snmpd) live: every test there is
+#: marked ``integration``, so ``pytest -m "not integration"`` builds no lab.
+INTEGRATION_PATHS = (TESTS / "integration", TESTS / "contract" / "test_live.py")
 
-
-def _which(tool: str) -> str | None:
-    # Daemons live in /usr/sbin, which a non-login PATH may lack.
-    return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/local/sbin")
+#: The session fixtures below: a test using one is an integration test wherever it is.
+LAB_FIXTURES = frozenset({"exclusions_lab", "tiny_lab"})
 
 
-def tools_missing_reason(tools: dict[str, str]) -> str | None:
-    missing = [t for t in tools if not _which(t)]
-    if missing:
-        packages = " ".join(dict.fromkeys(tools[t] for t in missing))
-        return f"needs {', '.join(missing)} (apt-get install {packages})"
-    return None
+def is_integration(item: pytest.Item) -> bool:
+    path = Path(item.path)
+    return (any(path == p or p in path.parents for p in INTEGRATION_PATHS)
+            or not LAB_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())))
 
 
-def samba_missing_reason() -> str | None:
-    reason = tools_missing_reason(LAB_TOOLS)
-    if reason is not None:
-        return reason
-    if os.geteuid() != 0:
-        return "needs root to run a Samba AD DC"
-    return None
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_integration(item):
+            item.add_marker(pytest.mark.integration)
 
 
-def _skip_or_fail(reason: str | None) -> None:
-    """Skip on a developer machine, but fail under CI=true: a suite that silently skips
-    what it cannot run proves nothing."""
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"integration test cannot run under CI: {reason}")
-    pytest.skip(reason)
-
-
-def require_samba() -> None:
-    """A lab can be brought up: Samba, lighttpd, snmpd and root."""
-    _skip_or_fail(samba_missing_reason())
-
-
-def require_tools(tools: dict[str, str]) -> None:
-    """The client tools a test runs (tool -> Debian package), e.g. curl or snmpget."""
-    _skip_or_fail(tools_missing_reason(tools))
-
-
-def _bring_up(topology_file: Path, lab_dir: Path, *,
-              profile: str = "cisco-unity") -> Iterator[Path]:
-    from poolsync.lab import build
-    from poolsync.profile import load_profile
-    from topology.spec import load_topology
-
-    require_samba()
-    build.up(load_topology(topology_file), load_profile(profile), lab_dir,
-             step=lambda _msg: None, progress=lambda _done, _total: None)
-    try:
-        yield lab_dir
-    finally:
-        build.down(lab_dir)
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before the test's fixtures (a session lab among them) are set up.
+    lab.may_build = item.get_closest_marker("integration") is not None
 
 
 @pytest.fixture(scope="session")
 def exclusions_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A lab with every exclusion reason, a failover pair and stale data (running)."""
-    yield from _bring_up(TOPOLOGIES / "exclusions.yaml",
-                         tmp_path_factory.mktemp("labs") / "exclusions")
+    yield from bring_up(TOPOLOGIES / "exclusions.yaml",
+                        tmp_path_factory.mktemp("labs") / "exclusions")
 
 
 @pytest.fixture(scope="session")
 def tiny_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The tiny topology's lab (running). Tests that write to it use objects of their own."""
-    yield from _bring_up(TOPOLOGIES / "tiny.yaml", tmp_path_factory.mktemp("labs") / "tiny")
+    yield from bring_up(TOPOLOGIES / "tiny.yaml", tmp_path_factory.mktemp("labs") / "tiny")

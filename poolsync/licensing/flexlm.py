@@ -374,36 +374,47 @@ class _FileState:
                          date | None, date | None]] = field(default_factory=list)
 
 
-def _feature(logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileState,
-             out: _Collector) -> None:
-    line = logical.line
+def _fail(logical: _Logical, token: _Token, message: str) -> _LineError:
+    """A syntax error at ``token``: its physical line, and its column in the message."""
+    return _LineError(logical.line_at(token.offset),
+                      SYNTAX, f"{logical.column(token.offset)}: {message}")
 
-    def fail(token: _Token, message: str) -> _LineError:
-        return _LineError(logical.line_at(token.offset),
-                          SYNTAX, f"{logical.column(token.offset)}: {message}")
 
+def _words(logical: _Logical, tokens: list[_Token]) -> tuple[list[_Token], dict[str, _Token]]:
+    """A FEATURE/INCREMENT line's positional words and its KEY=value pairs (which follow
+    the words, each key once, each with a value)."""
     positional: list[_Token] = []
     keys: dict[str, _Token] = {}
     for token in tokens[1:]:
         if token.key is None:
             if keys:
-                raise fail(token, f"unexpected word {_shown(token.text)} after KEY=value pairs")
+                raise _fail(logical, token,
+                            f"unexpected word {_shown(token.text)} after KEY=value pairs")
             positional.append(token)
             continue
         if not _KEY.fullmatch(token.key):
-            raise fail(token, f"{_shown(token.key)} is not a KEY name")
+            raise _fail(logical, token, f"{_shown(token.key)} is not a KEY name")
         if token.key in keys:
-            raise fail(token, f"{token.key}= given twice")
+            raise _fail(logical, token, f"{token.key}= given twice")
         if not token.text:
-            raise fail(token, f"{token.key}= has no value")
+            raise _fail(logical, token, f"{token.key}= has no value")
         keys[token.key] = token
+    return positional, keys
+
+
+def _fields(logical: _Logical, kind: Kind, positional: list[_Token]
+            ) -> tuple[str, str, str, date | None, int]:
+    """Name, vendor, version, expiry and count, each checked, from the positional words
+    (an old file's hex license key may follow them)."""
+    line = logical.line
     if len(positional) < 5:
         raise _LineError(line, SYNTAX, f"{kind} needs name, vendor, version, expiry and "
                          f"count; got {len(positional)} of them")
     if len(positional) > 6 or (len(positional) == 6
                                and not _LICENSE_KEY.fullmatch(positional[5].text)):
-        raise fail(positional[5], f"unexpected word {_shown(positional[5].text)}: after the "
-                   "count only KEY=value pairs follow (and, in old files, one hex license key)")
+        raise _fail(logical, positional[5], f"unexpected word {_shown(positional[5].text)}: "
+                    "after the count only KEY=value pairs follow (and, in old files, one hex "
+                    "license key)")
     name, vendor, version, expiry_text, count_text = (t.text for t in positional[:5])
     if name not in params.PARAMETERS:
         hint = params.suggest(name) if len(name) <= 64 else None
@@ -412,19 +423,25 @@ def _feature(logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileSt
         raise _LineError(line, UNKNOWN_PARAMETER,
                          f"{_shown(name)} is not a Unity license parameter; {advice}")
     if not _VENDOR.fullmatch(vendor):
-        raise fail(positional[1], f"vendor {_shown(vendor)} is not a vendor daemon name "
-                   "(letters, digits, _)")
+        raise _fail(logical, positional[1], f"vendor {_shown(vendor)} is not a vendor daemon "
+                    "name (letters, digits, _)")
     if not _VERSION.fullmatch(version):
-        raise fail(positional[2], f"version {_shown(version)} is not a version number such "
-                   "as 4.0")
+        raise _fail(logical, positional[2], f"version {_shown(version)} is not a version "
+                    "number such as 4.0")
     try:
         expiry = parse_expiry(expiry_text)
     except ValueError as exc:
-        raise fail(positional[3], f"expiry {exc}") from None
+        raise _fail(logical, positional[3], f"expiry {exc}") from None
     try:
         count = _count(count_text, name)
     except ValueError as exc:
-        raise fail(positional[4], str(exc)) from None
+        raise _fail(logical, positional[4], str(exc)) from None
+    return name, vendor, version, expiry, count
+
+
+def _options(logical: _Logical, keys: dict[str, _Token], out: _Collector
+             ) -> tuple[str | None, date | None, date | None]:
+    """HOSTID=, START= and ISSUED= parsed; a key poolsync does not know is a warning."""
     hostid = None
     start = issued = None
     for key, token in keys.items():
@@ -441,11 +458,20 @@ def _feature(logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileSt
                 out.add(logical.line_at(token.offset), UNKNOWN_KEY,
                         f"{logical.column(token.offset)}: unknown key {key}= ignored", "warning")
         except ValueError as exc:
-            raise fail(token, f"{key}= {exc}") from None
+            raise _fail(logical, token, f"{key}= {exc}") from None
+    return hostid, start, issued
+
+
+def _feature(logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileState,
+             out: _Collector) -> None:
+    positional, keys = _words(logical, tokens)
+    name, vendor, version, expiry, count = _fields(logical, kind, positional)
+    hostid, start, issued = _options(logical, keys, out)
     if start is not None and expiry is not None and start > expiry:
-        raise fail(keys["START"], "START= is after the expiry date: the line would never count")
-    state.features.append((line, kind, name, vendor, version, expiry, count, hostid, start,
-                           issued))
+        raise _fail(logical, keys["START"],
+                    "START= is after the expiry date: the line would never count")
+    state.features.append((logical.line, kind, name, vendor, version, expiry, count, hostid,
+                           start, issued))
 
 
 def _server(logical: _Logical, tokens: list[_Token], state: _FileState) -> None:

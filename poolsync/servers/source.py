@@ -3,7 +3,7 @@
 Three implementations: :class:`~poolsync.servers.http.HttpSource` (the
 effective-license page), :class:`~poolsync.servers.snmp.SnmpSource` (CISCO-UNITY-MIB)
 and :class:`~poolsync.servers.memory.MemorySource` (tests, and code that must not do
-I/O); one contract test class (tests/servers_contract.py) runs against all three.
+I/O); one contract test class (tests/support/servers_contract.py) runs against all three.
 
 ``fetch`` raises a :class:`~poolsync.servers.errors.ServerError` (or a
 :class:`~poolsync.errors.SecretError` when a credential cannot be resolved);

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from poolsync.attachment import format_attachment, license_data
 from poolsync.model import Seats
-from tests.helpers import run
-from tests.unit import test_engine
-from tests.unit.fakes import location_entry, memory_for, subscriber_entry, write_config
+from tests.support.engine import config_in, resync
+from tests.support.fakes import location_entry, memory_for, subscriber_entry, write_config
+from tests.support.helpers import run
 
 
 def test_help_explains_the_commands() -> None:
@@ -57,10 +57,10 @@ def test_pool_before_any_resync(tmp_path: Path) -> None:
 def test_pool_exits_3_when_out_of_compliance(tmp_path: Path) -> None:
     small = format_attachment(license_data(licensed=Seats(5, 0, 0), pooling=True,
                                            secondary=False, ports=2, published=None))
-    memory = memory_for(test_engine.config_in(tmp_path),
+    memory = memory_for(config_in(tmp_path),
                         [location_entry(1, "UNITY-S", "loc-s", small),
                          *(subscriber_entry(n, "loc-s") for n in range(7))])
-    test_engine.resync(tmp_path, memory)
+    resync(tmp_path, memory)
     result = run("--config", tmp_path / "poolsync.yaml", "pool", "--format", "json")
     assert result.exit_code == 3
     doc = json.loads(result.stdout)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
+from tests.support.helpers import run
 
 TIMEOUTS = "  timeouts: {connect: 1, operation: 30}\n"
 

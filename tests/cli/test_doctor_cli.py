@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import run
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
+from tests.support.helpers import run
 
 
 def test_doctor_with_no_reachable_endpoint_exits_5(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from poolsync.cli.resync import render_result
 from poolsync.records import RunDetail
 from poolsync.store import Store
-from tests.helpers import run
-from tests.unit import test_engine
-from tests.unit.fakes import write_config
+from tests.support.engine import directory, resync
+from tests.support.fakes import write_config
+from tests.support.helpers import run
 
 LONG_ERROR = ("the run would delete 12 objects of the 40 held (the guard allows 5); nothing "
               "was changed. Check the directory (and `poolsync resync --dry-run -v`), then "
@@ -22,7 +22,7 @@ LONG_ERROR = ("the run would delete 12 objects of the 40 held (the guard allows 
 
 def test_the_resync_summary_fits_80_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    result = test_engine.resync(tmp_path, test_engine.directory(tmp_path))
+    result = resync(tmp_path, directory(tmp_path))
     monkeypatch.setenv("COLUMNS", "80")
     render_result(result)
     lines = capsys.readouterr().out.splitlines()

@@ -11,8 +11,8 @@ import pytest
 from poolsync.capacity.model import Snapshot
 from poolsync.model import SeatClass
 from poolsync.store import Store
-from tests.helpers import run
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
+from tests.support.helpers import run
 
 GOOD = """date,pool,server,class,licensed,used,notes
 2026-09-01,lab.example.com,UNITY-A,vm,500,400,from the old sheet

@@ -14,9 +14,9 @@ import pytest
 from poolsync.attachment import format_attachment, license_data
 from poolsync.model import Entry, Seats
 from poolsync.store import Store
-from tests.helpers import run
-from tests.ldifexport import ldapsearch_bytes, ldifde_bytes
-from tests.unit.fakes import guid_bytes
+from tests.support.fakes import guid_bytes
+from tests.support.helpers import run
+from tests.support.ldifexport import ldapsearch_bytes, ldifde_bytes
 
 DOMAIN = "DC=lab,DC=example,DC=com"
 ROOT_DSE = Entry("", {"dnshostname": [b"dc7.lab.example.com"],

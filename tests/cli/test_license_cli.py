@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from poolsync.licensing.dates import format_date
-from tests.helpers import run
+from tests.support.helpers import run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "licenses"
 A_FILES = [EXAMPLES / n for n in ("unity-a-base.lic", "unity-a-upgrade.lic",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import run
+from tests.support.helpers import run
 
 
 def test_v_is_not_debug_at_the_top_level() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.store import Store
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
 
 
 def interrupted(tmp_path: Path, signum: int) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from poolsync.capacity.model import Snapshot
 from poolsync.model import SeatClass
 from poolsync.store import Store
-from tests.helpers import run
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
+from tests.support.helpers import run
 
 
 def filled_store(tmp_path: Path) -> tuple[Path, Path]:

@@ -2,7 +2,7 @@
 2, a configuration error) and a store in a directory another user can change (exit 1,
 an unusable store), each with one line on stderr that says what to run.
 
-As root, ``nobody`` plays the other user (tests.helpers.give_away); those tests are
+As root, ``nobody`` plays the other user (tests.support.helpers.give_away); those tests are
 skipped without root. The checks themselves: tests/unit/test_security_trusted_files.py
 and tests/unit/test_security_store_place.py.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import LICENSE_CLASS_PROFILE, give_away, run
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
+from tests.support.helpers import LICENSE_CLASS_PROFILE, give_away, run
 
 HISTORY = """date,pool,server,class,licensed,used
 2026-09-01,lab.example.com,UNITY-A,vm,500,400

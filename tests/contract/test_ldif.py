@@ -14,9 +14,9 @@ import pytest
 
 from poolsync.directory.ldif import LdifSource
 from poolsync.model import Entry
-from tests.contract.canonical import CANONICAL, FOREST_DN, canonical_entries
-from tests.contract.suite import Held, SourceContract
-from tests.ldifexport import ldapsearch_bytes, ldifde_bytes
+from tests.support.canonical import CANONICAL, FOREST_DN, canonical_entries
+from tests.support.ldifexport import ldapsearch_bytes, ldifde_bytes
+from tests.support.source_contract import Held, SourceContract
 
 ROOT_DSE = Entry("", {
     "dnshostname": [b"dc1.lab.example.com"],

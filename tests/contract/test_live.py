@@ -2,8 +2,8 @@
 
 One lab for the module: the canonical objects are written once with the lab's editor
 (``ldbmodify``, as an administrator would; poolsync itself never writes), and
-:data:`~tests.contract.canonical.GONE` is written and deleted so its tombstone is
-there. Skips without Samba on a developer machine, fails under CI=true (conftest).
+:data:`~tests.support.canonical.GONE` is written and deleted so its tombstone is
+there. Skips without Samba on a developer machine, fails under CI=true (tests/support/lab.py).
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import pytest
 from poolsync.config import load_config
 from poolsync.directory.source import LiveSource
 from poolsync.lab.edit import Add, Delete, LabEditor
-from tests.conftest import TOPOLOGIES, _bring_up
-from tests.contract.canonical import CANONICAL, GONE, Canonical
-from tests.contract.suite import Held, SourceContract
+from tests.support.canonical import CANONICAL, GONE, Canonical
+from tests.support.lab import TOPOLOGIES, bring_up
+from tests.support.source_contract import Held, SourceContract
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def contract_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGIES / "tiny.yaml",
-                         tmp_path_factory.mktemp("labs") / "contract")
+    yield from bring_up(TOPOLOGIES / "tiny.yaml",
+                        tmp_path_factory.mktemp("labs") / "contract")
 
 
 def _add(obj: Canonical, forest_dn: str) -> Add:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from poolsync.directory.memory import MemorySource
-from tests.contract.canonical import CANONICAL, FOREST_DN, GONE, canonical_entries
-from tests.contract.suite import Held, SourceContract
+from tests.support.canonical import CANONICAL, FOREST_DN, GONE, canonical_entries
+from tests.support.source_contract import Held, SourceContract
 
 
 @pytest.fixture(scope="module")

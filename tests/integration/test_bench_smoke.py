@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require_samba
+from tests.support.lab import ROOT, require_samba
 
 pytestmark = pytest.mark.integration
 

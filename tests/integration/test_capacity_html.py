@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from poolsync.render.capacity_html import capacity_html
-from tests.unit.test_render_capacity import HOSTILE, hostile_report, sample_report
+from tests.support.capacity_reports import HOSTILE, hostile_report, sample_report
 
 TIMEOUT = 60  # seconds per browser run
 WIDTH, HEIGHT = 1280, 2400

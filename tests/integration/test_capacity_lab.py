@@ -20,7 +20,7 @@ from poolsync.capacity.project import project
 from poolsync.compliance import Limits
 from poolsync.model import SeatClass
 from poolsync.store import Store
-from tests.helpers import lab_config_copy, run
+from tests.support.helpers import lab_config_copy, run
 
 pytestmark = pytest.mark.integration
 

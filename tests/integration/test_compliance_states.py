@@ -11,7 +11,7 @@ from poolsync.lab.edit import Add, Delete, LabEditor
 from poolsync.lab.ldif import subscriber_attributes
 from poolsync.profile import load_profile
 from poolsync.store import Store
-from tests.helpers import lab_config_copy, run
+from tests.support.helpers import lab_config_copy, run
 
 pytestmark = pytest.mark.integration
 OU = "OU=Subscribers,OU=Unity,DC=tiny,DC=example,DC=org"

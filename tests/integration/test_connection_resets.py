@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import run, run_json
+from tests.support.helpers import run, run_json
 
 pytestmark = pytest.mark.integration
 

@@ -35,8 +35,8 @@ from poolsync.lab.edit import Add, LabEditor
 from poolsync.lab.ldif import location_record
 from poolsync.model import Seats
 from poolsync.profile import load_profile
-from tests.conftest import TOPOLOGIES, _bring_up
-from tests.helpers import lab_config_copy, run, run_json
+from tests.support.helpers import lab_config_copy, run, run_json
+from tests.support.lab import TOPOLOGIES, bring_up
 from topology.spec import Topology, load_topology
 
 _names = itertools.count(1)
@@ -44,14 +44,14 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def two_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGIES / "doctor-2dc.yaml",
-                         tmp_path_factory.mktemp("labs") / "two-dc")
+    yield from bring_up(TOPOLOGIES / "doctor-2dc.yaml",
+                        tmp_path_factory.mktemp("labs") / "two-dc")
 
 
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGIES / "doctor-faults.yaml",
-                         tmp_path_factory.mktemp("labs") / "broken")
+    yield from bring_up(TOPOLOGIES / "doctor-faults.yaml",
+                        tmp_path_factory.mktemp("labs") / "broken")
 
 
 def config_for(lab: Path, tmp_path: Path, *, doctor: dict[str, Any] | None = None) -> Path:

@@ -26,8 +26,8 @@ from poolsync.lab import build
 from poolsync.lab.edit import Add, LabEditor
 from poolsync.lab.ldif import location_record
 from poolsync.profile import load_profile
-from tests.conftest import require_samba
-from tests.helpers import run
+from tests.support.helpers import run
+from tests.support.lab import require_samba
 from topology.spec import load_topology
 
 pytestmark = pytest.mark.integration

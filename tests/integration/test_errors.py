@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from poolsync.lab import certs
-from tests.helpers import run, run_json
+from tests.support.helpers import run, run_json
 
 pytestmark = pytest.mark.integration
 

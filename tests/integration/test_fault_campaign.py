@@ -1,7 +1,7 @@
 """A fault campaign: resyncs through a fault-injecting proxy, with SIGKILLs, on Samba.
 
 Every run reads the DC (636) and the GC (3269) through a proxy of the suite's own
-(``tests/faultproxy.py``) that resets connections after a random number of bytes
+(``tests/support/faultproxy.py``) that resets connections after a random number of bytes
 (mid-handshake, mid-bind, mid-page), stalls (accepts and never answers), trickles the
 DC's bytes back, or refuses; a fault hits the first connection of an endpoint
 (transient: the retry succeeds) or every connection (persistent: the run fails). Some
@@ -38,10 +38,10 @@ import pytest
 
 from poolsync.lab import build
 from poolsync.lab.edit import LabEditor, Replace
-from tests.conftest import TOPOLOGIES, require_samba
-from tests.faultproxy import REFUSE, STALL, Fault, FaultProxy, reset, slow
-from tests.helpers import run
-from tests.integration.test_resync_faults import (
+from tests.support.faultproxy import REFUSE, STALL, Fault, FaultProxy, reset, slow
+from tests.support.helpers import run
+from tests.support.lab import TOPOLOGIES, require_samba
+from tests.support.resync_faults import (
     POOLSYNC,
     PROFILE,
     SUB,

@@ -42,9 +42,9 @@ from poolsync.model import Entry, Location, SeatClass, Seats
 from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.sync import decode
-from tests.conftest import TOPOLOGIES, _bring_up
-from tests.faultproxy import FaultProxy, reset
-from tests.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, run
+from tests.support.faultproxy import FaultProxy, reset
+from tests.support.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, run
+from tests.support.lab import TOPOLOGIES, bring_up
 
 PROFILE = load_profile(str(LICENSE_CLASS_PROFILE))
 GUID = bytes(range(16))
@@ -317,8 +317,8 @@ def _write_hostile_objects(h: Hostile) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGIES / "hostile.yaml", tmp_path_factory.mktemp("labs") / "hx",
-                         profile=str(LICENSE_CLASS_PROFILE))
+    yield from bring_up(TOPOLOGIES / "hostile.yaml", tmp_path_factory.mktemp("labs") / "hx",
+                        profile=str(LICENSE_CLASS_PROFILE))
 
 
 @pytest.fixture(scope="module")

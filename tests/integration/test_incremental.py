@@ -35,8 +35,8 @@ from poolsync.profile import Profile, load_profile
 from poolsync.secrets import SecretRef
 from poolsync.store import Store
 from poolsync.sync.engine import SyncResult, run_sync
-from tests.conftest import TOPOLOGIES, _bring_up
-from tests.helpers import LICENSE_CLASS_PROFILE
+from tests.support.helpers import LICENSE_CLASS_PROFILE
+from tests.support.lab import TOPOLOGIES, bring_up
 
 BASE = "DC=incr,DC=example,DC=org"
 LOCATIONS_OU = f"OU=Locations,OU=Unity,{BASE}"
@@ -50,7 +50,7 @@ def now() -> datetime:
 @pytest.fixture(scope="module")
 def incr_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     lab = tmp_path_factory.mktemp("labs") / "incremental"
-    yield from _bring_up(TOPOLOGIES / "incremental.yaml", lab, profile=str(LICENSE_CLASS_PROFILE))
+    yield from bring_up(TOPOLOGIES / "incremental.yaml", lab, profile=str(LICENSE_CLASS_PROFILE))
 
 
 def store_rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from poolsync.config import load_config
-from tests.conftest import TOPOLOGIES
-from tests.helpers import run, run_json
+from tests.support.helpers import run, run_json
+from tests.support.lab import TOPOLOGIES
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def test_lab_life_cycle(exclusions_lab: Path, tmp_path: Path) -> None:
 
 
 def test_lab_refuses_a_foreign_directory(tmp_path: Path) -> None:
-    from tests.conftest import require_samba
+    from tests.support.lab import require_samba
 
     require_samba()
     (tmp_path / "precious.txt").write_text("keep me")

@@ -23,8 +23,8 @@ from poolsync.lab.ldif import attachment_text, directory_data, live_data
 from poolsync.lab.pass_persist import LICENSE_OBJECTS
 from poolsync.profile import load_profile
 from poolsync.servers.config import ServerEndpoints
-from tests.conftest import TOPOLOGIES, require_samba, require_tools
-from tests.helpers import run, run_json
+from tests.support.helpers import run, run_json
+from tests.support.lab import TOPOLOGIES, require_samba, require_tools
 from topology.spec import Topology, load_topology
 
 pytestmark = pytest.mark.integration

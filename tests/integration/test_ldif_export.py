@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import require_tools
-from tests.helpers import lab_config_copy, run
-from tests.ldifexport import from_ldapsearch
+from tests.support.helpers import lab_config_copy, run
+from tests.support.lab import require_tools
+from tests.support.ldifexport import from_ldapsearch
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ import pytest
 from poolsync.attachment import parse_attachment
 from poolsync.config import load_config
 from poolsync.store import Store
-from tests.conftest import TOPOLOGIES, _bring_up
-from tests.helpers import run, run_json
+from tests.support.helpers import run, run_json
+from tests.support.lab import TOPOLOGIES, bring_up
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ TOPOLOGY = TOPOLOGIES / "licenses.yaml"
 
 @pytest.fixture(scope="module")
 def license_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGY, tmp_path_factory.mktemp("labs") / "licenses")
+    yield from bring_up(TOPOLOGY, tmp_path_factory.mktemp("labs") / "licenses")
 
 
 @pytest.fixture(scope="module")

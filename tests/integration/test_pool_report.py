@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run, run_json
+from tests.support.helpers import run, run_json
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ import yaml
 
 from poolsync.lab.edit import Add, LabEditor
 from poolsync.lab.ldif import HOME_HEADER
-from tests import handbuilt
-from tests.conftest import TOPOLOGIES, _bring_up
-from tests.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, run, run_json
+from tests.support import handbuilt
+from tests.support.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, run, run_json
+from tests.support.lab import TOPOLOGIES, bring_up
 
 pytestmark = pytest.mark.integration
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
@@ -101,9 +101,9 @@ def test_real_shaped_pool_counts_vm_from_the_directory_and_says_where_um_comes_f
 
 @pytest.fixture(scope="module")
 def other_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGIES / "other-names.yaml",
-                         tmp_path_factory.mktemp("labs") / "other",
-                         profile=str(PROFILES / "other-names.yaml"))
+    yield from bring_up(TOPOLOGIES / "other-names.yaml",
+                        tmp_path_factory.mktemp("labs") / "other",
+                        profile=str(PROFILES / "other-names.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +195,8 @@ def test_the_written_profile_gives_exactly_the_directorys_pool(
 
 @pytest.fixture(scope="module")
 def hand_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    for lab in _bring_up(TOPOLOGIES / "bare.yaml", tmp_path_factory.mktemp("labs") / "hand",
-                         profile=str(PROFILES / "bare.yaml")):
+    for lab in bring_up(TOPOLOGIES / "bare.yaml", tmp_path_factory.mktemp("labs") / "hand",
+                        profile=str(PROFILES / "bare.yaml")):
         conn = admin(lab)
         try:
             handbuilt.schema(conn, "DC=hand,DC=example,DC=org")
@@ -265,7 +265,7 @@ def test_a_hand_built_forest_is_discovered_and_pooled_exactly(hand_lab: Path,
 
 @pytest.fixture(scope="module")
 def orphans_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGIES / "orphans.yaml", tmp_path_factory.mktemp("labs") / "orph")
+    yield from bring_up(TOPOLOGIES / "orphans.yaml", tmp_path_factory.mktemp("labs") / "orph")
 
 
 def test_orphans_make_the_pool_unverified_and_the_doctor_says_why(orphans_lab: Path,
@@ -346,8 +346,8 @@ def test_lab_subscriber_verbs_change_what_resync_reads(orphans_lab: Path,
 
 @pytest.fixture(scope="module")
 def older_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _bring_up(TOPOLOGIES / "older.yaml", tmp_path_factory.mktemp("labs") / "old",
-                         profile=str(LICENSE_CLASS_PROFILE))
+    yield from bring_up(TOPOLOGIES / "older.yaml", tmp_path_factory.mktemp("labs") / "old",
+                        profile=str(LICENSE_CLASS_PROFILE))
 
 
 def test_the_license_class_model_counts_um_and_inbox_from_the_directory(

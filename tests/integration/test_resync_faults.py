@@ -17,7 +17,6 @@ Three labs (faults, tiny, tiny-dc2) are built side by side once for the module.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -25,7 +24,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -38,25 +36,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from poolsync.lab import build
 from poolsync.lab.edit import Add, Change, Delete, LabEditor, Replace
-from poolsync.profile import load_profile
-from poolsync.records import RunRecord
 from poolsync.store import Store
-from tests.conftest import TOPOLOGIES, require_samba
-from tests.helpers import LICENSE_CLASS_PROFILE, absolute_lab_paths, run
+from tests.support.helpers import run
+from tests.support.lab import TOPOLOGIES, require_samba
+from tests.support.resync_faults import (
+    POOLSYNC,
+    PROFILE,
+    SUB,
+    Ran,
+    Rows,
+    config_doc,
+    in_process,
+    integrity,
+    restore,
+    rows,
+    runs,
+    snapshot,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
-POOLSYNC = Path(sys.executable).with_name("poolsync")  # the installed console script
 LAB_TOPOLOGIES = {"faults": "faults.yaml", "tiny": "tiny.yaml", "dc2": "tiny-dc2.yaml"}
-PROFILE = load_profile(str(LICENSE_CLASS_PROFILE))
-SUB = PROFILE.subscriber
 GC_PORT = 3269  # the labs' configs read the GC over LDAPS
-
-Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
 # -- labs ----------------------------------------------------------------------------
@@ -106,19 +111,6 @@ def dc2_lab(labs: dict[str, Path]) -> Path:
     return labs["dc2"]
 
 
-# -- running the CLI -------------------------------------------------------------------
-@dataclass(frozen=True)
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    def json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(self.stdout)
-        return doc
-
-
 def poolsync(config: Path, *args: str, timeout: float = 120) -> Ran:
     """``poolsync --config CONFIG ARGS`` as a process of its own."""
     started = time.monotonic()
@@ -127,31 +119,9 @@ def poolsync(config: Path, *args: str, timeout: float = 120) -> Ran:
     return Ran(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 
-def in_process(config: Path, *args: str) -> Ran:
-    """The same CLI in this process: for the steps that only set a scene (saves the ~0.5 s
-    a new interpreter takes to import poolsync). Log lines do not reach its stderr."""
-    started = time.monotonic()
-    result = run("--config", config, *args)
-    return Ran(result.exit_code, result.stdout, result.stderr, time.monotonic() - started)
-
-
 def spawn(config: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([str(POOLSYNC), "--config", str(config), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def config_doc(lab: Path) -> dict[str, Any]:
-    """The lab's own config, with every file it names (CA, secrets) as an absolute path."""
-    doc = absolute_lab_paths(lab, yaml.safe_load((lab / "poolsync.yaml").read_text()))
-    directory = doc["directory"]
-    directory["retries"] = {"attempts": 2, "initial_wait": 0.1, "max_wait": 0.2}
-    directory["timeouts"] = {"connect": 3, "operation": 30}
-    return doc
-
-
-def write_config(path: Path, doc: dict[str, Any], *, store: Path) -> Path:
-    path.write_text(yaml.safe_dump({**doc, "store": str(store)}, sort_keys=False))
-    return path
 
 
 def lab_config(lab: Path, path: Path, *, store: Path) -> Path:
@@ -167,37 +137,9 @@ def one_error_line(ran: Ran) -> str:
     return lines[0]
 
 
-# -- reading the store ---------------------------------------------------------------------
-def rows(store: Path) -> Rows:
-    with Store.open(store, create=False) as held:
-        return held.rows("locations"), held.rows("subscribers")
-
-
-def runs(store: Path) -> list[RunRecord]:
-    with Store.open(store, create=False) as held:
-        return held.runs(limit=1000)
-
-
 def watermarks(store: Path) -> list[Any]:
     with Store.open(store, create=False) as held:
         return list(held.passes())
-
-
-def integrity(store: Path) -> str:
-    # A read-write connection, as the next run would open it: it recovers the WAL.
-    with closing(sqlite3.connect(store)) as db:
-        return "; ".join(str(r[0]) for r in db.execute("PRAGMA integrity_check"))
-
-
-def snapshot(store: Path, copy: Path) -> None:
-    with closing(sqlite3.connect(store)) as src, closing(sqlite3.connect(copy)) as dst:
-        src.backup(dst)
-
-
-def restore(copy: Path, store: Path) -> None:
-    for leftover in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
-        leftover.unlink(missing_ok=True)
-    shutil.copyfile(copy, store)
 
 
 def lock_holder(store: Path) -> str:
@@ -371,7 +313,8 @@ def test_sigkill_leaves_the_state_before_or_after_never_a_mix(faults_lab: Path,
     restore(baseline, store)
     calibration = RunWatch(spawn(config, "resync", "--total"), store, track_store=True)
     calibration.wait()
-    assert calibration.proc.returncode == 0, calibration.proc.communicate()[1]
+    _, calibration_err = calibration.proc.communicate()  # and its pipes are closed
+    assert calibration.proc.returncode == 0, calibration_err
     milestones = ("locked", "gc_open", "gc_done", "committed", "closed", "exit")
     timeline = {name: calibration.events[name] for name in milestones
                 if name in calibration.events}

@@ -30,7 +30,7 @@ from poolsync.config import load_config
 from poolsync.directory import LiveSource
 from poolsync.directory.connection import INSECURE_WARNING
 from poolsync.lab import certs
-from tests.helpers import lab_config_copy
+from tests.support.helpers import lab_config_copy
 
 pytestmark = pytest.mark.integration
 

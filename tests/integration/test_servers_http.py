@@ -26,8 +26,8 @@ from poolsync.servers.errors import (
 )
 from poolsync.servers.http import HttpSource
 from poolsync.servers.source import NO_RETRIES, read_server
-from tests.serverlab import Lighttpd, free_port, require_daemons
-from tests.servers_contract import GOOD, OTHER, ContractLab, LicenseSourceContract, clock
+from tests.support.serverlab import Lighttpd, free_port, require_daemons
+from tests.support.servers_contract import GOOD, OTHER, ContractLab, LicenseSourceContract, clock
 
 pytestmark = pytest.mark.servers
 

@@ -16,8 +16,8 @@ import pytest
 
 from poolsync.lab import build
 from poolsync.profile import load_profile
-from tests.conftest import TOPOLOGIES, require_samba, require_tools
-from tests.helpers import run
+from tests.support.helpers import run
+from tests.support.lab import TOPOLOGIES, require_samba, require_tools
 from topology.spec import load_topology
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """The SNMP source against a real agent (net-snmp's snmpd), good and hostile.
 
-Each agent serves CISCO-UNITY-MIB through a pass_persist handler (tests/unity_agent.py)
+Each agent serves CISCO-UNITY-MIB through a pass_persist handler (tests/support/unity_agent.py)
 from data the test chooses, as the MIB types it or not: a Unity server with GOOD (v2c
 and two v3 users), one with OTHER, one that serves no license object (a Unity older
 than the MIB's 2005 revision), and ones serving a counter as a string or a TruthValue
@@ -28,8 +28,8 @@ from poolsync.servers.errors import (
 from poolsync.servers.probe import probe_servers
 from poolsync.servers.snmp import GLOBAL_INFO, SnmpSource
 from poolsync.servers.source import NO_RETRIES, SERVER_RETRIES, read_server
-from tests.serverlab import Snmpd, agent_data, free_port, loopback_address, require_daemons
-from tests.servers_contract import GOOD, OTHER, ContractLab, LicenseSourceContract, clock
+from tests.support.serverlab import Snmpd, agent_data, free_port, loopback_address, require_daemons
+from tests.support.servers_contract import GOOD, OTHER, ContractLab, LicenseSourceContract, clock
 
 pytestmark = pytest.mark.servers
 

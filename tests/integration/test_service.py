@@ -23,7 +23,7 @@ from poolsync.lab.edit import Add, Delete, LabEditor
 from poolsync.lab.ldif import subscriber_attributes
 from poolsync.profile import load_profile
 from poolsync.store import Store
-from tests.helpers import lab_config_copy, run_json
+from tests.support.helpers import lab_config_copy, run_json
 
 pytestmark = pytest.mark.integration
 LATENCY_BOUND = 5.0  # seconds: the goal
@@ -77,8 +77,8 @@ def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
         assert metrics.exists() and "poolsync_last_success_timestamp_seconds" in \
             metrics.read_text()
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(10)
-        stderr = proc.stderr.read() if proc.stderr else ""
+        _, stderr = proc.communicate(timeout=10)  # reads and closes both pipes
+        code = proc.returncode
         assert code == 0, stderr
         assert "SIGTERM received, stopping" in stderr
         # Lines a person reads in a log file: stamped (no journald here), in words.
@@ -91,7 +91,7 @@ def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # closes the pipes (a no-op once they are)
         editor.apply([Delete(dn)])
     history = run_json("--config", config, "history", "--format", "json")
     kinds = [r["kind"] for r in reversed(history["runs"])]

@@ -2,7 +2,7 @@
 small enough that values at the bound fit Samba's reply limit; a value over the bound
 is read past as it streams in (never buffered) and only its size kept, read on its own;
 a page the DC refuses as too large falls back to reading the attachments object by
-object. The DC is a scripted one (tests/fakedc.py); tests/integration/
+object. The DC is a scripted one (tests/support/fakedc.py); tests/integration/
 test_hostile_input.py does the same against Samba with eight 4 MiB attachments."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from poolsync.config import DirectoryConfig, load_config
 from poolsync.directory import LiveSource
 from poolsync.directory.connection import MESSAGE_OVERHEAD, REPLY_BUDGET
 from poolsync.directory.values import WINDOW
-from tests.fakedc import FakeDc, Page, Refusal, guid_of
-from tests.unit.fakes import write_config
+from tests.support.fakedc import FakeDc, Page, Refusal, guid_of
+from tests.support.fakes import write_config
 
 BASE = "DC=lab,DC=example,DC=com"
 LIMIT = 1 << 20

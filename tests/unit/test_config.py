@@ -27,33 +27,10 @@ from poolsync.config import (
 from poolsync.errors import ConfigError, UserError
 from poolsync.secrets import SecretRef
 from poolsync.yamlfile import Node, describe, load_yaml_mapping
+from tests.support.config_docs import base_doc, load_error, write
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "poolsync.yaml"
-
-
-def base_doc() -> dict[str, Any]:
-    """The smallest valid config, as a fresh dict the test may change."""
-    return {
-        "forest": "lab.example.com",
-        "directory": {
-            "dc": {"url": "ldaps://dc1.lab.example.com"},
-            "bind": {"user": "svc@lab.example.com", "password": {"env": "POOLSYNC_PW"}},
-        },
-    }
-
-
-def write(tmp_path: Path, doc: object, name: str = "poolsync.yaml") -> Path:
-    path = tmp_path / name
-    text = doc if isinstance(doc, str) else yaml.safe_dump(doc, sort_keys=False)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def load_error(path: Path) -> str:
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    return str(info.value)
 
 
 def set_key(doc: dict[str, Any], dotted: str, value: object) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from poolsync.config import load_config
 from poolsync.directory import LiveSource, connection
 from poolsync.errors import DirectoryUnavailable, TlsError
 from poolsync.lab import certs
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
 
 STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"
 

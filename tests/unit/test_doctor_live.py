@@ -1,64 +1,27 @@
 """The doctor's live causes: what each Unity server says about its own license, beside
 its Location's copy (attachment-not-published, attachment-differs, server-unreachable).
 
-Builders from test_doctor_causes: three Locations on three DCs, every copy changed at
-T1; the readings here are taken later (LATE) unless a test says otherwise.
+Builders from tests/support/doctor_forest.py: three Locations on three DCs, every copy
+changed at T1; the readings (tests/support/doctor_servers.py) are taken later (LATE)
+unless a test says otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 
-from poolsync.attachment import format_attachment, license_data
 from poolsync.doctor.causes import diagnose
 from poolsync.doctor.model import NO_VIEWERS, DoctorInput, DoctorReport, ServerReadings, Viewers
 from poolsync.model import Location, Seats
 from poolsync.render.doctor import doctor_report_json, doctor_report_table
-from poolsync.secrets import SecretRef
-from poolsync.servers.endpoints import HttpEndpoint, ServerEndpoints, SnmpEndpoint
-from poolsync.servers.model import ServerReading, Source, failed_reading, reading_from_license
-from tests.unit.test_doctor_causes import LATE, NC, T0, T1, build, causes, health, location
-from tests.unit.test_doctor_causes import only_finding as finding
+from poolsync.servers.endpoints import ServerEndpoints
+from poolsync.servers.model import ServerReading
+from tests.support.doctor_forest import LATE, NC, T0, T1, build, causes, health, location
+from tests.support.doctor_forest import only_finding as finding
+from tests.support.doctor_servers import data_text, endpoints, failed, reading
 
 LIVE_CAUSES = {"attachment-not-published", "attachment-differs", "server-unreachable"}
-LICENSED = Seats(500, 100, 50)
-#: Published utilization in the copies; none by default (the store's copies have no
-#: subscribers, so any published count would be published-stale).
-PUBLISHED: Seats | None = None
-
-
-def data_text(*, licensed: Seats = LICENSED, pooling: bool = True, secondary: bool = True,
-              published: Seats | None = PUBLISHED) -> str:
-    return format_attachment(license_data(licensed=licensed, pooling=pooling,
-                                          secondary=secondary, ports=24, published=published))
-
-
-def reading(name: str, source: Source = "http", *, at: datetime = LATE,
-            **values: object) -> ServerReading:
-    """A good reading of ``name``: by default exactly its directory copy's data."""
-    from poolsync.attachment import parse_attachment
-
-    text = data_text(**values)  # type: ignore[arg-type]
-    return reading_from_license(name, source, parse_attachment(text), read_at=at)
-
-
-def failed(name: str, source: Source, error: str, *, reachable: bool = False,
-           at: datetime = LATE) -> ServerReading:
-    return failed_reading(name, source, error, reachable=reachable, read_at=at)
-
-
-def endpoints(name: str, *, http: bool = True, snmp: bool = True) -> ServerEndpoints:
-    host = f"{name.lower()}.lab.example.com"
-    return ServerEndpoints(
-        name=name,
-        http=HttpEndpoint(url=f"https://{host}/avxml/effectivelicense.asp", ca_file=None,
-                          validate=True, user=None, password=None, timeout=5.0)
-        if http else None,
-        snmp=SnmpEndpoint(host=host, port=161, version="2c",
-                          community=SecretRef("env", "COMMUNITY"), user=None, auth=None,
-                          priv=None, timeout=2.0) if snmp else None)
 
 
 CONFIGURED = tuple(endpoints(n) for n in ("UNITY-A", "UNITY-B", "UNITY-C"))

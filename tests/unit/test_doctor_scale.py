@@ -27,9 +27,9 @@ from poolsync.graph.pooling import build_graph
 from poolsync.model import Location, Seats
 from poolsync.render.doctor import doctor_report_json, doctor_report_table
 from poolsync.servers.model import ServerReading
-from tests.unit.test_doctor_causes import FOREST, NOW, attachment, location, probe, stamps
-from tests.unit.test_doctor_causes import topology as hub_topology
-from tests.unit.test_doctor_live import endpoints, failed, reading
+from tests.support.doctor_forest import FOREST, NOW, attachment, location, probe, stamps
+from tests.support.doctor_forest import topology as hub_topology
+from tests.support.doctor_servers import endpoints, failed, reading
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 N = 150

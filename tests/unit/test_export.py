@@ -20,7 +20,7 @@ from poolsync.errors import MissingToolError, PoolsyncError
 from poolsync.forest import ForestConfig, Site
 from poolsync.graph.export import MISSING_DOT, to_dot, to_graphml, to_json, to_svg
 from poolsync.graph.pooling import build_graph
-from tests.unit.test_graph import (
+from tests.support.graphs import (
     FOREST,
     HOMED,
     attachment,

@@ -4,7 +4,7 @@ Every input is written to a real file and read by :func:`load_config`, as the CL
 ``--config`` does; the only outcome allowed besides a config is one ConfigError line
 naming the file. ``parse_duration`` (``sync.max_age``, ``capacity.window``, the
 ``--every`` and ``--window`` options) may only raise ValueError. Example counts:
-tests/fuzzing.py; figures: docs/reliability.md.
+tests/support/fuzzing.py; figures: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from poolsync.config import Config, load_config, parse_duration
 from poolsync.errors import ConfigError
-from tests.fuzzing import TEXT, expect_only, fuzz_settings, yaml_inputs
+from tests.support.fuzzing import TEXT, expect_only, fuzz_settings, yaml_inputs
 
 pytestmark = pytest.mark.fuzz
 

@@ -5,7 +5,7 @@ Every input is written to a real file and taken through what ``poolsync history
 import`` does: read as UTF-8 (with or without a BOM), :func:`parse_history`, then
 stored. The only outcome allowed besides rows is one HistoryFileError line naming
 the file; rows that parse must survive export and re-import unchanged. Example counts:
-tests/fuzzing.py; figures: docs/reliability.md.
+tests/support/fuzzing.py; figures: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from poolsync.capacity.history import (
 )
 from poolsync.capacity.model import Snapshot
 from poolsync.store import Store
-from tests.fuzzing import (
+from tests.support.capacity import worked_example
+from tests.support.fuzzing import (
     HOSTILE_STRINGS,
     LONG_STRINGS,
     TEXT,
@@ -40,7 +41,6 @@ from tests.fuzzing import (
     outcome,
     reencoded,
 )
-from tests.unit.test_capacity import worked_example
 
 pytestmark = pytest.mark.fuzz
 

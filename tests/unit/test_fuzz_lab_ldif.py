@@ -5,7 +5,7 @@ text (hypothesis).
 ``ldbsearch`` prints (``_unfold`` joins its folded lines). Here ``samba.run`` returns
 the fuzzed text instead of running a tool, and the functions are called as ``lab up``
 and ``lab replicate`` call them; the only outcome allowed besides a result is a
-LabError. Example counts: tests/fuzzing.py; figures: docs/reliability.md.
+LabError. Example counts: tests/support/fuzzing.py; figures: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from poolsync.errors import LabError
 from poolsync.lab import samba
 from poolsync.lab.replication import LabNet, Peer, dsa_dn, live_link, ntds_guid, share_spns
-from tests.fuzzing import LONG_STRINGS, TEXT, expect_only, fuzz_settings, mutated_bytes
+from tests.support.fuzzing import LONG_STRINGS, TEXT, expect_only, fuzz_settings, mutated_bytes
 
 pytestmark = pytest.mark.fuzz
 

@@ -4,7 +4,7 @@ hostile profile names (hypothesis).
 Every input is written to a real file and read by :func:`load_profile`, as a command
 does with the config's ``profile:`` (a built-in name or a path); the only outcome
 allowed besides a profile is one ProfileError naming the file. Example counts:
-tests/fuzzing.py; figures: docs/reliability.md.
+tests/support/fuzzing.py; figures: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import given
 
 from poolsync.errors import ProfileError
 from poolsync.profile import BUILTIN_DIR, Profile, load_profile
-from tests.fuzzing import TEXT, expect_only, fuzz_settings, yaml_inputs
+from tests.support.fuzzing import TEXT, expect_only, fuzz_settings, yaml_inputs
 
 pytestmark = pytest.mark.fuzz
 

@@ -4,7 +4,7 @@ files it names that are themselves mutated (hypothesis).
 Every input is written to a real file next to copies of the license files the seeds
 name, and read by :func:`load_topology`, as ``poolsync lab up --topology`` does; the
 only outcome allowed besides a topology is one TopologyError line naming the file.
-Example counts: tests/fuzzing.py; figures: docs/reliability.md.
+Example counts: tests/support/fuzzing.py; figures: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from poolsync.errors import TopologyError
-from tests.fuzzing import expect_only, fuzz_settings, mutated_bytes, yaml_inputs
+from tests.support.fuzzing import expect_only, fuzz_settings, mutated_bytes, yaml_inputs
 from topology.spec import Topology, load_topology
 
 pytestmark = pytest.mark.fuzz

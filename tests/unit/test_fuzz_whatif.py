@@ -5,7 +5,7 @@ Every input is written to a real file and taken through what ``poolsync report
 capacity --what-if FILE`` does: :func:`load_scenario`, :func:`apply` to the worked
 example's snapshots, the projection of the after state, and the report in its table,
 JSON, Markdown and CSV forms. The only outcome allowed besides a report is one
-ScenarioError line naming the file. Example counts: tests/fuzzing.py; figures:
+ScenarioError line naming the file. Example counts: tests/support/fuzzing.py; figures:
 docs/reliability.md.
 """
 
@@ -24,9 +24,8 @@ from poolsync.capacity.model import CapacityReport, WhatIf
 from poolsync.capacity.project import project
 from poolsync.capacity.whatif import ScenarioError, apply, load_scenario
 from poolsync.render.capacity import capacity_csv, capacity_json, capacity_md, capacity_table
-from tests.fuzzing import expect_only, fuzz_settings, yaml_inputs
-from tests.unit.test_capacity import GENERATED, TODAY, WORKED_LIMITS, worked_example
-from tests.unit.test_whatif import SPRING
+from tests.support.capacity import GENERATED, SPRING, TODAY, WORKED_LIMITS, worked_example
+from tests.support.fuzzing import expect_only, fuzz_settings, yaml_inputs
 
 pytestmark = pytest.mark.fuzz
 

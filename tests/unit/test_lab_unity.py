@@ -287,7 +287,7 @@ def test_a_daemon_that_never_gets_ready_is_stopped(tmp_path: Path) -> None:
 
 def test_missing_lab_tools_skip_locally_but_fail_under_ci(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import LAB_TOOLS, require_tools, tools_missing_reason
+    from tests.support.lab import LAB_TOOLS, require_tools, tools_missing_reason
 
     assert {"lighttpd", "snmpd"} <= set(LAB_TOOLS)
     assert tools_missing_reason({"sh": "dash"}) is None

@@ -13,8 +13,8 @@ import pytest
 from poolsync.directory.ldif_file import LdifError, read_ldif, read_records
 from poolsync.errors import UserError
 from poolsync.model import Entry
-from tests.ldifexport import ldapsearch_bytes, ldifde_bytes
-from tests.unit.fakes import guid_bytes, location_entry, subscriber_entry
+from tests.support.fakes import guid_bytes, location_entry, subscriber_entry
+from tests.support.ldifexport import ldapsearch_bytes, ldifde_bytes
 
 HOME = "{6F1C4A52-35F8-4BDE-9D0F-3C2B7F4F9A10}"
 

@@ -4,7 +4,7 @@ Every input goes through the whole path a command takes (read_license_file on a 
 file, then check_licenses, the JSON documents and json.dumps). The only outcomes
 allowed are problems in the result or one LicenseFileError; any other exception fails
 the test. Each test is bounded so CI stays fast, and ``make fuzz`` runs 25 times as
-many examples (tests/fuzzing.py); run with ``--hypothesis-show-statistics`` to see how
+many examples (tests/support/fuzzing.py); run with ``--hypothesis-show-statistics`` to see how
 many were tried. Figures: docs/reliability.md.
 """
 
@@ -29,7 +29,7 @@ from poolsync.licensing import (
     show_xml_json,
 )
 from poolsync.licensing.flexlm import MAX_PROBLEMS, MAX_WARNINGS
-from tests.fuzzing import fuzz_settings
+from tests.support.fuzzing import fuzz_settings
 
 pytestmark = pytest.mark.fuzz
 

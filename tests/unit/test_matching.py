@@ -22,7 +22,7 @@ from poolsync.forest import CONFIG_FILTER
 from poolsync.model import Entry
 from poolsync.profile import BUILTIN_DIR, Profile, load_profile
 from poolsync.sync import decode
-from tests.fuzzing import fuzz_settings
+from tests.support.fuzzing import fuzz_settings
 
 PROFILE_FILES = sorted([*BUILTIN_DIR.glob("*.yaml"),
                         *(Path(__file__).parent.parent / "profiles").glob("*.yaml")])

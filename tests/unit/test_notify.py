@@ -21,7 +21,7 @@ from poolsync.directory.notify import (
 )
 from poolsync.directory.source import LiveSource, Origin, RootDse
 from poolsync.errors import AuthError, DirectoryUnavailable, QueryError
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from ldap3.protocol.rfc4511 import (
 from ldap3.utils.asn1 import decode_message_fast, encode
 
 from poolsync.directory.paged import MalformedPdu, decode_entry, header
-from tests.fuzzing import fuzz_settings
+from tests.support.fuzzing import fuzz_settings
 
 
 def encode_entry(dn: bytes, attributes: list[tuple[str, list[bytes]]], *,

@@ -11,29 +11,18 @@ import pytest
 from rich.console import Console
 
 from poolsync.allocation import ExclusionReason, build_pool_report
-from poolsync.attachment import format_attachment, license_data, parse_attachment
+from poolsync.attachment import parse_attachment
 from poolsync.compliance import Limits, State, assess
 from poolsync.homes import match_homes
-from poolsync.model import Location, Roles, SeatClass, Seats
+from poolsync.model import Roles, SeatClass, Seats
 from poolsync.render.pool import pool_report_table
+from tests.support.locations import attachment, location
 
 FOREST = "real.example.com"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 REAL = Roles(license_classes=False)
 A_GUID = "0a0a0a0a-0000-4000-8000-00000000000a"
 B_GUID = "0b0b0b0b-0000-4000-8000-00000000000b"
-
-
-def attachment(vm: int, um: int, inbox: int, published: Seats | None) -> str:
-    return format_attachment(license_data(licensed=Seats(vm, um, inbox), pooling=True,
-                                          secondary=False, ports=24, published=published))
-
-
-def location(name: str, guid: str, object_id: str, *, published: Seats | None = None,
-             version: str | None = "4.0(5)", failover_of: str | None = None) -> Location:
-    return Location(guid=guid, dn=f"CN={name},OU=Locations,DC=real", name=name,
-                    object_id=object_id, version=version, failover_of=failover_of,
-                    attachment=None if failover_of else attachment(500, 100, 50, published))
 
 
 def test_homes_match_object_id_first_then_object_guid() -> None:

@@ -13,9 +13,8 @@ import dataclasses
 import io
 import json
 import math
-import random
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
@@ -25,15 +24,10 @@ from hypothesis import strategies as st
 from matplotlib.axes import Axes
 
 from poolsync.capacity.model import (
-    CapacityReport,
     ClassCapacity,
     Point,
-    PoolCapacity,
-    Recommendation,
     ServerCapacity,
-    WhatIf,
 )
-from poolsync.model import SeatClass
 from poolsync.render.capacity import (
     CSV_COLUMNS,
     capacity_csv,
@@ -51,149 +45,19 @@ from poolsync.render.capacity_svg import (
     _text_width,
     class_chart,
 )
-
-TODAY = date(2024, 5, 1)
-GENERATED = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
-WINDOW = 90
-HORIZON = 180
-POOL = "lab.example.com"
-SCENARIO = "scenarios/buy-vm-new-site.yaml"
-HOSTILE = "<script>alert(1)</script>"
-
-VM, UM, INBOX = SeatClass.VM, SeatClass.UM, SeatClass.INBOX
-ADD_ON = date(2024, 3, 1)  # UNITY-B's VM add-on (300 -> 400) started in the window
-BOUGHT = date(2024, 6, 1)  # the scenario's 200 VM seats
-NEW_SITE = date(2024, 7, 1)  # the scenario's 150 new subscribers
-
-
-def _day(offset: int) -> date:
-    return TODAY + timedelta(days=offset)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Line:
-    """A server class's made-up truth: seats used at day 0 of the window, a slope, and
-    its licensed seats (before and from a change day)."""
-
-    start: float
-    slope: float
-    licensed: int
-    changed_to: int | None = None
-    changed_on: date | None = None
-
-    def licensed_on(self, day: date) -> int:
-        if self.changed_to is not None and self.changed_on and day >= self.changed_on:
-            return self.changed_to
-        return self.licensed
-
-
-#: server -> class -> truth; the pool is their sum.
-_SERVERS: dict[str, dict[SeatClass, _Line]] = {
-    "UNITY-A": {VM: _Line(330, 0.6, 400), UM: _Line(60, 0.1, 100), INBOX: _Line(20, 0.05, 50)},
-    "UNITY-B": {VM: _Line(250, 0.4, 300, 400, ADD_ON), UM: _Line(100, 0.1, 150),
-                INBOX: _Line(30, 0.0, 50)},
-    "UNITY-C": {VM: _Line(70, 0.25, 100), UM: _Line(50, 0.0, 100), INBOX: _Line(0, 0.0, 0)},
-}
-
-
-def _history(lines: list[_Line], rng: random.Random) -> tuple[Point, ...]:
-    points = []
-    for i in range(WINDOW):
-        day = _day(i - WINDOW + 1)
-        used = sum(round(line.start + line.slope * i + rng.gauss(0, 1.5)) for line in lines)
-        points.append(Point(day, float(max(used, 0)), sum(ln.licensed_on(day) for ln in lines)))
-    return tuple(points)
-
-
-def _capacity(lines: list[_Line], rng: random.Random, *, extra_licensed: int = 0,
-              extra_used: int = 0, to_move: int = 0) -> ClassCapacity:
-    """What the maths would say: today's numbers, the fitted line projected daily to the
-    horizon, the first day over, and the seats missing at the horizon's end."""
-    history = _history(lines, rng)
-    slope = sum(line.slope for line in lines)
-    fitted_today = sum(line.start + line.slope * (WINDOW - 1) for line in lines)
-
-    def licensed(day: date) -> int:
-        return sum(ln.licensed_on(day) for ln in lines) + (extra_licensed if day >= BOUGHT
-                                                            else 0)
-
-    def used(day: date) -> float:
-        return fitted_today + slope * (day - TODAY).days + (extra_used if day >= NEW_SITE
-                                                            else 0)
-
-    projection = tuple(Point(_day(t), used(_day(t)), licensed(_day(t)))
-                       for t in range(HORIZON + 1))
-    over = next((p.day for p in projection if p.used > p.licensed), None)
-    end = projection[-1]
-    return ClassCapacity(
-        licensed=history[-1].licensed, used=int(history[-1].used),
-        headroom=history[-1].licensed - int(history[-1].used), growth_per_day=slope,
-        exhausted_on=over, days_left=(over - TODAY).days if over else None,
-        seats_needed=max(0, round(end.used + 0.4) - end.licensed), to_move=to_move,
-        history=history, projection=projection)
-
-
-def _pool(*, what_if: bool, names: dict[str, str]) -> PoolCapacity:
-    rng = random.Random(7)
-    extra = {VM: (200, 150)} if what_if else {}
-    classes = {c: _capacity([s[c] for s in _SERVERS.values()], rng,
-                            extra_licensed=extra.get(c, (0, 0))[0],
-                            extra_used=extra.get(c, (0, 0))[1])
-               for c in (VM, UM, INBOX)}
-    servers = []
-    for name, lines in _SERVERS.items():
-        moves = 41 if name == "UNITY-A" and not what_if else 0
-        srv_extra = {VM: (200 if name == "UNITY-B" else 0, 150 if name == "UNITY-C" else 0)} \
-            if what_if else {}
-        servers.append(ServerCapacity(
-            name=names.get(name, name),
-            classes={c: dataclasses.replace(
-                _capacity([lines[c]], rng, extra_licensed=srv_extra.get(c, (0, 0))[0],
-                          extra_used=srv_extra.get(c, (0, 0))[1],
-                          to_move=moves if c is VM else 0), history=(), projection=())
-                for c in (VM, UM, INBOX)},
-            limits=("UNITY-A will home 450 subscribers, its platform's limit, on 2024-08-20: "
-                    "move 41 subscribers off it to stay within the limit through 2024-10-28.",)
-            if moves else ()))
-    return PoolCapacity(id=names.get(POOL, POOL), classes=classes, servers=tuple(servers))
-
-
-def sample_report(*, names: dict[str, str] | None = None) -> CapacityReport:
-    """A realistic finished report; ``names`` renames servers or the pool (hostile input)."""
-    names = names or {}
-    pool = _pool(what_if=False, names=names)
-    vm = pool.classes[VM]
-    assert vm.exhausted_on is not None and pool.classes[UM].exhausted_on is None
-    return CapacityReport(
-        generated=GENERATED, today=TODAY, window_days=WINDOW, horizon_days=HORIZON,
-        pools=(pool,),
-        recommendations=(
-            Recommendation("low", f"Inbox: {pool.classes[INBOX].used} of 100 seats used in "
-                                  f"pool {pool.id}; no action needed within {HORIZON} days."),
-            Recommendation("high", f"Pool {pool.id} runs out of VM seats on "
-                                   f"{vm.exhausted_on} (in {vm.days_left} days): add at least "
-                                   f"{vm.seats_needed} VM seats before then to stay compliant "
-                                   f"through 2024-10-28."),
-            Recommendation("medium", f"Move 41 subscribers off {names.get('UNITY-A', 'UNITY-A')}"
-                                     f" before 2024-08-20 to keep it under its limit of 450 "
-                                     f"subscribers."),
-        ),
-        what_if=WhatIf(
-            scenario=SCENARIO,
-            pools=(_pool(what_if=True, names=names),),
-            recommendations=(Recommendation(
-                "medium", "After the scenario, the pool runs out of VM seats on 2024-09-30: "
-                          "add 36 more VM seats."),),
-            applied=(f"Add 200 VM seats to UNITY-B from {BOUGHT}.",
-                     f"Onboard 150 VM subscribers on UNITY-C from {NEW_SITE} (new site)."),
-        ),
-        notes=("UNITY-C has no snapshots from 2024-03-10 to 2024-03-21; the fit skips them.",),
-    )
-
-
-def hostile_report() -> CapacityReport:
-    return sample_report(names={"UNITY-C": HOSTILE, POOL: f'"{HOSTILE}&'})
-
+from tests.support.capacity_reports import (
+    HORIZON,
+    HOSTILE,
+    INBOX,
+    POOL,
+    SCENARIO,
+    TODAY,
+    UM,
+    VM,
+    day_at,
+    hostile_report,
+    sample_report,
+)
 
 # --- JSON -------------------------------------------------------------------------
 
@@ -530,7 +394,7 @@ def test_marker_labels_never_touch_each_other_or_a_line(xs: list[float]) -> None
 
 def _axes_of(capacity: ClassCapacity) -> Axes:
     fig = _figure(title="VM seats", capacity=capacity, after=None, today=TODAY,
-                  horizon_end=_day(HORIZON))
+                  horizon_end=day_at(HORIZON))
     return fig.axes[0]
 
 
@@ -557,7 +421,7 @@ def test_ticks_are_round_and_few() -> None:
 def test_chart_is_one_inline_svg_element() -> None:
     vm = sample_report().pools[0].classes[VM]
     chart = class_chart(title='VM <seats> & "$x$"', capacity=vm, after=None, today=TODAY,
-                        horizon_end=_day(HORIZON), data_class="vm", ident="c1")
+                        horizon_end=day_at(HORIZON), data_class="vm", ident="c1")
     root = SafeET.fromstring(chart)  # well-formed, one element, no prolog
     assert root.tag == f"{SVG}svg" and chart.startswith("<svg ")
     assert (root.get("id"), root.get("class"), root.get("data-class")) == ("c1", "chart", "vm")
@@ -593,7 +457,7 @@ def test_chart_of_one_snapshot_or_running_out_today() -> None:
     for capacity in (dataclasses.replace(um, history=um.history[-1:], projection=()),
                      dataclasses.replace(vm, exhausted_on=TODAY)):
         chart = class_chart(title="t", capacity=capacity, after=None, today=TODAY,
-                            horizon_end=_day(HORIZON), data_class="x", ident="c")
+                            horizon_end=day_at(HORIZON), data_class="x", ident="c")
         assert _dots(chart) == len(capacity.history)
         assert len(_group(chart, "licensed")) > 0  # a line even from one snapshot
         assert ('class="exhaustion"' in chart) == (capacity.exhausted_on is not None)

@@ -22,8 +22,8 @@ from poolsync.cli.output import write_atomic
 from poolsync.errors import UserError
 from poolsync.metrics import write_metrics
 from poolsync.store import Store
-from tests.helpers import run
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
+from tests.support.helpers import run
 
 HISTORY = """date,pool,server,class,licensed,used
 2026-09-01,lab.example.com,UNITY-A,vm,500,400

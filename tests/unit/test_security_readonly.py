@@ -23,7 +23,7 @@ from ldap3.operation.search import search_operation
 from poolsync.config import load_config
 from poolsync.directory import DirectoryConnection, LiveSource
 from poolsync.errors import QueryError
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "poolsync"

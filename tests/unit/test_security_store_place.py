@@ -7,7 +7,7 @@ subscriber's DN from it. Now a store in a directory another user owns or can wri
 mode and the command that fixes it; a new store's file is created with O_CREAT |
 O_EXCL | O_NOFOLLOW; missing directories are created 0700 whatever the umask.
 
-As root, ``nobody`` plays the other user (tests.helpers.give_away); the tests that
+As root, ``nobody`` plays the other user (tests.support.helpers.give_away); the tests that
 need one are skipped without root.
 """
 
@@ -22,7 +22,7 @@ import pytest
 
 from poolsync.errors import StoreError, StoreLockedError
 from poolsync.store import Store
-from tests.helpers import give_away
+from tests.support.helpers import give_away
 
 ME = "root" if os.geteuid() == 0 else None  # the fix names the running user
 

@@ -7,7 +7,7 @@ was accepted too. Now such a file is refused with the file, what was found, what
 expected and the ``chown``/``chmod`` that fixes it. The check is made on the opened
 file (fstat), so a link leads nowhere the check does not follow.
 
-As root, ``nobody`` plays the other user (tests.helpers.give_away); those tests are
+As root, ``nobody`` plays the other user (tests.support.helpers.give_away); those tests are
 skipped without root. The CLI's side (exit codes, one line on stderr, the command not
 run): tests/cli/test_untrusted_files.py.
 """
@@ -29,8 +29,8 @@ from poolsync.errors import ConfigError, ProfileError, UserError
 from poolsync.lab.build import write_file
 from poolsync.profile import BUILTIN_DIR, load_profile
 from poolsync.trust import make_directories, read_trusted
-from tests.helpers import LICENSE_CLASS_PROFILE, give_away
-from tests.unit.fakes import write_config
+from tests.support.fakes import write_config
+from tests.support.helpers import LICENSE_CLASS_PROFILE, give_away
 
 CONFIG_WHY = ("a config names the commands poolsync runs and the servers it sends the "
               "password to")

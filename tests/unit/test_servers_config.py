@@ -17,7 +17,7 @@ from poolsync.servers.config import (
     SnmpAuth,
     SnmpEndpoint,
 )
-from tests.unit.test_config import base_doc, load_error, write
+from tests.support.config_docs import base_doc, load_error, write
 
 PAGE = "https://unity-a.example.com/avxml/effectivelicense.asp"
 

@@ -29,7 +29,7 @@ from poolsync.servers.errors import (
 )
 from poolsync.servers.http import HttpSource, describe_url, ssl_context, strip_leading_space
 from poolsync.servers.source import NO_RETRIES, read_server
-from tests.servers_contract import GOOD, clock
+from tests.support.servers_contract import GOOD, clock
 
 URL = "https://unity-a.example.com/avxml/effectivelicense.asp"
 PAGE = format_attachment(GOOD).encode()

@@ -13,7 +13,7 @@ from poolsync.servers.errors import (
 )
 from poolsync.servers.memory import MemorySource
 from poolsync.servers.model import Source
-from tests.servers_contract import GOOD, OTHER, ContractLab, LicenseSourceContract
+from tests.support.servers_contract import GOOD, OTHER, ContractLab, LicenseSourceContract
 
 HTTP = HttpEndpoint(url="http://unity.invalid/avxml/effectivelicense.asp", ca_file=None,
                     validate=True, user=None, password=None, timeout=1.0)

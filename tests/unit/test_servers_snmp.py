@@ -35,7 +35,7 @@ from poolsync.servers.snmp import (
     license_from_scalars,
     scalar,
 )
-from tests.servers_contract import NOW
+from tests.support.servers_contract import NOW
 
 #: What the lab's UNITY-A serves, as the MIB types it.
 SERVED: dict[int, Any] = {

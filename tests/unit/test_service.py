@@ -1,8 +1,8 @@
 """The service loop: schedule, notification triggers, failures, clean stop.
 
-The service reads a memory forest (:func:`tests.unit.fakes.memory_for`); a change
+The service reads a memory forest (:func:`tests.support.fakes.memory_for`); a change
 between passes is a real change to it, and a slow read is
-:class:`tests.unit.fakes.FaultySource` around it.
+:class:`tests.support.fakes.FaultySource` around it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.sync.engine import SyncResult
 from poolsync.sync.service import Schedule, Service
-from tests.unit.fakes import FaultySource, memory_for, subscriber_entry, write_config
-from tests.unit.test_engine import config_in, directory, forest
+from tests.support.engine import config_in, directory, forest
+from tests.support.fakes import FaultySource, memory_for, subscriber_entry, write_config
 
 
 def now() -> datetime:

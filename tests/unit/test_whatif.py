@@ -14,7 +14,8 @@ from poolsync.capacity.model import LicenseChange, PoolCapacity, Recommendation,
 from poolsync.capacity.scenario import AddLicenses, MoveSubscribers, SetGrowth
 from poolsync.capacity.whatif import Applied, ScenarioError, apply, load_scenario, what_if
 from poolsync.model import Seats
-from tests.unit.test_capacity import (
+from tests.support.capacity import (
+    EXAMPLE,
     GENERATED,
     INBOX,
     TODAY,
@@ -26,10 +27,6 @@ from tests.unit.test_capacity import (
     series,
     worked_example,
 )
-
-#: The worked example's what-if, as examples/ ships it (the docs quote the same lines).
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "what-if" / "spring-2027.yaml"
-SPRING = EXAMPLE.read_text()
 
 
 def scenario_file(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:

@@ -2,7 +2,7 @@
 
 :class:`SourceContract` holds the tests; each source's run subclasses it (a ``Test*``
 class in its own module) and provides the ``held`` fixture: a source holding the fixed
-objects of :mod:`tests.contract.canonical`, and the objectGUIDs it holds them under.
+objects of :mod:`tests.support.canonical`, and the objectGUIDs it holds them under.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from poolsync.errors import QueryError, RunawaySearch
 from poolsync.model import Entry
 from poolsync.profile import Profile, load_profile
 from poolsync.sync import decode
-from tests.contract.canonical import (
+from tests.support.canonical import (
     ATTACHMENT,
     BY_NAME,
     CANONICAL,
@@ -82,10 +82,10 @@ class SourceContract:
             def held(self, export: Held) -> Held:
                 return export
 
-    :func:`tests.contract.canonical.canonical_entries` yields the objects as Entry
+    :func:`tests.support.canonical.canonical_entries` yields the objects as Entry
     values with fixed objectGUIDs (export them as they are); a source whose readers
     list "tombstones" in ``changes`` must also have held and deleted
-    :data:`~tests.contract.canonical.GONE` (its guid under "gone"), and one with
+    :data:`~tests.support.canonical.GONE` (its guid under "gone"), and one with
     "usn" must stamp uSNChanged. Tests of what a source does not support skip.
     """
 

@@ -2,7 +2,7 @@
 
 Each source's run puts these in its own way (a memory source is handed the entries,
 the live run writes them to Samba with the lab's editor, an LDIF run exports them to
-files), then :class:`tests.contract.suite.SourceContract` reads them back. Together
+files), then :class:`tests.support.source_contract.SourceContract` reads them back. Together
 they cover what a directory can get wrong: binary values that are not UTF-8, UTF-16LE
 text in an octet string (the pooling attachment), multi-valued attributes, and DNs
 with escapes (a comma, a plus, a leading "#", non-ASCII).

@@ -16,7 +16,7 @@ from poolsync.cli.main import cli
 
 #: The older subscriber model (a license-class attribute on every subscriber, homes as
 #: text): the profile for tests and labs that count UM and Inbox from the directory.
-LICENSE_CLASS_PROFILE = Path(__file__).resolve().parent / "profiles" / "license-class.yaml"
+LICENSE_CLASS_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "license-class.yaml"
 
 
 def run(*args: str | Path) -> Result:

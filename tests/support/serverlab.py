@@ -22,7 +22,7 @@ from pathlib import Path
 from poolsync.attachment import LicenseData
 from poolsync.lab.certs import issue_dc_certificate, make_ca
 from poolsync.servers.snmp import LICENSE_OBJECTS
-from tests.conftest import _skip_or_fail, _which, tools_missing_reason
+from tests.support.lab import skip_or_fail, tools_missing_reason, which
 
 AGENT = Path(__file__).resolve().parent / "unity_agent.py"
 TOOLS = {"lighttpd": "lighttpd lighttpd-mod-openssl", "snmpd": "snmpd snmp",
@@ -39,7 +39,7 @@ def daemons_missing_reason() -> str | None:
 
 def require_daemons() -> None:
     """Skip without lighttpd and snmpd on a developer machine; fail under CI=true."""
-    _skip_or_fail(daemons_missing_reason())
+    skip_or_fail(daemons_missing_reason())
 
 
 def loopback_address() -> str:
@@ -163,7 +163,7 @@ class Lighttpd:
         conf.write_text(LIGHTTPD_CONF.format(
             root=self.root, address=self.address, http_port=self.http_port,
             https_port=self.https_port, dir=self.dir, cert=cert.cert, key=cert.key))
-        lighttpd = _which("lighttpd")
+        lighttpd = which("lighttpd")
         assert lighttpd
         subprocess.run([lighttpd, "-tt", "-f", str(conf)], check=True, capture_output=True)
         log = self.dir / "error.log"
@@ -250,7 +250,7 @@ class Snmpd:
         conf.chmod(0o600)
         (self.dir / "persist").mkdir(mode=0o700, exist_ok=True)
         log = self.dir / "snmpd.log"
-        snmpd = _which("snmpd")
+        snmpd = which("snmpd")
         assert snmpd
         env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(self.dir / "persist")}
         self._proc = subprocess.Popen(

@@ -25,7 +25,7 @@ from poolsync.directory.source import Bound, ChangeRead, Origin, RootDse
 from poolsync.errors import DirectoryUnavailable
 from poolsync.model import Entry
 from poolsync.profile import load_profile
-from tests.helpers import LICENSE_CLASS_PROFILE
+from tests.support.helpers import LICENSE_CLASS_PROFILE
 
 FOREST_DN: Final = "DC=lab,DC=example,DC=com"
 LOCATIONS_OU: Final = f"OU=Locations,{FOREST_DN}"
