@@ -57,6 +57,7 @@ demo: setup
 
 lint: venv
 	$(VENV)/bin/ruff check poolsync topology tests bench
+	$(VENV)/bin/ruff format --check poolsync topology tests bench
 	$(VENV)/bin/mypy
 
 # The capacity report from a replayed history: resyncs of the lab with subscribers added

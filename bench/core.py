@@ -29,18 +29,34 @@ FOREST = "scale.example.com"
 def _locations(servers: int) -> Iterator[tuple[Location, int | None]]:
     per = Seats(vm=1500, um=500, inbox=100)
     for i in range(servers):
-        text = format_attachment(license_data(licensed=per, pooling=True, secondary=False,
-                                              ports=48, published=per))
-        yield Location(guid=str(uuid.UUID(int=i + 1)), dn=f"CN=U{i},OU=L,DC=scale",
-                       name=f"UNITY-{i:04d}", object_id=f"oid-{i}", version="4.0(5)",
-                       attachment=text), None
+        text = format_attachment(
+            license_data(licensed=per, pooling=True, secondary=False, ports=48, published=per)
+        )
+        yield (
+            Location(
+                guid=str(uuid.UUID(int=i + 1)),
+                dn=f"CN=U{i},OU=L,DC=scale",
+                name=f"UNITY-{i:04d}",
+                object_id=f"oid-{i}",
+                version="4.0(5)",
+                attachment=text,
+            ),
+            None,
+        )
 
 
 def _subscribers(servers: int, count: int) -> Iterator[tuple[Subscriber, int | None]]:
     for n in range(count):
         classes = frozenset({SeatClass.UM}) if n % 4 == 0 else frozenset()
-        yield Subscriber(guid=str(uuid.UUID(int=10**9 + n)), dn=f"CN=S{n},OU=S,DC=scale",
-                         home=f"oid-{n % servers}", classes=classes), None
+        yield (
+            Subscriber(
+                guid=str(uuid.UUID(int=10**9 + n)),
+                dn=f"CN=S{n},OU=S,DC=scale",
+                home=f"oid-{n % servers}",
+                classes=classes,
+            ),
+            None,
+        )
 
 
 def build_store(path: Path, *, servers: int, subscribers: int) -> float:
@@ -51,8 +67,11 @@ def build_store(path: Path, *, servers: int, subscribers: int) -> float:
             writer.begin_pass(name, "total")
             writer.stage_locations(name, _locations(servers))
             writer.stage_subscribers(name, _subscribers(servers, subscribers))
-            writer.record_pass(PassRecord(name, "ldaps://scale", "dc1", "inv", "DC=scale", 1,
-                                          datetime.now(UTC), "bench"))
+            writer.record_pass(
+                PassRecord(
+                    name, "ldaps://scale", "dc1", "inv", "DC=scale", 1, datetime.now(UTC), "bench"
+                )
+            )
         writer.plan()
         writer.commit()
     return time.monotonic() - started
@@ -73,9 +92,13 @@ def run_core(path: Path, *, servers: int, subscribers: int) -> dict[str, Any]:
     graph = build_graph(FOREST, forest, report, locations)
     graph_s = time.monotonic() - started
     return {
-        "servers": servers, "subscribers": subscribers, "store_build_s": round(build_s, 2),
-        "store_read_s": round(read_s, 3), "allocation_s": round(allocation_s, 3),
-        "graph_s": round(graph_s, 3), "graph_nodes": graph.number_of_nodes(),
+        "servers": servers,
+        "subscribers": subscribers,
+        "store_build_s": round(build_s, 2),
+        "store_read_s": round(read_s, 3),
+        "allocation_s": round(allocation_s, 3),
+        "graph_s": round(graph_s, 3),
+        "graph_nodes": graph.number_of_nodes(),
         "total_s": round(read_s + allocation_s + graph_s, 3),
         "members": len(report.pools[0].members) if report.pools else 0,
     }

@@ -41,10 +41,25 @@ def ldapsearch_args(config: Config, profile: Profile, state: LabState) -> list[s
     """The domain pass's subscriber read (base, filter, attributes) as ldapsearch, on
     the config's preferred DC with the lab's bind account."""
     dc = config.directory.dc
-    return ["ldapsearch", "-LLL", "-x", "-o", "ldif-wrap=no", "-H", dc.url,
-            "-D", state.bind_user, "-y", state.password_file, "-b", dc.base_dn,
-            "-E", f"pr={PAGE_SIZE}/noprompt", decode.subscriber_filter(profile),
-            *decode.subscriber_attributes(profile)]
+    return [
+        "ldapsearch",
+        "-LLL",
+        "-x",
+        "-o",
+        "ldif-wrap=no",
+        "-H",
+        dc.url,
+        "-D",
+        state.bind_user,
+        "-y",
+        state.password_file,
+        "-b",
+        dc.base_dn,
+        "-E",
+        f"pr={PAGE_SIZE}/noprompt",
+        decode.subscriber_filter(profile),
+        *decode.subscriber_attributes(profile),
+    ]
 
 
 def run_ldapsearch(args: list[str], *, ca_file: Path) -> Timed:
@@ -52,8 +67,7 @@ def run_ldapsearch(args: list[str], *, ca_file: Path) -> Timed:
     env = {**os.environ, "LDAPTLS_CACERT": str(ca_file), "LDAPTLS_REQCERT": "demand"}
     count = 0
     started = time.monotonic()
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env) as proc:
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.startswith(b"dn:"):
@@ -62,8 +76,9 @@ def run_ldapsearch(args: list[str], *, ca_file: Path) -> Timed:
         code = proc.wait()
     seconds = time.monotonic() - started
     if code != 0:
-        raise SystemExit(f"bench: ldapsearch failed (exit {code}): "
-                         f"{err.decode(errors='replace').strip()[-400:]}")
+        raise SystemExit(
+            f"bench: ldapsearch failed (exit {code}): {err.decode(errors='replace').strip()[-400:]}"
+        )
     return Timed(seconds=seconds, entries=count)
 
 
@@ -77,8 +92,7 @@ class Workspace:
         lab_dir = lab.lab_dir
         directory = self._base["directory"]
         # Absolute paths: the configs live here, not in the lab directory.
-        directory["bind"]["password"]["file"] = str(
-            lab_dir / directory["bind"]["password"]["file"])
+        directory["bind"]["password"]["file"] = str(lab_dir / directory["bind"]["password"]["file"])
         directory["tls"]["ca_file"] = str(lab_dir / directory["tls"]["ca_file"])
         # The Unity servers' own endpoints play no part in what the bench times.
         self._base.pop("servers", None)
@@ -109,21 +123,25 @@ class Child:
     code: int
 
 
-def run_child(args: list[str], *, out_path: Path, err_path: Path,
-              ok: tuple[int, ...] = (0,)) -> Child:
+def run_child(
+    args: list[str], *, out_path: Path, err_path: Path, ok: tuple[int, ...] = (0,)
+) -> Child:
     """Run ``args`` with stdout and stderr to files; the wall time and the child's peak
     RSS (wait4's ru_maxrss, KiB on Linux). An exit code not in ``ok`` ends the bench."""
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.monotonic()
-        proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                env=_child_env())
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_child_env()
+        )
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.monotonic() - started
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # reaped by wait4: tell Popen so it does not wait again
     if code not in ok:
-        raise SystemExit(f"bench: {' '.join(args)} failed (exit {code}): "
-                         f"{err_path.read_text(errors='replace').strip()[-600:]}")
+        raise SystemExit(
+            f"bench: {' '.join(args)} failed (exit {code}): "
+            f"{err_path.read_text(errors='replace').strip()[-600:]}"
+        )
     return Child(seconds=seconds, peak_rss_mb=usage.ru_maxrss / 1024, code=code)
 
 
@@ -135,12 +153,10 @@ def run_poolsync(config: Path, *, total: bool) -> Timed:
         args.insert(4, "--total")
     out_path = config.with_suffix(".out")
     # 3: synced, a pool out of compliance
-    child = run_child(args, out_path=out_path, err_path=config.with_suffix(".err"),
-                      ok=(0, 3))
+    child = run_child(args, out_path=out_path, err_path=config.with_suffix(".err"), ok=(0, 3))
     doc: dict[str, Any] = json.loads(out_path.read_text())
     entries = sum(p["locations"] + p["subscribers"] for p in doc["passes"])
-    return Timed(seconds=child.seconds, entries=entries, peak_rss_mb=child.peak_rss_mb,
-                 doc=doc)
+    return Timed(seconds=child.seconds, entries=entries, peak_rss_mb=child.peak_rss_mb, doc=doc)
 
 
 def copy_store(source: Path, target: Path) -> None:
@@ -150,8 +166,7 @@ def copy_store(source: Path, target: Path) -> None:
             shutil.copy2(src, target.with_name(target.name + suffix))
 
 
-def subscriber_changes(subscribers: int, profile: Profile,
-                       base_dn: str) -> list[Replace]:
+def subscriber_changes(subscribers: int, profile: Profile, base_dn: str) -> list[Replace]:
     """Up to CHANGES new extensions (DTMF ids), spread over the servers and users."""
     counts = split(subscribers, len(server_names()))
     wanted = min(CHANGES, subscribers)
@@ -161,10 +176,13 @@ def subscriber_changes(subscribers: int, profile: Profile,
         step = max(1, count // max(k, 1))
         for j in range(k):
             n = j * step
-            changes.append(Replace(
-                dn=f"CN={name} {n:06d},OU=Subscribers,OU=Unity,{base_dn}",
-                attribute=profile.subscriber.dtmf_id,
-                values=(f"9{len(changes):07d}",)))
+            changes.append(
+                Replace(
+                    dn=f"CN={name} {n:06d},OU=Subscribers,OU=Unity,{base_dn}",
+                    attribute=profile.subscriber.dtmf_id,
+                    values=(f"9{len(changes):07d}",),
+                )
+            )
     return changes
 
 

@@ -38,8 +38,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def on_the_lab(lab: benchlab.CachedLab, *, what: str,
-               measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def on_the_lab(
+    lab: benchlab.CachedLab, *, what: str, measure: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
     """Build ``lab`` (once; then cached) or restore it, ``measure`` on it, remove it
     whatever happens: the figures, then the lab's own (build, restore, cache)."""
     signal.signal(signal.SIGTERM, _terminate)
@@ -60,19 +61,28 @@ def on_the_lab(lab: benchlab.CachedLab, *, what: str,
         **figures,
         "build_s": None if build_s is None else round(build_s, 1),
         "restore_s": round(restore_s, 2),
-        "cache": {"key": lab.key, "tarball": str(lab.tarball),
-                  "tarball_mb": round(lab.tarball.stat().st_size / 2**20, 1)},
+        "cache": {
+            "key": lab.key,
+            "tarball": str(lab.tarball),
+            "tarball_mb": round(lab.tarball.stat().st_size / 2**20, 1),
+        },
     }
 
 
 def run_bench(*, subscribers: int, repeat: int, cache_dir: Path) -> dict[str, Any]:
     lab = benchlab.cached_lab(cache_dir, subscribers, load_profile(benchlab.PROFILE))
     return {
-        "meta": {"type": "bench", "version": 1,
-                 "generated": datetime.now(UTC).isoformat(timespec="seconds")},
+        "meta": {
+            "type": "bench",
+            "version": 1,
+            "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
         "subscribers": subscribers,
-        **on_the_lab(lab, what=f"{subscribers} subscribers",
-                     measure=lambda: _measure(lab, subscribers=subscribers, repeat=repeat)),
+        **on_the_lab(
+            lab,
+            what=f"{subscribers} subscribers",
+            measure=lambda: _measure(lab, subscribers=subscribers, repeat=repeat),
+        ),
         "machine": machine(),
     }
 
@@ -92,17 +102,20 @@ def _measure(lab: benchlab.CachedLab, *, subscribers: int, repeat: int) -> dict[
         for i in range(1, repeat + 1):
             search = measure.run_ldapsearch(args, ca_file=Path(state.ca_file))
             searches.append(search)
-            say(f"[{i}/{repeat}] ldapsearch: {search.entries} entries in "
-                f"{search.seconds:.2f} s ({search.per_second:,.0f}/s)")
+            say(
+                f"[{i}/{repeat}] ldapsearch: {search.entries} entries in "
+                f"{search.seconds:.2f} s ({search.per_second:,.0f}/s)"
+            )
             last_store = work.dir / f"total-{i}.db"
             total = measure.run_poolsync(work.config_for(last_store), total=True)
             totals.append(total)
-            say(f"[{i}/{repeat}] poolsync resync --total: {total.entries} entries in "
+            say(
+                f"[{i}/{repeat}] poolsync resync --total: {total.entries} entries in "
                 f"{total.seconds:.2f} s ({total.per_second:,.0f}/s), "
-                f"peak RSS {total.peak_rss_mb:.0f} MB")
+                f"peak RSS {total.peak_rss_mb:.0f} MB"
+            )
         assert last_store is not None
-        changes = measure.subscriber_changes(subscribers, profile,
-                                             config.directory.dc.base_dn)
+        changes = measure.subscriber_changes(subscribers, profile, config.directory.dc.base_dn)
         change_s = measure.apply_changes(lab, changes)
         incr_store = work.dir / "incremental.db"
         measure.copy_store(last_store, incr_store)
@@ -110,8 +123,10 @@ def _measure(lab: benchlab.CachedLab, *, subscribers: int, repeat: int) -> dict[
         assert incr.doc is not None
         modes = sorted({p["mode"] for p in incr.doc["passes"]})
         updated = incr.doc["changes"]["subscribers"]["update"]
-        say(f"{len(changes)} changes applied in {change_s:.1f} s; incremental resync "
-            f"({'/'.join(modes)}): {updated} subscribers updated in {incr.seconds:.2f} s")
+        say(
+            f"{len(changes)} changes applied in {change_s:.1f} s; incremental resync "
+            f"({'/'.join(modes)}): {updated} subscribers updated in {incr.seconds:.2f} s"
+        )
     finally:
         work.cleanup()
     ldap_rate = statistics.median(s.per_second for s in searches)
@@ -131,8 +146,9 @@ def _measure(lab: benchlab.CachedLab, *, subscribers: int, repeat: int) -> dict[
         # The pass alone, as a service runs it (no process start-up), over the same
         # figure for the total: what an incremental pass costs inside a running service.
         "incremental_internal_s": round(float(incr.doc.get("seconds", 0.0)), 3),
-        "incremental_internal_ratio": (round(float(incr.doc.get("seconds", 0.0)) / internal_s, 3)
-                                       if internal_s else None),
+        "incremental_internal_ratio": (
+            round(float(incr.doc.get("seconds", 0.0)) / internal_s, 3) if internal_s else None
+        ),
         "incremental_ratio": round(incr.seconds / total_s, 3) if total_s else None,
         "incremental_changes": len(changes),
         "incremental_updated": updated,

@@ -270,8 +270,9 @@ def read_license(location: Location) -> LicenseData | AttachmentError | None:
         return exc
 
 
-def _classify(location: Location, roles: Roles,
-              parsed: LicenseData | AttachmentError | None) -> Exclusion | LicenseData:
+def _classify(
+    location: Location, roles: Roles, parsed: LicenseData | AttachmentError | None
+) -> Exclusion | LicenseData:
     """Checks 2-5 of the classification (the failover check needs the other Locations);
     ``parsed`` is :func:`read_license` of ``location``.
 
@@ -284,10 +285,13 @@ def _classify(location: Location, roles: Roles,
         return _excluded(
             location,
             ExclusionReason.ATTACHMENT_TOO_LARGE,
-            (f"its pooling attachment is {size:,} bytes, over the "
-             f"{MAX_ATTACHMENT_BYTES:,}-byte limit, and was not read" if size else
-             "the DC refused to send its pooling attachment (too large for one reply), "
-             "so it was not read"),
+            (
+                f"its pooling attachment is {size:,} bytes, over the "
+                f"{MAX_ATTACHMENT_BYTES:,}-byte limit, and was not read"
+                if size
+                else "the DC refused to send its pooling attachment (too large for one reply), "
+                "so it was not read"
+            ),
         )
     if location.attachment is None:
         return _excluded(
@@ -339,7 +343,10 @@ def _lend(licensed: Sequence[int], used: Sequence[int]) -> list[int]:
 
 
 def build_pool_report(
-    forest: str, locations: Sequence[Location], homed: Mapping[str, Seats], *,
+    forest: str,
+    locations: Sequence[Location],
+    homed: Mapping[str, Seats],
+    *,
     roles: Roles | None = None,
 ) -> PoolReport:
     """Compute the pool of *forest* from its Locations and the seats homed on each.
@@ -370,8 +377,9 @@ def build_pool_report(
     # Every attachment is parsed once, here: the report carries the results
     # (``licenses``) to compliance and the graph.
     parsed = {loc: read_license(loc) for loc in locations}
-    classified = {i: _classify(loc, roles, parsed[loc]) for i, loc in enumerate(ordered)
-                  if not secondary(loc)}
+    classified = {
+        i: _classify(loc, roles, parsed[loc]) for i, loc in enumerate(ordered) if not secondary(loc)
+    }
     data = {i: r for i, r in classified.items() if isinstance(r, LicenseData)}
     excluded: list[Exclusion] = []
     folded: dict[int, Seats] = {}
@@ -409,8 +417,9 @@ def build_pool_report(
     used: dict[int, Seats] = {}
     sources: dict[int, dict[SeatClass, UsedSource]] = {}
     for i in members:
-        used[i], sources[i] = effective_used(homes.seats(i) + folded.get(i, Seats()),
-                                             data[i], roles)
+        used[i], sources[i] = effective_used(
+            homes.seats(i) + folded.get(i, Seats()), data[i], roles
+        )
     lent: dict[SeatClass, dict[int, int]] = {}
     for c in SEAT_CLASSES:
         shares = _lend(
@@ -439,13 +448,17 @@ def build_pool_report(
         subscribers=homes.subscribers,
         orphan_keys=homes.orphan_keys[:ORPHAN_SAMPLE],
         roles=roles,
-        licenses={loc: r if isinstance(r, LicenseData) else None
-                  for loc, r in parsed.items() if r is not None},
+        licenses={
+            loc: r if isinstance(r, LicenseData) else None
+            for loc, r in parsed.items()
+            if r is not None
+        },
     )
 
 
-def effective_used(directory: Seats, data: LicenseData,
-                   roles: Roles) -> tuple[Seats, dict[SeatClass, UsedSource]]:
+def effective_used(
+    directory: Seats, data: LicenseData, roles: Roles
+) -> tuple[Seats, dict[SeatClass, UsedSource]]:
     """A server's use per class and where each number comes from.
 
     VM use is always the directory's count. UM and Inbox use are the directory's when
@@ -485,8 +498,14 @@ def _failover_detail(
 
 
 def _server_seats(
-    location: Location, data: LicenseData, used: Seats, lent: Seats, failover: str | None,
-    sources: Mapping[SeatClass, UsedSource], homes: HomeMatch, index: int,
+    location: Location,
+    data: LicenseData,
+    used: Seats,
+    lent: Seats,
+    failover: str | None,
+    sources: Mapping[SeatClass, UsedSource],
+    homes: HomeMatch,
+    index: int,
 ) -> ServerSeats:
     licensed = data.licensed
     published = data.published_used
@@ -496,8 +515,11 @@ def _server_seats(
         # Only published classes are compared: a real Unity server has no UM counter,
         # and a class it does not publish says nothing about the directory's truth.
         # A class whose use *is* the published count cannot disagree with itself.
-        stale = tuple(c for c in published_classes
-                      if sources.get(c) == "directory" and published.get(c) != used.get(c))
+        stale = tuple(
+            c
+            for c in published_classes
+            if sources.get(c) == "directory" and published.get(c) != used.get(c)
+        )
     return ServerSeats(
         name=location.name,
         failover=failover,

@@ -327,7 +327,7 @@ def _strip_terminator(raw: bytes) -> bytes:
     if not wide:
         return raw.rstrip(b"\x00")
     end = len(raw) - len(raw) % 2
-    while end >= 2 and raw[end - 2:end] == b"\x00\x00":
+    while end >= 2 and raw[end - 2 : end] == b"\x00\x00":
         end -= 2
     return raw[:end]
 

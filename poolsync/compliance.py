@@ -48,8 +48,13 @@ class State(enum.Enum):
     FOUR_HOUR_SHUTDOWN = "four-hour-shutdown"
 
 
-SEVERITY = {State.COMPLIANT: 0, State.UNVERIFIED: 1, State.GRACE: 2,
-            State.RESTART_EVERY_48H: 3, State.FOUR_HOUR_SHUTDOWN: 4}
+SEVERITY = {
+    State.COMPLIANT: 0,
+    State.UNVERIFIED: 1,
+    State.GRACE: 2,
+    State.RESTART_EVERY_48H: 3,
+    State.FOUR_HOUR_SHUTDOWN: 4,
+}
 
 
 @dataclass(frozen=True)
@@ -63,24 +68,24 @@ class Limits:
 
 @dataclass(frozen=True)
 class Violation:
-    key: ViolationKey   # stable from one sync to the next (its first sighting is kept)
-    what: str           # what is wrong, in words
-    remedy: str         # what would end it
-    since: datetime     # first seen
+    key: ViolationKey  # stable from one sync to the next (its first sighting is kept)
+    what: str  # what is wrong, in words
+    remedy: str  # what would end it
+    since: datetime  # first seen
 
 
 @dataclass(frozen=True)
 class Assessment:
     """The state of one pool or server. ``until``: when ``grace`` ends."""
 
-    scope: str          # pool | server
+    scope: str  # pool | server
     name: str
     state: State
     since: datetime | None
     until: datetime | None
     violations: tuple[Violation, ...]
-    guid: str = ""      # servers: the Location's objectGUID (names may repeat)
-    note: str = ""      # what else stands in the way of "compliant" (orphans)
+    guid: str = ""  # servers: the Location's objectGUID (names may repeat)
+    note: str = ""  # what else stands in the way of "compliant" (orphans)
 
 
 @dataclass(frozen=True)
@@ -107,13 +112,18 @@ class ComplianceReport:
         whose name another server shares is named ``NAME (objectGUID)``, so that two
         Locations with one name are two series, not one that a collector drops."""
         names = Counter(a.name for a in self.servers)
-        return (*((a.scope, a.name, a.state.value) for a in self.pools),
-                *((a.scope, a.name if names[a.name] == 1 else f"{a.name} ({a.guid})",
-                   a.state.value) for a in self.servers))
+        return (
+            *((a.scope, a.name, a.state.value) for a in self.pools),
+            *(
+                (a.scope, a.name if names[a.name] == 1 else f"{a.name} ({a.guid})", a.state.value)
+                for a in self.servers
+            ),
+        )
 
 
-def _state(version: str | None, since: datetime, now: datetime,
-           limits: Limits) -> tuple[State, datetime | None]:
+def _state(
+    version: str | None, since: datetime, now: datetime, limits: Limits
+) -> tuple[State, datetime | None]:
     parsed = parse_version(version)
     if parsed is None or parsed[0] < 5:
         return State.FOUR_HOUR_SHUTDOWN, None
@@ -122,12 +132,20 @@ def _state(version: str | None, since: datetime, now: datetime,
 
 
 def _seats_over(used: Seats, licensed: Seats) -> list[tuple[SeatClass, int, int]]:
-    return [(c, used.get(c), licensed.get(c)) for c in SEAT_CLASSES
-            if used.get(c) > licensed.get(c)]
+    return [
+        (c, used.get(c), licensed.get(c)) for c in SEAT_CLASSES if used.get(c) > licensed.get(c)
+    ]
 
 
-def _assess(scope: str, name: str, version: str | None, violations: Sequence[Violation],
-            now: datetime, limits: Limits, guid: str = "") -> Assessment:
+def _assess(
+    scope: str,
+    name: str,
+    version: str | None,
+    violations: Sequence[Violation],
+    now: datetime,
+    limits: Limits,
+    guid: str = "",
+) -> Assessment:
     if not violations:
         return Assessment(scope, name, State.COMPLIANT, None, None, (), guid)
     since = min(v.since for v in violations)
@@ -135,9 +153,15 @@ def _assess(scope: str, name: str, version: str | None, violations: Sequence[Vio
     return Assessment(scope, name, state, since, until, tuple(violations), guid)
 
 
-def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str, Seats], *,
-           limits: Limits, first_seen: Mapping[ViolationKey, datetime], now: datetime,
-           ) -> ComplianceReport:
+def assess(
+    report: PoolReport,
+    locations: Iterable[Location],
+    homed: Mapping[str, Seats],
+    *,
+    limits: Limits,
+    first_seen: Mapping[ViolationKey, datetime],
+    now: datetime,
+) -> ComplianceReport:
     """The state of every pool and of every server with a readable license."""
     everything = list(locations)
     by_guid = {location.guid: location for location in everything}
@@ -148,39 +172,55 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
     def server_limits(name: str, guid: str, ports: int, homed_vm: int) -> list[Violation]:
         found = []
         if limits.max_voice_ports is not None and ports > limits.max_voice_ports:
-            found.append(violation(
-                ViolationKey.server(guid, "voice-ports"),
-                f"licensed for {ports} voice ports; a server may have at most "
-                f"{limits.max_voice_ports}",
-                f"remove the upgrade that takes it above {limits.max_voice_ports} ports"))
+            found.append(
+                violation(
+                    ViolationKey.server(guid, "voice-ports"),
+                    f"licensed for {ports} voice ports; a server may have at most "
+                    f"{limits.max_voice_ports}",
+                    f"remove the upgrade that takes it above {limits.max_voice_ports} ports",
+                )
+            )
         if limits.max_subscribers is not None and homed_vm > limits.max_subscribers:
             extra = homed_vm - limits.max_subscribers
-            found.append(violation(
-                ViolationKey.server(guid, "subscribers"),
-                f"homes {homed_vm} subscribers; a server may have at most "
-                f"{limits.max_subscribers}",
-                f"move {extra} subscribers to another server"))
+            found.append(
+                violation(
+                    ViolationKey.server(guid, "subscribers"),
+                    f"homes {homed_vm} subscribers; a server may have at most "
+                    f"{limits.max_subscribers}",
+                    f"move {extra} subscribers to another server",
+                )
+            )
         return found
 
     pools: list[Assessment] = []
     servers: list[Assessment] = []
     for pool in report.pools:
         pool_violations = [
-            violation(ViolationKey.pool(pool.id, c.value),
-                      f"the pool uses {s.used} {_CLASS_NAMES[c]} seats of {s.licensed} "
-                      "licensed",
-                      f"add {s.used - s.licensed} {_CLASS_NAMES[c]} seats to a member's "
-                      f"license, or remove {s.used - s.licensed} {_CLASS_NAMES[c]} "
-                      "subscribers")
-            for c in SEAT_CLASSES if not (s := pool.seats[c]).compliant]
+            violation(
+                ViolationKey.pool(pool.id, c.value),
+                f"the pool uses {s.used} {_CLASS_NAMES[c]} seats of {s.licensed} licensed",
+                f"add {s.used - s.licensed} {_CLASS_NAMES[c]} seats to a member's "
+                f"license, or remove {s.used - s.licensed} {_CLASS_NAMES[c]} "
+                "subscribers",
+            )
+            for c in SEAT_CLASSES
+            if not (s := pool.seats[c]).compliant
+        ]
         member_states = []
         for member in pool.servers:
             loc = by_guid.get(member.guid)
             license_data = report.license(loc)
             ports = license_data.voice_ports if license_data is not None else 0
             own = server_limits(member.name, member.guid, ports, member.used.vm)
-            assessment = _assess("server", member.name, loc.version if loc else None,
-                                 [*pool_violations, *own], now, limits, member.guid)
+            assessment = _assess(
+                "server",
+                member.name,
+                loc.version if loc else None,
+                [*pool_violations, *own],
+                now,
+                limits,
+                member.guid,
+            )
             servers.append(assessment)
             member_states.append(assessment)
         worst = max(member_states, key=lambda a: SEVERITY[a.state], default=None)
@@ -191,15 +231,29 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
         else:
             # The pool is in its worst member's state, since that state's start; in
             # grace until the first member's grace ends.
-            graces = [a.until for a in member_states
-                      if a.state is State.GRACE and a.until is not None]
+            graces = [
+                a.until for a in member_states if a.state is State.GRACE and a.until is not None
+            ]
             until = min(graces) if worst.state is State.GRACE and graces else None
-            pools.append(Assessment("pool", pool.id, worst.state, worst.since, until,
-                                    tuple(pool_violations)))
+            pools.append(
+                Assessment("pool", pool.id, worst.state, worst.since, until, tuple(pool_violations))
+            )
     if report.orphans_significant:
-        pools = [_unverified(a, report) if a.state is State.COMPLIANT else
-                 Assessment(a.scope, a.name, a.state, a.since, a.until, a.violations, a.guid,
-                            _orphan_note(report)) for a in pools]
+        pools = [
+            _unverified(a, report)
+            if a.state is State.COMPLIANT
+            else Assessment(
+                a.scope,
+                a.name,
+                a.state,
+                a.since,
+                a.until,
+                a.violations,
+                a.guid,
+                _orphan_note(report),
+            )
+            for a in pools
+        ]
     members = {s.guid for p in report.pools for s in p.servers}
     homes = match_homes(everything, homed)
     position = {id(loc): i for i, loc in enumerate(everything)}
@@ -210,8 +264,12 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
             secondaries.setdefault(primary, []).append(i)
     for exclusion in report.excluded:
         loc = by_guid.get(exclusion.guid)
-        if exclusion.guid in members or loc is None or loc.attachment is None \
-                or (report.roles.failover and loc.failover_of is not None):
+        if (
+            exclusion.guid in members
+            or loc is None
+            or loc.attachment is None
+            or (report.roles.failover and loc.failover_of is not None)
+        ):
             continue
         data = report.license(loc)
         if data is None:
@@ -222,12 +280,16 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
         for i in secondaries.get(index, ()):
             used = used + homes.seats(i)
         used, _sources = effective_used(used, data, report.roles)
-        own = [violation(ViolationKey.server(loc.guid, c.value),
-                         f"uses {u} {_CLASS_NAMES[c]} seats of {lic} on its own license "
-                         "(it is not in a pool)",
-                         f"add {u - lic} {_CLASS_NAMES[c]} seats to its license or move "
-                         f"{u - lic} subscribers to another server")
-               for c, u, lic in _seats_over(used, data.licensed)]
+        own = [
+            violation(
+                ViolationKey.server(loc.guid, c.value),
+                f"uses {u} {_CLASS_NAMES[c]} seats of {lic} on its own license "
+                "(it is not in a pool)",
+                f"add {u - lic} {_CLASS_NAMES[c]} seats to its license or move "
+                f"{u - lic} subscribers to another server",
+            )
+            for c, u, lic in _seats_over(used, data.licensed)
+        ]
         own += server_limits(loc.name, loc.guid, data.voice_ports, used.vm)
         servers.append(_assess("server", loc.name, loc.version, own, now, limits, loc.guid))
     servers.sort(key=lambda a: (a.name, a.guid))
@@ -235,11 +297,21 @@ def assess(report: PoolReport, locations: Iterable[Location], homed: Mapping[str
 
 
 def _orphan_note(report: PoolReport) -> str:
-    return (f"{report.orphaned.vm:,} of {report.subscribers:,} subscribers "
-            f"({report.orphan_share:.1%}) have a home that matches no Location, and no "
-            "pool counts them; run `poolsync schema discover` to check the profile")
+    return (
+        f"{report.orphaned.vm:,} of {report.subscribers:,} subscribers "
+        f"({report.orphan_share:.1%}) have a home that matches no Location, and no "
+        "pool counts them; run `poolsync schema discover` to check the profile"
+    )
 
 
 def _unverified(assessment: Assessment, report: PoolReport) -> Assessment:
-    return Assessment(assessment.scope, assessment.name, State.UNVERIFIED, None, None, (),
-                      assessment.guid, _orphan_note(report))
+    return Assessment(
+        assessment.scope,
+        assessment.name,
+        State.UNVERIFIED,
+        None,
+        None,
+        (),
+        assessment.guid,
+        _orphan_note(report),
+    )

@@ -176,7 +176,7 @@ class DeletionGuard:
 @dataclass(frozen=True)
 class SyncConfig:
     method: SyncMethod
-    max_age: float            # seconds; an older watermark forces a total resync
+    max_age: float  # seconds; an older watermark forces a total resync
     deletions: DeletionGuard
 
 
@@ -270,13 +270,25 @@ class Config:
 def load_config(path: Path) -> Config:
     """Read and validate the config file at ``path``; raises :class:`ConfigError`,
     also when another user owns it or can write it (:mod:`poolsync.trust`)."""
-    root = load_yaml_bytes(path, read_trusted(path, error=ConfigError, kind="config"),
-                           error=ConfigError)
+    root = load_yaml_bytes(
+        path, read_trusted(path, error=ConfigError, kind="config"), error=ConfigError
+    )
     # Imported here: the servers section builds on this module's helpers.
     from poolsync.servers.config import parse_servers
 
-    root.check_keys(("forest", "directory", "profile", "store", "sync", "compliance", "doctor",
-                     "capacity", "servers"))
+    root.check_keys(
+        (
+            "forest",
+            "directory",
+            "profile",
+            "store",
+            "sync",
+            "compliance",
+            "doctor",
+            "capacity",
+            "servers",
+        )
+    )
     base_dir = path.absolute().parent
     forest = _forest(root)
     directory = _directory(root.child("directory"), forest=forest, base_dir=base_dir)
@@ -285,8 +297,8 @@ def load_config(path: Path) -> Config:
         forest=forest,
         directory=directory,
         profile=_profile(root, base_dir=base_dir),
-        store=base_dir / _path_text(root, "store",
-                                    root.optional_str("store", default=DEFAULT_STORE)),
+        store=base_dir
+        / _path_text(root, "store", root.optional_str("store", default=DEFAULT_STORE)),
         sync=_sync(root.child_or_empty("sync")),
         compliance=_compliance(root.child_or_empty("compliance")),
         doctor=_doctor(root.child_or_empty("doctor"), base_dir=base_dir),
@@ -300,8 +312,11 @@ def _days(node: Node, key: str, default: int) -> int:
         return default
     raw = node.raw(key)
     try:
-        seconds = parse_duration(str(raw)) if isinstance(raw, str | int) \
-            and not isinstance(raw, bool) else parse_duration("")
+        seconds = (
+            parse_duration(str(raw))
+            if isinstance(raw, str | int) and not isinstance(raw, bool)
+            else parse_duration("")
+        )
     except ValueError:
         raise node.expected("a number of days such as 90d", raw, key=key) from None
     days = round(seconds / 86400)
@@ -322,8 +337,9 @@ def _capacity(node: Node, *, base_dir: Path) -> CapacityConfig:
         entry.check_keys(("files", "mac"))
         files = _str_list(entry, "files")
         if not files:
-            raise entry.error("expected at least one license file path, got an empty list "
-                              "(or none)", key="files")
+            raise entry.error(
+                "expected at least one license file path, got an empty list (or none)", key="files"
+            )
         paths = [base_dir / _path_text(entry, f"files[{i}]", f) for i, f in enumerate(files)]
         if len({p.resolve() for p in paths}) != len(paths):
             raise entry.error("a license file is listed twice; each counts once", key="files")
@@ -351,18 +367,20 @@ def _doctor(node: Node, *, base_dir: Path) -> DoctorConfig:
         if not isinstance(name, str):
             raise servers.expected("a server name", name)
         if name.lower() in seen:
-            raise servers.error(f"{name!r} is listed twice (names are case-insensitive)",
-                                key=name)
+            raise servers.error(f"{name!r} is listed twice (names are case-insensitive)", key=name)
         seen.add(name.lower())
         entry = servers.child(name)
         entry.check_keys(("dc", "gc"))
-        monitors.append(ServerMonitors(server=name, dc=entry.optional_str("dc"),
-                                       gc=entry.optional_str("gc")))
+        monitors.append(
+            ServerMonitors(server=name, dc=entry.optional_str("dc"), gc=entry.optional_str("gc"))
+        )
     return DoctorConfig(
         servers=tuple(monitors),
         expected=tuple(_str_list(node, "expected")),
-        other_forests=tuple(base_dir / _path_text(node, f"other_forests[{i}]", item)
-                            for i, item in enumerate(_str_list(node, "other_forests"))),
+        other_forests=tuple(
+            base_dir / _path_text(node, f"other_forests[{i}]", item)
+            for i, item in enumerate(_str_list(node, "other_forests"))
+        ),
     )
 
 
@@ -407,16 +425,18 @@ def _sync(node: Node) -> SyncConfig:
     if "max_age" in node:
         raw = node.raw("max_age")
         try:
-            max_age = parse_duration(str(raw)) if isinstance(raw, str | int) \
-                and not isinstance(raw, bool) else parse_duration("")
+            max_age = (
+                parse_duration(str(raw))
+                if isinstance(raw, str | int) and not isinstance(raw, bool)
+                else parse_duration("")
+            )
         except ValueError:
             raise node.expected("a duration such as 12h or 7d", raw, key="max_age") from None
     deletions = node.child_or_empty("deletions")
     deletions.check_keys(("max_objects", "max_percent"))
     percent = None
     if deletions.data.get("max_percent") is not None:
-        percent = deletions.optional_number("max_percent", default=100.0, minimum=0,
-                                            maximum=100)
+        percent = deletions.optional_number("max_percent", default=100.0, minimum=0, maximum=100)
     return SyncConfig(
         method=node.choice("method", SYNC_METHODS, default="usn"),
         max_age=max_age,
@@ -436,15 +456,18 @@ def _forest(root: Node) -> str:
 
 
 def _directory(node: Node, *, forest: str, base_dir: Path) -> DirectoryConfig:
-    node.check_keys(("dc", "gc", "bind", "tls", "page_size", "max_entries", "timeouts",
-                     "retries", "ldif"))
+    node.check_keys(
+        ("dc", "gc", "bind", "tls", "page_size", "max_entries", "timeouts", "retries", "ldif")
+    )
     ldif = _ldif_files(node, base_dir=base_dir)
     if ldif and "dc" not in node:
         # An export needs no DC: nothing connects, binds or negotiates TLS.
         for key in ("gc", "bind", "tls"):
             if key in node:
-                raise node.error("not used with ldif and no dc (an export is read from "
-                                 "its files); remove it", key=key)
+                raise node.error(
+                    "not used with ldif and no dc (an export is read from its files); remove it",
+                    key=key,
+                )
         dcs: tuple[Endpoint, ...] = ()
         gcs: tuple[Endpoint, ...] = ()
         bind = BindConfig(method="anonymous", user=None, password=None)
@@ -493,12 +516,19 @@ def _url_host(host: str) -> str:
 
 def _default_gc(dc: Endpoint) -> Endpoint:
     port = _PORTS["gc", dc.use_ssl]
-    return Endpoint(url=f"{dc.scheme}://{_url_host(dc.host)}:{port}", scheme=dc.scheme,
-                    host=dc.host, port=port, use_ssl=dc.use_ssl, base_dn="")
+    return Endpoint(
+        url=f"{dc.scheme}://{_url_host(dc.host)}:{port}",
+        scheme=dc.scheme,
+        host=dc.host,
+        port=port,
+        use_ssl=dc.use_ssl,
+        base_dn="",
+    )
 
 
-def _endpoints(node: Node, *, role: Literal["dc", "gc"],
-               default_base_dn: str) -> tuple[Endpoint, ...]:
+def _endpoints(
+    node: Node, *, role: Literal["dc", "gc"], default_base_dn: str
+) -> tuple[Endpoint, ...]:
     """``url`` is one URL or a list of them (failover order), all sharing ``base_dn``."""
     node.check_keys(("url", "base_dn"))
     if "url" not in node:
@@ -506,8 +536,9 @@ def _endpoints(node: Node, *, role: Literal["dc", "gc"],
     raw = node.raw("url")
     if isinstance(raw, list):
         if not raw:
-            raise node.error("expected a URL or a non-empty list of URLs, got an empty list",
-                             key="url")
+            raise node.error(
+                "expected a URL or a non-empty list of URLs, got an empty list", key="url"
+            )
         keys = [f"url[{i}]" for i in range(len(raw))]
         urls = raw
     else:
@@ -516,13 +547,13 @@ def _endpoints(node: Node, *, role: Literal["dc", "gc"],
     for key, url in zip(keys, urls, strict=True):
         if not isinstance(url, str) or not url:
             raise node.expected("an ldap:// or ldaps:// URL", url, key=key)
-        endpoints.append(_endpoint(node, url, key=key, role=role,
-                                   default_base_dn=default_base_dn))
+        endpoints.append(_endpoint(node, url, key=key, role=role, default_base_dn=default_base_dn))
     return tuple(endpoints)
 
 
-def _endpoint(node: Node, url: str, *, key: str, role: Literal["dc", "gc"],
-              default_base_dn: str) -> Endpoint:
+def _endpoint(
+    node: Node, url: str, *, key: str, role: Literal["dc", "gc"], default_base_dn: str
+) -> Endpoint:
     what = "an ldap:// or ldaps:// URL"
     try:
         parts = urlsplit(url)

@@ -59,7 +59,7 @@ def _unescape(value: str, dn: str) -> str:
             out += ch.encode("utf-8", "surrogatepass")
             i += 1
             continue
-        pair = value[i + 1:i + 3]
+        pair = value[i + 1 : i + 3]
         if len(pair) == 2 and pair[0] in _HEX and pair[1] in _HEX:
             out.append(int(pair, 16))
             i += 3
@@ -113,8 +113,11 @@ def escape(value: str) -> str:
     """``value`` escaped to stand in a DN (RFC 4514 section 2.4)."""
     out = []
     for i, ch in enumerate(value):
-        if ch in '\\,+"<>;=' or (ch == "#" and i == 0) \
-                or (ch == " " and (i == 0 or i == len(value) - 1)):
+        if (
+            ch in '\\,+"<>;='
+            or (ch == "#" and i == 0)
+            or (ch == " " and (i == 0 or i == len(value) - 1))
+        ):
             out.append("\\" + ch)
         elif ch == "\x00":
             out.append("\\00")
@@ -129,7 +132,7 @@ def split_first(dn: str) -> tuple[str, str]:
     if len(pieces) < 2:
         return dn.strip(), ""
     first = len(pieces[0][0])
-    return dn[:first].strip(), dn[first + 1:].strip()
+    return dn[:first].strip(), dn[first + 1 :].strip()
 
 
 def parent(dn: str) -> str:
@@ -140,5 +143,6 @@ def parent(dn: str) -> str:
 def key(dn: str) -> DnKey:
     """``dn`` as compared (see :data:`DnKey`): ``CN=a+SN=b`` equals ``sn=B+cn=A``.
     ValueError when ``dn`` is not a DN."""
-    return tuple(tuple(sorted((kind.lower(), value.casefold()) for kind, value in rdn))
-                 for rdn in parse(dn))
+    return tuple(
+        tuple(sorted((kind.lower(), value.casefold()) for kind, value in rdn)) for rdn in parse(dn)
+    )

@@ -61,9 +61,18 @@ CONFIG_FILTER: Final = (
     "(objectClass=nTDSConnection)(objectClass=siteLink))"
 )
 CONFIG_ATTRIBUTES: Final = (
-    "objectClass", "objectGUID", "name", "cn", "dNSHostName", "options", "invocationId",
-    "fromServer", "enabledConnection", "siteList", "whenChanged",
-)  # fmt: skip
+    "objectClass",
+    "objectGUID",
+    "name",
+    "cn",
+    "dNSHostName",
+    "options",
+    "invocationId",
+    "fromServer",
+    "enabledConnection",
+    "siteList",
+    "whenChanged",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +145,13 @@ class ForestConfig:
         """Whether changes flow over ``connection``: enabled, the source sends and the
         target accepts."""
         source, target = self.dc(connection.source), self.dc(connection.target)
-        return (connection.enabled and source is not None and target is not None
-                and not source.outbound_disabled and not target.inbound_disabled)
+        return (
+            connection.enabled
+            and source is not None
+            and target is not None
+            and not source.outbound_disabled
+            and not target.inbound_disabled
+        )
 
     def replication_path(self, source: str, target: str) -> tuple[str, ...] | None:
         """The shortest chain of DC names along which a change made on ``source``
@@ -194,25 +208,34 @@ class Break:
     the sending one for ``sender-outbound-disabled``; ``connection`` the connection
     concerned, if any."""
 
-    kind: Literal["inbound-disabled", "no-connections", "connection-disabled",
-                  "sender-outbound-disabled"]
+    kind: Literal[
+        "inbound-disabled", "no-connections", "connection-disabled", "sender-outbound-disabled"
+    ]
     dc: DomainController
     connection: Connection | None = None
 
     def sentence(self) -> str:
         dc, conn = self.dc, self.connection
         if self.kind == "inbound-disabled":
-            return (f"{dc.name} has inbound replication disabled "
-                    f"(DISABLE_INBOUND_REPL in the options of {dc.dsa_dn})")
+            return (
+                f"{dc.name} has inbound replication disabled "
+                f"(DISABLE_INBOUND_REPL in the options of {dc.dsa_dn})"
+            )
         if self.kind == "no-connections":
-            return (f"{dc.name} has no replication connection objects "
-                    f"(nTDSConnection under {dc.dsa_dn})")
+            return (
+                f"{dc.name} has no replication connection objects "
+                f"(nTDSConnection under {dc.dsa_dn})"
+            )
         assert conn is not None
         if self.kind == "connection-disabled":
-            return (f"the connection {conn.source} -> {conn.target} is disabled "
-                    f"(enabledConnection FALSE on {conn.dn})")
-        return (f"{dc.name} has outbound replication disabled (DISABLE_OUTBOUND_REPL), so "
-                f"{conn.source} -> {conn.target} carries nothing")
+            return (
+                f"the connection {conn.source} -> {conn.target} is disabled "
+                f"(enabledConnection FALSE on {conn.dn})"
+            )
+        return (
+            f"{dc.name} has outbound replication disabled (DISABLE_OUTBOUND_REPL), so "
+            f"{conn.source} -> {conn.target} carries nothing"
+        )
 
 
 def site_of(dn: str) -> str | None:
@@ -277,8 +300,9 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
         elif "server" in classes:
             servers[_same(entry.dn)] = entry
         elif "sitelink" in classes:
-            names = tuple(sorted(parts[0][1] for dn in entry.texts("siteList")
-                                 if (parts := rdns(dn))))
+            names = tuple(
+                sorted(parts[0][1] for dn in entry.texts("siteList") if (parts := rdns(dn)))
+            )
             links.append((_name(entry), names))
         elif "site" in classes:
             sites.append(Site(name=_name(entry), dn=entry.dn))
@@ -293,17 +317,19 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
         else:
             continue  # not under a server object: no DC to speak of
         options = _int(dsa, "options")
-        dcs.append(DomainController(
-            name=server_name,
-            site=site_of(dsa.dn) or "",
-            dsa_dn=dsa.dn,
-            dns_host=server.text("dNSHostName") if server is not None else None,
-            dsa_guid=_guid(dsa, "objectGUID"),
-            invocation_id=_guid(dsa, "invocationId"),
-            gc=bool(options & DSA_IS_GC),
-            inbound_disabled=bool(options & DSA_DISABLE_INBOUND_REPL),
-            outbound_disabled=bool(options & DSA_DISABLE_OUTBOUND_REPL),
-        ))
+        dcs.append(
+            DomainController(
+                name=server_name,
+                site=site_of(dsa.dn) or "",
+                dsa_dn=dsa.dn,
+                dns_host=server.text("dNSHostName") if server is not None else None,
+                dsa_guid=_guid(dsa, "objectGUID"),
+                invocation_id=_guid(dsa, "invocationId"),
+                gc=bool(options & DSA_IS_GC),
+                inbound_disabled=bool(options & DSA_DISABLE_INBOUND_REPL),
+                outbound_disabled=bool(options & DSA_DISABLE_OUTBOUND_REPL),
+            )
+        )
     by_dsa = {_same(dc.dsa_dn): dc.name for dc in dcs}
     connections: list[Connection] = []
     for conn in conns:
@@ -314,10 +340,16 @@ def decode_forest(entries: Iterable[Entry]) -> ForestConfig:
         parts = rdns(from_dn)
         source = by_dsa.get(_same(from_dn)) or (parts[1][1] if len(parts) > 1 else from_dn)
         enabled = (conn.text("enabledConnection") or "TRUE").upper() != "FALSE"
-        connections.append(Connection(
-            name=_name(conn), dn=conn.dn, source=source, target=target, enabled=enabled,
-            generated=bool(_int(conn, "options") & CONNECTION_IS_GENERATED),
-        ))
+        connections.append(
+            Connection(
+                name=_name(conn),
+                dn=conn.dn,
+                source=source,
+                target=target,
+                enabled=enabled,
+                generated=bool(_int(conn, "options") & CONNECTION_IS_GENERATED),
+            )
+        )
     return ForestConfig(
         sites=tuple(sorted(sites, key=lambda s: s.name.lower())),
         dcs=tuple(sorted(dcs, key=lambda d: d.name.lower())),
@@ -361,8 +393,11 @@ def merge_views(views: Mapping[str, ForestConfig]) -> ForestConfig:
     return ForestConfig(
         sites=tuple(sorted(sites.values(), key=lambda s: s.name.lower())),
         dcs=tuple(sorted(dcs.values(), key=lambda d: d.name.lower())),
-        connections=tuple(sorted((c for cs in conns.values() for c in cs),
-                                 key=lambda c: (c.target, c.source, c.name))),
+        connections=tuple(
+            sorted(
+                (c for cs in conns.values() for c in cs), key=lambda c: (c.target, c.source, c.name)
+            )
+        ),
         site_links=tuple(sorted(links.items())),
     )
 
@@ -395,10 +430,18 @@ def parse_repl_metadata(raw: bytes | None) -> tuple[AttributeStamp, ...]:
     stamps: list[AttributeStamp] = []
     for i in range(count):
         attid, ver, seconds, origin, o_usn, l_usn = _STAMP.unpack_from(
-            raw, _HEADER.size + i * _STAMP.size)
-        stamps.append(AttributeStamp(attid=attid, version=ver, changed=_nttime(seconds),
-                                     origin=_invocation_id(origin),
-                                     origin_usn=o_usn, local_usn=l_usn))
+            raw, _HEADER.size + i * _STAMP.size
+        )
+        stamps.append(
+            AttributeStamp(
+                attid=attid,
+                version=ver,
+                changed=_nttime(seconds),
+                origin=_invocation_id(origin),
+                origin_usn=o_usn,
+                local_usn=l_usn,
+            )
+        )
     return tuple(stamps)
 
 

@@ -91,8 +91,15 @@ def match_homes(locations: Sequence[Location], homed: Mapping[str, Seats]) -> Ho
         per_location[found] = per_location.get(found, Seats()) + seats
         if seats.vm:
             ways.setdefault(found, set()).add(kind[key])
-    how = {index: tuple(m for m in ("object_id", "objectGUID") if m in found)
-           for index, found in ways.items()}
-    return HomeMatch(owner=owner, per_location=per_location, how=how, orphaned=orphaned,
-                     orphan_keys=tuple(sorted(orphan_keys)),
-                     subscribers=sum(seats.vm for seats in homed.values()))
+    how = {
+        index: tuple(m for m in ("object_id", "objectGUID") if m in found)
+        for index, found in ways.items()
+    }
+    return HomeMatch(
+        owner=owner,
+        per_location=per_location,
+        how=how,
+        orphaned=orphaned,
+        orphan_keys=tuple(sorted(orphan_keys)),
+        subscribers=sum(seats.vm for seats in homed.values()),
+    )

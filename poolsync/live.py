@@ -79,14 +79,18 @@ def compare(location: Location, reading: ServerReading) -> LiveView:
         return LiveView(reading, (("attachment", what, "license read"),))
     differences = []
     if data.licensed != reading.licensed:
-        differences.append(("licensed VM/UM/Inbox", _seats_text(data.licensed),
-                            _seats_text(reading.licensed)))
+        differences.append(
+            ("licensed VM/UM/Inbox", _seats_text(data.licensed), _seats_text(reading.licensed))
+        )
     if reading.pooling_enabled is not None and data.pooling_enabled != reading.pooling_enabled:
         differences.append(("pooling", _yes(data.pooling_enabled), _yes(reading.pooling_enabled)))
-    if (reading.secondary_licensed is not None
-            and data.secondary_licensed != reading.secondary_licensed):
-        differences.append(("secondary licensed", _yes(data.secondary_licensed),
-                            _yes(reading.secondary_licensed)))
+    if (
+        reading.secondary_licensed is not None
+        and data.secondary_licensed != reading.secondary_licensed
+    ):
+        differences.append(
+            ("secondary licensed", _yes(data.secondary_licensed), _yes(reading.secondary_licensed))
+        )
     return LiveView(reading, tuple(differences))
 
 
@@ -94,8 +98,9 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def live_locations(locations: Sequence[Location],
-                   readings: Mapping[str, ServerReading]) -> tuple[list[Location], list[str]]:
+def live_locations(
+    locations: Sequence[Location], readings: Mapping[str, ServerReading]
+) -> tuple[list[Location], list[str]]:
     """``locations`` with each attachment replaced by one made from its server's
     reading (``readings`` by lower-cased name, from :func:`best_readings`), and the
     names of the servers without a usable reading (they keep the directory's copy).
@@ -116,10 +121,15 @@ def live_locations(locations: Sequence[Location],
             continue
         directory = _directory_data(location)
         data = license_data(
-            licensed=reading.licensed, pooling=bool(reading.pooling_enabled),
+            licensed=reading.licensed,
+            pooling=bool(reading.pooling_enabled),
             secondary=bool(reading.secondary_licensed),
             ports=directory.voice_ports if directory is not None else 0,
-            published=reading.published_used)
-        out.append(dataclasses.replace(location, attachment=format_attachment(data),
-                                       attachment_refused=None))
+            published=reading.published_used,
+        )
+        out.append(
+            dataclasses.replace(
+                location, attachment=format_attachment(data), attachment_refused=None
+            )
+        )
     return out, missing

@@ -77,8 +77,9 @@ class PoolSeats:
 
     def __post_init__(self) -> None:
         if self.seat_class not in _SEAT_CLASS_ORDER:
-            raise ValueError(f"seat class {self.seat_class!r} is not one of "
-                             f"{', '.join(_SEAT_CLASS_ORDER)}")
+            raise ValueError(
+                f"seat class {self.seat_class!r} is not one of {', '.join(_SEAT_CLASS_ORDER)}"
+            )
         _check_count(f"pool {self.pool!r} {self.seat_class} used", self.used)
         _check_count(f"pool {self.pool!r} {self.seat_class} licensed", self.licensed)
 
@@ -150,8 +151,13 @@ def _check_count(what: str, value: int) -> None:
 def pool_seats(report: PoolReport) -> tuple[PoolSeats, ...]:
     """The seats of every pool in ``report``, one entry per pool and seat class."""
     return tuple(
-        PoolSeats(pool=pool.id, seat_class=seat_class.value, used=seats.used,
-                  licensed=seats.licensed, compliant=seats.compliant)
+        PoolSeats(
+            pool=pool.id,
+            seat_class=seat_class.value,
+            used=seats.used,
+            licensed=seats.licensed,
+            compliant=seats.compliant,
+        )
         for pool in report.pools
         for seat_class in SEAT_CLASSES
         if (seats := pool.seats.get(seat_class)) is not None
@@ -224,50 +230,76 @@ def render_metrics(m: RunMetrics) -> str:
     changes.update(m.changes)
     pools = sorted(m.pools, key=lambda s: (s.pool, _SEAT_CLASS_ORDER[s.seat_class]))
     families: list[tuple[str, str, list[_Sample]]] = [
-        ("poolsync_run_timestamp_seconds",
-         "When the last poolsync run finished, as a Unix time.",
-         [((), _timestamp(m.finished_at))]),
-        ("poolsync_run_duration_seconds",
-         "How long the last poolsync run took.",
-         [((), m.duration_seconds)]),
-        ("poolsync_run_outcome",
-         "The last run's outcome: 1 for the outcome it had, 0 for the others.",
-         [((("outcome", o),), int(o == m.outcome)) for o in OUTCOMES]),
-        ("poolsync_run_mode",
-         "The last run's mode: 1 for the mode it ran in, 0 for the others.",
-         [((("mode", mode),), int(mode == m.mode)) for mode in MODES]),
-        ("poolsync_run_exit_code",
-         "The exit code of the last poolsync run.",
-         [((), m.exit_code)]),
-        ("poolsync_last_success_timestamp_seconds",
-         "When the last run that committed to the store finished, as a Unix time "
-         "(0 if none ever did).",
-         [((), _timestamp(m.last_success_at))]),
-        ("poolsync_objects",
-         "Objects the store holds after the last run, per pass and kind.",
-         [((("pass", p), ("kind", k)), n) for (p, k), n in sorted(m.objects.items())]),
-        ("poolsync_run_changes",
-         "Objects the last run inserted, updated or deleted in the store, per kind.",
-         [((("kind", k), ("op", op)), n) for (k, op), n in sorted(changes.items(),
-                                                                  key=_change_order)]),
-        ("poolsync_pass_forced_total_resync",
-         "1 for each pass the last run read in full although it was not asked to, "
-         "with the reason.",
-         [((("pass", p), ("reason", r)), 1) for p, r in sorted(m.forced_total.items())]),
-        ("poolsync_pool_seats_used",
-         "Seats of a class that a license pool uses.",
-         [((("pool", s.pool), ("class", s.seat_class)), s.used) for s in pools]),
-        ("poolsync_pool_seats_licensed",
-         "Seats of a class that a license pool has licensed.",
-         [((("pool", s.pool), ("class", s.seat_class)), s.licensed) for s in pools]),
-        ("poolsync_pool_compliant",
-         "1 if the pool uses no more seats of any class than it has licensed, else 0.",
-         [((("pool", p),), int(ok)) for p, ok in sorted(_compliant_by_pool(pools).items())]),
-        ("poolsync_compliance_state",
-         "1 for the compliance state each pool and server is in (compliant, unverified, "
-         "grace, restart-every-48h, four-hour-shutdown).",
-         [((("scope", scope), ("name", name), ("state", state)), 1)
-          for scope, name, state in sorted(m.states)]),
+        (
+            "poolsync_run_timestamp_seconds",
+            "When the last poolsync run finished, as a Unix time.",
+            [((), _timestamp(m.finished_at))],
+        ),
+        (
+            "poolsync_run_duration_seconds",
+            "How long the last poolsync run took.",
+            [((), m.duration_seconds)],
+        ),
+        (
+            "poolsync_run_outcome",
+            "The last run's outcome: 1 for the outcome it had, 0 for the others.",
+            [((("outcome", o),), int(o == m.outcome)) for o in OUTCOMES],
+        ),
+        (
+            "poolsync_run_mode",
+            "The last run's mode: 1 for the mode it ran in, 0 for the others.",
+            [((("mode", mode),), int(mode == m.mode)) for mode in MODES],
+        ),
+        ("poolsync_run_exit_code", "The exit code of the last poolsync run.", [((), m.exit_code)]),
+        (
+            "poolsync_last_success_timestamp_seconds",
+            "When the last run that committed to the store finished, as a Unix time "
+            "(0 if none ever did).",
+            [((), _timestamp(m.last_success_at))],
+        ),
+        (
+            "poolsync_objects",
+            "Objects the store holds after the last run, per pass and kind.",
+            [((("pass", p), ("kind", k)), n) for (p, k), n in sorted(m.objects.items())],
+        ),
+        (
+            "poolsync_run_changes",
+            "Objects the last run inserted, updated or deleted in the store, per kind.",
+            [
+                ((("kind", k), ("op", op)), n)
+                for (k, op), n in sorted(changes.items(), key=_change_order)
+            ],
+        ),
+        (
+            "poolsync_pass_forced_total_resync",
+            "1 for each pass the last run read in full although it was not asked to, "
+            "with the reason.",
+            [((("pass", p), ("reason", r)), 1) for p, r in sorted(m.forced_total.items())],
+        ),
+        (
+            "poolsync_pool_seats_used",
+            "Seats of a class that a license pool uses.",
+            [((("pool", s.pool), ("class", s.seat_class)), s.used) for s in pools],
+        ),
+        (
+            "poolsync_pool_seats_licensed",
+            "Seats of a class that a license pool has licensed.",
+            [((("pool", s.pool), ("class", s.seat_class)), s.licensed) for s in pools],
+        ),
+        (
+            "poolsync_pool_compliant",
+            "1 if the pool uses no more seats of any class than it has licensed, else 0.",
+            [((("pool", p),), int(ok)) for p, ok in sorted(_compliant_by_pool(pools).items())],
+        ),
+        (
+            "poolsync_compliance_state",
+            "1 for the compliance state each pool and server is in (compliant, unverified, "
+            "grace, restart-every-48h, four-hour-shutdown).",
+            [
+                ((("scope", scope), ("name", name), ("state", state)), 1)
+                for scope, name, state in sorted(m.states)
+            ],
+        ),
     ]
     lines: list[str] = []
     for name, help_text, samples in families:
@@ -277,6 +309,7 @@ def render_metrics(m: RunMetrics) -> str:
 
 
 # -- the one I/O function ------------------------------------------------------------------
+
 
 def write_metrics(path: Path, text: str, *, follow_symlinks: bool = False) -> None:
     """Replace ``path`` with ``text`` atomically; raises :class:`MetricsError`.
@@ -288,6 +321,11 @@ def write_metrics(path: Path, text: str, *, follow_symlinks: bool = False) -> No
     or the new one, never a mix; on failure the old file stays and the temporary file
     is removed.
     """
-    write_atomic(path, text, mode=_METRICS_FILE_MODE, follow_symlinks=follow_symlinks,
-                 error=MetricsError, what="the metrics file ")
-
+    write_atomic(
+        path,
+        text,
+        mode=_METRICS_FILE_MODE,
+        follow_symlinks=follow_symlinks,
+        error=MetricsError,
+        what="the metrics file ",
+    )

@@ -70,15 +70,19 @@ class Roles:
         """What the pool report cannot check with these roles, in words."""
         notes = []
         if not self.license_classes:
-            notes.append("UM and Inbox use come from each server's published utilization: "
-                         "the profile names no subscriber.license_class (real Unity "
-                         "subscribers carry none); VM use is the directory's count")
+            notes.append(
+                "UM and Inbox use come from each server's published utilization: "
+                "the profile names no subscriber.license_class (real Unity "
+                "subscribers carry none); VM use is the directory's count"
+            )
         if not self.versions:
-            notes.append("the Unity version check was skipped: the profile names no "
-                         "location.version")
+            notes.append(
+                "the Unity version check was skipped: the profile names no location.version"
+            )
         if not self.failover:
-            notes.append("failover pairs were not detected: the profile names no "
-                         "location.failover_of")
+            notes.append(
+                "failover pairs were not detected: the profile names no location.failover_of"
+            )
         return tuple(notes)
 
 

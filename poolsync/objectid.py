@@ -29,7 +29,8 @@ __all__ = ["ReducedId", "reduce_id"]
 # A dashed GUID, braced or bare, not part of a longer run of hex digits or dashes.
 _GUID: Final = re.compile(
     r"(?<![0-9A-Fa-f-])\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
-    r"[0-9A-Fa-f]{12})\}?(?![0-9A-Fa-f-])")
+    r"[0-9A-Fa-f]{12})\}?(?![0-9A-Fa-f-])"
+)
 # How much of a value is looked at: ids are short; a hostile megabyte is not searched.
 _MAX_SCAN: Final = 4096
 _MAX_HEX: Final = 64
@@ -107,8 +108,9 @@ def reduce_id(raw: bytes) -> ReducedId:
     readings: list[tuple[str, str]] = []
     if wide:
         for offset in (0, 1):
-            text = head[offset:offset + (len(head) - offset) // 2 * 2].decode(
-                "utf-16-le", errors="replace")
+            text = head[offset : offset + (len(head) - offset) // 2 * 2].decode(
+                "utf-16-le", errors="replace"
+            )
             readings.append(("utf-16le", text))
     readings.append(("utf-8", head.decode("latin-1")))
     for encoding, text in readings:
@@ -133,4 +135,4 @@ def _hex(raw: bytes) -> str:
     if len(raw) <= _MAX_HEX:
         return "0x" + raw.hex()
     digest = hashlib.sha256(raw).hexdigest()[:16]
-    return f"0x{raw[:_MAX_HEX // 2].hex()}... ({len(raw)} bytes, sha256 {digest})"
+    return f"0x{raw[: _MAX_HEX // 2].hex()}... ({len(raw)} bytes, sha256 {digest})"

@@ -22,17 +22,22 @@ __all__ = ["PRIVATE", "checked_target", "write_atomic"]
 
 PRIVATE = 0o600  # reports and exports hold the directory's data
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
-          (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def checked_target(path: Path, *, follow_symlinks: bool = False,
-                   error: type[PoolsyncError] = UserError) -> Path:
+def checked_target(
+    path: Path, *, follow_symlinks: bool = False, error: type[PoolsyncError] = UserError
+) -> Path:
     """The file to replace for ``path``: itself, or (``follow_symlinks``) what its link
     resolves to. Raises ``error`` for a symlink without ``follow_symlinks`` and for
     anything but a regular file."""
@@ -44,9 +49,11 @@ def checked_target(path: Path, *, follow_symlinks: bool = False,
         raise error(f"{path}: cannot check it: {exc.strerror or exc}") from exc
     if stat.S_ISLNK(st.st_mode):
         if not follow_symlinks:
-            raise error(f"{path} is a symbolic link (to {path.readlink()}); poolsync "
-                        "replaces only regular files: give the target itself, or add "
-                        "--follow-symlinks")
+            raise error(
+                f"{path} is a symbolic link (to {path.readlink()}); poolsync "
+                "replaces only regular files: give the target itself, or add "
+                "--follow-symlinks"
+            )
         target = path.resolve()
         try:
             st = target.stat()
@@ -54,14 +61,22 @@ def checked_target(path: Path, *, follow_symlinks: bool = False,
             return target
         path = target
     if not stat.S_ISREG(st.st_mode):
-        raise error(f"{path} is {_kind(st.st_mode)}, not a regular file; poolsync writes "
-                    "output only to regular files (use - for standard output)")
+        raise error(
+            f"{path} is {_kind(st.st_mode)}, not a regular file; poolsync writes "
+            "output only to regular files (use - for standard output)"
+        )
     return path
 
 
-def write_atomic(path: Path, text: str | bytes | Iterable[str], *, mode: int = PRIVATE,
-                 follow_symlinks: bool = False, error: type[PoolsyncError] = UserError,
-                 what: str = "") -> None:
+def write_atomic(
+    path: Path,
+    text: str | bytes | Iterable[str],
+    *,
+    mode: int = PRIVATE,
+    follow_symlinks: bool = False,
+    error: type[PoolsyncError] = UserError,
+    what: str = "",
+) -> None:
     """Replace ``path`` with ``text`` (a string, bytes, or pieces written as they come)
     so that a reader sees the old file or the new one, never half of either.
 

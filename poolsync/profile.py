@@ -32,9 +32,19 @@ _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 Syntax = Literal["integer", "string", "boolean", "binary"]
 SYNTAXES: tuple[Syntax, ...] = ("integer", "string", "boolean", "binary")
 #: Standard AD attributes a role may name without listing them: every forest has them.
-STANDARD_ATTRIBUTES: Final = {name.lower(): name for name in (
-    "cn", "name", "displayName", "description", "objectGUID", "distinguishedName",
-    "dNSHostName", "serverName")}
+STANDARD_ATTRIBUTES: Final = {
+    name.lower(): name
+    for name in (
+        "cn",
+        "name",
+        "displayName",
+        "description",
+        "objectGUID",
+        "distinguishedName",
+        "dNSHostName",
+        "serverName",
+    )
+}
 #: Bumped when poolsync reads the same attributes into different values (the object-id
 #: reduction of 0.5): part of the fingerprint, so a store read the old way is re-read.
 _DECODER = b"poolsync-decode-2\n"
@@ -97,20 +107,27 @@ class Profile:
 
     def roles(self) -> Roles:
         """Which optional roles this profile reads (what the pool can check)."""
-        return Roles(license_classes=self.subscriber.license_class is not None,
-                     versions=self.location.version is not None,
-                     failover=self.location.failover_of is not None)
+        return Roles(
+            license_classes=self.subscriber.license_class is not None,
+            versions=self.location.version is not None,
+            failover=self.location.failover_of is not None,
+        )
 
     def role_attributes(self) -> dict[str, str]:
         """Every role's attribute or class name, by role ("location.name" ...)."""
         loc, sub = self.location, self.subscriber
         roles = {
-            "location.object_class": loc.object_class, "location.name": loc.name,
-            "location.object_id": loc.object_id, "location.version": loc.version,
-            "location.failover_of": loc.failover_of, "location.pooling_data": loc.pooling_data,
+            "location.object_class": loc.object_class,
+            "location.name": loc.name,
+            "location.object_id": loc.object_id,
+            "location.version": loc.version,
+            "location.failover_of": loc.failover_of,
+            "location.pooling_data": loc.pooling_data,
             "subscriber.object_class": sub.object_class,
-            "subscriber.object_type": sub.object_type, "subscriber.home": sub.home,
-            "subscriber.dtmf_id": sub.dtmf_id, "subscriber.license_class": sub.license_class,
+            "subscriber.object_type": sub.object_type,
+            "subscriber.home": sub.home,
+            "subscriber.dtmf_id": sub.dtmf_id,
+            "subscriber.license_class": sub.license_class,
         }
         return {role: name for role, name in roles.items() if name is not None}
 
@@ -118,9 +135,11 @@ class Profile:
         """The attribute and class names a forest's schema must hold for this profile
         (standard AD attributes left out)."""
         classes = {self.location.object_class, self.subscriber.object_class}
-        attributes = {name for role, name in self.role_attributes().items()
-                      if not role.endswith("object_class")
-                      and name.lower() not in STANDARD_ATTRIBUTES}
+        attributes = {
+            name
+            for role, name in self.role_attributes().items()
+            if not role.endswith("object_class") and name.lower() not in STANDARD_ATTRIBUTES
+        }
         return attributes, classes
 
     def missing_from(self, attributes: set[str], classes: set[str]) -> list[str]:
@@ -205,15 +224,18 @@ def _attributes(node: Node) -> tuple[AttributeDef, ...]:
             raise node.expected("attribute names (letters, digits, '-')", attr_name)
         spec = node.child(attr_name)
         spec.check_keys(("syntax", "multi", "indexed", "origin", "holds"))
-        attributes.append(AttributeDef(
-            name=attr_name,
-            syntax=spec.choice("syntax", SYNTAXES, default="string"),
-            multi=spec.optional_bool("multi", default=False),
-            indexed=spec.optional_bool("indexed", default=False),
-            origin=spec.choice("origin", ("confirmed", "poolsync", "discovered"),
-                               default="poolsync"),
-            holds=spec.optional_str("holds", default=""),
-        ))
+        attributes.append(
+            AttributeDef(
+                name=attr_name,
+                syntax=spec.choice("syntax", SYNTAXES, default="string"),
+                multi=spec.optional_bool("multi", default=False),
+                indexed=spec.optional_bool("indexed", default=False),
+                origin=spec.choice(
+                    "origin", ("confirmed", "poolsync", "discovered"), default="poolsync"
+                ),
+                holds=spec.optional_str("holds", default=""),
+            )
+        )
     return tuple(attributes)
 
 
@@ -237,9 +259,12 @@ def _parse(path: Path, raw: bytes, root: Node) -> Profile:
             return None
         value = _name(node, key)
         if value.lower() not in known and value.lower() not in STANDARD_ATTRIBUTES:
-            raise node.expected("an attribute listed under 'attributes' or a standard AD "
-                                "attribute (" + ", ".join(STANDARD_ATTRIBUTES.values()) + ")",
-                                value, key=key)
+            raise node.expected(
+                "an attribute listed under 'attributes' or a standard AD "
+                "attribute (" + ", ".join(STANDARD_ATTRIBUTES.values()) + ")",
+                value,
+                key=key,
+            )
         return value
 
     def required(node: Node, key: str) -> str:
@@ -248,8 +273,7 @@ def _parse(path: Path, raw: bytes, root: Node) -> Profile:
         return value
 
     loc = root.child("location")
-    loc.check_keys(("object_class", "name", "object_id", "version", "failover_of",
-                    "pooling_data"))
+    loc.check_keys(("object_class", "name", "object_id", "version", "failover_of", "pooling_data"))
     location = LocationNames(
         object_class=_name(loc, "object_class"),
         name=required(loc, "name"),
@@ -259,15 +283,27 @@ def _parse(path: Path, raw: bytes, root: Node) -> Profile:
         pooling_data=required(loc, "pooling_data"),
     )
     sub = root.child("subscriber")
-    sub.check_keys(("object_class", "aux_class", "object_type", "object_type_value", "home",
-                    "dtmf_id", "license_class", "license_class_values"))
+    sub.check_keys(
+        (
+            "object_class",
+            "aux_class",
+            "object_type",
+            "object_type_value",
+            "home",
+            "dtmf_id",
+            "license_class",
+            "license_class_values",
+        )
+    )
     license_class = attr(sub, "license_class", optional=True)
     um_value, inbox_value = "UM", "VMI"
     values = sub.optional_child("license_class_values")
     if values is not None:
         if license_class is None:
-            raise sub.error("license_class_values needs license_class (the attribute that "
-                            "holds them)", key="license_class_values")
+            raise sub.error(
+                "license_class_values needs license_class (the attribute that holds them)",
+                key="license_class_values",
+            )
         values.check_keys(("um", "inbox"))
         um_value = values.optional_str("um", default=um_value)
         inbox_value = values.optional_str("inbox", default=inbox_value)

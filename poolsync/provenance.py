@@ -20,8 +20,7 @@ from urllib.parse import unquote
 if TYPE_CHECKING:
     from poolsync.records import PassRecord
 
-__all__ = ["EXPORT_LIMITS", "SCHEME", "DataOrigin", "data_origin", "export_files",
-           "is_export"]
+__all__ = ["EXPORT_LIMITS", "SCHEME", "DataOrigin", "data_origin", "export_files", "is_export"]
 
 #: The scheme of an export's endpoint URL ("ldif:/abs/path.ldif"; several files joined
 #: by ",", each percent-quoted): the store's pass records keep it, so every report can
@@ -38,18 +37,21 @@ def export_files(endpoint_url: str) -> tuple[str, ...]:
     """The files an export's endpoint URL names (see ``LdifSource.endpoint``)."""
     if not is_export(endpoint_url):
         return ()
-    return tuple(unquote(part) for part in endpoint_url[len(SCHEME) + 1:].split(","))
+    return tuple(unquote(part) for part in endpoint_url[len(SCHEME) + 1 :].split(","))
+
 
 #: What a report from an export cannot know, said once wherever an export's data shows.
-EXPORT_LIMITS = ("a snapshot: changes since then, replication between DCs and what each "
-                 "DC holds are not in it (docs/offline.md)")
+EXPORT_LIMITS = (
+    "a snapshot: changes since then, replication between DCs and what each "
+    "DC holds are not in it (docs/offline.md)"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class DataOrigin:
     kind: Literal["export", "directory"]
     endpoints: tuple[str, ...]  # as the passes recorded them
-    at: dt.datetime             # aware: when the export was taken, or last read
+    at: dt.datetime  # aware: when the export was taken, or last read
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -63,15 +65,16 @@ class DataOrigin:
     def line(self) -> str:
         """One line for people."""
         if self.kind == "export":
-            return (f"From an LDIF export ({', '.join(self.files)}) taken {self.at_text}: "
-                    f"{EXPORT_LIMITS}.")
+            return (
+                f"From an LDIF export ({', '.join(self.files)}) taken {self.at_text}: "
+                f"{EXPORT_LIMITS}."
+            )
         return f"Read from {', '.join(self.endpoints)} at {self.at_text}."
 
     def as_json(self) -> dict[str, Any]:
         if self.kind == "export":
             return {"kind": "export", "files": list(self.files), "taken_at": self.at_text}
-        return {"kind": "directory", "endpoints": list(self.endpoints),
-                "read_at": self.at_text}
+        return {"kind": "directory", "endpoints": list(self.endpoints), "read_at": self.at_text}
 
 
 def data_origin(passes: Iterable[PassRecord]) -> DataOrigin | None:
@@ -81,5 +84,6 @@ def data_origin(passes: Iterable[PassRecord]) -> DataOrigin | None:
         return None
     endpoints = tuple(dict.fromkeys(p.endpoint for p in records))
     export = any(is_export(e) for e in endpoints)
-    return DataOrigin("export" if export else "directory", endpoints,
-                      max(p.synced_at for p in records))
+    return DataOrigin(
+        "export" if export else "directory", endpoints, max(p.synced_at for p in records)
+    )

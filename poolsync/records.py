@@ -15,9 +15,26 @@ from typing import Any, Literal, get_args
 
 from poolsync.model import SeatClass
 
-__all__ = ["KINDS", "MODES", "OPS", "Changes", "Kind", "Mode", "Op", "PassDetail",
-           "PassRecord", "Plan", "PlannedChange", "RunDetail", "RunRecord", "RunStatus",
-           "Snapshot", "ViolationKey", "ViolationRule", "ViolationScope"]
+__all__ = [
+    "KINDS",
+    "MODES",
+    "OPS",
+    "Changes",
+    "Kind",
+    "Mode",
+    "Op",
+    "PassDetail",
+    "PassRecord",
+    "Plan",
+    "PlannedChange",
+    "RunDetail",
+    "RunRecord",
+    "RunStatus",
+    "Snapshot",
+    "ViolationKey",
+    "ViolationRule",
+    "ViolationScope",
+]
 
 #: How a pass reads: ``total`` replaces what the store holds from the pass,
 #: ``incremental`` patches it.
@@ -31,8 +48,9 @@ Kind = Literal["locations", "subscribers"]
 #: ``findings`` (synced, a pool out of compliance), ``refused`` (a guard stopped it),
 #: ``failed``, ``cancelled`` (a service stopped while it read) or ``abandoned`` (the
 #: process died before its commit).
-RunStatus = Literal["running", "committed", "ok", "findings", "failed", "refused",
-                    "cancelled", "abandoned"]
+RunStatus = Literal[
+    "running", "committed", "ok", "findings", "failed", "refused", "cancelled", "abandoned"
+]
 
 #: Whose license a violation is of: a pool's (its members share it) or one server's.
 ViolationScope = Literal["pool", "server"]
@@ -110,8 +128,8 @@ class RunRecord:
 
     id: int
     kind: Mode
-    started_at: dt.datetime            # aware
-    finished_at: dt.datetime | None    # aware; None while it runs
+    started_at: dt.datetime  # aware
+    finished_at: dt.datetime | None  # aware; None while it runs
     status: RunStatus
     detail: RunDetail
 

@@ -25,18 +25,31 @@ from poolsync.config import RetryPolicy
 __all__ = ["backoff"]
 
 
-def backoff(policy: RetryPolicy, *, what: str, transient: Callable[[BaseException], bool],
-            log: logging.Logger, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+def backoff(
+    policy: RetryPolicy,
+    *,
+    what: str,
+    transient: Callable[[BaseException], bool],
+    log: logging.Logger,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Retrying:
     """Retry what ``transient`` says may pass (the rest is final at once, re-raised),
     waiting ``policy.initial_wait`` doubling up to ``policy.max_wait``, at most
     ``policy.attempts`` in all; each retry logs ``WHAT: ERROR (attempt N/M failed;
     retrying in X s)`` on ``log``. ``sleep`` waits between attempts (a service passes
     one that a stop request interrupts)."""
+
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s: %s (attempt %d/%d failed; retrying in %s s)", what, error,
-                    state.attempt_number, policy.attempts, f"{wait:.3g}")
+        log.warning(
+            "%s: %s (attempt %d/%d failed; retrying in %s s)",
+            what,
+            error,
+            state.attempt_number,
+            policy.attempts,
+            f"{wait:.3g}",
+        )
 
     return Retrying(
         stop=stop_after_attempt(policy.attempts),

@@ -29,13 +29,19 @@ from pathlib import Path
 
 from poolsync.errors import UserError
 
-__all__ = ["Looseness", "looseness", "make_directories", "read_trusted", "trusted_uid",
-           "untrusted_directory", "user_name"]
+__all__ = [
+    "Looseness",
+    "looseness",
+    "make_directories",
+    "read_trusted",
+    "trusted_uid",
+    "untrusted_directory",
+    "user_name",
+]
 
 #: Why each kind of file must be trusted, for the refusal's message.
 _WHY = {
-    "config": "a config names the commands poolsync runs and the servers it sends the "
-              "password to",
+    "config": "a config names the commands poolsync runs and the servers it sends the password to",
     "profile": "a profile decides what poolsync reads from the directory and how it counts",
     "what-if scenario": "a what-if scenario changes what the capacity report recommends",
 }
@@ -63,8 +69,7 @@ def _expected() -> str:
 
 
 def _writers(mode: int) -> str:
-    who = [name for bit, name in ((stat.S_IWGRP, "group"), (stat.S_IWOTH, "others"))
-           if mode & bit]
+    who = [name for bit, name in ((stat.S_IWGRP, "group"), (stat.S_IWOTH, "others")) if mode & bit]
     return " and ".join(who)
 
 
@@ -72,7 +77,7 @@ def _writers(mode: int) -> str:
 class Looseness:
     """What lets another user change a file or directory, and the commands that fix it."""
 
-    found: str            # e.g. "owned by nobody (uid 65534), mode 0666"
+    found: str  # e.g. "owned by nobody (uid 65534), mode 0666"
     fixes: tuple[str, ...]  # e.g. ("chown root FILE", "chmod go-w FILE")
 
     @property
@@ -119,7 +124,8 @@ def read_trusted(path: Path, *, error: type[UserError], kind: str) -> bytes:
             raise error(
                 f"{path}: refused: {loose.found}; expected a file owned by {_expected()} "
                 f"that no one else can write, since {_WHY.get(kind, f'a {kind} is trusted')}. "
-                f"Check what it says, then: {loose.fix}")
+                f"Check what it says, then: {loose.fix}"
+            )
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)

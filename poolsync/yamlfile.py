@@ -322,8 +322,8 @@ class _SafeLoader(yaml.SafeLoader):
                 raise
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             raise yaml.constructor.ConstructorError(
-                None, None, f"{describe(node.value)} is not a valid {tag}",
-                node.start_mark) from exc
+                None, None, f"{describe(node.value)} is not a valid {tag}", node.start_mark
+            ) from exc
 
 
 def _load(text: bytes) -> object:
@@ -362,8 +362,9 @@ def load_yaml_bytes(path: Path, text: bytes, *, error: type[UserError]) -> Node:
         # Bytes the detected encoding cannot decode, or a character YAML forbids (NUL,
         # most control characters). Its str() takes two lines; errors here take one.
         if exc.encoding == "unicode":
-            problem = (f"character {exc.position + 1} is U+{exc.character:04X}, which YAML "
-                       "does not allow")
+            problem = (
+                f"character {exc.position + 1} is U+{exc.character:04X}, which YAML does not allow"
+            )
         else:
             problem = f"not {exc.encoding} text at byte {exc.position + 1}: {exc.reason}"
         raise error(f"{path}: not valid YAML: {problem}") from exc

@@ -32,8 +32,12 @@ os.umask(0o022)
 # "ci", which it loads under CI=true) keep them bounded; "fuzz" (`make fuzz`, or
 # --hypothesis-profile=fuzz, or HYPOTHESIS_PROFILE=fuzz) runs 25 times as many.
 settings.register_profile(
-    "fuzz", settings.get_profile("default"), max_examples=2500, deadline=None,
-    print_blob=True, suppress_health_check=[HealthCheck.too_slow],
+    "fuzz",
+    settings.get_profile("default"),
+    max_examples=2500,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
@@ -50,8 +54,9 @@ LAB_FIXTURES = frozenset({"exclusions_lab", "tiny_lab"})
 
 def is_integration(item: pytest.Item) -> bool:
     path = Path(item.path)
-    return (any(path == p or p in path.parents for p in INTEGRATION_PATHS)
-            or not LAB_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())))
+    return any(
+        path == p or p in path.parents for p in INTEGRATION_PATHS
+    ) or not LAB_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -69,8 +74,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def exclusions_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A lab with every exclusion reason, a failover pair and stale data (running)."""
-    yield from bring_up(TOPOLOGIES / "exclusions.yaml",
-                        tmp_path_factory.mktemp("labs") / "exclusions")
+    yield from bring_up(
+        TOPOLOGIES / "exclusions.yaml", tmp_path_factory.mktemp("labs") / "exclusions"
+    )
 
 
 @pytest.fixture(scope="session")

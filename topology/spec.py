@@ -79,19 +79,43 @@ MAX_DCS = 8
 _SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DC_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,13}[A-Za-z0-9])?")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TOP_KEYS = ("forest", "dcs", "servers", "lab_date", "replication", "faults",
-             "license_classes", "attachment_encoding")
+_TOP_KEYS = (
+    "forest",
+    "dcs",
+    "servers",
+    "lab_date",
+    "replication",
+    "faults",
+    "license_classes",
+    "attachment_encoding",
+)
 _DC_KEYS = ("name", "site", "gc")
 _SERVER_KEYS = (
-    "name", "version", "mac", "pooling", "licenses", "license_files", "subscribers",
-    "published", "attachment", "failover_of", "dc", "gc", "subscriber_homes", "live",
+    "name",
+    "version",
+    "mac",
+    "pooling",
+    "licenses",
+    "license_files",
+    "subscribers",
+    "published",
+    "attachment",
+    "failover_of",
+    "dc",
+    "gc",
+    "subscriber_homes",
+    "live",
     "endpoints",
-)  # fmt: skip
+)
 _SITE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 Replication = Literal["manual", "auto"]
 REPLICATION_MODES: tuple[Replication, ...] = ("manual", "auto")
-FaultType = Literal["inbound-replication-disabled", "outbound-replication-disabled",
-                    "connection-disabled", "connection-missing"]
+FaultType = Literal[
+    "inbound-replication-disabled",
+    "outbound-replication-disabled",
+    "connection-disabled",
+    "connection-missing",
+]
 #: Each fault type and the DC keys it takes.
 FAULT_KEYS: dict[str, tuple[str, ...]] = {
     "inbound-replication-disabled": ("dc",),
@@ -103,8 +127,12 @@ _OWN_DATA_KEYS = ("licenses", "license_files", "subscribers", "published")
 #: What the lab serves only for a server with a license of its own (not a secondary).
 _SERVED_KEYS = ("live", "endpoints")
 #: ``live.licenses`` keys and ``live.published`` keys -> the AvXmlLicData parameter.
-_LIVE_LICENSES = {"vm": SUBSCRIBERS_MAX, "um": UM_SUBSCRIBERS_MAX, "inbox": VMI_SUBSCRIBERS_MAX,
-                  "ports": VOICE_PORTS_MAX}
+_LIVE_LICENSES = {
+    "vm": SUBSCRIBERS_MAX,
+    "um": UM_SUBSCRIBERS_MAX,
+    "inbox": VMI_SUBSCRIBERS_MAX,
+    "ports": VOICE_PORTS_MAX,
+}
 _LIVE_USED = {"vm": USED_SUBSCRIBERS, "um": USED_UM_SUBSCRIBERS, "inbox": USED_VMI_SUBSCRIBERS}
 #: Problems the lab accepts in a license file: they are what a running server lives
 #: with (the file then counts for nothing), so a topology can test them end to end.
@@ -273,13 +301,20 @@ def load_topology(path: Path, *, today: dt.date | None = None) -> Topology:
     lab_date = _lab_date(root)
     on = lab_date or today or dt.date.today()
     servers = _servers(root, _Licensing(base=path.parent, on=on), dcs)
-    return Topology(path=path, forest=forest, netbios=netbios, dcs=dcs, servers=servers,
-                    lab_date=lab_date,
-                    replication=root.choice("replication", REPLICATION_MODES, default="manual"),
-                    faults=_faults(root, dcs),
-                    license_classes=root.optional_bool("license_classes", default=False),
-                    attachment_encoding=root.choice("attachment_encoding", ATTACHMENT_ENCODINGS,
-                                                    default="utf-8"))
+    return Topology(
+        path=path,
+        forest=forest,
+        netbios=netbios,
+        dcs=dcs,
+        servers=servers,
+        lab_date=lab_date,
+        replication=root.choice("replication", REPLICATION_MODES, default="manual"),
+        faults=_faults(root, dcs),
+        license_classes=root.optional_bool("license_classes", default=False),
+        attachment_encoding=root.choice(
+            "attachment_encoding", ATTACHMENT_ENCODINGS, default="utf-8"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -341,15 +376,22 @@ def _dcs(root: Node) -> tuple[DcSpec, ...]:
         seen[name.upper()] = index
         gc = node.optional_bool("gc", default=True)
         if index == 0 and not gc:
-            raise node.error("the forest's first DC is always a Global Catalog in AD; "
-                             "gc: false is not possible for it", key="gc")
+            raise node.error(
+                "the forest's first DC is always a Global Catalog in AD; "
+                "gc: false is not possible for it",
+                key="gc",
+            )
         if not gc:
-            raise node.error("the lab makes every DC a Global Catalog (Samba's joined DCs "
-                             "are GCs); gc: false is not supported", key="gc")
+            raise node.error(
+                "the lab makes every DC a Global Catalog (Samba's joined DCs "
+                "are GCs); gc: false is not supported",
+                key="gc",
+            )
         site = node.optional_str("site", default=DEFAULT_SITE)
         if not _SITE_NAME.fullmatch(site):
-            raise node.expected("a site name of letters, digits and inner '-' (at most 63)",
-                                site, key="site")
+            raise node.expected(
+                "a site name of letters, digits and inner '-' (at most 63)", site, key="site"
+            )
         # AD compares site names case-insensitively: one site, spelled as first given.
         site = next((d.site for d in dcs if d.site.lower() == site.lower()), site)
         dcs.append(DcSpec(name=name, gc=gc, site=site))
@@ -372,8 +414,10 @@ def _faults(root: Node, dcs: tuple[DcSpec, ...]) -> tuple[FaultSpec, ...]:
     if "faults" not in root:
         return ()
     if len(dcs) < 2 and root.mapping_list("faults"):
-        raise root.error("faults break replication between DCs; a lab with one DC has "
-                         "none to break", key="faults")
+        raise root.error(
+            "faults break replication between DCs; a lab with one DC has none to break",
+            key="faults",
+        )
     faults: list[FaultSpec] = []
     for node in root.mapping_list("faults"):
         kind = node.choice("type", tuple(FAULT_KEYS))
@@ -388,8 +432,7 @@ def _faults(root: Node, dcs: tuple[DcSpec, ...]) -> tuple[FaultSpec, ...]:
     return tuple(faults)
 
 
-def _servers(root: Node, licensing: _Licensing,
-             dcs: tuple[DcSpec, ...]) -> tuple[ServerSpec, ...]:
+def _servers(root: Node, licensing: _Licensing, dcs: tuple[DcSpec, ...]) -> tuple[ServerSpec, ...]:
     nodes = root.mapping_list("servers")
     # First pass: names, so failover_of can point forwards.
     by_name: dict[str, int] = {}
@@ -451,8 +494,9 @@ def _failover_target(node: Node, by_name: dict[str, int]) -> int | None:
     return by_name[target.lower()]
 
 
-def _server(node: Node, name: str, failover_of: str | None,
-            licensing: _Licensing, dcs: tuple[DcSpec, ...]) -> ServerSpec:
+def _server(
+    node: Node, name: str, failover_of: str | None, licensing: _Licensing, dcs: tuple[DcSpec, ...]
+) -> ServerSpec:
     if failover_of is not None:
         for key in _OWN_DATA_KEYS:
             if key in node:
@@ -481,13 +525,18 @@ def _server(node: Node, name: str, failover_of: str | None,
     if "license_files" in node:
         for key in ("licenses", "pooling"):
             if key in node:
-                raise node.error(f"{key} comes from the license files when license_files "
-                                 "is given; remove one of them", key=key)
+                raise node.error(
+                    f"{key} comes from the license files when license_files "
+                    "is given; remove one of them",
+                    key=key,
+                )
         files = _license_files(node, mac, licensing)
         values = files.values
         licenses = LicenseSpec(
-            vm=values[SUBSCRIBERS_MAX], um=values[UM_SUBSCRIBERS_MAX],
-            inbox=values[VMI_SUBSCRIBERS_MAX], ports=values[VOICE_PORTS_MAX],
+            vm=values[SUBSCRIBERS_MAX],
+            um=values[UM_SUBSCRIBERS_MAX],
+            inbox=values[VMI_SUBSCRIBERS_MAX],
+            ports=values[VOICE_PORTS_MAX],
             secondary=values[SECONDARY_LICENSED] >= 1,
         )
         pooling = values[POOLING_ENABLED] >= 1
@@ -517,48 +566,61 @@ def _live(node: Node) -> LiveSpec:
     node.check_keys(("licenses", "pooling", "published"))
     licenses = node.child_or_empty("licenses")
     licenses.check_keys(("vm", "um", "inbox", "ports", "secondary"))
-    values = [(name, licenses.optional_int(key, default=0, minimum=0))
-              for key, name in _LIVE_LICENSES.items() if key in licenses]
+    values = [
+        (name, licenses.optional_int(key, default=0, minimum=0))
+        for key, name in _LIVE_LICENSES.items()
+        if key in licenses
+    ]
     if "secondary" in licenses:
-        values.append((SECONDARY_LICENSED,
-                       int(licenses.optional_bool("secondary", default=False))))
+        values.append((SECONDARY_LICENSED, int(licenses.optional_bool("secondary", default=False))))
     if "pooling" in node:
         values.append((POOLING_ENABLED, int(node.optional_bool("pooling", default=True))))
     published = node.child_or_empty("published")
     published.check_keys(("vm", "um", "inbox"))
-    used = [(name, published.optional_int(key, default=0, minimum=0))
-            for key, name in _LIVE_USED.items() if key in published]
+    used = [
+        (name, published.optional_int(key, default=0, minimum=0))
+        for key, name in _LIVE_USED.items()
+        if key in published
+    ]
     return LiveSpec(licenses=tuple(values), utilization=tuple(used))
 
 
 def _endpoints(node: Node) -> EndpointsSpec:
     node.check_keys(("http", "snmp"))
-    return EndpointsSpec(http=node.choice("http", ENDPOINT_MODES, default="up"),
-                         snmp=node.choice("snmp", ENDPOINT_MODES, default="up"))
+    return EndpointsSpec(
+        http=node.choice("http", ENDPOINT_MODES, default="up"),
+        snmp=node.choice("snmp", ENDPOINT_MODES, default="up"),
+    )
 
 
 def _license_paths(node: Node, base: Path) -> list[Path]:
     value = node.raw("license_files")
     if not isinstance(value, list):
-        raise node.expected("a list of license file paths (relative to the topology file)",
-                            value, key="license_files")
+        raise node.expected(
+            "a list of license file paths (relative to the topology file)",
+            value,
+            key="license_files",
+        )
     if not value:
-        raise node.error("expected at least one license file path, got an empty list",
-                         key="license_files")
+        raise node.error(
+            "expected at least one license file path, got an empty list", key="license_files"
+        )
     paths: list[Path] = []
     seen: dict[Path, int] = {}
     for index, item in enumerate(value):
         key = f"license_files[{index}]"
         # No control characters: the OS refuses a NUL in a path (Python raises
         # ValueError wherever it is used), and a newline would split the messages.
-        if not isinstance(item, str) or not item or any(ord(c) < 32 or c == "\x7f"
-                                                        for c in item):
+        if not isinstance(item, str) or not item or any(ord(c) < 32 or c == "\x7f" for c in item):
             raise node.expected("a license file path", item, key=key)
         path = base / item
         resolved = path.resolve()
         if resolved in seen:
-            raise node.error(f"{item!r} is listed twice (also license_files[{seen[resolved]}]); "
-                             "each file counts once", key=key)
+            raise node.error(
+                f"{item!r} is listed twice (also license_files[{seen[resolved]}]); "
+                "each file counts once",
+                key=key,
+            )
         seen[resolved] = index
         paths.append(path)
     return paths
@@ -570,8 +632,11 @@ def _read(node: Node, path: Path, key: str) -> LicenseFile:
     except LicenseFileError as exc:
         raise node.error(str(exc), key=key) from None
     if isinstance(read, EffectiveXml):
-        raise node.error(f"{path} is an effective-license XML (AvXmlLicData), not a license "
-                         "file; list FLEXlm license files", key=key)
+        raise node.error(
+            f"{path} is an effective-license XML (AvXmlLicData), not a license "
+            "file; list FLEXlm license files",
+            key=key,
+        )
     return read
 
 
@@ -580,18 +645,25 @@ def _license_files(node: Node, mac: str | None, licensing: _Licensing) -> Licens
     files = [_read(node, path, f"license_files[{i}]") for i, path in enumerate(paths)]
     for index, file in enumerate(files):
         if mac is None and file.hostid not in (None, ANY):
-            raise node.error(f"{file.path} is bound to the MAC {file.hostid}: give the "
-                             "server's mac so the lab can check it", key=f"license_files[{index}]")
+            raise node.error(
+                f"{file.path} is bound to the MAC {file.hostid}: give the "
+                "server's mac so the lab can check it",
+                key=f"license_files[{index}]",
+            )
     result = check_licenses(files, at=licensing.on, macs=[] if mac is None else [mac])
     for index, report in enumerate(result.files):
         for problem in report.problems:
             if problem.severity == "error" and problem.code not in _RUNTIME_PROBLEMS:
                 where = "" if problem.line is None else f" line {problem.line}"
-                raise node.error(f"{report.path}{where}: {problem.code}: {problem.message} "
-                                 "(the Install License File wizard would refuse this file)",
-                                 key=f"license_files[{index}]")
+                raise node.error(
+                    f"{report.path}{where}: {problem.code}: {problem.message} "
+                    "(the Install License File wizard would refuse this file)",
+                    key=f"license_files[{index}]",
+                )
     return LicenseFilesSpec(
-        paths=tuple(paths), at=licensing.on, verdict=result.verdict,
+        paths=tuple(paths),
+        at=licensing.on,
+        verdict=result.verdict,
         parameters=tuple(result.effective.values.items()),
     )
 

@@ -32,7 +32,7 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     slopes = [
         (y2 - y1) / (x2 - x1)
         for i, (x1, y1) in enumerate(points)
-        for x2, y2 in points[i + 1:]
+        for x2, y2 in points[i + 1 :]
         if x2 != x1
     ]
     slope = float(statistics.median(slopes)) if slopes else 0.0
@@ -67,6 +67,7 @@ class GrowthRate:
     @property
     def text(self) -> str:
         """The rate as a scenario file writes it, e.g. ``2%/month``."""
-        unit = next((name for name, days in UNIT_DAYS.items() if days == self.days),
-                    f"{self.days} days")
+        unit = next(
+            (name for name, days in UNIT_DAYS.items() if days == self.days), f"{self.days} days"
+        )
         return f"{self.amount:g}{'%' if self.percent else ''}/{unit}"

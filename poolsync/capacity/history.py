@@ -24,8 +24,14 @@ from poolsync.errors import UserError
 from poolsync.model import SEAT_CLASSES, SeatClass
 from poolsync.spreadsheet import neutralize, restore
 
-__all__ = ["COLUMNS", "HistoryFileError", "parse_history", "snapshots_from_report",
-           "to_csv", "to_json"]
+__all__ = [
+    "COLUMNS",
+    "HistoryFileError",
+    "parse_history",
+    "snapshots_from_report",
+    "to_csv",
+    "to_json",
+]
 
 COLUMNS: Final = ("date", "pool", "server", "class", "licensed", "used")
 OPTIONAL: Final = ("published",)
@@ -51,11 +57,17 @@ def snapshots_from_report(report: PoolReport, taken_at: dt.datetime) -> list[Sna
             published = server.published_used
             for c in SEAT_CLASSES:
                 shown = published is not None and c in server.published_classes
-                rows.append(Snapshot(
-                    taken_at=taken_at, pool=pool.id, server=server.name, seat_class=c,
-                    licensed=server.licensed.get(c), used=server.used.get(c),
-                    published=published.get(c) if shown and published is not None else None,
-                ))
+                rows.append(
+                    Snapshot(
+                        taken_at=taken_at,
+                        pool=pool.id,
+                        server=server.name,
+                        seat_class=c,
+                        licensed=server.licensed.get(c),
+                        used=server.used.get(c),
+                        published=published.get(c) if shown and published is not None else None,
+                    )
+                )
     return rows
 
 
@@ -70,20 +82,37 @@ def to_csv(snapshots: Iterable[Snapshot]) -> str:
         # An export imports back unchanged: formulas neutralized (reversibly), every
         # other character kept.
         pool, server = (neutralize(text, keep_controls=True) for text in (s.pool, s.server))
-        (quoted if "\r" in s.pool + s.server else writer).writerow((
-            s.taken_at.isoformat(timespec="seconds"), pool, server, s.seat_class.value,
-            s.licensed, s.used, "" if s.published is None else s.published))
+        (quoted if "\r" in s.pool + s.server else writer).writerow(
+            (
+                s.taken_at.isoformat(timespec="seconds"),
+                pool,
+                server,
+                s.seat_class.value,
+                s.licensed,
+                s.used,
+                "" if s.published is None else s.published,
+            )
+        )
     return out.getvalue()
 
 
 def to_json(snapshots: Iterable[Snapshot], *, generated: dt.datetime) -> dict[str, Any]:
     return {
-        "meta": {"type": JSON_TYPE, "version": 1,
-                 "generated": generated.isoformat(timespec="seconds")},
+        "meta": {
+            "type": JSON_TYPE,
+            "version": 1,
+            "generated": generated.isoformat(timespec="seconds"),
+        },
         "snapshots": [
-            {"date": s.taken_at.isoformat(timespec="seconds"), "pool": s.pool,
-             "server": s.server, "class": s.seat_class.value, "licensed": s.licensed,
-             "used": s.used, "published": s.published}
+            {
+                "date": s.taken_at.isoformat(timespec="seconds"),
+                "pool": s.pool,
+                "server": s.server,
+                "class": s.seat_class.value,
+                "licensed": s.licensed,
+                "used": s.used,
+                "published": s.published,
+            }
             for s in snapshots
         ],
     }
@@ -112,15 +141,19 @@ def _parse_csv(text: str, *, path: Path) -> list[Snapshot]:
     try:
         header = next(records)
     except StopIteration:
-        raise HistoryFileError(f"{path}: empty file; expected a header row "
-                               f"{','.join(COLUMNS)}") from None
+        raise HistoryFileError(
+            f"{path}: empty file; expected a header row {','.join(COLUMNS)}"
+        ) from None
     names = [h.strip().lower() for h in header]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise HistoryFileError(f"{path}: line 1: the header lacks {', '.join(missing)} "
-                               f"(expected columns {','.join(COLUMNS)}[,published])")
-    index: dict[str, int] = {name: names.index(name) for name in (*COLUMNS, *OPTIONAL)
-                             if name in names}
+        raise HistoryFileError(
+            f"{path}: line 1: the header lacks {', '.join(missing)} "
+            f"(expected columns {','.join(COLUMNS)}[,published])"
+        )
+    index: dict[str, int] = {
+        name: names.index(name) for name in (*COLUMNS, *OPTIONAL) if name in names
+    }
     rows: list[Snapshot] = []
     seen: dict[tuple[str, str, str, str], str] = {}
     for values in records:
@@ -129,24 +162,32 @@ def _parse_csv(text: str, *, path: Path) -> list[Snapshot]:
             continue
         short = [name for name in COLUMNS if index[name] >= len(values)]
         if short:
-            raise HistoryFileError(f"{path}: line {line}: {len(values)} columns, so no "
-                                   f"{', '.join(short)}")
+            raise HistoryFileError(
+                f"{path}: line {line}: {len(values)} columns, so no {', '.join(short)}"
+            )
         # restore: an export neutralized text a spreadsheet would run ('=...).
-        record: dict[str, str] = {name: restore(values[i].strip()) if i < len(values) else ""
-                                  for name, i in index.items()}
-        rows.append(_unique(_row(record, where=f"{path}: line {line}"), seen,
-                            where=f"{path}: line {line}", label=f"line {line}"))
+        record: dict[str, str] = {
+            name: restore(values[i].strip()) if i < len(values) else "" for name, i in index.items()
+        }
+        rows.append(
+            _unique(
+                _row(record, where=f"{path}: line {line}"),
+                seen,
+                where=f"{path}: line {line}",
+                label=f"line {line}",
+            )
+        )
     return rows
 
 
-def _unique(row: Snapshot, seen: dict[tuple[str, str, str, str], str], *, where: str,
-            label: str) -> Snapshot:
+def _unique(
+    row: Snapshot, seen: dict[tuple[str, str, str, str], str], *, where: str, label: str
+) -> Snapshot:
     """``row``, unless an earlier row of the file has its date, pool, server and class
     (names compared case-insensitively, as the store's report does)."""
     key = (row.taken_at.isoformat(), row.pool, row.server.casefold(), row.seat_class.value)
     if key in seen:
-        raise HistoryFileError(f"{where}: the same date, pool, server and class as "
-                               f"{seen[key]}")
+        raise HistoryFileError(f"{where}: the same date, pool, server and class as {seen[key]}")
     seen[key] = label
     return row
 
@@ -160,8 +201,10 @@ def _parse_json(text: str, *, path: Path) -> list[Snapshot]:
         raise HistoryFileError(f"{path}: not valid JSON: nested too deeply") from None
     items = doc.get("snapshots") if isinstance(doc, dict) else None
     if not isinstance(items, list):
-        raise HistoryFileError(f"{path}: expected a JSON object with a \"snapshots\" list "
-                               "(as `poolsync history export --format json` writes)")
+        raise HistoryFileError(
+            f'{path}: expected a JSON object with a "snapshots" list '
+            "(as `poolsync history export --format json` writes)"
+        )
     rows: list[Snapshot] = []
     seen: dict[tuple[str, str, str, str], str] = {}
     for n, item in enumerate(items):
@@ -172,11 +215,12 @@ def _parse_json(text: str, *, path: Path) -> list[Snapshot]:
         for key in (*COLUMNS, *OPTIONAL):
             value = item.get(key)
             if isinstance(value, dict | list):  # str() would make a name of it
-                raise HistoryFileError(f"{where}: {key}: expected a string or a number, got "
-                                       f"{'an object' if isinstance(value, dict) else 'a list'}")
+                raise HistoryFileError(
+                    f"{where}: {key}: expected a string or a number, got "
+                    f"{'an object' if isinstance(value, dict) else 'a list'}"
+                )
             record[key] = "" if value is None else str(value)
-        rows.append(_unique(_row(record, where=where), seen, where=where,
-                            label=f"snapshots[{n}]"))
+        rows.append(_unique(_row(record, where=where), seen, where=where, label=f"snapshots[{n}]"))
     return rows
 
 
@@ -185,17 +229,21 @@ def _row(record: dict[str, str], *, where: str) -> Snapshot:
         if not record.get(key):
             raise HistoryFileError(f"{where}: {key} is empty")
         if len(record[key]) > MAX_NAME:
-            raise HistoryFileError(f"{where}: {key}: expected at most {MAX_NAME} characters, "
-                                   f"got {len(record[key])}")
+            raise HistoryFileError(
+                f"{where}: {key}: expected at most {MAX_NAME} characters, got {len(record[key])}"
+            )
         if not _encodable(record[key]):
             # JSON can escape half a UTF-16 pair ("\ud800"); the store cannot hold it.
-            raise HistoryFileError(f"{where}: {key}: expected text, got a lone surrogate "
-                                   "(an unpaired \\uD800-\\uDFFF escape)")
+            raise HistoryFileError(
+                f"{where}: {key}: expected text, got a lone surrogate "
+                "(an unpaired \\uD800-\\uDFFF escape)"
+            )
     try:
         seat_class = SeatClass(record["class"].lower())
     except ValueError:
-        raise HistoryFileError(f"{where}: class: expected one of vm, um, inbox, got "
-                               f"{_shown(record['class'])}") from None
+        raise HistoryFileError(
+            f"{where}: class: expected one of vm, um, inbox, got {_shown(record['class'])}"
+        ) from None
     published_text = record.get("published", "")
     return Snapshot(
         taken_at=_date(record["date"], where=where),
@@ -204,8 +252,7 @@ def _row(record: dict[str, str], *, where: str) -> Snapshot:
         seat_class=seat_class,
         licensed=_count(record["licensed"], "licensed", where=where),
         used=_count(record["used"], "used", where=where),
-        published=_count(published_text, "published", where=where) if published_text
-        else None,
+        published=_count(published_text, "published", where=where) if published_text else None,
     )
 
 
@@ -221,12 +268,13 @@ def _count(text: str, key: str, *, where: str) -> int:
     # Digits only: int() would also take "1_000", "١٢" and other scripts' digits.
     digits = text.strip()
     if not _INTEGER.fullmatch(digits):
-        raise HistoryFileError(f"{where}: {key}: expected a whole number >= 0, got "
-                               f"{_shown(text)}")
+        raise HistoryFileError(f"{where}: {key}: expected a whole number >= 0, got {_shown(text)}")
     significant = digits.lstrip("-").lstrip("0")
     if len(significant) > 100:  # int() refuses over 4300 digits; nobody reads 100
-        raise HistoryFileError(f"{where}: {key}: expected at most {MAX_COUNT}, got a "
-                               f"number of {len(significant)} digits")
+        raise HistoryFileError(
+            f"{where}: {key}: expected at most {MAX_COUNT}, got a "
+            f"number of {len(significant)} digits"
+        )
     value = -int(significant or "0") if digits.startswith("-") else int(significant or "0")
     if value < 0:
         raise HistoryFileError(f"{where}: {key}: expected a whole number >= 0, got {value}")
@@ -250,8 +298,10 @@ def _date(text: str, *, where: str) -> dt.datetime:
         # The store keeps whole seconds: two rows within one second are one moment.
         return moment.astimezone(dt.UTC).replace(microsecond=0)
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is in the year 0 in UTC
-        raise HistoryFileError(f"{where}: date: expected {what} between the years 1 and "
-                               f"9999 in UTC, got {_shown(text)}") from None
+        raise HistoryFileError(
+            f"{where}: date: expected {what} between the years 1 and "
+            f"9999 in UTC, got {_shown(text)}"
+        ) from None
 
 
 def _shown(text: str) -> str:
@@ -260,5 +310,6 @@ def _shown(text: str) -> str:
 
 
 def sorted_snapshots(rows: Sequence[Snapshot]) -> list[Snapshot]:
-    return sorted(rows, key=lambda s: (s.taken_at, s.pool, s.server,
-                                       SEAT_CLASSES.index(s.seat_class)))
+    return sorted(
+        rows, key=lambda s: (s.taken_at, s.pool, s.server, SEAT_CLASSES.index(s.seat_class))
+    )

@@ -14,7 +14,6 @@ Urgency = Literal["high", "medium", "low"]
 URGENCIES: tuple[Urgency, ...] = ("high", "medium", "low")
 
 
-
 @dataclass(frozen=True, slots=True)
 class LicenseChange:
     """From ``on`` (inclusive), ``server`` is licensed for ``seats`` (e.g. a license

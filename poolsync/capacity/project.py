@@ -57,13 +57,15 @@ class Line:
 
 def fit(daily: Daily, today: date) -> Line:
     """The Theil-Sen line through a series' used seats (x: days from ``today``)."""
-    slope, intercept = theil_sen([(float((day - today).days), float(used))
-                                  for day, (used, _) in sorted(daily.items())])
+    slope, intercept = theil_sen(
+        [(float((day - today).days), float(used)) for day, (used, _) in sorted(daily.items())]
+    )
     return Line(slope, intercept)
 
 
-def licensed_on(daily: Daily, seat_class: SeatClass,
-                changes: Sequence[LicenseChange]) -> Callable[[date], int]:
+def licensed_on(
+    daily: Daily, seat_class: SeatClass, changes: Sequence[LicenseChange]
+) -> Callable[[date], int]:
     """A server's licensed seats of a class on any day from its latest snapshot on.
 
     Changes dated on or before the latest snapshot's day are in that snapshot already
@@ -72,8 +74,10 @@ def licensed_on(daily: Daily, seat_class: SeatClass,
     """
     latest = max(daily)
     base = daily[latest][1]
-    steps = sorted(((c.on, c.seats.get(seat_class)) for c in changes if c.on > latest),
-                   key=lambda step: step[0])
+    steps = sorted(
+        ((c.on, c.seats.get(seat_class)) for c in changes if c.on > latest),
+        key=lambda step: step[0],
+    )
 
     def seats(day: date) -> int:
         current = base
@@ -94,8 +98,15 @@ def _days(today: date, end: date) -> list[date]:
     return [today + timedelta(days=i) for i in range((end - today).days + 1)]
 
 
-def evaluate(daily: Daily, line: Line, licensed: Callable[[date], int], *, today: date,
-             end: date, change_days: Iterable[date] = ()) -> ClassCapacity:
+def evaluate(
+    daily: Daily,
+    line: Line,
+    licensed: Callable[[date], int],
+    *,
+    today: date,
+    end: date,
+    change_days: Iterable[date] = (),
+) -> ClassCapacity:
     """One series' capacity: today's numbers, exhaustion, seats needed, chart points."""
     used_now, licensed_now = daily[max(daily)]
     gaps = [(day, line.at(today, day) - licensed(day)) for day in _days(today, end)]
@@ -104,8 +115,9 @@ def evaluate(daily: Daily, line: Line, licensed: Callable[[date], int], *, today
     else:
         exhausted = next((day for day, gap in gaps if gap > EPSILON), None)
     needed = max(0, _ceil(max(gap for _, gap in gaps)), used_now - licensed_now)
-    chart_days = {today + timedelta(days=i)
-                  for i in range(0, (end - today).days + 1, CHART_STEP_DAYS)}
+    chart_days = {
+        today + timedelta(days=i) for i in range(0, (end - today).days + 1, CHART_STEP_DAYS)
+    }
     chart_days |= {end, *(d for d in change_days if today <= d <= end)}
     if exhausted is not None:
         chart_days.add(exhausted)
@@ -118,13 +130,15 @@ def evaluate(daily: Daily, line: Line, licensed: Callable[[date], int], *, today
         days_left=None if exhausted is None else (exhausted - today).days,
         seats_needed=needed,
         history=tuple(Point(day, float(used), lic) for day, (used, lic) in sorted(daily.items())),
-        projection=tuple(Point(day, round(line.at(today, day), 2), licensed(day))
-                         for day in sorted(chart_days)),
+        projection=tuple(
+            Point(day, round(line.at(today, day), 2), licensed(day)) for day in sorted(chart_days)
+        ),
     )
 
 
-def subscriber_limit(name: str, daily: Daily, line: Line, *, maximum: int, today: date,
-                     end: date) -> tuple[int, LimitBreak | None]:
+def subscriber_limit(
+    name: str, daily: Daily, line: Line, *, maximum: int, today: date, end: date
+) -> tuple[int, LimitBreak | None]:
     """Subscribers to move off a server to stay within ``maximum`` through ``end``, and
     the first day it is over (today when its latest snapshot is over already)."""
     used_now = daily[max(daily)][0]
@@ -133,12 +147,16 @@ def subscriber_limit(name: str, daily: Daily, line: Line, *, maximum: int, today
     if to_move == 0:
         return 0, None
     if used_now > maximum:
-        text = (f"{name} exceeds the per-server maximum of {maximum} subscribers now "
-                f"({used_now} on {max(daily)}): move {to_move} subscribers to another server")
+        text = (
+            f"{name} exceeds the per-server maximum of {maximum} subscribers now "
+            f"({used_now} on {max(daily)}): move {to_move} subscribers to another server"
+        )
         return to_move, LimitBreak(today, text)
     over = next(day for day in _days(today, end) if line.at(today, day) - maximum > EPSILON)
-    text = (f"{name} exceeds the per-server maximum of {maximum} subscribers on {over}: "
-            f"move {to_move} subscribers to another server")
+    text = (
+        f"{name} exceeds the per-server maximum of {maximum} subscribers on {over}: "
+        f"move {to_move} subscribers to another server"
+    )
     return to_move, LimitBreak(over, text)
 
 
@@ -192,25 +210,38 @@ def _override(rate: Growth, used_today: int) -> float:
     return rate.per_day(used_today) if isinstance(rate, GrowthRate) else float(rate)
 
 
-def _project_pool(pool: _Pool, *, today: date, end: date, limits: Limits,
-                  changes: Mapping[str, Sequence[LicenseChange]],
-                  growth: Mapping[SeatClass, Growth], notes: list[str],
-                  breaks: list[LimitBreak]) -> PoolCapacity:
+def _project_pool(
+    pool: _Pool,
+    *,
+    today: date,
+    end: date,
+    limits: Limits,
+    changes: Mapping[str, Sequence[LicenseChange]],
+    growth: Mapping[SeatClass, Growth],
+    notes: list[str],
+    breaks: list[LimitBreak],
+) -> PoolCapacity:
     pool_classes: dict[SeatClass, ClassCapacity] = {}
     server_classes: dict[str, dict[SeatClass, ClassCapacity]] = {}
     server_limits: dict[str, list[str]] = {}
     for seat_class in SEAT_CLASSES:
-        series = {name: by_class[seat_class] for name, by_class in pool.servers.items()
-                  if seat_class in by_class}
+        series = {
+            name: by_class[seat_class]
+            for name, by_class in pool.servers.items()
+            if seat_class in by_class
+        }
         if not series:
             continue
         total = _sum(series.values())
         latest = max(total)
         # The pool today is the servers of its latest day; earlier ones have left it.
-        members = sorted((name for name, daily in series.items() if latest in daily),
-                         key=str.casefold)
-        seats = {name: licensed_on(series[name], seat_class, changes.get(name.casefold(), ()))
-                 for name in members}
+        members = sorted(
+            (name for name, daily in series.items() if latest in daily), key=str.casefold
+        )
+        seats = {
+            name: licensed_on(series[name], seat_class, changes.get(name.casefold(), ()))
+            for name in members
+        }
 
         def pool_licensed(day: date, seats: Mapping[str, Callable[[date], int]] = seats) -> int:
             return sum(f(day) for f in seats.values())
@@ -223,22 +254,27 @@ def _project_pool(pool: _Pool, *, today: date, end: date, limits: Limits,
         if pool_slope is not None:
             # An override keeps the fitted level today and replaces the growth.
             line = Line(pool_slope, line.intercept)
-        pool_classes[seat_class] = evaluate(total, line, pool_licensed, today=today, end=end,
-                                            change_days=change_days)
+        pool_classes[seat_class] = evaluate(
+            total, line, pool_licensed, today=today, end=end, change_days=change_days
+        )
         for name in members:
             daily = series[name]
             server_line = fit(daily, today)
             if pool_slope is not None:
-                share = (daily[latest][0] / used_today if used_today
-                         else 1 / len(members))
+                share = daily[latest][0] / used_today if used_today else 1 / len(members)
                 server_line = Line(pool_slope * share, server_line.intercept)
             capacity = evaluate(
-                daily, server_line, seats[name], today=today, end=end,
-                change_days={c.on for c in changes.get(name.casefold(), ())})
+                daily,
+                server_line,
+                seats[name],
+                today=today,
+                end=end,
+                change_days={c.on for c in changes.get(name.casefold(), ())},
+            )
             if seat_class is SeatClass.VM and limits.max_subscribers is not None:
-                to_move, broken = subscriber_limit(name, daily, server_line,
-                                                   maximum=limits.max_subscribers,
-                                                   today=today, end=end)
+                to_move, broken = subscriber_limit(
+                    name, daily, server_line, maximum=limits.max_subscribers, today=today, end=end
+                )
                 if broken is not None:
                     capacity = replace(capacity, to_move=to_move)
                     server_limits.setdefault(name, []).append(broken.text)
@@ -246,18 +282,28 @@ def _project_pool(pool: _Pool, *, today: date, end: date, limits: Limits,
             server_classes.setdefault(name, {})[seat_class] = capacity
     for name in sorted(set(pool.servers) - set(server_classes), key=str.casefold):
         seen = max(day for daily in pool.servers[name].values() for day in daily)
-        notes.append(f"{name}: no snapshot since {seen}; left out of pool {pool.id} "
-                     "(its history still counts in the pool's)")
+        notes.append(
+            f"{name}: no snapshot since {seen}; left out of pool {pool.id} "
+            "(its history still counts in the pool's)"
+        )
     servers = tuple(
         ServerCapacity(name, classes, tuple(server_limits.get(name, ())))
-        for name, classes in sorted(server_classes.items(), key=lambda item: item[0].casefold()))
+        for name, classes in sorted(server_classes.items(), key=lambda item: item[0].casefold())
+    )
     return PoolCapacity(pool.id, pool_classes, servers)
 
 
-def project(snapshots: Iterable[Snapshot], *, today: date, window_days: int,
-            horizon_days: int, limits: Limits, generated: datetime,
-            license_changes: Sequence[LicenseChange] = (),
-            growth: Mapping[SeatClass, Growth] | None = None) -> CapacityReport:
+def project(
+    snapshots: Iterable[Snapshot],
+    *,
+    today: date,
+    window_days: int,
+    horizon_days: int,
+    limits: Limits,
+    generated: datetime,
+    license_changes: Sequence[LicenseChange] = (),
+    growth: Mapping[SeatClass, Growth] | None = None,
+) -> CapacityReport:
     """Project every pool and server of ``snapshots`` from ``today`` to ``today +
     horizon_days``, fitting the snapshots of the last ``window_days`` days.
 
@@ -279,18 +325,33 @@ def project(snapshots: Iterable[Snapshot], *, today: date, window_days: int,
     notes: list[str] = []
     breaks: list[LimitBreak] = []
     projected = tuple(
-        _project_pool(pools[pool_id], today=today, end=end, limits=limits, changes=changes,
-                      growth=growth or {}, notes=notes, breaks=breaks)
-        for pool_id in sorted(pools))
+        _project_pool(
+            pools[pool_id],
+            today=today,
+            end=end,
+            limits=limits,
+            changes=changes,
+            growth=growth or {},
+            notes=notes,
+            breaks=breaks,
+        )
+        for pool_id in sorted(pools)
+    )
     known = {server.name.casefold() for pool in projected for server in pool.servers}
     for change in license_changes:
         if change.server.casefold() not in known:
-            notes.append(f"license change for {change.server} on {change.on} ignored: "
-                         "no such server in the window's snapshots")
+            notes.append(
+                f"license change for {change.server} on {change.on} ignored: "
+                "no such server in the window's snapshots"
+            )
     if not projected:
         notes.append(f"no snapshots in the {window_days} days up to {today}")
     return CapacityReport(
-        generated=generated, today=today, window_days=window_days, horizon_days=horizon_days,
+        generated=generated,
+        today=today,
+        window_days=window_days,
+        horizon_days=horizon_days,
         pools=projected,
         recommendations=recommend(projected, breaks, today=today, end=end),
-        notes=tuple(notes))
+        notes=tuple(notes),
+    )

@@ -42,21 +42,30 @@ def _days(n: int) -> str:
 def _exhaustion(pool_id: str, label: str, cap: ClassCapacity, end: date) -> str:
     assert cap.exhausted_on is not None and cap.days_left is not None
     need = cap.seats_needed
-    remedy = (f"buy {need} {label} seats to last through {end}, "
-              f"or move {need} {label} subscribers out of the pool")
+    remedy = (
+        f"buy {need} {label} seats to last through {end}, "
+        f"or move {need} {label} subscribers out of the pool"
+    )
     if cap.used > cap.licensed:
-        return (f"Pool {pool_id} is over its {label} seats now ({cap.used} used of "
-                f"{cap.licensed} licensed): {remedy}")
-    then = next((p.licensed for p in cap.projection if p.day == cap.exhausted_on),
-                cap.licensed)
-    drop = (f", when its licensed {label} seats drop from {cap.licensed} to {then}"
-            if then < cap.licensed else "")
-    return (f"Pool {pool_id} runs out of {label} seats on {cap.exhausted_on} "
-            f"({_days(cap.days_left)}){drop}: {remedy}")
+        return (
+            f"Pool {pool_id} is over its {label} seats now ({cap.used} used of "
+            f"{cap.licensed} licensed): {remedy}"
+        )
+    then = next((p.licensed for p in cap.projection if p.day == cap.exhausted_on), cap.licensed)
+    drop = (
+        f", when its licensed {label} seats drop from {cap.licensed} to {then}"
+        if then < cap.licensed
+        else ""
+    )
+    return (
+        f"Pool {pool_id} runs out of {label} seats on {cap.exhausted_on} "
+        f"({_days(cap.days_left)}){drop}: {remedy}"
+    )
 
 
-def recommend(pools: Sequence[PoolCapacity], limit_breaks: Sequence[LimitBreak], *,
-              today: date, end: date) -> tuple[Recommendation, ...]:
+def recommend(
+    pools: Sequence[PoolCapacity], limit_breaks: Sequence[LimitBreak], *, today: date, end: date
+) -> tuple[Recommendation, ...]:
     """The recommendations for projected pools and broken per-server limits, ranked by
     urgency, then by date (the day a pool runs out or a limit breaks), then by text."""
     ranked: list[tuple[int, date, str]] = []
@@ -72,10 +81,13 @@ def recommend(pools: Sequence[PoolCapacity], limit_breaks: Sequence[LimitBreak],
                 add(urgency, cap.exhausted_on, _exhaustion(pool.id, label, cap, end))
             elif cap.licensed > 0 and cap.headroom < LOW_HEADROOM * cap.licensed:
                 share = 100 * cap.headroom / cap.licensed
-                add("low", date.max,
+                add(
+                    "low",
+                    date.max,
                     f"Pool {pool.id} has only {cap.headroom} {label} seats left of "
                     f"{cap.licensed} ({share:.1f}%); at the current growth "
-                    f"({cap.growth_per_day:.2f} seats a day) they last through {end}")
+                    f"({cap.growth_per_day:.2f} seats a day) they last through {end}",
+                )
     for broken in limit_breaks:
         add("low", broken.day, broken.text)
     return tuple(Recommendation(URGENCIES[rank], text) for rank, _, text in sorted(ranked))

@@ -27,8 +27,7 @@ from poolsync.yamlfile import Node, describe, load_yaml_bytes
 KINDS = ("add_server", "add_licenses", "remove_server", "move_subscribers", "growth")
 CLASS_KEYS = tuple(c.value for c in SEAT_CLASSES)  # vm, um, inbox
 RATE_EXAMPLES = "a rate such as '3/day', '10/month', '2%/month' or '5%/year'"
-_RATE = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*(%?)\s*/\s*(day|month|year)",
-                   re.IGNORECASE | re.ASCII)
+_RATE = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*(%?)\s*/\s*(day|month|year)", re.IGNORECASE | re.ASCII)
 #: The largest rate, in seats or percent a unit: far above any pool's, and small enough
 #: that a projection stays finite (a rate of 400 digits was infinity, and crashed it).
 MAX_RATE = 1_000_000
@@ -130,8 +129,9 @@ def _change(item: Node) -> Change:
     kinds = item.keys()
     if len(kinds) != 1:
         found = ", ".join(kinds) if kinds else "none"
-        raise item.error(f"expected exactly one change ({', '.join(KINDS)}), got "
-                         f"{len(kinds)} ({found})")
+        raise item.error(
+            f"expected exactly one change ({', '.join(KINDS)}), got {len(kinds)} ({found})"
+        )
     kind = kinds[0]
     raw = item.raw(kind)
     if isinstance(raw, Mapping) and True in raw:
@@ -140,16 +140,22 @@ def _change(item: Node) -> Change:
     node = Node.wrap(raw, file=item.file, keypath=item.path_of(kind), error_type=ScenarioError)
     where = Where(node.file, node.keypath)
     parsers: dict[str, Callable[[Node, Where], Change]] = {
-        "add_server": _add_server, "add_licenses": _add_licenses,
-        "remove_server": _remove_server, "move_subscribers": _move_subscribers,
+        "add_server": _add_server,
+        "add_licenses": _add_licenses,
+        "remove_server": _remove_server,
+        "move_subscribers": _move_subscribers,
         "growth": _growth,
     }
     return parsers[kind](node, where)
 
 
 def _seats(node: Node) -> Seats:
-    return Seats(**{key: _storable(node, key, node.optional_int(key, default=0, minimum=0))
-                    for key in CLASS_KEYS})
+    return Seats(
+        **{
+            key: _storable(node, key, node.optional_int(key, default=0, minimum=0))
+            for key in CLASS_KEYS
+        }
+    )
 
 
 def _storable(node: Node, key: str, count: int) -> int:
@@ -163,8 +169,7 @@ def _add_server(node: Node, where: Where) -> AddServer:
     node.check_keys(("name", "pool", "licenses"))
     licenses = node.child("licenses")
     licenses.check_keys(CLASS_KEYS)
-    return AddServer(where, node.required_str("name"), node.optional_str("pool"),
-                     _seats(licenses))
+    return AddServer(where, node.required_str("name"), node.optional_str("pool"), _seats(licenses))
 
 
 def _add_licenses(node: Node, where: Where) -> AddLicenses:
@@ -201,12 +206,17 @@ def _move_subscribers(node: Node, where: Where) -> MoveSubscribers:
     if source.casefold() == target.casefold():
         raise node.expected(f"a server other than {source!r} (from)", target, key="to")
     vm = _storable(node, "vm", node.required_int("vm", minimum=1))
-    counts = {"um": node.optional_int("um", default=0, minimum=0),
-              "inbox": node.optional_int("inbox", default=0, minimum=0)}
+    counts = {
+        "um": node.optional_int("um", default=0, minimum=0),
+        "inbox": node.optional_int("inbox", default=0, minimum=0),
+    }
     for key, count in counts.items():
         if count > vm:
-            raise node.error(f"expected at most {vm} (the vm count: each of these "
-                             f"subscribers also uses a VM seat), got {count}", key=key)
+            raise node.error(
+                f"expected at most {vm} (the vm count: each of these "
+                f"subscribers also uses a VM seat), got {count}",
+                key=key,
+            )
     return MoveSubscribers(where, source, target, Seats(vm, counts["um"], counts["inbox"]))
 
 

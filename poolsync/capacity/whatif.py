@@ -58,8 +58,9 @@ def seats_text(seats: Seats) -> str:
 class _State:
     """The snapshots and license changes while a scenario's changes are applied."""
 
-    def __init__(self, snapshots: Iterable[Snapshot], changes: Iterable[LicenseChange],
-                 today: date) -> None:
+    def __init__(
+        self, snapshots: Iterable[Snapshot], changes: Iterable[LicenseChange], today: date
+    ) -> None:
         self.snapshots = list(snapshots)
         self.changes = list(changes)
         self.today = today
@@ -91,45 +92,67 @@ class _State:
 
     def today_seats(self, name: str, *, used: bool) -> Seats:
         latest = self.latest(name)
-        return Seats.from_mapping({c: (s.used if used else s.licensed)
-                                   for c, s in latest.items()})
+        return Seats.from_mapping({c: (s.used if used else s.licensed) for c, s in latest.items()})
 
-    def shift(self, name: str, *, used: Seats = NO_SEATS, licensed: Seats = NO_SEATS,
-              since: date = date.min) -> None:
+    def shift(
+        self,
+        name: str,
+        *,
+        used: Seats = NO_SEATS,
+        licensed: Seats = NO_SEATS,
+        since: date = date.min,
+    ) -> None:
         """Add ``used`` and ``licensed`` to every snapshot of ``name`` from ``since``."""
         self.snapshots = [
-            replace(s, used=s.used + used.get(s.seat_class),
-                    licensed=s.licensed + licensed.get(s.seat_class))
-            if s.server.casefold() == name.casefold() and snapshot_day(s) >= since else s
-            for s in self.snapshots]
+            replace(
+                s,
+                used=s.used + used.get(s.seat_class),
+                licensed=s.licensed + licensed.get(s.seat_class),
+            )
+            if s.server.casefold() == name.casefold() and snapshot_day(s) >= since
+            else s
+            for s in self.snapshots
+        ]
 
 
 def _add_server(state: _State, change: AddServer) -> str:
     known = state.servers()
     if change.name.casefold() in known:
         name, pool = known[change.name.casefold()]
-        raise change.where.expected(f"a new server name ({name} is in pool {pool})",
-                                    change.name, key="name")
+        raise change.where.expected(
+            f"a new server name ({name} is in pool {pool})", change.name, key="name"
+        )
     pools = sorted({s.pool for s in state.snapshots})
     if change.pool is None:
         if len(pools) != 1:
             raise change.where.error(
                 f"required key is missing (there are {len(pools)} pools: "
-                f"{', '.join(pools) or 'none'})", key="pool")
+                f"{', '.join(pools) or 'none'})",
+                key="pool",
+            )
         pool = pools[0]
     elif change.pool not in pools:
-        raise change.where.expected(f"one of the pools {', '.join(pools)}", change.pool,
-                                    key="pool")
+        raise change.where.expected(f"one of the pools {', '.join(pools)}", change.pool, key="pool")
     else:
         pool = change.pool
     # A snapshot at every moment the pool has one, so the pool's sums keep their days.
     moments = sorted({s.taken_at for s in state.snapshots if s.pool == pool})
     state.snapshots.extend(
-        Snapshot(taken_at=moment, pool=pool, server=change.name, seat_class=c,
-                 licensed=change.licenses.get(c), used=0)
-        for moment in moments for c in SEAT_CLASSES)
-    return (f"Added {change.name} to pool {pool}, licensed for "
-            f"{seats_text(change.licenses)} seats, with no subscribers")
+        Snapshot(
+            taken_at=moment,
+            pool=pool,
+            server=change.name,
+            seat_class=c,
+            licensed=change.licenses.get(c),
+            used=0,
+        )
+        for moment in moments
+        for c in SEAT_CLASSES
+    )
+    return (
+        f"Added {change.name} to pool {pool}, licensed for "
+        f"{seats_text(change.licenses)} seats, with no subscribers"
+    )
 
 
 def _add_licenses(state: _State, change: AddLicenses) -> str:
@@ -138,8 +161,10 @@ def _add_licenses(state: _State, change: AddLicenses) -> str:
     on = change.on or state.today
     latest = max((snapshot_day(s) for s in state.latest(name).values()), default=date.min)
     # Changes after the latest snapshot are the ones the projection applies.
-    future = sorted((c for c in state.changes if c.server.casefold() == key and c.on > latest),
-                    key=lambda c: c.on)
+    future = sorted(
+        (c for c in state.changes if c.server.casefold() == key and c.on > latest),
+        key=lambda c: c.on,
+    )
     anchor: list[LicenseChange] = []
     if on <= latest:
         # In force already: as if the server had been licensed for them since ``on``.
@@ -151,8 +176,10 @@ def _add_licenses(state: _State, change: AddLicenses) -> str:
     # An add-on stacks on whatever is licensed then: later changes (an expiry) keep it.
     state.changes = [
         replace(c, seats=c.seats + change.seats)
-        if c.server.casefold() == key and c.on > latest and c.on >= on else c
-        for c in state.changes] + anchor
+        if c.server.casefold() == key and c.on > latest and c.on >= on
+        else c
+        for c in state.changes
+    ] + anchor
     return f"Added {seats_text(change.seats)} seats to {name} from {on}"
 
 
@@ -165,25 +192,31 @@ def _remove_server(state: _State, change: RemoveServer) -> str:
         if homed != NO_SEATS:
             raise change.where.error(
                 f"required key is missing ({name} has subscribers today: "
-                f"{seats_text(homed)}; name the server they move to)", key="move_to")
+                f"{seats_text(homed)}; name the server they move to)",
+                key="move_to",
+            )
         sentence += " (it has no subscribers)"
     else:
         target, target_pool = state.server(change.move_to, change.where, "move_to")
         if target == name or target_pool != pool:
-            raise change.where.expected(f"another server of pool {pool}", change.move_to,
-                                        key="move_to")
+            raise change.where.expected(
+                f"another server of pool {pool}", change.move_to, key="move_to"
+            )
         # The target takes over the removed server's history day by day, growth and
         # all, so the pool's series does not change.
         theirs: dict[tuple[date, SeatClass], Snapshot] = {}
-        for s in sorted((s for s in state.snapshots if s.server.casefold() == name.casefold()),
-                        key=lambda s: s.taken_at):
+        for s in sorted(
+            (s for s in state.snapshots if s.server.casefold() == name.casefold()),
+            key=lambda s: s.taken_at,
+        ):
             theirs[(snapshot_day(s), s.seat_class)] = s
         state.snapshots = [
             replace(s, used=s.used + moved.used)
             if s.server.casefold() == target.casefold()
             and (moved := theirs.get((snapshot_day(s), s.seat_class)))
             else s
-            for s in state.snapshots]
+            for s in state.snapshots
+        ]
         sentence += f"; its subscribers ({seats_text(homed)}) move to {target}"
     state.snapshots = [s for s in state.snapshots if s.server.casefold() != name.casefold()]
     state.changes = [c for c in state.changes if c.server.casefold() != name.casefold()]
@@ -194,22 +227,32 @@ def _move(state: _State, change: MoveSubscribers) -> str:
     source, pool = state.server(change.source, change.where, "from")
     target, target_pool = state.server(change.target, change.where, "to")
     if target_pool != pool:
-        raise change.where.expected(f"a server of pool {pool}, like {source}", change.target,
-                                    key="to")
+        raise change.where.expected(
+            f"a server of pool {pool}, like {source}", change.target, key="to"
+        )
     have = state.today_seats(source, used=True)
     for c in SEAT_CLASSES:
         if change.seats.get(c) > have.get(c):
             raise change.where.error(
                 f"expected at most {have.get(c)} ({source}'s {LABEL[c]} subscribers "
-                f"today), got {change.seats.get(c)}", key=c.value)
+                f"today), got {change.seats.get(c)}",
+                key=c.value,
+            )
     state.shift(source, used=Seats(-change.seats.vm, -change.seats.um, -change.seats.inbox))
     state.shift(target, used=change.seats)
-    return (f"Moved {change.seats.vm} subscribers from {source} to {target} "
-            f"({seats_text(change.seats)} seats)")
+    return (
+        f"Moved {change.seats.vm} subscribers from {source} to {target} "
+        f"({seats_text(change.seats)} seats)"
+    )
 
 
-def apply(scenario: Scenario, snapshots: Iterable[Snapshot],
-          license_changes: Iterable[LicenseChange] = (), *, today: date) -> Applied:
+def apply(
+    scenario: Scenario,
+    snapshots: Iterable[Snapshot],
+    license_changes: Iterable[LicenseChange] = (),
+    *,
+    today: date,
+) -> Applied:
     """Apply ``scenario``'s changes in order; each sees the state the ones before it
     left. Raises :class:`ScenarioError` (file, key path, what was expected) for a
     change that does not fit: an unknown server, a server name taken, more
@@ -230,17 +273,31 @@ def apply(scenario: Scenario, snapshots: Iterable[Snapshot],
             case SetGrowth():
                 growth.update(change.rates)
                 rates = ", ".join(f"{LABEL[c]} {r.text}" for c, r in change.rates.items())
-                sentences.append(f"Growth set to {rates} per pool, instead of the "
-                                 "fitted trend")
+                sentences.append(f"Growth set to {rates} per pool, instead of the fitted trend")
     return Applied(tuple(state.snapshots), tuple(state.changes), growth, tuple(sentences))
 
 
-def what_if(scenario: Scenario, snapshots: Sequence[Snapshot], *, today: date,
-            window_days: int, horizon_days: int, limits: Limits, generated: datetime,
-            license_changes: Sequence[LicenseChange] = ()) -> WhatIf:
+def what_if(
+    scenario: Scenario,
+    snapshots: Sequence[Snapshot],
+    *,
+    today: date,
+    window_days: int,
+    horizon_days: int,
+    limits: Limits,
+    generated: datetime,
+    license_changes: Sequence[LicenseChange] = (),
+) -> WhatIf:
     """The pools after ``scenario``, projected like :func:`project` projects them."""
     after = apply(scenario, snapshots, license_changes, today=today)
-    report = project(after.snapshots, today=today, window_days=window_days,
-                     horizon_days=horizon_days, limits=limits, generated=generated,
-                     license_changes=after.license_changes, growth=after.growth or None)
+    report = project(
+        after.snapshots,
+        today=today,
+        window_days=window_days,
+        horizon_days=horizon_days,
+        limits=limits,
+        generated=generated,
+        license_changes=after.license_changes,
+        growth=after.growth or None,
+    )
     return WhatIf(scenario.name, report.pools, report.recommendations, after.sentences)

@@ -19,12 +19,23 @@ from poolsync.render.doctor import doctor_report_json, doctor_report_lines
 
 @click.command()
 @click.argument("server", required=False)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="table for people; json for machines (docs/doctor.md).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people; json for machines (docs/doctor.md).",
+)
 @ldif_options(more=False)
 @click.pass_obj
-def doctor(ctx: Context, server: str | None, fmt: str, from_ldif: tuple[Path, ...],
-           taken_at: datetime | None) -> None:
+def doctor(
+    ctx: Context,
+    server: str | None,
+    fmt: str,
+    from_ldif: tuple[Path, ...],
+    taken_at: datetime | None,
+) -> None:
     """Say why Unity servers are missing from the pool, with evidence and the fix.
 
     Asks every DC and Global Catalog in the config (directory.dc.url and
@@ -48,9 +59,15 @@ def doctor(ctx: Context, server: str | None, fmt: str, from_ldif: tuple[Path, ..
     files = ldif_files(from_ldif, taken_at=taken_at)
     source = ctx.source(ldif=files, taken_at=taken_at, require_locations=False)
     err = stderr_console()
-    inp, notes = gather(config, ctx.profile(), source, now=now(),
-                        step=None if fmt == "json" else lambda message: err.print(
-                            f"[bold]doctor:[/] {message}", highlight=False))
+    inp, notes = gather(
+        config,
+        ctx.profile(),
+        source,
+        now=now(),
+        step=None
+        if fmt == "json"
+        else lambda message: err.print(f"[bold]doctor:[/] {message}", highlight=False),
+    )
     report = diagnose(inp, only=server)
     if notes:
         report = replace(report, notes=(*report.notes, *notes))
@@ -62,6 +79,9 @@ def doctor(ctx: Context, server: str | None, fmt: str, from_ldif: tuple[Path, ..
     if not report.healthy:
         click.get_current_context().exit(EXIT_NOT_COMPLIANT)
     if not report.complete:
-        err.print("doctor: not every DC and Global Catalog could be read, so problems "
-                  "may be missing; see the notes", highlight=False)
+        err.print(
+            "doctor: not every DC and Global Catalog could be read, so problems "
+            "may be missing; see the notes",
+            highlight=False,
+        )
         click.get_current_context().exit(EXIT_DIRECTORY)

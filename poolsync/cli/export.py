@@ -26,16 +26,22 @@ if TYPE_CHECKING:  # the directory package imports ldap3: not for `pool` and `re
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _taken_at(ctx: click.Context, param: click.Parameter, value: str | None,
-              ) -> dt.datetime | None:
+def _taken_at(
+    ctx: click.Context,
+    param: click.Parameter,
+    value: str | None,
+) -> dt.datetime | None:
     if value is None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"expected an ISO 8601 time such as 2024-05-01T10:00:00"
-                                 f"+02:00 (UTC when no offset is given), got {value!r}",
-                                 ctx=ctx, param=param) from None
+        raise click.BadParameter(
+            f"expected an ISO 8601 time such as 2024-05-01T10:00:00"
+            f"+02:00 (UTC when no offset is given), got {value!r}",
+            ctx=ctx,
+            param=param,
+        ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -51,26 +57,36 @@ def ldif_options(*, taken_at: bool = True, more: bool = True) -> Callable[[F], F
             func = click.argument("more_ldif", nargs=-1, type=path, metavar="[FILE...]")(func)
         if taken_at:
             func = click.option(
-                "--taken-at", callback=_taken_at, metavar="ISO-TIME", default=None,
+                "--taken-at",
+                callback=_taken_at,
+                metavar="ISO-TIME",
+                default=None,
                 help="When the export was taken (ISO 8601; UTC without an offset). "
-                     "Default: the export's own rootDSE currentTime, else the newest "
-                     "file's time.")(func)
+                "Default: the export's own rootDSE currentTime, else the newest "
+                "file's time.",
+            )(func)
         return click.option(
-            "--from-ldif", "from_ldif", type=path, multiple=True, metavar="FILE",
+            "--from-ldif",
+            "from_ldif",
+            type=path,
+            multiple=True,
+            metavar="FILE",
             help="Read an LDIF export (ldapsearch or ldifde -u) instead of the "
-                 "configured forest: docs/offline.md. "
-                 + ("More files may follow." if more else "Repeat it for more files."),
+            "configured forest: docs/offline.md. "
+            + ("More files may follow." if more else "Repeat it for more files."),
         )(func)
 
     return decorate
 
 
-def ldif_files(from_ldif: Sequence[Path], more: Sequence[Path] = (),
-               taken_at: dt.datetime | None = None) -> tuple[Path, ...]:
+def ldif_files(
+    from_ldif: Sequence[Path], more: Sequence[Path] = (), taken_at: dt.datetime | None = None
+) -> tuple[Path, ...]:
     """The files of ``--from-ldif FILE [FILE...]``; usage errors for strays."""
     if more and not from_ldif:
-        raise click.UsageError(f"unexpected argument {str(more[0])!r} (LDIF files go "
-                               "after --from-ldif)")
+        raise click.UsageError(
+            f"unexpected argument {str(more[0])!r} (LDIF files go after --from-ldif)"
+        )
     if taken_at is not None and not from_ldif:
         raise click.UsageError("--taken-at goes with --from-ldif")
     files = (*from_ldif, *more)
@@ -79,15 +95,25 @@ def ldif_files(from_ldif: Sequence[Path], more: Sequence[Path] = (),
     return files
 
 
-def export_source(config: Config, profile: Profile, files: Sequence[Path], *,
-                  taken_at: dt.datetime | None = None,
-                  require_locations: bool = True) -> LdifSource:
+def export_source(
+    config: Config,
+    profile: Profile,
+    files: Sequence[Path],
+    *,
+    taken_at: dt.datetime | None = None,
+    require_locations: bool = True,
+) -> LdifSource:
     """The export's source, validated (LdifError, exit 2, before anything is read or
     written; see :meth:`LdifSource.validate`)."""
     from poolsync.directory.ldif import LdifSource
 
-    source = LdifSource(files, taken_at=taken_at, max_entries=config.directory.max_entries,
-                        profile=profile, pass_timeout=config.directory.timeouts.pass_)
+    source = LdifSource(
+        files,
+        taken_at=taken_at,
+        max_entries=config.directory.max_entries,
+        profile=profile,
+        pass_timeout=config.directory.timeouts.pass_,
+    )
     source.validate(require_locations=require_locations)
     return source
 

@@ -19,13 +19,19 @@ from poolsync.store import Store
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "graphml", "json"]),
-              default="dot", show_default=True,
-              help="dot (Graphviz source), svg (drawn with Graphviz's dot), graphml, json.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["dot", "svg", "graphml", "json"]),
+    default="dot",
+    show_default=True,
+    help="dot (Graphviz source), svg (drawn with Graphviz's dot), graphml, json.",
+)
 @out_options
 @click.pass_obj
-def graph(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
-          mode: int | None) -> None:
+def graph(
+    ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool, mode: int | None
+) -> None:
     """Export the pooling graph: sites, DCs, replication connections, Unity servers.
 
     Nodes: sites, domain controllers (Global Catalog, inbound replication off),
@@ -47,8 +53,15 @@ def graph(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
     locations = locations_seen(inp)
     report = build_pool_report(config.forest, locations, homed, roles=profile.roles())
     diagnosis = diagnose(inp)
-    pooling = build_graph(config.forest, inp.topology, report, locations, inp.monitors,
-                          default_gc=inp.default_gc, doctor=diagnosis)
+    pooling = build_graph(
+        config.forest,
+        inp.topology,
+        report,
+        locations,
+        inp.monitors,
+        default_gc=inp.default_gc,
+        doctor=diagnosis,
+    )
     title = f"Unity license pooling in {config.forest}"
     text: str | Iterable[str]
     if fmt == "json":
@@ -60,6 +73,8 @@ def graph(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
     else:
         text = to_dot(pooling, title=title)
     if emit(text, out, follow_symlinks=follow_symlinks, mode=mode):
-        stderr_console().print(f"graph: wrote {out} ({fmt}, {pooling.number_of_nodes()} "
-                               f"nodes, {pooling.number_of_edges()} edges)", highlight=False)
-
+        stderr_console().print(
+            f"graph: wrote {out} ({fmt}, {pooling.number_of_nodes()} "
+            f"nodes, {pooling.number_of_edges()} edges)",
+            highlight=False,
+        )

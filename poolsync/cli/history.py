@@ -48,10 +48,14 @@ def run_json(run: RunRecord) -> dict[str, Any]:
     detail = detail_json(run.detail)
     passes = run.detail.passes or {}
     return {
-        "id": run.id, "kind": run.kind, "status": run.status, "started": _iso(run.started_at),
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "started": _iso(run.started_at),
         "finished": _iso(run.finished_at),
         "forced_total": {name: p.reason for name, p in passes.items() if p.reason},
-        "changes": detail.get("changes"), "error": run.detail.error,
+        "changes": detail.get("changes"),
+        "error": run.detail.error,
         "detail": detail,
     }
 
@@ -59,16 +63,25 @@ def run_json(run: RunRecord) -> dict[str, Any]:
 def _changes_text(detail: RunDetail) -> str:
     if detail.changes is None:
         return ""
-    parts = [f"{kind}: +{c.added} ~{c.changed} -{c.removed}"
-             for kind, c in detail.changes.items() if c.added or c.changed or c.removed]
+    parts = [
+        f"{kind}: +{c.added} ~{c.changed} -{c.removed}"
+        for kind, c in detail.changes.items()
+        if c.added or c.changed or c.removed
+    ]
     return "; ".join(parts) or "none"
 
 
 @click.group(invoke_without_command=True)
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
-              help="How many runs to show, newest first.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many runs to show, newest first.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @click.pass_context
 def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
     """The sync runs recorded in the store: when, what kind, the outcome and why.
@@ -87,8 +100,13 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
     with Store.open(config.store, create=False) as store:
         runs = store.runs(limit=limit)
     if fmt == "json":
-        print_json({"meta": meta("run-history"), "store": str(config.store),
-                    "runs": [run_json(r) for r in runs]})
+        print_json(
+            {
+                "meta": meta("run-history"),
+                "store": str(config.store),
+                "runs": [run_json(r) for r in runs],
+            }
+        )
         return
     console = stdout_console()
     if not runs:
@@ -96,10 +114,16 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
         return
     table = Table(title=f"Runs in {config.store}", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("id", "started", "kind", "status", "time", "changes"):
-        table.add_column(col, justify="right" if col in ("id", "time") else "left",
-                         no_wrap=True)
-    styles = {"ok": "green", "findings": "yellow", "refused": "yellow", "failed": "red",
-              "abandoned": "red", "cancelled": "yellow", "running": "cyan"}
+        table.add_column(col, justify="right" if col in ("id", "time") else "left", no_wrap=True)
+    styles = {
+        "ok": "green",
+        "findings": "yellow",
+        "refused": "yellow",
+        "failed": "red",
+        "abandoned": "red",
+        "cancelled": "yellow",
+        "running": "cyan",
+    }
     notes: list[tuple[int, str]] = []
     for run in runs:
         doc = run_json(run)
@@ -107,10 +131,14 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
         note = doc["error"] or "; ".join(f"{k}: {v}" for k, v in doc["forced_total"].items())
         if note:
             notes.append((run.id, note))
-        table.add_row(str(run.id), run.started_at.strftime("%Y-%m-%d %H:%M:%S"), run.kind,
-                      f"[{styles.get(run.status, 'white')}]{run.status}[/]",
-                      f"{seconds:.1f} s" if seconds is not None else "",
-                      _changes_text(run.detail))
+        table.add_row(
+            str(run.id),
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            run.kind,
+            f"[{styles.get(run.status, 'white')}]{run.status}[/]",
+            f"{seconds:.1f} s" if seconds is not None else "",
+            _changes_text(run.detail),
+        )
     console.print(table)
     # Errors and reasons under the table, one line each and never wrapped: they hold
     # commands and DNs a person copies (a terminal folds them, a copy keeps them whole).
@@ -119,12 +147,19 @@ def history(click_ctx: click.Context, limit: int, fmt: str) -> None:
 
 
 @history.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-              show_default=True, help="csv: date,pool,server,class,licensed,used,published.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv: date,pool,server,class,licensed,used,published.",
+)
 @out_options
 @click.pass_obj
-def export_history(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool,
-                   mode: int | None) -> None:
+def export_history(
+    ctx: Context, fmt: str, out: Path | None, follow_symlinks: bool, mode: int | None
+) -> None:
     """Write the usage history (one row per snapshot, server and seat class).
 
     Every successful resync stores a snapshot of each pool member's licensed and used
@@ -134,8 +169,11 @@ def export_history(ctx: Context, fmt: str, out: Path | None, follow_symlinks: bo
     config = ctx.config()
     with Store.open(config.store, create=False) as store:
         rows = store.snapshots()
-    text = (to_csv(rows) if fmt == "csv"
-            else json.dumps(to_json(rows, generated=now()), indent=2) + "\n")
+    text = (
+        to_csv(rows)
+        if fmt == "csv"
+        else json.dumps(to_json(rows, generated=now()), indent=2) + "\n"
+    )
     if emit(text, out, follow_symlinks=follow_symlinks, mode=mode):
         stderr_console().print(f"history: wrote {_rows(len(rows))} to {out}", highlight=False)
 
@@ -146,9 +184,12 @@ def _rows(count: int) -> str:
 
 @history.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True,
-              help="Import rows for another pool than the config's forest, or dated in the "
-                   "future, too (refused without it).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Import rows for another pool than the config's forest, or dated in the "
+    "future, too (refused without it).",
+)
 @click.pass_obj
 def import_history(ctx: Context, file: Path, force: bool) -> None:
     """Load usage history kept elsewhere (spreadsheets, older tools) into the store.
@@ -171,11 +212,13 @@ def import_history(ctx: Context, file: Path, force: bool) -> None:
     config = ctx.config()
     problems = _suspicious(rows, forest=config.forest, now=now())
     if problems and not force:
-        raise HistoryFileError(f"{file}: {'; '.join(problems)}; nothing was imported "
-                               "(--force imports them anyway)")
+        raise HistoryFileError(
+            f"{file}: {'; '.join(problems)}; nothing was imported (--force imports them anyway)"
+        )
     for problem in problems:
-        stderr_console().print(f"[yellow]warning:[/] {file}: {problem} (imported: --force)",
-                               highlight=False)
+        stderr_console().print(
+            f"[yellow]warning:[/] {file}: {problem} (imported: --force)", highlight=False
+        )
     with Store.open(config.store) as store:
         added, replaced = store.add_snapshots(rows, source="import")
     click.echo(f"imported {_rows(len(rows))} from {file}: {added} new, {replaced} replaced")
@@ -187,30 +230,46 @@ def _suspicious(rows: Sequence[Snapshot], *, forest: str, now: datetime) -> list
     others = sorted({r.pool for r in rows if r.pool.lower() != forest.lower()})
     if others:
         count = sum(1 for r in rows if r.pool.lower() != forest.lower())
-        found.append(f"{_rows(count)} {'is' if count == 1 else 'are'} for pool"
-                     f"{'' if len(others) == 1 else 's'} "
-                     f"{', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, not this "
-                     f"config's forest {forest}")
+        found.append(
+            f"{_rows(count)} {'is' if count == 1 else 'are'} for pool"
+            f"{'' if len(others) == 1 else 's'} "
+            f"{', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, not this "
+            f"config's forest {forest}"
+        )
     future = [r for r in rows if r.taken_at > now]
     if future:
         first = min(r.taken_at for r in future)
-        found.append(f"{_rows(len(future))} {'is' if len(future) == 1 else 'are'} dated in "
-                     "the future (from "
-                     f"{first.isoformat(timespec='seconds')})")
+        found.append(
+            f"{_rows(len(future))} {'is' if len(future) == 1 else 'are'} dated in "
+            "the future (from "
+            f"{first.isoformat(timespec='seconds')})"
+        )
     return found
 
 
 @history.command("delete")
 @click.option("--pool", help="Only this pool's rows (case-insensitive).")
 @click.option("--server", help="Only this server's rows (case-insensitive).")
-@click.option("--before", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Only rows taken before this day (YYYY-MM-DD, UTC).")
-@click.option("--after", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Only rows taken after this day (YYYY-MM-DD, UTC).")
+@click.option(
+    "--before",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only rows taken before this day (YYYY-MM-DD, UTC).",
+)
+@click.option(
+    "--after",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only rows taken after this day (YYYY-MM-DD, UTC).",
+)
 @click.option("--dry-run", is_flag=True, help="Say how many rows would go; delete nothing.")
 @click.pass_obj
-def delete_history(ctx: Context, pool: str | None, server: str | None,
-                   before: datetime | None, after: datetime | None, dry_run: bool) -> None:
+def delete_history(
+    ctx: Context,
+    pool: str | None,
+    server: str | None,
+    before: datetime | None,
+    after: datetime | None,
+    dry_run: bool,
+) -> None:
     """Delete usage-history rows (e.g. a wrong import): those matching every option
     given. At least one option is needed; `history export` first keeps a copy."""
     if pool is None and server is None and before is None and after is None:
@@ -221,6 +280,7 @@ def delete_history(ctx: Context, pool: str | None, server: str | None,
     if not config.store.exists():
         raise StoreError(f"no store at {config.store}: nothing to delete")
     with Store.open(config.store) as store:
-        count = store.delete_snapshots(pool=pool, server=server, since=start, until=end,
-                                       dry_run=dry_run)
+        count = store.delete_snapshots(
+            pool=pool, server=server, since=start, until=end, dry_run=dry_run
+        )
     click.echo(f"{'would delete' if dry_run else 'deleted'} {_rows(count)}")

@@ -44,24 +44,31 @@ from poolsync.licensing.params import PARAMETERS, is_flag
 #: ``poolsync pool``.
 EXIT_FINDINGS = EXIT_NOT_COMPLIANT
 
-_VERDICT_STYLE = {"licensed": "green", "demo": "yellow", "default": "bold yellow",
-                  "expired": "bold red", "hostid-mismatch": "bold red", "invalid": "bold red"}
+_VERDICT_STYLE = {
+    "licensed": "green",
+    "demo": "yellow",
+    "default": "bold yellow",
+    "expired": "bold red",
+    "hostid-mismatch": "bold red",
+    "invalid": "bold red",
+}
 _VERDICT_MEANS = {
     "licensed": "the server runs on its license files",
     "demo": "the server runs on a demo license (HOSTID=ANY) until it expires",
     "default": "no line counts on this day: the built-in default license applies "
-               "(2 ports, 10 subscribers, 30-second messages)",
+    "(2 ports, 10 subscribers, 30-second messages)",
     "expired": "the license files have expired: the built-in default license applies "
-               "(2 ports, 10 subscribers, 30-second messages)",
-    "hostid-mismatch": "a file is bound to a MAC the server does not have; it counts for "
-                       "nothing",
+    "(2 ports, 10 subscribers, 30-second messages)",
+    "hostid-mismatch": "a file is bound to a MAC the server does not have; it counts for nothing",
     "invalid": "a file has errors; it counts for nothing",
 }
 
 
 #: ``expired`` while other files still count: the server runs on less than it had.
-_EXPIRED_PARTLY = ("a license file (not a demo) has expired: what it granted is gone and "
-                   "the server runs on the files that still count; renew it")
+_EXPIRED_PARTLY = (
+    "a license file (not a demo) has expired: what it granted is gone and "
+    "the server runs on the files that still count; renew it"
+)
 
 
 def _verdict_means(result: LicenseCheck) -> str:
@@ -75,8 +82,7 @@ class DateType(click.ParamType[date, Any]):
 
     name = "DATE"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> date:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
         if isinstance(value, date):
             return value
         text = str(value).strip()
@@ -87,8 +93,11 @@ class DateType(click.ParamType[date, Any]):
         try:
             return parse_date(text)
         except ValueError:
-            self.fail(f"{text!r} is not a date (expected YYYY-MM-DD, e.g. 2027-03-15, or "
-                      "15-mar-2027)", param, ctx)
+            self.fail(
+                f"{text!r} is not a date (expected YYYY-MM-DD, e.g. 2027-03-15, or 15-mar-2027)",
+                param,
+                ctx,
+            )
 
 
 class MacType(click.ParamType[str, Any]):
@@ -96,8 +105,7 @@ class MacType(click.ParamType[str, Any]):
 
     name = "MAC"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> str:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         try:
             return normalize_mac(str(value))
         except ValueError as exc:
@@ -105,14 +113,23 @@ class MacType(click.ParamType[str, Any]):
 
 
 files_argument = click.argument(
-    "files", nargs=-1, required=True, metavar="FILE...",
-    type=click.Path(path_type=Path))
+    "files", nargs=-1, required=True, metavar="FILE...", type=click.Path(path_type=Path)
+)
 at_option = click.option(
-    "--at", "at", type=DateType(), default=None,
-    help="The day to evaluate: YYYY-MM-DD or 15-mar-2027.  [default: today]")
+    "--at",
+    "at",
+    type=DateType(),
+    default=None,
+    help="The day to evaluate: YYYY-MM-DD or 15-mar-2027.  [default: today]",
+)
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-    show_default=True, help="table for people; json for machines.")
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people; json for machines.",
+)
 
 
 @click.group(name="license")
@@ -143,8 +160,7 @@ def _read(paths: Sequence[Path]) -> list[LicenseFile | EffectiveXml]:
                 reason = "too many levels of symbolic links (a symlink loop)"
             raise LicenseFileError(f"{path}: cannot read: {reason}") from None
         if key in seen:
-            raise LicenseFileError(f"{path}: given twice (as {seen[key]}); each file counts "
-                                   "once")
+            raise LicenseFileError(f"{path}: given twice (as {seen[key]}); each file counts once")
         seen[key] = path
     return [read_license_file(path) for path in paths]
 
@@ -154,12 +170,16 @@ def _flexlm_only(read: Sequence[LicenseFile | EffectiveXml], command: str) -> li
     for item in read:
         if isinstance(item, EffectiveXml):
             if command == "check":
-                raise LicenseFileError(f"{item.path}: an effective-license XML (AvXmlLicData) "
-                                       "has no host ID to check; show it with `poolsync "
-                                       "license show`")
-            raise LicenseFileError(f"{item.path}: an effective-license XML (AvXmlLicData) is "
-                                   "a server's whole license; show it on its own, not with "
-                                   "other files")
+                raise LicenseFileError(
+                    f"{item.path}: an effective-license XML (AvXmlLicData) "
+                    "has no host ID to check; show it with `poolsync "
+                    "license show`"
+                )
+            raise LicenseFileError(
+                f"{item.path}: an effective-license XML (AvXmlLicData) is "
+                "a server's whole license; show it on its own, not with "
+                "other files"
+            )
         files.append(item)
     return files
 
@@ -193,18 +213,25 @@ def show(files: tuple[Path, ...], at: date | None, fmt: str) -> None:
         print_json(show_json(result, generated=now()))
     else:
         _render(result, stdout_console(), check=False)
-    broken = any(p.severity == "error" and p.code != EXPIRED
-                 for f in result.files for p in f.problems)
+    broken = any(
+        p.severity == "error" and p.code != EXPIRED for f in result.files for p in f.problems
+    )
     if broken:
         click.get_current_context().exit(EXIT_FINDINGS)
 
 
 @license_group.command()
 @files_argument
-@click.option("--mac", "macs", type=MacType(), multiple=True, required=True,
-              help="A MAC address of the server; repeat it for every NIC (for a NIC team, "
-                   "the physical MACs and the team's virtual MAC). Forms: "
-                   "00-0B-CD-12-34-56, 00:0b:cd:12:34:56, 000B.CD12.3456, 000bcd123456.")
+@click.option(
+    "--mac",
+    "macs",
+    type=MacType(),
+    multiple=True,
+    required=True,
+    help="A MAC address of the server; repeat it for every NIC (for a NIC team, "
+    "the physical MACs and the team's virtual MAC). Forms: "
+    "00-0B-CD-12-34-56, 00:0b:cd:12:34:56, 000B.CD12.3456, 000bcd123456.",
+)
 @at_option
 @format_option
 def check(files: tuple[Path, ...], macs: tuple[str, ...], at: date | None, fmt: str) -> None:
@@ -235,8 +262,7 @@ def check(files: tuple[Path, ...], macs: tuple[str, ...], at: date | None, fmt: 
 def stdout_console() -> Console:
     """Like the other commands' console, but wide when not a terminal: file paths make
     long cells, and a wrapped path in a log or a pipe is hard to read or grep."""
-    return Console(file=sys.stdout, soft_wrap=False,
-                   width=None if sys.stdout.isatty() else 200)
+    return Console(file=sys.stdout, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _value(name: str, value: int) -> str:
@@ -250,8 +276,12 @@ def _expires(day: date | None) -> str:
 
 
 def _files_table(result: LicenseCheck, *, check: bool) -> Table:
-    table = Table(title=f"License files on {result.at.isoformat()}", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"License files on {result.at.isoformat()}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     table.add_column("File", no_wrap=True)
     table.add_column("Host ID", no_wrap=True)
     table.add_column("Expires", no_wrap=True)
@@ -264,8 +294,10 @@ def _files_table(result: LicenseCheck, *, check: bool) -> Table:
             hostid += " (matched)"
         if report.valid:
             status = Text("valid", style="green")
-            status.append(", counts" if report.contributes else ", counts for nothing today",
-                          style="" if report.contributes else "yellow")
+            status.append(
+                ", counts" if report.contributes else ", counts for nothing today",
+                style="" if report.contributes else "yellow",
+            )
         else:
             status = Text("not valid: ", style="bold red")
             codes = dict.fromkeys(p.code for p in report.problems if p.severity == "error")
@@ -289,8 +321,12 @@ def _problem_lines(result: LicenseCheck) -> list[Text]:
             lines.append(Text.assemble(f"  {where}: ", (p.code, style), f": {p.message}"))
         more = len(report.problems) - TABLE_PROBLEMS_PER_FILE
         if more > 0:
-            lines.append(Text(f"  {report.path}: ... and {more:,} more problems "
-                              "(--format json lists them all)"))
+            lines.append(
+                Text(
+                    f"  {report.path}: ... and {more:,} more problems "
+                    "(--format json lists them all)"
+                )
+            )
     return lines
 
 
@@ -306,8 +342,12 @@ def _sources(result: LicenseCheck, name: str) -> str:
 def _effective_table(result: LicenseCheck) -> Table:
     effective = result.effective
     title = f"Effective license on {result.at.isoformat()}"
-    table = Table(title=title + (" (default)" if effective.default else ""),
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=title + (" (default)" if effective.default else ""),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     table.add_column("Parameter", no_wrap=True)
     table.add_column("Value", justify="right", no_wrap=True)
     table.add_column("From")
@@ -319,12 +359,15 @@ def _effective_table(result: LicenseCheck) -> Table:
 def _effective_notes(result: LicenseCheck) -> list[str]:
     notes = []
     if result.effective.default:
-        notes.append("No line of any file counts on this day: the built-in default license "
-                     "applies.")
+        notes.append(
+            "No line of any file counts on this day: the built-in default license applies."
+        )
     seconds = result.effective.message_seconds
     if seconds is not None:
-        notes.append(f"Recorded messages are cut at {seconds} seconds "
-                     "(LicMaxMsgRecLenIsLicensed is not licensed).")
+        notes.append(
+            f"Recorded messages are cut at {seconds} seconds "
+            "(LicMaxMsgRecLenIsLicensed is not licensed)."
+        )
     return notes
 
 
@@ -339,29 +382,36 @@ def _when(entry_day: date, at: date) -> str:
 def _cause(cause: Cause, entry_day: date) -> str:
     if cause.event == "starts":
         return f"{cause.path}:{cause.line} starts"
-    return (f"{cause.path}:{cause.line} expired "
-            f"{format_date(entry_day - timedelta(days=1))}")
+    return f"{cause.path}:{cause.line} expired {format_date(entry_day - timedelta(days=1))}"
 
 
 def _timeline_table(result: LicenseCheck) -> Table | Text:
     if not result.timeline:
         return Text("Timeline: nothing changes on any day (no line starts or expires).")
-    table = Table(title="Timeline: the days on which the effective license changes",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title="Timeline: the days on which the effective license changes",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     table.add_column("Date", no_wrap=True)
     table.add_column("Change")
     table.add_column("Because")
     shown, hidden = _timeline_window(result.timeline, result.at)
     for entry in shown:
-        changes = "\n".join(f"{c.name} {_value(c.name, c.before)} → {_value(c.name, c.after)}"
-                            for c in entry.changes)
+        changes = "\n".join(
+            f"{c.name} {_value(c.name, c.before)} → {_value(c.name, c.after)}"
+            for c in entry.changes
+        )
         if entry.default_after and not entry.default_before:
             changes += "\n(the built-in default license applies)"
         because = "\n".join(_cause(c, entry.date) for c in entry.causes)
         table.add_row(_when(entry.date, result.at), changes, because)
     if hidden:
-        table.caption = (f"{hidden:,} more changes not shown, the furthest from "
-                         f"{result.at.isoformat()} (--format json lists them all)")
+        table.caption = (
+            f"{hidden:,} more changes not shown, the furthest from "
+            f"{result.at.isoformat()} (--format json lists them all)"
+        )
         table.caption_justify = "left"
     return table
 
@@ -370,8 +420,9 @@ def _timeline_table(result: LicenseCheck) -> Table | Text:
 TABLE_TIMELINE_ROWS = 100
 
 
-def _timeline_window(entries: Sequence[TimelineEntry],
-                     at: date) -> tuple[Sequence[TimelineEntry], int]:
+def _timeline_window(
+    entries: Sequence[TimelineEntry], at: date
+) -> tuple[Sequence[TimelineEntry], int]:
     """The rows nearest *at* (mostly ahead of it, some behind), and how many are left."""
     if len(entries) <= TABLE_TIMELINE_ROWS:
         return entries, 0
@@ -379,7 +430,7 @@ def _timeline_window(entries: Sequence[TimelineEntry],
     ahead = len(entries) - split
     behind = min(split, max(TABLE_TIMELINE_ROWS - ahead, TABLE_TIMELINE_ROWS // 5))
     first = split - behind
-    shown = entries[first:first + TABLE_TIMELINE_ROWS]
+    shown = entries[first : first + TABLE_TIMELINE_ROWS]
     return shown, len(entries) - len(shown)
 
 
@@ -392,15 +443,20 @@ def _render(result: LicenseCheck, console: Console, *, check: bool) -> None:
             console.print(line, soft_wrap=True)
         console.print()
     if not check and len(result.hostids) > 1:
-        console.print(Text.assemble(
-            ("Note: ", "bold yellow"), "the files are bound to different MACs (",
-            ", ".join(result.hostids), "): no single server has them all; they are combined "
-            "here anyway. `license check --mac` checks them for one server."), soft_wrap=True)
+        console.print(
+            Text.assemble(
+                ("Note: ", "bold yellow"),
+                "the files are bound to different MACs (",
+                ", ".join(result.hostids),
+                "): no single server has them all; they are combined "
+                "here anyway. `license check --mac` checks them for one server.",
+            ),
+            soft_wrap=True,
+        )
         console.print()
     if check:
         checked = ", ".join(result.checked)
-        matched = (", ".join(result.matched_all)
-                   or "none (no file is bound to one of them)")
+        matched = ", ".join(result.matched_all) or "none (no file is bound to one of them)"
         console.print(f"Host ID: matched {matched}; checked {checked}", soft_wrap=True)
         console.print()
     console.print(_effective_table(result))
@@ -412,9 +468,14 @@ def _render(result: LicenseCheck, console: Console, *, check: bool) -> None:
     console.print(_timeline_table(result))
     if check:
         console.print()
-        console.print(Text.assemble("Verdict: ", (result.verdict,
-                                                  _VERDICT_STYLE[result.verdict]),
-                                    f" — {_verdict_means(result)}"), soft_wrap=True)
+        console.print(
+            Text.assemble(
+                "Verdict: ",
+                (result.verdict, _VERDICT_STYLE[result.verdict]),
+                f" — {_verdict_means(result)}",
+            ),
+            soft_wrap=True,
+        )
 
 
 def _show_xml(xml: EffectiveXml, day: date, fmt: str) -> None:
@@ -422,14 +483,19 @@ def _show_xml(xml: EffectiveXml, day: date, fmt: str) -> None:
         print_json(show_xml_json(xml, at=day, generated=now()))
         return
     console = stdout_console()
-    table = Table(title=f"Effective license reported in {xml.path} (AvXmlLicData)",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"Effective license reported in {xml.path} (AvXmlLicData)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     table.add_column("Section", no_wrap=True)
     table.add_column("Parameter", no_wrap=True)
     table.add_column("Value", justify="right", no_wrap=True)
     licenses = xml.data.licenses
-    ordered = [n for n in PARAMETERS if n in licenses] + [n for n in licenses
-                                                           if n not in PARAMETERS]
+    ordered = [n for n in PARAMETERS if n in licenses] + [
+        n for n in licenses if n not in PARAMETERS
+    ]
     for name in ordered:
         table.add_row("Licenses", name, _value(name, licenses[name]))
     if xml.data.utilization:

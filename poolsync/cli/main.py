@@ -70,8 +70,13 @@ class Context:
         config = self.config()
         return load_profile(config.profile, base_dir=config.base_dir)
 
-    def source(self, *, ldif: Sequence[Path] = (), taken_at: dt.datetime | None = None,
-               require_locations: bool = True) -> DirectorySource:
+    def source(
+        self,
+        *,
+        ldif: Sequence[Path] = (),
+        taken_at: dt.datetime | None = None,
+        require_locations: bool = True,
+    ) -> DirectorySource:
         """Where the commands that read a forest read it: an LDIF export (``ldif``, else
         the config's ``directory.ldif``), validated now; else the configured DCs and
         GCs, bound with the password read now (a secret that cannot be read fails here).
@@ -81,8 +86,13 @@ class Context:
         if files:
             from poolsync.cli.export import export_source
 
-            return export_source(config, self.profile(), files, taken_at=taken_at,
-                                 require_locations=require_locations)
+            return export_source(
+                config,
+                self.profile(),
+                files,
+                taken_at=taken_at,
+                require_locations=require_locations,
+            )
         from poolsync.directory.source import LiveSource  # not for commands that never read
 
         return LiveSource(config.directory, password=config.directory.bind.resolve_password())
@@ -133,12 +143,15 @@ class PoolsyncGroup(click.Group):
             click.echo(f"poolsync: error: {shown(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except Terminated:
-            click.echo("poolsync: terminated (SIGTERM); nothing of the interrupted step was "
-                       "committed", err=True)
+            click.echo(
+                "poolsync: terminated (SIGTERM); nothing of the interrupted step was committed",
+                err=True,
+            )
             ctx.exit(Terminated.exit_code)
         except KeyboardInterrupt:
-            click.echo("poolsync: interrupted; nothing was committed by the interrupted step",
-                       err=True)
+            click.echo(
+                "poolsync: interrupted; nothing was committed by the interrupted step", err=True
+            )
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -156,19 +169,34 @@ class PoolsyncGroup(click.Group):
                     ctx.exit(damaged.exit_code)
             if debug:
                 raise
-            click.echo(f"poolsync: internal error: {type(exc).__name__}: {shown(str(exc))} "
-                       "(run with --debug for the traceback, and please report it)", err=True)
+            click.echo(
+                f"poolsync: internal error: {type(exc).__name__}: {shown(str(exc))} "
+                "(run with --debug for the traceback, and please report it)",
+                err=True,
+            )
             ctx.exit(EXIT_ERROR)
 
 
-@click.group(cls=PoolsyncGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h",
-                                                                                     "--help"]})
-@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, envvar="POOLSYNC_CONFIG", show_envvar=True,
-              help="Config file (default: ./poolsync.yaml).")
-@click.option("--debug", "-d", is_flag=True,
-              help="Log what happens (to stderr) and show tracebacks on errors. (-v is "
-                   "resync's --verbose: list every planned change.)")
+@click.group(
+    cls=PoolsyncGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="POOLSYNC_CONFIG",
+    show_envvar=True,
+    help="Config file (default: ./poolsync.yaml).",
+)
+@click.option(
+    "--debug",
+    "-d",
+    is_flag=True,
+    help="Log what happens (to stderr) and show tracebacks on errors. (-v is "
+    "resync's --verbose: list every planned change.)",
+)
 @click.version_option(package_name="poolsync")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
@@ -186,8 +214,11 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     # says so in JOURNAL_STREAM) stamps them itself; one-shot commands keep short lines.
     service = ctx.invoked_subcommand == "service"
     stamp = "%(asctime)s " if service and not os.environ.get("JOURNAL_STREAM") else ""
-    handler.setFormatter(_SafeFormatter(f"{stamp}poolsync: %(levelname)s: %(message)s",
-                                        datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    handler.setFormatter(
+        _SafeFormatter(
+            f"{stamp}poolsync: %(levelname)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+        )
+    )
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
     if not debug:
         logging.getLogger("ldap3").setLevel(logging.WARNING)

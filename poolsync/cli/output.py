@@ -49,7 +49,8 @@ def _console_class() -> type[Console]:
         def _render_buffer(self, buffer: Iterable[Segment]) -> str:
             return super()._render_buffer(
                 segment if segment.control else Segment(shown(segment.text), segment.style)
-                for segment in buffer)
+                for segment in buffer
+            )
 
     return SafeConsole
 
@@ -63,8 +64,7 @@ def stdout_console() -> Console:
 
 def _columns(*, default: int) -> int:
     text = os.environ.get("COLUMNS", "")
-    return int(text) if text.isascii() and text.isdigit() and 40 <= int(text) <= 1000 \
-        else default
+    return int(text) if text.isascii() and text.isdigit() and 40 <= int(text) <= 1000 else default
 
 
 def stderr_console() -> Console:
@@ -121,9 +121,14 @@ class BarProgress:
             return
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                  TextColumn("{task.completed:,} objects"),
-                                  TimeElapsedColumn(), console=stderr_console(), transient=False)
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} objects"),
+            TimeElapsedColumn(),
+            console=stderr_console(),
+            transient=False,
+        )
         self._progress.start()
         self._task = self._progress.add_task(description, total=None)
 
@@ -158,9 +163,13 @@ class CountProgress:
         if self._progress is None:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._progress = Progress(TextColumn("  {task.description}"), BarColumn(),
-                                      TextColumn("{task.completed}/{task.total}"),
-                                      TimeElapsedColumn(), console=stderr_console())
+            self._progress = Progress(
+                TextColumn("  {task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=stderr_console(),
+            )
             self._progress.start()
             self._task = self._progress.add_task(self._description, total=total)
         self._progress.update(self._task, completed=done)
@@ -189,7 +198,8 @@ def warn_absent_servers(expected: Iterable[str], present: Iterable[str]) -> None
             f"{'' if len(missing) == 1 else 's'} (doctor.servers, doctor.expected) that the "
             f"store holds no Location for: {', '.join(missing)}; the pool leaves "
             f"{'it' if len(missing) == 1 else 'them'} out. Run `poolsync doctor` to see why",
-            highlight=False)
+            highlight=False,
+        )
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -209,19 +219,31 @@ def out_options(command: F) -> F:
     """``--out FILE`` (``-``: standard output), ``--follow-symlinks`` and ``--mode``."""
     import click
 
-    command = click.option("--mode", callback=_octal_mode, default=None, metavar="OCTAL",
-                           help="The mode of the file --out writes (default 600, also "
-                                "when it replaces a file with another mode).")(command)
-    command = click.option("--follow-symlinks", is_flag=True,
-                           help="Write through a symbolic link given as --out (refused "
-                                "otherwise).")(command)
-    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-                        default=None, help="Write to FILE (atomically, a regular file only) "
-                        "instead of standard output (also: -).")(command)
+    command = click.option(
+        "--mode",
+        callback=_octal_mode,
+        default=None,
+        metavar="OCTAL",
+        help="The mode of the file --out writes (default 600, also "
+        "when it replaces a file with another mode).",
+    )(command)
+    command = click.option(
+        "--follow-symlinks",
+        is_flag=True,
+        help="Write through a symbolic link given as --out (refused otherwise).",
+    )(command)
+    return click.option(
+        "--out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write to FILE (atomically, a regular file only) "
+        "instead of standard output (also: -).",
+    )(command)
 
 
-def emit(text: str | Iterable[str], out: Path | None, *, follow_symlinks: bool,
-         mode: int | None) -> bool:
+def emit(
+    text: str | Iterable[str], out: Path | None, *, follow_symlinks: bool, mode: int | None
+) -> bool:
     """``text`` (a string, or pieces written as they come) to ``out``
     (:func:`write_atomic`), or to stdout for none or ``-``; whether a file was
     written."""
@@ -229,6 +251,5 @@ def emit(text: str | Iterable[str], out: Path | None, *, follow_symlinks: bool,
         for piece in [text] if isinstance(text, str) else text:
             sys.stdout.write(piece)
         return False
-    write_atomic(out, text, mode=PRIVATE if mode is None else mode,
-                 follow_symlinks=follow_symlinks)
+    write_atomic(out, text, mode=PRIVATE if mode is None else mode, follow_symlinks=follow_symlinks)
     return True

@@ -22,14 +22,24 @@ log = logging.getLogger(__name__)
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="table for people; json and csv for machines.")
-@click.option("--source", type=click.Choice(["directory", "servers"]), default="directory",
-              show_default=True,
-              help="Where each server's license comes from: its Location's attachment in "
-                   "the directory, or what the server said itself at the last `poolsync "
-                   "servers probe` (for a forest whose attachment attribute was not found; "
-                   "VM use is still the directory's count of homed subscribers).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for people; json and csv for machines.",
+)
+@click.option(
+    "--source",
+    type=click.Choice(["directory", "servers"]),
+    default="directory",
+    show_default=True,
+    help="Where each server's license comes from: its Location's attachment in "
+    "the directory, or what the server said itself at the last `poolsync "
+    "servers probe` (for a forest whose attachment attribute was not found; "
+    "VM use is still the directory's count of homed subscribers).",
+)
 @click.pass_obj
 def pool(ctx: Context, fmt: str, source: str) -> None:
     """Which servers pool their licenses, and the VM/UM/Inbox seats of each pool.
@@ -52,26 +62,29 @@ def pool(ctx: Context, fmt: str, source: str) -> None:
             readings = best_readings(store.latest_readings())
             origin = store_origin(store)
         warn_absent_servers(config.doctor.names(), (loc.name for loc in locations))
-        live = {loc.guid: compare(loc, readings[loc.name.lower()]) for loc in locations
-                if loc.name.lower() in readings}
+        live = {
+            loc.guid: compare(loc, readings[loc.name.lower()])
+            for loc in locations
+            if loc.name.lower() in readings
+        }
         if source == "servers":
             if not readings:
-                raise StoreError(f"{store.path} holds no server readings: run `poolsync "
-                                 "servers probe` first")
+                raise StoreError(
+                    f"{store.path} holds no server readings: run `poolsync servers probe` first"
+                )
             locations, unread = live_locations(locations, readings)
             if unread:
-                log.warning("no reading from %s: their licenses come from the directory",
-                            ", ".join(unread))
-        report = build_pool_report(config.forest, locations, homed,
-                                   roles=ctx.profile().roles())
+                log.warning(
+                    "no reading from %s: their licenses come from the directory", ", ".join(unread)
+                )
+        report = build_pool_report(config.forest, locations, homed, roles=ctx.profile().roles())
         # An export's pool is assessed as of when it was taken (grace periods too).
-        as_of = (origin.at
-                 if origin is not None and origin.kind == "export" else now())
-        states = assess(report, locations, homed, limits=config.compliance,
-                        first_seen=first_seen, now=as_of)
+        as_of = origin.at if origin is not None and origin.kind == "export" else now()
+        states = assess(
+            report, locations, homed, limits=config.compliance, first_seen=first_seen, now=as_of
+        )
     if fmt == "json":
-        doc = pool_report_json(report, generated=now(), states=states, live=live,
-                               source=source)
+        doc = pool_report_json(report, generated=now(), states=states, live=live, source=source)
         doc["origin"] = origin.as_json() if origin is not None else None
         print_json(doc)
     elif fmt == "csv":

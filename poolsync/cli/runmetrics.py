@@ -37,9 +37,16 @@ def _store_facts(config: Config) -> tuple[datetime | None, dict[tuple[str, str],
     return (last.finished_at if last else None), objects
 
 
-def write_run_metrics(path: Path, config: Config, *, started: datetime,
-                      result: SyncResult | None = None, error: PoolsyncError | None = None,
-                      mode: Mode = "incremental", finished: datetime | None = None) -> None:
+def write_run_metrics(
+    path: Path,
+    config: Config,
+    *,
+    started: datetime,
+    result: SyncResult | None = None,
+    error: PoolsyncError | None = None,
+    mode: Mode = "incremental",
+    finished: datetime | None = None,
+) -> None:
     """Write the metrics of a run that produced ``result`` or failed with ``error``."""
     last_success, objects = _store_facts(config)
     outcome: Outcome
@@ -55,16 +62,30 @@ def write_run_metrics(path: Path, config: Config, *, started: datetime,
         pools = result.pools
         for kind, c in result.plan.counts.items():
             changes[kind, "insert"], changes[kind, "update"], changes[kind, "delete"] = (
-                c.added, c.changed, c.removed)
+                c.added,
+                c.changed,
+                c.removed,
+            )
         forced = dict(result.forced)
     else:
         outcome = "refused" if isinstance(error, UnsafeChangeError) else "failed"
         exit_code = error.exit_code if error is not None else 1
     finished = finished or datetime.now(started.tzinfo)
-    text = render_metrics(RunMetrics(
-        outcome=outcome, mode=mode, started_at=started, finished_at=finished,
-        last_success_at=last_success, exit_code=exit_code, objects=objects, changes=changes,
-        forced_total=forced, pools=pools, states=states))
+    text = render_metrics(
+        RunMetrics(
+            outcome=outcome,
+            mode=mode,
+            started_at=started,
+            finished_at=finished,
+            last_success_at=last_success,
+            exit_code=exit_code,
+            objects=objects,
+            changes=changes,
+            forced_total=forced,
+            pools=pools,
+            states=states,
+        )
+    )
     try:
         write_metrics(path, text)
     except MetricsError as exc:

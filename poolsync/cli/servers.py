@@ -27,11 +27,14 @@ def servers() -> None:
     """The Unity servers' own view of their licenses (over HTTP and SNMP)."""
 
 
-def _chosen(configured: Sequence[ServerEndpoints],
-            names: Sequence[str]) -> tuple[ServerEndpoints, ...]:
+def _chosen(
+    configured: Sequence[ServerEndpoints], names: Sequence[str]
+) -> tuple[ServerEndpoints, ...]:
     if not configured:
-        raise ConfigError("the config has no servers: section: name each Unity server's "
-                          "HTTP and/or SNMP endpoint there (docs/servers.md)")
+        raise ConfigError(
+            "the config has no servers: section: name each Unity server's "
+            "HTTP and/or SNMP endpoint there (docs/servers.md)"
+        )
     if not names:
         return tuple(configured)
     by_name = {s.name.lower(): s for s in configured}
@@ -39,7 +42,9 @@ def _chosen(configured: Sequence[ServerEndpoints],
     if unknown:
         raise click.BadParameter(
             f"{', '.join(map(shown, unknown))} not in the config's servers: section "
-            f"(configured: {', '.join(s.name for s in configured)})", param_hint="--server")
+            f"(configured: {', '.join(s.name for s in configured)})",
+            param_hint="--server",
+        )
     return tuple(dict.fromkeys(by_name[n.lower()] for n in names))
 
 
@@ -50,18 +55,27 @@ def _seats(seats: Seats | None) -> dict[str, int] | None:
 def reading_json(reading: ServerReading) -> dict[str, Any]:
     """One reading as `servers probe --format json` gives it (docs/servers.md)."""
     return {
-        "name": reading.server, "source": reading.source, "reachable": reading.reachable,
+        "name": reading.server,
+        "source": reading.source,
+        "reachable": reading.reachable,
         "read_at": reading.read_at.isoformat(timespec="seconds"),
-        "licensed": _seats(reading.licensed), "published_used": _seats(reading.published_used),
+        "licensed": _seats(reading.licensed),
+        "published_used": _seats(reading.published_used),
         "pooling_enabled": reading.pooling_enabled,
-        "secondary_licensed": reading.secondary_licensed, "error": reading.error,
+        "secondary_licensed": reading.secondary_licensed,
+        "error": reading.error,
     }
 
 
 def _probe_json(readings: Sequence[ServerReading], generated: datetime) -> dict[str, Any]:
-    return {"meta": {"type": JSON_TYPE, "version": JSON_VERSION,
-                     "generated": generated.isoformat(timespec="seconds")},
-            "servers": [reading_json(r) for r in readings]}
+    return {
+        "meta": {
+            "type": JSON_TYPE,
+            "version": JSON_VERSION,
+            "generated": generated.isoformat(timespec="seconds"),
+        },
+        "servers": [reading_json(r) for r in readings],
+    }
 
 
 def _cell(seats: Seats | None) -> str:
@@ -76,26 +90,55 @@ def _table(readings: Sequence[ServerReading]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="What each server says (licensed and published: VM/UM/Inbox; "
-                        "UM is never published)", title_justify="left")
-    for column in ("server", "via", "licensed", "published", "pooling", "secondary",
-                   "read at / error"):
+    table = Table(
+        title="What each server says (licensed and published: VM/UM/Inbox; UM is never published)",
+        title_justify="left",
+    )
+    for column in (
+        "server",
+        "via",
+        "licensed",
+        "published",
+        "pooling",
+        "secondary",
+        "read at / error",
+    ):
         table.add_column(column)
     for r in readings:
-        last = (Text(r.read_at.isoformat(timespec="seconds")) if r.ok
-                else Text(f"{'unreachable' if not r.reachable else 'error'}: {r.error}",
-                          style="red"))
-        table.add_row(Text(r.server), r.source, _cell(r.licensed), _cell(r.published_used),
-                      _flag(r.pooling_enabled), _flag(r.secondary_licensed), last)
+        last = (
+            Text(r.read_at.isoformat(timespec="seconds"))
+            if r.ok
+            else Text(f"{'unreachable' if not r.reachable else 'error'}: {r.error}", style="red")
+        )
+        table.add_row(
+            Text(r.server),
+            r.source,
+            _cell(r.licensed),
+            _cell(r.published_used),
+            _flag(r.pooling_enabled),
+            _flag(r.secondary_licensed),
+            last,
+        )
     stdout_console().print(table)
 
 
 @servers.command()
-@click.option("--server", "names", multiple=True, metavar="NAME",
-              help="Probe only this server (a name in the config's servers: section); "
-                   "repeat for more. Default: every configured server.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="table for people; json for machines.")
+@click.option(
+    "--server",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Probe only this server (a name in the config's servers: section); "
+    "repeat for more. Default: every configured server.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people; json for machines.",
+)
 @click.pass_obj
 def probe(ctx: Context, names: tuple[str, ...], fmt: str) -> None:
     """Read each server's effective license and utilization, from the server itself.

@@ -31,35 +31,74 @@ def _duration(_ctx: click.Context, param: click.Parameter, value: str) -> float:
         raise click.BadParameter(str(exc), param=param) from None
 
 
-def _watcher_factory(config: Config, source: DirectorySource,
-                     ) -> Callable[[list[str], Callable[[], None], str | None], Watcher | None]:
-    def make(containers: list[str], on_change: Callable[[], None],
-             endpoint_url: str | None) -> Watcher | None:
+def _watcher_factory(
+    config: Config,
+    source: DirectorySource,
+) -> Callable[[list[str], Callable[[], None], str | None], Watcher | None]:
+    def make(
+        containers: list[str], on_change: Callable[[], None], endpoint_url: str | None
+    ) -> Watcher | None:
         from poolsync.directory.notify import ChangeWatcher
 
-        endpoint = next((e for e in config.directory.dcs if e.url == endpoint_url),
-                        config.directory.dc)
-        return ChangeWatcher(source, endpoint, containers=containers, on_change=on_change,
-                             answer_within=config.directory.timeouts.operation)
+        endpoint = next(
+            (e for e in config.directory.dcs if e.url == endpoint_url), config.directory.dc
+        )
+        return ChangeWatcher(
+            source,
+            endpoint,
+            containers=containers,
+            on_change=on_change,
+            answer_within=config.directory.timeouts.operation,
+        )
+
     return make
 
 
 @click.command()
-@click.option("--every", default="5m", show_default=True, callback=_duration,
-              help="Run an incremental pass this often (90s, 5m, 1h ...).")
-@click.option("--total-every", default="24h", show_default=True, callback=_duration,
-              help="Run a total resync this often (it also catches what incremental "
-                   "reads cannot see, such as objects moved out of scope).")
-@click.option("--jitter", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
-              help="Stretch or shrink each wait at random by up to this fraction.")
-@click.option("--watch/--no-watch", default=True, show_default=True,
-              help="Subscribe to the DC's change notifications on the containers that "
-                   "hold Unity objects, and run a pass within seconds of a change.")
-@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write Prometheus text-format metrics after every pass (atomically).")
+@click.option(
+    "--every",
+    default="5m",
+    show_default=True,
+    callback=_duration,
+    help="Run an incremental pass this often (90s, 5m, 1h ...).",
+)
+@click.option(
+    "--total-every",
+    default="24h",
+    show_default=True,
+    callback=_duration,
+    help="Run a total resync this often (it also catches what incremental "
+    "reads cannot see, such as objects moved out of scope).",
+)
+@click.option(
+    "--jitter",
+    type=click.FloatRange(0, 0.5),
+    default=0.1,
+    show_default=True,
+    help="Stretch or shrink each wait at random by up to this fraction.",
+)
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Subscribe to the DC's change notifications on the containers that "
+    "hold Unity objects, and run a pass within seconds of a change.",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write Prometheus text-format metrics after every pass (atomically).",
+)
 @click.pass_obj
-def service(ctx: Context, every: float, total_every: float, jitter: float, watch: bool,
-            metrics_file: Path | None) -> None:
+def service(
+    ctx: Context,
+    every: float,
+    total_every: float,
+    jitter: float,
+    watch: bool,
+    metrics_file: Path | None,
+) -> None:
     """Keep the store in sync until stopped (SIGTERM or SIGINT).
 
     Runs a pass at once, then an incremental pass every --every and a total resync
@@ -71,9 +110,11 @@ def service(ctx: Context, every: float, total_every: float, jitter: float, watch
     """
     config = ctx.config()
     if config.directory.ldif and not config.directory.dcs:
-        raise ConfigError(f"{config.path}: directory.ldif: the service follows a live "
-                          "forest, and an export does not change; run `poolsync resync "
-                          "--total` once instead (docs/offline.md)")
+        raise ConfigError(
+            f"{config.path}: directory.ldif: the service follows a live "
+            "forest, and an export does not change; run `poolsync resync "
+            "--total` once instead (docs/offline.md)"
+        )
     profile = ctx.profile()
     password = config.directory.bind.resolve_password
     password()  # a secret that cannot be read is a config error: say so at start
@@ -86,29 +127,46 @@ def service(ctx: Context, every: float, total_every: float, jitter: float, watch
 
     def on_error(error: PoolsyncError, mode: str, started: datetime) -> None:
         if metrics_file is not None:
-            write_run_metrics(metrics_file, config, started=started, error=error,
-                              mode="total" if mode == "total" else "incremental")
+            write_run_metrics(
+                metrics_file,
+                config,
+                started=started,
+                error=error,
+                mode="total" if mode == "total" else "incremental",
+            )
 
     # The password is read anew for every pass and every watcher connect: a rotated one
     # is picked up without a restart, and no copy stays in the process between them.
     source = LiveSource(config.directory, password=password)
-    svc = Service(config, profile, source=source,
-                  schedule=Schedule(every=every, total_every=total_every, jitter=jitter),
-                  now=now, watcher_factory=_watcher_factory(config, source) if watch else None,
-                  on_result=on_result, on_error=on_error)
+    svc = Service(
+        config,
+        profile,
+        source=source,
+        schedule=Schedule(every=every, total_every=total_every, jitter=jitter),
+        now=now,
+        watcher_factory=_watcher_factory(config, source) if watch else None,
+        on_result=on_result,
+        on_error=on_error,
+    )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("service: %s received, stopping", signal.Signals(signum).name)
         svc.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    log.info("service: every %.0f s, total every %.0f s, store %s", every, total_every,
-             config.store)
+    log.info(
+        "service: every %.0f s, total every %.0f s, store %s", every, total_every, config.store
+    )
     try:
         stats = svc.run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    log.info("service: stopped after %d passes (%d total, %d failed, %d triggered by "
-             "notifications)", stats.passes, stats.totals, stats.failures, stats.triggered)
+    log.info(
+        "service: stopped after %d passes (%d total, %d failed, %d triggered by notifications)",
+        stats.passes,
+        stats.totals,
+        stats.failures,
+        stats.triggered,
+    )
     sys.stdout.flush()

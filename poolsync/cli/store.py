@@ -16,8 +16,9 @@ def store() -> None:
 
 
 @store.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @click.pass_obj
 def check(ctx: Context, fmt: str) -> None:
     """Check the store read-only: a poolsync store, its schema version, SQLite's
@@ -26,18 +27,28 @@ def check(ctx: Context, fmt: str) -> None:
     path = ctx.config().store
     result = check_store(path)
     if fmt == "json":
-        print_json({"meta": meta("store-check"), "path": result.path, "ok": result.ok,
-                    "readable": result.readable, "poolsync_store": result.poolsync_store,
-                    "schema_version": result.schema_version,
-                    "integrity": list(result.integrity), "rows": result.rows,
-                    "problem": result.problem})
+        print_json(
+            {
+                "meta": meta("store-check"),
+                "path": result.path,
+                "ok": result.ok,
+                "readable": result.readable,
+                "poolsync_store": result.poolsync_store,
+                "schema_version": result.schema_version,
+                "integrity": list(result.integrity),
+                "rows": result.rows,
+                "problem": result.problem,
+            }
+        )
     else:
         click.echo(f"store {result.path}: " + ("whole" if result.ok else "DAMAGED"))
         if result.problem:
             click.echo(f"  cannot be read: {result.problem}")
         else:
-            click.echo(f"  poolsync store: {'yes' if result.poolsync_store else 'no'}, "
-                       f"schema version {result.schema_version}")
+            click.echo(
+                f"  poolsync store: {'yes' if result.poolsync_store else 'no'}, "
+                f"schema version {result.schema_version}"
+            )
             click.echo("  integrity: " + "; ".join(result.integrity))
             for table, count in result.rows.items():
                 click.echo(f"  {table}: " + ("unreadable" if count is None else f"{count:,} rows"))

@@ -12,5 +12,6 @@ from poolsync.store import Store
 def require_synced(store: Store) -> None:
     """Stop (StoreError) when the store holds no committed resync yet."""
     if not store.has_data():
-        raise StoreError(f"{store.path} holds no completed resync: run "
-                         "`poolsync resync --total` first")
+        raise StoreError(
+            f"{store.path} holds no completed resync: run `poolsync resync --total` first"
+        )

@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 SHOW_DELETED_OID = "1.2.840.113556.1.4.417"
 #: getaddrinfo's answers for a name that does not exist: retrying cannot help.
 #: EAI_AGAIN (a resolver that did not answer) stays retryable.
-_NO_SUCH_NAME = frozenset(getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA")
-                          if hasattr(socket, name))
+_NO_SUCH_NAME = frozenset(
+    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)
+)
 
 
 def _resolve(endpoint: Endpoint) -> None:
@@ -52,10 +53,13 @@ def _resolve(endpoint: Endpoint) -> None:
     except socket.gaierror as exc:
         where = _describe(endpoint)
         if exc.errno in _NO_SUCH_NAME:
-            raise HostNotFound(f"cannot connect to {where}: {endpoint.host} does not resolve "
-                               f"({exc.strerror}); check the host name in the config") from exc
-        raise DirectoryUnavailable(f"cannot connect to {where}: looking up {endpoint.host} "
-                                   f"failed ({exc.strerror})") from exc
+            raise HostNotFound(
+                f"cannot connect to {where}: {endpoint.host} does not resolve "
+                f"({exc.strerror}); check the host name in the config"
+            ) from exc
+        raise DirectoryUnavailable(
+            f"cannot connect to {where}: looking up {endpoint.host} failed ({exc.strerror})"
+        ) from exc
 
 
 #: What one page of a search for a large value may hold at most: under Samba's limit
@@ -102,8 +106,14 @@ def _describe(endpoint: Endpoint) -> str:
     return f"{endpoint.scheme}://{endpoint.host}:{endpoint.port}"
 
 
-def translate(exc: Exception, endpoint: Endpoint, *, user: str | None,
-              ca_file: str | None = None, issuer: str | None = None) -> DirectoryError:
+def translate(
+    exc: Exception,
+    endpoint: Endpoint,
+    *,
+    user: str | None,
+    ca_file: str | None = None,
+    issuer: str | None = None,
+) -> DirectoryError:
     """Turn an ldap3 exception into poolsync's typed error with a fix in words."""
     where = _describe(endpoint)
     text = str(exc)
@@ -127,14 +137,22 @@ def translate(exc: Exception, endpoint: Endpoint, *, user: str | None,
     if isinstance(exc, lex.LDAPSocketOpenError):
         detail = text.strip("()',\"")
         if "timed out" in detail.lower() or "handshake" in detail.lower():
-            return DirectoryUnavailable(f"cannot connect to {where}: no TLS handshake within "
-                                        f"directory.timeouts.connect ({detail})")
+            return DirectoryUnavailable(
+                f"cannot connect to {where}: no TLS handshake within "
+                f"directory.timeouts.connect ({detail})"
+            )
         return DirectoryUnavailable(f"cannot connect to {where}: {detail}")
     return DirectoryUnavailable(f"lost connection to {where}: {text}")
 
 
-def _tls_error(text: str, where: str, endpoint: Endpoint, *, ca_file: str | None = None,
-               issuer: str | None = None) -> TlsError:
+def _tls_error(
+    text: str,
+    where: str,
+    endpoint: Endpoint,
+    *,
+    ca_file: str | None = None,
+    issuer: str | None = None,
+) -> TlsError:
     reason = text.split("certificate verify failed:")[-1] if "verify failed" in text else text
     reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", reason).replace("\\'", "'")
     # ldap3 wraps the ssl message in a tuple's repr: drop the "',)" tail it leaves.
@@ -149,7 +167,8 @@ def _tls_error(text: str, where: str, endpoint: Endpoint, *, ca_file: str | None
         return TlsError(
             f"TLS certificate of {where} is not trusted by directory.tls.ca_file "
             f"({ca_file}: {reason}){issued}; point directory.tls.ca_file at the file of "
-            "the CA that issued it (or the chain up to it)")
+            "the CA that issued it (or the chain up to it)"
+        )
     return TlsError(
         f"TLS certificate of {where} is not trusted by the system's trust store "
         f"({reason}){issued}; set directory.tls.ca_file to the CA that issued it"
@@ -166,8 +185,10 @@ def peer_issuer(endpoint: Endpoint, *, timeout: float) -> str | None:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw, \
-                context.wrap_socket(raw, server_hostname=endpoint.host) as tls:
+        with (
+            socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=endpoint.host) as tls,
+        ):
             der = tls.getpeercert(binary_form=True)
     except (OSError, ValueError):
         return None
@@ -184,8 +205,15 @@ def peer_issuer(endpoint: Endpoint, *, timeout: float) -> str | None:
 class DirectoryConnection:
     """A bound, read-only connection to one DC or GC endpoint."""
 
-    def __init__(self, conn: ldap3.Connection, endpoint: Endpoint, *, user: str | None,
-                 page_size: int, max_entries: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        conn: ldap3.Connection,
+        endpoint: Endpoint,
+        *,
+        user: str | None,
+        page_size: int,
+        max_entries: int = 1_000_000,
+    ) -> None:
         self._conn = conn
         self.endpoint = endpoint
         self._user = user
@@ -229,7 +257,8 @@ class DirectoryConnection:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise DirectoryUnavailable(
                 f"{_describe(self.endpoint)} is too slow: the pass took longer than "
-                f"directory.timeouts.pass ({self._limit:g} s)")
+                f"directory.timeouts.pass ({self._limit:g} s)"
+            )
 
     def __enter__(self) -> DirectoryConnection:
         return self
@@ -262,15 +291,25 @@ class DirectoryConnection:
 
     def root_dse(self) -> RootDse:
         """Read the rootDSE now (never ldap3's cached server.info, which goes stale)."""
-        e = self._first_entry("", [
-            "dnsHostName", "dsServiceName", "highestCommittedUSN", "defaultNamingContext",
-            "rootDomainNamingContext", "configurationNamingContext", "schemaNamingContext",
-        ])
+        e = self._first_entry(
+            "",
+            [
+                "dnsHostName",
+                "dsServiceName",
+                "highestCommittedUSN",
+                "defaultNamingContext",
+                "rootDomainNamingContext",
+                "configurationNamingContext",
+                "schemaNamingContext",
+            ],
+        )
         try:
             usn = int(e.text("highestCommittedUSN") or "")
         except ValueError as exc:
-            raise QueryError(f"{_describe(self.endpoint)}: rootDSE has no "
-                             "highestCommittedUSN; is this an Active Directory DC?") from exc
+            raise QueryError(
+                f"{_describe(self.endpoint)}: rootDSE has no "
+                "highestCommittedUSN; is this an Active Directory DC?"
+            ) from exc
         return RootDse(
             dns_host_name=e.text("dnsHostName") or self.endpoint.host,
             ds_service_name=e.text("dsServiceName") or "",
@@ -290,8 +329,7 @@ class DirectoryConnection:
         e = self._first_entry(ds_service_name, ["invocationId"])
         raw = e.first("invocationId")
         if raw is None or len(raw) != 16:
-            raise QueryError(f"{_describe(self.endpoint)}: {ds_service_name} has no "
-                             "invocationId")
+            raise QueryError(f"{_describe(self.endpoint)}: {ds_service_name} has no invocationId")
         return str(uuid.UUID(bytes_le=raw))
 
     def tombstone_lifetime(self, configuration_nc: str) -> int | None:
@@ -311,11 +349,20 @@ class DirectoryConnection:
         entries, _ = self.request(
             f"CN=Partitions,{configuration_nc}",
             "(&(objectClass=crossRef)(systemFlags:1.2.840.113556.1.4.803:=2))",
-            ["nCName"], scope="one")
+            ["nCName"],
+            scope="one",
+        )
         return sorted(nc for e in entries if (nc := e.text("nCName")))
 
-    def search(self, base: str, ldap_filter: str, attributes: list[str], *,
-               show_deleted: bool = False, bound: Bound | None = None) -> Iterator[Entry]:
+    def search(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        show_deleted: bool = False,
+        bound: Bound | None = None,
+    ) -> Iterator[Entry]:
         """Stream a subtree search page by page (Simple Paged Results).
 
         One page is decoded while the DC builds the next (see ``paged``); at most two
@@ -326,14 +373,25 @@ class DirectoryConnection:
         without an entry.
         """
         controls: list[tuple[str, bool, bytes | None]] | None = (
-            [(SHOW_DELETED_OID, True, None)] if show_deleted else None)
-        return self._paged(self._pages(
-            base, ldap_filter, attributes, page_size=self._page_size,
-            max_entries=self._limit_of(bound)[0], controls=controls,
-            on_receive=self._check_deadline), base, bound)
+            [(SHOW_DELETED_OID, True, None)] if show_deleted else None
+        )
+        return self._paged(
+            self._pages(
+                base,
+                ldap_filter,
+                attributes,
+                page_size=self._page_size,
+                max_entries=self._limit_of(bound)[0],
+                controls=controls,
+                on_receive=self._check_deadline,
+            ),
+            base,
+            bound,
+        )
 
-    def _pages(self, base: str, ldap_filter: str, attributes: list[str],
-               **options: Any) -> PagedSearch:
+    def _pages(
+        self, base: str, ldap_filter: str, attributes: list[str], **options: Any
+    ) -> PagedSearch:
         """A :class:`PagedSearch` (which encodes the request, filter included, at once)."""
         try:
             return PagedSearch(self._conn, base, ldap_filter, attributes, **options)
@@ -353,18 +411,27 @@ class DirectoryConnection:
         except SearchBound as exc:
             raise RunawaySearch(
                 f"{_describe(self.endpoint)}: stopped the search under {base}: {exc} "
-                f"({self._limit_of(bound)[1]}); nothing was changed") from exc
+                f"({self._limit_of(bound)[1]}); nothing was changed"
+            ) from exc
         except lex.LDAPException as exc:
             self._check_deadline()  # the watchdog cut it: say so
             raise translate(exc, self.endpoint, user=self._user) from exc
         except MalformedPdu as exc:
             self._check_deadline()
-            raise QueryError(f"{_describe(self.endpoint)}: malformed search result "
-                             f"under {base}: {exc}") from exc
+            raise QueryError(
+                f"{_describe(self.endpoint)}: malformed search result under {base}: {exc}"
+            ) from exc
 
-    def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str],
-                                *, large: str, max_bytes: int, bound: Bound | None = None,
-                                ) -> Iterator[Entry]:
+    def search_with_large_value(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        large: str,
+        max_bytes: int,
+        bound: Bound | None = None,
+    ) -> Iterator[Entry]:
         """:meth:`search` for ``attributes`` (which must include objectGUID and
         ``large``), each ``large`` value bounded to ``max_bytes``.
 
@@ -380,11 +447,14 @@ class DirectoryConnection:
         """
         others = [a for a in attributes if a.lower() != large.lower()]
         pages = self._pages(
-            base, ldap_filter, attributes,
-            page_size=max(1, min(self._page_size,
-                                 REPLY_BUDGET // (max_bytes + MESSAGE_OVERHEAD))),
-            max_entries=self._limit_of(bound)[0], on_receive=self._check_deadline,
-            max_message=max_bytes + MESSAGE_OVERHEAD)
+            base,
+            ldap_filter,
+            attributes,
+            page_size=max(1, min(self._page_size, REPLY_BUDGET // (max_bytes + MESSAGE_OVERHEAD))),
+            max_entries=self._limit_of(bound)[0],
+            on_receive=self._check_deadline,
+            max_message=max_bytes + MESSAGE_OVERHEAD,
+        )
         given: set[str] = set()
         try:
             for entry in self._paged(pages, base, bound):
@@ -393,10 +463,22 @@ class DirectoryConnection:
         except QueryError as exc:
             if not _too_large(exc):
                 raise
-            log.info("%s: a page of %s under %s was too large for the DC; reading %s "
-                     "object by object", _describe(self.endpoint), ldap_filter, base, large)
-            yield from self._one_by_one(base, ldap_filter, others, large=large,
-                                        max_bytes=max_bytes, bound=bound, given=given)
+            log.info(
+                "%s: a page of %s under %s was too large for the DC; reading %s object by object",
+                _describe(self.endpoint),
+                ldap_filter,
+                base,
+                large,
+            )
+            yield from self._one_by_one(
+                base,
+                ldap_filter,
+                others,
+                large=large,
+                max_bytes=max_bytes,
+                bound=bound,
+                given=given,
+            )
             return
         skipped = []
         for dn, _ in pages.oversized:
@@ -404,16 +486,24 @@ class DirectoryConnection:
             skipped += [e for e in found if _key(e) not in given]
         yield from self._with_values(skipped, large=large, max_bytes=max_bytes)
 
-    def _one_by_one(self, base: str, ldap_filter: str, others: list[str], *, large: str,
-                    max_bytes: int, bound: Bound | None, given: set[str]) -> Iterator[Entry]:
+    def _one_by_one(
+        self,
+        base: str,
+        ldap_filter: str,
+        others: list[str],
+        *,
+        large: str,
+        max_bytes: int,
+        bound: Bound | None,
+        given: set[str],
+    ) -> Iterator[Entry]:
         entries = []
         for entry in self.search(base, ldap_filter, others, bound=bound):
             if _key(entry) not in given:
                 entries.append(entry)
         yield from self._with_values(entries, large=large, max_bytes=max_bytes)
 
-    def _with_values(self, entries: list[Entry], *, large: str,
-                     max_bytes: int) -> Iterator[Entry]:
+    def _with_values(self, entries: list[Entry], *, large: str, max_bytes: int) -> Iterator[Entry]:
         """``entries`` with ``large`` read for each on its own, bounded (one without an
         objectGUID as it is: the caller skips it with a reason)."""
         by_guid: dict[str, Entry] = {}
@@ -424,8 +514,9 @@ class DirectoryConnection:
                 yield entry
         if not by_guid:
             return
-        reads = read_values(self._conn, list(by_guid), large, max_bytes=max_bytes,
-                            on_receive=self._check_deadline)
+        reads = read_values(
+            self._conn, list(by_guid), large, max_bytes=max_bytes, on_receive=self._check_deadline
+        )
         try:
             for guid, read in reads:
                 entry = by_guid.pop(guid)
@@ -442,36 +533,57 @@ class DirectoryConnection:
             raise translate(exc, self.endpoint, user=self._user) from exc
         except MalformedPdu as exc:
             self._check_deadline()
-            raise QueryError(f"{_describe(self.endpoint)}: malformed reply reading "
-                             f"{large}: {exc}") from exc
+            raise QueryError(
+                f"{_describe(self.endpoint)}: malformed reply reading {large}: {exc}"
+            ) from exc
 
-    def request(self, base: str, ldap_filter: str, attributes: list[str], *,
-                scope: str = "subtree",
-                controls: list[tuple[str, bool, bytes | None]] | None = None,
-                ) -> tuple[list[Entry], dict[str, Any]]:
+    def request(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        scope: str = "subtree",
+        controls: list[tuple[str, bool, bytes | None]] | None = None,
+    ) -> tuple[list[Entry], dict[str, Any]]:
         """One search request, unpaged: its entries and the response controls.
 
         ``scope`` is "base", "one" or "subtree". The controls come back as ldap3
         decodes them (a dict keyed by OID). For controls with their own paging
         (DirSync), where the caller loops.
         """
-        self._call("search", base, ldap_filter, _SCOPES[scope], attributes=attributes,
-                   controls=controls)
-        entries = [_entry(item) for item in self._conn.response or []
-                   if item.get("type") == "searchResEntry"]
+        self._call(
+            "search", base, ldap_filter, _SCOPES[scope], attributes=attributes, controls=controls
+        )
+        entries = [
+            _entry(item)
+            for item in self._conn.response or []
+            if item.get("type") == "searchResEntry"
+        ]
         return entries, dict((self._conn.result or {}).get("controls") or {})
 
-
-    def read(self, base: str, ldap_filter: str, attributes: list[str], *,
-             scope: Literal["base", "one", "subtree"] = "subtree",
-             show_deleted: bool = False) -> list[Entry]:
+    def read(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        scope: Literal["base", "one", "subtree"] = "subtree",
+        show_deleted: bool = False,
+    ) -> list[Entry]:
         """One small unpaged search (:meth:`request` without the controls)."""
-        entries, _ = self.request(base, ldap_filter, attributes, scope=scope, controls=(
-            [(SHOW_DELETED_OID, True, None)] if show_deleted else None))
+        entries, _ = self.request(
+            base,
+            ldap_filter,
+            attributes,
+            scope=scope,
+            controls=([(SHOW_DELETED_OID, True, None)] if show_deleted else None),
+        )
         return entries
 
-    def dirsync(self, base: str, ldap_filter: str, attributes: list[str], *,
-                cookie: bytes | None = None) -> DirSyncRead:
+    def dirsync(
+        self, base: str, ldap_filter: str, attributes: list[str], *, cookie: bytes | None = None
+    ) -> DirSyncRead:
         """What changed under ``base`` since ``cookie`` (:class:`DirSyncRead`)."""
         from poolsync.directory.dirsync import DirSyncRead  # dirsync imports this module
 
@@ -491,8 +603,9 @@ class _StdlibTls(ldap3.Tls):  # type: ignore[misc]
     """
 
     def __init__(self, *, validate: bool, ca_file: str | None, handshake_timeout: float) -> None:
-        super().__init__(validate=ssl.CERT_REQUIRED if validate else ssl.CERT_NONE,
-                         ca_certs_file=ca_file)
+        super().__init__(
+            validate=ssl.CERT_REQUIRED if validate else ssl.CERT_NONE, ca_certs_file=ca_file
+        )
         self._verify = validate
         self._handshake_timeout = handshake_timeout
 
@@ -508,24 +621,32 @@ class _StdlibTls(ldap3.Tls):  # type: ignore[misc]
         previous = connection.socket.gettimeout()
         connection.socket.settimeout(self._handshake_timeout)
         connection.socket = context.wrap_socket(
-            connection.socket, server_side=False, do_handshake_on_connect=True,
-            server_hostname=connection.server.host)
+            connection.socket,
+            server_side=False,
+            do_handshake_on_connect=True,
+            server_hostname=connection.server.host,
+        )
         connection.socket.settimeout(previous)
 
 
 def _tls(config: DirectoryConfig) -> ldap3.Tls:
     tls = config.tls
-    return _StdlibTls(validate=tls.validate, ca_file=str(tls.ca_file) if tls.ca_file else None,
-                      handshake_timeout=config.timeouts.connect)
+    return _StdlibTls(
+        validate=tls.validate,
+        ca_file=str(tls.ca_file) if tls.ca_file else None,
+        handshake_timeout=config.timeouts.connect,
+    )
 
 
 INSECURE_WARNING = (
     "TLS certificate validation is off (directory.tls.validate: false): the DC is not "
     "authenticated, so whoever can intercept the connection can pose as it and read the "
-    "bind password; set directory.tls.ca_file instead")
+    "bind password; set directory.tls.ca_file instead"
+)
 PLAINTEXT_WARNING = (
     "{url} is plain ldap:// without StartTLS: the bind password and all data cross the "
-    "network in clear; use ldaps:// or directory.tls.starttls: true")
+    "network in clear; use ldaps:// or directory.tls.starttls: true"
+)
 # The kinds of warning given in this process: each once per run (a service's passes
 # and the doctor's many endpoints would repeat it), and in every run that connects.
 _warned: set[str] = set()
@@ -570,20 +691,26 @@ def _refuse_writes(conn: ldap3.Connection) -> None:
         starttls = kind == "extendedReq" and str(op.getComponent()["requestName"]) == STARTTLS_OID
         if kind not in _READ_REQUESTS and not starttls:
             raise lex.LDAPConnectionIsReadOnlyError(
-                f"poolsync only reads the directory: refused to send {kind}")
+                f"poolsync only reads the directory: refused to send {kind}"
+            )
         sending(message)
 
     strategy.sending = reads_only
 
 
-def _open_once(endpoint: Endpoint, config: DirectoryConfig,
-               password: str | None) -> DirectoryConnection:
+def _open_once(
+    endpoint: Endpoint, config: DirectoryConfig, password: str | None
+) -> DirectoryConnection:
     bind = config.bind
     _warn(endpoint, config)  # before the bind: the password is what is at stake
     _resolve(endpoint)
     server = ldap3.Server(
-        endpoint.host, port=endpoint.port, use_ssl=endpoint.use_ssl, tls=_tls(config),
-        get_info=ldap3.NONE, connect_timeout=config.timeouts.connect,
+        endpoint.host,
+        port=endpoint.port,
+        use_ssl=endpoint.use_ssl,
+        tls=_tls(config),
+        get_info=ldap3.NONE,
+        connect_timeout=config.timeouts.connect,
     )
     simple = bind.method == "simple"
     conn = ldap3.Connection(
@@ -608,12 +735,18 @@ def _open_once(endpoint: Endpoint, config: DirectoryConfig,
         error = translate(exc, endpoint, user=bind.user)
         if isinstance(error, TlsError):  # name the CA file and the certificate's issuer
             ca_file = str(config.tls.ca_file) if config.tls.ca_file else None
-            error = translate(exc, endpoint, user=bind.user, ca_file=ca_file,
-                              issuer=peer_issuer(endpoint, timeout=config.timeouts.connect))
+            error = translate(
+                exc,
+                endpoint,
+                user=bind.user,
+                ca_file=ca_file,
+                issuer=peer_issuer(endpoint, timeout=config.timeouts.connect),
+            )
         raise error from exc
     _forget_password(conn)
-    return DirectoryConnection(conn, endpoint, user=bind.user, page_size=config.page_size,
-                               max_entries=config.max_entries)
+    return DirectoryConnection(
+        conn, endpoint, user=bind.user, page_size=config.page_size, max_entries=config.max_entries
+    )
 
 
 def _forget_password(conn: ldap3.Connection) -> None:
@@ -627,20 +760,23 @@ def _forget_password(conn: ldap3.Connection) -> None:
     conn.request = None
 
 
-def retrying(policy: RetryPolicy, *, what: str,
-             sleep: Callable[[float], None] = time.sleep) -> Retrying:
+def retrying(
+    policy: RetryPolicy, *, what: str, sleep: Callable[[float], None] = time.sleep
+) -> Retrying:
     """The one retry policy for directory work: transient errors only, backing off.
 
     Bad credentials, TLS and query errors are final and never retried. ``sleep`` waits
     between attempts (a service passes one that a stop request interrupts).
     """
+
     def transient(exc: BaseException) -> bool:
         return isinstance(exc, DirectoryUnavailable) and not isinstance(exc, HostNotFound)
 
     return backoff(policy, what=what, transient=transient, log=log, sleep=sleep)
 
 
-def connect(endpoint: Endpoint, config: DirectoryConfig, *,
-            password: str | None) -> DirectoryConnection:
+def connect(
+    endpoint: Endpoint, config: DirectoryConfig, *, password: str | None
+) -> DirectoryConnection:
     """Open, secure and bind one connection (one attempt: callers retry whole units)."""
     return _open_once(endpoint, config, password)

@@ -86,6 +86,7 @@ _INT32 = 1 << 32
 # 0x80000000 as a 5-byte positive INTEGER (see encode_dirsync_request), and pyasn1
 # 0.6 encodes negative powers of two non-minimally (-2**31 as ff 80 00 00 00).
 
+
 def _ber_length(n: int) -> bytes:
     if n < 0x80:
         return bytes([n])
@@ -114,13 +115,13 @@ def _read_tlv(data: bytes, pos: int) -> tuple[int, bytes, int]:
         count = first & 0x7F
         if count == 0 or count > 4 or pos + count > len(data):
             raise ValueError("bad length")
-        length = int.from_bytes(data[pos:pos + count], "big")
+        length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
     else:
         length = first
     if pos + length > len(data):
         raise ValueError("truncated")
-    return tag, data[pos:pos + length], pos + length
+    return tag, data[pos : pos + length], pos + length
 
 
 def encode_dirsync_request(flags: int, max_bytes: int, cookie: bytes | None) -> bytes:
@@ -168,8 +169,7 @@ def decode_dirsync_response(value: bytes) -> DirSyncResponse:
         if [t for t, _ in fields] != [0x02, 0x02, 0x04] or not fields[0][1] or not fields[1][1]:
             raise ValueError("expected INTEGER, INTEGER, OCTET STRING")
     except ValueError as exc:
-        raise QueryError(f"malformed DirSync response control ({exc}): {value[:64].hex()}"
-                         ) from exc
+        raise QueryError(f"malformed DirSync response control ({exc}): {value[:64].hex()}") from exc
     flag = int.from_bytes(fields[0][1], "big", signed=True)
     unused = int.from_bytes(fields[1][1], "big", signed=True)
     return DirSyncResponse(more_results=flag != 0, cookie=fields[2][1], unused=unused)
@@ -183,14 +183,17 @@ def response_from_controls(controls: dict[str, Any]) -> DirSyncResponse:
     """
     control = controls.get(DIRSYNC_OID)
     if control is None:
-        raise QueryError("the DC answered a DirSync search without the DirSync control; "
-                         "does it support DirSync (1.2.840.113556.1.4.841)?")
+        raise QueryError(
+            "the DC answered a DirSync search without the DirSync control; "
+            "does it support DirSync (1.2.840.113556.1.4.841)?"
+        )
     value = control.get("value") if isinstance(control, dict) else control
     if isinstance(value, bytes | bytearray):
         return decode_dirsync_response(bytes(value))
     if isinstance(value, dict) and isinstance(value.get("cookie"), bytes | bytearray):
-        return DirSyncResponse(more_results=bool(value.get("more_results")),
-                               cookie=bytes(value["cookie"]))
+        return DirSyncResponse(
+            more_results=bool(value.get("more_results")), cookie=bytes(value["cookie"])
+        )
     raise QueryError(f"unreadable DirSync response control: {value!r:.200}")
 
 
@@ -224,9 +227,17 @@ class DirSyncRead:
     single-use: iterate it once.
     """
 
-    def __init__(self, conn: DirectoryConnection, base: str, ldap_filter: str,
-                 attributes: Sequence[str], *, cookie: bytes | None = None,
-                 flags: int = DEFAULT_FLAGS, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        conn: DirectoryConnection,
+        base: str,
+        ldap_filter: str,
+        attributes: Sequence[str],
+        *,
+        cookie: bytes | None = None,
+        flags: int = DEFAULT_FLAGS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         encode_dirsync_request(flags, max_bytes, None)  # validate now, not mid-iteration
         self._conn = conn
         self.base = base
@@ -271,8 +282,13 @@ class DirSyncRead:
             self.rounds += 1
             self.entries += len(entries)
             self._bound(response, seen)
-            log.debug("DirSync round %d from %s: %d entries, more=%s", self.rounds,
-                      self.base, len(entries), response.more_results)
+            log.debug(
+                "DirSync round %d from %s: %d entries, more=%s",
+                self.rounds,
+                self.base,
+                len(entries),
+                response.more_results,
+            )
             yield from entries
             # Only advance once the round's entries are consumed: a caller that stops
             # mid-round must not get a cookie that skips what it did not see.
@@ -289,25 +305,37 @@ class DirSyncRead:
         elif response.more_results:
             digest = hashlib.sha256(response.cookie).digest()
             if digest in seen:
-                why = (f"the DC sent a DirSync cookie it had already sent, after "
-                       f"{self.entries} entries (the read would never end)")
+                why = (
+                    f"the DC sent a DirSync cookie it had already sent, after "
+                    f"{self.entries} entries (the read would never end)"
+                )
             seen.add(digest)
         if why is not None:
-            raise RunawaySearch(f"{self._conn.endpoint.url}: stopped the DirSync read of "
-                                f"{self.base}: {why}; nothing was changed")
+            raise RunawaySearch(
+                f"{self._conn.endpoint.url}: stopped the DirSync read of "
+                f"{self.base}: {why}; nothing was changed"
+            )
 
     def _round(self) -> tuple[list[Entry], DirSyncResponse]:
         control = encode_dirsync_request(self.flags, self.max_bytes, self._cookie)
         try:
             entries, controls = self._conn.request(
-                self.base, self.filter, self.attributes, scope="subtree",
-                controls=[(DIRSYNC_OID, True, control), (SHOW_DELETED_OID, False, None)])
+                self.base,
+                self.filter,
+                self.attributes,
+                scope="subtree",
+                controls=[(DIRSYNC_OID, True, control), (SHOW_DELETED_OID, False, None)],
+            )
         except QueryError as exc:
             cause = exc.__cause__
-            if (self._cookie and isinstance(cause, lex.LDAPOperationResult)
-                    and cause.result in _COOKIE_REFUSALS):
+            if (
+                self._cookie
+                and isinstance(cause, lex.LDAPOperationResult)
+                and cause.result in _COOKIE_REFUSALS
+            ):
                 raise DirSyncCookieRefused(
                     f"{exc}; the saved DirSync cookie was refused: discard it and "
-                    "resynchronize in full") from exc
+                    "resynchronize in full"
+                ) from exc
             raise
         return entries, response_from_controls(controls)

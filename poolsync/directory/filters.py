@@ -15,8 +15,7 @@ from typing import Final
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 
 # RFC 4512 descr (keystring) or numericoid, with optional ";option"s (RFC 4515 attr).
-_ATTRIBUTE: Final = re.compile(
-    r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)(?:;[A-Za-z0-9-]+)*")
+_ATTRIBUTE: Final = re.compile(r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)(?:;[A-Za-z0-9-]+)*")
 
 
 def _attribute(name: str) -> str:
@@ -41,8 +40,7 @@ def escape_value(value: str | bytes | int) -> str:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            value = value.encode("utf-8", "surrogateescape" if _escaped(value)
-                                 else "surrogatepass")
+            value = value.encode("utf-8", "surrogateescape" if _escaped(value) else "surrogatepass")
         else:
             return _edges(str(escape_filter_chars(value)))
     try:
@@ -60,8 +58,11 @@ def _edges(text: str) -> str:
         return text
     head = len(text) - len(text.lstrip())
     tail = len(text) - len(text.rstrip()) if core else 0
-    return (str(escape_bytes(text[:head].encode("utf-8"))) + core
-            + str(escape_bytes(text[len(text) - tail:].encode("utf-8"))))
+    return (
+        str(escape_bytes(text[:head].encode("utf-8")))
+        + core
+        + str(escape_bytes(text[len(text) - tail :].encode("utf-8")))
+    )
 
 
 def _escaped(text: str) -> bool:

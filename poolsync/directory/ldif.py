@@ -38,8 +38,15 @@ from poolsync.model import Entry
 from poolsync.profile import Profile, load_profile
 from poolsync.provenance import SCHEME, export_files, is_export
 
-__all__ = ["SCHEME", "ExportFacts", "LdifError", "LdifSource", "export_files", "is_export",
-           "read_ldif"]
+__all__ = [
+    "SCHEME",
+    "ExportFacts",
+    "LdifError",
+    "LdifSource",
+    "export_files",
+    "is_export",
+    "read_ldif",
+]
 
 _NO_RETRIES: Final = RetryPolicy(attempts=1, initial_wait=0.0, max_wait=0.0)
 
@@ -88,8 +95,11 @@ class _Scan:
         try:
             dn_key(entry.dn)
         except ValueError as exc:
-            raise LdifError(record.path, record.line, f"{entry.dn!r} is not a DN ({exc}); "
-                            "the export is damaged: take it again") from exc
+            raise LdifError(
+                record.path,
+                record.line,
+                f"{entry.dn!r} is not a DN ({exc}); the export is damaged: take it again",
+            ) from exc
         low = _squeezed(entry.dn)
         tail = _naming_context_of(low)
         self.held.add(tail)
@@ -126,21 +136,28 @@ class _Scan:
             return "subscriber"
         return None
 
-    def _identity(self, record: Record, kind: str, file_index: int,
-                  files: Sequence[Path]) -> None:
+    def _identity(self, record: Record, kind: str, file_index: int, files: Sequence[Path]) -> None:
         raw = record.entry.first("objectGUID")
         if raw is None or len(raw) != 16:
             what = "no objectGUID" if raw is None else f"an objectGUID of {len(raw)} bytes"
-            raise LdifError(record.path, record.line, f"the {kind} {record.entry.dn} has "
-                            f"{what}: poolsync tells objects apart by it; export objectGUID "
-                            "with every object as docs/offline.md says")
+            raise LdifError(
+                record.path,
+                record.line,
+                f"the {kind} {record.entry.dn} has "
+                f"{what}: poolsync tells objects apart by it; export objectGUID "
+                "with every object as docs/offline.md says",
+            )
         held = self.seen.get(raw)
         if held is not None:
             first = f"{files[held[0]]}:{held[1]}"
-            raise LdifError(record.path, record.line, f"the {kind} {record.entry.dn} has "
-                            f"the objectGUID {uuid.UUID(bytes_le=raw)} of the object at "
-                            f"{first} too: the export holds one object twice (two "
-                            "exports of one partition?); give each object once")
+            raise LdifError(
+                record.path,
+                record.line,
+                f"the {kind} {record.entry.dn} has "
+                f"the objectGUID {uuid.UUID(bytes_le=raw)} of the object at "
+                f"{first} too: the export holds one object twice (two "
+                "exports of one partition?); give each object once",
+            )
         self.seen[raw] = (file_index, record.line)
 
 
@@ -177,23 +194,33 @@ def _facts(scan: _Scan, files: tuple[Path, ...]) -> ExportFacts:
     def text(name: str) -> str:
         return (root.text(name) or "").strip() if root is not None else ""
 
-    domain = (text("defaultNamingContext")
-              or (min(scan.domains, key=len) if scan.domains else "")
-              or _naming_context_of(scan.first_location))
+    domain = (
+        text("defaultNamingContext")
+        or (min(scan.domains, key=len) if scan.domains else "")
+        or _naming_context_of(scan.first_location)
+    )
     forest_root = text("rootDomainNamingContext") or domain
-    configuration = (text("configurationNamingContext") or scan.configuration
-                     or (f"CN=Configuration,{forest_root}" if forest_root else ""))
+    configuration = (
+        text("configurationNamingContext")
+        or scan.configuration
+        or (f"CN=Configuration,{forest_root}" if forest_root else "")
+    )
     usn = text("highestCommittedUSN")
     # Only a schema the export holds is checked against the profile: without it, a
     # search for the profile's names would find nothing and refuse a good export.
     schema = scan.schema and (text("schemaNamingContext") or scan.schema)
     # Only the naming contexts the export holds entries in: a search of one it left out
     # would be a search of a base that is not there.
-    named = root.texts("namingContexts") if root is not None and root.texts(
-        "namingContexts") else [domain, configuration, schema]
+    named = (
+        root.texts("namingContexts")
+        if root is not None and root.texts("namingContexts")
+        else [domain, configuration, schema]
+    )
     contexts = tuple(nc for nc in dict.fromkeys(named) if nc and _squeezed(nc) in scan.held)
     return ExportFacts(
-        files=files, entries=scan.entries, locations=scan.locations,
+        files=files,
+        entries=scan.entries,
+        locations=scan.locations,
         subscribers=scan.subscribers,
         root=RootDse(
             dns_host_name=text("dnsHostName") or "export",
@@ -204,8 +231,10 @@ def _facts(scan: _Scan, files: tuple[Path, ...]) -> ExportFacts:
             configuration_naming_context=configuration,
             schema_naming_context=schema,
         ),
-        naming_contexts=contexts, has_root_dse=root is not None,
-        current_time=_time(text("currentTime")))
+        naming_contexts=contexts,
+        has_root_dse=root is not None,
+        current_time=_time(text("currentTime")),
+    )
 
 
 class LdifSource:
@@ -216,9 +245,15 @@ class LdifSource:
     Unity objects :meth:`validate` checks (the built-in profile by default).
     """
 
-    def __init__(self, paths: Sequence[Path], *, taken_at: dt.datetime | None = None,
-                 max_entries: int = 1_000_000, profile: Profile | None = None,
-                 pass_timeout: float = 3600.0) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        *,
+        taken_at: dt.datetime | None = None,
+        max_entries: int = 1_000_000,
+        profile: Profile | None = None,
+        pass_timeout: float = 3600.0,
+    ) -> None:
         if not paths:
             raise ValueError("an LDIF source needs at least one file")
         self.paths = tuple(Path(p) for p in paths)
@@ -244,10 +279,14 @@ class LdifSource:
         if require_locations and facts.locations == 0:
             profile = self._profile or load_profile("cisco-unity")
             names = ", ".join(str(p) for p in self.paths)
-            raise LdifError(self.paths[0], None, f"no Location (objectClass="
-                            f"{profile.location.object_class}) among the {facts.entries} "
-                            f"entries of {names}: an export of other objects, or without "
-                            "objectClass; export with the commands in docs/offline.md")
+            raise LdifError(
+                self.paths[0],
+                None,
+                f"no Location (objectClass="
+                f"{profile.location.object_class}) among the {facts.entries} "
+                f"entries of {names}: an export of other objects, or without "
+                "objectClass; export with the commands in docs/offline.md",
+            )
         return facts
 
     @property
@@ -276,8 +315,7 @@ class LdifSource:
         reports name the files from it (:func:`export_files`)."""
         host = self.facts.root.dns_host_name if self.facts.has_root_dse else "export"
         url = SCHEME + ":" + ",".join(quote(str(p.resolve()), safe="/") for p in self.paths)
-        return Endpoint(url=url, scheme=SCHEME, host=host, port=0, use_ssl=False,
-                        base_dn="")
+        return Endpoint(url=url, scheme=SCHEME, host=host, port=0, use_ssl=False, base_dn="")
 
     @property
     def dcs(self) -> tuple[Endpoint, ...]:
@@ -306,7 +344,12 @@ class LdifSource:
         from poolsync.directory.offline import OfflineReader
 
         facts = self.facts
-        return OfflineReader(endpoint, self.entries, root=facts.root,
-                             invocation_id=f"export:{self.paths[0].resolve()}",
-                             changes=frozenset(), max_entries=self._max_entries,
-                             naming_contexts=facts.naming_contexts)
+        return OfflineReader(
+            endpoint,
+            self.entries,
+            root=facts.root,
+            invocation_id=f"export:{self.paths[0].resolve()}",
+            changes=frozenset(),
+            max_entries=self._max_entries,
+            naming_contexts=facts.naming_contexts,
+        )

@@ -89,17 +89,23 @@ def read_records(path: Path) -> Iterator[Record]:
             elif item is _TRAILER:
                 ended = True
         if extended and not ended:
-            raise LdifError(path, last or None, "the file ends without ldapsearch's result "
-                            f"line ('search: N', 'result: 0 Success'): the export was cut "
-                            f"short; {_REEXPORT}")
+            raise LdifError(
+                path,
+                last or None,
+                "the file ends without ldapsearch's result "
+                f"line ('search: N', 'result: 0 Success'): the export was cut "
+                f"short; {_REEXPORT}",
+            )
 
 
 # -- the file as lines -------------------------------------------------------------
 
 _BOMS: Final = (
-    (codecs.BOM_UTF32_LE, None), (codecs.BOM_UTF32_BE, None),  # before UTF-16's: longer
+    (codecs.BOM_UTF32_LE, None),
+    (codecs.BOM_UTF32_BE, None),  # before UTF-16's: longer
     (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
 
@@ -108,13 +114,21 @@ def _encoding(path: Path, head: bytes) -> tuple[str, int]:
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             if encoding is None:
-                raise LdifError(path, 1, "UTF-32 text, which poolsync does not read; "
-                                "export with `ldifde -u` (UTF-16) or ldapsearch (UTF-8)")
+                raise LdifError(
+                    path,
+                    1,
+                    "UTF-32 text, which poolsync does not read; "
+                    "export with `ldifde -u` (UTF-16) or ldapsearch (UTF-8)",
+                )
             return encoding, len(bom)
     if len(head) >= 2 and (head[0] == 0) != (head[1] == 0):
-        raise LdifError(path, 1, "looks like UTF-16 without a byte-order mark, which "
-                        "cannot be told apart safely; export with `ldifde -u` (which "
-                        "writes the mark) or ldapsearch (UTF-8)")
+        raise LdifError(
+            path,
+            1,
+            "looks like UTF-16 without a byte-order mark, which "
+            "cannot be told apart safely; export with `ldifde -u` (which "
+            "writes the mark) or ldapsearch (UTF-8)",
+        )
     return "utf-8", 0
 
 
@@ -132,11 +146,14 @@ def _lines(path: Path, handle: io.BufferedReader) -> Iterator[tuple[int, bytes, 
             text = decoder.decode(chunk, final=final)
         except UnicodeDecodeError as exc:
             line = number + (pending + decoder_prefix(encoding, exc)).count("\n") + 1
-            what = ("the file ends inside a character: the export was cut short" if final
-                    else f"not {encoding.upper()} text ({exc.reason}: "
-                         f"{bytes(exc.object[exc.start:exc.end])!r}); if it is another "
-                         "encoding, export it again as docs/offline.md says (ldapsearch "
-                         "writes UTF-8, `ldifde -u` UTF-16)")
+            what = (
+                "the file ends inside a character: the export was cut short"
+                if final
+                else f"not {encoding.upper()} text ({exc.reason}: "
+                f"{bytes(exc.object[exc.start : exc.end])!r}); if it is another "
+                "encoding, export it again as docs/offline.md says (ldapsearch "
+                "writes UTF-8, `ldifde -u` UTF-16)"
+            )
             raise LdifError(path, line, what) from None
         pending += text
         *complete, pending = pending.split("\n")
@@ -144,8 +161,11 @@ def _lines(path: Path, handle: io.BufferedReader) -> Iterator[tuple[int, bytes, 
             number += 1
             yield number, _utf8(line_text.removesuffix("\r")), True
         if len(pending) > MAX_RECORD_BYTES:
-            raise LdifError(path, number + 1, "a line longer than "
-                            f"{MAX_RECORD_BYTES >> 20} MiB: not an LDIF export")
+            raise LdifError(
+                path,
+                number + 1,
+                f"a line longer than {MAX_RECORD_BYTES >> 20} MiB: not an LDIF export",
+            )
         if final:
             if pending:
                 yield number + 1, _utf8(pending.removesuffix("\r")), False
@@ -154,7 +174,7 @@ def _lines(path: Path, handle: io.BufferedReader) -> Iterator[tuple[int, bytes, 
 
 def decoder_prefix(encoding: str, exc: UnicodeDecodeError) -> str:
     """The text before a decoding error in the chunk that failed (for its line)."""
-    return bytes(exc.object[:exc.start]).decode(encoding, errors="replace")
+    return bytes(exc.object[: exc.start]).decode(encoding, errors="replace")
 
 
 def _utf8(text: str) -> bytes:
@@ -163,6 +183,7 @@ def _utf8(text: str) -> bytes:
 
 
 # -- lines into records -----------------------------------------------------------
+
 
 @dataclass(slots=True)
 class _Block:
@@ -184,26 +205,39 @@ def _blocks(path: Path, handle: io.BufferedReader) -> Iterator[list[tuple[int, b
             block.lines.append((number, line))
             block.size += len(line)
             if block.size > MAX_RECORD_BYTES:
-                raise LdifError(path, block.lines[0][0], "a record of more than "
-                                f"{MAX_RECORD_BYTES >> 20} MiB: not an LDIF export (or "
-                                "records without the empty line between them)")
+                raise LdifError(
+                    path,
+                    block.lines[0][0],
+                    "a record of more than "
+                    f"{MAX_RECORD_BYTES >> 20} MiB: not an LDIF export (or "
+                    "records without the empty line between them)",
+                )
         elif block.lines:
             yield block.lines
             block = _Block([])
     if not ended:
-        raise LdifError(path, last_line, "the file ends in the middle of a line: the "
-                        f"export was cut short; {_REEXPORT}")
+        raise LdifError(
+            path,
+            last_line,
+            f"the file ends in the middle of a line: the export was cut short; {_REEXPORT}",
+        )
     if block.lines and not _only_comments(block.lines):
         start = block.lines[0][0]
-        raise LdifError(path, last_line, f"the file ends inside the record that starts "
-                        f"at line {start} (no empty line after it): the export was cut "
-                        f"short; {_REEXPORT} (a file that is complete needs an empty "
-                        "line at its end)")
+        raise LdifError(
+            path,
+            last_line,
+            f"the file ends inside the record that starts "
+            f"at line {start} (no empty line after it): the export was cut "
+            f"short; {_REEXPORT} (a file that is complete needs an empty "
+            "line at its end)",
+        )
 
 
 def _only_comments(lines: list[tuple[int, bytes]]) -> bool:
-    return all(line.startswith(b"#") or (line.startswith(b" ") and i > 0)
-               for i, (_, line) in enumerate(lines))
+    return all(
+        line.startswith(b"#") or (line.startswith(b" ") and i > 0)
+        for i, (_, line) in enumerate(lines)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +247,7 @@ class _Logical:
     number: int
     name: bytes
     separator: bytes  # b":", b"::" or b":<"
-    value: bytes      # unfolded, after the separator
+    value: bytes  # unfolded, after the separator
 
 
 _NAME: Final = re.compile(rb"[A-Za-z0-9][A-Za-z0-9;.=-]*")
@@ -228,8 +262,11 @@ def _logical(path: Path, lines: list[tuple[int, bytes]]) -> Iterator[_Logical]:
     for number, line in lines:
         if line.startswith(b" "):
             if current is None and not comment:
-                raise LdifError(path, number, "a continued line (it starts with a space) "
-                                "with no line before it to continue")
+                raise LdifError(
+                    path,
+                    number,
+                    "a continued line (it starts with a space) with no line before it to continue",
+                )
             if current is not None:
                 current[1].append(line[1:])
             continue
@@ -258,15 +295,26 @@ def _check_change_type(path: Path, logical: list[_Logical]) -> None:
         if item.name.lower() != b"changetype" or not item.separator:
             continue
         try:
-            kind = (base64.b64decode(item.value, validate=True) if item.separator == b"::"
-                    else item.value).strip().lower()
+            kind = (
+                (
+                    base64.b64decode(item.value, validate=True)
+                    if item.separator == b"::"
+                    else item.value
+                )
+                .strip()
+                .lower()
+            )
         except binascii.Error:
             continue  # _check_lines says so
         if kind != b"add":
-            raise LdifError(path, item.number, f"a 'changetype: "
-                            f"{kind.decode('utf-8', 'replace')}' record: an export holds "
-                            "entries (or 'changetype: add' records) only, not changes to "
-                            "apply; export the objects themselves as docs/offline.md says")
+            raise LdifError(
+                path,
+                item.number,
+                f"a 'changetype: "
+                f"{kind.decode('utf-8', 'replace')}' record: an export holds "
+                "entries (or 'changetype: add' records) only, not changes to "
+                "apply; export the objects themselves as docs/offline.md says",
+            )
 
 
 def _check_lines(path: Path, logical: list[_Logical]) -> None:
@@ -275,18 +323,28 @@ def _check_lines(path: Path, logical: list[_Logical]) -> None:
     for item in logical:
         if not item.separator:
             shown = item.name[:40].decode("utf-8", errors="replace")
-            raise LdifError(path, item.number, f"not an LDIF line (expected 'name: value'):"
-                            f" {shown!r}; {_REEXPORT}")
+            raise LdifError(
+                path,
+                item.number,
+                f"not an LDIF line (expected 'name: value'): {shown!r}; {_REEXPORT}",
+            )
         if item.separator == b":<":
-            raise LdifError(path, item.number, f"the value of {item.name.decode()} is a "
-                            "URL (':<'), which poolsync does not follow; export values "
-                            "inline")
+            raise LdifError(
+                path,
+                item.number,
+                f"the value of {item.name.decode()} is a "
+                "URL (':<'), which poolsync does not follow; export values "
+                "inline",
+            )
         if item.separator == b"::":
             try:
                 base64.b64decode(item.value, validate=True)
             except binascii.Error as exc:
-                raise LdifError(path, item.number, f"the value of {item.name.decode()} "
-                                f"is not valid base64 ({exc}); {_REEXPORT}") from None
+                raise LdifError(
+                    path,
+                    item.number,
+                    f"the value of {item.name.decode()} is not valid base64 ({exc}); {_REEXPORT}",
+                ) from None
 
 
 _TRAILER_OK: Final = re.compile(rb"0(\s|$)")
@@ -310,17 +368,26 @@ def _parse_block(path: Path, lines: list[tuple[int, bytes]]) -> Record | object 
         for item in logical:
             if item.name.lower() == b"result" and not _TRAILER_OK.match(item.value):
                 said = item.value.decode("utf-8", errors="replace")
-                raise LdifError(path, item.number, f"ldapsearch reported 'result: {said}': "
-                                "the export is incomplete; export it again with paging "
-                                "(-E pr=1000/noprompt) as docs/offline.md says")
+                raise LdifError(
+                    path,
+                    item.number,
+                    f"ldapsearch reported 'result: {said}': "
+                    "the export is incomplete; export it again with paging "
+                    "(-E pr=1000/noprompt) as docs/offline.md says",
+                )
         return _TRAILER
     _check_change_type(path, logical)
     _check_lines(path, logical)
-    if first != b"dn" and not (first == b"version" and logical[1:2]
-                               and logical[1].name.lower() == b"dn"):
-        raise LdifError(path, logical[0].number, "a record that does not start with "
-                        f"'dn:' (it starts with {logical[0].name.decode(errors='replace')!r}); "
-                        f"{_REEXPORT}")
+    if first != b"dn" and not (
+        first == b"version" and logical[1:2] and logical[1].name.lower() == b"dn"
+    ):
+        raise LdifError(
+            path,
+            logical[0].number,
+            "a record that does not start with "
+            f"'dn:' (it starts with {logical[0].name.decode(errors='replace')!r}); "
+            f"{_REEXPORT}",
+        )
     text = b"\n".join(line for _, line in lines) + b"\n"
     parser = ldif_package.LDIFParser(io.BytesIO(text), encoding=None, strict=True)
     try:
@@ -336,6 +403,5 @@ def _parse_block(path: Path, lines: list[tuple[int, bytes]]) -> Record | object 
         if key == "changetype":
             continue
         attributes.setdefault(key, []).extend(items)
-    dn_line = next((item.number for item in logical if item.name.lower() == b"dn"),
-                   lines[0][0])
+    dn_line = next((item.number for item in logical if item.name.lower() == b"dn"), lines[0][0])
     return Record(Entry(dn=str(dn), attributes=attributes), path, dn_line)

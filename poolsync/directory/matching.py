@@ -47,12 +47,13 @@ __all__ = ["BIT_AND", "BIT_OR", "Predicate", "compile_filter"]
 
 Predicate = Callable[[Entry], bool]
 BIT_AND: Final = "1.2.840.113556.1.4.803"  # LDAP_MATCHING_RULE_BIT_AND
-BIT_OR: Final = "1.2.840.113556.1.4.804"   # LDAP_MATCHING_RULE_BIT_OR
+BIT_OR: Final = "1.2.840.113556.1.4.804"  # LDAP_MATCHING_RULE_BIT_OR
 # RFC 4512 descr or numericoid, with ";option"s (RFC 4515 attr): ldap3's parser takes
 # any text left of the "=", and a DC refuses what is not an attribute description.
-_ATTRIBUTE: Final = re.compile(
-    r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)(?:;[A-Za-z0-9-]+)*")
+_ATTRIBUTE: Final = re.compile(r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)(?:;[A-Za-z0-9-]+)*")
 _INTEGER: Final = re.compile(rb"-?[0-9]+")
+
+
 def compile_filter(text: str) -> Predicate:
     """The predicate ``text`` (RFC 4515) stands for; QueryError when it is malformed or
     asks for what AD would refuse (an unknown matching rule, a ``:dn:`` match)."""
@@ -88,8 +89,9 @@ def _compile(node: Any, text: str) -> Predicate:
     if tag in (MATCH_EQUAL, MATCH_APPROX):  # AD treats ~= as equality
         return _values(name, _equality(name, _value(assertion["value"])))
     if tag in (MATCH_GREATER_OR_EQUAL, MATCH_LESS_OR_EQUAL):
-        return _values(name, _ordering(_value(assertion["value"]),
-                                       at_least=tag == MATCH_GREATER_OR_EQUAL))
+        return _values(
+            name, _ordering(_value(assertion["value"]), at_least=tag == MATCH_GREATER_OR_EQUAL)
+        )
     if tag == MATCH_SUBSTRING:
         return _values(name, _substrings(assertion))
     if tag == MATCH_EXTENSIBLE:
@@ -207,8 +209,10 @@ def _extensible(name: str, assertion: dict[str, Any], text: str) -> Predicate:
     if not name:
         raise QueryError(f"bad filter {text!r}: a matching rule without an attribute")
     if rule not in (BIT_AND, BIT_OR):
-        raise QueryError(f"bad filter {text!r}: matching rule {rule} is not supported "
-                         f"(only {BIT_AND} and {BIT_OR})")
+        raise QueryError(
+            f"bad filter {text!r}: matching rule {rule} is not supported "
+            f"(only {BIT_AND} and {BIT_OR})"
+        )
     mask = _integer(wanted)
     if mask is None:
         raise QueryError(f"bad filter {text!r}: {rule} needs an integer, not {wanted!r}")

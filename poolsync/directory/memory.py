@@ -23,10 +23,22 @@ from poolsync.model import Entry
 
 __all__ = ["MEMORY_DC", "MEMORY_GC", "MemorySource"]
 
-MEMORY_DC: Final = Endpoint(url="ldaps://memory.invalid:636", scheme="ldaps",
-                            host="memory.invalid", port=636, use_ssl=True, base_dn="")
-MEMORY_GC: Final = Endpoint(url="ldaps://memory.invalid:3269", scheme="ldaps",
-                            host="memory.invalid", port=3269, use_ssl=True, base_dn="")
+MEMORY_DC: Final = Endpoint(
+    url="ldaps://memory.invalid:636",
+    scheme="ldaps",
+    host="memory.invalid",
+    port=636,
+    use_ssl=True,
+    base_dn="",
+)
+MEMORY_GC: Final = Endpoint(
+    url="ldaps://memory.invalid:3269",
+    scheme="ldaps",
+    host="memory.invalid",
+    port=3269,
+    use_ssl=True,
+    base_dn="",
+)
 #: Tests want no waiting between attempts.
 QUICK_RETRIES: Final = RetryPolicy(attempts=3, initial_wait=0.0, max_wait=0.0)
 _STRUCTURE_NS: Final = uuid.UUID("0f5c3d0e-6a57-4f0e-9a43-5b0f3c5e8d21")
@@ -43,16 +55,22 @@ class MemorySource:
     unreachable DC would; ``opened`` records every endpoint opened.
     """
 
-    def __init__(self, entries: Iterable[Entry] = (), *,
-                 forest_dn: str = "DC=lab,DC=example,DC=com",
-                 host: str = "dc1.lab.example.com", usn: int | None = None,
-                 invocation_id: str = "11111111-2222-3333-4444-555555555555",
-                 changes: frozenset[str] = frozenset({"usn", "tombstones"}),
-                 dcs: tuple[Endpoint, ...] | None = None,
-                 gcs: tuple[Endpoint, ...] | None = None,
-                 retries: RetryPolicy | None = None, max_entries: int = 1_000_000,
-                 tombstone_lifetime: int | None = 180, pass_timeout: float = 3600.0,
-                 ) -> None:
+    def __init__(
+        self,
+        entries: Iterable[Entry] = (),
+        *,
+        forest_dn: str = "DC=lab,DC=example,DC=com",
+        host: str = "dc1.lab.example.com",
+        usn: int | None = None,
+        invocation_id: str = "11111111-2222-3333-4444-555555555555",
+        changes: frozenset[str] = frozenset({"usn", "tombstones"}),
+        dcs: tuple[Endpoint, ...] | None = None,
+        gcs: tuple[Endpoint, ...] | None = None,
+        retries: RetryPolicy | None = None,
+        max_entries: int = 1_000_000,
+        tombstone_lifetime: int | None = 180,
+        pass_timeout: float = 3600.0,
+    ) -> None:
         self.forest_dn = forest_dn
         self.host = host
         #: When set, the rootDSE's highestCommittedUSN (else the counter).
@@ -100,10 +118,15 @@ class MemorySource:
         self.opened.append(endpoint)
         if endpoint.host in self.down:
             raise DirectoryUnavailable(f"cannot connect to {endpoint.url}: refused")
-        return OfflineReader(endpoint, self._stream, root=self.root(),
-                             invocation_id=self.invocation, changes=self._changes,
-                             max_entries=self.max_entries,
-                             tombstone_lifetime=self.tombstone_lifetime)
+        return OfflineReader(
+            endpoint,
+            self._stream,
+            root=self.root(),
+            invocation_id=self.invocation,
+            changes=self._changes,
+            max_entries=self.max_entries,
+            tombstone_lifetime=self.tombstone_lifetime,
+        )
 
     def root(self) -> RootDse:
         """The rootDSE readers opened now get."""
@@ -111,13 +134,16 @@ class MemorySource:
         config = f"CN=Configuration,{self.forest_dn}"
         return RootDse(
             dns_host_name=self.host,
-            ds_service_name=(f"CN=NTDS Settings,CN={name},CN=Servers,"
-                             f"CN=Default-First-Site-Name,CN=Sites,{config}"),
+            ds_service_name=(
+                f"CN=NTDS Settings,CN={name},CN=Servers,"
+                f"CN=Default-First-Site-Name,CN=Sites,{config}"
+            ),
             highest_committed_usn=self.counter if self.usn is None else self.usn,
             default_naming_context=self.forest_dn,
             root_domain_naming_context=self.forest_dn,
             configuration_naming_context=config,
-            schema_naming_context=f"CN=Schema,{config}")
+            schema_naming_context=f"CN=Schema,{config}",
+        )
 
     def _stream(self) -> Iterator[Entry]:
         # A copy: a search in progress sees the entries as they were when it began.
@@ -180,17 +206,21 @@ class MemorySource:
         Deleted Objects container of its naming context, the RDN mangled."""
         first, parent = split_first(gone.dn)
         dn = f"{first}\\0ADEL:{guid},CN=Deleted Objects,{self._nc_of(gone.dn)}"
-        kept = {k: v for k, v in gone.attributes.items()
-                if k in ("objectguid", "objectclass", "name", "objectsid")}
-        return Entry(dn, {**kept, "isdeleted": [b"TRUE"],
-                          "lastknownparent": [parent.encode()]})
+        kept = {
+            k: v
+            for k, v in gone.attributes.items()
+            if k in ("objectguid", "objectclass", "name", "objectsid")
+        }
+        return Entry(dn, {**kept, "isdeleted": [b"TRUE"], "lastknownparent": [parent.encode()]})
 
     def _nc_of(self, dn: str) -> str:
         key = dn_key(dn)
-        for nc in (f"CN=Schema,CN=Configuration,{self.forest_dn}",
-                   f"CN=Configuration,{self.forest_dn}"):
+        for nc in (
+            f"CN=Schema,CN=Configuration,{self.forest_dn}",
+            f"CN=Configuration,{self.forest_dn}",
+        ):
             nc_key = dn_key(nc)
-            if key[len(key) - len(nc_key):] == nc_key:
+            if key[len(key) - len(nc_key) :] == nc_key:
                 return nc
         return self.forest_dn
 
@@ -199,12 +229,18 @@ class MemorySource:
         held: set[DnKey] = {dn_key(e.dn) for e in self._entries}
         wanted = [
             (self.forest_dn, {"objectclass": [b"top", b"domain", b"domainDNS"]}),
-            (f"CN=Deleted Objects,{self.forest_dn}",
-             {"objectclass": [b"top", b"container"], "isdeleted": [b"TRUE"]}),
+            (
+                f"CN=Deleted Objects,{self.forest_dn}",
+                {"objectclass": [b"top", b"container"], "isdeleted": [b"TRUE"]},
+            ),
         ]
-        return [Entry(dn, {**attributes, "objectguid": [
-                    uuid.uuid5(_STRUCTURE_NS, dn.lower()).bytes_le]})
-                for dn, attributes in wanted if dn_key(dn) not in held]
+        return [
+            Entry(
+                dn, {**attributes, "objectguid": [uuid.uuid5(_STRUCTURE_NS, dn.lower()).bytes_le]}
+            )
+            for dn, attributes in wanted
+            if dn_key(dn) not in held
+        ]
 
 
 def _usn(entry: Entry) -> int | None:

@@ -110,8 +110,10 @@ class Watch:
 def _notifying(reader: DirectoryReader) -> DirectoryConnection:
     """The live connection under ``reader``: notifications are raw LDAP on its socket."""
     if "notify" not in reader.changes or not isinstance(reader, DirectoryConnection):
-        raise QueryError(f"{reader.endpoint.url} cannot send change notifications "
-                         "(only a live directory can); use the poll mode")
+        raise QueryError(
+            f"{reader.endpoint.url} cannot send change notifications "
+            "(only a live directory can); use the poll mode"
+        )
     return reader
 
 
@@ -133,12 +135,27 @@ class _Session:
         e = self.conn.endpoint
         return f"{e.scheme}://{e.host}:{e.port}"
 
-    def search(self, base: str, scope: int, attributes: list[str],
-               controls: list[tuple[str, bool, bytes | None]]) -> int:
+    def search(
+        self,
+        base: str,
+        scope: int,
+        attributes: list[str],
+        controls: list[tuple[str, bool, bytes | None]],
+    ) -> int:
         """Send one search request without waiting; return its message id."""
         try:
-            request = search_operation(base, "(objectClass=*)", scope, ldap3.DEREF_NEVER,
-                                       attributes, 0, 0, False, True, True)
+            request = search_operation(
+                base,
+                "(objectClass=*)",
+                scope,
+                ldap3.DEREF_NEVER,
+                attributes,
+                0,
+                0,
+                False,
+                True,
+                True,
+            )
             message_id = int(self._ldap.server.next_message_id())
             message = LDAPMessage()
             message["messageID"] = MessageID(message_id)
@@ -160,17 +177,18 @@ class _Session:
                 try:
                     decoded = decode_message_fast(raw)
                     return int(decoded["messageID"]), self._ldap.strategy.decode_response_fast(
-                        decoded)
+                        decoded
+                    )
                 except (lex.LDAPException, ValueError, IndexError, KeyError, TypeError) as exc:
                     raise DirectoryUnavailable(
-                        f"undecodable message from {self._where()}: {exc}") from exc
+                        f"undecodable message from {self._where()}: {exc}"
+                    ) from exc
             try:
                 data = self._ldap.socket.recv(65536)
             except (TimeoutError, ssl.SSLWantReadError):
                 return None
             except (OSError, AttributeError) as exc:  # AttributeError: socket already gone
-                raise DirectoryUnavailable(f"lost connection to {self._where()}: {exc}"
-                                           ) from exc
+                raise DirectoryUnavailable(f"lost connection to {self._where()}: {exc}") from exc
             if not data:
                 raise DirectoryUnavailable(f"{self._where()} closed the connection")
             self._buffer += data
@@ -186,8 +204,9 @@ class _Worker:
         self.registered = threading.Event()
         self.session: _Session | None = None  # the live one, for tests and diagnosis
         self._registered_at: float | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True,
-                                       name=f"poolsync-change-watch-{index}")
+        self.thread = threading.Thread(
+            target=self._run, daemon=True, name=f"poolsync-change-watch-{index}"
+        )
 
     @property
     def label(self) -> str:
@@ -226,8 +245,10 @@ class _Worker:
                 self._notify()
         except DirectoryError as exc:
             w.last_error = exc
-            healthy = (self._registered_at is not None
-                       and time.monotonic() - self._registered_at >= w.healthy_after)
+            healthy = (
+                self._registered_at is not None
+                and time.monotonic() - self._registered_at >= w.healthy_after
+            )
             if not healthy or w.stopping:
                 raise
             log.warning("%s: %s; registering again", self.label, exc)
@@ -256,8 +277,7 @@ class _Worker:
             controls: list[tuple[str, bool, bytes | None]] = [(NOTIFICATION_OID, True, None)]
             if watch.show_deleted:
                 controls.append((SHOW_DELETED_OID, True, None))
-            message_id = session.search(watch.base, _SCOPES[watch.scope], ["objectGUID"],
-                                        controls)
+            message_id = session.search(watch.base, _SCOPES[watch.scope], ["objectGUID"], controls)
             watches[message_id] = watch
         # A probe answered after the registrations means the DC has taken them.
         probe: int | None = session.search("", ldap3.BASE, ["highestCommittedUSN"], [])
@@ -270,7 +290,8 @@ class _Worker:
                 if probe is not None and now - probe_sent > w.answer_within:
                     raise DirectoryUnavailable(
                         f"{w.endpoint.url} did not answer a rootDSE read within "
-                        f"{w.answer_within:g} s")
+                        f"{w.answer_within:g} s"
+                    )
                 if probe is None and now >= next_probe:
                     probe = session.search("", ldap3.BASE, ["highestCommittedUSN"], [])
                     probe_sent = now
@@ -278,18 +299,22 @@ class _Worker:
             message_id, reply = message
             kind = reply.get("type")
             if message_id == 0:
-                raise DirectoryUnavailable(f"{w.endpoint.url} announced a disconnect: "
-                                           f"{reply.get('message') or reply}")
+                raise DirectoryUnavailable(
+                    f"{w.endpoint.url} announced a disconnect: {reply.get('message') or reply}"
+                )
             if message_id in watches:
                 if kind == "searchResEntry" and self._registered_at is not None:
                     w.fire(f"{watches[message_id].base}: {reply.get('dn')}")
-                elif kind == "searchResDone" and (self._ended(watches.pop(message_id), reply)
-                                                  or not watches):
+                elif kind == "searchResDone" and (
+                    self._ended(watches.pop(message_id), reply) or not watches
+                ):
                     return
             elif message_id == probe and kind == "searchResDone":
                 if reply.get("result") != 0:
-                    raise QueryError(f"{w.endpoint.url}: rootDSE read failed: "
-                                     f"{reply.get('description')}: {reply.get('message')}")
+                    raise QueryError(
+                        f"{w.endpoint.url}: rootDSE read failed: "
+                        f"{reply.get('description')}: {reply.get('message')}"
+                    )
                 probe = None
                 next_probe = now + w.probe_interval
                 if self._registered_at is None:
@@ -302,14 +327,22 @@ class _Worker:
         code = int(reply.get("result") or 0)
         why = f"{reply.get('description')}: {reply.get('message')}".strip(": ")
         if code == _UNSUPPORTED and not watch.optional and w.mode == "auto":
-            log.warning("%s: the DC does not support change notifications (%s); polling "
-                        "highestCommittedUSN every %g s instead", self.label, why,
-                        w.poll_interval)
+            log.warning(
+                "%s: the DC does not support change notifications (%s); polling "
+                "highestCommittedUSN every %g s instead",
+                self.label,
+                why,
+                w.poll_interval,
+            )
             w.polling = True
             return True
         if watch.optional and code not in _TRANSIENT:
-            log.warning("%s: the DC refused the watch on %s (%s); going on without it",
-                        self.label, watch.base, why)
+            log.warning(
+                "%s: the DC refused the watch on %s (%s); going on without it",
+                self.label,
+                watch.base,
+                why,
+            )
             w.dropped.add(watch)
             return False
         error = DirectoryUnavailable if code in _TRANSIENT else QueryError
@@ -319,8 +352,9 @@ class _Worker:
         w = self.watcher
         with w.source.open(w.endpoint) as conn:
             usn = conn.root_dse().highest_committed_usn
-            log.info("%s: polling highestCommittedUSN (%d) every %g s", self.label, usn,
-                     w.poll_interval)
+            log.info(
+                "%s: polling highestCommittedUSN (%d) every %g s", self.label, usn, w.poll_interval
+            )
             self._on_registered()
             while not w.wait_stop(w.poll_interval):
                 current = conn.root_dse().highest_committed_usn
@@ -340,13 +374,20 @@ class ChangeWatcher:
     context manager. See the module docstring for modes, limits and Samba's timing.
     """
 
-    def __init__(self, source: DirectorySource, endpoint: Endpoint, *,
-                 containers: Sequence[str], scope: Scope = "one",
-                 on_change: Callable[[], None] | None = None, mode: Mode = "auto",
-                 watch_deletions: bool = True,
-                 poll_interval: float = DEFAULT_POLL_INTERVAL,
-                 probe_interval: float = DEFAULT_PROBE_INTERVAL,
-                 answer_within: float = DEFAULT_ANSWER_WITHIN) -> None:
+    def __init__(
+        self,
+        source: DirectorySource,
+        endpoint: Endpoint,
+        *,
+        containers: Sequence[str],
+        scope: Scope = "one",
+        on_change: Callable[[], None] | None = None,
+        mode: Mode = "auto",
+        watch_deletions: bool = True,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        probe_interval: float = DEFAULT_PROBE_INTERVAL,
+        answer_within: float = DEFAULT_ANSWER_WITHIN,
+    ) -> None:
         if not containers:
             raise ValueError("ChangeWatcher needs at least one container to watch")
         if scope not in _SCOPES:
@@ -379,11 +420,19 @@ class ChangeWatcher:
         self._started = False
         watches = [Watch(dn, scope) for dn in containers]
         if watch_deletions and endpoint.base_dn:
-            watches.append(Watch(f"<WKGUID={DELETED_OBJECTS_WKGUID},{endpoint.base_dn}>",
-                                 "one", show_deleted=True, optional=True))
+            watches.append(
+                Watch(
+                    f"<WKGUID={DELETED_OBJECTS_WKGUID},{endpoint.base_dn}>",
+                    "one",
+                    show_deleted=True,
+                    optional=True,
+                )
+            )
         step = MAX_WATCHES_PER_CONNECTION
-        self._workers = [_Worker(self, n, watches[i:i + step])
-                         for n, i in enumerate(range(0, len(watches), step))]
+        self._workers = [
+            _Worker(self, n, watches[i : i + step])
+            for n, i in enumerate(range(0, len(watches), step))
+        ]
 
     @property
     def connections(self) -> int:
@@ -424,7 +473,7 @@ class ChangeWatcher:
     def wait_registered(self, timeout: float) -> bool:
         """Wait until every needed connection has registered at least once."""
         deadline = time.monotonic() + timeout
-        for worker in self._workers[:self.connections]:
+        for worker in self._workers[: self.connections]:
             if not worker.registered.wait(max(0.0, deadline - time.monotonic())):
                 return False
         return True
@@ -456,16 +505,18 @@ class ChangeWatcher:
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
-            log.warning("%s: %s (attempt %d; again in %.1f s)", what, error,
-                        state.attempt_number, wait)
+            log.warning(
+                "%s: %s (attempt %d; again in %.1f s)", what, error, state.attempt_number, wait
+            )
 
         def sleep(seconds: float) -> None:
             self._stop.wait(seconds)
 
         return Retrying(
             stop=stop_when_event_set(self._stop),
-            wait=wait_exponential(multiplier=max(policy.initial_wait, 0.1),
-                                  max=max(policy.max_wait, 0.1)),
+            wait=wait_exponential(
+                multiplier=max(policy.initial_wait, 0.1), max=max(policy.max_wait, 0.1)
+            ),
             retry=retry_if_exception_type(DirectoryError),
             sleep=sleep,
             before_sleep=before_sleep,

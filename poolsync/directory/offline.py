@@ -44,10 +44,18 @@ class OfflineReader:
     "tombstones"; DirSync needs a live DC and is refused here).
     """
 
-    def __init__(self, endpoint: Endpoint, entries: Callable[[], Iterator[Entry]], *,
-                 root: RootDse, invocation_id: str, changes: frozenset[str],
-                 max_entries: int = 1_000_000, tombstone_lifetime: int | None = None,
-                 naming_contexts: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        entries: Callable[[], Iterator[Entry]],
+        *,
+        root: RootDse,
+        invocation_id: str,
+        changes: frozenset[str],
+        max_entries: int = 1_000_000,
+        tombstone_lifetime: int | None = None,
+        naming_contexts: Sequence[str] = (),
+    ) -> None:
         if "dirsync" in changes:
             raise ValueError("an offline reader cannot serve DirSync reads")
         self.endpoint = endpoint
@@ -91,7 +99,8 @@ class OfflineReader:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise DirectoryUnavailable(
                 f"{self.endpoint.url} is too slow: the pass took longer than "
-                f"directory.timeouts.pass ({self._limit:g} s)")
+                f"directory.timeouts.pass ({self._limit:g} s)"
+            )
 
     # -- the rootDSE and what it names ---------------------------------------------------
 
@@ -106,8 +115,11 @@ class OfflineReader:
         if self._naming_contexts:
             return list(self._naming_contexts)
         root = self._root
-        named = (root.default_naming_context, root.configuration_naming_context,
-                 root.schema_naming_context)
+        named = (
+            root.default_naming_context,
+            root.configuration_naming_context,
+            root.schema_naming_context,
+        )
         return list(dict.fromkeys(nc for nc in named if nc))
 
     def invocation_id(self, ds_service_name: str) -> str:
@@ -138,7 +150,8 @@ class OfflineReader:
         """The rootDSE as an entry, for a base read of ""."""
         root = self._root
         values = {
-            "dnshostname": root.dns_host_name, "dsservicename": root.ds_service_name,
+            "dnshostname": root.dns_host_name,
+            "dsservicename": root.ds_service_name,
             "highestcommittedusn": str(root.highest_committed_usn),
             "defaultnamingcontext": root.default_naming_context,
             "rootdomainnamingcontext": root.root_domain_naming_context,
@@ -152,18 +165,33 @@ class OfflineReader:
 
     # -- searches -----------------------------------------------------------------------
 
-    def search(self, base: str, ldap_filter: str, attributes: list[str], *,
-               show_deleted: bool = False, bound: Bound | None = None) -> Iterator[Entry]:
+    def search(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        show_deleted: bool = False,
+        bound: Bound | None = None,
+    ) -> Iterator[Entry]:
         """Stream the entries under ``base`` (its subtree) that match ``ldap_filter``;
         past ``bound`` (or max_entries) RunawaySearch."""
         self._check()
         matches = compile_filter(ldap_filter)
-        return self._walk(base, "subtree", matches, attributes, show_deleted=show_deleted,
-                          bound=bound)
+        return self._walk(
+            base, "subtree", matches, attributes, show_deleted=show_deleted, bound=bound
+        )
 
-    def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str],
-                                *, large: str, max_bytes: int, bound: Bound | None = None,
-                                ) -> Iterator[Entry]:
+    def search_with_large_value(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        large: str,
+        max_bytes: int,
+        bound: Bound | None = None,
+    ) -> Iterator[Entry]:
         """:meth:`search`, each ``large`` value over ``max_bytes`` left out and its size
         given in ``Entry.refused`` (as the live reader does)."""
         name = large.lower()
@@ -175,24 +203,42 @@ class OfflineReader:
             else:
                 yield entry
 
-    def read(self, base: str, ldap_filter: str, attributes: list[str], *,
-             scope: Scope = "subtree", show_deleted: bool = False) -> list[Entry]:
+    def read(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        scope: Scope = "subtree",
+        show_deleted: bool = False,
+    ) -> list[Entry]:
         """One small search with ``scope``; a base read of "" is the rootDSE."""
         self._check()
         matches = compile_filter(ldap_filter)
         if base == "" and scope == "base":
             root = self._root_entry()
             return [_project(root, attributes)] if matches(root) else []
-        return list(self._walk(base, scope, matches, attributes, show_deleted=show_deleted,
-                               bound=None))
+        return list(
+            self._walk(base, scope, matches, attributes, show_deleted=show_deleted, bound=None)
+        )
 
-    def dirsync(self, base: str, ldap_filter: str, attributes: list[str], *,
-                cookie: bytes | None = None) -> ChangeRead:
-        raise QueryError(f"{self.endpoint.url}: holds no DirSync change history "
-                         "(only a live DC answers DirSync)")
+    def dirsync(
+        self, base: str, ldap_filter: str, attributes: list[str], *, cookie: bytes | None = None
+    ) -> ChangeRead:
+        raise QueryError(
+            f"{self.endpoint.url}: holds no DirSync change history (only a live DC answers DirSync)"
+        )
 
-    def _walk(self, base: str, scope: Scope, matches: Predicate, attributes: list[str], *,
-              show_deleted: bool, bound: Bound | None) -> Iterator[Entry]:
+    def _walk(
+        self,
+        base: str,
+        scope: Scope,
+        matches: Predicate,
+        attributes: list[str],
+        *,
+        show_deleted: bool,
+        bound: Bound | None,
+    ) -> Iterator[Entry]:
         limit, why = self._limit_of(bound)
         base_key = self._base_key(base)
         found = 0
@@ -201,8 +247,7 @@ class OfflineReader:
         # sources hold only DNs that parse (an export's are checked as it is validated).
         whole = not base_key and scope == "subtree"
         # A subtree search's DNs that end in the base as written are under it, unparsed.
-        suffix = base.strip().lower() if scope == "subtree" and not base.startswith("<") \
-            else ""
+        suffix = base.strip().lower() if scope == "subtree" and not base.startswith("<") else ""
         for entry in self._entries():
             self._check()
             if is_deleted(entry) and not show_deleted:
@@ -218,7 +263,8 @@ class OfflineReader:
             if found > limit:
                 raise RunawaySearch(
                     f"{self.endpoint.url}: stopped the search under {base}: more than "
-                    f"{limit} entries ({why}); nothing was changed")
+                    f"{limit} entries ({why}); nothing was changed"
+                )
             yield _project(entry, attributes)
         # A DC answers noSuchObject for a base that is not there; entries held without
         # their containers (a test's few objects, an export of the schema's
@@ -240,8 +286,10 @@ class OfflineReader:
             if kind.upper() == "WKGUID":
                 wkguid, _, nc = rest.partition(",")
                 if wkguid.lower() != DELETED_OBJECTS_WKGUID:
-                    raise QueryError(f"{self.endpoint.url}: unknown well-known GUID in "
-                                     f"{base} (only Deleted Objects is held)")
+                    raise QueryError(
+                        f"{self.endpoint.url}: unknown well-known GUID in "
+                        f"{base} (only Deleted Objects is held)"
+                    )
                 return self._dn(f"CN=Deleted Objects,{nc}", base)
             if kind.upper() == "GUID":
                 return self._guid_base(rest, base)

@@ -62,7 +62,7 @@ def _length(pdu: bytes, pos: int) -> tuple[int, int]:
     end = pos + 1 + count
     if end > len(pdu):
         raise MalformedPdu("truncated BER length")
-    return int.from_bytes(pdu[pos + 1:end], "big"), end
+    return int.from_bytes(pdu[pos + 1 : end], "big"), end
 
 
 def _element(pdu: bytes, pos: int, tag: int, limit: int) -> tuple[int, int]:
@@ -142,7 +142,7 @@ def length_at(prefix: bytes, pos: int) -> tuple[int, int]:
     if first < 0x80:
         return first, pos + 1
     count = first & 0x7F
-    return int.from_bytes(prefix[pos + 1:pos + 1 + count], "big"), pos + 1 + count
+    return int.from_bytes(prefix[pos + 1 : pos + 1 + count], "big"), pos + 1 + count
 
 
 def prefix_header(prefix: bytes) -> tuple[int, int, int]:
@@ -155,7 +155,7 @@ def prefix_header(prefix: bytes) -> tuple[int, int, int]:
         if prefix[pos] != 0x02:
             raise MalformedPdu("no messageID")
         size, pos = length_at(prefix, pos + 1)
-        return int.from_bytes(prefix[pos:pos + size], "big"), prefix[pos + size], pos + size
+        return int.from_bytes(prefix[pos : pos + size], "big"), prefix[pos + size], pos + size
     except IndexError:
         raise MalformedPdu("truncated LDAPMessage header") from None
 
@@ -173,7 +173,7 @@ def skipped_dn(skipped: Skipped) -> str:
         raise MalformedPdu("a skipped entry's DN is longer than the bytes kept") from None
     if pos + size > len(prefix):
         raise MalformedPdu("a skipped entry's DN is longer than the bytes kept")
-    return _text(prefix[pos:pos + size])
+    return _text(prefix[pos : pos + size])
 
 
 class Framer:
@@ -183,8 +183,13 @@ class Framer:
     attribute value took 74 s to read). A message over ``max_message`` bytes is read
     past as it arrives, never buffered, and given as :class:`Skipped`."""
 
-    def __init__(self, conn: ldap3.Connection, *, max_message: int | None = None,
-                 on_receive: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        conn: ldap3.Connection,
+        *,
+        max_message: int | None = None,
+        on_receive: Callable[[], None] | None = None,
+    ) -> None:
         self._conn = conn
         self._max = max_message
         self.on_receive = on_receive  # called before each read (a deadline check)
@@ -246,11 +251,19 @@ class PagedSearch:
     AD's names the position).
     """
 
-    def __init__(self, conn: ldap3.Connection, base: str, ldap_filter: str,
-                 attributes: list[str], *, page_size: int, max_entries: int,
-                 controls: list[tuple[str, bool, bytes | None]] | None = None,
-                 on_receive: Callable[[], None] | None = None,
-                 max_message: int | None = None) -> None:
+    def __init__(
+        self,
+        conn: ldap3.Connection,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        page_size: int,
+        max_entries: int,
+        controls: list[tuple[str, bool, bytes | None]] | None = None,
+        on_receive: Callable[[], None] | None = None,
+        max_message: int | None = None,
+    ) -> None:
         self._conn = conn
         self._max_entries = max_entries
         self._entries = 0
@@ -259,16 +272,26 @@ class PagedSearch:
         #: DNs of the entries skipped for their size (``max_message``), in order.
         self.oversized: list[tuple[str, int]] = []
         self._request = search_operation(
-            base, ldap_filter, ldap3.SUBTREE, ldap3.DEREF_ALWAYS, attributes or ["1.1"],
-            0, 0, False, conn.auto_escape, conn.auto_encode, None,
-            validator=None, check_names=False)
+            base,
+            ldap_filter,
+            ldap3.SUBTREE,
+            ldap3.DEREF_ALWAYS,
+            attributes or ["1.1"],
+            0,
+            0,
+            False,
+            conn.auto_escape,
+            conn.auto_encode,
+            None,
+            validator=None,
+            check_names=False,
+        )
         self._controls = list(controls or [])
         self._page_size = page_size
         self._outstanding: int | None = None
 
     def _send(self, cookie: bytes | None) -> None:
-        controls = [*self._controls,
-                    paged_search_control(False, self._page_size, cookie)]
+        controls = [*self._controls, paged_search_control(False, self._page_size, cookie)]
         self._outstanding = self._conn.send("searchRequest", self._request, controls)
 
     def _receive_page(self) -> tuple[list[bytes], dict[str, Any]]:
@@ -282,13 +305,15 @@ class PagedSearch:
                     mid, tag, _ = prefix_header(pdu.prefix)
                     if mid != message_id or tag != _ENTRY:
                         raise lex.LDAPSocketReceiveError(
-                            f"a {pdu.size}-byte reply that is no entry of this search")
+                            f"a {pdu.size}-byte reply that is no entry of this search"
+                        )
                     self.oversized.append((skipped_dn(pdu), pdu.size))
                     continue
                 mid, tag, _ = header(pdu)
                 if mid == 0:
                     raise lex.LDAPSessionTerminatedByServerError(
-                        "the server sent a notice of disconnection")
+                        "the server sent a notice of disconnection"
+                    )
                 if mid != message_id:
                     raise lex.LDAPSocketReceiveError(f"unexpected messageID {mid}")
                 if tag == _ENTRY:
@@ -306,8 +331,12 @@ class PagedSearch:
         code = done.get("result", 0)
         if code != 0:
             raise lex.LDAPOperationResult(
-                result=code, description=done.get("description"), dn=done.get("dn"),
-                message=done.get("message"), response_type="searchResDone")
+                result=code,
+                description=done.get("description"),
+                dn=done.get("dn"),
+                message=done.get("message"),
+                response_type="searchResDone",
+            )
         control = (done.get("controls") or {}).get(PAGED_RESULTS_OID) or {}
         cookie = (control.get("value") or {}).get("cookie")
         return cookie or None
@@ -319,8 +348,9 @@ class PagedSearch:
             raise SearchBound(f"more than {self._max_entries} entries")
         self._empty_pages = 0 if entries else self._empty_pages + 1
         if cookie is not None and self._empty_pages >= MAX_EMPTY_PAGES:
-            raise SearchBound(f"{self._empty_pages} pages in a row without an entry, "
-                              "and still a cookie for more")
+            raise SearchBound(
+                f"{self._empty_pages} pages in a row without an entry, and still a cookie for more"
+            )
 
     def __iter__(self) -> Iterator[Entry]:
         try:

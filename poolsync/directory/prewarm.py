@@ -49,8 +49,9 @@ class Prewarmed:
         """The open reader on ``endpoint``, once; None when there is none to use."""
         self._thread.join()
         reader, self._reader = self._reader, None
-        if reader is not None and (endpoint != self.endpoint
-                                   or time.monotonic() - self._opened > self.FRESH):
+        if reader is not None and (
+            endpoint != self.endpoint or time.monotonic() - self._opened > self.FRESH
+        ):
             reader.close()
             return None
         return reader

@@ -18,11 +18,18 @@ __all__ = ["SchemaAttribute", "SchemaClass", "SchemaRead", "read_schema"]
 
 #: The syntaxes a profile knows, by attributeSyntax OID (MS-ADTS 3.1.1.2.2.2).
 SYNTAX_NAMES = {
-    "2.5.5.9": "integer", "2.5.5.16": "integer",
-    "2.5.5.12": "string", "2.5.5.4": "string", "2.5.5.5": "string", "2.5.5.6": "string",
+    "2.5.5.9": "integer",
+    "2.5.5.16": "integer",
+    "2.5.5.12": "string",
+    "2.5.5.4": "string",
+    "2.5.5.5": "string",
+    "2.5.5.6": "string",
     "2.5.5.8": "boolean",
-    "2.5.5.10": "binary", "2.5.5.17": "binary",
-    "2.5.5.1": "dn", "2.5.5.7": "dn", "2.5.5.14": "dn",
+    "2.5.5.10": "binary",
+    "2.5.5.17": "binary",
+    "2.5.5.1": "dn",
+    "2.5.5.7": "dn",
+    "2.5.5.14": "dn",
 }
 _CATEGORIES = {"0": "88", "1": "structural", "2": "abstract", "3": "auxiliary"}
 
@@ -30,19 +37,19 @@ _CATEGORIES = {"0": "88", "1": "structural", "2": "abstract", "3": "auxiliary"}
 @dataclass(frozen=True, slots=True)
 class SchemaAttribute:
     name: str
-    syntax: str          # integer | string | boolean | binary | dn | other
+    syntax: str  # integer | string | boolean | binary | dn | other
     syntax_oid: str
     single_valued: bool
-    in_gc: bool          # isMemberOfPartialAttributeSet
-    indexed: bool        # searchFlags bit 0
+    in_gc: bool  # isMemberOfPartialAttributeSet
+    indexed: bool  # searchFlags bit 0
 
 
 @dataclass(frozen=True, slots=True)
 class SchemaClass:
     name: str
-    category: str        # structural | auxiliary | abstract | 88
-    may_contain: tuple[str, ...]      # mayContain and systemMayContain
-    auxiliary: tuple[str, ...]        # auxiliaryClass and systemAuxiliaryClass
+    category: str  # structural | auxiliary | abstract | 88
+    may_contain: tuple[str, ...]  # mayContain and systemMayContain
+    auxiliary: tuple[str, ...]  # auxiliaryClass and systemAuxiliaryClass
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,21 +82,42 @@ def _class(entry: Entry) -> SchemaClass:
     return SchemaClass(
         name=entry.text("lDAPDisplayName") or "",
         category=_CATEGORIES.get(entry.text("objectClassCategory") or "", "other"),
-        may_contain=tuple(sorted({*entry.texts("mayContain"),
-                                  *entry.texts("systemMayContain")}, key=str.lower)),
-        auxiliary=tuple(sorted({*entry.texts("auxiliaryClass"),
-                                *entry.texts("systemAuxiliaryClass")}, key=str.lower)),
+        may_contain=tuple(
+            sorted({*entry.texts("mayContain"), *entry.texts("systemMayContain")}, key=str.lower)
+        ),
+        auxiliary=tuple(
+            sorted(
+                {*entry.texts("auxiliaryClass"), *entry.texts("systemAuxiliaryClass")},
+                key=str.lower,
+            )
+        ),
     )
 
 
-ATTRIBUTE_FIELDS = ["lDAPDisplayName", "attributeSyntax", "isSingleValued",
-                    "isMemberOfPartialAttributeSet", "searchFlags"]
-CLASS_FIELDS = ["lDAPDisplayName", "objectClassCategory", "mayContain", "systemMayContain",
-                "auxiliaryClass", "systemAuxiliaryClass"]
+ATTRIBUTE_FIELDS = [
+    "lDAPDisplayName",
+    "attributeSyntax",
+    "isSingleValued",
+    "isMemberOfPartialAttributeSet",
+    "searchFlags",
+]
+CLASS_FIELDS = [
+    "lDAPDisplayName",
+    "objectClassCategory",
+    "mayContain",
+    "systemMayContain",
+    "auxiliaryClass",
+    "systemAuxiliaryClass",
+]
 
 
-def read_schema(conn: DirectoryReader, naming_context: str, *, names: Iterable[str] = (),
-                prefix: str | None = None) -> SchemaRead:
+def read_schema(
+    conn: DirectoryReader,
+    naming_context: str,
+    *,
+    names: Iterable[str] = (),
+    prefix: str | None = None,
+) -> SchemaRead:
     """The attributes and classes called ``names`` or starting with ``prefix``."""
     wanted = [equality("lDAPDisplayName", n) for n in sorted(set(names), key=str.lower)]
     if prefix:
@@ -97,12 +125,24 @@ def read_schema(conn: DirectoryReader, naming_context: str, *, names: Iterable[s
     if not wanted:
         return SchemaRead(naming_context, (), ())
     by_name = or_filter(*wanted)
-    attributes = [_attribute(e) for e in conn.search(
-        naming_context, and_filter(equality("objectClass", "attributeSchema"), by_name),
-        ATTRIBUTE_FIELDS)]
-    classes = [_class(e) for e in conn.search(
-        naming_context, and_filter(equality("objectClass", "classSchema"), by_name),
-        CLASS_FIELDS)]
-    return SchemaRead(naming_context,
-                      tuple(sorted(attributes, key=lambda a: a.name.lower())),
-                      tuple(sorted(classes, key=lambda c: c.name.lower())))
+    attributes = [
+        _attribute(e)
+        for e in conn.search(
+            naming_context,
+            and_filter(equality("objectClass", "attributeSchema"), by_name),
+            ATTRIBUTE_FIELDS,
+        )
+    ]
+    classes = [
+        _class(e)
+        for e in conn.search(
+            naming_context,
+            and_filter(equality("objectClass", "classSchema"), by_name),
+            CLASS_FIELDS,
+        )
+    ]
+    return SchemaRead(
+        naming_context,
+        tuple(sorted(attributes, key=lambda a: a.name.lower())),
+        tuple(sorted(classes, key=lambda c: c.name.lower())),
+    )

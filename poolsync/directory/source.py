@@ -123,26 +123,47 @@ class DirectoryReader(Protocol):
     def tombstone_lifetime(self, configuration_nc: str) -> int | None: ...
     def domain_naming_contexts(self, configuration_nc: str) -> list[str]: ...
 
-    def search(self, base: str, ldap_filter: str, attributes: list[str], *,
-               show_deleted: bool = False, bound: Bound | None = None) -> Iterator[Entry]:
+    def search(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        show_deleted: bool = False,
+        bound: Bound | None = None,
+    ) -> Iterator[Entry]:
         """Stream a subtree search; past ``bound`` (or max_entries) RunawaySearch."""
         ...
 
-    def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str],
-                                *, large: str, max_bytes: int, bound: Bound | None = None,
-                                ) -> Iterator[Entry]:
+    def search_with_large_value(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        large: str,
+        max_bytes: int,
+        bound: Bound | None = None,
+    ) -> Iterator[Entry]:
         """:meth:`search`, each ``large`` value over ``max_bytes`` left out and its size
         given in ``Entry.refused``."""
         ...
 
-    def read(self, base: str, ldap_filter: str, attributes: list[str], *,
-             scope: Literal["base", "one", "subtree"] = "subtree",
-             show_deleted: bool = False) -> list[Entry]:
+    def read(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        scope: Literal["base", "one", "subtree"] = "subtree",
+        show_deleted: bool = False,
+    ) -> list[Entry]:
         """One small unpaged search (a base read, a container's children)."""
         ...
 
-    def dirsync(self, base: str, ldap_filter: str, attributes: list[str], *,
-                cookie: bytes | None = None) -> ChangeRead:
+    def dirsync(
+        self, base: str, ldap_filter: str, attributes: list[str], *, cookie: bytes | None = None
+    ) -> ChangeRead:
         """What changed under ``base`` since ``cookie`` (everything without one); only
         when "dirsync" is in :attr:`changes`."""
         ...
@@ -187,8 +208,7 @@ class LiveSource:
     service reads its secret anew, so no copy stays in the process between passes).
     """
 
-    def __init__(self, directory: DirectoryConfig, *,
-                 password: str | Password | None) -> None:
+    def __init__(self, directory: DirectoryConfig, *, password: str | Password | None) -> None:
         self.directory = directory
         self._password = password
 

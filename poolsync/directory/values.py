@@ -77,9 +77,14 @@ def _value_size(skipped: Skipped) -> int:
     return value if 0 < value < skipped.size else skipped.size
 
 
-def read_values(conn: ldap3.Connection, guids: Iterable[str], attribute: str, *,
-                max_bytes: int, on_receive: Callable[[], None] | None = None,
-                ) -> Iterator[tuple[str, ValueRead]]:
+def read_values(
+    conn: ldap3.Connection,
+    guids: Iterable[str],
+    attribute: str,
+    *,
+    max_bytes: int,
+    on_receive: Callable[[], None] | None = None,
+) -> Iterator[tuple[str, ValueRead]]:
     """Each object's ``attribute`` by a base search of ``<GUID=guid>``, in order.
 
     A reply over ``max_bytes`` (plus room for the DN) is skipped unread and refused
@@ -100,24 +105,39 @@ def read_values(conn: ldap3.Connection, guids: Iterable[str], attribute: str, *,
                     exhausted = True
                     break
                 request = search_operation(
-                    f"<GUID={guid}>", "(objectClass=*)", ldap3.BASE, ldap3.DEREF_NEVER,
-                    [attribute], 0, 0, False, conn.auto_escape, conn.auto_encode, None,
-                    validator=None, check_names=False)
+                    f"<GUID={guid}>",
+                    "(objectClass=*)",
+                    ldap3.BASE,
+                    ldap3.DEREF_NEVER,
+                    [attribute],
+                    0,
+                    0,
+                    False,
+                    conn.auto_escape,
+                    conn.auto_encode,
+                    None,
+                    validator=None,
+                    check_names=False,
+                )
                 pending[conn.send("searchRequest", request, None)] = guid
             if not pending:
                 return
             if not ready:
                 ready = framer.messages()
             message = ready.pop(0)
-            mid, tag = (prefix_header(message.prefix)[:2] if isinstance(message, Skipped)
-                        else header(message)[:2])
+            mid, tag = (
+                prefix_header(message.prefix)[:2]
+                if isinstance(message, Skipped)
+                else header(message)[:2]
+            )
             guid = pending.get(mid, "")
             if not guid:
                 raise lex.LDAPSocketReceiveError(f"unexpected messageID {mid}")
             if isinstance(message, Skipped):
                 if tag != _ENTRY:
                     raise lex.LDAPSocketReceiveError(
-                        f"a {message.size}-byte reply that is no entry (tag 0x{tag:02x})")
+                        f"a {message.size}-byte reply that is no entry (tag 0x{tag:02x})"
+                    )
                 found[guid] = ValueRead(refused=_value_size(message))
             elif tag == _ENTRY:
                 values = decode_entry(message).attributes.get(attribute.lower(), [])
@@ -134,9 +154,11 @@ def read_values(conn: ldap3.Connection, guids: Iterable[str], attribute: str, *,
                     found.pop(guid, None)
                     yield guid, ValueRead(refused=0)
                 else:
-                    raise lex.LDAPOperationResult(result=result,
-                                                  description=f"base read of <GUID={guid}>",
-                                                  response_type="searchResDone")
+                    raise lex.LDAPOperationResult(
+                        result=result,
+                        description=f"base read of <GUID={guid}>",
+                        response_type="searchResDone",
+                    )
     finally:
         if pending:  # the caller stopped early, or a read failed: the stream is lost
             with contextlib.suppress(Exception):

@@ -26,7 +26,7 @@ __all__ = ["PREFIX", "ForestSample", "sample_forest"]
 #: Every Unity attribute and class name starts so (Cisco's "ECS BU" schema extension).
 PREFIX = "ciscoEcsbu"
 LOCATION_CLASS = "ciscoEcsbuUMLocation"  # confirmed (Cisco's permission wizard)
-OBJECT_TYPE = "ciscoEcsbuObjectType"      # confirmed (real subscriber dumps)
+OBJECT_TYPE = "ciscoEcsbuObjectType"  # confirmed (real subscriber dumps)
 _NAME_CANDIDATES = ("displayName", "cn", "name")
 
 
@@ -34,16 +34,16 @@ _NAME_CANDIDATES = ("displayName", "cn", "name")
 class ForestSample:
     dc_host: str
     endpoint: str
-    naming_contexts: tuple[str, ...]      # searched (all but the schema's)
+    naming_contexts: tuple[str, ...]  # searched (all but the schema's)
     domain_naming_context: str
     schema: SchemaRead
-    user_may: tuple[str, ...]             # Unity attributes a user may carry
-    contact_may: tuple[str, ...]          # ... and a contact
+    user_may: tuple[str, ...]  # Unity attributes a user may carry
+    contact_may: tuple[str, ...]  # ... and a contact
     location_class: str
     object_type: str | None
     locations: tuple[Entry, ...]
     subscribers: tuple[Entry, ...]
-    subscribers_limited: bool             # the sample stopped at its limit
+    subscribers_limited: bool  # the sample stopped at its limit
 
 
 def _unity_may(schema: SchemaRead, extra: SchemaRead, class_name: str) -> tuple[str, ...]:
@@ -55,12 +55,12 @@ def _unity_may(schema: SchemaRead, extra: SchemaRead, class_name: str) -> tuple[
         found = schema.klass(aux) or extra.klass(aux)
         if found is not None:
             names |= set(found.may_contain)
-    return tuple(sorted((n for n in names if n.lower().startswith(PREFIX.lower())),
-                        key=str.lower))
+    return tuple(sorted((n for n in names if n.lower().startswith(PREFIX.lower())), key=str.lower))
 
 
-def _search_all(conn: DirectoryReader, contexts: Iterable[str], ldap_filter: str,
-                attributes: list[str]) -> Generator[Entry, None, None]:
+def _search_all(
+    conn: DirectoryReader, contexts: Iterable[str], ldap_filter: str, attributes: list[str]
+) -> Generator[Entry, None, None]:
     seen: set[bytes] = set()
     for nc in contexts:
         for entry in conn.search(nc, ldap_filter, attributes):
@@ -70,11 +70,11 @@ def _search_all(conn: DirectoryReader, contexts: Iterable[str], ldap_filter: str
                 yield entry
 
 
-def _sample(conn: DirectoryReader, config: Config, profile: Profile, *,
-            limit: int) -> ForestSample:
+def _sample(conn: DirectoryReader, config: Config, profile: Profile, *, limit: int) -> ForestSample:
     root = conn.root_dse()
-    contexts = [nc for nc in conn.naming_contexts()
-                if nc.lower() != root.schema_naming_context.lower()]
+    contexts = [
+        nc for nc in conn.naming_contexts() if nc.lower() != root.schema_naming_context.lower()
+    ]
     roles = profile.role_attributes()
     wanted = {*roles.values(), "user", "contact", LOCATION_CLASS, *_NAME_CANDIDATES}
     schema = read_schema(conn, root.schema_naming_context, names=wanted, prefix=PREFIX)
@@ -82,24 +82,49 @@ def _sample(conn: DirectoryReader, config: Config, profile: Profile, *,
     aux = {a for c in classes for a in c.auxiliary} - {c.name for c in schema.classes}
     extra = read_schema(conn, root.schema_naming_context, names=aux)
     unity = [a.name for a in schema.attributes if a.name.lower().startswith(PREFIX.lower())]
-    location_class = (LOCATION_CLASS if schema.klass(LOCATION_CLASS) is not None
-                      else profile.location.object_class)
-    location_attributes = sorted({"objectGUID", *_NAME_CANDIDATES, *unity,
-                                  *profile.location_attributes()}, key=str.lower)
-    locations = tuple(_search_all(conn, contexts, equality("objectClass", location_class),
-                                  location_attributes))
-    object_type = next((n for n in (profile.subscriber.object_type, OBJECT_TYPE)
-                        if schema.attribute(n) is not None), None)
+    location_class = (
+        LOCATION_CLASS
+        if schema.klass(LOCATION_CLASS) is not None
+        else profile.location.object_class
+    )
+    location_attributes = sorted(
+        {"objectGUID", *_NAME_CANDIDATES, *unity, *profile.location_attributes()}, key=str.lower
+    )
+    locations = tuple(
+        _search_all(conn, contexts, equality("objectClass", location_class), location_attributes)
+    )
+    object_type = next(
+        (
+            n
+            for n in (profile.subscriber.object_type, OBJECT_TYPE)
+            if schema.attribute(n) is not None
+        ),
+        None,
+    )
     subscribers: tuple[Entry, ...] = ()
     limited = False
     if object_type is not None:
         subscriber_attributes = sorted(
-            {"objectGUID", object_type, *unity, *(
-                a for a in profile.subscriber_attributes()
-                if a.lower() not in STANDARD_ATTRIBUTES)}, key=str.lower)
-        found = _search_all(conn, contexts, and_filter(
-            equality("objectClass", profile.subscriber.object_class),
-            f"({object_type}=*)"), subscriber_attributes)
+            {
+                "objectGUID",
+                object_type,
+                *unity,
+                *(
+                    a
+                    for a in profile.subscriber_attributes()
+                    if a.lower() not in STANDARD_ATTRIBUTES
+                ),
+            },
+            key=str.lower,
+        )
+        found = _search_all(
+            conn,
+            contexts,
+            and_filter(
+                equality("objectClass", profile.subscriber.object_class), f"({object_type}=*)"
+            ),
+            subscriber_attributes,
+        )
         try:
             subscribers = tuple(islice(found, limit + 1))
         finally:
@@ -107,18 +132,24 @@ def _sample(conn: DirectoryReader, config: Config, profile: Profile, *,
         limited = len(subscribers) > limit
         subscribers = subscribers[:limit]
     return ForestSample(
-        dc_host=root.dns_host_name, endpoint=conn.endpoint.url,
-        naming_contexts=tuple(contexts), domain_naming_context=root.default_naming_context,
-        schema=SchemaRead(schema.naming_context, schema.attributes,
-                          schema.classes + extra.classes),
+        dc_host=root.dns_host_name,
+        endpoint=conn.endpoint.url,
+        naming_contexts=tuple(contexts),
+        domain_naming_context=root.default_naming_context,
+        schema=SchemaRead(schema.naming_context, schema.attributes, schema.classes + extra.classes),
         user_may=_unity_may(schema, extra, "user"),
         contact_may=_unity_may(schema, extra, "contact"),
-        location_class=location_class, object_type=object_type,
-        locations=locations, subscribers=subscribers, subscribers_limited=limited)
+        location_class=location_class,
+        object_type=object_type,
+        locations=locations,
+        subscribers=subscribers,
+        subscribers_limited=limited,
+    )
 
 
-def sample_forest(source: DirectorySource, config: Config, profile: Profile, *,
-                  limit: int) -> ForestSample:
+def sample_forest(
+    source: DirectorySource, config: Config, profile: Profile, *, limit: int
+) -> ForestSample:
     """Sample the forest through the source's first DC that answers (failover, retries)."""
     failures: list[str] = []
     for endpoint in source.dcs:

@@ -82,22 +82,27 @@ def _finding_key(finding: Finding) -> tuple[int, int]:
 
 
 def _worst(health: ServerHealth) -> int:
-    return min((SEVERITIES.index(f.severity) for f in health.findings),
-               default=len(SEVERITIES))
+    return min((SEVERITIES.index(f.severity) for f in health.findings), default=len(SEVERITIES))
 
 
 def _notes(inp: DoctorInput, gc_notes: Sequence[str]) -> tuple[str, ...]:
-    notes = [f"{p.dc} ({p.url}) could not be read: {p.error}"
-             for p in sorted(inp.probes, key=lambda p: (p.dc.lower(), p.url))
-             if p.error is not None]
+    notes = [
+        f"{p.dc} ({p.url}) could not be read: {p.error}"
+        for p in sorted(inp.probes, key=lambda p: (p.dc.lower(), p.url))
+        if p.error is not None
+    ]
     notes += [line for p in inp.probes for line in p.skipped]
     notes += gc_notes
     if inp.store is None:
-        notes.append("no committed sync in the store: stale-mirror, published-stale and "
-                     "orphaned-subscribers were not checked")
+        notes.append(
+            "no committed sync in the store: stale-mirror, published-stale and "
+            "orphaned-subscribers were not checked"
+        )
     elif inp.store.gc is not None and probe_for(inp, canon(inp.topology, inp.store.gc)) is None:
-        notes.append(f"poolsync's store was last read from {inp.store.gc}, which could not "
-                     "be read now: stale-mirror was not checked")
+        notes.append(
+            f"poolsync's store was last read from {inp.store.gc}, which could not "
+            "be read now: stale-mirror was not checked"
+        )
     return tuple(notes)
 
 
@@ -106,16 +111,28 @@ def _only(report: DoctorReport, only: str) -> DoctorReport:
     servers = tuple(s for s in report.servers if s.name.lower() == key)
     if not servers:
         known = names(sorted_names({s.name for s in report.servers})) or "none"
-        raise UserError(f"no server named {only!r} in forest {report.forest} "
-                        f"(servers found or expected: {known})")
+        raise UserError(
+            f"no server named {only!r} in forest {report.forest} "
+            f"(servers found or expected: {known})"
+        )
     # The GCs it looks through, and those that hold it or lack it: a GC row holds every
     # Location read but those it lacks, so every reachable row concerns a Location.
     located = any(s.guid is not None for s in servers)
-    rows = tuple(v for v in report.visibility
-                 if any(n.lower() == key for n in v.viewers)
-                 or (v.reachable and located))
-    return DoctorReport(report.forest, report.generated, rows, servers, report.notes,
-                        complete=report.complete, findings=report.findings, dcs=report.dcs)
+    rows = tuple(
+        v
+        for v in report.visibility
+        if any(n.lower() == key for n in v.viewers) or (v.reachable and located)
+    )
+    return DoctorReport(
+        report.forest,
+        report.generated,
+        rows,
+        servers,
+        report.notes,
+        complete=report.complete,
+        findings=report.findings,
+        dcs=report.dcs,
+    )
 
 
 def locations_seen(inp: DoctorInput) -> list[Location]:
@@ -144,13 +161,18 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
     live = live_findings(inp, servers, members)
     excluded_findings = exclusions(report, servers, members)
     for guid in live.superseded:  # attachment-not-published says it, with the server's word
-        excluded_findings[guid] = [f for f in excluded_findings.get(guid, ())
-                                   if f.cause not in SUPERSEDES]
+        excluded_findings[guid] = [
+            f for f in excluded_findings.get(guid, ()) if f.cause not in SUPERSEDES
+        ]
     found: dict[str, list[Finding]] = defaultdict(list)
-    for part in (excluded_findings, found_replication,
-                 stale_mirror(inp, servers),
-                 published_stale(inp, report, members, servers),
-                 duplicate_names(servers), live.found):
+    for part in (
+        excluded_findings,
+        found_replication,
+        stale_mirror(inp, servers),
+        published_stale(inp, report, members, servers),
+        duplicate_names(servers),
+        live.found,
+    ):
         for guid, findings in part.items():
             found[guid] += findings
     dcs = dc_health(inp)
@@ -158,14 +180,21 @@ def diagnose(inp: DoctorInput, *, only: str | None = None) -> DoctorReport:
     for server in servers:
         if server.name.lower() in watched:
             found[server.guid].append(watched[server.name.lower()])
-    health = [ServerHealth(s.name, s.guid, tuple(sorted(found[s.guid], key=_finding_key)))
-              for s in servers]
+    health = [
+        ServerHealth(s.name, s.guid, tuple(sorted(found[s.guid], key=_finding_key)))
+        for s in servers
+    ]
     health += expected(inp, servers, members)
     health.sort(key=lambda h: (_worst(h), h.name.lower(), h.name, h.guid or ""))
-    complete = (all(p.error is None for p in inp.probes)
-                and all(v.reachable for v in visibility))
-    result = DoctorReport(inp.forest, inp.now, tuple(visibility), tuple(health),
-                          (*_notes(inp, gc_notes), *report.notes, *live.notes),
-                          complete=complete,
-                          findings=tuple(orphaned_subscribers(inp, report)), dcs=dcs)
+    complete = all(p.error is None for p in inp.probes) and all(v.reachable for v in visibility)
+    result = DoctorReport(
+        inp.forest,
+        inp.now,
+        tuple(visibility),
+        tuple(health),
+        (*_notes(inp, gc_notes), *report.notes, *live.notes),
+        complete=complete,
+        findings=tuple(orphaned_subscribers(inp, report)),
+        dcs=dcs,
+    )
     return _only(result, only) if only is not None else result

@@ -26,8 +26,14 @@ from poolsync.servers.model import ServerReading
 from poolsync.store import Store
 
 
-def gather(config: Config, profile: Profile, source: DirectorySource, *, now: datetime,
-           step: Callable[[str], None] | None = None) -> tuple[DoctorInput, list[str]]:
+def gather(
+    config: Config,
+    profile: Profile,
+    source: DirectorySource,
+    *,
+    now: datetime,
+    step: Callable[[str], None] | None = None,
+) -> tuple[DoctorInput, list[str]]:
     """Ask the directory (and the other forests, and the store) everything the
     classifier needs, as of ``now``; return it with notes about what could not be read.
     ``step`` hears each step's progress (none without it)."""
@@ -35,8 +41,10 @@ def gather(config: Config, profile: Profile, source: DirectorySource, *, now: da
         step = _quiet
     forest = probe_forest(source, profile, now=now, step=step)
     if all(p.error is not None for p in forest.probes):
-        raise DirectoryUnavailable("no DC or Global Catalog could be read: " + "; ".join(
-            f"{p.url}: {p.error}" for p in forest.probes))
+        raise DirectoryUnavailable(
+            "no DC or Global Catalog could be read: "
+            + "; ".join(f"{p.url}: {p.error}" for p in forest.probes)
+        )
     store, readings = _store(config, forest, profile)
     present = {c.location.name.lower() for p in forest.probes for c in p.copies}
     missing = [n for n in config.doctor.expected if n.lower() not in present]
@@ -50,8 +58,12 @@ def gather(config: Config, profile: Profile, source: DirectorySource, *, now: da
         # Its password is read when its first GC is opened (a failure is a note).
         other_source = LiveSource(other.directory, password=other.directory.bind.resolve_password)
         found, error = probe_other_forest(
-            other.forest, other_source, load_profile(other.profile, base_dir=other.base_dir),
-            missing, now=now)
+            other.forest,
+            other_source,
+            load_profile(other.profile, base_dir=other.base_dir),
+            missing,
+            now=now,
+        )
         foreign += found
         if error is not None:
             notes.append(error)
@@ -62,16 +74,17 @@ def gather(config: Config, profile: Profile, source: DirectorySource, *, now: da
     origin = source.origin
     if origin.kind == "export":
         taken = origin.taken_at.isoformat(timespec="seconds") if origin.taken_at else "?"
-        notes.append(f"read from an LDIF export ({origin.label}) taken {taken}: one "
-                     "snapshot of one DC's view, standing in for every DC and Global "
-                     "Catalog; what other DCs hold, replication between them and changes "
-                     "since are not in it (docs/offline.md)")
+        notes.append(
+            f"read from an LDIF export ({origin.label}) taken {taken}: one "
+            "snapshot of one DC's view, standing in for every DC and Global "
+            "Catalog; what other DCs hold, replication between them and changes "
+            "since are not in it (docs/offline.md)"
+        )
     inp = DoctorInput(
         forest=config.forest,
         topology=forest.topology,
         probes=forest.probes,
-        monitors=tuple(Monitor(server=m.server, dc=m.dc, gc=m.gc)
-                       for m in config.doctor.servers),
+        monitors=tuple(Monitor(server=m.server, dc=m.dc, gc=m.gc) for m in config.doctor.servers),
         default_gc=default_gc,
         store=store,
         expected=config.doctor.expected,
@@ -83,8 +96,9 @@ def gather(config: Config, profile: Profile, source: DirectorySource, *, now: da
     return inp, notes
 
 
-def _store(config: Config, forest: ForestProbe, profile: Profile
-           ) -> tuple[StoreView | None, tuple[ServerReading, ...]]:
+def _store(
+    config: Config, forest: ForestProbe, profile: Profile
+) -> tuple[StoreView | None, tuple[ServerReading, ...]]:
     """The store's view, and the servers' latest readings (kept by `servers probe`,
     which may have run before any sync)."""
     if not config.store.exists():

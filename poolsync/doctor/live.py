@@ -54,7 +54,8 @@ SUPERSEDES: Final = frozenset({"attachment-missing", "pooling-disabled"})
 #: own errors start with its endpoint (``https://...``, ``snmp://...``) instead.
 _SECRET: Final = re.compile(
     r"(?:^|: )servers\..+\.(?:http|snmp)\.(?:auth\.|priv\.)?(?:password|community): "
-    r"|^(?:environment variable |secret file |secret command)")
+    r"|^(?:environment variable |secret file |secret command)"
+)
 _PROBE: Final = "`poolsync servers probe`"
 #: How many servers a note names; the rest are counted.
 NAMED: Final = 10
@@ -70,8 +71,9 @@ class Live:
     notes: list[str] = field(default_factory=list)
 
 
-def _index(live: ServerReadings
-           ) -> tuple[dict[str, ServerEndpoints], dict[str, list[ServerReading]]]:
+def _index(
+    live: ServerReadings,
+) -> tuple[dict[str, ServerEndpoints], dict[str, list[ServerReading]]]:
     """The configured servers, and their readings over configured endpoints only, both
     by lower-case name (a reading of an endpoint since removed from the config says
     nothing about the server now)."""
@@ -95,8 +97,7 @@ def _latest_good(readings: Sequence[ServerReading]) -> ServerReading | None:
     return max(good, key=lambda r: (r.read_at, -SOURCES.index(r.source)), default=None)
 
 
-def live_findings(inp: DoctorInput, servers: Sequence[Server],
-                  viewers: Sequence[Viewer]) -> Live:
+def live_findings(inp: DoctorInput, servers: Sequence[Server], viewers: Sequence[Viewer]) -> Live:
     """The three live causes for every Location whose server is configured and read."""
     out = Live()
     live = inp.live
@@ -107,7 +108,8 @@ def live_findings(inp: DoctorInput, servers: Sequence[Server],
         out.notes.append(
             f"no reading of the servers configured under servers: ({len(configured)}) is in "
             f"poolsync's store: run {_PROBE} to compare what each server says with its "
-            "directory copy")
+            "directory copy"
+        )
         return out
     seeing = viewing(viewers)
     located: set[str] = set()
@@ -124,9 +126,11 @@ def live_findings(inp: DoctorInput, servers: Sequence[Server],
             continue
         changed = server.ref.copy.when_changed
         if changed is not None and reading.read_at < changed:
-            older.append(f"{server.name}'s latest reading ({reading.source}, "
-                         f"{iso(reading.read_at)}) is older than its Location's copy "
-                         f"(whenChanged {iso(changed)})")
+            older.append(
+                f"{server.name}'s latest reading ({reading.source}, "
+                f"{iso(reading.read_at)}) is older than its Location's copy "
+                f"(whenChanged {iso(changed)})"
+            )
             continue
         finding = _compare(server, reading, others(seeing, server))
         if finding is not None:
@@ -138,8 +142,10 @@ def live_findings(inp: DoctorInput, servers: Sequence[Server],
         out.notes.append(f"{_some(older, '; ')}, so {pair} compared: run {_PROBE}")
     unlocated = sorted_names(configured[k].name for k in readings if k not in located)
     if unlocated:
-        out.notes.append(f"servers: names {_some(unlocated, ', ')}, read by {_PROBE}, but "
-                         "no Location carries that name: their readings were not compared")
+        out.notes.append(
+            f"servers: names {_some(unlocated, ', ')}, read by {_PROBE}, but "
+            "no Location carries that name: their readings were not compared"
+        )
     return out
 
 
@@ -155,8 +161,10 @@ def _some(items: Sequence[str], sep: str) -> str:
 
 def _where(server: Server) -> str:
     copy = server.ref.copy
-    return (f"its Location {copy.location.dn} (read on {server.ref.dc}, whenChanged "
-            f"{iso(copy.when_changed)})")
+    return (
+        f"its Location {copy.location.dn} (read on {server.ref.dc}, whenChanged "
+        f"{iso(copy.when_changed)})"
+    )
 
 
 def _said(reading: ServerReading) -> str:
@@ -166,18 +174,24 @@ def _said(reading: ServerReading) -> str:
 def _compare(server: Server, reading: ServerReading, affects: Viewers) -> Finding | None:
     location = server.location
     name = server.name
-    publish = (f"DOHPropTest's Total Resync on {name}, or restart its license service; "
-               "then run `poolsync resync --total`.")
+    publish = (
+        f"DOHPropTest's Total Resync on {name}, or restart its license service; "
+        "then run `poolsync resync --total`."
+    )
     if location.attachment is None and location.attachment_refused is None:
         if not reading.pooling_enabled:
             return None  # not pooling, and nothing published: consistent
         return Finding(
-            cause="attachment-not-published", severity="error",
+            cause="attachment-not-published",
+            severity="error",
             affects=affects,
-            evidence=(f"{name} says its license enables pooling (LicPoolingIsEnabled 1, "
-                      f"{_said(reading)}), but {_where(server)} carries no pooling "
-                      "attachment: the other servers do not count it."),
-            fix=f"Have {name} publish its pooling attachment: {publish}")
+            evidence=(
+                f"{name} says its license enables pooling (LicPoolingIsEnabled 1, "
+                f"{_said(reading)}), but {_where(server)} carries no pooling "
+                "attachment: the other servers do not count it."
+            ),
+            fix=f"Have {name} publish its pooling attachment: {publish}",
+        )
     if location.attachment is None:
         return None  # too large to read: attachment-too-large says so
     try:
@@ -190,24 +204,33 @@ def _compare(server: Server, reading: ServerReading, affects: Viewers) -> Findin
         rest = [d for d in differ if not d.startswith("LicPoolingIsEnabled")]
         also = f" It differs in {'; '.join(rest)} too." if rest else ""
         return Finding(
-            cause="attachment-not-published", severity="error",
+            cause="attachment-not-published",
+            severity="error",
             affects=affects,
-            evidence=(f"{name} says its license enables pooling (LicPoolingIsEnabled 1, "
-                      f"{_said(reading)}), but the copy on {_where(server)} has "
-                      f"LicPoolingIsEnabled {state}: the other servers do not count it."
-                      + also),
-            fix=f"Have {name} publish its pooling attachment: {publish}")
+            evidence=(
+                f"{name} says its license enables pooling (LicPoolingIsEnabled 1, "
+                f"{_said(reading)}), but the copy on {_where(server)} has "
+                f"LicPoolingIsEnabled {state}: the other servers do not count it." + also
+            ),
+            fix=f"Have {name} publish its pooling attachment: {publish}",
+        )
     if not differ:
         return None
     return Finding(
-        cause="attachment-differs", severity="warning",
+        cause="attachment-differs",
+        severity="warning",
         affects=affects,
-        evidence=(f"{name}'s own license ({_said(reading)}) and the copy on "
-                  f"{_where(server)} disagree, directory vs server: {'; '.join(differ)}. "
-                  "The other servers pool with the directory's copy."),
-        fix=(f"Have {name} republish its pooling attachment: {publish} If the server "
-             "is the one that is wrong (a license file installed but not in effect), "
-             f"check its license in Unity's Licensing pages, then run {_PROBE}."))
+        evidence=(
+            f"{name}'s own license ({_said(reading)}) and the copy on "
+            f"{_where(server)} disagree, directory vs server: {'; '.join(differ)}. "
+            "The other servers pool with the directory's copy."
+        ),
+        fix=(
+            f"Have {name} republish its pooling attachment: {publish} If the server "
+            "is the one that is wrong (a license file installed but not in effect), "
+            f"check its license in Unity's Licensing pages, then run {_PROBE}."
+        ),
+    )
 
 
 def _differences(data: LicenseData, reading: ServerReading) -> list[str]:
@@ -215,14 +238,20 @@ def _differences(data: LicenseData, reading: ServerReading) -> list[str]:
     published utilization only when one of those differs too."""
     differ: list[str] = []
     if reading.licensed is not None:
-        differ += [f"licensed {c.value} {data.licensed.get(c)} vs {reading.licensed.get(c)}"
-                   for c in SEAT_CLASSES
-                   if data.licensed.get(c) != reading.licensed.get(c)]
-    flags = (("LicPoolingIsEnabled", data.pooling_enabled, reading.pooling_enabled),
-             ("LicSecondaryServerIsLicensed", data.secondary_licensed,
-              reading.secondary_licensed))
-    differ += [f"{label} {int(mine)} vs {int(theirs)}" for label, mine, theirs in flags
-               if theirs is not None and theirs != mine]
+        differ += [
+            f"licensed {c.value} {data.licensed.get(c)} vs {reading.licensed.get(c)}"
+            for c in SEAT_CLASSES
+            if data.licensed.get(c) != reading.licensed.get(c)
+        ]
+    flags = (
+        ("LicPoolingIsEnabled", data.pooling_enabled, reading.pooling_enabled),
+        ("LicSecondaryServerIsLicensed", data.secondary_licensed, reading.secondary_licensed),
+    )
+    differ += [
+        f"{label} {int(mine)} vs {int(theirs)}"
+        for label, mine, theirs in flags
+        if theirs is not None and theirs != mine
+    ]
     if differ and reading.published_used is not None and data.published_used is not None:
         # A Unity server publishes no UM use (its reading's um is always 0).
         for c in data.published_classes:
@@ -255,21 +284,34 @@ def _unreachable(server: Server, held: Sequence[ServerReading]) -> Finding:
     order = {s: i for i, s in enumerate(SOURCES)}
     held = sorted(held, key=lambda r: order[r.source])
     kinds = [_kind(r) for r in held]
-    said = "; ".join(f"its {r.source} endpoint {_KIND_WORDS[k]} ({iso(r.read_at)}): {r.error}"
-                     for r, k in zip(held, kinds, strict=True))
+    said = "; ".join(
+        f"its {r.source} endpoint {_KIND_WORDS[k]} ({iso(r.read_at)}): {r.error}"
+        for r, k in zip(held, kinds, strict=True)
+    )
     fixes = []
     if "unreachable" in kinds:
-        fixes.append(f"Check that {name} is up and that this host can reach it (a firewall, "
-                     f"IIS, the Windows SNMP service), then run {_PROBE}.")
+        fixes.append(
+            f"Check that {name} is up and that this host can reach it (a firewall, "
+            f"IIS, the Windows SNMP service), then run {_PROBE}."
+        )
     if "answered" in kinds:
-        fixes.append(f"{name} answered, but not with its license: fix what the error says "
-                     f"(docs/servers.md lists each error), then run {_PROBE}.")
+        fixes.append(
+            f"{name} answered, but not with its license: fix what the error says "
+            f"(docs/servers.md lists each error), then run {_PROBE}."
+        )
     if "secret" in kinds:
-        fixes.append("Fix the secret reference the error names (the config's servers: "
-                     f"section), then run {_PROBE}.")
+        fixes.append(
+            "Fix the secret reference the error names (the config's servers: "
+            f"section), then run {_PROBE}."
+        )
     return Finding(
-        cause="server-unreachable", severity="info", affects=NO_VIEWERS,
-        evidence=(f"{name}'s own license could not be read, so it was not compared with "
-                  f"the copy on {_where(server)}: {said}. The pool counts the directory's "
-                  "copy meanwhile."),
-        fix="\n".join(fixes))
+        cause="server-unreachable",
+        severity="info",
+        affects=NO_VIEWERS,
+        evidence=(
+            f"{name}'s own license could not be read, so it was not compared with "
+            f"the copy on {_where(server)}: {said}. The pool counts the directory's "
+            "copy meanwhile."
+        ),
+        fix="\n".join(fixes),
+    )

@@ -59,16 +59,24 @@ def stale_mirror(inp: DoctorInput, servers: Sequence[Server]) -> dict[str, list[
             differ = stale_fields(mine, copy.location)
             if not differ or not taken:
                 continue
-            why = (f"holds an older version (differs in {', '.join(differ)}): the watermark "
-                   "skipped the change")
+            why = (
+                f"holds an older version (differs in {', '.join(differ)}): the watermark "
+                "skipped the change"
+            )
         usn = copy.usn_changed if copy.usn_changed is not None else "?"
-        found[server.guid].append(Finding(
-            cause="stale-mirror", severity="error", affects=Viewers.named("poolsync"),
-            evidence=(f"{server.name}'s Location {copy.location.dn} is on {where(probe)} "
-                      f"(uSNChanged {usn}, changed {iso(copy.when_changed)}), but "
-                      f"poolsync's store, last read from {gc} at {iso(store.synced_at)}"
-                      f"{mark}, {why}."),
-            fix="Run `poolsync resync --total` to throw the watermark away and re-read "
+        found[server.guid].append(
+            Finding(
+                cause="stale-mirror",
+                severity="error",
+                affects=Viewers.named("poolsync"),
+                evidence=(
+                    f"{server.name}'s Location {copy.location.dn} is on {where(probe)} "
+                    f"(uSNChanged {usn}, changed {iso(copy.when_changed)}), but "
+                    f"poolsync's store, last read from {gc} at {iso(store.synced_at)}"
+                    f"{mark}, {why}."
+                ),
+                fix="Run `poolsync resync --total` to throw the watermark away and re-read "
                 "everything.",
-        ))
+            )
+        )
     return found

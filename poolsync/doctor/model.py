@@ -251,12 +251,13 @@ class DoctorReport:
 
     @property
     def healthy(self) -> bool:
-        return (all(s.healthy for s in self.servers)
-                and all(f.severity == "info" for f in self.findings)
-                and all(d.healthy for d in self.dcs))
+        return (
+            all(s.healthy for s in self.servers)
+            and all(f.severity == "info" for f in self.findings)
+            and all(d.healthy for d in self.dcs)
+        )
 
-    def viewer_names(self, viewers: Viewers, *, server: str | None = None
-                     ) -> tuple[str, ...]:
+    def viewer_names(self, viewers: Viewers, *, server: str | None = None) -> tuple[str, ...]:
         """The viewers ``viewers`` stands for, by name (the visibility rows resolve its
         groups; ``server``, the finding's own, is left out of ``members``). Costs a
         pass over the rows: for one finding at a time, not for every finding."""

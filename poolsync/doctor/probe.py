@@ -87,9 +87,15 @@ def _endpoints(source: DirectorySource) -> list[tuple[Endpoint, bool]]:
     return out
 
 
-def _read(endpoint: Endpoint, gc: bool, source: DirectorySource, profile: Profile, *,
-          now: dt.datetime, shared: Shared | None = None,
-          ) -> tuple[DcProbe, ForestConfig | None]:
+def _read(
+    endpoint: Endpoint,
+    gc: bool,
+    source: DirectorySource,
+    profile: Profile,
+    *,
+    now: dt.datetime,
+    shared: Shared | None = None,
+) -> tuple[DcProbe, ForestConfig | None]:
     shared = {} if shared is None else shared
 
     def attempt() -> tuple[DcProbe, ForestConfig]:
@@ -104,35 +110,48 @@ def _read(endpoint: Endpoint, gc: bool, source: DirectorySource, profile: Profil
                     raise
                 # An export without its sites: the Locations still tell what they can.
                 view = decode_forest(())
-                skipped.append(f"{endpoint.url}: the export holds no {sites}: no sites, DCs "
-                               "or replication connections to check (export them as "
-                               "docs/offline.md says)")
+                skipped.append(
+                    f"{endpoint.url}: the export holds no {sites}: no sites, DCs "
+                    "or replication connections to check (export them as "
+                    "docs/offline.md says)"
+                )
             me = view.dc_by_dsa(root.ds_service_name)
             name = me.name if me is not None else root.dns_host_name
             attributes = [*location_attributes(profile), *EVIDENCE_ATTRIBUTES]
             copies: list[LocationCopy] = []
             entries = conn.search_with_large_value(
-                endpoint.base_dn, location_filter(profile), attributes,
-                large=profile.location.pooling_data, max_bytes=MAX_ATTACHMENT_BYTES)
+                endpoint.base_dn,
+                location_filter(profile),
+                attributes,
+                large=profile.location.pooling_data,
+                max_bytes=MAX_ATTACHMENT_BYTES,
+            )
             for entry in entries:
                 try:
                     copies.append(_copy(entry, name, profile, shared))
                 except ValueError as exc:  # e.g. no objectGUID: skip it, say so
                     skipped.append(f"{name} ({endpoint.url}): skipped {entry.dn}: {exc}")
-            return DcProbe(dc=name, url=endpoint.url, gc=gc, read_at=now,
-                           copies=tuple(copies), skipped=tuple(skipped)), view
+            return DcProbe(
+                dc=name,
+                url=endpoint.url,
+                gc=gc,
+                read_at=now,
+                copies=tuple(copies),
+                skipped=tuple(skipped),
+            ), view
 
     try:
         result: tuple[DcProbe, ForestConfig] = retrying(
-            source.retries, what=f"reading {endpoint.url}")(attempt)
+            source.retries, what=f"reading {endpoint.url}"
+        )(attempt)
         return result
     except DirectoryError as exc:
-        return DcProbe(dc=endpoint.host, url=endpoint.url, gc=gc, read_at=now,
-                       error=str(exc)), None
+        return DcProbe(dc=endpoint.host, url=endpoint.url, gc=gc, read_at=now, error=str(exc)), None
 
 
-def probe_forest(source: DirectorySource, profile: Profile, *, now: dt.datetime,
-                 step: Step | None = None) -> ForestProbe:
+def probe_forest(
+    source: DirectorySource, profile: Profile, *, now: dt.datetime, step: Step | None = None
+) -> ForestProbe:
     """Ask every endpoint of ``source``; merge the configuration partitions they sent."""
     probes: list[DcProbe] = []
     views: dict[str, ForestConfig] = {}
@@ -153,13 +172,23 @@ def _named(probe: DcProbe, topology: ForestConfig) -> DcProbe:
     if probe.error is None:
         return probe
     dc = topology.dc(probe.dc)
-    return probe if dc is None else DcProbe(dc=dc.name, url=probe.url, gc=probe.gc,
-                                            read_at=probe.read_at, error=probe.error)
+    return (
+        probe
+        if dc is None
+        else DcProbe(
+            dc=dc.name, url=probe.url, gc=probe.gc, read_at=probe.read_at, error=probe.error
+        )
+    )
 
 
-def probe_other_forest(forest: str, source: DirectorySource, profile: Profile,
-                       names: Iterable[str], *,
-                       now: dt.datetime) -> tuple[list[ForeignSighting], str | None]:
+def probe_other_forest(
+    forest: str,
+    source: DirectorySource,
+    profile: Profile,
+    names: Iterable[str],
+    *,
+    now: dt.datetime,
+) -> tuple[list[ForeignSighting], str | None]:
     """Look for Locations called ``names`` in another ``forest`` (its own source, with
     its own credentials): what was found, and an error text when it could not be read."""
     wanted = {n.lower() for n in names}
@@ -174,9 +203,11 @@ def probe_other_forest(forest: str, source: DirectorySource, profile: Profile,
         if probe.error is not None:
             errors.append(probe.error)
             continue
-        return [ForeignSighting(server=c.location.name, forest=forest,
-                                dn=c.location.dn, dc=probe.dc)
-                for c in probe.copies if c.location.name.lower() in wanted], None
+        return [
+            ForeignSighting(server=c.location.name, forest=forest, dn=c.location.dn, dc=probe.dc)
+            for c in probe.copies
+            if c.location.name.lower() in wanted
+        ], None
     return [], f"forest {forest} could not be read: {'; '.join(errors)}"
 
 
@@ -198,7 +229,5 @@ def store_view(store: Store, topology: ForestConfig, roles: Roles) -> StoreView 
         homed=homed,
         usn=gc_pass.usn,
         roles=roles,
-        orphans=tuple(store.subscribers_homed_on(orphan_keys[:ORPHAN_KEYS],
-                                                 limit=ORPHAN_SAMPLE)),
+        orphans=tuple(store.subscribers_homed_on(orphan_keys[:ORPHAN_KEYS], limit=ORPHAN_SAMPLE)),
     )
-

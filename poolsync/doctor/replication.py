@@ -51,8 +51,10 @@ from poolsync.forest import ForestConfig
 
 __all__ = ["replication"]
 
-_SEVERITY: Final[dict[str, Severity]] = {"replication-pending": "warning",
-                                         "no-replication-path": "error"}
+_SEVERITY: Final[dict[str, Severity]] = {
+    "replication-pending": "warning",
+    "no-replication-path": "error",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,27 +147,38 @@ def _gap(paths: _Paths, server: Server, probe: DcProbe, pas: frozenset[int]) -> 
         lag = _lag(held, server.ref, pas)
         if lag is None:
             return None
-        holders = sorted({c.dc for c in server.copies
-                          if _lag(c, server.ref, pas) is None}, key=str.lower)
+        holders = sorted(
+            {c.dc for c in server.copies if _lag(c, server.ref, pas) is None}, key=str.lower
+        )
         what = f"{where(probe)} holds an older copy of {dn}: {lag[0]}"
         since = lag[1]
     source = _source(paths, server, holders, gc)
     path = paths.path(source, gc)
     nc = _naming_context(dn)
     if path is not None:
-        how = (f"it replicates {' -> '.join(path)}" if len(path) > 1 else
-               f"{gc} holds it, but its Global Catalog does not return it")
-        return _Gap("replication-pending", f"{what}; {how}, pending since {iso(since)}.",
-                    fix=() if len(path) > 1 else (PARTIAL_FIX,),
-                    hops=tuple(pairwise(path)), nc=nc)
+        how = (
+            f"it replicates {' -> '.join(path)}"
+            if len(path) > 1
+            else f"{gc} holds it, but its Global Catalog does not return it"
+        )
+        return _Gap(
+            "replication-pending",
+            f"{what}; {how}, pending since {iso(since)}.",
+            fix=() if len(path) > 1 else (PARTIAL_FIX,),
+            hops=tuple(pairwise(path)),
+            nc=nc,
+        )
     problems, fixes = paths.problems(source, gc)
-    return _Gap("no-replication-path",
-                f"{what}, and no replication path leads from {source} to {gc}: "
-                f"{'; '.join(problems)}.", fix=tuple(fixes))
+    return _Gap(
+        "no-replication-path",
+        f"{what}, and no replication path leads from {source} to {gc}: {'; '.join(problems)}.",
+        fix=tuple(fixes),
+    )
 
 
-def replication(inp: DoctorInput, servers: Sequence[Server], viewers: Sequence[Viewer],
-                pas: frozenset[int]) -> tuple[dict[str, list[Finding]], list[Visibility]]:
+def replication(
+    inp: DoctorInput, servers: Sequence[Server], viewers: Sequence[Viewer], pas: frozenset[int]
+) -> tuple[dict[str, list[Finding]], list[Visibility]]:
     """Findings per server guid, and one visibility row per Global Catalog, by GC name.
 
     Viewers sharing a GC see the same servers, so each GC is compared with every
@@ -192,19 +205,22 @@ def replication(inp: DoctorInput, servers: Sequence[Server], viewers: Sequence[V
             if gap is not None:
                 missing.append(server.name)
                 grouped[(server.guid, gap.cause)][gc] = (gap, len(who))
-        rows.append(Visibility(gc, sorted_names(who), len(servers) - len(missing),
-                               sorted_names(missing)))
+        rows.append(
+            Visibility(gc, sorted_names(who), len(servers) - len(missing), sorted_names(missing))
+        )
     found: dict[str, list[Finding]] = defaultdict(list)
     for (guid, cause), per_gc in grouped.items():
         gcs = sorted(per_gc, key=str.lower)
         entries = [per_gc[gc] for gc in gcs]
-        found[guid].append(Finding(
-            cause=cause,
-            severity=_SEVERITY[cause],
-            affects=Viewers(gcs=tuple(gcs), count=sum(count for _, count in entries)),
-            evidence=" ".join(gap.sentence for gap, _ in entries),
-            fix=_fix([gap for gap, _ in entries]),
-        ))
+        found[guid].append(
+            Finding(
+                cause=cause,
+                severity=_SEVERITY[cause],
+                affects=Viewers(gcs=tuple(gcs), count=sum(count for _, count in entries)),
+                evidence=" ".join(gap.sentence for gap, _ in entries),
+                fix=_fix([gap for gap, _ in entries]),
+            )
+        )
     return found, sorted(rows, key=lambda r: (r.gc.lower(), r.gc))
 
 

@@ -161,15 +161,15 @@ def group_copies(inp: DoctorInput) -> dict[str, list[Copy]]:
     for probe in inp.probes:
         if probe.error is None:
             for copy in probe.copies:
-                by_guid[copy.location.guid].append(
-                    Copy(copy, probe, canon(inp.topology, copy.dc)))
+                by_guid[copy.location.guid].append(Copy(copy, probe, canon(inp.topology, copy.dc)))
     return by_guid
 
 
 def partial_attributes(copies: Mapping[str, Sequence[Copy]]) -> frozenset[int]:
     """The attids some copy read through a GC port holds: the partial attribute set."""
-    return frozenset(s.attid for cs in copies.values() for c in cs if c.probe.gc
-                     for s in c.copy.stamps)
+    return frozenset(
+        s.attid for cs in copies.values() for c in cs if c.probe.gc for s in c.copy.stamps
+    )
 
 
 def _monitored_dcs(inp: DoctorInput) -> dict[str, str]:
@@ -199,15 +199,18 @@ def _creator(inp: DoctorInput, copies: Sequence[Copy]) -> str | None:
 def _reference(copies: Sequence[Copy], hint: str | None, pas: frozenset[int]) -> Copy:
     """The freshest copy: the fewest other copies ahead of it (none, unless copies
     diverge), then the home DC's copy, then by DC name."""
+
     def key(c: Copy) -> tuple[int, bool, str, bool, str]:
         ahead = sum(1 for o in copies if o is not c and _older(c, o, pas))
         home = hint is not None and c.dc.lower() == hint.lower()
         return ahead, not home, c.dc.lower(), c.probe.gc, c.probe.url
+
     return min(copies, key=key)
 
 
-def read_servers(inp: DoctorInput, copies: Mapping[str, Sequence[Copy]],
-                 pas: frozenset[int]) -> list[Server]:
+def read_servers(
+    inp: DoctorInput, copies: Mapping[str, Sequence[Copy]], pas: frozenset[int]
+) -> list[Server]:
     """One :class:`Server` per objectGUID, in name order. The home DC is the one the
     server's domain monitor uses, else the DC that created the Location, else the
     reference copy's DC."""
@@ -217,16 +220,16 @@ def read_servers(inp: DoctorInput, copies: Mapping[str, Sequence[Copy]],
         seen_as = sorted({c.copy.location.name for c in held})
         hint = next((monitored[n.lower()] for n in seen_as if n.lower() in monitored), None)
         ref = _reference(held, hint or _creator(inp, held), pas)
-        home = (monitored.get(ref.copy.location.name.lower()) or _creator(inp, held)
-                or ref.dc)
+        home = monitored.get(ref.copy.location.name.lower()) or _creator(inp, held) or ref.dc
         servers.append(Server(guid, ref, tuple(held), home))
     return sorted(servers, key=lambda s: (s.name.lower(), s.guid))
 
 
 def probe_for(inp: DoctorInput, dc: str) -> DcProbe | None:
     """The successful probe of ``dc``, its GC port preferred."""
-    ok = [p for p in inp.probes if p.error is None
-          and canon(inp.topology, p.dc).lower() == dc.lower()]
+    ok = [
+        p for p in inp.probes if p.error is None and canon(inp.topology, p.dc).lower() == dc.lower()
+    ]
     ok.sort(key=lambda p: (not p.gc, p.url))
     return ok[0] if ok else None
 
@@ -249,21 +252,30 @@ def viewers(inp: DoctorInput, members: Sequence[Server]) -> tuple[list[Viewer], 
         probe = probes[gc] if gc is not None else None
         found.append(Viewer(server, gc, probe))
         if gc is None:
-            notes.append(f"{server.name} has no Global Catalog to check: no GC monitor is "
-                         "configured for it and there is no default GC.")
+            notes.append(
+                f"{server.name} has no Global Catalog to check: no GC monitor is "
+                "configured for it and there is no default GC."
+            )
         elif probe is None:
             asked = any(canon(inp.topology, p.dc).lower() == gc.lower() for p in inp.probes)
             # A failed endpoint is known by its host only: it may have been this GC.
-            unnamed = any(p.error is not None and inp.topology.dc(p.dc) is None
-                          for p in inp.probes)
-            why = ("could not be read" if asked else
-                   "could not be read (or is not among the endpoints of the config)"
-                   if unnamed else "was not asked")
-            notes.append(f"{server.name}'s Global Catalog {gc} {why}, so what {server.name} "
-                         "sees was not checked.")
+            unnamed = any(p.error is not None and inp.topology.dc(p.dc) is None for p in inp.probes)
+            why = (
+                "could not be read"
+                if asked
+                else "could not be read (or is not among the endpoints of the config)"
+                if unnamed
+                else "was not asked"
+            )
+            notes.append(
+                f"{server.name}'s Global Catalog {gc} {why}, so what {server.name} "
+                "sees was not checked."
+            )
         elif not probe.gc:
-            notes.append(f"{server.name}'s Global Catalog {gc} was read through its LDAP "
-                         f"port ({probe.url}), not its Global Catalog port: what the GC "
-                         "holds of other domains, and its partial attribute set, were not "
-                         "checked.")
+            notes.append(
+                f"{server.name}'s Global Catalog {gc} was read through its LDAP "
+                f"port ({probe.url}), not its Global Catalog port: what the GC "
+                "holds of other domains, and its partial attribute set, were not "
+                "checked."
+            )
     return found, notes

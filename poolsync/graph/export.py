@@ -49,18 +49,47 @@ _ROLE_FILL: Final = {
 _EDGE_STYLE: Final[Mapping[str, Mapping[str, str]]] = {
     "member": {"color": "#2e7d32", "penwidth": "1.2"},
     "excluded": {"color": _GREY, "fontcolor": "#6b6b6b", "style": "dashed"},
-    "failover": {"color": "#9a7b00", "fontcolor": "#9a7b00", "style": "dotted",
-                 "penwidth": "1.5", "label": "failover", "constraint": "false"},
+    "failover": {
+        "color": "#9a7b00",
+        "fontcolor": "#9a7b00",
+        "style": "dotted",
+        "penwidth": "1.5",
+        "label": "failover",
+        "constraint": "false",
+    },
     "replicates": {"color": "#1f4e99", "arrowsize": "0.7", "constraint": "false"},
-    "monitors-dc": {"color": "#a0a0a0", "fontcolor": _GREY, "arrowsize": "0.5",
-                    "penwidth": "0.8", "style": "dashed", "constraint": "false"},
-    "monitors-gc": {"color": "#a0a0a0", "fontcolor": _GREY, "arrowsize": "0.5",
-                    "penwidth": "0.8", "style": "dashed", "constraint": "false"},
-    "no-path": {"color": _RED, "fontcolor": _RED, "style": "dashed,bold", "penwidth": "2",
-                "label": "no path", "constraint": "false"},
-    "cannot-see": {"color": _RED, "fontcolor": _RED, "style": "dashed,bold", "penwidth": "2",
-                   "constraint": "false"},
-}  # fmt: skip
+    "monitors-dc": {
+        "color": "#a0a0a0",
+        "fontcolor": _GREY,
+        "arrowsize": "0.5",
+        "penwidth": "0.8",
+        "style": "dashed",
+        "constraint": "false",
+    },
+    "monitors-gc": {
+        "color": "#a0a0a0",
+        "fontcolor": _GREY,
+        "arrowsize": "0.5",
+        "penwidth": "0.8",
+        "style": "dashed",
+        "constraint": "false",
+    },
+    "no-path": {
+        "color": _RED,
+        "fontcolor": _RED,
+        "style": "dashed,bold",
+        "penwidth": "2",
+        "label": "no path",
+        "constraint": "false",
+    },
+    "cannot-see": {
+        "color": _RED,
+        "fontcolor": _RED,
+        "style": "dashed,bold",
+        "penwidth": "2",
+        "constraint": "false",
+    },
+}
 _BROKEN_REPLICATION: Final = {"color": _RED, "fontcolor": _RED, "style": "dashed"}
 
 
@@ -86,21 +115,25 @@ def to_dot(graph: nx.MultiDiGraph, *, title: str = "") -> str:
         members = sorted(n for n, s in layout.placed.items() if s == site)
         name = str(graph.nodes[site]["name"])
         lines.append(f"  subgraph {_id('cluster_site_' + name)} {{")
-        lines.append(f"    graph [label={_text(name)}, style=\"rounded,filled\", "
-                     'fillcolor="#f5f8fc", color="#9fb3c8", fontsize=12];')
+        lines.append(
+            f'    graph [label={_text(name)}, style="rounded,filled", '
+            'fillcolor="#f5f8fc", color="#9fb3c8", fontsize=12];'
+        )
         if not members:  # Graphviz drops an empty cluster; keep the site visible
-            lines.append(f"    {_id(site)} [label={_text('(no DC)')}, shape=plaintext, "
-                         'style=""];')
+            lines.append(f'    {_id(site)} [label={_text("(no DC)")}, shape=plaintext, style=""];')
         lines += [f"    {_node(graph, node, layout)}" for node in members]
         lines.append("  }")
-    outside = sorted(n for n, a in graph.nodes(data=True)
-                     if a["kind"] != "site" and n not in layout.placed)
+    outside = sorted(
+        n for n, a in graph.nodes(data=True) if a["kind"] != "site" and n not in layout.placed
+    )
     lines += [f"  {_node(graph, node, layout)}" for node in outside]
     lines += [f"  {edge}" for edge in _edges(graph, layout)]
     lines += _legend()
     # Invisible, for the layout only: each DC left of the servers that use it.
-    lines += [f"  {_id(dc)} -> {_id(server)} [style=invis, weight=2];"
-              for server, dc in sorted(layout.anchor.items())]
+    lines += [
+        f"  {_id(dc)} -> {_id(server)} [style=invis, weight=2];"
+        for server, dc in sorted(layout.anchor.items())
+    ]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -163,14 +196,23 @@ def _monitor_line(graph: nx.MultiDiGraph, server: str, layout: _Layout) -> str:
 
 def _dc_style(attrs: Mapping[str, Any]) -> dict[str, str]:
     lines = [str(attrs["name"])]
-    lines += [flag for flag, on in (("GC", attrs["gc"]),
-                                    ("inbound off", attrs["inbound_disabled"]),
-                                    ("outbound off", attrs["outbound_disabled"])) if on]
+    lines += [
+        flag
+        for flag, on in (
+            ("GC", attrs["gc"]),
+            ("inbound off", attrs["inbound_disabled"]),
+            ("outbound off", attrs["outbound_disabled"]),
+        )
+        if on
+    ]
     broken = attrs["inbound_disabled"] or attrs["outbound_disabled"]
     style = {
-        "label": "\n".join(lines), "shape": "box3d", "fillcolor": "#cfe0f5",
-        "color": _RED if broken else "#1f4e99", "tooltip": str(attrs["dns_host"] or attrs["name"]),
-    }  # fmt: skip
+        "label": "\n".join(lines),
+        "shape": "box3d",
+        "fillcolor": "#cfe0f5",
+        "color": _RED if broken else "#1f4e99",
+        "tooltip": str(attrs["dns_host"] or attrs["name"]),
+    }
     if broken:
         style |= {"penwidth": "2", "fontcolor": _RED}
     return style
@@ -196,11 +238,13 @@ def _server_style(attrs: Mapping[str, Any], monitors: str) -> dict[str, str]:
         lines.append("not in the pool report")
     lines.append(monitors)
     style = {
-        "label": "\n".join(lines), "shape": "box", "style": "rounded,filled",
+        "label": "\n".join(lines),
+        "shape": "box",
+        "style": "rounded,filled",
         "fillcolor": _ROLE_FILL.get(role, "#ffffff"),
         "color": "#e65100" if attrs["stale"] else "#555555",
         "tooltip": str(attrs["detail"] or attrs["guid"] or attrs["name"]),
-    }  # fmt: skip
+    }
     if attrs["stale"]:
         style["penwidth"] = "2"
     if role in ("excluded", "unknown"):
@@ -213,20 +257,27 @@ def _server_style(attrs: Mapping[str, Any], monitors: str) -> dict[str, str]:
 def _pool_style(attrs: Mapping[str, Any]) -> dict[str, str]:
     count = int(attrs["members"])
     lines = [f"pool {attrs['name']}", f"{count} member{'' if count == 1 else 's'}"]
-    lines += [f"{c} {attrs[f'used_{c}']}/{attrs[f'licensed_{c}']}"
-              for c in ("vm", "um", "inbox") if attrs[f"licensed_{c}"] or attrs[f"used_{c}"]]
+    lines += [
+        f"{c} {attrs[f'used_{c}']}/{attrs[f'licensed_{c}']}"
+        for c in ("vm", "um", "inbox")
+        if attrs[f"licensed_{c}"] or attrs[f"used_{c}"]
+    ]
     if not attrs["compliant"]:
         lines.append("OUT OF COMPLIANCE")
     return {
-        "label": "\n".join(lines), "shape": "doubleoctagon",
+        "label": "\n".join(lines),
+        "shape": "doubleoctagon",
         "fillcolor": "#dcefdc" if attrs["compliant"] else "#f4b4b4",
-        "color": "#2e7d32" if attrs["compliant"] else _RED, "penwidth": "1.5", "fontsize": "12",
-    }  # fmt: skip
+        "color": "#2e7d32" if attrs["compliant"] else _RED,
+        "penwidth": "1.5",
+        "fontsize": "12",
+    }
 
 
 def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
-    for source, target, key, data in sorted(graph.edges(keys=True, data=True),
-                                            key=lambda e: (e[0], e[1], str(e[2]))):
+    for source, target, key, data in sorted(
+        graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], str(e[2]))
+    ):
         kind = data["kind"]
         if kind not in _EDGE_STYLE:
             continue
@@ -262,7 +313,8 @@ def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
             if not layout.crosses_sites(source, target):
                 continue  # the server's label names it
             both = graph.has_edge(source, target, key="monitors-dc") and graph.has_edge(
-                source, target, key="monitors-gc")
+                source, target, key="monitors-gc"
+            )
             if both and kind == "monitors-gc":
                 continue  # drawn once, as the "DC+GC" edge
             label = "DC+GC" if both else "DC" if kind == "monitors-dc" else "GC"
@@ -277,8 +329,7 @@ def _edges(graph: nx.MultiDiGraph, layout: _Layout) -> Iterator[str]:
         yield f"{_id(source)} -> {_id(target)} [{_attrs(style)}];"
 
 
-def _blind_spot(graph: nx.MultiDiGraph, source: str, target: str,
-                data: Mapping[str, Any]) -> str:
+def _blind_spot(graph: nx.MultiDiGraph, source: str, target: str, data: Mapping[str, Any]) -> str:
     """A ``cannot-see`` edge in words: from a GC's DC (every server monitoring it), from
     the pool (every member), or from one server."""
     lacked = graph.nodes[target]["name"]
@@ -286,8 +337,10 @@ def _blind_spot(graph: nx.MultiDiGraph, source: str, target: str,
     servers = f"{count} server{'' if count == 1 else 's'}"
     kind = graph.nodes[source]["kind"]
     if kind == "dc":
-        return (f"{graph.nodes[source]['name']}'s GC lacks {lacked}: {servers} monitoring "
-                "it cannot see it")
+        return (
+            f"{graph.nodes[source]['name']}'s GC lacks {lacked}: {servers} monitoring "
+            "it cannot see it"
+        )
     if kind == "pool":
         return f"no pool member sees {lacked} ({servers})"
     return f"{graph.nodes[source]['name']} cannot see {lacked}"
@@ -295,29 +348,44 @@ def _blind_spot(graph: nx.MultiDiGraph, source: str, target: str,
 
 def _two_way(graph: nx.MultiDiGraph, source: str, target: str) -> bool:
     """Whether usable connections replicate both ways between two DCs."""
+
     def usable(a: str, b: str) -> bool:
-        return any(d["kind"] == "replicates" and d["usable"]
-                   for d in (graph.get_edge_data(a, b) or {}).values())
+        return any(
+            d["kind"] == "replicates" and d["usable"]
+            for d in (graph.get_edge_data(a, b) or {}).values()
+        )
+
     return usable(source, target) and usable(target, source)
 
 
 #: The legend's rows: (swatch as an HTML table cell, meaning).
 _LEGEND_NODES: Final = (
     (f'<td bgcolor="{_ROLE_FILL["member"]}" border="1">server</td>', "pool member"),
-    (f'<td bgcolor="{_ROLE_FILL["secondary"]}" border="1">server</td>',
-     "failover secondary (counted with its primary)"),
-    (f'<td bgcolor="{_ROLE_FILL["excluded"]}" border="1">server</td>',
-     "excluded (reason on the arrow)"),
-    (f'<td bgcolor="{_ROLE_FILL["missing"]}" border="1"><font color="{_RED}">server</font></td>',
-     "expected, but no DC holds its Location"),
-    ('<td bgcolor="#cfe0f5" border="1">DC</td>',
-     "domain controller (red: replication switched off)"),
+    (
+        f'<td bgcolor="{_ROLE_FILL["secondary"]}" border="1">server</td>',
+        "failover secondary (counted with its primary)",
+    ),
+    (
+        f'<td bgcolor="{_ROLE_FILL["excluded"]}" border="1">server</td>',
+        "excluded (reason on the arrow)",
+    ),
+    (
+        f'<td bgcolor="{_ROLE_FILL["missing"]}" border="1"><font color="{_RED}">server</font></td>',
+        "expected, but no DC holds its Location",
+    ),
+    (
+        '<td bgcolor="#cfe0f5" border="1">DC</td>',
+        "domain controller (red: replication switched off)",
+    ),
 )
 _LEGEND_EDGES: Final = (
     ("#1f4e99", "&#8212;&#8212;&gt;", "replication connection (&lt;&#8212;&gt;: both ways)"),
     (_RED, "- - -&gt;", "disabled or unusable connection, or no path between DCs"),
-    (_RED, "&#9473; &#9473;&gt;", "cannot see: a GC lacks that server (every server "
-                                  "monitoring it cannot see it)"),
+    (
+        _RED,
+        "&#9473; &#9473;&gt;",
+        "cannot see: a GC lacks that server (every server monitoring it cannot see it)",
+    ),
     ("#2e7d32", "&#8212;&#8212;&gt;", "member of the pool"),
     ("#9a7b00", "&#183;&#183;&#183;&gt;", "failover pair"),
     ("#a0a0a0", "- - -&gt;", "monitor in another site (DC, GC)"),
@@ -326,17 +394,21 @@ _LEGEND_EDGES: Final = (
 
 def _legend() -> list[str]:
     """A key to the colours and lines, below the drawing (an HTML-like label)."""
-    rows = [f"<tr>{cell}<td align=\"left\">{meaning}</td></tr>"
-            for cell, meaning in _LEGEND_NODES]
-    rows += [f'<tr><td><font color="{colour}">{line}</font></td>'
-             f'<td align="left">{meaning}</td></tr>' for colour, line, meaning in _LEGEND_EDGES]
-    table = ('<table border="0" cellborder="0" cellspacing="2" cellpadding="2">'
-             '<tr><td colspan="2" align="left"><b>Legend</b></td></tr>' + "".join(rows)
-             + "</table>")
-    return ['  subgraph "cluster_legend" {',
-            '    graph [label="", style="rounded", color="#c0c0c0"];',
-            f'    "legend" [shape=plaintext, style="", fontsize=9, label=<{table}>];',
-            "  }"]
+    rows = [f'<tr>{cell}<td align="left">{meaning}</td></tr>' for cell, meaning in _LEGEND_NODES]
+    rows += [
+        f'<tr><td><font color="{colour}">{line}</font></td><td align="left">{meaning}</td></tr>'
+        for colour, line, meaning in _LEGEND_EDGES
+    ]
+    table = (
+        '<table border="0" cellborder="0" cellspacing="2" cellpadding="2">'
+        '<tr><td colspan="2" align="left"><b>Legend</b></td></tr>' + "".join(rows) + "</table>"
+    )
+    return [
+        '  subgraph "cluster_legend" {',
+        '    graph [label="", style="rounded", color="#c0c0c0"];',
+        f'    "legend" [shape=plaintext, style="", fontsize=9, label=<{table}>];',
+        "  }",
+    ]
 
 
 def _attrs(style: Mapping[str, str]) -> str:
@@ -402,8 +474,12 @@ def to_graphml(graph: nx.MultiDiGraph) -> str:
     for node, attrs in graph.nodes(data=True):
         safe.add_node(_xml_safe(node), **{k: _xml_safe(v) for k, v in attrs.items()})
     for source, target, key, attrs in graph.edges(keys=True, data=True):
-        safe.add_edge(_xml_safe(source), _xml_safe(target), key=_xml_safe(key),
-                      **{k: _xml_safe(v) for k, v in attrs.items()})
+        safe.add_edge(
+            _xml_safe(source),
+            _xml_safe(target),
+            key=_xml_safe(key),
+            **{k: _xml_safe(v) for k, v in attrs.items()},
+        )
     buffer = io.BytesIO()
     nx.write_graphml(safe, buffer, encoding="utf-8")
     return buffer.getvalue().decode("utf-8")
@@ -437,9 +513,12 @@ def to_svg(dot_text: str, *, dot_binary: str = "dot", timeout: float = 60) -> st
     """
     try:
         done = subprocess.run(
-            [dot_binary, "-Tsvg"], input=dot_text.encode("utf-8"), capture_output=True,
-            timeout=timeout, check=False,
-        )  # fmt: skip
+            [dot_binary, "-Tsvg"],
+            input=dot_text.encode("utf-8"),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     except FileNotFoundError as exc:
         raise MissingToolError(MISSING_DOT) from exc
     except subprocess.TimeoutExpired as exc:

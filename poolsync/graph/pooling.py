@@ -51,9 +51,16 @@ __all__ = [
 
 NODE_KINDS: Final = ("site", "dc", "server", "pool")
 EDGE_KINDS: Final = (
-    "in-site", "replicates", "monitors-dc", "monitors-gc", "member", "excluded",
-    "failover", "no-path", "cannot-see",
-)  # fmt: skip
+    "in-site",
+    "replicates",
+    "monitors-dc",
+    "monitors-gc",
+    "member",
+    "excluded",
+    "failover",
+    "no-path",
+    "cannot-see",
+)
 #: A server's role: a pool member, excluded for a reason, or a failover secondary
 #: (which the pool counts with its primary). ``unknown``: a Location the report does
 #: not mention (report and Locations from different reads).
@@ -126,10 +133,16 @@ def _add_sites_and_dcs(graph: nx.MultiDiGraph, topology: ForestConfig) -> None:
     for dc in topology.dcs:
         node = dc_id(dc.name)
         graph.add_node(
-            node, kind="dc", label=dc.name, name=dc.name, site=dc.site, gc=dc.gc,
-            inbound_disabled=dc.inbound_disabled, outbound_disabled=dc.outbound_disabled,
+            node,
+            kind="dc",
+            label=dc.name,
+            name=dc.name,
+            site=dc.site,
+            gc=dc.gc,
+            inbound_disabled=dc.inbound_disabled,
+            outbound_disabled=dc.outbound_disabled,
             dns_host=dc.dns_host or "",
-        )  # fmt: skip
+        )
         if not dc.site:
             continue
         # The DN's spelling of a site may differ in case from the site object's name.
@@ -143,10 +156,15 @@ def _add_sites_and_dcs(graph: nx.MultiDiGraph, topology: ForestConfig) -> None:
         if source is None or target is None:
             continue
         graph.add_edge(
-            dc_id(source.name), dc_id(target.name), key=f"replicates:{conn.dn}",
-            kind="replicates", enabled=conn.enabled, usable=topology.usable(conn),
-            name=conn.name, dn=conn.dn,
-        )  # fmt: skip
+            dc_id(source.name),
+            dc_id(target.name),
+            key=f"replicates:{conn.dn}",
+            kind="replicates",
+            enabled=conn.enabled,
+            usable=topology.usable(conn),
+            name=conn.name,
+            dn=conn.dn,
+        )
 
 
 def _server_nodes(locations: Sequence[Location], report: PoolReport) -> list[_Server]:
@@ -186,9 +204,12 @@ def _add_pools(graph: nx.MultiDiGraph, forest: str, pools: Iterable[Pool]) -> di
     for pool in pools:
         node = pool_id(pool.id)
         attrs: dict[str, object] = {
-            "kind": "pool", "label": pool.id, "name": pool.id,
-            "compliant": pool.compliant, "members": len(pool.members),
-        }  # fmt: skip
+            "kind": "pool",
+            "label": pool.id,
+            "name": pool.id,
+            "compliant": pool.compliant,
+            "members": len(pool.members),
+        }
         for c in SEAT_CLASSES:
             seats = pool.seats.get(c)
             attrs[f"licensed_{c.value}"] = seats.licensed if seats else 0
@@ -223,10 +244,12 @@ def _add_servers(
         key = (server.name, server.guid)
         location = server.location
         attrs: dict[str, object] = {
-            "kind": "server", "name": server.name, "guid": server.guid,
+            "kind": "server",
+            "name": server.name,
+            "guid": server.guid,
             "version": (location.version if location else None) or "",
             "failover_of": _primary_name(location, names),
-        }  # fmt: skip
+        }
         if members.get(key):
             seats, pool_node = members[key].pop(0)
             attrs |= {"role": "member", "reason": "", "detail": ""}
@@ -239,12 +262,19 @@ def _add_servers(
             secondary = exclusion.reason is ExclusionReason.FAILOVER_SECONDARY
             attrs |= {
                 "role": "secondary" if secondary else "excluded",
-                "reason": exclusion.reason.value, "detail": exclusion.detail,
-            }  # fmt: skip
+                "reason": exclusion.reason.value,
+                "detail": exclusion.detail,
+            }
             attrs |= _uncounted_seats(_license(location, report))
             graph.add_node(server.node, **attrs)
-            graph.add_edge(server.node, pool_id(forest), key="excluded", kind="excluded",
-                           reason=exclusion.reason.value, detail=exclusion.detail)
+            graph.add_edge(
+                server.node,
+                pool_id(forest),
+                key="excluded",
+                kind="excluded",
+                reason=exclusion.reason.value,
+                detail=exclusion.detail,
+            )
             continue
         attrs |= {"role": "unknown", "reason": "", "detail": ""}
         attrs |= _uncounted_seats(_license(location, report))
@@ -365,8 +395,13 @@ def _add_monitors(
         else:
             gc, configured = fallback, False
         if gc is not None:
-            graph.add_edge(server.node, dc_id(gc.name), key="monitors-gc", kind="monitors-gc",
-                           configured=configured)
+            graph.add_edge(
+                server.node,
+                dc_id(gc.name),
+                key="monitors-gc",
+                kind="monitors-gc",
+                configured=configured,
+            )
 
 
 def _add_missing_paths(graph: nx.MultiDiGraph, topology: ForestConfig) -> None:
@@ -375,8 +410,9 @@ def _add_missing_paths(graph: nx.MultiDiGraph, topology: ForestConfig) -> None:
             if source.name == target.name:
                 continue
             if topology.replication_path(source.name, target.name) is None:
-                graph.add_edge(dc_id(source.name), dc_id(target.name), key="no-path",
-                               kind="no-path")
+                graph.add_edge(
+                    dc_id(source.name), dc_id(target.name), key="no-path", kind="no-path"
+                )
 
 
 def _add_visibility(
@@ -401,11 +437,15 @@ def _add_visibility(
         finding = health.findings[0] if health.findings else None
         node = f"server:{health.name}"
         attrs: dict[str, object] = {
-            "kind": "server", "name": health.name, "guid": "", "version": "",
-            "failover_of": "", "role": "missing",
+            "kind": "server",
+            "name": health.name,
+            "guid": "",
+            "version": "",
+            "failover_of": "",
+            "role": "missing",
             "reason": finding.cause if finding else "location-missing",
             "detail": finding.evidence if finding else "",
-        }  # fmt: skip
+        }
         attrs |= _uncounted_seats(None)
         graph.add_node(node, **attrs)
         graph.nodes[node]["label"] = _server_label(graph.nodes[node])
@@ -414,23 +454,40 @@ def _add_visibility(
             continue
         affects = finding.affects
         if affects.members:  # every member: the pool does not see it
-            graph.add_edge(pool_id(forest), node, key="cannot-see", kind="cannot-see",
-                           gc="", viewers=affects.count)
+            graph.add_edge(
+                pool_id(forest),
+                node,
+                key="cannot-see",
+                kind="cannot-see",
+                gc="",
+                viewers=affects.count,
+            )
         for gc in affects.gcs:
             dc = topology.dc(gc)
             row = rows.get(gc.lower())
             if dc is not None:
-                graph.add_edge(dc_id(dc.name), node, key="cannot-see", kind="cannot-see",
-                               gc=dc.name, viewers=len(row.viewers) if row else 0)
+                graph.add_edge(
+                    dc_id(dc.name),
+                    node,
+                    key="cannot-see",
+                    kind="cannot-see",
+                    gc=dc.name,
+                    viewers=len(row.viewers) if row else 0,
+                )
         for viewer_name in affects.names:
             for viewer in by_name.get(viewer_name.lower(), ()):
-                graph.add_edge(viewer, node, key="cannot-see", kind="cannot-see", gc="",
-                               viewers=1)
+                graph.add_edge(viewer, node, key="cannot-see", kind="cannot-see", gc="", viewers=1)
     for row in doctor.visibility:
         dc = topology.dc(row.gc) if row.reachable and row.missing else None
         if dc is None:
             continue  # a GC the forest does not know is left out, as its monitors are
         for missing in row.missing:
             for target in by_name.get(missing.lower(), ()):
-                graph.add_edge(dc_id(dc.name), target, key="cannot-see", kind="cannot-see",
-                               gc=dc.name, viewers=len(row.viewers))
+                graph.add_edge(
+                    dc_id(dc.name),
+                    target,
+                    key="cannot-see",
+                    kind="cannot-see",
+                    gc=dc.name,
+                    viewers=len(row.viewers),
+                )

@@ -62,8 +62,7 @@ class LabDc:
 
     @property
     def peer(self) -> Peer:
-        return Peer(name=self.name, address=self.address, site=self.site,
-                                paths=self.paths)
+        return Peer(name=self.name, address=self.address, site=self.site, paths=self.paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,24 +87,31 @@ class LabState:
         """The lab's own names and Kerberos setup (None for a one-DC lab)."""
         if len(self.dcs) < 2:
             return None
-        return LabNet(Path(self.dir), forest=self.forest,
-                      password_file=Path(self.password_file)).credentials(
-            user=self.bind_user.split("@", 1)[0], netbios=self.netbios)
+        return LabNet(
+            Path(self.dir), forest=self.forest, password_file=Path(self.password_file)
+        ).credentials(user=self.bind_user.split("@", 1)[0], netbios=self.netbios)
 
     def dc(self, name: str) -> LabDc:
         for dc in self.dcs:
             if dc.name.lower() == name.lower():
                 return dc
-        raise LabError(f"the lab in {self.dir} has no DC named {name} "
-                       f"(DCs: {', '.join(d.name for d in self.dcs)})")
+        raise LabError(
+            f"the lab in {self.dir} has no DC named {name} "
+            f"(DCs: {', '.join(d.name for d in self.dcs)})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> LabState:
-        return cls(**{**doc, "dcs": tuple(LabDc(**dc) for dc in doc["dcs"]),
-                      "servers": tuple(unity.LabServer(**s) for s in doc.get("servers", ()))})
+        return cls(
+            **{
+                **doc,
+                "dcs": tuple(LabDc(**dc) for dc in doc["dcs"]),
+                "servers": tuple(unity.LabServer(**s) for s in doc.get("servers", ())),
+            }
+        )
 
 
 def fingerprint(topology: Topology, profile: Profile) -> str:
@@ -152,7 +158,8 @@ def load_topology(path: Path) -> Topology:
         raise TopologyError(
             "poolsync lab reads topology files with the topology/ package of poolsync's "
             "source tree, which the wheel does not install: run it from a checkout "
-            "(`make venv`, then .venv/bin/poolsync)") from exc
+            "(`make venv`, then .venv/bin/poolsync)"
+        ) from exc
     return load(path)
 
 
@@ -205,8 +212,9 @@ def _nth_address(first: str, n: int) -> str:
 
 def is_running(state: LabState) -> bool:
     """Every DC runs, and every Unity server endpoint the topology does not leave down."""
-    return (all(samba.running_pid(dc.paths) is not None for dc in state.dcs)
-            and all(unity.status(server)["running"] for server in state.servers))
+    return all(samba.running_pid(dc.paths) is not None for dc in state.dcs) and all(
+        unity.status(server)["running"] for server in state.servers
+    )
 
 
 def config_text(state: LabState, topology: Topology) -> str:
@@ -219,8 +227,11 @@ def config_text(state: LabState, topology: Topology) -> str:
         "directory": {
             "dc": {"url": dcs[0] if len(dcs) == 1 else dcs},
             "gc": {"url": gcs[0] if len(gcs) == 1 else gcs, "base_dn": ""},
-            "bind": {"method": "simple", "user": state.bind_user,
-                     "password": {"file": PASSWORD_FILE}},
+            "bind": {
+                "method": "simple",
+                "user": state.bind_user,
+                "password": {"file": PASSWORD_FILE},
+            },
             "tls": {"ca_file": "tls/ca.pem", "validate": True},
             "page_size": 1000,
         },
@@ -232,12 +243,14 @@ def config_text(state: LabState, topology: Topology) -> str:
     }
     if state.servers:
         doc["servers"] = unity.config_section(state.servers)
-    return ("# Written by `poolsync lab up`: a ready-to-use config for this lab.\n"
-            + yaml.safe_dump(doc, sort_keys=False))
+    return "# Written by `poolsync lab up`: a ready-to-use config for this lab.\n" + yaml.safe_dump(
+        doc, sort_keys=False
+    )
 
 
-def up(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
-       progress: Progress) -> tuple[LabState, bool]:
+def up(
+    topology: Topology, profile: Profile, lab_dir: Path, *, step: Step, progress: Progress
+) -> tuple[LabState, bool]:
     """Bring the lab up; return its state and whether it was built just now."""
     check_fits(topology, profile)
     samba.check_tools()
@@ -274,17 +287,27 @@ def check_fits(topology: Topology, profile: Profile) -> None:
     """Refuse a topology that asks for what the profile cannot hold."""
     where = f"{topology.path} with profile {profile.name}"
     if topology.license_classes and profile.subscriber.license_class is None:
-        raise LabError(f"{where}: license_classes: true needs a profile with "
-                       "subscriber.license_class (the older model)")
-    if topology.attachment_encoding == "utf-16" \
-            and profile.syntax_of(profile.location.pooling_data) != "binary":
-        raise LabError(f"{where}: attachment_encoding: utf-16 needs the profile's "
-                       f"{profile.location.pooling_data} to have syntax binary (an octet "
-                       "string); a Unicode-string attribute holds only UTF-8")
-    if profile.syntax_of(profile.location.object_id) is None \
-            and profile.location.object_id.lower() != "objectguid":
-        raise LabError(f"{where}: the lab cannot write location.object_id "
-                       f"{profile.location.object_id}, a standard attribute")
+        raise LabError(
+            f"{where}: license_classes: true needs a profile with "
+            "subscriber.license_class (the older model)"
+        )
+    if (
+        topology.attachment_encoding == "utf-16"
+        and profile.syntax_of(profile.location.pooling_data) != "binary"
+    ):
+        raise LabError(
+            f"{where}: attachment_encoding: utf-16 needs the profile's "
+            f"{profile.location.pooling_data} to have syntax binary (an octet "
+            "string); a Unicode-string attribute holds only UTF-8"
+        )
+    if (
+        profile.syntax_of(profile.location.object_id) is None
+        and profile.location.object_id.lower() != "objectguid"
+    ):
+        raise LabError(
+            f"{where}: the lab cannot write location.object_id "
+            f"{profile.location.object_id}, a standard attribute"
+        )
 
 
 # Samba's longest socket under a DC's directory, and the most a Unix socket path holds
@@ -303,11 +326,13 @@ def check_socket_paths(lab_dir: Path, dc_names: list[str]) -> None:
         raise LabError(
             f"{lab_dir} is too deep for samba's sockets ({longest} would be "
             f"{excess} bytes over the {_SOCKET_PATH_MAX}-byte limit of a Unix socket "
-            "path); choose a shorter --dir")
+            "path); choose a shorter --dir"
+        )
 
 
-def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
-           progress: Progress) -> LabState:
+def _build(
+    topology: Topology, profile: Profile, lab_dir: Path, *, step: Step, progress: Progress
+) -> LabState:
     first_address = choose_address(lab_dir, len(topology.dcs))
     password = "Lab-" + secrets.token_urlsafe(18) + "-9a"
     secret_dir = lab_dir / "secrets"
@@ -321,24 +346,38 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
         topology=str(Path(topology.path).resolve()),
         topology_fingerprint=fingerprint(topology, profile),
         # A built-in profile by name, so the config survives a reinstall elsewhere.
-        profile=profile.source.stem if profile.source.parent == BUILTIN_DIR else str(
-            profile.source),
+        profile=profile.source.stem
+        if profile.source.parent == BUILTIN_DIR
+        else str(profile.source),
         bind_user=f"Administrator@{topology.forest.lower()}",
         password_file=str(password_file),
         ca_file=str(lab_dir / "tls" / "ca.pem"),
         config=str(lab_dir / CONFIG_FILE),
-        dcs=tuple(LabDc(name=spec.name, address=_nth_address(first_address, i),
-                        dir=str(lab_dir / spec.name.lower()), gc=spec.gc, site=spec.site)
-                  for i, spec in enumerate(topology.dcs)),
+        dcs=tuple(
+            LabDc(
+                name=spec.name,
+                address=_nth_address(first_address, i),
+                dir=str(lab_dir / spec.name.lower()),
+                gc=spec.gc,
+                site=spec.site,
+            )
+            for i, spec in enumerate(topology.dcs)
+        ),
         replication=topology.replication,
-        servers=unity.plan(topology, lab_dir,
-                           avoid={_nth_address(first_address, i)
-                                  for i in range(len(topology.dcs))}),
+        servers=unity.plan(
+            topology,
+            lab_dir,
+            avoid={_nth_address(first_address, i) for i in range(len(topology.dcs))},
+        ),
     )
     net = state.net
     if net is not None:
-        net.write([dc.peer for dc in state.dcs], user=state.bind_user.split("@", 1)[0],
-                  password=password, netbios=state.netbios)
+        net.write(
+            [dc.peer for dc in state.dcs],
+            user=state.bind_user.split("@", 1)[0],
+            password=password,
+            netbios=state.netbios,
+        )
     extra = replication.MANUAL_REPLICATION if topology.replication == "manual" else ()
     first = state.dcs[0]
     paths = first.paths
@@ -347,17 +386,30 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
     def configure(dc: LabDc) -> None:
         host = replication.host_name(dc.name, state.forest)
         step(f"issuing a certificate for {host} ({dc.address})")
-        cert = certs.issue_dc_certificate(lab_dir / "tls", dc_name=dc.name,
-                                          dns_names=[host, state.forest], address=dc.address)
-        samba.write_conf(dc.paths, realm=topology.forest, netbios_domain=topology.netbios,
-                         host_name=dc.name, address=dc.address, tls_cert=cert.cert,
-                         tls_key=cert.key, tls_ca=ca, extra=extra)
+        cert = certs.issue_dc_certificate(
+            lab_dir / "tls", dc_name=dc.name, dns_names=[host, state.forest], address=dc.address
+        )
+        samba.write_conf(
+            dc.paths,
+            realm=topology.forest,
+            netbios_domain=topology.netbios,
+            host_name=dc.name,
+            address=dc.address,
+            tls_cert=cert.cert,
+            tls_key=cert.key,
+            tls_ca=ca,
+            extra=extra,
+        )
 
-    step(f"provisioning {first.name} for {topology.forest} on {first.address} "
-         f"(site {first.site})")
-    samba.provision(paths, realm=topology.forest, netbios_domain=topology.netbios,
-                    host_name=first.name, address=first.address,
-                    site=None if first.site == DEFAULT_SITE else first.site)
+    step(f"provisioning {first.name} for {topology.forest} on {first.address} (site {first.site})")
+    samba.provision(
+        paths,
+        realm=topology.forest,
+        netbios_domain=topology.netbios,
+        host_name=first.name,
+        address=first.address,
+        site=None if first.site == DEFAULT_SITE else first.site,
+    )
     configure(first)
     samba.set_admin_password(paths, base_dn=topology.base_dn, password=password)
     step(f"extending the schema from profile {profile.name}")
@@ -366,10 +418,12 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
     other_sites = sorted({dc.site for dc in state.dcs[1:]} - {first.site})
     if other_sites:
         step(f"creating sites {', '.join(other_sites)}")
-        samba.ldb_modify(paths, replication.site_records(topology.base_dn, other_sites),
-                         what="creating sites")
-    samba.ldb_add(paths, "\n".join(r.ldif() for r in ldif.containers(topology)),
-                  what="adding containers")
+        samba.ldb_modify(
+            paths, replication.site_records(topology.base_dn, other_sites), what="creating sites"
+        )
+    samba.ldb_add(
+        paths, "\n".join(r.ldif() for r in ldif.containers(topology)), what="adding containers"
+    )
     _load_servers(first, topology, profile, step=step, progress=progress, net=net)
     step(f"starting samba on {first.address}")
     _start_dc(state, first)
@@ -382,46 +436,72 @@ def _build(topology: Topology, profile: Profile, lab_dir: Path, *, step: Step,
     return state
 
 
-def _join_others(state: LabState, net: replication.LabNet, topology: Topology,
-                 profile: Profile, configure: Callable[[LabDc], None], *, step: Step,
-                 progress: Progress) -> None:
+def _join_others(
+    state: LabState,
+    net: replication.LabNet,
+    topology: Topology,
+    profile: Profile,
+    configure: Callable[[LabDc], None],
+    *,
+    step: Step,
+    progress: Progress,
+) -> None:
     """Join the other DCs, load the servers homed on each, connect every pair of DCs
     with connection objects (but those the faults remove or disable), run the KCC once
     on each when replication is automatic, then apply the DCs' replication switches."""
     first = state.dcs[0]
     base_dn = topology.base_dn
-    samba.run(["samba_spnupdate", "-s", str(first.paths.conf)],
-              what=f"registering {first.name}'s SPNs", env=net.env(first.paths))
+    samba.run(
+        ["samba_spnupdate", "-s", str(first.paths.conf)],
+        what=f"registering {first.name}'s SPNs",
+        env=net.env(first.paths),
+    )
     for dc in state.dcs[1:]:
         step(f"joining {dc.name} (site {dc.site}) on {dc.address}")
         replication.join(net, dc.peer, first.peer, forest=state.forest)
         configure(dc)
         _load_servers(dc, topology, profile, step=step, progress=progress, net=net)
-        guids = [(d.address, f"{replication.ntds_guid(net, d.peer, base_dn)}._msdcs."
-                             f"{state.forest}") for d in (first, dc)]
+        guids = [
+            (d.address, f"{replication.ntds_guid(net, d.peer, base_dn)}._msdcs.{state.forest}")
+            for d in (first, dc)
+        ]
         net.add_hosts(guids)
         _start_dc(state, dc)
-        samba.run(["samba_spnupdate", "-s", str(dc.paths.conf)],
-                  what=f"registering {dc.name}'s SPNs", env=net.env(dc.paths))
+        samba.run(
+            ["samba_spnupdate", "-s", str(dc.paths.conf)],
+            what=f"registering {dc.name}'s SPNs",
+            env=net.env(dc.paths),
+        )
         replication.share_spns(net, dc.peer, first.peer, base_dn)
     # Each DC joined through the first, which therefore knows every DC; the others
     # learn of the DCs joined after them from its configuration partition (their join
     # made the first DC their replication partner).
     for dc in state.dcs[1:-1]:
-        replication.replicate_pair(net, first.peer, dc.peer, forest=state.forest,
-                                   naming_contexts=(f"CN=Configuration,{base_dn}",))
+        replication.replicate_pair(
+            net,
+            first.peer,
+            dc.peer,
+            forest=state.forest,
+            naming_contexts=(f"CN=Configuration,{base_dn}",),
+        )
     missing = {(f.source, f.target) for f in topology.faults if f.type == "connection-missing"}
-    disabled = {(f.source, f.target) for f in topology.faults
-                if f.type == "connection-disabled"}
+    disabled = {(f.source, f.target) for f in topology.faults if f.type == "connection-disabled"}
     step("creating replication connections")
     for target in state.dcs:
-        blocks = [replication.connection_ldif(source.peer, target.peer, base_dn,
-                                              enabled=(source.name, target.name) not in disabled)
-                  for source in state.dcs
-                  if source is not target and (source.name, target.name) not in missing]
+        blocks = [
+            replication.connection_ldif(
+                source.peer,
+                target.peer,
+                base_dn,
+                enabled=(source.name, target.name) not in disabled,
+            )
+            for source in state.dcs
+            if source is not target and (source.name, target.name) not in missing
+        ]
         if blocks:
-            replication.modify_over_ldap(net, target.peer, "\n".join(blocks),
-                                         what=f"creating {target.name}'s connections")
+            replication.modify_over_ldap(
+                net, target.peer, "\n".join(blocks), what=f"creating {target.name}'s connections"
+            )
     if topology.replication == "auto":
         # Samba's own replication works from replication partners, which the KCC
         # derives from the connection objects. With manual replication the KCC never
@@ -432,14 +512,24 @@ def _join_others(state: LabState, net: replication.LabNet, topology: Topology,
     for fault in topology.faults:
         if fault.dc is None:
             continue
-        option = ("+DISABLE_INBOUND_REPL" if fault.type == "inbound-replication-disabled"
-                  else "+DISABLE_OUTBOUND_REPL")
+        option = (
+            "+DISABLE_INBOUND_REPL"
+            if fault.type == "inbound-replication-disabled"
+            else "+DISABLE_OUTBOUND_REPL"
+        )
         step(f"fault: {fault.type} on {fault.dc}")
         replication.set_dsa_option(net, state.dc(fault.dc).peer, option, forest=state.forest)
 
 
-def _load_servers(dc: LabDc, topology: Topology, profile: Profile, *, step: Step,
-                  progress: Progress, net: replication.LabNet | None) -> None:
+def _load_servers(
+    dc: LabDc,
+    topology: Topology,
+    profile: Profile,
+    *,
+    step: Step,
+    progress: Progress,
+    net: replication.LabNet | None,
+) -> None:
     """Create, in ``dc``'s stopped sam.ldb, the Locations and subscribers of the servers
     whose domain monitor uses it."""
     servers = [s for s in topology.servers if s.dc.lower() == dc.name.lower()]
@@ -447,16 +537,33 @@ def _load_servers(dc: LabDc, topology: Topology, profile: Profile, *, step: Step
         return
     env = None if net is None else net.env(dc.paths)
     step(f"creating {len(servers)} Locations on {dc.name}")
-    samba.ldb_add(dc.paths, "\n".join(ldif.location_record(topology, profile, s).ldif()
-                                      for s in servers),
-                  what=f"adding Locations on {dc.name}", env=env)
-    _load_subscribers(dc.paths, topology, profile, step=step, progress=progress,
-                      only={s.name for s in servers}, env=env)
+    samba.ldb_add(
+        dc.paths,
+        "\n".join(ldif.location_record(topology, profile, s).ldif() for s in servers),
+        what=f"adding Locations on {dc.name}",
+        env=env,
+    )
+    _load_subscribers(
+        dc.paths,
+        topology,
+        profile,
+        step=step,
+        progress=progress,
+        only={s.name for s in servers},
+        env=env,
+    )
 
 
-def _load_subscribers(paths: samba.DcPaths, topology: Topology, profile: Profile, *,
-                      step: Step, progress: Progress, only: set[str],
-                      env: dict[str, str] | None) -> None:
+def _load_subscribers(
+    paths: samba.DcPaths,
+    topology: Topology,
+    profile: Profile,
+    *,
+    step: Step,
+    progress: Progress,
+    only: set[str],
+    env: dict[str, str] | None,
+) -> None:
     total = sum(s.subscribers.vm for s in topology.servers if s.name in only)
     if total == 0:
         return
@@ -484,8 +591,13 @@ def _start_dc(state: LabState, dc: LabDc) -> None:
     net = state.net
     if samba.running_pid(dc.paths) is None:
         samba.start(dc.paths, env=None if net is None else net.env())
-    samba.wait_ready(dc.paths, address=dc.address, ca_file=Path(state.ca_file),
-                     bind_user=state.bind_user, password_file=Path(state.password_file))
+    samba.wait_ready(
+        dc.paths,
+        address=dc.address,
+        ca_file=Path(state.ca_file),
+        bind_user=state.bind_user,
+        password_file=Path(state.password_file),
+    )
 
 
 def _start_all(state: LabState, *, step: Step) -> None:
@@ -528,22 +640,24 @@ def status(lab_dir: Path) -> dict[str, Any]:
     dcs = []
     for dc in state.dcs:
         pid = samba.running_pid(dc.paths)
-        dcs.append({
-            "name": dc.name,
-            "address": dc.address,
-            "ldap_port": dc.ldap_port,
-            "ldaps_port": dc.ldaps_port,
-            "gc_port": dc.gc_port,
-            "gcs_port": dc.gcs_port,
-            "gc": dc.gc,
-            "site": dc.site,
-            "bind_user": state.bind_user,
-            "password_file": state.password_file,
-            "ca_file": state.ca_file,
-            "running": pid is not None,
-            "pid": pid,
-            "dir": dc.dir,
-        })
+        dcs.append(
+            {
+                "name": dc.name,
+                "address": dc.address,
+                "ldap_port": dc.ldap_port,
+                "ldaps_port": dc.ldaps_port,
+                "gc_port": dc.gc_port,
+                "gcs_port": dc.gcs_port,
+                "gc": dc.gc,
+                "site": dc.site,
+                "bind_user": state.bind_user,
+                "password_file": state.password_file,
+                "ca_file": state.ca_file,
+                "running": pid is not None,
+                "pid": pid,
+                "dir": dc.dir,
+            }
+        )
     servers = [unity.status(server) for server in state.servers]
     return {
         "dcs": dcs,
@@ -557,10 +671,9 @@ def status(lab_dir: Path) -> dict[str, Any]:
     }
 
 
-
-
-def replicate(lab_dir: Path, *, source: str | None = None, target: str | None = None,
-              step: Step) -> list[tuple[str, str, str | None]]:
+def replicate(
+    lab_dir: Path, *, source: str | None = None, target: str | None = None, step: Step
+) -> list[tuple[str, str, str | None]]:
     """Replicate the domain and configuration partitions as AD would, now.
 
     With ``source`` and ``target``, that one link (a LabError when AD would not use it:
@@ -587,20 +700,25 @@ def replicate(lab_dir: Path, *, source: str | None = None, target: str | None = 
         if reason is not None:
             raise LabError(f"AD would not replicate {src.name} -> {dst.name}: {reason}")
         step(f"replicating {src.name} -> {dst.name}")
-        replication.replicate_pair(net, src.peer, dst.peer, forest=state.forest,
-                                   naming_contexts=ncs)
+        replication.replicate_pair(
+            net, src.peer, dst.peer, forest=state.forest, naming_contexts=ncs
+        )
         return [(src.name, dst.name, None)]
     links = [(s, t) for t in state.dcs for s in state.dcs if s is not t]
-    blocked = {(s.name, t.name): replication.live_link(net, s.peer, t.peer, base_dn).blocked()
-               for s, t in links}
+    blocked = {
+        (s.name, t.name): replication.live_link(net, s.peer, t.peer, base_dn).blocked()
+        for s, t in links
+    }
     done: list[tuple[str, str, str | None]] = []
-    for _round in range(_rounds([(s.name, t.name) for s, t in links
-                                 if blocked[(s.name, t.name)] is None])):
+    for _round in range(
+        _rounds([(s.name, t.name) for s, t in links if blocked[(s.name, t.name)] is None])
+    ):
         for s, t in links:
             if blocked[(s.name, t.name)] is None:
                 step(f"replicating {s.name} -> {t.name}")
-                replication.replicate_pair(net, s.peer, t.peer, forest=state.forest,
-                                           naming_contexts=ncs)
+                replication.replicate_pair(
+                    net, s.peer, t.peer, forest=state.forest, naming_contexts=ncs
+                )
     for s, t in links:
         done.append((s.name, t.name, blocked[(s.name, t.name)]))
     return done
@@ -610,8 +728,7 @@ def _rounds(usable: list[tuple[str, str]]) -> int:
     """How many rounds over every usable link carry a change across the longest
     shortest path between two DCs (1 for a full mesh, 0 when nothing is usable)."""
     graph = nx.DiGraph(usable)
-    return max((max(lengths.values()) for _, lengths in nx.shortest_path_length(graph)),
-               default=0)
+    return max((max(lengths.values()) for _, lengths in nx.shortest_path_length(graph)), default=0)
 
 
 def set_connection(lab_dir: Path, source: str, target: str, *, enabled: bool) -> str:
@@ -630,19 +747,27 @@ def set_connection(lab_dir: Path, source: str, target: str, *, enabled: bool) ->
     if dn is None:
         if not enabled:
             return f"{src.name} -> {dst.name}: no connection to disable"
-        replication.modify_over_ldap(net, dst, replication.connection_ldif(
-            src, dst, base_dn, enabled=True), what=f"creating {src.name} -> {dst.name}")
+        replication.modify_over_ldap(
+            net,
+            dst,
+            replication.connection_ldif(src, dst, base_dn, enabled=True),
+            what=f"creating {src.name} -> {dst.name}",
+        )
         return f"{src.name} -> {dst.name}: connection created"
     value = "TRUE" if enabled else "FALSE"
     replication.modify_over_ldap(
-        net, dst, f"dn: {dn}\nchangetype: modify\nreplace: enabledConnection\n"
-                  f"enabledConnection: {value}\n-\n",
-        what=f"setting enabledConnection {value} on {dn}")
+        net,
+        dst,
+        f"dn: {dn}\nchangetype: modify\nreplace: enabledConnection\n"
+        f"enabledConnection: {value}\n-\n",
+        what=f"setting enabledConnection {value} on {dn}",
+    )
     return f"{src.name} -> {dst.name}: connection {'enabled' if enabled else 'disabled'}"
 
 
-def set_replication(lab_dir: Path, dc: str, *, inbound: bool | None = None,
-                    outbound: bool | None = None) -> None:
+def set_replication(
+    lab_dir: Path, dc: str, *, inbound: bool | None = None, outbound: bool | None = None
+) -> None:
     """Switch a running lab DC's inbound or outbound replication on (True) or off
     (False), as ``repadmin /options`` would: the faults of a topology, at run time."""
     state = require_state(lab_dir)
@@ -652,5 +777,6 @@ def set_replication(lab_dir: Path, dc: str, *, inbound: bool | None = None,
     peer = state.dc(dc).peer
     for flag, name in ((inbound, "DISABLE_INBOUND_REPL"), (outbound, "DISABLE_OUTBOUND_REPL")):
         if flag is not None:
-            replication.set_dsa_option(net, peer, ("-" if flag else "+") + name,
-                                       forest=state.forest)
+            replication.set_dsa_option(
+                net, peer, ("-" if flag else "+") + name, forest=state.forest
+            )

@@ -68,8 +68,7 @@ def ldif(changes: Iterable[Change]) -> str:
             lines += [attr_line(change.attribute, v) for v in change.values]
             lines.append("-")
         elif isinstance(change, Rename):
-            lines += ["changetype: modrdn", attr_line("newrdn", change.new_rdn),
-                      "deleteoldrdn: 1"]
+            lines += ["changetype: modrdn", attr_line("newrdn", change.new_rdn), "deleteoldrdn: 1"]
             if change.new_parent is not None:
                 lines.append(attr_line("newsuperior", change.new_parent))
         else:
@@ -85,8 +84,11 @@ class LabEditor:
         state = read_state(lab_dir)
         if state is None:
             raise LabError(f"no lab in {lab_dir}: run `poolsync lab up --dir {lab_dir}` first")
-        chosen: LabDc | None = state.dcs[0] if dc is None else next(
-            (d for d in state.dcs if d.name.upper() == dc.upper()), None)
+        chosen: LabDc | None = (
+            state.dcs[0]
+            if dc is None
+            else next((d for d in state.dcs if d.name.upper() == dc.upper()), None)
+        )
         if chosen is None:
             raise LabError(f"the lab in {lab_dir} has no DC named {dc}")
         self.dc = chosen
@@ -96,16 +98,27 @@ class LabEditor:
             user = state.bind_user.split("@", 1)[0]
             fd = os.open(self._auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
-                out.write(f"username = {user}\npassword = {password}\n"
-                          f"domain = {state.netbios}\n")
+                out.write(f"username = {user}\npassword = {password}\ndomain = {state.netbios}\n")
 
     def find(self, base: str, ldap_filter: str) -> list[str]:
         """The DNs under ``base`` matching ``ldap_filter`` (an escaped RFC 4515 filter),
         sorted, as the lab's DC answers."""
         env = {**os.environ, "SMB_CONF_PATH": str(self.dc.paths.conf)}
-        out = samba.run(["ldbsearch", "-H", f"ldap://{self.dc.address}", "-A", str(self._auth),
-                         "-b", base, ldap_filter, "dn"],
-                        what=f"searching the lab directory on {self.dc.name}", env=env)
+        out = samba.run(
+            [
+                "ldbsearch",
+                "-H",
+                f"ldap://{self.dc.address}",
+                "-A",
+                str(self._auth),
+                "-b",
+                base,
+                ldap_filter,
+                "dn",
+            ],
+            what=f"searching the lab directory on {self.dc.name}",
+            env=env,
+        )
         dns = []
         for line in out.replace("\n ", "").splitlines():
             if line.startswith("dn:: "):
@@ -119,6 +132,10 @@ class LabEditor:
         if not changes:
             return
         env = {**os.environ, "SMB_CONF_PATH": str(self.dc.paths.conf)}
-        samba.run(["ldbmodify", "-H", f"ldap://{self.dc.address}", "-A", str(self._auth)],
-                   what=f"changing the lab directory on {self.dc.name}", env=env,
-                   input_text=ldif(changes), timeout=120)
+        samba.run(
+            ["ldbmodify", "-H", f"ldap://{self.dc.address}", "-A", str(self._auth)],
+            what=f"changing the lab directory on {self.dc.name}",
+            env=env,
+            input_text=ldif(changes),
+            timeout=120,
+        )

@@ -35,8 +35,11 @@ class Grower:
 
     def servers(self) -> list[tuple[str, int]]:
         """The pooled primaries and their share weights (their topology subscribers)."""
-        return [(s.name, max(1, s.subscribers.vm)) for s in self.topology.servers
-                if s.failover_of is None and s.pooling and s.attachment == "ok"]
+        return [
+            (s.name, max(1, s.subscribers.vm))
+            for s in self.topology.servers
+            if s.failover_of is None and s.pooling and s.attachment == "ok"
+        ]
 
     def reset(self) -> int:
         """Delete the users an earlier ``grow`` added; how many."""
@@ -60,9 +63,14 @@ class Grower:
                 cn = f"grown {name} {step:02d}-{i:04d}"
                 sam = f"g{step:02d}{index:02d}{i:05d}"
                 classes = [sub.um_value] if i % 4 == 0 else []
-                changes.append(Add(f"CN={cn},OU=Subscribers,OU=Unity,{base}",
-                                   subscriber_attributes(self.profile, sam=sam, home=home,
-                                                         dtmf_id=None, classes=classes)))
+                changes.append(
+                    Add(
+                        f"CN={cn},OU=Subscribers,OU=Unity,{base}",
+                        subscriber_attributes(
+                            self.profile, sam=sam, home=home, dtmf_id=None, classes=classes
+                        ),
+                    )
+                )
         if changes:
             LabEditor(self.lab_dir).apply(changes)
         record = self.lab_dir / GROWN_FILE
@@ -83,4 +91,3 @@ def _split(count: int, weights: Sequence[tuple[str, int]]) -> list[tuple[str, in
     order = sorted(range(len(exact)), key=lambda i: exact[i][1] - parts[i][1], reverse=True)
     bumped = {i for i in order[:left]}
     return [(name, n + (1 if i in bumped else 0)) for i, (name, n) in enumerate(parts)]
-

@@ -99,28 +99,39 @@ _SYNTAX: dict[str, tuple[str, str]] = {  # AD attributeSyntax and oMSyntax
 }
 
 
-def _attribute_schema(topology: Topology, profile: Profile, index: int,
-                      attr: AttributeDef) -> str:
+def _attribute_schema(topology: Topology, profile: Profile, index: int, attr: AttributeDef) -> str:
     syntax, om_syntax = _SYNTAX[attr.syntax]
-    return "\n".join([
-        f"dn: CN={attr.name},{schema_dn(topology)}",
-        "changetype: add",
-        "objectClass: top",
-        "objectClass: attributeSchema",
-        f"cn: {attr.name}",
-        f"lDAPDisplayName: {attr.name}",
-        f"attributeID: {profile.lab_oid_arc}.1.{index}",
-        f"attributeSyntax: {syntax}",
-        f"oMSyntax: {om_syntax}",
-        f"isSingleValued: {'FALSE' if attr.multi else 'TRUE'}",
-        f"searchFlags: {1 if attr.indexed else 0}",
-        "isMemberOfPartialAttributeSet: TRUE",
-        "showInAdvancedViewOnly: TRUE",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                f"dn: CN={attr.name},{schema_dn(topology)}",
+                "changetype: add",
+                "objectClass: top",
+                "objectClass: attributeSchema",
+                f"cn: {attr.name}",
+                f"lDAPDisplayName: {attr.name}",
+                f"attributeID: {profile.lab_oid_arc}.1.{index}",
+                f"attributeSyntax: {syntax}",
+                f"oMSyntax: {om_syntax}",
+                f"isSingleValued: {'FALSE' if attr.multi else 'TRUE'}",
+                f"searchFlags: {1 if attr.indexed else 0}",
+                "isMemberOfPartialAttributeSet: TRUE",
+                "showInAdvancedViewOnly: TRUE",
+            ]
+        )
+        + "\n"
+    )
 
 
-def _class_schema(topology: Topology, governs_id: str, name: str, *, category: int,
-                  may: list[str], must: list[str]) -> str:
+def _class_schema(
+    topology: Topology,
+    governs_id: str,
+    name: str,
+    *,
+    category: int,
+    may: list[str],
+    must: list[str],
+) -> str:
     lines = [
         f"dn: CN={name},{schema_dn(topology)}",
         "changetype: add",
@@ -165,41 +176,78 @@ def schema_phases(topology: Topology, profile: Profile) -> list[str]:
     loc = profile.location
     sub = profile.subscriber
     own = {a.name.lower() for a in profile.attributes}
-    location_may = [a for a in profile.location_attributes()
-                    if a != loc.object_id and a.lower() not in _ON_EVERY_OBJECT]
+    location_may = [
+        a
+        for a in profile.location_attributes()
+        if a != loc.object_id and a.lower() not in _ON_EVERY_OBJECT
+    ]
     must = [loc.object_id] if loc.object_id.lower() in own else []
-    subscriber_may = [a for a in (sub.object_type, *profile.subscriber_attributes())
-                      if a.lower() in own]
-    blocks = [_class_schema(topology, f"{profile.lab_oid_arc}.2.2", loc.object_class,
-                            category=1, may=location_may, must=must)]
+    subscriber_may = [
+        a for a in (sub.object_type, *profile.subscriber_attributes()) if a.lower() in own
+    ]
+    blocks = [
+        _class_schema(
+            topology,
+            f"{profile.lab_oid_arc}.2.2",
+            loc.object_class,
+            category=1,
+            may=location_may,
+            must=must,
+        )
+    ]
     if sub.aux_class is not None:
         # The older model: an auxiliary class on each subscriber carries the attributes.
-        blocks.insert(0, _class_schema(topology, f"{profile.lab_oid_arc}.2.1", sub.aux_class,
-                                       category=3, may=subscriber_may, must=[]))
+        blocks.insert(
+            0,
+            _class_schema(
+                topology,
+                f"{profile.lab_oid_arc}.2.1",
+                sub.aux_class,
+                category=3,
+                may=subscriber_may,
+                must=[],
+            ),
+        )
         return [attrs + "\n" + _SCHEMA_UPDATE_NOW, "\n".join(blocks) + "\n" + _SCHEMA_UPDATE_NOW]
     # As in real forests: the Unity attributes are attached to the schema's own class
     # (user), so a subscriber's objectClass names no Cisco class.
-    attach = "\n".join([f"dn: CN={_class_cn(sub.object_class)},{schema_dn(topology)}",
-                        "changetype: modify", "add: mayContain",
-                        *(f"mayContain: {a}" for a in subscriber_may), "-"]) + "\n"
-    return [attrs + "\n" + _SCHEMA_UPDATE_NOW,
-            "\n".join(blocks) + "\n" + attach + "\n" + _SCHEMA_UPDATE_NOW]
+    attach = (
+        "\n".join(
+            [
+                f"dn: CN={_class_cn(sub.object_class)},{schema_dn(topology)}",
+                "changetype: modify",
+                "add: mayContain",
+                *(f"mayContain: {a}" for a in subscriber_may),
+                "-",
+            ]
+        )
+        + "\n"
+    )
+    return [
+        attrs + "\n" + _SCHEMA_UPDATE_NOW,
+        "\n".join(blocks) + "\n" + attach + "\n" + _SCHEMA_UPDATE_NOW,
+    ]
 
 
 def _class_cn(ldap_name: str) -> str:
     """The schema entry's CN of a built-in class (``user`` is ``CN=User``)."""
-    return {"user": "User", "contact": "Contact", "group": "Group"}.get(ldap_name.lower(),
-                                                                          ldap_name)
+    return {"user": "User", "contact": "Contact", "group": "Group"}.get(
+        ldap_name.lower(), ldap_name
+    )
 
 
 def containers(topology: Topology) -> list[Record]:
     base = topology.base_dn
     return [
         Record(f"OU=Unity,{base}", (("objectClass", "organizationalUnit"), ("ou", "Unity"))),
-        Record(f"OU=Locations,OU=Unity,{base}",
-               (("objectClass", "organizationalUnit"), ("ou", "Locations"))),
-        Record(f"OU=Subscribers,OU=Unity,{base}",
-               (("objectClass", "organizationalUnit"), ("ou", "Subscribers"))),
+        Record(
+            f"OU=Locations,OU=Unity,{base}",
+            (("objectClass", "organizationalUnit"), ("ou", "Locations")),
+        ),
+        Record(
+            f"OU=Subscribers,OU=Unity,{base}",
+            (("objectClass", "organizationalUnit"), ("ou", "Subscribers")),
+        ),
     ]
 
 
@@ -207,8 +255,7 @@ def attachment_value(topology: Topology, server: ServerSpec) -> Value | None:
     """The attachment as the lab stores it: UTF-8 text, or with ``attachment_encoding:
     utf-16`` a UTF-16 document (BOM, little-endian, declared so) in the octet string."""
     text = attachment_text(server)
-    if text is None or topology.attachment_encoding == "utf-8" \
-            or server.attachment == "corrupt":
+    if text is None or topology.attachment_encoding == "utf-8" or server.attachment == "corrupt":
         return text
     declared = text.replace('encoding="utf-8"', 'encoding="UTF-16"', 1)
     return b"\xff\xfe" + declared.encode("utf-16-le")
@@ -240,8 +287,9 @@ def directory_data(server: ServerSpec) -> LicenseData:
         published=published,
     )
     if server.license_files is not None:
-        data = LicenseData(licenses={**data.licenses, **server.license_files.values},
-                           utilization=data.utilization)
+        data = LicenseData(
+            licenses={**data.licenses, **server.license_files.values}, utilization=data.utilization
+        )
     return data
 
 
@@ -249,8 +297,10 @@ def live_data(server: ServerSpec) -> LicenseData:
     """What the server itself says, on its effective-license page and over SNMP: its
     directory copy's data with the topology's ``live`` values in their place."""
     data = directory_data(server)
-    return LicenseData(licenses={**data.licenses, **dict(server.live.licenses)},
-                       utilization={**data.utilization, **dict(server.live.utilization)})
+    return LicenseData(
+        licenses={**data.licenses, **dict(server.live.licenses)},
+        utilization={**data.utilization, **dict(server.live.utilization)},
+    )
 
 
 def location_record(topology: Topology, profile: Profile, server: ServerSpec) -> Record:
@@ -259,22 +309,32 @@ def location_record(topology: Topology, profile: Profile, server: ServerSpec) ->
     if loc.name.lower() != "cn":
         attrs.append((loc.name, server.name))
     if loc.object_id.lower() != "objectguid":
-        attrs.append((loc.object_id,
-                      id_value(profile, loc.object_id, location_object_id(topology,
-                                                                          server.name))))
+        attrs.append(
+            (
+                loc.object_id,
+                id_value(profile, loc.object_id, location_object_id(topology, server.name)),
+            )
+        )
     if loc.version is not None:
         attrs.append((loc.version, server.version))
     if server.failover_of is not None and loc.failover_of is not None:
-        attrs.append((loc.failover_of, id_value(
-            profile, loc.failover_of, location_object_id(topology, server.failover_of))))
+        attrs.append(
+            (
+                loc.failover_of,
+                id_value(
+                    profile, loc.failover_of, location_object_id(topology, server.failover_of)
+                ),
+            )
+        )
     value = attachment_value(topology, server)
     if value is not None:
         attrs.append((loc.pooling_data, value))
     return Record(f"CN={server.name},OU=Locations,OU=Unity,{topology.base_dn}", tuple(attrs))
 
 
-def subscriber_attributes(profile: Profile, *, sam: str, home: str, dtmf_id: str | None,
-                          classes: Iterable[str] = ()) -> tuple[tuple[str, Value], ...]:
+def subscriber_attributes(
+    profile: Profile, *, sam: str, home: str, dtmf_id: str | None, classes: Iterable[str] = ()
+) -> tuple[tuple[str, Value], ...]:
     """A Unity subscriber user's attributes as the lab writes them: ``home`` is the
     home Location's id (:func:`location_object_id`), stored the way the profile's
     syntax says; ``classes`` (license-class values) only where the profile has them."""
@@ -282,9 +342,11 @@ def subscriber_attributes(profile: Profile, *, sam: str, home: str, dtmf_id: str
     attrs: list[tuple[str, Value]] = [("objectClass", sub.object_class)]
     if sub.aux_class is not None:
         attrs.append(("objectClass", sub.aux_class))
-    attrs += [("sAMAccountName", sam),
-              (sub.object_type, str(sub.object_type_values[0])),
-              (sub.home, id_value(profile, sub.home, home))]
+    attrs += [
+        ("sAMAccountName", sam),
+        (sub.object_type, str(sub.object_type_values[0])),
+        (sub.home, id_value(profile, sub.home, home)),
+    ]
     if dtmf_id is not None:
         attrs.append((sub.dtmf_id, dtmf_id))
     if sub.license_class is not None:
@@ -292,13 +354,17 @@ def subscriber_attributes(profile: Profile, *, sam: str, home: str, dtmf_id: str
     return tuple(attrs)
 
 
-def subscriber_records(topology: Topology, profile: Profile, server_index: int,
-                       server: ServerSpec) -> Iterator[Record]:
+def subscriber_records(
+    topology: Topology, profile: Profile, server_index: int, server: ServerSpec
+) -> Iterator[Record]:
     """The users homed on ``server``: the first ``um`` have UM, the last ``inbox`` Inbox
     (in the older model; real-shaped subscribers carry no license class)."""
     sub = profile.subscriber
-    home = (location_object_id(topology, server.name) if server.subscriber_homes == "own"
-            else unknown_object_id(topology, server.name))
+    home = (
+        location_object_id(topology, server.name)
+        if server.subscriber_homes == "own"
+        else unknown_object_id(topology, server.name)
+    )
     count = server.subscribers.vm
     for n in range(count):
         classes = []
@@ -307,10 +373,15 @@ def subscriber_records(topology: Topology, profile: Profile, server_index: int,
         if topology.license_classes and n >= count - server.subscribers.inbox:
             classes.append(sub.inbox_value)
         sam = f"us{server_index:03d}{n:06d}"
-        attrs = (("cn", f"{server.name} {n:06d}"),
-                 ("userPrincipalName", f"{sam}@{topology.forest}"),
-                 *subscriber_attributes(profile, sam=sam, home=home,
-                                        dtmf_id=str(10_000_000 * server_index + n),
-                                        classes=classes))
-        yield Record(f"CN={server.name} {n:06d},OU=Subscribers,OU=Unity,{topology.base_dn}",
-                     attrs)
+        attrs = (
+            ("cn", f"{server.name} {n:06d}"),
+            ("userPrincipalName", f"{sam}@{topology.forest}"),
+            *subscriber_attributes(
+                profile,
+                sam=sam,
+                home=home,
+                dtmf_id=str(10_000_000 * server_index + n),
+                classes=classes,
+            ),
+        )
+        yield Record(f"CN={server.name} {n:06d},OU=Subscribers,OU=Unity,{topology.base_dn}", attrs)

@@ -74,8 +74,14 @@ def running_pid(daemon: Daemon) -> int | None:
     return record[0] if record is not None and _is_ours(daemon, *record) else None
 
 
-def start(daemon: Daemon, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-          ready: Callable[[], bool], timeout: float = 15.0) -> tuple[int, float]:
+def start(
+    daemon: Daemon,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    ready: Callable[[], bool],
+    timeout: float = 15.0,
+) -> tuple[int, float]:
     """Start ``argv`` and wait until ``ready()``; return its PID and the seconds it took.
 
     A daemon that exits or is not ready within ``timeout`` is stopped and reported
@@ -85,9 +91,14 @@ def start(daemon: Daemon, argv: Sequence[str], *, env: Mapping[str, str] | None 
         raise LabError(f"{daemon.name} for {daemon.pid_file.parent} is already running")
     begun = time.monotonic()
     with daemon.log.open("ab") as log:
-        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                env=None if env is None else dict(env))
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=None if env is None else dict(env),
+        )
     started = start_time(proc.pid)
     if started is not None:
         daemon.pid_file.write_text(f"{proc.pid} {started}\n")
@@ -96,13 +107,17 @@ def start(daemon: Daemon, argv: Sequence[str], *, env: Mapping[str, str] | None 
             return proc.pid, time.monotonic() - begun
         if time.monotonic() - begun > timeout:
             stop(daemon)
-            raise LabError(f"{daemon.name} did not become ready within {timeout:g} s; "
-                           f"see {daemon.log}: {_tail(daemon.log)}")
+            raise LabError(
+                f"{daemon.name} did not become ready within {timeout:g} s; "
+                f"see {daemon.log}: {_tail(daemon.log)}"
+            )
         time.sleep(0.005)
     proc.wait()
     daemon.pid_file.unlink(missing_ok=True)
-    raise LabError(f"{daemon.name} exited during start-up (exit {proc.returncode}); "
-                   f"see {daemon.log}: {_tail(daemon.log)}")
+    raise LabError(
+        f"{daemon.name} exited during start-up (exit {proc.returncode}); "
+        f"see {daemon.log}: {_tail(daemon.log)}"
+    )
 
 
 def _tail(path: Path) -> str:

@@ -80,11 +80,12 @@ class LabNet:
 
     def write(self, peers: Sequence[Peer], *, user: str, password: str, netbios: str) -> None:
         if not Path(NSS_WRAPPER).exists():
-            raise LabError(f"a lab with several DCs needs nss_wrapper ({NSS_WRAPPER}); "
-                           "apt-get install libnss-wrapper")
+            raise LabError(
+                f"a lab with several DCs needs nss_wrapper ({NSS_WRAPPER}); "
+                "apt-get install libnss-wrapper"
+            )
         lines = ["127.0.0.1 localhost"]
-        lines += [f"{p.address} {host_name(p.name, self.forest)} {p.name.lower()}"
-                  for p in peers]
+        lines += [f"{p.address} {host_name(p.name, self.forest)} {p.name.lower()}" for p in peers]
         self.hosts.write_text("\n".join(lines) + "\n")
         realm = self.forest.upper()
         kdcs = "".join(f"        kdc = {p.address}\n" for p in peers)
@@ -112,14 +113,24 @@ class LabNet:
             self.hosts.write_text(text + "\n".join(extra) + "\n")
 
     def env(self, paths: samba.DcPaths | None = None) -> dict[str, str]:
-        env = {**os.environ, "LD_PRELOAD": NSS_WRAPPER, "NSS_WRAPPER_HOSTS": str(self.hosts),
-               "KRB5_CONFIG": str(self.krb5)}
+        env = {
+            **os.environ,
+            "LD_PRELOAD": NSS_WRAPPER,
+            "NSS_WRAPPER_HOSTS": str(self.hosts),
+            "KRB5_CONFIG": str(self.krb5),
+        }
         if paths is not None:
             env["SMB_CONF_PATH"] = str(paths.conf)
         return env
 
-    def tool(self, args: list[str], *, what: str, paths: samba.DcPaths | None = None,
-             timeout: float = 120) -> str:
+    def tool(
+        self,
+        args: list[str],
+        *,
+        what: str,
+        paths: samba.DcPaths | None = None,
+        timeout: float = 120,
+    ) -> str:
         """Run samba-tool with the lab's names, Kerberos setup and credentials (the
         password from the 0600 file through PASSWD_FILE, never on the command line)."""
         env = {**self.env(paths), "PASSWD_FILE": str(self.password_file)}
@@ -147,25 +158,50 @@ def join(net: LabNet, peer: Peer, first: Peer, *, forest: str) -> None:
     """Join ``peer`` to the domain as an additional DC (and GC), replicating from
     ``first``; provision-time options keep it on its own address."""
     peer.paths.root.mkdir(parents=True, exist_ok=True)
-    net.tool([
-        "samba-tool", "domain", "join", forest.lower(), "DC",
-        f"--server={host_name(first.name, forest)}", f"--targetdir={peer.paths.root}",
-        "--dns-backend=NONE", "--use-kerberos=off", f"--site={peer.site}",
-        "--backend-store=mdb", f"--option=netbios name={peer.name.upper()}",
-        f"--option=interfaces={peer.address}/8", "--option=bind interfaces only=yes",
-    ], what=f"joining {peer.name} to {forest}", timeout=300)
+    net.tool(
+        [
+            "samba-tool",
+            "domain",
+            "join",
+            forest.lower(),
+            "DC",
+            f"--server={host_name(first.name, forest)}",
+            f"--targetdir={peer.paths.root}",
+            "--dns-backend=NONE",
+            "--use-kerberos=off",
+            f"--site={peer.site}",
+            "--backend-store=mdb",
+            f"--option=netbios name={peer.name.upper()}",
+            f"--option=interfaces={peer.address}/8",
+            "--option=bind interfaces only=yes",
+        ],
+        what=f"joining {peer.name} to {forest}",
+        timeout=300,
+    )
 
 
-_GUID_LINE = re.compile(r"^objectGUID: ([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$",
-                        re.MULTILINE)
+_GUID_LINE = re.compile(
+    r"^objectGUID: ([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$", re.MULTILINE
+)
 
 
 def ntds_guid(net: LabNet, peer: Peer, base_dn: str) -> str:
     """The objectGUID of ``peer``'s NTDS Settings, read from its own sam.ldb (a DC
     just joined and not started yet, or the running first DC)."""
-    out = samba.run(["ldbsearch", "-H", str(peer.paths.sam), "-b", dsa_dn(peer, base_dn),
-                     "-s", "base", "objectGUID"],
-                    what=f"reading {peer.name}'s NTDS Settings", env=net.env(peer.paths))
+    out = samba.run(
+        [
+            "ldbsearch",
+            "-H",
+            str(peer.paths.sam),
+            "-b",
+            dsa_dn(peer, base_dn),
+            "-s",
+            "base",
+            "objectGUID",
+        ],
+        what=f"reading {peer.name}'s NTDS Settings",
+        env=net.env(peer.paths),
+    )
     match = _GUID_LINE.search(out)
     if match is None:
         raise LabError(f"{peer.name}: no NTDS Settings objectGUID in its sam.ldb")
@@ -176,15 +212,22 @@ def connection_ldif(source: Peer, target: Peer, base_dn: str, *, enabled: bool) 
     """A replication connection under ``target``'s NTDS Settings, pulling from
     ``source`` (a manual connection, as an administrator makes one: the KCC keeps it)."""
     transport = f"CN=IP,CN=Inter-Site Transports,{sites_dn(base_dn)}"
-    return (f"dn: CN=from {source.name},{dsa_dn(target, base_dn)}\nchangetype: add\n"
-            f"objectClass: nTDSConnection\nfromServer: {dsa_dn(source, base_dn)}\n"
-            f"enabledConnection: {'TRUE' if enabled else 'FALSE'}\noptions: 0\n"
-            f"transportType: {transport}\n")
+    return (
+        f"dn: CN=from {source.name},{dsa_dn(target, base_dn)}\nchangetype: add\n"
+        f"objectClass: nTDSConnection\nfromServer: {dsa_dn(source, base_dn)}\n"
+        f"enabledConnection: {'TRUE' if enabled else 'FALSE'}\noptions: 0\n"
+        f"transportType: {transport}\n"
+    )
 
 
 def modify_over_ldap(net: LabNet, peer: Peer, ldif: str, *, what: str) -> None:
-    samba.run(["ldbmodify", "-H", f"ldap://{peer.address}", "-A", str(net.auth)], what=what,
-              env=net.env(peer.paths), input_text=ldif, timeout=120)
+    samba.run(
+        ["ldbmodify", "-H", f"ldap://{peer.address}", "-A", str(net.auth)],
+        what=what,
+        env=net.env(peer.paths),
+        input_text=ldif,
+        timeout=120,
+    )
 
 
 def share_spns(net: LabNet, peer: Peer, first: Peer, base_dn: str) -> None:
@@ -196,29 +239,52 @@ def share_spns(net: LabNet, peer: Peer, first: Peer, base_dn: str) -> None:
     would fail (WERR_INVALID_PARAMETER: no ticket for ``GC/<host>/<domain>``).
     """
     dn = f"CN={peer.name},OU=Domain Controllers,{base_dn}"
-    out = samba.run(["ldbsearch", "-H", f"ldap://{peer.address}", "-A", str(net.auth),
-                     "-b", dn, "-s", "base", "servicePrincipalName"],
-                    what=f"reading {peer.name}'s SPNs", env=net.env(peer.paths))
-    spns = [line.split(": ", 1)[1] for line in _unfold(out).splitlines()
-            if line.startswith("servicePrincipalName: ")]
+    out = samba.run(
+        [
+            "ldbsearch",
+            "-H",
+            f"ldap://{peer.address}",
+            "-A",
+            str(net.auth),
+            "-b",
+            dn,
+            "-s",
+            "base",
+            "servicePrincipalName",
+        ],
+        what=f"reading {peer.name}'s SPNs",
+        env=net.env(peer.paths),
+    )
+    spns = [
+        line.split(": ", 1)[1]
+        for line in _unfold(out).splitlines()
+        if line.startswith("servicePrincipalName: ")
+    ]
     if not spns:
         raise LabError(f"{peer.name} has no service principal names after samba_spnupdate")
-    ldif = (f"dn: {dn}\nchangetype: modify\nreplace: servicePrincipalName\n"
-            + "".join(f"servicePrincipalName: {spn}\n" for spn in spns) + "-\n")
+    ldif = (
+        f"dn: {dn}\nchangetype: modify\nreplace: servicePrincipalName\n"
+        + "".join(f"servicePrincipalName: {spn}\n" for spn in spns)
+        + "-\n"
+    )
     modify_over_ldap(net, first, ldif, what=f"registering {peer.name}'s SPNs on {first.name}")
 
 
 def run_kcc(net: LabNet, peer: Peer, *, forest: str) -> None:
     """One KCC run on ``peer``: turns its connection objects into replication partners
     (without it, ``drs replicate`` reports success and copies nothing)."""
-    net.tool(["samba-tool", "drs", "kcc", host_name(peer.name, forest)],
-             what=f"running the KCC on {peer.name}")
+    net.tool(
+        ["samba-tool", "drs", "kcc", host_name(peer.name, forest)],
+        what=f"running the KCC on {peer.name}",
+    )
 
 
 def set_dsa_option(net: LabNet, peer: Peer, option: str, *, forest: str) -> None:
     """``option`` is e.g. ``+DISABLE_INBOUND_REPL`` or ``-DISABLE_OUTBOUND_REPL``."""
-    net.tool(["samba-tool", "drs", "options", host_name(peer.name, forest),
-              f"--dsa-option={option}"], what=f"setting {option} on {peer.name}")
+    net.tool(
+        ["samba-tool", "drs", "options", host_name(peer.name, forest), f"--dsa-option={option}"],
+        what=f"setting {option} on {peer.name}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,26 +322,52 @@ def _unfold(ldif: str) -> str:
 
 
 def _dsa_options(net: LabNet, peer: Peer, about: Peer, base_dn: str) -> int:
-    out = samba.run(["ldbsearch", "-H", f"ldap://{peer.address}", "-A", str(net.auth),
-                     "-b", dsa_dn(about, base_dn), "-s", "base", "options"],
-                    what=f"reading {about.name}'s options on {peer.name}",
-                    env=net.env(peer.paths))
+    out = samba.run(
+        [
+            "ldbsearch",
+            "-H",
+            f"ldap://{peer.address}",
+            "-A",
+            str(net.auth),
+            "-b",
+            dsa_dn(about, base_dn),
+            "-s",
+            "base",
+            "options",
+        ],
+        what=f"reading {about.name}'s options on {peer.name}",
+        env=net.env(peer.paths),
+    )
     match = _OPTIONS_LINE.search(_unfold(out))
     if match is None:
         return 0
     if not _INT32.fullmatch(match.group(1)):
-        raise LabError(f"{about.name}'s NTDS Settings on {peer.name}: expected an integer "
-                       f"option flags value, got {match.group(1)[:40]!r}")
+        raise LabError(
+            f"{about.name}'s NTDS Settings on {peer.name}: expected an integer "
+            f"option flags value, got {match.group(1)[:40]!r}"
+        )
     return int(match.group(1))
 
 
 def connection_dn(net: LabNet, source: Peer, target: Peer, base_dn: str) -> str | None:
     """The DN of ``target``'s connection object pulling from ``source``, if it has one."""
-    out = samba.run(["ldbsearch", "-H", f"ldap://{target.address}", "-A", str(net.auth),
-                     "-b", dsa_dn(target, base_dn), "-s", "one",
-                     "(objectClass=nTDSConnection)", "fromServer"],
-                    what=f"reading {target.name}'s connection objects",
-                    env=net.env(target.paths))
+    out = samba.run(
+        [
+            "ldbsearch",
+            "-H",
+            f"ldap://{target.address}",
+            "-A",
+            str(net.auth),
+            "-b",
+            dsa_dn(target, base_dn),
+            "-s",
+            "one",
+            "(objectClass=nTDSConnection)",
+            "fromServer",
+        ],
+        what=f"reading {target.name}'s connection objects",
+        env=net.env(target.paths),
+    )
     wanted = dsa_dn(source, base_dn).lower()
     for block in _unfold(out).split("\n\n"):
         values = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
@@ -287,11 +379,24 @@ def connection_dn(net: LabNet, source: Peer, target: Peer, base_dn: str) -> str 
 def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink:
     """Read the link from the DCs themselves: the target's own connection objects and
     options, and the source's own options."""
-    out = samba.run(["ldbsearch", "-H", f"ldap://{target.address}", "-A", str(net.auth),
-                     "-b", dsa_dn(target, base_dn), "-s", "one",
-                     "(objectClass=nTDSConnection)", "fromServer", "enabledConnection"],
-                    what=f"reading {target.name}'s connection objects",
-                    env=net.env(target.paths))
+    out = samba.run(
+        [
+            "ldbsearch",
+            "-H",
+            f"ldap://{target.address}",
+            "-A",
+            str(net.auth),
+            "-b",
+            dsa_dn(target, base_dn),
+            "-s",
+            "one",
+            "(objectClass=nTDSConnection)",
+            "fromServer",
+            "enabledConnection",
+        ],
+        what=f"reading {target.name}'s connection objects",
+        env=net.env(target.paths),
+    )
     connection = enabled = False
     wanted = dsa_dn(source, base_dn).lower()
     for block in _unfold(out).split("\n\n"):
@@ -300,14 +405,18 @@ def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink
             connection = True
             enabled = enabled or values.get("enabledConnection", "TRUE").upper() != "FALSE"
     return LiveLink(
-        source=source.name, target=target.name, connection=connection, enabled=enabled,
+        source=source.name,
+        target=target.name,
+        connection=connection,
+        enabled=enabled,
         inbound_disabled=bool(_dsa_options(net, target, target, base_dn) & 0x2),
         outbound_disabled=bool(_dsa_options(net, source, source, base_dn) & 0x4),
     )
 
 
-def replicate_pair(net: LabNet, source: Peer, target: Peer, *, forest: str,
-                   naming_contexts: Sequence[str]) -> None:
+def replicate_pair(
+    net: LabNet, source: Peer, target: Peer, *, forest: str, naming_contexts: Sequence[str]
+) -> None:
     """Pull ``naming_contexts`` from ``source`` into ``target`` now.
 
     ``--local``: samba-tool, run with the target's smb.conf, pulls over DRSUAPI with the
@@ -317,7 +426,18 @@ def replicate_pair(net: LabNet, source: Peer, target: Peer, *, forest: str,
     pair, which a lab of more than two DCs built with replication off does not have.
     """
     for nc in naming_contexts:
-        net.tool(["samba-tool", "drs", "replicate", host_name(target.name, forest),
-                  host_name(source.name, forest), nc, "--local", "-s", str(target.paths.conf)],
-                 what=f"replicating {nc} from {source.name} to {target.name}",
-                 paths=target.paths)
+        net.tool(
+            [
+                "samba-tool",
+                "drs",
+                "replicate",
+                host_name(target.name, forest),
+                host_name(source.name, forest),
+                nc,
+                "--local",
+                "-s",
+                str(target.paths.conf),
+            ],
+            what=f"replicating {nc} from {source.name} to {target.name}",
+            paths=target.paths,
+        )

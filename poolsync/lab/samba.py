@@ -65,11 +65,24 @@ def check_tools() -> None:
         raise LabError("the lab runs a Samba AD DC, which needs root (ports below 1024)")
 
 
-def run(args: list[str], *, what: str, env: dict[str, str] | None = None,
-         input_text: str | None = None, timeout: float = 300) -> str:
+def run(
+    args: list[str],
+    *,
+    what: str,
+    env: dict[str, str] | None = None,
+    input_text: str | None = None,
+    timeout: float = 300,
+) -> str:
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, input=input_text,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            env=env,
+            input=input_text,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         raise LabError(f"{what} did not finish within {timeout:.0f} s") from exc
     if proc.returncode != 0:
@@ -78,31 +91,62 @@ def run(args: list[str], *, what: str, env: dict[str, str] | None = None,
     return proc.stdout
 
 
-def provision(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str,
-              address: str, site: str | None = None) -> None:
+def provision(
+    paths: DcPaths,
+    *,
+    realm: str,
+    netbios_domain: str,
+    host_name: str,
+    address: str,
+    site: str | None = None,
+) -> None:
     """Provision a DC. samba-tool picks a random admin password; set_admin_password()
     then sets ours through stdin, so it never shows on a command line."""
     paths.root.mkdir(parents=True, exist_ok=True)
-    run([
-        "samba-tool", "domain", "provision", f"--targetdir={paths.root}",
-        f"--realm={realm.upper()}", f"--domain={netbios_domain}", "--server-role=dc",
-        "--dns-backend=NONE", f"--host-name={host_name}",
-        "--backend-store=mdb", f"--option=interfaces={address}/8",
-        "--option=bind interfaces only=yes", *([f"--site={site}"] if site else []),
-    ], what="samba-tool domain provision", timeout=300)
+    run(
+        [
+            "samba-tool",
+            "domain",
+            "provision",
+            f"--targetdir={paths.root}",
+            f"--realm={realm.upper()}",
+            f"--domain={netbios_domain}",
+            "--server-role=dc",
+            "--dns-backend=NONE",
+            f"--host-name={host_name}",
+            "--backend-store=mdb",
+            f"--option=interfaces={address}/8",
+            "--option=bind interfaces only=yes",
+            *([f"--site={site}"] if site else []),
+        ],
+        what="samba-tool domain provision",
+        timeout=300,
+    )
 
 
 def set_admin_password(paths: DcPaths, *, base_dn: str, password: str) -> None:
     """Set Administrator's password in the stopped DC's sam.ldb (LDIF on stdin)."""
     value = base64.b64encode(f'"{password}"'.encode("utf-16-le")).decode("ascii")
-    ldb_modify(paths, f"dn: CN=Administrator,CN=Users,{base_dn}\nchangetype: modify\n"
-                      f"replace: unicodePwd\nunicodePwd:: {value}\n-\n",
-               what="setting the lab administrator's password")
+    ldb_modify(
+        paths,
+        f"dn: CN=Administrator,CN=Users,{base_dn}\nchangetype: modify\n"
+        f"replace: unicodePwd\nunicodePwd:: {value}\n-\n",
+        what="setting the lab administrator's password",
+    )
 
 
-def write_conf(paths: DcPaths, *, realm: str, netbios_domain: str, host_name: str,
-               address: str, tls_cert: Path, tls_key: Path, tls_ca: Path,
-               extra: Sequence[tuple[str, str]] = ()) -> None:
+def write_conf(
+    paths: DcPaths,
+    *,
+    realm: str,
+    netbios_domain: str,
+    host_name: str,
+    address: str,
+    tls_cert: Path,
+    tls_key: Path,
+    tls_ca: Path,
+    extra: Sequence[tuple[str, str]] = (),
+) -> None:
     """Replace the provisioned (or joined) smb.conf with a self-contained one for the
     lab; ``extra`` adds (option, value) pairs to [global]."""
     r = paths.root
@@ -166,8 +210,12 @@ def ldb_add(paths: DcPaths, ldif: str, *, what: str, env: dict[str, str] | None 
     outer transaction, and adds slow down with the directory's size: 95 users/s at 5k
     users against 650/s, flat, with it.
     """
-    run(["ldbadd", "-o", "batch_mode", "-H", str(paths.sam)], what=what,
-        env={**(env or {}), **_ldb_env(paths)}, input_text=ldif)
+    run(
+        ["ldbadd", "-o", "batch_mode", "-H", str(paths.sam)],
+        what=what,
+        env={**(env or {}), **_ldb_env(paths)},
+        input_text=ldif,
+    )
 
 
 def _daemon(paths: DcPaths) -> process.Daemon:
@@ -188,8 +236,11 @@ def start(paths: DcPaths, *, env: dict[str, str] | None = None) -> int:
         # processes it forks, so stop() can end exactly those.
         proc = subprocess.Popen(
             ["samba", "-s", str(paths.conf), "-F", "--debug-stdout", "-M", "single"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
         )
     started = process.start_time(proc.pid)
     if started is None:
@@ -198,8 +249,15 @@ def start(paths: DcPaths, *, env: dict[str, str] | None = None) -> int:
     return proc.pid
 
 
-def wait_ready(paths: DcPaths, *, address: str, ca_file: Path, bind_user: str,
-               password_file: Path, timeout: float = 60) -> float:
+def wait_ready(
+    paths: DcPaths,
+    *,
+    address: str,
+    ca_file: Path,
+    bind_user: str,
+    password_file: Path,
+    timeout: float = 60,
+) -> float:
     """Wait until an LDAPS bind and rootDSE read succeed; return the seconds waited."""
     started = time.monotonic()
     env = {**os.environ, "LDAPTLS_CACERT": str(ca_file), "LDAPTLS_REQCERT": "demand"}
@@ -209,10 +267,29 @@ def wait_ready(paths: DcPaths, *, address: str, ca_file: Path, bind_user: str,
             tail = paths.log.read_text(errors="replace")[-800:] if paths.log.exists() else ""
             raise LabError(f"samba for {paths.root} exited during start-up: {tail.strip()}")
         proc = subprocess.run(
-            ["ldapsearch", "-LLL", "-o", "nettimeout=2", "-x", "-H", f"ldaps://{address}",
-             "-D", bind_user, "-y", str(password_file), "-b", "", "-s", "base",
-             "dsServiceName"],
-            capture_output=True, text=True, env=env, timeout=30, check=False,
+            [
+                "ldapsearch",
+                "-LLL",
+                "-o",
+                "nettimeout=2",
+                "-x",
+                "-H",
+                f"ldaps://{address}",
+                "-D",
+                bind_user,
+                "-y",
+                str(password_file),
+                "-b",
+                "",
+                "-s",
+                "base",
+                "dsServiceName",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+            check=False,
         )
         if proc.returncode == 0 and "dsServiceName" in proc.stdout:
             return time.monotonic() - started

@@ -43,8 +43,10 @@ class _Lab:
     def homed_on(self, server: str) -> list[str]:
         sub = self.profile.subscriber
         value = id_value(self.profile, sub.home, self.home(server))
-        return self.editor.find(self.base, and_filter(
-            equality("objectClass", sub.object_class), equality(sub.home, value)))
+        return self.editor.find(
+            self.base,
+            and_filter(equality("objectClass", sub.object_class), equality(sub.home, value)),
+        )
 
 
 def add(lab_dir: Path, server: str, count: int, *, um: int = 0, inbox: int = 0) -> list[str]:
@@ -59,13 +61,24 @@ def add(lab_dir: Path, server: str, count: int, *, um: int = 0, inbox: int = 0) 
     changes = []
     for n in range(count):
         classes = ([sub.um_value] if n < um else []) + (
-            [sub.inbox_value] if n >= count - inbox else [])
+            [sub.inbox_value] if n >= count - inbox else []
+        )
         sam = f"a{tag}{n:05d}"
-        changes.append(Add(f"CN={name} added {tag}-{n:05d},{lab.base}", (
-            ("cn", f"{name} added {tag}-{n:05d}"),
-            *subscriber_attributes(lab.profile, sam=sam, home=lab.home(name),
-                                   dtmf_id=f"9{int(tag, 16) % 10**6:06d}{n:05d}",
-                                   classes=classes))))
+        changes.append(
+            Add(
+                f"CN={name} added {tag}-{n:05d},{lab.base}",
+                (
+                    ("cn", f"{name} added {tag}-{n:05d}"),
+                    *subscriber_attributes(
+                        lab.profile,
+                        sam=sam,
+                        home=lab.home(name),
+                        dtmf_id=f"9{int(tag, 16) % 10**6:06d}{n:05d}",
+                        classes=classes,
+                    ),
+                ),
+            )
+        )
     lab.editor.apply(changes)
     return [c.dn for c in changes]
 

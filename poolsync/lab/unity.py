@@ -122,8 +122,10 @@ class LabServer:
 def check_tools() -> None:
     missing = sorted({pkg for tool, pkg in REQUIRED_TOOLS.items() if _tool(tool) == tool})
     if missing:
-        raise LabError("the lab's Unity servers need lighttpd and snmpd; missing packages: "
-                       f"{', '.join(missing)} (apt-get install {' '.join(missing)})")
+        raise LabError(
+            "the lab's Unity servers need lighttpd and snmpd; missing packages: "
+            f"{', '.join(missing)} (apt-get install {' '.join(missing)})"
+        )
 
 
 def served(topology: Topology) -> list[ServerSpec]:
@@ -137,8 +139,11 @@ def served(topology: Topology) -> list[ServerSpec]:
 def _free(address: str) -> bool:
     """Nothing listens on this address's ports (a bind test; SO_REUSEADDR so that a
     connection of a former lab in TIME_WAIT does not count)."""
-    probes = [(socket.SOCK_STREAM, HTTPS_PORT), (socket.SOCK_STREAM, HTTP_PORT),
-              (socket.SOCK_DGRAM, SNMP_PORT)]
+    probes = [
+        (socket.SOCK_STREAM, HTTPS_PORT),
+        (socket.SOCK_STREAM, HTTP_PORT),
+        (socket.SOCK_DGRAM, SNMP_PORT),
+    ]
     for kind, port in probes:
         with socket.socket(socket.AF_INET, kind) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -155,8 +160,10 @@ def choose_addresses(lab_dir: Path, count: int, *, avoid: set[str]) -> list[str]
     if count == 0:
         return []
     if count > MAX_SERVERS:
-        raise LabError(f"the lab serves endpoints for at most {MAX_SERVERS} servers "
-                       f"(the topology has {count} with a license of their own)")
+        raise LabError(
+            f"the lab serves endpoints for at most {MAX_SERVERS} servers "
+            f"(the topology has {count} with a license of their own)"
+        )
     digest = int.from_bytes(hashlib.sha256(f"{lab_dir}#unity".encode()).digest()[:4], "big")
     span = 254 - count
     for step in range(64):
@@ -174,10 +181,15 @@ def plan(topology: Topology, lab_dir: Path, *, avoid: set[str]) -> tuple[LabServ
     specs = served(topology)
     addresses = choose_addresses(lab_dir, len(specs), avoid=avoid)
     return tuple(
-        LabServer(name=spec.name, address=address,
-                  dir=str(lab_dir / SERVERS_DIR / spec.name.lower()),
-                  http=spec.endpoints.http, snmp=spec.endpoints.snmp)
-        for spec, address in zip(specs, addresses, strict=True))
+        LabServer(
+            name=spec.name,
+            address=address,
+            dir=str(lab_dir / SERVERS_DIR / spec.name.lower()),
+            http=spec.endpoints.http,
+            snmp=spec.endpoints.snmp,
+        )
+        for spec, address in zip(specs, addresses, strict=True)
+    )
 
 
 # -- files --------------------------------------------------------------------------------
@@ -211,16 +223,19 @@ def agent_document(spec: ServerSpec, server: LabServer) -> dict[str, Any]:
     }
 
 
-def prepare(lab_dir: Path, topology: Topology, servers: tuple[LabServer, ...], *,
-            step: Step) -> None:
+def prepare(
+    lab_dir: Path, topology: Topology, servers: tuple[LabServer, ...], *, step: Step
+) -> None:
     """Write each server's certificate, page and agent data, and the lab's SNMP
     secrets: everything :func:`start` serves."""
     if not servers:
         return
     for path in (lab_dir, HANDLER, Path(sys.executable)):
         if any(c.isspace() for c in str(path)):
-            raise LabError(f"{path}: snmpd cannot run its handler from a path with spaces; "
-                           "choose a --dir without them")
+            raise LabError(
+                f"{path}: snmpd cannot run its handler from a path with spaces; "
+                "choose a --dir without them"
+            )
     for name in (COMMUNITY_FILE, AUTH_FILE, PRIV_FILE):
         _secret(lab_dir, name)
     step(f"issuing certificates for {len(servers)} Unity servers' web servers")
@@ -229,9 +244,13 @@ def prepare(lab_dir: Path, topology: Topology, servers: tuple[LabServer, ...], *
         server.page.parent.mkdir(parents=True, exist_ok=True)
         host = server.name.lower()
         names = [f"{host}.{topology.forest}"] if is_dns_name(host) else []
-        certs.issue_server_certificate(lab_dir / "tls", server.root,
-                                       common_name=names[0] if names else server.address,
-                                       dns_names=names, address=server.address)
+        certs.issue_server_certificate(
+            lab_dir / "tls",
+            server.root,
+            common_name=names[0] if names else server.address,
+            dns_names=names,
+            address=server.address,
+        )
         if server.http == "error":
             _write(server.page, ERROR_PAGE, mode=0o755)
         else:
@@ -273,22 +292,29 @@ def lighttpd_conf(server: LabServer) -> str:
 def snmpd_conf(server: LabServer, lab_dir: Path) -> str:
     community = _secret(lab_dir, COMMUNITY_FILE)
     auth, priv = _secret(lab_dir, AUTH_FILE), _secret(lab_dir, PRIV_FILE)
-    return "\n".join([
-        f"# Written by `poolsync lab up`: {server.name}'s SNMP agent. Only this file is read",
-        "# (snmpd -C -c); it holds the lab's SNMP secrets, so it is mode 0600.",
-        f"agentAddress udp:{server.address}:{server.snmp_port}",
-        # A fixed engine ID: v3 keys are localized to it, the same on every start.
-        f"engineID poolsync-lab-{server.name.lower()}",
-        f"sysName {server.name}",
-        f"sysDescr poolsync lab: Cisco Unity server {server.name}",
-        "sysLocation poolsync lab",
-        "sysContact nobody",
-        "dontLogTCPWrappersConnects yes",  # no log line per request
-        f"rocommunity {community} 127.0.0.0/8",
-        f'createUser {V3_USER} SHA "{auth}" AES "{priv}"',
-        f"rouser {V3_USER} priv",
-        f"pass_persist {CISCO_UNITY_MIB} {sys.executable} -I -S {HANDLER} {server.agent_data}",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                f"# Written by `poolsync lab up`: {server.name}'s SNMP agent. "
+                "Only this file is read",
+                "# (snmpd -C -c); it holds the lab's SNMP secrets, so it is mode 0600.",
+                f"agentAddress udp:{server.address}:{server.snmp_port}",
+                # A fixed engine ID: v3 keys are localized to it, the same on every start.
+                f"engineID poolsync-lab-{server.name.lower()}",
+                f"sysName {server.name}",
+                f"sysDescr poolsync lab: Cisco Unity server {server.name}",
+                "sysLocation poolsync lab",
+                "sysContact nobody",
+                "dontLogTCPWrappersConnects yes",  # no log line per request
+                f"rocommunity {community} 127.0.0.0/8",
+                f'createUser {V3_USER} SHA "{auth}" AES "{priv}"',
+                f"rouser {V3_USER} priv",
+                f"pass_persist {CISCO_UNITY_MIB} {sys.executable} -I -S {HANDLER} "
+                f"{server.agent_data}",
+            ]
+        )
+        + "\n"
+    )
 
 
 # -- running ------------------------------------------------------------------------------
@@ -304,6 +330,7 @@ def _listening(address: str, port: int) -> Callable[[], bool]:
         with contextlib.suppress(OSError), socket.create_connection((address, port), 0.2):
             return True
         return False
+
     return ready
 
 
@@ -313,14 +340,18 @@ def _logged(log: Path, line: str) -> Callable[[], bool]:
             return line in log.read_text(errors="replace")
         except OSError:
             return False
+
     return ready
 
 
 def _start_lighttpd(server: LabServer) -> float:
     conf = server.root / "lighttpd.conf"
     _write(conf, lighttpd_conf(server))
-    _, seconds = process.start(server.lighttpd, [_tool("lighttpd"), "-D", "-f", str(conf)],
-                               ready=_listening(server.address, server.https_port))
+    _, seconds = process.start(
+        server.lighttpd,
+        [_tool("lighttpd"), "-D", "-f", str(conf)],
+        ready=_listening(server.address, server.https_port),
+    )
     return seconds
 
 
@@ -336,9 +367,11 @@ def _start_snmpd(server: LabServer, lab_dir: Path) -> float:
     # our own, apart from the config (snmpd writes it even under -C).
     env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(persist)}
     _, seconds = process.start(
-        server.snmpd, [_tool("snmpd"), "-f", "-C", "-c", str(conf), "-Lf", str(log), "-I",
-                       "-smux"],
-        env=env, ready=_logged(log, "NET-SNMP version"))
+        server.snmpd,
+        [_tool("snmpd"), "-f", "-C", "-c", str(conf), "-Lf", str(log), "-I", "-smux"],
+        env=env,
+        ready=_logged(log, "NET-SNMP version"),
+    )
     return seconds
 
 
@@ -346,18 +379,22 @@ def start(lab_dir: Path, servers: tuple[LabServer, ...], *, step: Step) -> list[
     """Start every endpoint that should run and does not; return the seconds each took
     to be ready (a page: HTTPS accepts connections; an agent: snmpd has opened its
     socket, which it logs)."""
-    todo = [(server, kind) for server in servers for kind, daemon in server.daemons()
-            if process.running_pid(daemon) is None]
+    todo = [
+        (server, kind)
+        for server in servers
+        for kind, daemon in server.daemons()
+        if process.running_pid(daemon) is None
+    ]
     if not todo:
         return []
     pages = sum(1 for _, kind in todo if kind == "http")
-    step(f"starting {pages} license pages (lighttpd) and {len(todo) - pages} SNMP agents "
-         "(snmpd)")
+    step(f"starting {pages} license pages (lighttpd) and {len(todo) - pages} SNMP agents (snmpd)")
     took = []
     try:
         for server, kind in todo:
-            took.append(_start_lighttpd(server) if kind == "http"
-                        else _start_snmpd(server, lab_dir))
+            took.append(
+                _start_lighttpd(server) if kind == "http" else _start_snmpd(server, lab_dir)
+            )
     except BaseException:
         stop_all(lab_dir)
         raise
@@ -375,9 +412,11 @@ def stop_all(lab_dir: Path, servers: tuple[LabServer, ...] = ()) -> list[str]:
     others = sorted(d for d in root.iterdir() if d not in known) if root.is_dir() else []
     for server_dir in [d for d in known if d.is_dir()] + others:
         server = LabServer(name=_name_of(server_dir), address="", dir=str(server_dir))
-        what = [label for label, daemon in (("web server", server.lighttpd),
-                                            ("SNMP agent", server.snmpd))
-                if process.stop(daemon) is not None]
+        what = [
+            label
+            for label, daemon in (("web server", server.lighttpd), ("SNMP agent", server.snmpd))
+            if process.stop(daemon) is not None
+        ]
         if what:
             stopped.append(f"{server.name} ({', '.join(what)})")
     return stopped
@@ -395,12 +434,19 @@ def _name_of(server_dir: Path) -> str:
 
 def status(server: LabServer) -> dict[str, Any]:
     """What runs for one server (JSON contract in docs/lab.md)."""
-    doc: dict[str, Any] = {"name": server.name, "address": server.address,
-                           "url": server.url, "plain_url": server.plain_url,
-                           "snmp_host": server.address, "snmp_port": server.snmp_port}
+    doc: dict[str, Any] = {
+        "name": server.name,
+        "address": server.address,
+        "url": server.url,
+        "plain_url": server.plain_url,
+        "snmp_host": server.address,
+        "snmp_port": server.snmp_port,
+    }
     running = True
-    for kind, mode, daemon in (("http", server.http, server.lighttpd),
-                               ("snmp", server.snmp, server.snmpd)):
+    for kind, mode, daemon in (
+        ("http", server.http, server.lighttpd),
+        ("snmp", server.snmp, server.snmpd),
+    ):
         pid = None if mode == "down" else process.running_pid(daemon)
         doc[kind] = mode
         doc[f"{kind}_pid"] = pid
@@ -416,10 +462,14 @@ def config_section(servers: tuple[LabServer, ...]) -> dict[str, Any]:
     return {
         server.name: {
             "http": {"url": server.url, "ca_file": "tls/ca.pem"},
-            "snmp": {"host": server.address, "port": server.snmp_port, "version": "3",
-                     "user": V3_USER,
-                     "auth": {"protocol": "SHA", "password": {"file": AUTH_FILE}},
-                     "priv": {"protocol": "AES", "password": {"file": PRIV_FILE}}},
+            "snmp": {
+                "host": server.address,
+                "port": server.snmp_port,
+                "version": "3",
+                "user": V3_USER,
+                "auth": {"protocol": "SHA", "password": {"file": AUTH_FILE}},
+                "priv": {"protocol": "AES", "password": {"file": PRIV_FILE}},
+            },
         }
         for server in servers
     }

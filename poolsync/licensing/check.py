@@ -53,8 +53,13 @@ __all__ = [
 Verdict = Literal["licensed", "demo", "default", "expired", "hostid-mismatch", "invalid"]
 #: In precedence order: the first that applies is the verdict.
 VERDICTS: Final[tuple[Verdict, ...]] = (
-    "invalid", "hostid-mismatch", "expired", "default", "demo", "licensed",
-)  # fmt: skip
+    "invalid",
+    "hostid-mismatch",
+    "expired",
+    "default",
+    "demo",
+    "licensed",
+)
 #: The verdicts of a server that runs on what it should (exit 0).
 HEALTHY: Final[frozenset[Verdict]] = frozenset({"licensed", "demo"})
 
@@ -117,8 +122,9 @@ class LicenseCheck:
         More than one means no single server has all the files; ``license show``
         says so, since it combines them without checking host IDs.
         """
-        return tuple(dict.fromkeys(f.hostid for f in self.files
-                                   if f.hostid is not None and f.hostid != ANY))
+        return tuple(
+            dict.fromkeys(f.hostid for f in self.files if f.hostid is not None and f.hostid != ANY)
+        )
 
 
 def _first_line(file: LicenseFile) -> int | None:
@@ -131,11 +137,17 @@ def _mismatch(file: LicenseFile, macs: tuple[str, ...] | None) -> Problem | None
     listed = ", ".join(macs) if macs else "none given"
     # The NIC-team hint only where the server has several MACs (a team's members and
     # its virtual MAC); for one MAC the file is simply another machine's.
-    hint = ("a NIC team is licensed on its virtual MAC" if len(macs) > 1 else
-            "the file was issued for another machine: rehost the license to this MAC")
-    return Problem(_first_line(file), HOSTID_MISMATCH,
-                   f"bound to {file.hostid}, which is none of the server's MACs ({listed}): "
-                   f"the file contributes nothing ({hint})")
+    hint = (
+        "a NIC team is licensed on its virtual MAC"
+        if len(macs) > 1
+        else "the file was issued for another machine: rehost the license to this MAC"
+    )
+    return Problem(
+        _first_line(file),
+        HOSTID_MISMATCH,
+        f"bound to {file.hostid}, which is none of the server's MACs ({listed}): "
+        f"the file contributes nothing ({hint})",
+    )
 
 
 def _expiry_problems(file: LicenseFile, at: date) -> list[Problem]:
@@ -146,11 +158,24 @@ def _expiry_problems(file: LicenseFile, at: date) -> list[Problem]:
         last = max(f.expiry for f in lapsed if f.expiry is not None)
         line = max(lapsed, key=lambda f: (f.expiry, -f.line)).line
         since = format_date(last + timedelta(days=1))
-        return [Problem(line, EXPIRED, f"the file expired on {format_date(last)}: it "
-                        f"contributes nothing since {since}")]
-    return [Problem(f.line, EXPIRED, f"{f.name} expired on {format_date(f.expiry)}: this "
-                    "line contributes nothing, the rest of the file still counts", "warning")
-            for f in lapsed if f.expiry is not None]
+        return [
+            Problem(
+                line,
+                EXPIRED,
+                f"the file expired on {format_date(last)}: it contributes nothing since {since}",
+            )
+        ]
+    return [
+        Problem(
+            f.line,
+            EXPIRED,
+            f"{f.name} expired on {format_date(f.expiry)}: this "
+            "line contributes nothing, the rest of the file still counts",
+            "warning",
+        )
+        for f in lapsed
+        if f.expiry is not None
+    ]
 
 
 def _demo_term(file: LicenseFile) -> Problem | None:
@@ -158,24 +183,39 @@ def _demo_term(file: LicenseFile) -> Problem | None:
     from a line's START= or else its ISSUED= date (a line with neither is not judged)."""
     for line in file.features:
         if line.expiry is None:
-            return Problem(line.line, DEMO_INVALID, f"a demo file (HOSTID=ANY) that never "
-                           f"expires: Cisco's demo files run {DEMO_DAYS} days at most (60 or "
-                           "90); this is not one, and it counts for nothing")
+            return Problem(
+                line.line,
+                DEMO_INVALID,
+                f"a demo file (HOSTID=ANY) that never "
+                f"expires: Cisco's demo files run {DEMO_DAYS} days at most (60 or "
+                "90); this is not one, and it counts for nothing",
+            )
         since = line.start or line.issued
         if since is not None and (days := (line.expiry - since).days + 1) > DEMO_DAYS:
-            return Problem(line.line, DEMO_INVALID, f"a demo file (HOSTID=ANY) that runs "
-                           f"{days} days, {format_date(since)} through "
-                           f"{format_date(line.expiry)}: Cisco's demo files run {DEMO_DAYS} "
-                           "days at most (60 or 90); it counts for nothing")
+            return Problem(
+                line.line,
+                DEMO_INVALID,
+                f"a demo file (HOSTID=ANY) that runs "
+                f"{days} days, {format_date(since)} through "
+                f"{format_date(line.expiry)}: Cisco's demo files run {DEMO_DAYS} "
+                "days at most (60 or 90); it counts for nothing",
+            )
     return None
 
 
 def _several_demos(files: Sequence[LicenseFile]) -> dict[str, Problem]:
     demos = [f for f in files if f.is_demo]
-    return {f.path: Problem(_first_line(f), DEMO_INVALID, f"a second demo file (the first "
-                            f"is {demos[0].path}): Cisco registers one demo license per MAC "
-                            "address; both count here", "warning")
-            for f in demos[1:]}
+    return {
+        f.path: Problem(
+            _first_line(f),
+            DEMO_INVALID,
+            f"a second demo file (the first "
+            f"is {demos[0].path}): Cisco registers one demo license per MAC "
+            "address; both count here",
+            "warning",
+        )
+        for f in demos[1:]
+    }
 
 
 def _several_macs(report: FileReport, matched_all: tuple[str, ...]) -> FileReport:
@@ -184,10 +224,15 @@ def _several_macs(report: FileReport, matched_all: tuple[str, ...]) -> FileRepor
     if report.matched is None or report.matched == matched_all[0]:
         return report
     others = ", ".join(m for m in matched_all if m != report.matched)
-    problem = Problem(None, HOSTID_SEVERAL, f"bound to {report.matched}, while other files "
-                      f"are bound to {others}: a server's license files are bound to one MAC; "
-                      "a NIC team is licensed on its virtual MAC only, so files for a "
-                      "physical MAC stop counting when the team fails over", "warning")
+    problem = Problem(
+        None,
+        HOSTID_SEVERAL,
+        f"bound to {report.matched}, while other files "
+        f"are bound to {others}: a server's license files are bound to one MAC; "
+        "a NIC team is licensed on its virtual MAC only, so files for a "
+        "physical MAC stop counting when the team fails over",
+        "warning",
+    )
     return replace(report, problems=(problem, *report.problems))
 
 
@@ -197,12 +242,16 @@ def _duplicate_files(files: Sequence[LicenseFile]) -> dict[str, Problem]:
     for file in files:
         if not file.ok or not file.features:
             continue
-        key = (file.hostid, *((f.kind, f.name, f.count, f.expiry, f.start)
-                              for f in file.features))
+        key = (file.hostid, *((f.kind, f.name, f.count, f.expiry, f.start) for f in file.features))
         if key in seen:
-            found[file.path] = Problem(None, DUPLICATE_FILE, f"the same license lines as "
-                                       f"{seen[key]}: its INCREMENTs count twice; a copy of a "
-                                       "license file grants nothing more", "warning")
+            found[file.path] = Problem(
+                None,
+                DUPLICATE_FILE,
+                f"the same license lines as "
+                f"{seen[key]}: its INCREMENTs count twice; a copy of a "
+                "license file grants nothing more",
+                "warning",
+            )
         else:
             seen[key] = file.path
     return found
@@ -217,16 +266,19 @@ def _verdict(reports: Sequence[FileReport], effective: Effective) -> Verdict:
     lapsed = any(p.code == EXPIRED for r in reports for p in r.problems)
     if effective.default:
         return "expired" if lapsed else "default"
-    if any(not r.demo and any(p.code == EXPIRED and p.severity == "error"
-                              for p in r.problems) for r in reports):
+    if any(
+        not r.demo and any(p.code == EXPIRED and p.severity == "error" for p in r.problems)
+        for r in reports
+    ):
         return "expired"
     if all(r.demo for r in reports if r.contributes):
         return "demo"
     return "licensed"
 
 
-def check_licenses(files: Sequence[LicenseFile], *, at: date,
-                   macs: Sequence[str] | None) -> LicenseCheck:
+def check_licenses(
+    files: Sequence[LicenseFile], *, at: date, macs: Sequence[str] | None
+) -> LicenseCheck:
     """Check *files* (parsed, in install order) for a server with *macs* on day *at*.
 
     *macs* None skips the host-ID check (every well-formed file applies), which is
@@ -240,8 +292,7 @@ def check_licenses(files: Sequence[LicenseFile], *, at: date,
     checked = None if macs is None else tuple(dict.fromkeys(normalize_mac(m) for m in macs))
     mismatches = {f.path: _mismatch(f, checked) for f in files}
     terms = {f.path: _demo_term(f) if f.ok and f.is_demo else None for f in files}
-    applying = [f for f in files
-                if f.ok and mismatches[f.path] is None and terms[f.path] is None]
+    applying = [f for f in files if f.ok and mismatches[f.path] is None and terms[f.path] is None]
     effective = effective_at(applying, at)
     duplicates = duplicate_features(applying)
     copies = _duplicate_files(applying)
@@ -263,17 +314,19 @@ def check_licenses(files: Sequence[LicenseFile], *, at: date,
                 problems.append(demos[file.path])
             problems += _expiry_problems(file, at)
         matched = file.hostid if checked and file.hostid in checked else None
-        reports.append(FileReport(
-            path=file.path,
-            valid=not any(p.severity == "error" for p in problems),
-            problems=tuple(sorted(problems, key=lambda p: (p.line or 0))),
-            expires=file.expires,
-            hostid=file.hostid,
-            matched=matched,
-            demo=file.is_demo,
-            contributes=file.path in effective.contributing,
-            features=len(file.features),
-        ))
+        reports.append(
+            FileReport(
+                path=file.path,
+                valid=not any(p.severity == "error" for p in problems),
+                problems=tuple(sorted(problems, key=lambda p: p.line or 0)),
+                expires=file.expires,
+                hostid=file.hostid,
+                matched=matched,
+                demo=file.is_demo,
+                contributes=file.path in effective.contributing,
+                features=len(file.features),
+            )
+        )
     matched_any = {r.matched for r in reports if r.matched is not None}
     matched_all = tuple(m for m in checked or () if m in matched_any)
     if len(matched_all) > 1:

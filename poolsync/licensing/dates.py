@@ -16,8 +16,20 @@ from typing import Final
 
 __all__ = ["format_date", "parse_date", "parse_expiry"]
 
-_MONTHS: Final = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                  "nov", "dec")
+_MONTHS: Final = (
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+)
 _DATE: Final = re.compile(r"([0-9]{1,2})-([A-Za-z]{3})-([0-9]{1,4})")
 _PERMANENT_YEARS: Final = frozenset({"0", "00", "0000"})
 
@@ -30,23 +42,28 @@ def parse_date(text: str) -> date:
     """``15-mar-2027`` -> date(2027, 3, 15); ValueError says what is wrong."""
     match = _DATE.fullmatch(text)
     if match is None:
-        raise ValueError(f"{_shown(text)} is not a date (expected day-month-year, "
-                         "e.g. 15-mar-2027)")
+        raise ValueError(
+            f"{_shown(text)} is not a date (expected day-month-year, e.g. 15-mar-2027)"
+        )
     day_text, month_text, year_text = match.groups()
     month_key = month_text.lower()
     if month_key not in _MONTHS:
-        raise ValueError(f"{_shown(text)}: {month_text!r} is not a month (expected jan, feb, "
-                         "... dec)")
+        raise ValueError(
+            f"{_shown(text)}: {month_text!r} is not a month (expected jan, feb, ... dec)"
+        )
     if len(year_text) != 4:
         raise ValueError(f"{_shown(text)}: write the year with four digits")
     year, month, day = int(year_text), _MONTHS.index(month_key) + 1, int(day_text)
     if year < 1970:
-        raise ValueError(f"{_shown(text)}: the year {year} is before FLEXlm's time "
-                         "(1970); for a permanent line write permanent")
+        raise ValueError(
+            f"{_shown(text)}: the year {year} is before FLEXlm's time "
+            "(1970); for a permanent line write permanent"
+        )
     days = calendar.monthrange(year, month)[1]
     if not 1 <= day <= days:
-        raise ValueError(f"{_shown(text)} is not a date: {calendar.month_name[month]} "
-                         f"{year} has {days} days")
+        raise ValueError(
+            f"{_shown(text)} is not a date: {calendar.month_name[month]} {year} has {days} days"
+        )
     return date(year, month, day)
 
 
@@ -56,8 +73,9 @@ def parse_expiry(text: str) -> date | None:
         return None
     match = _DATE.fullmatch(text)
     if match is None:
-        raise ValueError(f"{_shown(text)} is neither permanent nor a date (expected e.g. "
-                         "15-mar-2027)")
+        raise ValueError(
+            f"{_shown(text)} is neither permanent nor a date (expected e.g. 15-mar-2027)"
+        )
     if match.group(3) in _PERMANENT_YEARS:
         if match.group(1) in ("1", "01") and match.group(2).lower() == "jan":
             return None

@@ -102,8 +102,13 @@ def effective_at(files: Sequence[LicenseFile], at: date) -> Effective:
             else:
                 increments.setdefault(line.name, []).append(source)
     if not contributing:
-        return Effective(at=at, values=params.DEFAULT_LICENSE, default=True,
-                         sources=MappingProxyType({}), contributing=())
+        return Effective(
+            at=at,
+            values=params.DEFAULT_LICENSE,
+            default=True,
+            sources=MappingProxyType({}),
+            contributing=(),
+        )
     values: dict[str, int] = {}
     sources: dict[str, tuple[Source, ...]] = {}
     for name in params.PARAMETERS:
@@ -115,8 +120,13 @@ def effective_at(files: Sequence[LicenseFile], at: date) -> Effective:
         values[name] = min(total, 1) if params.is_flag(name) else total
         if chosen:
             sources[name] = chosen
-    return Effective(at=at, values=MappingProxyType(values), default=False,
-                     sources=MappingProxyType(sources), contributing=tuple(contributing))
+    return Effective(
+        at=at,
+        values=MappingProxyType(values),
+        default=False,
+        sources=MappingProxyType(sources),
+        contributing=tuple(contributing),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,8 +251,11 @@ def timeline(files: Sequence[LicenseFile]) -> tuple[TimelineEntry, ...]:
             if before[name] != after[name]
         )
         if changes:
-            entries.append(TimelineEntry(day, changes, tuple(candidates[day]),
-                                         default_before, sweep.active == 0))
+            entries.append(
+                TimelineEntry(
+                    day, changes, tuple(candidates[day]), default_before, sweep.active == 0
+                )
+            )
         before = after
     return tuple(entries)
 
@@ -260,10 +273,18 @@ def duplicate_features(files: Sequence[LicenseFile]) -> dict[str, list[Problem]]
                 first[line.name] = (file.path, line.line)
                 continue
             where_path, where_line = first[line.name]
-            where = (f"line {where_line}" if where_path == file.path
-                     else f"{where_path} line {where_line}")
-            found.setdefault(file.path, []).append(Problem(
-                line.line, DUPLICATE_FEATURE,
-                f"a second FEATURE line for {line.name} (the first is {where}): while both "
-                "count, the first one wins and this one is ignored", "warning"))
+            where = (
+                f"line {where_line}"
+                if where_path == file.path
+                else f"{where_path} line {where_line}"
+            )
+            found.setdefault(file.path, []).append(
+                Problem(
+                    line.line,
+                    DUPLICATE_FEATURE,
+                    f"a second FEATURE line for {line.name} (the first is {where}): while both "
+                    "count, the first one wins and this one is ignored",
+                    "warning",
+                )
+            )
     return found

@@ -27,8 +27,7 @@ from poolsync.licensing.flexlm import MAX_FILE_BYTES, LicenseFile, parse_license
 
 __all__ = ["EffectiveXml", "looks_like_xml", "read_license_file"]
 
-_BOMS: Final = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
-                (b"\xfe\xff", "utf-16-be"))
+_BOMS: Final = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def looks_like_xml(data: bytes) -> bool:
     encoding = "utf-8"
     for bom, name in _BOMS:
         if head.startswith(bom):
-            head, encoding = head[len(bom):], name
+            head, encoding = head[len(bom) :], name
             break
     text = head.decode(encoding, "ignore")
     return text.lstrip(" \t\r\n").startswith("<")
@@ -67,8 +66,9 @@ def read_license_file(path: Path) -> LicenseFile | EffectiveXml:
         if stat.S_ISDIR(mode):
             raise LicenseFileError(f"{shown}: is a directory, not a license file")
         if not stat.S_ISREG(mode):
-            raise LicenseFileError(f"{shown}: not a regular file (a FIFO or device cannot "
-                                   "hold a license file)")
+            raise LicenseFileError(
+                f"{shown}: not a regular file (a FIFO or device cannot hold a license file)"
+            )
         with os.fdopen(fd, "rb") as fh:
             fd = -1  # closed with fh
             # One byte over the limit is enough to know; never read a huge file whole.
@@ -79,12 +79,14 @@ def read_license_file(path: Path) -> LicenseFile | EffectiveXml:
         if fd >= 0:
             os.close(fd)
     if len(data) > MAX_FILE_BYTES:
-        raise LicenseFileError(f"{shown}: over the {MAX_FILE_BYTES}-byte limit for a license "
-                               "file; this is not one")
+        raise LicenseFileError(
+            f"{shown}: over the {MAX_FILE_BYTES}-byte limit for a license file; this is not one"
+        )
     if looks_like_xml(data):
         try:
             return EffectiveXml(path=shown, data=parse_attachment(data))
         except AttachmentError as exc:
-            raise LicenseFileError(f"{shown}: not a readable effective-license XML "
-                                   f"(AvXmlLicData): {exc}") from None
+            raise LicenseFileError(
+                f"{shown}: not a readable effective-license XML (AvXmlLicData): {exc}"
+            ) from None
     return parse_license_file(data, path=shown)

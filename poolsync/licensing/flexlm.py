@@ -72,12 +72,32 @@ _COUNT: Final = re.compile(r"[0-9]{1,12}")
 _LICENSE_KEY: Final = re.compile(r"[0-9A-Fa-f]{12,64}")
 _KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 #: FLEXlm keys poolsync reads past without using them (signatures, notices, options).
-_IGNORED_KEYS: Final = frozenset({
-    "SIGN", "SIGN2", "CK", "NOTICE", "ISSUER", "SN", "VENDOR_STRING", "DUP_GROUP",
-    "OVERDRAFT", "SUPERSEDE", "USER_BASED", "HOST_BASED", "PLATFORMS", "BORROW", "TS_OK",
-    "VENDOR_INFO", "DIST_INFO", "USER_INFO", "ASSET_INFO", "MINIMUM", "SUITE_DUP_GROUP",
-    "ISV_INFO",
-})  # fmt: skip
+_IGNORED_KEYS: Final = frozenset(
+    {
+        "SIGN",
+        "SIGN2",
+        "CK",
+        "NOTICE",
+        "ISSUER",
+        "SN",
+        "VENDOR_STRING",
+        "DUP_GROUP",
+        "OVERDRAFT",
+        "SUPERSEDE",
+        "USER_BASED",
+        "HOST_BASED",
+        "PLATFORMS",
+        "BORROW",
+        "TS_OK",
+        "VENDOR_INFO",
+        "DIST_INFO",
+        "USER_INFO",
+        "ASSET_INFO",
+        "MINIMUM",
+        "SUITE_DUP_GROUP",
+        "ISV_INFO",
+    }
+)
 _UTF16_BOMS: Final = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
 
@@ -196,8 +216,7 @@ class _Collector:
         self.warnings = 0
         self.dropped: dict[str, int] = {}
 
-    def add(self, line: int | None, code: str, message: str,
-            severity: Severity = "error") -> None:
+    def add(self, line: int | None, code: str, message: str, severity: Severity = "error") -> None:
         if severity == "warning":
             self.warnings += 1
             if self.warnings > MAX_WARNINGS:
@@ -206,9 +225,14 @@ class _Collector:
                 self.problems.append(Problem(line, code, message, severity))
             return
         if self.errors >= MAX_PROBLEMS:
-            self.problems.append(Problem(
-                None, SYNTAX, f"more than {MAX_PROBLEMS} errors: stopped reading; "
-                "this does not look like a license file"))
+            self.problems.append(
+                Problem(
+                    None,
+                    SYNTAX,
+                    f"more than {MAX_PROBLEMS} errors: stopped reading; "
+                    "this does not look like a license file",
+                )
+            )
             raise _TooMany
         self.errors += 1
         self.problems.append(Problem(line, code, message, severity))
@@ -218,9 +242,15 @@ class _Collector:
         if self.dropped:
             code = next(iter(self.dropped))
             total = sum(self.dropped.values())
-            self.problems.append(Problem(
-                None, code, f"{total:,} more warnings not listed (only the first "
-                f"{MAX_WARNINGS} are); the lines they are on still count", "warning"))
+            self.problems.append(
+                Problem(
+                    None,
+                    code,
+                    f"{total:,} more warnings not listed (only the first "
+                    f"{MAX_WARNINGS} are); the lines they are on still count",
+                    "warning",
+                )
+            )
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -231,9 +261,13 @@ def _decode(raw: bytes, number: int, out: _Collector) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        out.add(number, SYNTAX, f"column {exc.start + 1}: byte "
-                f"0x{raw[exc.start]:02X} is not UTF-8 text (a license file is plain ASCII; "
-                "was it saved in another encoding?)")
+        out.add(
+            number,
+            SYNTAX,
+            f"column {exc.start + 1}: byte "
+            f"0x{raw[exc.start]:02X} is not UTF-8 text (a license file is plain ASCII; "
+            "was it saved in another encoding?)",
+        )
         return None
 
 
@@ -247,8 +281,12 @@ def _logical_lines(data: bytes, out: _Collector) -> list[_Logical]:
         if current is None:
             current = _Logical(line=number)
         if len(raw) > MAX_LINE_BYTES:
-            out.add(number, SYNTAX, f"the line is {len(raw)} bytes long, over the "
-                    f"{MAX_LINE_BYTES}-byte limit for a license file line")
+            out.add(
+                number,
+                SYNTAX,
+                f"the line is {len(raw)} bytes long, over the "
+                f"{MAX_LINE_BYTES}-byte limit for a license file line",
+            )
             current.broken = True
             raw = raw[:MAX_LINE_BYTES]
         decoded = None if current.broken else _decode(raw, number, out)
@@ -263,13 +301,19 @@ def _logical_lines(data: bytes, out: _Collector) -> list[_Logical]:
             current.segments.append((len(current.text), number))
             current.text += stripped + (" " if continued else "")
             if len(current.text) > MAX_LOGICAL_LINE:
-                out.add(current.line, SYNTAX, f"the line is continued over more "
-                        f"than {MAX_LOGICAL_LINE} characters")
+                out.add(
+                    current.line,
+                    SYNTAX,
+                    f"the line is continued over more than {MAX_LOGICAL_LINE} characters",
+                )
                 current.broken = True
         if continued:
             if number == len(physical):
-                out.add(number, SYNTAX, "the line ends with a backslash (continued "
-                        "line) but the file ends there")
+                out.add(
+                    number,
+                    SYNTAX,
+                    "the line ends with a backslash (continued line) but the file ends there",
+                )
                 current.broken = True
             else:
                 continue
@@ -300,8 +344,11 @@ def _tokens(logical: _Logical, out: _Collector) -> list[_Token] | None:
                 quote_at = i if quote_at < 0 else -1
             i += 1
         if quote_at >= 0:
-            out.add(logical.line_at(quote_at), SYNTAX,
-                    f"{logical.column(quote_at)}: unbalanced quote: this \" is never closed")
+            out.add(
+                logical.line_at(quote_at),
+                SYNTAX,
+                f'{logical.column(quote_at)}: unbalanced quote: this " is never closed',
+            )
             return None
         raw = text[start:i]
         eq = raw.find("=")
@@ -309,8 +356,11 @@ def _tokens(logical: _Logical, out: _Collector) -> list[_Token] | None:
         if eq > 0 and (first_quote < 0 or eq < first_quote):
             tokens.append(_Token(raw[eq + 1 :].replace('"', ""), start, raw[:eq].upper()))
         elif eq == 0:
-            out.add(logical.line_at(start), SYNTAX,
-                    f"{logical.column(start)}: {_shown(raw)} has no key before '='")
+            out.add(
+                logical.line_at(start),
+                SYNTAX,
+                f"{logical.column(start)}: {_shown(raw)} has no key before '='",
+            )
             return None
         else:
             tokens.append(_Token(raw.replace('"', ""), start))
@@ -320,9 +370,12 @@ def _tokens(logical: _Logical, out: _Collector) -> list[_Token] | None:
 def _printable(logical: _Logical, out: _Collector) -> bool:
     for offset, char in enumerate(logical.text):
         if char != "\t" and not char.isprintable():
-            out.add(logical.line_at(offset), SYNTAX,
-                    f"{logical.column(offset)}: character U+{ord(char):04X} is not printable "
-                    "text (binary data, or a character pasted from a document?)")
+            out.add(
+                logical.line_at(offset),
+                SYNTAX,
+                f"{logical.column(offset)}: character U+{ord(char):04X} is not printable "
+                "text (binary data, or a character pasted from a document?)",
+            )
             return False
     return True
 
@@ -352,16 +405,19 @@ def _hostid(value: str) -> str:
 
 def _count(text: str, name: str) -> int:
     if text.lower() == "uncounted":
-        raise ValueError("count 'uncounted': poolsync reads the count as the value of "
-                         f"{name}, so it must be a whole number")
+        raise ValueError(
+            "count 'uncounted': poolsync reads the count as the value of "
+            f"{name}, so it must be a whole number"
+        )
     if not _COUNT.fullmatch(text):
         raise ValueError(f"count {_shown(text)} is not a whole number")
     value = int(text)
     if params.is_flag(name) and value not in (0, 1):
         raise ValueError(f"{name} is a flag: count must be 1 (licensed) or 0, not {value}")
     if value > params.MAX_COUNT:
-        raise ValueError(f"count {value} is over {params.MAX_COUNT:,}, more than any Unity "
-                         "server has")
+        raise ValueError(
+            f"count {value} is over {params.MAX_COUNT:,}, more than any Unity server has"
+        )
     return value
 
 
@@ -370,14 +426,16 @@ class _FileState:
     server_hostid: str | None = None
     server_line: int | None = None
     #: (line, kind, name, vendor, version, expiry, count, hostid or None, start, issued)
-    features: list[tuple[int, Kind, str, str, str, date | None, int, str | None,
-                         date | None, date | None]] = field(default_factory=list)
+    features: list[
+        tuple[int, Kind, str, str, str, date | None, int, str | None, date | None, date | None]
+    ] = field(default_factory=list)
 
 
 def _fail(logical: _Logical, token: _Token, message: str) -> _LineError:
     """A syntax error at ``token``: its physical line, and its column in the message."""
-    return _LineError(logical.line_at(token.offset),
-                      SYNTAX, f"{logical.column(token.offset)}: {message}")
+    return _LineError(
+        logical.line_at(token.offset), SYNTAX, f"{logical.column(token.offset)}: {message}"
+    )
 
 
 def _words(logical: _Logical, tokens: list[_Token]) -> tuple[list[_Token], dict[str, _Token]]:
@@ -388,8 +446,9 @@ def _words(logical: _Logical, tokens: list[_Token]) -> tuple[list[_Token], dict[
     for token in tokens[1:]:
         if token.key is None:
             if keys:
-                raise _fail(logical, token,
-                            f"unexpected word {_shown(token.text)} after KEY=value pairs")
+                raise _fail(
+                    logical, token, f"unexpected word {_shown(token.text)} after KEY=value pairs"
+                )
             positional.append(token)
             continue
         if not _KEY.fullmatch(token.key):
@@ -402,32 +461,49 @@ def _words(logical: _Logical, tokens: list[_Token]) -> tuple[list[_Token], dict[
     return positional, keys
 
 
-def _fields(logical: _Logical, kind: Kind, positional: list[_Token]
-            ) -> tuple[str, str, str, date | None, int]:
+def _fields(
+    logical: _Logical, kind: Kind, positional: list[_Token]
+) -> tuple[str, str, str, date | None, int]:
     """Name, vendor, version, expiry and count, each checked, from the positional words
     (an old file's hex license key may follow them)."""
     line = logical.line
     if len(positional) < 5:
-        raise _LineError(line, SYNTAX, f"{kind} needs name, vendor, version, expiry and "
-                         f"count; got {len(positional)} of them")
-    if len(positional) > 6 or (len(positional) == 6
-                               and not _LICENSE_KEY.fullmatch(positional[5].text)):
-        raise _fail(logical, positional[5], f"unexpected word {_shown(positional[5].text)}: "
-                    "after the count only KEY=value pairs follow (and, in old files, one hex "
-                    "license key)")
+        raise _LineError(
+            line,
+            SYNTAX,
+            f"{kind} needs name, vendor, version, expiry and count; got {len(positional)} of them",
+        )
+    if len(positional) > 6 or (
+        len(positional) == 6 and not _LICENSE_KEY.fullmatch(positional[5].text)
+    ):
+        raise _fail(
+            logical,
+            positional[5],
+            f"unexpected word {_shown(positional[5].text)}: "
+            "after the count only KEY=value pairs follow (and, in old files, one hex "
+            "license key)",
+        )
     name, vendor, version, expiry_text, count_text = (t.text for t in positional[:5])
     if name not in params.PARAMETERS:
         hint = params.suggest(name) if len(name) <= 64 else None
-        advice = (f"did you mean {hint}? (names are case-sensitive)" if hint
-                  else f"a Unity license file sets one of {', '.join(params.PARAMETERS)}")
-        raise _LineError(line, UNKNOWN_PARAMETER,
-                         f"{_shown(name)} is not a Unity license parameter; {advice}")
+        advice = (
+            f"did you mean {hint}? (names are case-sensitive)"
+            if hint
+            else f"a Unity license file sets one of {', '.join(params.PARAMETERS)}"
+        )
+        raise _LineError(
+            line, UNKNOWN_PARAMETER, f"{_shown(name)} is not a Unity license parameter; {advice}"
+        )
     if not _VENDOR.fullmatch(vendor):
-        raise _fail(logical, positional[1], f"vendor {_shown(vendor)} is not a vendor daemon "
-                    "name (letters, digits, _)")
+        raise _fail(
+            logical,
+            positional[1],
+            f"vendor {_shown(vendor)} is not a vendor daemon name (letters, digits, _)",
+        )
     if not _VERSION.fullmatch(version):
-        raise _fail(logical, positional[2], f"version {_shown(version)} is not a version "
-                    "number such as 4.0")
+        raise _fail(
+            logical, positional[2], f"version {_shown(version)} is not a version number such as 4.0"
+        )
     try:
         expiry = parse_expiry(expiry_text)
     except ValueError as exc:
@@ -439,8 +515,9 @@ def _fields(logical: _Logical, kind: Kind, positional: list[_Token]
     return name, vendor, version, expiry, count
 
 
-def _options(logical: _Logical, keys: dict[str, _Token], out: _Collector
-             ) -> tuple[str | None, date | None, date | None]:
+def _options(
+    logical: _Logical, keys: dict[str, _Token], out: _Collector
+) -> tuple[str | None, date | None, date | None]:
     """HOSTID=, START= and ISSUED= parsed; a key poolsync does not know is a warning."""
     hostid = None
     start = issued = None
@@ -455,40 +532,53 @@ def _options(logical: _Logical, keys: dict[str, _Token], out: _Collector
                 else:
                     issued = day
             elif key not in _IGNORED_KEYS:
-                out.add(logical.line_at(token.offset), UNKNOWN_KEY,
-                        f"{logical.column(token.offset)}: unknown key {key}= ignored", "warning")
+                out.add(
+                    logical.line_at(token.offset),
+                    UNKNOWN_KEY,
+                    f"{logical.column(token.offset)}: unknown key {key}= ignored",
+                    "warning",
+                )
         except ValueError as exc:
             raise _fail(logical, token, f"{key}= {exc}") from None
     return hostid, start, issued
 
 
-def _feature(logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileState,
-             out: _Collector) -> None:
+def _feature(
+    logical: _Logical, kind: Kind, tokens: list[_Token], state: _FileState, out: _Collector
+) -> None:
     positional, keys = _words(logical, tokens)
     name, vendor, version, expiry, count = _fields(logical, kind, positional)
     hostid, start, issued = _options(logical, keys, out)
     if start is not None and expiry is not None and start > expiry:
-        raise _fail(logical, keys["START"],
-                    "START= is after the expiry date: the line would never count")
-    state.features.append((logical.line, kind, name, vendor, version, expiry, count, hostid,
-                           start, issued))
+        raise _fail(
+            logical, keys["START"], "START= is after the expiry date: the line would never count"
+        )
+    state.features.append(
+        (logical.line, kind, name, vendor, version, expiry, count, hostid, start, issued)
+    )
 
 
 def _server(logical: _Logical, tokens: list[_Token], state: _FileState) -> None:
     line = logical.line
     positional = [t for t in tokens[1:] if t.key is None]
     if len(positional) < 2:
-        raise _LineError(line, SYNTAX, "SERVER needs a host name and a host ID "
-                         "(SERVER host 000BCD123456 [port])")
+        raise _LineError(
+            line, SYNTAX, "SERVER needs a host name and a host ID (SERVER host 000BCD123456 [port])"
+        )
     if state.server_line is not None:
-        raise _LineError(line, SYNTAX, f"a second SERVER line (the first is line "
-                         f"{state.server_line}); a Unity license file is bound to one MAC")
+        raise _LineError(
+            line,
+            SYNTAX,
+            f"a second SERVER line (the first is line "
+            f"{state.server_line}); a Unity license file is bound to one MAC",
+        )
     token = positional[1]
     try:
         state.server_hostid = _hostid(token.text)
     except ValueError as exc:
-        raise _LineError(logical.line_at(token.offset), SYNTAX,
-                         f"{logical.column(token.offset)}: host ID {exc}") from None
+        raise _LineError(
+            logical.line_at(token.offset), SYNTAX, f"{logical.column(token.offset)}: host ID {exc}"
+        ) from None
     state.server_line = line
 
 
@@ -512,12 +602,19 @@ def _line(logical: _Logical, state: _FileState, out: _Collector) -> None:
         if len(tokens) > 1:
             raise _LineError(line, SYNTAX, "USE_SERVER takes nothing after it")
     elif keyword in _UNSUPPORTED:
-        raise _LineError(line, SYNTAX, f"{keyword} lines are not part of "
-                         "poolsync's license file model (docs/licenses.md)")
+        raise _LineError(
+            line,
+            SYNTAX,
+            f"{keyword} lines are not part of poolsync's license file model (docs/licenses.md)",
+        )
     else:
         shown = head.text if head.key is None else f"{head.key}={head.text}"
-        raise _LineError(line, SYNTAX, f"{_shown(shown)} does not start a license "
-                         f"file line (expected {', '.join(_KEYWORDS)} or a # comment)")
+        raise _LineError(
+            line,
+            SYNTAX,
+            f"{_shown(shown)} does not start a license "
+            f"file line (expected {', '.join(_KEYWORDS)} or a # comment)",
+        )
 
 
 # -- the file ---------------------------------------------------------------------------
@@ -525,14 +622,22 @@ def _line(logical: _Logical, state: _FileState, out: _Collector) -> None:
 
 def _binary(data: bytes, out: _Collector) -> bool:
     if data.startswith(_UTF16_BOMS):
-        out.add(1, SYNTAX, "the file is UTF-16 text (it starts with a UTF-16 byte-order "
-                "mark); save it as plain ASCII or UTF-8")
+        out.add(
+            1,
+            SYNTAX,
+            "the file is UTF-16 text (it starts with a UTF-16 byte-order "
+            "mark); save it as plain ASCII or UTF-8",
+        )
         return True
     nul = data.find(b"\x00")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
-        out.add(line, SYNTAX, "a NUL byte: this is binary data, not a "
-                "text license file (or UTF-16 without a byte-order mark)")
+        out.add(
+            line,
+            SYNTAX,
+            "a NUL byte: this is binary data, not a "
+            "text license file (or UTF-16 without a byte-order mark)",
+        )
         return True
     return False
 
@@ -546,17 +651,25 @@ def _bind(state: _FileState, out: _Collector) -> tuple[tuple[FeatureLine, ...], 
     for line, kind, name, vendor, version, expiry, count, own, start, issued in state.features:
         hostid = own if own is not None else state.server_hostid
         if hostid is None:
-            out.add(line, HOSTID_MISSING, "no HOSTID= and no SERVER line: the "
-                    "line is bound to no machine")
+            out.add(
+                line,
+                HOSTID_MISSING,
+                "no HOSTID= and no SERVER line: the line is bound to no machine",
+            )
             continue
         if first is None:
             first = (hostid, line)
         elif hostid != first[0]:
-            out.add(line, SYNTAX, f"bound to host ID {hostid}, but line "
-                    f"{first[1]} to {first[0]}: a license file is bound to one MAC address")
+            out.add(
+                line,
+                SYNTAX,
+                f"bound to host ID {hostid}, but line "
+                f"{first[1]} to {first[0]}: a license file is bound to one MAC address",
+            )
             continue
-        features.append(FeatureLine(line, kind, name, vendor, version, expiry, count, hostid,
-                                    start, issued))
+        features.append(
+            FeatureLine(line, kind, name, vendor, version, expiry, count, hostid, start, issued)
+        )
     return tuple(features), None if first is None else first[0]
 
 
@@ -567,8 +680,12 @@ def parse_license_file(data: bytes, *, path: str) -> LicenseFile:
     hostid = None
     try:
         if len(data) > MAX_FILE_BYTES:
-            out.add(None, SYNTAX, f"the file is {len(data)} bytes, over the "
-                    f"{MAX_FILE_BYTES}-byte limit for a license file")
+            out.add(
+                None,
+                SYNTAX,
+                f"the file is {len(data)} bytes, over the "
+                f"{MAX_FILE_BYTES}-byte limit for a license file",
+            )
         elif not _binary(data, out):
             state = _FileState()
             for logical in _logical_lines(data.removeprefix(_UTF8_BOM), out):
@@ -580,10 +697,10 @@ def parse_license_file(data: bytes, *, path: str) -> LicenseFile:
                     out.add(exc.line, exc.code, exc.message)
             features, hostid = _bind(state, out)
             if not features and not out.problems:
-                out.add(None, NO_FEATURES, "no FEATURE or INCREMENT line: the file "
-                        "licenses nothing")
+                out.add(
+                    None, NO_FEATURES, "no FEATURE or INCREMENT line: the file licenses nothing"
+                )
     except _TooMany:
         features, hostid = (), None
     out.finish()
-    return LicenseFile(path=path, features=features, problems=tuple(out.problems),
-                       hostid=hostid)
+    return LicenseFile(path=path, features=features, problems=tuple(out.problems), hostid=hostid)

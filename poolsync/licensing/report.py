@@ -19,8 +19,7 @@ from poolsync.licensing.effective import Effective, TimelineEntry
 from poolsync.licensing.files import EffectiveXml
 from poolsync.licensing.flexlm import Problem
 
-__all__ = ["CHECK_TYPE", "JSON_VERSION", "SHOW_TYPE", "check_json", "show_json",
-           "show_xml_json"]
+__all__ = ["CHECK_TYPE", "JSON_VERSION", "SHOW_TYPE", "check_json", "show_json", "show_xml_json"]
 
 CHECK_TYPE: Final = "license-check"
 SHOW_TYPE: Final = "license-show"
@@ -28,8 +27,11 @@ JSON_VERSION: Final = 1
 
 
 def _meta(kind: str, generated: datetime) -> dict[str, Any]:
-    return {"type": kind, "version": JSON_VERSION,
-            "generated": generated.isoformat(timespec="seconds")}
+    return {
+        "type": kind,
+        "version": JSON_VERSION,
+        "generated": generated.isoformat(timespec="seconds"),
+    }
 
 
 def _day(day: date | None) -> str | None:
@@ -40,13 +42,19 @@ def parameters_json(values: Mapping[str, int]) -> dict[str, int | bool]:
     """Parameters as JSON: flags as booleans, counters as integers; known ones first."""
     known = [n for n in params.PARAMETERS if n in values]
     rest = [n for n in values if n not in params.PARAMETERS]
-    return {n: (values[n] >= 1 if n in params.FLAGS or n in XML_FLAGS else values[n])
-            for n in known + rest}
+    return {
+        n: (values[n] >= 1 if n in params.FLAGS or n in XML_FLAGS else values[n])
+        for n in known + rest
+    }
 
 
 def problem_json(problem: Problem) -> dict[str, Any]:
-    return {"line": problem.line, "code": problem.code, "message": problem.message,
-            "severity": problem.severity}
+    return {
+        "line": problem.line,
+        "code": problem.code,
+        "message": problem.message,
+        "severity": problem.severity,
+    }
 
 
 def _file_json(report: FileReport) -> dict[str, Any]:
@@ -69,8 +77,7 @@ def _timeline_json(entries: tuple[TimelineEntry, ...]) -> list[dict[str, Any]]:
         {
             "date": entry.date.isoformat(),
             "changes": {c.name: {"from": c.before, "to": c.after} for c in entry.changes},
-            "causes": [{"path": c.path, "line": c.line, "event": c.event}
-                       for c in entry.causes],
+            "causes": [{"path": c.path, "line": c.line, "event": c.event} for c in entry.causes],
             "files": list(entry.files),
             "default_license": entry.default_after,
         }
@@ -84,8 +91,9 @@ def _effective_json(effective: Effective) -> dict[str, Any]:
         "default_license": effective.default,
         "max_message_seconds": effective.message_seconds,
         "sources": {
-            name: [{"path": s.path, "line": s.line, "kind": s.kind, "count": s.count}
-                   for s in sources]
+            name: [
+                {"path": s.path, "line": s.line, "kind": s.kind, "count": s.count} for s in sources
+            ]
             for name, sources in effective.sources.items()
         },
     }
@@ -96,8 +104,11 @@ def check_json(result: LicenseCheck, *, generated: datetime) -> dict[str, Any]:
     return {
         "meta": _meta(CHECK_TYPE, generated),
         "at": result.at.isoformat(),
-        "hostid": {"matched": result.matched, "checked": list(result.checked),
-                   "matched_all": list(result.matched_all)},
+        "hostid": {
+            "matched": result.matched,
+            "checked": list(result.checked),
+            "matched_all": list(result.matched_all),
+        },
         "files": [_file_json(f) for f in result.files],
         **_effective_json(result.effective),
         "timeline": _timeline_json(result.timeline),
@@ -127,8 +138,9 @@ def show_xml_json(xml: EffectiveXml, *, at: date, generated: datetime) -> dict[s
     echoes the option.
     """
     licenses = xml.data.licenses
-    message_seconds = (None if licenses.get(params.MAX_MSG_REC_LEN, 0) >= 1
-                       else params.DEFAULT_MESSAGE_SECONDS)
+    message_seconds = (
+        None if licenses.get(params.MAX_MSG_REC_LEN, 0) >= 1 else params.DEFAULT_MESSAGE_SECONDS
+    )
     return {
         "meta": _meta(SHOW_TYPE, generated),
         "at": at.isoformat(),

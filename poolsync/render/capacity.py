@@ -83,15 +83,20 @@ CSV_COLUMNS: Final = (
 
 
 #: A seat class without any snapshot: nothing licensed, nothing used, nothing projected.
-_NOTHING = ClassCapacity(licensed=0, used=0, headroom=0, growth_per_day=0.0,
-                         exhausted_on=None, days_left=None, seats_needed=0)
+_NOTHING = ClassCapacity(
+    licensed=0,
+    used=0,
+    headroom=0,
+    growth_per_day=0.0,
+    exhausted_on=None,
+    days_left=None,
+    seats_needed=0,
+)
 
 
-def _classes_json(classes: Mapping[SeatClass, ClassCapacity], *,
-                  server: bool) -> dict[str, Any]:
+def _classes_json(classes: Mapping[SeatClass, ClassCapacity], *, server: bool) -> dict[str, Any]:
     """Every seat class, in the contract's order (one with no history: zeros)."""
-    return {c.value: _class_json(classes.get(c, _NOTHING), server=server)
-            for c in SEAT_CLASSES}
+    return {c.value: _class_json(classes.get(c, _NOTHING), server=server) for c in SEAT_CLASSES}
 
 
 def _class_json(capacity: ClassCapacity, *, server: bool) -> dict[str, Any]:
@@ -147,8 +152,11 @@ def capacity_json(report: CapacityReport) -> dict[str, Any]:
     not run out within the horizon. Recommendations are most urgent first.
     """
     return {
-        "meta": {"type": JSON_TYPE, "version": JSON_VERSION,
-                 "generated": report.generated.isoformat()},
+        "meta": {
+            "type": JSON_TYPE,
+            "version": JSON_VERSION,
+            "generated": report.generated.isoformat(),
+        },
         "today": report.today.isoformat(),
         "window_days": report.window_days,
         "horizon_days": report.horizon_days,
@@ -162,8 +170,9 @@ def capacity_json(report: CapacityReport) -> dict[str, Any]:
 # --- CSV --------------------------------------------------------------------------
 
 
-def _csv_row(pool: str, server: str, seat_class: SeatClass, capacity: ClassCapacity,
-             scenario: str) -> dict[str, object]:
+def _csv_row(
+    pool: str, server: str, seat_class: SeatClass, capacity: ClassCapacity, scenario: str
+) -> dict[str, object]:
     slope = growth(capacity.growth_per_day)
     return {
         "pool": pool,
@@ -224,11 +233,14 @@ def _md(text: str) -> str:
     return visible("".join(f"\\{ch}" if ch in _MD_SPECIAL else ch for ch in flat))
 
 
-def _md_table(headers: Sequence[str], rows: Iterable[Sequence[str]],
-              right: Sequence[bool]) -> list[str]:
+def _md_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[bool]
+) -> list[str]:
     """A pipe table; cells are escaped here, so pass plain text."""
-    lines = ["| " + " | ".join(_md(h) for h in headers) + " |",
-             "|" + "|".join("---:" if r else ":---" for r in right) + "|"]
+    lines = [
+        "| " + " | ".join(_md(h) for h in headers) + " |",
+        "|" + "|".join("---:" if r else ":---" for r in right) + "|",
+    ]
     lines += ["| " + " | ".join(_md(cell) or " " for cell in row) + " |" for row in rows]
     return lines
 
@@ -242,19 +254,27 @@ def _class_cells(seat_class: SeatClass, capacity: ClassCapacity) -> list[str]:
 
 
 def _server_rows(server: ServerCapacity) -> list[list[str]]:
-    return [[server.name, *_class_cells(c, v), fmt_int(v.to_move)]
-            for c, v in classes_of(server.classes)]
+    return [
+        [server.name, *_class_cells(c, v), fmt_int(v.to_move)]
+        for c, v in classes_of(server.classes)
+    ]
 
 
 def _md_pool(pool: PoolCapacity) -> list[str]:
     count = len(pool.servers)
     lines = ["", f"## Pool {_md(pool.id)} ({count} server{'' if count == 1 else 's'})", ""]
-    lines += _md_table(_POOL_HEADERS, (_class_cells(c, v) for c, v in classes_of(pool.classes)),
-                       [False] + [True] * len(METRICS))
+    lines += _md_table(
+        _POOL_HEADERS,
+        (_class_cells(c, v) for c, v in classes_of(pool.classes)),
+        [False] + [True] * len(METRICS),
+    )
     if pool.servers:
         lines += ["", "### Servers", ""]
-        lines += _md_table(_SERVER_HEADERS, (row for s in pool.servers for row in _server_rows(s)),
-                           [False, False] + [True] * (len(METRICS) + 1))
+        lines += _md_table(
+            _SERVER_HEADERS,
+            (row for s in pool.servers for row in _server_rows(s)),
+            [False, False] + [True] * (len(METRICS) + 1),
+        )
     limits = [(s.name, limit) for s in pool.servers for limit in s.limits]
     if limits:
         lines += ["", "Per-server limits:", ""]
@@ -265,8 +285,10 @@ def _md_pool(pool: PoolCapacity) -> list[str]:
 def _md_recommendations(recommendations: Sequence[Recommendation]) -> list[str]:
     if not recommendations:
         return ["No recommendations."]
-    return [f"{i}. **{r.urgency.upper()}** {_md(r.text)}"
-            for i, r in enumerate(ranked(recommendations), start=1)]
+    return [
+        f"{i}. **{r.urgency.upper()}** {_md(r.text)}"
+        for i, r in enumerate(ranked(recommendations), start=1)
+    ]
 
 
 def _md_what_if(report: CapacityReport, what_if: WhatIf) -> list[str]:
@@ -277,13 +299,13 @@ def _md_what_if(report: CapacityReport, what_if: WhatIf) -> list[str]:
         lines.append("")
     for pool_id, before, after in pool_pairs(report.pools, what_if.pools):
         lines += [f"### Pool {_md(pool_id)}: before and after", ""]
-        lines += _md_table(COMPARISON_HEADERS, comparison_rows(before, after),
-                           [False] + [True] * 6)
+        lines += _md_table(COMPARISON_HEADERS, comparison_rows(before, after), [False] + [True] * 6)
         changes = change_rows(before, after, to="→")
         if changes:
             lines += ["", "Servers the scenario changes (before → after):", ""]
-            lines += _md_table(CHANGE_HEADERS, changes,
-                               [False, False] + [True] * len(SERVER_METRICS))
+            lines += _md_table(
+                CHANGE_HEADERS, changes, [False, False] + [True] * len(SERVER_METRICS)
+            )
         lines.append("")
     lines += ["Recommendations after the scenario:", ""]
     lines += _md_recommendations(what_if.recommendations)
@@ -293,19 +315,27 @@ def _md_what_if(report: CapacityReport, what_if: WhatIf) -> list[str]:
 def capacity_md(report: CapacityReport) -> str:
     """The report as Markdown to paste into a ticket: recommendations first (ranked),
     then a table per pool and its servers, then the what-if side by side."""
-    lines = [f"# Capacity report, {report.today.isoformat()}", "",
-             f"Growth fitted over the last {report.window_days} days, projected "
-             f"{report.horizon_days} days ahead (to {horizon_end(report)}). Generated "
-             f"{report.generated.isoformat(timespec='seconds')}.", "",
-             "## Recommendations", ""]
+    lines = [
+        f"# Capacity report, {report.today.isoformat()}",
+        "",
+        f"Growth fitted over the last {report.window_days} days, projected "
+        f"{report.horizon_days} days ahead (to {horizon_end(report)}). Generated "
+        f"{report.generated.isoformat(timespec='seconds')}.",
+        "",
+        "## Recommendations",
+        "",
+    ]
     lines += _md_recommendations(report.recommendations)
     for pool in report.pools:
         lines += _md_pool(pool)
     if not report.pools:
         lines += ["", "No pools."]
-    lines += ["", f"Runs out: the first day projected use exceeds the licensed seats; "
-                  f"{NOT_WITHIN} = not within the horizon. Seats to add: to stay compliant "
-                  f"through {horizon_end(report)}."]
+    lines += [
+        "",
+        f"Runs out: the first day projected use exceeds the licensed seats; "
+        f"{NOT_WITHIN} = not within the horizon. Seats to add: to stay compliant "
+        f"through {horizon_end(report)}.",
+    ]
     if report.what_if is not None:
         lines += _md_what_if(report, report.what_if)
     if report.notes:
@@ -317,46 +347,65 @@ def capacity_md(report: CapacityReport) -> str:
 # --- plain text -------------------------------------------------------------------
 
 
-def _grid(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool],
-          indent: str = "  ") -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+def _grid(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], indent: str = "  "
+) -> list[str]:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [cell.rjust(w) if r else cell.ljust(w)
-                 for cell, w, r in zip(cells, widths, right, strict=True)]
+        parts = [
+            cell.rjust(w) if r else cell.ljust(w)
+            for cell, w, r in zip(cells, widths, right, strict=True)
+        ]
         return (indent + "  ".join(parts)).rstrip()
 
     return [line([h.upper() for h in headers]), *(line(r) for r in rows)]
 
 
 def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), width=width, initial_indent=first,
-                         subsequent_indent=rest, break_on_hyphens=False,
-                         break_long_words=False) or [first.rstrip()]
+    return textwrap.wrap(
+        " ".join(text.split()),
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+        break_long_words=False,
+    ) or [first.rstrip()]
 
 
 _URGENCY_W: Final = max(len(u) for u in URGENCIES) + 2
 
 
-def _text_recommendations(recommendations: Sequence[Recommendation], width: int,
-                          indent: str = "  ") -> list[str]:
+def _text_recommendations(
+    recommendations: Sequence[Recommendation], width: int, indent: str = "  "
+) -> list[str]:
     if not recommendations:
         return [f"{indent}none"]
     pad = indent + " " * _URGENCY_W
-    return [line for r in ranked(recommendations)
-            for line in _wrap(r.text, width, f"{indent}{r.urgency.upper():<{_URGENCY_W}}", pad)]
+    return [
+        line
+        for r in ranked(recommendations)
+        for line in _wrap(r.text, width, f"{indent}{r.urgency.upper():<{_URGENCY_W}}", pad)
+    ]
 
 
 def _text_pool(pool: PoolCapacity, width: int) -> list[str]:
     count = len(pool.servers)
     lines = ["", f"Pool {pool.id} ({count} server{'' if count == 1 else 's'})"]
-    lines += _grid(_POOL_HEADERS, [_class_cells(c, v) for c, v in classes_of(pool.classes)],
-                   [False] + [True] * len(METRICS))
+    lines += _grid(
+        _POOL_HEADERS,
+        [_class_cells(c, v) for c, v in classes_of(pool.classes)],
+        [False] + [True] * len(METRICS),
+    )
     if pool.servers:
         lines.append("")
-        lines += _grid(_SERVER_HEADERS, [row for s in pool.servers for row in _server_rows(s)],
-                       [False, False] + [True] * (len(METRICS) + 1))
+        lines += _grid(
+            _SERVER_HEADERS,
+            [row for s in pool.servers for row in _server_rows(s)],
+            [False, False] + [True] * (len(METRICS) + 1),
+        )
     for server in pool.servers:
         for limit in server.limits:
             lines += _wrap(limit, width, f"  limit  {server.name}: ", "         ")
@@ -365,17 +414,25 @@ def _text_pool(pool: PoolCapacity, width: int) -> list[str]:
 
 def _text_what_if(report: CapacityReport, what_if: WhatIf, width: int) -> list[str]:
     lines = ["", f"What if {what_if.scenario}:"]
-    lines += [line for change in what_if.applied
-              for line in _wrap(change, width, "  applied  ", "           ")]
+    lines += [
+        line
+        for change in what_if.applied
+        for line in _wrap(change, width, "  applied  ", "           ")
+    ]
     for pool_id, before, after in pool_pairs(report.pools, what_if.pools):
         lines += ["", f"  Pool {pool_id}, before and after"]
-        lines += _grid(COMPARISON_HEADERS, comparison_rows(before, after),
-                       [False] + [True] * 6, indent="    ")
+        lines += _grid(
+            COMPARISON_HEADERS, comparison_rows(before, after), [False] + [True] * 6, indent="    "
+        )
         changes = change_rows(before, after)
         if changes:
             lines += ["", "    Servers the scenario changes (before -> after):"]
-            lines += _grid(CHANGE_HEADERS, changes,
-                           [False, False] + [True] * len(SERVER_METRICS), indent="    ")
+            lines += _grid(
+                CHANGE_HEADERS,
+                changes,
+                [False, False] + [True] * len(SERVER_METRICS),
+                indent="    ",
+            )
     lines += ["", "  Recommendations after the scenario:"]
     lines += _text_recommendations(what_if.recommendations, width, indent="    ")
     return lines
@@ -386,20 +443,29 @@ def capacity_table(report: CapacityReport, *, width: int = 100) -> str:
     each pool and its servers, then the what-if before and after. Prose is wrapped at
     ``width``; tables are as wide as their cells."""
     width = max(width, 40)
-    lines = [f"Capacity: {report.today.isoformat()}, growth over the last "
-             f"{report.window_days} days, projected {report.horizon_days} days ahead "
-             f"(to {horizon_end(report)})",
-             "",
-             "Recommendations (most urgent first):",
-             *_text_recommendations(report.recommendations, width)]
+    lines = [
+        f"Capacity: {report.today.isoformat()}, growth over the last "
+        f"{report.window_days} days, projected {report.horizon_days} days ahead "
+        f"(to {horizon_end(report)})",
+        "",
+        "Recommendations (most urgent first):",
+        *_text_recommendations(report.recommendations, width),
+    ]
     for pool in report.pools:
         lines += _text_pool(pool, width)
     if not report.pools:
         lines += ["", "No pools."]
-    lines += ["", *_wrap(f"Runs out: the first day projected use exceeds the licensed seats "
-                         f"({NOT_WITHIN}: not within {report.horizon_days} days). Seats to "
-                         f"add: to stay compliant through {horizon_end(report)}.",
-                         width, "", "")]
+    lines += [
+        "",
+        *_wrap(
+            f"Runs out: the first day projected use exceeds the licensed seats "
+            f"({NOT_WITHIN}: not within {report.horizon_days} days). Seats to "
+            f"add: to stay compliant through {horizon_end(report)}.",
+            width,
+            "",
+            "",
+        ),
+    ]
     if report.what_if is not None:
         lines += _text_what_if(report, report.what_if, width)
     if report.notes:

@@ -30,8 +30,7 @@ def ranked(recommendations: Iterable[Recommendation]) -> list[Recommendation]:
     return sorted(recommendations, key=lambda r: URGENCIES.index(r.urgency))
 
 
-def classes_of(classes: Mapping[SeatClass, ClassCapacity]) -> list[tuple[SeatClass,
-                                                                         ClassCapacity]]:
+def classes_of(classes: Mapping[SeatClass, ClassCapacity]) -> list[tuple[SeatClass, ClassCapacity]]:
     """The classes present, in the usual VM, UM, Inbox order."""
     return [(c, classes[c]) for c in SEAT_CLASSES if c in classes]
 
@@ -82,9 +81,9 @@ SERVER_METRICS: Final[tuple[tuple[str, Callable[[ClassCapacity], str]], ...]] = 
 )
 
 
-def pool_pairs(pools: Sequence[PoolCapacity],
-               after: Sequence[PoolCapacity]) -> list[tuple[str, PoolCapacity | None,
-                                                            PoolCapacity | None]]:
+def pool_pairs(
+    pools: Sequence[PoolCapacity], after: Sequence[PoolCapacity]
+) -> list[tuple[str, PoolCapacity | None, PoolCapacity | None]]:
     """Each pool's id with its current and what-if state (None where one side lacks it)."""
     before_by_id = {p.id: p for p in pools}
     after_by_id = {p.id: p for p in after}
@@ -92,13 +91,16 @@ def pool_pairs(pools: Sequence[PoolCapacity],
     return [(i, before_by_id.get(i), after_by_id.get(i)) for i in ids]
 
 
-def before_after(before: ClassCapacity | None, after: ClassCapacity | None,
-                 show: Callable[[ClassCapacity], str]) -> tuple[str, str]:
+def before_after(
+    before: ClassCapacity | None, after: ClassCapacity | None, show: Callable[[ClassCapacity], str]
+) -> tuple[str, str]:
     return (show(before) if before else "", show(after) if after else "")
 
 
-def server_changes(before: PoolCapacity | None, after: PoolCapacity | None,
-                   ) -> list[tuple[str, SeatClass, ClassCapacity | None, ClassCapacity | None]]:
+def server_changes(
+    before: PoolCapacity | None,
+    after: PoolCapacity | None,
+) -> list[tuple[str, SeatClass, ClassCapacity | None, ClassCapacity | None]]:
     """The server classes a scenario changes, added (before None) and removed (after
     None) servers included. Names match case-blind, as Unity server names do."""
     old = {s.name.casefold(): s for s in before.servers} if before else {}
@@ -115,29 +117,42 @@ def server_changes(before: PoolCapacity | None, after: PoolCapacity | None,
     return changes
 
 
-def _shown(capacity: ClassCapacity | None,
-           metrics: Sequence[tuple[str, Callable[[ClassCapacity], str]]]) -> tuple[str, ...]:
+def _shown(
+    capacity: ClassCapacity | None, metrics: Sequence[tuple[str, Callable[[ClassCapacity], str]]]
+) -> tuple[str, ...]:
     return tuple(show(capacity) for _, show in metrics) if capacity else ()
 
 
-COMPARISON_HEADERS: Final = ("", *(f"{LABEL[c]} {side}" for c in SEAT_CLASSES
-                                   for side in ("before", "after")))
+COMPARISON_HEADERS: Final = (
+    "",
+    *(f"{LABEL[c]} {side}" for c in SEAT_CLASSES for side in ("before", "after")),
+)
 CHANGE_HEADERS: Final = ("Server", "Class", *(label for label, _ in SERVER_METRICS))
 
 
-def comparison_rows(before: PoolCapacity | None,
-                    after: PoolCapacity | None) -> list[list[str]]:
+def comparison_rows(before: PoolCapacity | None, after: PoolCapacity | None) -> list[list[str]]:
     """A pool before and after, side by side: a row per metric, a before and an after
     column per class (under :data:`COMPARISON_HEADERS`)."""
-    return [[label, *(cell for c in SEAT_CLASSES
-                      for cell in before_after(before.classes.get(c) if before else None,
-                                               after.classes.get(c) if after else None,
-                                               show))]
-            for label, show in METRICS]
+    return [
+        [
+            label,
+            *(
+                cell
+                for c in SEAT_CLASSES
+                for cell in before_after(
+                    before.classes.get(c) if before else None,
+                    after.classes.get(c) if after else None,
+                    show,
+                )
+            ),
+        ]
+        for label, show in METRICS
+    ]
 
 
-def change_rows(before: PoolCapacity | None, after: PoolCapacity | None, *,
-                to: str = "->") -> list[list[str]]:
+def change_rows(
+    before: PoolCapacity | None, after: PoolCapacity | None, *, to: str = "->"
+) -> list[list[str]]:
     """The servers a scenario changes, ``before -> after`` per cell (under
     :data:`CHANGE_HEADERS`; ``to`` is the arrow). An added or removed server's name says
     so, and its cells hold the one side it has."""
@@ -149,8 +164,9 @@ def change_rows(before: PoolCapacity | None, after: PoolCapacity | None, *,
             assert only is not None  # server_changes never yields a pair of None
             rows.append([label, LABEL[c], *(show(only) for _, show in SERVER_METRICS)])
         else:
-            rows.append([name, LABEL[c], *(arrow(show(b), show(a), to=to)
-                                           for _, show in SERVER_METRICS)])
+            rows.append(
+                [name, LABEL[c], *(arrow(show(b), show(a), to=to) for _, show in SERVER_METRICS)]
+            )
     return rows
 
 

@@ -56,8 +56,10 @@ def _prose(text: str) -> Markup:
     """Escaped text whose ISO dates do not break at their hyphens."""
     parts, last = [], 0
     for day in _ISO_DAY.finditer(text):
-        parts += [escape(text[last:day.start()]),
-                  Markup('<span class="day">{}</span>').format(day.group(0))]
+        parts += [
+            escape(text[last : day.start()]),
+            Markup('<span class="day">{}</span>').format(day.group(0)),
+        ]
         last = day.end()
     parts.append(escape(text[last:]))
     return Markup("").join(parts)
@@ -67,8 +69,12 @@ def _prose(text: str) -> Markup:
 def _template() -> jinja2.Template:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("poolsync.render", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True, keep_trailing_newline=True)
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["prose"] = _prose
     return env.get_template("capacity.html.j2")
 
@@ -128,16 +134,22 @@ class _WhatIf:
 
 def _cells(capacity: ClassCapacity) -> list[_Cell]:
     """The METRICS cells; red where the class runs out, or is over already."""
-    flagged = {"Headroom": capacity.headroom < 0,
-               "Runs out": capacity.exhausted_on is not None,
-               "Days left": capacity.exhausted_on is not None}
+    flagged = {
+        "Headroom": capacity.headroom < 0,
+        "Runs out": capacity.exhausted_on is not None,
+        "Days left": capacity.exhausted_on is not None,
+    }
     return [_Cell(show(capacity), flagged.get(label, False)) for label, show in METRICS]
 
 
 def _server(server: ServerCapacity) -> _Server:
-    return _Server(server.name, [_ClassRow(LABEL[c], _cells(v), fmt_int(v.to_move),
-                                           bool(v.to_move))
-                                 for c, v in classes_of(server.classes)])
+    return _Server(
+        server.name,
+        [
+            _ClassRow(LABEL[c], _cells(v), fmt_int(v.to_move), bool(v.to_move))
+            for c, v in classes_of(server.classes)
+        ],
+    )
 
 
 def _charts(report: CapacityReport, index: int, pool: PoolCapacity) -> list[_Chart]:
@@ -156,11 +168,17 @@ def _charts(report: CapacityReport, index: int, pool: PoolCapacity) -> list[_Cha
         svg = None
         if capacity.history or capacity.projection:
             # Our own SVG: matplotlib escapes the text it writes, class_chart the rest.
-            svg = Markup(class_chart(  # noqa: S704
-                title=f"{LABEL[c]} seats, pool {pool.id}", capacity=capacity,
-                after=after_pool.classes.get(c) if after_pool else None,
-                today=report.today, horizon_end=end, data_class=c.value,
-                ident=f"chart-{index}-{c.value}"))
+            svg = Markup(  # noqa: S704
+                class_chart(
+                    title=f"{LABEL[c]} seats, pool {pool.id}",
+                    capacity=capacity,
+                    after=after_pool.classes.get(c) if after_pool else None,
+                    today=report.today,
+                    horizon_end=end,
+                    data_class=c.value,
+                    ident=f"chart-{index}-{c.value}",
+                )
+            )
         charts.append(_Chart(LABEL[c], svg))
     return charts
 
@@ -171,16 +189,20 @@ def _pool(report: CapacityReport, index: int, pool: PoolCapacity) -> _Pool:
         classes=[_ClassRow(LABEL[c], _cells(v)) for c, v in classes_of(pool.classes)],
         charts=_charts(report, index, pool),
         servers=[_server(s) for s in pool.servers],
-        limits=[(s.name, limit) for s in pool.servers for limit in s.limits])
+        limits=[(s.name, limit) for s in pool.servers for limit in s.limits],
+    )
 
 
 def _what_if(report: CapacityReport, what_if: WhatIf) -> _WhatIf:
     return _WhatIf(
-        scenario=what_if.scenario, applied=what_if.applied,
-        pools=[_Comparison(pool_id, comparison_rows(before, after),
-                           change_rows(before, after, to="→"))
-               for pool_id, before, after in pool_pairs(report.pools, what_if.pools)],
-        recommendations=list(ranked(what_if.recommendations)))
+        scenario=what_if.scenario,
+        applied=what_if.applied,
+        pools=[
+            _Comparison(pool_id, comparison_rows(before, after), change_rows(before, after, to="→"))
+            for pool_id, before, after in pool_pairs(report.pools, what_if.pools)
+        ],
+        recommendations=list(ranked(what_if.recommendations)),
+    )
 
 
 def capacity_html(report: CapacityReport) -> str:
@@ -188,8 +210,10 @@ def capacity_html(report: CapacityReport) -> str:
     classes, charts and servers, then the what-if before and after, then the notes."""
     return _template().render(
         title=f"Capacity report, {report.today.isoformat()}",
-        window_days=report.window_days, horizon_days=report.horizon_days,
-        end=horizon_end(report), not_within=NOT_WITHIN,
+        window_days=report.window_days,
+        horizon_days=report.horizon_days,
+        end=horizon_end(report),
+        not_within=NOT_WITHIN,
         generated=report.generated.isoformat(timespec="seconds"),
         metrics=[label for label, _ in METRICS],
         class_labels=[LABEL[c] for c in SEAT_CLASSES],
@@ -198,4 +222,5 @@ def capacity_html(report: CapacityReport) -> str:
         recommendations=ranked(report.recommendations),
         pools=[_pool(report, i, p) for i, p in enumerate(report.pools)],
         what_if=_what_if(report, report.what_if) if report.what_if is not None else None,
-        notes=report.notes)
+        notes=report.notes,
+    )

@@ -44,8 +44,20 @@ from poolsync.render.capacity_format import fmt_growth, fmt_int
 
 __all__ = ["chartable", "class_chart", "day_label"]
 
-_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                  "Nov", "Dec")
+_MONTHS: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 
 # Blue for what happened and the fit, dark grey for licenses, red for running out,
 # orange for the what-if: they stay apart for the common colour blindnesses too, and
@@ -82,19 +94,35 @@ _SAME: Final = 0.05  # seats: projections closer than this are the same line
 
 _FAMILY: Final = "DejaVu Sans"  # bundled with matplotlib: the same on every machine
 #: No creator, date or format block: nothing that changes between runs, and no URLs.
-_METADATA: Final[dict[str, str | None]] = {"Creator": None, "Date": None, "Format": None,
-                                           "Type": None}
+_METADATA: Final[dict[str, str | None]] = {
+    "Creator": None,
+    "Date": None,
+    "Format": None,
+    "Type": None,
+}
 
 #: matplotlib gives an artist an ``id`` (its ``gid``); these also get a ``class``.
 _CLASSES: Final = {
-    "legend": "legend", "x-axis": "x-axis", "y-axis": "y-axis", "future": "future",
-    "over": "over", "used": "used", "licensed": "licensed",
-    "licensed-after": "licensed after", "projection": "projection",
-    "projection-after": "projection after", "today": "today",
-    "exhaustion": "exhaustion", "exhaustion-after": "exhaustion after",
-    "today-label": "label today", "exhaustion-label": "label exhaustion",
-    "exhaustion-after-label": "label exhaustion after", "crossing": "crossing",
-    "crossing-after": "crossing after", "title": "title", "subtitle": "subtitle",
+    "legend": "legend",
+    "x-axis": "x-axis",
+    "y-axis": "y-axis",
+    "future": "future",
+    "over": "over",
+    "used": "used",
+    "licensed": "licensed",
+    "licensed-after": "licensed after",
+    "projection": "projection",
+    "projection-after": "projection after",
+    "today": "today",
+    "exhaustion": "exhaustion",
+    "exhaustion-after": "exhaustion after",
+    "today-label": "label today",
+    "exhaustion-label": "label exhaustion",
+    "exhaustion-after-label": "label exhaustion after",
+    "crossing": "crossing",
+    "crossing-after": "crossing after",
+    "title": "title",
+    "subtitle": "subtitle",
 }
 
 
@@ -105,14 +133,14 @@ def day_label(day: date) -> str:
 
 @functools.cache
 def _font(size: float, *, bold: bool = False) -> FontProperties:
-    return FontProperties(family=_FAMILY, size=size,
-                          weight="bold" if bold else "normal")
+    return FontProperties(family=_FAMILY, size=size, weight="bold" if bold else "normal")
 
 
 def _text_width(text: str, size: float = _LABEL_FONT, *, bold: bool = False) -> float:
     """The width in points of ``text`` as matplotlib lays it out as paths."""
-    width, _, _ = text_to_path.get_text_width_height_descent(text, _font(size, bold=bold),
-                                                              ismath=False)
+    width, _, _ = text_to_path.get_text_width_height_descent(
+        text, _font(size, bold=bold), ismath=False
+    )
     return float(width)
 
 
@@ -174,15 +202,16 @@ def _lines(capacity: ClassCapacity, after: ClassCapacity | None) -> _Lines:
     # The scenario's lines only where they tell something: on top of the current ones
     # they would only hide them. The two projections may sample different days.
     steps = _licensed_steps(after.projection)
-    leaves = next((i for i, (d, n) in enumerate(steps) if _licensed_at(licensed, d) != n),
-                  None)
+    leaves = next((i for i, (d, n) in enumerate(steps) if _licensed_at(licensed, d) != n), None)
     # From the day before it leaves the current licenses, so the step itself shows.
-    after_licensed = steps[max(leaves - 1, 0):] if leaves is not None else []
-    moved = any(abs(p.used - now) > _SAME for p in after.projection
-                if (now := _used_at(capacity.projection, p.day)) is not None)
+    after_licensed = steps[max(leaves - 1, 0) :] if leaves is not None else []
+    moved = any(
+        abs(p.used - now) > _SAME
+        for p in after.projection
+        if (now := _used_at(capacity.projection, p.day)) is not None
+    )
     after_projection = after.projection if moved else ()
-    return _Lines(capacity.history, capacity.projection, licensed, after_projection,
-                  after_licensed)
+    return _Lines(capacity.history, capacity.projection, licensed, after_projection, after_licensed)
 
 
 # --- marker labels ----------------------------------------------------------------
@@ -207,13 +236,15 @@ class _Placed:
     hi: float
 
 
-def _fits(candidate: _Placed, placed: Sequence[_Placed], left: float, right: float,
-          gap: float) -> bool:
+def _fits(
+    candidate: _Placed, placed: Sequence[_Placed], left: float, right: float, gap: float
+) -> bool:
     if candidate.lo < left or candidate.hi > right:
         return False
     for other in placed:
-        if other.row == candidate.row and not (candidate.hi + gap <= other.lo
-                                               or candidate.lo >= other.hi + gap):
+        if other.row == candidate.row and not (
+            candidate.hi + gap <= other.lo or candidate.lo >= other.hi + gap
+        ):
             return False
         # A marker's line crosses every row between the plot and its own label.
         below, above = (other, candidate) if other.row < candidate.row else (candidate, other)
@@ -222,14 +253,22 @@ def _fits(candidate: _Placed, placed: Sequence[_Placed], left: float, right: flo
     return True
 
 
-def _place_in_order(labels: Sequence[_Label], sides: Sequence[str], left: float,
-                    right: float, gap: float) -> list[_Placed] | None:
+def _place_in_order(
+    labels: Sequence[_Label], sides: Sequence[str], left: float, right: float, gap: float
+) -> list[_Placed] | None:
     placed: list[_Placed] = []
     for label, side in zip(labels, sides, strict=True):
         lo = label.x + 4 if side == "start" else label.x - 4 - label.width
-        spot = next((c for row in range(len(labels))
-                     if _fits(c := _Placed(label, row, side, lo, lo + label.width), placed,
-                              left, right, gap)), None)
+        spot = next(
+            (
+                c
+                for row in range(len(labels))
+                if _fits(
+                    c := _Placed(label, row, side, lo, lo + label.width), placed, left, right, gap
+                )
+            ),
+            None,
+        )
         if spot is None:
             return None
         placed.append(spot)
@@ -263,22 +302,36 @@ def _place(labels: Sequence[_Label], left: float, right: float) -> list[_Placed]
     return out
 
 
-def _markers(ax: Axes, capacity: ClassCapacity, after: ClassCapacity | None,
-             today: date) -> list[_Label]:
-    def label(day: date, text: str, colour: str, gid: str, *,
-              prefer_left: bool = False) -> _Label:
+def _markers(
+    ax: Axes, capacity: ClassCapacity, after: ClassCapacity | None, today: date
+) -> list[_Label]:
+    def label(day: date, text: str, colour: str, gid: str, *, prefer_left: bool = False) -> _Label:
         x = float(ax.transData.transform((date2num(day), 0.0))[0])
         return _Label(x, text, colour, gid, _text_width(text, bold=True), prefer_left)
 
     labels = [label(today, "today", MUTED, "today", prefer_left=True)]
     if capacity.exhausted_on is not None:
-        labels.append(label(capacity.exhausted_on,
-                            f"runs out {day_label(capacity.exhausted_on)}", OUT, "exhaustion"))
-    if after is not None and after.exhausted_on is not None \
-            and after.exhausted_on != capacity.exhausted_on:
-        labels.append(label(after.exhausted_on,
-                            f"after: runs out {day_label(after.exhausted_on)}", AFTER,
-                            "exhaustion-after"))
+        labels.append(
+            label(
+                capacity.exhausted_on,
+                f"runs out {day_label(capacity.exhausted_on)}",
+                OUT,
+                "exhaustion",
+            )
+        )
+    if (
+        after is not None
+        and after.exhausted_on is not None
+        and after.exhausted_on != capacity.exhausted_on
+    ):
+        labels.append(
+            label(
+                after.exhausted_on,
+                f"after: runs out {day_label(after.exhausted_on)}",
+                AFTER,
+                "exhaustion-after",
+            )
+        )
     return labels
 
 
@@ -288,14 +341,31 @@ def _draw_markers(fig: Figure, ax: Axes, placed: Sequence[_Placed]) -> None:
         above = 6 + p.row * _ROW  # the label's baseline, above the plot
         today = p.label.gid == "today"
         x = float(ax.transData.inverted().transform((p.label.x, 0.0))[0])  # in days
-        ax.axvline(x, ymax=1 + (above + 10) / _PLOT_H, color=p.label.colour,
-                   linewidth=1 if today else 1.5, linestyle=(0, (2, 3)) if today else "-",
-                   clip_on=False, zorder=2.5, gid=p.label.gid)
+        ax.axvline(
+            x,
+            ymax=1 + (above + 10) / _PLOT_H,
+            color=p.label.colour,
+            linewidth=1 if today else 1.5,
+            linestyle=(0, (2, 3)) if today else "-",
+            clip_on=False,
+            zorder=2.5,
+            gid=p.label.gid,
+        )
         shift = 4 if p.anchor == "start" else -4
-        ax.text(x, 1, p.label.text, color=p.label.colour, fontsize=_LABEL_FONT,
-                fontweight="bold", ha="left" if p.anchor == "start" else "right",
-                va="baseline", parse_math=False, clip_on=False, gid=f"{p.label.gid}-label",
-                transform=ax.get_xaxis_transform() + _shift(fig, shift, above))
+        ax.text(
+            x,
+            1,
+            p.label.text,
+            color=p.label.colour,
+            fontsize=_LABEL_FONT,
+            fontweight="bold",
+            ha="left" if p.anchor == "start" else "right",
+            va="baseline",
+            parse_math=False,
+            clip_on=False,
+            gid=f"{p.label.gid}-label",
+            transform=ax.get_xaxis_transform() + _shift(fig, shift, above),
+        )
 
 
 # --- the parts of a chart ---------------------------------------------------------
@@ -317,17 +387,22 @@ def _legend_entries(lines: _Lines, marked: bool) -> list[tuple[Line2D, str]]:
         return Line2D([], [], color=colour, **style)
 
     dashed = (0, (3, 2))  # dashes scale with the line width: 6 and 4 points
-    items = [(line(USED, linewidth=1.6, marker="o", markersize=4.5, markeredgewidth=0),
-              "used (observed)"),
-             (line(LICENSED, linewidth=2), "licensed"),
-             (line(USED, linewidth=2, linestyle=dashed), "projected")]
+    items = [
+        (
+            line(USED, linewidth=1.6, marker="o", markersize=4.5, markeredgewidth=0),
+            "used (observed)",
+        ),
+        (line(LICENSED, linewidth=2), "licensed"),
+        (line(USED, linewidth=2, linestyle=dashed), "projected"),
+    ]
     if lines.after_projection:
         items.append((line(AFTER, linewidth=2, linestyle=dashed), "after: projected"))
     if lines.after_licensed:
         items.append((line(AFTER, linewidth=2, linestyle=(0, (1.5, 1.5))), "after: licensed"))
     if marked:
-        items.append((line(OUT, linestyle="none", marker="|", markersize=14,
-                           markeredgewidth=2), "runs out"))
+        items.append(
+            (line(OUT, linestyle="none", marker="|", markersize=14, markeredgewidth=2), "runs out")
+        )
     return items
 
 
@@ -339,13 +414,23 @@ def _legend(fig: Figure, entries: Sequence[tuple[Line2D, str]]) -> tuple[Legend,
         # matplotlib fills a legend column by column: hand it the entries so that
         # its columns read as rows.
         ordered = [e for j in range(columns) for e in entries[j::columns]]
-        legend = fig.legend([h for h, _ in ordered], [t for _, t in ordered],
-                            loc="upper left", bbox_to_anchor=(0, 1),
-                            bbox_transform=_from_top(fig, _EDGE, _LEGEND_TOP),
-                            ncols=columns, frameon=False, fontsize=_LEGEND_FONT,
-                            labelcolor=_INK, borderpad=0, borderaxespad=0,
-                            handlelength=2.2, handletextpad=0.6, columnspacing=1.6,
-                            labelspacing=0.35)
+        legend = fig.legend(
+            [h for h, _ in ordered],
+            [t for _, t in ordered],
+            loc="upper left",
+            bbox_to_anchor=(0, 1),
+            bbox_transform=_from_top(fig, _EDGE, _LEGEND_TOP),
+            ncols=columns,
+            frameon=False,
+            fontsize=_LEGEND_FONT,
+            labelcolor=_INK,
+            borderpad=0,
+            borderaxespad=0,
+            handlelength=2.2,
+            handletextpad=0.6,
+            columnspacing=1.6,
+            labelspacing=0.35,
+        )
         extent = legend.get_window_extent(renderer)
         if extent.width <= _W - _EDGE - _RIGHT or columns == 1:
             legend.set_gid("legend")
@@ -390,60 +475,113 @@ def _days(points: Sequence[Point]) -> list[float]:
     return [float(date2num(p.day)) for p in points]
 
 
-def _draw_data(ax: Axes, lines: _Lines, capacity: ClassCapacity,
-               after: ClassCapacity | None) -> None:
+def _draw_data(
+    ax: Axes, lines: _Lines, capacity: ClassCapacity, after: ClassCapacity | None
+) -> None:
     dashed = (0, (3, 2))
     projection = lines.projection
     if projection:
         used = [p.used for p in projection]
         licensed = [float(p.licensed) for p in projection]
-        ax.fill_between(_days(projection), used, licensed,
-                        where=[u > n for u, n in zip(used, licensed, strict=True)],
-                        interpolate=True, color=OUT, alpha=0.12, linewidth=0, gid="over")
+        ax.fill_between(
+            _days(projection),
+            used,
+            licensed,
+            where=[u > n for u, n in zip(used, licensed, strict=True)],
+            interpolate=True,
+            color=OUT,
+            alpha=0.12,
+            linewidth=0,
+            gid="over",
+        )
     steps = [(float(date2num(d)), n) for d, n in lines.licensed]
     if steps:  # on to the axis' end: a single snapshot's licenses make a line too
         steps.append((max(steps[-1][0], ax.get_xlim()[1]), steps[-1][1]))
-    ax.plot([d for d, _ in steps], [n for _, n in steps], drawstyle="steps-post",
-            color=LICENSED, linewidth=2, gid="licensed")
+    ax.plot(
+        [d for d, _ in steps],
+        [n for _, n in steps],
+        drawstyle="steps-post",
+        color=LICENSED,
+        linewidth=2,
+        gid="licensed",
+    )
     if lines.after_licensed:
-        ax.plot([float(date2num(d)) for d, _ in lines.after_licensed],
-                [n for _, n in lines.after_licensed], drawstyle="steps-post", color=AFTER,
-                linewidth=2, linestyle=(0, (1.5, 1.5)), gid="licensed-after")
+        ax.plot(
+            [float(date2num(d)) for d, _ in lines.after_licensed],
+            [n for _, n in lines.after_licensed],
+            drawstyle="steps-post",
+            color=AFTER,
+            linewidth=2,
+            linestyle=(0, (1.5, 1.5)),
+            gid="licensed-after",
+        )
     if lines.after_projection:
-        ax.plot(_days(lines.after_projection), [p.used for p in lines.after_projection],
-                color=AFTER, linewidth=2, linestyle=dashed, gid="projection-after")
+        ax.plot(
+            _days(lines.after_projection),
+            [p.used for p in lines.after_projection],
+            color=AFTER,
+            linewidth=2,
+            linestyle=dashed,
+            gid="projection-after",
+        )
     if projection:
-        ax.plot(_days(projection), [p.used for p in projection], color=USED, linewidth=2,
-                linestyle=dashed, gid="projection")
+        ax.plot(
+            _days(projection),
+            [p.used for p in projection],
+            color=USED,
+            linewidth=2,
+            linestyle=dashed,
+            gid="projection",
+        )
     history = lines.history
     if history:
         # Dots as big as the snapshots' spacing allows: beads on a line, not a smear.
-        left, right = ax.transData.transform([(date2num(history[0].day), 0),
-                                              (date2num(history[-1].day), 0)])[:, 0]
+        left, right = ax.transData.transform(
+            [(date2num(history[0].day), 0), (date2num(history[-1].day), 0)]
+        )[:, 0]
         spacing = (right - left) / (len(history) - 1) if len(history) > 1 else 5.2
-        ax.plot(_days(history), [p.used for p in history], color=USED, linewidth=1.6,
-                marker="o", markersize=min(5.2, max(2.0, spacing * 1.8)),
-                markeredgewidth=0, solid_joinstyle="round", clip_on=False, gid="used")
+        ax.plot(
+            _days(history),
+            [p.used for p in history],
+            color=USED,
+            linewidth=1.6,
+            marker="o",
+            markersize=min(5.2, max(2.0, spacing * 1.8)),
+            markeredgewidth=0,
+            solid_joinstyle="round",
+            clip_on=False,
+            gid="used",
+        )
     crossings = [(capacity, OUT, "crossing")]
     if after is not None and after.exhausted_on != capacity.exhausted_on:
         crossings.append((after, AFTER, "crossing-after"))
     for marked, colour, gid in crossings:
         where = next((p for p in marked.projection if p.day == marked.exhausted_on), None)
         if where is not None:
-            ax.plot([date2num(where.day)], [where.licensed], linestyle="none", marker="o",
-                    markersize=9, markerfacecolor="#ffffff", markeredgecolor=colour,
-                    markeredgewidth=2, clip_on=False, zorder=4, gid=gid)
+            ax.plot(
+                [date2num(where.day)],
+                [where.licensed],
+                linestyle="none",
+                marker="o",
+                markersize=9,
+                markerfacecolor="#ffffff",
+                markeredgecolor=colour,
+                markeredgewidth=2,
+                clip_on=False,
+                zorder=4,
+                gid=gid,
+            )
 
 
 def chartable(capacity: ClassCapacity) -> bool:
     """False for a class with nothing licensed and nothing used, ever: no chart."""
     points = (*capacity.history, *capacity.projection)
-    return bool(capacity.licensed or capacity.used
-                or any(p.licensed or p.used for p in points))
+    return bool(capacity.licensed or capacity.used or any(p.licensed or p.used for p in points))
 
 
-def _subtitle(capacity: ClassCapacity, after: ClassCapacity | None, lines: _Lines,
-              horizon_end: date) -> str:
+def _subtitle(
+    capacity: ClassCapacity, after: ClassCapacity | None, lines: _Lines, horizon_end: date
+) -> str:
     """One line: today's use, the growth, the day it runs out (and the what-if's)."""
 
     def fate(c: ClassCapacity) -> str:
@@ -452,8 +590,10 @@ def _subtitle(capacity: ClassCapacity, after: ClassCapacity | None, lines: _Line
         return f"runs out {day_label(c.exhausted_on)}"
 
     growth = fmt_growth(capacity.growth_per_day)
-    text = (f"{fmt_int(capacity.used)} of {fmt_int(capacity.licensed)} used, "
-            f"{'no growth' if growth == '0' else growth + ' a day'}, {fate(capacity)}")
+    text = (
+        f"{fmt_int(capacity.used)} of {fmt_int(capacity.licensed)} used, "
+        f"{'no growth' if growth == '0' else growth + ' a day'}, {fate(capacity)}"
+    )
     if after is not None and after.exhausted_on != capacity.exhausted_on:
         text += f" (after: {fate(after)})"
     elif after is not None and not (lines.after_projection or lines.after_licensed):
@@ -464,15 +604,23 @@ def _subtitle(capacity: ClassCapacity, after: ClassCapacity | None, lines: _Line
 # --- the chart --------------------------------------------------------------------
 
 
-def _figure(*, title: str, capacity: ClassCapacity, after: ClassCapacity | None,
-            today: date, horizon_end: date) -> Figure:
+def _figure(
+    *,
+    title: str,
+    capacity: ClassCapacity,
+    after: ClassCapacity | None,
+    today: date,
+    horizon_end: date,
+) -> Figure:
     """The chart as a matplotlib figure (drawn in :func:`class_chart`'s ``rc_context``)."""
     lines = _lines(capacity, after)
     days = [p.day for p in lines.points] or [today]
     start, end = min(days), max(days)
     end = max(end, start + timedelta(days=7))  # days on the axis, never hours
-    seats, top = _seats(max([capacity.licensed, capacity.used,
-                             *(max(p.used, p.licensed) for p in lines.points)]) * 1.08)
+    seats, top = _seats(
+        max([capacity.licensed, capacity.used, *(max(p.used, p.licensed) for p in lines.points)])
+        * 1.08
+    )
     # Room for the widest seat label (the top one's), never less than usual.
     left = max(_LEFT, _EDGE + _text_width(f"{top:,.0f}", _FONT) + 6) + _AXIS_TITLE
 
@@ -483,13 +631,30 @@ def _figure(*, title: str, capacity: ClassCapacity, after: ClassCapacity | None,
     _style_axes(ax, seats, top, start, end)
 
     sub = _subtitle(capacity, after, lines, horizon_end)
-    fig.text(0, 1, _fit(title, _W - 2 * _EDGE, _TITLE_FONT, bold=True),
-             transform=_from_top(fig, _EDGE, 22), fontsize=_TITLE_FONT, fontweight="bold",
-             color=_INK, parse_math=False, gid="title")
-    fig.text(0, 1, _fit(sub, _W - 2 * _EDGE, _SUB_FONT), transform=_from_top(fig, _EDGE, 42),
-             fontsize=_SUB_FONT, color=MUTED, parse_math=False, gid="subtitle")
-    marked = capacity.exhausted_on is not None or (after is not None
-                                                   and after.exhausted_on is not None)
+    fig.text(
+        0,
+        1,
+        _fit(title, _W - 2 * _EDGE, _TITLE_FONT, bold=True),
+        transform=_from_top(fig, _EDGE, 22),
+        fontsize=_TITLE_FONT,
+        fontweight="bold",
+        color=_INK,
+        parse_math=False,
+        gid="title",
+    )
+    fig.text(
+        0,
+        1,
+        _fit(sub, _W - 2 * _EDGE, _SUB_FONT),
+        transform=_from_top(fig, _EDGE, 42),
+        fontsize=_SUB_FONT,
+        color=MUTED,
+        parse_math=False,
+        gid="subtitle",
+    )
+    marked = capacity.exhausted_on is not None or (
+        after is not None and after.exhausted_on is not None
+    )
     _, legend_height = _legend(fig, _legend_entries(lines, marked))
 
     # Not left of the seat labels' column: "today" at the left edge goes to the right.
@@ -498,13 +663,18 @@ def _figure(*, title: str, capacity: ClassCapacity, after: ClassCapacity | None,
     plot_top = _LEGEND_TOP + legend_height + rows * _ROW + 10
     height = plot_top + _PLOT_H + _BOTTOM
     fig.set_size_inches(_W / _DPI, height / _DPI)
-    ax.set_position((left / _W, _BOTTOM / height, (_W - left - _RIGHT) / _W,
-                     _PLOT_H / height))
+    ax.set_position((left / _W, _BOTTOM / height, (_W - left - _RIGHT) / _W, _PLOT_H / height))
 
     # The projected stretch is shaded, so observed and projected read apart at a glance.
     if start <= today < end:
-        ax.axvspan(float(date2num(today)), float(date2num(end)), color=_FUTURE, linewidth=0,
-                   zorder=0, gid="future")
+        ax.axvspan(
+            float(date2num(today)),
+            float(date2num(end)),
+            color=_FUTURE,
+            linewidth=0,
+            zorder=0,
+            gid="future",
+        )
     _draw_markers(fig, ax, placed)
     _draw_data(ax, lines, capacity, after)
     return fig
@@ -531,15 +701,27 @@ def _inline(svg: str, *, ident: str, data_class: str, title: str) -> str:
 
     body = _STYLE.sub("", _ID.sub(tagged, svg), count=1)
     body = _REF.sub(lambda m: f"{m.group(1)}{prefix}-", body)
-    return _ROOT.sub(lambda m: (
-        f'<svg id="{prefix}" class="chart" data-class="{html.escape(data_class)}" '
-        f'role="img" aria-labelledby="{prefix}-t"{m.group(1)}>\n'
-        f'<title id="{prefix}-t">{html.escape(title, quote=False)}</title>'),
-        body, count=1).strip()
+    return _ROOT.sub(
+        lambda m: (
+            f'<svg id="{prefix}" class="chart" data-class="{html.escape(data_class)}" '
+            f'role="img" aria-labelledby="{prefix}-t"{m.group(1)}>\n'
+            f'<title id="{prefix}-t">{html.escape(title, quote=False)}</title>'
+        ),
+        body,
+        count=1,
+    ).strip()
 
 
-def class_chart(*, title: str, capacity: ClassCapacity, after: ClassCapacity | None,
-                today: date, horizon_end: date, data_class: str, ident: str) -> str:
+def class_chart(
+    *,
+    title: str,
+    capacity: ClassCapacity,
+    after: ClassCapacity | None,
+    today: date,
+    horizon_end: date,
+    data_class: str,
+    ident: str,
+) -> str:
     """The chart of one pool's seat class as an ``<svg>`` element.
 
     ``after`` is the same class after a what-if (None without one); ``ident`` must be
@@ -548,13 +730,19 @@ def class_chart(*, title: str, capacity: ClassCapacity, after: ClassCapacity | N
     """
     # Set for this drawing only. The bundled font as paths: no font in the page. A fixed
     # salt for the ids matplotlib hashes: the same chart gives the same bytes.
-    with mpl.rc_context({"svg.fonttype": "path", "svg.hashsalt": "poolsync",
-                         "font.family": _FAMILY, "font.size": _FONT,
-                         "axes.unicode_minus": False}):
-        fig = _figure(title=title, capacity=capacity, after=after, today=today,
-                      horizon_end=horizon_end)
+    with mpl.rc_context(
+        {
+            "svg.fonttype": "path",
+            "svg.hashsalt": "poolsync",
+            "font.family": _FAMILY,
+            "font.size": _FONT,
+            "axes.unicode_minus": False,
+        }
+    ):
+        fig = _figure(
+            title=title, capacity=capacity, after=after, today=today, horizon_end=horizon_end
+        )
         out = io.StringIO()
         fig.savefig(out, format="svg", metadata=_METADATA)
     sub = _subtitle(capacity, after, _lines(capacity, after), horizon_end)
-    return _inline(out.getvalue(), ident=ident, data_class=data_class,
-                   title=f"{title}: {sub}")
+    return _inline(out.getvalue(), ident=ident, data_class=data_class, title=f"{title}: {sub}")

@@ -28,8 +28,13 @@ from poolsync.doctor.model import (
     Visibility,
 )
 
-__all__ = ["JSON_TYPE", "JSON_VERSION", "doctor_report_json", "doctor_report_lines",
-           "doctor_report_table"]
+__all__ = [
+    "JSON_TYPE",
+    "JSON_VERSION",
+    "doctor_report_json",
+    "doctor_report_lines",
+    "doctor_report_table",
+]
 
 JSON_TYPE: Final = "doctor-report"
 JSON_VERSION: Final = 2
@@ -67,8 +72,12 @@ _NAMED: Final = 10
 
 
 def _viewers_json(viewers: Viewers) -> dict[str, Any]:
-    return {"count": viewers.count, "names": list(viewers.names), "gcs": list(viewers.gcs),
-            "members": viewers.members}
+    return {
+        "count": viewers.count,
+        "names": list(viewers.names),
+        "gcs": list(viewers.gcs),
+        "members": viewers.members,
+    }
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
@@ -85,24 +94,42 @@ def doctor_report_json(report: DoctorReport) -> dict[str, Any]:
     """The report as a JSON-ready dict (``json.dumps`` it as is; the CLI writes it as
     it encodes it, :func:`poolsync.cli.output.print_json`)."""
     return {
-        "meta": {"type": JSON_TYPE, "version": JSON_VERSION,
-                 "generated": report.generated.isoformat()},
+        "meta": {
+            "type": JSON_TYPE,
+            "version": JSON_VERSION,
+            "generated": report.generated.isoformat(),
+        },
         "forest": report.forest,
         "healthy": report.healthy,
         "complete": report.complete,
         "visibility": [
-            {"gc": v.gc, "reachable": v.reachable, "viewers": list(v.viewers),
-             "holds": v.holds, "missing": list(v.missing)}
+            {
+                "gc": v.gc,
+                "reachable": v.reachable,
+                "viewers": list(v.viewers),
+                "holds": v.holds,
+                "missing": list(v.missing),
+            }
             for v in report.visibility
         ],
         "servers": [
-            {"name": s.name, "guid": s.guid, "healthy": s.healthy,
-             "findings": [_finding_json(f) for f in s.findings]}
+            {
+                "name": s.name,
+                "guid": s.guid,
+                "healthy": s.healthy,
+                "findings": [_finding_json(f) for f in s.findings],
+            }
             for s in report.servers
         ],
         "findings": [_finding_json(f) for f in report.findings],
-        "dcs": [{"name": d.name, "healthy": d.healthy,
-                 "findings": [_finding_json(f) for f in d.findings]} for d in report.dcs],
+        "dcs": [
+            {
+                "name": d.name,
+                "healthy": d.healthy,
+                "findings": [_finding_json(f) for f in d.findings],
+            }
+            for d in report.dcs
+        ],
         "notes": list(report.notes),
     }
 
@@ -122,14 +149,16 @@ def _headline(report: DoctorReport) -> str:
 def _verdict(report: DoctorReport) -> str:
     total = len(report.servers)
     sick = sum(1 for s in report.servers if not s.healthy)
-    forest = [f for f in (*report.findings, *(f for d in report.dcs for f in d.findings))
-              if f.severity != "info"]
+    forest = [
+        f
+        for f in (*report.findings, *(f for d in report.dcs for f in d.findings))
+        if f.severity != "info"
+    ]
     also = f"; {_plural(len(forest), 'forest problem')}" if forest else ""
     if total == 0:
         return "no Unity servers found" + also
     if sick == 0:
-        verdict = ("the only server is healthy" if total == 1
-                   else f"all {total} servers healthy")
+        verdict = "the only server is healthy" if total == 1 else f"all {total} servers healthy"
         return verdict + (f", but {_plural(len(forest), 'forest problem')}" if forest else "")
     verb = "has" if sick == 1 else "have"
     return f"{sick} of {_plural(total, 'server')} {verb} problems{also}"
@@ -145,10 +174,14 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     """``text`` wrapped paragraph by paragraph (``\\n`` separates them)."""
     lines: list[str] = []
     for i, paragraph in enumerate(text.split("\n")):
-        lines += textwrap.wrap(_keep_commands(paragraph), width=width,
-                               initial_indent=first if i == 0 else rest,
-                               subsequent_indent=rest, break_on_hyphens=False,
-                               break_long_words=False) or [first.rstrip()]
+        lines += textwrap.wrap(
+            _keep_commands(paragraph),
+            width=width,
+            initial_indent=first if i == 0 else rest,
+            subsequent_indent=rest,
+            break_on_hyphens=False,
+            break_long_words=False,
+        ) or [first.rstrip()]
     return [line.replace(_NBSP, " ") for line in lines]
 
 
@@ -168,8 +201,7 @@ def _audience(report: DoctorReport, server: str, viewers: Viewers) -> str:
     return f"the {count:,} {noun} monitoring {gcs} GC"
 
 
-def _finding_lines(report: DoctorReport, server: str, finding: Finding,
-                   width: int) -> list[str]:
+def _finding_lines(report: DoctorReport, server: str, finding: Finding, width: int) -> list[str]:
     head = f"{finding.severity.upper():<{_INDENT - 2}}  {server}  {finding.cause}"
     if finding.affects.count:
         who = _audience(report, server, finding.affects)
@@ -177,8 +209,10 @@ def _finding_lines(report: DoctorReport, server: str, finding: Finding,
     pad = " " * _INDENT
     # The fix is never wrapped: its commands are copied and pasted, and a terminal that
     # folds a long line still gives it back whole.
-    fix = [f"{pad}{_FIX if i == 0 else ' ' * len(_FIX)}{paragraph}"
-           for i, paragraph in enumerate(finding.fix.split("\n"))]
+    fix = [
+        f"{pad}{_FIX if i == 0 else ' ' * len(_FIX)}{paragraph}"
+        for i, paragraph in enumerate(finding.fix.split("\n"))
+    ]
     return [head, *_wrap(finding.evidence, width, pad, pad), *fix]
 
 
@@ -190,13 +224,19 @@ def _findings(report: DoctorReport, width: int) -> list[str]:
     for order, dc in enumerate(report.dcs):
         for finding in dc.findings:
             cause = CAUSES.index(finding.cause) if finding.cause in CAUSES else len(CAUSES)
-            ranked.append((SEVERITIES.index(finding.severity), len(report.servers) + order,
-                           cause, f"{dc.name} (DC)", finding))
+            ranked.append(
+                (
+                    SEVERITIES.index(finding.severity),
+                    len(report.servers) + order,
+                    cause,
+                    f"{dc.name} (DC)",
+                    finding,
+                )
+            )
     for order, server in enumerate(report.servers):
         for finding in server.findings:
             cause = CAUSES.index(finding.cause) if finding.cause in CAUSES else len(CAUSES)
-            ranked.append((SEVERITIES.index(finding.severity), order, cause, server.name,
-                           finding))
+            ranked.append((SEVERITIES.index(finding.severity), order, cause, server.name, finding))
     ranked.sort(key=lambda r: r[:3])
     lines: list[str] = []
     for *_, name, finding in ranked:
@@ -229,12 +269,26 @@ def _matrix(rows: Sequence[Visibility], width: int) -> Iterator[str]:
     yield from _row("GC", gc_w, ["VIEWERS"], viewers_w, "SEES", sees_w, ["MISSING"])
     for v in rows:
         missing = _cells(v.missing, missing_w) if v.reachable else ["?"]
-        yield from _row(v.gc or "(none)", gc_w, _cells(v.viewers, viewers_w), viewers_w,
-                        _sees(v), sees_w, missing)
+        yield from _row(
+            v.gc or "(none)",
+            gc_w,
+            _cells(v.viewers, viewers_w),
+            viewers_w,
+            _sees(v),
+            sees_w,
+            missing,
+        )
 
 
-def _row(gc: str, gc_w: int, viewers: list[str], viewers_w: int, sees: str, sees_w: int,
-         missing: list[str]) -> Iterator[str]:
+def _row(
+    gc: str,
+    gc_w: int,
+    viewers: list[str],
+    viewers_w: int,
+    sees: str,
+    sees_w: int,
+    missing: list[str],
+) -> Iterator[str]:
     for i in range(max(len(viewers), len(missing))):
         left = f"  {gc if i == 0 else '':<{gc_w}}  "
         who = viewers[i] if i < len(viewers) else ""
@@ -264,11 +318,13 @@ def doctor_report_lines(report: DoctorReport, *, width: int = 100) -> Iterator[s
         yield ""
         yield from _wrap(", ".join(healthy), width, "Healthy: ", "  ")
     if report.visibility:
-        yield from _section("What each pool member's Global Catalog holds:",
-                            _matrix(report.visibility, width))
+        yield from _section(
+            "What each pool member's Global Catalog holds:", _matrix(report.visibility, width)
+        )
     if report.notes:
-        yield from _section("Notes:", (line for note in report.notes
-                                       for line in _wrap(note, width, "  - ", "    ")))
+        yield from _section(
+            "Notes:", (line for note in report.notes for line in _wrap(note, width, "  - ", "    "))
+        )
 
 
 def doctor_report_table(report: DoctorReport, *, width: int = 100) -> str:

@@ -82,8 +82,10 @@ def assessment_json(assessment: Assessment | None) -> dict[str, Any] | None:
         "state": assessment.state.value,
         "since": _when(assessment.since),
         "until": _when(assessment.until),
-        "violations": [{"key": str(v.key), "what": v.what, "remedy": v.remedy,
-                        "since": _when(v.since)} for v in assessment.violations],
+        "violations": [
+            {"key": str(v.key), "what": v.what, "remedy": v.remedy, "since": _when(v.since)}
+            for v in assessment.violations
+        ],
         "note": assessment.note or None,
     }
 
@@ -115,9 +117,15 @@ def _seats_or_none(seats: Seats | None) -> dict[str, int] | None:
 def live_json(view: LiveView | None) -> dict[str, Any]:
     """The ``live_*`` fields of a server: what it said itself (``servers probe``)."""
     if view is None:
-        return {"live_licensed": None, "live_used": None, "live_read_at": None,
-                "live_source": None, "live_error": None, "live_differs": None,
-                "live_differences": []}
+        return {
+            "live_licensed": None,
+            "live_used": None,
+            "live_read_at": None,
+            "live_source": None,
+            "live_error": None,
+            "live_differs": None,
+            "live_differences": [],
+        }
     reading = view.reading
     return {
         "live_licensed": _seats_or_none(reading.licensed),
@@ -126,8 +134,9 @@ def live_json(view: LiveView | None) -> dict[str, Any]:
         "live_source": reading.source,
         "live_error": reading.error,
         "live_differs": view.differs if reading.ok else None,
-        "live_differences": [{"field": f, "directory": d, "server": v}
-                             for f, d, v in view.differences],
+        "live_differences": [
+            {"field": f, "directory": d, "server": v} for f, d, v in view.differences
+        ],
     }
 
 
@@ -141,27 +150,35 @@ def _class_json(seats: ClassSeats, source: str) -> dict[str, Any]:
     }
 
 
-def _pool_json(pool: Pool, states: ComplianceReport | None,
-               live: Mapping[str, LiveView]) -> dict[str, Any]:
+def _pool_json(
+    pool: Pool, states: ComplianceReport | None, live: Mapping[str, LiveView]
+) -> dict[str, Any]:
     pool_state = next((a for a in states.pools if a.name == pool.id), None) if states else None
     return {
         "id": pool.id,
         "members": list(pool.members),
         "compliant": pool.compliant,
         "state": assessment_json(pool_state),
-        "seats": {c.value: _class_json(pool.seats[c], pool.used_source(c))
-                  for c in SEAT_CLASSES},
-        "servers": [{**_server_json(s),
-                     "state": assessment_json(states.server(s.guid) if states else None),
-                     **live_json(live.get(s.guid))}
-                    for s in pool.servers],
+        "seats": {c.value: _class_json(pool.seats[c], pool.used_source(c)) for c in SEAT_CLASSES},
+        "servers": [
+            {
+                **_server_json(s),
+                "state": assessment_json(states.server(s.guid) if states else None),
+                **live_json(live.get(s.guid)),
+            }
+            for s in pool.servers
+        ],
     }
 
 
-def pool_report_json(report: PoolReport, *, generated: datetime,
-                     states: ComplianceReport | None = None,
-                     live: Mapping[str, LiveView] | None = None,
-                     source: str = "directory") -> dict[str, Any]:
+def pool_report_json(
+    report: PoolReport,
+    *,
+    generated: datetime,
+    states: ComplianceReport | None = None,
+    live: Mapping[str, LiveView] | None = None,
+    source: str = "directory",
+) -> dict[str, Any]:
     """The report as a JSON-ready dict (``json.dumps`` it as is).
 
     *generated* is written with ``isoformat()``; pass an aware datetime (UTC) so the
@@ -176,9 +193,14 @@ def pool_report_json(report: PoolReport, *, generated: datetime,
         "source": source,
         "pools": [_pool_json(p, states, live) for p in report.pools],
         "excluded": [
-            {"name": e.name, "guid": e.guid, "reason": e.reason.value, "detail": e.detail,
-             "state": assessment_json(states.server(e.guid) if states else None),
-             **live_json(live.get(e.guid))}
+            {
+                "name": e.name,
+                "guid": e.guid,
+                "reason": e.reason.value,
+                "detail": e.detail,
+                "state": assessment_json(states.server(e.guid) if states else None),
+                **live_json(live.get(e.guid)),
+            }
             for e in report.excluded
         ],
         "unpooled": report.unpooled.as_dict(),
@@ -203,14 +225,16 @@ def _state_cells(assessment: Assessment | None) -> dict[str, object]:
     return {"state": assessment.state.value, "state_since": _when(assessment.since) or ""}
 
 
-def _csv_rows(report: PoolReport,
-              states: ComplianceReport | None) -> Iterator[dict[str, object]]:
+def _csv_rows(report: PoolReport, states: ComplianceReport | None) -> Iterator[dict[str, object]]:
     def server_state(guid: str) -> dict[str, object]:
         return _state_cells(states.server(guid)) if states else {}
 
     for pool in report.pools:
-        pool_state = _state_cells(next((a for a in states.pools if a.name == pool.id), None)) \
-            if states else {}
+        pool_state = (
+            _state_cells(next((a for a in states.pools if a.name == pool.id), None))
+            if states
+            else {}
+        )
         for server in pool.servers:
             for c in SEAT_CLASSES:
                 published = _published(server, c)
@@ -268,8 +292,9 @@ def pool_report_csv(report: PoolReport, states: ComplianceReport | None = None) 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, restval="", lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: neutralize(v) for k, v in row.items()}
-                     for row in _csv_rows(report, states))
+    writer.writerows(
+        {k: neutralize(v) for k, v in row.items()} for row in _csv_rows(report, states)
+    )
     return out.getvalue()
 
 
@@ -320,8 +345,10 @@ def _server_row(server: ServerSeats) -> list[Text]:
     return [
         Text(_one_line(server.name)),
         failover,
-        *(_used_of(server.used.get(c), server.licensed.get(c), server.source(c))
-          for c in SEAT_CLASSES),
+        *(
+            _used_of(server.used.get(c), server.licensed.get(c), server.source(c))
+            for c in SEAT_CLASSES
+        ),
         Text(_triple(server.borrowed)),
         Text(_triple(server.lent)),
         published,
@@ -330,10 +357,12 @@ def _server_row(server: ServerSeats) -> list[Text]:
 
 def _compliance(seat_class: SeatClass, seats: ClassSeats, source: str = "directory") -> Text:
     if source == "none":
-        return Text.assemble(("unknown", "bold yellow"),
-                             f": no member publishes its {_LABEL[seat_class]} use, and the "
-                             f"directory does not say; {_n(seats.licensed)} "
-                             f"{_LABEL[seat_class]} seats licensed")
+        return Text.assemble(
+            ("unknown", "bold yellow"),
+            f": no member publishes its {_LABEL[seat_class]} use, and the "
+            f"directory does not say; {_n(seats.licensed)} "
+            f"{_LABEL[seat_class]} seats licensed",
+        )
     used = f"{_n(seats.used)} of {_n(seats.licensed)} {_LABEL[seat_class]} seats used"
     if seats.compliant:
         return Text.assemble(("compliant", "green"), f": {used}, {_n(seats.available)} available")
@@ -342,12 +371,15 @@ def _compliance(seat_class: SeatClass, seats: ClassSeats, source: str = "directo
 
 def _pool_table(pool: Pool) -> Table:
     count = len(pool.servers)
-    caption = ("VM, UM, Inbox: used/licensed. Borrowed, Lent, Published: VM/UM/Inbox"
-               " (- not published).")
+    caption = (
+        "VM, UM, Inbox: used/licensed. Borrowed, Lent, Published: VM/UM/Inbox (- not published)."
+    )
     sources = {s.source(c) for s in pool.servers for c in SEAT_CLASSES}
     if "published" in sources:
-        caption += ("\n* the server's own published count: the directory does not say which "
-                    "subscribers use the class.")
+        caption += (
+            "\n* the server's own published count: the directory does not say which "
+            "subscribers use the class."
+        )
     if "none" in sources:
         caption += "\n? unknown: the directory does not say, and the server published none."
     table = Table(
@@ -371,8 +403,10 @@ def _pool_table(pool: Pool) -> Table:
     table.add_row(
         Text("Pool total", style="bold"),
         Text(""),
-        *(_used_of(pool.seats[c].used, pool.seats[c].licensed, pool.used_source(c))
-          for c in SEAT_CLASSES),
+        *(
+            _used_of(pool.seats[c].used, pool.seats[c].licensed, pool.used_source(c))
+            for c in SEAT_CLASSES
+        ),
         Text(_triple(Seats.total(s.borrowed for s in pool.servers))),
         Text(_triple(Seats.total(s.lent for s in pool.servers))),
         Text(""),
@@ -385,16 +419,19 @@ def _seat_note(label: str, seats: Seats, why: str) -> Text:
     return Text.assemble((label, "bold yellow"), f": {counts} seats {why}")
 
 
-_STATE_STYLE: Final = {State.COMPLIANT: "green", State.UNVERIFIED: "bold yellow",
-                       State.GRACE: "bold yellow",
-                       State.RESTART_EVERY_48H: "bold red",
-                       State.FOUR_HOUR_SHUTDOWN: "bold red"}
+_STATE_STYLE: Final = {
+    State.COMPLIANT: "green",
+    State.UNVERIFIED: "bold yellow",
+    State.GRACE: "bold yellow",
+    State.RESTART_EVERY_48H: "bold red",
+    State.FOUR_HOUR_SHUTDOWN: "bold red",
+}
 _STATE_MEANS: Final = {
     State.UNVERIFIED: "no license violation in what was counted, but too many subscribers "
-                      "were not counted",
+    "were not counted",
     State.GRACE: "Unity 5.x and later: a logged violation, calls still answered",
     State.RESTART_EVERY_48H: "Unity 5.x and later, grace over: stops answering calls every "
-                             "48 hours",
+    "48 hours",
     State.FOUR_HOUR_SHUTDOWN: "Unity 4.x: must be rebooted every four hours until resolved",
 }
 
@@ -406,9 +443,11 @@ def _day(moment: datetime | None) -> str:
 def _state_lines(label: str, assessment: Assessment) -> list[Text]:
     if assessment.state is State.COMPLIANT:
         return [Text.assemble(f"{label}: ", ("compliant", "green"))]
-    head = Text.assemble(f"{label}: ", (assessment.state.value,
-                                        _STATE_STYLE[assessment.state]),
-                         f" since {_day(assessment.since)}")
+    head = Text.assemble(
+        f"{label}: ",
+        (assessment.state.value, _STATE_STYLE[assessment.state]),
+        f" since {_day(assessment.since)}",
+    )
     if assessment.until is not None:
         head.append(f", grace until {_day(assessment.until)}")
     head.append(f" ({_STATE_MEANS[assessment.state]})")
@@ -429,15 +468,24 @@ def _print_states(console: Console, pool: Pool, states: ComplianceReport) -> Non
         if assessment is None or assessment.state is State.COMPLIANT:
             continue
         own = [v for v in assessment.violations if v.key.scope == "server"]
-        shown = Assessment(assessment.scope, assessment.name, assessment.state,
-                           assessment.since, assessment.until, tuple(own))
+        shown = Assessment(
+            assessment.scope,
+            assessment.name,
+            assessment.state,
+            assessment.since,
+            assessment.until,
+            tuple(own),
+        )
         for line in _state_lines(f"Server {server.name}", shown):
             console.print(line)
 
 
-def pool_report_table(report: PoolReport, console: Console,
-                      states: ComplianceReport | None = None,
-                      live: Mapping[str, LiveView] | None = None) -> None:
+def pool_report_table(
+    report: PoolReport,
+    console: Console,
+    states: ComplianceReport | None = None,
+    live: Mapping[str, LiveView] | None = None,
+) -> None:
     """Print the report for people: a block per pool, then the excluded servers, then
     where a server's own reading differs from its directory copy."""
     for pool in report.pools:
@@ -462,8 +510,9 @@ def pool_report_table(report: PoolReport, console: Console,
         table.add_column("Detail")
         for exclusion in report.excluded:
             table.add_row(
-                Text(_one_line(exclusion.name)), Text(exclusion.reason.value),
-                Text(_one_line(exclusion.detail))
+                Text(_one_line(exclusion.name)),
+                Text(exclusion.reason.value),
+                Text(_one_line(exclusion.detail)),
             )
         console.print(table)
         if states is not None:
@@ -480,10 +529,13 @@ def pool_report_table(report: PoolReport, console: Console,
         )
     if report.orphaned != Seats():
         share = f" ({report.orphan_share:.1%} of the {_n(report.subscribers)} read)"
-        console.print(Text.assemble(
-            ("Orphaned", "bold red" if report.orphans_significant else "bold yellow"),
-            f": {_n(report.orphaned.vm)} subscribers' home matches no Location{share}; "
-            "run `poolsync schema discover`"))
+        console.print(
+            Text.assemble(
+                ("Orphaned", "bold red" if report.orphans_significant else "bold yellow"),
+                f": {_n(report.orphaned.vm)} subscribers' home matches no Location{share}; "
+                "run `poolsync schema discover`",
+            )
+        )
     for note in report.notes:
         console.print(Text(f"Note: {note}.", style="dim"))
     _print_live(console, report, live or {})
@@ -497,10 +549,19 @@ def _print_live(console: Console, report: PoolReport, live: Mapping[str, LiveVie
         reading, name = view.reading, _one_line(names.get(guid, view.reading.server))
         when = f"{reading.source}, {reading.read_at.isoformat(timespec='seconds')}"
         if not reading.ok:
-            console.print(Text(f"Live: {name} could not be read ({when}): "
-                               f"{_one_line(reading.error or '')}", style="dim"))
+            console.print(
+                Text(
+                    f"Live: {name} could not be read ({when}): {_one_line(reading.error or '')}",
+                    style="dim",
+                )
+            )
         elif view.differs:
-            what = "; ".join(f"{f} {d} in the directory, {v} on the server"
-                             for f, d, v in view.differences)
-            console.print(Text(f"Live: {name} differs from its directory copy ({when}): "
-                               f"{_one_line(what)}", style="yellow"))
+            what = "; ".join(
+                f"{f} {d} in the directory, {v} on the server" for f, d, v in view.differences
+            )
+            console.print(
+                Text(
+                    f"Live: {name} differs from its directory copy ({when}): {_one_line(what)}",
+                    style="yellow",
+                )
+            )

@@ -72,8 +72,11 @@ def parse_servers(node: Node, *, base_dir: Path) -> tuple[ServerEndpoints, ...]:
         if not name.strip() or _has_control(name):
             raise node.expected("a server name (its Location's name)", name)
         if name.lower() in seen:
-            raise node.error(f"{name!r} is listed twice (also as {seen[name.lower()]!r}; "
-                             "names are case-insensitive)", key=name)
+            raise node.error(
+                f"{name!r} is listed twice (also as {seen[name.lower()]!r}; "
+                "names are case-insensitive)",
+                key=name,
+            )
         seen[name.lower()] = name
         entry = node.child(name)
         entry.check_keys(("http", "snmp"))
@@ -81,11 +84,13 @@ def parse_servers(node: Node, *, base_dir: Path) -> tuple[ServerEndpoints, ...]:
             raise entry.error("expected http and/or snmp, got neither")
         http = entry.optional_child("http")
         snmp = entry.optional_child("snmp")
-        found.append(ServerEndpoints(
-            name=name,
-            http=None if http is None else _http(http, base_dir=base_dir),
-            snmp=None if snmp is None else _snmp(snmp, base_dir=base_dir),
-        ))
+        found.append(
+            ServerEndpoints(
+                name=name,
+                http=None if http is None else _http(http, base_dir=base_dir),
+                snmp=None if snmp is None else _snmp(snmp, base_dir=base_dir),
+            )
+        )
     return tuple(found)
 
 
@@ -104,8 +109,9 @@ def _is_host(host: str) -> bool:
 
 
 def _timeout(node: Node, default: float) -> float:
-    return node.optional_number("timeout", default=default, minimum=0, maximum=MAX_TIMEOUT,
-                                exclusive_min=True)
+    return node.optional_number(
+        "timeout", default=default, minimum=0, maximum=MAX_TIMEOUT, exclusive_min=True
+    )
 
 
 # -- http ---------------------------------------------------------------------------------
@@ -117,9 +123,12 @@ def _url(node: Node) -> tuple[str, str]:
     what = "an http:// or https:// URL"
     if "@" in text.split("://", 1)[-1].split("/", 1)[0]:
         # The URL is not shown: what is before the @ may be a password.
-        raise node.error(f"expected {what} without a user name or password (give them as "
-                         "auth: {user: ..., password: {file: ...}}), got a URL with "
-                         "credentials in it", key="url")
+        raise node.error(
+            f"expected {what} without a user name or password (give them as "
+            "auth: {user: ..., password: {file: ...}}), got a URL with "
+            "credentials in it",
+            key="url",
+        )
     if _has_control(text) or any(c.isspace() for c in text):
         # urlsplit would silently drop a tab or newline; say so instead.
         raise node.expected(f"{what} without spaces or control characters", text, key="url")
@@ -153,8 +162,9 @@ def _ca_file(node: Node, *, base_dir: Path) -> Path | None:
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise node.error(f"cannot read CA file {path}: {exc.strerror or exc}",
-                         key="ca_file") from None
+        raise node.error(
+            f"cannot read CA file {path}: {exc.strerror or exc}", key="ca_file"
+        ) from None
     if not path.is_file():
         raise node.error(f"cannot read CA file {path}: not a regular file", key="ca_file")
     return path
@@ -165,30 +175,42 @@ def _http(node: Node, *, base_dir: Path) -> HttpEndpoint:
     url, scheme = _url(node)
     ca_file = _ca_file(node, base_dir=base_dir)
     if ca_file is not None and scheme == "http":
-        raise node.error("a CA file is only used with an https:// URL; remove it or use "
-                         "https://", key="ca_file")
+        raise node.error(
+            "a CA file is only used with an https:// URL; remove it or use https://", key="ca_file"
+        )
     validate = node.optional_bool("validate", default=True)
     insecure = node.optional_bool("insecure", default=False)
     if not validate and not insecure:
         raise node.error(
             "validate: false also needs insecure: true (without certificate validation "
             "anyone on the path can pose as the server and read its answers and the "
-            "password)", key="validate")
+            "password)",
+            key="validate",
+        )
     user = password = None
     auth = node.optional_child("auth")
     if auth is not None:
         auth.check_keys(("user", "password"))
         user = auth.required_str("user")
         if ":" in user or _has_control(user):
-            raise auth.expected("a user name without ':' or control characters (HTTP basic "
-                                "auth)", user, key="user")
+            raise auth.expected(
+                "a user name without ':' or control characters (HTTP basic auth)", user, key="user"
+            )
         password = SecretRef.from_node(auth, "password", base_dir=base_dir)
         if scheme == "http" and not insecure:
             raise node.error(
                 "an http:// URL sends the password unencrypted; use https:// or, if you "
-                "mean it, set insecure: true", key="auth")
-    return HttpEndpoint(url=url, ca_file=ca_file, validate=validate, user=user,
-                        password=password, timeout=_timeout(node, HTTP_TIMEOUT))
+                "mean it, set insecure: true",
+                key="auth",
+            )
+    return HttpEndpoint(
+        url=url,
+        ca_file=ca_file,
+        validate=validate,
+        user=user,
+        password=password,
+        timeout=_timeout(node, HTTP_TIMEOUT),
+    )
 
 
 # -- snmp ---------------------------------------------------------------------------------
@@ -201,17 +223,17 @@ def _version(node: Node) -> str:
     return node.choice("version", SNMP_VERSIONS)
 
 
-def _snmp_auth(node: Node, key: str, protocols: tuple[str, ...], *,
-               base_dir: Path) -> SnmpAuth:
+def _snmp_auth(node: Node, key: str, protocols: tuple[str, ...], *, base_dir: Path) -> SnmpAuth:
     auth = node.child(key)
     auth.check_keys(("protocol", "password"))
-    return SnmpAuth(protocol=auth.choice("protocol", protocols),
-                    password=SecretRef.from_node(auth, "password", base_dir=base_dir))
+    return SnmpAuth(
+        protocol=auth.choice("protocol", protocols),
+        password=SecretRef.from_node(auth, "password", base_dir=base_dir),
+    )
 
 
 def _snmp(node: Node, *, base_dir: Path) -> SnmpEndpoint:
-    node.check_keys(("host", "port", "version", "community", "user", "auth", "priv",
-                     "timeout"))
+    node.check_keys(("host", "port", "version", "community", "user", "auth", "priv", "timeout"))
     host = node.required_str("host")
     if not _is_host(host):
         raise node.expected("a DNS name or IP address", host, key="host")
@@ -220,20 +242,24 @@ def _snmp(node: Node, *, base_dir: Path) -> SnmpEndpoint:
     if version == "2c":
         for key in ("user", "auth", "priv"):
             if key in node:
-                raise node.error('not used with version "2c" (a v3 setting); remove it',
-                                 key=key)
+                raise node.error('not used with version "2c" (a v3 setting); remove it', key=key)
         community = SecretRef.from_node(node, "community", base_dir=base_dir)
     else:
         if "community" in node:
-            raise node.error('not used with version "3" (v3 has users); remove it',
-                             key="community")
+            raise node.error('not used with version "3" (v3 has users); remove it', key="community")
         user = node.required_str("user")
         if len(user.encode()) > _MAX_SNMP_USER or _has_control(user):
-            raise node.expected(f"a user name of 1 to {_MAX_SNMP_USER} bytes without control "
-                                "characters", user, key="user")
+            raise node.expected(
+                f"a user name of 1 to {_MAX_SNMP_USER} bytes without control characters",
+                user,
+                key="user",
+            )
         if "auth" not in node:
-            raise node.error('required with version "3" (poolsync does not use SNMPv3 '
-                             'without authentication; use version "2c" for that)', key="auth")
+            raise node.error(
+                'required with version "3" (poolsync does not use SNMPv3 '
+                'without authentication; use version "2c" for that)',
+                key="auth",
+            )
         auth = _snmp_auth(node, "auth", AUTH_PROTOCOLS, base_dir=base_dir)
         if "priv" in node:
             priv = _snmp_auth(node, "priv", PRIV_PROTOCOLS, base_dir=base_dir)

@@ -32,7 +32,7 @@ class HttpEndpoint:
 class SnmpAuth:
     """A v3 authentication or privacy setting."""
 
-    protocol: str          # "SHA" | "SHA256" | "AES" | "AES256"
+    protocol: str  # "SHA" | "SHA256" | "AES" | "AES256"
     password: SecretRef
 
 
@@ -43,7 +43,7 @@ class SnmpEndpoint:
 
     host: str
     port: int
-    version: str           # "2c" | "3"
+    version: str  # "2c" | "3"
     community: SecretRef | None
     user: str | None
     auth: SnmpAuth | None

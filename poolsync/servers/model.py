@@ -49,8 +49,15 @@ class ServerReading:
         if self.error is not None:
             if "\n" in self.error or "\r" in self.error:
                 raise ValueError("a reading's error is one line")
-            if any(v is not None for v in (self.licensed, self.published_used,
-                                           self.pooling_enabled, self.secondary_licensed)):
+            if any(
+                v is not None
+                for v in (
+                    self.licensed,
+                    self.published_used,
+                    self.pooling_enabled,
+                    self.secondary_licensed,
+                )
+            ):
                 raise ValueError("a failed reading carries no values")
         elif self.licensed is None or not self.reachable:
             raise ValueError("a reading without an error is reachable and has licensed seats")
@@ -67,8 +74,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def reading_from_license(server: str, source: Source, data: LicenseData, *,
-                         read_at: datetime) -> ServerReading:
+def reading_from_license(
+    server: str, source: Source, data: LicenseData, *, read_at: datetime
+) -> ServerReading:
     """The reading of a server that answered with ``data``.
 
     Only the VM and Inbox counters count as published: poolsync's own UM counter name
@@ -81,19 +89,30 @@ def reading_from_license(server: str, source: Source, data: LicenseData, *,
         used = data.published_used or Seats()
         published = Seats(vm=used.vm, um=0, inbox=used.inbox)
     return ServerReading(
-        server=server, source=source, read_at=_utc(read_at), reachable=True,
-        licensed=data.licensed, published_used=published,
-        pooling_enabled=data.pooling_enabled, secondary_licensed=data.secondary_licensed,
+        server=server,
+        source=source,
+        read_at=_utc(read_at),
+        reachable=True,
+        licensed=data.licensed,
+        published_used=published,
+        pooling_enabled=data.pooling_enabled,
+        secondary_licensed=data.secondary_licensed,
         error=None,
     )
 
 
-def failed_reading(server: str, source: Source, error: str, *, reachable: bool,
-                   read_at: datetime) -> ServerReading:
+def failed_reading(
+    server: str, source: Source, error: str, *, reachable: bool, read_at: datetime
+) -> ServerReading:
     """The reading of a server whose license could not be read, and why (one line)."""
     return ServerReading(
-        server=server, source=source, read_at=_utc(read_at), reachable=reachable,
-        licensed=None, published_used=None, pooling_enabled=None, secondary_licensed=None,
+        server=server,
+        source=source,
+        read_at=_utc(read_at),
+        reachable=reachable,
+        licensed=None,
+        published_used=None,
+        pooling_enabled=None,
+        secondary_licensed=None,
         error=error,
     )
-

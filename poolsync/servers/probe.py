@@ -60,12 +60,15 @@ def _jobs(servers: Sequence[ServerEndpoints]) -> list[tuple[ServerEndpoints, Sou
     return jobs
 
 
-def probe_servers(servers: Sequence[ServerEndpoints], *,
-                  sources: Mapping[Source, LicenseSource] | None = None,
-                  now: Callable[[], datetime] = utc_now,
-                  retries: RetryPolicy = SERVER_RETRIES,
-                  workers: int = DEFAULT_WORKERS,
-                  sleep: Callable[[float], None] = time.sleep) -> tuple[ServerReading, ...]:
+def probe_servers(
+    servers: Sequence[ServerEndpoints],
+    *,
+    sources: Mapping[Source, LicenseSource] | None = None,
+    now: Callable[[], datetime] = utc_now,
+    retries: RetryPolicy = SERVER_RETRIES,
+    workers: int = DEFAULT_WORKERS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[ServerReading, ...]:
     """One reading per configured endpoint of ``servers``, in their order (http, then
     snmp). ``sources`` defaults to the real HTTP and SNMP clients; an endpoint whose
     source is not in ``sources`` is not read. Never raises for a server."""
@@ -82,10 +85,15 @@ def probe_servers(servers: Sequence[ServerEndpoints], *,
             return read_server(sources[kind], server, now=now, retries=retries, sleep=sleep)
         except Exception as exc:  # a bug in one read must not cost the others theirs
             log.debug("reading %s over %s failed", server.name, kind, exc_info=True)
-            return failed_reading(server.name, kind,
-                                  one_line(f"internal error: {type(exc).__name__}: {exc}"),
-                                  reachable=False, read_at=now())
+            return failed_reading(
+                server.name,
+                kind,
+                one_line(f"internal error: {type(exc).__name__}: {exc}"),
+                reachable=False,
+                read_at=now(),
+            )
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))),
-                            thread_name_prefix="poolsync-probe") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="poolsync-probe"
+    ) as pool:
         return tuple(pool.map(read, jobs))

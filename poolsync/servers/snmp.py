@@ -86,9 +86,9 @@ class LicenseObject:
     """One ``ciscoUnityLic*`` scalar and the ``AvXmlLicData`` parameter it is."""
 
     column: int
-    name: str         # the MIB's name
-    section: str      # Licenses or Utilization
-    parameter: str    # the AvXmlLicData element
+    name: str  # the MIB's name
+    section: str  # Licenses or Utilization
+    parameter: str  # the AvXmlLicData element
     kind: Kind
     maximum: int = 0  # unsigned: the MIB's range is 0..maximum
 
@@ -111,8 +111,7 @@ LICENSE_OBJECTS: Final[tuple[LicenseObject, ...]] = (
     _u(9, "ciscoUnityLicTTSSessionsMax", LICENSES, "LicTTSSessionsMax", 255),
     _u(10, "ciscoUnityLicSubscribersMax", LICENSES, "LicSubscribersMax", _MAX_SUBSCRIBERS),
     _u(11, "ciscoUnityLicUMSubscribersMax", LICENSES, "LicUMSubscribersMax", _MAX_SUBSCRIBERS),
-    _u(12, "ciscoUnityLicVMISubscribersMax", LICENSES, "LicVMISubscribersMax",
-       _MAX_SUBSCRIBERS),
+    _u(12, "ciscoUnityLicVMISubscribersMax", LICENSES, "LicVMISubscribersMax", _MAX_SUBSCRIBERS),
     _u(13, "ciscoUnityLicVoicePortsMax", LICENSES, "LicVoicePortsMax", 255),
     _u(14, "ciscoUnityLicBridgeSessionsMax", LICENSES, "LicBridgeSessionsMax", 255),
     _t(15, "ciscoUnityLicAMISIsLicensed", "LicAMISIsLicensed"),
@@ -123,10 +122,14 @@ LICENSE_OBJECTS: Final[tuple[LicenseObject, ...]] = (
     _t(19, "ciscoUnityLicPrimaryServerIsLic", "LicPrimaryServerIsLicensed"),
     _t(20, "ciscoUnityLicSecondServerIsLic", "LicSecondaryServerIsLicensed"),
     _u(21, "ciscoUnityLicUtilSecondServer", UTILIZATION, "AvLicUtilizationSecondaryServer", 1),
-    _u(22, "ciscoUnityLicUtilSubs", UTILIZATION, "AvLicUtilizationSubscribers",
-       _MAX_SUBSCRIBERS),
-    _u(23, "ciscoUnityLicUtilVMISubs", UTILIZATION, "AvLicUtilizationVMISubscribers",
-       _MAX_SUBSCRIBERS),
+    _u(22, "ciscoUnityLicUtilSubs", UTILIZATION, "AvLicUtilizationSubscribers", _MAX_SUBSCRIBERS),
+    _u(
+        23,
+        "ciscoUnityLicUtilVMISubs",
+        UTILIZATION,
+        "AvLicUtilizationVMISubscribers",
+        _MAX_SUBSCRIBERS,
+    ),
 )
 #: Licensed VM, UM and Inbox seats and the pooling flag: without them there is no reading.
 REQUIRED: Final = frozenset({10, 11, 12, 17})
@@ -175,7 +178,8 @@ def license_from_scalars(values: Mapping[int, Scalar], *, where: str = "") -> Li
         raise NotPublished(
             f"{prefix}no CISCO-UNITY-MIB license object is published "
             f"({values[absent[0].column].type_name}); a Unity older than the MIB's 2005 "
-            "revision has none: read it over http")
+            "revision has none: read it over http"
+        )
     missing = [o for o in absent if o.column in REQUIRED]
     if missing:
         names = ", ".join(f"{o.name}.0 ({values[o.column].type_name})" for o in missing)
@@ -195,18 +199,22 @@ _MISSING: Final = Scalar("absent", None, "missing from the response")
 def _checked(obj: LicenseObject, value: Scalar, prefix: str) -> int:
     if obj.kind == "truth":
         if value.kind != "integer":
-            raise ServerDataError(f"{prefix}{obj.name}.0 is {value.type_name}, expected a "
-                                  "TruthValue (INTEGER 1 or 2)")
+            raise ServerDataError(
+                f"{prefix}{obj.name}.0 is {value.type_name}, expected a TruthValue (INTEGER 1 or 2)"
+            )
         if value.value not in (1, 2):
-            raise ServerDataError(f"{prefix}{obj.name}.0 is {value.value}, not a TruthValue "
-                                  "(1 = true, 2 = false)")
+            raise ServerDataError(
+                f"{prefix}{obj.name}.0 is {value.value}, not a TruthValue (1 = true, 2 = false)"
+            )
         return 1 if value.value == 1 else 0
     if value.kind != "unsigned" or value.value is None:
-        raise ServerDataError(f"{prefix}{obj.name}.0 is {value.type_name}, expected "
-                              "Unsigned32 (Gauge32)")
+        raise ServerDataError(
+            f"{prefix}{obj.name}.0 is {value.type_name}, expected Unsigned32 (Gauge32)"
+        )
     if not 0 <= value.value <= obj.maximum:
-        raise ServerDataError(f"{prefix}{obj.name}.0 is {value.value}, out of the MIB's "
-                              f"range 0..{obj.maximum}")
+        raise ServerDataError(
+            f"{prefix}{obj.name}.0 is {value.value}, out of the MIB's range 0..{obj.maximum}"
+        )
     return value.value
 
 
@@ -222,13 +230,15 @@ def _credentials(endpoint: SnmpEndpoint, where: str) -> CommunityData | UsmUserD
             raise ServerError(f"{where}: SNMP v2c needs a community")
         if not _warned:
             _warned.add("v2c")
-            log.warning("%s: SNMP v2c sends the community in clear (as Unity's Windows SNMP "
-                        "service must); use v3 where the agent has it", where)
+            log.warning(
+                "%s: SNMP v2c sends the community in clear (as Unity's Windows SNMP "
+                "service must); use v3 where the agent has it",
+                where,
+            )
         # v2c is what the Windows SNMP service of a Unity 4.x server speaks.
         return CommunityData(endpoint.community.resolve(), mpModel=1)  # noqa: S508
     if endpoint.version != "3":
-        raise ServerError(f"{where}: unsupported SNMP version {endpoint.version!r} "
-                          "(2c or 3)")
+        raise ServerError(f"{where}: unsupported SNMP version {endpoint.version!r} (2c or 3)")
     if not endpoint.user:
         raise ServerError(f"{where}: SNMP v3 needs a user")
     auth_protocol, priv_protocol = USM_AUTH_NONE, USM_PRIV_NONE
@@ -241,16 +251,22 @@ def _credentials(endpoint: SnmpEndpoint, where: str) -> CommunityData | UsmUserD
             raise ServerError(f"{where}: SNMP v3 privacy needs authentication (auth)")
         priv_protocol = _protocol(_PRIV, endpoint.priv.protocol, "priv", where)
         priv_key = endpoint.priv.password.resolve()
-    return UsmUserData(endpoint.user, authKey=auth_key, privKey=priv_key,
-                       authProtocol=auth_protocol, privProtocol=priv_protocol)
+    return UsmUserData(
+        endpoint.user,
+        authKey=auth_key,
+        privKey=priv_key,
+        authProtocol=auth_protocol,
+        privProtocol=priv_protocol,
+    )
 
 
 def _protocol(table: Mapping[str, Any], name: str, what: str, where: str) -> Any:
     try:
         return table[name.upper()]
     except KeyError:
-        raise ServerError(f"{where}: unsupported SNMP v3 {what} protocol {name!r} "
-                          f"({' or '.join(table)})") from None
+        raise ServerError(
+            f"{where}: unsupported SNMP v3 {what} protocol {name!r} ({' or '.join(table)})"
+        ) from None
 
 
 def _indication_error(indication: object, endpoint: SnmpEndpoint, where: str) -> ServerError:
@@ -258,41 +274,55 @@ def _indication_error(indication: object, endpoint: SnmpEndpoint, where: str) ->
     text = one_line(str(indication))
     if isinstance(indication, errind.RequestTimedOut):
         if endpoint.version == "3":
-            why = ("or the v3 privacy password or protocol is wrong (an agent that cannot "
-                   "decrypt a request ignores it)")
+            why = (
+                "or the v3 privacy password or protocol is wrong (an agent that cannot "
+                "decrypt a request ignores it)"
+            )
         else:
             why = "or the community is wrong (an agent ignores a wrong community)"
-        return ServerUnavailable(f"{where}: no SNMP answer within {endpoint.timeout:g} s: the "
-                                 f"agent is down or unreachable, {why}")
+        return ServerUnavailable(
+            f"{where}: no SNMP answer within {endpoint.timeout:g} s: the "
+            f"agent is down or unreachable, {why}"
+        )
     if isinstance(indication, errind.WrongDigest):
-        return ServerAuthError(f"{where}: the agent refused the v3 authentication password "
-                               f"or protocol of user {one_line(endpoint.user or '')!r} "
-                               f"({text})")
+        return ServerAuthError(
+            f"{where}: the agent refused the v3 authentication password "
+            f"or protocol of user {one_line(endpoint.user or '')!r} "
+            f"({text})"
+        )
     if isinstance(indication, errind.UnknownUserName | errind.UnknownSecurityName):
-        return ServerAuthError(f"{where}: the agent has no v3 user "
-                               f"{one_line(endpoint.user or '')!r} ({text})")
-    if isinstance(indication, errind.UnsupportedSecurityLevel | errind.DecryptionError
-                  | errind.AuthenticationFailure | errind.AuthenticationError):
+        return ServerAuthError(
+            f"{where}: the agent has no v3 user {one_line(endpoint.user or '')!r} ({text})"
+        )
+    if isinstance(
+        indication,
+        errind.UnsupportedSecurityLevel
+        | errind.DecryptionError
+        | errind.AuthenticationFailure
+        | errind.AuthenticationError,
+    ):
         return ServerAuthError(f"{where}: the agent refused the v3 credentials ({text})")
     if isinstance(indication, errind.NotInTimeWindow | errind.UnknownEngineID):
         return ServerUnavailable(f"{where}: {text}")
     return ServerError(f"{where}: SNMP failed: {text}")
 
 
-def _status_error(status: object, index: int, varbinds: Sequence[Any],
-                  where: str) -> ServerError:
+def _status_error(status: object, index: int, varbinds: Sequence[Any], where: str) -> ServerError:
     """An error-status in the response PDU as a typed error."""
     said = one_line(str(getattr(status, "prettyPrint", lambda: status)()))
     at = ""
     if 0 < index <= len(varbinds):
         at = f" at {varbinds[index - 1][0]}"
     if said in ("authorizationError", "noAccess"):
-        return ServerAuthError(f"{where}: the agent refused access ({said}): the community "
-                               "or user may not read 1.3.6.1.4.1.9.9.385, or the user needs "
-                               "privacy (priv)")
+        return ServerAuthError(
+            f"{where}: the agent refused access ({said}): the community "
+            "or user may not read 1.3.6.1.4.1.9.9.385, or the user needs "
+            "privacy (priv)"
+        )
     if said == "noSuchName":
-        return NotPublished(f"{where}: CISCO-UNITY-MIB license objects not published "
-                            f"(noSuchName{at})")
+        return NotPublished(
+            f"{where}: CISCO-UNITY-MIB license objects not published (noSuchName{at})"
+        )
     return ServerDataError(f"{where}: the agent answered {said}{at}")
 
 
@@ -313,25 +343,32 @@ class SnmpSource:
         # discovery first). The outer bound only guards against a hang in between.
         bound = 3 * endpoint.timeout + 1
         try:
-            varbinds = asyncio.run(asyncio.wait_for(self._get(endpoint, credentials, where),
-                                                    timeout=bound))
+            varbinds = asyncio.run(
+                asyncio.wait_for(self._get(endpoint, credentials, where), timeout=bound)
+            )
         except TimeoutError:
-            raise ServerUnavailable(f"{where}: no complete SNMP answer within {bound:g} s"
-                                    ) from None
+            raise ServerUnavailable(
+                f"{where}: no complete SNMP answer within {bound:g} s"
+            ) from None
         finally:
             del credentials
         return license_from_scalars(_by_column(varbinds, where), where=where)
 
-    async def _get(self, endpoint: SnmpEndpoint, credentials: CommunityData | UsmUserData,
-                   where: str) -> list[tuple[str, Any]]:
+    async def _get(
+        self, endpoint: SnmpEndpoint, credentials: CommunityData | UsmUserData, where: str
+    ) -> list[tuple[str, Any]]:
         engine = SnmpEngine()
         try:
             target = await self._target(endpoint, where)
             try:
                 indication, status, index, varbinds = await get_cmd(
-                    engine, credentials, target, ContextData(),
+                    engine,
+                    credentials,
+                    target,
+                    ContextData(),
                     *(ObjectType(ObjectIdentity(o.oid)) for o in LICENSE_OBJECTS),
-                    lookupMib=False)
+                    lookupMib=False,
+                )
             except PySnmpError as exc:
                 raise ServerError(f"{where}: SNMP failed: {one_line(str(exc))}") from None
         finally:
@@ -346,16 +383,19 @@ class SnmpSource:
     async def _target(endpoint: SnmpEndpoint, where: str) -> UdpTransportTarget:
         kind = Udp6TransportTarget if ":" in endpoint.host else UdpTransportTarget
         try:
-            return await kind.create((endpoint.host, endpoint.port),
-                                     timeout=endpoint.timeout, retries=0)
+            return await kind.create(
+                (endpoint.host, endpoint.port), timeout=endpoint.timeout, retries=0
+            )
         except PySnmpError as exc:
             for item in (exc.__cause__, exc.__context__):
                 if isinstance(item, socket.gaierror):
                     if item.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
-                        raise ServerNotFound(f"{where}: the host name does not resolve "
-                                             f"({item.strerror})") from None
-                    raise ServerUnavailable(f"{where}: looking the host up failed "
-                                            f"({item.strerror})") from None
+                        raise ServerNotFound(
+                            f"{where}: the host name does not resolve ({item.strerror})"
+                        ) from None
+                    raise ServerUnavailable(
+                        f"{where}: looking the host up failed ({item.strerror})"
+                    ) from None
             raise ServerError(f"{where}: {one_line(str(exc))}") from None
 
 
@@ -366,7 +406,8 @@ def _by_column(varbinds: Iterable[tuple[str, Any]], where: str) -> dict[int, Sca
     for name, value in varbinds:
         column = wanted.get(name.lstrip("."))
         if column is None:
-            raise ServerDataError(f"{where}: the agent answered {one_line(name, limit=80)}, "
-                                  "which was not asked for")
+            raise ServerDataError(
+                f"{where}: the agent answered {one_line(name, limit=80)}, which was not asked for"
+            )
         values[column] = scalar(value)
     return values

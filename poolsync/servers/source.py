@@ -58,31 +58,41 @@ class LicenseSource(Protocol):
         ...
 
 
-def retrying(policy: RetryPolicy, *, what: str,
-             sleep: Callable[[float], None] = time.sleep) -> Retrying:
+def retrying(
+    policy: RetryPolicy, *, what: str, sleep: Callable[[float], None] = time.sleep
+) -> Retrying:
     """Retries of a server read, as the directory's (``directory.connection.retrying``):
     transient errors only (:class:`ServerUnavailable` but not :class:`ServerNotFound`),
     backing off exponentially; everything else is final at once."""
+
     def transient(exc: BaseException) -> bool:
         return isinstance(exc, ServerUnavailable) and not isinstance(exc, ServerNotFound)
 
     return backoff(policy, what=what, transient=transient, log=log, sleep=sleep)
 
 
-def read_server(source: LicenseSource, server: ServerEndpoints, *,
-                now: Callable[[], datetime], retries: RetryPolicy = NO_RETRIES,
-                sleep: Callable[[float], None] = time.sleep) -> ServerReading:
+def read_server(
+    source: LicenseSource,
+    server: ServerEndpoints,
+    *,
+    now: Callable[[], datetime],
+    retries: RetryPolicy = NO_RETRIES,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ServerReading:
     """Read ``server`` over ``source`` (retrying transient errors): a reading with the
     license, or with the one-line reason it could not be read. ``now`` is called when
     the read ends and gives ``read_at``."""
     try:
-        data = retrying(retries, what=f"{server.name} ({source.source})",
-                        sleep=sleep)(source.fetch, server)
+        data = retrying(retries, what=f"{server.name} ({source.source})", sleep=sleep)(
+            source.fetch, server
+        )
     except ServerError as exc:
-        return failed_reading(server.name, source.source, one_line(str(exc)),
-                              reachable=exc.reachable, read_at=now())
+        return failed_reading(
+            server.name, source.source, one_line(str(exc)), reachable=exc.reachable, read_at=now()
+        )
     except SecretError as exc:
         # Not asked at all: a credential of this server's config is unusable.
-        return failed_reading(server.name, source.source, one_line(str(exc)),
-                              reachable=False, read_at=now())
+        return failed_reading(
+            server.name, source.source, one_line(str(exc)), reachable=False, read_at=now()
+        )
     return reading_from_license(server.name, source.source, data, read_at=now())

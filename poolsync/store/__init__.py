@@ -12,5 +12,16 @@ from poolsync.records import Changes, PassRecord, Plan, PlannedChange, RunRecord
 from poolsync.store.health import StoreCheck, StoreDamaged, check_store, damage
 from poolsync.store.store import Store, SyncWriter
 
-__all__ = ["Changes", "PassRecord", "Plan", "PlannedChange", "RunRecord", "Store",
-           "StoreCheck", "StoreDamaged", "SyncWriter", "check_store", "damage"]
+__all__ = [
+    "Changes",
+    "PassRecord",
+    "Plan",
+    "PlannedChange",
+    "RunRecord",
+    "Store",
+    "StoreCheck",
+    "StoreDamaged",
+    "SyncWriter",
+    "check_store",
+    "damage",
+]

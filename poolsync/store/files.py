@@ -43,18 +43,23 @@ def check_file(file: Path) -> bool:
     except FileNotFoundError:
         return False
     if stat.S_ISLNK(st.st_mode):
-        raise StoreError(f"{file} is a symbolic link (to {file.readlink()}); "
-                         "poolsync's store and its -wal/-shm files must be regular files: "
-                         "remove the link")
+        raise StoreError(
+            f"{file} is a symbolic link (to {file.readlink()}); "
+            "poolsync's store and its -wal/-shm files must be regular files: "
+            "remove the link"
+        )
     if not stat.S_ISREG(st.st_mode):
-        raise StoreError(f"{file} is not a regular file; poolsync's store and its -wal, "
-                         "-shm and .lock files must be: remove it")
+        raise StoreError(
+            f"{file} is not a regular file; poolsync's store and its -wal, "
+            "-shm and .lock files must be: remove it"
+        )
     loose = looseness(file, st)
     if loose is not None:
         raise StoreError(
             f"{file} is {loose.found}: another user can change the store. If it is yours: "
             f"{loose.fix}; if not, remove it (rm {shlex.quote(str(file))}), and run poolsync "
-            "as the user that owns the store")
+            "as the user that owns the store"
+        )
     return True
 
 
@@ -68,7 +73,8 @@ def _check_directory(store: Path, directory: Path) -> None:
         f"{loose.found}. poolsync keeps its store only where no one but you "
         f"({user_name(os.geteuid())}) and root can create, rename or remove files (a "
         f"directory others can write must be sticky, like /tmp): {loose.fix}, or set "
-        "store: in the config to a directory of your own")
+        "store: in the config to a directory of your own"
+    )
 
 
 def _create(file: Path, mode: int) -> None:

@@ -14,8 +14,7 @@ __all__ = ["StoreCheck", "StoreDamaged", "check_store", "damage"]
 
 #: What SQLite says of a file it cannot read as a database, or of a damaged one.
 _DAMAGE_WORDS = ("malformed", "not a database", "disk image", "corrupt")
-_TABLES = ("locations", "subscribers", "passes", "runs", "snapshots", "violations",
-           "seats_by_home")
+_TABLES = ("locations", "subscribers", "passes", "runs", "snapshots", "violations", "seats_by_home")
 
 
 class StoreDamaged(StoreError):
@@ -23,17 +22,20 @@ class StoreDamaged(StoreError):
 
 
 def advice(path: Path, *, check_hint: bool = True) -> str:
-    return (f"move it aside (mv {path} {path}.damaged); to keep the usage history, point a "
-            f"config's store at the moved file and run `poolsync history export --out "
-            f"history.csv` if it still reads (then `history import` it); `poolsync resync "
-            f"--total` builds a new store"
-            + (". `poolsync store check` shows what is damaged" if check_hint else ""))
+    return (
+        f"move it aside (mv {path} {path}.damaged); to keep the usage history, point a "
+        f"config's store at the moved file and run `poolsync history export --out "
+        f"history.csv` if it still reads (then `history import` it); `poolsync resync "
+        f"--total` builds a new store"
+        + (". `poolsync store check` shows what is damaged" if check_hint else "")
+    )
 
 
 def damage(exc: BaseException, path: Path) -> StoreDamaged | None:
     """A StoreDamaged for ``exc`` when it is SQLite saying the file is damaged."""
     if not isinstance(exc, sqlite3.DatabaseError) or isinstance(
-            exc, sqlite3.OperationalError | sqlite3.IntegrityError):
+        exc, sqlite3.OperationalError | sqlite3.IntegrityError
+    ):
         return None
     text = str(exc)
     if not any(words in text.lower() for words in _DAMAGE_WORDS):
@@ -47,15 +49,19 @@ class StoreCheck:
     readable: bool
     poolsync_store: bool
     schema_version: int | None
-    integrity: tuple[str, ...]       # "ok", or SQLite's list of problems
-    rows: dict[str, int | None]      # per table; None when it could not be counted
+    integrity: tuple[str, ...]  # "ok", or SQLite's list of problems
+    rows: dict[str, int | None]  # per table; None when it could not be counted
     runs: int | None
-    problem: str | None = None       # why it could not be checked at all
+    problem: str | None = None  # why it could not be checked at all
 
     @property
     def ok(self) -> bool:
-        return (self.readable and self.poolsync_store and self.integrity == ("ok",)
-                and all(n is not None for n in self.rows.values()))
+        return (
+            self.readable
+            and self.poolsync_store
+            and self.integrity == ("ok",)
+            and all(n is not None for n in self.rows.values())
+        )
 
 
 def check_store(path: Path) -> StoreCheck:
@@ -83,8 +89,8 @@ def check_store(path: Path) -> StoreCheck:
                 rows[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             except sqlite3.DatabaseError:
                 rows[table] = None
-        return StoreCheck(str(path), True, app_id == APPLICATION_ID, version, integrity,
-                          rows, rows.get("runs"))
+        return StoreCheck(
+            str(path), True, app_id == APPLICATION_ID, version, integrity, rows, rows.get("runs")
+        )
     finally:
         db.close()
-

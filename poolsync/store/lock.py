@@ -38,8 +38,7 @@ class RunLock:
         lock_file = lock_path(self.store)
         try:
             # O_NOFOLLOW: a link planted in its place must not be truncated.
-            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o600)
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise StoreError(f"cannot create the run lock {lock_file}: {exc.strerror}") from exc
         if not trusted_uid(os.fstat(fd).st_uid):  # planted in a shared sticky directory

@@ -18,14 +18,28 @@ from poolsync.model import Location, Seats
 from poolsync.records import KINDS, PassRecord
 from poolsync.store import times
 
-__all__ = ["COMPARED", "WATERMARK_COLS", "columns", "containers", "has_data", "has_table",
-           "homed_seats", "location_counts", "locations", "merged", "object_count",
-           "objects_per_pass", "pass_row", "passes", "rows", "subscribers_homed_on"]
+__all__ = [
+    "COMPARED",
+    "WATERMARK_COLS",
+    "columns",
+    "containers",
+    "has_data",
+    "has_table",
+    "homed_seats",
+    "location_counts",
+    "locations",
+    "merged",
+    "object_count",
+    "objects_per_pass",
+    "pass_row",
+    "passes",
+    "rows",
+    "subscribers_homed_on",
+]
 
 # The columns two syncs compare: a row whose compared columns are unchanged is no update.
 COMPARED: dict[str, str] = {  # by table (a Kind)
-    "locations": "guid, dn, name, object_id, version, failover_of, attachment, "
-                 "attachment_refused",
+    "locations": "guid, dn, name, object_id, version, failover_of, attachment, attachment_refused",
     "subscribers": "guid, dn, home, dtmf_id, um, inbox",
 }
 
@@ -40,9 +54,11 @@ def merged(table: str, cols: str = "*") -> str:
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:
-    return bool(db.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-        (name,)).fetchone()[0])
+    return bool(
+        db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()[0]
+    )
 
 
 def columns(db: sqlite3.Connection, table: str) -> set[str]:
@@ -51,32 +67,64 @@ def columns(db: sqlite3.Connection, table: str) -> set[str]:
 
 
 # A pass's watermark: the columns of table ``passes``, in PassRecord's field order.
-WATERMARK_COLS = ("pass, endpoint, dc_host, invocation_id, naming_context, usn, synced_at, "
-             "profile, method, cookie")
+WATERMARK_COLS = (
+    "pass, endpoint, dc_host, invocation_id, naming_context, usn, synced_at, "
+    "profile, method, cookie"
+)
 
 
 def pass_row(record: PassRecord) -> tuple[Any, ...]:
     """The one mapping of a pass record to its ``passes`` row (WATERMARK_COLS)."""
-    return (record.name, record.endpoint, record.dc_host, record.invocation_id,
-            record.naming_context, record.usn, times.write(record.synced_at), record.profile,
-            record.method, record.cookie)
+    return (
+        record.name,
+        record.endpoint,
+        record.dc_host,
+        record.invocation_id,
+        record.naming_context,
+        record.usn,
+        times.write(record.synced_at),
+        record.profile,
+        record.method,
+        record.cookie,
+    )
 
 
 def _pass_record(row: tuple[Any, ...]) -> PassRecord:
     """The one mapping of a ``passes`` row (WATERMARK_COLS) to its record."""
-    name, endpoint, dc_host, invocation_id, naming_context, usn, synced_at, profile, \
-        method, cookie = row
-    return PassRecord(name, endpoint, dc_host, invocation_id, naming_context, usn,
-                      times.read(synced_at, table="passes", column="synced_at",
-                                 row=f"pass {name!r}"),
-                      profile, method, cookie)
+    (
+        name,
+        endpoint,
+        dc_host,
+        invocation_id,
+        naming_context,
+        usn,
+        synced_at,
+        profile,
+        method,
+        cookie,
+    ) = row
+    return PassRecord(
+        name,
+        endpoint,
+        dc_host,
+        invocation_id,
+        naming_context,
+        usn,
+        times.read(synced_at, table="passes", column="synced_at", row=f"pass {name!r}"),
+        profile,
+        method,
+        cookie,
+    )
 
 
 def passes(db: sqlite3.Connection) -> list[PassRecord]:
     """Each pass's watermark, by pass name."""
     # A schema-1 store opened read-only (a dry run) is not migrated: its defaults.
-    cols = WATERMARK_COLS if "cookie" in columns(db, "passes") else \
-        WATERMARK_COLS.replace("method, cookie", "'usn', NULL")
+    cols = (
+        WATERMARK_COLS
+        if "cookie" in columns(db, "passes")
+        else WATERMARK_COLS.replace("method, cookie", "'usn', NULL")
+    )
     rows = db.execute(f"SELECT {cols} FROM passes ORDER BY pass").fetchall()
     return [_pass_record(row) for row in rows]
 
@@ -113,9 +161,11 @@ def containers(db: sqlite3.Connection, *, limit: int) -> list[str]:
 def object_count(db: sqlite3.Connection) -> int:
     """Objects held, counted once per objectGUID (what the deletion guard weighs)."""
     # Every merged subscriber is counted once in seats_by_home's vm (schema 5).
-    subscribers = ("(SELECT coalesce(sum(vm), 0) FROM seats_by_home)"
-                   if has_table(db, "seats_by_home") else
-                   f"(SELECT count(*) FROM ({merged('subscribers', 'guid')}))")
+    subscribers = (
+        "(SELECT coalesce(sum(vm), 0) FROM seats_by_home)"
+        if has_table(db, "seats_by_home")
+        else f"(SELECT count(*) FROM ({merged('subscribers', 'guid')}))"
+    )
     row = db.execute(
         f"SELECT (SELECT count(*) FROM ({merged('locations', 'guid')})) + {subscribers}"
     ).fetchone()
@@ -127,8 +177,7 @@ def rows(db: sqlite3.Connection, table: str) -> list[tuple[Any, ...]]:
     the pass name first."""
     if table not in COMPARED:
         raise ValueError(table)
-    return db.execute(
-        f"SELECT pass, {COMPARED[table]} FROM {table} ORDER BY pass, guid").fetchall()
+    return db.execute(f"SELECT pass, {COMPARED[table]} FROM {table} ORDER BY pass, guid").fetchall()
 
 
 def locations(db: sqlite3.Connection, *, pass_name: str | None = None) -> list[Location]:
@@ -137,12 +186,12 @@ def locations(db: sqlite3.Connection, *, pass_name: str | None = None) -> list[L
     source = merged("locations") if pass_name is None else "locations"
     where = "" if pass_name is None else "WHERE pass = ?"
     # A schema-5 store opened read-only (a dry run) has no attachment_refused.
-    refused = ("attachment_refused" if "attachment_refused" in columns(db, "locations")
-               else "NULL")
+    refused = "attachment_refused" if "attachment_refused" in columns(db, "locations") else "NULL"
     found = db.execute(
         "SELECT guid, dn, name, object_id, version, failover_of, attachment, "
         f"{refused} FROM ({source}) {where} ORDER BY name, guid",
-        () if pass_name is None else (pass_name,)).fetchall()
+        () if pass_name is None else (pass_name,),
+    ).fetchall()
     return [Location(*row) for row in found]
 
 
@@ -153,12 +202,14 @@ def homed_seats(db: sqlite3.Connection) -> dict[str, Seats]:
     else:  # an older store opened read-only
         found = db.execute(
             "SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "
-            f"FROM ({merged('subscribers')}) GROUP BY coalesce(home, '')").fetchall()
+            f"FROM ({merged('subscribers')}) GROUP BY coalesce(home, '')"
+        ).fetchall()
     return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in found}
 
 
-def subscribers_homed_on(db: sqlite3.Connection, homes: Iterable[str], *,
-                         limit: int) -> list[tuple[str, str]]:
+def subscribers_homed_on(
+    db: sqlite3.Connection, homes: Iterable[str], *, limit: int
+) -> list[tuple[str, str]]:
     """Up to ``limit`` subscribers (DN, home key) whose home is one of ``homes`` ("" for
     no home), one per objectGUID, by DN."""
     wanted = sorted(set(homes))
@@ -168,5 +219,6 @@ def subscribers_homed_on(db: sqlite3.Connection, homes: Iterable[str], *,
     found = db.execute(
         f"SELECT dn, coalesce(home, '') FROM ({merged('subscribers')}) "
         f"WHERE coalesce(home, '') IN ({marks}) ORDER BY dn LIMIT ?",
-        (*wanted, limit)).fetchall()
+        (*wanted, limit),
+    ).fetchall()
     return [(dn, home) for dn, home in found]

@@ -48,8 +48,11 @@ _LABEL = {"locations": "name", "subscribers": "dn"}  # what a listing shows of a
 
 def _differs(table: str, new: str, old: str, present: set[str]) -> str:
     """SQL true when a compared column (rule 3) present in the store differs."""
-    cols = [c.strip() for c in COMPARED[table].split(",")
-            if c.strip() != "guid" and c.strip() in present]
+    cols = [
+        c.strip()
+        for c in COMPARED[table].split(",")
+        if c.strip() != "guid" and c.strip() in present
+    ]
     return " OR ".join(f"NOT ({new}.{c} IS {old}.{c})" for c in cols)
 
 
@@ -60,7 +63,8 @@ def _higher_usn_wins(db: sqlite3.Connection) -> None:
             f"DELETE FROM temp.{table} WHERE EXISTS (SELECT 1 FROM "
             f"temp.stage_removals AS r WHERE r.pass = {table}.pass AND "
             f"r.guid = {table}.guid AND coalesce(r.usn, -1) > "
-            f"coalesce({table}.usn_changed, -1) AND r.usn IS NOT NULL)")
+            f"coalesce({table}.usn_changed, -1) AND r.usn IS NOT NULL)"
+        )
 
 
 def plan(db: sqlite3.Connection, present: Mapping[str, set[str]]) -> dict[Kind, Changes]:
@@ -78,7 +82,8 @@ def plan(db: sqlite3.Connection, present: Mapping[str, set[str]]) -> dict[Kind, 
             "CASE WHEN m.guid IS NULL THEN 'insert' ELSE 'update' END, s.dn, "
             f"s.{label} FROM {stage} AS s LEFT JOIN main.{table} AS m "
             "ON m.pass = s.pass AND m.guid = s.guid "
-            f"WHERE m.guid IS NULL OR {_differs(table, 's', 'm', present[table])}")
+            f"WHERE m.guid IS NULL OR {_differs(table, 's', 'm', present[table])}"
+        )
         # rule 4: a total pass, whatever it did not read is gone
         # (CROSS JOIN fixes the join order: the small temp tables drive, so an
         # incremental plan never scans the store's tables.)
@@ -86,7 +91,8 @@ def plan(db: sqlite3.Connection, present: Mapping[str, set[str]]) -> dict[Kind, 
             f"INSERT INTO temp.plan SELECT '{table}', m.pass, m.guid, 'delete', "
             f"m.dn, m.{label} FROM temp.stage_modes AS p CROSS JOIN main.{table} AS m "
             "WHERE p.mode = 'total' AND m.pass = p.pass AND NOT EXISTS (SELECT 1 "
-            f"FROM {stage} AS s WHERE s.pass = m.pass AND s.guid = m.guid)")
+            f"FROM {stage} AS s WHERE s.pass = m.pass AND s.guid = m.guid)"
+        )
         # rule 5: an incremental pass, what it saw removed, unless it also read it live
         db.execute(
             f"INSERT INTO temp.plan SELECT '{table}', m.pass, m.guid, "
@@ -94,28 +100,35 @@ def plan(db: sqlite3.Connection, present: Mapping[str, set[str]]) -> dict[Kind, 
             f"temp.stage_modes AS p CROSS JOIN main.{table} AS m WHERE p.pass = r.pass "
             "AND p.mode = 'incremental' AND m.pass = r.pass AND m.guid = r.guid AND "
             f"NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE s.pass = m.pass AND "
-            "s.guid = m.guid)")
+            "s.guid = m.guid)"
+        )
     return {table: _count(db, table) for table in KINDS}
 
 
 def _count(db: sqlite3.Connection, table: Kind) -> Changes:
     """Rule 8: objects, once per objectGUID, per operation."""
-    ops = dict(db.execute(
-        "SELECT op, count(DISTINCT guid) FROM temp.plan WHERE kind = ? GROUP BY op",
-        (table,)).fetchall())
-    return Changes(added=ops.get("insert", 0), changed=ops.get("update", 0),
-                   removed=ops.get("delete", 0))
+    ops = dict(
+        db.execute(
+            "SELECT op, count(DISTINCT guid) FROM temp.plan WHERE kind = ? GROUP BY op", (table,)
+        ).fetchall()
+    )
+    return Changes(
+        added=ops.get("insert", 0), changed=ops.get("update", 0), removed=ops.get("delete", 0)
+    )
 
 
-def planned(db: sqlite3.Connection, op: Op | None = None, *,
-            limit: int | None = None) -> Iterator[PlannedChange]:
+def planned(
+    db: sqlite3.Connection, op: Op | None = None, *, limit: int | None = None
+) -> Iterator[PlannedChange]:
     """The planned changes (all, or one op), ordered by kind, op and DN: one per object
     and operation, its passes joined (``domain+gc``) when both make it."""
     args: list[Any] = [] if op is None else [op]
     where = "" if op is None else "WHERE op = ?"
-    sql = ("SELECT kind, group_concat(pass, '+'), op, min(dn), coalesce(min(label), '') "
-           f"FROM (SELECT * FROM temp.plan {where} ORDER BY pass) "
-           "GROUP BY kind, guid, op ORDER BY kind, op, min(dn)")
+    sql = (
+        "SELECT kind, group_concat(pass, '+'), op, min(dn), coalesce(min(label), '') "
+        f"FROM (SELECT * FROM temp.plan {where} ORDER BY pass) "
+        "GROUP BY kind, guid, op ORDER BY kind, op, min(dn)"
+    )
     if limit is not None:
         sql += " LIMIT ?"
         args.append(limit)

@@ -56,7 +56,8 @@ SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) FROM (
         (SELECT 1 FROM subscribers AS d WHERE d.pass = 'domain' AND d.guid = g.guid)
 ) GROUP BY coalesce(home, '')"""
 
-DDL = """
+DDL = (
+    """
 CREATE TABLE locations (
     pass        TEXT NOT NULL,          -- 'domain' or 'gc'
     guid        TEXT NOT NULL,          -- objectGUID: identity, never the DN
@@ -108,15 +109,18 @@ CREATE TABLE runs (
     status      TEXT NOT NULL,          -- running | ok | failed
     detail      TEXT
 );
-""".replace("{snapshots}", SNAPSHOTS_DDL).replace("{seats}", SEATS_DDL).replace(
-    "{readings}", READINGS_DDL)
-
+""".replace("{snapshots}", SNAPSHOTS_DDL)
+    .replace("{seats}", SEATS_DDL)
+    .replace("{readings}", READINGS_DDL)
+)
 
 
 # Upgrades from each older schema version to the next, applied in one transaction.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: ("ALTER TABLE passes ADD COLUMN method TEXT NOT NULL DEFAULT 'usn'",
-        "ALTER TABLE passes ADD COLUMN cookie BLOB"),
+    1: (
+        "ALTER TABLE passes ADD COLUMN method TEXT NOT NULL DEFAULT 'usn'",
+        "ALTER TABLE passes ADD COLUMN cookie BLOB",
+    ),
     2: ("CREATE TABLE violations (key TEXT PRIMARY KEY, first_seen TEXT NOT NULL)",),
     3: (SNAPSHOTS_DDL,),
     # seats_by_home replaces grouping by home, and the index that grouping used
@@ -147,8 +151,7 @@ CREATE TEMP TABLE plan (
     dn TEXT NOT NULL, label TEXT, PRIMARY KEY (kind, pass, guid)
 ) WITHOUT ROWID;
 """
-STAGING_TABLES = ("stage_locations", "stage_subscribers", "stage_removals", "stage_modes",
-                  "plan")
+STAGING_TABLES = ("stage_locations", "stage_subscribers", "stage_removals", "stage_modes", "plan")
 
 
 def create(db: sqlite3.Connection) -> None:

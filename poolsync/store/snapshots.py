@@ -23,10 +23,10 @@ _TIME = "seconds"  # taken_at is kept as ISO 8601 to the second
 
 def _record(row: tuple[Any, ...]) -> Snapshot:
     taken_at, pool, server, seat_class, licensed, used, published = row
-    when = times.read(taken_at, table="snapshots", column="taken_at",
-                      row=f"{pool}/{server}/{seat_class}")
-    return Snapshot(when, pool, server, SeatClass(seat_class),
-                    licensed, used, published)
+    when = times.read(
+        taken_at, table="snapshots", column="taken_at", row=f"{pool}/{server}/{seat_class}"
+    )
+    return Snapshot(when, pool, server, SeatClass(seat_class), licensed, used, published)
 
 
 def add(db: sqlite3.Connection, rows: Iterable[Snapshot], *, source: str) -> tuple[int, int]:
@@ -34,13 +34,16 @@ def add(db: sqlite3.Connection, rows: Iterable[Snapshot], *, source: str) -> tup
     replaces it. Returns (added, replaced)."""
     added = replaced = 0
     for row in rows:
-        key = (row.taken_at.isoformat(timespec=_TIME), row.pool, row.server,
-               row.seat_class.value)
-        held = db.execute("SELECT 1 FROM snapshots WHERE taken_at = ? AND pool = ? "
-                          "AND server = ? AND class = ?", key).fetchone()
-        db.execute("INSERT OR REPLACE INTO snapshots (taken_at, pool, server, class, "
-                   "licensed, used, published, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   (*key, row.licensed, row.used, row.published, source))
+        key = (row.taken_at.isoformat(timespec=_TIME), row.pool, row.server, row.seat_class.value)
+        held = db.execute(
+            "SELECT 1 FROM snapshots WHERE taken_at = ? AND pool = ? AND server = ? AND class = ?",
+            key,
+        ).fetchone()
+        db.execute(
+            "INSERT OR REPLACE INTO snapshots (taken_at, pool, server, class, "
+            "licensed, used, published, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, row.licensed, row.used, row.published, source),
+        )
         if held:
             replaced += 1
         else:
@@ -50,16 +53,22 @@ def add(db: sqlite3.Connection, rows: Iterable[Snapshot], *, source: str) -> tup
 
 def read(db: sqlite3.Connection, *, since: datetime | None = None) -> list[Snapshot]:
     """The usage history, oldest first."""
-    where, args = ("WHERE taken_at >= ?", (since.isoformat(timespec=_TIME),)) \
-        if since is not None else ("", ())
+    where, args = (
+        ("WHERE taken_at >= ?", (since.isoformat(timespec=_TIME),))
+        if since is not None
+        else ("", ())
+    )
     rows = db.execute(
         "SELECT taken_at, pool, server, class, licensed, used, published FROM snapshots "
-        f"{where} ORDER BY taken_at, pool, server, class", args).fetchall()
+        f"{where} ORDER BY taken_at, pool, server, class",
+        args,
+    ).fetchall()
     return [_record(row) for row in rows]
 
 
-def _where(*, pool: str | None, server: str | None, since: datetime | None,
-           until: datetime | None) -> tuple[str, list[str]]:
+def _where(
+    *, pool: str | None, server: str | None, since: datetime | None, until: datetime | None
+) -> tuple[str, list[str]]:
     where, args = ["1"], []
     if pool is not None:
         where.append("lower(pool) = lower(?)")
@@ -76,13 +85,20 @@ def _where(*, pool: str | None, server: str | None, since: datetime | None,
     return " AND ".join(where), args
 
 
-def forget(db: sqlite3.Connection, *, pool: str | None = None, server: str | None = None,
-           since: datetime | None = None, until: datetime | None = None,
-           count_only: bool = False) -> int:
+def forget(
+    db: sqlite3.Connection,
+    *,
+    pool: str | None = None,
+    server: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    count_only: bool = False,
+) -> int:
     """Delete (or with ``count_only`` count) the rows matching every condition given
     (names compared case-insensitively; ``since`` inclusive, ``until`` exclusive)."""
     condition, args = _where(pool=pool, server=server, since=since, until=until)
     if count_only:
-        return int(db.execute(f"SELECT count(*) FROM snapshots WHERE {condition}",
-                              args).fetchone()[0])
+        return int(
+            db.execute(f"SELECT count(*) FROM snapshots WHERE {condition}", args).fetchone()[0]
+        )
     return db.execute(f"DELETE FROM snapshots WHERE {condition}", args).rowcount

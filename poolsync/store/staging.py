@@ -29,8 +29,10 @@ BATCH = 1000
 
 # The columns a row is staged and stored with, per kind (:func:`_location_row`,
 # :func:`_subscriber_row` give them in this order).
-_LOC_COLS = ("pass, guid, dn, name, object_id, version, failover_of, attachment, usn_changed, "
-             "attachment_refused")
+_LOC_COLS = (
+    "pass, guid, dn, name, object_id, version, failover_of, attachment, usn_changed, "
+    "attachment_refused"
+)
 _SUB_COLS = "pass, guid, dn, home, dtmf_id, um, inbox, usn_changed"
 
 
@@ -54,11 +56,15 @@ def _seat_delta(db: sqlite3.Connection, *, sign: int) -> None:
     of the store.
     """
     if sign < 0:
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS seat_delta "
-                   "(home TEXT NOT NULL, vm INTEGER, um INTEGER, inbox INTEGER)")
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS seat_delta "
+            "(home TEXT NOT NULL, vm INTEGER, um INTEGER, inbox INTEGER)"
+        )
         db.execute("DELETE FROM temp.seat_delta")
-    db.execute(f"INSERT INTO temp.seat_delta SELECT home, {int(sign)}, {int(sign)} * um, "
-               f"{int(sign)} * inbox FROM ({_CHANGED_MERGED})")
+    db.execute(
+        f"INSERT INTO temp.seat_delta SELECT home, {int(sign)}, {int(sign)} * um, "
+        f"{int(sign)} * inbox FROM ({_CHANGED_MERGED})"
+    )
 
 
 def _fold_seat_delta(db: sqlite3.Connection) -> None:
@@ -66,19 +72,38 @@ def _fold_seat_delta(db: sqlite3.Connection) -> None:
         "INSERT INTO main.seats_by_home (home, vm, um, inbox) SELECT home, sum(vm), sum(um), "
         "sum(inbox) FROM temp.seat_delta WHERE true GROUP BY home ON CONFLICT (home) DO "
         "UPDATE SET vm = vm + excluded.vm, um = um + excluded.um, "
-        "inbox = inbox + excluded.inbox")
+        "inbox = inbox + excluded.inbox"
+    )
     db.execute("DELETE FROM main.seats_by_home WHERE vm = 0")
     db.execute("DELETE FROM temp.seat_delta")
 
 
 def _location_row(pass_name: str, loc: Location, usn: int | None) -> tuple[Any, ...]:
-    return (pass_name, loc.guid, loc.dn, loc.name, loc.object_id, loc.version,
-            loc.failover_of, loc.attachment, usn, loc.attachment_refused)
+    return (
+        pass_name,
+        loc.guid,
+        loc.dn,
+        loc.name,
+        loc.object_id,
+        loc.version,
+        loc.failover_of,
+        loc.attachment,
+        usn,
+        loc.attachment_refused,
+    )
 
 
 def _subscriber_row(pass_name: str, sub: Subscriber, usn: int | None) -> tuple[Any, ...]:
-    return (pass_name, sub.guid, sub.dn, sub.home, sub.dtmf_id,
-            int(SeatClass.UM in sub.classes), int(SeatClass.INBOX in sub.classes), usn)
+    return (
+        pass_name,
+        sub.guid,
+        sub.dn,
+        sub.home,
+        sub.dtmf_id,
+        int(SeatClass.UM in sub.classes),
+        int(SeatClass.INBOX in sub.classes),
+        usn,
+    )
 
 
 class SyncWriter:
@@ -98,8 +123,7 @@ class SyncWriter:
         self._planned = False
 
     def _drop(self) -> None:
-        self._db.executescript("".join(f"DROP TABLE IF EXISTS temp.{t};"
-                                       for t in STAGING_TABLES))
+        self._db.executescript("".join(f"DROP TABLE IF EXISTS temp.{t};" for t in STAGING_TABLES))
 
     def __enter__(self) -> SyncWriter:
         self._drop()
@@ -114,11 +138,11 @@ class SyncWriter:
         if mode not in MODES:
             raise ValueError(mode)
         with self._temp():
-            for table in ("stage_locations", "stage_subscribers", "stage_removals",
-                          "stage_modes"):
+            for table in ("stage_locations", "stage_subscribers", "stage_removals", "stage_modes"):
                 self._db.execute(f"DELETE FROM temp.{table} WHERE pass = ?", (pass_name,))
-            self._db.execute("INSERT INTO temp.stage_modes (pass, mode) VALUES (?, ?)",
-                             (pass_name, mode))
+            self._db.execute(
+                "INSERT INTO temp.stage_modes (pass, mode) VALUES (?, ?)", (pass_name, mode)
+            )
         self._passes = [p for p in self._passes if p.name != pass_name]
         self._planned = False
 
@@ -147,19 +171,20 @@ class SyncWriter:
                 count += len(batch)
         return count
 
-    def stage_locations(self, pass_name: str,
-                        items: Iterable[tuple[Location, int | None]]) -> int:
+    def stage_locations(self, pass_name: str, items: Iterable[tuple[Location, int | None]]) -> int:
         return self._insert(
             f"INSERT OR REPLACE INTO temp.stage_locations ({_LOC_COLS}) "
             "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (_location_row(pass_name, loc, usn) for loc, usn in items))
+            (_location_row(pass_name, loc, usn) for loc, usn in items),
+        )
 
-    def stage_subscribers(self, pass_name: str,
-                          items: Iterable[tuple[Subscriber, int | None]]) -> int:
+    def stage_subscribers(
+        self, pass_name: str, items: Iterable[tuple[Subscriber, int | None]]
+    ) -> int:
         return self._insert(
-            f"INSERT OR REPLACE INTO temp.stage_subscribers ({_SUB_COLS}) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            (_subscriber_row(pass_name, sub, usn) for sub, usn in items))
+            f"INSERT OR REPLACE INTO temp.stage_subscribers ({_SUB_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+            (_subscriber_row(pass_name, sub, usn) for sub, usn in items),
+        )
 
     def stage_removals(self, pass_name: str, items: Iterable[tuple[str, int | None]]) -> int:
         """objectGUIDs that are gone (tombstones) or no longer Unity objects, with the
@@ -168,7 +193,8 @@ class SyncWriter:
             "INSERT INTO temp.stage_removals (pass, guid, usn) VALUES (?,?,?) "
             "ON CONFLICT (pass, guid) DO UPDATE SET usn = max(coalesce(usn, -1), "
             "coalesce(excluded.usn, -1))",
-            ((pass_name, guid, usn) for guid, usn in items))
+            ((pass_name, guid, usn) for guid, usn in items),
+        )
 
     def record_pass(self, record: PassRecord) -> None:
         self._passes = [p for p in self._passes if p.name != record.name] + [record]
@@ -181,8 +207,7 @@ class SyncWriter:
         self._planned = True
         return Plan(counts=counts, held=self._store.object_count())
 
-    def planned(self, op: Op | None = None, *,
-                limit: int | None = None) -> Iterator[PlannedChange]:
+    def planned(self, op: Op | None = None, *, limit: int | None = None) -> Iterator[PlannedChange]:
         """The planned changes (all, or one op): :func:`poolsync.store.planner.planned`."""
         return planner.planned(self._db, op, limit=limit)
 
@@ -203,16 +228,19 @@ class SyncWriter:
                 db.execute(
                     f"DELETE FROM main.{table} WHERE EXISTS (SELECT 1 FROM temp.plan AS p "
                     f"WHERE p.kind = '{table}' AND p.op = 'delete' AND p.pass = "
-                    f"{table}.pass AND p.guid = {table}.guid)")
+                    f"{table}.pass AND p.guid = {table}.guid)"
+                )
                 db.execute(
                     f"INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {cols} FROM "
                     f"temp.stage_{table} AS s WHERE EXISTS (SELECT 1 FROM temp.plan AS p "
                     f"WHERE p.kind = '{table}' AND p.op IN ('insert', 'update') AND "
-                    "p.pass = s.pass AND p.guid = s.guid)")
+                    "p.pass = s.pass AND p.guid = s.guid)"
+                )
             _seat_delta(db, sign=1)  # and what they count now
             _fold_seat_delta(db)
             names = [p.name for p in self._passes]
             db.executemany("DELETE FROM passes WHERE pass = ?", [(n,) for n in names])
             db.executemany(
                 f"INSERT INTO passes ({WATERMARK_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [pass_row(p) for p in self._passes])
+                [pass_row(p) for p in self._passes],
+            )

@@ -48,13 +48,16 @@ _T = TypeVar("_T")
 def _times(read: Callable[Concatenate[Store, _P], _T]) -> Callable[Concatenate[Store, _P], _T]:
     """A read whose rows hold times: a stored time that does not read back
     (:mod:`poolsync.store.times`) is damage, said with the file and what to do."""
+
     @functools.wraps(read)
     def reading(store: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
             return read(store, *args, **kwargs)
         except UnreadableTime as exc:
-            raise StoreDamaged(f"the store {store.path} is damaged: {exc}: "
-                               f"{advice(store.path, check_hint=False)}") from None
+            raise StoreDamaged(
+                f"the store {store.path} is damaged: {exc}: {advice(store.path, check_hint=False)}"
+            ) from None
+
     return reading
 
 
@@ -79,8 +82,9 @@ class Store:
             if create:
                 db = sqlite3.connect(path, isolation_level=None, timeout=10)
             else:
-                db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                     isolation_level=None, timeout=10)
+                db = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10
+                )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         store = cls(path, db)
@@ -105,8 +109,10 @@ class Store:
         if app_id == 0 and version == 0:
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if tables or not writable:
-                raise StoreVersionError(f"{self.path} is not a poolsync store"
-                                        + (" (it is empty)" if not tables else ""))
+                raise StoreVersionError(
+                    f"{self.path} is not a poolsync store"
+                    + (" (it is empty)" if not tables else "")
+                )
             db.execute("PRAGMA journal_mode = WAL")
             with self.transaction():
                 # Another process may have created it since we looked: look again
@@ -145,8 +151,9 @@ class Store:
                 raise StoreLockedError(f"{self.path} is busy: {exc}") from exc
             # Not another run: something keeps the store from being written (exit 1,
             # not 6, which schedulers take for "try again later").
-            raise StoreError(f"{self.path} cannot be written ({exc}); check it and its "
-                             f"-wal and -shm files") from exc
+            raise StoreError(
+                f"{self.path} cannot be written ({exc}); check it and its -wal and -shm files"
+            ) from exc
         try:
             yield self._db
             self._db.execute("COMMIT")
@@ -157,8 +164,7 @@ class Store:
                 damaged = damage(exc, self.path)
                 if damaged is not None:
                     raise damaged from exc
-                raise StoreError(f"writing {self.path} failed, nothing was changed: "
-                                 f"{exc}") from exc
+                raise StoreError(f"writing {self.path} failed, nothing was changed: {exc}") from exc
             raise
 
     @contextlib.contextmanager
@@ -208,13 +214,26 @@ class Store:
         with self.transaction() as db:
             return runs.begin(db, kind, started_at)
 
-    def finish_run(self, run_id: int, *, status: RunStatus, finished_at: datetime,
-                   detail: RunDetail, unless_committed: bool = False) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: RunStatus,
+        finished_at: datetime,
+        detail: RunDetail,
+        unless_committed: bool = False,
+    ) -> None:
         """Record how run ``run_id`` ended; with ``unless_committed``, only while it is
         still ``running`` (a failure after its commit must not hide the commit)."""
         with self.transaction() as db:
-            runs.finish(db, run_id, status=status, finished_at=finished_at, detail=detail,
-                        unless_committed=unless_committed)
+            runs.finish(
+                db,
+                run_id,
+                status=status,
+                finished_at=finished_at,
+                detail=detail,
+                unless_committed=unless_committed,
+            )
 
     @_times
     def runs(self, *, limit: int = 20) -> list[RunRecord]:
@@ -226,8 +245,13 @@ class Store:
         """When each license violation still present was first seen by a sync."""
         return violations.first_seen(self._db)
 
-    def record_violations(self, keys: set[ViolationKey], now: datetime, *,
-                          keep: Callable[[ViolationKey], bool] = lambda _key: False) -> None:
+    def record_violations(
+        self,
+        keys: set[ViolationKey],
+        now: datetime,
+        *,
+        keep: Callable[[ViolationKey], bool] = lambda _key: False,
+    ) -> None:
         """Keep the first-seen time of ``keys``, add new ones at ``now``, and forget the
         others, except those ``keep`` says to hold (a server this run could not assess
         must not have its grace period restarted)."""
@@ -248,14 +272,21 @@ class Store:
         with self.transaction() as db:
             return snapshots.add(db, rows, source=source)
 
-    def delete_snapshots(self, *, pool: str | None = None, server: str | None = None,
-                         since: datetime | None = None, until: datetime | None = None,
-                         dry_run: bool = False) -> int:
+    def delete_snapshots(
+        self,
+        *,
+        pool: str | None = None,
+        server: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        dry_run: bool = False,
+    ) -> int:
         """Delete the usage-history rows matching every condition given (names compared
         case-insensitively; ``since`` inclusive, ``until`` exclusive); how many."""
         if dry_run:
-            return snapshots.forget(self._db, pool=pool, server=server, since=since,
-                                    until=until, count_only=True)
+            return snapshots.forget(
+                self._db, pool=pool, server=server, since=since, until=until, count_only=True
+            )
         with self.transaction() as db:
             return snapshots.forget(db, pool=pool, server=server, since=since, until=until)
 
@@ -320,8 +351,7 @@ class Store:
         """
         return mirror.homed_seats(self._db)
 
-    def subscribers_homed_on(self, homes: Iterable[str], *,
-                             limit: int) -> list[tuple[str, str]]:
+    def subscribers_homed_on(self, homes: Iterable[str], *, limit: int) -> list[tuple[str, str]]:
         """Up to ``limit`` subscribers (DN, home key) whose home is one of ``homes``
         ("" for no home), one per objectGUID, by DN: samples of orphans."""
         return mirror.subscribers_homed_on(self._db, homes, limit=limit)

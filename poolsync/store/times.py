@@ -20,8 +20,9 @@ class UnreadableTime(ValueError):
 
     def __init__(self, table: str, column: str, row: str, value: object) -> None:
         self.table, self.column, self.row, self.value = table, column, row, value
-        super().__init__(f"{table}.{column} of {row} is {value!r}, not an ISO 8601 time "
-                         "with a UTC offset")
+        super().__init__(
+            f"{table}.{column} of {row} is {value!r}, not an ISO 8601 time with a UTC offset"
+        )
 
 
 def read(value: object, *, table: str, column: str, row: str) -> datetime:

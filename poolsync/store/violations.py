@@ -26,13 +26,20 @@ def first_seen(db: sqlite3.Connection) -> dict[ViolationKey, datetime]:
         rows = db.execute("SELECT key, first_seen FROM violations").fetchall()
     except sqlite3.OperationalError:  # an older store opened read-only
         return {}
-    return {key: times.read(when, table="violations", column="first_seen",
-                            row=f"violation {text!r}")
-            for text, when in rows if (key := ViolationKey.parse(text)) is not None}
+    return {
+        key: times.read(when, table="violations", column="first_seen", row=f"violation {text!r}")
+        for text, when in rows
+        if (key := ViolationKey.parse(text)) is not None
+    }
 
 
-def record(db: sqlite3.Connection, keys: set[ViolationKey], now: datetime, *,
-           keep: Callable[[ViolationKey], bool]) -> None:
+def record(
+    db: sqlite3.Connection,
+    keys: set[ViolationKey],
+    now: datetime,
+    *,
+    keep: Callable[[ViolationKey], bool],
+) -> None:
     """Keep the first-seen time of ``keys``, add new ones at ``now``, and forget the
     others, except those ``keep`` says to hold."""
     held = {row[0] for row in db.execute("SELECT key FROM violations")}
@@ -42,7 +49,10 @@ def record(db: sqlite3.Connection, keys: set[ViolationKey], now: datetime, *,
         key = ViolationKey.parse(text)
         return key is not None and keep(key)
 
-    db.executemany("DELETE FROM violations WHERE key = ?",
-                   [(k,) for k in sorted(held - wanted) if not kept(k)])
-    db.executemany("INSERT INTO violations (key, first_seen) VALUES (?, ?)",
-                   [(k, times.write(now)) for k in sorted(wanted - held)])
+    db.executemany(
+        "DELETE FROM violations WHERE key = ?", [(k,) for k in sorted(held - wanted) if not kept(k)]
+    )
+    db.executemany(
+        "INSERT INTO violations (key, first_seen) VALUES (?, ?)",
+        [(k, times.write(now)) for k in sorted(wanted - held)],
+    )

@@ -18,8 +18,10 @@ def location_filter(profile: Profile) -> str:
 def subscriber_filter(profile: Profile) -> str:
     sub = profile.subscriber
     types = [equality(sub.object_type, value) for value in sub.object_type_values]
-    return and_filter(equality("objectClass", sub.object_class),
-                      types[0] if len(types) == 1 else or_filter(*types))
+    return and_filter(
+        equality("objectClass", sub.object_class),
+        types[0] if len(types) == 1 else or_filter(*types),
+    )
 
 
 def changed_filter(object_class: str, usn_above: int) -> str:
@@ -30,8 +32,10 @@ def changed_filter(object_class: str, usn_above: int) -> str:
 def unity_objects_filter(profile: Profile) -> str:
     """Locations and users (subscribers are users): what DirSync and tombstone reads
     ask for."""
-    return or_filter(equality("objectClass", profile.location.object_class),
-                     equality("objectClass", profile.subscriber.object_class))
+    return or_filter(
+        equality("objectClass", profile.location.object_class),
+        equality("objectClass", profile.subscriber.object_class),
+    )
 
 
 def tombstone_filter(profile: Profile, usn_above: int) -> str:
@@ -39,8 +43,9 @@ def tombstone_filter(profile: Profile, usn_above: int) -> str:
 
     Tombstones keep objectClass but lose objectCategory and their RDN.
     """
-    return and_filter("(isDeleted=TRUE)", at_least("uSNChanged", usn_above + 1),
-                      unity_objects_filter(profile))
+    return and_filter(
+        "(isDeleted=TRUE)", at_least("uSNChanged", usn_above + 1), unity_objects_filter(profile)
+    )
 
 
 def changed_user_attributes(profile: Profile) -> list[str]:
@@ -84,7 +89,7 @@ def _rdn_value(dn: str) -> str:
     raw = bytearray()
     pos = 0
     for match in _DN_ESCAPE.finditer(value):
-        raw += value[pos:match.start()].encode("utf-8", "surrogatepass")
+        raw += value[pos : match.start()].encode("utf-8", "surrogatepass")
         if match.group(1) is not None:
             raw.append(int(match.group(1), 16))
         else:

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 class SyncResult:
     """What a run did (or, with ``dry_run``, would do)."""
 
-    kind: Mode                     # what was asked for
+    kind: Mode  # what was asked for
     dry_run: bool
     run_id: int | None
     store: str
@@ -76,13 +76,21 @@ class SyncResult:
     server_names: tuple[str, ...] = ()  # the Locations the store holds after the run
 
 
-
-def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total: bool = False,
-             dry_run: bool = False, list_changes: bool = False,
-             allow_deletes: int | None = None, allow_empty: bool = False,
-             allow_growth: bool = False,
-             progress: Progress | None = None, now: Callable[[], datetime],
-             stop: threading.Event | None = None) -> SyncResult:
+def run_sync(
+    config: Config,
+    profile: Profile,
+    *,
+    source: DirectorySource,
+    total: bool = False,
+    dry_run: bool = False,
+    list_changes: bool = False,
+    allow_deletes: int | None = None,
+    allow_empty: bool = False,
+    allow_growth: bool = False,
+    progress: Progress | None = None,
+    now: Callable[[], datetime],
+    stop: threading.Event | None = None,
+) -> SyncResult:
     """One sync run from ``source``: incremental where the watermarks (and the source)
     allow it, total where not.
 
@@ -104,8 +112,11 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
             store.lock()
             abandoned = store.abandon_stale_runs(started_at)
             if abandoned:
-                log.warning("%d earlier run(s) never finished (killed?); recorded as "
-                            "abandoned. Nothing they read was committed", abandoned)
+                log.warning(
+                    "%d earlier run(s) never finished (killed?); recorded as "
+                    "abandoned. Nothing they read was committed",
+                    abandoned,
+                )
             run_id = store.begin_run(kind, started_at)
         try:
             watermarks = {p.name: p for p in store.passes()}
@@ -116,26 +127,44 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
             with store.sync_writer() as writer:
                 summaries = []
                 for name, endpoints in passes:
-                    ctx = PassContext(name, endpoints, config, profile, source, writer,
-                                       progress, now, watermarks.get(name), total,
-                                       warm if name == "gc" else None,
-                                       held={kind: n for (p, kind), n in held.items()
-                                             if p == name},
-                                       allow_growth=allow_growth)
-                    for attempt in retrying(source.retries, what=f"{name} pass",
-                                            sleep=_sleep_until(stop)):
+                    ctx = PassContext(
+                        name,
+                        endpoints,
+                        config,
+                        profile,
+                        source,
+                        writer,
+                        progress,
+                        now,
+                        watermarks.get(name),
+                        total,
+                        warm if name == "gc" else None,
+                        held={kind: n for (p, kind), n in held.items() if p == name},
+                        allow_growth=allow_growth,
+                    )
+                    for attempt in retrying(
+                        source.retries, what=f"{name} pass", sleep=_sleep_until(stop)
+                    ):
                         with attempt:
-                            summaries.append(run_pass_with_failover(
-                                ctx, attempt.retry_state.attempt_number))
+                            summaries.append(
+                                run_pass_with_failover(ctx, attempt.retry_state.attempt_number)
+                            )
                 plan = writer.plan()
                 planned = tuple(writer.planned()) if list_changes else ()
                 refused = refusal(
-                    plan, [PassOutcome(p.name, p.mode, p.locations, p.endpoint,
-                                       p.naming_context) for p in summaries],
-                    store.location_counts(), limit=config.sync.deletions.limit(plan.held),
-                    allow_empty=allow_empty, allow_deletes=allow_deletes,
+                    plan,
+                    [
+                        PassOutcome(p.name, p.mode, p.locations, p.endpoint, p.naming_context)
+                        for p in summaries
+                    ],
+                    store.location_counts(),
+                    limit=config.sync.deletions.limit(plan.held),
+                    allow_empty=allow_empty,
+                    allow_deletes=allow_deletes,
                     deleting=list(writer.planned("delete", limit=GUARD_SAMPLE))
-                    if plan.deletes else [])
+                    if plan.deletes
+                    else [],
+                )
                 if refused is not None and not dry_run:
                     raise UnsafeChangeError(refused)
                 if not dry_run:
@@ -154,21 +183,37 @@ def run_sync(config: Config, profile: Profile, *, source: DirectorySource, total
         else:
             # An export is assessed, and its usage dated, as of when it was taken.
             when = source.origin.taken_at or now()
-            outcome = record_outcome(config, store, locations, homed, at=when,
-                                     roles=profile.roles())
+            outcome = record_outcome(
+                config, store, locations, homed, at=when, roles=profile.roles()
+            )
             compliant, pools, states = outcome.compliant, outcome.pools, outcome.states
         result = SyncResult(
-            kind=kind, dry_run=dry_run, run_id=run_id, store=str(config.store),
-            passes=tuple(summaries), plan=plan, planned=planned, servers=len(locations),
-            subscribers=sum(s.vm for s in homed.values()), compliant=compliant,
-            pools=pools, seconds=time.monotonic() - started, started_at=started_at,
-            forced=forced, refusal=refused, states=states,
+            kind=kind,
+            dry_run=dry_run,
+            run_id=run_id,
+            store=str(config.store),
+            passes=tuple(summaries),
+            plan=plan,
+            planned=planned,
+            servers=len(locations),
+            subscribers=sum(s.vm for s in homed.values()),
+            compliant=compliant,
+            pools=pools,
+            seconds=time.monotonic() - started,
+            started_at=started_at,
+            forced=forced,
+            refusal=refused,
+            states=states,
             server_names=tuple(loc.name for loc in locations),
         )
         if run_id is not None:
             try:
-                store.finish_run(run_id, status="ok" if compliant else "findings",
-                                 finished_at=now(), detail=_detail(result))
+                store.finish_run(
+                    run_id,
+                    status="ok" if compliant else "findings",
+                    finished_at=now(),
+                    detail=_detail(result),
+                )
             except StoreError as exc:
                 # The data is committed and the run marked so; the next run records it.
                 log.warning("the run committed, but recording its end failed: %s", exc)
@@ -180,8 +225,10 @@ def _sleep_until(stop: threading.Event | None) -> Callable[[float], None]:
         if stop is None:
             time.sleep(seconds)
         elif stop.wait(seconds):
-            raise RunCancelled("stopping: the run was abandoned while waiting to retry; "
-                               "nothing was written")
+            raise RunCancelled(
+                "stopping: the run was abandoned while waiting to retry; nothing was written"
+            )
+
     return sleep
 
 
@@ -197,19 +244,33 @@ def _open_store(path: Path, *, dry_run: bool, stack: ExitStack) -> Store:
 
 def _detail(result: SyncResult) -> RunDetail:
     return RunDetail(
-        passes={p.name: PassDetail(mode=p.mode, reason=p.reason, why=p.why,
-                                   endpoint=p.endpoint, dc_host=p.dc_host, usn=p.usn,
-                                   locations=p.locations, subscribers=p.subscribers,
-                                   removals=p.removals, skipped=p.skipped,
-                                   attempts=p.attempts)
-                for p in result.passes},
-        changes={kind: c for kind, c in result.plan.counts.items()}, servers=result.servers,
-        subscribers=result.subscribers, compliant=result.compliant,
-        seconds=round(result.seconds, 3))
+        passes={
+            p.name: PassDetail(
+                mode=p.mode,
+                reason=p.reason,
+                why=p.why,
+                endpoint=p.endpoint,
+                dc_host=p.dc_host,
+                usn=p.usn,
+                locations=p.locations,
+                subscribers=p.subscribers,
+                removals=p.removals,
+                skipped=p.skipped,
+                attempts=p.attempts,
+            )
+            for p in result.passes
+        },
+        changes={kind: c for kind, c in result.plan.counts.items()},
+        servers=result.servers,
+        subscribers=result.subscribers,
+        compliant=result.compliant,
+        seconds=round(result.seconds, 3),
+    )
 
 
-def _record_failure(store: Store, run_id: int, exc: BaseException,
-                    now: Callable[[], datetime]) -> None:
+def _record_failure(
+    store: Store, run_id: int, exc: BaseException, now: Callable[[], datetime]
+) -> None:
     """Record how the run ended; a run that already committed keeps its "committed"
     (the next run records it ok): an interrupt after the commit loses nothing."""
     if isinstance(exc, Terminated):
@@ -218,13 +279,20 @@ def _record_failure(store: Store, run_id: int, exc: BaseException,
         message = "interrupted (Ctrl-C); nothing was committed"
     else:
         message = str(exc) if isinstance(exc, PoolsyncError) else type(exc).__name__
-    status: RunStatus = ("refused" if isinstance(exc, UnsafeChangeError)
-              else "cancelled" if isinstance(exc, RunCancelled | KeyboardInterrupt)
-              else "failed")
+    status: RunStatus = (
+        "refused"
+        if isinstance(exc, UnsafeChangeError)
+        else "cancelled"
+        if isinstance(exc, RunCancelled | KeyboardInterrupt)
+        else "failed"
+    )
     try:
-        store.finish_run(run_id, status=status,
-                         finished_at=now(),
-                         detail=RunDetail(error=message, error_type=type(exc).__name__),
-                         unless_committed=True)
+        store.finish_run(
+            run_id,
+            status=status,
+            finished_at=now(),
+            detail=RunDetail(error=message, error_type=type(exc).__name__),
+            unless_committed=True,
+        )
     except StoreError as record_error:
         log.warning("could not record the failed run: %s", record_error)

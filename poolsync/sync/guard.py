@@ -24,15 +24,22 @@ class PassOutcome:
     """What the guard needs to know of one pass."""
 
     name: str
-    mode: str            # total | incremental
-    locations: int       # live Locations read
+    mode: str  # total | incremental
+    locations: int  # live Locations read
     endpoint: str
     naming_context: str
 
 
-def refusal(plan: Plan, passes: Sequence[PassOutcome], held: Mapping[str, int], *,
-            limit: int, allow_empty: bool, allow_deletes: int | None,
-            deleting: Sequence[PlannedChange]) -> str | None:
+def refusal(
+    plan: Plan,
+    passes: Sequence[PassOutcome],
+    held: Mapping[str, int],
+    *,
+    limit: int,
+    allow_empty: bool,
+    allow_deletes: int | None,
+    deleting: Sequence[PlannedChange],
+) -> str | None:
     """Why the plan must not be committed, or None.
 
     ``held`` is how many Locations the store holds per pass, ``limit`` how many deletions
@@ -40,8 +47,12 @@ def refusal(plan: Plan, passes: Sequence[PassOutcome], held: Mapping[str, int], 
     :data:`GUARD_SAMPLE`), named in the refusal.
     """
     for done in passes:
-        if (done.mode == "total" and done.locations == 0 and held.get(done.name, 0) > 0
-                and not allow_empty):
+        if (
+            done.mode == "total"
+            and done.locations == 0
+            and held.get(done.name, 0) > 0
+            and not allow_empty
+        ):
             return (
                 f"the {done.name} pass read no Locations from {done.endpoint} "
                 f"(base {done.naming_context or '(forest root)'!r}) but the store holds "
@@ -54,8 +65,11 @@ def refusal(plan: Plan, passes: Sequence[PassOutcome], held: Mapping[str, int], 
         return None
     names = "; ".join(f"{c.kind[:-1]} {c.label or c.dn}" for c in deleting)
     more = f" and {deletes - len(deleting)} more" if deletes > len(deleting) else ""
-    allowed = (f"--allow-deletes {allow_deletes} allows fewer" if allow_deletes is not None
-               else f"the guard allows {limit}")
+    allowed = (
+        f"--allow-deletes {allow_deletes} allows fewer"
+        if allow_deletes is not None
+        else f"the guard allows {limit}"
+    )
     return (
         f"the run would delete {deletes} object{'' if deletes == 1 else 's'} of the "
         f"{plan.held} held ({allowed}); "

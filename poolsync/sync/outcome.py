@@ -34,13 +34,21 @@ class Outcome:
     states: tuple[tuple[str, str, str], ...]  # (scope, name, compliance state)
 
 
-def record_outcome(config: Config, store: Store, locations: list[Location],
-                   homed: dict[str, Seats], *, at: datetime, roles: Roles) -> Outcome:
+def record_outcome(
+    config: Config,
+    store: Store,
+    locations: list[Location],
+    homed: dict[str, Seats],
+    *,
+    at: datetime,
+    roles: Roles,
+) -> Outcome:
     """Assess the pool the store holds as of ``at`` (when the data was read, or an
     export taken); record its violations' first sightings and its usage snapshot."""
     report = build_pool_report(config.forest, locations, homed, roles=roles)
-    states = assess(report, locations, homed, limits=config.compliance,
-                    first_seen=store.violations(), now=at)
+    states = assess(
+        report, locations, homed, limits=config.compliance, first_seen=store.violations(), now=at
+    )
     assessed = states.assessed_guids()
 
     def unassessed(key: ViolationKey) -> bool:  # a server's own, not assessed now

@@ -58,15 +58,15 @@ NEEDED = {"usn": ("usn", "tombstones"), "dirsync": ("dirsync",)}
 class PassSummary:
     name: str
     mode: Mode
-    reason: str | None    # why a total (a code from poolsync.sync.watermark), or None
+    reason: str | None  # why a total (a code from poolsync.sync.watermark), or None
     why: str | None
     endpoint: str
     dc_host: str
     naming_context: str
     usn: int
-    locations: int        # live Locations read
-    subscribers: int      # live subscribers read
-    removals: int         # tombstones and objects no longer Unity objects read
+    locations: int  # live Locations read
+    subscribers: int  # live subscribers read
+    removals: int  # tombstones and objects no longer Unity objects read
     skipped: int
     seconds: float
     attempts: int
@@ -98,10 +98,13 @@ class PassContext:
             return None
         limit = max(2 * held, held + GROWTH_FLOOR)
         label = "Locations" if kind == "locations" else kind
-        return Bound(limit, f"the store holds {held} {label} from the last {self.name} "
-                            f"pass, and one search may return {limit}; if the directory "
-                            "really grew that much, run `poolsync resync --total "
-                            "--allow-growth` once")
+        return Bound(
+            limit,
+            f"the store holds {held} {label} from the last {self.name} "
+            f"pass, and one search may return {limit}; if the directory "
+            "really grew that much, run `poolsync resync --total "
+            "--allow-growth` once",
+        )
 
 
 def _deleted_objects_readable(reader: DirectoryReader, ncs: list[str]) -> str | None:
@@ -112,20 +115,26 @@ def _deleted_objects_readable(reader: DirectoryReader, ncs: list[str]) -> str | 
     """
     for nc in ncs:
         try:
-            entries = reader.read(deleted_objects_dn(nc), "(objectClass=*)", ["objectGUID"],
-                                  scope="base", show_deleted=True)
+            entries = reader.read(
+                deleted_objects_dn(nc),
+                "(objectClass=*)",
+                ["objectGUID"],
+                scope="base",
+                show_deleted=True,
+            )
         except QueryError as exc:
             return f"the Deleted Objects container of {nc} cannot be read ({exc})"
         # Without rights there the container comes back bare (Samba) or not at all.
         if not entries or entries[0].first("objectGUID") is None:
-            return (f"the bind account cannot see the Deleted Objects container of {nc}, "
-                    "so deletions would be missed (grant it List Contents and Read "
-                    "Property there)")
+            return (
+                f"the bind account cannot see the Deleted Objects container of {nc}, "
+                "so deletions would be missed (grant it List Contents and Read "
+                "Property there)"
+            )
     return None
 
 
-def _covering_naming_contexts(reader: DirectoryReader, root: RootDse,
-                              base: str) -> list[str]:
+def _covering_naming_contexts(reader: DirectoryReader, root: RootDse, base: str) -> list[str]:
     """The domain naming contexts a pass with ``base`` covers ("" covers them all)."""
     ncs = reader.domain_naming_contexts(root.configuration_naming_context)
     if not base:
@@ -133,14 +142,17 @@ def _covering_naming_contexts(reader: DirectoryReader, root: RootDse,
     lowered = base.lower()
     matches = [nc for nc in ncs if lowered == nc.lower() or lowered.endswith("," + nc.lower())]
     if not matches:
-        raise QueryError(f"{base} is in none of the forest's domain naming contexts "
-                         f"({', '.join(ncs) or 'none found'})")
+        raise QueryError(
+            f"{base} is in none of the forest's domain naming contexts "
+            f"({', '.join(ncs) or 'none found'})"
+        )
     return [max(matches, key=len)]
 
 
 def encode_cookies(cookies: dict[str, bytes]) -> bytes:
-    return json.dumps({nc: base64.b64encode(c).decode() for nc, c in sorted(cookies.items())}
-                      ).encode()
+    return json.dumps(
+        {nc: base64.b64encode(c).decode() for nc, c in sorted(cookies.items())}
+    ).encode()
 
 
 def decode_cookies(raw: bytes | None) -> dict[str, bytes] | None:
@@ -159,38 +171,44 @@ def _check_schema(reader: DirectoryReader, schema_nc: str, profile: Profile) -> 
     search on a missing attribute matches nothing and would read as "no subscribers"."""
     attributes, classes = profile.schema_names()
     found = read_schema(reader, schema_nc, names=attributes | classes)
-    missing = profile.missing_from({a.name for a in found.attributes},
-                                   {c.name for c in found.classes})
+    missing = profile.missing_from(
+        {a.name for a in found.attributes}, {c.name for c in found.classes}
+    )
     if missing:
         raise ProfileError(
             f"the schema profile {profile.name} ({profile.source}) names what the forest's "
             f"schema ({schema_nc}) does not have: {', '.join(missing)}; nothing was read. "
-            "Run `poolsync schema discover` to find this forest's names")
+            "Run `poolsync schema discover` to find this forest's names"
+        )
 
 
-def _without_changes(reader: DirectoryReader, source: DirectorySource,
-                     method: str) -> Decision | None:
+def _without_changes(
+    reader: DirectoryReader, source: DirectorySource, method: str
+) -> Decision | None:
     """A total read, and why, when the source cannot read what ``method`` needs."""
     missing = [c for c in NEEDED[method] if c not in reader.changes]
     if not missing:
         return None
     origin = source.origin
     what = "an export" if origin.kind == "export" else f"the {origin.kind} source"
-    return Decision("total", "source-without-changes",
-                    f"{what} ({origin.label}) cannot read changes ({', '.join(missing)}): "
-                    "it is read in full")
+    return Decision(
+        "total",
+        "source-without-changes",
+        f"{what} ({origin.label}) cannot read changes ({', '.join(missing)}): it is read in full",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class _ReadPlan:
     decision: Decision
     how: PassRead
-    dirsync: bool          # the pass keeps DirSync cookies
-    ncs: tuple[str, ...]   # the naming contexts it covers (when they were needed)
+    dirsync: bool  # the pass keeps DirSync cookies
+    ncs: tuple[str, ...]  # the naming contexts it covers (when they were needed)
 
 
-def _plan_read(ctx: PassContext, reader: DirectoryReader, root: RootDse, base: str,
-               decision: Decision) -> _ReadPlan:
+def _plan_read(
+    ctx: PassContext, reader: DirectoryReader, root: RootDse, base: str, decision: Decision
+) -> _ReadPlan:
     """How the pass reads: the decision (a total after all, when the source cannot read
     changes or the DC cannot show deletions), and with which reader."""
     method = ctx.config.sync.method
@@ -207,9 +225,11 @@ def _plan_read(ctx: PassContext, reader: DirectoryReader, root: RootDse, base: s
     if dirsync and decision.mode == "incremental":
         held = decode_cookies(ctx.watermark.cookie) if ctx.watermark else None
         if held is None or sorted(held) != list(ncs):
-            decision = Decision("total", "cookie-refused",
-                                "the watermark has no usable DirSync cookie for "
-                                f"{', '.join(ncs)}")
+            decision = Decision(
+                "total",
+                "cookie-refused",
+                f"the watermark has no usable DirSync cookie for {', '.join(ncs)}",
+            )
         else:
             return _ReadPlan(decision, DirSyncChanges(base, held), True, ncs)
     if decision.mode == "total":
@@ -231,15 +251,19 @@ def run_pass(ctx: PassContext, endpoint: Endpoint, attempt: int) -> PassSummary:
             invocation_id=reader.invocation_id(root.ds_service_name),
             highest_committed_usn=root.highest_committed_usn,
             naming_context=base,
-            tombstone_lifetime_days=reader.tombstone_lifetime(
-                root.configuration_naming_context),
+            tombstone_lifetime_days=reader.tombstone_lifetime(root.configuration_naming_context),
         )
         if name == "domain" and root.schema_naming_context:
             _check_schema(reader, root.schema_naming_context, ctx.profile)
         decision = decide(
-            ctx.watermark, answering, requested_total=ctx.requested_total,
-            profile=ctx.profile.fingerprint, method=config.sync.method,
-            max_age=config.sync.max_age, now=ctx.now())
+            ctx.watermark,
+            answering,
+            requested_total=ctx.requested_total,
+            profile=ctx.profile.fingerprint,
+            method=config.sync.method,
+            max_age=config.sync.max_age,
+            now=ctx.now(),
+        )
         plan = _plan_read(ctx, reader, root, base, decision)
         decision, how, dirsync = plan.decision, plan.how, plan.dirsync
         if decision.mode == "total" and decision.reason != "requested":
@@ -251,43 +275,62 @@ def run_pass(ctx: PassContext, endpoint: Endpoint, attempt: int) -> PassSummary:
             counters = {k: Counter() for k in ("locations", "subscribers", "removals")}
             what = "total" if decision.mode == "total" else "changes"
             # Short enough that the count beside it fits 80 columns.
-            ctx.progress.begin(name, f"{name} pass ({what}) on "
-                                     f"{root.dns_host_name.split('.', 1)[0]}")
+            ctx.progress.begin(
+                name, f"{name} pass ({what}) on {root.dns_host_name.split('.', 1)[0]}"
+            )
             try:
-                cookies = how.read(reader, Staging(name, ctx.profile, ctx.writer,
-                                                   ctx.progress, ctx.bound, counters))
+                cookies = how.read(
+                    reader,
+                    Staging(name, ctx.profile, ctx.writer, ctx.progress, ctx.bound, counters),
+                )
                 break
             except DirSyncCookieRefused as exc:
                 if decision.mode == "total":
                     # Refused without a cookie of ours to blame: a real failure.
                     raise QueryError(f"{name} pass: {exc}") from exc
                 log.warning("%s pass: %s", name, exc)
-                decision = Decision("total", "cookie-refused",
-                                    f"{root.dns_host_name} refused the saved DirSync cookie")
+                decision = Decision(
+                    "total",
+                    "cookie-refused",
+                    f"{root.dns_host_name} refused the saved DirSync cookie",
+                )
                 how = TotalRead(base, plan.ncs)
             finally:
                 ctx.progress.end()
     taken_at = ctx.source.origin.taken_at
-    ctx.writer.record_pass(PassRecord(
-        name=name, endpoint=endpoint.url, dc_host=root.dns_host_name,
-        invocation_id=answering.invocation_id, naming_context=base,
-        usn=root.highest_committed_usn,
-        synced_at=(taken_at or ctx.now()).replace(microsecond=0),  # the store keeps seconds
-        profile=ctx.profile.fingerprint, method=config.sync.method,
-        cookie=encode_cookies(cookies) if dirsync and cookies is not None else None,
-    ))
+    ctx.writer.record_pass(
+        PassRecord(
+            name=name,
+            endpoint=endpoint.url,
+            dc_host=root.dns_host_name,
+            invocation_id=answering.invocation_id,
+            naming_context=base,
+            usn=root.highest_committed_usn,
+            synced_at=(taken_at or ctx.now()).replace(microsecond=0),  # the store keeps seconds
+            profile=ctx.profile.fingerprint,
+            method=config.sync.method,
+            cookie=encode_cookies(cookies) if dirsync and cookies is not None else None,
+        )
+    )
     return PassSummary(
-        name=name, mode=decision.mode, reason=decision.reason, why=decision.why,
-        endpoint=endpoint.url, dc_host=root.dns_host_name, naming_context=base,
-        usn=root.highest_committed_usn, locations=counters["locations"].read,
-        subscribers=counters["subscribers"].read, removals=counters["removals"].read,
+        name=name,
+        mode=decision.mode,
+        reason=decision.reason,
+        why=decision.why,
+        endpoint=endpoint.url,
+        dc_host=root.dns_host_name,
+        naming_context=base,
+        usn=root.highest_committed_usn,
+        locations=counters["locations"].read,
+        subscribers=counters["subscribers"].read,
+        removals=counters["removals"].read,
         skipped=sum(c.skipped for c in counters.values()),
-        seconds=time.monotonic() - started, attempts=attempt,
+        seconds=time.monotonic() - started,
+        attempts=attempt,
     )
 
 
-def endpoint_order(endpoints: tuple[Endpoint, ...],
-                   watermark: PassRecord | None) -> list[Endpoint]:
+def endpoint_order(endpoints: tuple[Endpoint, ...], watermark: PassRecord | None) -> list[Endpoint]:
     """The order a pass tries its endpoints: the one it last read first (moving costs a
     total resync), then the configured order."""
     last = watermark.endpoint if watermark else None
@@ -310,6 +353,7 @@ def run_pass_with_failover(ctx: PassContext, attempt: int) -> PassSummary:
     if len(failures) == 1:
         raise failures[0]
     # Only names that resolve nowhere: retrying the pass cannot help either.
-    kind = HostNotFound if all(isinstance(f, HostNotFound) for f in failures) \
-        else DirectoryUnavailable
+    kind = (
+        HostNotFound if all(isinstance(f, HostNotFound) for f in failures) else DirectoryUnavailable
+    )
     raise kind(f"no {ctx.name} endpoint answered: " + "; ".join(map(str, failures)))

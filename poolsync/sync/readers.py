@@ -77,12 +77,12 @@ class Counter:
 class Staging:
     """Where one pass's reads go, and what bounds them."""
 
-    name: str                                  # the pass: "domain" or "gc"
+    name: str  # the pass: "domain" or "gc"
     profile: Profile
     writer: SyncWriter
     progress: Progress
-    bound: Callable[[str], Bound | None]       # "locations" | "subscribers" -> bound
-    counters: dict[str, Counter]               # locations, subscribers, removals
+    bound: Callable[[str], Bound | None]  # "locations" | "subscribers" -> bound
+    counters: dict[str, Counter]  # locations, subscribers, removals
 
 
 class PassRead(Protocol):
@@ -96,8 +96,9 @@ class _Removal:
     guid: str
 
 
-def _decoded(entries: Iterable[Entry], decode_one: Callable[[Entry], T], progress: Progress,
-             counter: Counter) -> Iterator[tuple[T, int | None]]:
+def _decoded(
+    entries: Iterable[Entry], decode_one: Callable[[Entry], T], progress: Progress, counter: Counter
+) -> Iterator[tuple[T, int | None]]:
     pending = 0
     for entry in entries:
         try:
@@ -115,17 +116,21 @@ def _decoded(entries: Iterable[Entry], decode_one: Callable[[Entry], T], progres
     progress.advance(pending)
 
 
-def _locations(reader: DirectoryReader, staging: Staging, base: str,
-               ldap_filter: str) -> Iterator[Entry]:
+def _locations(
+    reader: DirectoryReader, staging: Staging, base: str, ldap_filter: str
+) -> Iterator[Entry]:
     """Location entries, each attachment refused over MAX_ATTACHMENT_BYTES."""
     return reader.search_with_large_value(
-        base, ldap_filter, decode.location_attributes(staging.profile),
-        large=staging.profile.location.pooling_data, max_bytes=MAX_ATTACHMENT_BYTES,
-        bound=staging.bound("locations"))
+        base,
+        ldap_filter,
+        decode.location_attributes(staging.profile),
+        large=staging.profile.location.pooling_data,
+        max_bytes=MAX_ATTACHMENT_BYTES,
+        bound=staging.bound("locations"),
+    )
 
 
-def fresh_cookies(reader: DirectoryReader, staging: Staging,
-                  ncs: list[str]) -> dict[str, bytes]:
+def fresh_cookies(reader: DirectoryReader, staging: Staging, ncs: list[str]) -> dict[str, bytes]:
     """A cookie per naming context, from a DirSync read without one (entries ignored).
 
     Read before the paged total read, so whatever changes in between is read twice
@@ -133,8 +138,9 @@ def fresh_cookies(reader: DirectoryReader, staging: Staging,
     """
     cookies = {}
     for nc in ncs:
-        read = reader.dirsync(nc, decode.unity_objects_filter(staging.profile),
-                              ["objectGUID", "name"])
+        read = reader.dirsync(
+            nc, decode.unity_objects_filter(staging.profile), ["objectGUID", "name"]
+        )
         for count, _ in enumerate(read, 1):
             if count % 200 == 0:
                 staging.progress.advance(0)  # lets a stop request end the pass
@@ -152,18 +158,34 @@ class TotalRead:
 
     def read(self, reader: DirectoryReader, staging: Staging) -> dict[str, bytes] | None:
         profile, writer, name = staging.profile, staging.writer, staging.name
-        cookies = (fresh_cookies(reader, staging, list(self.cookie_ncs))
-                   if self.cookie_ncs is not None else None)
-        writer.stage_locations(name, _decoded(
-            _locations(reader, staging, self.base, decode.location_filter(profile)),
-            lambda e: decode.decode_location(e, profile), staging.progress,
-            staging.counters["locations"]))
-        writer.stage_subscribers(name, _decoded(
-            reader.search(self.base, decode.subscriber_filter(profile),
-                          decode.subscriber_attributes(profile),
-                          bound=staging.bound("subscribers")),
-            lambda e: decode.decode_subscriber(e, profile), staging.progress,
-            staging.counters["subscribers"]))
+        cookies = (
+            fresh_cookies(reader, staging, list(self.cookie_ncs))
+            if self.cookie_ncs is not None
+            else None
+        )
+        writer.stage_locations(
+            name,
+            _decoded(
+                _locations(reader, staging, self.base, decode.location_filter(profile)),
+                lambda e: decode.decode_location(e, profile),
+                staging.progress,
+                staging.counters["locations"],
+            ),
+        )
+        writer.stage_subscribers(
+            name,
+            _decoded(
+                reader.search(
+                    self.base,
+                    decode.subscriber_filter(profile),
+                    decode.subscriber_attributes(profile),
+                    bound=staging.bound("subscribers"),
+                ),
+                lambda e: decode.decode_subscriber(e, profile),
+                staging.progress,
+                staging.counters["subscribers"],
+            ),
+        )
         return cookies
 
 
@@ -181,13 +203,26 @@ class UsnChanges:
     ncs: tuple[str, ...]
 
     def read(self, reader: DirectoryReader, staging: Staging) -> None:
-        profile, writer, name, counters = (staging.profile, staging.writer, staging.name,
-                                           staging.counters)
-        writer.stage_locations(name, _decoded(
-            _locations(reader, staging, self.base,
-                       decode.changed_filter(profile.location.object_class, self.usn)),
-            lambda e: decode.decode_location(e, profile), staging.progress,
-            counters["locations"]))
+        profile, writer, name, counters = (
+            staging.profile,
+            staging.writer,
+            staging.name,
+            staging.counters,
+        )
+        writer.stage_locations(
+            name,
+            _decoded(
+                _locations(
+                    reader,
+                    staging,
+                    self.base,
+                    decode.changed_filter(profile.location.object_class, self.usn),
+                ),
+                lambda e: decode.decode_location(e, profile),
+                staging.progress,
+                counters["locations"],
+            ),
+        )
 
         # Every changed user: one that stopped being a subscriber must leave the store.
         def user(entry: Entry) -> Subscriber | _Removal:
@@ -198,8 +233,9 @@ class UsnChanges:
         removals: list[tuple[str, int | None]] = []
         removal_counter = counters["removals"]
 
-        def subscribers_only(items: Iterable[tuple[Subscriber | _Removal, int | None]],
-                             ) -> Iterator[tuple[Subscriber, int | None]]:
+        def subscribers_only(
+            items: Iterable[tuple[Subscriber | _Removal, int | None]],
+        ) -> Iterator[tuple[Subscriber, int | None]]:
             for item, item_usn in items:
                 if isinstance(item, _Removal):
                     removals.append((item.guid, item_usn))
@@ -211,20 +247,43 @@ class UsnChanges:
                     yield item, item_usn
 
         sub_counter = Counter()
-        writer.stage_subscribers(name, subscribers_only(_decoded(
-            reader.search(self.base,
-                          decode.changed_filter(profile.subscriber.object_class, self.usn),
-                          decode.changed_user_attributes(profile)),
-            user, staging.progress, sub_counter)))
+        writer.stage_subscribers(
+            name,
+            subscribers_only(
+                _decoded(
+                    reader.search(
+                        self.base,
+                        decode.changed_filter(profile.subscriber.object_class, self.usn),
+                        decode.changed_user_attributes(profile),
+                    ),
+                    user,
+                    staging.progress,
+                    sub_counter,
+                )
+            ),
+        )
         counters["subscribers"].skipped += sub_counter.skipped
         counters["subscribers"].read += sub_counter.read - removal_counter.read
         writer.stage_removals(name, removals)
         tomb_counter = Counter()
         for nc in self.ncs:
-            writer.stage_removals(name, ((guid, item_usn) for guid, item_usn in _decoded(
-                reader.search(deleted_objects_dn(nc), decode.tombstone_filter(profile, self.usn),
-                              ["objectGUID", "uSNChanged"], show_deleted=True),
-                lambda e: e.guid(), staging.progress, tomb_counter)))
+            writer.stage_removals(
+                name,
+                (
+                    (guid, item_usn)
+                    for guid, item_usn in _decoded(
+                        reader.search(
+                            deleted_objects_dn(nc),
+                            decode.tombstone_filter(profile, self.usn),
+                            ["objectGUID", "uSNChanged"],
+                            show_deleted=True,
+                        ),
+                        lambda e: e.guid(),
+                        staging.progress,
+                        tomb_counter,
+                    )
+                ),
+            )
         counters["removals"].read += tomb_counter.read
         counters["removals"].skipped += tomb_counter.skipped
 
@@ -241,18 +300,27 @@ class DirSyncChanges:
     cookies: dict[str, bytes]
 
     def read(self, reader: DirectoryReader, staging: Staging) -> dict[str, bytes]:
-        profile, writer, name, counters = (staging.profile, staging.writer, staging.name,
-                                           staging.counters)
+        profile, writer, name, counters = (
+            staging.profile,
+            staging.writer,
+            staging.name,
+            staging.counters,
+        )
         changed: set[str] = set()
         gone: set[str] = set()
         new_cookies = {}
         # DirSync reports an object only when one of the *requested* attributes changed:
         # ask for every attribute poolsync reads, and "name", which a rename or move sets.
-        watched = sorted({"objectClass", "name", *decode.location_attributes(profile),
-                          *decode.changed_user_attributes(profile)})
+        watched = sorted(
+            {
+                "objectClass",
+                "name",
+                *decode.location_attributes(profile),
+                *decode.changed_user_attributes(profile),
+            }
+        )
         for nc, cookie in self.cookies.items():
-            read = reader.dirsync(nc, decode.unity_objects_filter(profile), watched,
-                                  cookie=cookie)
+            read = reader.dirsync(nc, decode.unity_objects_filter(profile), watched, cookie=cookie)
             for entry in read:
                 try:
                     guid = entry.guid()
@@ -262,16 +330,22 @@ class DirSyncChanges:
                 (gone if is_tombstone(entry) else changed).add(guid)
             new_cookies[nc] = read.cookie
         changed -= gone
-        attributes = sorted({*decode.location_attributes(profile),
-                             *decode.changed_user_attributes(profile), "objectClass"})
+        attributes = sorted(
+            {
+                *decode.location_attributes(profile),
+                *decode.changed_user_attributes(profile),
+                "objectClass",
+            }
+        )
         location_class = profile.location.object_class.lower()
         pending = sorted(changed)
         for start in range(0, len(pending), GUID_BATCH):
-            batch = pending[start:start + GUID_BATCH]
+            batch = pending[start : start + GUID_BATCH]
             locations, subscribers, removals = [], [], []
             seen = set()
-            for entry in reader.search(self.base, or_filter(*map(guid_equality, batch)),
-                                       attributes):
+            for entry in reader.search(
+                self.base, or_filter(*map(guid_equality, batch)), attributes
+            ):
                 try:
                     guid = entry.guid()
                     classes = {c.lower() for c in entry.texts("objectClass")}
@@ -292,6 +366,5 @@ class DirSyncChanges:
             counters["subscribers"].read += writer.stage_subscribers(name, subscribers)
             counters["removals"].read += writer.stage_removals(name, removals)
             staging.progress.advance(len(batch))
-        counters["removals"].read += writer.stage_removals(
-            name, ((g, None) for g in sorted(gone)))
+        counters["removals"].read += writer.stage_removals(name, ((g, None) for g in sorted(gone)))
         return new_cookies

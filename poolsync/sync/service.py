@@ -30,15 +30,15 @@ from poolsync.store import Store
 from poolsync.sync.engine import NoProgress, SyncResult, run_sync
 
 log = logging.getLogger(__name__)
-DEBOUNCE = 0.3      # seconds: changes arriving together make one pass
-MAX_WATCHED = 20    # containers watched for change notifications (5 per connection)
+DEBOUNCE = 0.3  # seconds: changes arriving together make one pass
+MAX_WATCHED = 20  # containers watched for change notifications (5 per connection)
 
 
 @dataclass(frozen=True)
 class Schedule:
-    every: float            # seconds between incremental passes
-    total_every: float      # seconds between total resyncs
-    jitter: float = 0.1     # each wait is stretched or shrunk by up to this fraction
+    every: float  # seconds between incremental passes
+    total_every: float  # seconds between total resyncs
+    jitter: float = 0.1  # each wait is stretched or shrunk by up to this fraction
 
     def wait(self, base: float, rng: random.Random) -> float:
         return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
@@ -50,8 +50,9 @@ class _CancellableProgress(NoProgress):
 
     def advance(self, count: int) -> None:
         if self._stop.is_set():
-            raise RunCancelled("stopping: the pass in flight was abandoned before its "
-                               "commit; nothing was written")
+            raise RunCancelled(
+                "stopping: the pass in flight was abandoned before its commit; nothing was written"
+            )
 
 
 class Watcher(Protocol):
@@ -76,13 +77,19 @@ class ServiceStats:
 class Service:
     """The long-running sync loop. :meth:`run` returns when ``stop`` is set."""
 
-    def __init__(self, config: Config, profile: Profile, *,
-                 source: DirectorySource,
-                 schedule: Schedule, now: Callable[[], datetime],
-                 watcher_factory: WatcherFactory | None = None,
-                 on_result: Callable[[SyncResult, datetime], None] | None = None,
-                 on_error: Callable[[PoolsyncError, str, datetime], None] | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        profile: Profile,
+        *,
+        source: DirectorySource,
+        schedule: Schedule,
+        now: Callable[[], datetime],
+        watcher_factory: WatcherFactory | None = None,
+        on_result: Callable[[SyncResult, datetime], None] | None = None,
+        on_error: Callable[[PoolsyncError, str, datetime], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.config = config
         self.profile = profile
         self.source = source
@@ -125,9 +132,15 @@ class Service:
         log.info("service: %s pass (%s)", mode, why)
         started = self.now()
         try:
-            result = run_sync(self.config, self.profile, source=self.source, total=total,
-                              progress=_CancellableProgress(self.stop_event), now=self.now,
-                              stop=self.stop_event)
+            result = run_sync(
+                self.config,
+                self.profile,
+                source=self.source,
+                total=total,
+                progress=_CancellableProgress(self.stop_event),
+                now=self.now,
+                stop=self.stop_event,
+            )
         except RunCancelled:
             log.info("service: pass abandoned on shutdown; nothing was written")
             return False
@@ -141,9 +154,16 @@ class Service:
         self.stats.totals += int(total)
         changes = result.plan.counts
         loc, sub = changes["locations"], changes["subscribers"]
-        log.info("service: synced in %.1f s: Locations +%d ~%d -%d; subscribers +%d ~%d -%d",
-                 result.seconds, loc.added, loc.changed, loc.removed,
-                 sub.added, sub.changed, sub.removed)
+        log.info(
+            "service: synced in %.1f s: Locations +%d ~%d -%d; subscribers +%d ~%d -%d",
+            result.seconds,
+            loc.added,
+            loc.changed,
+            loc.removed,
+            sub.added,
+            sub.changed,
+            sub.removed,
+        )
         if self.on_result is not None:
             self.on_result(result, started)
         self._rewatch_if_needed()
@@ -156,8 +176,7 @@ class Service:
         try:
             with Store.open(self.config.store, create=False) as store:
                 containers = store.containers(limit=MAX_WATCHED)
-                endpoint = next((p.endpoint for p in store.passes() if p.name == "domain"),
-                                None)
+                endpoint = next((p.endpoint for p in store.passes() if p.name == "domain"), None)
         except StoreError as exc:
             log.warning("service: cannot list the containers to watch: %s", exc)
             return
@@ -178,7 +197,8 @@ class Service:
         """Sync until :meth:`stop`; the first pass runs at once."""
         since_total = self._seconds_since_total()
         total_due = time.monotonic() + (
-            0.0 if since_total is None else max(0.0, self.schedule.total_every - since_total))
+            0.0 if since_total is None else max(0.0, self.schedule.total_every - since_total)
+        )
         next_due = time.monotonic()
         try:
             while not self.stop_event.is_set():
@@ -186,16 +206,17 @@ class Service:
                 if now >= total_due:
                     # A failed total is tried again at the next --every, not a day later:
                     # totals repair what incremental reads cannot see.
-                    wait = self.schedule.total_every if self._pass(
-                        total=True, why="total-every") else self.schedule.every
+                    wait = (
+                        self.schedule.total_every
+                        if self._pass(total=True, why="total-every")
+                        else self.schedule.every
+                    )
                     total_due = time.monotonic() + self.schedule.wait(wait, self.rng)
-                    next_due = time.monotonic() + self.schedule.wait(self.schedule.every,
-                                                                     self.rng)
+                    next_due = time.monotonic() + self.schedule.wait(self.schedule.every, self.rng)
                     continue
                 if now >= next_due:
                     self._pass(total=False, why="every")
-                    next_due = time.monotonic() + self.schedule.wait(self.schedule.every,
-                                                                     self.rng)
+                    next_due = time.monotonic() + self.schedule.wait(self.schedule.every, self.rng)
                     continue
                 timeout = min(next_due, total_due) - now
                 if self.trigger.wait(timeout=timeout):

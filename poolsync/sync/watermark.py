@@ -46,45 +46,71 @@ def max_age_seconds(configured: float, tombstone_lifetime_days: int | None) -> f
     return min(configured, max(days - 1, 1) * DAY)
 
 
-def decide(watermark: PassRecord | None, answering: Answering, *, requested_total: bool,
-           profile: str, method: str, max_age: float, now: datetime) -> Decision:
+def decide(
+    watermark: PassRecord | None,
+    answering: Answering,
+    *,
+    requested_total: bool,
+    profile: str,
+    method: str,
+    max_age: float,
+    now: datetime,
+) -> Decision:
     """Whether this pass reads incrementally from ``watermark``, or why not."""
     if requested_total:
         return Decision("total", "requested", "--total was given")
     if watermark is None:
-        return Decision("total", "no-watermark",
-                        "no watermark for this pass yet (first run, or a new store)")
+        return Decision(
+            "total", "no-watermark", "no watermark for this pass yet (first run, or a new store)"
+        )
     if watermark.profile != profile:
-        return Decision("total", "profile-changed",
-                        "the schema profile changed since the last pass")
+        return Decision(
+            "total", "profile-changed", "the schema profile changed since the last pass"
+        )
     if watermark.method != method:
-        return Decision("total", "method-changed",
-                        f"sync.method changed from {watermark.method} to {method}")
+        return Decision(
+            "total", "method-changed", f"sync.method changed from {watermark.method} to {method}"
+        )
     if watermark.naming_context.lower() != answering.naming_context.lower():
-        return Decision("total", "base-changed",
-                        f"the base DN changed from {watermark.naming_context or '(root)'!r} "
-                        f"to {answering.naming_context or '(root)'!r}")
+        return Decision(
+            "total",
+            "base-changed",
+            f"the base DN changed from {watermark.naming_context or '(root)'!r} "
+            f"to {answering.naming_context or '(root)'!r}",
+        )
     if watermark.dc_host.lower() != answering.dc_host.lower():
-        return Decision("total", "dc-changed",
-                        f"{answering.dc_host} answered, but the watermark belongs to "
-                        f"{watermark.dc_host} (USNs are per DC: failover or a config change)")
+        return Decision(
+            "total",
+            "dc-changed",
+            f"{answering.dc_host} answered, but the watermark belongs to "
+            f"{watermark.dc_host} (USNs are per DC: failover or a config change)",
+        )
     if watermark.invocation_id.lower() != answering.invocation_id.lower():
-        return Decision("total", "invocation-changed",
-                        f"{answering.dc_host}'s invocationId changed from "
-                        f"{watermark.invocation_id} to {answering.invocation_id} "
-                        "(restored from backup?)")
+        return Decision(
+            "total",
+            "invocation-changed",
+            f"{answering.dc_host}'s invocationId changed from "
+            f"{watermark.invocation_id} to {answering.invocation_id} "
+            "(restored from backup?)",
+        )
     if answering.highest_committed_usn < watermark.usn:
-        return Decision("total", "usn-rolled-back",
-                        f"{answering.dc_host}'s highestCommittedUSN "
-                        f"{answering.highest_committed_usn} is below the watermark "
-                        f"{watermark.usn}")
+        return Decision(
+            "total",
+            "usn-rolled-back",
+            f"{answering.dc_host}'s highestCommittedUSN "
+            f"{answering.highest_committed_usn} is below the watermark "
+            f"{watermark.usn}",
+        )
     limit = max_age_seconds(max_age, answering.tombstone_lifetime_days)
     age = (now - watermark.synced_at).total_seconds()
     if age > limit:
         synced = watermark.synced_at.isoformat(timespec="seconds")
-        return Decision("total", "watermark-too-old",
-                        f"the last successful pass was {_ago(age)} ago ({synced}),"
-                        f" more than the maximum age of {_ago(limit)}")
+        return Decision(
+            "total",
+            "watermark-too-old",
+            f"the last successful pass was {_ago(age)} ago ({synced}),"
+            f" more than the maximum age of {_ago(limit)}",
+        )
     return INCREMENTAL
 
 

@@ -33,8 +33,11 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 def test_invalid_config_key_names_file_and_key(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    config.write_text(config.read_text().replace("forest: lab.example.com",
-                                                 "forest: lab.example.com\nstroe: x.db"))
+    config.write_text(
+        config.read_text().replace(
+            "forest: lab.example.com", "forest: lab.example.com\nstroe: x.db"
+        )
+    )
     result = run("--config", config, "pool")
     assert result.exit_code == 2
     [line] = result.stderr.strip().splitlines()
@@ -55,17 +58,29 @@ def test_pool_before_any_resync(tmp_path: Path) -> None:
 
 
 def test_pool_exits_3_when_out_of_compliance(tmp_path: Path) -> None:
-    small = format_attachment(license_data(licensed=Seats(5, 0, 0), pooling=True,
-                                           secondary=False, ports=2, published=None))
-    memory = memory_for(config_in(tmp_path),
-                        [location_entry(1, "UNITY-S", "loc-s", small),
-                         *(subscriber_entry(n, "loc-s") for n in range(7))])
+    small = format_attachment(
+        license_data(
+            licensed=Seats(5, 0, 0), pooling=True, secondary=False, ports=2, published=None
+        )
+    )
+    memory = memory_for(
+        config_in(tmp_path),
+        [
+            location_entry(1, "UNITY-S", "loc-s", small),
+            *(subscriber_entry(n, "loc-s") for n in range(7)),
+        ],
+    )
     resync(tmp_path, memory)
     result = run("--config", tmp_path / "poolsync.yaml", "pool", "--format", "json")
     assert result.exit_code == 3
     doc = json.loads(result.stdout)
-    assert doc["pools"][0]["seats"]["vm"] == {"licensed": 5, "used": 7, "available": -2,
-                                              "compliant": False, "used_source": "directory"}
+    assert doc["pools"][0]["seats"]["vm"] == {
+        "licensed": 5,
+        "used": 7,
+        "available": -2,
+        "compliant": False,
+        "used_source": "directory",
+    }
     table = run("--config", tmp_path / "poolsync.yaml", "pool")
     assert table.exit_code == 3
     assert "NOT COMPLIANT" in table.stdout
@@ -77,10 +92,22 @@ def test_a_resync_loads_only_what_it_uses() -> None:
     import subprocess
     import sys
 
-    heavy = ["networkx", "matplotlib", "jinja2", "rich", "poolsync.doctor",
-             "poolsync.lab", "poolsync.licensing.flexlm", "poolsync.render", "topology"]
-    code = ("import sys; from poolsync.cli.main import cli; cli.get_command(None, 'resync'); "
-            f"print([m for m in {heavy!r} if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    heavy = [
+        "networkx",
+        "matplotlib",
+        "jinja2",
+        "rich",
+        "poolsync.doctor",
+        "poolsync.lab",
+        "poolsync.licensing.flexlm",
+        "poolsync.render",
+        "topology",
+    ]
+    code = (
+        "import sys; from poolsync.cli.main import cli; cli.get_command(None, 'resync'); "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

@@ -49,13 +49,15 @@ def config_for(tmp_path: Path, url: str, attempts: int) -> Path:
     config = write_config(tmp_path, dc_url=url)
     text = config.read_text().replace(
         "  retries: {attempts: 3, initial_wait: 0.01, max_wait: 0.02}\n",
-        f"  retries: {{attempts: {attempts}, initial_wait: 0.2, max_wait: 0.2}}\n" + TIMEOUTS)
+        f"  retries: {{attempts: {attempts}, initial_wait: 0.2, max_wait: 0.2}}\n" + TIMEOUTS,
+    )
     config.write_text(text)
     return config
 
 
 def test_a_tls_handshake_that_never_comes_is_bounded_by_the_connect_timeout(
-        tmp_path: Path, silent_listener: int, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, silent_listener: int, caplog: pytest.LogCaptureFixture
+) -> None:
     config = config_for(tmp_path, f"ldaps://127.0.0.1:{silent_listener}", attempts=3)
     started = time.monotonic()
     result = run("--config", config, "resync", "--total")
@@ -69,8 +71,9 @@ def test_a_tls_handshake_that_never_comes_is_bounded_by_the_connect_timeout(
     assert "no TLS handshake within directory.timeouts.connect" in result.stderr
 
 
-def test_a_name_that_does_not_resolve_is_not_retried(tmp_path: Path,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_a_name_that_does_not_resolve_is_not_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     config = config_for(tmp_path, "ldaps://no-such-dc.invalid:636", attempts=4)
     result = run("--config", config, "resync", "--total")
     assert result.exit_code == 5

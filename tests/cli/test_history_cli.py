@@ -56,23 +56,38 @@ def test_import_then_export_round_trips(tmp_path: Path) -> None:
     ("text", "error"),
     [
         ("date,pool,server,class,licensed\n", "line 1: the header lacks used"),
-        (GOOD + "2026-11-01,lab.example.com,UNITY-A,vm,500,-3\n",
-         "line 5: used: expected a whole number >= 0, got -3"),
-        (GOOD + "2026-13-01,lab.example.com,UNITY-A,vm,500,3\n", "line 5: date: expected an "
-         "ISO 8601 date such as 2026-09-01 or 2026-09-01T10:00:00+00:00, got '2026-13-01'"),
-        (GOOD + "2026-11-01,lab.example.com,UNITY-A,voice,500,3\n",
-         "line 5: class: expected one of vm, um, inbox, got 'voice'"),
-        (GOOD + "2026-09-01,lab.example.com,UNITY-A,vm,500,3\n",
-         "line 5: the same date, pool, server and class as line 2"),
+        (
+            GOOD + "2026-11-01,lab.example.com,UNITY-A,vm,500,-3\n",
+            "line 5: used: expected a whole number >= 0, got -3",
+        ),
+        (
+            GOOD + "2026-13-01,lab.example.com,UNITY-A,vm,500,3\n",
+            "line 5: date: expected an "
+            "ISO 8601 date such as 2026-09-01 or 2026-09-01T10:00:00+00:00, got '2026-13-01'",
+        ),
+        (
+            GOOD + "2026-11-01,lab.example.com,UNITY-A,voice,500,3\n",
+            "line 5: class: expected one of vm, um, inbox, got 'voice'",
+        ),
+        (
+            GOOD + "2026-09-01,lab.example.com,UNITY-A,vm,500,3\n",
+            "line 5: the same date, pool, server and class as line 2",
+        ),
         ("", "empty file"),
-        (GOOD + "2026-11-01,lab.example.com,UNITY-A,vm,99999999999999999999,3\n",
-         "line 5: licensed: expected at most 9223372036854775807, got 99999999999999999999"),
-        (GOOD + "2026-09-01T00:00:00.5,lab.example.com,unity-a,VM,500,3\n",
-         "line 5: the same date, pool, server and class as line 2"),
-        ('{"snapshots": [{"date": "2026-09-01", "pool": "p", "server": "A", "class": "vm", '
-         '"licensed": 1, "used": 1}, {"date": "2026-09-01", "pool": "p", "server": "a", '
-         '"class": "vm", "licensed": 1, "used": 1}]}',
-         "snapshots[1]: the same date, pool, server and class as snapshots[0]"),
+        (
+            GOOD + "2026-11-01,lab.example.com,UNITY-A,vm,99999999999999999999,3\n",
+            "line 5: licensed: expected at most 9223372036854775807, got 99999999999999999999",
+        ),
+        (
+            GOOD + "2026-09-01T00:00:00.5,lab.example.com,unity-a,VM,500,3\n",
+            "line 5: the same date, pool, server and class as line 2",
+        ),
+        (
+            '{"snapshots": [{"date": "2026-09-01", "pool": "p", "server": "A", "class": "vm", '
+            '"licensed": 1, "used": 1}, {"date": "2026-09-01", "pool": "p", "server": "a", '
+            '"class": "vm", "licensed": 1, "used": 1}]}',
+            "snapshots[1]: the same date, pool, server and class as snapshots[0]",
+        ),
     ],
 )
 def test_a_bad_row_imports_nothing(tmp_path: Path, text: str, error: str) -> None:
@@ -97,11 +112,14 @@ def test_export_writes_what_the_store_holds(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     t = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
     with Store.open(tmp_path / "store.db") as store:
-        store.add_snapshots([Snapshot(t, "lab.example.com", "UNITY-B", SeatClass.INBOX,
-                                      50, 25, 24)], source="sync")
+        store.add_snapshots(
+            [Snapshot(t, "lab.example.com", "UNITY-B", SeatClass.INBOX, 50, 25, 24)], source="sync"
+        )
     result = run("-c", config, "history", "export")
-    assert result.stdout.splitlines()[1] == \
-        "2026-11-30T06:00:00+00:00,lab.example.com,UNITY-B,inbox,50,25,24"
+    assert (
+        result.stdout.splitlines()[1]
+        == "2026-11-30T06:00:00+00:00,lab.example.com,UNITY-B,inbox,50,25,24"
+    )
 
 
 def test_an_expiring_license_file_moves_the_exhaustion_date(tmp_path: Path) -> None:
@@ -109,16 +127,31 @@ def test_an_expiring_license_file_moves_the_exhaustion_date(tmp_path: Path) -> N
     # from 30 December the built-in default license (10 subscribers) applies.
     config = write_config(tmp_path)
     demo = Path(__file__).resolve().parents[2] / "examples" / "licenses" / "demo.lic"
-    config.write_text(config.read_text() + f"""capacity:
+    config.write_text(
+        config.read_text()
+        + f"""capacity:
   license_files:
     UNITY-D: {{files: ["{demo}"]}}
-""")
+"""
+    )
     history = tmp_path / "h.csv"
-    history.write_text("date,pool,server,class,licensed,used\n" + "".join(
-        f"2026-11-{d:02d},lab.example.com,UNITY-D,vm,50,30\n" for d in (1, 11, 21, 30)))
+    history.write_text(
+        "date,pool,server,class,licensed,used\n"
+        + "".join(f"2026-11-{d:02d},lab.example.com,UNITY-D,vm,50,30\n" for d in (1, 11, 21, 30))
+    )
     assert run("-c", config, "history", "import", history).exit_code == 0
-    result = run("-c", config, "report", "capacity", "--format", "json", "--today",
-                 "2026-12-01", "--horizon", "90d")
+    result = run(
+        "-c",
+        config,
+        "report",
+        "capacity",
+        "--format",
+        "json",
+        "--today",
+        "2026-12-01",
+        "--horizon",
+        "90d",
+    )
     assert result.exit_code == 3, result.stderr
     vm = json.loads(result.stdout)["pools"][0]["classes"]["vm"]
     assert (vm["licensed"], vm["used"], vm["growth_per_day"]) == (50, 30, 0)
@@ -133,17 +166,24 @@ def test_license_files_without_a_mac_still_count(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     examples = Path(__file__).resolve().parents[2] / "examples" / "licenses"
     files = ", ".join(f'"{examples / n}"' for n in ("unity-a-base.lic", "unity-a-upgrade.lic"))
-    config.write_text(config.read_text() + f"""capacity:
+    config.write_text(
+        config.read_text()
+        + f"""capacity:
   license_files:
     UNITY-A: {{files: [{files}]}}
-""")
+"""
+    )
     history = tmp_path / "h.csv"
-    history.write_text("date,pool,server,class,licensed,used\n" + "".join(
-        f"2026-11-{d:02d},lab.example.com,UNITY-A,{c},{lic},{used}\n"
-        for d in (1, 11, 21, 30) for c, lic, used in (("vm", 500, 100), ("inbox", 50, 25))))
+    history.write_text(
+        "date,pool,server,class,licensed,used\n"
+        + "".join(
+            f"2026-11-{d:02d},lab.example.com,UNITY-A,{c},{lic},{used}\n"
+            for d in (1, 11, 21, 30)
+            for c, lic, used in (("vm", 500, 100), ("inbox", 50, 25))
+        )
+    )
     assert run("-c", config, "history", "import", history).exit_code == 0
-    result = run("-c", config, "report", "capacity", "--format", "json", "--today",
-                 "2026-12-01")
+    result = run("-c", config, "report", "capacity", "--format", "json", "--today", "2026-12-01")
     assert result.exit_code == 3, result.stderr
     classes = json.loads(result.stdout)["pools"][0]["classes"]
     assert classes["vm"]["exhausted_on"] is None
@@ -153,18 +193,24 @@ def test_license_files_without_a_mac_still_count(tmp_path: Path) -> None:
 def test_rows_for_another_pool_or_the_future_are_refused_without_force(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     source = tmp_path / "odd.csv"
-    source.write_text("date,pool,server,class,licensed,used\n"
-                      "2026-09-01,other.example.org,UNITY-X,vm,10,5\n"
-                      "2999-01-01,lab.example.com,UNITY-A,vm,500,400\n"
-                      "2026-09-02,lab.example.com,UNITY-A,vm,500,401\n")
+    source.write_text(
+        "date,pool,server,class,licensed,used\n"
+        "2026-09-01,other.example.org,UNITY-X,vm,10,5\n"
+        "2999-01-01,lab.example.com,UNITY-A,vm,500,400\n"
+        "2026-09-02,lab.example.com,UNITY-A,vm,500,401\n"
+    )
     refused = run("-c", config, "history", "import", source)
     assert refused.exit_code == 2
-    assert "1 row is for pool other.example.org, not this config's forest lab.example.com" \
+    assert (
+        "1 row is for pool other.example.org, not this config's forest lab.example.com"
         in refused.stderr
+    )
     assert "1 row is dated in the future (from 2999-01-01" in refused.stderr
     assert "nothing was imported" in refused.stderr
-    assert not (tmp_path / "store.db").exists() or run(
-        "-c", config, "history", "export").stdout.count("\n") == 1
+    assert (
+        not (tmp_path / "store.db").exists()
+        or run("-c", config, "history", "export").stdout.count("\n") == 1
+    )
     forced = run("-c", config, "history", "import", source, "--force")
     assert forced.exit_code == 0, forced.stderr
     assert forced.stdout.strip() == f"imported 3 rows from {source}: 3 new, 0 replaced"

@@ -17,8 +17,15 @@ from poolsync.licensing.dates import format_date
 from tests.support.helpers import run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "licenses"
-A_FILES = [EXAMPLES / n for n in ("unity-a-base.lic", "unity-a-upgrade.lic",
-                                  "unity-a-ports.lic", "unity-a-tts-trial.lic")]
+A_FILES = [
+    EXAMPLES / n
+    for n in (
+        "unity-a-base.lic",
+        "unity-a-upgrade.lic",
+        "unity-a-ports.lic",
+        "unity-a-tts-trial.lic",
+    )
+]
 A_MAC = "00-0B-CD-12-34-56"
 
 
@@ -47,15 +54,21 @@ def test_check_unity_a_is_licensed() -> None:
     assert doc["meta"]["type"] == "license-check" and doc["meta"]["version"] == 1
     assert doc["at"] == "2026-12-01"
     assert doc["verdict"] == "licensed"
-    assert doc["hostid"] == {"matched": "000BCD123456", "checked": ["000BCD123456"],
-                             "matched_all": ["000BCD123456"]}
+    assert doc["hostid"] == {
+        "matched": "000BCD123456",
+        "checked": ["000BCD123456"],
+        "matched_all": ["000BCD123456"],
+    }
     assert [f["valid"] for f in doc["files"]] == [True] * 4
     assert [f["path"] for f in doc["files"]] == [str(p) for p in A_FILES]
     effective = doc["effective"]
     # 300 + 200 cumulative; 100 + 100; 20 + 30 Inbox; FEATURE 24 ports over INCREMENT 16.
-    assert (effective["LicSubscribersMax"], effective["LicUMSubscribersMax"],
-            effective["LicVMISubscribersMax"], effective["LicVoicePortsMax"]) == (500, 200, 50,
-                                                                                  24)
+    assert (
+        effective["LicSubscribersMax"],
+        effective["LicUMSubscribersMax"],
+        effective["LicVMISubscribersMax"],
+        effective["LicVoicePortsMax"],
+    ) == (500, 200, 50, 24)
     assert effective["LicPoolingIsEnabled"] is True
     assert effective["LicSecondaryServerIsLicensed"] is False
     assert effective["LicTTSSessionsMax"] == 4  # the trial started on 1-dec-2026
@@ -80,8 +93,7 @@ def test_the_demo_file_then_its_expiry() -> None:
     assert running["effective"]["LicVoicePortsMax"] == 16
     assert running["hostid"]["matched"] is None
     assert running["files"][0]["demo"] is True
-    expired = as_json("license", "check", demo, "--mac", A_MAC, "--at", "2026-12-30",
-                      exit_code=3)
+    expired = as_json("license", "check", demo, "--mac", A_MAC, "--at", "2026-12-30", exit_code=3)
     assert expired["verdict"] == "expired"
     assert expired["default_license"] is True
     assert expired["effective"]["LicSubscribersMax"] == 10
@@ -90,8 +102,17 @@ def test_the_demo_file_then_its_expiry() -> None:
 
 
 def test_a_host_id_mismatch_exits_3() -> None:
-    doc = as_json("license", "check", A_FILES[0], EXAMPLES / "wrong-host.lic", "--mac", A_MAC,
-                  "--at", "2026-12-01", exit_code=3)
+    doc = as_json(
+        "license",
+        "check",
+        A_FILES[0],
+        EXAMPLES / "wrong-host.lic",
+        "--mac",
+        A_MAC,
+        "--at",
+        "2026-12-01",
+        exit_code=3,
+    )
     assert doc["verdict"] == "hostid-mismatch"
     wrong = doc["files"][1]
     assert wrong["valid"] is False
@@ -101,26 +122,54 @@ def test_a_host_id_mismatch_exits_3() -> None:
 
 
 def test_a_nic_team_matches_its_virtual_mac() -> None:
-    doc = as_json("license", "check", EXAMPLES / "unity-b-team.lic",
-                  "--mac", "00-1A-2B-3C-4D-01", "--mac", "00-1A-2B-3C-4D-02",
-                  "--mac", "02:00:4c:4f:4f:50", "--at", "2026-12-01")
+    doc = as_json(
+        "license",
+        "check",
+        EXAMPLES / "unity-b-team.lic",
+        "--mac",
+        "00-1A-2B-3C-4D-01",
+        "--mac",
+        "00-1A-2B-3C-4D-02",
+        "--mac",
+        "02:00:4c:4f:4f:50",
+        "--at",
+        "2026-12-01",
+    )
     assert doc["verdict"] == "licensed"
-    assert doc["hostid"] == {"matched": "02004C4F4F50",
-                             "checked": ["001A2B3C4D01", "001A2B3C4D02", "02004C4F4F50"],
-                             "matched_all": ["02004C4F4F50"]}
-    table = run("license", "check", EXAMPLES / "unity-b-team.lic",
-                "--mac", "00-1A-2B-3C-4D-01", "--mac", "02004C4F4F50", "--at", "2026-12-01")
+    assert doc["hostid"] == {
+        "matched": "02004C4F4F50",
+        "checked": ["001A2B3C4D01", "001A2B3C4D02", "02004C4F4F50"],
+        "matched_all": ["02004C4F4F50"],
+    }
+    table = run(
+        "license",
+        "check",
+        EXAMPLES / "unity-b-team.lic",
+        "--mac",
+        "00-1A-2B-3C-4D-01",
+        "--mac",
+        "02004C4F4F50",
+        "--at",
+        "2026-12-01",
+    )
     assert "Host ID: matched 02004C4F4F50; checked 001A2B3C4D01, 02004C4F4F50" in table.stdout
 
 
 def test_the_syntax_error_file_lists_every_problem_by_line() -> None:
-    result = run("license", "check", EXAMPLES / "syntax-error.lic", "--mac", A_MAC,
-                 "--at", "2026-12-01")
+    result = run(
+        "license", "check", EXAMPLES / "syntax-error.lic", "--mac", A_MAC, "--at", "2026-12-01"
+    )
     assert result.exit_code == 3
     assert result.stderr == ""
     out = result.stdout
-    for line, code in ((3, "syntax"), (4, "unknown-parameter"), (5, "syntax"), (6, "syntax"),
-                       (7, "syntax"), (8, "syntax")):
+    for line, code in (
+        (3, "syntax"),
+        (4, "unknown-parameter"),
+        (5, "syntax"),
+        (6, "syntax"),
+        (7, "syntax"),
+        (8, "syntax"),
+    ):
         assert f"syntax-error.lic:{line}: {code}: " in out
     assert "did you mean LicSubscribersMax?" in out
     assert "unbalanced quote" in out
@@ -145,8 +194,10 @@ def test_show_reads_the_effective_license_xml() -> None:
     assert doc["source"] == "effective-license-xml"
     assert doc["effective"]["LicSubscribersMax"] == 500
     assert doc["effective"]["LicMaxMsgRecLenIsLicensed"] is True  # "Licensed" as a word
-    assert doc["utilization"] == {"AvLicUtilizationSubscribers": 480,
-                                  "AvLicUtilizationVMISubscribers": 30}
+    assert doc["utilization"] == {
+        "AvLicUtilizationSubscribers": 480,
+        "AvLicUtilizationVMISubscribers": 30,
+    }
     assert doc["timeline"] == []
     table = run("license", "show", EXAMPLES / "effective-license.xml")
     assert table.exit_code == 0
@@ -157,14 +208,20 @@ def test_show_reads_the_effective_license_xml() -> None:
     ("args", "message"),
     [
         (["show", "nope.lic"], "nope.lic: cannot read: No such file or directory"),
-        (["check", str(EXAMPLES / "effective-license.xml"), "--mac", A_MAC],
-         "has no host ID to check; show it with `poolsync license show`"),
-        (["show", str(EXAMPLES / "effective-license.xml"), str(EXAMPLES / "demo.lic")],
-         "show it on its own, not with other files"),
-        (["show", str(EXAMPLES / "demo.lic"), str(EXAMPLES / ".." / "licenses" / "demo.lic")],
-         "given twice"),
+        (
+            ["check", str(EXAMPLES / "effective-license.xml"), "--mac", A_MAC],
+            "has no host ID to check; show it with `poolsync license show`",
+        ),
+        (
+            ["show", str(EXAMPLES / "effective-license.xml"), str(EXAMPLES / "demo.lic")],
+            "show it on its own, not with other files",
+        ),
+        (
+            ["show", str(EXAMPLES / "demo.lic"), str(EXAMPLES / ".." / "licenses" / "demo.lic")],
+            "given twice",
+        ),
     ],
-)  # fmt: skip
+)
 def test_unreadable_input_exits_2_with_one_line(args: list[str], message: str) -> None:
     result = run("license", *args)
     assert result.exit_code == 2
@@ -175,13 +232,16 @@ def test_unreadable_input_exits_2_with_one_line(args: list[str], message: str) -
 
 def test_a_broken_xml_is_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.xml"
-    path.write_text("<AvXmlLicData><Licenses><LicSubscribersMax>abc</LicSubscribersMax>"
-                    "</Licenses></AvXmlLicData>")
+    path.write_text(
+        "<AvXmlLicData><Licenses><LicSubscribersMax>abc</LicSubscribersMax>"
+        "</Licenses></AvXmlLicData>"
+    )
     result = run("license", "show", path)
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"poolsync: error: {path}: not a readable effective-license XML (AvXmlLicData): "
-        "LicSubscribersMax: 'abc' is not a whole number")
+        "LicSubscribersMax: 'abc' is not a whole number"
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,7 +253,7 @@ def test_a_broken_xml_is_one_clear_error(tmp_path: Path) -> None:
         (["--mac", A_MAC, "--at", "tomorrow"], "expected YYYY-MM-DD"),
         ([], "Missing option '--mac'"),
     ],
-)  # fmt: skip
+)
 def test_bad_options_exit_2(args: list[str], message: str) -> None:
     result = run("license", "check", EXAMPLES / "demo.lic", *args)
     assert result.exit_code == 2
@@ -223,11 +283,11 @@ def test_default_day_is_today() -> None:
 
 
 def test_show_says_when_files_belong_to_several_servers() -> None:
-    doc = as_json("license", "show", A_FILES[0], EXAMPLES / "unity-b-team.lic", "--at",
-                  "2026-12-01")
+    doc = as_json(
+        "license", "show", A_FILES[0], EXAMPLES / "unity-b-team.lic", "--at", "2026-12-01"
+    )
     assert doc["hostids"] == ["000BCD123456", "02004C4F4F50"]
-    table = run("license", "show", A_FILES[0], EXAMPLES / "unity-b-team.lic", "--at",
-                "2026-12-01")
+    table = run("license", "show", A_FILES[0], EXAMPLES / "unity-b-team.lic", "--at", "2026-12-01")
     assert "the files are bound to different MACs (000BCD123456, 02004C4F4F50)" in table.stdout
 
 
@@ -249,7 +309,8 @@ def _doc_sessions() -> list[tuple[str, str, int | None]]:
 
 @pytest.mark.parametrize(("command", "output", "code"), _doc_sessions())
 def test_the_outputs_in_docs_licenses_md_are_real(
-        command: str, output: str, code: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    command: str, output: str, code: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(EXAMPLES)
     result = run(*shlex.split(command)[1:])
     if code is not None:
@@ -268,8 +329,16 @@ def test_an_expired_base_file_beside_a_ports_file_is_not_licensed(tmp_path: Path
     term = re.sub(r" (permanent|1-jan-0) ", " 30-nov-2026 ", text)
     base = tmp_path / "base-term.lic"
     base.write_text(term)
-    args = ("license", "check", base, EXAMPLES / "unity-a-ports.lic", "--mac", A_MAC,
-            "--at", "2026-12-01")
+    args = (
+        "license",
+        "check",
+        base,
+        EXAMPLES / "unity-a-ports.lic",
+        "--mac",
+        A_MAC,
+        "--at",
+        "2026-12-01",
+    )
     doc = as_json(*args, exit_code=3)
     assert doc["verdict"] == "expired"
     assert doc["effective"]["LicSubscribersMax"] == 0
@@ -286,8 +355,7 @@ def test_a_max_size_file_prints_a_readable_table_fast(tmp_path: Path) -> None:
     # and says how many more --format json lists.
     lines, size, day = [], 0, date(1990, 1, 1)
     while True:
-        line = (f"INCREMENT LicSubscribersMax cisco 4.0 {format_date(day)} 1 "
-                "HOSTID=000BCD123456\n")
+        line = f"INCREMENT LicSubscribersMax cisco 4.0 {format_date(day)} 1 HOSTID=000BCD123456\n"
         if size + len(line) > 1024 * 1024:
             break
         lines.append(line)
@@ -325,5 +393,6 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     result = run("license", "show", fifo)
     assert result.exit_code == 2
-    assert result.stderr.strip() == (f"poolsync: error: {fifo}: not a regular file (a FIFO "
-                                     "or device cannot hold a license file)")
+    assert result.stderr.strip() == (
+        f"poolsync: error: {fifo}: not a regular file (a FIFO or device cannot hold a license file)"
+    )

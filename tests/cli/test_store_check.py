@@ -19,9 +19,22 @@ def filled_store(tmp_path: Path) -> tuple[Path, Path]:
     config = write_config(tmp_path)
     store = tmp_path / "store.db"
     with Store.open(store) as opened:
-        opened.add_snapshots([Snapshot(datetime(2026, 9, d, tzinfo=UTC), "lab.example.com",
-                                       f"UNITY-{n}", SeatClass.VM, 500, 400 + n, None)
-                              for d in range(1, 28) for n in range(40)], source="import")
+        opened.add_snapshots(
+            [
+                Snapshot(
+                    datetime(2026, 9, d, tzinfo=UTC),
+                    "lab.example.com",
+                    f"UNITY-{n}",
+                    SeatClass.VM,
+                    500,
+                    400 + n,
+                    None,
+                )
+                for d in range(1, 28)
+                for n in range(40)
+            ],
+            source="import",
+        )
     return config, store
 
 
@@ -67,6 +80,8 @@ def test_an_unreadable_run_time_is_one_clear_error(tmp_path: Path) -> None:
         db.execute("UPDATE runs SET started_at = 'Tuesday'")
     result = run("-c", config, "history")
     assert result.exit_code == 1 and result.stdout == ""
-    assert (f"the store {store} is damaged: runs.started_at of run 1 is 'Tuesday', not an "
-            "ISO 8601 time with a UTC offset: move it aside") in result.stderr
+    assert (
+        f"the store {store} is damaged: runs.started_at of run 1 is 'Tuesday', not an "
+        "ISO 8601 time with a UTC offset: move it aside"
+    ) in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr

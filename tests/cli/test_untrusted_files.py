@@ -45,7 +45,8 @@ def only_error(result_stderr: str) -> str:
 
 
 def test_the_red_teams_config_planted_in_the_working_directory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """root runs `poolsync resync` where nobody wrote poolsync.yaml: nobody's command
     must not run (it did, as root)."""
     marker = tmp_path / "ran"
@@ -60,21 +61,23 @@ def test_the_red_teams_config_planted_in_the_working_directory(
         f"poolsync.yaml: refused: owned by nobody (uid {uid}), mode 0644; expected a file "
         "owned by root that no one else can write, since a config names the commands "
         "poolsync runs and the servers it sends the password to. Check what it says, "
-        "then: chown root poolsync.yaml")
+        "then: chown root poolsync.yaml"
+    )
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("args", [("resync",), ("doctor",), ("service",), ("pool",),
-                                  ("history",)])
-def test_a_config_others_can_write_is_refused_by_every_command(tmp_path: Path,
-                                                                args: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("args", [("resync",), ("doctor",), ("service",), ("pool",), ("history",)])
+def test_a_config_others_can_write_is_refused_by_every_command(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
     marker = tmp_path / "ran"
     config = planted_config(tmp_path, marker)
     config.chmod(0o666)
     result = run("--config", config, *args)
     assert result.exit_code == 2, result.stderr
     assert only_error(result.stderr).startswith(
-        f"{config}: refused: mode 0666, writable by group and others; expected a file ")
+        f"{config}: refused: mode 0666, writable by group and others; expected a file "
+    )
     assert result.stderr.strip().endswith(f"then: chmod go-w {config}")
     assert not marker.exists()
 
@@ -98,8 +101,16 @@ def test_a_what_if_file_another_user_owns_is_refused(tmp_path: Path) -> None:
     assert run("--config", config, "history", "import", history).exit_code == 0
     scenario = tmp_path / "spring.yaml"
     scenario.write_text("changes:\n  - add_licenses: {server: UNITY-A, vm: 100}\n")
-    args = ("--config", config, "report", "capacity", "--today", "2026-11-02",
-            "--what-if", scenario)
+    args = (
+        "--config",
+        config,
+        "report",
+        "capacity",
+        "--today",
+        "2026-11-02",
+        "--what-if",
+        scenario,
+    )
     scenario.chmod(0o644)
     assert run(*args).exit_code in (0, 3)  # 3: a pool runs out (a finding)
     uid = give_away(scenario)
@@ -107,7 +118,8 @@ def test_a_what_if_file_another_user_owns_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.stderr
     assert result.stdout == ""
     assert only_error(result.stderr).startswith(
-        f"{scenario}: refused: owned by nobody (uid {uid}), mode 0644; expected")
+        f"{scenario}: refused: owned by nobody (uid {uid}), mode 0644; expected"
+    )
     assert result.stderr.strip().endswith(f"then: chown root {scenario}")
 
 
@@ -117,8 +129,7 @@ def test_a_store_in_another_users_directory_is_an_unusable_store(tmp_path: Path)
     (theirs / "poolsync.db").symlink_to(theirs / "elsewhere")  # the red team's link
     uid = give_away(theirs, theirs / "poolsync.db")
     config = write_config(tmp_path)
-    config.write_text(config.read_text().replace("store: store.db",
-                                                 "store: theirs/poolsync.db"))
+    config.write_text(config.read_text().replace("store: store.db", "store: theirs/poolsync.db"))
     history = tmp_path / "old.csv"
     history.write_text(HISTORY)
     for args in (("history", "import", history), ("pool",), ("history",)):
@@ -126,7 +137,8 @@ def test_a_store_in_another_users_directory_is_an_unusable_store(tmp_path: Path)
         assert result.exit_code == 1, (args, result.stderr)  # an unusable store, not 6
         assert only_error(result.stderr).startswith(
             f"the store {theirs}/poolsync.db is in a directory another user can change: "
-            f"{theirs} is owned by nobody (uid {uid}), mode 0755.")
+            f"{theirs} is owned by nobody (uid {uid}), mode 0755."
+        )
         assert f"chown root {theirs}, or set store: in the config" in result.stderr
     assert not (theirs / "elsewhere").exists()
 
@@ -136,8 +148,7 @@ def test_a_store_directory_others_can_write_is_an_unusable_store(tmp_path: Path)
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    config.write_text(config.read_text().replace("store: store.db",
-                                                 "store: shared/poolsync.db"))
+    config.write_text(config.read_text().replace("store: store.db", "store: shared/poolsync.db"))
     history = tmp_path / "old.csv"
     history.write_text(HISTORY)
     result = run("--config", config, "history", "import", history)

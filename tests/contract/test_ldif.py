@@ -18,14 +18,17 @@ from tests.support.canonical import CANONICAL, FOREST_DN, canonical_entries
 from tests.support.ldifexport import ldapsearch_bytes, ldifde_bytes
 from tests.support.source_contract import Held, SourceContract
 
-ROOT_DSE = Entry("", {
-    "dnshostname": [b"dc1.lab.example.com"],
-    "defaultnamingcontext": [FOREST_DN.encode()],
-    "rootdomainnamingcontext": [FOREST_DN.encode()],
-    "configurationnamingcontext": [f"CN=Configuration,{FOREST_DN}".encode()],
-    "highestcommittedusn": [b"4242"],
-    "currenttime": [b"20240501100000.0Z"],
-})
+ROOT_DSE = Entry(
+    "",
+    {
+        "dnshostname": [b"dc1.lab.example.com"],
+        "defaultnamingcontext": [FOREST_DN.encode()],
+        "rootdomainnamingcontext": [FOREST_DN.encode()],
+        "configurationnamingcontext": [f"CN=Configuration,{FOREST_DN}".encode()],
+        "highestcommittedusn": [b"4242"],
+        "currenttime": [b"20240501100000.0Z"],
+    },
+)
 GUIDS = {c.name: c.guid for c in CANONICAL}
 
 
@@ -33,8 +36,7 @@ GUIDS = {c.name: c.guid for c in CANONICAL}
 def ldapsearch_export(tmp_path_factory: pytest.TempPathFactory) -> Held:
     folder = tmp_path_factory.mktemp("ldapsearch")
     (folder / "rootdse.ldif").write_bytes(ldapsearch_bytes([ROOT_DSE]))
-    (folder / "objects.ldif").write_bytes(ldapsearch_bytes(canonical_entries(FOREST_DN),
-                                                           page=2))
+    (folder / "objects.ldif").write_bytes(ldapsearch_bytes(canonical_entries(FOREST_DN), page=2))
     source = LdifSource([folder / "rootdse.ldif", folder / "objects.ldif"])
     source.validate()
     return Held(source, FOREST_DN, GUIDS)

@@ -25,13 +25,14 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def contract_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from bring_up(TOPOLOGIES / "tiny.yaml",
-                        tmp_path_factory.mktemp("labs") / "contract")
+    yield from bring_up(TOPOLOGIES / "tiny.yaml", tmp_path_factory.mktemp("labs") / "contract")
 
 
 def _add(obj: Canonical, forest_dn: str) -> Add:
-    return Add(obj.dn(forest_dn), tuple(
-        (name, value) for name, values in obj.attributes.items() for value in values))
+    return Add(
+        obj.dn(forest_dn),
+        tuple((name, value) for name, values in obj.attributes.items() for value in values),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,9 @@ def live(contract_lab: Path) -> Held:
     guids = {}
     with source.open(source.dcs[0]) as reader:  # the DC chose the GUIDs: ask it
         for obj in (*CANONICAL, GONE):
-            [entry] = reader.read(obj.dn(forest_dn), "(objectClass=*)", ["objectGUID"],
-                                  scope="base")
+            [entry] = reader.read(
+                obj.dn(forest_dn), "(objectClass=*)", ["objectGUID"], scope="base"
+            )
             guids[obj.name] = entry.guid()
     editor.apply([Delete(GONE.dn(forest_dn))])
     return Held(source, forest_dn, guids)

@@ -19,9 +19,17 @@ from tests.support.lab import ROOT, require_samba
 pytestmark = pytest.mark.integration
 
 KEYS = {
-    "subscribers", "ldapsearch_entries_per_s", "poolsync_entries_per_s", "ratio",
-    "peak_rss_mb", "total_resync_s", "incremental_s", "incremental_ratio", "build_s",
-    "restore_s", "machine",
+    "subscribers",
+    "ldapsearch_entries_per_s",
+    "poolsync_entries_per_s",
+    "ratio",
+    "peak_rss_mb",
+    "total_resync_s",
+    "incremental_s",
+    "incremental_ratio",
+    "build_s",
+    "restore_s",
+    "machine",
 }
 
 
@@ -36,10 +44,28 @@ def cache() -> Iterator[Path]:
 
 def test_bench_smoke(cache: Path) -> None:
     require_samba()
-    args = [sys.executable, "-m", "bench", "run", "--subscribers", "500", "--repeat", "1",
-            "--format", "json", "--cache-dir", str(cache)]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    args = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--subscribers",
+        "500",
+        "--repeat",
+        "1",
+        "--format",
+        "json",
+        "--cache-dir",
+        str(cache),
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         out, err = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -71,9 +97,24 @@ def test_bench_smoke(cache: Path) -> None:
 
 def test_core_bench_smoke(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "core", "--servers", "20", "--subscribers", "2000",
-         "--store", str(tmp_path / "s.db")],
-        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "core",
+            "--servers",
+            "20",
+            "--subscribers",
+            "2000",
+            "--store",
+            str(tmp_path / "s.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert (doc["servers"], doc["subscribers"], doc["members"]) == (20, 2000, 20)
@@ -85,10 +126,26 @@ def test_scale_bench_smoke(cache: Path) -> None:
     """`python -m bench scale` builds its lab, runs every command and reports them side
     by side (docs/performance.md has the figures at 10,000 Locations)."""
     require_samba()
-    args = [sys.executable, "-m", "bench", "scale", "--locations", "40", "--format", "json",
-            "--cache-dir", str(cache)]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    args = [
+        sys.executable,
+        "-m",
+        "bench",
+        "scale",
+        "--locations",
+        "40",
+        "--format",
+        "json",
+        "--cache-dir",
+        str(cache),
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         out, err = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -100,8 +157,7 @@ def test_scale_bench_smoke(cache: Path) -> None:
     assert doc["meta"]["type"] == "bench-scale"
     assert (doc["locations"], doc["dcs"]) == (40, 1)
     commands = doc["commands"]
-    assert list(commands) == ["resync", "doctor_json", "doctor_table", "graph_json",
-                              "graph_dot"]
+    assert list(commands) == ["resync", "doctor_json", "doctor_table", "graph_json", "graph_dot"]
     for name, figures in commands.items():
         assert figures["seconds"] > 0 and figures["peak_rss_mb"] > 0, name
         assert figures["exit_code"] in (0, 3), name

@@ -38,9 +38,23 @@ def chromium() -> str:
 def browse(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Chromium headless on ``page``; its own profile directory, logs to stderr."""
     return subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-         "--v=0", f"--user-data-dir={profile}", "--no-first-run", *args, page.as_uri()],
-        capture_output=True, text=True, timeout=TIMEOUT, check=False)
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            *args,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
 
 
 def console_lines(stderr: str) -> list[str]:
@@ -63,8 +77,13 @@ def page(tmp_path: Path) -> Path:
 
 def test_page_renders_without_console_messages(page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "capacity.png"
-    result = browse(page, tmp_path / "profile", f"--screenshot={shot}",
-                    f"--window-size={WIDTH},{HEIGHT}", "--hide-scrollbars")
+    result = browse(
+        page,
+        tmp_path / "profile",
+        f"--screenshot={shot}",
+        f"--window-size={WIDTH},{HEIGHT}",
+        "--hide-scrollbars",
+    )
     assert result.returncode == 0, result.stderr
     assert console_lines(result.stderr) == []
     data = shot.read_bytes()
@@ -81,7 +100,10 @@ def test_dom_holds_every_chart(page: Path, tmp_path: Path) -> None:
     charts = re.findall(r"<svg\b[^>]*>", dom)
     assert len(charts) == 3  # one pool: VM, UM and Inbox
     assert [re.search(r'data-class="(\w+)"', c).group(1) for c in charts] == [  # type: ignore[union-attr]
-        "vm", "um", "inbox"]
+        "vm",
+        "um",
+        "inbox",
+    ]
     assert dom.count('class="exhaustion"') == 1
     assert dom.count('class="exhaustion after"') == 1
     assert "What if:" in dom and "Recommendations" in dom

@@ -47,8 +47,7 @@ def test_every_resync_stored_a_snapshot(grown: Path) -> None:
     assert [(b - a).days for a, b in itertools.pairwise(days)] == [10, 10, 10, 10]
 
 
-def test_known_linear_growth_gives_the_exact_exhaustion_date(grown: Path,
-                                                              tmp_path: Path) -> None:
+def test_known_linear_growth_gives_the_exact_exhaustion_date(grown: Path, tmp_path: Path) -> None:
     today = datetime.now(UTC).date()
     result = run("-c", grown, "report", "capacity", "--format", "json")
     assert result.exit_code == 3, result.stderr  # the pool runs out within the horizon
@@ -108,8 +107,7 @@ def test_a_report_replayed_from_an_earlier_day(grown: Path) -> None:
     # Ten days ago the history held 5, 6, 7, 8 on days -30..0 of that day: the same
     # slope, and the line 8 + 0.1 d first exceeds 10 on day 21 after that day.
     then = date.today() - timedelta(days=10)
-    result = run("-c", grown, "report", "capacity", "--format", "json", "--today",
-                 then.isoformat())
+    result = run("-c", grown, "report", "capacity", "--format", "json", "--today", then.isoformat())
     assert result.exit_code == 3, result.stderr
     doc = json.loads(result.stdout)
     assert doc["today"] == then.isoformat()
@@ -124,7 +122,13 @@ def test_the_default_grow_fits_the_default_window_with_every_point(tiny_lab: Pat
     assert result.exit_code == 0, result.stderr
     with Store.open(tiny_lab / "capacity-demo.db", create=False) as store:
         snapshots = store.snapshots()
-    report = project(snapshots, today=datetime.now(UTC).date(), window_days=90,
-                     horizon_days=365, limits=Limits(), generated=datetime.now(UTC))
+    report = project(
+        snapshots,
+        today=datetime.now(UTC).date(),
+        window_days=90,
+        horizon_days=365,
+        limits=Limits(),
+        generated=datetime.now(UTC),
+    )
     (pool,) = report.pools
     assert len(pool.classes[SeatClass.VM].history) == 7  # every step of `lab grow`

@@ -18,7 +18,8 @@ OU = "OU=Subscribers,OU=Unity,DC=tiny,DC=example,DC=org"
 
 
 def test_an_over_licensed_pool_is_in_four_hour_shutdown_since_first_seen(
-        tiny_lab: Path, tmp_path: Path) -> None:
+    tiny_lab: Path, tmp_path: Path
+) -> None:
     config = lab_config_copy(tiny_lab, tmp_path / "states.yaml", store=tmp_path / "states.db")
     assert run("--config", config, "resync", "--total").exit_code == 0
     with Store.open(tmp_path / "states.db", create=False) as store:
@@ -26,15 +27,25 @@ def test_an_over_licensed_pool_is_in_four_hour_shutdown_since_first_seen(
     profile = load_profile("cisco-unity")
     extra = [f"CN=over-{n},{OU}" for n in range(6)]  # 5 + 6 = 11 of 10 VM seats
     editor = LabEditor(tiny_lab)
-    editor.apply([Add(dn, subscriber_attributes(profile, sam=dn[3:dn.index(",")],
-                                                home=unity.object_id, dtmf_id=None))
-                  for dn in extra])
+    editor.apply(
+        [
+            Add(
+                dn,
+                subscriber_attributes(
+                    profile, sam=dn[3 : dn.index(",")], home=unity.object_id, dtmf_id=None
+                ),
+            )
+            for dn in extra
+        ]
+    )
     try:
         metrics = tmp_path / "poolsync.prom"
         first = run("--config", config, "resync", "--metrics-file", metrics)
         assert first.exit_code == 3, first.stderr  # synced, with findings
-        assert ('poolsync_compliance_state{scope="pool",name="tiny.example.org",'
-                'state="four-hour-shutdown"} 1') in metrics.read_text()
+        assert (
+            'poolsync_compliance_state{scope="pool",name="tiny.example.org",'
+            'state="four-hour-shutdown"} 1'
+        ) in metrics.read_text()
         report = run("--config", config, "pool", "--format", "json")
         assert report.exit_code == 3
         (pool,) = json.loads(report.stdout)["pools"]

@@ -30,8 +30,7 @@ class ResettingProxy:
     """Forwards TCP to ``target``; the first ``resets`` connections are reset (RST)
     once ``after`` bytes have come back from the server."""
 
-    def __init__(self, address: str, target: tuple[str, int], *, after: int,
-                 resets: int) -> None:
+    def __init__(self, address: str, target: tuple[str, int], *, after: int, resets: int) -> None:
         self.target = target
         self.after = after
         self.resets_left = resets
@@ -69,10 +68,9 @@ class ResettingProxy:
                     if not data:
                         break
                     if limit is not None and sent + len(data) > limit:
-                        dst.sendall(data[:limit - sent])
+                        dst.sendall(data[: limit - sent])
                         # SO_LINGER 0: close() sends a TCP RST, a real "reset by peer".
-                        dst.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
+                        dst.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                         # Wake the other direction's blocked recv, or the socket (and
                         # the RST) would wait for it.
                         dst.shutdown(socket.SHUT_RD)
@@ -92,8 +90,9 @@ class ResettingProxy:
         pump(server, client, self.after if reset else None)
 
 
-def proxied_config(lab: Path, name: str, proxy: ResettingProxy, address: str, *,
-                   attempts: int) -> Path:
+def proxied_config(
+    lab: Path, name: str, proxy: ResettingProxy, address: str, *, attempts: int
+) -> Path:
     doc = yaml.safe_load((lab / "poolsync.yaml").read_text())
     directory = doc["directory"]
     directory["dc"]["url"] = f"ldaps://{address}:{proxy.port}"
@@ -108,10 +107,14 @@ def proxied_config(lab: Path, name: str, proxy: ResettingProxy, address: str, *,
 
 def rows(store: Path) -> list[Any]:
     with sqlite3.connect(store) as db:
-        return (db.execute("SELECT pass, guid, dn, home, um, inbox FROM subscribers "
-                           "ORDER BY pass, guid").fetchall()
-                + db.execute("SELECT pass, guid, dn, name FROM locations "
-                             "ORDER BY pass, guid").fetchall())
+        return (
+            db.execute(
+                "SELECT pass, guid, dn, home, um, inbox FROM subscribers ORDER BY pass, guid"
+            ).fetchall()
+            + db.execute(
+                "SELECT pass, guid, dn, name FROM locations ORDER BY pass, guid"
+            ).fetchall()
+        )
 
 
 def test_a_reset_between_pages_retries_the_pass(exclusions_lab: Path) -> None:

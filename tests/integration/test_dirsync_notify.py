@@ -68,11 +68,20 @@ def lab(tiny_lab: Path) -> Iterator[Lab]:
     password = config.directory.bind.resolve_password()
     state = json.loads((tiny_lab / "lab.json").read_text())
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(tiny_lab / "tls" / "ca.pem"))
-    server = ldap3.Server(state["dcs"][0]["address"], port=state["dcs"][0]["ldaps_port"],
-                          use_ssl=True, tls=tls, get_info=ldap3.NONE)
-    admin = ldap3.Connection(server, user=state["bind_user"],
-                             password=(tiny_lab / "secrets" / "admin.password").read_text(),
-                             auto_bind=True, raise_exceptions=True)
+    server = ldap3.Server(
+        state["dcs"][0]["address"],
+        port=state["dcs"][0]["ldaps_port"],
+        use_ssl=True,
+        tls=tls,
+        get_info=ldap3.NONE,
+    )
+    admin = ldap3.Connection(
+        server,
+        user=state["bind_user"],
+        password=(tiny_lab / "secrets" / "admin.password").read_text(),
+        auto_bind=True,
+        raise_exceptions=True,
+    )
     yield Lab(config, password, admin)
     admin.unbind()
 
@@ -83,10 +92,12 @@ def read_all(ds: DirSyncRead) -> dict[str, Entry]:
 
 # --- DirSync -----------------------------------------------------------------------------
 
+
 def test_full_read_returns_the_unity_subscribers(lab: Lab) -> None:
     with lab.connect() as conn:
-        ds = DirSyncRead(conn, lab.base, "(objectClass=user)",
-                         ["ciscoEcsbuUMLocationObjectId", "name"])
+        ds = DirSyncRead(
+            conn, lab.base, "(objectClass=user)", ["ciscoEcsbuUMLocationObjectId", "name"]
+        )
         entries = list(ds)
     assert ds.full and ds.done and ds.rounds == 1  # Samba answers in one round
     assert ds.cookie.startswith(b"MSDS")
@@ -109,8 +120,7 @@ def test_changes_since_a_cookie_are_exactly_the_modify_and_the_delete(lab: Lab) 
 
         lab.admin.modify(keep, {"ciscoEcsbuDtmfId": [(ldap3.MODIFY_REPLACE, ["4242"])]})
         lab.admin.delete(gone)
-        delta = DirSyncRead(conn, lab.base, "(objectClass=user)", attributes,
-                            cookie=before.cookie)
+        delta = DirSyncRead(conn, lab.base, "(objectClass=user)", attributes, cookie=before.cookie)
         changed = read_all(delta)
         assert set(changed) == {keep_guid, gone_guid}
 
@@ -127,8 +137,7 @@ def test_changes_since_a_cookie_are_exactly_the_modify_and_the_delete(lab: Lab) 
         assert tombstone.dn.endswith(f",CN=Deleted Objects,{lab.base}")
 
         # Nothing changed since: the new cookie returns nothing.
-        after = DirSyncRead(conn, lab.base, "(objectClass=user)", attributes,
-                            cookie=delta.cookie)
+        after = DirSyncRead(conn, lab.base, "(objectClass=user)", attributes, cookie=delta.cookie)
         assert list(after) == [] and after.cookie
 
 
@@ -138,8 +147,9 @@ def test_a_cleared_attribute_comes_back_without_values(lab: Lab) -> None:
         before = DirSyncRead(conn, lab.base, "(objectClass=user)", ["description"])
         list(before)
         lab.admin.modify(dn, {"description": [(ldap3.MODIFY_DELETE, [])]})
-        [entry] = DirSyncRead(conn, lab.base, "(objectClass=user)", ["description"],
-                              cookie=before.cookie)
+        [entry] = DirSyncRead(
+            conn, lab.base, "(objectClass=user)", ["description"], cookie=before.cookie
+        )
     assert entry.dn == dn and entry.attributes["description"] == []
 
 
@@ -169,18 +179,20 @@ def test_samba_answers_a_foreign_dcs_cookie_with_a_full_read(lab: Lab) -> None:
         mine = uuid.UUID(invocation).bytes_le
         assert mine in good.cookie
         foreign = good.cookie.replace(mine, uuid.uuid4().bytes_le)
-        again = read_all(DirSyncRead(conn, lab.base, "(objectClass=user)", [],
-                                     cookie=foreign))
+        again = read_all(DirSyncRead(conn, lab.base, "(objectClass=user)", [], cookie=foreign))
     assert set(again) == set(everything)
 
 
 # --- change notifications ----------------------------------------------------------------
 
+
 @pytest.fixture
 def watcher(lab: Lab) -> Iterator[ChangeWatcher]:
-    w = ChangeWatcher(LiveSource(lab.config.directory, password=lab.password),
-                      lab.config.directory.dc,
-                      containers=[lab.subscribers, f"OU=Locations,OU=Unity,{lab.base}"])
+    w = ChangeWatcher(
+        LiveSource(lab.config.directory, password=lab.password),
+        lab.config.directory.dc,
+        containers=[lab.subscribers, f"OU=Locations,OU=Unity,{lab.base}"],
+    )
     w.start()
     try:
         assert w.wait_registered(10)
@@ -220,9 +232,12 @@ def test_watcher_fires_on_add_modify_and_delete(lab: Lab, watcher: ChangeWatcher
 def test_samba_does_not_notify_a_one_level_watch_of_a_deletion(lab: Lab) -> None:
     """Why the watcher also watches Deleted Objects (Windows does notify, per Microsoft)."""
     dn = lab.add_user("ds-deleted-quietly")
-    with ChangeWatcher(LiveSource(lab.config.directory, password=lab.password),
-                       lab.config.directory.dc,
-                       containers=[lab.subscribers], watch_deletions=False) as w:
+    with ChangeWatcher(
+        LiveSource(lab.config.directory, password=lab.password),
+        lab.config.directory.dc,
+        containers=[lab.subscribers],
+        watch_deletions=False,
+    ) as w:
         assert w.wait_registered(10)
         settle(w)
         lab.admin.delete(dn)
@@ -230,7 +245,8 @@ def test_samba_does_not_notify_a_one_level_watch_of_a_deletion(lab: Lab) -> None
 
 
 def test_watcher_registers_again_after_its_connection_drops(
-        lab: Lab, watcher: ChangeWatcher) -> None:
+    lab: Lab, watcher: ChangeWatcher
+) -> None:
     session = watcher._workers[0].session
     assert session is not None
     settle(watcher)
@@ -245,9 +261,13 @@ def test_watcher_registers_again_after_its_connection_drops(
 
 
 def test_polling_fallback_fires_too(lab: Lab) -> None:
-    with ChangeWatcher(LiveSource(lab.config.directory, password=lab.password),
-                       lab.config.directory.dc,
-                       containers=[lab.subscribers], mode="poll", poll_interval=0.5) as w:
+    with ChangeWatcher(
+        LiveSource(lab.config.directory, password=lab.password),
+        lab.config.directory.dc,
+        containers=[lab.subscribers],
+        mode="poll",
+        poll_interval=0.5,
+    ) as w:
         assert w.wait_registered(10)
         settle(w)
         lab.add_user("ds-polled")

@@ -44,14 +44,14 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def two_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from bring_up(TOPOLOGIES / "doctor-2dc.yaml",
-                        tmp_path_factory.mktemp("labs") / "two-dc")
+    yield from bring_up(TOPOLOGIES / "doctor-2dc.yaml", tmp_path_factory.mktemp("labs") / "two-dc")
 
 
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from bring_up(TOPOLOGIES / "doctor-faults.yaml",
-                        tmp_path_factory.mktemp("labs") / "broken")
+    yield from bring_up(
+        TOPOLOGIES / "doctor-faults.yaml", tmp_path_factory.mktemp("labs") / "broken"
+    )
 
 
 def config_for(lab: Path, tmp_path: Path, *, doctor: dict[str, Any] | None = None) -> Path:
@@ -74,9 +74,11 @@ def doctor(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
     doc: dict[str, Any] = json.loads(result.stdout)
     assert doc["meta"]["type"] == "doctor-report"
     assert (result.exit_code == 0) == doc["healthy"]
-    assert doc["healthy"] == (all(s["healthy"] for s in doc["servers"])
-                              and all(d["healthy"] for d in doc["dcs"])
-                              and not doc["findings"])
+    assert doc["healthy"] == (
+        all(s["healthy"] for s in doc["servers"])
+        and all(d["healthy"] for d in doc["dcs"])
+        and not doc["findings"]
+    )
     return result.exit_code, doc
 
 
@@ -100,9 +102,14 @@ def viewers(doc: dict[str, Any], server: str, affects: dict[str, Any]) -> list[s
 
 def findings(doc: dict[str, Any]) -> dict[str, list[tuple[str, str, list[str]]]]:
     """server -> [(cause, severity, viewers)] for the servers with findings."""
-    return {s["name"]: [(f["cause"], f["severity"], viewers(doc, s["name"], f["affects"]))
-                        for f in s["findings"]]
-            for s in doc["servers"] if s["findings"]}
+    return {
+        s["name"]: [
+            (f["cause"], f["severity"], viewers(doc, s["name"], f["affects"]))
+            for f in s["findings"]
+        ]
+        for s in doc["servers"]
+        if s["findings"]
+    }
 
 
 def finding(doc: dict[str, Any], server: str, cause: str) -> dict[str, Any]:
@@ -125,8 +132,9 @@ def new_location(lab: Path, dc: str) -> str:
     assert state is not None
     topology: Topology = load_topology(Path(state.topology))
     name = f"UNITY-N{next(_names)}"
-    spec = dataclasses.replace(topology.servers[0], name=name, subscribers=Seats(),
-                               published=None, dc=dc, gc=dc)
+    spec = dataclasses.replace(
+        topology.servers[0], name=name, subscribers=Seats(), published=None, dc=dc, gc=dc
+    )
     record = location_record(topology, load_profile("cisco-unity"), spec)
     LabEditor(lab, dc=dc).apply([Add(record.dn, record.attributes)])
     return name
@@ -148,7 +156,9 @@ def resync(config: Path, *args: str) -> None:
 def test_lab_status_lists_both_dcs(two_dc: Path) -> None:
     status = run_json("lab", "status", "--dir", two_dc, "--format", "json")
     assert [(d["name"], d["site"], d["running"]) for d in status["dcs"]] == [
-        ("DC1", "HQ", True), ("DC2", "BRANCH", True)]
+        ("DC1", "HQ", True),
+        ("DC2", "BRANCH", True),
+    ]
     assert status["replication"] == "manual"
     table = run("lab", "status", "--dir", two_dc)
     assert table.exit_code == 0 and "BRANCH" in table.stdout
@@ -164,8 +174,7 @@ def test_pending_until_replicated_then_healthy(two_dc: Path, tmp_path: Path) -> 
     assert {s["name"] for s in doc["servers"]} == {"UNITY-A", "UNITY-B"}
 
     name = new_location(two_dc, "DC2")
-    config = config_for(two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC2",
-                                                                      "gc": "DC2"}}})
+    config = config_for(two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC2", "gc": "DC2"}}})
     code, doc = doctor(config)
     assert code == 3
     assert findings(doc) == {name: [("replication-pending", "warning", ["UNITY-A"])]}
@@ -178,7 +187,11 @@ def test_pending_until_replicated_then_healthy(two_dc: Path, tmp_path: Path) -> 
     assert visibility(doc, "UNITY-B")["holds"] == 3
     assert visibility(doc, "UNITY-A")["gc"] == "DC1"
     assert finding(doc, name, "replication-pending")["affects"] == {
-        "count": 1, "names": [], "gcs": ["DC1"], "members": False}
+        "count": 1,
+        "names": [],
+        "gcs": ["DC1"],
+        "members": False,
+    }
 
     replicate(two_dc)
     code, doc = doctor(config)
@@ -197,8 +210,7 @@ def _highest_usn(config_path: Path) -> int:
         return conn.root_dse().highest_committed_usn
 
 
-def test_stale_mirror_when_the_watermark_skipped_an_object(two_dc: Path,
-                                                            tmp_path: Path) -> None:
+def test_stale_mirror_when_the_watermark_skipped_an_object(two_dc: Path, tmp_path: Path) -> None:
     replicate(two_dc)
     config = config_for(two_dc, tmp_path)
     resync(config, "--total")
@@ -221,14 +233,14 @@ def test_stale_mirror_when_the_watermark_skipped_an_object(two_dc: Path,
     assert code == 0, findings(doc)
 
 
-def test_no_replication_path_when_inbound_is_switched_off(two_dc: Path,
-                                                          tmp_path: Path) -> None:
+def test_no_replication_path_when_inbound_is_switched_off(two_dc: Path, tmp_path: Path) -> None:
     replicate(two_dc)
     build.set_replication(two_dc, "DC2", inbound=False)
     try:
         name = new_location(two_dc, "DC1")
-        config = config_for(two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC1",
-                                                                          "gc": "DC1"}}})
+        config = config_for(
+            two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC1", "gc": "DC1"}}}
+        )
         result = run("lab", "replicate", "--dir", two_dc)
         assert result.exit_code == 0, result.stderr
         assert "DC1 -> DC2: skipped: DC2 has inbound replication disabled" in result.stdout
@@ -236,8 +248,10 @@ def test_no_replication_path_when_inbound_is_switched_off(two_dc: Path,
         assert code == 3
         # UNITY-B monitors DC2, which refuses inbound replication: warned even before
         # something goes missing from its view.
-        assert findings(doc) == {name: [("no-replication-path", "error", ["UNITY-B"])],
-                                 "UNITY-B": [("monitor-dc-unhealthy", "warning", [])]}
+        assert findings(doc) == {
+            name: [("no-replication-path", "error", ["UNITY-B"])],
+            "UNITY-B": [("monitor-dc-unhealthy", "warning", [])],
+        }
         assert dc_findings(doc) == {"DC2": ["inbound-replication-disabled"]}
         broken_path = finding(doc, name, "no-replication-path")
         assert "DC2 has inbound replication disabled" in broken_path["evidence"]
@@ -251,8 +265,7 @@ def test_no_replication_path_when_inbound_is_switched_off(two_dc: Path,
 
 def test_one_server_and_the_table(two_dc: Path, tmp_path: Path) -> None:
     name = new_location(two_dc, "DC2")
-    config = config_for(two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC2",
-                                                                      "gc": "DC2"}}})
+    config = config_for(two_dc, tmp_path, doctor={"servers": {name: {"dc": "DC2", "gc": "DC2"}}})
     code, doc = doctor(config, name)
     assert code == 3
     assert [s["name"] for s in doc["servers"]] == [name]
@@ -268,8 +281,9 @@ def test_one_server_and_the_table(two_dc: Path, tmp_path: Path) -> None:
     replicate(two_dc)
 
 
-def test_graph_draws_sites_dcs_and_servers(two_dc: Path, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_graph_draws_sites_dcs_and_servers(
+    two_dc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     replicate(two_dc)
     config = config_for(two_dc, tmp_path)
     resync(config, "--total")
@@ -286,7 +300,8 @@ def test_graph_draws_sites_dcs_and_servers(two_dc: Path, tmp_path: Path,
     assert doc["meta"]["type"] == "pool-graph"
     kinds = {(n["kind"], n.get("name", n.get("label"))) for n in doc["nodes"]}
     assert ("site", "HQ") in {(k, v) for k, v in kinds if k == "site"} or any(
-        n["kind"] == "site" and "HQ" in n["label"] for n in doc["nodes"])
+        n["kind"] == "site" and "HQ" in n["label"] for n in doc["nodes"]
+    )
     replicates = [e for e in doc["edges"] if e["kind"] == "replicates"]
     assert len(replicates) == 2 and all(e["enabled"] for e in replicates)
     monkeypatch.setenv("PATH", str(tmp_path / "no-such-bin"))
@@ -306,16 +321,22 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
     # UNITY-C was created on DC3: DC1 has no connection from DC3, but DC2 pulls from
     # DC3 and DC1 from DC2, so it is on its way in two hops.
     assert findings(doc) == {
-        "UNITY-B": [("no-replication-path", "error", ["UNITY-C"]),
-                    ("replication-pending", "warning", ["UNITY-A"]),
-                    ("monitor-dc-unhealthy", "warning", [])],
-        "UNITY-C": [("replication-pending", "warning", ["UNITY-A", "UNITY-B"]),
-                    ("monitor-dc-unhealthy", "warning", [])],
+        "UNITY-B": [
+            ("no-replication-path", "error", ["UNITY-C"]),
+            ("replication-pending", "warning", ["UNITY-A"]),
+            ("monitor-dc-unhealthy", "warning", []),
+        ],
+        "UNITY-C": [
+            ("replication-pending", "warning", ["UNITY-A", "UNITY-B"]),
+            ("monitor-dc-unhealthy", "warning", []),
+        ],
     }
     # The DCs themselves, whatever the servers see: DC2's connection from DC1 is
     # disabled, DC3 refuses inbound replication (DC1 still pulls from DC2).
-    assert dc_findings(doc) == {"DC2": ["connection-disabled"],
-                                "DC3": ["inbound-replication-disabled"]}
+    assert dc_findings(doc) == {
+        "DC2": ["connection-disabled"],
+        "DC3": ["inbound-replication-disabled"],
+    }
     # The graph is drawn from what every DC holds, not from the store (which reads DC1
     # only, so it holds UNITY-A alone).
     synced = run("-c", config, "resync", "--total")
@@ -326,30 +347,33 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
     graph = run_json("-c", config, "graph", "--format", "json")
     nodes = {n["id"] for n in graph["nodes"]}
     assert {"server:UNITY-A", "server:UNITY-B", "server:UNITY-C"} <= nodes
-    cannot_see = {(e["source"], e["target"]) for e in graph["edges"]
-                  if e["kind"] == "cannot-see"}
+    cannot_see = {(e["source"], e["target"]) for e in graph["edges"] if e["kind"] == "cannot-see"}
     # From each GC's DC to what it lacks: UNITY-C looks through DC3, UNITY-A through DC1.
     assert ("dc:DC3", "server:UNITY-B") in cannot_see
     assert ("dc:DC1", "server:UNITY-C") in cannot_see
     assert not any(source.startswith("server:") for source, _ in cannot_see)
-    assert "DC3 has inbound replication disabled" in finding(
-        doc, "UNITY-B", "no-replication-path")["evidence"]
+    assert (
+        "DC3 has inbound replication disabled"
+        in finding(doc, "UNITY-B", "no-replication-path")["evidence"]
+    )
     assert "DC3 -> DC2 -> DC1" in finding(doc, "UNITY-C", "replication-pending")["evidence"]
 
     result = run("lab", "replicate", "--dir", broken)
     assert result.exit_code == 0, result.stderr
-    assert "DC3 -> DC1: skipped: DC1 has no connection object pulling from DC3" \
-        in result.stdout
+    assert "DC3 -> DC1: skipped: DC1 has no connection object pulling from DC3" in result.stdout
     assert "DC1 -> DC2: skipped: the connection DC1 -> DC2 is disabled" in result.stdout
     code, doc = doctor(config)
     # Two rounds carried UNITY-C to DC1 through DC2; nothing reaches DC3.
-    assert findings(doc) == {"UNITY-B": [("no-replication-path", "error", ["UNITY-C"]),
-                                         ("monitor-dc-unhealthy", "warning", [])],
-                             "UNITY-C": [("monitor-dc-unhealthy", "warning", [])]}
+    assert findings(doc) == {
+        "UNITY-B": [
+            ("no-replication-path", "error", ["UNITY-C"]),
+            ("monitor-dc-unhealthy", "warning", []),
+        ],
+        "UNITY-C": [("monitor-dc-unhealthy", "warning", [])],
+    }
 
     name = new_location(broken, "DC1")
-    config = config_for(broken, tmp_path, doctor={"servers": {name: {"dc": "DC1",
-                                                                      "gc": "DC1"}}})
+    config = config_for(broken, tmp_path, doctor={"servers": {name: {"dc": "DC1", "gc": "DC1"}}})
     code, doc = doctor(config)
     assert findings(doc)[name] == [("no-replication-path", "error", ["UNITY-B", "UNITY-C"])]
     evidence = finding(doc, name, "no-replication-path")["evidence"]
@@ -363,11 +387,14 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
     assert "DC1 has no connection object pulling from DC3" in refused.stderr
 
     # Each DC finding's fix names the lab command that mends it: run them as given.
-    fixes = [re.search(r"`(poolsync lab [^`]+)`", f["fix"]) for d in doc["dcs"]
-             for f in d["findings"]]
+    fixes = [
+        re.search(r"`(poolsync lab [^`]+)`", f["fix"]) for d in doc["dcs"] for f in d["findings"]
+    ]
     commands = sorted(m.group(1) for m in fixes if m)
-    assert commands == ["poolsync lab connection --from DC1 --to DC2 --enable",
-                        "poolsync lab replication DC3 --inbound on"]
+    assert commands == [
+        "poolsync lab connection --from DC1 --to DC2 --enable",
+        "poolsync lab replication DC3 --inbound on",
+    ]
     for command in commands:
         result = run(*command.split()[1:], "--dir", broken)
         assert result.exit_code == 0, result.stderr
@@ -380,11 +407,15 @@ def test_topology_faults_break_replication(broken: Path, tmp_path: Path) -> None
 # -- one DC: what the Location itself says, and other forests ---------------------------
 
 
-def test_exclusions_other_forest_and_missing(exclusions_lab: Path, tiny_lab: Path,
-                                             tmp_path: Path) -> None:
+def test_exclusions_other_forest_and_missing(
+    exclusions_lab: Path, tiny_lab: Path, tmp_path: Path
+) -> None:
     other = lab_config_copy(tiny_lab, tmp_path / "tiny.yaml", store=tmp_path / "tiny.db")
-    config = config_for(exclusions_lab, tmp_path, doctor={
-        "expected": ["UNITY-T", "UNITY-GHOST"], "other_forests": [str(other)]})
+    config = config_for(
+        exclusions_lab,
+        tmp_path,
+        doctor={"expected": ["UNITY-T", "UNITY-GHOST"], "other_forests": [str(other)]},
+    )
     code, doc = doctor(config)
     assert code == 3
     # No store yet: published-stale and stale-mirror cannot be checked, and it says so.

@@ -45,8 +45,13 @@ def lab() -> Iterator[Path]:
     topology = root / "scale.yaml"
     topology.write_text(topology_text(N, 2))
     lab_dir = root / "lab"
-    build.up(load_topology(topology), load_profile("cisco-unity"), lab_dir,
-             step=lambda _msg: None, progress=lambda _done, _total: None)
+    build.up(
+        load_topology(topology),
+        load_profile("cisco-unity"),
+        lab_dir,
+        step=lambda _msg: None,
+        progress=lambda _done, _total: None,
+    )
     try:
         yield lab_dir
     finally:
@@ -67,8 +72,12 @@ def outputs(config: Path) -> tuple[dict[str, int], dict[str, Any]]:
     assert graph.exit_code == 0, graph.stderr
     dot = run("-c", config, "graph")
     assert dot.exit_code == 0, dot.stderr
-    sizes = {"doctor json": len(doctor.stdout), "doctor table": len(table.stdout),
-             "graph json": len(graph.stdout), "graph dot": len(dot.stdout)}
+    sizes = {
+        "doctor json": len(doctor.stdout),
+        "doctor table": len(table.stdout),
+        "graph json": len(graph.stdout),
+        "graph dot": len(dot.stdout),
+    }
     return sizes, json.loads(doctor.stdout)
 
 
@@ -79,9 +88,15 @@ def add_locations(lab_dir: Path, first: int, count: int) -> None:
     topology = load_topology(Path(state.topology))
     profile = load_profile("cisco-unity")
     for dc, parity in (("DC1", 0), ("DC2", 1)):
-        records = [location_record(topology, profile, dataclasses.replace(
-            topology.servers[0], name=server_name(i), dc=dc))
-            for i in range(first, first + count) if i % 2 == parity]
+        records = [
+            location_record(
+                topology,
+                profile,
+                dataclasses.replace(topology.servers[0], name=server_name(i), dc=dc),
+            )
+            for i in range(first, first + count)
+            if i % 2 == parity
+        ]
         LabEditor(lab_dir, dc=dc).apply([Add(r.dn, r.attributes) for r in records])
 
 
@@ -96,9 +111,16 @@ def test_doctor_and_graph_output_grows_linearly_with_the_locations(lab: Path) ->
     assert len(doc["servers"]) == 2 * N
     (row,) = doc["visibility"]
     assert (row["gc"], len(row["viewers"]), row["holds"], len(row["missing"])) == (
-        "DC1", 2 * N, N, N)
-    pending = [f for s in doc["servers"] for f in s["findings"]
-               if f["cause"] == "replication-pending"]
+        "DC1",
+        2 * N,
+        N,
+        N,
+    )
+    pending = [
+        f for s in doc["servers"] for f in s["findings"] if f["cause"] == "replication-pending"
+    ]
     assert len(pending) == N
-    assert all(f["affects"] == {"count": 2 * N, "names": [], "gcs": ["DC1"],
-                                "members": False} for f in pending)
+    assert all(
+        f["affects"] == {"count": 2 * N, "names": [], "gcs": ["DC1"], "members": False}
+        for f in pending
+    )

@@ -33,8 +33,13 @@ LIVE = {"attachment-not-published", "attachment-differs", "server-unreachable"}
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     require_samba()
     lab_dir = tmp_path_factory.mktemp("labs") / "doctor-servers"
-    build.up(load_topology(TOPOLOGY), load_profile("cisco-unity"), lab_dir,
-             step=lambda _msg: None, progress=lambda _done, _total: None)
+    build.up(
+        load_topology(TOPOLOGY),
+        load_profile("cisco-unity"),
+        lab_dir,
+        step=lambda _msg: None,
+        progress=lambda _done, _total: None,
+    )
     try:
         yield lab_dir
     finally:
@@ -46,8 +51,10 @@ def store_probe(config_path: Path) -> dict[tuple[str, str], tuple[bool, bool]]:
     per (server, source): (read, reachable)."""
     probed = run("-c", config_path, "servers", "probe", "--format", "json")
     assert probed.exit_code == 3, probed.stderr  # UNITY-DOWN could not be read
-    return {(r["name"], r["source"]): (r["error"] is None, r["reachable"])
-            for r in json.loads(probed.stdout)["servers"]}
+    return {
+        (r["name"], r["source"]): (r["error"] is None, r["reachable"])
+        for r in json.loads(probed.stdout)["servers"]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +65,15 @@ def report(lab: Path) -> dict[str, Any]:
     read = store_probe(config)
     # Every endpoint was read: both protocols of the three that answer, and neither of
     # UNITY-DOWN's (a failover secondary has no endpoints).
-    assert read == {**{(n, s): (True, True) for n in ("UNITY-OK", "UNITY-STALE", "UNITY-NEW")
-                       for s in ("http", "snmp")},
-                    ("UNITY-DOWN", "http"): (False, False),
-                    ("UNITY-DOWN", "snmp"): (False, False)}
+    assert read == {
+        **{
+            (n, s): (True, True)
+            for n in ("UNITY-OK", "UNITY-STALE", "UNITY-NEW")
+            for s in ("http", "snmp")
+        },
+        ("UNITY-DOWN", "http"): (False, False),
+        ("UNITY-DOWN", "snmp"): (False, False),
+    }
     result = run("-c", config, "doctor", "--format", "json")
     assert result.exit_code == 3, result.stderr  # UNITY-NEW is an error
     doc: dict[str, Any] = json.loads(result.stdout)
@@ -75,12 +87,17 @@ def findings(doc: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
 
 
 def test_each_server_has_exactly_its_live_cause(report: dict[str, Any]) -> None:
-    live = {s["name"]: sorted(f["cause"] for f in s["findings"] if f["cause"] in LIVE)
-            for s in report["servers"]}
-    assert live == {"UNITY-OK": [], "UNITY-OK2": [],
-                    "UNITY-STALE": ["attachment-differs"],
-                    "UNITY-NEW": ["attachment-not-published"],
-                    "UNITY-DOWN": ["server-unreachable"]}
+    live = {
+        s["name"]: sorted(f["cause"] for f in s["findings"] if f["cause"] in LIVE)
+        for s in report["servers"]
+    }
+    assert live == {
+        "UNITY-OK": [],
+        "UNITY-OK2": [],
+        "UNITY-STALE": ["attachment-differs"],
+        "UNITY-NEW": ["attachment-not-published"],
+        "UNITY-DOWN": ["server-unreachable"],
+    }
     assert not any("servers probe" in note for note in report["notes"])
 
 
@@ -89,17 +106,16 @@ def test_the_stale_copy_differs_field_by_field(report: dict[str, Any]) -> None:
     assert stale["severity"] == "warning"
     # The topology: licensed vm 40 in the copy, 60 on the server; published vm 3 vs 4
     # (listed beside the licensed difference; UM use is never compared).
-    assert "directory vs server: licensed vm 40 vs 60; published vm 3 vs 4." \
-        in stale["evidence"]
+    assert "directory vs server: licensed vm 40 vs 60; published vm 3 vs 4." in stale["evidence"]
     # The latest of its two readings (both say the same), with its time; the copy's
     # whenChanged.
-    assert re.match(r"UNITY-STALE's own license \(over (http|snmp), read 20\d\d-",
-                    stale["evidence"])
+    assert re.match(
+        r"UNITY-STALE's own license \(over (http|snmp), read 20\d\d-", stale["evidence"]
+    )
     assert re.search(r"\(read on DC1, whenChanged 20\d\d-", stale["evidence"])
 
 
-def test_the_never_published_server_is_attachment_not_published(
-        report: dict[str, Any]) -> None:
+def test_the_never_published_server_is_attachment_not_published(report: dict[str, Any]) -> None:
     new = findings(report, "UNITY-NEW")
     # It takes attachment-missing's place: the same fact, with the server's own word.
     assert list(new) == ["attachment-not-published"]

@@ -40,8 +40,7 @@ def baseline(exclusions_lab: Path) -> dict[str, Any]:
     return pool_state(config)
 
 
-def assert_fails_cleanly(lab: Path, config: Path, baseline: dict[str, Any],
-                         *needles: str) -> None:
+def assert_fails_cleanly(lab: Path, config: Path, baseline: dict[str, Any], *needles: str) -> None:
     result = run("--config", config, "resync", "--total")
     assert result.exit_code == 5  # the directory could not be read
     assert result.stdout == ""
@@ -55,7 +54,8 @@ def assert_fails_cleanly(lab: Path, config: Path, baseline: dict[str, Any],
     assert pool_state(lab / "poolsync.yaml") == baseline
     with sqlite3.connect(lab / "poolsync.db") as db:
         status, detail = db.execute(
-            "SELECT status, detail FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+            "SELECT status, detail FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     assert status == "failed"
     assert json.loads(detail)["error"] in lines[0]
 
@@ -74,48 +74,64 @@ def test_bad_credentials(exclusions_lab: Path, baseline: dict[str, Any]) -> None
     doc = yaml.safe_load((exclusions_lab / "poolsync.yaml").read_text())
     bind = {**doc["directory"]["bind"], "password": {"file": str(wrong)}}
     config = variant(exclusions_lab, "badcreds", {"bind": bind})
-    assert_fails_cleanly(exclusions_lab, config, baseline, "invalid credentials",
-                         "directory.bind")
+    assert_fails_cleanly(exclusions_lab, config, baseline, "invalid credentials", "directory.bind")
     result = run("--config", config, "resync", "--total")
     assert "not-the-password" not in result.stderr
 
 
-def test_untrusted_certificate(exclusions_lab: Path, baseline: dict[str, Any],
-                               tmp_path: Path) -> None:
+def test_untrusted_certificate(
+    exclusions_lab: Path, baseline: dict[str, Any], tmp_path: Path
+) -> None:
     other_ca = certs.make_ca(tmp_path / "other-ca")
     doc = yaml.safe_load((exclusions_lab / "poolsync.yaml").read_text())
     tls = {**doc["directory"]["tls"], "ca_file": str(other_ca)}
     config = variant(exclusions_lab, "untrusted", {"tls": tls})
     # The CA file is set already: the message names it and who issued the certificate.
-    assert_fails_cleanly(exclusions_lab, config, baseline,
-                         f"not trusted by directory.tls.ca_file ({other_ca}:",
-                         "its certificate was issued by CN=poolsync lab CA",
-                         "point directory.tls.ca_file at the file of the CA that issued it")
+    assert_fails_cleanly(
+        exclusions_lab,
+        config,
+        baseline,
+        f"not trusted by directory.tls.ca_file ({other_ca}:",
+        "its certificate was issued by CN=poolsync lab CA",
+        "point directory.tls.ca_file at the file of the CA that issued it",
+    )
 
 
-def test_system_store_does_not_trust_the_lab(exclusions_lab: Path,
-                                             baseline: dict[str, Any]) -> None:
+def test_system_store_does_not_trust_the_lab(
+    exclusions_lab: Path, baseline: dict[str, Any]
+) -> None:
     doc = yaml.safe_load((exclusions_lab / "poolsync.yaml").read_text())
     tls = {k: v for k, v in doc["directory"]["tls"].items() if k != "ca_file"}
     config = variant(exclusions_lab, "systemca", {"tls": tls})
-    assert_fails_cleanly(exclusions_lab, config, baseline,
-                         "not trusted by the system's trust store",
-                         "its certificate was issued by CN=poolsync lab CA",
-                         "set directory.tls.ca_file to the CA that issued it")
+    assert_fails_cleanly(
+        exclusions_lab,
+        config,
+        baseline,
+        "not trusted by the system's trust store",
+        "its certificate was issued by CN=poolsync lab CA",
+        "set directory.tls.ca_file to the CA that issued it",
+    )
 
 
-def test_a_search_past_max_entries_stops_the_run(exclusions_lab: Path,
-                                                 baseline: dict[str, Any]) -> None:
+def test_a_search_past_max_entries_stops_the_run(
+    exclusions_lab: Path, baseline: dict[str, Any]
+) -> None:
     """directory.max_entries bounds every search, Samba's included: the run stops
     (exit 5, not retried) and the store keeps its previous state."""
     config = variant(exclusions_lab, "max-entries", {"max_entries": 2})
-    assert_fails_cleanly(exclusions_lab, config, baseline, "stopped the search under",
-                         "more than 2 entries (directory.max_entries is 2)",
-                         "nothing was changed")
+    assert_fails_cleanly(
+        exclusions_lab,
+        config,
+        baseline,
+        "stopped the search under",
+        "more than 2 entries (directory.max_entries is 2)",
+        "nothing was changed",
+    )
 
 
-def test_store_from_a_newer_poolsync(exclusions_lab: Path, baseline: dict[str, Any],
-                                     tmp_path: Path) -> None:
+def test_store_from_a_newer_poolsync(
+    exclusions_lab: Path, baseline: dict[str, Any], tmp_path: Path
+) -> None:
     store = tmp_path / "newer.db"
     with sqlite3.connect(exclusions_lab / "poolsync.db") as src, sqlite3.connect(store) as dst:
         src.backup(dst)

@@ -73,8 +73,13 @@ def _lab(factory: pytest.TempPathFactory, name: str, topology: str) -> Iterator[
 
     require_samba()
     lab_dir = factory.mktemp(name) / "lab"
-    build.up(load_topology(TOPOLOGIES / topology), PROFILE, lab_dir,
-             step=lambda _msg: None, progress=lambda _done, _total: None)
+    build.up(
+        load_topology(TOPOLOGIES / topology),
+        PROFILE,
+        lab_dir,
+        step=lambda _msg: None,
+        progress=lambda _done, _total: None,
+    )
     try:
         yield lab_dir
     finally:
@@ -114,9 +119,9 @@ def campaign_doc(lab: Path, *, dc_port: int, gc_port: int, address: str) -> dict
 
 @dataclass(frozen=True)
 class Plan:
-    mode: str                    # total | incremental
-    kind: str                    # reset | stall | slow | refuse | kill
-    target: str                  # dc | gc | both
+    mode: str  # total | incremental
+    kind: str  # reset | stall | slow | refuse | kill
+    target: str  # dc | gc | both
     persistent: bool
     fault: Fault | None
     kill_at: float | None
@@ -141,8 +146,7 @@ def draw(rng: random.Random) -> Plan:
         "slow": lambda: slow(rng.choice([0.002, 0.01, 0.03]), 512),
         "refuse": lambda: REFUSE,
     }[kind]()
-    return Plan(mode, kind, rng.choice(["dc", "gc", "both"]), rng.random() < 0.4, fault,
-                None)
+    return Plan(mode, kind, rng.choice(["dc", "gc", "both"]), rng.random() < 0.4, fault, None)
 
 
 def small_changes(lab: Path, state: Rows, rng: random.Random) -> None:
@@ -152,8 +156,9 @@ def small_changes(lab: Path, state: Rows, rng: random.Random) -> None:
     changes = []
     for row in rng.sample(subs, 4):
         if rng.random() < 0.5:
-            changes.append(Replace(str(row[2]), SUB.license_class,
-                                   () if row[5] else (SUB.um_value,)))
+            changes.append(
+                Replace(str(row[2]), SUB.license_class, () if row[5] else (SUB.um_value,))
+            )
         else:
             other = next(loc for loc in locations if loc != row[3])
             changes.append(Replace(str(row[2]), SUB.home, (other,)))
@@ -163,21 +168,31 @@ def small_changes(lab: Path, state: Rows, rng: random.Random) -> None:
 @dataclass(frozen=True)
 class Outcome:
     plan: Plan
-    code: int | None   # None: killed
+    code: int | None  # None: killed
     seconds: float
-    result: str        # before | clean
-    recorded: str      # the run's status in the history once the next run is done
+    result: str  # before | clean
+    recorded: str  # the run's status in the history once the next run is done
 
 
-def faulted_run(config: Path, plan: Plan, proxies: dict[str, FaultProxy]) -> tuple[
-        int | None, float, str]:
+def faulted_run(
+    config: Path, plan: Plan, proxies: dict[str, FaultProxy]
+) -> tuple[int | None, float, str]:
     for name, proxy in proxies.items():
         hit = plan.fault is not None and plan.target in (name, "both")
         proxy.plan([plan.fault] * (8 if plan.persistent else 1) if hit else [])
     started = time.monotonic()
-    proc = subprocess.Popen([str(POOLSYNC), "--config", str(config), "resync",
-                             *(["--total"] if plan.mode == "total" else [])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            str(POOLSYNC),
+            "--config",
+            str(config),
+            "resync",
+            *(["--total"] if plan.mode == "total" else []),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     killed = False
     try:
         if plan.kill_at is not None:
@@ -206,21 +221,30 @@ def test_fault_campaign(lab: Path, tmp_path: Path) -> None:
     rng = random.Random(seed)
     ends = lab_endpoints(lab)
     store = tmp_path / "campaign.db"
-    direct = write_config(tmp_path / "direct.yaml", campaign_doc(
-        lab, dc_port=ends.dc_port, gc_port=ends.gc_port, address=ends.address), store=store)
+    direct = write_config(
+        tmp_path / "direct.yaml",
+        campaign_doc(lab, dc_port=ends.dc_port, gc_port=ends.gc_port, address=ends.address),
+        store=store,
+    )
     reference = tmp_path / "reference.db"
-    clean_config = write_config(tmp_path / "clean.yaml", campaign_doc(
-        lab, dc_port=ends.dc_port, gc_port=ends.gc_port, address=ends.address),
-        store=reference)
+    clean_config = write_config(
+        tmp_path / "clean.yaml",
+        campaign_doc(lab, dc_port=ends.dc_port, gc_port=ends.gc_port, address=ends.address),
+        store=reference,
+    )
     first = in_process(direct, "resync", "--total")
     assert first.code in (0, 3), first.stderr
     baseline = tmp_path / "baseline.db"
     outcomes: list[Outcome] = []
-    with FaultProxy(ends.address, (ends.address, ends.dc_port)) as dc_proxy, \
-            FaultProxy(ends.address, (ends.address, ends.gc_port)) as gc_proxy:
-        proxied = write_config(tmp_path / "proxied.yaml", campaign_doc(
-            lab, dc_port=dc_proxy.port, gc_port=gc_proxy.port, address=ends.address),
-            store=store)
+    with (
+        FaultProxy(ends.address, (ends.address, ends.dc_port)) as dc_proxy,
+        FaultProxy(ends.address, (ends.address, ends.gc_port)) as gc_proxy,
+    ):
+        proxied = write_config(
+            tmp_path / "proxied.yaml",
+            campaign_doc(lab, dc_port=dc_proxy.port, gc_port=gc_proxy.port, address=ends.address),
+            store=store,
+        )
         proxies = {"dc": dc_proxy, "gc": gc_proxy}
         for number in range(1, RUNS + 1):
             plan = draw(rng)
@@ -230,8 +254,9 @@ def test_fault_campaign(lab: Path, tmp_path: Path) -> None:
             small_changes(lab, before, rng)
             # What a clean run of the same kind makes of this store and directory.
             restore(baseline, reference)
-            clean_run = in_process(clean_config, "resync",
-                                   *(["--total"] if plan.mode == "total" else []))
+            clean_run = in_process(
+                clean_config, "resync", *(["--total"] if plan.mode == "total" else [])
+            )
             assert clean_run.code in (0, 3), clean_run.stderr
             clean = rows(reference)
             assert clean != before
@@ -250,8 +275,12 @@ def test_fault_campaign(lab: Path, tmp_path: Path) -> None:
                 assert (code == 5) == (result == "before"), context
 
             # The next scheduled run needs no manual step and ends in the clean state.
-            again = subprocess.run([str(POOLSYNC), "--config", str(direct), "resync"],
-                                   capture_output=True, text=True, timeout=RUN_BOUND)
+            again = subprocess.run(
+                [str(POOLSYNC), "--config", str(direct), "resync"],
+                capture_output=True,
+                text=True,
+                timeout=RUN_BOUND,
+            )
             assert again.returncode in (0, 3), f"next run: {again.stderr} ({context})"
             assert rows(store) == clean, f"not recovered: {context}"
             history = {r.id: r for r in runs(store)}
@@ -262,18 +291,26 @@ def test_fault_campaign(lab: Path, tmp_path: Path) -> None:
     by_kind = Counter(o.plan.kind for o in outcomes)
     results = Counter(f"{o.plan.kind}: {o.result} ({o.recorded})" for o in outcomes)
     slowest = max(outcomes, key=lambda o: o.seconds)
-    print(f"\nfault campaign: {len(outcomes)} faulted runs (seed {seed}); inconsistent "
-          "stores: 0")
+    print(f"\nfault campaign: {len(outcomes)} faulted runs (seed {seed}); inconsistent stores: 0")
     print("  faults by kind:", dict(sorted(by_kind.items())))
     print("  modes:", dict(Counter(o.plan.mode for o in outcomes)))
     for line, count in sorted(results.items()):
         print(f"  {count:4d}  {line}")
     print(f"  longest run: {slowest.seconds:.1f} s ({slowest.plan}); bound {RUN_BOUND} s")
     summary = tmp_path.parent / "fault-campaign.json"
-    summary.write_text(json.dumps({
-        "runs": len(outcomes), "seed": seed, "inconsistent": 0,
-        "by_kind": by_kind, "results": results,
-        "longest_s": round(slowest.seconds, 1)}, indent=2))
+    summary.write_text(
+        json.dumps(
+            {
+                "runs": len(outcomes),
+                "seed": seed,
+                "inconsistent": 0,
+                "by_kind": by_kind,
+                "results": results,
+                "longest_s": round(slowest.seconds, 1),
+            },
+            indent=2,
+        )
+    )
     # The campaign must have exercised both outcomes, or it proved little.
     if RUNS >= 20:
         assert {o.result for o in outcomes} == {"before", "clean"}
@@ -283,13 +320,19 @@ def test_fault_campaign(lab: Path, tmp_path: Path) -> None:
 def test_a_stalled_dc_fails_the_run_within_its_timeouts(lab: Path, tmp_path: Path) -> None:
     ends = lab_endpoints(lab)
     with FaultProxy(ends.address, (ends.address, ends.dc_port)) as dc_proxy:
-        config = write_config(tmp_path / "stalled.yaml", campaign_doc(
-            lab, dc_port=dc_proxy.port, gc_port=ends.gc_port, address=ends.address),
-            store=tmp_path / "stalled.db")
+        config = write_config(
+            tmp_path / "stalled.yaml",
+            campaign_doc(lab, dc_port=dc_proxy.port, gc_port=ends.gc_port, address=ends.address),
+            store=tmp_path / "stalled.db",
+        )
         dc_proxy.plan([STALL] * 4)
         started = time.monotonic()
-        ran = subprocess.run([str(POOLSYNC), "--config", str(config), "resync", "--total"],
-                             capture_output=True, text=True, timeout=RUN_BOUND)
+        ran = subprocess.run(
+            [str(POOLSYNC), "--config", str(config), "resync", "--total"],
+            capture_output=True,
+            text=True,
+            timeout=RUN_BOUND,
+        )
         seconds = time.monotonic() - started
     assert ran.returncode == 5, ran.stderr
     assert "timed out" in ran.stderr or "timeout" in ran.stderr.lower(), ran.stderr
@@ -300,14 +343,17 @@ def test_a_stalled_dc_fails_the_run_within_its_timeouts(lab: Path, tmp_path: Pat
 def test_a_trickling_dc_is_cut_off_by_the_pass_timeout(lab: Path, tmp_path: Path) -> None:
     ends = lab_endpoints(lab)
     with FaultProxy(ends.address, (ends.address, ends.dc_port)) as dc_proxy:
-        doc = campaign_doc(lab, dc_port=dc_proxy.port, gc_port=ends.gc_port,
-                           address=ends.address)
+        doc = campaign_doc(lab, dc_port=dc_proxy.port, gc_port=ends.gc_port, address=ends.address)
         doc["directory"]["timeouts"]["pass"] = 1.5
         config = write_config(tmp_path / "slow.yaml", doc, store=tmp_path / "slow.db")
         dc_proxy.plan([slow(0.05, 256)] * 4)  # every read answers, but ~5 KB/s
         started = time.monotonic()
-        ran = subprocess.run([str(POOLSYNC), "--config", str(config), "resync", "--total"],
-                             capture_output=True, text=True, timeout=RUN_BOUND)
+        ran = subprocess.run(
+            [str(POOLSYNC), "--config", str(config), "resync", "--total"],
+            capture_output=True,
+            text=True,
+            timeout=RUN_BOUND,
+        )
         seconds = time.monotonic() - started
     assert ran.returncode == 5, ran.stderr
     assert "directory.timeouts.pass (1.5 s)" in ran.stderr, ran.stderr
@@ -323,16 +369,17 @@ def two_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield lab_dir
 
 
-def test_a_dead_dc_fails_over_to_the_next_with_a_total_resync(two_dc: Path,
-                                                               tmp_path: Path) -> None:
+def test_a_dead_dc_fails_over_to_the_next_with_a_total_resync(two_dc: Path, tmp_path: Path) -> None:
     doc = config_doc(two_dc)
     directory = doc["directory"]
     dc_urls, gc_urls = list(directory["dc"]["url"]), list(directory["gc"]["url"])
     assert len(dc_urls) == len(gc_urls) == 2
     dc1, gc1 = urlsplit(dc_urls[0]), urlsplit(gc_urls[0])
     assert dc1.hostname and dc1.port and gc1.port
-    with FaultProxy(dc1.hostname, (dc1.hostname, dc1.port)) as dc_proxy, \
-            FaultProxy(dc1.hostname, (dc1.hostname, gc1.port)) as gc_proxy:
+    with (
+        FaultProxy(dc1.hostname, (dc1.hostname, dc1.port)) as dc_proxy,
+        FaultProxy(dc1.hostname, (dc1.hostname, gc1.port)) as gc_proxy,
+    ):
         directory["dc"]["url"] = [f"ldaps://{dc1.hostname}:{dc_proxy.port}", dc_urls[1]]
         directory["gc"]["url"] = [f"ldaps://{dc1.hostname}:{gc_proxy.port}", gc_urls[1]]
         directory["timeouts"] = dict(TIMEOUTS)
@@ -348,19 +395,26 @@ def test_a_dead_dc_fails_over_to_the_next_with_a_total_resync(two_dc: Path,
         # DC1 dies: every connection to it is refused from now on.
         dc_proxy.plan([REFUSE] * 50)
         gc_proxy.plan([REFUSE] * 50)
-        moved = subprocess.run([str(POOLSYNC), "--config", str(config), "resync",
-                                "--format", "json"], capture_output=True, text=True,
-                               timeout=RUN_BOUND)
+        moved = subprocess.run(
+            [str(POOLSYNC), "--config", str(config), "resync", "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=RUN_BOUND,
+        )
         assert moved.returncode == 0, moved.stderr
         passes = json.loads(moved.stdout)["passes"]
         assert [(p["endpoint"], p["mode"], p["reason"]) for p in passes] == [
-            (dc_urls[1], "total", "dc-changed"), (gc_urls[1], "total", "dc-changed")]
+            (dc_urls[1], "total", "dc-changed"),
+            (gc_urls[1], "total", "dc-changed"),
+        ]
         assert f"trying {dc_urls[1]}" in moved.stderr
         assert f"trying {gc_urls[1]}" in moved.stderr
 
     # What DC2 alone gives, read from scratch.
     directory["dc"]["url"], directory["gc"]["url"] = dc_urls[1], gc_urls[1]
     fresh = tmp_path / "dc2.db"
-    assert in_process(write_config(tmp_path / "dc2.yaml", doc, store=fresh),
-                      "resync", "--total").code == 0
+    assert (
+        in_process(write_config(tmp_path / "dc2.yaml", doc, store=fresh), "resync", "--total").code
+        == 0
+    )
     assert rows(store) == rows(fresh)

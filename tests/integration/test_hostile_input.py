@@ -59,16 +59,19 @@ def entry(dn: str = "CN=X,OU=L", /, **values: bytes | list[bytes]) -> Entry:
     return Entry(dn, attributes)
 
 
-@pytest.mark.parametrize(("dn", "name"), [
-    (r"CN=no\,name \2B(x),OU=Locations,DC=x", "no,name +(x)"),
-    (r"CN=Smith\, J,OU=x", "Smith, J"),
-    (r"CN=a\\b\=c,OU=x", "a\\b=c"),
-    (r"CN=multi+SN=valued,OU=x", "multi"),
-    (r"CN=caf\C3\A9,OU=x", "café"),
-    (r"CN=bad\F4\90\80\80,OU=x", "bad\\xf4\\x90\\x80\\x80"),
-    ("CN=plain", "plain"),
-    ("not a DN", "not a DN"),
-])
+@pytest.mark.parametrize(
+    ("dn", "name"),
+    [
+        (r"CN=no\,name \2B(x),OU=Locations,DC=x", "no,name +(x)"),
+        (r"CN=Smith\, J,OU=x", "Smith, J"),
+        (r"CN=a\\b\=c,OU=x", "a\\b=c"),
+        (r"CN=multi+SN=valued,OU=x", "multi"),
+        (r"CN=caf\C3\A9,OU=x", "café"),
+        (r"CN=bad\F4\90\80\80,OU=x", "bad\\xf4\\x90\\x80\\x80"),
+        ("CN=plain", "plain"),
+        ("not a DN", "not a DN"),
+    ],
+)
 def test_location_without_a_name_is_named_by_its_unescaped_rdn(dn: str, name: str) -> None:
     """Regression: the fallback cut the DN at its first comma, escaped or not, so
     ``CN=no\\,name ...`` was named ``no\\``."""
@@ -79,16 +82,22 @@ def test_location_without_a_name_is_named_by_its_unescaped_rdn(dn: str, name: st
 def test_bytes_that_are_not_utf8_keep_apart_and_visible() -> None:
     """Regression: undecodable bytes read as U+FFFD, so two different broken object ids
     read the same and a subscriber was homed on a Location it does not name."""
-    one = decode.decode_location(entry(ciscoEcsbuObjectId=b"oid\xf4\x90\x80\x80",
-                                       ciscoEcsbuServerName=b"N\xed\xa0\x80",
-                                       ciscoEcsbuServerVersion=b"v\xed\xa0\x804.0"),
-                                 PROFILE)
+    one = decode.decode_location(
+        entry(
+            ciscoEcsbuObjectId=b"oid\xf4\x90\x80\x80",
+            ciscoEcsbuServerName=b"N\xed\xa0\x80",
+            ciscoEcsbuServerVersion=b"v\xed\xa0\x804.0",
+        ),
+        PROFILE,
+    )
     # An id that is no text at all is kept, and shown, as hex (poolsync.objectid).
     assert one.object_id == "0x" + b"oid\xf4\x90\x80\x80".hex()
     assert one.name == "N\\xed\\xa0\\x80"
     assert one.version == "v\\xed\\xa0\\x804.0"
-    other = decode.decode_subscriber(entry(ciscoEcsbuUMLocationObjectId=b"oid\xf4\x91\x80\x80",
-                                           ciscoEcsbuDtmfId=b"12\xff"), PROFILE)
+    other = decode.decode_subscriber(
+        entry(ciscoEcsbuUMLocationObjectId=b"oid\xf4\x91\x80\x80", ciscoEcsbuDtmfId=b"12\xff"),
+        PROFILE,
+    )
     assert other.home == "0x" + b"oid\xf4\x91\x80\x80".hex() != one.object_id
     assert other.dtmf_id == "12\\xff"
 
@@ -98,10 +107,14 @@ def test_ranged_attribute_is_refused_with_a_reason() -> None:
     whole attribute would drop values silently, so the object is skipped, saying why."""
     values: dict[str, bytes | list[bytes]] = {
         "ciscoEcsbuLicenseClass;range=0-1499": [b"X"] * 1500,
-        "ciscoEcsbuUMLocationObjectId": b"home"}
+        "ciscoEcsbuUMLocationObjectId": b"home",
+    }
     ranged = entry(**values)
-    with pytest.raises(ValueError, match=r"ciscoecsbulicenseclass;range=0-1499 came back "
-                                         "in ranges"):
+    with pytest.raises(
+        ValueError,
+        match=r"ciscoecsbulicenseclass;range=0-1499 came back "
+        "in ranges",
+    ):
         decode.decode_subscriber(ranged, PROFILE)
     # An option that is not a range (e.g. ;binary) is an ordinary value.
     plain = entry(**{"ciscoEcsbuLicenseClass;binary": [b"UM"]})
@@ -118,8 +131,10 @@ def test_sorting_locations_does_not_copy_their_attachments() -> None:
     size of each attachment. Same-named Locations of every attachment type still sort
     and are all reported."""
     big = b"\xff" * (4 << 20)
-    locations = [Location(guid="g", dn="d", name="N", object_id=f"o{i}", attachment=a)
-                 for i, a in enumerate([big, "text", None, b"x"])]
+    locations = [
+        Location(guid="g", dn="d", name="N", object_id=f"o{i}", attachment=a)
+        for i, a in enumerate([big, "text", None, b"x"])
+    ]
     report = build_pool_report("f", locations + locations[::-1], {})
     assert len(report.excluded) == 8
 
@@ -139,15 +154,21 @@ SURROGATE = b"\xed\xa0\x80"  # UTF-8-encoded U+D800: Samba takes it where not in
 HUGE_NAME = "H" * 200_000 + "-END"
 NUL_NAME = "nul\x00name\\()*"
 INJECTION = "*)(objectClass=*"
-BIG_XML = ("<?xml version='1.0' encoding='utf-8'?><AvXmlLicData><Licenses>"
-           + "<!-- megabytes of padding -->" * ((4 << 20) // 29)
-           + "<LicPoolingIsEnabled>1</LicPoolingIsEnabled></Licenses></AvXmlLicData>")
-LAUGHS = ('<?xml version="1.0"?><!DOCTYPE AvXmlLicData [<!ENTITY l0 "lol">'
-          + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
-          + "]><AvXmlLicData><Licenses><LicSubscribersMax>&l9;</LicSubscribersMax>"
-          "<LicPoolingIsEnabled>1</LicPoolingIsEnabled></Licenses></AvXmlLicData>")
-X_ENCODING = ('<?xml version="1.0" encoding="x-unknown"?><AvXmlLicData><Licenses>'
-              "<LicPoolingIsEnabled>1</LicPoolingIsEnabled></Licenses></AvXmlLicData>")
+BIG_XML = (
+    "<?xml version='1.0' encoding='utf-8'?><AvXmlLicData><Licenses>"
+    + "<!-- megabytes of padding -->" * ((4 << 20) // 29)
+    + "<LicPoolingIsEnabled>1</LicPoolingIsEnabled></Licenses></AvXmlLicData>"
+)
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE AvXmlLicData [<!ENTITY l0 "lol">'
+    + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    + "]><AvXmlLicData><Licenses><LicSubscribersMax>&l9;</LicSubscribersMax>"
+    "<LicPoolingIsEnabled>1</LicPoolingIsEnabled></Licenses></AvXmlLicData>"
+)
+X_ENCODING = (
+    '<?xml version="1.0" encoding="x-unknown"?><AvXmlLicData><Licenses>'
+    "<LicPoolingIsEnabled>1</LicPoolingIsEnabled></Licenses></AvXmlLicData>"
+)
 OID_BYTES = b"oid-" + SAMBA_ACCEPTED_NOT_UTF8
 OTHER_OID_BYTES = b"oid-\xf4\x91\x80\x80"  # read as the same U+FFFDs before the fix
 ORPHAN_HOME = "00000000-0000-0000-0000-000000000000"
@@ -155,8 +176,11 @@ MANY_VALUES = 5000
 
 
 def attachment(licensed: Seats, published: Seats | None, *, pooling: bool = True) -> str:
-    return format_attachment(license_data(licensed=licensed, pooling=pooling,
-                                          secondary=False, ports=4, published=published))
+    return format_attachment(
+        license_data(
+            licensed=licensed, pooling=pooling, secondary=False, ports=4, published=published
+        )
+    )
 
 
 NOT_POOLED = attachment(Seats(vm=1), None, pooling=False)
@@ -188,40 +212,56 @@ LOCATIONS = {
     "huge-name": LocationCase("HUGE-NAME", HUGE_NAME, oid("huge")),
     "injection": LocationCase("INJECTION", INJECTION, oid("injection")),
     "nul": LocationCase("NUL", NUL_NAME, oid("nul")),
-    "not-utf8-name": LocationCase("NOT-UTF8", b"NOT-UTF8-" + SAMBA_ACCEPTED_NOT_UTF8,
-                                  oid("not-utf8")),
+    "not-utf8-name": LocationCase(
+        "NOT-UTF8", b"NOT-UTF8-" + SAMBA_ACCEPTED_NOT_UTF8, oid("not-utf8")
+    ),
     # excluded with a reason
-    "not-utf8-version": LocationCase("BAD-VERSION", "BAD-VERSION", oid("bad-version"),
-                                     version=b"v" + SURROGATE + b"4.0"),
+    "not-utf8-version": LocationCase(
+        "BAD-VERSION", "BAD-VERSION", oid("bad-version"), version=b"v" + SURROGATE + b"4.0"
+    ),
     "not-utf8-xml": LocationCase(
-        "BAD-XML-BYTES", "BAD-XML-BYTES", oid("bad-xml"),
-        pooling_data=NOT_POOLED.encode().replace(b"<Licenses>", b"<Licenses>" + SURROGATE)),
+        "BAD-XML-BYTES",
+        "BAD-XML-BYTES",
+        oid("bad-xml"),
+        pooling_data=NOT_POOLED.encode().replace(b"<Licenses>", b"<Licenses>" + SURROGATE),
+    ),
     "no-name": LocationCase(r"no\,name \2B(x)", None, oid("no-name"), pooling_data=None),
     "big-xml": LocationCase("BIG-XML", "BIG-XML", oid("big-xml"), pooling_data=BIG_XML),
     "laughs": LocationCase("LAUGHS", "LAUGHS", oid("laughs"), pooling_data=LAUGHS),
-    "x-encoding": LocationCase("X-ENCODING", "X-ENCODING", oid("x-encoding"),
-                               pooling_data=X_ENCODING),
+    "x-encoding": LocationCase(
+        "X-ENCODING", "X-ENCODING", oid("x-encoding"), pooling_data=X_ENCODING
+    ),
     # read safely and pooled
-    "host": LocationCase("UNITY-H", "UNITY-H", oid("host"),
-                         pooling_data=attachment(Seats(10, 2, 2), Seats(3, 1, 1))),
-    "not-utf8-oid": LocationCase("UNITY-OID", "UNITY-OID", OID_BYTES,
-                                 pooling_data=attachment(Seats(5, 1, 1), Seats(1, 0, 0))),
-    "dup-1": LocationCase("DUP-1", "UNITY-DUP", oid("dup-1"),
-                          pooling_data=attachment(Seats(5, 0, 0), Seats(1, 0, 0))),
-    "dup-2": LocationCase("DUP-2", "UNITY-DUP", oid("dup-2"),
-                          pooling_data=attachment(Seats(5, 0, 0), Seats(1, 0, 0))),
+    "host": LocationCase(
+        "UNITY-H", "UNITY-H", oid("host"), pooling_data=attachment(Seats(10, 2, 2), Seats(3, 1, 1))
+    ),
+    "not-utf8-oid": LocationCase(
+        "UNITY-OID", "UNITY-OID", OID_BYTES, pooling_data=attachment(Seats(5, 1, 1), Seats(1, 0, 0))
+    ),
+    "dup-1": LocationCase(
+        "DUP-1", "UNITY-DUP", oid("dup-1"), pooling_data=attachment(Seats(5, 0, 0), Seats(1, 0, 0))
+    ),
+    "dup-2": LocationCase(
+        "DUP-2", "UNITY-DUP", oid("dup-2"), pooling_data=attachment(Seats(5, 0, 0), Seats(1, 0, 0))
+    ),
     # Eight 4 MiB attachments in all: one page of the Location search would be 34 MB,
     # over Samba's 25.6 MB reply limit (sizeLimitExceeded stopped the whole forest).
-    **{f"big-xml-{n}": LocationCase(f"BIG-XML-{n}", f"BIG-XML-{n}", oid(f"big-xml-{n}"),
-                                    pooling_data=BIG_XML) for n in range(1, BIG_COPIES + 1)},
+    **{
+        f"big-xml-{n}": LocationCase(
+            f"BIG-XML-{n}", f"BIG-XML-{n}", oid(f"big-xml-{n}"), pooling_data=BIG_XML
+        )
+        for n in range(1, BIG_COPIES + 1)
+    },
 }
 
 SUBSCRIBERS = {
-    "many-values": SubscriberCase("hx-many", oid("host"),
-                                  ("UM", "VMI", *(f"X{i:05d}" for i in range(MANY_VALUES)))),
+    "many-values": SubscriberCase(
+        "hx-many", oid("host"), ("UM", "VMI", *(f"X{i:05d}" for i in range(MANY_VALUES)))
+    ),
     "huge-dtmf": SubscriberCase("hx-huge-dtmf", oid("host"), dtmf="9" * 300_000),
-    "not-utf8-dtmf": SubscriberCase("hx-bad-dtmf", oid("host"),
-                                    dtmf=b"12" + SAMBA_ACCEPTED_NOT_UTF8),
+    "not-utf8-dtmf": SubscriberCase(
+        "hx-bad-dtmf", oid("host"), dtmf=b"12" + SAMBA_ACCEPTED_NOT_UTF8
+    ),
     "oid-match": SubscriberCase("hx-oid-match", OID_BYTES),
     "oid-other": SubscriberCase("hx-oid-other", OTHER_OID_BYTES),
     "orphan": SubscriberCase("hx-orphan", ORPHAN_HOME, ("UM",)),
@@ -283,42 +323,65 @@ class Hostile:
 def _admin(lab: Path) -> ldap3.Connection:
     state = json.loads((lab / "lab.json").read_text())
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(lab / "tls" / "ca.pem"))
-    server = ldap3.Server(state["dcs"][0]["address"], port=state["dcs"][0]["ldaps_port"],
-                          use_ssl=True, tls=tls, get_info=ldap3.NONE)
-    return ldap3.Connection(server, user=state["bind_user"],
-                            password=(lab / "secrets" / "admin.password").read_text(),
-                            auto_bind=True, raise_exceptions=False)
+    server = ldap3.Server(
+        state["dcs"][0]["address"],
+        port=state["dcs"][0]["ldaps_port"],
+        use_ssl=True,
+        tls=tls,
+        get_info=ldap3.NONE,
+    )
+    return ldap3.Connection(
+        server,
+        user=state["bind_user"],
+        password=(lab / "secrets" / "admin.password").read_text(),
+        auto_bind=True,
+        raise_exceptions=False,
+    )
 
 
 def _write_hostile_objects(h: Hostile) -> None:
     p = PROFILE
     for case, loc in LOCATIONS.items():
-        attributes: dict[str, Any] = {p.location.object_id: loc.object_id,
-                                      p.location.version: loc.version}
+        attributes: dict[str, Any] = {
+            p.location.object_id: loc.object_id,
+            p.location.version: loc.version,
+        }
         if loc.name is not None:
             attributes[p.location.name] = loc.name
         if loc.pooling_data is not None:
             attributes[p.location.pooling_data] = loc.pooling_data
-        assert h.add(h.location_dn(case), [p.location.object_class], attributes), \
-            (case, h.admin.result)
+        assert h.add(h.location_dn(case), [p.location.object_class], attributes), (
+            case,
+            h.admin.result,
+        )
     for case, sub in SUBSCRIBERS.items():
-        attributes = {"sAMAccountName": sub.cn[:20], p.subscriber.object_type: "1",
-                      p.subscriber.home: sub.home}
+        attributes = {
+            "sAMAccountName": sub.cn[:20],
+            p.subscriber.object_type: "1",
+            p.subscriber.home: sub.home,
+        }
         if sub.classes:
             attributes[p.subscriber.license_class] = list(sub.classes)
         if sub.dtmf is not None:
             attributes[p.subscriber.dtmf_id] = sub.dtmf
-        assert h.add(h.subscriber_dn(case), [p.subscriber.object_class, p.subscriber.aux_class],
-                     attributes), (case, h.admin.result)
+        assert h.add(
+            h.subscriber_dn(case), [p.subscriber.object_class, p.subscriber.aux_class], attributes
+        ), (case, h.admin.result)
     for n, (label, (value, _)) in enumerate(SAMBA_REFUSES.items()):
-        assert not h.add(f"CN=REFUSED-{n},{h.locations_ou}", [p.location.object_class],
-                         {p.location.object_id: oid(label), p.location.name: value}), label
+        assert not h.add(
+            f"CN=REFUSED-{n},{h.locations_ou}",
+            [p.location.object_class],
+            {p.location.object_id: oid(label), p.location.name: value},
+        ), label
 
 
 @pytest.fixture(scope="module")
 def hostile_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from bring_up(TOPOLOGIES / "hostile.yaml", tmp_path_factory.mktemp("labs") / "hx",
-                        profile=str(LICENSE_CLASS_PROFILE))
+    yield from bring_up(
+        TOPOLOGIES / "hostile.yaml",
+        tmp_path_factory.mktemp("labs") / "hx",
+        profile=str(LICENSE_CLASS_PROFILE),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -328,8 +391,9 @@ def hostile(hostile_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     assert run("-c", incremental, "resync", "--total").exit_code == 0
     config = load_config(hostile_lab / "poolsync.yaml")
     admin = _admin(hostile_lab)
-    h = Hostile(hostile_lab, config, config.directory.bind.resolve_password(), admin, work,
-                incremental)
+    h = Hostile(
+        hostile_lab, config, config.directory.bind.resolve_password(), admin, work, incremental
+    )
     _write_hostile_objects(h)
     yield h
     admin.unbind()
@@ -357,8 +421,10 @@ def _cli_process(work: Path, *args: str | Path) -> tuple[int, str, str, float, i
     started = time.monotonic()
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from poolsync.cli.main import main; main()",
-             *map(str, args)], stdout=stdout, stderr=stderr)
+            [sys.executable, "-c", "from poolsync.cli.main import main; main()", *map(str, args)],
+            stdout=stdout,
+            stderr=stderr,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - started
@@ -371,16 +437,34 @@ def runs(hostile: Hostile) -> Runs:
     store = hostile.work / "total.db"
     config = lab_config_copy(hostile.lab, hostile.work / "total.yaml", store=store)
     metrics = hostile.work / "total.prom"
-    code, out, err, seconds, rss = _cli_process(hostile.work, "-c", config, "resync",
-                                                "--total", "--format", "json",
-                                                "--metrics-file", metrics)
+    code, out, err, seconds, rss = _cli_process(
+        hostile.work,
+        "-c",
+        config,
+        "resync",
+        "--total",
+        "--format",
+        "json",
+        "--metrics-file",
+        metrics,
+    )
     assert code in (0, 3), err
     incremental = run("-c", hostile.incremental, "resync")
     pool = run("-c", config, "pool", "--format", "json")
     doctor = run("-c", config, "doctor", "--format", "json")
-    return Runs(config, store, json.loads(out), seconds, rss, incremental.exit_code,
-                pool.exit_code, json.loads(pool.stdout), doctor.exit_code,
-                json.loads(doctor.stdout), metrics.read_text())
+    return Runs(
+        config,
+        store,
+        json.loads(out),
+        seconds,
+        rss,
+        incremental.exit_code,
+        pool.exit_code,
+        json.loads(pool.stdout),
+        doctor.exit_code,
+        json.loads(doctor.stdout),
+        metrics.read_text(),
+    )
 
 
 def seats(vm: int, um: int, inbox: int) -> dict[str, int]:
@@ -401,8 +485,13 @@ def stored_subscribers(store: Path) -> dict[str, tuple[Any, ...]]:
     for row in rows:
         named = dict(zip(columns, row, strict=False))
         if named["pass"] == "domain":
-            found[named["guid"]] = (named["dn"], named["home"], named["dtmf_id"],
-                                    named["um"], named["inbox"])
+            found[named["guid"]] = (
+                named["dn"],
+                named["home"],
+                named["dtmf_id"],
+                named["um"],
+                named["inbox"],
+            )
     return found
 
 
@@ -412,14 +501,12 @@ def stored_subscribers(store: Path) -> dict[str, tuple[Any, ...]]:
 @pytest.mark.integration
 def test_samba_refuses_these_values_and_takes_every_other(hostile: Hostile) -> None:
     refused = {dn.split(",", 1)[0]: why for dn, why in hostile.refused.items()}
-    assert refused == {f"CN=REFUSED-{n}": why
-                       for n, (_, why) in enumerate(SAMBA_REFUSES.values())}
+    assert refused == {f"CN=REFUSED-{n}": why for n, (_, why) in enumerate(SAMBA_REFUSES.values())}
     assert len(hostile.guids) == len(LOCATIONS) + len(SUBSCRIBERS)
 
 
 @pytest.mark.integration
-def test_samba_sends_thousands_of_values_unranged_unless_a_range_is_asked(
-        hostile: Hostile) -> None:
+def test_samba_sends_thousands_of_values_unranged_unless_a_range_is_asked(hostile: Hostile) -> None:
     """Samba 4.17 has no MaxValRange: all 5002 values come in one answer. Asked for a
     range, it sends one, and poolsync refuses that object rather than read part of it."""
     dn = hostile.subscriber_dn("many-values")
@@ -427,13 +514,14 @@ def test_samba_sends_thousands_of_values_unranged_unless_a_range_is_asked(
     source = LiveSource(hostile.config.directory, password=hostile.password)
     with source.open(hostile.config.directory.dc) as conn:
         [whole] = conn.search(dn, "(objectClass=*)", decode.subscriber_attributes(PROFILE))
-        [ranged] = conn.search(dn, "(objectClass=*)",
-                               [f"{attribute};range=0-1499", PROFILE.subscriber.home,
-                                "objectGUID"])
+        [ranged] = conn.search(
+            dn,
+            "(objectClass=*)",
+            [f"{attribute};range=0-1499", PROFILE.subscriber.home, "objectGUID"],
+        )
     assert len(whole.attributes[attribute.lower()]) == MANY_VALUES + 2
     assert not any(";" in key for key in whole.attributes)
-    assert decode.decode_subscriber(whole, PROFILE).classes == {
-        SeatClass.UM, SeatClass.INBOX}
+    assert decode.decode_subscriber(whole, PROFILE).classes == {SeatClass.UM, SeatClass.INBOX}
     assert len(ranged.attributes[f"{attribute.lower()};range=0-1499"]) == 1500
     with pytest.raises(ValueError, match="came back in ranges"):
         decode.decode_subscriber(ranged, PROFILE)
@@ -463,14 +551,17 @@ def test_both_passes_read_every_object_and_skip_none(runs: Runs) -> None:
     subscribers = 7 + len(SUBSCRIBERS)
     for p in runs.total["passes"]:
         assert (p["name"], p["locations"], p["subscribers"], p["skipped"]) == (
-            p["name"], locations, subscribers, 0)
+            p["name"],
+            locations,
+            subscribers,
+            0,
+        )
     assert runs.total["servers"] == locations
     assert runs.total["subscribers"] == subscribers
 
 
 @pytest.mark.integration
-def test_incremental_and_total_read_the_hostile_objects_alike(hostile: Hostile,
-                                                              runs: Runs) -> None:
+def test_incremental_and_total_read_the_hostile_objects_alike(hostile: Hostile, runs: Runs) -> None:
     incremental = load_config(hostile.incremental).store
     assert stored_locations(incremental) == stored_locations(runs.store)
     assert stored_subscribers(incremental) == stored_subscribers(runs.store)
@@ -482,17 +573,38 @@ def test_incremental_and_total_read_the_hostile_objects_alike(hostile: Hostile,
 @pytest.mark.integration
 def test_pool_members_and_totals_are_exact(runs: Runs) -> None:
     [pool] = runs.pool["pools"]
-    assert pool["members"] == ["UNITY-DUP", "UNITY-DUP", "UNITY-G1", "UNITY-G2", "UNITY-H",
-                               "UNITY-OID"]
+    assert pool["members"] == [
+        "UNITY-DUP",
+        "UNITY-DUP",
+        "UNITY-G1",
+        "UNITY-G2",
+        "UNITY-H",
+        "UNITY-OID",
+    ]
     # licensed: G1 20/5/5, G2 10/2/0, H 10/2/2, OID 5/1/1, DUP 5/0/0 twice
     # used:     G1 4/1/1,  G2 3/1/0,  H 3/1/1,  OID 1/0/0, DUP 1/0/0 twice
     assert pool["seats"] == {
-        "vm": {"licensed": 55, "used": 13, "used_source": "directory", "available": 42,
-               "compliant": True},
-        "um": {"licensed": 10, "used": 3, "used_source": "directory", "available": 7,
-               "compliant": True},
-        "inbox": {"licensed": 8, "used": 2, "used_source": "directory", "available": 6,
-                  "compliant": True},
+        "vm": {
+            "licensed": 55,
+            "used": 13,
+            "used_source": "directory",
+            "available": 42,
+            "compliant": True,
+        },
+        "um": {
+            "licensed": 10,
+            "used": 3,
+            "used_source": "directory",
+            "available": 7,
+            "compliant": True,
+        },
+        "inbox": {
+            "licensed": 8,
+            "used": 2,
+            "used_source": "directory",
+            "available": 6,
+            "compliant": True,
+        },
     }
     servers = {(s["name"], s["guid"]): s for s in pool["servers"]}
     for s in servers.values():
@@ -525,19 +637,28 @@ EXCLUDED = {
     "injection": (ExclusionReason.POOLING_DISABLED, "LicPoolingIsEnabled 0"),
     "nul": (ExclusionReason.POOLING_DISABLED, "LicPoolingIsEnabled 0"),
     "not-utf8-name": (ExclusionReason.POOLING_DISABLED, "LicPoolingIsEnabled 0"),
-    "not-utf8-version": (ExclusionReason.VERSION_UNSUPPORTED,
-                         r"version 'v\\xed\\xa0\\x804.0' not recognised"),
-    "not-utf8-xml": (ExclusionReason.ATTACHMENT_CORRUPT,
-                     "not well-formed XML: line 3, column 12 (not well-formed (invalid token))"),
+    "not-utf8-version": (
+        ExclusionReason.VERSION_UNSUPPORTED,
+        r"version 'v\\xed\\xa0\\x804.0' not recognised",
+    ),
+    "not-utf8-xml": (
+        ExclusionReason.ATTACHMENT_CORRUPT,
+        "not well-formed XML: line 3, column 12 (not well-formed (invalid token))",
+    ),
     "no-name": (ExclusionReason.ATTACHMENT_MISSING, "no pooling attachment"),
-    **{case: (ExclusionReason.ATTACHMENT_TOO_LARGE,
-              f"its pooling attachment is {len(BIG_XML):,} bytes, over the 1,048,576-byte "
-              "limit, and was not read")
-       for case in ("big-xml", *(f"big-xml-{n}" for n in range(1, BIG_COPIES + 1)))},
+    **{
+        case: (
+            ExclusionReason.ATTACHMENT_TOO_LARGE,
+            f"its pooling attachment is {len(BIG_XML):,} bytes, over the 1,048,576-byte "
+            "limit, and was not read",
+        )
+        for case in ("big-xml", *(f"big-xml-{n}" for n in range(1, BIG_COPIES + 1)))
+    },
     "laughs": (ExclusionReason.ATTACHMENT_CORRUPT, "DTDs are not allowed in an attachment"),
-    "x-encoding": (ExclusionReason.ATTACHMENT_CORRUPT,
-                   "unsupported character encoding in the XML declaration "
-                   "('unknown encoding: x-unknown')"),
+    "x-encoding": (
+        ExclusionReason.ATTACHMENT_CORRUPT,
+        "unsupported character encoding in the XML declaration ('unknown encoding: x-unknown')",
+    ),
 }
 EXPECTED_NAMES = {
     "huge-name": HUGE_NAME,
@@ -556,8 +677,9 @@ EXPECTED_NAMES = {
 
 @pytest.mark.integration
 @pytest.mark.parametrize("case", sorted(EXCLUDED))
-def test_each_bad_location_is_excluded_with_its_reason(case: str, hostile: Hostile,
-                                                       runs: Runs) -> None:
+def test_each_bad_location_is_excluded_with_its_reason(
+    case: str, hostile: Hostile, runs: Runs
+) -> None:
     guid = hostile.guids[hostile.location_dn(case)]
     [exclusion] = [e for e in runs.pool["excluded"] if e["guid"] == guid]
     reason, detail = EXCLUDED[case]
@@ -569,7 +691,8 @@ def test_each_bad_location_is_excluded_with_its_reason(case: str, hostile: Hosti
 @pytest.mark.integration
 def test_exactly_the_bad_locations_are_excluded(hostile: Hostile, runs: Runs) -> None:
     assert {e["guid"] for e in runs.pool["excluded"]} == {
-        hostile.guids[hostile.location_dn(case)] for case in EXCLUDED}
+        hostile.guids[hostile.location_dn(case)] for case in EXCLUDED
+    }
 
 
 @pytest.mark.integration
@@ -577,17 +700,20 @@ def test_exact_values_are_stored(hostile: Hostile, runs: Runs) -> None:
     locations = stored_locations(runs.store)
     for case, name in EXPECTED_NAMES.items():
         assert locations[hostile.guids[hostile.location_dn(case)]].name == name, case
-    assert locations[hostile.guids[hostile.location_dn("not-utf8-oid")]].object_id == \
-        "0x" + b"oid-\xf4\x90\x80\x80".hex()
+    assert (
+        locations[hostile.guids[hostile.location_dn("not-utf8-oid")]].object_id
+        == "0x" + b"oid-\xf4\x90\x80\x80".hex()
+    )
     big = locations[hostile.guids[hostile.location_dn("big-xml")]]
     # Refused unread: its size is kept.
     assert big.attachment is None
     assert big.attachment_refused == len(BIG_XML)
-    assert locations[hostile.guids[hostile.location_dn("laughs")]].attachment == \
-        LAUGHS.encode()
+    assert locations[hostile.guids[hostile.location_dn("laughs")]].attachment == LAUGHS.encode()
     subscribers = stored_subscribers(runs.store)
-    dtmf = {case: subscribers[hostile.guids[hostile.subscriber_dn(case)]][2]
-            for case in ("huge-dtmf", "not-utf8-dtmf")}
+    dtmf = {
+        case: subscribers[hostile.guids[hostile.subscriber_dn(case)]][2]
+        for case in ("huge-dtmf", "not-utf8-dtmf")
+    }
     assert dtmf == {"huge-dtmf": "9" * 300_000, "not-utf8-dtmf": "12\\xf4\\x90\\x80\\x80"}
     home = subscribers[hostile.guids[hostile.subscriber_dn("injection-home")]][1]
     assert home == INJECTION
@@ -599,8 +725,7 @@ def test_exact_values_are_stored(hostile: Hostile, runs: Runs) -> None:
 
 
 @pytest.mark.integration
-def test_doctor_reports_each_bad_location_and_no_healthy_one(hostile: Hostile,
-                                                             runs: Runs) -> None:
+def test_doctor_reports_each_bad_location_and_no_healthy_one(hostile: Hostile, runs: Runs) -> None:
     health = {s["guid"]: s for s in runs.doctor["servers"] if s["guid"]}
     for case, (reason, _) in EXCLUDED.items():
         server = health[hostile.guids[hostile.location_dn(case)]]
@@ -615,11 +740,13 @@ def test_doctor_reports_each_bad_location_and_no_healthy_one(hostile: Hostile,
 
 
 @pytest.mark.integration
-def test_two_locations_with_one_name_are_two_metric_series(hostile: Hostile,
-                                                           runs: Runs) -> None:
+def test_two_locations_with_one_name_are_two_metric_series(hostile: Hostile, runs: Runs) -> None:
     """node_exporter drops a file with two series of one label set."""
-    series = [line.rsplit(" ", 1)[0] for line in runs.metrics.splitlines()
-              if line and not line.startswith("#")]
+    series = [
+        line.rsplit(" ", 1)[0]
+        for line in runs.metrics.splitlines()
+        if line and not line.startswith("#")
+    ]
     assert len(series) == len(set(series))
     for case in ("dup-1", "dup-2"):
         guid = hostile.guids[hostile.location_dn(case)]
@@ -642,35 +769,38 @@ def test_doctor_server_argument_is_matched_literally(hostile: Hostile, runs: Run
     result = run("-c", runs.config, "doctor", "--format", "json", INJECTION)
     assert result.exit_code == 3, result.stderr
     doc = json.loads(result.stdout)
-    assert [s["guid"] for s in doc["servers"]] == [hostile.guids[hostile.location_dn(
-        "injection")]]
+    assert [s["guid"] for s in doc["servers"]] == [hostile.guids[hostile.location_dn("injection")]]
     wildcard = run("-c", runs.config, "doctor", "*")
     assert wildcard.exit_code == 2
     assert "no server named '*'" in wildcard.stderr
-    both = json.loads(run("-c", runs.config, "doctor", "--format", "json",
-                          "UNITY-DUP").stdout)
+    both = json.loads(run("-c", runs.config, "doctor", "--format", "json", "UNITY-DUP").stdout)
     assert sorted(s["guid"] for s in both["servers"]) == sorted(
-        hostile.guids[hostile.location_dn(c)] for c in ("dup-1", "dup-2"))
+        hostile.guids[hostile.location_dn(c)] for c in ("dup-1", "dup-2")
+    )
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("attribute", "value", "cases"), [
-    ("name", INJECTION, ["injection"]),
-    ("name", "*", []),
-    ("name", "UNITY-*", []),
-    ("name", NUL_NAME, ["nul"]),
-    # Samba compares a stored value only up to its first NUL (C strings): both of these
-    # match "nul\0name...", although the filter sends "nul" and "nul\0other" exactly.
-    ("name", "nul", ["nul"]),
-    ("name", "nul\x00other", ["nul"]),
-    ("name", "nul\x00name", ["nul"]),
-    ("name", "UNITY-DUP", ["dup-1", "dup-2"]),
-    ("object_id", OID_BYTES, ["not-utf8-oid"]),
-    ("object_id", OTHER_OID_BYTES, []),
-    ("name", HUGE_NAME, ["huge-name"]),
-])
+@pytest.mark.parametrize(
+    ("attribute", "value", "cases"),
+    [
+        ("name", INJECTION, ["injection"]),
+        ("name", "*", []),
+        ("name", "UNITY-*", []),
+        ("name", NUL_NAME, ["nul"]),
+        # Samba compares a stored value only up to its first NUL (C strings): both of these
+        # match "nul\0name...", although the filter sends "nul" and "nul\0other" exactly.
+        ("name", "nul", ["nul"]),
+        ("name", "nul\x00other", ["nul"]),
+        ("name", "nul\x00name", ["nul"]),
+        ("name", "UNITY-DUP", ["dup-1", "dup-2"]),
+        ("object_id", OID_BYTES, ["not-utf8-oid"]),
+        ("object_id", OTHER_OID_BYTES, []),
+        ("name", HUGE_NAME, ["huge-name"]),
+    ],
+)
 def test_hostile_values_in_a_filter_find_exactly_their_objects(
-        hostile: Hostile, attribute: str, value: str | bytes, cases: list[str]) -> None:
+    hostile: Hostile, attribute: str, value: str | bytes, cases: list[str]
+) -> None:
     name = getattr(PROFILE.location, attribute)
     ldap_filter = and_filter(decode.location_filter(PROFILE), equality(name, value))
     source = LiveSource(hostile.config.directory, password=hostile.password)
@@ -680,8 +810,7 @@ def test_hostile_values_in_a_filter_find_exactly_their_objects(
 
 
 @pytest.mark.integration
-def test_pasted_unescaped_the_injection_would_have_matched_every_location(
-        hostile: Hostile) -> None:
+def test_pasted_unescaped_the_injection_would_have_matched_every_location(hostile: Hostile) -> None:
     """The control for the test above: the same value pasted raw matches all."""
     name = PROFILE.location.name
     pasted = f"(&{decode.location_filter(PROFILE)}({name}={INJECTION}))"
@@ -691,10 +820,10 @@ def test_pasted_unescaped_the_injection_would_have_matched_every_location(
     assert len(found) > 2
 
 
-
 @pytest.mark.integration
 def test_a_reset_while_skipping_a_large_attachment_is_retried_cleanly(
-        hostile: Hostile, runs: Runs) -> None:
+    hostile: Hostile, runs: Runs
+) -> None:
     """Through a proxy that resets the DC's first connection 12 MB in (the middle of
     the 4 MiB attachments being skipped), the domain pass is retried and the store ends
     as a clean run's."""
@@ -715,5 +844,6 @@ def test_a_reset_while_skipping_a_large_attachment_is_retried_cleanly(
     assert shown.exit_code == runs.pool_code
     pool = json.loads(shown.stdout)
     # Only when and through which endpoint (the proxy's) it was read may differ.
-    assert {k: v for k, v in pool.items() if k not in ("meta", "origin")} == \
-        {k: v for k, v in runs.pool.items() if k not in ("meta", "origin")}
+    assert {k: v for k, v in pool.items() if k not in ("meta", "origin")} == {
+        k: v for k, v in runs.pool.items() if k not in ("meta", "origin")
+    }

@@ -60,13 +60,20 @@ def store_rows(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object,
 
 def sync(config: Config, profile: Profile, store: Path, *, total: bool = False) -> SyncResult:
     source = LiveSource(config.directory, password=config.directory.bind.resolve_password())
-    return run_sync(replace(config, store=store), profile, source=source,
-                    total=total, now=now, allow_deletes=10_000)
+    return run_sync(
+        replace(config, store=store),
+        profile,
+        source=source,
+        total=total,
+        now=now,
+        allow_deletes=10_000,
+    )
 
 
 @pytest.mark.parametrize("method", ["usn", "dirsync"])
-def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: Path,
-                                                      method: str) -> None:
+def test_incremental_sync_equals_a_fresh_total_resync(
+    incr_lab: Path, tmp_path: Path, method: str
+) -> None:
     config = load_config(incr_lab / "poolsync.yaml")
     config = replace(config, sync=replace(config.sync, method=method))  # type: ignore[arg-type]
     profile = load_profile(str(LICENSE_CLASS_PROFILE))
@@ -86,8 +93,8 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
             n = next(COUNTER)
             self.store = tmp_path / f"incremental-{method}-{next(examples)}.db"
             self.ous = (f"OU=ex{n}a,OU=Unity,{BASE}", f"OU=ex{n}b,OU=Unity,{BASE}")
-            self.subscribers: list[str] = []   # DNs of live subscribers
-            self.demoted: list[str] = []       # users that are no longer subscribers
+            self.subscribers: list[str] = []  # DNs of live subscribers
+            self.demoted: list[str] = []  # users that are no longer subscribers
             self.locations: list[tuple[str, str]] = []  # (DN, object id)
             self.dirty = True  # changes made since the last pass
 
@@ -110,25 +117,42 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
                 self.incremental_equals_total()
 
         # -- subscribers ---------------------------------------------------------
-        @rule(check=st.booleans(), ou=st.integers(0, 1), home=st.integers(0, 20),
-              classes=st.sets(st.sampled_from([sub.um_value, sub.inbox_value])))
+        @rule(
+            check=st.booleans(),
+            ou=st.integers(0, 1),
+            home=st.integers(0, 20),
+            classes=st.sets(st.sampled_from([sub.um_value, sub.inbox_value])),
+        )
         def add_subscriber(self, check: bool, ou: int, home: int, classes: set[str]) -> None:
             n = next(COUNTER)
-            home_id = (self.locations[home % len(self.locations)][1] if self.locations
-                       else "no-such-location")
+            home_id = (
+                self.locations[home % len(self.locations)][1]
+                if self.locations
+                else "no-such-location"
+            )
             dn = f"CN=sub-{n},{self.ous[ou]}"
-            self.change(Add(dn, (
-                ("objectClass", sub.object_class), ("objectClass", sub.aux_class),
-                ("sAMAccountName", f"sub{n}"), (sub.object_type, str(sub.object_type_values[0])),
-                (sub.home, home_id), (sub.dtmf_id, str(70000 + n)),
-                *((sub.license_class, c) for c in sorted(classes)))), check=check)
+            self.change(
+                Add(
+                    dn,
+                    (
+                        ("objectClass", sub.object_class),
+                        ("objectClass", sub.aux_class),
+                        ("sAMAccountName", f"sub{n}"),
+                        (sub.object_type, str(sub.object_type_values[0])),
+                        (sub.home, home_id),
+                        (sub.dtmf_id, str(70000 + n)),
+                        *((sub.license_class, c) for c in sorted(classes)),
+                    ),
+                ),
+                check=check,
+            )
             self.subscribers.append(dn)
 
         @precondition(lambda self: self.subscribers)
-        @rule(check=st.booleans(), data=st.data(),
-              classes=st.sets(st.sampled_from(["UM", "VMI"])))
-        def change_license_classes(self, check: bool, data: st.DataObject,
-                                   classes: set[str]) -> None:
+        @rule(check=st.booleans(), data=st.data(), classes=st.sets(st.sampled_from(["UM", "VMI"])))
+        def change_license_classes(
+            self, check: bool, data: st.DataObject, classes: set[str]
+        ) -> None:
             dn = data.draw(st.sampled_from(self.subscribers))
             self.change(Replace(dn, sub.license_class, tuple(sorted(classes))), check=check)
 
@@ -136,8 +160,11 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
         @rule(check=st.booleans(), data=st.data(), unknown=st.booleans())
         def change_home_server(self, check: bool, data: st.DataObject, unknown: bool) -> None:
             dn = data.draw(st.sampled_from(self.subscribers))
-            home = "unknown-location" if unknown or not self.locations else \
-                data.draw(st.sampled_from(self.locations))[1]
+            home = (
+                "unknown-location"
+                if unknown or not self.locations
+                else data.draw(st.sampled_from(self.locations))[1]
+            )
             self.change(Replace(dn, sub.home, (home,)), check=check)
 
         @precondition(lambda self: self.subscribers)
@@ -177,8 +204,9 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
         @rule(check=st.booleans(), data=st.data())
         def become_a_subscriber_again(self, check: bool, data: st.DataObject) -> None:
             dn = data.draw(st.sampled_from(self.demoted))
-            self.change(Replace(dn, sub.object_type, (str(sub.object_type_values[0]),)),
-                        check=check)
+            self.change(
+                Replace(dn, sub.object_type, (str(sub.object_type_values[0]),)), check=check
+            )
             self.demoted.remove(dn)
             self.subscribers.append(dn)
 
@@ -187,15 +215,27 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
         def add_location(self, check: bool, version: str) -> None:
             n = next(COUNTER)
             dn, object_id = f"CN=UNITY-N{n},{LOCATIONS_OU}", str(uuid.uuid4())
-            self.change(Add(dn, (("objectClass", loc.object_class), (loc.name, f"UNITY-N{n}"),
-                                 (loc.object_id, object_id), (loc.version, version))), check=check)
+            self.change(
+                Add(
+                    dn,
+                    (
+                        ("objectClass", loc.object_class),
+                        (loc.name, f"UNITY-N{n}"),
+                        (loc.object_id, object_id),
+                        (loc.version, version),
+                    ),
+                ),
+                check=check,
+            )
             self.locations.append((dn, object_id))
 
         @precondition(lambda self: self.locations)
-        @rule(check=st.booleans(), data=st.data(),
-              version=st.sampled_from(["4.0(5)", "4.2(1)", "3.1(6)"]))
-        def change_location_version(self, check: bool, data: st.DataObject,
-                                    version: str) -> None:
+        @rule(
+            check=st.booleans(),
+            data=st.data(),
+            version=st.sampled_from(["4.0(5)", "4.2(1)", "3.1(6)"]),
+        )
+        def change_location_version(self, check: bool, data: st.DataObject, version: str) -> None:
             dn, _ = data.draw(st.sampled_from(self.locations))
             self.change(Replace(dn, loc.version, (version,)), check=check)
 
@@ -229,8 +269,9 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
         def incremental_equals_total(self) -> None:
             result = sync(config, profile, self.store)
             self.dirty = False
-            assert [p.mode for p in result.passes] == ["incremental", "incremental"], \
-                [(p.name, p.why) for p in result.passes]
+            assert [p.mode for p in result.passes] == ["incremental", "incremental"], [
+                (p.name, p.why) for p in result.passes
+            ]
             fresh = tmp_path / f"fresh-{next(COUNTER)}.db"
             sync(config, profile, fresh, total=True)
             assert store_rows(self.store) == store_rows(fresh)
@@ -239,16 +280,25 @@ def test_incremental_sync_equals_a_fresh_total_resync(incr_lab: Path, tmp_path: 
 
     # The directory is shared state that each example changes further, so replaying
     # or shrinking an example cannot reproduce it: generate only, report as found.
-    run_state_machine_as_test(IncrementalSync, settings=settings(
-        max_examples=4, stateful_step_count=12, deadline=None, database=None,
-        phases=[Phase.generate], suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        IncrementalSync,
+        settings=settings(
+            max_examples=4,
+            stateful_step_count=12,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
     # At least the teardown of every example compared; steps with check=True add more.
     assert passes["compared"] >= 4
     print(f"{method}: {passes['compared']} passes compared with a fresh total resync")
 
 
-def test_a_refused_dirsync_cookie_falls_back_to_a_total_resync(incr_lab: Path,
-                                                               tmp_path: Path) -> None:
+def test_a_refused_dirsync_cookie_falls_back_to_a_total_resync(
+    incr_lab: Path, tmp_path: Path
+) -> None:
     import base64
     import json
     import sqlite3
@@ -263,13 +313,18 @@ def test_a_refused_dirsync_cookie_falls_back_to_a_total_resync(incr_lab: Path,
         (raw,) = db.execute("SELECT cookie FROM passes WHERE pass = 'domain'").fetchone()
         # Truncated by a byte: the DC cannot parse it (an overwritten header it would
         # parse, and answer with everything it cannot rule out).
-        cookies = {nc: base64.b64encode(base64.b64decode(c)[:-1]).decode()
-                   for nc, c in json.loads(raw).items()}
-        db.execute("UPDATE passes SET cookie = ? WHERE pass = 'domain'",
-                   (json.dumps(cookies).encode(),))
+        cookies = {
+            nc: base64.b64encode(base64.b64decode(c)[:-1]).decode()
+            for nc, c in json.loads(raw).items()
+        }
+        db.execute(
+            "UPDATE passes SET cookie = ? WHERE pass = 'domain'", (json.dumps(cookies).encode(),)
+        )
     result = sync(config, profile, store)
     assert [(p.name, p.mode, p.reason) for p in result.passes] == [
-        ("domain", "total", "cookie-refused"), ("gc", "incremental", None)]
+        ("domain", "total", "cookie-refused"),
+        ("gc", "incremental", None),
+    ]
     assert [p.mode for p in sync(config, profile, store).passes] == ["incremental"] * 2
     fresh = tmp_path / "fresh.db"
     sync(config, profile, fresh, total=True)
@@ -278,10 +333,16 @@ def test_a_refused_dirsync_cookie_falls_back_to_a_total_resync(incr_lab: Path,
 
 def lab_sub(n: str, ou: str, profile: Profile) -> Add:
     sub = profile.subscriber
-    return Add(f"CN={n},{ou}", (("objectClass", sub.object_class),
-                                ("objectClass", sub.aux_class), ("sAMAccountName", n),
-                                (sub.object_type, str(sub.object_type_values[0])),
-                                (sub.home, "x")))
+    return Add(
+        f"CN={n},{ou}",
+        (
+            ("objectClass", sub.object_class),
+            ("objectClass", sub.aux_class),
+            ("sAMAccountName", n),
+            (sub.object_type, str(sub.object_type_values[0])),
+            (sub.home, "x"),
+        ),
+    )
 
 
 def test_deletions_are_seen_when_the_base_is_an_ou(incr_lab: Path, tmp_path: Path) -> None:
@@ -305,19 +366,32 @@ def test_deletions_are_seen_when_the_base_is_an_ou(incr_lab: Path, tmp_path: Pat
 
 
 def test_a_bind_account_that_cannot_see_tombstones_gets_total_resyncs(
-        incr_lab: Path, tmp_path: Path) -> None:
+    incr_lab: Path, tmp_path: Path
+) -> None:
     password = "Read-0nly-" + uuid.uuid4().hex[:8]
-    LabEditor(incr_lab).apply([Add(f"CN=svc-read,OU=Unity,{BASE}", (
-        ("objectClass", "user"), ("sAMAccountName", "svc-read"),
-        # unicodePwd: the quoted password in UTF-16LE (ASCII here, so latin-1 is exact)
-        ("unicodePwd", f'"{password}"'.encode("utf-16-le").decode("latin-1")),
-        ("userAccountControl", "512")))])
+    LabEditor(incr_lab).apply(
+        [
+            Add(
+                f"CN=svc-read,OU=Unity,{BASE}",
+                (
+                    ("objectClass", "user"),
+                    ("sAMAccountName", "svc-read"),
+                    # unicodePwd: the quoted password in UTF-16LE (ASCII here, so latin-1 is exact)
+                    ("unicodePwd", f'"{password}"'.encode("utf-16-le").decode("latin-1")),
+                    ("userAccountControl", "512"),
+                ),
+            )
+        ]
+    )
     secret = tmp_path / "svc-read.password"
     secret.write_text(password)
     secret.chmod(0o600)
     config = load_config(incr_lab / "poolsync.yaml")
-    bind = replace(config.directory.bind, user="svc-read@incr.example.org",
-                   password=SecretRef(kind="file", value=str(secret)))
+    bind = replace(
+        config.directory.bind,
+        user="svc-read@incr.example.org",
+        password=SecretRef(kind="file", value=str(secret)),
+    )
     config = replace(config, directory=replace(config.directory, bind=bind))
     profile = load_profile(str(LICENSE_CLASS_PROFILE))
     store = tmp_path / "svc.db"

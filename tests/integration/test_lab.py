@@ -25,12 +25,24 @@ def test_lab_life_cycle(exclusions_lab: Path, tmp_path: Path) -> None:
     assert status["forest"] == "tiny.example.org"
     assert status["config"] == str(lab_dir / "poolsync.yaml")
     [dc] = status["dcs"]
-    assert {"name", "address", "ldap_port", "ldaps_port", "gc_port", "gcs_port", "bind_user",
-            "password_file"} <= set(dc)
+    assert {
+        "name",
+        "address",
+        "ldap_port",
+        "ldaps_port",
+        "gc_port",
+        "gcs_port",
+        "bind_user",
+        "password_file",
+    } <= set(dc)
     assert dc["name"] == "DC1" and dc["running"]
     assert dc["address"].startswith("127.") and dc["address"] != "127.0.0.1"
     assert (dc["ldap_port"], dc["ldaps_port"], dc["gc_port"], dc["gcs_port"]) == (
-        389, 636, 3268, 3269)
+        389,
+        636,
+        3268,
+        3269,
+    )
     assert Path(dc["password_file"]).stat().st_mode & 0o777 == 0o600
     assert Path(dc["password_file"]).parent == lab_dir / "secrets"
 
@@ -43,11 +55,26 @@ def test_lab_life_cycle(exclusions_lab: Path, tmp_path: Path) -> None:
 
     # Other tools can be pointed at the lab with what status says.
     search = subprocess.run(
-        ["ldapsearch", "-LLL", "-x", "-H", f"ldaps://{dc['address']}:{dc['gcs_port']}",
-         "-D", dc["bind_user"], "-y", dc["password_file"], "-b", "",
-         "(objectClass=ciscoEcsbuUMLocation)", "ciscoEcsbuServerName"],
-        capture_output=True, text=True, check=False,
-        env={**os.environ, "LDAPTLS_CACERT": dc["ca_file"]})
+        [
+            "ldapsearch",
+            "-LLL",
+            "-x",
+            "-H",
+            f"ldaps://{dc['address']}:{dc['gcs_port']}",
+            "-D",
+            dc["bind_user"],
+            "-y",
+            dc["password_file"],
+            "-b",
+            "",
+            "(objectClass=ciscoEcsbuUMLocation)",
+            "ciscoEcsbuServerName",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "LDAPTLS_CACERT": dc["ca_file"]},
+    )
     assert search.returncode == 0, search.stderr
     assert "ciscoEcsbuServerName: UNITY-T" in search.stdout
 
@@ -58,14 +85,18 @@ def test_lab_life_cycle(exclusions_lab: Path, tmp_path: Path) -> None:
     again = run("lab", "up", "--topology", TOPOLOGIES / "tiny.yaml", "--dir", lab_dir)
     assert again.exit_code == 0
     assert "reusing it" in again.stderr
-    assert run_json("lab", "status", "--dir", lab_dir, "--format", "json")["dcs"][0]["pid"] \
+    assert (
+        run_json("lab", "status", "--dir", lab_dir, "--format", "json")["dcs"][0]["pid"]
         == dc["pid"]
+    )
 
     down = run("lab", "down", "--dir", lab_dir)
     assert down.exit_code == 0, down.stderr
     assert not lab_dir.exists()
-    assert not Path(f"/proc/{dc['pid']}").exists() or \
-        Path(f"/proc/{dc['pid']}/comm").read_text().strip() != "samba"
+    assert (
+        not Path(f"/proc/{dc['pid']}").exists()
+        or Path(f"/proc/{dc['pid']}/comm").read_text().strip() != "samba"
+    )
     # Only the tiny lab's samba was stopped.
     assert run_json("lab", "status", "--dir", exclusions_lab, "--format", "json")["running"]
 
@@ -87,8 +118,10 @@ def test_lab_refuses_a_foreign_directory(tmp_path: Path) -> None:
 
 def test_lab_up_with_a_bad_topology(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("forest: lab.example.com\ndcs: [{name: DC1}]\nservers:\n  - {name: A, "
-                   "subscribers: {vm: 1, um: 5}}\n")
+    bad.write_text(
+        "forest: lab.example.com\ndcs: [{name: DC1}]\nservers:\n  - {name: A, "
+        "subscribers: {vm: 1, um: 5}}\n"
+    )
     result = run("lab", "up", "--topology", bad, "--dir", tmp_path / "lab")
     assert result.exit_code == 2
     assert str(bad) in result.stderr
@@ -102,13 +135,31 @@ def test_schema_extension_follows_the_profile(exclusions_lab: Path) -> None:
 
     dc = run_json("lab", "status", "--dir", exclusions_lab, "--format", "json")["dcs"][0]
     search = subprocess.run(
-        ["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-x",
-         "-H", f"ldaps://{dc['address']}:{dc['ldaps_port']}", "-D", dc["bind_user"],
-         "-y", dc["password_file"], "-b", "CN=Schema,CN=Configuration,DC=pool,DC=example,DC=net",
-         "(&(objectClass=attributeSchema)(lDAPDisplayName=ciscoEcsbu*))",
-         "lDAPDisplayName", "isMemberOfPartialAttributeSet", "searchFlags", "isSingleValued"],
-        capture_output=True, text=True, check=False,
-        env={**os.environ, "LDAPTLS_CACERT": dc["ca_file"]})
+        [
+            "ldapsearch",
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-x",
+            "-H",
+            f"ldaps://{dc['address']}:{dc['ldaps_port']}",
+            "-D",
+            dc["bind_user"],
+            "-y",
+            dc["password_file"],
+            "-b",
+            "CN=Schema,CN=Configuration,DC=pool,DC=example,DC=net",
+            "(&(objectClass=attributeSchema)(lDAPDisplayName=ciscoEcsbu*))",
+            "lDAPDisplayName",
+            "isMemberOfPartialAttributeSet",
+            "searchFlags",
+            "isSingleValued",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "LDAPTLS_CACERT": dc["ca_file"]},
+    )
     assert search.returncode == 0, search.stderr
     found: dict[str, dict[str, str]] = {}
     for block in search.stdout.strip().split("\n\n"):

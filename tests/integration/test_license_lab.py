@@ -75,8 +75,11 @@ def test_published_attachments_are_the_file_derived_licenses(synced: Path) -> No
     config = load_config(synced)
     with Store.open(config.store, create=False) as store:
         attachments = {loc.name: loc.attachment for loc in store.locations()}
-    licenses = {name: parse_attachment(text).licenses
-                for name, text in attachments.items() if text is not None}
+    licenses = {
+        name: parse_attachment(text).licenses
+        for name, text in attachments.items()
+        if text is not None
+    }
     # The expired demo and the wrong-host file fall back to the built-in default
     # license: 10 subscribers, 2 ports, 30-second messages, no pooling.
     for name in ("UNITY-X", "UNITY-M"):
@@ -93,8 +96,15 @@ def test_published_attachments_are_the_file_derived_licenses(synced: Path) -> No
 def test_license_check_agrees_with_the_lab(license_lab: Path) -> None:
     files = TOPOLOGIES / "licenses"
     doc = run(
-        "license", "check", files / "demo-expired.lic", "--mac", "00-0B-CD-12-34-56",
-        "--at", "2026-06-01", "--format", "json",
+        "license",
+        "check",
+        files / "demo-expired.lic",
+        "--mac",
+        "00-0B-CD-12-34-56",
+        "--at",
+        "2026-06-01",
+        "--format",
+        "json",
     )
     assert doc.exit_code == 3
     assert '"verdict": "expired"' in doc.stdout

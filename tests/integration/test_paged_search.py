@@ -37,12 +37,21 @@ def admin_connection(tiny_lab: Path, config: Config) -> ldap3.Connection:
     left out, as poolsync's connections do)."""
     state = json.loads((tiny_lab / "lab.json").read_text())
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(tiny_lab / "tls" / "ca.pem"))
-    server = ldap3.Server(state["dcs"][0]["address"], port=state["dcs"][0]["ldaps_port"],
-                          use_ssl=True, tls=tls, get_info=ldap3.NONE)
-    return ldap3.Connection(server, user=state["bind_user"],
-                            password=config.directory.bind.resolve_password(),
-                            auto_bind=True, raise_exceptions=True,
-                            return_empty_attributes=False)
+    server = ldap3.Server(
+        state["dcs"][0]["address"],
+        port=state["dcs"][0]["ldaps_port"],
+        use_ssl=True,
+        tls=tls,
+        get_info=ldap3.NONE,
+    )
+    return ldap3.Connection(
+        server,
+        user=state["bind_user"],
+        password=config.directory.bind.resolve_password(),
+        auto_bind=True,
+        raise_exceptions=True,
+        return_empty_attributes=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,26 +60,33 @@ def reference(tiny_lab: Path, config: Config) -> Iterator[dict[str, dict[str, li
     conn = admin_connection(tiny_lab, config)
     found = {}
     for item in conn.extend.standard.paged_search(
-            config.directory.dc.base_dn, "(objectClass=*)", attributes=ATTRIBUTES,
-            paged_size=50, generator=True):
+        config.directory.dc.base_dn,
+        "(objectClass=*)",
+        attributes=ATTRIBUTES,
+        paged_size=50,
+        generator=True,
+    ):
         if item["type"] == "searchResEntry":
-            found[item["dn"]] = {k.lower(): list(v) for k, v in
-                                 item["raw_attributes"].items()}
+            found[item["dn"]] = {k.lower(): list(v) for k, v in item["raw_attributes"].items()}
     conn.unbind()
     yield found
 
 
 def test_pipelined_pages_return_what_ldap3_returns(
-        config: Config, reference: dict[str, dict[str, list[bytes]]]) -> None:
+    config: Config, reference: dict[str, dict[str, list[bytes]]]
+) -> None:
     assert len(reference) > 100  # a fresh domain's objects: many pages of 7
     with small_pages(config, 7) as conn:
-        got = {e.dn: dict(e.attributes) for e in
-               conn.search(config.directory.dc.base_dn, "(objectClass=*)", ATTRIBUTES)}
+        got = {
+            e.dn: dict(e.attributes)
+            for e in conn.search(config.directory.dc.base_dn, "(objectClass=*)", ATTRIBUTES)
+        }
     assert got == reference
 
 
 def test_closing_early_leaves_the_connection_usable(
-        config: Config, reference: dict[str, dict[str, list[bytes]]]) -> None:
+    config: Config, reference: dict[str, dict[str, list[bytes]]]
+) -> None:
     base = config.directory.dc.base_dn
     with small_pages(config, 7) as conn:
         stream = conn.search(base, "(objectClass=*)", ATTRIBUTES)
@@ -84,8 +100,7 @@ def test_closing_early_leaves_the_connection_usable(
 
 def test_a_missing_base_is_a_query_error(config: Config) -> None:
     with small_pages(config, 7) as conn, pytest.raises(QueryError, match="noSuchObject"):
-        list(conn.search(f"OU=Nowhere,{config.directory.dc.base_dn}", "(objectClass=*)",
-                         ["cn"]))
+        list(conn.search(f"OU=Nowhere,{config.directory.dc.base_dn}", "(objectClass=*)", ["cn"]))
 
 
 def test_a_value_of_megabytes_is_read_in_linear_time(tiny_lab: Path, config: Config) -> None:

@@ -57,15 +57,33 @@ def test_pool_report_json_is_exact(synced: Path) -> None:
     # Real-shaped subscribers carry no license class: VM use is the directory's count,
     # UM and Inbox use each server's published utilization (which the lab publishes true).
     assert pool["seats"] == {
-        "vm": {"licensed": 120, "used": 99, "used_source": "directory", "available": 21,
-               "compliant": True},
-        "um": {"licensed": 35, "used": 28, "used_source": "published", "available": 7,
-               "compliant": True},
-        "inbox": {"licensed": 20, "used": 7, "used_source": "published", "available": 13,
-                  "compliant": True},
+        "vm": {
+            "licensed": 120,
+            "used": 99,
+            "used_source": "directory",
+            "available": 21,
+            "compliant": True,
+        },
+        "um": {
+            "licensed": 35,
+            "used": 28,
+            "used_source": "published",
+            "available": 7,
+            "compliant": True,
+        },
+        "inbox": {
+            "licensed": 20,
+            "used": 7,
+            "used_source": "published",
+            "available": 13,
+            "compliant": True,
+        },
     }
     assert {s["name"]: s["used_source"] for s in pool["servers"]}["UNITY-B"] == {
-        "vm": "directory", "um": "published", "inbox": "published"}
+        "vm": "directory",
+        "um": "published",
+        "inbox": "published",
+    }
     assert {s["name"]: s["matched_by"] for s in pool["servers"]}["UNITY-B"] == ["object_id"]
     servers = {s["name"]: s for s in pool["servers"]}
     a, b, d = servers["UNITY-A"], servers["UNITY-B"], servers["UNITY-D"]
@@ -108,6 +126,9 @@ def test_pool_report_table_and_csv(synced: Path) -> None:
     assert table.stderr == ""
     result = run("--config", synced, "pool", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    vm_a = next(r for r in rows if r["server"] == "UNITY-A" and r["class"] == "vm"
-                and r["status"] == "member")
+    vm_a = next(
+        r
+        for r in rows
+        if r["server"] == "UNITY-A" and r["class"] == "vm" and r["status"] == "member"
+    )
     assert (vm_a["licensed"], vm_a["used"], vm_a["borrowed"]) == ("50", "62", "12")

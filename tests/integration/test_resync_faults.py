@@ -74,8 +74,13 @@ def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     root = tmp_path_factory.mktemp("fault-labs")
 
     def bring_up(name: str) -> Path:
-        build.up(load_topology(TOPOLOGIES / LAB_TOPOLOGIES[name]), PROFILE, root / name,
-                 step=lambda _msg: None, progress=lambda _done, _total: None)
+        build.up(
+            load_topology(TOPOLOGIES / LAB_TOPOLOGIES[name]),
+            PROFILE,
+            root / name,
+            step=lambda _msg: None,
+            progress=lambda _done, _total: None,
+        )
         return root / name
 
     built: dict[str, Path] = {}
@@ -114,14 +119,23 @@ def dc2_lab(labs: dict[str, Path]) -> Path:
 def poolsync(config: Path, *args: str, timeout: float = 120) -> Ran:
     """``poolsync --config CONFIG ARGS`` as a process of its own."""
     started = time.monotonic()
-    proc = subprocess.run([str(POOLSYNC), "--config", str(config), *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [str(POOLSYNC), "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return Ran(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 
 def spawn(config: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(POOLSYNC), "--config", str(config), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(POOLSYNC), "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def lab_config(lab: Path, path: Path, *, store: Path) -> Path:
@@ -181,7 +195,7 @@ def remote_ports(pid: int) -> set[int]:
         except OSError:
             continue
         if target.startswith("socket:["):
-            inodes.add(target[len("socket:["):-1])
+            inodes.add(target[len("socket:[") : -1])
     return _tcp_remote_ports(inodes) if inodes else set()
 
 
@@ -224,13 +238,16 @@ class RunWatch:
         return True
 
     def _poll_store(self, now: float) -> None:
-        with closing(sqlite3.connect(f"{self.store.resolve().as_uri()}?mode=ro",
-                                     uri=True)) as db:
-            if "committed" not in self.events and self._marks != db.execute(
-                    "SELECT pass, usn, synced_at FROM passes ORDER BY pass").fetchall():
+        with closing(sqlite3.connect(f"{self.store.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            if (
+                "committed" not in self.events
+                and self._marks
+                != db.execute("SELECT pass, usn, synced_at FROM passes ORDER BY pass").fetchall()
+            ):
                 self.events["committed"] = now
-            status = db.execute("SELECT status FROM runs WHERE id > ? ORDER BY id DESC "
-                                "LIMIT 1", (self._last_run,)).fetchone()
+            status = db.execute(
+                "SELECT status FROM runs WHERE id > ? ORDER BY id DESC LIMIT 1", (self._last_run,)
+            ).fetchone()
             if "closed" not in self.events and status and status[0] in ("ok", "findings"):
                 self.events["closed"] = now
 
@@ -238,7 +255,8 @@ class RunWatch:
         if self.track_store:
             with closing(sqlite3.connect(self.store)) as db:
                 self._marks = db.execute(
-                    "SELECT pass, usn, synced_at FROM passes ORDER BY pass").fetchall()
+                    "SELECT pass, usn, synced_at FROM passes ORDER BY pass"
+                ).fetchall()
                 self._last_run = db.execute("SELECT max(id) FROM runs").fetchone()[0] or 0
 
     def until(self, done: Callable[[], bool], *, timeout: float = 60) -> None:
@@ -267,8 +285,7 @@ def subscriber_changes(lab: Path, state: Rows, rng: random.Random) -> list[Chang
     picked = rng.sample(subs, 45)
     changes: list[Change] = []
     for row in picked[:15]:
-        changes.append(Replace(str(row[2]), SUB.license_class,
-                               () if row[5] else (SUB.um_value,)))
+        changes.append(Replace(str(row[2]), SUB.license_class, () if row[5] else (SUB.um_value,)))
     for row in picked[15:30]:
         other = next(loc for loc in locations if loc != row[3])
         changes.append(Replace(str(row[2]), SUB.home, (other,)))
@@ -282,21 +299,30 @@ def subscriber_changes(lab: Path, state: Rows, rng: random.Random) -> list[Chang
 
 def new_subscriber(dn: str, *, home: str, classes: tuple[str, ...] = ()) -> Add:
     sam = "f" + uuid.uuid4().hex[:15]
-    return Add(dn, (("objectClass", SUB.object_class), ("objectClass", SUB.aux_class),
-                    ("sAMAccountName", sam), (SUB.object_type, str(SUB.object_type_values[0])),
-                    (SUB.home, home), (SUB.dtmf_id, str(random.randint(10**6, 10**7))),
-                    *((SUB.license_class, c) for c in classes)))
+    return Add(
+        dn,
+        (
+            ("objectClass", SUB.object_class),
+            ("objectClass", SUB.aux_class),
+            ("sAMAccountName", sam),
+            (SUB.object_type, str(SUB.object_type_values[0])),
+            (SUB.home, home),
+            (SUB.dtmf_id, str(random.randint(10**6, 10**7))),
+            *((SUB.license_class, c) for c in classes),
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class Kill:
-    how: str        # starting | reading | late (after the GC pass read)
-    at: float       # seconds after spawn the SIGKILL was sent
+    how: str  # starting | reading | late (after the GC pass read)
+    at: float  # seconds after spawn the SIGKILL was sent
     outcome: str
 
 
-def test_sigkill_leaves_the_state_before_or_after_never_a_mix(faults_lab: Path,
-                                                              tmp_path: Path) -> None:
+def test_sigkill_leaves_the_state_before_or_after_never_a_mix(
+    faults_lab: Path, tmp_path: Path
+) -> None:
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
     store = tmp_path / "killed.db"
@@ -316,11 +342,11 @@ def test_sigkill_leaves_the_state_before_or_after_never_a_mix(faults_lab: Path,
     _, calibration_err = calibration.proc.communicate()  # and its pipes are closed
     assert calibration.proc.returncode == 0, calibration_err
     milestones = ("locked", "gc_open", "gc_done", "committed", "closed", "exit")
-    timeline = {name: calibration.events[name] for name in milestones
-                if name in calibration.events}
+    timeline = {name: calibration.events[name] for name in milestones if name in calibration.events}
     assert tuple(timeline) == milestones, calibration.events
-    assert all(timeline[a] <= timeline[b] for a, b in pairwise(milestones)), \
-        ", ".join(f"{k} {v:.3f}" for k, v in timeline.items())
+    assert all(timeline[a] <= timeline[b] for a, b in pairwise(milestones)), ", ".join(
+        f"{k} {v:.3f}" for k, v in timeline.items()
+    )
     clean = rows(store)
     assert clean != before
     assert len(guids(clean) ^ guids(before)) == 30  # 15 deleted, 15 added
@@ -383,8 +409,10 @@ def test_sigkill_leaves_the_state_before_or_after_never_a_mix(faults_lab: Path,
         assert statuses.count("running") == statuses.count("committed") == 0
 
     summary = Counter(k.outcome for k in kills)
-    print(f"\nSIGKILL (seed {seed}); clean run timeline "
-          + ", ".join(f"{k} {v:.3f} s" for k, v in timeline.items()))
+    print(
+        f"\nSIGKILL (seed {seed}); clean run timeline "
+        + ", ".join(f"{k} {v:.3f} s" for k, v in timeline.items())
+    )
     for kill in kills:
         print(f"  kill at {kill.at:.3f} s ({kill.how}): {kill.outcome}")
     print("  outcomes:", dict(summary))
@@ -394,7 +422,8 @@ def test_sigkill_leaves_the_state_before_or_after_never_a_mix(faults_lab: Path,
 
 # -- 2. overlapping runs -----------------------------------------------------------------
 def test_a_second_run_exits_6_at_once_while_the_first_holds_the_store(
-        tiny_lab: Path, tmp_path: Path) -> None:
+    tiny_lab: Path, tmp_path: Path
+) -> None:
     store = tmp_path / "overlap.db"
     config = lab_config(tiny_lab, tmp_path / "overlap.yaml", store=store)
     assert in_process(config, "resync").code == 0
@@ -433,9 +462,11 @@ def test_a_second_run_exits_6_at_once_while_the_first_holds_the_store(
     new = [r for r in runs(store) if r.id > history[0].id]
     assert [(r.kind, r.status) for r in new] == [("total", "ok")]  # A's only
     assert rows(store) == before
-    print(f"\nlock: second run exited 6 after {second.seconds:.3f} s as a process "
-          f"({in_process_seconds * 1000:.1f} ms in-process); paused-holder race: "
-          f"{b.seconds:.3f} s")
+    print(
+        f"\nlock: second run exited 6 after {second.seconds:.3f} s as a process "
+        f"({in_process_seconds * 1000:.1f} ms in-process); paused-holder race: "
+        f"{b.seconds:.3f} s"
+    )
 
 
 # -- 3. another DC answers -----------------------------------------------------------------
@@ -450,13 +481,15 @@ def dead_address() -> str:
     raise AssertionError("no unused loopback address")
 
 
-def test_a_different_dc_forces_a_total_resync(tiny_lab: Path, dc2_lab: Path,
-                                              tmp_path: Path) -> None:
+def test_a_different_dc_forces_a_total_resync(
+    tiny_lab: Path, dc2_lab: Path, tmp_path: Path
+) -> None:
     store = tmp_path / "moved.db"
     tiny = lab_config(tiny_lab, tmp_path / "tiny.yaml", store=store)
     assert in_process(tiny, "resync").code == 0
-    assert in_process(tiny, "resync", "--format", "json").json()["passes"][0]["mode"] \
-        == "incremental"
+    assert (
+        in_process(tiny, "resync", "--format", "json").json()["passes"][0]["mode"] == "incremental"
+    )
     tiny_state = rows(store)
     tiny_dc = {w.name: w.dc_host for w in watermarks(store)}
 
@@ -471,14 +504,20 @@ def test_a_different_dc_forces_a_total_resync(tiny_lab: Path, dc2_lab: Path,
     assert result.code == 0, result.stderr
     passes = result.json()["passes"]
     assert [(p["name"], p["mode"], p["reason"]) for p in passes] == [
-        ("domain", "total", "dc-changed"), ("gc", "total", "dc-changed")]
+        ("domain", "total", "dc-changed"),
+        ("gc", "total", "dc-changed"),
+    ]
     for p in passes:
         assert p["dc_host"].lower().startswith("dc2.")
         assert tiny_dc[p["name"]] in p["why"] and p["dc_host"] in p["why"]
 
     fresh = tmp_path / "fresh-dc2.db"
-    assert in_process(write_config(tmp_path / "fresh.yaml", doc, store=fresh),
-                    "resync", "--total").code == 0
+    assert (
+        in_process(
+            write_config(tmp_path / "fresh.yaml", doc, store=fresh), "resync", "--total"
+        ).code
+        == 0
+    )
     assert rows(store) == rows(fresh)
     assert rows(store) != tiny_state and not guids(rows(store)) & guids(tiny_state)
 
@@ -495,7 +534,9 @@ def test_a_different_dc_forces_a_total_resync(tiny_lab: Path, dc2_lab: Path,
     assert result.code == 0, result.stderr
     passes = result.json()["passes"]
     assert [(p["name"], p["endpoint"], p["mode"]) for p in passes] == [
-        ("domain", dc2_urls["dc"], "incremental"), ("gc", dc2_urls["gc"], "incremental")]
+        ("domain", dc2_urls["dc"], "incremental"),
+        ("gc", dc2_urls["gc"], "incremental"),
+    ]
     assert "trying" not in result.stderr
     assert rows(store) == rows(fresh)
 
@@ -507,7 +548,9 @@ def test_a_different_dc_forces_a_total_resync(tiny_lab: Path, dc2_lab: Path,
     assert result.code == 0, result.stderr
     passes = result.json()["passes"]
     assert [(p["name"], p["endpoint"], p["mode"]) for p in passes] == [
-        ("domain", dc2_urls["dc"], "total"), ("gc", dc2_urls["gc"], "total")]
+        ("domain", dc2_urls["dc"], "total"),
+        ("gc", dc2_urls["gc"], "total"),
+    ]
     for url in (f"ldaps://{dead}:636", f"ldaps://{dc2_address}:1"):
         assert url.split("//")[1] in result.stderr
     assert f"trying {dc2_urls['dc']}" in result.stderr
@@ -557,8 +600,9 @@ def test_a_bad_password_mid_schedule_changes_nothing(tiny_lab: Path, tmp_path: P
 
 
 # -- 5. odd directory content ----------------------------------------------------------------
-def test_a_tombstone_never_seen_and_an_unknown_home_sync_cleanly(tiny_lab: Path,
-                                                                 tmp_path: Path) -> None:
+def test_a_tombstone_never_seen_and_an_unknown_home_sync_cleanly(
+    tiny_lab: Path, tmp_path: Path
+) -> None:
     store = tmp_path / "odd.db"
     config = lab_config(tiny_lab, tmp_path / "odd.yaml", store=store)
     assert in_process(config, "resync").code == 0
@@ -591,7 +635,9 @@ def test_a_tombstone_never_seen_and_an_unknown_home_sync_cleanly(tiny_lab: Path,
     assert "error" not in result.stderr.lower()
     assert result.json()["changes"]["subscribers"]["insert"] == 1
     assert [(r[2], r[3]) for r in rows(store)[1] if r[2] == stray] == [
-        (stray, unknown), (stray, unknown)]  # held by both passes
+        (stray, unknown),
+        (stray, unknown),
+    ]  # held by both passes
     report = in_process(config, "pool", "--format", "json")
     assert report.code in (0, 3), report.stderr
     orphaned = report.json()["orphaned"]

@@ -48,8 +48,14 @@ class Ran:
 def poolsync(config: Path, *args: str | Path, timeout: float = 120) -> Ran:
     """``poolsync --config CONFIG ARGS`` in a process of its own, with umask 022."""
     argv = ("--config", str(config), *map(str, args))
-    proc = subprocess.run([sys.executable, "-c", CLI, *argv], capture_output=True, text=True,
-                          timeout=timeout, check=False, cwd=config.parent)
+    proc = subprocess.run(
+        [sys.executable, "-c", CLI, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=config.parent,
+    )
     return Ran(argv, proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -62,17 +68,22 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> None:
     raise AssertionError(f"not within {timeout} s")
 
 
-def service_one_pass(config: Path, metrics: Path, *, during: Callable[[], None] | None = None
-                     ) -> Ran:
+def service_one_pass(
+    config: Path, metrics: Path, *, during: Callable[[], None] | None = None
+) -> Ran:
     """``poolsync service`` until its first pass wrote the metrics file and its watcher
     registered for change notifications on the DC, then SIGTERM (its documented stop).
     ``during`` runs while the service still holds the store."""
-    argv = ("--config", str(config), "service", "--every", "1h",
-            "--metrics-file", str(metrics))
+    argv = ("--config", str(config), "service", "--every", "1h", "--metrics-file", str(metrics))
     out, err = metrics.with_suffix(".stdout"), metrics.with_suffix(".stderr")
     with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", CLI, *argv], stdout=stdout,
-                                stderr=stderr, text=True, cwd=config.parent)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CLI, *argv],
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            cwd=config.parent,
+        )
     try:
         # "change watch 0 on URL: watching N container(s)": registered on the DC.
         wait_for(lambda: metrics.exists() and "change watch 0 on" in err.read_text(), 60)
@@ -103,8 +114,13 @@ def mode(path: Path) -> int:
 def own_config(lab: Path, where: Path) -> Path:
     """The lab's config, copied to ``where``, with its own store; retries kept short."""
     path = lab_config_copy(lab, where / "poolsync.yaml", store=where / "poolsync.db")
-    return variant(path, "poolsync", lambda doc: doc["directory"].update(
-        retries={"attempts": 2, "initial_wait": 0.1, "max_wait": 0.2}))
+    return variant(
+        path,
+        "poolsync",
+        lambda doc: doc["directory"].update(
+            retries={"attempts": 2, "initial_wait": 0.1, "max_wait": 0.2}
+        ),
+    )
 
 
 @pytest.fixture
@@ -127,18 +143,22 @@ def starttls(doc: dict[str, Any], host: str) -> None:
 def test_starttls_to_the_lab_works_when_validated(config: Path) -> None:
     """The lab offers StartTLS on 389 and 3268: the refusals below are the certificate's."""
     host = address(config)
-    ran = poolsync(variant(config, "starttls", lambda d: starttls(d, host)), "resync",
-                   "--format", "json")
+    ran = poolsync(
+        variant(config, "starttls", lambda d: starttls(d, host)), "resync", "--format", "json"
+    )
     assert ran.code == 0, ran.stderr
     assert [p["endpoint"] for p in json.loads(ran.stdout)["passes"]] == [
-        f"ldap://{host}:389", f"ldap://{host}:3268"]
+        f"ldap://{host}:389",
+        f"ldap://{host}:3268",
+    ]
     assert "WARNING" not in ran.stderr
 
 
 @pytest.mark.parametrize("transport", ["ldaps", "starttls"])
 @pytest.mark.parametrize("trust", ["system", "wrong-ca"])
-def test_an_untrusted_certificate_is_refused_with_exit_5(config: Path, tmp_path: Path,
-                                                         transport: str, trust: str) -> None:
+def test_an_untrusted_certificate_is_refused_with_exit_5(
+    config: Path, tmp_path: Path, transport: str, trust: str
+) -> None:
     host = address(config)
     wrong_ca = certs.make_ca(tmp_path / "wrong-ca") if trust == "wrong-ca" else None
 
@@ -158,30 +178,38 @@ def test_an_untrusted_certificate_is_refused_with_exit_5(config: Path, tmp_path:
     # One line: no "retrying" warning before it either, since a TLS failure is final.
     # It names what was trusted, and (over LDAPS, where a second handshake can read
     # it) who issued the certificate.
-    trusted = ("the system's trust store" if wrong_ca is None
-               else f"directory.tls.ca_file ({wrong_ca}:")
+    trusted = (
+        "the system's trust store" if wrong_ca is None else f"directory.tls.ca_file ({wrong_ca}:"
+    )
     issuer = "; its certificate was issued by CN=poolsync lab CA" if transport == "ldaps" else ""
-    fix = ("set directory.tls.ca_file to the CA that issued it" if wrong_ca is None else
-           "point directory.tls.ca_file at the file of the CA that issued it (or the chain "
-           "up to it)")
+    fix = (
+        "set directory.tls.ca_file to the CA that issued it"
+        if wrong_ca is None
+        else "point directory.tls.ca_file at the file of the CA that issued it (or the chain "
+        "up to it)"
+    )
     reason = "unable to get local issuer certificate"
     assert ran.stderr.splitlines() == [
         f"poolsync: error: TLS certificate of {scheme}://{host}:{port} is not trusted by "
         + (f"{trusted} ({reason})" if wrong_ca is None else f"{trusted} {reason})")
-        + f"{issuer}; {fix}"]
+        + f"{issuer}; {fix}"
+    ]
 
 
-def test_validation_off_warns_in_one_line_in_every_run_that_connects(config: Path,
-                                                                     tmp_path: Path) -> None:
+def test_validation_off_warns_in_one_line_in_every_run_that_connects(
+    config: Path, tmp_path: Path
+) -> None:
     def insecure(doc: dict[str, Any]) -> None:
         doc["directory"]["tls"] = {"validate": False, "insecure": True}
 
     unsafe = variant(config, "insecure", insecure)
-    runs = [poolsync(unsafe, "resync", "--total", "--format", "json"),
-            poolsync(unsafe, "resync"),  # every run, not the first only
-            poolsync(unsafe, "doctor", "--format", "json"),
-            poolsync(unsafe, "graph", "--format", "json", "--out", tmp_path / "graph.json"),
-            service_one_pass(unsafe, tmp_path / "insecure.prom")]
+    runs = [
+        poolsync(unsafe, "resync", "--total", "--format", "json"),
+        poolsync(unsafe, "resync"),  # every run, not the first only
+        poolsync(unsafe, "doctor", "--format", "json"),
+        poolsync(unsafe, "graph", "--format", "json", "--out", tmp_path / "graph.json"),
+        service_one_pass(unsafe, tmp_path / "insecure.prom"),
+    ]
     for ran in runs:
         assert ran.code in (0, 3), (ran.args, ran.stderr)  # 3: a finding, not a failure
         lines = [line for line in ran.stderr.splitlines() if "validation is off" in line]
@@ -197,7 +225,7 @@ def test_validation_off_warns_in_one_line_in_every_run_that_connects(config: Pat
 @dataclass
 class Evidence:
     runs: list[Ran]
-    files: dict[str, bytes]   # every file in the run directory, some seen mid-run
+    files: dict[str, bytes]  # every file in the run directory, some seen mid-run
     modes: dict[str, int]
 
 
@@ -219,12 +247,14 @@ def evidence(tiny_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Eviden
     wrong = tmp_path / "wrong.password"
     wrong.write_text("Wr0ng-but-secret-too\n")
     wrong.chmod(0o600)
-    bad = variant(config, "wrong-password", lambda doc: doc["directory"]["bind"].update(
-        password={"file": str(wrong)}))
+    bad = variant(
+        config,
+        "wrong-password",
+        lambda doc: doc["directory"]["bind"].update(password={"file": str(wrong)}),
+    )
     metrics = tmp_path / "poolsync.prom"
     runs = [
-        poolsync(config, "resync", "--total", "--format", "json",
-                 "--metrics-file", metrics),
+        poolsync(config, "resync", "--total", "--format", "json", "--metrics-file", metrics),
         poolsync(config, "--debug", "resync"),
         poolsync(config, "--debug", "resync", "--total", "--dry-run", "-v"),
         poolsync(config, "pool", "--format", "json"),
@@ -232,8 +262,9 @@ def evidence(tiny_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Eviden
         poolsync(config, "graph", "--format", "json", "--out", tmp_path / "graph.json"),
         poolsync(config, "history", "--format", "json"),
         poolsync(config, "history", "export", "--out", tmp_path / "history.csv"),
-        poolsync(config, "report", "capacity", "--format", "json",
-                 "--out", tmp_path / "capacity.json"),
+        poolsync(
+            config, "report", "capacity", "--format", "json", "--out", tmp_path / "capacity.json"
+        ),
         service_one_pass(config, tmp_path / "service.prom", during=look),
         poolsync(bad, "--debug", "resync", "--metrics-file", tmp_path / "failed.prom"),
         poolsync(bad, "--debug", "doctor"),
@@ -245,8 +276,7 @@ def evidence(tiny_lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Eviden
 def test_the_runs_did_what_they_were_asked(evidence: Evidence) -> None:
     """The evidence is worth something only if the commands really ran."""
     codes = [r.code for r in evidence.runs]
-    assert all(code in (0, 3) for code in codes[:-2]), [(r.args, r.stderr) for r in
-                                                        evidence.runs]
+    assert all(code in (0, 3) for code in codes[:-2]), [(r.args, r.stderr) for r in evidence.runs]
     assert codes[-2:] == [5, 5]  # the wrong password: bind refused
     assert "invalid credentials" in evidence.runs[-2].stderr
     service = evidence.runs[-3]
@@ -255,13 +285,21 @@ def test_the_runs_did_what_they_were_asked(evidence: Evidence) -> None:
     assert "Traceback" in evidence.runs[-2].stderr
     assert "LDAPInvalidCredentialsResult" in evidence.runs[-2].stderr
     names = {key.split("@")[0] for key in evidence.files}
-    assert {"poolsync.db", "poolsync.db-wal", "poolsync.db-shm", "poolsync.db.lock",
-            "poolsync.prom", "service.prom", "failed.prom", "graph.json", "history.csv",
-            "capacity.json"} <= names
+    assert {
+        "poolsync.db",
+        "poolsync.db-wal",
+        "poolsync.db-shm",
+        "poolsync.db.lock",
+        "poolsync.prom",
+        "service.prom",
+        "failed.prom",
+        "graph.json",
+        "history.csv",
+        "capacity.json",
+    } <= names
 
 
-def test_no_credential_appears_in_any_output_or_file(evidence: Evidence,
-                                                     tiny_lab: Path) -> None:
+def test_no_credential_appears_in_any_output_or_file(evidence: Evidence, tiny_lab: Path) -> None:
     secrets = {
         "lab password": (tiny_lab / "secrets" / "admin.password").read_text().strip(),
         "wrong password": "Wr0ng-but-secret-too",
@@ -279,9 +317,11 @@ def test_no_credential_appears_in_any_output_or_file(evidence: Evidence,
 
 
 def test_files_are_private_under_umask_022(evidence: Evidence) -> None:
-    private = {name: m for name, m in evidence.modes.items()
-               if name.startswith("poolsync.db") or name in {"graph.json", "history.csv",
-                                                               "capacity.json"}}
+    private = {
+        name: m
+        for name, m in evidence.modes.items()
+        if name.startswith("poolsync.db") or name in {"graph.json", "history.csv", "capacity.json"}
+    }
     assert len(private) >= 7, evidence.modes
     assert private == dict.fromkeys(private, 0o600)
     # The metrics file is read by node_exporter, another user: 0644 by design.
@@ -323,19 +363,29 @@ def test_a_run_holding_the_password_cannot_dump_core(config: Path, tmp_path: Pat
     password_file = doc["directory"]["bind"]["password"]["file"]
     limits = tmp_path / "limits"
     command = f"sh -c 'cat /proc/$PPID/limits > {limits}; cat {password_file}'"
-    ran = poolsync(variant(config, "core", lambda d: d["directory"]["bind"].update(
-        password={"command": command})), "resync", "--format", "json")
+    ran = poolsync(
+        variant(
+            config, "core", lambda d: d["directory"]["bind"].update(password={"command": command})
+        ),
+        "resync",
+        "--format",
+        "json",
+    )
     assert ran.code == 0, ran.stderr
-    core = next(line for line in limits.read_text().splitlines()
-                if line.startswith("Max core file size"))
+    core = next(
+        line for line in limits.read_text().splitlines() if line.startswith("Max core file size")
+    )
     assert core.split()[4:6] == ["0", "0"], core
 
 
 def test_a_protected_process_is_not_dumpable() -> None:
-    script = ("from poolsync.hardening import dumpable, protect_process; "
-              "print(dumpable()); protect_process(); print(dumpable())")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True).stdout.split()
+    script = (
+        "from poolsync.hardening import dumpable, protect_process; "
+        "print(dumpable()); protect_process(); print(dumpable())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["1", "0"]
 
 
@@ -364,8 +414,7 @@ def test_the_connection_forgets_the_password_after_the_bind(config: Path) -> Non
     password = cfg.directory.bind.resolve_password()
     assert password
     with LiveSource(cfg.directory, password=password).open(cfg.directory.gc) as conn:
-        found, _ = conn.request(cfg.directory.gc.base_dn, "(objectClass=*)", ["dc"],
-                                scope="base")
+        found, _ = conn.request(cfg.directory.gc.base_dn, "(objectClass=*)", ["dc"], scope="base")
         assert len(found) == 1
         held = [s for s in _strings(conn._conn, set()) if password in s]
     assert held == []

@@ -34,10 +34,12 @@ pytestmark = pytest.mark.servers
 PAGE = "/avxml/effectivelicense.asp"
 PASSWORD = "web-Secret-7f3a"
 WRONG = "web-Wrong-91c2"
-BILLION_LAUGHS = ('<?xml version="1.0"?>\n<!DOCTYPE AvXmlLicData [<!ENTITY a "aaaaaaaaaa">'
-                  '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>\n'
-                  "<AvXmlLicData><Licenses><LicSubscribersMax>&b;</LicSubscribersMax>"
-                  "</Licenses></AvXmlLicData>\n")
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE AvXmlLicData [<!ENTITY a "aaaaaaaaaa">'
+    '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>\n'
+    "<AvXmlLicData><Licenses><LicSubscribersMax>&b;</LicSubscribersMax>"
+    "</Licenses></AvXmlLicData>\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +54,20 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lighttpd]:
     server.page("/login.html", "<html><body>Please log in</body></html>\n")
     server.page(f"/entities{PAGE}", BILLION_LAUGHS)
     server.page(f"/huge{PAGE}", b"<AvXmlLicData>" + b" " * (3 * MAX_ATTACHMENT_BYTES))
-    server.cgi("/fail.cgi", 'printf "Status: 500 Internal Server Error\\r\\n'
-                            'Content-Type: text/html\\r\\n\\r\\n<html>ASP error</html>"\n')
+    server.cgi(
+        "/fail.cgi",
+        'printf "Status: 500 Internal Server Error\\r\\n'
+        'Content-Type: text/html\\r\\n\\r\\n<html>ASP error</html>"\n',
+    )
     server.cgi("/loop.cgi", 'printf "Status: 302 Found\\r\\nLocation: /loop.cgi\\r\\n\\r\\n"\n')
     server.cgi("/moved.cgi", f'printf "Status: 301 Moved\\r\\nLocation: {PAGE}\\r\\n\\r\\n"\n')
     server.cgi("/slow.cgi", 'sleep 2; printf "Content-Type: text/xml\\r\\n\\r\\n"\n')
     # No Content-Length: lighttpd sends it chunked, so only the streaming cap stops it.
-    server.cgi("/stream.cgi", 'printf "Content-Type: text/xml\\r\\n\\r\\n<AvXmlLicData>"\n'
-                              "head -c 4000000 /dev/zero | tr '\\0' ' '\n")
+    server.cgi(
+        "/stream.cgi",
+        'printf "Content-Type: text/xml\\r\\n\\r\\n<AvXmlLicData>"\n'
+        "head -c 4000000 /dev/zero | tr '\\0' ' '\n",
+    )
     server.start()
     yield server
     server.stop()
@@ -72,11 +80,18 @@ def secret_file(directory: Path, name: str, value: str) -> SecretRef:
     return SecretRef("file", str(path))
 
 
-def endpoint(url: str, *, ca_file: Path | None = None, validate: bool = True,
-             user: str | None = None, password: SecretRef | None = None,
-             timeout: float = 3.0) -> HttpEndpoint:
-    return HttpEndpoint(url=url, ca_file=ca_file, validate=validate, user=user,
-                        password=password, timeout=timeout)
+def endpoint(
+    url: str,
+    *,
+    ca_file: Path | None = None,
+    validate: bool = True,
+    user: str | None = None,
+    password: SecretRef | None = None,
+    timeout: float = 3.0,
+) -> HttpEndpoint:
+    return HttpEndpoint(
+        url=url, ca_file=ca_file, validate=validate, user=user, password=password, timeout=timeout
+    )
 
 
 def server(name: str, http: HttpEndpoint) -> ServerEndpoints:
@@ -92,15 +107,26 @@ class TestHttpContract(LicenseSourceContract):
         return ContractLab(
             source=HttpSource(),
             servers={
-                "good": server("UNITY-A", endpoint(web.url(f"/auth{PAGE}", https=True),
-                                                   ca_file=web.ca_file, user="poolsync",
-                                                   password=right)),
+                "good": server(
+                    "UNITY-A",
+                    endpoint(
+                        web.url(f"/auth{PAGE}", https=True),
+                        ca_file=web.ca_file,
+                        user="poolsync",
+                        password=right,
+                    ),
+                ),
                 "other": server("UNITY-B", endpoint(web.url(f"/other{PAGE}"))),
-                "unreachable": server("UNITY-C", endpoint(
-                    f"http://{web.address}:{closed}{PAGE}")),
-                "refused": server("UNITY-D", endpoint(web.url(f"/auth{PAGE}", https=True),
-                                                      ca_file=web.ca_file, user="poolsync",
-                                                      password=wrong)),
+                "unreachable": server("UNITY-C", endpoint(f"http://{web.address}:{closed}{PAGE}")),
+                "refused": server(
+                    "UNITY-D",
+                    endpoint(
+                        web.url(f"/auth{PAGE}", https=True),
+                        ca_file=web.ca_file,
+                        user="poolsync",
+                        password=wrong,
+                    ),
+                ),
                 "bad": server("UNITY-E", endpoint(web.url(f"/bad{PAGE}"))),
                 "unpublished": server("UNITY-F", endpoint(web.url(f"/missing{PAGE}"))),
             },
@@ -124,17 +150,20 @@ def test_a_redirect_to_the_page_is_followed(web: Lighttpd) -> None:
 
 
 def test_the_page_needs_auth_when_none_is_configured(web: Lighttpd) -> None:
-    with pytest.raises(ServerAuthError,
-                       match=r"HTTP 401 Unauthorized: the page needs a user and password"):
+    with pytest.raises(
+        ServerAuthError, match=r"HTTP 401 Unauthorized: the page needs a user and password"
+    ):
         HttpSource().fetch(server("A", endpoint(web.url(f"/auth{PAGE}"))))
 
 
 def test_an_untrusted_certificate_is_a_tls_error(web: Lighttpd, tmp_path: Path) -> None:
-    with pytest.raises(ServerTlsError, match=r"TLS failed \(unable to get local issuer "
-                                             r"certificate\); trust the CA"):
+    with pytest.raises(
+        ServerTlsError,
+        match=r"TLS failed \(unable to get local issuer "
+        r"certificate\); trust the CA",
+    ):
         HttpSource().fetch(server("A", endpoint(web.url(PAGE, https=True))))
-    reading = read_server(HttpSource(), server("A", endpoint(web.url(PAGE, https=True))),
-                          now=clock)
+    reading = read_server(HttpSource(), server("A", endpoint(web.url(PAGE, https=True))), now=clock)
     assert reading.reachable is False and "TLS failed" in (reading.error or "")
 
 

@@ -28,8 +28,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     require_samba()
     require_tools({"lighttpd": "lighttpd", "snmpd": "snmpd"})
     lab_dir = tmp_path_factory.mktemp("labs") / "probe"
-    build.up(load_topology(TOPOLOGIES / "servers.yaml"), load_profile("cisco-unity"), lab_dir,
-             step=lambda _msg: None, progress=lambda _done, _total: None)
+    build.up(
+        load_topology(TOPOLOGIES / "servers.yaml"),
+        load_profile("cisco-unity"),
+        lab_dir,
+        step=lambda _msg: None,
+        progress=lambda _done, _total: None,
+    )
     try:
         assert run("--config", lab_dir / build.CONFIG_FILE, "resync", "--total").exit_code == 0
         yield lab_dir
@@ -52,8 +57,11 @@ def by_server(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 def test_every_server_is_read_over_both_protocols(probed: dict[str, Any]) -> None:
     assert probed["meta"]["type"] == "server-probe"
     readings = by_server(probed)
-    assert sorted(readings) == [(n, s) for n in ("UNITY-DOWN", "UNITY-NEW", "UNITY-OK",
-                                                 "UNITY-STALE") for s in ("http", "snmp")]
+    assert sorted(readings) == [
+        (n, s)
+        for n in ("UNITY-DOWN", "UNITY-NEW", "UNITY-OK", "UNITY-STALE")
+        for s in ("http", "snmp")
+    ]
     for source in ("http", "snmp"):
         ok, stale = readings["UNITY-OK", source], readings["UNITY-STALE", source]
         assert ok["reachable"] and ok["error"] is None
@@ -67,17 +75,20 @@ def test_every_server_is_read_over_both_protocols(probed: dict[str, Any]) -> Non
         assert "\n" not in down["error"]
 
 
-def test_each_reading_is_kept_and_probing_again_adds_a_history(lab: Path,
-                                                               probed: dict[str, Any]) -> None:
+def test_each_reading_is_kept_and_probing_again_adds_a_history(
+    lab: Path, probed: dict[str, Any]
+) -> None:
     config = lab / build.CONFIG_FILE
-    again = run("--config", config, "servers", "probe", "--server", "unity-ok",
-                "--format", "json")
+    again = run("--config", config, "servers", "probe", "--server", "unity-ok", "--format", "json")
     assert again.exit_code == 0, again.stderr
     assert [(r["name"], r["source"]) for r in json.loads(again.stdout)["servers"]] == [
-        ("UNITY-OK", "http"), ("UNITY-OK", "snmp")]
+        ("UNITY-OK", "http"),
+        ("UNITY-OK", "snmp"),
+    ]
     with sqlite3.connect(lab / "poolsync.db") as db:
-        counts = dict(db.execute("SELECT server, count(*) FROM server_readings "
-                                 "GROUP BY server").fetchall())
+        counts = dict(
+            db.execute("SELECT server, count(*) FROM server_readings GROUP BY server").fetchall()
+        )
     assert counts == {"UNITY-DOWN": 2, "UNITY-NEW": 2, "UNITY-OK": 4, "UNITY-STALE": 2}
 
 
@@ -87,8 +98,9 @@ def test_a_server_not_configured_or_no_servers_section_is_a_usage_error(lab: Pat
     assert unknown.exit_code == 2
     assert "UNITY-X not in the config's servers: section" in unknown.stderr
     bare = lab / "no-servers.yaml"
-    bare.write_text("\n".join(line for line in config.read_text().split("\nservers:")[0]
-                              .splitlines()) + "\n")
+    bare.write_text(
+        "\n".join(line for line in config.read_text().split("\nservers:")[0].splitlines()) + "\n"
+    )
     bare.chmod(0o600)
     none = run("--config", bare, "servers", "probe")
     assert none.exit_code == 2, none.stderr
@@ -102,7 +114,8 @@ def server_entries(pool: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_pool_shows_the_servers_own_numbers_and_flags_differences(
-        lab: Path, probed: dict[str, Any]) -> None:
+    lab: Path, probed: dict[str, Any]
+) -> None:
     result = run("--config", lab / build.CONFIG_FILE, "pool", "--format", "json")
     pool = json.loads(result.stdout)
     assert pool["source"] == "directory"
@@ -112,7 +125,8 @@ def test_pool_shows_the_servers_own_numbers_and_flags_differences(
     assert servers["UNITY-STALE"]["live_differs"] is True
     assert servers["UNITY-STALE"]["licensed"]["vm"] == 40  # the directory's copy
     assert servers["UNITY-STALE"]["live_differences"] == [
-        {"field": "licensed VM/UM/Inbox", "directory": "40/5/0", "server": "60/5/0"}]
+        {"field": "licensed VM/UM/Inbox", "directory": "40/5/0", "server": "60/5/0"}
+    ]
     assert servers["UNITY-NEW"]["reason"] == "attachment-missing"
     assert servers["UNITY-NEW"]["live_differs"] is True
     assert servers["UNITY-DOWN"]["live_differs"] is None
@@ -124,9 +138,11 @@ def test_pool_shows_the_servers_own_numbers_and_flags_differences(
 
 
 def test_pool_from_the_servers_takes_their_licenses_and_the_directorys_vm_use(
-        lab: Path, probed: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
-    result = run("--config", lab / build.CONFIG_FILE, "pool", "--source", "servers",
-                 "--format", "json")
+    lab: Path, probed: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    result = run(
+        "--config", lab / build.CONFIG_FILE, "pool", "--source", "servers", "--format", "json"
+    )
     pool = json.loads(result.stdout)
     assert pool["source"] == "servers"
     [only] = pool["pools"]
@@ -138,6 +154,9 @@ def test_pool_from_the_servers_takes_their_licenses_and_the_directorys_vm_use(
     assert only["seats"]["inbox"]["licensed"] == 5
     servers = server_entries(pool)
     # VM use is the directory's count of homed subscribers (UNITY-OK's secondary's too).
-    assert {n: servers[n]["used"]["vm"] for n in ("UNITY-OK", "UNITY-STALE", "UNITY-NEW")} \
-        == {"UNITY-OK": 5, "UNITY-STALE": 4, "UNITY-NEW": 3}
+    assert {n: servers[n]["used"]["vm"] for n in ("UNITY-OK", "UNITY-STALE", "UNITY-NEW")} == {
+        "UNITY-OK": 5,
+        "UNITY-STALE": 4,
+        "UNITY-NEW": 3,
+    }
     assert "no reading from UNITY-DOWN: their licenses come from the directory" in caplog.text

@@ -48,18 +48,33 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> float:
     raise AssertionError(f"not within {timeout} s")
 
 
-def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
-                                                           tmp_path: Path) -> None:
+def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path, tmp_path: Path) -> None:
     config = lab_config_copy(tiny_lab, tmp_path / "service.yaml", store=tmp_path / "service.db")
     store = tmp_path / "service.db"
     metrics = tmp_path / "poolsync.prom"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from poolsync.cli.main import main; main()", "--config",
-         str(config), "service", "--every", "1h", "--total-every", "24h",
-         "--metrics-file", str(metrics)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**{k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
-             "PYTHONUNBUFFERED": "1"})
+        [
+            sys.executable,
+            "-c",
+            "from poolsync.cli.main import main; main()",
+            "--config",
+            str(config),
+            "service",
+            "--every",
+            "1h",
+            "--total-every",
+            "24h",
+            "--metrics-file",
+            str(metrics),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
+            "PYTHONUNBUFFERED": "1",
+        },
+    )
     editor = LabEditor(tiny_lab)
     profile = load_profile("cisco-unity")
     dn = "CN=svc-latency,OU=Subscribers,OU=Unity,DC=tiny,DC=example,DC=org"
@@ -68,14 +83,21 @@ def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
         before = subscribers(store)
         time.sleep(1.0)  # the watcher registers after the first pass
         added = time.monotonic()
-        editor.apply([Add(dn, subscriber_attributes(
-            profile, sam="svclatency", home="svc-latency-home", dtmf_id=None))])
+        editor.apply(
+            [
+                Add(
+                    dn,
+                    subscriber_attributes(
+                        profile, sam="svclatency", home="svc-latency-home", dtmf_id=None
+                    ),
+                )
+            ]
+        )
         wait_for(lambda: subscribers(store) == before + 1, 15)
         latency = time.monotonic() - added
         print(f"service latency: {latency:.2f} s from the LDAP add to the store")
         assert latency < LATENCY_BOUND
-        assert metrics.exists() and "poolsync_last_success_timestamp_seconds" in \
-            metrics.read_text()
+        assert metrics.exists() and "poolsync_last_success_timestamp_seconds" in metrics.read_text()
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=10)  # reads and closes both pipes
         code = proc.returncode
@@ -83,10 +105,15 @@ def test_a_new_subscriber_reaches_the_store_within_seconds(tiny_lab: Path,
         assert "SIGTERM received, stopping" in stderr
         # Lines a person reads in a log file: stamped (no journald here), in words.
         synced = [line for line in stderr.splitlines() if "service: synced in" in line]
-        assert synced and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} poolsync: "
-                                       r"INFO: service: synced in [0-9.]+ s: Locations \+\d+ ~\d+ "
-                                       r"-\d+; subscribers \+\d+ ~\d+ -\d+$", line)
-                              for line in synced), synced
+        assert synced and all(
+            re.match(
+                r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} poolsync: "
+                r"INFO: service: synced in [0-9.]+ s: Locations \+\d+ ~\d+ "
+                r"-\d+; subscribers \+\d+ ~\d+ -\d+$",
+                line,
+            )
+            for line in synced
+        ), synced
         assert "Changes(" not in stderr and "pass: domain pass" not in stderr
     finally:
         if proc.poll() is None:

@@ -25,11 +25,12 @@ from poolsync.model import Entry
 FOREST_DN: Final = "DC=lab,DC=example,DC=com"
 #: The Location's Unity object id, and so its subscribers' home.
 LOCATION_ID: Final = "{6B3F2A10-91C4-4E0D-8A57-2F1C0D9E3B44}"
-ATTACHMENT: Final = (b"\xff\xfe" + (
+ATTACHMENT: Final = b"\xff\xfe" + (
     '<?xml version="1.0" encoding="UTF-16"?>\n<AvXmlLicData>\n  <Licenses>\n'
     "    <LicSubscribersMax>500</LicSubscribersMax>\n  </Licenses>\n"
     "  <Utilization><LicSubscribersMax>12</LicSubscribersMax></Utilization>\n"
-    "</AvXmlLicData>\n").encode("utf-16-le"))
+    "</AvXmlLicData>\n"
+).encode("utf-16-le")
 #: A home in the real binary layout: a 4-byte header, then UTF-16LE ``09:{GUID}``.
 REAL_HOME: Final = HOME_HEADER + f"09:{LOCATION_ID}".encode("utf-16-le")
 #: Bytes that are no UTF-8 at all (a lone continuation byte, 0xFF, a NUL).
@@ -56,8 +57,9 @@ class Canonical:
         return f"{self.rdn},{base}"
 
     def entry(self, forest_dn: str = FOREST_DN) -> Entry:
-        return Entry(self.dn(forest_dn),
-                     {**self.attributes, "objectguid": [uuid.UUID(self.guid).bytes_le]})
+        return Entry(
+            self.dn(forest_dn), {**self.attributes, "objectguid": [uuid.UUID(self.guid).bytes_le]}
+        )
 
 
 def contract_base(forest_dn: str = FOREST_DN) -> str:
@@ -66,42 +68,86 @@ def contract_base(forest_dn: str = FOREST_DN) -> str:
 
 
 CANONICAL: Final = (
-    Canonical("container", "OU=Contract", {
-        "objectclass": [b"top", b"organizationalUnit"], "ou": [b"Contract"]},
-        "0c3f7a59-2d5b-4a8e-9f41-000000000001"),
-    Canonical("location", r"CN=Loc\, One", {
-        "objectclass": [b"top", b"ciscoEcsbuUMLocation"], "cn": [b"Loc, One"],
-        "ciscoecsbuobjectid": [LOCATION_ID.encode()],
-        "ciscoecsbuservername": [b"UNITY-C1"],
-        "ciscoecsbuserverversion": [b"4.0(5)"],
-        "ciscoecsbupoolingdata": [ATTACHMENT]},
-        "0c3f7a59-2d5b-4a8e-9f41-000000000002"),
-    Canonical("plus", r"CN=Plus\+Sign", {
-        "objectclass": _USER, "cn": [b"Plus+Sign"], "samaccountname": [b"ctplus"],
-        "ciscoecsbuobjecttype": [b"1"], "ciscoecsbuumlocationobjectid": [REAL_HOME],
-        "ciscoecsbudtmfid": [b"5001"],
-        "othertelephone": [b"+1 555 0100", b"+1 555 0101", b"+1 555 0102"]},
-        "0c3f7a59-2d5b-4a8e-9f41-000000000003"),
-    Canonical("binary", "CN=Binary Home", {
-        "objectclass": _USER, "cn": [b"Binary Home"], "samaccountname": [b"ctbinary"],
-        "ciscoecsbuobjecttype": [b"1"], "ciscoecsbuumlocationobjectid": [NOT_UTF8]},
-        "0c3f7a59-2d5b-4a8e-9f41-000000000004"),
-    Canonical("hash", r"CN=\#Hash", {
-        "objectclass": _CONTACT, "cn": [b"#Hash"],
-        "description": [b"leading # in the RDN"],
-        "othertelephone": [b"100", b"200"]},
-        "0c3f7a59-2d5b-4a8e-9f41-000000000005"),
-    Canonical("unicode", "CN=Zoë Ünïcödé", {
-        "objectclass": _CONTACT, "cn": ["Zoë Ünïcödé".encode()],
-        "description": ["Grüße aus 東京".encode()]},
-        "0c3f7a59-2d5b-4a8e-9f41-000000000006"),
+    Canonical(
+        "container",
+        "OU=Contract",
+        {"objectclass": [b"top", b"organizationalUnit"], "ou": [b"Contract"]},
+        "0c3f7a59-2d5b-4a8e-9f41-000000000001",
+    ),
+    Canonical(
+        "location",
+        r"CN=Loc\, One",
+        {
+            "objectclass": [b"top", b"ciscoEcsbuUMLocation"],
+            "cn": [b"Loc, One"],
+            "ciscoecsbuobjectid": [LOCATION_ID.encode()],
+            "ciscoecsbuservername": [b"UNITY-C1"],
+            "ciscoecsbuserverversion": [b"4.0(5)"],
+            "ciscoecsbupoolingdata": [ATTACHMENT],
+        },
+        "0c3f7a59-2d5b-4a8e-9f41-000000000002",
+    ),
+    Canonical(
+        "plus",
+        r"CN=Plus\+Sign",
+        {
+            "objectclass": _USER,
+            "cn": [b"Plus+Sign"],
+            "samaccountname": [b"ctplus"],
+            "ciscoecsbuobjecttype": [b"1"],
+            "ciscoecsbuumlocationobjectid": [REAL_HOME],
+            "ciscoecsbudtmfid": [b"5001"],
+            "othertelephone": [b"+1 555 0100", b"+1 555 0101", b"+1 555 0102"],
+        },
+        "0c3f7a59-2d5b-4a8e-9f41-000000000003",
+    ),
+    Canonical(
+        "binary",
+        "CN=Binary Home",
+        {
+            "objectclass": _USER,
+            "cn": [b"Binary Home"],
+            "samaccountname": [b"ctbinary"],
+            "ciscoecsbuobjecttype": [b"1"],
+            "ciscoecsbuumlocationobjectid": [NOT_UTF8],
+        },
+        "0c3f7a59-2d5b-4a8e-9f41-000000000004",
+    ),
+    Canonical(
+        "hash",
+        r"CN=\#Hash",
+        {
+            "objectclass": _CONTACT,
+            "cn": [b"#Hash"],
+            "description": [b"leading # in the RDN"],
+            "othertelephone": [b"100", b"200"],
+        },
+        "0c3f7a59-2d5b-4a8e-9f41-000000000005",
+    ),
+    Canonical(
+        "unicode",
+        "CN=Zoë Ünïcödé",
+        {
+            "objectclass": _CONTACT,
+            "cn": ["Zoë Ünïcödé".encode()],
+            "description": ["Grüße aus 東京".encode()],
+        },
+        "0c3f7a59-2d5b-4a8e-9f41-000000000006",
+    ),
 )
 #: Held, then deleted, by sources that keep tombstones (``"tombstones"`` in changes).
-GONE: Final = Canonical("gone", "CN=Gone Subscriber", {
-    "objectclass": _USER, "cn": [b"Gone Subscriber"], "samaccountname": [b"ctgone"],
-    "ciscoecsbuobjecttype": [b"1"],
-    "ciscoecsbuumlocationobjectid": [REAL_HOME]},
-    "0c3f7a59-2d5b-4a8e-9f41-000000000007")
+GONE: Final = Canonical(
+    "gone",
+    "CN=Gone Subscriber",
+    {
+        "objectclass": _USER,
+        "cn": [b"Gone Subscriber"],
+        "samaccountname": [b"ctgone"],
+        "ciscoecsbuobjecttype": [b"1"],
+        "ciscoecsbuumlocationobjectid": [REAL_HOME],
+    },
+    "0c3f7a59-2d5b-4a8e-9f41-000000000007",
+)
 BY_NAME: Final = {c.name: c for c in CANONICAL}
 
 

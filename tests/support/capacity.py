@@ -24,11 +24,20 @@ def at(offset: int, hour: int = 2) -> datetime:
     return datetime.combine(TODAY + timedelta(days=offset), time(hour), tzinfo=UTC)
 
 
-def series(server: str, used: Mapping[int, int], licensed: int, *, seat_class: SeatClass = VM,
-           pool: str = POOL, hour: int = 2) -> list[Snapshot]:
+def series(
+    server: str,
+    used: Mapping[int, int],
+    licensed: int,
+    *,
+    seat_class: SeatClass = VM,
+    pool: str = POOL,
+    hour: int = 2,
+) -> list[Snapshot]:
     """One snapshot per day offset: ``used[offset]`` used of ``licensed``."""
-    return [Snapshot(at(offset, hour), pool, server, seat_class, licensed, value)
-            for offset, value in used.items()]
+    return [
+        Snapshot(at(offset, hour), pool, server, seat_class, licensed, value)
+        for offset, value in used.items()
+    ]
 
 
 def linear(start: int, per_day: int, days: Sequence[int]) -> dict[int, int]:
@@ -36,12 +45,25 @@ def linear(start: int, per_day: int, days: Sequence[int]) -> dict[int, int]:
     return {d: start + per_day * d for d in days}
 
 
-def run(snapshots: Sequence[Snapshot], *, window: int = 90, horizon: int = 365,
-        limits: Limits | None = None, changes: Sequence[LicenseChange] = (),
-        growth: Mapping[SeatClass, Growth] | None = None) -> CapacityReport:
-    return project(snapshots, today=TODAY, window_days=window, horizon_days=horizon,
-                   limits=limits or Limits(), generated=GENERATED, license_changes=changes,
-                   growth=growth)
+def run(
+    snapshots: Sequence[Snapshot],
+    *,
+    window: int = 90,
+    horizon: int = 365,
+    limits: Limits | None = None,
+    changes: Sequence[LicenseChange] = (),
+    growth: Mapping[SeatClass, Growth] | None = None,
+) -> CapacityReport:
+    return project(
+        snapshots,
+        today=TODAY,
+        window_days=window,
+        horizon_days=horizon,
+        limits=limits or Limits(),
+        generated=GENERATED,
+        license_changes=changes,
+        growth=growth,
+    )
 
 
 def only_pool(report: CapacityReport) -> PoolCapacity:

@@ -18,14 +18,23 @@ LICENSED = Seats(500, 100, 50)
 PUBLISHED: Seats | None = None
 
 
-def data_text(*, licensed: Seats = LICENSED, pooling: bool = True, secondary: bool = True,
-              published: Seats | None = PUBLISHED) -> str:
-    return format_attachment(license_data(licensed=licensed, pooling=pooling,
-                                          secondary=secondary, ports=24, published=published))
+def data_text(
+    *,
+    licensed: Seats = LICENSED,
+    pooling: bool = True,
+    secondary: bool = True,
+    published: Seats | None = PUBLISHED,
+) -> str:
+    return format_attachment(
+        license_data(
+            licensed=licensed, pooling=pooling, secondary=secondary, ports=24, published=published
+        )
+    )
 
 
-def reading(name: str, source: Source = "http", *, at: datetime = LATE,
-            **values: object) -> ServerReading:
+def reading(
+    name: str, source: Source = "http", *, at: datetime = LATE, **values: object
+) -> ServerReading:
     """A good reading of ``name``: by default exactly its directory copy's data."""
     from poolsync.attachment import parse_attachment
 
@@ -33,8 +42,9 @@ def reading(name: str, source: Source = "http", *, at: datetime = LATE,
     return reading_from_license(name, source, parse_attachment(text), read_at=at)
 
 
-def failed(name: str, source: Source, error: str, *, reachable: bool = False,
-           at: datetime = LATE) -> ServerReading:
+def failed(
+    name: str, source: Source, error: str, *, reachable: bool = False, at: datetime = LATE
+) -> ServerReading:
     return failed_reading(name, source, error, reachable=reachable, read_at=at)
 
 
@@ -42,9 +52,26 @@ def endpoints(name: str, *, http: bool = True, snmp: bool = True) -> ServerEndpo
     host = f"{name.lower()}.lab.example.com"
     return ServerEndpoints(
         name=name,
-        http=HttpEndpoint(url=f"https://{host}/avxml/effectivelicense.asp", ca_file=None,
-                          validate=True, user=None, password=None, timeout=5.0)
-        if http else None,
-        snmp=SnmpEndpoint(host=host, port=161, version="2c",
-                          community=SecretRef("env", "COMMUNITY"), user=None, auth=None,
-                          priv=None, timeout=2.0) if snmp else None)
+        http=HttpEndpoint(
+            url=f"https://{host}/avxml/effectivelicense.asp",
+            ca_file=None,
+            validate=True,
+            user=None,
+            password=None,
+            timeout=5.0,
+        )
+        if http
+        else None,
+        snmp=SnmpEndpoint(
+            host=host,
+            port=161,
+            version="2c",
+            community=SecretRef("env", "COMMUNITY"),
+            user=None,
+            auth=None,
+            priv=None,
+            timeout=2.0,
+        )
+        if snmp
+        else None,
+    )

@@ -16,8 +16,9 @@ from poolsync.sync import engine
 from tests.support.fakes import location_entry, memory_for, subscriber_entry, write_config
 from tests.support.helpers import LICENSE_CLASS_PROFILE
 
-ATTACHMENT = format_attachment(license_data(licensed=Seats(10, 5, 2), pooling=True,
-                                            secondary=False, ports=4, published=None))
+ATTACHMENT = format_attachment(
+    license_data(licensed=Seats(10, 5, 2), pooling=True, secondary=False, ports=4, published=None)
+)
 
 
 def now() -> datetime:
@@ -33,9 +34,11 @@ def config_in(tmp_path: Path) -> Config:
 def forest(subscribers: int = 30) -> list[Entry]:
     """Two Locations (UNITY-A with an attachment) and ``subscribers`` subscribers: every
     third homed on loc-b, every other one with Inbox too."""
-    return [location_entry(1, "UNITY-A", "loc-a", ATTACHMENT),
-            location_entry(2, "UNITY-B", "loc-b", None),
-            *(subscriber_entry(n, home_of(n), classes_of(n)) for n in range(subscribers))]
+    return [
+        location_entry(1, "UNITY-A", "loc-a", ATTACHMENT),
+        location_entry(2, "UNITY-B", "loc-b", None),
+        *(subscriber_entry(n, home_of(n), classes_of(n)) for n in range(subscribers)),
+    ]
 
 
 def home_of(n: int) -> str:
@@ -51,8 +54,14 @@ def directory(tmp_path: Path, subscribers: int = 30) -> MemorySource:
     return memory_for(config_in(tmp_path), forest(subscribers))
 
 
-def resync(tmp_path: Path, source: DirectorySource, *, total: bool = True,
-           **kwargs: object) -> engine.SyncResult:
-    return engine.run_sync(config_in(tmp_path), load_profile(str(LICENSE_CLASS_PROFILE)),
-                           source=source, now=now, total=total,
-                           **kwargs)  # type: ignore[arg-type]
+def resync(
+    tmp_path: Path, source: DirectorySource, *, total: bool = True, **kwargs: object
+) -> engine.SyncResult:
+    return engine.run_sync(
+        config_in(tmp_path),
+        load_profile(str(LICENSE_CLASS_PROFILE)),
+        source=source,
+        now=now,
+        total=total,
+        **kwargs,
+    )  # type: ignore[arg-type]

@@ -61,12 +61,14 @@ def guid_of(dn: str) -> bytes:
 Value = bytes | int  # an int N: a value of N bytes, streamed
 
 
-def _entry_head(message_id: int, dn: str, attrs: list[tuple[bytes, bytes]],
-                streamed: tuple[bytes, int] | None) -> bytes:
+def _entry_head(
+    message_id: int, dn: str, attrs: list[tuple[bytes, bytes]], streamed: tuple[bytes, int] | None
+) -> bytes:
     """A SearchResultEntry with ``attrs``; with ``streamed`` (name, size) its last
     attribute's value is left out, for the caller to send as ``size`` bytes."""
-    encoded = b"".join(tlv(0x30, tlv(0x04, name) + tlv(0x31, tlv(0x04, value)))
-                       for name, value in attrs)
+    encoded = b"".join(
+        tlv(0x30, tlv(0x04, name) + tlv(0x31, tlv(0x04, value))) for name, value in attrs
+    )
     tail = b""
     tail_len = 0
     if streamed is not None:
@@ -75,20 +77,41 @@ def _entry_head(message_id: int, dn: str, attrs: list[tuple[bytes, bytes]],
         set_body = len(value_head) + size
         name_tlv = tlv(0x04, name)
         attr_body = len(name_tlv) + 1 + len(_length(set_body)) + set_body
-        tail = (bytes([0x30]) + _length(attr_body) + name_tlv + bytes([0x31])
-                + _length(set_body) + value_head)
+        tail = (
+            bytes([0x30])
+            + _length(attr_body)
+            + name_tlv
+            + bytes([0x31])
+            + _length(set_body)
+            + value_head
+        )
         tail_len = len(tail) + size
     attrs_body = len(encoded) + tail_len
     dn_tlv = tlv(0x04, dn.encode())
     op_body = len(dn_tlv) + 1 + len(_length(attrs_body)) + attrs_body
     mid_tlv = _integer(0x02, message_id)
     msg_body = len(mid_tlv) + 1 + len(_length(op_body)) + op_body
-    return (bytes([0x30]) + _length(msg_body) + mid_tlv + bytes([0x64]) + _length(op_body)
-            + dn_tlv + bytes([0x30]) + _length(attrs_body) + encoded + tail)
+    return (
+        bytes([0x30])
+        + _length(msg_body)
+        + mid_tlv
+        + bytes([0x64])
+        + _length(op_body)
+        + dn_tlv
+        + bytes([0x30])
+        + _length(attrs_body)
+        + encoded
+        + tail
+    )
 
 
-def send_entry(client: socket.socket, message_id: int, dn: str,
-               attrs: list[tuple[bytes, bytes]], large: tuple[bytes, Value] | None) -> None:
+def send_entry(
+    client: socket.socket,
+    message_id: int,
+    dn: str,
+    attrs: list[tuple[bytes, bytes]],
+    large: tuple[bytes, Value] | None,
+) -> None:
     """One entry, its ``large`` (name, value) last; an int value is streamed in chunks
     so that the fake itself never holds it."""
     if large is None:
@@ -124,7 +147,7 @@ def _search_parts(pdu: bytes) -> tuple[str, int, set[str]]:
     _, _, pos = header(pdu)
     _, pos = _length_at(pdu, pos + 1)  # into the SearchRequest
     size, start = _length_at(pdu, pos + 1)
-    base = pdu[start:start + size].decode()
+    base = pdu[start : start + size].decode()
     pos = start + size
     scope = pdu[pos + 2]
     for _ in range(6):  # scope, derefAliases, sizeLimit, timeLimit, typesOnly, filter
@@ -134,21 +157,23 @@ def _search_parts(pdu: bytes) -> tuple[str, int, set[str]]:
     names, pos = set(), start
     while pos < start + size:
         length, value = _length_at(pdu, pos + 1)
-        names.add(pdu[value:value + length].decode().lower())
+        names.add(pdu[value : value + length].decode().lower())
         pos = value + length
     return base, scope, names
 
 
 def _result_done(message_id: int, code: int) -> bytes:
-    return message(message_id, tlv(0x65, _integer(0x0A, code) + tlv(0x04, b"")
-                                   + tlv(0x04, b"")))
+    return message(message_id, tlv(0x65, _integer(0x0A, code) + tlv(0x04, b"") + tlv(0x04, b"")))
 
 
 class FakeDc:
     """A thread serving each connection: binds succeed, searches follow ``pages``."""
 
-    def __init__(self, pages: Callable[[int], Page],
-                 values: Callable[[str], bytes | int | Refusal | None] | None = None) -> None:
+    def __init__(
+        self,
+        pages: Callable[[int], Page],
+        values: Callable[[str], bytes | int | Refusal | None] | None = None,
+    ) -> None:
         self.pages = pages
         self.values = values
         self.base_reads = 0  # base reads of one object, by <GUID=...> or by DN
@@ -200,8 +225,9 @@ class FakeDc:
                     elif op == 0x63:  # searchRequest: one page
                         dns, cookie = self.pages(page)
                         self.searches += 1
-                        more = self._answer_page(client, mid, dns, cookie,
-                                                 large="pooling" in _search_parts(pdu)[2])
+                        more = self._answer_page(
+                            client, mid, dns, cookie, large="pooling" in _search_parts(pdu)[2]
+                        )
                         page = page + 1 if more else 0  # the next search starts afresh
                     elif op == 0x42:  # unbindRequest
                         return
@@ -215,16 +241,16 @@ class FakeDc:
         guid = str(uuid.UUID(bytes_le=guid_of(dn)))
         return None if self.values is None else self.values(guid)
 
-    def _answer_page(self, client: socket.socket, mid: int, dns: list[str],
-                     cookie: bytes, *, large: bool) -> bool:
+    def _answer_page(
+        self, client: socket.socket, mid: int, dns: list[str], cookie: bytes, *, large: bool
+    ) -> bool:
         """Entries with ``pooling`` when it was asked for; a value scripted as
         Refusal(4) or Refusal(11) refuses the whole page, as Samba refuses a page over
         its reply limit. False when the search ended (no cookie, or refused)."""
         for dn in dns:
             self._note(dn)
         values = [self._value(dn) if large else None for dn in dns]
-        refusal = next((v for v in values if isinstance(v, Refusal) and v.code in (4, 11)),
-                       None)
+        refusal = next((v for v in values if isinstance(v, Refusal) and v.code in (4, 11)), None)
         if refusal is not None:
             client.sendall(_result_done(mid, refusal.code))
             return False
@@ -236,8 +262,12 @@ class FakeDc:
                 pending = b""
                 send_entry(client, mid, dn, attrs, (b"pooling", value))
             else:
-                pending += _entry_head(mid, dn, [*attrs, *(
-                    [(b"pooling", value)] if isinstance(value, bytes) else [])], None)
+                pending += _entry_head(
+                    mid,
+                    dn,
+                    [*attrs, *([(b"pooling", value)] if isinstance(value, bytes) else [])],
+                    None,
+                )
         client.sendall(pending + done(mid, cookie))
         return bool(cookie)
 
@@ -245,8 +275,9 @@ class FakeDc:
         """By ``<GUID=g>``: the large value alone (or the result code scripted); by DN:
         the entry without it."""
         if not base.startswith("<GUID="):
-            send_entry(client, mid, base, [(b"objectGUID", guid_of(base)),
-                                           (b"name", base.encode())], None)
+            send_entry(
+                client, mid, base, [(b"objectGUID", guid_of(base)), (b"name", base.encode())], None
+            )
             client.sendall(_result_done(mid, 0))
             return
         guid = base.removeprefix("<GUID=").removesuffix(">")

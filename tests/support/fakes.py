@@ -65,16 +65,19 @@ def location_entry(n: int, name: str, object_id: str, attachment: str | None) ->
 
 
 def subscriber_entry(n: int, home: str, classes: tuple[str, ...] = ()) -> Entry:
-    return Entry(f"CN=u{n},{SUBSCRIBERS_OU}", {
-        "objectclass": list(USER_CLASSES),
-        "cn": [f"u{n}".encode()],
-        "samaccountname": [f"u{n}".encode()],
-        "objectguid": [guid_bytes(10_000 + n)],
-        "ciscoecsbuumlocationobjectid": [home.encode()],
-        "ciscoecsbudtmfid": [str(5000 + n).encode()],
-        "ciscoecsbulicenseclass": [c.encode() for c in classes],
-        "ciscoecsbuobjecttype": [b"1"],
-    })
+    return Entry(
+        f"CN=u{n},{SUBSCRIBERS_OU}",
+        {
+            "objectclass": list(USER_CLASSES),
+            "cn": [f"u{n}".encode()],
+            "samaccountname": [f"u{n}".encode()],
+            "objectguid": [guid_bytes(10_000 + n)],
+            "ciscoecsbuumlocationobjectid": [home.encode()],
+            "ciscoecsbudtmfid": [str(5000 + n).encode()],
+            "ciscoecsbulicenseclass": [c.encode() for c in classes],
+            "ciscoecsbuobjecttype": [b"1"],
+        },
+    )
 
 
 def without(entry: Entry, *names: str) -> Entry:
@@ -85,57 +88,104 @@ def without(entry: Entry, *names: str) -> Entry:
 
 def _ou(dn: str) -> Entry:
     name = dn.split(",", 1)[0].split("=", 1)[1]
-    return Entry(dn, {"objectclass": [b"top", b"organizationalUnit"], "ou": [name.encode()],
-                      "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, dn.lower()).bytes_le]})
+    return Entry(
+        dn,
+        {
+            "objectclass": [b"top", b"organizationalUnit"],
+            "ou": [name.encode()],
+            "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, dn.lower()).bytes_le],
+        },
+    )
 
 
 def _schema_object(name: str, attributes: dict[str, list[bytes]]) -> Entry:
-    return Entry(f"CN={name},{SCHEMA_NC}", {
-        **attributes, "cn": [name.encode()], "ldapdisplayname": [name.encode()],
-        "objectguid": [uuid.uuid5(uuid.NAMESPACE_OID, name.lower()).bytes_le]})
+    return Entry(
+        f"CN={name},{SCHEMA_NC}",
+        {
+            **attributes,
+            "cn": [name.encode()],
+            "ldapdisplayname": [name.encode()],
+            "objectguid": [uuid.uuid5(uuid.NAMESPACE_OID, name.lower()).bytes_le],
+        },
+    )
 
 
 def schema_entries() -> list[Entry]:
     """The schema naming context with the Unity extension (every attribute and class
     the test profiles name): the engine checks its profile against it before reading."""
     profile = load_profile(str(LICENSE_CLASS_PROFILE))  # names a superset of cisco-unity's
-    syntax = {"integer": b"2.5.5.9", "string": b"2.5.5.12", "binary": b"2.5.5.10",
-              "boolean": b"2.5.5.8"}
+    syntax = {
+        "integer": b"2.5.5.9",
+        "string": b"2.5.5.12",
+        "binary": b"2.5.5.10",
+        "boolean": b"2.5.5.8",
+    }
     entries = [
-        Entry(f"CN=Configuration,{FOREST_DN}", {
-            "objectclass": [b"top", b"configuration"],
-            "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, "configuration").bytes_le]}),
-        Entry(SCHEMA_NC, {"objectclass": [b"top", b"dMD"],
-                          "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, "schema").bytes_le]}),
+        Entry(
+            f"CN=Configuration,{FOREST_DN}",
+            {
+                "objectclass": [b"top", b"configuration"],
+                "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, "configuration").bytes_le],
+            },
+        ),
+        Entry(
+            SCHEMA_NC,
+            {
+                "objectclass": [b"top", b"dMD"],
+                "objectguid": [uuid.uuid5(uuid.NAMESPACE_DNS, "schema").bytes_le],
+            },
+        ),
     ]
     for attr in profile.attributes:
-        entries.append(_schema_object(attr.name, {
-            "objectclass": [b"top", b"attributeSchema"],
-            "attributesyntax": [syntax[attr.syntax]],
-            "issinglevalued": [b"FALSE" if attr.multi else b"TRUE"],
-            "ismemberofpartialattributeset": [b"TRUE"],
-            "searchflags": [b"1" if attr.indexed else b"0"]}))
+        entries.append(
+            _schema_object(
+                attr.name,
+                {
+                    "objectclass": [b"top", b"attributeSchema"],
+                    "attributesyntax": [syntax[attr.syntax]],
+                    "issinglevalued": [b"FALSE" if attr.multi else b"TRUE"],
+                    "ismemberofpartialattributeset": [b"TRUE"],
+                    "searchflags": [b"1" if attr.indexed else b"0"],
+                },
+            )
+        )
     names = [a.name.encode() for a in profile.attributes]
-    for name, category, may in (("ciscoEcsbuUMLocation", b"1", names),
-                                ("ciscoEcsbuUser", b"3", names),
-                                ("user", b"1", [b"cn", b"sAMAccountName"])):
-        entries.append(_schema_object(name, {
-            "objectclass": [b"top", b"classSchema"], "objectclasscategory": [category],
-            "maycontain": list(may)}))
+    for name, category, may in (
+        ("ciscoEcsbuUMLocation", b"1", names),
+        ("ciscoEcsbuUser", b"3", names),
+        ("user", b"1", [b"cn", b"sAMAccountName"]),
+    ):
+        entries.append(
+            _schema_object(
+                name,
+                {
+                    "objectclass": [b"top", b"classSchema"],
+                    "objectclasscategory": [category],
+                    "maycontain": list(may),
+                },
+            )
+        )
     return entries
 
 
-def memory_for(config: Config, entries: Iterable[Entry] = (), *, schema: bool = True,
-               **kwargs: object) -> MemorySource:
+def memory_for(
+    config: Config, entries: Iterable[Entry] = (), *, schema: bool = True, **kwargs: object
+) -> MemorySource:
     """A memory forest holding the schema, the OUs and ``entries`` (``schema`` False:
     ``entries`` alone), answering on ``config``'s DCs and GCs with its retry policy and
     pass timeout; ``kwargs`` go to :class:`MemorySource` (host, usn, invocation_id ...)."""
     directory = config.directory
     held = [*schema_entries(), _ou(LOCATIONS_OU), _ou(SUBSCRIBERS_OU)] if schema else []
     held += entries
-    return MemorySource(held, forest_dn=FOREST_DN, dcs=directory.dcs, gcs=directory.gcs,
-                        retries=directory.retries, pass_timeout=directory.timeouts.pass_,
-                        **kwargs)  # type: ignore[arg-type]
+    return MemorySource(
+        held,
+        forest_dn=FOREST_DN,
+        dcs=directory.dcs,
+        gcs=directory.gcs,
+        retries=directory.retries,
+        pass_timeout=directory.timeouts.pass_,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 class FaultySource:
@@ -152,9 +202,16 @@ class FaultySource:
     ``filters`` records every search filter sent, ``readers`` every reader opened.
     """
 
-    def __init__(self, memory: MemorySource, *, drop_after: int | None = None,
-                 drops: int = 0, interrupt_at: int | None = None, delay: float = 0.0,
-                 deleted_objects_readable: bool = True) -> None:
+    def __init__(
+        self,
+        memory: MemorySource,
+        *,
+        drop_after: int | None = None,
+        drops: int = 0,
+        interrupt_at: int | None = None,
+        delay: float = 0.0,
+        deleted_objects_readable: bool = True,
+    ) -> None:
         self.memory = memory
         self.drop_after = drop_after
         self.drops = drops
@@ -237,42 +294,70 @@ class FaultyReader:
     def domain_naming_contexts(self, configuration_nc: str) -> list[str]:
         return self.inner.domain_naming_contexts(configuration_nc)
 
-    def search(self, base: str, ldap_filter: str, attributes: list[str], *,
-               show_deleted: bool = False, bound: Bound | None = None) -> Iterator[Entry]:
+    def search(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        show_deleted: bool = False,
+        bound: Bound | None = None,
+    ) -> Iterator[Entry]:
         self.source.filters.append(ldap_filter)
         if show_deleted and not self.source.deleted_objects_readable:
             return iter(())
-        return self._faulty(self.inner.search(base, ldap_filter, attributes,
-                                              show_deleted=show_deleted, bound=bound))
+        return self._faulty(
+            self.inner.search(base, ldap_filter, attributes, show_deleted=show_deleted, bound=bound)
+        )
 
-    def search_with_large_value(self, base: str, ldap_filter: str, attributes: list[str],
-                                *, large: str, max_bytes: int, bound: Bound | None = None,
-                                ) -> Iterator[Entry]:
+    def search_with_large_value(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        large: str,
+        max_bytes: int,
+        bound: Bound | None = None,
+    ) -> Iterator[Entry]:
         self.source.filters.append(ldap_filter)
-        return self._faulty(self.inner.search_with_large_value(
-            base, ldap_filter, attributes, large=large, max_bytes=max_bytes, bound=bound))
+        return self._faulty(
+            self.inner.search_with_large_value(
+                base, ldap_filter, attributes, large=large, max_bytes=max_bytes, bound=bound
+            )
+        )
 
-    def read(self, base: str, ldap_filter: str, attributes: list[str], *,
-             scope: Literal["base", "one", "subtree"] = "subtree",
-             show_deleted: bool = False) -> list[Entry]:
-        entries = self.inner.read(base, ldap_filter, attributes, scope=scope,
-                                  show_deleted=show_deleted)
+    def read(
+        self,
+        base: str,
+        ldap_filter: str,
+        attributes: list[str],
+        *,
+        scope: Literal["base", "one", "subtree"] = "subtree",
+        show_deleted: bool = False,
+    ) -> list[Entry]:
+        entries = self.inner.read(
+            base, ldap_filter, attributes, scope=scope, show_deleted=show_deleted
+        )
         if show_deleted and not self.source.deleted_objects_readable:
             return [Entry(e.dn, {}) for e in entries]
         return entries
 
-    def dirsync(self, base: str, ldap_filter: str, attributes: list[str], *,
-                cookie: bytes | None = None) -> ChangeRead:
+    def dirsync(
+        self, base: str, ldap_filter: str, attributes: list[str], *, cookie: bytes | None = None
+    ) -> ChangeRead:
         return self.inner.dirsync(base, ldap_filter, attributes, cookie=cookie)
 
     def _faulty(self, entries: Iterator[Entry]) -> Iterator[Entry]:
         source = self.source
         for index, entry in enumerate(entries):
-            if source.drop_after is not None and source.drops > 0 \
-                    and self.served >= source.drop_after:
+            if (
+                source.drop_after is not None
+                and source.drops > 0
+                and self.served >= source.drop_after
+            ):
                 source.drops -= 1
-                raise DirectoryUnavailable(
-                    f"lost connection to {self.endpoint.url}: reset by peer")
+                raise DirectoryUnavailable(f"lost connection to {self.endpoint.url}: reset by peer")
             if index == source.interrupt_at:
                 raise KeyboardInterrupt
             if source.delay:
@@ -282,8 +367,9 @@ class FaultyReader:
             yield entry
 
 
-def write_config(tmp_path: Path, *, dc_url: str = "ldaps://dc.invalid:636",
-                 directory_extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path, *, dc_url: str = "ldaps://dc.invalid:636", directory_extra: str = ""
+) -> Path:
     """A valid config in ``tmp_path`` with a 0600 password file beside it."""
     secret = tmp_path / "pw"
     secret.write_text("pw")

@@ -159,8 +159,7 @@ class FaultProxy:
             self._untrack(client)
             _hard_close(client)
 
-    def _pump(self, client: socket.socket, upstream: socket.socket,
-              fault: Fault | None) -> None:
+    def _pump(self, client: socket.socket, upstream: socket.socket, fault: Fault | None) -> None:
         back = 0  # bytes from the DC to the client so far
         while not self._stop.is_set():
             try:
@@ -179,7 +178,7 @@ class FaultProxy:
                     continue
                 if fault is not None and fault.kind == "reset" and back + len(data) >= fault.after:
                     with contextlib.suppress(OSError):
-                        client.sendall(data[:max(0, fault.after - back)])
+                        client.sendall(data[: max(0, fault.after - back)])
                     return  # the finally block resets both sides
                 back += len(data)
                 if fault is not None and fault.kind == "slow":
@@ -188,7 +187,7 @@ class FaultProxy:
                             return
                         time.sleep(fault.delay)
                         try:
-                            client.sendall(data[start:start + fault.chunk])
+                            client.sendall(data[start : start + fault.chunk])
                         except OSError:
                             return
                 else:

@@ -32,13 +32,16 @@ def fuzz_settings(weight: float = 1.0) -> settings:
     return settings(
         max_examples=max(1, round(settings().max_examples * weight)),
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large, HealthCheck.filter_too_much],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
     )
 
 
-def expect_only(error: type[PoolsyncError], path: Path | None,
-                parse: Callable[[], Any]) -> Any:
+def expect_only(error: type[PoolsyncError], path: Path | None, parse: Callable[[], Any]) -> Any:
     """``parse()``'s result, or None when it raised ``error``: one line, naming ``path``.
 
     Any other exception propagates and fails the test: it is a finding.
@@ -65,24 +68,75 @@ def outcome(name: str) -> None:
 
 # -- bytes and text --------------------------------------------------------------------
 
-HOSTILE_STRINGS = st.sampled_from([
-    "", " ", "\x00", "a\x00b", "\n", "\r\n", "\t", "~", "null", "yes", "on", "no",
-    "0x1F", "0o17", "1_000", "1e400", "-1", "-0", ".inf", "-.inf", ".nan",
-    "2024-13-01", "2024-02-30", "0000-00-00", "9999-12-31", "0001-01-01",
-    "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "é" * 3, "\u202e",
-    "\ufeff", "\u2028", "\x85", "\ufffd", "../../etc/passwd", "/dev/null", "/dev/zero", "/",
-    ".", "..", "\\\\server\\share", "C:\\x", "%s%n", "{}", "[]", "*", "&", "!!python",
-    "ldap://", "ldaps://[::1]:0", "ldap://h:99999",
-])  # fmt: skip
+HOSTILE_STRINGS = st.sampled_from(
+    [
+        "",
+        " ",
+        "\x00",
+        "a\x00b",
+        "\n",
+        "\r\n",
+        "\t",
+        "~",
+        "null",
+        "yes",
+        "on",
+        "no",
+        "0x1F",
+        "0o17",
+        "1_000",
+        "1e400",
+        "-1",
+        "-0",
+        ".inf",
+        "-.inf",
+        ".nan",
+        "2024-13-01",
+        "2024-02-30",
+        "0000-00-00",
+        "9999-12-31",
+        "0001-01-01",
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01T00:00:00+01:00",
+        "é" * 3,
+        "\u202e",
+        "\ufeff",
+        "\u2028",
+        "\x85",
+        "\ufffd",
+        "../../etc/passwd",
+        "/dev/null",
+        "/dev/zero",
+        "/",
+        ".",
+        "..",
+        "\\\\server\\share",
+        "C:\\x",
+        "%s%n",
+        "{}",
+        "[]",
+        "*",
+        "&",
+        "!!python",
+        "ldap://",
+        "ldaps://[::1]:0",
+        "ldap://h:99999",
+    ]
+)
 #: Long runs of one character or token (built, so that hypothesis's reports stay short).
-LONG_STRINGS = st.builds(lambda unit, n: unit * n, st.sampled_from(["9", "x", "é", "a.", "\\"]),
-                         st.integers(1_000, 70_000))
+LONG_STRINGS = st.builds(
+    lambda unit, n: unit * n,
+    st.sampled_from(["9", "x", "é", "a.", "\\"]),
+    st.integers(1_000, 70_000),
+)
 
-TEXT = st.one_of(st.text(), st.text(alphabet=st.characters(codec="utf-8")),
-                 HOSTILE_STRINGS, LONG_STRINGS)
+TEXT = st.one_of(
+    st.text(), st.text(alphabet=st.characters(codec="utf-8")), HOSTILE_STRINGS, LONG_STRINGS
+)
 
-ENCODINGS = st.sampled_from(["utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1",
-                             "cp1252", "utf-8-sig", "cp500"])
+ENCODINGS = st.sampled_from(
+    ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1", "cp1252", "utf-8-sig", "cp500"]
+)
 
 
 @st.composite
@@ -92,24 +146,52 @@ def mutated_bytes(draw: st.DrawFn, seeds: Sequence[bytes]) -> bytes:
     data = bytearray(draw(st.sampled_from(seeds)))
     for _ in range(draw(st.integers(1, 6))):
         at = draw(st.integers(0, len(data)))
-        edit = draw(st.sampled_from(["delete", "insert", "replace", "special", "truncate",
-                                     "duplicate"]))
+        edit = draw(
+            st.sampled_from(["delete", "insert", "replace", "special", "truncate", "duplicate"])
+        )
         if edit == "delete":
-            del data[at:at + draw(st.integers(1, 20))]
+            del data[at : at + draw(st.integers(1, 20))]
         elif edit == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=20))
         elif edit == "replace" and at < len(data):
             data[at] = draw(st.integers(0, 255))
         elif edit == "special":
-            data[at:at] = draw(st.sampled_from([
-                b'"', b"'", b"\\", b"\x00", b"\n", b"\r", b"\t", b" ", b":", b"-", b"#",
-                b",", b"{", b"}", b"[", b"]", b"&a", b"*a", b"!!binary", b"\xff", b"\xc3",
-                b"\xef\xbb\xbf", b"\n ", b": ", b"\n-", b"99999999999999999999",
-            ]))  # fmt: skip
+            data[at:at] = draw(
+                st.sampled_from(
+                    [
+                        b'"',
+                        b"'",
+                        b"\\",
+                        b"\x00",
+                        b"\n",
+                        b"\r",
+                        b"\t",
+                        b" ",
+                        b":",
+                        b"-",
+                        b"#",
+                        b",",
+                        b"{",
+                        b"}",
+                        b"[",
+                        b"]",
+                        b"&a",
+                        b"*a",
+                        b"!!binary",
+                        b"\xff",
+                        b"\xc3",
+                        b"\xef\xbb\xbf",
+                        b"\n ",
+                        b": ",
+                        b"\n-",
+                        b"99999999999999999999",
+                    ]
+                )
+            )
         elif edit == "truncate":
             del data[at:]
         elif edit == "duplicate":
-            data[at:at] = data[at:at + draw(st.integers(1, 200))]
+            data[at:at] = data[at : at + draw(st.integers(1, 200))]
     return bytes(data)
 
 
@@ -124,26 +206,106 @@ def reencoded(draw: st.DrawFn, seeds: Sequence[bytes]) -> bytes:
 
 # -- YAML ------------------------------------------------------------------------------
 
-YAML_TOKENS = st.sampled_from([
-    "\n", "\n  ", "\n    ", " ", "\t", "- ", ": ", ":", "? ", "{", "}", "[", "]", ",",
-    "'", '"', "#", "|", ">", "&a ", "*a", "<<: *a", "!!binary ", "!!python/object:os.system",
-    "!!str ", "!!int ", "!!float ", "!!map ", "!!set ", "!!omap ", "!custom ", "%YAML 1.1\n",
-    "---\n", "...\n", "~", "null", "true", "yes", "on", "No", ".inf", ".nan", "0x7f", "0b11",
-    "1_000", "0o777", "1e400", "2024-13-01", "2024-02-29", "2024-02-29 25:61:61",
-    "\x00", "\x85", "\u2028", "\ufeff", "é", "forest", "directory", "dc", "url", "bind",
-    "servers", "name", "licenses", "subscribers", "vm", "um", "inbox", "changes",
-    "attributes", "location", "subscriber", "lab.example.com", "ldaps://dc:636", "UNITY-A",
-])  # fmt: skip
+YAML_TOKENS = st.sampled_from(
+    [
+        "\n",
+        "\n  ",
+        "\n    ",
+        " ",
+        "\t",
+        "- ",
+        ": ",
+        ":",
+        "? ",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        "'",
+        '"',
+        "#",
+        "|",
+        ">",
+        "&a ",
+        "*a",
+        "<<: *a",
+        "!!binary ",
+        "!!python/object:os.system",
+        "!!str ",
+        "!!int ",
+        "!!float ",
+        "!!map ",
+        "!!set ",
+        "!!omap ",
+        "!custom ",
+        "%YAML 1.1\n",
+        "---\n",
+        "...\n",
+        "~",
+        "null",
+        "true",
+        "yes",
+        "on",
+        "No",
+        ".inf",
+        ".nan",
+        "0x7f",
+        "0b11",
+        "1_000",
+        "0o777",
+        "1e400",
+        "2024-13-01",
+        "2024-02-29",
+        "2024-02-29 25:61:61",
+        "\x00",
+        "\x85",
+        "\u2028",
+        "\ufeff",
+        "é",
+        "forest",
+        "directory",
+        "dc",
+        "url",
+        "bind",
+        "servers",
+        "name",
+        "licenses",
+        "subscribers",
+        "vm",
+        "um",
+        "inbox",
+        "changes",
+        "attributes",
+        "location",
+        "subscriber",
+        "lab.example.com",
+        "ldaps://dc:636",
+        "UNITY-A",
+    ]
+)
 
 _SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**30), 10**30),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
     st.sampled_from([0, -1, 1, 2**31, 2**63, 2**64, -(2**63) - 1]),
     st.builds(pow, st.just(10), st.sampled_from([400, 4000])),
-    st.floats(), st.dates(), st.datetimes(timezones=st.none() | st.just(dt.UTC)),
-    st.binary(max_size=16), TEXT,
+    st.floats(),
+    st.dates(),
+    st.datetimes(timezones=st.none() | st.just(dt.UTC)),
+    st.binary(max_size=16),
+    TEXT,
 )
-_KEYS = st.one_of(st.text(max_size=12), HOSTILE_STRINGS, st.integers(-3, 3), st.none(),
-                  st.booleans(), st.floats(allow_nan=False), st.dates())
+_KEYS = st.one_of(
+    st.text(max_size=12),
+    HOSTILE_STRINGS,
+    st.integers(-3, 3),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.dates(),
+)
 YAML_VALUES = st.recursive(
     _SCALARS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
@@ -181,8 +343,9 @@ def _subtrees(node: object) -> list[object]:
 
 
 @st.composite
-def mutated_documents(draw: st.DrawFn, seeds: Sequence[object],
-                      known_keys: Sequence[str] = ()) -> object:
+def mutated_documents(
+    draw: st.DrawFn, seeds: Sequence[object], known_keys: Sequence[str] = ()
+) -> object:
     """A parsed seed with a few structural edits: a value replaced by a random YAML
     value (a wrong type at a known key) or by another part of a seed (a plausible
     value in the wrong place), a key dropped, a known or unknown key added, a value
@@ -194,8 +357,7 @@ def mutated_documents(draw: st.DrawFn, seeds: Sequence[object],
         parent: Any = doc
         for part in path[:-1]:
             parent = parent[part]
-        value: object = draw(st.one_of(YAML_VALUES, st.sampled_from(spare)
-                                       .map(copy.deepcopy)))
+        value: object = draw(st.one_of(YAML_VALUES, st.sampled_from(spare).map(copy.deepcopy)))
         edit = draw(st.sampled_from(["replace", "delete", "add", "wrap"]))
         if not path:
             if edit == "replace":
@@ -224,8 +386,9 @@ def yaml_inputs(seeds: Sequence[bytes], known_keys: Sequence[str] = ()) -> st.Se
     return st.one_of(
         st.binary(max_size=2048),
         TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
-        st.lists(YAML_TOKENS | LONG_STRINGS, max_size=60)
-        .map(lambda ts: "".join(ts).encode("utf-8")),
+        st.lists(YAML_TOKENS | LONG_STRINGS, max_size=60).map(
+            lambda ts: "".join(ts).encode("utf-8")
+        ),
         YAML_VALUES.map(dump_yaml),
         mutated_bytes(seeds),
         mutated_documents(documents, known_keys).map(dump_yaml),

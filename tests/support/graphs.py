@@ -21,20 +21,39 @@ CONFIG_DN = "CN=Configuration,DC=lab,DC=example,DC=com"
 
 
 def attachment(vm: int, *, pooling: bool = True, published: Seats | None = None) -> str:
-    return format_attachment(license_data(licensed=Seats(vm, 0, 0), pooling=pooling,
-                                          secondary=False, ports=24, published=published))
+    return format_attachment(
+        license_data(
+            licensed=Seats(vm, 0, 0),
+            pooling=pooling,
+            secondary=False,
+            ports=24,
+            published=published,
+        )
+    )
 
 
 def guid(n: int) -> str:
     return f"{n:08x}-0000-4000-8000-{n:012x}"
 
 
-def loc(n: int, name: str, *, version: str | None = "4.0(5)",
-        attachment_text: str | None = None, failover_of: str | None = None,
-        guid_text: str | None = None) -> Location:
-    return Location(guid=guid_text or guid(n), dn=f"CN={name},CN=Locations,DC=lab", name=name,
-                    object_id=f"oid-{n}", version=version, failover_of=failover_of,
-                    attachment=attachment_text)
+def loc(
+    n: int,
+    name: str,
+    *,
+    version: str | None = "4.0(5)",
+    attachment_text: str | None = None,
+    failover_of: str | None = None,
+    guid_text: str | None = None,
+) -> Location:
+    return Location(
+        guid=guid_text or guid(n),
+        dn=f"CN={name},CN=Locations,DC=lab",
+        name=name,
+        object_id=f"oid-{n}",
+        version=version,
+        failover_of=failover_of,
+        attachment=attachment_text,
+    )
 
 
 def dc(name: str, site: str, **flags: bool) -> DomainController:
@@ -44,8 +63,13 @@ def dc(name: str, site: str, **flags: bool) -> DomainController:
 
 
 def conn(source: str, target: str, *, enabled: bool = True) -> Connection:
-    return Connection(name=f"{source}-to-{target}", dn=f"CN={source}-to-{target},CN={target}",
-                      source=source, target=target, enabled=enabled)
+    return Connection(
+        name=f"{source}-to-{target}",
+        dn=f"CN={source}-to-{target},CN={target}",
+        source=source,
+        target=target,
+        enabled=enabled,
+    )
 
 
 def sample_topology() -> ForestConfig:
@@ -54,11 +78,21 @@ def sample_topology() -> ForestConfig:
     sites = ("Branch-East", "Branch-West", "HQ")
     return ForestConfig(
         sites=tuple(Site(name=s, dn=f"CN={s},CN=Sites,{CONFIG_DN}") for s in sites),
-        dcs=(dc("DC1", "HQ", gc=True), dc("DC2", "HQ"), dc("DC3", "Branch-East", gc=True),
-             dc("DC4", "Branch-West", gc=True, inbound_disabled=True)),
-        connections=(conn("DC2", "DC1"), conn("DC3", "DC1"), conn("DC4", "DC1"),
-                     conn("DC1", "DC2"), conn("DC3", "DC2", enabled=False),
-                     conn("DC1", "DC3"), conn("DC1", "DC4")),
+        dcs=(
+            dc("DC1", "HQ", gc=True),
+            dc("DC2", "HQ"),
+            dc("DC3", "Branch-East", gc=True),
+            dc("DC4", "Branch-West", gc=True, inbound_disabled=True),
+        ),
+        connections=(
+            conn("DC2", "DC1"),
+            conn("DC3", "DC1"),
+            conn("DC4", "DC1"),
+            conn("DC1", "DC2"),
+            conn("DC3", "DC2", enabled=False),
+            conn("DC1", "DC3"),
+            conn("DC1", "DC4"),
+        ),
     )
 
 
@@ -79,8 +113,15 @@ def sample_locations() -> list[Location]:
     ]
 
 
-HOMED = {"oid-1": Seats(400), "oid-2": Seats(330), "oid-3": Seats(20), "oid-4": Seats(180),
-         "oid-5": Seats(120), "oid-6": Seats(40), "oid-7": Seats(90)}
+HOMED = {
+    "oid-1": Seats(400),
+    "oid-2": Seats(330),
+    "oid-3": Seats(20),
+    "oid-4": Seats(180),
+    "oid-5": Seats(120),
+    "oid-6": Seats(40),
+    "oid-7": Seats(90),
+}
 SAMPLE_MONITORS = (
     Monitor("unity-hq1", dc="dc1.lab.example.com", gc="DC1"),  # case and DNS name
     Monitor("UNITY-HQ2", dc="DC2", gc="DC1"),
@@ -100,23 +141,37 @@ class Sample:
     locations: list[Location]
     doctor: DoctorReport
 
-    def graph(self, *, default_gc: str | None = "DC1",
-              doctor: DoctorReport | None = None) -> nx.MultiDiGraph:
+    def graph(
+        self, *, default_gc: str | None = "DC1", doctor: DoctorReport | None = None
+    ) -> nx.MultiDiGraph:
         report = build_pool_report(FOREST, self.locations, HOMED)
-        return build_graph(FOREST, self.topology, report, self.locations, SAMPLE_MONITORS,
-                           default_gc=default_gc, doctor=doctor)
+        return build_graph(
+            FOREST,
+            self.topology,
+            report,
+            self.locations,
+            SAMPLE_MONITORS,
+            default_gc=default_gc,
+            doctor=doctor,
+        )
 
 
 def sample() -> Sample:
     doctor = DoctorReport(
-        forest=FOREST, generated=NOW, servers=(),
+        forest=FOREST,
+        generated=NOW,
+        servers=(),
         visibility=(
             Visibility(gc="DC1", viewers=("UNITY-HQ1",), holds=2, missing=()),
-            Visibility(gc="DC4", viewers=("UNITY-W1",), holds=1,
-                       missing=("UNITY-HQ1", "unity-e1", "NOT-A-SERVER")),
+            Visibility(
+                gc="DC4",
+                viewers=("UNITY-W1",),
+                holds=1,
+                missing=("UNITY-HQ1", "unity-e1", "NOT-A-SERVER"),
+            ),
             Visibility(gc="DC9", viewers=("UNITY-W2",), holds=0, missing=(), reachable=False),
         ),
-    )  # fmt: skip
+    )
     return Sample(sample_topology(), sample_locations(), doctor)
 
 

@@ -42,19 +42,35 @@ def schema(conn: ldap3.Connection, base: str) -> None:
     """The Unity schema extension: attributes, the Location class, user may carry them."""
     nc = f"CN=Schema,CN=Configuration,{base}"
     for index, (name, syntax, om, single) in enumerate(ATTRIBUTES, start=1):
-        conn.add(f"CN={name},{nc}", ["top", "attributeSchema"], {
-            "lDAPDisplayName": name, "attributeID": f"{ARC}.1.{index}",
-            "attributeSyntax": syntax, "oMSyntax": str(om),
-            "isSingleValued": "TRUE" if single else "FALSE",
-            "isMemberOfPartialAttributeSet": "TRUE", "searchFlags": "1"})
+        conn.add(
+            f"CN={name},{nc}",
+            ["top", "attributeSchema"],
+            {
+                "lDAPDisplayName": name,
+                "attributeID": f"{ARC}.1.{index}",
+                "attributeSyntax": syntax,
+                "oMSyntax": str(om),
+                "isSingleValued": "TRUE" if single else "FALSE",
+                "isMemberOfPartialAttributeSet": "TRUE",
+                "searchFlags": "1",
+            },
+        )
     # Samba reloads its schema after each schema change (no schemaUpdateNow needed;
     # ldap3 also refuses a modify of the rootDSE's empty DN).
-    conn.add(f"CN=ciscoEcsbuUMLocation,{nc}", ["top", "classSchema"], {
-        "lDAPDisplayName": "ciscoEcsbuUMLocation", "governsID": f"{ARC}.2.1",
-        "objectClassCategory": "1", "subClassOf": "top", "rDNAttID": "cn",
-        "possSuperiors": ["container", "organizationalUnit"],
-        "mayContain": LOCATION_ATTRIBUTES,
-        "defaultObjectCategory": f"CN=ciscoEcsbuUMLocation,{nc}"})
+    conn.add(
+        f"CN=ciscoEcsbuUMLocation,{nc}",
+        ["top", "classSchema"],
+        {
+            "lDAPDisplayName": "ciscoEcsbuUMLocation",
+            "governsID": f"{ARC}.2.1",
+            "objectClassCategory": "1",
+            "subClassOf": "top",
+            "rDNAttID": "cn",
+            "possSuperiors": ["container", "organizationalUnit"],
+            "mayContain": LOCATION_ATTRIBUTES,
+            "defaultObjectCategory": f"CN=ciscoEcsbuUMLocation,{nc}",
+        },
+    )
     conn.modify(f"CN=User,{nc}", {"mayContain": [(ldap3.MODIFY_ADD, SUBSCRIBER_ATTRIBUTES)]})
     # Samba reloads its schema after each schema change (no schemaUpdateNow needed;
     # ldap3 also refuses a modify of the rootDSE's empty DN).
@@ -67,11 +83,16 @@ def home(location_id: uuid.UUID) -> bytes:
 
 def attachment(licenses: dict[str, int], utilization: dict[str, int]) -> bytes:
     """A UTF-16 AvXmlLicData document as Windows stores it: BOM, declared, NUL-ended."""
+
     def section(name: str, values: dict[str, int]) -> str:
         return f"<{name}>" + "".join(f"<{k}>{v}</{k}>" for k, v in values.items()) + f"</{name}>"
-    text = ('<?xml version="1.0" encoding="UTF-16"?>\r\n<AvXmlLicData>'
-            + section("Licenses", licenses) + section("Utilization", utilization)
-            + "</AvXmlLicData>")
+
+    text = (
+        '<?xml version="1.0" encoding="UTF-16"?>\r\n<AvXmlLicData>'
+        + section("Licenses", licenses)
+        + section("Utilization", utilization)
+        + "</AvXmlLicData>"
+    )
     return b"\xff\xfe" + text.encode("utf-16-le") + b"\x00\x00"
 
 
@@ -91,27 +112,44 @@ def objects(conn: ldap3.Connection, base: str) -> dict[str, uuid.UUID]:
     serial = 0
     for name, (version, licensed, published, homed, primary) in SERVERS.items():
         attrs: dict[str, object] = {
-            "ciscoEcsbuAlias": name, "ciscoEcsbuVersionString": version,
-            "ciscoEcsbuLocationObjectId": "{" + str(ids[name]).upper() + "}"}
+            "ciscoEcsbuAlias": name,
+            "ciscoEcsbuVersionString": version,
+            "ciscoEcsbuLocationObjectId": "{" + str(ids[name]).upper() + "}",
+        }
         if primary is not None:
             attrs["ciscoEcsbuPrimaryLocationObjectId"] = "{" + str(ids[primary]).upper() + "}"
         if licensed is not None and published is not None:
             vm, um, inbox = licensed
             attrs["ciscoEcsbuLicensePoolingData"] = attachment(
-                {"LicSubscribersMax": vm, "LicUMSubscribersMax": um,
-                 "LicVMISubscribersMax": inbox, "LicVoicePortsMax": 24,
-                 "LicPoolingIsEnabled": 1, "LicSecondaryServerIsLicensed": 1},
-                {"AvLicUtilizationSubscribers": published[0],
-                 "AvLicUtilizationVMISubscribers": published[1]})
+                {
+                    "LicSubscribersMax": vm,
+                    "LicUMSubscribersMax": um,
+                    "LicVMISubscribersMax": inbox,
+                    "LicVoicePortsMax": 24,
+                    "LicPoolingIsEnabled": 1,
+                    "LicSecondaryServerIsLicensed": 1,
+                },
+                {
+                    "AvLicUtilizationSubscribers": published[0],
+                    "AvLicUtilizationVMISubscribers": published[1],
+                },
+            )
         conn.add(f"CN={name},{ou}", ["top", "ciscoEcsbuUMLocation"], attrs)
         for _ in range(homed):
             serial += 1
             extension = str(990000 + serial)
-            conn.add(f"CN=Unity Sub {serial:04d},CN=Users,{base}", ["top", "person",
-                     "organizationalPerson", "user"], {
-                "sAMAccountName": f"unitysub{serial:04d}", "ciscoEcsbuObjectType": "1",
-                "ciscoEcsbuDtmfId": extension, "ciscoEcsbuTransferId": extension,
-                "ciscoEcsbuListInUMDirectory": "TRUE", "ciscoEcsbuUndeletable": "FALSE",
-                "ciscoEcsbuUnityAttributes": "Encryption: 0",
-                "ciscoEcsbuUMLocationObjectId": home(ids[name])})
+            conn.add(
+                f"CN=Unity Sub {serial:04d},CN=Users,{base}",
+                ["top", "person", "organizationalPerson", "user"],
+                {
+                    "sAMAccountName": f"unitysub{serial:04d}",
+                    "ciscoEcsbuObjectType": "1",
+                    "ciscoEcsbuDtmfId": extension,
+                    "ciscoEcsbuTransferId": extension,
+                    "ciscoEcsbuListInUMDirectory": "TRUE",
+                    "ciscoEcsbuUndeletable": "FALSE",
+                    "ciscoEcsbuUnityAttributes": "Encryption: 0",
+                    "ciscoEcsbuUMLocationObjectId": home(ids[name]),
+                },
+            )
     return ids

@@ -50,8 +50,10 @@ def absolute_lab_paths(lab: Path, doc: dict[str, Any]) -> dict[str, Any]:
         if "ca_file" in server.get("http", {}):
             server["http"]["ca_file"] = str(lab / server["http"]["ca_file"])
         snmp = server.get("snmp", {})
-        for secret in (snmp.get("community"), *(snmp.get(k, {}).get("password")
-                                                for k in ("auth", "priv"))):
+        for secret in (
+            snmp.get("community"),
+            *(snmp.get(k, {}).get("password") for k in ("auth", "priv")),
+        ):
             if secret and "file" in secret:
                 secret["file"] = str(lab / secret["file"])
     return doc

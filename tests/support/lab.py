@@ -19,9 +19,14 @@ TOPOLOGIES = ROOT / "tests" / "topologies"
 
 #: What a lab runs (tool -> Debian package): Samba for its DCs, lighttpd and snmpd for
 #: its Unity servers' own license pages and SNMP agents.
-LAB_TOOLS = {"samba": "samba", "samba-tool": "samba", "ldbadd": "ldb-tools",
-             "ldapsearch": "ldap-utils", "lighttpd": "lighttpd lighttpd-mod-openssl",
-             "snmpd": "snmpd"}
+LAB_TOOLS = {
+    "samba": "samba",
+    "samba-tool": "samba",
+    "ldbadd": "ldb-tools",
+    "ldapsearch": "ldap-utils",
+    "lighttpd": "lighttpd lighttpd-mod-openssl",
+    "snmpd": "snmpd",
+}
 
 #: Whether the test being set up may build a lab: tests/conftest.py sets it before each
 #: test's set-up (session fixtures included), true only for tests marked integration.
@@ -70,8 +75,7 @@ def require_tools(tools: dict[str, str]) -> None:
     skip_or_fail(tools_missing_reason(tools))
 
 
-def bring_up(topology_file: Path, lab_dir: Path, *,
-             profile: str = "cisco-unity") -> Iterator[Path]:
+def bring_up(topology_file: Path, lab_dir: Path, *, profile: str = "cisco-unity") -> Iterator[Path]:
     """A lab of ``topology_file`` in ``lab_dir``, running until the generator closes.
 
     Only tests marked ``integration`` may call this (tests/conftest.py marks them by
@@ -83,11 +87,18 @@ def bring_up(topology_file: Path, lab_dir: Path, *,
     from topology.spec import load_topology
 
     if not may_build:
-        pytest.fail("a lab is built only by tests marked integration: put the test under "
-                    "tests/integration (tests/conftest.py marks it there)")
+        pytest.fail(
+            "a lab is built only by tests marked integration: put the test under "
+            "tests/integration (tests/conftest.py marks it there)"
+        )
     require_samba()
-    build.up(load_topology(topology_file), load_profile(profile), lab_dir,
-             step=lambda _msg: None, progress=lambda _done, _total: None)
+    build.up(
+        load_topology(topology_file),
+        load_profile(profile),
+        lab_dir,
+        step=lambda _msg: None,
+        progress=lambda _done, _total: None,
+    )
     try:
         yield lab_dir
     finally:

@@ -40,8 +40,8 @@ def _fold(line: str, width: int) -> list[str]:
     out = [line[:width]]
     rest = line[width:]
     while rest:
-        out.append(" " + rest[:width - 1])
-        rest = rest[width - 1:]
+        out.append(" " + rest[: width - 1])
+        rest = rest[width - 1 :]
     return out
 
 
@@ -54,12 +54,25 @@ def _record(entry: Entry, *, unicode: bool, width: int, changetype: bool) -> lis
     return [part for line in lines for part in _fold(line, width)]
 
 
-def ldapsearch_bytes(entries: Iterable[Entry], *, page: int = 1000,
-                     base: str = "", ldap_filter: str = "(objectClass=*)") -> bytes:
+def ldapsearch_bytes(
+    entries: Iterable[Entry],
+    *,
+    page: int = 1000,
+    base: str = "",
+    ldap_filter: str = "(objectClass=*)",
+) -> bytes:
     """Entries as ldapsearch's default output with paging (-E pr=PAGE/noprompt)."""
-    header = ["# extended LDIF", "#", "# LDAPv3", f"# base <{base}> with scope subtree",
-              f"# filter: {ldap_filter}", "# requesting: ALL",
-              f"# with pagedResults control: size={page}", "#", ""]
+    header = [
+        "# extended LDIF",
+        "#",
+        "# LDAPv3",
+        f"# base <{base}> with scope subtree",
+        f"# filter: {ldap_filter}",
+        "# requesting: ALL",
+        f"# with pagedResults control: size={page}",
+        "#",
+        "",
+    ]
     out: list[str] = []
     search = 1
     count = 0
@@ -67,9 +80,14 @@ def ldapsearch_bytes(entries: Iterable[Entry], *, page: int = 1000,
         if index % page == 0:
             if index:
                 search += 1
-                out += ["# search result", f"search: {search}", "result: 0 Success",
-                        "control: 1.2.840.113556.1.4.319 false MAgCAgCABAIxAA==",
-                        "pagedresults: estimate=9 cookie=MQA=", ""]
+                out += [
+                    "# search result",
+                    f"search: {search}",
+                    "result: 0 Success",
+                    "control: 1.2.840.113556.1.4.319 false MAgCAgCABAIxAA==",
+                    "pagedresults: estimate=9 cookie=MQA=",
+                    "",
+                ]
             out += header
         out.append(f"# {entry.dn.split(',', 1)[0].partition('=')[2]}, ...")
         out += _record(entry, unicode=False, width=76, changetype=False)
@@ -77,9 +95,16 @@ def ldapsearch_bytes(entries: Iterable[Entry], *, page: int = 1000,
         count += 1
     if not count:
         out += header
-    out += ["# search result", f"search: {search + 1}", "result: 0 Success",
-            "control: 1.2.840.113556.1.4.319 false MAUCAQAEAA==", "pagedresults: cookie=",
-            "", f"# numResponses: {count + 1}", f"# numEntries: {count}"]
+    out += [
+        "# search result",
+        f"search: {search + 1}",
+        "result: 0 Success",
+        "control: 1.2.840.113556.1.4.319 false MAUCAQAEAA==",
+        "pagedresults: cookie=",
+        "",
+        f"# numResponses: {count + 1}",
+        f"# numEntries: {count}",
+    ]
     return ("\n".join(out) + "\n").encode("utf-8")
 
 

@@ -25,8 +25,7 @@ from poolsync.servers.snmp import LICENSE_OBJECTS
 from tests.support.lab import skip_or_fail, tools_missing_reason, which
 
 AGENT = Path(__file__).resolve().parent / "unity_agent.py"
-TOOLS = {"lighttpd": "lighttpd lighttpd-mod-openssl", "snmpd": "snmpd snmp",
-         "openssl": "openssl"}
+TOOLS = {"lighttpd": "lighttpd lighttpd-mod-openssl", "snmpd": "snmpd snmp", "openssl": "openssl"}
 MOD_OPENSSL = Path("/usr/lib/lighttpd/mod_openssl.so")
 
 
@@ -66,8 +65,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=5)
 
 
-def _wait(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: str,
-          log: Path) -> None:
+def _wait(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
     deadline = time.monotonic() + 10
     while not check():
         if proc.poll() is not None:
@@ -155,23 +153,41 @@ class Lighttpd:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.dir / "users").touch()
         make_ca(self.tls)
-        cert = issue_dc_certificate(self.tls, dc_name="unity", dns_names=["unity.lab.example"],
-                                    address=self.address)
+        cert = issue_dc_certificate(
+            self.tls, dc_name="unity", dns_names=["unity.lab.example"], address=self.address
+        )
         self.http_port = free_port(self.address)
         self.https_port = free_port(self.address)
         conf = self.dir / "lighttpd.conf"
-        conf.write_text(LIGHTTPD_CONF.format(
-            root=self.root, address=self.address, http_port=self.http_port,
-            https_port=self.https_port, dir=self.dir, cert=cert.cert, key=cert.key))
+        conf.write_text(
+            LIGHTTPD_CONF.format(
+                root=self.root,
+                address=self.address,
+                http_port=self.http_port,
+                https_port=self.https_port,
+                dir=self.dir,
+                cert=cert.cert,
+                key=cert.key,
+            )
+        )
         lighttpd = which("lighttpd")
         assert lighttpd
         subprocess.run([lighttpd, "-tt", "-f", str(conf)], check=True, capture_output=True)
         log = self.dir / "error.log"
-        self._proc = subprocess.Popen([lighttpd, "-D", "-f", str(conf)],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-        _wait(lambda: _accepts(self.address, self.http_port)
-              and _accepts(self.address, self.https_port), self._proc, "lighttpd", log)
+        self._proc = subprocess.Popen(
+            [lighttpd, "-D", "-f", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait(
+            lambda: (
+                _accepts(self.address, self.http_port) and _accepts(self.address, self.https_port)
+            ),
+            self._proc,
+            "lighttpd",
+            log,
+        )
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -224,9 +240,15 @@ class Snmpd:
     """snmpd answering CISCO-UNITY-MIB from ``served`` (OID -> (type, value)), with a v2c
     community and v3 users ``(name, auth, auth password, priv, priv password)``."""
 
-    def __init__(self, directory: Path, served: Mapping[str, tuple[str, int | str]], *,
-                 community: str, users: tuple[tuple[str, str, str, str, str], ...] = (),
-                 address: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        served: Mapping[str, tuple[str, int | str]],
+        *,
+        community: str,
+        users: tuple[tuple[str, str, str, str, str], ...] = (),
+        address: str | None = None,
+    ) -> None:
         self.dir = directory
         self.address = address or loopback_address()
         self.served = served
@@ -241,12 +263,21 @@ class Snmpd:
         data.write_text(json.dumps(self.served))
         users = "\n".join(
             f'createUser {name} {auth} "{auth_pw}" {priv} "{priv_pw}"\nrouser {name} priv'
-            for name, auth, auth_pw, priv, priv_pw in self.users)
+            for name, auth, auth_pw, priv, priv_pw in self.users
+        )
         self.port = free_port(self.address, socket.SOCK_DGRAM)
         conf = self.dir / "snmpd.conf"
-        conf.write_text(SNMPD_CONF.format(
-            address=self.address, port=self.port, community=self.community, users=users,
-            python=_python(), agent=AGENT, data=data))
+        conf.write_text(
+            SNMPD_CONF.format(
+                address=self.address,
+                port=self.port,
+                community=self.community,
+                users=users,
+                python=_python(),
+                agent=AGENT,
+                data=data,
+            )
+        )
         conf.chmod(0o600)
         (self.dir / "persist").mkdir(mode=0o700, exist_ok=True)
         log = self.dir / "snmpd.log"
@@ -254,10 +285,24 @@ class Snmpd:
         assert snmpd
         env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(self.dir / "persist")}
         self._proc = subprocess.Popen(
-            [snmpd, "-f", "-C", "-c", str(conf), "-Lf", str(log), "-p",
-             str(self.dir / "snmpd.pid"), "-I", "-smux"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=env)
+            [
+                snmpd,
+                "-f",
+                "-C",
+                "-c",
+                str(conf),
+                "-Lf",
+                str(log),
+                "-p",
+                str(self.dir / "snmpd.pid"),
+                "-I",
+                "-smux",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         # The log line comes once the socket is open: a request sent before is lost.
         _wait(lambda: "NET-SNMP version" in _tail(log), self._proc, "snmpd", log)
 

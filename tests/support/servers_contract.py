@@ -34,13 +34,23 @@ from poolsync.servers.model import ServerReading
 from poolsync.servers.probe import probe_servers
 from poolsync.servers.source import NO_RETRIES, LicenseSource, read_server
 
-GOOD = license_data(licensed=Seats(vm=500, um=200, inbox=50), pooling=True, secondary=True,
-                    ports=24, published=Seats(vm=412, um=9, inbox=37))
-OTHER = license_data(licensed=Seats(vm=100, um=0, inbox=10), pooling=False, secondary=False,
-                     ports=8, published=None)
+GOOD = license_data(
+    licensed=Seats(vm=500, um=200, inbox=50),
+    pooling=True,
+    secondary=True,
+    ports=24,
+    published=Seats(vm=412, um=9, inbox=37),
+)
+OTHER = license_data(
+    licensed=Seats(vm=100, um=0, inbox=10), pooling=False, secondary=False, ports=8, published=None
+)
 KINDS = ("good", "other", "unreachable", "refused", "bad", "unpublished")
-FAILING = {"unreachable": ServerUnavailable, "refused": ServerAuthError,
-           "bad": ServerDataError, "unpublished": NotPublished}
+FAILING = {
+    "unreachable": ServerUnavailable,
+    "refused": ServerAuthError,
+    "bad": ServerDataError,
+    "unpublished": NotPublished,
+}
 NOW = dt.datetime(2026, 12, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 
 
@@ -69,11 +79,16 @@ class LicenseSourceContract:
     def test_a_good_server_reads_its_license(self, lab: ContractLab) -> None:
         reading = self.read(lab, "good")
         assert reading == ServerReading(
-            server=lab.servers["good"].name, source=lab.source.source,
-            read_at=NOW.astimezone(dt.UTC), reachable=True,
+            server=lab.servers["good"].name,
+            source=lab.source.source,
+            read_at=NOW.astimezone(dt.UTC),
+            reachable=True,
             licensed=Seats(vm=500, um=200, inbox=50),
             published_used=Seats(vm=412, um=0, inbox=37),  # no UM counter is a Unity field
-            pooling_enabled=True, secondary_licensed=True, error=None)
+            pooling_enabled=True,
+            secondary_licensed=True,
+            error=None,
+        )
         assert reading.read_at.tzinfo == dt.UTC and reading.ok
 
     def test_fetch_gives_the_license_data(self, lab: ContractLab) -> None:
@@ -93,7 +108,8 @@ class LicenseSourceContract:
 
     @pytest.mark.parametrize("kind", sorted(FAILING))
     def test_a_failing_server_is_a_reading_with_one_line_of_error(
-            self, lab: ContractLab, kind: str) -> None:
+        self, lab: ContractLab, kind: str
+    ) -> None:
         reading = self.read(lab, kind)
         assert reading.error and "\n" not in reading.error and len(reading.error) <= 400
         assert reading.server == lab.servers[kind].name and reading.source == lab.source.source
@@ -115,17 +131,18 @@ class LicenseSourceContract:
         for secret in lab.secrets:
             assert all(secret not in error for error in errors), (secret, errors)
 
-    def test_a_server_without_this_endpoint_is_a_callers_mistake(
-            self, lab: ContractLab) -> None:
+    def test_a_server_without_this_endpoint_is_a_callers_mistake(self, lab: ContractLab) -> None:
         with pytest.raises(ValueError, match=r"no (http|snmp) endpoint"):
             lab.source.fetch(ServerEndpoints(name="NONE", http=None, snmp=None))
 
-    def test_the_probe_reads_every_server_in_order_each_on_its_own(
-            self, lab: ContractLab) -> None:
+    def test_the_probe_reads_every_server_in_order_each_on_its_own(self, lab: ContractLab) -> None:
         order = ["bad", "good", "unreachable", "other", "refused", "unpublished"]
-        readings = probe_servers([lab.servers[k] for k in order],
-                                 sources={lab.source.source: lab.source}, now=clock,
-                                 retries=NO_RETRIES)
+        readings = probe_servers(
+            [lab.servers[k] for k in order],
+            sources={lab.source.source: lab.source},
+            now=clock,
+            retries=NO_RETRIES,
+        )
         assert [r.server for r in readings] == [lab.servers[k].name for k in order]
         by_kind = dict(zip(order, readings, strict=True))
         assert by_kind["good"] == self.read(lab, "good")

@@ -100,23 +100,24 @@ class SourceContract:
 
     # -- what comes back ----------------------------------------------------------------
 
-    def test_the_subtree_holds_every_object_once(self, held: Held,
-                                                 reader: DirectoryReader) -> None:
+    def test_the_subtree_holds_every_object_once(self, held: Held, reader: DirectoryReader) -> None:
         entries = list(reader.search(held.base, "(objectClass=*)", ["objectGUID"]))
         assert sorted(held.names(entries)) == sorted(c.name for c in CANONICAL)
         assert len(entries) == len(CANONICAL)
 
     def test_dns_come_back_as_written_up_to_escapes_and_case(
-            self, held: Held, reader: DirectoryReader) -> None:
-        by_guid = {e.guid(): e.dn for e in
-                   reader.search(held.base, "(objectClass=*)", ["objectGUID"])}
+        self, held: Held, reader: DirectoryReader
+    ) -> None:
+        by_guid = {
+            e.guid(): e.dn for e in reader.search(held.base, "(objectClass=*)", ["objectGUID"])
+        }
         for obj in CANONICAL:
-            assert dn_key(by_guid[held.guids[obj.name]]) == dn_key(held.dn(obj.name)), \
-                obj.name
+            assert dn_key(by_guid[held.guids[obj.name]]) == dn_key(held.dn(obj.name)), obj.name
 
     @pytest.mark.parametrize("name", [c.name for c in CANONICAL])
-    def test_values_come_back_byte_for_byte(self, held: Held, reader: DirectoryReader,
-                                            name: str) -> None:
+    def test_values_come_back_byte_for_byte(
+        self, held: Held, reader: DirectoryReader, name: str
+    ) -> None:
         obj = BY_NAME[name]
         asked = [a.upper() if i % 2 else a for i, a in enumerate(obj.attributes)]
         [entry] = reader.read(held.dn(name), "(objectClass=*)", asked, scope="base")
@@ -126,22 +127,20 @@ class SourceContract:
             assert sorted(entry.attributes[attribute]) == sorted(values), attribute
 
     def test_non_utf8_and_utf16_values_are_the_same_bytes(
-            self, held: Held, reader: DirectoryReader) -> None:
+        self, held: Held, reader: DirectoryReader
+    ) -> None:
         home = PROFILE.subscriber.home
         pooling = PROFILE.location.pooling_data
         [binary] = reader.read(held.dn("binary"), "(objectClass=*)", [home], scope="base")
-        [location] = reader.read(held.dn("location"), "(objectClass=*)", [pooling],
-                                 scope="base")
+        [location] = reader.read(held.dn("location"), "(objectClass=*)", [pooling], scope="base")
         assert binary.first(home) == NOT_UTF8
         assert location.first(pooling) == ATTACHMENT
         assert ATTACHMENT[2:].decode("utf-16-le").startswith("<?xml")
 
-    def test_the_objects_guid_read_by_guid_base(self, held: Held,
-                                                reader: DirectoryReader) -> None:
+    def test_the_objects_guid_read_by_guid_base(self, held: Held, reader: DirectoryReader) -> None:
         for obj in CANONICAL:
             guid = held.guids[obj.name]
-            [entry] = reader.read(f"<GUID={guid}>", "(objectClass=*)", ["objectGUID"],
-                                  scope="base")
+            [entry] = reader.read(f"<GUID={guid}>", "(objectClass=*)", ["objectGUID"], scope="base")
             assert entry.guid() == guid
             assert dn_key(entry.dn) == dn_key(held.dn(obj.name))
 
@@ -151,36 +150,40 @@ class SourceContract:
         return held.names(reader.search(held.base, ldap_filter, ["objectGUID"]))
 
     def test_objectguid_equality_finds_exactly_that_object(
-            self, held: Held, reader: DirectoryReader) -> None:
+        self, held: Held, reader: DirectoryReader
+    ) -> None:
         for obj in CANONICAL:
             assert self.names(held, reader, guid_equality(held.guids[obj.name])) == {obj.name}
         two = or_filter(guid_equality(held.guids["plus"]), guid_equality(held.guids["hash"]))
         assert self.names(held, reader, two) == {"plus", "hash"}
 
-    def test_binary_and_multi_valued_equality(self, held: Held,
-                                              reader: DirectoryReader) -> None:
+    def test_binary_and_multi_valued_equality(self, held: Held, reader: DirectoryReader) -> None:
         home = PROFILE.subscriber.home
         assert self.names(held, reader, equality(home, NOT_UTF8)) == {"binary"}
         assert self.names(held, reader, equality(home, REAL_HOME)) == {"plus"}
         assert self.names(held, reader, equality("otherTelephone", "+1 555 0101")) == {"plus"}
         assert self.names(held, reader, "(otherTelephone=200)") == {"hash"}
 
-    def test_escaped_names_match_their_values(self, held: Held,
-                                              reader: DirectoryReader) -> None:
-        for name, cn in [("location", "Loc, One"), ("plus", "Plus+Sign"), ("hash", "#Hash"),
-                         ("unicode", "Zoë Ünïcödé")]:
+    def test_escaped_names_match_their_values(self, held: Held, reader: DirectoryReader) -> None:
+        for name, cn in [
+            ("location", "Loc, One"),
+            ("plus", "Plus+Sign"),
+            ("hash", "#Hash"),
+            ("unicode", "Zoë Ünïcödé"),
+        ]:
             assert self.names(held, reader, equality("cn", cn)) == {name}
 
-    def test_names_and_ascii_values_are_case_blind(self, held: Held,
-                                                   reader: DirectoryReader) -> None:
+    def test_names_and_ascii_values_are_case_blind(
+        self, held: Held, reader: DirectoryReader
+    ) -> None:
         assert self.names(held, reader, "(OBJECTCLASS=CONTACT)") == {"hash", "unicode"}
         assert self.names(held, reader, "(CiscoEcsbuServerName=unity-c1)") == {"location"}
         upper = held.base.upper()
-        assert held.names(reader.search(upper, "(cn=binary home)", ["objectGUID"])) \
-            == {"binary"}
+        assert held.names(reader.search(upper, "(cn=binary home)", ["objectGUID"])) == {"binary"}
 
-    def test_substrings_presence_and_boolean_operators(self, held: Held,
-                                                       reader: DirectoryReader) -> None:
+    def test_substrings_presence_and_boolean_operators(
+        self, held: Held, reader: DirectoryReader
+    ) -> None:
         assert self.names(held, reader, "(ciscoEcsbuServerName=unity-*)") == {"location"}
         assert self.names(held, reader, "(description=*東京)") == {"unicode"}
         assert self.names(held, reader, "(cn=*s*g*)") == {"plus"}
@@ -190,17 +193,18 @@ class SourceContract:
 
     def test_bitwise_matching_rules(self, held: Held, reader: DirectoryReader) -> None:
         kind = PROFILE.subscriber.object_type  # an integer: 1 on both subscribers
-        assert self.names(held, reader, f"({kind}:1.2.840.113556.1.4.803:=1)") \
-            == {"plus", "binary"}
+        assert self.names(held, reader, f"({kind}:1.2.840.113556.1.4.803:=1)") == {"plus", "binary"}
         assert self.names(held, reader, f"({kind}:1.2.840.113556.1.4.803:=3)") == set()
-        assert self.names(held, reader, f"({kind}:1.2.840.113556.1.4.804:=3)") \
-            == {"plus", "binary"}
+        assert self.names(held, reader, f"({kind}:1.2.840.113556.1.4.804:=3)") == {"plus", "binary"}
 
     def test_the_filters_the_engine_sends(self, held: Held, reader: DirectoryReader) -> None:
         assert self.names(held, reader, decode.location_filter(PROFILE)) == {"location"}
         assert self.names(held, reader, decode.subscriber_filter(PROFILE)) == {"plus", "binary"}
         assert self.names(held, reader, decode.unity_objects_filter(PROFILE)) == {
-            "location", "plus", "binary"}
+            "location",
+            "plus",
+            "binary",
+        }
 
     def test_usn_watermarks(self, held: Held, reader: DirectoryReader) -> None:
         if "usn" not in reader.changes:
@@ -210,8 +214,7 @@ class SourceContract:
         assert self.names(held, reader, changed) == {"plus", "binary"}
         assert self.names(held, reader, at_least("uSNChanged", usn + 1)) == set()
 
-    def test_a_malformed_filter_is_a_query_error(self, reader: DirectoryReader,
-                                                 held: Held) -> None:
+    def test_a_malformed_filter_is_a_query_error(self, reader: DirectoryReader, held: Held) -> None:
         with pytest.raises(QueryError):
             list(reader.search(held.base, "(objectClass=user", ["objectGUID"]))
 
@@ -228,47 +231,70 @@ class SourceContract:
         assert [dn_key(nc) for nc in domains] == [dn_key(held.forest_dn)]
 
     def test_a_bound_stops_the_search_in_the_live_readers_words(
-            self, held: Held, reader: DirectoryReader) -> None:
+        self, held: Held, reader: DirectoryReader
+    ) -> None:
         with pytest.raises(RunawaySearch) as raised:
-            list(reader.search(held.base, "(objectClass=*)", ["objectGUID"],
-                               bound=Bound(2, "the contract's bound")))
-        assert (f"stopped the search under {held.base}: more than 2 entries "
-                "(the contract's bound); nothing was changed") in str(raised.value)
+            list(
+                reader.search(
+                    held.base,
+                    "(objectClass=*)",
+                    ["objectGUID"],
+                    bound=Bound(2, "the contract's bound"),
+                )
+            )
+        assert (
+            f"stopped the search under {held.base}: more than 2 entries "
+            "(the contract's bound); nothing was changed"
+        ) in str(raised.value)
 
-    def test_a_missing_base_is_a_query_error(self, held: Held,
-                                             reader: DirectoryReader) -> None:
+    def test_a_missing_base_is_a_query_error(self, held: Held, reader: DirectoryReader) -> None:
         with pytest.raises(QueryError):
-            list(reader.search(f"OU=Nowhere,{held.forest_dn}", "(objectClass=*)",
-                               ["objectGUID"]))
+            list(reader.search(f"OU=Nowhere,{held.forest_dn}", "(objectClass=*)", ["objectGUID"]))
 
     def test_a_large_value_over_the_bound_is_refused_with_its_size(
-            self, held: Held, reader: DirectoryReader) -> None:
+        self, held: Held, reader: DirectoryReader
+    ) -> None:
         pooling = PROFILE.location.pooling_data
         attributes = ["objectGUID", pooling]
         [over] = reader.search_with_large_value(
-            held.base, decode.location_filter(PROFILE), attributes, large=pooling,
-            max_bytes=len(ATTACHMENT) - 1)
+            held.base,
+            decode.location_filter(PROFILE),
+            attributes,
+            large=pooling,
+            max_bytes=len(ATTACHMENT) - 1,
+        )
         assert over.guid() == held.guids["location"]
         assert over.first(pooling) is None
         assert over.refused == {pooling.lower(): len(ATTACHMENT)}
         [within] = reader.search_with_large_value(
-            held.base, decode.location_filter(PROFILE), attributes, large=pooling,
-            max_bytes=len(ATTACHMENT))
+            held.base,
+            decode.location_filter(PROFILE),
+            attributes,
+            large=pooling,
+            max_bytes=len(ATTACHMENT),
+        )
         assert within.first(pooling) == ATTACHMENT and not within.refused
 
-    def test_tombstones_only_with_show_deleted(self, held: Held,
-                                               reader: DirectoryReader) -> None:
+    def test_tombstones_only_with_show_deleted(self, held: Held, reader: DirectoryReader) -> None:
         if "tombstones" not in reader.changes:
             pytest.skip("this source keeps no tombstones")
         gone = held.guids["gone"]
         deleted = f"<WKGUID={DELETED_OBJECTS_WKGUID},{held.forest_dn}>"
-        tombstones = {e.guid() for e in reader.search(
-            deleted, decode.tombstone_filter(PROFILE, 0), ["objectGUID", "uSNChanged"],
-            show_deleted=True)}
+        tombstones = {
+            e.guid()
+            for e in reader.search(
+                deleted,
+                decode.tombstone_filter(PROFILE, 0),
+                ["objectGUID", "uSNChanged"],
+                show_deleted=True,
+            )
+        }
         assert gone in tombstones
-        everywhere = {e.guid() for e in reader.search(
-            held.forest_dn, guid_equality(gone), ["objectGUID"])}
+        everywhere = {
+            e.guid() for e in reader.search(held.forest_dn, guid_equality(gone), ["objectGUID"])
+        }
         assert everywhere == set()
-        [container] = reader.read(deleted, "(objectClass=*)", ["objectGUID"], scope="base",
-                                  show_deleted=True)
+        [container] = reader.read(
+            deleted, "(objectClass=*)", ["objectGUID"], scope="base", show_deleted=True
+        )
         assert container.first("objectGUID") is not None

@@ -601,17 +601,33 @@ def test_deterministic_under_permutation(
 
 
 def test_an_attachment_refused_for_its_size_is_its_own_exclusion() -> None:
-    big = Location(guid="g-big", dn="CN=BIG", name="BIG", object_id="oid-big", version="4.0(5)",
-                   attachment_refused=4_194_450)
-    refused = Location(guid="g-ref", dn="CN=REF", name="REF", object_id="oid-ref",
-                       version="4.0(5)", attachment_refused=0)
+    big = Location(
+        guid="g-big",
+        dn="CN=BIG",
+        name="BIG",
+        object_id="oid-big",
+        version="4.0(5)",
+        attachment_refused=4_194_450,
+    )
+    refused = Location(
+        guid="g-ref",
+        dn="CN=REF",
+        name="REF",
+        object_id="oid-ref",
+        version="4.0(5)",
+        attachment_refused=0,
+    )
     report = build_pool_report("lab.example.com", [big, refused], {})
     details = {e.name: (e.reason, e.detail) for e in report.excluded}
     assert details == {
-        "BIG": (ExclusionReason.ATTACHMENT_TOO_LARGE,
-                "its pooling attachment is 4,194,450 bytes, over the 1,048,576-byte limit, "
-                "and was not read"),
-        "REF": (ExclusionReason.ATTACHMENT_TOO_LARGE,
-                "the DC refused to send its pooling attachment (too large for one reply), "
-                "so it was not read"),
+        "BIG": (
+            ExclusionReason.ATTACHMENT_TOO_LARGE,
+            "its pooling attachment is 4,194,450 bytes, over the 1,048,576-byte limit, "
+            "and was not read",
+        ),
+        "REF": (
+            ExclusionReason.ATTACHMENT_TOO_LARGE,
+            "the DC refused to send its pooling attachment (too large for one reply), "
+            "so it was not read",
+        ),
     }

@@ -37,9 +37,11 @@ def dns(count: int) -> list[str]:
 
 def paged(names: list[str]) -> Callable[[int], Page]:
     """``names`` in pages of PAGE, as a DC honouring the page size would send them."""
+
     def page(n: int) -> Page:
-        chunk = names[n * PAGE:(n + 1) * PAGE]
+        chunk = names[n * PAGE : (n + 1) * PAGE]
         return chunk, (b"" if (n + 1) * PAGE >= len(names) else f"c{n}".encode())
+
     return page
 
 
@@ -47,20 +49,28 @@ def paged(names: list[str]) -> Callable[[int], Page]:
 def config(tmp_path: Path) -> Callable[[FakeDc], DirectoryConfig]:
     def make(dc: FakeDc) -> DirectoryConfig:
         return load_config(write_config(tmp_path, dc_url=dc.url)).directory
+
     return make
 
 
 def read(config: DirectoryConfig) -> dict[str, tuple[bytes | None, int | None]]:
     """name -> (the attachment, the size refused)."""
     with LiveSource(config, password="pw").open(config.dc) as conn:
-        return {e.text("name") or "": (e.first("pooling"), e.refused.get("pooling"))
-                for e in conn.search_with_large_value(BASE, "(objectClass=*)",
-                                                      ["objectGUID", "name", "pooling"],
-                                                      large="pooling", max_bytes=LIMIT)}
+        return {
+            e.text("name") or "": (e.first("pooling"), e.refused.get("pooling"))
+            for e in conn.search_with_large_value(
+                BASE,
+                "(objectClass=*)",
+                ["objectGUID", "name", "pooling"],
+                large="pooling",
+                max_bytes=LIMIT,
+            )
+        }
 
 
 def test_values_come_with_the_search_in_pages_that_fit_the_reply_limit(
-        config: Callable[[FakeDc], DirectoryConfig]) -> None:
+    config: Callable[[FakeDc], DirectoryConfig],
+) -> None:
     assert PAGE == 22  # 22 values at the 1 MiB bound fit Samba's 25.6 MB reply limit
     names = dns(PAGE + 3)
     script: Script = {guid(dn): f"<xml>{n}</xml>".encode() for n, dn in enumerate(names)}
@@ -75,12 +85,16 @@ def test_values_come_with_the_search_in_pages_that_fit_the_reply_limit(
 
 
 def test_a_value_over_the_bound_is_skipped_unbuffered_and_its_size_read_alone(
-        config: Callable[[FakeDc], DirectoryConfig]) -> None:
+    config: Callable[[FakeDc], DirectoryConfig],
+) -> None:
     """A hostile DC's 50 MB attachment cost 399 MB of RSS when read whole."""
     names = dns(3)
     huge = 50 << 20
-    script: Script = {guid(names[0]): b"<small/>", guid(names[1]): huge,
-                      guid(names[2]): LIMIT - 100}
+    script: Script = {
+        guid(names[0]): b"<small/>",
+        guid(names[1]): huge,
+        guid(names[2]): LIMIT - 100,
+    }
     with FakeDc(paged(names), values=script.__getitem__) as dc:
         directory = config(dc)
         tracemalloc.start()
@@ -97,7 +111,8 @@ def test_a_value_over_the_bound_is_skipped_unbuffered_and_its_size_read_alone(
 
 
 def test_a_page_the_dc_refuses_as_too_large_falls_back_to_one_by_one(
-        config: Callable[[FakeDc], DirectoryConfig]) -> None:
+    config: Callable[[FakeDc], DirectoryConfig],
+) -> None:
     """Values over the bound crowding one page make Samba refuse it (sizeLimitExceeded):
     the attachments are then read object by object, a few requests in flight."""
     names = dns(3 * WINDOW + 1)

@@ -87,8 +87,7 @@ def test_one_outlier_snapshot_does_not_move_the_exhaustion_day() -> None:
     used = linear(100, 2, LAST_30)
     used[-10] *= 10  # one resync read something absurd: 800 instead of 80
     vm = only_pool(run(series("UNITY-A", used, 200))).classes[VM]
-    assert (vm.growth_per_day, vm.exhausted_on, vm.seats_needed) == (
-        2.0, date(2027, 1, 20), 630)
+    assert (vm.growth_per_day, vm.exhausted_on, vm.seats_needed) == (2.0, date(2027, 1, 20), 630)
 
 
 def test_an_outlier_latest_snapshot_does_not_swing_the_line() -> None:
@@ -106,7 +105,11 @@ def test_flat_use_never_runs_out() -> None:
     report = run(series("UNITY-A", dict.fromkeys(LAST_30, 150), 200))
     vm = only_pool(report).classes[VM]
     assert (vm.growth_per_day, vm.exhausted_on, vm.days_left, vm.seats_needed) == (
-        0.0, None, None, 0)
+        0.0,
+        None,
+        None,
+        0,
+    )
     assert report.recommendations == ()
 
 
@@ -114,10 +117,14 @@ def test_a_pool_over_its_seats_today_runs_out_today() -> None:
     report = run(series("UNITY-A", dict.fromkeys(LAST_30, 210), 200))
     vm = only_pool(report).classes[VM]
     assert (vm.exhausted_on, vm.days_left, vm.seats_needed, vm.headroom) == (TODAY, 0, 10, -10)
-    assert report.recommendations == (Recommendation(
-        "high", "Pool lab.example.com is over its VM seats now (210 used of 200 licensed): "
-                "buy 10 VM seats to last through 2027-11-30, or move 10 VM subscribers out "
-                "of the pool"),)
+    assert report.recommendations == (
+        Recommendation(
+            "high",
+            "Pool lab.example.com is over its VM seats now (210 used of 200 licensed): "
+            "buy 10 VM seats to last through 2027-11-30, or move 10 VM subscribers out "
+            "of the pool",
+        ),
+    )
 
 
 def test_a_license_expiry_moves_exhaustion_to_the_expiry_day() -> None:
@@ -128,21 +135,32 @@ def test_a_license_expiry_moves_exhaustion_to_the_expiry_day() -> None:
     pool = only_pool(report)
     vm = pool.classes[VM]
     assert (vm.licensed, vm.exhausted_on, vm.days_left, vm.seats_needed) == (
-        200, date(2027, 3, 1), 91, 50)
+        200,
+        date(2027, 3, 1),
+        91,
+        50,
+    )
     assert Point(date(2027, 3, 1), 150.0, 100) in vm.projection
     assert pool.servers[0].classes[VM].exhausted_on == date(2027, 3, 1)
-    assert report.recommendations == (Recommendation(
-        "medium", "Pool lab.example.com runs out of VM seats on 2027-03-01 (91 days), when "
-                  "its licensed VM seats drop from 200 to 100: buy 50 VM seats to last "
-                  "through 2027-11-30, or move 50 VM subscribers out of the pool"),)
+    assert report.recommendations == (
+        Recommendation(
+            "medium",
+            "Pool lab.example.com runs out of VM seats on 2027-03-01 (91 days), when "
+            "its licensed VM seats drop from 200 to 100: buy 50 VM seats to last "
+            "through 2027-11-30, or move 50 VM subscribers out of the pool",
+        ),
+    )
 
 
 def test_license_changes_the_snapshots_already_show_are_ignored() -> None:
     # Dated today (the latest snapshot's day) or earlier: the snapshot counts it.
-    old = [LicenseChange("UNITY-A", TODAY, Seats(vm=10)),
-           LicenseChange("UNITY-A", date(2026, 11, 1), Seats(vm=10))]
-    vm = only_pool(run(series("UNITY-A", dict.fromkeys(LAST_30, 150), 200),
-                       changes=old)).classes[VM]
+    old = [
+        LicenseChange("UNITY-A", TODAY, Seats(vm=10)),
+        LicenseChange("UNITY-A", date(2026, 11, 1), Seats(vm=10)),
+    ]
+    vm = only_pool(run(series("UNITY-A", dict.fromkeys(LAST_30, 150), 200), changes=old)).classes[
+        VM
+    ]
     assert (vm.exhausted_on, vm.seats_needed) == (None, 0)
 
 
@@ -150,17 +168,20 @@ def test_an_add_on_license_delays_exhaustion() -> None:
     # 100 + 2d > 200 on day 51 (2027-01-20), but from 2027-01-01 (day 32) 300 are
     # licensed: 100 + 2d > 300 on day 101 = 2027-03-11. Short 100 + 730 - 300 = 530.
     more = LicenseChange("UNITY-A", date(2027, 1, 1), Seats(vm=300))
-    vm = only_pool(run(series("UNITY-A", linear(100, 2, LAST_30), 200),
-                       changes=[more])).classes[VM]
+    vm = only_pool(run(series("UNITY-A", linear(100, 2, LAST_30), 200), changes=[more])).classes[VM]
     assert (vm.exhausted_on, vm.days_left, vm.seats_needed) == (date(2027, 3, 11), 101, 530)
     assert Point(date(2027, 1, 1), 164.0, 300) in vm.projection
 
 
 def test_a_license_change_for_an_unknown_server_is_a_note() -> None:
-    report = run(series("UNITY-A", dict.fromkeys(LAST_30, 150), 200),
-                 changes=[LicenseChange("UNITY-Z", date(2027, 1, 1), Seats(vm=5))])
-    assert report.notes == ("license change for UNITY-Z on 2027-01-01 ignored: no such "
-                            "server in the window's snapshots",)
+    report = run(
+        series("UNITY-A", dict.fromkeys(LAST_30, 150), 200),
+        changes=[LicenseChange("UNITY-Z", date(2027, 1, 1), Seats(vm=5))],
+    )
+    assert report.notes == (
+        "license change for UNITY-Z on 2027-01-01 ignored: no such "
+        "server in the window's snapshots",
+    )
 
 
 # -- series ---------------------------------------------------------------------------
@@ -169,8 +190,10 @@ def test_a_license_change_for_an_unknown_server_is_a_note() -> None:
 def test_servers_add_up_to_the_pool() -> None:
     # A: 300 + 1d of 400; B: 200 + 3d of 250. Pool: 500 + 4d of 650, over when
     # 4d > 150, i.e. d = 38 (2027-01-07).
-    report = run(series("UNITY-B", linear(200, 3, LAST_30), 250)
-                 + series("UNITY-A", linear(300, 1, LAST_30), 400))
+    report = run(
+        series("UNITY-B", linear(200, 3, LAST_30), 250)
+        + series("UNITY-A", linear(300, 1, LAST_30), 400)
+    )
     pool = only_pool(report)
     vm = pool.classes[VM]
     assert (vm.licensed, vm.used, vm.growth_per_day) == (650, 500, 4.0)
@@ -181,8 +204,10 @@ def test_servers_add_up_to_the_pool() -> None:
     assert (b.licensed, b.used, b.growth_per_day) == (250, 200, 3.0)
     # B alone (its own license; it borrows in the pool): 200 + 3d > 250 on d = 17.
     assert (b.exhausted_on, b.seats_needed) == (date(2026, 12, 17), 200 + 3 * 365 - 250)
-    assert all(h.used == ha.used + hb.used
-               for h, ha, hb in zip(vm.history, a.history, b.history, strict=True))
+    assert all(
+        h.used == ha.used + hb.used
+        for h, ha, hb in zip(vm.history, a.history, b.history, strict=True)
+    )
 
 
 def test_the_window_leaves_out_older_snapshots() -> None:
@@ -207,13 +232,17 @@ def test_the_last_snapshot_of_a_day_counts() -> None:
 
 
 def test_a_server_that_stopped_reporting_is_left_out_with_a_note() -> None:
-    report = run(series("UNITY-A", dict.fromkeys(LAST_30, 150), 200)
-                 + series("UNITY-OLD", dict.fromkeys(range(-29, -9), 40), 50))
+    report = run(
+        series("UNITY-A", dict.fromkeys(LAST_30, 150), 200)
+        + series("UNITY-OLD", dict.fromkeys(range(-29, -9), 40), 50)
+    )
     pool = only_pool(report)
     assert [s.name for s in pool.servers] == ["UNITY-A"]
     assert (pool.classes[VM].used, pool.classes[VM].licensed) == (150, 200)
-    assert report.notes == ("UNITY-OLD: no snapshot since 2026-11-20; left out of pool "
-                            "lab.example.com (its history still counts in the pool's)",)
+    assert report.notes == (
+        "UNITY-OLD: no snapshot since 2026-11-20; left out of pool "
+        "lab.example.com (its history still counts in the pool's)",
+    )
 
 
 def test_no_snapshots_in_the_window() -> None:
@@ -235,11 +264,14 @@ def test_bad_window_or_horizon() -> None:
 def test_a_growth_override_keeps_todays_level_and_splits_by_share() -> None:
     # Fitted: 500 + 4d. Override 10/day: 500 + 10d > 650 when d > 15, on day 16.
     # Servers get 10 * 300/500 = 6 and 10 * 200/500 = 4 a day.
-    snapshots = (series("UNITY-A", linear(300, 1, LAST_30), 400)
-                 + series("UNITY-B", linear(200, 3, LAST_30), 250))
+    snapshots = series("UNITY-A", linear(300, 1, LAST_30), 400) + series(
+        "UNITY-B", linear(200, 3, LAST_30), 250
+    )
     pool = only_pool(run(snapshots, growth={VM: 10.0}))
     assert (pool.classes[VM].growth_per_day, pool.classes[VM].exhausted_on) == (
-        10.0, date(2026, 12, 16))
+        10.0,
+        date(2026, 12, 16),
+    )
     assert [s.classes[VM].growth_per_day for s in pool.servers] == [6.0, 4.0]
     percent = only_pool(run(snapshots, growth={VM: GrowthRate(3, 30, percent=True)}))
     assert percent.classes[VM].growth_per_day == pytest.approx(0.5)  # 3% of 500 / 30
@@ -251,23 +283,29 @@ def test_a_growth_override_keeps_todays_level_and_splits_by_share() -> None:
 def test_subscribers_to_move_for_the_per_server_maximum() -> None:
     # 540 + 1d homed, at most 600: over when d > 60, on day 61 (2027-01-30); at the
     # horizon 540 + 365 = 905 homed, so 305 must move.
-    report = run(series("UNITY-A", linear(540, 1, LAST_30), 2000),
-                 limits=Limits(max_subscribers=600))
+    report = run(
+        series("UNITY-A", linear(540, 1, LAST_30), 2000), limits=Limits(max_subscribers=600)
+    )
     (server,) = only_pool(report).servers
     assert server.classes[VM].to_move == 305
-    sentence = ("UNITY-A exceeds the per-server maximum of 600 subscribers on 2027-01-30: "
-                "move 305 subscribers to another server")
+    sentence = (
+        "UNITY-A exceeds the per-server maximum of 600 subscribers on 2027-01-30: "
+        "move 305 subscribers to another server"
+    )
     assert server.limits == (sentence,)
     assert report.recommendations == (Recommendation("low", sentence),)
 
 
 def test_a_server_over_the_maximum_today() -> None:
-    report = run(series("UNITY-A", dict.fromkeys(LAST_30, 650), 2000),
-                 limits=Limits(max_subscribers=600))
+    report = run(
+        series("UNITY-A", dict.fromkeys(LAST_30, 650), 2000), limits=Limits(max_subscribers=600)
+    )
     (server,) = only_pool(report).servers
     assert server.classes[VM].to_move == 50
-    assert server.limits == ("UNITY-A exceeds the per-server maximum of 600 subscribers now "
-                             "(650 on 2026-11-30): move 50 subscribers to another server",)
+    assert server.limits == (
+        "UNITY-A exceeds the per-server maximum of 600 subscribers now "
+        "(650 on 2026-11-30): move 50 subscribers to another server",
+    )
 
 
 def test_no_maximum_no_move() -> None:
@@ -280,10 +318,10 @@ def test_recommendations_are_ranked_by_urgency_then_date() -> None:
         series("UNITY-A", linear(100, 2, LAST_30), 200)
         + series("UNITY-A", linear(100, 1, LAST_30), 300, seat_class=UM)
         + series("UNITY-A", dict.fromkeys(LAST_30, 95), 100, seat_class=INBOX)
-        + series("UNITY-B", linear(100, 1, LAST_30), 50))
+        + series("UNITY-B", linear(100, 1, LAST_30), 50)
+    )
     report = run(snapshots, limits=Limits(max_subscribers=150))
-    assert [r.urgency for r in report.recommendations] == [
-        "high", "medium", "low", "low", "low"]
+    assert [r.urgency for r in report.recommendations] == ["high", "medium", "low", "low", "low"]
     assert [r.text for r in report.recommendations] == [
         # VM: 200 + 3d > 250 when d > 16.7: day 17; short 200 + 1095 - 250 = 1045.
         "Pool lab.example.com runs out of VM seats on 2026-12-17 (17 days): buy 1045 VM "
@@ -334,13 +372,15 @@ def test_the_worked_example_with_a_bad_resync() -> None:
     # docs/capacity.md: the resync of 2026-11-09 (day -21) reads UNITY-A's VM as 5190
     # (ten times 519). Theil-Sen keeps 2 a day and 2027-01-20; least squares would
     # tilt to 9.94 a day through 1578.5 today, over its 900 seats already.
-    snapshots = [replace(s, used=5190)
-                 if (s.server, s.seat_class, s.taken_at) == ("UNITY-A", VM, at(-21)) else s
-                 for s in worked_example()]
+    snapshots = [
+        replace(s, used=5190)
+        if (s.server, s.seat_class, s.taken_at) == ("UNITY-A", VM, at(-21))
+        else s
+        for s in worked_example()
+    ]
     vm = only_pool(run(snapshots, limits=WORKED_LIMITS)).classes[VM]
     assert Point(date(2026, 11, 9), 5429.0, 900) in vm.history
-    assert (vm.growth_per_day, vm.exhausted_on, vm.seats_needed) == (
-        2.0, date(2027, 1, 20), 630)
+    assert (vm.growth_per_day, vm.exhausted_on, vm.seats_needed) == (2.0, date(2027, 1, 20), 630)
     xs = [float((p.day - TODAY).days) for p in vm.history]
     least_squares = statistics.linear_regression(xs, [p.used for p in vm.history])
     assert (round(least_squares.slope, 2), least_squares.intercept) == (9.94, 1578.5)
@@ -348,8 +388,10 @@ def test_the_worked_example_with_a_bad_resync() -> None:
 
 def test_server_names_are_compared_case_insensitively() -> None:
     # Imported rows spell the server "unity-a", resyncs "UNITY-A": one server, flat.
-    history = [*series("unity-a", {d: 60 for d in range(-29, -9)}, 100),
-               *series("UNITY-A", {d: 60 for d in range(-9, 1)}, 100)]
+    history = [
+        *series("unity-a", {d: 60 for d in range(-29, -9)}, 100),
+        *series("UNITY-A", {d: 60 for d in range(-9, 1)}, 100),
+    ]
     pool = only_pool(run(history))
     assert [s.name for s in pool.servers] == ["UNITY-A"]
     vm = pool.classes[VM]

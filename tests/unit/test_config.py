@@ -99,29 +99,68 @@ def test_example_config_loads_with_its_referenced_files(
     assert unity_a.http is not None and unity_a.snmp is not None
     assert unity_a.http.url == "https://127.38.0.2:8443/avxml/effectivelicense.asp"
     assert unity_a.http.ca_file == tmp_path / "conf" / "tls" / "ca.pem"
-    assert (unity_a.snmp.version, unity_a.snmp.port, unity_a.snmp.user) == ("3", 1161,
-                                                                             "poolsync")
+    assert (unity_a.snmp.version, unity_a.snmp.port, unity_a.snmp.user) == ("3", 1161, "poolsync")
     assert unity_b.http is None and unity_b.snmp is not None
     assert unity_b.snmp.community == SecretRef(
-        "file", str(tmp_path / "conf" / "secrets" / "snmp-community"))
+        "file", str(tmp_path / "conf" / "secrets" / "snmp-community")
+    )
 
 
 def test_example_documents_every_key() -> None:
     text = EXAMPLE.read_text()
     for key in (
-        "forest", "directory", "dc", "url", "base_dn", "gc", "bind", "method", "user",
-        "password", "tls", "ca_file", "validate", "insecure", "starttls", "page_size",
-        "timeouts", "connect", "operation", "pass", "retries", "attempts", "initial_wait",
-        "max_wait", "profile", "store", "servers", "http", "auth", "timeout", "snmp", "host",
-        "port", "version", "community", "priv", "protocol",
-    ):  # fmt: skip
+        "forest",
+        "directory",
+        "dc",
+        "url",
+        "base_dn",
+        "gc",
+        "bind",
+        "method",
+        "user",
+        "password",
+        "tls",
+        "ca_file",
+        "validate",
+        "insecure",
+        "starttls",
+        "page_size",
+        "timeouts",
+        "connect",
+        "operation",
+        "pass",
+        "retries",
+        "attempts",
+        "initial_wait",
+        "max_wait",
+        "profile",
+        "store",
+        "servers",
+        "http",
+        "auth",
+        "timeout",
+        "snmp",
+        "host",
+        "port",
+        "version",
+        "community",
+        "priv",
+        "protocol",
+    ):
         assert f"{key}:" in text, key
 
 
 def test_configuration_doc_names_every_key() -> None:
     text = (REPO / "docs" / "configuration.md").read_text()
-    for key in ("forest", "directory.dc.url", "directory.tls.ca_file", "retries.max_wait",
-                "servers.NAME.http.url", "servers.NAME.snmp.version", "servers.NAME.snmp.priv"):
+    for key in (
+        "forest",
+        "directory.dc.url",
+        "directory.tls.ca_file",
+        "retries.max_wait",
+        "servers.NAME.http.url",
+        "servers.NAME.snmp.version",
+        "servers.NAME.snmp.priv",
+    ):
         assert key in text, key
 
 
@@ -243,8 +282,7 @@ def test_validate_off_with_insecure(tmp_path: Path) -> None:
 
 
 def test_numbers_accept_ints_and_floats(tmp_path: Path) -> None:
-    doc = set_key(base_doc(), "directory.timeouts", {"connect": 2.5, "operation": 30,
-                                                     "pass": 90})
+    doc = set_key(base_doc(), "directory.timeouts", {"connect": 2.5, "operation": 30, "pass": 90})
     set_key(doc, "directory.retries", {"attempts": 1, "initial_wait": 0, "max_wait": 0})
     directory = load_config(write(tmp_path, doc)).directory
     assert directory.timeouts.connect == 2.5
@@ -368,50 +406,97 @@ def test_unknown_top_level_keys(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "dotted",
-    ["forest", "directory", "directory.dc", "directory.dc.url", "directory.bind",
-     "directory.bind.user", "directory.bind.password"],
-)  # fmt: skip
+    [
+        "forest",
+        "directory",
+        "directory.dc",
+        "directory.dc.url",
+        "directory.bind",
+        "directory.bind.user",
+        "directory.bind.password",
+    ],
+)
 def test_required_key_missing(tmp_path: Path, dotted: str) -> None:
     path = write(tmp_path, del_key(base_doc(), dotted))
     assert load_error(path) == f"{path}: {dotted}: required key is missing"
 
 
 BAD_VALUES: list[tuple[str, object, str]] = [
-    ("forest", "not a dns name",
-     "expected a DNS name such as lab.example.com, got 'not a dns name'"),
+    (
+        "forest",
+        "not a dns name",
+        "expected a DNS name such as lab.example.com, got 'not a dns name'",
+    ),
     ("forest", 42, "expected a non-empty string (quote it), got 42"),
     ("forest", "", "expected a non-empty string, got an empty string"),
     ("forest", None, "expected a non-empty string, got null"),
     ("directory", ["dc"], "expected a mapping, got a list"),
     ("directory.dc", "ldaps://dc", "expected a mapping, got 'ldaps://dc'"),
-    ("directory.dc.url", "http://dc.lab.example.com",
-     "expected an ldap:// or ldaps:// URL, got 'http://dc.lab.example.com'"),
-    ("directory.dc.url", "dc.lab.example.com",
-     "expected an ldap:// or ldaps:// URL, got 'dc.lab.example.com'"),
+    (
+        "directory.dc.url",
+        "http://dc.lab.example.com",
+        "expected an ldap:// or ldaps:// URL, got 'http://dc.lab.example.com'",
+    ),
+    (
+        "directory.dc.url",
+        "dc.lab.example.com",
+        "expected an ldap:// or ldaps:// URL, got 'dc.lab.example.com'",
+    ),
     ("directory.dc.url", "ldap:dc", "expected an ldap:// or ldaps:// URL, got 'ldap:dc'"),
-    ("directory.dc.url", "ldaps://", "expected an ldap:// or ldaps:// URL with a host, got 'ldaps://'"),
-    ("directory.dc.url", "ldaps://dc:99999",
-     "expected an ldap:// or ldaps:// URL with a port from 1 to 65535, got 'ldaps://dc:99999'"),
-    ("directory.dc.url", "ldaps://dc:0",
-     "expected an ldap:// or ldaps:// URL with a port from 1 to 65535, got 'ldaps://dc:0'"),
-    ("directory.dc.url", "ldaps://dc:ldap",
-     "expected an ldap:// or ldaps:// URL with a port from 1 to 65535, got 'ldaps://dc:ldap'"),
-    ("directory.dc.url", "ldaps://dc/DC=lab",
-     "expected an ldap:// or ldaps:// URL without a path, query or user name, "
-     "got 'ldaps://dc/DC=lab'"),
-    ("directory.dc.url", "ldaps://admin@dc",
-     "expected an ldap:// or ldaps:// URL without a path, query or user name, "
-     "got 'ldaps://admin@dc'"),
-    ("directory.dc.url", "ldaps://bad_host",
-     "expected an ldap:// or ldaps:// URL whose host is a DNS name or IP address, "
-     "got 'ldaps://bad_host'"),
-    ("directory.dc.base_dn", "lab.example.com",
-     "expected a DN such as DC=lab,DC=example,DC=com, got 'lab.example.com'"),
-    ("directory.dc.base_dn", "",
-     "expected a DN such as DC=lab,DC=example,DC=com, got an empty string"),
-    ("directory.gc.base_dn", "DC=lab,,DC=com",
-     "expected a DN such as DC=lab,DC=example,DC=com or \"\" for the whole forest, "
-     "got 'DC=lab,,DC=com'"),
+    (
+        "directory.dc.url",
+        "ldaps://",
+        "expected an ldap:// or ldaps:// URL with a host, got 'ldaps://'",
+    ),
+    (
+        "directory.dc.url",
+        "ldaps://dc:99999",
+        "expected an ldap:// or ldaps:// URL with a port from 1 to 65535, got 'ldaps://dc:99999'",
+    ),
+    (
+        "directory.dc.url",
+        "ldaps://dc:0",
+        "expected an ldap:// or ldaps:// URL with a port from 1 to 65535, got 'ldaps://dc:0'",
+    ),
+    (
+        "directory.dc.url",
+        "ldaps://dc:ldap",
+        "expected an ldap:// or ldaps:// URL with a port from 1 to 65535, got 'ldaps://dc:ldap'",
+    ),
+    (
+        "directory.dc.url",
+        "ldaps://dc/DC=lab",
+        "expected an ldap:// or ldaps:// URL without a path, query or user name, "
+        "got 'ldaps://dc/DC=lab'",
+    ),
+    (
+        "directory.dc.url",
+        "ldaps://admin@dc",
+        "expected an ldap:// or ldaps:// URL without a path, query or user name, "
+        "got 'ldaps://admin@dc'",
+    ),
+    (
+        "directory.dc.url",
+        "ldaps://bad_host",
+        "expected an ldap:// or ldaps:// URL whose host is a DNS name or IP address, "
+        "got 'ldaps://bad_host'",
+    ),
+    (
+        "directory.dc.base_dn",
+        "lab.example.com",
+        "expected a DN such as DC=lab,DC=example,DC=com, got 'lab.example.com'",
+    ),
+    (
+        "directory.dc.base_dn",
+        "",
+        "expected a DN such as DC=lab,DC=example,DC=com, got an empty string",
+    ),
+    (
+        "directory.gc.base_dn",
+        "DC=lab,,DC=com",
+        'expected a DN such as DC=lab,DC=example,DC=com or "" for the whole forest, '
+        "got 'DC=lab,,DC=com'",
+    ),
     ("directory.bind.method", "kerberos", "expected one of simple, anonymous, got 'kerberos'"),
     ("directory.bind.user", "", "expected a non-empty string, got an empty string"),
     ("directory.tls.validate", "yes please", "expected true or false, got 'yes please'"),
@@ -431,10 +516,14 @@ BAD_VALUES: list[tuple[str, object, str]] = [
     ("directory.retries.attempts", 0, "expected an integer from 1 to 100, got 0"),
     ("directory.retries.initial_wait", -1, "expected a number >= 0, got -1"),
     ("directory.retries.max_wait", 0.1, "expected a number >= initial_wait (0.5), got 0.1"),
-    ("profile", "no such thing", "expected a built-in profile name such as cisco-unity or "
-     "the path of a profile YAML file, got 'no such thing'"),
+    (
+        "profile",
+        "no such thing",
+        "expected a built-in profile name such as cisco-unity or "
+        "the path of a profile YAML file, got 'no such thing'",
+    ),
     ("store", "", "expected a non-empty string, got an empty string"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("dotted", "value", "expected"), BAD_VALUES)
@@ -493,8 +582,9 @@ def test_profile_path_must_exist(tmp_path: Path) -> None:
 def test_anonymous_takes_no_credentials(tmp_path: Path, key: str) -> None:
     doc = base_doc()
     doc["directory"]["bind"]["method"] = "anonymous"
-    doc["directory"]["bind"] = {k: v for k, v in doc["directory"]["bind"].items()
-                                if k in ("method", key)}  # fmt: skip
+    doc["directory"]["bind"] = {
+        k: v for k, v in doc["directory"]["bind"].items() if k in ("method", key)
+    }
     path = write(tmp_path, doc)
     assert load_error(path) == (
         f"{path}: directory.bind.{key}: not used with method: anonymous; remove it"
@@ -518,23 +608,44 @@ def test_inline_password_is_rejected_without_echoing_it(tmp_path: Path, inline: 
 
 
 PASSWORD_ERRORS: list[tuple[object, str, str]] = [
-    ({}, "directory.bind.password",
-     "expected exactly one of env, file, command, got an empty mapping"),
-    ({"env": "A", "file": "b"}, "directory.bind.password",
-     "expected exactly one of env, file, command, got env and file"),
-    ({"vault": "x"}, "directory.bind.password",
-     "unknown key 'vault' (allowed: command, env, file)"),
-    ({"env": ""}, "directory.bind.password.env",
-     "expected a non-empty string, got an empty string"),
-    ({"env": "1BAD"}, "directory.bind.password.env",
-     "expected an environment variable name (letters, digits, _), got '1BAD'"),
-    ({"env": "PW\n"}, "directory.bind.password.env",
-     "expected an environment variable name (letters, digits, _), got 'PW\\n'"),
+    (
+        {},
+        "directory.bind.password",
+        "expected exactly one of env, file, command, got an empty mapping",
+    ),
+    (
+        {"env": "A", "file": "b"},
+        "directory.bind.password",
+        "expected exactly one of env, file, command, got env and file",
+    ),
+    (
+        {"vault": "x"},
+        "directory.bind.password",
+        "unknown key 'vault' (allowed: command, env, file)",
+    ),
+    (
+        {"env": ""},
+        "directory.bind.password.env",
+        "expected a non-empty string, got an empty string",
+    ),
+    (
+        {"env": "1BAD"},
+        "directory.bind.password.env",
+        "expected an environment variable name (letters, digits, _), got '1BAD'",
+    ),
+    (
+        {"env": "PW\n"},
+        "directory.bind.password.env",
+        "expected an environment variable name (letters, digits, _), got 'PW\\n'",
+    ),
     ({"file": None}, "directory.bind.password.file", "expected a non-empty string, got null"),
-    ({"command": "pass show 'ad"}, "directory.bind.password.command",
-     "expected a command line, got \"pass show 'ad\" (No closing quotation)"),
+    (
+        {"command": "pass show 'ad"},
+        "directory.bind.password.command",
+        'expected a command line, got "pass show \'ad" (No closing quotation)',
+    ),
     ({"command": "   "}, "directory.bind.password.command", "expected a command line, got '   '"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("value", "keypath", "expected"), PASSWORD_ERRORS)
@@ -633,9 +744,17 @@ def test_node_huge_int_as_number() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, "null"), (False, "false"), (1.5, "1.5"), ({}, "a mapping"), ([1], "a list"),
-     (b"x", "binary data"), ({1, 2}, "a set"), ("", "an empty string")],
-)  # fmt: skip
+    [
+        (None, "null"),
+        (False, "false"),
+        (1.5, "1.5"),
+        ({}, "a mapping"),
+        ([1], "a list"),
+        (b"x", "binary data"),
+        ({1, 2}, "a set"),
+        ("", "an empty string"),
+    ],
+)
 def test_describe(value: object, text: str) -> None:
     assert describe(value) == text
 
@@ -669,15 +788,34 @@ yaml_values = st.recursive(
     max_leaves=10,
 )
 CONFIG_PATHS = [
-    "forest", "directory", "directory.dc", "directory.dc.url", "directory.dc.base_dn",
-    "directory.gc", "directory.gc.url", "directory.gc.base_dn", "directory.bind",
-    "directory.bind.method", "directory.bind.user", "directory.bind.password",
-    "directory.bind.password.env", "directory.bind.password.file",
-    "directory.bind.password.command", "directory.tls", "directory.tls.ca_file",
-    "directory.tls.validate", "directory.tls.insecure", "directory.tls.starttls",
-    "directory.page_size", "directory.timeouts", "directory.timeouts.connect",
-    "directory.retries", "directory.retries.max_wait", "profile", "store",
-]  # fmt: skip
+    "forest",
+    "directory",
+    "directory.dc",
+    "directory.dc.url",
+    "directory.dc.base_dn",
+    "directory.gc",
+    "directory.gc.url",
+    "directory.gc.base_dn",
+    "directory.bind",
+    "directory.bind.method",
+    "directory.bind.user",
+    "directory.bind.password",
+    "directory.bind.password.env",
+    "directory.bind.password.file",
+    "directory.bind.password.command",
+    "directory.tls",
+    "directory.tls.ca_file",
+    "directory.tls.validate",
+    "directory.tls.insecure",
+    "directory.tls.starttls",
+    "directory.page_size",
+    "directory.timeouts",
+    "directory.timeouts.connect",
+    "directory.retries",
+    "directory.retries.max_wait",
+    "profile",
+    "store",
+]
 
 
 def _mutate(doc: dict[str, Any], dotted: str, value: object) -> dict[str, Any]:
@@ -739,24 +877,36 @@ def test_mutated_config_raises_only_config_error(
 
 
 def test_url_lists_give_endpoints_in_failover_order(tmp_path: Path) -> None:
-    doc = set_key(base_doc(), "directory.dc.url",
-                  ["ldaps://dc1.lab.example.com", "ldaps://dc2.lab.example.com:1636"])
+    doc = set_key(
+        base_doc(),
+        "directory.dc.url",
+        ["ldaps://dc1.lab.example.com", "ldaps://dc2.lab.example.com:1636"],
+    )
     directory = load_config(write(tmp_path, doc)).directory
     assert [(e.host, e.port) for e in directory.dcs] == [
-        ("dc1.lab.example.com", 636), ("dc2.lab.example.com", 1636)]
+        ("dc1.lab.example.com", 636),
+        ("dc2.lab.example.com", 1636),
+    ]
     assert directory.dc == directory.dcs[0]
     # Without a gc section each DC is its own GC, in the same order.
     assert [(e.host, e.port, e.base_dn) for e in directory.gcs] == [
-        ("dc1.lab.example.com", 3269, ""), ("dc2.lab.example.com", 3269, "")]
+        ("dc1.lab.example.com", 3269, ""),
+        ("dc2.lab.example.com", 3269, ""),
+    ]
     assert {e.base_dn for e in directory.dcs} == {"DC=lab,DC=example,DC=com"}
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ([], "directory.dc.url: expected a URL or a non-empty list of URLs, got an empty list"),
-    (["ldaps://dc1", 7], "directory.dc.url[1]: expected an ldap:// or ldaps:// URL, got 7"),
-    (["ldaps://dc1", "http://dc2"],
-     "directory.dc.url[1]: expected an ldap:// or ldaps:// URL, got 'http://dc2'"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([], "directory.dc.url: expected a URL or a non-empty list of URLs, got an empty list"),
+        (["ldaps://dc1", 7], "directory.dc.url[1]: expected an ldap:// or ldaps:// URL, got 7"),
+        (
+            ["ldaps://dc1", "http://dc2"],
+            "directory.dc.url[1]: expected an ldap:// or ldaps:// URL, got 'http://dc2'",
+        ),
+    ],
+)
 def test_bad_url_lists_name_the_item(tmp_path: Path, value: object, message: str) -> None:
     path = write(tmp_path, set_key(base_doc(), "directory.dc.url", value))
     assert load_error(path) == f"{path}: {message}"
@@ -766,45 +916,69 @@ def test_sync_and_compliance_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, base_doc()))
     assert (config.sync.method, config.sync.max_age) == ("usn", 7 * 86400)
     assert (config.sync.deletions.max_objects, config.sync.deletions.max_percent) == (500, None)
-    assert (config.compliance.max_voice_ports, config.compliance.max_subscribers,
-            config.compliance.grace_days) == (72, None, 28)
+    assert (
+        config.compliance.max_voice_ports,
+        config.compliance.max_subscribers,
+        config.compliance.grace_days,
+    ) == (72, None, 28)
 
 
 def test_sync_and_compliance_keys(tmp_path: Path) -> None:
     doc = base_doc()
-    doc["sync"] = {"method": "dirsync", "max_age": "12h",
-                   "deletions": {"max_objects": 50, "max_percent": 10}}
-    doc["compliance"] = {"max_voice_ports": None, "max_subscribers_per_server": 2000,
-                         "grace_days": 14}
+    doc["sync"] = {
+        "method": "dirsync",
+        "max_age": "12h",
+        "deletions": {"max_objects": 50, "max_percent": 10},
+    }
+    doc["compliance"] = {
+        "max_voice_ports": None,
+        "max_subscribers_per_server": 2000,
+        "grace_days": 14,
+    }
     config = load_config(write(tmp_path, doc))
     assert (config.sync.method, config.sync.max_age) == ("dirsync", 12 * 3600)
     assert config.sync.deletions.limit(1000) == 50 and config.sync.deletions.limit(100) == 10
-    assert (config.compliance.max_voice_ports, config.compliance.max_subscribers,
-            config.compliance.grace_days) == (None, 2000, 14)
+    assert (
+        config.compliance.max_voice_ports,
+        config.compliance.max_subscribers,
+        config.compliance.grace_days,
+    ) == (None, 2000, 14)
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("sync.method", "poll", "sync.method: expected one of"),
-    ("sync.max_age", "soon", "sync.max_age: expected a duration such as 12h or 7d, got 'soon'"),
-    ("sync.max_age", 0, "sync.max_age: expected a duration such as 12h or 7d, got 0"),
-    ("sync.max_age", True, "sync.max_age: expected a duration"),
-    ("sync.deletions.max_objects", -1, "sync.deletions.max_objects: expected"),
-    ("sync.deletions.max_percent", 150, "sync.deletions.max_percent: expected"),
-    ("sync.deletes", 5, "unknown key"),
-    ("compliance.max_voice_ports", 0, "compliance.max_voice_ports: expected"),
-    ("compliance.grace_days", "a month", "compliance.grace_days: expected"),
-])
-def test_bad_sync_and_compliance_keys(tmp_path: Path, key: str, value: object,
-                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("sync.method", "poll", "sync.method: expected one of"),
+        ("sync.max_age", "soon", "sync.max_age: expected a duration such as 12h or 7d, got 'soon'"),
+        ("sync.max_age", 0, "sync.max_age: expected a duration such as 12h or 7d, got 0"),
+        ("sync.max_age", True, "sync.max_age: expected a duration"),
+        ("sync.deletions.max_objects", -1, "sync.deletions.max_objects: expected"),
+        ("sync.deletions.max_percent", 150, "sync.deletions.max_percent: expected"),
+        ("sync.deletes", 5, "unknown key"),
+        ("compliance.max_voice_ports", 0, "compliance.max_voice_ports: expected"),
+        ("compliance.grace_days", "a month", "compliance.grace_days: expected"),
+    ],
+)
+def test_bad_sync_and_compliance_keys(
+    tmp_path: Path, key: str, value: object, message: str
+) -> None:
     path = write(tmp_path, set_key(base_doc(), key, value))
     error = load_error(path)
     assert error.startswith(f"{path}: ") and message in error
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("90s", 90), ("5m", 300), ("24h", 86400), ("7d", 604800), ("2w", 1209600), ("30", 30),
-    (" 1.5h ", 5400),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("5m", 300),
+        ("24h", 86400),
+        ("7d", 604800),
+        ("2w", 1209600),
+        ("30", 30),
+        (" 1.5h ", 5400),
+    ],
+)
 def test_durations(text: str, seconds: float) -> None:
     from poolsync.config import parse_duration
 
@@ -821,13 +995,20 @@ def test_bad_durations(text: str) -> None:
 
 def test_doctor_section(tmp_path: Path) -> None:
     doc = base_doc()
-    doc["doctor"] = {"servers": {"UNITY-A": {"dc": "DC1", "gc": "dc2.lab.example.com"},
-                                 "UNITY-B": {"gc": "DC2"}},
-                     "expected": ["UNITY-Z"], "other_forests": ["other/poolsync.yaml"]}
+    doc["doctor"] = {
+        "servers": {
+            "UNITY-A": {"dc": "DC1", "gc": "dc2.lab.example.com"},
+            "UNITY-B": {"gc": "DC2"},
+        },
+        "expected": ["UNITY-Z"],
+        "other_forests": ["other/poolsync.yaml"],
+    }
     path = write(tmp_path, doc)
     config = load_config(path)
     assert [(m.server, m.dc, m.gc) for m in config.doctor.servers] == [
-        ("UNITY-A", "DC1", "dc2.lab.example.com"), ("UNITY-B", None, "DC2")]
+        ("UNITY-A", "DC1", "dc2.lab.example.com"),
+        ("UNITY-B", None, "DC2"),
+    ]
     assert config.doctor.expected == ("UNITY-Z",)
     assert config.doctor.other_forests == (tmp_path / "other" / "poolsync.yaml",)
 
@@ -835,14 +1016,19 @@ def test_doctor_section(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "expected"),
     [
-        ({"servers": {"UNITY-A": {"site": "HQ"}}},
-         "doctor.servers.UNITY-A: unknown key 'site' (allowed: dc, gc)"),
-        ({"servers": {"UNITY-A": {}, "unity-a": {}}},
-         "doctor.servers.unity-a: 'unity-a' is listed twice (names are case-insensitive)"),
-        ({"expected": "UNITY-Z"}, "doctor.expected: expected a list of non-empty strings, "
-                                  "got 'UNITY-Z'"),
-        ({"colour": 1}, "doctor: unknown key 'colour' (allowed: expected, other_forests, "
-                        "servers)"),
+        (
+            {"servers": {"UNITY-A": {"site": "HQ"}}},
+            "doctor.servers.UNITY-A: unknown key 'site' (allowed: dc, gc)",
+        ),
+        (
+            {"servers": {"UNITY-A": {}, "unity-a": {}}},
+            "doctor.servers.unity-a: 'unity-a' is listed twice (names are case-insensitive)",
+        ),
+        (
+            {"expected": "UNITY-Z"},
+            "doctor.expected: expected a list of non-empty strings, got 'UNITY-Z'",
+        ),
+        ({"colour": 1}, "doctor: unknown key 'colour' (allowed: expected, other_forests, servers)"),
     ],
 )
 def test_bad_doctor_section(tmp_path: Path, section: dict[str, object], expected: str) -> None:
@@ -854,38 +1040,54 @@ def test_bad_doctor_section(tmp_path: Path, section: dict[str, object], expected
 
 def test_capacity_section(tmp_path: Path) -> None:
     doc = base_doc()
-    doc["capacity"] = {"window": "60d", "horizon": "2w",
-                       "license_files": {"UNITY-A": {"files": ["lic/a.lic"],
-                                                     "mac": "00-0B-CD-12-34-56"}}}
+    doc["capacity"] = {
+        "window": "60d",
+        "horizon": "2w",
+        "license_files": {"UNITY-A": {"files": ["lic/a.lic"], "mac": "00-0B-CD-12-34-56"}},
+    }
     config = load_config(write(tmp_path, doc))
     assert (config.capacity.window_days, config.capacity.horizon_days) == (60, 14)
     (entry,) = config.capacity.license_files
     assert (entry.server, entry.files, entry.mac) == (
-        "UNITY-A", (tmp_path / "lic" / "a.lic",), "000BCD123456")
+        "UNITY-A",
+        (tmp_path / "lic" / "a.lic",),
+        "000BCD123456",
+    )
     assert load_config(write(tmp_path, base_doc())).capacity.window_days == 90
 
 
 @pytest.mark.parametrize(
     ("section", "expected"),
     [
-        ({"window": "12h"}, "capacity.window: expected a whole number of days from 1d to "
-                            "3650d, got '12h'"),
-        ({"horizon": "100000d"}, "capacity.horizon: expected a whole number of days from 1d "
-                                 "to 3650d, got '100000d'"),
-        ({"license_files": {"UNITY-A": {"files": ["a.lic"], "mac": "zz"}}},
-         "capacity.license_files.UNITY-A.mac: "),
-        ({"license_files": {"UNITY-A": {"files": ["a.lic", "./a.lic"]}}},
-         "capacity.license_files.UNITY-A.files: a license file is listed twice; each counts "
-         "once"),
-        ({"horizon": "soon"}, "capacity.horizon: expected a number of days such as 90d, "
-                              "got 'soon'"),
-        ({"license_files": {"UNITY-A": {"files": []}}},
-         "capacity.license_files.UNITY-A.files: expected at least one license file path, "
-         "got an empty list (or none)"),
+        (
+            {"window": "12h"},
+            "capacity.window: expected a whole number of days from 1d to 3650d, got '12h'",
+        ),
+        (
+            {"horizon": "100000d"},
+            "capacity.horizon: expected a whole number of days from 1d to 3650d, got '100000d'",
+        ),
+        (
+            {"license_files": {"UNITY-A": {"files": ["a.lic"], "mac": "zz"}}},
+            "capacity.license_files.UNITY-A.mac: ",
+        ),
+        (
+            {"license_files": {"UNITY-A": {"files": ["a.lic", "./a.lic"]}}},
+            "capacity.license_files.UNITY-A.files: a license file is listed twice; each counts "
+            "once",
+        ),
+        (
+            {"horizon": "soon"},
+            "capacity.horizon: expected a number of days such as 90d, got 'soon'",
+        ),
+        (
+            {"license_files": {"UNITY-A": {"files": []}}},
+            "capacity.license_files.UNITY-A.files: expected at least one license file path, "
+            "got an empty list (or none)",
+        ),
     ],
 )
-def test_bad_capacity_section(tmp_path: Path, section: dict[str, object],
-                              expected: str) -> None:
+def test_bad_capacity_section(tmp_path: Path, section: dict[str, object], expected: str) -> None:
     doc = base_doc()
     doc["capacity"] = section
     path = write(tmp_path, doc)

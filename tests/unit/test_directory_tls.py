@@ -34,7 +34,7 @@ def _starttls_reply(request: bytes) -> bytes:
     """A successful ExtendedResponse to the StartTLS request ``request`` (short BER
     lengths: both messages are a few dozen bytes)."""
     assert request[0] == 0x30 and request[2] == 0x02, request
-    message_id = request[2:4 + request[3]]  # INTEGER tag, length, value
+    message_id = request[2 : 4 + request[3]]  # INTEGER tag, length, value
     body = b"\x0a\x01\x00" + b"\x04\x00" + b"\x04\x00" + b"\x8a" + bytes([len(STARTTLS_OID)])
     body += STARTTLS_OID
     message = message_id + b"\x78" + bytes([len(body)]) + body
@@ -90,28 +90,41 @@ def other_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return certs.make_ca(tmp_path_factory.mktemp("other-tls"))
 
 
-def config_for(tmp_path: Path, port: int, ca_file: Path | None, *, starttls: bool = False,
-               tls_extra: str = "") -> Path:
+def config_for(
+    tmp_path: Path, port: int, ca_file: Path | None, *, starttls: bool = False, tls_extra: str = ""
+) -> Path:
     tls = [f"ca_file: {ca_file}"] if ca_file is not None else []
     if starttls:
         tls.append("starttls: true")
     if tls_extra:
         tls.append(tls_extra)
     scheme = "ldap" if starttls else "ldaps"
-    return write_config(tmp_path, dc_url=f"{scheme}://127.0.0.1:{port}", directory_extra=(
-        f"  tls: {{{', '.join(tls)}}}\n  timeouts: {{connect: 3, operation: 3}}\n"))
+    return write_config(
+        tmp_path,
+        dc_url=f"{scheme}://127.0.0.1:{port}",
+        directory_extra=(
+            f"  tls: {{{', '.join(tls)}}}\n  timeouts: {{connect: 3, operation: 3}}\n"
+        ),
+    )
 
 
 @pytest.mark.parametrize("starttls", [False, True], ids=["ldaps", "starttls"])
-@pytest.mark.parametrize(("address", "names", "outcome"), [
-    ("127.0.0.2", ["dc1.lab.example.com"], TlsError),      # right CA, wrong address
-    ("127.0.0.1", ["dc1.lab.example.com"], DirectoryUnavailable),  # TLS ok, no LDAP
-])
-def test_certificate_must_name_the_address(tmp_path: Path, ca: Path, address: str,
-                                           names: list[str], outcome: type[Exception],
-                                           starttls: bool) -> None:
-    cert = certs.issue_dc_certificate(ca.parent, dc_name="DC1", dns_names=names,
-                                      address=address)
+@pytest.mark.parametrize(
+    ("address", "names", "outcome"),
+    [
+        ("127.0.0.2", ["dc1.lab.example.com"], TlsError),  # right CA, wrong address
+        ("127.0.0.1", ["dc1.lab.example.com"], DirectoryUnavailable),  # TLS ok, no LDAP
+    ],
+)
+def test_certificate_must_name_the_address(
+    tmp_path: Path,
+    ca: Path,
+    address: str,
+    names: list[str],
+    outcome: type[Exception],
+    starttls: bool,
+) -> None:
+    cert = certs.issue_dc_certificate(ca.parent, dc_name="DC1", dns_names=names, address=address)
     for port in tls_server(cert.cert, cert.key, starttls=starttls):
         config = load_config(config_for(tmp_path, port, ca, starttls=starttls))
         with pytest.raises(outcome) as info:
@@ -121,18 +134,21 @@ def test_certificate_must_name_the_address(tmp_path: Path, ca: Path, address: st
             assert str(info.value) == (
                 f"TLS certificate of {scheme}://127.0.0.1:{port} does not name 127.0.0.1 (IP "
                 "address mismatch, certificate is not valid for '127.0.0.1'); connect with a "
-                "host name or address the certificate carries")
+                "host name or address the certificate carries"
+            )
 
 
 @pytest.mark.parametrize("starttls", [False, True], ids=["ldaps", "starttls"])
 @pytest.mark.parametrize("trust", ["system", "other-ca"])
 def test_self_signed_certificate_is_refused_by_default(
-        tmp_path: Path, ca: Path, other_ca: Path, trust: str, starttls: bool) -> None:
+    tmp_path: Path, ca: Path, other_ca: Path, trust: str, starttls: bool
+) -> None:
     """The lab CA's own (self-signed) certificate on the server: neither the system
     trust store nor another CA's file lets it through."""
     for port in tls_server(ca, ca.parent / "ca.key", starttls=starttls):
-        config = load_config(config_for(tmp_path, port, other_ca if trust == "other-ca"
-                                        else None, starttls=starttls))
+        config = load_config(
+            config_for(tmp_path, port, other_ca if trust == "other-ca" else None, starttls=starttls)
+        )
         assert config.directory.tls.validate  # the default
         with pytest.raises(TlsError) as info:
             LiveSource(config.directory, password="pw").open(config.directory.dc)
@@ -149,10 +165,12 @@ def test_self_signed_certificate_is_refused_by_default(
 
 
 @pytest.mark.parametrize("starttls", [False, True], ids=["ldaps", "starttls"])
-def test_certificate_from_another_ca_is_refused(tmp_path: Path, ca: Path, other_ca: Path,
-                                                starttls: bool) -> None:
-    cert = certs.issue_dc_certificate(ca.parent, dc_name="DC1",
-                                      dns_names=["dc1.lab.example.com"], address="127.0.0.1")
+def test_certificate_from_another_ca_is_refused(
+    tmp_path: Path, ca: Path, other_ca: Path, starttls: bool
+) -> None:
+    cert = certs.issue_dc_certificate(
+        ca.parent, dc_name="DC1", dns_names=["dc1.lab.example.com"], address="127.0.0.1"
+    )
     for port in tls_server(cert.cert, cert.key, starttls=starttls):
         config = load_config(config_for(tmp_path, port, other_ca, starttls=starttls))
         with pytest.raises(TlsError, match=r"is not trusted .*unable to get local issuer"):
@@ -161,11 +179,15 @@ def test_certificate_from_another_ca_is_refused(tmp_path: Path, ca: Path, other_
 
 @pytest.mark.parametrize("starttls", [False, True], ids=["ldaps", "starttls"])
 def test_validation_off_connects_to_anything_and_warns_once(
-        tmp_path: Path, ca: Path, starttls: bool, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, ca: Path, starttls: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="poolsync")
     for port in tls_server(ca, ca.parent / "ca.key", starttls=starttls):
-        config = load_config(config_for(tmp_path, port, None, starttls=starttls,
-                                         tls_extra="validate: false, insecure: true"))
+        config = load_config(
+            config_for(
+                tmp_path, port, None, starttls=starttls, tls_extra="validate: false, insecure: true"
+            )
+        )
         for _ in range(3):  # three connections in one run (passes, retries, endpoints)
             with pytest.raises(DirectoryUnavailable):  # past TLS: no LDAP behind it
                 LiveSource(config.directory, password="pw").open(config.directory.dc)
@@ -174,8 +196,9 @@ def test_validation_off_connects_to_anything_and_warns_once(
     assert "validate: false" in warnings[0] and "\n" not in warnings[0]
 
 
-def test_plain_ldap_warns_once_before_connecting(tmp_path: Path,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_plain_ldap_warns_once_before_connecting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="poolsync")
     config = load_config(write_config(tmp_path, dc_url="ldap://127.0.0.1:1"))
     for _ in range(2):
@@ -185,8 +208,9 @@ def test_plain_ldap_warns_once_before_connecting(tmp_path: Path,
     assert warnings == [connection.PLAINTEXT_WARNING.format(url="ldap://127.0.0.1:1")]
 
 
-def test_validated_tls_gives_no_warning(tmp_path: Path, ca: Path,
-                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_validated_tls_gives_no_warning(
+    tmp_path: Path, ca: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="poolsync")
     for starttls in (False, True):
         config = load_config(config_for(tmp_path, 1, ca, starttls=starttls))
@@ -196,18 +220,29 @@ def test_validated_tls_gives_no_warning(tmp_path: Path, ca: Path,
 
 
 @pytest.mark.parametrize("args", [["resync", "--format", "json"], ["doctor"]])
-def test_every_run_of_a_connecting_command_warns_in_one_line(tmp_path: Path,
-                                                             args: list[str]) -> None:
+def test_every_run_of_a_connecting_command_warns_in_one_line(
+    tmp_path: Path, args: list[str]
+) -> None:
     """The CLI as installed, in a process of its own (as every run is): one line on
     stderr, however many endpoints the command tries (doctor: the DC and the GC)."""
     config = config_for(tmp_path, 1, None, tls_extra="validate: false, insecure: true")
     config.write_text(config.read_text().replace("attempts: 3", "attempts: 1"))
     for _ in range(2):  # every run, not only the first
         proc = subprocess.run(
-            [sys.executable, "-c", "from poolsync.cli.main import main; main()",
-             "--config", str(config), *args],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path,
-            env={**os.environ, "COLUMNS": "400"})
+            [
+                sys.executable,
+                "-c",
+                "from poolsync.cli.main import main; main()",
+                "--config",
+                str(config),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env={**os.environ, "COLUMNS": "400"},
+        )
         assert proc.returncode == 5, proc.stderr
         lines = [line for line in proc.stderr.splitlines() if "validation is off" in line]
         assert lines == [f"poolsync: WARNING: {connection.INSECURE_WARNING}"], proc.stderr

@@ -9,23 +9,28 @@ from hypothesis import strategies as st
 from poolsync import dn
 
 
-@pytest.mark.parametrize(("text", "parsed"), [
-    ("", []),
-    ("DC=lab,DC=example", [(("DC", "lab"),), (("DC", "example"),)]),
-    (r"CN=Loc\, One,OU=x", [(("CN", "Loc, One"),), (("OU", "x"),)]),
-    (r"CN=Plus\+Sign,OU=x", [(("CN", "Plus+Sign"),), (("OU", "x"),)]),
-    (r"CN=\#Hash,OU=x", [(("CN", "#Hash"),), (("OU", "x"),)]),
-    (r"CN=Z\C3\A9,OU=x", [(("CN", "Zé"),), (("OU", "x"),)]),            # hex: UTF-8 bytes
-    ("CN=Zoë,OU=x", [(("CN", "Zoë"),), (("OU", "x"),)]),
-    (r"CN=a\2Cb,OU=x", [(("CN", "a,b"),), (("OU", "x"),)]),
-    ("CN=a+SN=b,OU=x", [(("CN", "a"), ("SN", "b")), (("OU", "x"),)]),     # multi-valued
-    (r"CN=a\ ,OU=x", [(("CN", "a "),), (("OU", "x"),)]),                 # escaped space kept
-    (r"CN=a\\ ,OU=x", [(("CN", "a\\"),), (("OU", "x"),)]),               # escaped backslash
-    ("CN = a , OU = x", [(("CN", "a"),), (("OU", "x"),)]),               # spaces around
-    (r"CN=x\0ADEL:1234,CN=Deleted Objects,DC=x",                          # a tombstone's
-     [(("CN", "x\nDEL:1234"),), (("CN", "Deleted Objects"),), (("DC", "x"),)]),
-    ("1.2.840.113556.1.4.1=v", [(("1.2.840.113556.1.4.1", "v"),)]),
-])
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("", []),
+        ("DC=lab,DC=example", [(("DC", "lab"),), (("DC", "example"),)]),
+        (r"CN=Loc\, One,OU=x", [(("CN", "Loc, One"),), (("OU", "x"),)]),
+        (r"CN=Plus\+Sign,OU=x", [(("CN", "Plus+Sign"),), (("OU", "x"),)]),
+        (r"CN=\#Hash,OU=x", [(("CN", "#Hash"),), (("OU", "x"),)]),
+        (r"CN=Z\C3\A9,OU=x", [(("CN", "Zé"),), (("OU", "x"),)]),  # hex: UTF-8 bytes
+        ("CN=Zoë,OU=x", [(("CN", "Zoë"),), (("OU", "x"),)]),
+        (r"CN=a\2Cb,OU=x", [(("CN", "a,b"),), (("OU", "x"),)]),
+        ("CN=a+SN=b,OU=x", [(("CN", "a"), ("SN", "b")), (("OU", "x"),)]),  # multi-valued
+        (r"CN=a\ ,OU=x", [(("CN", "a "),), (("OU", "x"),)]),  # escaped space kept
+        (r"CN=a\\ ,OU=x", [(("CN", "a\\"),), (("OU", "x"),)]),  # escaped backslash
+        ("CN = a , OU = x", [(("CN", "a"),), (("OU", "x"),)]),  # spaces around
+        (
+            r"CN=x\0ADEL:1234,CN=Deleted Objects,DC=x",  # a tombstone's
+            [(("CN", "x\nDEL:1234"),), (("CN", "Deleted Objects"),), (("DC", "x"),)],
+        ),
+        ("1.2.840.113556.1.4.1=v", [(("1.2.840.113556.1.4.1", "v"),)]),
+    ],
+)
 def test_parse(text: str, parsed: list[dn.Rdn]) -> None:
     assert dn.parse(text) == parsed
 
@@ -42,7 +47,10 @@ def test_parent_and_first_keep_the_text_as_written() -> None:
     assert dn.parent(r"CN=a\,b,OU=x,DC=y") == "OU=x,DC=y"
     assert dn.parent("DC=y") == ""
     assert dn.rdns(r"CN=NTDS Settings,CN=DC\,1,CN=Servers") == [
-        ("cn", "NTDS Settings"), ("cn", "DC,1"), ("cn", "Servers")]
+        ("cn", "NTDS Settings"),
+        ("cn", "DC,1"),
+        ("cn", "Servers"),
+    ]
 
 
 def test_keys_compare_as_a_dc_does() -> None:

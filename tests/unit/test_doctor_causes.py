@@ -81,7 +81,10 @@ def test_healthy_forest_has_no_findings() -> None:
         assert row.holds == 3
         assert row.missing == ()
     assert [(v.gc, v.viewers) for v in report.visibility] == [
-        ("DC1", ("UNITY-A",)), ("DC2", ("UNITY-B",)), ("DC3", ("UNITY-C",))]
+        ("DC1", ("UNITY-A",)),
+        ("DC2", ("UNITY-B",)),
+        ("DC3", ("UNITY-C",)),
+    ]
 
 
 # --- replication ----------------------------------------------------------------------
@@ -95,8 +98,10 @@ def test_replication_pending_when_a_path_exists() -> None:
     # the GCs that lack it stand for their viewers: never a list of every member
     assert finding.affects == Viewers(gcs=("DC1", "DC2"), count=2)
     assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A", "UNITY-B")
-    assert f"CN=UNITY-C,CN=Locations,{NC} is on DC3 but not on DC1's Global Catalog" \
+    assert (
+        f"CN=UNITY-C,CN=Locations,{NC} is on DC3 but not on DC1's Global Catalog"
         in finding.evidence
+    )
     assert "not on DC2's Global Catalog" in finding.evidence
     assert "DC3 -> DC1 -> DC2" in finding.evidence
     assert "pending since 2024-05-01T09:00:00+00:00" in finding.evidence
@@ -113,11 +118,12 @@ def test_replication_pending_when_a_path_exists() -> None:
 def test_pending_from_another_holder_when_the_home_dc_has_no_path() -> None:
     # UNITY-B was made on DC2 and already reached DC1 before DC2 -> DC1 broke; DC3 still
     # lacks it, and DC1 -> DC3 works: on its way, not stuck.
-    report = diagnose(build(absent={"UNITY-B": {"DC3"}},
-                            topo=topology(disabled=[("DC2", "DC1")])))
+    report = diagnose(build(absent={"UNITY-B": {"DC3"}}, topo=topology(disabled=[("DC2", "DC1")])))
     # UNITY-A's GC (DC1) has a disabled inbound connection: a warning for it too.
-    assert causes(report) == {("UNITY-B", "replication-pending"),
-                              ("UNITY-A", "monitor-dc-unhealthy")}
+    assert causes(report) == {
+        ("UNITY-B", "replication-pending"),
+        ("UNITY-A", "monitor-dc-unhealthy"),
+    }
     finding = only_finding(report, "UNITY-B", "replication-pending")
     assert viewers(report, "UNITY-B", "replication-pending") == ("UNITY-C",)
     assert "DC1 -> DC3" in finding.evidence
@@ -127,8 +133,10 @@ def test_pending_from_another_holder_when_the_home_dc_has_no_path() -> None:
 def test_no_replication_path_names_the_broken_connection() -> None:
     inp = build(absent={"UNITY-C": {"DC1", "DC2"}}, topo=topology(disabled=[("DC3", "DC1")]))
     report = diagnose(inp)
-    assert causes(report) == {("UNITY-C", "no-replication-path"),
-                              ("UNITY-A", "monitor-dc-unhealthy")}
+    assert causes(report) == {
+        ("UNITY-C", "no-replication-path"),
+        ("UNITY-A", "monitor-dc-unhealthy"),
+    }
     [dc1] = [d for d in report.dcs if d.name == "DC1"]
     [disabled] = dc1.findings
     assert disabled.cause == "connection-disabled" and "DC3 -> DC1" in disabled.evidence
@@ -139,8 +147,10 @@ def test_no_replication_path_names_the_broken_connection() -> None:
     for sentence in inp.topology.inbound_problems("DC1"):
         assert sentence in finding.evidence
     assert "no replication path leads from DC3 to DC1" in finding.evidence
-    assert "only DC1 can send changes to DC2, and none of them is reachable from DC3" \
+    assert (
+        "only DC1 can send changes to DC2, and none of them is reachable from DC3"
         in finding.evidence
+    )
     assert f"`dn: CN=DC3-DC1,{dsa('DC1')}`" in finding.fix
     assert "`enabledConnection: TRUE`" in finding.fix and "Set-ADObject" in finding.fix
     assert "`poolsync lab connection --from DC3 --to DC1 --enable`" in finding.fix
@@ -156,8 +166,10 @@ def test_no_replication_path_inbound_disabled() -> None:
     assert "repadmin /options DC1 -DISABLE_INBOUND_REPL" in finding.fix
     assert "samba-tool drs options DC1 --dsa-option=-DISABLE_INBOUND_REPL" in finding.fix
     assert viewers(report, "UNITY-C", "no-replication-path") == ("UNITY-A", "UNITY-B")
-    assert causes(report) == {("UNITY-C", "no-replication-path"),
-                              ("UNITY-A", "monitor-dc-unhealthy")}
+    assert causes(report) == {
+        ("UNITY-C", "no-replication-path"),
+        ("UNITY-A", "monitor-dc-unhealthy"),
+    }
     [dc1] = [d for d in report.dcs if d.name == "DC1"]
     assert [f.cause for f in dc1.findings] == ["inbound-replication-disabled"]
     assert "poolsync lab replication DC1 --inbound on" in dc1.findings[0].fix
@@ -169,8 +181,10 @@ def test_older_copy_is_replication_pending_with_the_attributes_behind() -> None:
     assert causes(report) == {("UNITY-B", "replication-pending")}
     finding = only_finding(report, "UNITY-B", "replication-pending")
     assert viewers(report, "UNITY-B", "replication-pending") == ("UNITY-A", "UNITY-C")
-    assert f"DC1's Global Catalog holds an older copy of CN=UNITY-B,CN=Locations,{NC}" \
+    assert (
+        f"DC1's Global Catalog holds an older copy of CN=UNITY-B,CN=Locations,{NC}"
         in finding.evidence
+    )
     assert f"1 attribute behind DC2's copy (attid {ATTACHMENT_ATTID})" in finding.evidence
     assert "DC2 -> DC1" in finding.evidence and "DC2 -> DC1 -> DC3" in finding.evidence
     assert row_of(report, "UNITY-B").missing == ()
@@ -185,9 +199,14 @@ def test_older_copy_without_stamps_compares_fields_and_when_changed() -> None:
         return LocationCopy(dc=dc_name, location=loc, when_changed=when)
 
     inp = DoctorInput(
-        forest=FOREST, topology=topology(), monitors=MONITORS, now=NOW,
-        probes=(probe("DC1", [copy("DC1", a, T0), copy("DC1", old, T0)]),
-                probe("DC2", [copy("DC2", a, T0), copy("DC2", new, T1)])),
+        forest=FOREST,
+        topology=topology(),
+        monitors=MONITORS,
+        now=NOW,
+        probes=(
+            probe("DC1", [copy("DC1", a, T0), copy("DC1", old, T0)]),
+            probe("DC2", [copy("DC2", a, T0), copy("DC2", new, T1)]),
+        ),
         store=StoreView(gc="DC1", synced_at=SYNC, locations=(a, old)),
     )
     report = diagnose(inp)
@@ -212,8 +231,7 @@ def test_gc_port_without_the_location_its_dc_holds() -> None:
     inp = replace(inp, probes=(*inp.probes, probe("DC3", [c_copy], gc=False)))
     report = diagnose(inp)
     finding = only_finding(report, "UNITY-C", "replication-pending")
-    assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A", "UNITY-B",
-                                                                 "UNITY-C")
+    assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A", "UNITY-B", "UNITY-C")
     assert "DC3 holds it, but its Global Catalog does not return it" in finding.evidence
     assert "partial attribute set" in finding.fix
     assert "poolsync lab replicate --from DC3 --to DC1" in finding.fix
@@ -225,10 +243,11 @@ def test_reference_copy_is_the_freshest_and_names_the_server() -> None:
     probes = []
     for p in inp.probes:
         copies = tuple(
-            replace(c, location=renamed,
-                    stamps=stamps("DC2", version=3, changed=LATE)) if
-            c.location.guid == "guid-UNITY-B" and c.dc == "DC2" else c
-            for c in p.copies)
+            replace(c, location=renamed, stamps=stamps("DC2", version=3, changed=LATE))
+            if c.location.guid == "guid-UNITY-B" and c.dc == "DC2"
+            else c
+            for c in p.copies
+        )
         probes.append(replace(p, copies=copies))
     monitors = (*MONITORS, Monitor("UNITY-B-NEW", dc="DC2", gc="DC2"))
     report = diagnose(replace(inp, probes=tuple(probes), monitors=monitors, store=None))
@@ -246,8 +265,7 @@ def test_home_dc_from_objectclass_origin_without_monitor() -> None:
     finding = only_finding(report, "UNITY-C", "replication-pending")
     # DC2 holds a copy too, but objectClass originated on DC3: the change comes from there
     assert "it replicates DC3 -> DC1" in finding.evidence
-    assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A", "UNITY-B",
-                                                                 "UNITY-C")
+    assert viewers(report, "UNITY-C", "replication-pending") == ("UNITY-A", "UNITY-B", "UNITY-C")
 
 
 def test_home_dc_from_monitor_wins_over_metadata() -> None:
@@ -263,19 +281,40 @@ def test_home_dc_from_monitor_wins_over_metadata() -> None:
 @pytest.mark.parametrize(
     ("fields", "cause", "severity", "evidence", "fix"),
     [
-        ({"attachment": attachment(pooling=False)}, "pooling-disabled", "warning",
-         "LicPoolingIsEnabled 0", "LicPoolingIsEnabled=1"),
+        (
+            {"attachment": attachment(pooling=False)},
+            "pooling-disabled",
+            "warning",
+            "LicPoolingIsEnabled 0",
+            "LicPoolingIsEnabled=1",
+        ),
         ({"version": "3.1(2)"}, "version-unsupported", "error", "below 4.0", "4.0 or later"),
-        ({"attachment": None}, "attachment-missing", "error", "no pooling attachment",
-         "Total Resync on UNITY-D"),
-        ({"attachment": "<AvXmlLicData>"}, "attachment-corrupt", "error", "not well-formed",
-         "poolsync resync --total"),
-        ({"failover_of": "oid-UNITY-A"}, "failover-secondary", "info",
-         "failover secondary of UNITY-A", "counted with its primary UNITY-A"),
+        (
+            {"attachment": None},
+            "attachment-missing",
+            "error",
+            "no pooling attachment",
+            "Total Resync on UNITY-D",
+        ),
+        (
+            {"attachment": "<AvXmlLicData>"},
+            "attachment-corrupt",
+            "error",
+            "not well-formed",
+            "poolsync resync --total",
+        ),
+        (
+            {"failover_of": "oid-UNITY-A"},
+            "failover-secondary",
+            "info",
+            "failover secondary of UNITY-A",
+            "counted with its primary UNITY-A",
+        ),
     ],
 )
-def test_exclusions(fields: dict[str, object], cause: str, severity: str, evidence: str,
-                    fix: str) -> None:
+def test_exclusions(
+    fields: dict[str, object], cause: str, severity: str, evidence: str, fix: str
+) -> None:
     locs = [location(n) for n in ("UNITY-A", "UNITY-B", "UNITY-C")]
     locs.append(location("UNITY-D", **fields))
     report = diagnose(build(locs))
@@ -297,21 +336,30 @@ def test_exclusions(fields: dict[str, object], cause: str, severity: str, eviden
     ("secondary", "extra", "fix"),
     [
         # the primary is excluded itself: its secondary's subscribers are unpooled
-        ({"failover_of": "oid-UNITY-P"},
-         [location("UNITY-P", attachment=attachment(pooling=False))],
-         "Make UNITY-P a pool member first"),
+        (
+            {"failover_of": "oid-UNITY-P"},
+            [location("UNITY-P", attachment=attachment(pooling=False))],
+            "Make UNITY-P a pool member first",
+        ),
         # the primary is itself a secondary
-        ({"failover_of": "oid-UNITY-P"}, [location("UNITY-P", failover_of="oid-UNITY-A")],
-         "primary UNITY-P is itself a failover secondary"),
+        (
+            {"failover_of": "oid-UNITY-P"},
+            [location("UNITY-P", failover_of="oid-UNITY-A")],
+            "primary UNITY-P is itself a failover secondary",
+        ),
         # a secondary of itself
         ({"failover_of": "oid-UNITY-D"}, [], "names itself as its failover primary"),
         # an empty object id matches no Location, not one whose object id is missing too
-        ({"failover_of": ""}, [replace(location("UNITY-P"), object_id="")],
-         "whose primary is not in the directory"),
+        (
+            {"failover_of": ""},
+            [replace(location("UNITY-P"), object_id="")],
+            "whose primary is not in the directory",
+        ),
     ],
 )
 def test_failover_secondary_fix_says_none_needed_only_when_counted(
-        secondary: dict[str, object], extra: list[Location], fix: str) -> None:
+    secondary: dict[str, object], extra: list[Location], fix: str
+) -> None:
     locs = [location("UNITY-A"), *extra, location("UNITY-D", attachment=None, **secondary)]
     report = diagnose(build(locs))
     finding = only_finding(report, "UNITY-D", "failover-secondary")
@@ -332,8 +380,10 @@ def test_entries_a_dc_could_not_decode_are_notes() -> None:
 
 def test_a_note_when_the_stores_gc_cannot_be_read_now() -> None:
     report = diagnose(build(errors={"DC1": "timed out"}))
-    assert ("poolsync's store was last read from DC1, which could not be read now: "
-            "stale-mirror was not checked") in report.notes
+    assert (
+        "poolsync's store was last read from DC1, which could not be read now: "
+        "stale-mirror was not checked"
+    ) in report.notes
 
 
 def test_expected_names_are_matched_case_insensitively() -> None:
@@ -346,10 +396,11 @@ def test_excluded_servers_are_still_checked_for_replication() -> None:
     locs = [location(n) for n in ("UNITY-A", "UNITY-B")]
     locs.append(location("UNITY-D", attachment=None))
     report = diagnose(build(locs, absent={"UNITY-D": {"DC2"}}))
-    assert causes(report) == {("UNITY-D", "attachment-missing"),
-                              ("UNITY-D", "replication-pending")}
+    assert causes(report) == {("UNITY-D", "attachment-missing"), ("UNITY-D", "replication-pending")}
     assert [f.cause for f in health(report, "UNITY-D").findings] == [
-        "attachment-missing", "replication-pending"]  # error before warning
+        "attachment-missing",
+        "replication-pending",
+    ]  # error before warning
 
 
 # --- poolsync's store -----------------------------------------------------------------
@@ -363,9 +414,11 @@ def test_stale_mirror_when_the_store_lacks_a_location_on_its_gc() -> None:
     finding = only_finding(report, "UNITY-C", "stale-mirror")
     assert finding.severity == "error"
     assert finding.affects == Viewers.named("poolsync")
-    assert ("on DC1's Global Catalog (uSNChanged 4711, changed 2024-05-01T09:00:00+00:00), "
-            "but poolsync's store, last read from DC1 at 2024-05-01T10:00:00+00:00, does not "
-            "have it: the watermark skipped it") in finding.evidence
+    assert (
+        "on DC1's Global Catalog (uSNChanged 4711, changed 2024-05-01T09:00:00+00:00), "
+        "but poolsync's store, last read from DC1 at 2024-05-01T10:00:00+00:00, does not "
+        "have it: the watermark skipped it"
+    ) in finding.evidence
     assert "poolsync resync --total" in finding.fix
 
 
@@ -383,8 +436,9 @@ def test_stale_mirror_by_the_watermark() -> None:
     # the copies carry uSNChanged 4711; the time says "after the read", the USN decides
     below = StoreView(gc="DC1", synced_at=T0, locations=tuple(locs[:2]), usn=5000)
     finding = only_finding(diagnose(build(locs, store=below)), "UNITY-C", "stale-mirror")
-    assert "last read from DC1 at 2024-05-01T08:00:00+00:00 (watermark USN 5000)" \
-        in finding.evidence
+    assert (
+        "last read from DC1 at 2024-05-01T08:00:00+00:00 (watermark USN 5000)" in finding.evidence
+    )
     above = StoreView(gc="DC1", synced_at=SYNC, locations=tuple(locs[:2]), usn=4000)
     assert causes(diagnose(build(locs, store=above))) == set()
 
@@ -401,18 +455,23 @@ def test_stale_mirror_ignores_attachment_encoding_and_later_changes() -> None:
 
 
 def test_other_forest() -> None:
-    sighting = ForeignSighting(server="UNITY-X", forest="other.example.com",
-                               dn="CN=UNITY-X,CN=Locations,DC=other,DC=example,DC=com",
-                               dc="ODC1")
+    sighting = ForeignSighting(
+        server="UNITY-X",
+        forest="other.example.com",
+        dn="CN=UNITY-X,CN=Locations,DC=other,DC=example,DC=com",
+        dc="ODC1",
+    )
     report = diagnose(build(expected=("unity-x",), foreign=(sighting,)))
     assert causes(report) == {("unity-x", "other-forest")}
     finding = only_finding(report, "unity-x", "other-forest")
     assert finding.severity == "error"
     assert finding.affects == Viewers(members=True, count=3)
     assert viewers(report, "unity-x", "other-forest") == ("UNITY-A", "UNITY-B", "UNITY-C")
-    assert ("unity-x's Location CN=UNITY-X,CN=Locations,DC=other,DC=example,DC=com is in "
-            "forest other.example.com (read on ODC1), not in lab.example.com: one directory "
-            "is one pool") in finding.evidence
+    assert (
+        "unity-x's Location CN=UNITY-X,CN=Locations,DC=other,DC=example,DC=com is in "
+        "forest other.example.com (read on ODC1), not in lab.example.com: one directory "
+        "is one pool"
+    ) in finding.evidence
     assert "re-run Unity's directory setup against lab.example.com" in finding.fix
     assert health(report, "unity-x").guid is None
 
@@ -423,53 +482,71 @@ def test_location_missing() -> None:
     finding = only_finding(report, "UNITY-Y", "location-missing")
     assert finding.severity == "error"
     assert viewers(report, "UNITY-Y", "location-missing") == ("UNITY-A", "UNITY-B", "UNITY-C")
-    assert ("No Location named UNITY-Y on any DC asked (DC1, DC2, DC3); no other forest is "
-            "configured (doctor.other_forests).") in finding.evidence
+    assert (
+        "No Location named UNITY-Y on any DC asked (DC1, DC2, DC3); no other forest is "
+        "configured (doctor.other_forests)."
+    ) in finding.evidence
     assert "poolsync resync --total" in finding.fix
     assert report.servers[0].name == "UNITY-Y"
-    searched = diagnose(dataclasses.replace(build(expected=("UNITY-Y",)),
-                                            other_forests=("b.example", "c.example")))
-    assert "nor in the other forests (b.example, c.example)." in only_finding(
-        searched, "UNITY-Y", "location-missing").evidence
+    searched = diagnose(
+        dataclasses.replace(build(expected=("UNITY-Y",)), other_forests=("b.example", "c.example"))
+    )
+    assert (
+        "nor in the other forests (b.example, c.example)."
+        in only_finding(searched, "UNITY-Y", "location-missing").evidence
+    )
 
 
 # --- published utilization -------------------------------------------------------------
 
 
 def test_published_stale() -> None:
-    locs = [location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
-            location("UNITY-B"), location("UNITY-C")]
-    store = StoreView(gc="DC1", synced_at=SYNC, locations=tuple(locs),
-                      homed={"oid-UNITY-A": Seats(520, 0, 0)})
+    locs = [
+        location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
+        location("UNITY-B"),
+        location("UNITY-C"),
+    ]
+    store = StoreView(
+        gc="DC1", synced_at=SYNC, locations=tuple(locs), homed={"oid-UNITY-A": Seats(520, 0, 0)}
+    )
     report = diagnose(build(locs, store=store))
     assert causes(report) == {("UNITY-A", "published-stale")}
     finding = only_finding(report, "UNITY-A", "published-stale")
     assert finding.severity == "warning"
     assert finding.affects == Viewers(members=True, count=2)
     assert viewers(report, "UNITY-A", "published-stale") == ("UNITY-B", "UNITY-C")
-    assert ("UNITY-A publishes vm 480 in its pooling attachment, but 520 subscribers are "
-            "homed on it (poolsync's store, synced 2024-05-01T10:00:00+00:00)") \
-        in finding.evidence
+    assert (
+        "UNITY-A publishes vm 480 in its pooling attachment, but 520 subscribers are "
+        "homed on it (poolsync's store, synced 2024-05-01T10:00:00+00:00)"
+    ) in finding.evidence
     assert "Total Resync on UNITY-A" in finding.fix
 
 
 def test_published_stale_only_for_locations_the_store_holds() -> None:
     # UNITY-A is in the directory but not yet in the store (not replicated to the
     # store's DC): the store's count of its subscribers (0) proves nothing.
-    locs = [location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
-            location("UNITY-B"), location("UNITY-C")]
+    locs = [
+        location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
+        location("UNITY-B"),
+        location("UNITY-C"),
+    ]
     store = StoreView(gc="DC1", synced_at=SYNC, locations=tuple(locs[1:]), homed={})
     report = diagnose(build(locs, store=store))
     assert ("UNITY-A", "published-stale") not in causes(report)
 
 
 def test_published_stale_needs_the_store() -> None:
-    locs = [location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
-            location("UNITY-B"), location("UNITY-C")]
+    locs = [
+        location("UNITY-A", attachment=attachment(published=Seats(480, 0, 0))),
+        location("UNITY-B"),
+        location("UNITY-C"),
+    ]
     report = diagnose(build(locs, store=None))
     assert causes(report) == set()
-    assert report.notes == ("no committed sync in the store: stale-mirror, published-stale "
-                            "and orphaned-subscribers were not checked",)
+    assert report.notes == (
+        "no committed sync in the store: stale-mirror, published-stale "
+        "and orphaned-subscribers were not checked",
+    )
 
 
 # --- unreachable GCs, notes, filter, order ------------------------------------------------
@@ -482,8 +559,7 @@ def test_unreachable_gc_is_a_note_not_a_finding() -> None:
     assert (c.gc, c.reachable, c.holds, c.missing) == ("DC3", False, 0, ())
     assert report.notes == (
         f"DC3 (ldaps://dc3.{FOREST}:3269) could not be read: timed out",
-        "UNITY-C's Global Catalog DC3 could not be read, so what UNITY-C sees was not "
-        "checked.",
+        "UNITY-C's Global Catalog DC3 could not be read, so what UNITY-C sees was not checked.",
     )
 
 
@@ -518,16 +594,21 @@ def test_only_filter_unknown_name() -> None:
 
 
 def test_deterministic_whatever_the_input_order() -> None:
-    inp = build(absent={"UNITY-C": {"DC1", "DC2"}}, newer={"UNITY-B": {"DC2"}},
-                expected=("UNITY-Y",))
-    shuffled = replace(inp, probes=tuple(replace(p, copies=p.copies[::-1])
-                                         for p in reversed(inp.probes)))
+    inp = build(
+        absent={"UNITY-C": {"DC1", "DC2"}}, newer={"UNITY-B": {"DC2"}}, expected=("UNITY-Y",)
+    )
+    shuffled = replace(
+        inp, probes=tuple(replace(p, copies=p.copies[::-1]) for p in reversed(inp.probes))
+    )
     assert diagnose(inp) == diagnose(shuffled)
     report = diagnose(inp)
     assert [s.name for s in report.servers] == ["UNITY-Y", "UNITY-B", "UNITY-C", "UNITY-A"]
     order = [(f.severity, f.cause) for s in report.servers for f in s.findings]
-    assert order == [("error", "location-missing"), ("warning", "replication-pending"),
-                     ("warning", "replication-pending")]
+    assert order == [
+        ("error", "location-missing"),
+        ("warning", "replication-pending"),
+        ("warning", "replication-pending"),
+    ]
 
 
 def test_every_cause_code_is_known() -> None:
@@ -551,8 +632,7 @@ def test_a_sick_dc_makes_the_report_unhealthy_though_every_server_is_seen() -> N
     # DC2 still had DISABLE_INBOUND_REPL set.
     topo = with_dc(topology(), dc("DC2", inbound_disabled=True))
     report = diagnose(build(topo=topo))
-    assert not any(f.cause == "no-replication-path" for s in report.servers
-                   for f in s.findings)
+    assert not any(f.cause == "no-replication-path" for s in report.servers for f in s.findings)
     [dc2] = [d for d in report.dcs if d.name == "DC2"]
     assert [f.cause for f in dc2.findings] == ["inbound-replication-disabled"]
     assert "repadmin /options DC2 -DISABLE_INBOUND_REPL" in dc2.findings[0].fix
@@ -567,8 +647,9 @@ def test_a_sick_dc_makes_the_report_unhealthy_though_every_server_is_seen() -> N
 
 def test_a_dc_without_inbound_connections_is_connection_missing() -> None:
     topo = topology()
-    topo = ForestConfig(dcs=topo.dcs, connections=tuple(
-        c for c in topo.connections if c.target != "DC3"))
+    topo = ForestConfig(
+        dcs=topo.dcs, connections=tuple(c for c in topo.connections if c.target != "DC3")
+    )
     report = diagnose(build(topo=topo))
     [dc3] = [d for d in report.dcs if d.name == "DC3"]
     assert [f.cause for f in dc3.findings] == ["connection-missing"]
@@ -581,11 +662,11 @@ def test_a_dc_without_inbound_connections_is_connection_missing() -> None:
 
 def test_locations_sharing_a_name_each_get_a_duplicate_name_warning() -> None:
     a = location("UNITY-A")
-    twin = dataclasses.replace(location("unity-a"), guid="guid-twin",
-                               dn=f"CN=unity-a-restored,CN=Locations,{NC}")
+    twin = dataclasses.replace(
+        location("unity-a"), guid="guid-twin", dn=f"CN=unity-a-restored,CN=Locations,{NC}"
+    )
     report = diagnose(build([a, twin, location("UNITY-B")]))
-    dup = [(s.guid, f) for s in report.servers for f in s.findings
-           if f.cause == "duplicate-name"]
+    dup = [(s.guid, f) for s in report.servers for f in s.findings if f.cause == "duplicate-name"]
     assert sorted(guid for guid, _ in dup) == ["guid-UNITY-A", "guid-twin"]
     for guid, finding in dup:
         other = "guid-twin" if guid == "guid-UNITY-A" else "guid-UNITY-A"
@@ -599,10 +680,15 @@ def test_locations_sharing_a_name_each_get_a_duplicate_name_warning() -> None:
 
 
 def test_a_crowd_of_namesakes_is_named_in_a_bounded_sentence() -> None:
-    crowd = [dataclasses.replace(location("UNITY-X"), guid=f"guid-{n:03}",
-                                 dn=f"CN=x{n:03},CN=Locations,{NC}") for n in range(40)]
+    crowd = [
+        dataclasses.replace(
+            location("UNITY-X"), guid=f"guid-{n:03}", dn=f"CN=x{n:03},CN=Locations,{NC}"
+        )
+        for n in range(40)
+    ]
     report = diagnose(build(crowd))
     findings = [f for s in report.servers for f in s.findings if f.cause == "duplicate-name"]
     assert len(findings) == 40
-    assert all(f.evidence.count("(objectGUID ") == 6 and "and 34 more." in f.evidence
-               for f in findings)
+    assert all(
+        f.evidence.count("(objectGUID ") == 6 and "and 34 more." in f.evidence for f in findings
+    )

@@ -65,10 +65,14 @@ class Case:
     live: bool = False
 
 
-CASES = [Case("healthy"), Case("half-lacking", lacking=True),
-         Case("half-excluded", disabled=True), Case("every-monitor", monitors=True),
-         Case("live-readings", live=True),
-         Case("all-at-once", lacking=True, disabled=True, monitors=True, live=True)]
+CASES = [
+    Case("healthy"),
+    Case("half-lacking", lacking=True),
+    Case("half-excluded", disabled=True),
+    Case("every-monitor", monitors=True),
+    Case("live-readings", live=True),
+    Case("all-at-once", lacking=True, disabled=True, monitors=True, live=True),
+]
 
 
 def live_view(locations: list[Location]) -> ServerReadings:
@@ -79,8 +83,9 @@ def live_view(locations: list[Location]) -> ServerReadings:
             if i % 4 == 3:
                 readings.append(failed(loc.name, source, f"{source}://x: no answer"))
             else:
-                readings.append(reading(loc.name, source, licensed=Seats(
-                    600 if i % 4 == 1 else 500, 100, 50)))
+                readings.append(
+                    reading(loc.name, source, licensed=Seats(600 if i % 4 == 1 else 500, 100, 50))
+                )
     return ServerReadings(servers=servers, readings=tuple(readings))
 
 
@@ -93,17 +98,37 @@ def forest(n: int, case: Case) -> DoctorInput:
         locations.append(location(f"UNITY-{i:05d}", **fields))
     probes = []
     for dc in ("DC1", "DC2", "DC3"):
-        copies = [LocationCopy(dc=dc, location=loc, when_created=T0, when_changed=T0,
-                               usn_changed=1, stamps=stamps("DC2" if i % 2 else "DC1"))
-                  for i, loc in enumerate(locations)
-                  if not (case.lacking and dc == "DC1" and i % 2)]
+        copies = [
+            LocationCopy(
+                dc=dc,
+                location=loc,
+                when_created=T0,
+                when_changed=T0,
+                usn_changed=1,
+                stamps=stamps("DC2" if i % 2 else "DC1"),
+            )
+            for i, loc in enumerate(locations)
+            if not (case.lacking and dc == "DC1" and i % 2)
+        ]
         probes.append(probe(dc, copies))
-    monitors = Counting(Monitor(loc.name, dc="DC2" if i % 2 else "DC1", gc="DC1")
-                        for i, loc in enumerate(locations)) if case.monitors else Counting()
-    return DoctorInput(forest=FOREST, topology=hub_topology(), probes=tuple(probes),
-                       monitors=monitors, default_gc="DC1", now=NOW,
-                       live=live_view(locations) if case.live else None,
-                       store=StoreView(gc="DC1", synced_at=NOW, locations=tuple(locations)))
+    monitors = (
+        Counting(
+            Monitor(loc.name, dc="DC2" if i % 2 else "DC1", gc="DC1")
+            for i, loc in enumerate(locations)
+        )
+        if case.monitors
+        else Counting()
+    )
+    return DoctorInput(
+        forest=FOREST,
+        topology=hub_topology(),
+        probes=tuple(probes),
+        monitors=monitors,
+        default_gc="DC1",
+        now=NOW,
+        live=live_view(locations) if case.live else None,
+        store=StoreView(gc="DC1", synced_at=NOW, locations=tuple(locations)),
+    )
 
 
 def sizes(n: int, case: Case) -> dict[str, int]:
@@ -113,8 +138,15 @@ def sizes(n: int, case: Case) -> dict[str, int]:
     reads = Counting.reads
     locations = locations_seen(inp)
     pool = build_pool_report(FOREST, locations, {})
-    graph = build_graph(FOREST, inp.topology, pool, locations, inp.monitors,
-                        default_gc=inp.default_gc, doctor=report)
+    graph = build_graph(
+        FOREST,
+        inp.topology,
+        pool,
+        locations,
+        inp.monitors,
+        default_gc=inp.default_gc,
+        doctor=report,
+    )
     doc: dict[str, Any] = doctor_report_json(report)
     return {
         "doctor json": len(json.dumps(doc, indent=2)),
@@ -143,8 +175,7 @@ def test_the_scale_forest_is_what_it_says() -> None:
     assert (row.gc, len(row.viewers), row.holds, len(row.missing)) == ("DC1", 10, 10, 10)
     causes = sorted({f.cause for s in report.servers for f in s.findings})
     assert causes == ["pooling-disabled", "replication-pending"]
-    pending = [f for s in report.servers for f in s.findings
-               if f.cause == "replication-pending"]
+    pending = [f for s in report.servers for f in s.findings if f.cause == "replication-pending"]
     assert len(pending) == 10
     assert all(f.affects.count == 10 and f.affects.gcs == ("DC1",) for f in pending)
 
@@ -166,12 +197,19 @@ def test_equal_copies_from_several_endpoints_are_one_location() -> None:
 
     profile = load_profile("cisco-unity")
     loc = profile.location
-    entry = Entry(f"CN=UNITY-A,CN=Locations,{FOREST}", {
-        "objectguid": [uuid.UUID(int=1).bytes_le], "cn": [b"UNITY-A"],
-        loc.name.lower(): [b"UNITY-A"], loc.pooling_data.lower(): [b"<xml/>" * 100]})
+    entry = Entry(
+        f"CN=UNITY-A,CN=Locations,{FOREST}",
+        {
+            "objectguid": [uuid.UUID(int=1).bytes_le],
+            "cn": [b"UNITY-A"],
+            loc.name.lower(): [b"UNITY-A"],
+            loc.pooling_data.lower(): [b"<xml/>" * 100],
+        },
+    )
     shared: dict[Location, Location] = {}
-    first, second = (_copy(Entry(entry.dn, dict(entry.attributes)), dc, profile, shared)
-                     for dc in ("DC1", "DC2"))
+    first, second = (
+        _copy(Entry(entry.dn, dict(entry.attributes)), dc, profile, shared) for dc in ("DC1", "DC2")
+    )
     assert first.location is second.location
     assert (first.dc, second.dc) == ("DC1", "DC2")
     changed = Entry(entry.dn, {**entry.attributes, loc.pooling_data.lower(): [b"<new/>"]})

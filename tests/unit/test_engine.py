@@ -42,15 +42,19 @@ from tests.support.helpers import LICENSE_CLASS_PROFILE
 
 def snapshot(db_path: Path) -> list[tuple[object, ...]]:
     with sqlite3.connect(db_path) as db:
-        return db.execute("SELECT * FROM subscribers ORDER BY pass, guid").fetchall() + \
-            db.execute("SELECT * FROM locations ORDER BY pass, guid").fetchall()
+        return (
+            db.execute("SELECT * FROM subscribers ORDER BY pass, guid").fetchall()
+            + db.execute("SELECT * FROM locations ORDER BY pass, guid").fetchall()
+        )
 
 
 def test_total_resync_stores_both_passes(tmp_path: Path) -> None:
     memory = directory(tmp_path)
     summary = resync(tmp_path, memory)
     assert [(p.name, p.locations, p.subscribers) for p in summary.passes] == [
-        ("domain", 2, 30), ("gc", 2, 30)]
+        ("domain", 2, 30),
+        ("gc", 2, 30),
+    ]
     # Counted once per object, though both passes hold a copy.
     assert summary.plan.counts["subscribers"].added == 30
     assert summary.plan.counts["locations"].added == 2
@@ -168,7 +172,7 @@ def test_the_second_run_is_incremental_and_applies_tombstones(tmp_path: Path) ->
     memory.replace(subscriber_entry(1, "loc-b", classes_of(1)))  # moved: loc-a -> loc-b
     memory.delete(subscriber_guid(2))
     memory.add(subscriber_entry(777, "loc-a"))  # came and went between the runs: its
-    memory.delete(subscriber_guid(777))         # tombstone names nothing held (ignored)
+    memory.delete(subscriber_guid(777))  # tombstone names nothing held (ignored)
     faulty = FaultySource(memory)  # to see the filters sent
     result = resync(tmp_path, faulty, total=False)
     assert [(p.mode, p.reason) for p in result.passes] == [("incremental", None)] * 2
@@ -177,8 +181,7 @@ def test_the_second_run_is_incremental_and_applies_tombstones(tmp_path: Path) ->
     assert f"(&(objectClass=ciscoEcsbuUMLocation){above})" in faulty.filters
     assert any(f.startswith(f"(&(isDeleted=TRUE){above}") for f in faulty.filters)
     # Exactly what changed: one subscriber, two tombstones, no Location.
-    assert [(p.locations, p.subscribers, p.removals) for p in result.passes] == [
-        (0, 1, 2)] * 2
+    assert [(p.locations, p.subscribers, p.removals) for p in result.passes] == [(0, 1, 2)] * 2
     assert result.plan.counts["subscribers"] == Changes(added=0, changed=1, removed=1)
     assert result.plan.counts["locations"] == Changes()
     with Store.open(tmp_path / "store.db", create=False) as store:
@@ -191,21 +194,24 @@ def test_the_second_run_is_incremental_and_applies_tombstones(tmp_path: Path) ->
 def test_a_user_that_stops_being_a_subscriber_leaves_the_store(tmp_path: Path) -> None:
     memory = directory(tmp_path)
     resync(tmp_path, memory)
-    memory.replace(without(subscriber_entry(3, "loc-a", classes_of(3)),
-                           "ciscoEcsbuObjectType"))
+    memory.replace(without(subscriber_entry(3, "loc-a", classes_of(3)), "ciscoEcsbuObjectType"))
     result = resync(tmp_path, memory, total=False)
     assert result.passes[0].mode == "incremental"
     assert result.plan.counts["subscribers"].removed == 1
     assert result.passes[0].removals == 1
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"invocation": "99999999-2222-3333-4444-555555555555"}, "invocation-changed"),
-    ({"usn": 10}, "usn-rolled-back"),
-    ({"host": "dc2.lab.example.com"}, "dc-changed"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"invocation": "99999999-2222-3333-4444-555555555555"}, "invocation-changed"),
+        ({"usn": 10}, "usn-rolled-back"),
+        ({"host": "dc2.lab.example.com"}, "dc-changed"),
+    ],
+)
 def test_a_changed_dc_forces_a_total_and_says_why(
-        tmp_path: Path, change: dict[str, object], reason: str) -> None:
+    tmp_path: Path, change: dict[str, object], reason: str
+) -> None:
     memory = directory(tmp_path)
     resync(tmp_path, memory)
     for key, value in change.items():
@@ -222,16 +228,20 @@ def test_an_old_watermark_forces_a_total(tmp_path: Path) -> None:
     memory = directory(tmp_path)
     resync(tmp_path, memory)
     later = now() + timedelta(days=8)
-    result = engine.run_sync(config_in(tmp_path), load_profile(str(LICENSE_CLASS_PROFILE)),
-                             source=memory, now=lambda: later)
+    result = engine.run_sync(
+        config_in(tmp_path),
+        load_profile(str(LICENSE_CLASS_PROFILE)),
+        source=memory,
+        now=lambda: later,
+    )
     assert result.forced == {"domain": "watermark-too-old", "gc": "watermark-too-old"}
 
 
-def test_the_deletion_guard_stops_a_run_and_names_what_it_would_delete(
-        tmp_path: Path) -> None:
+def test_the_deletion_guard_stops_a_run_and_names_what_it_would_delete(tmp_path: Path) -> None:
     write_config(tmp_path)
     (tmp_path / "poolsync.yaml").write_text(
-        (tmp_path / "poolsync.yaml").read_text() + "sync: {deletions: {max_objects: 5}}\n")
+        (tmp_path / "poolsync.yaml").read_text() + "sync: {deletions: {max_objects: 5}}\n"
+    )
     config = load_config(tmp_path / "poolsync.yaml")
     profile = load_profile(str(LICENSE_CLASS_PROFILE))
     memory = memory_for(config, forest())
@@ -245,14 +255,14 @@ def test_the_deletion_guard_stops_a_run_and_names_what_it_would_delete(
     assert "would delete 10 objects of the 32 held" in message
     assert "CN=u20,OU=Subscribers" in message and "--allow-deletes 10" in message
     assert snapshot(tmp_path / "store.db") == before
-    preview = engine.run_sync(config, profile, source=memory, now=now, total=True,
-                              dry_run=True)  # shows the plan, and that it would be refused
+    preview = engine.run_sync(
+        config, profile, source=memory, now=now, total=True, dry_run=True
+    )  # shows the plan, and that it would be refused
     assert preview.plan.counts["subscribers"].removed == 10
     assert preview.refusal is not None and "would delete 10 objects" in preview.refusal
     with pytest.raises(UnsafeChangeError, match="--allow-deletes 9 allows fewer"):
         engine.run_sync(config, profile, source=memory, now=now, total=True, allow_deletes=9)
-    result = engine.run_sync(config, profile, source=memory, now=now, total=True,
-                             allow_deletes=10)
+    result = engine.run_sync(config, profile, source=memory, now=now, total=True, allow_deletes=10)
     assert result.plan.counts["subscribers"].removed == 10
     with Store.open(tmp_path / "store.db", create=False) as store:
         assert [r.status for r in store.runs()[:3]] == ["findings", "refused", "refused"]
@@ -260,6 +270,7 @@ def test_the_deletion_guard_stops_a_run_and_names_what_it_would_delete(
 
 def test_a_percentage_guard(tmp_path: Path) -> None:
     from poolsync.config import DeletionGuard
+
     assert DeletionGuard(max_objects=500, max_percent=10).limit(200) == 20
     assert DeletionGuard(max_objects=5, max_percent=10).limit(200) == 5
     assert DeletionGuard(max_objects=500, max_percent=None).limit(200) == 500
@@ -280,7 +291,8 @@ def test_a_dry_run_plans_and_writes_nothing(tmp_path: Path) -> None:
     memory.delete(subscriber_guid(29))
     plan = resync(tmp_path, memory, dry_run=True, list_changes=True)
     assert [(c.op, c.dn, c.pass_name) for c in plan.planned] == [
-        ("delete", "CN=u29,OU=Subscribers,DC=lab,DC=example,DC=com", "domain+gc")]
+        ("delete", "CN=u29,OU=Subscribers,DC=lab,DC=example,DC=com", "domain+gc")
+    ]
     assert snapshot(tmp_path / "store.db") == before
     with Store.open(tmp_path / "store.db", create=False) as store:
         assert len(store.runs()) == runs
@@ -288,8 +300,10 @@ def test_a_dry_run_plans_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_a_dead_dc_fails_over_to_the_next_and_reads_it_in_full(tmp_path: Path) -> None:
     path = write_config(tmp_path)
-    text = path.read_text().replace('dc: {url: "ldaps://dc.invalid:636"}',
-                                    'dc: {url: ["ldaps://dc1.invalid", "ldaps://dc2.invalid"]}')
+    text = path.read_text().replace(
+        'dc: {url: "ldaps://dc.invalid:636"}',
+        'dc: {url: ["ldaps://dc1.invalid", "ldaps://dc2.invalid"]}',
+    )
     path.write_text(text)
     config = load_config(path)
     profile = load_profile(str(LICENSE_CLASS_PROFILE))
@@ -300,18 +314,22 @@ def test_a_dead_dc_fails_over_to_the_next_and_reads_it_in_full(tmp_path: Path) -
     result = engine.run_sync(config, profile, source=memory, now=now)
     domain = result.passes[0]
     assert (domain.endpoint, domain.mode, domain.reason) == (
-        "ldaps://dc2.invalid", "total", "dc-changed")
+        "ldaps://dc2.invalid",
+        "total",
+        "dc-changed",
+    )
     memory.down = set()  # dc1 is back, but the pass stays on dc2: no second total
     again = engine.run_sync(config, profile, source=memory, now=now)
     assert (again.passes[0].endpoint, again.passes[0].mode) == (
-        "ldaps://dc2.invalid", "incremental")
+        "ldaps://dc2.invalid",
+        "incremental",
+    )
     memory.down = {"dc1.invalid", "dc2.invalid"}
     with pytest.raises(DirectoryUnavailable, match="no domain endpoint answered"):
         engine.run_sync(config, profile, source=memory, now=now)
 
 
-def test_a_run_left_running_by_a_killed_process_is_recorded_as_abandoned(
-        tmp_path: Path) -> None:
+def test_a_run_left_running_by_a_killed_process_is_recorded_as_abandoned(tmp_path: Path) -> None:
     memory = directory(tmp_path)
     resync(tmp_path, memory)
     with Store.open(tmp_path / "store.db") as store:
@@ -323,7 +341,8 @@ def test_a_run_left_running_by_a_killed_process_is_recorded_as_abandoned(
 
 
 def test_a_run_killed_after_its_commit_is_not_taken_for_one_that_wrote_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     memory = directory(tmp_path)
     resync(tmp_path, memory)
     memory.add(subscriber_entry(30, home_of(30), classes_of(30)))
@@ -353,8 +372,10 @@ def test_a_bind_that_cannot_see_deleted_objects_forces_a_total(tmp_path: Path) -
     memory.delete(subscriber_guid(29))  # its tombstone would be invisible to this bind
     blind = FaultySource(memory, deleted_objects_readable=False)
     result = resync(tmp_path, blind, total=False)
-    assert result.forced == {"domain": "deleted-objects-unreadable",
-                             "gc": "deleted-objects-unreadable"}
+    assert result.forced == {
+        "domain": "deleted-objects-unreadable",
+        "gc": "deleted-objects-unreadable",
+    }
     assert result.plan.counts["subscribers"].removed == 1
     assert "List Contents" in (result.passes[0].why or "")
 
@@ -390,8 +411,11 @@ def test_a_search_far_beyond_what_the_store_holds_stops_the_run(tmp_path: Path) 
     resync(tmp_path, directory(tmp_path, 30))
     before = snapshot(tmp_path / "store.db")
     grown = directory(tmp_path, 30 + engine.GROWTH_FLOOR + 1)
-    with pytest.raises(RunawaySearch, match="the store holds 30 subscribers from the last "
-                                            "domain pass, and one search may return 10030"):
+    with pytest.raises(
+        RunawaySearch,
+        match="the store holds 30 subscribers from the last "
+        "domain pass, and one search may return 10030",
+    ):
         resync(tmp_path, grown)
     assert snapshot(tmp_path / "store.db") == before
     result = resync(tmp_path, grown, allow_growth=True)
@@ -400,13 +424,13 @@ def test_a_search_far_beyond_what_the_store_holds_stops_the_run(tmp_path: Path) 
     assert resync(tmp_path, directory(tmp_path, 20_062)).subscribers == 20_062
 
 
-def test_a_profile_naming_what_the_schema_lacks_is_refused_before_reading(
-        tmp_path: Path) -> None:
+def test_a_profile_naming_what_the_schema_lacks_is_refused_before_reading(tmp_path: Path) -> None:
     """The forest's schema is checked against the profile first: a search on an
     attribute the schema lacks matches nothing and would read as "no subscribers"."""
     memory = directory(tmp_path)
-    lacking = [e for e in memory.entries
-               if not e.dn.startswith("CN=ciscoEcsbuLicenseClass,CN=Schema,")]
+    lacking = [
+        e for e in memory.entries if not e.dn.startswith("CN=ciscoEcsbuLicenseClass,CN=Schema,")
+    ]
     with pytest.raises(ProfileError, match=r"ciscoEcsbuLicenseClass \(subscriber.license_class"):
         resync(tmp_path, memory_for(config_in(tmp_path), lacking, schema=False))
     with Store.open(tmp_path / "store.db", create=False) as store:

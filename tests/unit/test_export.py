@@ -52,8 +52,11 @@ def statement(dot: str, node: str) -> str:
 
 
 def edge_statement(dot: str, source: str, target: str) -> list[str]:
-    return [ln.strip() for ln in dot.splitlines()
-            if ln.strip().startswith(f'"{source}" -> "{target}" [')]
+    return [
+        ln.strip()
+        for ln in dot.splitlines()
+        if ln.strip().startswith(f'"{source}" -> "{target}" [')
+    ]
 
 
 def clusters(dot: str) -> dict[str, list[str]]:
@@ -78,13 +81,25 @@ def test_dot_has_one_cluster_per_site() -> None:
     dot = to_dot(sample_graph(), title="Pool lab.example.com")
     assert dot.startswith('digraph "pool-graph" {') and dot.rstrip().endswith("}")
     found = clusters(dot)
-    assert sorted(found) == ["cluster_site_Branch-East", "cluster_site_Branch-West",
-                             "cluster_site_HQ"]
+    assert sorted(found) == [
+        "cluster_site_Branch-East",
+        "cluster_site_Branch-West",
+        "cluster_site_HQ",
+    ]
     assert sorted(found["cluster_site_HQ"]) == [
-        "dc:DC1", "dc:DC2", "server:UNITY-HQ1", "server:UNITY-HQ2", "server:UNITY-HQ2B",
-        "server:UNITY-OLD", "server:UNITY-X"]
+        "dc:DC1",
+        "dc:DC2",
+        "server:UNITY-HQ1",
+        "server:UNITY-HQ2",
+        "server:UNITY-HQ2B",
+        "server:UNITY-OLD",
+        "server:UNITY-X",
+    ]
     assert sorted(found["cluster_site_Branch-West"]) == [
-        "dc:DC4", "server:UNITY-W1", "server:UNITY-W2"]
+        "dc:DC4",
+        "server:UNITY-W1",
+        "server:UNITY-W2",
+    ]
     # UNITY-E3's DC monitor decides, not the default GC in HQ
     assert "server:UNITY-E3" in found["cluster_site_Branch-East"]
     # UNITY-OLD has only the default GC (DC1, in HQ); the pool is never in a cluster
@@ -95,8 +110,9 @@ def test_dot_has_one_cluster_per_site() -> None:
 
 def test_servers_without_monitor_are_outside_clusters() -> None:
     locations = [loc(1, "NOMON", attachment_text=attachment(10))]
-    graph = build_graph(FOREST, sample_topology(), build_pool_report(FOREST, locations, {}),
-                        locations)
+    graph = build_graph(
+        FOREST, sample_topology(), build_pool_report(FOREST, locations, {}), locations
+    )
     dot = to_dot(graph)
     assert not any("server:NOMON" in nodes for nodes in clusters(dot).values())
     assert statement(dot, '"server:NOMON"')
@@ -143,8 +159,7 @@ def test_edges_styled() -> None:
     assert 'style="dashed,bold"' in cannot and 'color="#c62828"' in cannot
     # No label on the line (they piled up on busy forests): the legend and a tooltip.
     assert "label=" not in cannot
-    assert ('tooltip="DC4\'s GC lacks UNITY-HQ1: 1 server monitoring it cannot see it"'
-            in cannot)
+    assert 'tooltip="DC4\'s GC lacks UNITY-HQ1: 1 server monitoring it cannot see it"' in cannot
     assert 'subgraph "cluster_legend"' in dot and "cannot see" in dot.split("cluster_legend")[1]
     # site membership is drawn as clusters, not edges
     assert edge_statement(dot, "dc:DC1", "site:HQ") == []
@@ -158,15 +173,28 @@ def test_edges_styled() -> None:
 
 def hostile_graph() -> nx.MultiDiGraph:
     name = "UNITY" + HOSTILE
-    locations = [loc(1, name, attachment_text=attachment(10)),
-                 loc(2, "PLAIN\\", attachment_text=attachment(10))]
-    topology = ForestConfig(sites=(Site(name=HOSTILE, dn="CN=x"),),
-                            dcs=(dc("DC1", HOSTILE, gc=True),))
+    locations = [
+        loc(1, name, attachment_text=attachment(10)),
+        loc(2, "PLAIN\\", attachment_text=attachment(10)),
+    ]
+    topology = ForestConfig(
+        sites=(Site(name=HOSTILE, dn="CN=x"),), dcs=(dc("DC1", HOSTILE, gc=True),)
+    )
     report = build_pool_report(FOREST, locations, {})
-    doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=(
-        Visibility(gc="DC1", viewers=("PLAIN\\",), holds=1, missing=(name,)),))
-    return build_graph(FOREST, topology, report, locations,
-                       (Monitor(name, dc="DC1"), Monitor("PLAIN\\", dc="DC1")), doctor=doctor)
+    doctor = DoctorReport(
+        forest=FOREST,
+        generated=NOW,
+        servers=(),
+        visibility=(Visibility(gc="DC1", viewers=("PLAIN\\",), holds=1, missing=(name,)),),
+    )
+    return build_graph(
+        FOREST,
+        topology,
+        report,
+        locations,
+        (Monitor(name, dc="DC1"), Monitor("PLAIN\\", dc="DC1")),
+        doctor=doctor,
+    )
 
 
 def test_hostile_names_are_escaped(dot_program: str) -> None:
@@ -178,8 +206,9 @@ def test_hostile_names_are_escaped(dot_program: str) -> None:
     assert '"dc:DC1" -> "server:UNITY' in dot
     assert 'label="say \\"hi\\" \\\\N"' in dot
     # Graphviz reads it back as the same nodes and one cluster: nothing broke out
-    canon = subprocess.run([dot_program, "-Tcanon"], input=dot.encode(), capture_output=True,
-                           check=True).stdout.decode()
+    canon = subprocess.run(
+        [dot_program, "-Tcanon"], input=dot.encode(), capture_output=True, check=True
+    ).stdout.decode()
     assert canon.count("subgraph") == 2  # the site's cluster, and the legend
     assert "-> x" not in canon.replace(escaped, "")
     svg = html.unescape(to_svg(dot, dot_binary=dot_program))
@@ -207,8 +236,11 @@ def test_graphml_with_hostile_names() -> None:
 
 def test_json_shape() -> None:
     doc = to_json(sample_graph(), generated=NOW)
-    assert doc["meta"] == {"type": "pool-graph", "version": 2,
-                           "generated": "2024-05-01T12:00:00+00:00"}
+    assert doc["meta"] == {
+        "type": "pool-graph",
+        "version": 2,
+        "generated": "2024-05-01T12:00:00+00:00",
+    }
     assert doc["graph"] == {"forest": FOREST}
     ids = [n["id"] for n in doc["nodes"]]
     assert ids == sorted(ids) and len(ids) == 18
@@ -217,8 +249,11 @@ def test_json_shape() -> None:
     keys = [(e["source"], e["target"], e["key"]) for e in doc["edges"]]
     assert keys == sorted(keys)
     assert all({"source", "target", "key", "kind"} <= set(e) for e in doc["edges"])
-    off = next(e for e in doc["edges"] if e["kind"] == "replicates"
-               and (e["source"], e["target"]) == ("dc:DC3", "dc:DC2"))
+    off = next(
+        e
+        for e in doc["edges"]
+        if e["kind"] == "replicates" and (e["source"], e["target"]) == ("dc:DC3", "dc:DC2")
+    )
     assert (off["enabled"], off["usable"], off["name"]) == (False, False, "DC3-to-DC2")
     assert json.loads(json.dumps(doc)) == doc
     assert to_json(sample_graph(), generated=NOW) == doc  # deterministic
@@ -226,7 +261,8 @@ def test_json_shape() -> None:
 
 def test_svg_renders_the_ten_server_forest(dot_program: str) -> None:
     svg = html.unescape(
-        to_svg(to_dot(sample_graph(), title="lab.example.com"), dot_binary=dot_program))
+        to_svg(to_dot(sample_graph(), title="lab.example.com"), dot_binary=dot_program)
+    )
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and svg.rstrip().endswith("</svg>")
     for site in ("HQ", "Branch-East", "Branch-West"):
         assert f"<title>cluster_site_{site}</title>" in svg
@@ -258,8 +294,7 @@ def test_svg_timeout_is_an_error(tmp_path: Path) -> None:
 
 
 def test_site_without_dc_and_dc_without_site(dot_program: str) -> None:
-    topology = ForestConfig(sites=(Site(name="Empty", dn="CN=Empty"),),
-                            dcs=(dc("DC9", ""),))
+    topology = ForestConfig(sites=(Site(name="Empty", dn="CN=Empty"),), dcs=(dc("DC9", ""),))
     graph = build_graph(FOREST, topology, build_pool_report(FOREST, [], {}), [])
     dot = to_dot(graph)
     assert clusters(dot) == {"cluster_site_Empty": ["site:Empty"]}
@@ -270,8 +305,7 @@ def test_site_without_dc_and_dc_without_site(dot_program: str) -> None:
 
 def test_two_way_replication_is_one_edge_with_two_heads() -> None:
     dot = to_dot(sample_graph(), title="t")
-    between = [line for line in dot.splitlines()
-               if re.search(r'"dc:DC[12]" -> "dc:DC[12]"', line)]
+    between = [line for line in dot.splitlines() if re.search(r'"dc:DC[12]" -> "dc:DC[12]"', line)]
     assert len(between) == 1 and 'dir="both"' in between[0]  # DC1 <-> DC2
     # One way only (DC3 -> DC1 usable, DC1 -> DC3 too: both ways) vs DC4 -> DC1, whose
     # return is unusable (DC4 refuses inbound): that one keeps its single head.
@@ -283,14 +317,27 @@ def test_servers_sharing_a_gc_that_lacks_a_server_draw_one_arrow_from_the_gc() -
     locations = sample_locations()
     report = build_pool_report(FOREST, locations, HOMED)
     viewers = ("UNITY-W1", "UNITY-W2")
-    doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=(
-        Visibility(gc="DC4", viewers=viewers, holds=9, missing=("UNITY-HQ1",)),))
-    graph = build_graph(FOREST, sample_topology(), report, locations,
-                        tuple(Monitor(v, dc="DC4", gc="DC4") for v in viewers), doctor=doctor)
+    doctor = DoctorReport(
+        forest=FOREST,
+        generated=NOW,
+        servers=(),
+        visibility=(Visibility(gc="DC4", viewers=viewers, holds=9, missing=("UNITY-HQ1",)),),
+    )
+    graph = build_graph(
+        FOREST,
+        sample_topology(),
+        report,
+        locations,
+        tuple(Monitor(v, dc="DC4", gc="DC4") for v in viewers),
+        doctor=doctor,
+    )
     assert sum(1 for *_, k in graph.edges(keys=True) if k == "cannot-see") == 1  # the model
     dot = to_dot(graph, title="t")
-    arrows = [line for line in dot.splitlines() if '-> "server:UNITY-HQ1"' in line
-              and "dashed,bold" in line]
+    arrows = [
+        line
+        for line in dot.splitlines()
+        if '-> "server:UNITY-HQ1"' in line and "dashed,bold" in line
+    ]
     assert len(arrows) == 1 and arrows[0].startswith('  "dc:DC4" ->')  # the picture
     assert "DC4's GC lacks UNITY-HQ1: 2 servers monitoring it cannot see it" in arrows[0]
 
@@ -298,8 +345,10 @@ def test_servers_sharing_a_gc_that_lacks_a_server_draw_one_arrow_from_the_gc() -
 def test_graphml_stays_valid_xml_with_control_characters_in_names() -> None:
     import defusedxml.ElementTree as SafeET
 
-    locations = [loc(1, "UNITY-\x01BELL\x07", attachment_text=attachment(100)),
-                 loc(2, "UNITY-OK", attachment_text=attachment(100))]
+    locations = [
+        loc(1, "UNITY-\x01BELL\x07", attachment_text=attachment(100)),
+        loc(2, "UNITY-OK", attachment_text=attachment(100)),
+    ]
     report = build_pool_report(FOREST, locations, {})
     graph = build_graph(FOREST, sample_topology(), report, locations)
     text = to_graphml(graph)

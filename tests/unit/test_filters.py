@@ -81,8 +81,9 @@ def test_ints_and_bools() -> None:
         escape_value(True)
 
 
-@pytest.mark.parametrize("name", ["cn)(objectClass=*", "cn=x", "", "1cn", "cn\n", "c n",
-                                  "cn*", "(cn", "cn;range=0-*"])
+@pytest.mark.parametrize(
+    "name", ["cn)(objectClass=*", "cn=x", "", "1cn", "cn\n", "c n", "cn*", "(cn", "cn;range=0-*"]
+)
 def test_attribute_names_that_are_not_ldap_names_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match="not an LDAP attribute name"):
         equality(name, "x")
@@ -90,8 +91,9 @@ def test_attribute_names_that_are_not_ldap_names_are_refused(name: str) -> None:
         at_least(name, 1)
 
 
-@pytest.mark.parametrize("name", ["cn", "ciscoEcsbuServerName", "x-1", "2.5.4.3",
-                                  "userCertificate;binary"])
+@pytest.mark.parametrize(
+    "name", ["cn", "ciscoEcsbuServerName", "x-1", "2.5.4.3", "userCertificate;binary"]
+)
 def test_ldap_attribute_names_accepted(name: str) -> None:
     assert equality(name, "v") == f"({name}=v)"
 
@@ -131,13 +133,16 @@ def _items(ldap_filter: str) -> list[tuple[str, int, bytes | None]]:
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(), st.binary(), st.sampled_from([v for v, _ in HOSTILE])))
 def test_no_value_breaks_out_of_its_equality(value: str | bytes) -> None:
-    built = and_filter(equality("objectClass", "ciscoEcsbuUMLocation"),
-                       equality("ciscoEcsbuServerName", value))
+    built = and_filter(
+        equality("objectClass", "ciscoEcsbuUMLocation"), equality("ciscoEcsbuServerName", value)
+    )
     items = _items(built)
     # Two equality items (no substring or presence item smuggled in), and the value on
     # the wire is exactly the value given.
-    assert [(a, kind) for a, kind, _ in items] == [("objectClass", MATCH_EQUAL),
-                                                   ("ciscoEcsbuServerName", MATCH_EQUAL)]
+    assert [(a, kind) for a, kind, _ in items] == [
+        ("objectClass", MATCH_EQUAL),
+        ("ciscoEcsbuServerName", MATCH_EQUAL),
+    ]
     expected = value if isinstance(value, bytes) else value.encode("utf-8")
     assert items[1][2] == expected
 
@@ -155,10 +160,15 @@ def test_or_filter_and_and_filter_keep_one_part_bare() -> None:
 
 def test_every_filter_poolsync_builds_from_the_profile_parses() -> None:
     profile = load_profile("cisco-unity")
-    for built in (decode.location_filter(profile), decode.subscriber_filter(profile),
-                  decode.changed_filter("user", 10), decode.unity_objects_filter(profile),
-                  decode.tombstone_filter(profile, 10),
-                  or_filter(*map(guid_equality, [str(uuid.uuid4()) for _ in range(3)]))):
+    for built in (
+        decode.location_filter(profile),
+        decode.subscriber_filter(profile),
+        decode.changed_filter("user", 10),
+        decode.unity_objects_filter(profile),
+        decode.tombstone_filter(profile, 10),
+        or_filter(*map(guid_equality, [str(uuid.uuid4()) for _ in range(3)])),
+    ):
         items = _items(built)
-        assert items and all(kind in (MATCH_EQUAL, MATCH_GREATER_OR_EQUAL)
-                             for _, kind, _ in items), built
+        assert items and all(
+            kind in (MATCH_EQUAL, MATCH_GREATER_OR_EQUAL) for _, kind, _ in items
+        ), built

@@ -45,25 +45,54 @@ def config_entries(*, dc2_options: str = "1", enabled: str = "TRUE") -> list[Ent
     return [
         entry(f"CN=HQ,{SITES}", objectClass=["top", "site"], name="HQ"),
         entry(f"CN=BRANCH,{SITES}", objectClass=["top", "site"], name="BRANCH"),
-        entry(f"CN=DEFAULTIPSITELINK,CN=IP,CN=Inter-Site Transports,{SITES}",
-              objectClass=["top", "siteLink"], name="DEFAULTIPSITELINK",
-              siteList=[f"CN=HQ,{SITES}", f"CN=BRANCH,{SITES}"]),
-        entry(f"CN=DC1,CN=Servers,CN=HQ,{SITES}", objectClass=["top", "server"], name="DC1",
-              dNSHostName="dc1.lab.example.com"),
-        entry(dsa("DC1", "HQ"), objectClass=["top", "applicationSettings", "nTDSDSA"],
-              name="NTDS Settings", options="1",
-              invocationId=guid_bytes("11111111-0000-0000-0000-000000000001"),
-              objectGUID=guid_bytes("aaaaaaaa-0000-0000-0000-000000000001")),
-        entry(f"CN=DC2,CN=Servers,CN=BRANCH,{SITES}", objectClass=["top", "server"],
-              name="DC2", dNSHostName="dc2.lab.example.com"),
-        entry(dsa("DC2", "BRANCH"), objectClass=["top", "applicationSettings", "nTDSDSA"],
-              name="NTDS Settings", options=dc2_options,
-              invocationId=guid_bytes("11111111-0000-0000-0000-000000000002")),
-        entry(f"CN=from DC2,{dsa('DC1', 'HQ')}", objectClass=["top", "nTDSConnection"],
-              name="from DC2", fromServer=dsa("DC2", "BRANCH"), enabledConnection=enabled,
-              options="0"),
-        entry(f"CN=kcc,{dsa('DC2', 'BRANCH')}", objectClass=["top", "nTDSConnection"],
-              name="kcc", fromServer=dsa("DC1", "HQ"), options="1"),
+        entry(
+            f"CN=DEFAULTIPSITELINK,CN=IP,CN=Inter-Site Transports,{SITES}",
+            objectClass=["top", "siteLink"],
+            name="DEFAULTIPSITELINK",
+            siteList=[f"CN=HQ,{SITES}", f"CN=BRANCH,{SITES}"],
+        ),
+        entry(
+            f"CN=DC1,CN=Servers,CN=HQ,{SITES}",
+            objectClass=["top", "server"],
+            name="DC1",
+            dNSHostName="dc1.lab.example.com",
+        ),
+        entry(
+            dsa("DC1", "HQ"),
+            objectClass=["top", "applicationSettings", "nTDSDSA"],
+            name="NTDS Settings",
+            options="1",
+            invocationId=guid_bytes("11111111-0000-0000-0000-000000000001"),
+            objectGUID=guid_bytes("aaaaaaaa-0000-0000-0000-000000000001"),
+        ),
+        entry(
+            f"CN=DC2,CN=Servers,CN=BRANCH,{SITES}",
+            objectClass=["top", "server"],
+            name="DC2",
+            dNSHostName="dc2.lab.example.com",
+        ),
+        entry(
+            dsa("DC2", "BRANCH"),
+            objectClass=["top", "applicationSettings", "nTDSDSA"],
+            name="NTDS Settings",
+            options=dc2_options,
+            invocationId=guid_bytes("11111111-0000-0000-0000-000000000002"),
+        ),
+        entry(
+            f"CN=from DC2,{dsa('DC1', 'HQ')}",
+            objectClass=["top", "nTDSConnection"],
+            name="from DC2",
+            fromServer=dsa("DC2", "BRANCH"),
+            enabledConnection=enabled,
+            options="0",
+        ),
+        entry(
+            f"CN=kcc,{dsa('DC2', 'BRANCH')}",
+            objectClass=["top", "nTDSConnection"],
+            name="kcc",
+            fromServer=dsa("DC1", "HQ"),
+            options="1",
+        ),
         # A server object without NTDS Settings (a demoted DC) is not a DC.
         entry(f"CN=OLD,CN=Servers,CN=HQ,{SITES}", objectClass=["top", "server"], name="OLD"),
     ]
@@ -80,7 +109,9 @@ def test_decode_forest() -> None:
     assert dc1.dsa_guid == "aaaaaaaa-0000-0000-0000-000000000001"
     assert (dc2.name, dc2.site, dc2.gc, dc2.inbound_disabled) == ("DC2", "BRANCH", True, True)
     assert [(c.source, c.target, c.enabled, c.generated) for c in forest.connections] == [
-        ("DC2", "DC1", True, False), ("DC1", "DC2", True, True)]
+        ("DC2", "DC1", True, False),
+        ("DC1", "DC2", True, True),
+    ]
 
 
 def test_lookups_by_name_host_dsa_and_invocation() -> None:
@@ -102,26 +133,28 @@ def test_replication_paths_follow_usable_connections() -> None:
     assert off.replication_path("DC2", "DC1") is None
     assert off.inbound_problems("DC1") == [
         f"the connection DC2 -> DC1 is disabled (enabledConnection FALSE on CN=from DC2,"
-        f"{dsa('DC1', 'HQ')})"]
+        f"{dsa('DC1', 'HQ')})"
+    ]
     refusing = decode_forest(config_entries(dc2_options="3"))
     assert refusing.replication_path("DC1", "DC2") is None
-    assert refusing.inbound_problems("DC2")[0].startswith(
-        "DC2 has inbound replication disabled")
+    assert refusing.inbound_problems("DC2")[0].startswith("DC2 has inbound replication disabled")
     silent = decode_forest(config_entries(dc2_options="5"))  # outbound disabled
     assert silent.replication_path("DC2", "DC1") is None
-    assert any("DC2 has outbound replication disabled" in p
-               for p in silent.inbound_problems("DC1"))
+    assert any("DC2 has outbound replication disabled" in p for p in silent.inbound_problems("DC1"))
 
 
 def test_paths_cross_several_hops() -> None:
     dcs = tuple(DomainController(name=f"DC{i}", site="S", dsa_dn=f"dsa{i}") for i in (1, 2, 3))
-    conns = (Connection("a", "a", source="DC1", target="DC2"),
-             Connection("b", "b", source="DC2", target="DC3"))
+    conns = (
+        Connection("a", "a", source="DC1", target="DC2"),
+        Connection("b", "b", source="DC2", target="DC3"),
+    )
     forest = ForestConfig(dcs=dcs, connections=conns)
     assert forest.replication_path("DC1", "DC3") == ("DC1", "DC2", "DC3")
     assert forest.replication_path("DC3", "DC1") is None
     assert forest.inbound_problems("DC1") == [
-        "DC1 has no replication connection objects (nTDSConnection under dsa1)"]
+        "DC1 has no replication connection objects (nTDSConnection under dsa1)"
+    ]
 
 
 def test_merge_prefers_each_dcs_own_record() -> None:
@@ -144,22 +177,30 @@ def test_site_of() -> None:
 def blob(*stamps: tuple[int, int, int, str, int, int]) -> bytes:
     out = struct.pack("<IIII", 1, 0, len(stamps), 0)
     for attid, version, seconds, origin, o_usn, l_usn in stamps:
-        out += struct.pack("<IIQ16sqq", attid, version, seconds, uuid.UUID(origin).bytes_le,
-                           o_usn, l_usn)
+        out += struct.pack(
+            "<IIQ16sqq", attid, version, seconds, uuid.UUID(origin).bytes_le, o_usn, l_usn
+        )
     return out
 
 
 def test_parse_repl_metadata() -> None:
     origin = "4b83eada-031b-d14d-b89e-f238c61dfd69"
-    seconds = int((dt.datetime(2026, 11, 30, 5, 48, 8, tzinfo=dt.UTC)
-                   - dt.datetime(1601, 1, 1, tzinfo=dt.UTC)).total_seconds())
-    stamps = parse_repl_metadata(blob((0, 1, seconds, origin, 3719, 3956),
-                                      (589825, 2, seconds + 60, origin, 3720, 3957)))
+    seconds = int(
+        (
+            dt.datetime(2026, 11, 30, 5, 48, 8, tzinfo=dt.UTC)
+            - dt.datetime(1601, 1, 1, tzinfo=dt.UTC)
+        ).total_seconds()
+    )
+    stamps = parse_repl_metadata(
+        blob((0, 1, seconds, origin, 3719, 3956), (589825, 2, seconds + 60, origin, 3720, 3957))
+    )
     assert stamps == (
-        AttributeStamp(0, 1, dt.datetime(2026, 11, 30, 5, 48, 8, tzinfo=dt.UTC), origin,
-                       3719, 3956),
-        AttributeStamp(589825, 2, dt.datetime(2026, 11, 30, 5, 49, 8, tzinfo=dt.UTC),
-                       origin, 3720, 3957),
+        AttributeStamp(
+            0, 1, dt.datetime(2026, 11, 30, 5, 48, 8, tzinfo=dt.UTC), origin, 3719, 3956
+        ),
+        AttributeStamp(
+            589825, 2, dt.datetime(2026, 11, 30, 5, 49, 8, tzinfo=dt.UTC), origin, 3720, 3957
+        ),
     )
 
 
@@ -175,8 +216,16 @@ def test_equal_origins_and_times_are_one_object_each() -> None:
     assert far[0].changed == dt.datetime(1601, 1, 1, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize("raw", [None, b"", b"\x01\x00", struct.pack("<IIII", 2, 0, 0, 0),
-                                 struct.pack("<IIII", 1, 0, 5, 0) + b"\x00" * 48])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        b"",
+        b"\x01\x00",
+        struct.pack("<IIII", 2, 0, 0, 0),
+        struct.pack("<IIII", 1, 0, 5, 0) + b"\x00" * 48,
+    ],
+)
 def test_parse_repl_metadata_never_raises(raw: bytes | None) -> None:
     assert parse_repl_metadata(raw) == ()
 
@@ -184,20 +233,26 @@ def test_parse_repl_metadata_never_raises(raw: bytes | None) -> None:
 def test_behind_compares_versions_only() -> None:
     t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     old = (AttributeStamp(0, 1, t0, "a", 1, 1), AttributeStamp(3, 1, t0, "a", 1, 1))
-    new = (AttributeStamp(0, 1, t0, "a", 1, 1), AttributeStamp(3, 2, t0, "a", 2, 2),
-           AttributeStamp(9, 1, t0, "a", 3, 3))
+    new = (
+        AttributeStamp(0, 1, t0, "a", 1, 1),
+        AttributeStamp(3, 2, t0, "a", 2, 2),
+        AttributeStamp(9, 1, t0, "a", 3, 3),
+    )
     assert behind(old, new) == [3, 9]
     assert behind(new, old) == []
     # Same version, another originating stamp: resolved, not pending.
-    restamped = (AttributeStamp(0, 1, t0, "a", 1, 1),
-                 AttributeStamp(3, 1, t0 + dt.timedelta(seconds=7), "b", 1, 1))
+    restamped = (
+        AttributeStamp(0, 1, t0, "a", 1, 1),
+        AttributeStamp(3, 1, t0 + dt.timedelta(seconds=7), "b", 1, 1),
+    )
     assert behind(old, restamped) == []
 
 
 def test_decode_forest_survives_odd_entries() -> None:
     odd = [
-        entry(f"CN=L,CN=IP,CN=Inter-Site Transports,{SITES}", objectClass=["siteLink"],
-              siteList=[""]),
+        entry(
+            f"CN=L,CN=IP,CN=Inter-Site Transports,{SITES}", objectClass=["siteLink"], siteList=[""]
+        ),
         entry("CN=NTDS Settings", objectClass=["nTDSDSA"]),  # under no server object
         entry(f"CN=c,{dsa('DC9', 'HQ')}", objectClass=["nTDSConnection"]),  # unknown DC
     ]

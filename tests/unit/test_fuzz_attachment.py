@@ -33,8 +33,11 @@ pytestmark = pytest.mark.fuzz
 
 #: Three times the active profile's examples: 300 by default, 7500 under `make fuzz`
 #: (the "fuzz" profile in tests/conftest.py).
-FUZZ = settings(max_examples=settings.default.max_examples * 3, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=settings.default.max_examples * 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 SEED = """<?xml version="1.0" encoding="utf-8"?>
 <AvXmlLicData>
@@ -55,22 +58,87 @@ SEED = """<?xml version="1.0" encoding="utf-8"?>
 
 #: Pieces an attacker (or a broken writer) would splice into a document.
 TOKENS = [
-    "<", ">", "</", "/>", "&", ";", "&amp;", "&lt;", "&#0;", "&#x1F600;", "&#xD800;",
-    "&#99999999;", "&lol;", "<![CDATA[", "]]>", "<!--", "-->", "<?pi x?>", "<!DOCTYPE x>",
-    '<!DOCTYPE AvXmlLicData [<!ENTITY a "1">]>', '<!ENTITY % p "x">', "%p;",
-    '<!ENTITY e SYSTEM "file:///etc/passwd">', "&e;", 'xmlns="urn:x"', 'xmlns:a="urn:a"',
-    "a:", "\ufeff", "\x00", "\x1b[2J", "\ud800", "\udcff", "é", "\u202e", "\n", "\r\n",
-    "<Licenses>", "</Licenses>", "<Utilization>", "</Utilization>", "<AvXmlLicData>",
-    "</AvXmlLicData>", "<LicSubscribersMax>", "</LicSubscribersMax>",
-    "<LicPoolingIsEnabled>", "</LicPoolingIsEnabled>", "-1", "1_000", "١٢", "9" * 30,
-    "enabled", "true", "maybe", '<?xml version="1.0" encoding="utf-16"?>',
-    '<?xml version="1.0" encoding="x-unknown"?>', '<?xml version="1.1"?>',
+    "<",
+    ">",
+    "</",
+    "/>",
+    "&",
+    ";",
+    "&amp;",
+    "&lt;",
+    "&#0;",
+    "&#x1F600;",
+    "&#xD800;",
+    "&#99999999;",
+    "&lol;",
+    "<![CDATA[",
+    "]]>",
+    "<!--",
+    "-->",
+    "<?pi x?>",
+    "<!DOCTYPE x>",
+    '<!DOCTYPE AvXmlLicData [<!ENTITY a "1">]>',
+    '<!ENTITY % p "x">',
+    "%p;",
+    '<!ENTITY e SYSTEM "file:///etc/passwd">',
+    "&e;",
+    'xmlns="urn:x"',
+    'xmlns:a="urn:a"',
+    "a:",
+    "\ufeff",
+    "\x00",
+    "\x1b[2J",
+    "\ud800",
+    "\udcff",
+    "é",
+    "\u202e",
+    "\n",
+    "\r\n",
+    "<Licenses>",
+    "</Licenses>",
+    "<Utilization>",
+    "</Utilization>",
+    "<AvXmlLicData>",
+    "</AvXmlLicData>",
+    "<LicSubscribersMax>",
+    "</LicSubscribersMax>",
+    "<LicPoolingIsEnabled>",
+    "</LicPoolingIsEnabled>",
+    "-1",
+    "1_000",
+    "١٢",
+    "9" * 30,
+    "enabled",
+    "true",
+    "maybe",
+    '<?xml version="1.0" encoding="utf-16"?>',
+    '<?xml version="1.0" encoding="x-unknown"?>',
+    '<?xml version="1.1"?>',
 ]
 
 #: Every codec name Python knows (and a few it does not), for the XML declaration.
-ENCODINGS = sorted({*aliases, *aliases.values(), "utf-8", "utf-16", "utf-32", "utf-7",
-                    "iso-8859-1", "us-ascii", "mbcs", "rot13", "hex", "base64", "punycode",
-                    "idna", "x-foo", "", " ", "utf-8\x00"})
+ENCODINGS = sorted(
+    {
+        *aliases,
+        *aliases.values(),
+        "utf-8",
+        "utf-16",
+        "utf-32",
+        "utf-7",
+        "iso-8859-1",
+        "us-ascii",
+        "mbcs",
+        "rot13",
+        "hex",
+        "base64",
+        "punycode",
+        "idna",
+        "x-foo",
+        "",
+        " ",
+        "utf-8\x00",
+    }
+)
 
 
 def check(data: str | bytes) -> LicenseData | None:
@@ -97,7 +165,7 @@ def mutated(draw: st.DrawFn) -> str:
         elif op == "text":
             text = text[:at] + draw(st.text(max_size=12)) + text[at:]
         elif op == "cut":
-            text = text[:at] + text[at + draw(st.integers(1, 40)):]
+            text = text[:at] + text[at + draw(st.integers(1, 40)) :]
         else:
             end = at + draw(st.integers(1, 80))
             text = text[:end] + text[at:end] + text[end:]
@@ -143,8 +211,9 @@ def test_any_declared_encoding(encoding: str, as_raw: bool, junk: bytes) -> None
         check(text)
 
 
-@pytest.mark.parametrize("encoding", ["x-foo", "utf-32", "mbcs", "rot13", "hex", "idna",
-                                      "punycode", "utf-7"])
+@pytest.mark.parametrize(
+    "encoding", ["x-foo", "utf-32", "mbcs", "rot13", "hex", "idna", "punycode", "utf-7"]
+)
 def test_unusable_declared_encoding_is_an_attachment_error(encoding: str) -> None:
     """Regression: these raised LookupError, ValueError or UnicodeError, and the first
     Location carrying one stopped `resync`, `pool` and `doctor` with an internal error."""
@@ -158,28 +227,39 @@ def test_unusable_declared_encoding_is_an_attachment_error(encoding: str) -> Non
 
 def laughs(depth: int, width: int) -> str:
     entities = ['<!ENTITY l0 "lol">'] + [
-        f'<!ENTITY l{i} "{f"&l{i - 1};" * width}">' for i in range(1, depth + 1)]
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE AvXmlLicData [{"".join(entities)}]>\n'
-            f"<AvXmlLicData><Licenses><LicSubscribersMax>&l{depth};</LicSubscribersMax>"
-            "</Licenses></AvXmlLicData>")
+        f'<!ENTITY l{i} "{f"&l{i - 1};" * width}">' for i in range(1, depth + 1)
+    ]
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE AvXmlLicData [{"".join(entities)}]>\n'
+        f"<AvXmlLicData><Licenses><LicSubscribersMax>&l{depth};</LicSubscribersMax>"
+        "</Licenses></AvXmlLicData>"
+    )
 
 
 def quadratic(size: int, uses: int) -> str:
-    return (f'<!DOCTYPE AvXmlLicData [<!ENTITY a "{"a" * size}">]><AvXmlLicData><Licenses>'
-            f"<X>{'&a;' * uses}</X></Licenses></AvXmlLicData>")
+    return (
+        f'<!DOCTYPE AvXmlLicData [<!ENTITY a "{"a" * size}">]><AvXmlLicData><Licenses>'
+        f"<X>{'&a;' * uses}</X></Licenses></AvXmlLicData>"
+    )
 
 
 ENTITY_TRICKS = {
     "billion-laughs": laughs(9, 10),
     "billion-laughs-deep": laughs(40, 2),
     "quadratic-blowup": quadratic(50_000, 10_000),
-    "external-entity": ('<!DOCTYPE AvXmlLicData [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                        "<AvXmlLicData><Licenses><X>&e;</X></Licenses></AvXmlLicData>"),
-    "parameter-entity": ('<!DOCTYPE AvXmlLicData [<!ENTITY % p SYSTEM "http://192.0.2.1/x">'
-                         "%p;]><AvXmlLicData><Licenses/></AvXmlLicData>"),
-    "external-dtd": ('<!DOCTYPE AvXmlLicData SYSTEM "http://192.0.2.1/x.dtd">'
-                     "<AvXmlLicData><Licenses/></AvXmlLicData>"),
-    "internal-subset-only": '<!DOCTYPE AvXmlLicData []><AvXmlLicData><Licenses/></AvXmlLicData>',
+    "external-entity": (
+        '<!DOCTYPE AvXmlLicData [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        "<AvXmlLicData><Licenses><X>&e;</X></Licenses></AvXmlLicData>"
+    ),
+    "parameter-entity": (
+        '<!DOCTYPE AvXmlLicData [<!ENTITY % p SYSTEM "http://192.0.2.1/x">'
+        "%p;]><AvXmlLicData><Licenses/></AvXmlLicData>"
+    ),
+    "external-dtd": (
+        '<!DOCTYPE AvXmlLicData SYSTEM "http://192.0.2.1/x.dtd">'
+        "<AvXmlLicData><Licenses/></AvXmlLicData>"
+    ),
+    "internal-subset-only": "<!DOCTYPE AvXmlLicData []><AvXmlLicData><Licenses/></AvXmlLicData>",
 }
 
 
@@ -212,11 +292,14 @@ def test_generated_entity_expansions_are_refused(depth: int, width: int, form: s
 # --- huge input ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("label", "data"), [
-    ("15 MiB of bytes", b"<AvXmlLicData><Licenses>" + b"x" * (15 << 20)),
-    ("one byte over", b" " * MAX_ATTACHMENT_BYTES + b"<"),
-    ("2 MiB of text", "<AvXmlLicData>" + "é" * (1 << 20)),
-])
+@pytest.mark.parametrize(
+    ("label", "data"),
+    [
+        ("15 MiB of bytes", b"<AvXmlLicData><Licenses>" + b"x" * (15 << 20)),
+        ("one byte over", b" " * MAX_ATTACHMENT_BYTES + b"<"),
+        ("2 MiB of text", "<AvXmlLicData>" + "é" * (1 << 20)),
+    ],
+)
 def test_oversize_input_refused_before_parsing(label: str, data: str | bytes) -> None:
     started = time.perf_counter()
     with pytest.raises(AttachmentError, match="-byte limit"):

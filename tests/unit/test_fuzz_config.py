@@ -64,18 +64,66 @@ directory:
   dc: {url: ldap://dc1}
   bind: {method: anonymous}
 """
-SEEDS = [(ROOT / "examples" / "poolsync.yaml").read_bytes(), FULL.encode(),
-         ANONYMOUS.encode()]
+SEEDS = [(ROOT / "examples" / "poolsync.yaml").read_bytes(), FULL.encode(), ANONYMOUS.encode()]
 KNOWN_KEYS = [
-    "forest", "directory", "profile", "store", "sync", "compliance", "doctor", "capacity",
-    "dc", "gc", "url", "base_dn", "bind", "method", "user", "password", "env", "file",
-    "command", "tls", "ca_file", "validate", "insecure", "starttls", "page_size",
-    "timeouts", "connect", "operation", "retries", "attempts", "initial_wait", "max_wait",
-    "max_age", "deletions", "max_objects", "max_percent", "max_voice_ports",
-    "max_subscribers_per_server", "grace_days", "servers", "expected", "other_forests",
-    "window", "horizon", "license_files", "files", "mac", "http", "snmp", "auth", "priv",
-    "protocol", "host", "port", "version", "community", "timeout",
-]  # fmt: skip
+    "forest",
+    "directory",
+    "profile",
+    "store",
+    "sync",
+    "compliance",
+    "doctor",
+    "capacity",
+    "dc",
+    "gc",
+    "url",
+    "base_dn",
+    "bind",
+    "method",
+    "user",
+    "password",
+    "env",
+    "file",
+    "command",
+    "tls",
+    "ca_file",
+    "validate",
+    "insecure",
+    "starttls",
+    "page_size",
+    "timeouts",
+    "connect",
+    "operation",
+    "retries",
+    "attempts",
+    "initial_wait",
+    "max_wait",
+    "max_age",
+    "deletions",
+    "max_objects",
+    "max_percent",
+    "max_voice_ports",
+    "max_subscribers_per_server",
+    "grace_days",
+    "servers",
+    "expected",
+    "other_forests",
+    "window",
+    "horizon",
+    "license_files",
+    "files",
+    "mac",
+    "http",
+    "snmp",
+    "auth",
+    "priv",
+    "protocol",
+    "host",
+    "port",
+    "version",
+    "community",
+    "timeout",
+]
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +131,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the config is written, with the files the seeds refer to, so that
     mutated seeds get past "cannot read" into the checks behind it."""
     base = tmp_path_factory.mktemp("fuzz-config")
-    for name in ("tls/ca.pem", "profiles/custom.yaml", "a.lic", "b.lic",
-                 "secrets/admin.password"):
+    for name in ("tls/ca.pem", "profiles/custom.yaml", "a.lic", "b.lic", "secrets/admin.password"):
         (base / name).parent.mkdir(parents=True, exist_ok=True)
         (base / name).write_text("x\n")
     return base / "poolsync.yaml"
@@ -132,64 +179,85 @@ HUGE = [
     lambda n: SMALL.replace("lab.example.com", "a." * n + "com"),
     lambda n: SMALL.replace("ldaps://dc1", "ldaps://" + "a" * n),
     lambda n: SMALL.replace("ldaps://dc1", "[" + ", ".join(["ldap://dc"] * (n // 10)) + "]"),
-    lambda n: SMALL.replace("{method: anonymous}", "{user: " + "u" * n + ", password: {env: "
-                            + "E" * n + "}}"),
+    lambda n: SMALL.replace(
+        "{method: anonymous}", "{user: " + "u" * n + ", password: {env: " + "E" * n + "}}"
+    ),
     lambda n: SMALL + "store: " + "x" * n + "\n",
     lambda n: SMALL + "sync: {max_age: " + "9" * n + "}\n",
     lambda n: SMALL + "sync: {deletions: {max_percent: 0." + "1" * n + "}}\n",
     lambda n: SMALL + "doctor: {expected: [" + ", ".join(["S"] * (n // 10)) + "]}\n",
-    lambda n: SMALL + "doctor: {servers: {" + ", ".join(f"S{i}: {{}}" for i in range(n // 10))
-    + "}}\n",
+    lambda n: (
+        SMALL + "doctor: {servers: {" + ", ".join(f"S{i}: {{}}" for i in range(n // 10)) + "}}\n"
+    ),
     lambda n: SMALL + "capacity: {window: " + "1" * n + "d}\n",
     lambda n: SMALL + "profile: " + "p/" * n + "x.yaml\n",
     lambda n: SMALL + "# " + "x" * n + "\n",
     lambda n: SMALL + "store: " + "\u00e9" * n + "\n",
     lambda n: SMALL + 'servers: {U: {http: {url: "https://' + "a" * n + '"}}}\n',
-    lambda n: SMALL + "servers: {" + ", ".join(
-        f'S{i}: {{snmp: {{host: h, version: "2c", community: {{env: C}}}}}}'
-        for i in range(n // 60)) + "}\n",
-]  # fmt: skip
+    lambda n: (
+        SMALL
+        + "servers: {"
+        + ", ".join(
+            f'S{i}: {{snmp: {{host: h, version: "2c", community: {{env: C}}}}}}'
+            for i in range(n // 60)
+        )
+        + "}\n"
+    ),
+]
 
 
 @fuzz_settings(0.1)
 @given(build=st.sampled_from(HUGE), size=st.integers(1_000, 200_000))
-def test_huge_values_raise_only_config_error(scratch: Path, build: Callable[[int], str],
-                                             size: int) -> None:
+def test_huge_values_raise_only_config_error(
+    scratch: Path, build: Callable[[int], str], size: int
+) -> None:
     through_load_config(scratch, build(size).encode())
 
 
-@pytest.mark.parametrize("text", [
-    "[" * 1000, "{a: " * 1000, "- " * 1000, "&a [*a, *a]", "a: &a [*a]",
-    "forest: lab.example.com\ndirectory: &d {dc: {url: ldap://dc}, bind: {method: anonymous}}"
-    "\ndoctor: {expected: &x [*d, *d, *d]}",
-    # Found by the parse_duration fuzzer: a duration too large for a float was
-    # infinity, and rounding it to days raised OverflowError.
-    "forest: lab.example.com\ndirectory: {dc: {url: ldap://dc}, bind: {method: anonymous}}\n"
-    "capacity: {window: " + "9" * 400 + "d}\n",
-    "forest: lab.example.com\ndirectory: {dc: {url: ldap://dc}, bind: {method: anonymous}}\n"
-    "sync: {max_age: " + "9" * 400 + "}\n",
-    # Found by a hostile-input probe: a NUL in a license file path raised ValueError
-    # (from Path.resolve); in the store's path or another forest's config path it was
-    # accepted, and failed later wherever the path was used.
-    SMALL + 'capacity: {license_files: {U: {files: ["a\\0b"]}}}\n',
-    SMALL + 'store: "a\\0b"\n',
-    SMALL + 'doctor: {other_forests: ["a\\0b"]}\n',
-    # Found by the fuzzer (the long run, in a topology's license file path): a newline
-    # in a path split the message naming the file.
-    SMALL.replace("bind:", 'tls: {ca_file: "a\\nb"}\n  bind:'),
-    SMALL + 'profile: "profiles/a\\nb.yaml"\n',
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 1000,
+        "{a: " * 1000,
+        "- " * 1000,
+        "&a [*a, *a]",
+        "a: &a [*a]",
+        "forest: lab.example.com\ndirectory: &d {dc: {url: ldap://dc}, bind: {method: anonymous}}"
+        "\ndoctor: {expected: &x [*d, *d, *d]}",
+        # Found by the parse_duration fuzzer: a duration too large for a float was
+        # infinity, and rounding it to days raised OverflowError.
+        "forest: lab.example.com\ndirectory: {dc: {url: ldap://dc}, bind: {method: anonymous}}\n"
+        "capacity: {window: " + "9" * 400 + "d}\n",
+        "forest: lab.example.com\ndirectory: {dc: {url: ldap://dc}, bind: {method: anonymous}}\n"
+        "sync: {max_age: " + "9" * 400 + "}\n",
+        # Found by a hostile-input probe: a NUL in a license file path raised ValueError
+        # (from Path.resolve); in the store's path or another forest's config path it was
+        # accepted, and failed later wherever the path was used.
+        SMALL + 'capacity: {license_files: {U: {files: ["a\\0b"]}}}\n',
+        SMALL + 'store: "a\\0b"\n',
+        SMALL + 'doctor: {other_forests: ["a\\0b"]}\n',
+        # Found by the fuzzer (the long run, in a topology's license file path): a newline
+        # in a path split the message naming the file.
+        SMALL.replace("bind:", 'tls: {ca_file: "a\\nb"}\n  bind:'),
+        SMALL + 'profile: "profiles/a\\nb.yaml"\n',
+    ],
+)
 def test_regressions_raise_only_config_error(scratch: Path, text: str) -> None:
     assert through_load_config(scratch, text.encode()) is None
 
 
 DURATIONS = st.one_of(
     TEXT,
-    st.builds(lambda n, unit, space: f"{n}{space}{unit}",
-              st.one_of(st.integers(0, 10**400), st.floats(allow_nan=True),
-                        st.decimals(allow_nan=False, places=3)),
-              st.sampled_from(["", "s", "m", "h", "d", "w", "y", "D", " d", "dd"]),
-              st.sampled_from(["", " ", "\t", "\n"])),
+    st.builds(
+        lambda n, unit, space: f"{n}{space}{unit}",
+        st.one_of(
+            st.integers(0, 10**400),
+            st.floats(allow_nan=True),
+            st.decimals(allow_nan=False, places=3),
+        ),
+        st.sampled_from(["", "s", "m", "h", "d", "w", "y", "D", " d", "dd"]),
+        st.sampled_from(["", " ", "\t", "\n"]),
+    ),
 )
 
 
@@ -210,26 +278,38 @@ def test_a_duration_too_large_for_a_float_is_refused(text: str) -> None:
         parse_duration(text)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    # Found by the fuzzer: pyyaml's ReaderError (a NUL byte, bytes that are not
-    # UTF-8) gave a two-line message.
-    (b"\x00", "not valid YAML: character 1 is U+0000, which YAML does not allow"),
-    (b"forest: a\x07", "not valid YAML: character 10 is U+0007, which YAML does not allow"),
-    (b"forest: \xff", "not valid YAML: not utf-8 text at byte 9: invalid start byte"),
-    # Found by the fuzzer: pyyaml's constructors raise IndexError for an empty
-    # explicitly tagged number ...
-    (b"forest: !!int ''", "line 1, column 9: not valid YAML: an empty string is not a "
-                          "valid !!int"),
-    (b"forest: !!float ''", "line 1, column 9: not valid YAML: an empty string is not a "
-                            "valid !!float"),
-    # ... and, found by a hostile-input probe, KeyError and AttributeError for other tags.
-    (b"sync:\n  method: !!bool x", "line 2, column 11: not valid YAML: 'x' is not a valid "
-                                   "!!bool"),
-    (b"forest: !!timestamp x", "line 1, column 9: not valid YAML: 'x' is not a valid "
-                               "!!timestamp"),
-])  # fmt: skip
-def test_yaml_regressions_are_one_line_config_errors(scratch: Path, data: bytes,
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # Found by the fuzzer: pyyaml's ReaderError (a NUL byte, bytes that are not
+        # UTF-8) gave a two-line message.
+        (b"\x00", "not valid YAML: character 1 is U+0000, which YAML does not allow"),
+        (b"forest: a\x07", "not valid YAML: character 10 is U+0007, which YAML does not allow"),
+        (b"forest: \xff", "not valid YAML: not utf-8 text at byte 9: invalid start byte"),
+        # Found by the fuzzer: pyyaml's constructors raise IndexError for an empty
+        # explicitly tagged number ...
+        (
+            b"forest: !!int ''",
+            "line 1, column 9: not valid YAML: an empty string is not a valid !!int",
+        ),
+        (
+            b"forest: !!float ''",
+            "line 1, column 9: not valid YAML: an empty string is not a valid !!float",
+        ),
+        # ... and, found by a hostile-input probe, KeyError and AttributeError for other tags.
+        (
+            b"sync:\n  method: !!bool x",
+            "line 2, column 11: not valid YAML: 'x' is not a valid !!bool",
+        ),
+        (
+            b"forest: !!timestamp x",
+            "line 1, column 9: not valid YAML: 'x' is not a valid !!timestamp",
+        ),
+    ],
+)
+def test_yaml_regressions_are_one_line_config_errors(
+    scratch: Path, data: bytes, message: str
+) -> None:
     scratch.write_bytes(data)
     with pytest.raises(ConfigError) as info:
         load_config(scratch)

@@ -76,8 +76,9 @@ def through_import(path: Path, data: bytes, store: Store) -> list[Snapshot] | No
     except UnicodeDecodeError:
         outcome("not UTF-8: the command refuses it before parsing")
         return None
-    rows: list[Snapshot] | None = expect_only(HistoryFileError, path,
-                                              lambda: parse_history(text, path=path))
+    rows: list[Snapshot] | None = expect_only(
+        HistoryFileError, path, lambda: parse_history(text, path=path)
+    )
     if rows is None:
         return None
     for row in rows:
@@ -97,15 +98,61 @@ def test_the_seeds_are_valid(scratch: Path, store: Store) -> None:
         assert through_import(scratch, seed, store)
 
 
-CSV_TOKENS = st.sampled_from([
-    ",", ",", ",", "\n", "\r\n", "\r", '"', '""', " ", "\x00", "\ufeff", "date", "pool",
-    "server", "class", "licensed", "used", "published", "DATE", " used ", "vm", "UM",
-    "inbox", "VMI", "lab.example.com", "UNITY-A", "unity-a", "0", "1", "-1", "+1", "1.5",
-    "1e3", "٣", "1_000", "9223372036854775807", "9223372036854775808",
-    "2026-09-01", "2026-9-1", "2026-13-01", "0001-01-01T00:00:00+01:00",
-    "9999-12-31T23:59:59-01:00", "2026-09-01T10:00:00Z", "2026-09-01 10:00",
-    "2026-09-01T10:00:00.123456+05:30", "20260901", "2026-W36-1", "{", "}", "[", "]",
-])  # fmt: skip
+CSV_TOKENS = st.sampled_from(
+    [
+        ",",
+        ",",
+        ",",
+        "\n",
+        "\r\n",
+        "\r",
+        '"',
+        '""',
+        " ",
+        "\x00",
+        "\ufeff",
+        "date",
+        "pool",
+        "server",
+        "class",
+        "licensed",
+        "used",
+        "published",
+        "DATE",
+        " used ",
+        "vm",
+        "UM",
+        "inbox",
+        "VMI",
+        "lab.example.com",
+        "UNITY-A",
+        "unity-a",
+        "0",
+        "1",
+        "-1",
+        "+1",
+        "1.5",
+        "1e3",
+        "٣",
+        "1_000",
+        "9223372036854775807",
+        "9223372036854775808",
+        "2026-09-01",
+        "2026-9-1",
+        "2026-13-01",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "2026-09-01T10:00:00Z",
+        "2026-09-01 10:00",
+        "2026-09-01T10:00:00.123456+05:30",
+        "20260901",
+        "2026-W36-1",
+        "{",
+        "}",
+        "[",
+        "]",
+    ]
+)
 HEADER = "date,pool,server,class,licensed,used,published\n"
 
 
@@ -114,11 +161,17 @@ def json_documents(draw: st.DrawFn) -> str:
     """The exported JSON with values replaced by random JSON (wrong types, huge
     numbers, escapes), items dropped or added, or random JSON altogether."""
     json_values = st.recursive(
-        st.none() | st.booleans() | st.floats() | st.integers() | TEXT
+        st.none()
+        | st.booleans()
+        | st.floats()
+        | st.integers()
+        | TEXT
         | st.sampled_from([10**30, -(10**30), 2**63, "\\ud800", "NaN"]),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8),
-                                                                     inner, max_size=3),
-        max_leaves=8)
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
     doc: dict[str, Any] = copy.deepcopy(to_json(ROWS, generated=GENERATED))
     for _ in range(draw(st.integers(0, 4))):
         items = doc["snapshots"] if isinstance(doc["snapshots"], list) else []
@@ -144,10 +197,12 @@ def json_documents(draw: st.DrawFn) -> str:
 HISTORY_INPUTS = st.one_of(
     st.binary(max_size=2048),
     TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
-    st.lists(CSV_TOKENS | HOSTILE_STRINGS, max_size=80)
-    .map(lambda ts: ("".join(ts)).encode("utf-8", "surrogatepass")),
-    st.lists(CSV_TOKENS | HOSTILE_STRINGS, max_size=80)
-    .map(lambda ts: (HEADER + "".join(ts)).encode("utf-8", "surrogatepass")),
+    st.lists(CSV_TOKENS | HOSTILE_STRINGS, max_size=80).map(
+        lambda ts: ("".join(ts)).encode("utf-8", "surrogatepass")
+    ),
+    st.lists(CSV_TOKENS | HOSTILE_STRINGS, max_size=80).map(
+        lambda ts: (HEADER + "".join(ts)).encode("utf-8", "surrogatepass")
+    ),
     mutated_bytes(SEEDS),
     reencoded(SEEDS),
     json_documents().map(str.encode),
@@ -156,8 +211,7 @@ HISTORY_INPUTS = st.one_of(
 
 @fuzz_settings(6)
 @given(data=HISTORY_INPUTS)
-def test_any_file_raises_only_history_file_error(scratch: Path, store: Store,
-                                                 data: bytes) -> None:
+def test_any_file_raises_only_history_file_error(scratch: Path, store: Store, data: bytes) -> None:
     through_import(scratch, data, store)
 
 
@@ -167,77 +221,115 @@ HUGE: list[Callable[[int], str]] = [
     lambda n: HEADER + ROW.replace("UNITY-A", '"' + "U" * n + '"'),
     lambda n: HEADER + ROW.replace("540", "9" * n),
     lambda n: HEADER + ROW.replace(",\n", "," + "x" * n + "\n"),
-    lambda n: HEADER + "".join(ROW.replace("2026-09-01", f"2026-09-01T00:{i // 60 % 60:02}:"
-                                           f"{i % 60:02}") for i in range(n // 50)),
+    lambda n: (
+        HEADER
+        + "".join(
+            ROW.replace("2026-09-01", f"2026-09-01T00:{i // 60 % 60:02}:{i % 60:02}")
+            for i in range(n // 50)
+        )
+    ),
     lambda n: HEADER.rstrip("\n") + ",x" * (n // 2) + "\n" + ROW,
     lambda n: '{"snapshots": ' + "[" * n + "]" * n + "}",
     lambda n: '{"snapshots": [' + ",".join(["{}"] * (n // 3)) + "]}",
     lambda n: '{"snapshots": [{"used": ' + "9" * n + "}]}",
     lambda n: '{"snapshots": [{"used": 1e' + "9" * min(n, 20) + "}]}",
-]  # fmt: skip
+]
 
 
 @fuzz_settings(0.1)
 @given(build=st.sampled_from(HUGE), size=st.integers(1_000, 200_000))
-def test_huge_values_raise_only_history_file_error(scratch: Path, store: Store,
-                                                   build: Callable[[int], str],
-                                                   size: int) -> None:
+def test_huge_values_raise_only_history_file_error(
+    scratch: Path, store: Store, build: Callable[[int], str], size: int
+) -> None:
     through_import(scratch, build(size).encode(), store)
 
 
 @fuzz_settings(0.5)
-@given(field=st.sampled_from(["2026-09-01", "lab.example.com", "UNITY-A", "vm", "500", "540",
-                              ",\n"]),
-       text=LONG_STRINGS)
-def test_long_fields_raise_only_history_file_error(scratch: Path, store: Store, field: str,
-                                                   text: str) -> None:
+@given(
+    field=st.sampled_from(["2026-09-01", "lab.example.com", "UNITY-A", "vm", "500", "540", ",\n"]),
+    text=LONG_STRINGS,
+)
+def test_long_fields_raise_only_history_file_error(
+    scratch: Path, store: Store, field: str, text: str
+) -> None:
     """One field of a good row (or an extra column) is a long run of one character."""
     row = ROW.replace(field, ",," + text + "\n" if field == ",\n" else text, 1)
     through_import(scratch, (HEADER + row).encode(), store)
 
 
 def _json_row(**fields: object) -> str:
-    row = {"date": "2026-09-01", "pool": "p", "server": "s", "class": "vm", "licensed": 1,
-           "used": 1, **fields}
+    row = {
+        "date": "2026-09-01",
+        "pool": "p",
+        "server": "s",
+        "class": "vm",
+        "licensed": 1,
+        "used": 1,
+        **fields,
+    }
     return json.dumps({"snapshots": [row]})
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    # Found by the fuzzer: the csv module's own error (csv.Error) for a field over its
-    # size limit.
-    (HEADER + ROW.replace("UNITY-A", "a." * 65537), r"line 2: not valid CSV: field larger"),
-    # Found by the fuzzer: json's RecursionError on deep nesting.
-    ('{"snapshots": ' + "[" * 5000 + "]" * 5000 + "}", "not valid JSON: nested too deeply"),
-    # Found by a hostile-input probe: a moment at the ends of the calendar overflowed
-    # (OverflowError) when converted to UTC.
-    (HEADER + ROW.replace("2026-09-01", "0001-01-01T00:00:00+01:00"),
-     r"line 2: date: expected .* between the years 1 and 9999 in UTC"),
-    (_json_row(date="9999-12-31T23:59:59-01:00"), r"snapshots\[0\]: date: expected"),
-    # Found by a hostile-input probe: an escaped lone surrogate parsed, then failed in
-    # the store (UnicodeEncodeError).
-    (_json_row(server="\ud800"), r"snapshots\[0\]: server: expected text, got a lone"),
-    (_json_row(pool="a\udfffb"), r"snapshots\[0\]: pool: expected text, got a lone"),
-    # Found by a hostile-input probe: counts were read with int(), which takes more
-    # than digits ("1_000", other scripts' digits).
-    (HEADER + ROW.replace("540", "1_000"), r"used: expected a whole number >= 0, got '1_000'"),
-    (HEADER + ROW.replace("540", "\u0661\u0662"), r"used: expected a whole number >= 0"),
-    (HEADER + ROW.replace("540", "9" * 5000), r"used: expected at most 9223372036854775807, "
-                                              r"got a number of 5000 digits"),
-    (_json_row(licensed="-" + "0" * 5000 + "1"), r"licensed: expected a whole number >= 0, "
-                                                 r"got -1"),
-    # Found by the fuzzer (the long run): a list as a pool name was read as its str(),
-    # and a name over the csv module's field limit was not importable once exported.
-    (_json_row(pool=["a." * 70_000]), r"snapshots\[0\]: pool: expected a string or a "
-                                      r"number, got a list"),
-    (_json_row(server={"a": 1}), r"snapshots\[0\]: server: expected a string or a number, "
-                                 r"got an object"),
-    (_json_row(pool="a" * 1025), r"snapshots\[0\]: pool: expected at most 1024 "
-                                 r"characters, got 1025"),
-    (HEADER + ROW.replace("UNITY-A", "U" * 100_000), r"line 2: server: expected at most 1024 "
-                                                     r"characters, got 100000"),
-])  # fmt: skip
-def test_regressions_raise_one_history_file_error(scratch: Path, store: Store, text: str,
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Found by the fuzzer: the csv module's own error (csv.Error) for a field over its
+        # size limit.
+        (HEADER + ROW.replace("UNITY-A", "a." * 65537), r"line 2: not valid CSV: field larger"),
+        # Found by the fuzzer: json's RecursionError on deep nesting.
+        ('{"snapshots": ' + "[" * 5000 + "]" * 5000 + "}", "not valid JSON: nested too deeply"),
+        # Found by a hostile-input probe: a moment at the ends of the calendar overflowed
+        # (OverflowError) when converted to UTC.
+        (
+            HEADER + ROW.replace("2026-09-01", "0001-01-01T00:00:00+01:00"),
+            r"line 2: date: expected .* between the years 1 and 9999 in UTC",
+        ),
+        (_json_row(date="9999-12-31T23:59:59-01:00"), r"snapshots\[0\]: date: expected"),
+        # Found by a hostile-input probe: an escaped lone surrogate parsed, then failed in
+        # the store (UnicodeEncodeError).
+        (_json_row(server="\ud800"), r"snapshots\[0\]: server: expected text, got a lone"),
+        (_json_row(pool="a\udfffb"), r"snapshots\[0\]: pool: expected text, got a lone"),
+        # Found by a hostile-input probe: counts were read with int(), which takes more
+        # than digits ("1_000", other scripts' digits).
+        (HEADER + ROW.replace("540", "1_000"), r"used: expected a whole number >= 0, got '1_000'"),
+        (HEADER + ROW.replace("540", "\u0661\u0662"), r"used: expected a whole number >= 0"),
+        (
+            HEADER + ROW.replace("540", "9" * 5000),
+            r"used: expected at most 9223372036854775807, "
+            r"got a number of 5000 digits",
+        ),
+        (
+            _json_row(licensed="-" + "0" * 5000 + "1"),
+            r"licensed: expected a whole number >= 0, "
+            r"got -1",
+        ),
+        # Found by the fuzzer (the long run): a list as a pool name was read as its str(),
+        # and a name over the csv module's field limit was not importable once exported.
+        (
+            _json_row(pool=["a." * 70_000]),
+            r"snapshots\[0\]: pool: expected a string or a "
+            r"number, got a list",
+        ),
+        (
+            _json_row(server={"a": 1}),
+            r"snapshots\[0\]: server: expected a string or a number, "
+            r"got an object",
+        ),
+        (
+            _json_row(pool="a" * 1025),
+            r"snapshots\[0\]: pool: expected at most 1024 "
+            r"characters, got 1025",
+        ),
+        (
+            HEADER + ROW.replace("UNITY-A", "U" * 100_000),
+            r"line 2: server: expected at most 1024 "
+            r"characters, got 100000",
+        ),
+    ],
+)
+def test_regressions_raise_one_history_file_error(
+    scratch: Path, store: Store, text: str, message: str
+) -> None:
     scratch.write_text(text, encoding="utf-8", errors="surrogatepass")
     with pytest.raises(HistoryFileError, match=message):
         parse_history(scratch.read_text(encoding="utf-8", errors="surrogatepass"), path=scratch)

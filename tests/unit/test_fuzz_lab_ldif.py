@@ -28,13 +28,15 @@ from tests.support.fuzzing import LONG_STRINGS, TEXT, expect_only, fuzz_settings
 pytestmark = pytest.mark.fuzz
 
 BASE = "DC=lab,DC=example,DC=com"
-DC1 = Peer(name="DC1", address="127.0.0.2", site="HQ",
-           paths=samba.DcPaths(Path("/nonexistent/dc1")))
-DC2 = Peer(name="DC2", address="127.0.0.3", site="BRANCH",
-           paths=samba.DcPaths(Path("/nonexistent/dc2")))
-NET = LabNet(Path("/nonexistent"), forest="lab.example.com",
-             password_file=Path("/nonexistent/pw")).credentials(user="Administrator",
-                                                                   netbios="LAB")
+DC1 = Peer(
+    name="DC1", address="127.0.0.2", site="HQ", paths=samba.DcPaths(Path("/nonexistent/dc1"))
+)
+DC2 = Peer(
+    name="DC2", address="127.0.0.3", site="BRANCH", paths=samba.DcPaths(Path("/nonexistent/dc2"))
+)
+NET = LabNet(
+    Path("/nonexistent"), forest="lab.example.com", password_file=Path("/nonexistent/pw")
+).credentials(user="Administrator", netbios="LAB")
 GUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 SEEDS = [
     f"# record 1\ndn: {dsa_dn(DC1, BASE)}\nobjectGUID: {GUID}\n\n# returned 1 records\n"
@@ -48,13 +50,49 @@ SEEDS = [
     "# returned 2 records\n",
     f"# record 1\ndn: {dsa_dn(DC2, BASE)}\noptions: 3\n\n# returned 1 records\n",
 ]
-LDIF_TOKENS = st.sampled_from([
-    "\n", "\n", "\n ", "\n\n", "\r\n", ": ", ":: ", ":", " ", "#", "dn", "dn: ", "objectGUID",
-    "objectGUID: ", GUID, "-" * 36, "0" * 36, "options", "options: ", "-", "1", "2", "4",
-    "4294967295", "-2147483648", "servicePrincipalName: ", "servicePrincipalName",
-    "fromServer: ", dsa_dn(DC1, BASE), dsa_dn(DC1, BASE).lower(), "enabledConnection: ",
-    "TRUE", "FALSE", "false", "\x00", "\x85", "\u2028", "\u0663", "é",
-])  # fmt: skip
+LDIF_TOKENS = st.sampled_from(
+    [
+        "\n",
+        "\n",
+        "\n ",
+        "\n\n",
+        "\r\n",
+        ": ",
+        ":: ",
+        ":",
+        " ",
+        "#",
+        "dn",
+        "dn: ",
+        "objectGUID",
+        "objectGUID: ",
+        GUID,
+        "-" * 36,
+        "0" * 36,
+        "options",
+        "options: ",
+        "-",
+        "1",
+        "2",
+        "4",
+        "4294967295",
+        "-2147483648",
+        "servicePrincipalName: ",
+        "servicePrincipalName",
+        "fromServer: ",
+        dsa_dn(DC1, BASE),
+        dsa_dn(DC1, BASE).lower(),
+        "enabledConnection: ",
+        "TRUE",
+        "FALSE",
+        "false",
+        "\x00",
+        "\x85",
+        "\u2028",
+        "\u0663",
+        "é",
+    ]
+)
 LDIF_TEXT = st.one_of(
     TEXT,
     st.lists(LDIF_TOKENS | LONG_STRINGS, max_size=60).map("".join),
@@ -66,8 +104,9 @@ LDIF_TEXT = st.one_of(
 def ldbsearch_prints(outputs: list[str]) -> Iterator[None]:
     """samba.run returns ``outputs`` in turn (then ""): what ldbsearch printed."""
     queue = list(outputs)
-    with mock.patch.object(samba, "run", side_effect=lambda *_a, **_k: queue.pop(0)
-                           if queue else ""):
+    with mock.patch.object(
+        samba, "run", side_effect=lambda *_a, **_k: queue.pop(0) if queue else ""
+    ):
         yield
 
 
@@ -106,23 +145,35 @@ def test_live_link_raises_only_lab_error(outputs: list[str]) -> None:
         assert link.enabled <= link.connection
 
 
-@pytest.mark.parametrize("text", [
-    # Found by the fuzzer (long run): 36 characters of hex digits and '-' that are not
-    # a GUID made uuid.UUID raise ValueError.
-    "objectGUID: 000000000000000000000000000000000000",
-    "objectGUID: ------------------------------------",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Found by the fuzzer (long run): 36 characters of hex digits and '-' that are not
+        # a GUID made uuid.UUID raise ValueError.
+        "objectGUID: 000000000000000000000000000000000000",
+        "objectGUID: ------------------------------------",
+    ],
+)
 def test_a_malformed_guid_is_no_guid(text: str) -> None:
     with ldbsearch_prints([text]), pytest.raises(LabError, match="no NTDS Settings objectGUID"):
         ntds_guid(NET, DC1, BASE)
 
 
-@pytest.mark.parametrize("options", [
-    # Found by a hostile-input probe: int() raised ValueError over 4300 digits, and
-    # read other scripts' digits ("\u0663" is 3: inbound replication disabled).
-    "1" * 5000, "\u0663", "99999999999", "0x2", "",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "options",
+    [
+        # Found by a hostile-input probe: int() raised ValueError over 4300 digits, and
+        # read other scripts' digits ("\u0663" is 3: inbound replication disabled).
+        "1" * 5000,
+        "\u0663",
+        "99999999999",
+        "0x2",
+        "",
+    ],
+)
 def test_options_that_are_not_an_integer_are_a_lab_error(options: str) -> None:
-    with ldbsearch_prints(["", f"options: {options}\n"]), \
-            pytest.raises(LabError, match="DC2's NTDS Settings on DC2: expected an integer"):
+    with (
+        ldbsearch_prints(["", f"options: {options}\n"]),
+        pytest.raises(LabError, match="DC2's NTDS Settings on DC2: expected an integer"),
+    ):
         live_link(NET, DC1, DC2, BASE)

@@ -22,11 +22,31 @@ pytestmark = pytest.mark.fuzz
 
 SEEDS = [p.read_bytes() for p in sorted(BUILTIN_DIR.glob("*.yaml"))]
 KNOWN_KEYS = [
-    "name", "version", "lab_oid_arc", "attributes", "location", "subscriber", "syntax",
-    "multi", "indexed", "origin", "holds", "object_class", "object_id", "failover_of",
-    "pooling_data", "aux_class", "object_type", "object_type_value", "home", "dtmf_id",
-    "license_class", "license_class_values", "um", "inbox",
-]  # fmt: skip
+    "name",
+    "version",
+    "lab_oid_arc",
+    "attributes",
+    "location",
+    "subscriber",
+    "syntax",
+    "multi",
+    "indexed",
+    "origin",
+    "holds",
+    "object_class",
+    "object_id",
+    "failover_of",
+    "pooling_data",
+    "aux_class",
+    "object_type",
+    "object_type_value",
+    "home",
+    "dtmf_id",
+    "license_class",
+    "license_class_values",
+    "um",
+    "inbox",
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +86,17 @@ def test_any_profile_name_raises_only_profile_error(scratch: Path, name: str) ->
         assert str(exc)
 
 
-@pytest.mark.parametrize("name", [
-    # Found by a hostile-input probe: a name longer than the file system allows raised
-    # OSError (ENAMETOOLONG) from Path.is_file.
-    "a" * 5000, "a/" * 3000, "\x00", "cisco-unity\x00",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [
+        # Found by a hostile-input probe: a name longer than the file system allows raised
+        # OSError (ENAMETOOLONG) from Path.is_file.
+        "a" * 5000,
+        "a/" * 3000,
+        "\x00",
+        "cisco-unity\x00",
+    ],
+)
 def test_regressions_raise_only_profile_error(scratch: Path, name: str) -> None:
     with pytest.raises(ProfileError, match=r"cannot read|no such schema profile"):
         load_profile(name, base_dir=scratch.parent)

@@ -41,10 +41,24 @@ changes:
 """
 SEEDS = [SPRING.encode(), EVERY_KIND.encode()]
 KNOWN_KEYS = [
-    "name", "changes", "add_server", "add_licenses", "remove_server", "move_subscribers",
-    "growth", "pool", "licenses", "vm", "um", "inbox", "server", "on", "move_to", "from",
+    "name",
+    "changes",
+    "add_server",
+    "add_licenses",
+    "remove_server",
+    "move_subscribers",
+    "growth",
+    "pool",
+    "licenses",
+    "vm",
+    "um",
+    "inbox",
+    "server",
+    "on",
+    "move_to",
+    "from",
     "to",
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +68,35 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def report_with(path: Path) -> CapacityReport:
     """What `report capacity --what-if` computes (cli/report.py), without the store."""
-    result = project(SNAPSHOTS, today=TODAY, window_days=90, horizon_days=365,
-                     limits=WORKED_LIMITS, generated=GENERATED)
+    result = project(
+        SNAPSHOTS,
+        today=TODAY,
+        window_days=90,
+        horizon_days=365,
+        limits=WORKED_LIMITS,
+        generated=GENERATED,
+    )
     scenario = load_scenario(path)
     applied = apply(scenario, SNAPSHOTS, today=TODAY)
-    after = project(applied.snapshots, today=TODAY, window_days=90, horizon_days=365,
-                    limits=WORKED_LIMITS, generated=GENERATED,
-                    license_changes=applied.license_changes, growth=applied.growth)
-    return replace(result, what_if=WhatIf(scenario=str(path), pools=after.pools,
-                                          recommendations=after.recommendations,
-                                          applied=applied.sentences))
+    after = project(
+        applied.snapshots,
+        today=TODAY,
+        window_days=90,
+        horizon_days=365,
+        limits=WORKED_LIMITS,
+        generated=GENERATED,
+        license_changes=applied.license_changes,
+        growth=applied.growth,
+    )
+    return replace(
+        result,
+        what_if=WhatIf(
+            scenario=str(path),
+            pools=after.pools,
+            recommendations=after.recommendations,
+            applied=applied.sentences,
+        ),
+    )
 
 
 def through_report(path: Path, data: bytes) -> CapacityReport | None:
@@ -89,11 +122,16 @@ def test_any_yaml_raises_only_scenario_error(scratch: Path, data: bytes) -> None
 
 
 RATES = st.one_of(
-    st.builds("{}{}/{}".format,
-              st.one_of(st.integers(-(10**400), 10**400), st.floats(allow_nan=False),
-                        st.decimals(allow_nan=False, allow_infinity=False, places=6)),
-              st.sampled_from(["", "%", " % "]),
-              st.sampled_from(["day", "month", "year", "Day", "week", ""])),
+    st.builds(
+        "{}{}/{}".format,
+        st.one_of(
+            st.integers(-(10**400), 10**400),
+            st.floats(allow_nan=False),
+            st.decimals(allow_nan=False, allow_infinity=False, places=6),
+        ),
+        st.sampled_from(["", "%", " % "]),
+        st.sampled_from(["day", "month", "year", "Day", "week", ""]),
+    ),
     st.text(alphabet="0123456789.+-%/ dayonthyr\u0663", max_size=20),
 )
 COUNTS = st.one_of(st.integers(-(10**20), 10**20), st.sampled_from([0, 1, 2**63, 10**400]))
@@ -101,8 +139,9 @@ COUNTS = st.one_of(st.integers(-(10**20), 10**20), st.sampled_from([0, 1, 2**63,
 
 @fuzz_settings(2)
 @given(rate=RATES, seat_class=st.sampled_from(["vm", "um", "inbox"]))
-def test_any_growth_rate_raises_only_scenario_error(scratch: Path, rate: str,
-                                                    seat_class: str) -> None:
+def test_any_growth_rate_raises_only_scenario_error(
+    scratch: Path, rate: str, seat_class: str
+) -> None:
     through_report(scratch, f'changes:\n  - growth: {{{seat_class}: "{rate}"}}\n'.encode())
 
 
@@ -118,32 +157,44 @@ CHANGES: list[Callable[[int], str]] = [
 @fuzz_settings(1)
 @given(changes=st.lists(st.tuples(st.sampled_from(CHANGES), COUNTS), min_size=1, max_size=4))
 def test_any_seat_counts_raise_only_scenario_error(
-        scratch: Path, changes: list[tuple[Callable[[int], str], int]]) -> None:
+    scratch: Path, changes: list[tuple[Callable[[int], str], int]]
+) -> None:
     text = "changes:\n" + "".join(f"  - {change(n)}\n" for change, n in changes)
     through_report(scratch, text.encode())
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    # Found by the fuzzer: a rate too large for a float was infinity, and the
-    # projection raised OverflowError (ValueError for NaN) converting it.
-    ('growth: {vm: "' + "9" * 400 + '/day"}', r"changes\[0\]\.growth\.vm: expected a rate "
-                                              r"such as .*, of at most 1000000 a unit"),
-    ('growth: {um: "1000001%/year"}', r"changes\[0\]\.growth\.um: expected a rate"),
-    # Found by a hostile-input probe: other scripts' digits were read as a rate.
-    ('growth: {vm: "\u0663/day"}', r"changes\[0\]\.growth\.vm: expected a rate"),
-    # Found by the fuzzer: a seat count too large for a float crashed the projection
-    # (OverflowError).
-    ("add_licenses: {server: UNITY-A, vm: " + "1" + "0" * 400 + "}",
-     r"changes\[0\]\.add_licenses\.vm: expected an integer <= 9223372036854775807, got a "
-     r"very large integer"),
-    ("add_server: {name: N, licenses: {inbox: 9223372036854775808}}",
-     r"changes\[0\]\.add_server\.licenses\.inbox: expected an integer <= "
-     r"9223372036854775807, got 9223372036854775808"),
-    ("move_subscribers: {from: UNITY-A, to: UNITY-B, vm: " + "9" * 30 + "}",
-     r"changes\[0\]\.move_subscribers\.vm: expected an integer <= 9223372036854775807"),
-])  # fmt: skip
-def test_regressions_raise_one_scenario_error(scratch: Path, change: str,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # Found by the fuzzer: a rate too large for a float was infinity, and the
+        # projection raised OverflowError (ValueError for NaN) converting it.
+        (
+            'growth: {vm: "' + "9" * 400 + '/day"}',
+            r"changes\[0\]\.growth\.vm: expected a rate "
+            r"such as .*, of at most 1000000 a unit",
+        ),
+        ('growth: {um: "1000001%/year"}', r"changes\[0\]\.growth\.um: expected a rate"),
+        # Found by a hostile-input probe: other scripts' digits were read as a rate.
+        ('growth: {vm: "\u0663/day"}', r"changes\[0\]\.growth\.vm: expected a rate"),
+        # Found by the fuzzer: a seat count too large for a float crashed the projection
+        # (OverflowError).
+        (
+            "add_licenses: {server: UNITY-A, vm: " + "1" + "0" * 400 + "}",
+            r"changes\[0\]\.add_licenses\.vm: expected an integer <= 9223372036854775807, got a "
+            r"very large integer",
+        ),
+        (
+            "add_server: {name: N, licenses: {inbox: 9223372036854775808}}",
+            r"changes\[0\]\.add_server\.licenses\.inbox: expected an integer <= "
+            r"9223372036854775807, got 9223372036854775808",
+        ),
+        (
+            "move_subscribers: {from: UNITY-A, to: UNITY-B, vm: " + "9" * 30 + "}",
+            r"changes\[0\]\.move_subscribers\.vm: expected an integer <= 9223372036854775807",
+        ),
+    ],
+)
+def test_regressions_raise_one_scenario_error(scratch: Path, change: str, message: str) -> None:
     scratch.write_text(f"changes:\n  - {change}\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match=f"^{scratch}: {message}"):
         report_with(scratch)

@@ -39,8 +39,9 @@ def edges(graph: nx.MultiDiGraph, kind: str) -> set[tuple[str, str]]:
 
 
 def edge(graph: nx.MultiDiGraph, source: str, target: str, kind: str) -> dict[str, object]:
-    (data,) = [d for d in graph.get_edge_data(source, target, default={}).values()
-               if d["kind"] == kind]
+    (data,) = [
+        d for d in graph.get_edge_data(source, target, default={}).values() if d["kind"] == kind
+    ]
     return dict(data)
 
 
@@ -64,13 +65,22 @@ def test_node_kinds_and_labels(graph: nx.MultiDiGraph) -> None:
 
 def test_dc_attributes(graph: nx.MultiDiGraph) -> None:
     dc4 = graph.nodes["dc:DC4"]
-    assert dc4 == {"kind": "dc", "label": "DC4", "name": "DC4", "site": "Branch-West",
-                   "gc": True, "inbound_disabled": True, "outbound_disabled": False,
-                   "dns_host": "dc4.lab.example.com"}
+    assert dc4 == {
+        "kind": "dc",
+        "label": "DC4",
+        "name": "DC4",
+        "site": "Branch-West",
+        "gc": True,
+        "inbound_disabled": True,
+        "outbound_disabled": False,
+        "dns_host": "dc4.lab.example.com",
+    }
     assert graph.nodes["dc:DC2"]["dns_host"] == ""
     assert graph.nodes["dc:DC2"]["gc"] is False
     assert edges(graph, "in-site") == {
-        ("dc:DC1", "site:HQ"), ("dc:DC2", "site:HQ"), ("dc:DC3", "site:Branch-East"),
+        ("dc:DC1", "site:HQ"),
+        ("dc:DC2", "site:HQ"),
+        ("dc:DC3", "site:Branch-East"),
         ("dc:DC4", "site:Branch-West"),
     }
 
@@ -99,10 +109,14 @@ def test_excluded_and_secondary(graph: nx.MultiDiGraph) -> None:
     assert graph.nodes["server:UNITY-W2"]["reason"] == "version-unsupported"
     b = graph.nodes["server:UNITY-HQ2B"]
     assert (b["role"], b["reason"], b["failover_of"]) == (
-        "secondary", "failover-secondary", "UNITY-HQ2")
+        "secondary",
+        "failover-secondary",
+        "UNITY-HQ2",
+    )
     pool = f"pool:{FOREST}"
     assert edges(graph, "member") == {
-        (f"server:UNITY-{n}", pool) for n in ("HQ1", "HQ2", "E1", "E2", "W1")}
+        (f"server:UNITY-{n}", pool) for n in ("HQ1", "HQ2", "E1", "E2", "W1")
+    }
     assert edge(graph, "server:UNITY-E3", pool, "excluded")["reason"] == "pooling-disabled"
     assert edge(graph, "server:UNITY-HQ2B", pool, "excluded")["reason"] == "failover-secondary"
     assert edges(graph, "failover") == {("server:UNITY-HQ2B", "server:UNITY-HQ2")}
@@ -128,8 +142,11 @@ def test_replication_edges(graph: nx.MultiDiGraph) -> None:
 
 def test_no_path_marks_the_partitioned_dc(graph: nx.MultiDiGraph) -> None:
     # DC3 -> DC2 is disabled, but DC3 -> DC1 -> DC2 replicates: not a missing path
-    assert edges(graph, "no-path") == {("dc:DC1", "dc:DC4"), ("dc:DC2", "dc:DC4"),
-                                       ("dc:DC3", "dc:DC4")}
+    assert edges(graph, "no-path") == {
+        ("dc:DC1", "dc:DC4"),
+        ("dc:DC2", "dc:DC4"),
+        ("dc:DC3", "dc:DC4"),
+    }
 
 
 def test_monitor_edges(graph: nx.MultiDiGraph) -> None:
@@ -149,30 +166,48 @@ def test_monitor_edges(graph: nx.MultiDiGraph) -> None:
 
 def test_without_default_gc_only_configured_monitors() -> None:
     graph = sample().graph(default_gc=None)
-    assert not any(u in ("server:UNITY-E3", "server:UNITY-OLD")
-                   for u, _ in edges(graph, "monitors-gc"))
+    assert not any(
+        u in ("server:UNITY-E3", "server:UNITY-OLD") for u, _ in edges(graph, "monitors-gc")
+    )
     assert edges(graph, "cannot-see") == set()  # no doctor report given
 
 
 def test_cannot_see_from_doctor(graph: nx.MultiDiGraph) -> None:
     # From the GC's DC, for every server monitoring it (UNITY-W1 does): one edge per GC
     # and server it lacks, never one per viewer and server.
-    assert edges(graph, "cannot-see") == {("dc:DC4", "server:UNITY-HQ1"),
-                                          ("dc:DC4", "server:UNITY-E1")}
+    assert edges(graph, "cannot-see") == {
+        ("dc:DC4", "server:UNITY-HQ1"),
+        ("dc:DC4", "server:UNITY-E1"),
+    }
     assert edge(graph, "dc:DC4", "server:UNITY-E1", "cannot-see") == {
-        "kind": "cannot-see", "gc": "DC4", "viewers": 1}
+        "kind": "cannot-see",
+        "gc": "DC4",
+        "viewers": 1,
+    }
     assert ("server:UNITY-W1", "dc:DC4") in edges(graph, "monitors-gc")
 
 
 def test_duplicate_names_get_guid_suffixes() -> None:
-    locations = [*sample_locations(),
-                 loc(21, "UNITY-DUP", attachment_text=attachment(100)),
-                 loc(22, "UNITY-DUP", version="2.4(6)")]
+    locations = [
+        *sample_locations(),
+        loc(21, "UNITY-DUP", attachment_text=attachment(100)),
+        loc(22, "UNITY-DUP", version="2.4(6)"),
+    ]
     report = build_pool_report(FOREST, locations, HOMED)
-    doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(), visibility=(
-        Visibility(gc="DC1", viewers=("UNITY-HQ1",), holds=0, missing=("UNITY-DUP",)),))
-    graph = build_graph(FOREST, sample_topology(), report, locations,
-                        (Monitor("UNITY-DUP", dc="DC3"),), doctor=doctor)
+    doctor = DoctorReport(
+        forest=FOREST,
+        generated=NOW,
+        servers=(),
+        visibility=(Visibility(gc="DC1", viewers=("UNITY-HQ1",), holds=0, missing=("UNITY-DUP",)),),
+    )
+    graph = build_graph(
+        FOREST,
+        sample_topology(),
+        report,
+        locations,
+        (Monitor("UNITY-DUP", dc="DC3"),),
+        doctor=doctor,
+    )
     first, second = f"server:UNITY-DUP#{guid(21)[:8]}", f"server:UNITY-DUP#{guid(22)[:8]}"
     assert "server:UNITY-DUP" not in graph
     assert graph.nodes[first]["role"] == "member"
@@ -183,9 +218,17 @@ def test_duplicate_names_get_guid_suffixes() -> None:
 
 
 def test_same_name_and_guid_still_two_nodes() -> None:
-    twins = [loc(31, "TWIN", attachment_text=attachment(10), guid_text=guid(31)),
-             Location(guid=guid(31), dn="CN=TWIN2", name="TWIN", object_id="oid-32",
-                      version="4.0(5)", attachment=attachment(20))]
+    twins = [
+        loc(31, "TWIN", attachment_text=attachment(10), guid_text=guid(31)),
+        Location(
+            guid=guid(31),
+            dn="CN=TWIN2",
+            name="TWIN",
+            object_id="oid-32",
+            version="4.0(5)",
+            attachment=attachment(20),
+        ),
+    ]
     report = build_pool_report(FOREST, twins, {})
     graph = build_graph(FOREST, ForestConfig(), report, twins)
     servers = sorted(n for n, a in graph.nodes(data=True) if a["kind"] == "server")
@@ -206,8 +249,7 @@ def test_report_and_locations_disagreeing() -> None:
 
 def test_secondary_of_unknown_primary_has_no_failover_edge() -> None:
     locations = [loc(1, "LONE", failover_of="oid-404", attachment_text=attachment(10))]
-    graph = build_graph(FOREST, ForestConfig(), build_pool_report(FOREST, locations, {}),
-                        locations)
+    graph = build_graph(FOREST, ForestConfig(), build_pool_report(FOREST, locations, {}), locations)
     assert graph.nodes["server:LONE"]["role"] == "secondary"
     assert graph.nodes["server:LONE"]["failover_of"] == ""
     assert edges(graph, "failover") == set()
@@ -230,29 +272,51 @@ def test_graphml_safe(graph: nx.MultiDiGraph) -> None:
     assert b"server:UNITY-HQ2B" in buffer.getvalue()
 
 
-def test_an_expected_server_without_a_location_is_drawn_missing_with_who_cannot_see_it(
-        ) -> None:
+def test_an_expected_server_without_a_location_is_drawn_missing_with_who_cannot_see_it() -> None:
     locations = sample_locations()
     report = build_pool_report(FOREST, locations, HOMED)
-    ghost = ServerHealth("UNITY-GHOST", None, (Finding(
-        "location-missing", "error", Viewers(members=True, count=7),
-        "No Location named UNITY-GHOST on any DC asked", "check its monitors"),))
+    ghost = ServerHealth(
+        "UNITY-GHOST",
+        None,
+        (
+            Finding(
+                "location-missing",
+                "error",
+                Viewers(members=True, count=7),
+                "No Location named UNITY-GHOST on any DC asked",
+                "check its monitors",
+            ),
+        ),
+    )
     doctor = DoctorReport(forest=FOREST, generated=NOW, servers=(ghost,), visibility=())
     graph = build_graph(FOREST, sample_topology(), report, locations, doctor=doctor)
     node = graph.nodes["server:UNITY-GHOST"]
     assert (node["role"], node["reason"]) == ("missing", "location-missing")
     # every member misses it: one edge from the pool, not one from each member
-    assert [(s, d) for s, _, k, d in graph.in_edges("server:UNITY-GHOST", keys=True, data=True)
-            if k == "cannot-see"] == [(f"pool:{FOREST}", {"kind": "cannot-see", "gc": "",
-                                                           "viewers": 7})]
+    assert [
+        (s, d)
+        for s, _, k, d in graph.in_edges("server:UNITY-GHOST", keys=True, data=True)
+        if k == "cannot-see"
+    ] == [(f"pool:{FOREST}", {"kind": "cannot-see", "gc": "", "viewers": 7})]
     dot = to_dot(graph, title="t")
     assert "MISSING: location-missing" in dot
     assert "no pool member sees UNITY-GHOST (7 servers)" in dot
     # named viewers (a report built by hand) and GCs are drawn from where they are
-    by_gc = ServerHealth("UNITY-GHOST", None, (Finding(
-        "location-missing", "error", Viewers(names=("UNITY-HQ1",), gcs=("DC4",), count=2),
-        "e", "f"),))
+    by_gc = ServerHealth(
+        "UNITY-GHOST",
+        None,
+        (
+            Finding(
+                "location-missing",
+                "error",
+                Viewers(names=("UNITY-HQ1",), gcs=("DC4",), count=2),
+                "e",
+                "f",
+            ),
+        ),
+    )
     doctor = DoctorReport(FOREST, NOW, (Visibility("DC4", ("UNITY-W1",), 1, ()),), (by_gc,))
     graph = build_graph(FOREST, sample_topology(), report, locations, doctor=doctor)
-    assert {s for s, _, k in graph.in_edges("server:UNITY-GHOST", keys=True)
-            if k == "cannot-see"} == {"server:UNITY-HQ1", "dc:DC4"}
+    assert {
+        s for s, _, k in graph.in_edges("server:UNITY-GHOST", keys=True) if k == "cannot-see"
+    } == {"server:UNITY-HQ1", "dc:DC4"}

@@ -37,8 +37,10 @@ def test_connection_ldif_names_both_dcs() -> None:
 
 def test_site_records_create_the_site_and_link_it() -> None:
     text = site_records(BASE, ["BRANCH"])
-    assert f"dn: CN=BRANCH,CN=Sites,CN=Configuration,{BASE}\nchangetype: add\n" \
-           "objectClass: site\n" in text
+    assert (
+        f"dn: CN=BRANCH,CN=Sites,CN=Configuration,{BASE}\nchangetype: add\n"
+        "objectClass: site\n" in text
+    )
     assert "objectClass: serversContainer" in text
     assert "objectClass: nTDSSiteSettings" in text
     assert f"add: siteList\nsiteList: CN=BRANCH,CN=Sites,CN=Configuration,{BASE}\n" in text
@@ -48,14 +50,22 @@ def test_site_records_create_the_site_and_link_it() -> None:
     ("link", "reason"),
     [
         (LiveLink("DC1", "DC2", True, True, False, False), None),
-        (LiveLink("DC1", "DC2", True, True, True, False),
-         "DC2 has inbound replication disabled (DISABLE_INBOUND_REPL)"),
-        (LiveLink("DC1", "DC2", True, True, False, True),
-         "DC1 has outbound replication disabled (DISABLE_OUTBOUND_REPL)"),
-        (LiveLink("DC1", "DC2", False, False, False, False),
-         "DC2 has no connection object pulling from DC1"),
-        (LiveLink("DC1", "DC2", True, False, False, False),
-         "the connection DC1 -> DC2 is disabled"),
+        (
+            LiveLink("DC1", "DC2", True, True, True, False),
+            "DC2 has inbound replication disabled (DISABLE_INBOUND_REPL)",
+        ),
+        (
+            LiveLink("DC1", "DC2", True, True, False, True),
+            "DC1 has outbound replication disabled (DISABLE_OUTBOUND_REPL)",
+        ),
+        (
+            LiveLink("DC1", "DC2", False, False, False, False),
+            "DC2 has no connection object pulling from DC1",
+        ),
+        (
+            LiveLink("DC1", "DC2", True, False, False, False),
+            "the connection DC1 -> DC2 is disabled",
+        ),
     ],
 )
 def test_blocked_links(link: LiveLink, reason: str | None) -> None:
@@ -71,8 +81,9 @@ def test_blocked_links(link: LiveLink, reason: str | None) -> None:
         ([(a, b) for a in ("DC1", "DC2", "DC3") for b in ("DC1", "DC2", "DC3") if a != b], 1),
     ],
 )
-def test_replication_rounds_cover_the_longest_path(usable: list[tuple[str, str]],
-                                                    rounds: int) -> None:
+def test_replication_rounds_cover_the_longest_path(
+    usable: list[tuple[str, str]], rounds: int
+) -> None:
     assert _rounds(usable) == rounds
 
 

@@ -36,7 +36,11 @@ GLOBAL = ".1.3.6.1.4.1.9.9.385.1.2"
 
 def test_every_server_with_a_license_of_its_own_is_served() -> None:
     assert [s.name for s in unity.served(load_topology(SERVERS))] == [
-        "UNITY-OK", "UNITY-STALE", "UNITY-NEW", "UNITY-DOWN"]
+        "UNITY-OK",
+        "UNITY-STALE",
+        "UNITY-NEW",
+        "UNITY-DOWN",
+    ]
 
 
 def test_what_the_agent_serves(tmp_path: Path) -> None:
@@ -47,8 +51,7 @@ def test_what_the_agent_serves(tmp_path: Path) -> None:
     assert doc["server"] == "UNITY-STALE" and doc["version"] == "4.0(5)"
     assert doc["licenses"]["LicSubscribersMax"] == 60
     assert doc["utilization"]["AvLicUtilizationSubscribers"] == 4
-    erring = unity.LabServer(name=spec.name, address="127.9.9.2", dir=str(tmp_path),
-                             snmp="error")
+    erring = unity.LabServer(name=spec.name, address="127.9.9.2", dir=str(tmp_path), snmp="error")
     assert unity.agent_document(spec, erring)["licenses"] == {}
 
 
@@ -67,24 +70,35 @@ def talk(source: pass_persist.Source, requests: str) -> str:
     return out.getvalue()
 
 
-DOC = {"server": "UNITY-A", "version": "4.0(5)",
-       "licenses": {"LicSubscribersMax": 500, "LicUMSubscribersMax": 200,
-                    "LicPoolingIsEnabled": 1, "LicSecondaryServerIsLicensed": 0,
-                    "LicTTSSessionsMax": 4, "SomethingNew": 9},
-       "utilization": {"AvLicUtilizationSubscribers": 412,
-                       "AvLicUtilizationUMSubscribers": 100}}
+DOC = {
+    "server": "UNITY-A",
+    "version": "4.0(5)",
+    "licenses": {
+        "LicSubscribersMax": 500,
+        "LicUMSubscribersMax": 200,
+        "LicPoolingIsEnabled": 1,
+        "LicSecondaryServerIsLicensed": 0,
+        "LicTTSSessionsMax": 4,
+        "SomethingNew": 9,
+    },
+    "utilization": {"AvLicUtilizationSubscribers": 412, "AvLicUtilizationUMSubscribers": 100},
+}
 
 
 def test_handler_answers_gets_with_mib_types(tmp_path: Path) -> None:
     source = agent(tmp_path, DOC)
-    assert talk(source, f"PING\nget\n{GLOBAL}.10.0\nget\n{GLOBAL}.17.0\nget\n{GLOBAL}.20.0\n"
-                        f"get\n{GLOBAL}.22.0\nget\n{GLOBAL}.1.0\n") == (
+    assert talk(
+        source,
+        f"PING\nget\n{GLOBAL}.10.0\nget\n{GLOBAL}.17.0\nget\n{GLOBAL}.20.0\n"
+        f"get\n{GLOBAL}.22.0\nget\n{GLOBAL}.1.0\n",
+    ) == (
         "PONG\n"
         f"{GLOBAL}.10.0\ngauge\n500\n"
         f"{GLOBAL}.17.0\ninteger\n1\n"  # TruthValue true(1)
         f"{GLOBAL}.20.0\ninteger\n2\n"  # TruthValue false(2), never 0
         f"{GLOBAL}.22.0\ngauge\n412\n"
-        f"{GLOBAL}.1.0\ninteger\n3\n")  # ciscoUnityServerState running(3)
+        f"{GLOBAL}.1.0\ninteger\n3\n"
+    )  # ciscoUnityServerState running(3)
 
 
 def test_handler_has_no_instance_for_what_is_not_published(tmp_path: Path) -> None:
@@ -106,31 +120,44 @@ def test_handler_walks_in_oid_order(tmp_path: Path) -> None:
         seen.append(oid)
     # ciscoUnityTable's row (.1.1) comes before the scalars of ciscoUnityGlobalInfo (.1.2).
     assert seen == [".1.3.6.1.4.1.9.9.385.1.1.1.1.2.1", ".1.3.6.1.4.1.9.9.385.1.1.1.1.3.1"] + [
-        f"{GLOBAL}.{n}.0" for n in (1, 9, 10, 11, 17, 20, 22)]
-    assert talk(source, "getnext\n.1.3.6.1.4.1.9.9.385.1.1.1.1.2.1\n") == \
-        ".1.3.6.1.4.1.9.9.385.1.1.1.1.3.1\nstring\n4.0(5)\n"
+        f"{GLOBAL}.{n}.0" for n in (1, 9, 10, 11, 17, 20, 22)
+    ]
+    assert (
+        talk(source, "getnext\n.1.3.6.1.4.1.9.9.385.1.1.1.1.2.1\n")
+        == ".1.3.6.1.4.1.9.9.385.1.1.1.1.3.1\nstring\n4.0(5)\n"
+    )
 
 
 def test_handler_refuses_sets_and_stops_at_eof(tmp_path: Path) -> None:
     source = agent(tmp_path, DOC)
-    assert talk(source, f"set\n{GLOBAL}.10.0\ngauge 1\nbogus\n\nget\n{GLOBAL}.10.0\n") == \
-        "not-writable\nNONE\n"  # the empty line ends it, as EOF does
+    assert (
+        talk(source, f"set\n{GLOBAL}.10.0\ngauge 1\nbogus\n\nget\n{GLOBAL}.10.0\n")
+        == "not-writable\nNONE\n"
+    )  # the empty line ends it, as EOF does
 
 
 def test_handler_reads_its_data_again_when_it_changes(tmp_path: Path) -> None:
     source = agent(tmp_path, DOC)
     assert talk(source, f"get\n{GLOBAL}.10.0\n").endswith("\n500\n")
-    (tmp_path / "agent.json").write_text(json.dumps(
-        {**DOC, "licenses": {"LicSubscribersMax": 650}}))
+    (tmp_path / "agent.json").write_text(
+        json.dumps({**DOC, "licenses": {"LicSubscribersMax": 650}})
+    )
     assert talk(source, f"get\n{GLOBAL}.10.0\n").endswith("\n650\n")
     (tmp_path / "agent.json").write_text("{broken")
     assert talk(source, f"get\n{GLOBAL}.10.0\n").endswith("\n650\n")  # the last good read
 
 
 def test_handler_skips_values_a_mib_type_cannot_carry(tmp_path: Path) -> None:
-    source = agent(tmp_path, {"licenses": {"LicSubscribersMax": 2**32,
-                                           "LicVoicePortsMax": True,
-                                           "LicUMSubscribersMax": -1}})
+    source = agent(
+        tmp_path,
+        {
+            "licenses": {
+                "LicSubscribersMax": 2**32,
+                "LicVoicePortsMax": True,
+                "LicUMSubscribersMax": -1,
+            }
+        },
+    )
     for column in (10, 11, 13):
         assert talk(source, f"get\n{GLOBAL}.{column}.0\n") == "NONE\n"
 
@@ -144,8 +171,14 @@ def test_handler_usage(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def lab_server(tmp_path: Path, **change: Any) -> unity.LabServer:
-    return unity.LabServer(**{"name": "UNITY-A", "address": "127.9.9.2",
-                              "dir": str(tmp_path / "unity" / "unity-a"), **change})
+    return unity.LabServer(
+        **{
+            "name": "UNITY-A",
+            "address": "127.9.9.2",
+            "dir": str(tmp_path / "unity" / "unity-a"),
+            **change,
+        }
+    )
 
 
 def test_lighttpd_conf(tmp_path: Path) -> None:
@@ -169,41 +202,62 @@ def test_snmpd_conf_and_its_secrets(tmp_path: Path) -> None:
     (tmp_path / "secrets").mkdir()
     server = lab_server(tmp_path)
     text = unity.snmpd_conf(server, tmp_path)
-    secrets = {name: (tmp_path / name).read_text() for name in
-               (unity.COMMUNITY_FILE, unity.AUTH_FILE, unity.PRIV_FILE)}
+    secrets = {
+        name: (tmp_path / name).read_text()
+        for name in (unity.COMMUNITY_FILE, unity.AUTH_FILE, unity.PRIV_FILE)
+    }
     for name in secrets:
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
         assert len(secrets[name]) >= 20
     assert "agentAddress udp:127.9.9.2:1161" in text
     assert f"rocommunity {secrets[unity.COMMUNITY_FILE]} 127.0.0.0/8" in text
-    assert (f'createUser poolsync SHA "{secrets[unity.AUTH_FILE]}" AES '
-            f'"{secrets[unity.PRIV_FILE]}"') in text
+    assert (
+        f'createUser poolsync SHA "{secrets[unity.AUTH_FILE]}" AES "{secrets[unity.PRIV_FILE]}"'
+    ) in text
     assert "rouser poolsync priv" in text
-    assert (f"pass_persist .1.3.6.1.4.1.9.9.385 {sys.executable} -I -S {unity.HANDLER} "
-            f"{server.agent_data}") in text
+    assert (
+        f"pass_persist .1.3.6.1.4.1.9.9.385 {sys.executable} -I -S {unity.HANDLER} "
+        f"{server.agent_data}"
+    ) in text
     assert unity.snmpd_conf(server, tmp_path) == text  # the same secrets every time
 
 
 def test_the_config_section_loads_as_the_contract_says(tmp_path: Path) -> None:
     (tmp_path / "tls").mkdir()
     (tmp_path / "tls" / "ca.pem").write_text("x")
-    servers = (lab_server(tmp_path), lab_server(tmp_path, name="UNITY-B", address="127.9.9.3",
-                                                 http="down", snmp="error"))
-    doc = {"forest": "lab.example.com",
-           "directory": {"dc": {"url": "ldaps://127.9.9.1"},
-                         "bind": {"user": "a@lab.example.com", "password": {"env": "P"}}},
-           "servers": unity.config_section(servers)}
+    servers = (
+        lab_server(tmp_path),
+        lab_server(tmp_path, name="UNITY-B", address="127.9.9.3", http="down", snmp="error"),
+    )
+    doc = {
+        "forest": "lab.example.com",
+        "directory": {
+            "dc": {"url": "ldaps://127.9.9.1"},
+            "bind": {"user": "a@lab.example.com", "password": {"env": "P"}},
+        },
+        "servers": unity.config_section(servers),
+    }
     (tmp_path / "poolsync.yaml").write_text(yaml.safe_dump(doc))
     a, b = load_config(tmp_path / "poolsync.yaml").servers
     assert a.name == "UNITY-A" and b.name == "UNITY-B"  # a down endpoint is still listed
     assert a.http == HttpEndpoint(
-        url="https://127.9.9.2:8443/avxml/effectivelicense.asp", ca_file=tmp_path / "tls" /
-        "ca.pem", validate=True, user=None, password=None, timeout=10.0)
+        url="https://127.9.9.2:8443/avxml/effectivelicense.asp",
+        ca_file=tmp_path / "tls" / "ca.pem",
+        validate=True,
+        user=None,
+        password=None,
+        timeout=10.0,
+    )
     assert a.snmp == SnmpEndpoint(
-        host="127.9.9.2", port=1161, version="3", community=None, user="poolsync",
+        host="127.9.9.2",
+        port=1161,
+        version="3",
+        community=None,
+        user="poolsync",
         auth=SnmpAuth("SHA", SecretRef("file", str(tmp_path / unity.AUTH_FILE))),
         priv=SnmpAuth("AES", SecretRef("file", str(tmp_path / unity.PRIV_FILE))),
-        timeout=5.0)
+        timeout=5.0,
+    )
 
 
 def test_addresses_are_consecutive_stable_and_avoid_the_dcs(tmp_path: Path) -> None:
@@ -222,8 +276,11 @@ def test_addresses_are_consecutive_stable_and_avoid_the_dcs(tmp_path: Path) -> N
 def test_plan_serves_every_server_with_a_license_of_its_own(tmp_path: Path) -> None:
     servers = unity.plan(load_topology(SERVERS), tmp_path, avoid=set())
     assert [(s.name, s.http, s.snmp) for s in servers] == [
-        ("UNITY-OK", "up", "up"), ("UNITY-STALE", "up", "up"), ("UNITY-NEW", "up", "up"),
-        ("UNITY-DOWN", "down", "down")]
+        ("UNITY-OK", "up", "up"),
+        ("UNITY-STALE", "up", "up"),
+        ("UNITY-NEW", "up", "up"),
+        ("UNITY-DOWN", "down", "down"),
+    ]
     assert servers[0].dir == str(tmp_path / "unity" / "unity-ok")
     assert servers[3].daemons() == []
     assert servers[0].url == f"https://{servers[0].address}:8443/avxml/effectivelicense.asp"
@@ -285,15 +342,13 @@ def test_a_daemon_that_never_gets_ready_is_stopped(tmp_path: Path) -> None:
 # -- the suite's own guard ------------------------------------------------------------------
 
 
-def test_missing_lab_tools_skip_locally_but_fail_under_ci(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_lab_tools_skip_locally_but_fail_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.support.lab import LAB_TOOLS, require_tools, tools_missing_reason
 
     assert {"lighttpd", "snmpd"} <= set(LAB_TOOLS)
     assert tools_missing_reason({"sh": "dash"}) is None
     missing = {"no-such-daemon": "no-such-package"}
-    assert tools_missing_reason(missing) == \
-        "needs no-such-daemon (apt-get install no-such-package)"
+    assert tools_missing_reason(missing) == "needs no-such-daemon (apt-get install no-such-package)"
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception):
         require_tools(missing)

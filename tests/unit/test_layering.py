@@ -82,11 +82,18 @@ def module_name(path: Path) -> str:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
-def _imports(module: str, is_package: bool, nodes: list[ast.stmt] | list[ast.AST], *,
-             lazy: bool, type_only: bool) -> Iterator[Import]:
+def _imports(
+    module: str,
+    is_package: bool,
+    nodes: list[ast.stmt] | list[ast.AST],
+    *,
+    lazy: bool,
+    type_only: bool,
+) -> Iterator[Import]:
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -95,24 +102,31 @@ def _imports(module: str, is_package: bool, nodes: list[ast.stmt] | list[ast.AST
             base = node.module or ""
             if node.level:  # relative: from the module's package, up level - 1
                 package = module.split(".") if is_package else module.split(".")[:-1]
-                package = package[:len(package) - (node.level - 1)]
+                package = package[: len(package) - (node.level - 1)]
                 base = ".".join([*package, *([base] if base else [])])
             for alias in node.names:
                 yield Import(module, f"{base}.{alias.name}", node.lineno, lazy, type_only)
         elif isinstance(node, ast.If) and _is_type_checking(node.test):
             yield from _imports(module, is_package, node.body, lazy=lazy, type_only=True)
-            yield from _imports(module, is_package, node.orelse, lazy=lazy,
-                                type_only=type_only)
+            yield from _imports(module, is_package, node.orelse, lazy=lazy, type_only=type_only)
         else:
             inner = lazy or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-            yield from _imports(module, is_package, list(ast.iter_child_nodes(node)),
-                                lazy=inner, type_only=type_only)
+            yield from _imports(
+                module,
+                is_package,
+                list(ast.iter_child_nodes(node)),
+                lazy=inner,
+                type_only=type_only,
+            )
 
 
 def imports_of(path: Path) -> list[Import]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    return list(_imports(module_name(path), path.name == "__init__.py", tree.body,
-                         lazy=False, type_only=False))
+    return list(
+        _imports(
+            module_name(path), path.name == "__init__.py", tree.body, lazy=False, type_only=False
+        )
+    )
 
 
 def package_modules(package: str) -> list[Path]:
@@ -126,13 +140,18 @@ def all_imports(package: str) -> list[Import]:
 def test_the_scan_sees_what_it_checks() -> None:
     """Each rule has something to hold against: the scan is not vacuous."""
     poolsync = {i.module for i in all_imports("poolsync")}
-    assert {"poolsync.cli.graph", "poolsync.lab.build", "poolsync.graph.pooling",
-            "poolsync.doctor.gather"} <= poolsync
+    assert {
+        "poolsync.cli.graph",
+        "poolsync.lab.build",
+        "poolsync.graph.pooling",
+        "poolsync.doctor.gather",
+    } <= poolsync
     assert {"poolsync.cli.pool", "poolsync.cli.doctor", "poolsync.cli.lab"} <= COMMANDS
     topology = all_imports(TOPOLOGY)
     assert any(under(i.target, "poolsync") for i in topology)  # it does use the core
-    assert any(under(i.target, TOPOLOGY) for i in all_imports("poolsync")
-               if under(i.module, *LAB))  # and the lab does use it
+    assert any(
+        under(i.target, TOPOLOGY) for i in all_imports("poolsync") if under(i.module, *LAB)
+    )  # and the lab does use it
 
 
 def test_the_scan_reads_lazy_type_only_and_relative_imports() -> None:
@@ -146,8 +165,9 @@ if TYPE_CHECKING:
 def f():
     from topology.spec import load_topology
 """
-    found = list(_imports("pkg.sub.mod", False, ast.parse(source).body, lazy=False,
-                          type_only=False))
+    found = list(
+        _imports("pkg.sub.mod", False, ast.parse(source).body, lazy=False, type_only=False)
+    )
     assert [(i.target, i.lazy, i.type_only) for i in found] == [
         ("typing.TYPE_CHECKING", False, False),
         ("pkg.sub.sibling", False, False),
@@ -159,55 +179,101 @@ def f():
 
 
 def test_the_core_never_imports_topology() -> None:
-    wrong = [str(i) for i in all_imports("poolsync")
-             if not under(i.module, *LAB) and under(i.target, TOPOLOGY)]
+    wrong = [
+        str(i)
+        for i in all_imports("poolsync")
+        if not under(i.module, *LAB) and under(i.target, TOPOLOGY)
+    ]
     assert not wrong, explain("only poolsync.lab and the lab command may import topology", wrong)
 
 
 def test_topology_imports_neither_the_lab_nor_the_cli() -> None:
-    wrong = [str(i) for i in all_imports(TOPOLOGY)
-             if under(i.target, "poolsync.lab", CLI, "bench", "tests")]
+    wrong = [
+        str(i)
+        for i in all_imports(TOPOLOGY)
+        if under(i.target, "poolsync.lab", CLI, "bench", "tests")
+    ]
     assert not wrong, explain("topology may import poolsync's core only", wrong)
 
 
 def test_the_lab_imports_topology_only_where_it_loads_one() -> None:
-    wrong = [str(i) for i in all_imports("poolsync")
-             if under(i.target, TOPOLOGY) and not (i.lazy or i.type_only)]
+    wrong = [
+        str(i)
+        for i in all_imports("poolsync")
+        if under(i.target, TOPOLOGY) and not (i.lazy or i.type_only)
+    ]
     assert not wrong, explain("import topology inside the function that loads a topology", wrong)
 
 
 def test_no_command_module_imports_another() -> None:
-    wrong = [str(i) for i in all_imports("poolsync")
-             if under(i.module, CLI)
-             and any(under(i.target, c) and c != i.module for c in COMMANDS)]
+    wrong = [
+        str(i)
+        for i in all_imports("poolsync")
+        if under(i.module, CLI) and any(under(i.target, c) and c != i.module for c in COMMANDS)
+    ]
     assert not wrong, explain("move what two commands share out of the command modules", wrong)
 
 
 #: The edges: the only packages that may import these libraries.
 EDGES = {"ldap3": "poolsync.directory", "sqlite3": "poolsync.store"}
 #: The pure core: no edge (directory, store, servers' network reads), no CLI, no lab.
-PURE = ("poolsync.allocation", "poolsync.compliance", "poolsync.licensing",
-        "poolsync.capacity", "poolsync.graph.pooling", "poolsync.render",
-        "poolsync.records",
-        "poolsync.model", "poolsync.dn", "poolsync.attachment", "poolsync.objectid",
-        "poolsync.homes", "poolsync.forest", "poolsync.metrics", "poolsync.provenance",
-        "poolsync.sync.watermark", "poolsync.sync.guard", "poolsync.sync.decode",
-        "poolsync.doctor.causes", "poolsync.doctor.model", "poolsync.doctor.dcs",
-        "poolsync.doctor.paths", "poolsync.doctor.fixes", "poolsync.doctor.replication",
-        "poolsync.doctor.servers", "poolsync.doctor.pool", "poolsync.doctor.mirror",
-        "poolsync.doctor.live")
+PURE = (
+    "poolsync.allocation",
+    "poolsync.compliance",
+    "poolsync.licensing",
+    "poolsync.capacity",
+    "poolsync.graph.pooling",
+    "poolsync.render",
+    "poolsync.records",
+    "poolsync.model",
+    "poolsync.dn",
+    "poolsync.attachment",
+    "poolsync.objectid",
+    "poolsync.homes",
+    "poolsync.forest",
+    "poolsync.metrics",
+    "poolsync.provenance",
+    "poolsync.sync.watermark",
+    "poolsync.sync.guard",
+    "poolsync.sync.decode",
+    "poolsync.doctor.causes",
+    "poolsync.doctor.model",
+    "poolsync.doctor.dcs",
+    "poolsync.doctor.paths",
+    "poolsync.doctor.fixes",
+    "poolsync.doctor.replication",
+    "poolsync.doctor.servers",
+    "poolsync.doctor.pool",
+    "poolsync.doctor.mirror",
+    "poolsync.doctor.live",
+)
 #: What the pure core may take from an edge: the filter text builders (RFC 4515
 #: escaping, no I/O) that the decoders' queries are written with.
 PURE_FROM_EDGES = ("poolsync.directory.filters",)
-IMPURE = ("poolsync.directory", "poolsync.store", "poolsync.servers.http",
-          "poolsync.servers.snmp", "poolsync.servers.probe", "poolsync.lab", CLI, "ldap3",
-          "sqlite3", "httpx", "pysnmp", "subprocess", "socket")
+IMPURE = (
+    "poolsync.directory",
+    "poolsync.store",
+    "poolsync.servers.http",
+    "poolsync.servers.snmp",
+    "poolsync.servers.probe",
+    "poolsync.lab",
+    CLI,
+    "ldap3",
+    "sqlite3",
+    "httpx",
+    "pysnmp",
+    "subprocess",
+    "socket",
+)
 
 
 @pytest.mark.parametrize(("library", "edge"), sorted(EDGES.items()))
 def test_only_its_edge_imports_a_library(library: str, edge: str) -> None:
-    wrong = [str(i) for i in all_imports("poolsync")
-             if under(i.target, library) and not under(i.module, edge)]
+    wrong = [
+        str(i)
+        for i in all_imports("poolsync")
+        if under(i.target, library) and not under(i.module, edge)
+    ]
     assert not wrong, explain(f"only {edge} may import {library}", wrong)
 
 
@@ -215,15 +281,21 @@ def test_the_pure_core_reaches_no_edge() -> None:
     """The planner's neighbours, allocation, licensing, capacity, the graph, the
     doctor's classifier and the renderers work on records: no directory, no store, no
     network, no CLI (types under TYPE_CHECKING are fine)."""
-    wrong = [str(i) for i in all_imports("poolsync")
-             if under(i.module, *PURE) and not i.type_only and under(i.target, *IMPURE)
-             and not under(i.target, *PURE_FROM_EDGES)]
+    wrong = [
+        str(i)
+        for i in all_imports("poolsync")
+        if under(i.module, *PURE)
+        and not i.type_only
+        and under(i.target, *IMPURE)
+        and not under(i.target, *PURE_FROM_EDGES)
+    ]
     assert not wrong, explain("the pure core takes data in; move the I/O to an edge", wrong)
 
 
 def test_nothing_below_the_cli_imports_it() -> None:
-    wrong = [str(i) for i in all_imports("poolsync")
-             if not under(i.module, CLI) and under(i.target, CLI)]
+    wrong = [
+        str(i) for i in all_imports("poolsync") if not under(i.module, CLI) and under(i.target, CLI)
+    ]
     assert not wrong, explain("the CLI is the top layer: nothing below imports it", wrong)
 
 
@@ -238,12 +310,20 @@ def test_importing_every_poolsync_module_loads_no_topology() -> None:
     """What the rules above promise, at run time: in a fresh interpreter, every module
     of poolsync imported, and ``topology`` never loaded."""
     names = [module_name(p) for p in package_modules("poolsync") if p.name != "__main__.py"]
-    script = ("import importlib, sys\n"
-              f"for name in {names!r}:\n"
-              "    importlib.import_module(name)\n"
-              "print(sorted(m for m in sys.modules if m == 'topology' "
-              "or m.startswith('topology.')))\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=100, check=False)
+    script = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m == 'topology' "
+        "or m.startswith('topology.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -20,12 +20,19 @@ HOME = "{6F1C4A52-35F8-4BDE-9D0F-3C2B7F4F9A10}"
 
 
 def sample_entries() -> list[Entry]:
-    attachment = ('<?xml version="1.0" encoding="utf-8"?>\n<AvXmlLicData><Licenses>'
-                  "<LicSubscribersMax>500</LicSubscribersMax></Licenses></AvXmlLicData>")
+    attachment = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<AvXmlLicData><Licenses>'
+        "<LicSubscribersMax>500</LicSubscribersMax></Licenses></AvXmlLicData>"
+    )
     location = location_entry(1, "UNITY-Ä", HOME, attachment)
-    long_name = Entry("CN=" + "x" * 200 + ",DC=lab,DC=example,DC=com",
-                      {"objectguid": [guid_bytes(7)], "description": [("é" * 90).encode()],
-                       "objectclass": [b"top", b"user"]})
+    long_name = Entry(
+        "CN=" + "x" * 200 + ",DC=lab,DC=example,DC=com",
+        {
+            "objectguid": [guid_bytes(7)],
+            "description": [("é" * 90).encode()],
+            "objectclass": [b"top", b"user"],
+        },
+    )
     entries = [location, subscriber_entry(1, HOME), subscriber_entry(2, HOME), long_name]
     return [without_empty(e) for e in entries]
 
@@ -58,12 +65,10 @@ def test_ldapsearch_output_reads_back_exactly(tmp_path: Path, page: int) -> None
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
-def test_ldifde_unicode_output_reads_as_the_ldapsearch_one(tmp_path: Path,
-                                                           encoding: str) -> None:
+def test_ldifde_unicode_output_reads_as_the_ldapsearch_one(tmp_path: Path, encoding: str) -> None:
     entries = sample_entries()
     data = ldifde_bytes(entries, encoding=encoding)
-    assert data.startswith(codecs.BOM_UTF16_LE if encoding.endswith("le")
-                           else codecs.BOM_UTF16_BE)
+    assert data.startswith(codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE)
     assert b"\r\x00\n\x00" in data or b"\x00\r\x00\n" in data
     text = data.decode(encoding)
     assert "changetype: add" in text and "\r\n " in text  # folded
@@ -78,16 +83,22 @@ def test_utf8_with_a_byte_order_mark(tmp_path: Path) -> None:
 
 
 def test_records_say_where_they_start(tmp_path: Path) -> None:
-    path = write(tmp_path, b"version: 1\n\n# a comment\ndn: CN=a,DC=x\ncn: a\n\n"
-                           b"dn: CN=b,DC=x\ncn: b\n\n")
-    assert [(r.entry.dn, r.line) for r in read_records(path)] == [("CN=a,DC=x", 4),
-                                                                  ("CN=b,DC=x", 7)]
+    path = write(
+        tmp_path, b"version: 1\n\n# a comment\ndn: CN=a,DC=x\ncn: a\n\ndn: CN=b,DC=x\ncn: b\n\n"
+    )
+    assert [(r.entry.dn, r.line) for r in read_records(path)] == [
+        ("CN=a,DC=x", 4),
+        ("CN=b,DC=x", 7),
+    ]
 
 
 def test_root_dse_record_and_references_and_names(tmp_path: Path) -> None:
-    path = write(tmp_path, b"dn:\ndnsHostName: dc1.lab.example.com\nhighestCommittedUSN: 42"
-                           b"\n\n# search reference\nref: ldap://elsewhere/DC=x\n\n"
-                           b"dn: CN=a,DC=x\nObjectClass: top\nobjectclass: user\n\n")
+    path = write(
+        tmp_path,
+        b"dn:\ndnsHostName: dc1.lab.example.com\nhighestCommittedUSN: 42"
+        b"\n\n# search reference\nref: ldap://elsewhere/DC=x\n\n"
+        b"dn: CN=a,DC=x\nObjectClass: top\nobjectclass: user\n\n",
+    )
     root, entry = read_ldif(path)
     assert root.dn == "" and root.text("dnshostname") == "dc1.lab.example.com"
     assert entry.attributes == {"objectclass": [b"top", b"user"]}
@@ -99,8 +110,9 @@ def test_empty_file_has_no_entries(tmp_path: Path) -> None:
 
 def test_base64_dn_and_values_are_bytes(tmp_path: Path) -> None:
     dn = base64.b64encode("CN=Zoë,DC=x".encode()).decode()
-    path = write(tmp_path, f"dn:: {dn}\nobjectGUID:: {base64.b64encode(guid_bytes(3)).decode()}"
-                           "\n\n".encode())
+    path = write(
+        tmp_path, f"dn:: {dn}\nobjectGUID:: {base64.b64encode(guid_bytes(3)).decode()}\n\n".encode()
+    )
     [entry] = read_ldif(path)
     assert entry.dn == "CN=Zoë,DC=x"
     assert entry.attributes["objectguid"] == [guid_bytes(3)]
@@ -111,25 +123,34 @@ def test_base64_dn_and_values_are_bytes(tmp_path: Path) -> None:
 GOOD = b"dn: CN=a,DC=x\ncn: a\n\n"
 
 
-@pytest.mark.parametrize(("data", "line", "words"), [
-    (GOOD + b"dn: CN=b,DC=x\ncn: b", 5, "middle of a line"),
-    (GOOD + b"dn: CN=b,DC=x\ncn: b\n", 5, "ends inside the record that starts at line 4"),
-    (GOOD + b"dn: CN=b,DC=x\nobjectGUID:: AAEC*AwQ=\n\n", 5, "not valid base64"),
-    (GOOD + b"dn: CN=b,DC=x\nobjectGUID:: AAECAwQ\n\n", 5, "not valid base64"),
-    (GOOD + b"dn: CN=b,DC=x\nchangetype: modify\nreplace: cn\ncn: c\n-\n\n", 5,
-     "changetype: modify"),
-    (GOOD + b"dn: CN=b,DC=x\nchangetype: delete\n\n", 5, "changetype: delete"),
-    (GOOD + b"dn: CN=b,DC=x\ncn: caf\xe9\n\n", 5, "not UTF-8 text"),
-    (GOOD + b"dn: CN=b,DC=x\njpegPhoto:< file:///etc/passwd\n\n", 5, "URL"),
-    (GOOD + b"cn: b\ndn: CN=b,DC=x\n\n", 4, "does not start with 'dn:'"),
-    (GOOD + b"dn: CN=b,DC=x\nno colon here\n\n", 5, "not an LDIF line"),
-    (b" continued\ndn: CN=a,DC=x\n\n", 1, "continued line"),
-    (b"# extended LDIF\n#\n\n" + GOOD, 5, "without ldapsearch's result line"),
-    (b"# extended LDIF\n#\n\n" + GOOD + b"# search result\nsearch: 2\n"
-     b"result: 4 Size limit exceeded\n\n", 9, "result: 4 Size limit exceeded"),
-])
-def test_bad_input_names_file_and_line(tmp_path: Path, data: bytes, line: int,
-                                       words: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "line", "words"),
+    [
+        (GOOD + b"dn: CN=b,DC=x\ncn: b", 5, "middle of a line"),
+        (GOOD + b"dn: CN=b,DC=x\ncn: b\n", 5, "ends inside the record that starts at line 4"),
+        (GOOD + b"dn: CN=b,DC=x\nobjectGUID:: AAEC*AwQ=\n\n", 5, "not valid base64"),
+        (GOOD + b"dn: CN=b,DC=x\nobjectGUID:: AAECAwQ\n\n", 5, "not valid base64"),
+        (
+            GOOD + b"dn: CN=b,DC=x\nchangetype: modify\nreplace: cn\ncn: c\n-\n\n",
+            5,
+            "changetype: modify",
+        ),
+        (GOOD + b"dn: CN=b,DC=x\nchangetype: delete\n\n", 5, "changetype: delete"),
+        (GOOD + b"dn: CN=b,DC=x\ncn: caf\xe9\n\n", 5, "not UTF-8 text"),
+        (GOOD + b"dn: CN=b,DC=x\njpegPhoto:< file:///etc/passwd\n\n", 5, "URL"),
+        (GOOD + b"cn: b\ndn: CN=b,DC=x\n\n", 4, "does not start with 'dn:'"),
+        (GOOD + b"dn: CN=b,DC=x\nno colon here\n\n", 5, "not an LDIF line"),
+        (b" continued\ndn: CN=a,DC=x\n\n", 1, "continued line"),
+        (b"# extended LDIF\n#\n\n" + GOOD, 5, "without ldapsearch's result line"),
+        (
+            b"# extended LDIF\n#\n\n" + GOOD + b"# search result\nsearch: 2\n"
+            b"result: 4 Size limit exceeded\n\n",
+            9,
+            "result: 4 Size limit exceeded",
+        ),
+    ],
+)
+def test_bad_input_names_file_and_line(tmp_path: Path, data: bytes, line: int, words: str) -> None:
     path = write(tmp_path, data)
     error = error_of(path)
     assert str(error).startswith(f"{path}:{line}: ")
@@ -137,12 +158,14 @@ def test_bad_input_names_file_and_line(tmp_path: Path, data: bytes, line: int,
     assert error.line == line
 
 
-@pytest.mark.parametrize(("data", "words"), [
-    (codecs.BOM_UTF32_LE + "dn: CN=a\n\n".encode("utf-32-le"), "UTF-32"),
-    ("dn: CN=a\n\n".encode("utf-16-le"), "UTF-16 without a byte-order mark"),
-    (codecs.BOM_UTF16_LE + "dn: CN=a,DC=x\ncn: a\n\n".encode("utf-16-le")[:-1],
-     "cut short"),
-])
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (codecs.BOM_UTF32_LE + "dn: CN=a\n\n".encode("utf-32-le"), "UTF-32"),
+        ("dn: CN=a\n\n".encode("utf-16-le"), "UTF-16 without a byte-order mark"),
+        (codecs.BOM_UTF16_LE + "dn: CN=a,DC=x\ncn: a\n\n".encode("utf-16-le")[:-1], "cut short"),
+    ],
+)
 def test_unknown_or_broken_encodings(tmp_path: Path, data: bytes, words: str) -> None:
     error = error_of(write(tmp_path, data))
     assert words in str(error)
@@ -151,8 +174,9 @@ def test_unknown_or_broken_encodings(tmp_path: Path, data: bytes, words: str) ->
 
 def test_bad_utf16_names_its_line(tmp_path: Path) -> None:
     text = "dn: CN=a,DC=x\ncn: a\n\ndn: CN=b,DC=x\ncn: "
-    data = codecs.BOM_UTF16_LE + text.encode("utf-16-le") + b"\x00\xdc" + \
-        "\n\n".encode("utf-16-le")  # a lone low surrogate
+    data = (
+        codecs.BOM_UTF16_LE + text.encode("utf-16-le") + b"\x00\xdc" + "\n\n".encode("utf-16-le")
+    )  # a lone low surrogate
     error = error_of(write(tmp_path, data))
     assert error.line == 5 and "not UTF-16-LE text" in str(error)
 
@@ -163,6 +187,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 # -- memory -------------------------------------------------------------------------
+
 
 def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     """About 4 MB of UTF-16 export read in well under 1 MB of Python memory."""

@@ -20,20 +20,31 @@ def lic(path: str, text: str) -> LicenseFile:
     return parse_license_file(text.encode(), path=path)
 
 
-BASE = lic("base.lic", f"SERVER h {MAC}\n"
-                       "INCREMENT LicSubscribersMax cisco 4.0 permanent 500\n"
-                       "INCREMENT LicUMSubscribersMax cisco 4.0 permanent 200\n"
-                       "INCREMENT LicVMISubscribersMax cisco 4.0 permanent 50\n"
-                       "INCREMENT LicVoicePortsMax cisco 4.0 permanent 24\n"
-                       "FEATURE LicPoolingIsEnabled cisco 4.0 permanent 1\n")
-DEMO = lic("demo.lic", "INCREMENT LicSubscribersMax cisco 4.0 29-dec-2026 50 HOSTID=ANY\n"
-                       "INCREMENT LicVoicePortsMax cisco 4.0 29-dec-2026 16 HOSTID=ANY\n")
+BASE = lic(
+    "base.lic",
+    f"SERVER h {MAC}\n"
+    "INCREMENT LicSubscribersMax cisco 4.0 permanent 500\n"
+    "INCREMENT LicUMSubscribersMax cisco 4.0 permanent 200\n"
+    "INCREMENT LicVMISubscribersMax cisco 4.0 permanent 50\n"
+    "INCREMENT LicVoicePortsMax cisco 4.0 permanent 24\n"
+    "FEATURE LicPoolingIsEnabled cisco 4.0 permanent 1\n",
+)
+DEMO = lic(
+    "demo.lic",
+    "INCREMENT LicSubscribersMax cisco 4.0 29-dec-2026 50 HOSTID=ANY\n"
+    "INCREMENT LicVoicePortsMax cisco 4.0 29-dec-2026 16 HOSTID=ANY\n",
+)
 WRONG = lic("wrong.lic", f"INCREMENT LicSubscribersMax cisco 4.0 permanent 100 HOSTID={OTHER}\n")
 BROKEN = lic("broken.lic", "INCREMENT LicSubscriberMax cisco 4.0 permanent 1 HOSTID=ANY\n")
-TERM = lic("term.lic", f"INCREMENT LicTTSSessionsMax cisco 4.0 30-nov-2026 4 HOSTID={MAC}\n"
-                       f"INCREMENT LicLanguagesMax cisco 4.0 permanent 1 HOSTID={MAC}\n")
-LATER = lic("later.lic", f"INCREMENT LicSubscribersMax cisco 4.0 permanent 5 HOSTID={MAC} "
-                         "START=1-jan-2027\n")
+TERM = lic(
+    "term.lic",
+    f"INCREMENT LicTTSSessionsMax cisco 4.0 30-nov-2026 4 HOSTID={MAC}\n"
+    f"INCREMENT LicLanguagesMax cisco 4.0 permanent 1 HOSTID={MAC}\n",
+)
+LATER = lic(
+    "later.lic",
+    f"INCREMENT LicSubscribersMax cisco 4.0 permanent 5 HOSTID={MAC} START=1-jan-2027\n",
+)
 
 
 def verdict(*files: LicenseFile, macs: list[str] | None = None, at: date = DAY) -> str:
@@ -54,7 +65,7 @@ def verdict(*files: LicenseFile, macs: list[str] | None = None, at: date = DAY) 
         ((BASE, BROKEN), "invalid"),
         ((BROKEN, WRONG, DEMO), "invalid"),
     ],
-)  # fmt: skip
+)
 def test_verdicts(files: tuple[LicenseFile, ...], expected: str) -> None:
     assert verdict(*files) == expected
 
@@ -68,28 +79,29 @@ def test_expired_only_when_the_server_fell_back_to_the_default_license() -> None
     assert result.verdict == "licensed"
     demo = result.files[1]
     assert not demo.valid and [p.code for p in demo.problems] == ["expired"]
-    assert demo.problems[0].message == ("the file expired on 29-dec-2026: it contributes "
-                                        "nothing since 30-dec-2026")
+    assert demo.problems[0].message == (
+        "the file expired on 29-dec-2026: it contributes nothing since 30-dec-2026"
+    )
 
 
 def test_precedence_order_is_documented() -> None:
-    assert VERDICTS == ("invalid", "hostid-mismatch", "expired", "default", "demo",
-                        "licensed")
+    assert VERDICTS == ("invalid", "hostid-mismatch", "expired", "default", "demo", "licensed")
 
 
 def test_a_partly_expired_file_gets_a_warning_per_line() -> None:
     result = check_licenses([TERM], at=DAY, macs=[MAC])
     [report] = result.files
     assert report.valid and report.contributes
-    assert [(p.line, p.code, p.severity) for p in report.problems] == [
-        (1, "expired", "warning")]
+    assert [(p.line, p.code, p.severity) for p in report.problems] == [(1, "expired", "warning")]
     assert result.effective.values["LicTTSSessionsMax"] == 0
     assert result.effective.values["LicLanguagesMax"] == 1
 
 
 def test_a_nic_team_matches_on_its_virtual_mac_and_says_which() -> None:
-    team = lic("team.lic", "SERVER h 02-00-4C-4F-4F-50\n"
-                           "INCREMENT LicSubscribersMax cisco 4.0 permanent 250\n")
+    team = lic(
+        "team.lic",
+        "SERVER h 02-00-4C-4F-4F-50\nINCREMENT LicSubscribersMax cisco 4.0 permanent 250\n",
+    )
     macs = ["00-1A-2B-3C-4D-01", "00:1a:2b:3c:4d:02", "0200.4C4F.4F50"]
     result = check_licenses([team], at=DAY, macs=macs)
     assert result.verdict == "licensed"
@@ -128,12 +140,15 @@ def test_show_does_not_check_host_ids() -> None:
 
 
 def test_a_copied_file_counts_twice_and_says_so() -> None:
-    copy = lic("copy.lic", "SERVER h 00-0B-CD-12-34-56\n"
-                           "INCREMENT LicSubscribersMax cisco 4.0 permanent 500\n"
-                           "INCREMENT LicUMSubscribersMax cisco 4.0 permanent 200\n"
-                           "INCREMENT LicVMISubscribersMax cisco 4.0 permanent 50\n"
-                           "INCREMENT LicVoicePortsMax cisco 4.0 permanent 24\n"
-                           "FEATURE LicPoolingIsEnabled cisco 4.0 permanent 1\n")
+    copy = lic(
+        "copy.lic",
+        "SERVER h 00-0B-CD-12-34-56\n"
+        "INCREMENT LicSubscribersMax cisco 4.0 permanent 500\n"
+        "INCREMENT LicUMSubscribersMax cisco 4.0 permanent 200\n"
+        "INCREMENT LicVMISubscribersMax cisco 4.0 permanent 50\n"
+        "INCREMENT LicVoicePortsMax cisco 4.0 permanent 24\n"
+        "FEATURE LicPoolingIsEnabled cisco 4.0 permanent 1\n",
+    )
     result = check_licenses([BASE, copy], at=DAY, macs=[MAC])
     codes = [p.code for p in result.files[1].problems]
     assert "duplicate-file" in codes and "duplicate-feature" in codes
@@ -144,26 +159,54 @@ def test_a_copied_file_counts_twice_and_says_so() -> None:
 def test_check_json_has_the_documented_shape() -> None:
     doc = check_json(check_licenses([BASE, WRONG], at=DAY, macs=[MAC]), generated=GENERATED)
     json.dumps(doc)  # serializable as is
-    assert doc["meta"] == {"type": "license-check", "version": 1,
-                           "generated": "2026-12-01T08:00:00+00:00"}
+    assert doc["meta"] == {
+        "type": "license-check",
+        "version": 1,
+        "generated": "2026-12-01T08:00:00+00:00",
+    }
     assert doc["at"] == "2026-12-01"
     assert doc["hostid"] == {"matched": MAC, "checked": [MAC], "matched_all": [MAC]}
     base, wrong = doc["files"]
-    assert base == {"path": "base.lic", "kind": "flexlm", "valid": True, "problems": [],
-                    "expires": None, "hostid": MAC, "matched": MAC, "demo": False,
-                    "contributes": True, "features": 5}
+    assert base == {
+        "path": "base.lic",
+        "kind": "flexlm",
+        "valid": True,
+        "problems": [],
+        "expires": None,
+        "hostid": MAC,
+        "matched": MAC,
+        "demo": False,
+        "contributes": True,
+        "features": 5,
+    }
     assert wrong["valid"] is False
-    assert wrong["problems"] == [{"line": 1, "code": "hostid-mismatch",
-                                  "message": wrong["problems"][0]["message"],
-                                  "severity": "error"}]
+    assert wrong["problems"] == [
+        {
+            "line": 1,
+            "code": "hostid-mismatch",
+            "message": wrong["problems"][0]["message"],
+            "severity": "error",
+        }
+    ]
     effective = doc["effective"]
-    assert {k: effective[k] for k in ("LicSubscribersMax", "LicUMSubscribersMax",
-                                      "LicVMISubscribersMax", "LicVoicePortsMax",
-                                      "LicPoolingIsEnabled",
-                                      "LicSecondaryServerIsLicensed")} == {
-        "LicSubscribersMax": 500, "LicUMSubscribersMax": 200, "LicVMISubscribersMax": 50,
-        "LicVoicePortsMax": 24, "LicPoolingIsEnabled": True,
-        "LicSecondaryServerIsLicensed": False}
+    assert {
+        k: effective[k]
+        for k in (
+            "LicSubscribersMax",
+            "LicUMSubscribersMax",
+            "LicVMISubscribersMax",
+            "LicVoicePortsMax",
+            "LicPoolingIsEnabled",
+            "LicSecondaryServerIsLicensed",
+        )
+    } == {
+        "LicSubscribersMax": 500,
+        "LicUMSubscribersMax": 200,
+        "LicVMISubscribersMax": 50,
+        "LicVoicePortsMax": 24,
+        "LicPoolingIsEnabled": True,
+        "LicSecondaryServerIsLicensed": False,
+    }
     assert doc["verdict"] == "hostid-mismatch"
     assert doc["default_license"] is False
     assert doc["max_message_seconds"] == 30
@@ -174,21 +217,30 @@ def test_show_json_has_a_timeline() -> None:
     assert doc["meta"]["type"] == "license-show"
     assert doc["source"] == "license-files"
     assert "verdict" not in doc and "hostid" not in doc
-    assert doc["timeline"] == [{
-        "date": "2026-12-30",
-        "changes": {"LicSubscribersMax": {"from": 550, "to": 500},
-                    "LicVoicePortsMax": {"from": 40, "to": 24}},
-        "causes": [{"path": "demo.lic", "line": 1, "event": "expired"},
-                   {"path": "demo.lic", "line": 2, "event": "expired"}],
-        "files": ["demo.lic"],
-        "default_license": False,
-    }]
+    assert doc["timeline"] == [
+        {
+            "date": "2026-12-30",
+            "changes": {
+                "LicSubscribersMax": {"from": 550, "to": 500},
+                "LicVoicePortsMax": {"from": 40, "to": 24},
+            },
+            "causes": [
+                {"path": "demo.lic", "line": 1, "event": "expired"},
+                {"path": "demo.lic", "line": 2, "event": "expired"},
+            ],
+            "files": ["demo.lic"],
+            "default_license": False,
+        }
+    ]
     assert doc["files"][1]["expires"] == "2026-12-29"
 
 
-BASE_TERM = lic("base-term.lic", f"SERVER h {MAC}\n"
-                                 "INCREMENT LicSubscribersMax cisco 4.0 30-nov-2026 500\n"
-                                 "FEATURE LicPoolingIsEnabled cisco 4.0 30-nov-2026 1\n")
+BASE_TERM = lic(
+    "base-term.lic",
+    f"SERVER h {MAC}\n"
+    "INCREMENT LicSubscribersMax cisco 4.0 30-nov-2026 500\n"
+    "FEATURE LicPoolingIsEnabled cisco 4.0 30-nov-2026 1\n",
+)
 PORTS = lic("ports.lic", f"FEATURE LicVoicePortsMax cisco 4.0 permanent 24 HOSTID={MAC}\n")
 
 
@@ -208,9 +260,12 @@ def test_an_expired_real_file_beside_one_that_counts_is_expired() -> None:
 def test_a_lapsed_line_with_the_rest_not_yet_started_is_expired_not_default() -> None:
     # One file: a line that expired and a line that starts later. No line counts, so
     # the default license applies, but because a line ran out, not "nothing expired".
-    gap = lic("gap.lic", f"INCREMENT LicSubscribersMax cisco 4.0 30-nov-2026 50 HOSTID={MAC}\n"
-                         f"INCREMENT LicSubscribersMax cisco 4.0 permanent 50 HOSTID={MAC} "
-                         "START=1-jan-2027\n")
+    gap = lic(
+        "gap.lic",
+        f"INCREMENT LicSubscribersMax cisco 4.0 30-nov-2026 50 HOSTID={MAC}\n"
+        f"INCREMENT LicSubscribersMax cisco 4.0 permanent 50 HOSTID={MAC} "
+        "START=1-jan-2027\n",
+    )
     result = check_licenses([gap], at=DAY, macs=[MAC])
     assert result.effective.default
     assert [(p.code, p.severity) for p in result.files[0].problems] == [("expired", "warning")]
@@ -219,10 +274,14 @@ def test_a_lapsed_line_with_the_rest_not_yet_started_is_expired_not_default() ->
 
 def test_a_permanent_or_overlong_demo_file_is_invalid() -> None:
     # The FAQ: demo files expire after 60 or 90 days.
-    forever = lic("forever.lic", "INCREMENT LicSubscribersMax cisco 4.0 permanent 50 "
-                                 "HOSTID=ANY ISSUED=1-oct-2026\n")
-    long = lic("long.lic", "INCREMENT LicSubscribersMax cisco 4.0 30-dec-2026 50 HOSTID=ANY "
-                           "ISSUED=1-oct-2026\n")  # 91 days, 1-oct through 30-dec
+    forever = lic(
+        "forever.lic",
+        "INCREMENT LicSubscribersMax cisco 4.0 permanent 50 HOSTID=ANY ISSUED=1-oct-2026\n",
+    )
+    long = lic(
+        "long.lic",
+        "INCREMENT LicSubscribersMax cisco 4.0 30-dec-2026 50 HOSTID=ANY ISSUED=1-oct-2026\n",
+    )  # 91 days, 1-oct through 30-dec
     for file in (forever, long):
         result = check_licenses([BASE, file], at=DAY, macs=[MAC])
         [problem] = result.files[1].problems
@@ -230,12 +289,16 @@ def test_a_permanent_or_overlong_demo_file_is_invalid() -> None:
         assert result.verdict == "invalid"
         assert not result.files[1].contributes
         assert result.effective.values["LicSubscribersMax"] == 500
-    assert "never expires" in check_licenses([forever], at=DAY, macs=[MAC]).files[0] \
-        .problems[0].message
+    assert (
+        "never expires"
+        in check_licenses([forever], at=DAY, macs=[MAC]).files[0].problems[0].message
+    )
     assert "91 days" in check_licenses([long], at=DAY, macs=[MAC]).files[0].problems[0].message
     # 90 days (the example demo file) and a demo without a date to count from are fine.
-    ninety = lic("ninety.lic", "INCREMENT LicSubscribersMax cisco 4.0 29-dec-2026 50 "
-                               "HOSTID=ANY START=1-oct-2026\n")
+    ninety = lic(
+        "ninety.lic",
+        "INCREMENT LicSubscribersMax cisco 4.0 29-dec-2026 50 HOSTID=ANY START=1-oct-2026\n",
+    )
     assert verdict(ninety) == "demo" and verdict(DEMO) == "demo"
 
 
@@ -253,10 +316,10 @@ def test_a_second_demo_file_is_a_warning() -> None:
 def test_files_on_several_of_the_servers_macs_get_a_warning() -> None:
     # A NIC team is licensed on its virtual MAC only; a file for a physical MAC of the
     # team stops counting when the team fails over to the other NIC.
-    team = lic("team.lic", "INCREMENT LicSubscribersMax cisco 4.0 permanent 250 "
-                           "HOSTID=02004C4F4F50\n")
-    nic = lic("nic.lic", "INCREMENT LicVoicePortsMax cisco 4.0 permanent 12 "
-                         "HOSTID=001A2B3C4D01\n")
+    team = lic(
+        "team.lic", "INCREMENT LicSubscribersMax cisco 4.0 permanent 250 HOSTID=02004C4F4F50\n"
+    )
+    nic = lic("nic.lic", "INCREMENT LicVoicePortsMax cisco 4.0 permanent 12 HOSTID=001A2B3C4D01\n")
     macs = ["001A2B3C4D01", "02004C4F4F50"]
     result = check_licenses([team, nic], at=DAY, macs=macs)
     assert result.matched == "001A2B3C4D01"
@@ -267,7 +330,6 @@ def test_files_on_several_of_the_servers_macs_get_a_warning() -> None:
     assert "virtual MAC only" in problem.message and "001A2B3C4D01" in problem.message
     assert result.verdict == "licensed" and result.files[0].valid
     doc = check_json(result, generated=GENERATED)
-    assert doc["hostid"] == {"matched": "001A2B3C4D01", "checked": macs,
-                             "matched_all": macs}
+    assert doc["hostid"] == {"matched": "001A2B3C4D01", "checked": macs, "matched_all": macs}
     # One MAC matched: no warning.
     assert check_licenses([team], at=DAY, macs=macs).files[0].problems == ()

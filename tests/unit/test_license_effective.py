@@ -57,8 +57,10 @@ def test_increments_add_up_across_lines_and_files() -> None:
     assert not effective.default
     assert effective.contributing == ("a.lic", "b.lic")
     assert effective.sources["LicSubscribersMax"] == (
-        Source("a.lic", 1, "INCREMENT", 300), Source("a.lic", 2, "INCREMENT", 50),
-        Source("b.lic", 1, "INCREMENT", 200))
+        Source("a.lic", 1, "INCREMENT", 300),
+        Source("a.lic", 2, "INCREMENT", 50),
+        Source("b.lic", 1, "INCREMENT", 200),
+    )
     # Removing a file removes exactly what it added.
     assert effective_at([a], DAY).values["LicSubscribersMax"] == 350
 
@@ -85,7 +87,8 @@ def test_duplicate_feature_lines_are_warnings_on_the_later_line() -> None:
     b = lic("b.lic", feat("LicVoicePortsMax", 48), inc("LicVoicePortsMax", 2))
     found = duplicate_features([a, b])
     assert [(p.line, p.code, p.severity) for p in found["a.lic"]] == [
-        (2, "duplicate-feature", "warning")]
+        (2, "duplicate-feature", "warning")
+    ]
     assert "the first is line 1" in found["a.lic"][0].message
     assert "the first is a.lic line 1" in found["b.lic"][0].message
     assert "the first one wins" in found["b.lic"][0].message
@@ -100,8 +103,11 @@ def test_a_line_counts_through_its_expiry_day_and_not_after() -> None:
 
 
 def test_start_dates() -> None:
-    trial = lic("t.lic", inc("LicTTSSessionsMax", 4, "31-mar-2027", "START=1-jan-2027"),
-                inc("LicSubscribersMax", 5))
+    trial = lic(
+        "t.lic",
+        inc("LicTTSSessionsMax", 4, "31-mar-2027", "START=1-jan-2027"),
+        inc("LicSubscribersMax", 5),
+    )
     assert effective_at([trial], date(2026, 12, 31)).values["LicTTSSessionsMax"] == 0
     assert effective_at([trial], date(2027, 1, 1)).values["LicTTSSessionsMax"] == 4
 
@@ -129,7 +135,8 @@ def test_flags_are_on_at_one_or_more() -> None:
 def test_a_file_with_errors_never_contributes() -> None:
     broken = parse_license_file(
         b"INCREMENT LicSubscribersMax cisco 4.0 permanent 100 HOSTID=ANY\nFEATUR x\n",
-        path="broken.lic")
+        path="broken.lic",
+    )
     assert not broken.ok and broken.features
     assert effective_at([broken], DAY).default
     assert timeline([broken]) == ()
@@ -137,15 +144,19 @@ def test_a_file_with_errors_never_contributes() -> None:
 
 def test_the_timeline_lists_changes_with_their_causes() -> None:
     base = lic("base.lic", inc("LicSubscribersMax", 300))
-    demo = lic("demo.lic", inc("LicSubscribersMax", 50, "29-dec-2026"),
-               inc("LicVoicePortsMax", 16, "29-dec-2026"))
+    demo = lic(
+        "demo.lic",
+        inc("LicSubscribersMax", 50, "29-dec-2026"),
+        inc("LicVoicePortsMax", 16, "29-dec-2026"),
+    )
     trial = lic("tts.lic", inc("LicTTSSessionsMax", 4, "31-mar-2027", "START=1-jan-2027"))
     entries = timeline([base, demo, trial])
-    assert [e.date for e in entries] == [date(2026, 12, 30), date(2027, 1, 1),
-                                         date(2027, 4, 1)]
+    assert [e.date for e in entries] == [date(2026, 12, 30), date(2027, 1, 1), date(2027, 4, 1)]
     first = entries[0]
-    assert first.changes == (Change("LicSubscribersMax", 350, 300),
-                             Change("LicVoicePortsMax", 16, 0))
+    assert first.changes == (
+        Change("LicSubscribersMax", 350, 300),
+        Change("LicVoicePortsMax", 16, 0),
+    )
     assert first.causes == (Cause("demo.lic", 1, "expired"), Cause("demo.lic", 2, "expired"))
     assert first.files == ("demo.lic",)
     assert entries[1].causes == (Cause("tts.lic", 1, "starts"),)
@@ -155,8 +166,7 @@ def test_the_timeline_lists_changes_with_their_causes() -> None:
 def test_the_timeline_shows_the_fall_back_to_the_default_license() -> None:
     demo = lic("demo.lic", inc("LicSubscribersMax", 50, "29-dec-2026"))
     [entry] = timeline([demo])
-    assert entry.changes == (Change("LicSubscribersMax", 50, 10),
-                             Change("LicVoicePortsMax", 0, 2))
+    assert entry.changes == (Change("LicSubscribersMax", 50, 10), Change("LicVoicePortsMax", 0, 2))
     assert (entry.default_before, entry.default_after) == (False, True)
 
 
@@ -170,26 +180,36 @@ _LINES = st.tuples(
     st.sampled_from(["FEATURE", "INCREMENT"]),
     st.sampled_from(PARAMETERS),
     st.integers(0, 1),
-    st.one_of(st.just("permanent"), st.dates(date(2026, 1, 1), date(2027, 12, 31)).map(
-        lambda d: f"{d.day}-{d.strftime('%b').lower()}-{d.year}")),
+    st.one_of(
+        st.just("permanent"),
+        st.dates(date(2026, 1, 1), date(2027, 12, 31)).map(
+            lambda d: f"{d.day}-{d.strftime('%b').lower()}-{d.year}"
+        ),
+    ),
 )
 
 
 @settings(max_examples=100, deadline=None)
-@given(files=st.lists(st.lists(_LINES, min_size=1, max_size=5), min_size=1, max_size=4),
-       day=st.dates(date(2025, 6, 1), date(2028, 6, 1)))
+@given(
+    files=st.lists(st.lists(_LINES, min_size=1, max_size=5), min_size=1, max_size=4),
+    day=st.dates(date(2025, 6, 1), date(2028, 6, 1)),
+)
 def test_the_timeline_agrees_with_effective_at(
-        files: list[list[tuple[str, str, int, str]]], day: date) -> None:
+    files: list[list[tuple[str, str, int, str]]], day: date
+) -> None:
     """Between two timeline entries the values never change; at each entry they do."""
-    parsed = [lic(f"{i}.lic", *(f"{k} {n} cisco 4.0 {e} {c}" for k, n, c, e in lines))
-              for i, lines in enumerate(files)]
+    parsed = [
+        lic(f"{i}.lic", *(f"{k} {n} cisco 4.0 {e} {c}" for k, n, c, e in lines))
+        for i, lines in enumerate(files)
+    ]
     entries = timeline(parsed)
     before = [e for e in entries if e.date <= day]
     if before:
         last = before[-1]
         assert effective_at(parsed, day).values == effective_at(parsed, last.date).values
-        assert {c.name: c.after for c in last.changes}.items() <= \
-            dict(effective_at(parsed, day).values).items()
+        assert {c.name: c.after for c in last.changes}.items() <= dict(
+            effective_at(parsed, day).values
+        ).items()
     else:
         earliest = date(2025, 1, 1)
         assert effective_at(parsed, day).values == effective_at(parsed, earliest).values
@@ -202,19 +222,23 @@ def _timeline_by_effective_at(files: list[LicenseFile]) -> tuple[TimelineEntry, 
     for file in files:
         for line in file.features:
             if line.start is not None:
-                candidates.setdefault(line.start, []).append(
-                    Cause(file.path, line.line, "starts"))
+                candidates.setdefault(line.start, []).append(Cause(file.path, line.line, "starts"))
             if line.expiry is not None:
                 candidates.setdefault(line.expiry + timedelta(days=1), []).append(
-                    Cause(file.path, line.line, "expired"))
+                    Cause(file.path, line.line, "expired")
+                )
     entries = []
     for day in sorted(candidates):
         before, after = effective_at(files, day - timedelta(days=1)), effective_at(files, day)
-        changes = tuple(Change(n, before.values[n], after.values[n]) for n in PARAMETERS
-                        if before.values[n] != after.values[n])
+        changes = tuple(
+            Change(n, before.values[n], after.values[n])
+            for n in PARAMETERS
+            if before.values[n] != after.values[n]
+        )
         if changes:
-            entries.append(TimelineEntry(day, changes, tuple(candidates[day]),
-                                         before.default, after.default))
+            entries.append(
+                TimelineEntry(day, changes, tuple(candidates[day]), before.default, after.default)
+            )
     return tuple(entries)
 
 
@@ -229,14 +253,13 @@ _STARTED_LINES = st.tuples(
 
 
 @settings(max_examples=200, deadline=None)
-@given(files=st.lists(st.lists(_STARTED_LINES, min_size=1, max_size=6), min_size=1,
-                      max_size=4))
+@given(files=st.lists(st.lists(_STARTED_LINES, min_size=1, max_size=6), min_size=1, max_size=4))
 def test_the_one_pass_timeline_is_the_timeline_by_definition(
-        files: list[list[tuple[str, str, int, str, str]]]) -> None:
+    files: list[list[tuple[str, str, int, str, str]]],
+) -> None:
     parsed = []
     for i, lines in enumerate(files):
-        text = "".join(f"{k} {n} cisco 4.0 {e} {c} HOSTID={MAC} {s}\n"
-                       for k, n, c, e, s in lines)
+        text = "".join(f"{k} {n} cisco 4.0 {e} {c} HOSTID={MAC} {s}\n" for k, n, c, e, s in lines)
         file = parse_license_file(text.encode(), path=f"{i}.lic")
         if file.ok:  # START after the expiry is a syntax error: such a file is skipped
             parsed.append(file)

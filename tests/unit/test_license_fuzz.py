@@ -36,9 +36,19 @@ pytestmark = pytest.mark.fuzz
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "licenses"
 SEEDS = sorted(p.read_bytes() for p in EXAMPLES.glob("*.lic"))
 MACS = ["00-0B-CD-12-34-56", "02:00:4c:4f:4f:50"]
-CODES = {"syntax", "unknown-parameter", "unknown-key", "hostid-missing", "no-features",
-         "hostid-mismatch", "expired", "duplicate-feature", "duplicate-file", "demo-invalid",
-         "hostid-several"}
+CODES = {
+    "syntax",
+    "unknown-parameter",
+    "unknown-key",
+    "hostid-missing",
+    "no-features",
+    "hostid-mismatch",
+    "expired",
+    "duplicate-feature",
+    "duplicate-file",
+    "demo-invalid",
+    "hostid-several",
+}
 GENERATED = datetime(2026, 12, 1, tzinfo=UTC)
 FUZZ = fuzz_settings(2)
 
@@ -86,14 +96,49 @@ def test_binary_garbage(scratch: Path, data: bytes) -> None:
     through_everything(scratch, data)
 
 
-_TOKENS = st.sampled_from([
-    "FEATURE", "INCREMENT", "SERVER", "VENDOR", "USE_SERVER", "DAEMON", "PACKAGE",
-    "LicSubscribersMax", "LicPoolingIsEnabled", "LicVoicePortsMax", "cisco", "4.0",
-    "permanent", "1-jan-0", "29-feb-2028", "31-apr-2027", "15-mar-27", "0", "1", "2",
-    "uncounted", "HOSTID=ANY", "HOSTID=000BCD123456", "hostid=00-0B-CD-12-34-5",
-    "START=1-jan-2027", "NOTICE=\"a b\"", '"', "\\", "\\\n", "#", "=", "\n", " ", "\t",
-    "\r", "\x00", "\u00a0", "\u2028", "\ufeff",
-])  # fmt: skip
+_TOKENS = st.sampled_from(
+    [
+        "FEATURE",
+        "INCREMENT",
+        "SERVER",
+        "VENDOR",
+        "USE_SERVER",
+        "DAEMON",
+        "PACKAGE",
+        "LicSubscribersMax",
+        "LicPoolingIsEnabled",
+        "LicVoicePortsMax",
+        "cisco",
+        "4.0",
+        "permanent",
+        "1-jan-0",
+        "29-feb-2028",
+        "31-apr-2027",
+        "15-mar-27",
+        "0",
+        "1",
+        "2",
+        "uncounted",
+        "HOSTID=ANY",
+        "HOSTID=000BCD123456",
+        "hostid=00-0B-CD-12-34-5",
+        "START=1-jan-2027",
+        'NOTICE="a b"',
+        '"',
+        "\\",
+        "\\\n",
+        "#",
+        "=",
+        "\n",
+        " ",
+        "\t",
+        "\r",
+        "\x00",
+        "\u00a0",
+        "\u2028",
+        "\ufeff",
+    ]
+)
 
 
 @FUZZ
@@ -108,10 +153,13 @@ def mutated(draw: st.DrawFn) -> bytes:
     data = bytearray(draw(st.sampled_from(SEEDS)))
     for _ in range(draw(st.integers(1, 6))):
         at = draw(st.integers(0, len(data)))
-        edit = draw(st.sampled_from(["delete", "insert", "replace", "quote", "truncate",
-                                     "duplicate", "backslash"]))
+        edit = draw(
+            st.sampled_from(
+                ["delete", "insert", "replace", "quote", "truncate", "duplicate", "backslash"]
+            )
+        )
         if edit == "delete":
-            del data[at:at + draw(st.integers(1, 20))]
+            del data[at : at + draw(st.integers(1, 20))]
         elif edit == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=20))
         elif edit == "replace" and at < len(data):
@@ -121,7 +169,7 @@ def mutated(draw: st.DrawFn) -> bytes:
         elif edit == "truncate":
             del data[at:]
         elif edit == "duplicate":
-            data[at:at] = data[at:at + draw(st.integers(1, 200))]
+            data[at:at] = data[at : at + draw(st.integers(1, 200))]
         elif edit == "backslash":
             data[at:at] = b"\\"
     return bytes(data)
@@ -134,19 +182,23 @@ def test_mutated_example_files(scratch: Path, data: bytes) -> None:
 
 
 @FUZZ
-@given(seed=st.sampled_from(SEEDS),
-       encoding=st.sampled_from(["utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1",
-                                 "cp1252", "utf-8-sig", "cp500"]),
-       extra=st.text(alphabet="éüßçñ€«»\u00a0", max_size=5))
+@given(
+    seed=st.sampled_from(SEEDS),
+    encoding=st.sampled_from(
+        ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1", "cp1252", "utf-8-sig", "cp500"]
+    ),
+    extra=st.text(alphabet="éüßçñ€«»\u00a0", max_size=5),
+)
 def test_wrong_encodings(scratch: Path, seed: bytes, encoding: str, extra: str) -> None:
-    text = seed.decode("utf-8") + f"# {extra}\nINCREMENT LicSubscribersMax cisco 4.0 " \
+    text = (
+        seed.decode("utf-8") + f"# {extra}\nINCREMENT LicSubscribersMax cisco 4.0 "
         f"permanent 1 HOSTID=ANY NOTICE={extra or 'x'}\n"
+    )
     through_everything(scratch, text.encode(encoding, "replace"))
 
 
 @FUZZ
-@given(seed=st.sampled_from(SEEDS), quotes=st.lists(st.integers(0, 10_000), min_size=1,
-                                                    max_size=5))
+@given(seed=st.sampled_from(SEEDS), quotes=st.lists(st.integers(0, 10_000), min_size=1, max_size=5))
 def test_unbalanced_quotes(scratch: Path, seed: bytes, quotes: list[int]) -> None:
     data = bytearray(seed)
     for position in quotes:
@@ -156,8 +208,11 @@ def test_unbalanced_quotes(scratch: Path, seed: bytes, quotes: list[int]) -> Non
 
 
 @fuzz_settings(0.5)
-@given(length=st.integers(1_000, 200_000), char=st.sampled_from(["x", "\\", '"', " ", "é"]),
-       lines=st.integers(1, 3))
+@given(
+    length=st.integers(1_000, 200_000),
+    char=st.sampled_from(["x", "\\", '"', " ", "é"]),
+    lines=st.integers(1, 3),
+)
 def test_huge_lines(scratch: Path, length: int, char: str, lines: int) -> None:
     line = "INCREMENT LicSubscribersMax cisco 4.0 permanent 1 HOSTID=ANY NOTICE=" + char * length
     through_everything(scratch, ("\n".join([line] * lines) + "\n").encode("utf-8"))
@@ -180,8 +235,9 @@ def test_unreadable_paths_are_one_clear_error(tmp_path: Path) -> None:
 @given(body=st.text(max_size=300))
 def test_xml_lookalikes(scratch: Path, body: str) -> None:
     """Anything starting with '<' goes to the attachment parser: XML or one error."""
-    through_everything(scratch, ("<AvXmlLicData><Licenses>" + body).encode("utf-8",
-                                                                          "surrogatepass"))
+    through_everything(
+        scratch, ("<AvXmlLicData><Licenses>" + body).encode("utf-8", "surrogatepass")
+    )
 
 
 def test_the_seeds_are_the_examples() -> None:

@@ -14,17 +14,46 @@ T0, T1 = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
 LIVE, COPY = Seats(60, 5, 0), Seats(40, 5, 0)
 
 
-def reading(server: str, source: str = "http", at: datetime = T0, *,
-            licensed: Seats = LIVE, pooling: bool = True) -> ServerReading:
-    return ServerReading(server, source, at, True, licensed, Seats(4, 0, 0),  # type: ignore[arg-type]
-                         pooling, False, None)
+def reading(
+    server: str,
+    source: str = "http",
+    at: datetime = T0,
+    *,
+    licensed: Seats = LIVE,
+    pooling: bool = True,
+) -> ServerReading:
+    return ServerReading(
+        server,
+        source,
+        at,
+        True,
+        licensed,
+        Seats(4, 0, 0),  # type: ignore[arg-type]
+        pooling,
+        False,
+        None,
+    )
 
 
 def location(name: str, licensed: Seats | None = COPY, **kw: object) -> Location:
-    attachment = None if licensed is None else format_attachment(license_data(
-        licensed=licensed, pooling=True, secondary=False, ports=8, published=Seats(3, 0, 0)))
-    return Location(guid=f"g-{name}", dn=f"CN={name}", name=name, object_id=f"oid-{name}",
-                    version="4.0(5)", attachment=attachment, **kw)  # type: ignore[arg-type]
+    attachment = (
+        None
+        if licensed is None
+        else format_attachment(
+            license_data(
+                licensed=licensed, pooling=True, secondary=False, ports=8, published=Seats(3, 0, 0)
+            )
+        )
+    )
+    return Location(
+        guid=f"g-{name}",
+        dn=f"CN={name}",
+        name=name,
+        object_id=f"oid-{name}",
+        version="4.0(5)",
+        attachment=attachment,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_the_reading_shown_is_the_latest_that_read_then_http_first() -> None:
@@ -40,9 +69,11 @@ def test_compare_names_each_field_that_differs() -> None:
     assert view.differences == (("licensed VM/UM/Inbox", "40/5/0", "60/5/0"),)
     assert not compare(location("A", Seats(60, 5, 0)), reading("A")).differs
     assert compare(location("A", None), reading("A")).differences == (
-        ("attachment", "none", "license read"),)
-    assert not compare(location("A"), failed_reading("A", "snmp", "x", reachable=False,
-                                                     read_at=T0)).differs
+        ("attachment", "none", "license read"),
+    )
+    assert not compare(
+        location("A"), failed_reading("A", "snmp", "x", reachable=False, read_at=T0)
+    ).differs
 
 
 def test_live_locations_take_the_servers_licenses_and_keep_the_rest() -> None:

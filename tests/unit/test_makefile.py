@@ -15,7 +15,10 @@ def dry_run(target: str) -> str:
     """What ``make -n TARGET`` prints: the commands it would run, sub-makes included."""
     result = subprocess.run(
         ["make", "-n", "--no-print-directory", "-C", str(ROOT), target],
-        capture_output=True, text=True, check=True)
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout
 
 
@@ -35,8 +38,14 @@ def test_chromium_comes_without_recommends() -> None:
 
 def test_samba_and_its_ad_modules_come_for_the_demo_and_the_tests() -> None:
     packages = variable("APT_PACKAGES")
-    for name in ("samba", "samba-dsdb-modules", "samba-ad-provision", "ldb-tools",
-                 "ldap-utils", "libnss-wrapper"):
+    for name in (
+        "samba",
+        "samba-dsdb-modules",
+        "samba-ad-provision",
+        "ldb-tools",
+        "ldap-utils",
+        "libnss-wrapper",
+    ):
         assert name in packages
     # make test's set-up installs Samba first (with its recommends), then the browser.
     test_setup = dry_run("test-system-packages")

@@ -24,8 +24,9 @@ from poolsync.profile import BUILTIN_DIR, Profile, load_profile
 from poolsync.sync import decode
 from tests.support.fuzzing import fuzz_settings
 
-PROFILE_FILES = sorted([*BUILTIN_DIR.glob("*.yaml"),
-                        *(Path(__file__).parent.parent / "profiles").glob("*.yaml")])
+PROFILE_FILES = sorted(
+    [*BUILTIN_DIR.glob("*.yaml"), *(Path(__file__).parent.parent / "profiles").glob("*.yaml")]
+)
 GUID = uuid.UUID("d1c3b0a2-7e4f-4b9e-8a2c-5f0e1d2c3b4a")
 
 
@@ -43,23 +44,32 @@ def profile(request: pytest.FixtureRequest) -> Profile:
 
 
 def location(profile: Profile, *, usn: int = 10, deleted: bool = False) -> Entry:
-    attrs = {"objectClass": [b"top", profile.location.object_class.encode()],
-             "objectGUID": [GUID.bytes_le], "uSNChanged": [str(usn).encode()]}
+    attrs = {
+        "objectClass": [b"top", profile.location.object_class.encode()],
+        "objectGUID": [GUID.bytes_le],
+        "uSNChanged": [str(usn).encode()],
+    }
     if deleted:
         attrs["isDeleted"] = [b"TRUE"]
     return entry(**attrs)
 
 
-def subscriber(profile: Profile, *, object_type: bytes | None = None, usn: int = 10,
-               deleted: bool = False) -> Entry:
+def subscriber(
+    profile: Profile, *, object_type: bytes | None = None, usn: int = 10, deleted: bool = False
+) -> Entry:
     sub = profile.subscriber
     kind = object_type if object_type is not None else str(sub.object_type_values[0]).encode()
-    attrs = {"objectClass": [b"top", b"person", b"organizationalPerson",
-                             sub.object_class.encode()],
-             sub.object_type: [kind], "uSNChanged": [str(usn).encode()]}
+    attrs = {
+        "objectClass": [b"top", b"person", b"organizationalPerson", sub.object_class.encode()],
+        sub.object_type: [kind],
+        "uSNChanged": [str(usn).encode()],
+    }
     if deleted:
-        attrs = {"objectClass": attrs["objectClass"], "isDeleted": [b"true"],
-                 "uSNChanged": attrs["uSNChanged"]}
+        attrs = {
+            "objectClass": attrs["objectClass"],
+            "isDeleted": [b"true"],
+            "uSNChanged": attrs["uSNChanged"],
+        }
     return entry(**attrs)
 
 
@@ -84,8 +94,7 @@ def test_changed_filter_is_above_the_watermark(profile: Profile) -> None:
     assert not matches(changed, location(profile, usn=2))  # numeric, not "2" > "10"
 
 
-def test_tombstone_filter_wants_deleted_unity_objects_above_the_watermark(
-        profile: Profile) -> None:
+def test_tombstone_filter_wants_deleted_unity_objects_above_the_watermark(profile: Profile) -> None:
     tombstone = decode.tombstone_filter(profile, 9)
     assert matches(tombstone, subscriber(profile, deleted=True, usn=11))
     assert matches(tombstone, location(profile, deleted=True, usn=11))
@@ -119,10 +128,13 @@ def test_the_forest_and_domain_filters() -> None:
 
 
 def test_the_schema_and_discovery_filters() -> None:
-    attribute = entry(objectClass=[b"top", b"attributeSchema"],
-                      lDAPDisplayName=[b"ciscoEcsbuDtmfId"])
-    by_name = or_filter(equality("lDAPDisplayName", "ciscoecsbuobjecttype"),
-                        starts_with("lDAPDisplayName", "ciscoEcsbu"))
+    attribute = entry(
+        objectClass=[b"top", b"attributeSchema"], lDAPDisplayName=[b"ciscoEcsbuDtmfId"]
+    )
+    by_name = or_filter(
+        equality("lDAPDisplayName", "ciscoecsbuobjecttype"),
+        starts_with("lDAPDisplayName", "ciscoEcsbu"),
+    )
     assert matches(and_filter(equality("objectClass", "attributeSchema"), by_name), attribute)
     assert not matches(and_filter(equality("objectClass", "classSchema"), by_name), attribute)
     sample = and_filter(equality("objectClass", "user"), "(ciscoEcsbuObjectType=*)")
@@ -133,42 +145,57 @@ def test_the_schema_and_discovery_filters() -> None:
 # -- AD's semantics, item by item ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("(objectClass=user)", True),            # any value of a multi-valued attribute
-    ("(OBJECTCLASS=USER)", True),            # names and text values are case-blind
-    ("(objectclass=contact)", False),
-    ("(objectClass=*)", True),
-    ("(cn=*)", True),
-    ("(mail=*)", False),
-    ("(cn=Sm*)", True), ("(cn=*ITH, J*)", True), ("(cn=*x)", False), ("(cn=s*i*h*j*)", True),
-    ("(cn=smith\\2c j)", True),               # \xx escapes are the bytes they name
-    ("(uSNChanged>=5)", True), ("(uSNChanged>=12)", False), ("(uSNChanged<=11)", True),
-    ("(uSNChanged<=10)", False),
-    ("(sn>=Smith)", True), ("(sn<=Adams)", False),  # text order where not integers
-    ("(userAccountControl:1.2.840.113556.1.4.803:=514)", True),
-    ("(userAccountControl:1.2.840.113556.1.4.803:=516)", False),
-    ("(userAccountControl:1.2.840.113556.1.4.804:=6)", True),
-    ("(userAccountControl:1.2.840.113556.1.4.804:=4)", False),
-    ("(userAccountControl:=514)", True),     # no rule: equality
-    ("(objectCategory=person)", True),       # a short name: the category DN's first RDN
-    ("(objectCategory=CN=Person,CN=Schema,CN=Configuration,DC=lab)", True),
-    ("(objectCategory=cn=person,cn=schema,cn=configuration,dc=LAB)", True),
-    ("(objectCategory=computer)", False),
-    ("(cn~=smith, j)", True),                # approximate: equality, as AD does
-    ("(!(cn=x))", True),
-    ("(&(objectClass=user)(!(uSNChanged>=12)))", True),
-    ("(|(cn=nobody)(sn=smith))", True),
-    ("(&(cn=Smith, J)(|(sn=nobody)(sn=none)))", False),
-    ("(photo=\\ff\\00\\80)", True),          # bytes that are no UTF-8 match byte for byte
-    ("(photo=\\FF\\00\\81)", False),
-    ("(description=GR\\c3\\9c\\c3\\9fe)", True),  # UTF-8 text, folded: GRÜße
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("(objectClass=user)", True),  # any value of a multi-valued attribute
+        ("(OBJECTCLASS=USER)", True),  # names and text values are case-blind
+        ("(objectclass=contact)", False),
+        ("(objectClass=*)", True),
+        ("(cn=*)", True),
+        ("(mail=*)", False),
+        ("(cn=Sm*)", True),
+        ("(cn=*ITH, J*)", True),
+        ("(cn=*x)", False),
+        ("(cn=s*i*h*j*)", True),
+        ("(cn=smith\\2c j)", True),  # \xx escapes are the bytes they name
+        ("(uSNChanged>=5)", True),
+        ("(uSNChanged>=12)", False),
+        ("(uSNChanged<=11)", True),
+        ("(uSNChanged<=10)", False),
+        ("(sn>=Smith)", True),
+        ("(sn<=Adams)", False),  # text order where not integers
+        ("(userAccountControl:1.2.840.113556.1.4.803:=514)", True),
+        ("(userAccountControl:1.2.840.113556.1.4.803:=516)", False),
+        ("(userAccountControl:1.2.840.113556.1.4.804:=6)", True),
+        ("(userAccountControl:1.2.840.113556.1.4.804:=4)", False),
+        ("(userAccountControl:=514)", True),  # no rule: equality
+        ("(objectCategory=person)", True),  # a short name: the category DN's first RDN
+        ("(objectCategory=CN=Person,CN=Schema,CN=Configuration,DC=lab)", True),
+        ("(objectCategory=cn=person,cn=schema,cn=configuration,dc=LAB)", True),
+        ("(objectCategory=computer)", False),
+        ("(cn~=smith, j)", True),  # approximate: equality, as AD does
+        ("(!(cn=x))", True),
+        ("(&(objectClass=user)(!(uSNChanged>=12)))", True),
+        ("(|(cn=nobody)(sn=smith))", True),
+        ("(&(cn=Smith, J)(|(sn=nobody)(sn=none)))", False),
+        ("(photo=\\ff\\00\\80)", True),  # bytes that are no UTF-8 match byte for byte
+        ("(photo=\\FF\\00\\81)", False),
+        ("(description=GR\\c3\\9c\\c3\\9fe)", True),  # UTF-8 text, folded: GRÜße
+    ],
+)
 def test_one_filter_item(text: str, expected: bool) -> None:
-    e = entry("CN=Smith\\, J,OU=People,DC=lab",
-              objectClass=[b"top", b"person", b"User"], cn=[b"Smith, J"], sn=[b"Smith"],
-              uSNChanged=[b"11"], userAccountControl=[b"514"],
-              objectCategory=[b"CN=Person,CN=Schema,CN=Configuration,DC=lab"],
-              photo=[b"\xff\x00\x80"], description=["Grüße".encode()])
+    e = entry(
+        "CN=Smith\\, J,OU=People,DC=lab",
+        objectClass=[b"top", b"person", b"User"],
+        cn=[b"Smith, J"],
+        sn=[b"Smith"],
+        uSNChanged=[b"11"],
+        userAccountControl=[b"514"],
+        objectCategory=[b"CN=Person,CN=Schema,CN=Configuration,DC=lab"],
+        photo=[b"\xff\x00\x80"],
+        description=["Grüße".encode()],
+    )
     assert matches(text, e) is expected
 
 
@@ -179,12 +206,29 @@ def test_a_missing_attribute_matches_nothing_but_its_negation() -> None:
     assert matches("(!(mail=a))", e)
 
 
-@pytest.mark.parametrize("text", [
-    "", "objectClass=user", "(objectClass=user", "objectClass=user)", "((cn=a)",
-    "(cn=a)(cn=b)", "(=a)", "(c n=a)", "(cn)", "(!(cn=a)(cn=b))", "(&)", "()",
-    "(cn:1.2.3:=4)", "(cn:dn:=a)", "(systemFlags:1.2.840.113556.1.4.803:=two)",
-    "(:1.2.840.113556.1.4.803:=2)", "(cn=a))(", "(|(cn=a)(cn=b)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "objectClass=user",
+        "(objectClass=user",
+        "objectClass=user)",
+        "((cn=a)",
+        "(cn=a)(cn=b)",
+        "(=a)",
+        "(c n=a)",
+        "(cn)",
+        "(!(cn=a)(cn=b))",
+        "(&)",
+        "()",
+        "(cn:1.2.3:=4)",
+        "(cn:dn:=a)",
+        "(systemFlags:1.2.840.113556.1.4.803:=two)",
+        "(:1.2.840.113556.1.4.803:=2)",
+        "(cn=a))(",
+        "(|(cn=a)(cn=b)",
+    ],
+)
 def test_malformed_filters_are_query_errors_naming_the_filter(text: str) -> None:
     with pytest.raises(QueryError, match="bad filter") as raised:
         compile_filter(text)

@@ -41,12 +41,17 @@ def sample(**overrides: Any) -> RunMetrics:
         "finished_at": FINISHED,
         "last_success_at": FINISHED,
         "exit_code": 3,
-        "objects": {("gc", "locations"): 4, ("domain", "locations"): 4,
-                    ("domain", "subscribers"): 890},
+        "objects": {
+            ("gc", "locations"): 4,
+            ("domain", "locations"): 4,
+            ("domain", "subscribers"): 890,
+        },
         "changes": {("subscribers", "insert"): 2, ("locations", "update"): 1},
         "forced_total": {"gc": "invocation-changed"},
-        "pools": [PoolSeats("lab.example.com", "um", 240, 350, True),
-                  PoolSeats("lab.example.com", "vm", 930, 900, False)],
+        "pools": [
+            PoolSeats("lab.example.com", "um", 240, 350, True),
+            PoolSeats("lab.example.com", "vm", 930, 900, False),
+        ],
     }
     values.update(overrides)
     return RunMetrics(**values)
@@ -164,6 +169,7 @@ def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], str]]:
 
 # -- rendering -------------------------------------------------------------------------------
 
+
 def test_a_small_run_renders_to_exactly_this_text() -> None:
     assert render_metrics(sample()) == EXPECTED
 
@@ -171,8 +177,9 @@ def test_a_small_run_renders_to_exactly_this_text() -> None:
 def test_the_rendered_text_follows_the_exposition_grammar() -> None:
     series = parse(render_metrics(sample()))
     assert all(name.startswith("poolsync_") for name in series)
-    assert series["poolsync_pool_seats_used"][(("pool", "lab.example.com"), ("class", "vm"))] \
-        == "930"
+    assert (
+        series["poolsync_pool_seats_used"][(("pool", "lab.example.com"), ("class", "vm"))] == "930"
+    )
 
 
 def test_input_order_does_not_change_the_text() -> None:
@@ -187,46 +194,71 @@ def test_input_order_does_not_change_the_text() -> None:
 
 def test_label_values_are_escaped_as_the_format_says() -> None:
     assert escape_label_value('a\\b"c\nd') == 'a\\\\b\\"c\\nd'
-    text = render_metrics(sample(forced_total={'dc\\1 "x"\nnew': "invocation-changed"},
-                                 pools=[PoolSeats("für\\", "vm", 1, 2, True)]))
-    assert 'poolsync_pass_forced_total_resync{pass="dc\\\\1 \\"x\\"\\nnew",' \
-           'reason="invocation-changed"} 1\n' in text
+    text = render_metrics(
+        sample(
+            forced_total={'dc\\1 "x"\nnew': "invocation-changed"},
+            pools=[PoolSeats("für\\", "vm", 1, 2, True)],
+        )
+    )
+    assert (
+        'poolsync_pass_forced_total_resync{pass="dc\\\\1 \\"x\\"\\nnew",'
+        'reason="invocation-changed"} 1\n' in text
+    )
     assert 'poolsync_pool_compliant{pool="für\\\\"} 1\n' in text
     series = parse(text)
     assert (("pool", "für\\"),) in series["poolsync_pool_compliant"]
 
 
-@given(st.lists(st.tuples(st.text(), st.text()), max_size=5),
-       st.lists(st.text(), max_size=5, unique=True))
+@given(
+    st.lists(st.tuples(st.text(), st.text()), max_size=5),
+    st.lists(st.text(), max_size=5, unique=True),
+)
 def test_any_label_value_survives_the_round_trip(
     passes: list[tuple[str, str]], pools: list[str]
 ) -> None:
     forced = dict(passes)
     metrics = sample(forced_total=forced, pools=[PoolSeats(p, "inbox", 1, 1, True) for p in pools])
     series = parse(render_metrics(metrics))
-    got = {labels[0][1]: labels[1][1]
-           for labels in series.get("poolsync_pass_forced_total_resync", {})}
+    got = {
+        labels[0][1]: labels[1][1] for labels in series.get("poolsync_pass_forced_total_resync", {})
+    }
     assert got == forced
     assert {labels[0][1] for labels in series.get("poolsync_pool_compliant", {})} == set(pools)
 
 
 def test_a_run_that_never_committed_shows_last_success_as_zero() -> None:
-    series = parse(render_metrics(sample(outcome="failed", exit_code=5, last_success_at=None,
-                                         objects={}, forced_total={}, pools=[])))
+    series = parse(
+        render_metrics(
+            sample(
+                outcome="failed",
+                exit_code=5,
+                last_success_at=None,
+                objects={},
+                forced_total={},
+                pools=[],
+            )
+        )
+    )
     assert series["poolsync_last_success_timestamp_seconds"] == {(): "0.0"}
     assert series["poolsync_run_outcome"][(("outcome", "failed"),)] == "1"
     assert sum(v == "1" for v in series["poolsync_run_outcome"].values()) == 1
     # Nothing to say about pools or forced passes: those families are left out entirely.
-    for absent in ("poolsync_objects", "poolsync_pool_compliant",
-                   "poolsync_pass_forced_total_resync"):
+    for absent in (
+        "poolsync_objects",
+        "poolsync_pool_compliant",
+        "poolsync_pass_forced_total_resync",
+    ):
         assert absent not in series
     # Change counts are always all there, zeros included, so a quiet run is not a gap.
     assert len(series["poolsync_run_changes"]) == 6
 
 
 def test_a_pool_is_compliant_only_when_every_class_is() -> None:
-    pools = [PoolSeats("a", "vm", 1, 2, True), PoolSeats("a", "um", 3, 2, False),
-             PoolSeats("b", "vm", 1, 2, True)]
+    pools = [
+        PoolSeats("a", "vm", 1, 2, True),
+        PoolSeats("a", "um", 3, 2, False),
+        PoolSeats("b", "vm", 1, 2, True),
+    ]
     series = parse(render_metrics(sample(pools=pools)))
     assert series["poolsync_pool_compliant"] == {(("pool", "a"),): "0", (("pool", "b"),): "1"}
 
@@ -276,10 +308,19 @@ def test_metrics_are_a_snapshot_of_the_callers_data() -> None:
 
 def test_pool_seats_come_from_a_pool_report() -> None:
     report = PoolReport(
-        pools=(Pool(id="lab.example.com", members=("UNITY-A",), servers=(), seats={
-            SeatClass.INBOX: ClassSeats(licensed=50, used=30, available=20, compliant=True),
-            SeatClass.VM: ClassSeats(licensed=500, used=520, available=-20, compliant=False),
-        }),),
+        pools=(
+            Pool(
+                id="lab.example.com",
+                members=("UNITY-A",),
+                servers=(),
+                seats={
+                    SeatClass.INBOX: ClassSeats(licensed=50, used=30, available=20, compliant=True),
+                    SeatClass.VM: ClassSeats(
+                        licensed=500, used=520, available=-20, compliant=False
+                    ),
+                },
+            ),
+        ),
         excluded=(),
     )
     assert pool_seats(report) == (
@@ -289,6 +330,7 @@ def test_pool_seats_come_from_a_pool_report() -> None:
 
 
 # -- the atomic write --------------------------------------------------------------------------
+
 
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[Path]:
@@ -368,8 +410,14 @@ def test_a_directory_in_the_way_is_an_error_and_stays(tmp_path: Path) -> None:
 
 
 def test_compliance_states_are_one_series_each() -> None:
-    text = render_metrics(sample(states=[("server", "UNITY-B", "grace"),
-                                         ("pool", "lab.example.com", "four-hour-shutdown")]))
+    text = render_metrics(
+        sample(
+            states=[
+                ("server", "UNITY-B", "grace"),
+                ("pool", "lab.example.com", "four-hour-shutdown"),
+            ]
+        )
+    )
     lines = [line for line in text.splitlines() if line.startswith("poolsync_compliance_state")]
     assert lines == [
         'poolsync_compliance_state{scope="pool",name="lab.example.com",'
@@ -379,8 +427,7 @@ def test_compliance_states_are_one_series_each() -> None:
     assert "poolsync_compliance_state" not in render_metrics(sample())
 
 
-def test_the_metrics_file_is_never_written_through_a_link_or_onto_a_device(
-        tmp_path: Path) -> None:
+def test_the_metrics_file_is_never_written_through_a_link_or_onto_a_device(tmp_path: Path) -> None:
     link = tmp_path / "poolsync.prom"
     link.symlink_to("/dev/null")
     with pytest.raises(MetricsError, match="is a symbolic link"):
@@ -394,13 +441,18 @@ def test_the_metrics_file_is_never_written_through_a_link_or_onto_a_device(
 def test_two_servers_with_one_name_are_two_series() -> None:
     """node_exporter drops a file with two series of one label set: a server whose name
     another Location shares is named with its objectGUID."""
+
     def server(name: str, guid: str, state: State) -> Assessment:
         return Assessment("server", name, state, None, None, (), guid)
+
     report = ComplianceReport(
         pools=(Assessment("pool", "lab.example.com", State.COMPLIANT, None, None, ()),),
-        servers=(server("UNITY-A", "guid-1", State.COMPLIANT),
-                 server("UNITY-A", "guid-2", State.GRACE),
-                 server("UNITY-B", "guid-3", State.COMPLIANT)))
+        servers=(
+            server("UNITY-A", "guid-1", State.COMPLIANT),
+            server("UNITY-A", "guid-2", State.GRACE),
+            server("UNITY-B", "guid-3", State.COMPLIANT),
+        ),
+    )
     text = render_metrics(sample(states=report.series()))
     lines = [line for line in text.splitlines() if line.startswith("poolsync_compliance_state")]
     assert lines == [

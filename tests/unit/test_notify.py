@@ -30,16 +30,16 @@ def config(tmp_path: Path) -> DirectoryConfig:
 
 
 def with_retries(config: DirectoryConfig, initial: float, maximum: float) -> DirectoryConfig:
-    return replace(config, retries=RetryPolicy(attempts=1, initial_wait=initial,
-                                               max_wait=maximum))
+    return replace(config, retries=RetryPolicy(attempts=1, initial_wait=initial, max_wait=maximum))
 
 
 class ScriptedSource:
     """A DirectorySource whose readers a test scripts (``opener``); by default every
     open fails, as against a DC that is down."""
 
-    def __init__(self, config: DirectoryConfig,
-                 opener: Callable[[Endpoint], Any] | None = None) -> None:
+    def __init__(
+        self, config: DirectoryConfig, opener: Callable[[Endpoint], Any] | None = None
+    ) -> None:
         self.config = config
         self.opener = opener
         self.origin = Origin("memory", "scripted")
@@ -53,10 +53,13 @@ class ScriptedSource:
         return self.opener(endpoint)
 
 
-def watcher(config: DirectoryConfig, containers: list[str],
-            opener: Callable[[Endpoint], Any] | None = None, **kwargs: Any) -> ChangeWatcher:
-    return ChangeWatcher(ScriptedSource(config, opener), config.dc, containers=containers,
-                         **kwargs)
+def watcher(
+    config: DirectoryConfig,
+    containers: list[str],
+    opener: Callable[[Endpoint], Any] | None = None,
+    **kwargs: Any,
+) -> ChangeWatcher:
+    return ChangeWatcher(ScriptedSource(config, opener), config.dc, containers=containers, **kwargs)
 
 
 def test_arguments_are_checked(config: DirectoryConfig) -> None:
@@ -79,11 +82,16 @@ def test_watches_are_spread_over_connections(config: DirectoryConfig) -> None:
     assert [x.base for g in groups for x in g][:7] == containers
     assert all(x.scope == "base" for x in groups[0])
     # The Deleted Objects watch (Samba reports deletions only there) is optional.
-    assert groups[1][-1] == Watch(f"<WKGUID={DELETED_OBJECTS_WKGUID},DC=lab,DC=example,DC=com>",
-                                  "one", show_deleted=True, optional=True)
+    assert groups[1][-1] == Watch(
+        f"<WKGUID={DELETED_OBJECTS_WKGUID},DC=lab,DC=example,DC=com>",
+        "one",
+        show_deleted=True,
+        optional=True,
+    )
     assert w.connections == 2
-    assert [len(x.watches) for x in watcher(config, containers,
-                                             watch_deletions=False)._workers] == [4, 3]
+    assert [
+        len(x.watches) for x in watcher(config, containers, watch_deletions=False)._workers
+    ] == [4, 3]
     # A GC endpoint has no naming context to find Deleted Objects in.
     gc = ChangeWatcher(ScriptedSource(config), config.gc, containers=["OU=a"])
     assert [x.base for x in gc._workers[0].watches] == ["OU=a"]
@@ -91,8 +99,7 @@ def test_watches_are_spread_over_connections(config: DirectoryConfig) -> None:
     assert watcher(config, containers, mode="poll").connections == 1
 
 
-def test_failures_back_off_forever_and_stop_is_prompt(
-        config: DirectoryConfig) -> None:
+def test_failures_back_off_forever_and_stop_is_prompt(config: DirectoryConfig) -> None:
     calls: list[float] = []
 
     def refuse(*args: object, **kwargs: object) -> None:
@@ -155,8 +162,7 @@ class PollConn:
         return RootDse("dc", "CN=NTDS Settings", usn, "DC=lab", "DC=lab", "CN=Configuration")
 
 
-def test_poll_mode_fires_on_usn_changes_and_after_reconnecting(
-        config: DirectoryConfig) -> None:
+def test_poll_mode_fires_on_usn_changes_and_after_reconnecting(config: DirectoryConfig) -> None:
     conns = [PollConn([100, 100, 101, 101, -1]), PollConn([105, 105])]
     opened: list[PollConn] = []
 
@@ -165,8 +171,14 @@ def test_poll_mode_fires_on_usn_changes_and_after_reconnecting(
         return opened[-1]
 
     seen: list[int] = []
-    w = watcher(with_retries(config, 0.05, 0.1), ["OU=a", "OU=b", "OU=c", "OU=d", "OU=e"],
-                connect, mode="poll", poll_interval=0.05, on_change=lambda: seen.append(1))
+    w = watcher(
+        with_retries(config, 0.05, 0.1),
+        ["OU=a", "OU=b", "OU=c", "OU=d", "OU=e"],
+        connect,
+        mode="poll",
+        poll_interval=0.05,
+        on_change=lambda: seen.append(1),
+    )
     with w:
         assert w.wait_registered(2)
         deadline = time.monotonic() + 3
@@ -178,13 +190,13 @@ def test_poll_mode_fires_on_usn_changes_and_after_reconnecting(
     assert w.changed.is_set()
 
 
-def test_a_failing_callback_does_not_stop_the_watcher(
-        config: DirectoryConfig) -> None:
+def test_a_failing_callback_does_not_stop_the_watcher(config: DirectoryConfig) -> None:
     def boom() -> None:
         raise RuntimeError("callback bug")
 
-    w = watcher(config, ["OU=a"], lambda _e: PollConn([7]), mode="poll", poll_interval=0.05,
-                on_change=boom)
+    w = watcher(
+        config, ["OU=a"], lambda _e: PollConn([7]), mode="poll", poll_interval=0.05, on_change=boom
+    )
     with w:
         assert w.wait_registered(2)
         assert w.changed.wait(1)
@@ -192,8 +204,9 @@ def test_a_failing_callback_does_not_stop_the_watcher(
 
 
 def ended(w: ChangeWatcher, watch: Watch, code: int, text: str = "nope") -> bool:
-    return w._workers[0]._ended(watch, {"type": "searchResDone", "result": code,
-                                        "description": "x", "message": text})
+    return w._workers[0]._ended(
+        watch, {"type": "searchResDone", "result": code, "description": "x", "message": text}
+    )
 
 
 def test_how_an_ended_notification_search_is_handled(config: DirectoryConfig) -> None:
@@ -226,8 +239,7 @@ def test_every_reconnect_opens_the_source_anew(config: DirectoryConfig) -> None:
         opened.append(endpoint.url)
         return conns.pop(0)
 
-    w = watcher(with_retries(config, 0.05, 0.1), ["OU=a"], connect, mode="poll",
-                poll_interval=0.05)
+    w = watcher(with_retries(config, 0.05, 0.1), ["OU=a"], connect, mode="poll", poll_interval=0.05)
     with w:
         deadline = time.monotonic() + 3
         while w.registrations < 2 and time.monotonic() < deadline:
@@ -236,7 +248,8 @@ def test_every_reconnect_opens_the_source_anew(config: DirectoryConfig) -> None:
 
 
 def test_a_live_source_reads_a_callable_password_at_each_open_and_keeps_none(
-        config: DirectoryConfig) -> None:
+    config: DirectoryConfig,
+) -> None:
     """The service hands its live source the secret reader: every open reads the
     password anew (a rotated one is picked up) and the source holds no copy."""
     reads = iter(["first-secret", "second-secret"])
@@ -247,7 +260,8 @@ def test_a_live_source_reads_a_callable_password_at_each_open_and_keeps_none(
 
 
 def test_a_reader_that_cannot_notify_is_refused_with_the_poll_mode_named(
-        config: DirectoryConfig) -> None:
+    config: DirectoryConfig,
+) -> None:
     from poolsync.directory.notify import _notifying
 
     class Export:

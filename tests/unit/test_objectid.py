@@ -29,18 +29,21 @@ def test_the_full_real_layout_reduces_to_the_guid() -> None:
     assert (reduced.key, reduced.how, reduced.encoding) == (KEY, "guid", "utf-16le")
 
 
-@pytest.mark.parametrize("raw", [
-    f"{{{GUID}}}".encode(),                               # braced text
-    GUID.encode(),                                        # bare text
-    GUID.lower().encode(),                                # lower case
-    f"09:{{{GUID}}}".encode(),                            # type prefix, UTF-8
-    f"09:{{{GUID}}}".encode("utf-16-le"),                 # no header
-    b"\x01\x00" + f"09:{{{GUID}}}".encode("utf-16-le"),    # a 2-byte header
-    b"\x07" + f"{{{GUID}}}".encode("utf-16-le"),           # an odd-length header
-    b"\xff\xfe" + f"{{{GUID}}}".encode("utf-16-le"),       # a byte-order mark
-    HEADER + f"09:{{{GUID}}}".encode("utf-16-le") + b"\x00\x00",  # NUL-terminated
-    f"  {{{GUID}}}  ".encode(),                           # padding
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"{{{GUID}}}".encode(),  # braced text
+        GUID.encode(),  # bare text
+        GUID.lower().encode(),  # lower case
+        f"09:{{{GUID}}}".encode(),  # type prefix, UTF-8
+        f"09:{{{GUID}}}".encode("utf-16-le"),  # no header
+        b"\x01\x00" + f"09:{{{GUID}}}".encode("utf-16-le"),  # a 2-byte header
+        b"\x07" + f"{{{GUID}}}".encode("utf-16-le"),  # an odd-length header
+        b"\xff\xfe" + f"{{{GUID}}}".encode("utf-16-le"),  # a byte-order mark
+        HEADER + f"09:{{{GUID}}}".encode("utf-16-le") + b"\x00\x00",  # NUL-terminated
+        f"  {{{GUID}}}  ".encode(),  # padding
+    ],
+)
 def test_every_layout_of_one_guid_is_one_key(raw: bytes) -> None:
     assert reduce_id(raw).key == KEY
     assert reduce_id(raw).how == "guid"
@@ -85,10 +88,16 @@ def test_a_guid_far_into_a_huge_value_is_not_searched() -> None:
     assert reduce_id(huge).how == "text"
 
 
-@given(st.uuids(), st.binary(max_size=6), st.sampled_from(["", "09:", "07:"]),
-       st.booleans(), st.booleans())
+@given(
+    st.uuids(),
+    st.binary(max_size=6),
+    st.sampled_from(["", "09:", "07:"]),
+    st.booleans(),
+    st.booleans(),
+)
 def test_any_header_prefix_case_and_braces_give_the_guid(
-        value: uuid.UUID, header: bytes, prefix: str, braced: bool, upper: bool) -> None:
+    value: uuid.UUID, header: bytes, prefix: str, braced: bool, upper: bool
+) -> None:
     text = str(value).upper() if upper else str(value)
     text = f"{{{text}}}" if braced else text
     # A header of printable hex digits could extend the GUID: the header is binary.

@@ -17,8 +17,15 @@ from poolsync.sync import decode
 
 NC = "DC=lab,DC=example,DC=com"
 CONFIG = f"CN=Configuration,{NC}"
-ROOT = RootDse("dc1.lab.example.com", f"CN=NTDS Settings,CN=DC1,{CONFIG}", 42, NC, NC, CONFIG,
-               f"CN=Schema,{CONFIG}")
+ROOT = RootDse(
+    "dc1.lab.example.com",
+    f"CN=NTDS Settings,CN=DC1,{CONFIG}",
+    42,
+    NC,
+    NC,
+    CONFIG,
+    f"CN=Schema,{CONFIG}",
+)
 PROFILE = load_profile("cisco-unity")
 
 
@@ -27,9 +34,16 @@ def guid(n: int) -> uuid.UUID:
 
 
 def user(n: int, parent: str = f"OU=People,{NC}", **extra: list[bytes]) -> Entry:
-    return Entry(f"CN=u{n},{parent}", {
-        "objectguid": [guid(n).bytes_le], "objectclass": [b"top", b"user"],
-        "cn": [f"u{n}".encode()], "ciscoecsbuobjecttype": [b"1"], **extra})
+    return Entry(
+        f"CN=u{n},{parent}",
+        {
+            "objectguid": [guid(n).bytes_le],
+            "objectclass": [b"top", b"user"],
+            "cn": [f"u{n}".encode()],
+            "ciscoecsbuobjecttype": [b"1"],
+            **extra,
+        },
+    )
 
 
 class Stream:
@@ -44,15 +58,26 @@ class Stream:
         return iter(self.entries)
 
 
-def reader(entries: list[Entry], *, max_entries: int = 1_000_000,
-           naming_contexts: tuple[str, ...] = ()) -> OfflineReader:
-    return OfflineReader(MEMORY_DC, Stream(entries), root=ROOT, invocation_id="inv",
-                         changes=frozenset(), max_entries=max_entries,
-                         naming_contexts=naming_contexts)
+def reader(
+    entries: list[Entry], *, max_entries: int = 1_000_000, naming_contexts: tuple[str, ...] = ()
+) -> OfflineReader:
+    return OfflineReader(
+        MEMORY_DC,
+        Stream(entries),
+        root=ROOT,
+        invocation_id="inv",
+        changes=frozenset(),
+        max_entries=max_entries,
+        naming_contexts=naming_contexts,
+    )
 
 
-PEOPLE = [Entry(f"OU=People,{NC}", {"objectclass": [b"organizationalUnit"]}),
-          user(1), user(2), user(3, f"OU=Sub,OU=People,{NC}")]
+PEOPLE = [
+    Entry(f"OU=People,{NC}", {"objectclass": [b"organizationalUnit"]}),
+    user(1),
+    user(2),
+    user(3, f"OU=Sub,OU=People,{NC}"),
+]
 
 
 def test_scopes_and_case_blind_bases() -> None:
@@ -60,7 +85,9 @@ def test_scopes_and_case_blind_bases() -> None:
     base = f"ou=PEOPLE,{NC.lower()}"
     assert len(list(r.search(base, "(objectClass=user)", ["cn"]))) == 3
     assert [e.dn for e in r.read(base, "(objectClass=*)", ["cn"], scope="one")] == [
-        f"CN=u1,OU=People,{NC}", f"CN=u2,OU=People,{NC}"]
+        f"CN=u1,OU=People,{NC}",
+        f"CN=u2,OU=People,{NC}",
+    ]
     [only] = r.read(f"CN=U2,{base}", "(objectClass=*)", ["cn"], scope="base")
     assert only.attributes == {"cn": [b"u2"]}
 
@@ -100,10 +127,13 @@ def test_a_bound_says_what_the_live_reader_says() -> None:
         list(r.search(NC, "(objectClass=user)", ["cn"]))
     assert str(raised.value) == (
         f"{MEMORY_DC.url}: stopped the search under {NC}: more than 2 entries "
-        "(directory.max_entries is 2); nothing was changed")
+        "(directory.max_entries is 2); nothing was changed"
+    )
     # The lower of the bound and max_entries wins.
-    assert len(list(reader(PEOPLE).search(NC, "(objectClass=user)", ["cn"],
-                                          bound=Bound(3, "why")))) == 3
+    assert (
+        len(list(reader(PEOPLE).search(NC, "(objectClass=user)", ["cn"], bound=Bound(3, "why"))))
+        == 3
+    )
 
 
 def test_the_deadline_and_a_closed_reader() -> None:
@@ -122,14 +152,14 @@ def test_dirsync_is_refused() -> None:
     with pytest.raises(QueryError, match="DirSync"):
         reader(PEOPLE).dirsync(NC, "(objectClass=*)", ["cn"])
     with pytest.raises(ValueError, match="DirSync"):
-        OfflineReader(MEMORY_DC, Stream([]), root=ROOT, invocation_id="inv",
-                      changes=frozenset({"dirsync"}))
+        OfflineReader(
+            MEMORY_DC, Stream([]), root=ROOT, invocation_id="inv", changes=frozenset({"dirsync"})
+        )
 
 
 def test_the_rootdse_as_a_base_read_and_its_naming_contexts() -> None:
     r = reader(PEOPLE)
-    [root] = r.read("", "(objectClass=*)", ["highestCommittedUSN", "namingContexts"],
-                    scope="base")
+    [root] = r.read("", "(objectClass=*)", ["highestCommittedUSN", "namingContexts"], scope="base")
     assert root.text("highestCommittedUSN") == "42"
     assert root.texts("namingContexts") == [NC, CONFIG, f"CN=Schema,{CONFIG}"]
     given = reader(PEOPLE, naming_contexts=("DC=other",))
@@ -138,10 +168,17 @@ def test_the_rootdse_as_a_base_read_and_its_naming_contexts() -> None:
 
 def test_domain_naming_contexts_from_crossrefs() -> None:
     partitions = f"CN=Partitions,{CONFIG}"
-    crossrefs = [Entry(f"CN={name},{partitions}", {
-        "objectclass": [b"top", b"crossRef"], "systemflags": [flags], "ncname": [nc.encode()]})
-        for name, flags, nc in [("LAB", b"3", NC), ("CHILD", b"3", f"DC=child,{NC}"),
-                                ("Enterprise Configuration", b"1", CONFIG)]]
+    crossrefs = [
+        Entry(
+            f"CN={name},{partitions}",
+            {"objectclass": [b"top", b"crossRef"], "systemflags": [flags], "ncname": [nc.encode()]},
+        )
+        for name, flags, nc in [
+            ("LAB", b"3", NC),
+            ("CHILD", b"3", f"DC=child,{NC}"),
+            ("Enterprise Configuration", b"1", CONFIG),
+        ]
+    ]
     assert reader(crossrefs).domain_naming_contexts(CONFIG) == [f"DC=child,{NC}", NC]
     assert reader(PEOPLE).domain_naming_contexts(CONFIG) == [NC]
 
@@ -158,8 +195,9 @@ def test_a_missing_base_is_a_query_error_but_a_missing_container_is_not() -> Non
 def test_large_values_are_refused_with_their_size() -> None:
     big = user(1, ciscoecsbupoolingdata=[b"x" * 100])
     r = reader([big])
-    [e] = r.search_with_large_value(NC, "(cn=u1)", ["cn", "ciscoEcsbuPoolingData"],
-                                    large="ciscoEcsbuPoolingData", max_bytes=99)
+    [e] = r.search_with_large_value(
+        NC, "(cn=u1)", ["cn", "ciscoEcsbuPoolingData"], large="ciscoEcsbuPoolingData", max_bytes=99
+    )
     assert e.refused == {"ciscoecsbupoolingdata": 100}
     assert "ciscoecsbupoolingdata" not in e.attributes
 
@@ -201,11 +239,18 @@ def test_delete_leaves_a_tombstone_an_incremental_read_finds() -> None:
     assert tombstone is not None and tombstone.dn.startswith(f"CN=u2\\0ADEL:{guid(2)},")
     deleted = f"<WKGUID=18e2ea80684f11d2b9aa00c04f79f805,{NC}>"
     with source.open(source.dcs[0]) as r:
-        assert [e.guid() for e in r.search(deleted, decode.tombstone_filter(PROFILE, watermark),
-                                           ["objectGUID"], show_deleted=True)] == [str(guid(2))]
+        assert [
+            e.guid()
+            for e in r.search(
+                deleted,
+                decode.tombstone_filter(PROFILE, watermark),
+                ["objectGUID"],
+                show_deleted=True,
+            )
+        ] == [str(guid(2))]
         assert list(r.search(NC, "(cn=u2)", ["cn"])) == []
         with pytest.raises(QueryError, match="no such object"):  # as AD: not without
-            list(r.search(deleted, "(objectClass=*)", ["cn"]))   # the Show Deleted control
+            list(r.search(deleted, "(objectClass=*)", ["cn"]))  # the Show Deleted control
     with pytest.raises(KeyError):
         source.delete(str(guid(2)))
 
@@ -224,15 +269,18 @@ def test_a_down_host_refuses_to_open() -> None:
     assert source.opened == [MEMORY_DC]
 
 
-@pytest.mark.parametrize(("dn", "under"), [
-    ("CN=a,OU=Subs,DC=lab,DC=example,DC=com", True),
-    ("cn=A,ou=subs,dc=LAB,dc=example,dc=com", True),        # case-blind
-    ("DC=lab,DC=example,DC=com", True),                      # the base itself
-    ("CN=a\\,DC=lab,DC=example,DC=com", False),              # the comma is escaped
-    ("CN=a\\\\,DC=lab,DC=example,DC=com", True),             # an escaped backslash
-    ("CN=a,DC=xlab,DC=example,DC=com", False),               # not at an RDN boundary
-    ("CN=a,DC=lab,DC=example,DC=org", False),
-])
+@pytest.mark.parametrize(
+    ("dn", "under"),
+    [
+        ("CN=a,OU=Subs,DC=lab,DC=example,DC=com", True),
+        ("cn=A,ou=subs,dc=LAB,dc=example,dc=com", True),  # case-blind
+        ("DC=lab,DC=example,DC=com", True),  # the base itself
+        ("CN=a\\,DC=lab,DC=example,DC=com", False),  # the comma is escaped
+        ("CN=a\\\\,DC=lab,DC=example,DC=com", True),  # an escaped backslash
+        ("CN=a,DC=xlab,DC=example,DC=com", False),  # not at an RDN boundary
+        ("CN=a,DC=lab,DC=example,DC=org", False),
+    ],
+)
 def test_the_unparsed_subtree_check_never_says_under_wrongly(dn: str, under: bool) -> None:
     from poolsync.directory.matching import dn_key
     from poolsync.directory.offline import _ends_with
@@ -241,13 +289,20 @@ def test_the_unparsed_subtree_check_never_says_under_wrongly(dn: str, under: boo
     assert _ends_with(dn, base.lower()) is under
     if under:  # what the parsed comparison says too
         key, base_key = dn_key(dn), dn_key(base)
-        assert key[len(key) - len(base_key):] == base_key
+        assert key[len(key) - len(base_key) :] == base_key
 
 
 def test_a_base_written_otherwise_is_still_found_by_parsing() -> None:
-    source = MemorySource([Entry("CN=x,OU=Subs,DC=lab,DC=example,DC=com", {
-        "objectguid": [uuid.UUID(int=7).bytes_le], "objectclass": [b"top", b"user"]})])
+    source = MemorySource(
+        [
+            Entry(
+                "CN=x,OU=Subs,DC=lab,DC=example,DC=com",
+                {"objectguid": [uuid.UUID(int=7).bytes_le], "objectclass": [b"top", b"user"]},
+            )
+        ]
+    )
     with source.open(source.dcs[0]) as reader:
-        found = reader.search("OU=Sub\\73,DC=lab,DC=example,DC=com", "(objectClass=user)",
-                              ["objectGUID"])
+        found = reader.search(
+            "OU=Sub\\73,DC=lab,DC=example,DC=com", "(objectClass=user)", ["objectGUID"]
+        )
         assert [e.dn for e in found] == ["CN=x,OU=Subs,DC=lab,DC=example,DC=com"]

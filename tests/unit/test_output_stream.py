@@ -12,9 +12,20 @@ from poolsync.cli.output import json_chunks, print_json, write_atomic
 
 
 def big_doc(items: int) -> dict[str, object]:
-    return {"meta": {"type": "t", "version": 2}, "rows": [
-        {"name": f"UNITY-{i:05d} é\u2028", "n": i, "ok": i % 2 == 0, "none": None,
-         "list": [i, str(i)], "empty": []} for i in range(items)]}
+    return {
+        "meta": {"type": "t", "version": 2},
+        "rows": [
+            {
+                "name": f"UNITY-{i:05d} é\u2028",
+                "n": i,
+                "ok": i % 2 == 0,
+                "none": None,
+                "list": [i, str(i)],
+                "empty": [],
+            }
+            for i in range(items)
+        ],
+    }
 
 
 def test_chunks_are_what_json_dumps_gives() -> None:

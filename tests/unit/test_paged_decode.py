@@ -27,8 +27,9 @@ from poolsync.directory.paged import MalformedPdu, decode_entry, header
 from tests.support.fuzzing import fuzz_settings
 
 
-def encode_entry(dn: bytes, attributes: list[tuple[str, list[bytes]]], *,
-                 message_id: int = 7) -> bytes:
+def encode_entry(
+    dn: bytes, attributes: list[tuple[str, list[bytes]]], *, message_id: int = 7
+) -> bytes:
     """A SearchResultEntry LDAPMessage encoded by ldap3's own (pyasn1) encoder."""
     entry = SearchResultEntry()
     entry["object"] = LDAPDN(dn)
@@ -55,18 +56,22 @@ def ldap3_view(pdu: bytes) -> tuple[str, dict[str, list[bytes]]]:
     return result["dn"], {k.lower(): list(v or ()) for k, v in result["raw_attributes"].items()}
 
 
-NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789-;=",
-                min_size=1, max_size=40)
+NAMES = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789-;=", min_size=1, max_size=40
+)
 VALUES = st.lists(st.binary(max_size=300), max_size=5)
 
 
 @pytest.mark.fuzz
 @fuzz_settings(3)
-@given(dn=st.text(max_size=200).map(lambda t: t.encode()),
-       attributes=st.dictionaries(NAMES.map(str.lower), VALUES, max_size=8),
-       message_id=st.integers(min_value=1, max_value=2**31 - 1))
-def test_decode_entry_matches_ldap3(dn: bytes, attributes: dict[str, list[bytes]],
-                                    message_id: int) -> None:
+@given(
+    dn=st.text(max_size=200).map(lambda t: t.encode()),
+    attributes=st.dictionaries(NAMES.map(str.lower), VALUES, max_size=8),
+    message_id=st.integers(min_value=1, max_value=2**31 - 1),
+)
+def test_decode_entry_matches_ldap3(
+    dn: bytes, attributes: dict[str, list[bytes]], message_id: int
+) -> None:
     pdu = encode_entry(dn, list(attributes.items()), message_id=message_id)
     entry = decode_entry(pdu)
     expected_dn, expected = ldap3_view(pdu)
@@ -85,8 +90,7 @@ def test_long_lengths_and_many_values() -> None:
 
 
 def test_names_are_lower_cased_and_repeats_merged() -> None:
-    pdu = encode_entry(b"CN=a", [("objectGUID", [b"1"]), ("OBJECTGUID", [b"2"]),
-                                  ("empty", [])])
+    pdu = encode_entry(b"CN=a", [("objectGUID", [b"1"]), ("OBJECTGUID", [b"2"]), ("empty", [])])
     entry = decode_entry(pdu)
     assert entry.attributes == {"objectguid": [b"1", b"2"], "empty": []}
 

@@ -22,24 +22,50 @@ FOREST = "lab.example.com"
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
 
-def loc(n: int, *, vm: int, pooling: bool = True, ports: int = 24,
-        text: str | None = None) -> Location:
-    body = text if text is not None else format_attachment(license_data(
-        licensed=Seats(vm, 0, 0), pooling=pooling, secondary=False, ports=ports, published=None))
-    return Location(guid=f"guid-{n}", dn=f"CN=U{n},DC=lab", name=f"U{n}", object_id=f"oid-{n}",
-                    version="4.0(5)", attachment=body)
+def loc(
+    n: int, *, vm: int, pooling: bool = True, ports: int = 24, text: str | None = None
+) -> Location:
+    body = (
+        text
+        if text is not None
+        else format_attachment(
+            license_data(
+                licensed=Seats(vm, 0, 0),
+                pooling=pooling,
+                secondary=False,
+                ports=ports,
+                published=None,
+            )
+        )
+    )
+    return Location(
+        guid=f"guid-{n}",
+        dn=f"CN=U{n},DC=lab",
+        name=f"U{n}",
+        object_id=f"oid-{n}",
+        version="4.0(5)",
+        attachment=body,
+    )
 
 
-LOCATIONS = [loc(1, vm=10), loc(2, vm=5, ports=96), loc(3, vm=7, pooling=False),
-             loc(4, vm=0, text="<not xml"), Location("guid-5", "CN=U5,DC=lab", "U5", "oid-5",
-                                                      "4.0(5)")]
+LOCATIONS = [
+    loc(1, vm=10),
+    loc(2, vm=5, ports=96),
+    loc(3, vm=7, pooling=False),
+    loc(4, vm=0, text="<not xml"),
+    Location("guid-5", "CN=U5,DC=lab", "U5", "oid-5", "4.0(5)"),
+]
 HOMED = {"oid-1": Seats(12), "oid-3": Seats(9)}
 
 
 def test_the_report_carries_each_parsed_license() -> None:
     report = build_pool_report(FOREST, LOCATIONS, HOMED)
-    assert {loc.name: (d.licensed.vm if d else None) for loc, d in report.licenses.items()} \
-        == {"U1": 10, "U2": 5, "U3": 7, "U4": None}
+    assert {loc.name: (d.licensed.vm if d else None) for loc, d in report.licenses.items()} == {
+        "U1": 10,
+        "U2": 5,
+        "U3": 7,
+        "U4": None,
+    }
     assert report.license(LOCATIONS[2]) is not None and report.license(None) is None
 
 

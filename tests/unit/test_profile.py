@@ -26,8 +26,9 @@ def test_builtin_profile_names() -> None:
 def test_every_profile_attribute_is_documented() -> None:
     rows = (Path(__file__).parents[2] / "docs" / "schema.md").read_text().splitlines()
     for attr in load_profile("cisco-unity").attributes:
-        assert any(f"`{attr.name}`" in row and f"| {attr.origin} |" in row for row in rows), \
+        assert any(f"`{attr.name}`" in row and f"| {attr.origin} |" in row for row in rows), (
             attr.name
+        )
 
 
 def broken(tmp_path: Path, change: dict[str, object], section: str | None = None) -> Path:
@@ -38,15 +39,22 @@ def broken(tmp_path: Path, change: dict[str, object], section: str | None = None
     return path
 
 
-@pytest.mark.parametrize(("change", "section", "needle"), [
-    ({"home": "notAnAttribute"}, "subscriber",
-     "subscriber.home: expected an attribute listed under 'attributes'"),
-    ({"name": "bad name!"}, "location", "location.name: expected an LDAP name"),
-    ({"lab_oid_arc": "1.2.x"}, None, "lab_oid_arc: expected a dotted OID"),
-    ({"extra": 1}, "location", "location: unknown key 'extra'"),
-])
-def test_broken_profiles(tmp_path: Path, change: dict[str, object], section: str | None,
-                         needle: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "section", "needle"),
+    [
+        (
+            {"home": "notAnAttribute"},
+            "subscriber",
+            "subscriber.home: expected an attribute listed under 'attributes'",
+        ),
+        ({"name": "bad name!"}, "location", "location.name: expected an LDAP name"),
+        ({"lab_oid_arc": "1.2.x"}, None, "lab_oid_arc: expected a dotted OID"),
+        ({"extra": 1}, "location", "location: unknown key 'extra'"),
+    ],
+)
+def test_broken_profiles(
+    tmp_path: Path, change: dict[str, object], section: str | None, needle: str
+) -> None:
     path = broken(tmp_path, change, section)
     with pytest.raises(ProfileError) as info:
         load_profile(str(path))
@@ -88,25 +96,42 @@ def test_optional_roles_and_standard_attributes(tmp_path: Path) -> None:
     assert p.roles().versions is False and p.roles().failover is False
     assert p.subscriber.object_type_values == (1, 3)
     assert p.location_attributes() == ["displayName", "objectGUID", "ciscoEcsbuPoolingData"]
-    assert p.schema_names()[0] == {"ciscoEcsbuPoolingData", "ciscoEcsbuObjectType",
-                                   "ciscoEcsbuUMLocationObjectId", "ciscoEcsbuDtmfId"}
-    assert p.missing_from({"ciscoEcsbuPoolingData", "ciscoEcsbuObjectType"},
-                          {"user"}) == [
+    assert p.schema_names()[0] == {
+        "ciscoEcsbuPoolingData",
+        "ciscoEcsbuObjectType",
+        "ciscoEcsbuUMLocationObjectId",
+        "ciscoEcsbuDtmfId",
+    }
+    assert p.missing_from({"ciscoEcsbuPoolingData", "ciscoEcsbuObjectType"}, {"user"}) == [
         "ciscoEcsbuUMLocation (location.object_class, a class)",
         "ciscoEcsbuUMLocationObjectId (subscriber.home)",
-        "ciscoEcsbuDtmfId (subscriber.dtmf_id)"]
+        "ciscoEcsbuDtmfId (subscriber.dtmf_id)",
+    ]
 
 
-@pytest.mark.parametrize(("change", "section", "needle"), [
-    ({"object_type_value": "1"}, "subscriber",
-     "subscriber.object_type_value: expected an integer or a list of integers"),
-    ({"object_type_value": []}, "subscriber",
-     "subscriber.object_type_value: expected an integer or a list of integers"),
-    ({"license_class_values": {"um": "UM"}}, "subscriber",
-     "license_class_values needs license_class"),
-])
-def test_broken_optional_roles(tmp_path: Path, change: dict[str, object], section: str,
-                               needle: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "section", "needle"),
+    [
+        (
+            {"object_type_value": "1"},
+            "subscriber",
+            "subscriber.object_type_value: expected an integer or a list of integers",
+        ),
+        (
+            {"object_type_value": []},
+            "subscriber",
+            "subscriber.object_type_value: expected an integer or a list of integers",
+        ),
+        (
+            {"license_class_values": {"um": "UM"}},
+            "subscriber",
+            "license_class_values needs license_class",
+        ),
+    ],
+)
+def test_broken_optional_roles(
+    tmp_path: Path, change: dict[str, object], section: str, needle: str
+) -> None:
     with pytest.raises(ProfileError, match=needle):
         load_profile(str(broken(tmp_path, change, section)))
 

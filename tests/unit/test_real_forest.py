@@ -48,7 +48,10 @@ def test_um_and_inbox_use_come_from_published_utilization_without_license_classe
     (server,) = report.pools[0].servers
     assert server.used == Seats(10, 4, 3)  # VM: the directory; UM, Inbox: published
     assert {c: server.source(c) for c in SeatClass} == {
-        SeatClass.VM: "directory", SeatClass.UM: "published", SeatClass.INBOX: "published"}
+        SeatClass.VM: "directory",
+        SeatClass.UM: "published",
+        SeatClass.INBOX: "published",
+    }
     assert server.stale == (SeatClass.VM,)  # published 12, directory 10; UM/Inbox never
     assert report.pools[0].used_source(SeatClass.UM) == "published"
     assert report.pools[0].used_source(SeatClass.VM) == "directory"
@@ -105,8 +108,14 @@ def test_more_than_one_percent_orphans_make_the_pool_unverified() -> None:
     assert not states.compliant
     one = build_pool_report(FOREST, [a], {"oid-a": Seats(99), "x": Seats(1)}, roles=REAL)
     assert not one.orphans_significant  # exactly 1 % is not more than 1 %
-    assert assess(one, [a], {"oid-a": Seats(99), "x": Seats(1)}, limits=Limits(),
-                  first_seen={}, now=NOW).pools[0].state is State.COMPLIANT
+    assert (
+        assess(
+            one, [a], {"oid-a": Seats(99), "x": Seats(1)}, limits=Limits(), first_seen={}, now=NOW
+        )
+        .pools[0]
+        .state
+        is State.COMPLIANT
+    )
 
 
 def test_every_subscriber_orphaned_is_never_plain_compliant() -> None:
@@ -119,13 +128,16 @@ def test_every_subscriber_orphaned_is_never_plain_compliant() -> None:
     assert states.pools[0].state is State.UNVERIFIED
 
 
-@pytest.mark.parametrize("encode", [
-    lambda text: text.replace("utf-8", "UTF-16").encode("utf-16"),          # BOM
-    lambda text: text.replace("utf-8", "UTF-16LE").encode("utf-16-le"),     # declared
-    lambda text: text.replace("utf-8", "UTF-16").encode("utf-16-be"),       # big-endian
-    lambda text: text.replace("utf-8", "UTF-16").encode("utf-16") + b"\x00\x00",  # NUL
-    lambda text: text.encode() + b"\x00",                                   # C string
-])
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.replace("utf-8", "UTF-16").encode("utf-16"),  # BOM
+        lambda text: text.replace("utf-8", "UTF-16LE").encode("utf-16-le"),  # declared
+        lambda text: text.replace("utf-8", "UTF-16").encode("utf-16-be"),  # big-endian
+        lambda text: text.replace("utf-8", "UTF-16").encode("utf-16") + b"\x00\x00",  # NUL
+        lambda text: text.encode() + b"\x00",  # C string
+    ],
+)
 def test_utf16_and_terminated_attachments_parse(encode: object) -> None:
     text = attachment(500, 100, 50, Seats(10, 2, 1))
     assert callable(encode)

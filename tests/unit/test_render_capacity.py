@@ -61,8 +61,15 @@ from tests.support.capacity_reports import (
 
 # --- JSON -------------------------------------------------------------------------
 
-CLASS_KEYS = {"licensed", "used", "headroom", "growth_per_day", "exhausted_on", "days_left",
-              "seats_needed"}
+CLASS_KEYS = {
+    "licensed",
+    "used",
+    "headroom",
+    "growth_per_day",
+    "exhausted_on",
+    "days_left",
+    "seats_needed",
+}
 
 
 def _check_pool_shape(pool: dict[str, object]) -> None:
@@ -98,10 +105,21 @@ def _check_class_types(values: dict[str, object]) -> None:
 
 def test_json_contract() -> None:
     doc = capacity_json(sample_report())
-    assert set(doc) >= {"meta", "today", "window_days", "horizon_days", "pools",
-                        "recommendations", "what_if", "notes"}
-    assert doc["meta"] == {"type": "capacity-report", "version": 1,
-                           "generated": "2024-05-01T06:00:00+00:00"}
+    assert set(doc) >= {
+        "meta",
+        "today",
+        "window_days",
+        "horizon_days",
+        "pools",
+        "recommendations",
+        "what_if",
+        "notes",
+    }
+    assert doc["meta"] == {
+        "type": "capacity-report",
+        "version": 1,
+        "generated": "2024-05-01T06:00:00+00:00",
+    }
     assert (doc["today"], doc["window_days"], doc["horizon_days"]) == ("2024-05-01", 90, 180)
     assert len(doc["pools"]) == 1
     _check_pool_shape(doc["pools"][0])
@@ -137,8 +155,10 @@ def test_json_growth_rounding_and_no_what_if() -> None:
     odd = dataclasses.replace(pool.classes[VM], growth_per_day=1 / 3)
     negative_zero = dataclasses.replace(pool.classes[UM], growth_per_day=-0.00001)
     report = dataclasses.replace(
-        report, what_if=None,
-        pools=(dataclasses.replace(pool, classes={VM: odd, UM: negative_zero}),))
+        report,
+        what_if=None,
+        pools=(dataclasses.replace(pool, classes={VM: odd, UM: negative_zero}),),
+    )
     doc = capacity_json(report)
     assert doc["what_if"] is None
     assert doc["pools"][0]["classes"]["vm"]["growth_per_day"] == 0.3333
@@ -146,8 +166,14 @@ def test_json_growth_rounding_and_no_what_if() -> None:
     # Every class, in order; one without history is all zeros, not missing.
     assert list(doc["pools"][0]["classes"]) == ["vm", "um", "inbox"]
     assert doc["pools"][0]["classes"]["inbox"] == {
-        "licensed": 0, "used": 0, "headroom": 0, "growth_per_day": 0.0, "exhausted_on": None,
-        "days_left": None, "seats_needed": 0}
+        "licensed": 0,
+        "used": 0,
+        "headroom": 0,
+        "growth_per_day": 0.0,
+        "exhausted_on": None,
+        "days_left": None,
+        "seats_needed": 0,
+    }
 
 
 # --- CSV --------------------------------------------------------------------------
@@ -157,9 +183,20 @@ def test_csv_header_and_rows() -> None:
     report = sample_report()
     rows = list(csv.reader(io.StringIO(capacity_csv(report))))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert rows[0] == ["pool", "server", "class", "licensed", "used", "headroom",
-                       "growth_per_day", "exhausted_on", "days_left", "seats_needed",
-                       "to_move", "scenario"]
+    assert rows[0] == [
+        "pool",
+        "server",
+        "class",
+        "licensed",
+        "used",
+        "headroom",
+        "growth_per_day",
+        "exhausted_on",
+        "days_left",
+        "seats_needed",
+        "to_move",
+        "scenario",
+    ]
     # (1 pool + 3 servers) x 3 classes, today and after the scenario.
     assert len(rows) == 1 + 2 * 4 * 3
     records = list(csv.DictReader(io.StringIO(capacity_csv(report))))
@@ -189,11 +226,17 @@ def test_md_tables_ranking_and_what_if() -> None:
     assert text.startswith("# Capacity report, 2024-05-01\n")
     lines = text.splitlines()
     headers = [line for line in lines if line.startswith("| ")]
-    assert "| Class | Licensed | Used | Headroom | Growth/day | Runs out | Days left | " \
-           "Seats to add |" in headers
+    assert (
+        "| Class | Licensed | Used | Headroom | Growth/day | Runs out | Days left | "
+        "Seats to add |" in headers
+    )
     assert any(line.startswith("| Server | Class |") for line in headers)
-    assert "| | VM before | VM after | UM before | UM after | Inbox before | Inbox after |" \
-        .replace("| |", "|  |") in lines
+    assert (
+        "| | VM before | VM after | UM before | UM after | Inbox before | Inbox after |".replace(
+            "| |", "|  |"
+        )
+        in lines
+    )
     vm = report.pools[0].classes[VM]
     runs_out = next(line for line in lines if line.startswith("| Runs out |"))
     assert runs_out.split(" | ")[1:3] == [str(vm.exhausted_on), "2024-09-30"]
@@ -234,11 +277,15 @@ def test_table_recommendations_first_most_urgent_first() -> None:
     text = capacity_table(sample_report(), width=100)
     lines = text.splitlines()
     assert lines[2] == "Recommendations (most urgent first):"
-    heads = [line.split()[0] for line in lines[3:] if line.startswith("  ") and
-             line.split()[0] in {"HIGH", "MEDIUM", "LOW"}]
+    heads = [
+        line.split()[0]
+        for line in lines[3:]
+        if line.startswith("  ") and line.split()[0] in {"HIGH", "MEDIUM", "LOW"}
+    ]
     assert heads[:3] == ["HIGH", "MEDIUM", "LOW"]
-    assert lines.index(next(ln for ln in lines if ln.startswith("Pool "))) > \
-        lines.index(next(ln for ln in lines if ln.startswith("  LOW")))
+    assert lines.index(next(ln for ln in lines if ln.startswith("Pool "))) > lines.index(
+        next(ln for ln in lines if ln.startswith("  LOW"))
+    )
     assert all(len(line) <= 100 for line in lines if not line.startswith(("  ", "    ")))
 
 
@@ -276,8 +323,7 @@ def _charts(page: str) -> list[str]:
 
 def _group(chart: str, css: str) -> Element:
     """The element of an inline chart whose class is ``css`` (the chart is XML too)."""
-    found: list[Element] = [g for g in SafeET.fromstring(chart).iter()
-                            if g.get("class") == css]
+    found: list[Element] = [g for g in SafeET.fromstring(chart).iter() if g.get("class") == css]
     assert len(found) == 1, (css, len(found))
     return found[0]
 
@@ -293,7 +339,10 @@ def test_html_one_chart_per_pool_class_with_exhaustion() -> None:
     charts = _charts(page)
     assert len(charts) == 3
     assert [re.search(r'data-class="(\w+)"', c).group(1) for c in charts] == [  # type: ignore[union-attr]
-        "vm", "um", "inbox"]
+        "vm",
+        "um",
+        "inbox",
+    ]
     vm = sample_report().pools[0].classes[VM]
     assert 'class="exhaustion"' in charts[0]
     assert f"runs out {vm.exhausted_on:%d} Aug 2024" in charts[0]
@@ -301,8 +350,15 @@ def test_html_one_chart_per_pool_class_with_exhaustion() -> None:
     assert 'class="exhaustion"' not in charts[1]
     report = sample_report()
     for chart, c in zip(charts, (VM, UM, INBOX), strict=True):
-        for part in ('class="used"', 'class="licensed"', 'class="projection"',
-                     'class="legend"', 'class="x-axis"', 'class="y-axis"', "<title"):
+        for part in (
+            'class="used"',
+            'class="licensed"',
+            'class="projection"',
+            'class="legend"',
+            'class="x-axis"',
+            'class="y-axis"',
+            "<title",
+        ):
             assert part in chart, part
         assert _dots(chart) == len(report.pools[0].classes[c].history) == 90
 
@@ -310,11 +366,21 @@ def test_html_one_chart_per_pool_class_with_exhaustion() -> None:
 def test_html_skips_empty_classes() -> None:
     report = sample_report()
     pool = report.pools[0]
-    zero = ClassCapacity(0, 0, 0, 0.0, None, None, 0,
-                         history=tuple(Point(p.day, 0.0, 0) for p in pool.classes[INBOX].history))
+    zero = ClassCapacity(
+        0,
+        0,
+        0,
+        0.0,
+        None,
+        None,
+        0,
+        history=tuple(Point(p.day, 0.0, 0) for p in pool.classes[INBOX].history),
+    )
     report = dataclasses.replace(
-        report, what_if=None,
-        pools=(dataclasses.replace(pool, classes={**pool.classes, INBOX: zero}),))
+        report,
+        what_if=None,
+        pools=(dataclasses.replace(pool, classes={**pool.classes, INBOX: zero}),),
+    )
     charts = _charts(capacity_html(report))
     assert len(charts) == 2
     assert all('class="exhaustion after"' not in c for c in charts)
@@ -355,14 +421,25 @@ def test_html_escapes_hostile_names() -> None:
 
 def test_html_tables_and_what_if() -> None:
     page = capacity_html(sample_report())
-    for part in ('class="badge high"', 'class="badge medium"', 'class="badge low"',
-                 "UNITY-A", "UNITY-B", "UNITY-C", '<th colspan="2" class="group">VM</th>',
-                 '<th class="num">before</th><th class="num after">after</th>',
-                 "buy-vm-new-site.yaml", "Add 200 VM seats to UNITY-B",
-                 'no snapshots from <span class="day">2024-03-10</span>'):
+    for part in (
+        'class="badge high"',
+        'class="badge medium"',
+        'class="badge low"',
+        "UNITY-A",
+        "UNITY-B",
+        "UNITY-C",
+        '<th colspan="2" class="group">VM</th>',
+        '<th class="num">before</th><th class="num after">after</th>',
+        "buy-vm-new-site.yaml",
+        "Add 200 VM seats to UNITY-B",
+        'no snapshots from <span class="day">2024-03-10</span>',
+    ):
         assert part in page, part
-    assert page.index('class="badge high"') < page.index('class="badge medium"') \
+    assert (
+        page.index('class="badge high"')
+        < page.index('class="badge medium"')
         < page.index('class="badge low"')
+    )
 
 
 # --- chart geometry ---------------------------------------------------------------
@@ -375,8 +452,10 @@ LABEL_TEXTS = ("today", "runs out 21 Aug 2024", "after: runs out 30 Sep 2024")
 def test_marker_labels_never_touch_each_other_or_a_line(xs: list[float]) -> None:
     """Today, runs out and after: runs out anywhere on the chart, even on the same day:
     every label inside the chart, none over another or crossed by another's line."""
-    labels = [_Label(x, text, "#000", "m", _text_width(text, bold=True), prefer_left=i == 0)
-              for i, (x, text) in enumerate(zip(xs, LABEL_TEXTS, strict=False))]
+    labels = [
+        _Label(x, text, "#000", "m", _text_width(text, bold=True), prefer_left=i == 0)
+        for i, (x, text) in enumerate(zip(xs, LABEL_TEXTS, strict=False))
+    ]
     placed = _place(labels, _LEFT - 10, _W - 4)
     assert sorted(p.label.text for p in placed) == sorted(label.text for label in labels)
     for p in placed:
@@ -393,8 +472,9 @@ def test_marker_labels_never_touch_each_other_or_a_line(xs: list[float]) -> None
 
 
 def _axes_of(capacity: ClassCapacity) -> Axes:
-    fig = _figure(title="VM seats", capacity=capacity, after=None, today=TODAY,
-                  horizon_end=day_at(HORIZON))
+    fig = _figure(
+        title="VM seats", capacity=capacity, after=None, today=TODAY, horizon_end=day_at(HORIZON)
+    )
     return fig.axes[0]
 
 
@@ -403,8 +483,7 @@ def test_ticks_are_round_and_few() -> None:
     ax = _axes_of(vm)
     lo, hi = ax.get_xlim()
     ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
-    assert [d.date() for d in mdates.num2date(ticks)] == [date(2024, m, 1)
-                                                          for m in range(3, 11)]
+    assert [d.date() for d in mdates.num2date(ticks)] == [date(2024, m, 1) for m in range(3, 11)]
     labels = ax.xaxis.get_major_formatter().format_ticks(ticks)
     assert labels[:3] == ["Mar", "Apr", "May"]
     seats = list(ax.get_yticks())
@@ -420,8 +499,15 @@ def test_ticks_are_round_and_few() -> None:
 
 def test_chart_is_one_inline_svg_element() -> None:
     vm = sample_report().pools[0].classes[VM]
-    chart = class_chart(title='VM <seats> & "$x$"', capacity=vm, after=None, today=TODAY,
-                        horizon_end=day_at(HORIZON), data_class="vm", ident="c1")
+    chart = class_chart(
+        title='VM <seats> & "$x$"',
+        capacity=vm,
+        after=None,
+        today=TODAY,
+        horizon_end=day_at(HORIZON),
+        data_class="vm",
+        ident="c1",
+    )
     root = SafeET.fromstring(chart)  # well-formed, one element, no prolog
     assert root.tag == f"{SVG}svg" and chart.startswith("<svg ")
     assert (root.get("id"), root.get("class"), root.get("data-class")) == ("c1", "chart", "vm")
@@ -438,9 +524,13 @@ def test_what_if_new_server_and_unchanged_classes() -> None:
     assert report.what_if is not None
     after_pool = report.what_if.pools[0]
     new = ServerCapacity("UNITY-N", {VM: ClassCapacity(300, 0, 300, 0.0, None, None, 0)})
-    report = dataclasses.replace(report, what_if=dataclasses.replace(
-        report.what_if,
-        pools=(dataclasses.replace(after_pool, servers=(*after_pool.servers, new)),)))
+    report = dataclasses.replace(
+        report,
+        what_if=dataclasses.replace(
+            report.what_if,
+            pools=(dataclasses.replace(after_pool, servers=(*after_pool.servers, new)),),
+        ),
+    )
     text = capacity_table(report)
     row = next(line for line in text.splitlines() if "UNITY-N" in line)
     assert row.split() == ["UNITY-N", "(new)", "VM", "300", "0", "-", "-", "0"]
@@ -454,10 +544,19 @@ def test_what_if_new_server_and_unchanged_classes() -> None:
 def test_chart_of_one_snapshot_or_running_out_today() -> None:
     um = sample_report().pools[0].classes[UM]
     vm = sample_report().pools[0].classes[VM]
-    for capacity in (dataclasses.replace(um, history=um.history[-1:], projection=()),
-                     dataclasses.replace(vm, exhausted_on=TODAY)):
-        chart = class_chart(title="t", capacity=capacity, after=None, today=TODAY,
-                            horizon_end=day_at(HORIZON), data_class="x", ident="c")
+    for capacity in (
+        dataclasses.replace(um, history=um.history[-1:], projection=()),
+        dataclasses.replace(vm, exhausted_on=TODAY),
+    ):
+        chart = class_chart(
+            title="t",
+            capacity=capacity,
+            after=None,
+            today=TODAY,
+            horizon_end=day_at(HORIZON),
+            data_class="x",
+            ident="c",
+        )
         assert _dots(chart) == len(capacity.history)
         assert len(_group(chart, "licensed")) > 0  # a line even from one snapshot
         assert ('class="exhaustion"' in chart) == (capacity.exhausted_on is not None)

@@ -92,14 +92,30 @@ def real_server_report() -> PoolReport:
 SEAT_KEYS = {"vm", "um", "inbox"}
 
 
-LIVE_KEYS = {"live_licensed", "live_used", "live_read_at", "live_source", "live_error",
-             "live_differs", "live_differences"}
+LIVE_KEYS = {
+    "live_licensed",
+    "live_used",
+    "live_read_at",
+    "live_source",
+    "live_error",
+    "live_differs",
+    "live_differences",
+}
 
 
 def test_json_contract_keys() -> None:
     doc = pool_report_json(sample_report(), generated=GENERATED)
-    assert set(doc) == {"meta", "source", "pools", "excluded", "unpooled", "orphaned",
-                        "subscribers", "orphans", "notes"}
+    assert set(doc) == {
+        "meta",
+        "source",
+        "pools",
+        "excluded",
+        "unpooled",
+        "orphaned",
+        "subscribers",
+        "orphans",
+        "notes",
+    }
     assert doc["source"] == "directory"
     assert set(doc["orphans"]) == {"count", "share", "significant", "homes"}
     assert doc["meta"] == {
@@ -115,8 +131,14 @@ def test_json_contract_keys() -> None:
         assert set(seats) == {"licensed", "used", "used_source", "available", "compliant"}
     contract = {"name", "failover", "licensed", "used", "published_used", "borrowed", "lent"}
     for srv in pool["servers"]:
-        assert set(srv) == contract | LIVE_KEYS | {"guid", "stale", "secondary_licensed",
-                                                   "state", "used_source", "matched_by"}
+        assert set(srv) == contract | LIVE_KEYS | {
+            "guid",
+            "stale",
+            "secondary_licensed",
+            "state",
+            "used_source",
+            "matched_by",
+        }
         assert srv["live_differs"] is None and srv["live_differences"] == []
         assert set(srv["used_source"]) == SEAT_KEYS
         for key in ("licensed", "used", "borrowed", "lent", "published_used"):

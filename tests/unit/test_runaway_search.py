@@ -42,10 +42,11 @@ def quiet_connection_log(caplog: pytest.LogCaptureFixture) -> None:
 def directory(tmp_path: Path) -> Configure:
     """The config of a directory whose DC the test scripts (``directory.dc`` is the
     fake's URL; the page size is 10 and ``max_entries`` 500)."""
+
     def make(dc: FakeDc) -> DirectoryConfig:
         extra = "  page_size: 10\n  max_entries: 500\n  timeouts: {pass: 20}\n"
-        return load_config(write_config(tmp_path, dc_url=dc.url,
-                                        directory_extra=extra)).directory
+        return load_config(write_config(tmp_path, dc_url=dc.url, directory_extra=extra)).directory
+
     return make
 
 
@@ -57,6 +58,7 @@ def search(config: DirectoryConfig, bound: Bound | None = None) -> list[str]:
 def test_a_well_behaved_search_reads_every_page(directory: Configure) -> None:
     def pages(n: int) -> Page:
         return page_of(n), (b"" if n == 4 else f"c{n}".encode())
+
     with FakeDc(pages) as dc:
         assert len(search(directory(dc))) == 50
         assert dc.searches == 5
@@ -64,19 +66,26 @@ def test_a_well_behaved_search_reads_every_page(directory: Configure) -> None:
 
 def test_a_repeated_cookie_is_not_a_runaway_by_itself(directory: Configure) -> None:
     """Samba sends one cookie for every page of a search: that must read through."""
+
     def pages(n: int) -> Page:
         return page_of(n), (b"" if n == 4 else b"same-cookie")
+
     with FakeDc(pages) as dc:
         assert len(search(directory(dc))) == 50
 
 
-@pytest.mark.parametrize("cookie", [lambda n: b"same", lambda n: f"c{n}".encode()],
-                         ids=["one-cookie", "new-cookies"])
-def test_entries_forever_stop_at_max_entries(directory: Configure,
-                                             cookie: Callable[[int], bytes]) -> None:
+@pytest.mark.parametrize(
+    "cookie", [lambda n: b"same", lambda n: f"c{n}".encode()], ids=["one-cookie", "new-cookies"]
+)
+def test_entries_forever_stop_at_max_entries(
+    directory: Configure, cookie: Callable[[int], bytes]
+) -> None:
     with FakeDc(lambda n: (page_of(n), cookie(n))) as dc:
-        with pytest.raises(RunawaySearch, match=r"more than 500 entries \(directory\."
-                                                r"max_entries is 500\); nothing was changed"):
+        with pytest.raises(
+            RunawaySearch,
+            match=r"more than 500 entries \(directory\."
+            r"max_entries is 500\); nothing was changed",
+        ):
             search(directory(dc))
         assert dc.searches <= 52
 
@@ -98,11 +107,15 @@ def test_endless_empty_pages_stop_the_search(directory: Configure) -> None:
 
 
 def test_a_dirsync_read_that_promises_more_forever_stops(
-        directory: Configure, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each round's response control says "more results" with the cookie it sent last
     time (the fake DC's control is a paged one, so the read's decoding is scripted)."""
-    monkeypatch.setattr(dirsync, "response_from_controls", lambda _controls: DirSyncResponse(
-        more_results=True, cookie=b"same", unused=0))
+    monkeypatch.setattr(
+        dirsync,
+        "response_from_controls",
+        lambda _controls: DirSyncResponse(more_results=True, cookie=b"same", unused=0),
+    )
     with FakeDc(lambda n: (page_of(n), b"")) as dc:
         config = directory(dc)
         with LiveSource(config, password="pw").open(config.dc) as conn:

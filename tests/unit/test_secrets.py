@@ -160,9 +160,15 @@ def test_file_owner_only_modes_are_accepted(tmp_path: Path, mode: int) -> None:
 
 @pytest.mark.parametrize(
     ("mode", "shown", "wanted"),
-    [(0o644, "0644", "0600"), (0o640, "0640", "0600"), (0o604, "0604", "0600"),
-     (0o620, "0620", "0600"), (0o444, "0444", "0400"), (0o777, "0777", "0700")],
-)  # fmt: skip
+    [
+        (0o644, "0644", "0600"),
+        (0o640, "0640", "0600"),
+        (0o604, "0604", "0600"),
+        (0o620, "0620", "0600"),
+        (0o444, "0444", "0400"),
+        (0o777, "0777", "0700"),
+    ],
+)
 def test_file_readable_by_others_is_refused(
     tmp_path: Path, mode: int, shown: str, wanted: str
 ) -> None:

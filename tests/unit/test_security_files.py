@@ -119,8 +119,7 @@ def test_a_symlink_is_written_through_only_when_asked(tmp_path: Path) -> None:
         write_atomic(dev, "x", follow_symlinks=True)
 
 
-def test_a_link_planted_where_the_old_temporary_file_went_is_not_followed(
-        tmp_path: Path) -> None:
+def test_a_link_planted_where_the_old_temporary_file_went_is_not_followed(tmp_path: Path) -> None:
     """The temporary name is random and created exclusively: a symlink at the name an
     earlier version used (``.NAME.tmp``) cannot redirect the write."""
     victim = tmp_path / "victim"
@@ -145,9 +144,13 @@ def test_the_metrics_file_is_0644_exactly(tmp_path: Path, umask: int) -> None:
 def poolsync(config: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
     """The CLI in a process of its own started with umask 022 (a login shell's)."""
     code = "import os; os.umask(0o022); from poolsync.cli.main import main; main()"
-    return subprocess.run([sys.executable, "-c", code, "--config", str(config),
-                           *map(str, args)],
-                          capture_output=True, text=True, timeout=120, cwd=config.parent)
+    return subprocess.run(
+        [sys.executable, "-c", code, "--config", str(config), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=config.parent,
+    )
 
 
 def test_cli_files_are_private_under_umask_022(tmp_path: Path) -> None:
@@ -158,23 +161,33 @@ def test_cli_files_are_private_under_umask_022(tmp_path: Path) -> None:
     written = {
         "history.csv": ("history", "export", "--out"),
         "history.json": ("history", "export", "--format", "json", "--out"),
-        "capacity.html": ("report", "capacity", "--format", "html", "--today", "2026-11-02",
-                          "--out"),
-        "capacity.csv": ("report", "capacity", "--format", "csv", "--today", "2026-11-02",
-                         "--out"),
+        "capacity.html": (
+            "report",
+            "capacity",
+            "--format",
+            "html",
+            "--today",
+            "2026-11-02",
+            "--out",
+        ),
+        "capacity.csv": ("report", "capacity", "--format", "csv", "--today", "2026-11-02", "--out"),
     }
     for name, args in written.items():
         proc = poolsync(config, *args, tmp_path / name)
         assert proc.returncode in (0, 3), proc.stderr  # 3: a pool runs out (a finding)
-    modes = {p.name: mode(p) for p in tmp_path.iterdir()
-             if p.name.startswith("store.db") or p.name in written}
+    modes = {
+        p.name: mode(p)
+        for p in tmp_path.iterdir()
+        if p.name.startswith("store.db") or p.name in written
+    }
     assert set(written) | {"store.db"} <= set(modes)
     assert modes == dict.fromkeys(modes, 0o600), modes
 
 
 @pytest.mark.parametrize("loose", [0o640, 0o604, 0o644])
-def test_a_password_file_others_can_read_is_refused_before_connecting(tmp_path: Path,
-                                                                      loose: int) -> None:
+def test_a_password_file_others_can_read_is_refused_before_connecting(
+    tmp_path: Path, loose: int
+) -> None:
     config = write_config(tmp_path)
     secret = tmp_path / "pw"
     secret.write_text("S3cret-in-a-loose-file\n")
@@ -185,5 +198,6 @@ def test_a_password_file_others_can_read_is_refused_before_connecting(tmp_path: 
         assert result.stderr.splitlines() == [
             f"poolsync: error: {config}: directory.bind.password: secret file {secret} has "
             f"mode {loose:04o}; make it 0600 (chmod 600 {secret}) so only its owner can "
-            "read it"]
+            "read it"
+        ]
         assert "S3cret" not in result.stdout + result.stderr

@@ -61,7 +61,8 @@ def test_the_red_teams_dangling_link_in_another_users_directory(tmp_path: Path) 
             f"{theirs} is owned by nobody (uid {theirs.stat().st_uid}), mode 0755. poolsync "
             f"keeps its store only where no one but you ({ME}) and root can create, rename "
             "or remove files (a directory others can write must be sticky, like /tmp): "
-            f"chown {ME} {theirs}, or set store: in the config to a directory of your own")
+            f"chown {ME} {theirs}, or set store: in the config to a directory of your own"
+        )
     assert not elsewhere.exists()
 
 
@@ -118,15 +119,16 @@ def test_a_sticky_directory_is_fine_and_gets_the_store_files_first(tmp_path: Pat
             db.execute("INSERT INTO seats_by_home (home, vm, um, inbox) VALUES ('x', 1, 0, 0)")
         modes = {p.name: mode(p) for p in sticky.iterdir()}
     assert modes == dict.fromkeys(
-        ["poolsync.db", "poolsync.db-wal", "poolsync.db-shm", "poolsync.db.lock"], 0o600)
+        ["poolsync.db", "poolsync.db-wal", "poolsync.db-shm", "poolsync.db.lock"], 0o600
+    )
     with Store.open(path, create=False) as store:
         assert store.homed_seats()["x"].vm == 1
 
 
-@pytest.mark.parametrize("name", ["poolsync.db", "poolsync.db-wal", "poolsync.db-shm",
-                                  "poolsync.db.lock"])
-def test_a_store_file_another_user_planted_in_a_sticky_directory(tmp_path: Path,
-                                                                 name: str) -> None:
+@pytest.mark.parametrize(
+    "name", ["poolsync.db", "poolsync.db-wal", "poolsync.db-shm", "poolsync.db.lock"]
+)
+def test_a_store_file_another_user_planted_in_a_sticky_directory(tmp_path: Path, name: str) -> None:
     sticky = tmp_path / "sticky"
     sticky.mkdir()
     sticky.chmod(0o1777)
@@ -142,7 +144,8 @@ def test_a_store_file_another_user_planted_in_a_sticky_directory(tmp_path: Path,
         f"{planted} is owned by nobody (uid {uid}), mode 0666, writable by group and "
         f"others: another user can change the store. If it is yours: chown {ME} {planted} "
         f"&& chmod go-w {planted}; if not, remove it (rm {planted}), and run poolsync as "
-        "the user that owns the store")
+        "the user that owns the store"
+    )
 
 
 def test_a_store_others_can_write_is_refused(tmp_path: Path) -> None:
@@ -150,8 +153,7 @@ def test_a_store_others_can_write_is_refused(tmp_path: Path) -> None:
     Store.open(path).close()
     path.chmod(0o666)
     for create in (True, False):
-        assert f"{path} is mode 0666, writable by group and others" in refusal(
-            path, create=create)
+        assert f"{path} is mode 0666, writable by group and others" in refusal(path, create=create)
 
 
 def test_a_lock_planted_after_the_check_is_refused(tmp_path: Path) -> None:
@@ -165,7 +167,8 @@ def test_a_lock_planted_after_the_check_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_link_planted_between_the_check_and_the_creation_is_not_followed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The race: the link appears after poolsync looked, just before it creates the
     file. O_EXCL | O_NOFOLLOW makes the creation fail on it, and the link is refused
     instead of followed (SQLite would have created its target)."""
@@ -173,8 +176,7 @@ def test_a_link_planted_between_the_check_and_the_creation_is_not_followed(
     elsewhere = tmp_path / "elsewhere"
     real_open = os.open
 
-    def plant_first(file: str | os.PathLike[str], flags: int, *args: int,
-                    **kwargs: object) -> int:
+    def plant_first(file: str | os.PathLike[str], flags: int, *args: int, **kwargs: object) -> int:
         if Path(file) == path and flags & os.O_CREAT and not path.is_symlink():
             path.symlink_to(elsewhere)
         return real_open(file, flags, *args, **kwargs)  # type: ignore[arg-type]
@@ -185,8 +187,9 @@ def test_a_link_planted_between_the_check_and_the_creation_is_not_followed(
     assert not elsewhere.exists()
 
 
-def test_missing_directories_are_created_0700_whatever_the_umask(tmp_path: Path,
-                                                                 umask: int) -> None:
+def test_missing_directories_are_created_0700_whatever_the_umask(
+    tmp_path: Path, umask: int
+) -> None:
     path = tmp_path / "a" / "b" / "c" / "poolsync.db"
     Store.open(path).close()
     assert [mode(tmp_path / d) for d in ("a", "a/b", "a/b/c")] == [0o700] * 3

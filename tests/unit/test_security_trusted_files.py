@@ -32,8 +32,7 @@ from poolsync.trust import make_directories, read_trusted
 from tests.support.fakes import write_config
 from tests.support.helpers import LICENSE_CLASS_PROFILE, give_away
 
-CONFIG_WHY = ("a config names the commands poolsync runs and the servers it sends the "
-              "password to")
+CONFIG_WHY = "a config names the commands poolsync runs and the servers it sends the password to"
 
 
 def mode(path: Path) -> int:
@@ -58,19 +57,23 @@ def test_a_config_another_user_owns_is_refused(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"{config}: refused: owned by nobody (uid {uid}), mode 0644; expected a file owned "
         f"by root that no one else can write, since {CONFIG_WHY}. Check what it says, "
-        f"then: chown root {config}")
+        f"then: chown root {config}"
+    )
     assert info.value.exit_code == 2
 
 
-@pytest.mark.parametrize(("loose", "who"), [(0o666, "group and others"), (0o646, "others"),
-                                            (0o664, "group"), (0o620, "group")])
+@pytest.mark.parametrize(
+    ("loose", "who"),
+    [(0o666, "group and others"), (0o646, "others"), (0o664, "group"), (0o620, "group")],
+)
 def test_a_config_others_can_write_is_refused(tmp_path: Path, loose: int, who: str) -> None:
     config = write_config(tmp_path)
     config.chmod(loose)
     with pytest.raises(ConfigError) as info:
         load_config(config)
     assert str(info.value).startswith(
-        f"{config}: refused: mode {loose:04o}, writable by {who}; expected a file owned by ")
+        f"{config}: refused: mode {loose:04o}, writable by {who}; expected a file owned by "
+    )
     assert str(info.value).endswith(f"Check what it says, then: chmod go-w {config}")
 
 
@@ -81,8 +84,9 @@ def test_both_wrongs_are_named_with_both_fixes(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(config)
     message = str(info.value)
-    assert f"refused: owned by nobody (uid {uid}), mode 0666, writable by group and " \
-           "others;" in message
+    assert (
+        f"refused: owned by nobody (uid {uid}), mode 0666, writable by group and others;" in message
+    )
     assert message.endswith(f"then: chown root {config} && chmod go-w {config}")
 
 
@@ -110,8 +114,7 @@ def test_a_link_is_judged_by_the_file_it_opens(tmp_path: Path) -> None:
         load_config(link)
 
 
-def test_the_check_reads_what_it_checked(tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_check_reads_what_it_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One descriptor for both: fstat, then read. A name swapped in between (here,
     right after the open) changes nothing about what is read."""
     mine = tmp_path / "mine.yaml"
@@ -143,11 +146,12 @@ def test_a_profile_file_is_held_to_the_same_rule(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as info:
         load_profile(str(profile))
     assert str(info.value).startswith(
-        f"{profile}: refused: mode 0666, writable by group and others; expected a file "
-        "owned by ")
+        f"{profile}: refused: mode 0666, writable by group and others; expected a file owned by "
+    )
     assert str(info.value).endswith(
         "since a profile decides what poolsync reads from the directory and how it "
-        f"counts. Check what it says, then: chmod go-w {profile}")
+        f"counts. Check what it says, then: chmod go-w {profile}"
+    )
     profile.chmod(0o644)
     uid = give_away(profile)
     with pytest.raises(ProfileError, match=rf"refused: owned by nobody \(uid {uid}\)"):
@@ -163,11 +167,13 @@ def test_a_built_in_profile_is_part_of_poolsync(tmp_path: Path) -> None:
 
 def test_a_what_if_file_is_held_to_the_same_rule(tmp_path: Path) -> None:
     scenario = tmp_path / "spring.yaml"
-    scenario.write_text(textwrap.dedent("""\
+    scenario.write_text(
+        textwrap.dedent("""\
         name: spring
         changes:
           - add_licenses: {server: UNITY-A, vm: 100}
-        """))
+        """)
+    )
     scenario.chmod(0o644)
     assert load_scenario(scenario).name == "spring"
     scenario.chmod(0o646)
@@ -176,7 +182,8 @@ def test_a_what_if_file_is_held_to_the_same_rule(tmp_path: Path) -> None:
     assert str(info.value).startswith(f"{scenario}: refused: mode 0646, writable by others;")
     assert str(info.value).endswith(
         "since a what-if scenario changes what the capacity report recommends. Check what "
-        f"it says, then: chmod go-w {scenario}")
+        f"it says, then: chmod go-w {scenario}"
+    )
     assert isinstance(info.value, UserError)
     scenario.chmod(0o644)
     give_away(scenario)
@@ -192,7 +199,8 @@ def test_an_unreadable_file_is_still_said_so(tmp_path: Path) -> None:
 
 
 def test_the_labs_files_are_written_with_exact_modes_whatever_the_umask(
-        tmp_path: Path, umask_000: None) -> None:
+    tmp_path: Path, umask_000: None
+) -> None:
     """`poolsync lab up` writes the lab's config, and `lab grow` the capacity demo's:
     under umask 000 they were 0666, which poolsync would now refuse (make demo)."""
     config = tmp_path / "poolsync.yaml"

@@ -16,14 +16,32 @@ UNITS = ROOT / "examples" / "systemd"
 SECURITY_DOC = ROOT / "docs" / "security.md"
 NAMES = ("poolsync.service", "poolsync-resync.service", "poolsync-resync-total.service")
 # What differs between the units by design: the command and how it is run and restarted.
-PER_UNIT = {"Type", "ExecStart", "SuccessExitStatus", "Restart", "RestartSec",
-            "RestartPreventExitStatus", "TimeoutStartSec", "TimeoutStopSec", "KillSignal"}
+PER_UNIT = {
+    "Type",
+    "ExecStart",
+    "SuccessExitStatus",
+    "Restart",
+    "RestartSec",
+    "RestartPreventExitStatus",
+    "TimeoutStartSec",
+    "TimeoutStopSec",
+    "KillSignal",
+}
 REQUIRED = {
-    ("User", "poolsync"), ("Group", "poolsync"), ("UMask", "0077"), ("LimitCORE", "0"),
-    ("NoNewPrivileges", "yes"), ("CapabilityBoundingSet", ""), ("ProtectSystem", "strict"),
-    ("ProtectHome", "yes"), ("PrivateTmp", "yes"), ("PrivateDevices", "yes"),
-    ("RestrictSUIDSGID", "yes"), ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
-    ("SystemCallFilter", "@system-service"), ("SystemCallFilter", "~@privileged @resources"),
+    ("User", "poolsync"),
+    ("Group", "poolsync"),
+    ("UMask", "0077"),
+    ("LimitCORE", "0"),
+    ("NoNewPrivileges", "yes"),
+    ("CapabilityBoundingSet", ""),
+    ("ProtectSystem", "strict"),
+    ("ProtectHome", "yes"),
+    ("PrivateTmp", "yes"),
+    ("PrivateDevices", "yes"),
+    ("RestrictSUIDSGID", "yes"),
+    ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
+    ("SystemCallFilter", "@system-service"),
+    ("SystemCallFilter", "~@privileged @resources"),
     ("ReadWritePaths", "/var/lib/poolsync /var/lib/node_exporter/textfile_collector"),
 }
 
@@ -88,9 +106,13 @@ def _cannot_run(reason: str) -> None:
 def test_systemd_rates_the_sandbox_ok(name: str) -> None:
     if shutil.which("systemd-analyze") is None:
         _cannot_run("needs systemd-analyze")
-    proc = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager",
-                           str(UNITS / name)], capture_output=True, text=True, timeout=60,
-                          check=False)
+    proc = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNITS / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
     if match is None:
         _cannot_run(f"systemd-analyze security --offline not supported: {proc.stderr[-200:]}")

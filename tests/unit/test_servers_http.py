@@ -38,11 +38,18 @@ PASSWORD = "pw-Unity-8c1f"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def endpoint(url: str = URL, *, user: str | None = None, password: SecretRef | None = None,
-             timeout: float = 5.0, validate: bool = True,
-             ca_file: Path | None = None) -> HttpEndpoint:
-    return HttpEndpoint(url=url, ca_file=ca_file, validate=validate, user=user,
-                        password=password, timeout=timeout)
+def endpoint(
+    url: str = URL,
+    *,
+    user: str | None = None,
+    password: SecretRef | None = None,
+    timeout: float = 5.0,
+    validate: bool = True,
+    ca_file: Path | None = None,
+) -> HttpEndpoint:
+    return HttpEndpoint(
+        url=url, ca_file=ca_file, validate=validate, user=user, password=password, timeout=timeout
+    )
 
 
 def fetch(handler: Handler, http: HttpEndpoint | None = None, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -52,8 +59,8 @@ def fetch(handler: Handler, http: HttpEndpoint | None = None, **kwargs: object):
 
 def page(body: bytes | Iterator[bytes], status: int = 200, **headers: str) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, headers={"content-type": "text/xml", **headers},
-                              content=body)
+        return httpx.Response(status, headers={"content-type": "text/xml", **headers}, content=body)
+
     return handler
 
 
@@ -79,6 +86,7 @@ def secret(tmp_path: Path) -> SecretRef:
 
 
 # --- what is read -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("prefix", [b"", b"\r\n", b"\n", b" \t\r\n ", b"\xef\xbb\xbf\r\n"])
 def test_leading_whitespace_before_the_declaration_is_stripped(prefix: bytes) -> None:
@@ -112,11 +120,11 @@ def test_basic_auth_is_sent_with_the_resolved_password(secret: SecretRef) -> Non
         return httpx.Response(200, content=PAGE)
 
     fetch(handler, endpoint(user="poolsync", password=secret))
-    assert seen[0].headers["authorization"] == httpx.BasicAuth(
-        "poolsync", PASSWORD)._auth_header
+    assert seen[0].headers["authorization"] == httpx.BasicAuth("poolsync", PASSWORD)._auth_header
 
 
 # --- hostile bodies ---------------------------------------------------------------------
+
 
 def test_an_endless_body_is_cut_just_past_the_cap() -> None:
     body = Endless()
@@ -127,14 +135,17 @@ def test_an_endless_body_is_cut_just_past_the_cap() -> None:
 
 def test_a_declared_length_over_the_cap_is_not_read_at_all() -> None:
     body = Endless()
-    with pytest.raises(ServerDataError, match="is 1073741824 bytes, over the 1048576-byte "
-                                              "limit; not read"):
+    with pytest.raises(
+        ServerDataError, match="is 1073741824 bytes, over the 1048576-byte limit; not read"
+    ):
         fetch(page(iter(body), **{"content-length": str(1 << 30)}))
     assert body.taken == 0
 
 
-@pytest.mark.parametrize(("declared", "words"), [
-    ("9" * 5000, "is over 10**18 bytes"), ("10000000000000000000", "is over 10**18 bytes")])
+@pytest.mark.parametrize(
+    ("declared", "words"),
+    [("9" * 5000, "is over 10**18 bytes"), ("10000000000000000000", "is over 10**18 bytes")],
+)
 def test_an_absurd_declared_length_is_refused_too(declared: str, words: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-length": declared}, content=iter([b""]))
@@ -160,17 +171,26 @@ def test_a_page_exactly_at_the_cap_is_parsed() -> None:
     assert fetch(page(padded)) == GOOD
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b'<!DOCTYPE x [<!ENTITY a "aaaa">]><AvXmlLicData/>', "DTDs are not allowed"),
-    (b"<?xml version='1.0'?><!DOCTYPE AvXmlLicData SYSTEM 'http://evil/x.dtd'>"
-     b"<AvXmlLicData><Licenses/></AvXmlLicData>", "DTDs are not allowed"),
-    (b"not xml at all", "not well-formed XML"),
-    (b"", "attachment is empty"),
-    (b"<html><body>login</body></html>", "root element is 'html'"),
-    (b"<AvXmlLicData><Utilization/></AvXmlLicData>", "missing <Licenses> section"),
-    (b"<AvXmlLicData><Licenses><LicSubscribersMax>-5</LicSubscribersMax></Licenses>"
-     b"</AvXmlLicData>", "negative value"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'<!DOCTYPE x [<!ENTITY a "aaaa">]><AvXmlLicData/>', "DTDs are not allowed"),
+        (
+            b"<?xml version='1.0'?><!DOCTYPE AvXmlLicData SYSTEM 'http://evil/x.dtd'>"
+            b"<AvXmlLicData><Licenses/></AvXmlLicData>",
+            "DTDs are not allowed",
+        ),
+        (b"not xml at all", "not well-formed XML"),
+        (b"", "attachment is empty"),
+        (b"<html><body>login</body></html>", "root element is 'html'"),
+        (b"<AvXmlLicData><Utilization/></AvXmlLicData>", "missing <Licenses> section"),
+        (
+            b"<AvXmlLicData><Licenses><LicSubscribersMax>-5</LicSubscribersMax></Licenses>"
+            b"</AvXmlLicData>",
+            "negative value",
+        ),
+    ],
+)
 def test_a_page_that_is_not_a_license_is_a_data_error(body: bytes, message: str) -> None:
     with pytest.raises(ServerDataError, match="not a usable AvXmlLicData page") as caught:
         fetch(page(body))
@@ -185,19 +205,24 @@ def test_the_content_type_is_named_when_it_is_not_xml() -> None:
 
 # --- statuses ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("status", "error", "words"), [
-    (401, ServerAuthError, "HTTP 401 Unauthorized: the page needs a user and password"),
-    (403, ServerAuthError, "HTTP 403 Forbidden"),
-    (404, NotPublished, "HTTP 404 Not Found: the server publishes no effective-license page"),
-    (410, NotPublished, "HTTP 410 Gone"),
-    (500, ServerDataError, "HTTP 500 Internal Server Error; expected 200"),
-    (204, ServerDataError, "HTTP 204 No Content; expected 200"),
-    (503, ServerUnavailable, "HTTP 503 Service Unavailable"),
-    (502, ServerUnavailable, "HTTP 502 Bad Gateway"),
-    (429, ServerUnavailable, "HTTP 429 Too Many Requests"),
-])
+
+@pytest.mark.parametrize(
+    ("status", "error", "words"),
+    [
+        (401, ServerAuthError, "HTTP 401 Unauthorized: the page needs a user and password"),
+        (403, ServerAuthError, "HTTP 403 Forbidden"),
+        (404, NotPublished, "HTTP 404 Not Found: the server publishes no effective-license page"),
+        (410, NotPublished, "HTTP 410 Gone"),
+        (500, ServerDataError, "HTTP 500 Internal Server Error; expected 200"),
+        (204, ServerDataError, "HTTP 204 No Content; expected 200"),
+        (503, ServerUnavailable, "HTTP 503 Service Unavailable"),
+        (502, ServerUnavailable, "HTTP 502 Bad Gateway"),
+        (429, ServerUnavailable, "HTTP 429 Too Many Requests"),
+    ],
+)
 def test_a_status_other_than_200_is_classified_and_its_page_not_read(
-        status: int, error: type[ServerError], words: str) -> None:
+    status: int, error: type[ServerError], words: str
+) -> None:
     body = Endless()
     with pytest.raises(error) as caught:
         fetch(page(iter(body), status=status))
@@ -221,6 +246,7 @@ def test_the_servers_own_reason_phrase_is_not_quoted() -> None:
 
 
 # --- redirects --------------------------------------------------------------------------
+
 
 def test_a_redirect_loop_ends_after_five_hops_without_reading_bodies() -> None:
     asked: list[str] = []
@@ -259,8 +285,9 @@ def test_a_redirect_from_https_to_http_is_refused() -> None:
 
 def test_a_password_echoed_by_the_server_is_scrubbed(secret: SecretRef) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(302, headers={
-            "location": f"http://x/{PASSWORD}/{request.headers['authorization'][6:]}"})
+        return httpx.Response(
+            302, headers={"location": f"http://x/{PASSWORD}/{request.headers['authorization'][6:]}"}
+        )
 
     with pytest.raises(ServerDataError) as caught:
         fetch(handler, endpoint(user="poolsync", password=secret))
@@ -270,9 +297,11 @@ def test_a_password_echoed_by_the_server_is_scrubbed(secret: SecretRef) -> None:
 
 # --- transport failures -----------------------------------------------------------------
 
+
 def raising(exc: Exception) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc
+
     return handler
 
 
@@ -288,24 +317,54 @@ def _verify_error(message: str) -> ssl.SSLCertVerificationError:
     return error
 
 
-@pytest.mark.parametrize(("exc", "error", "words"), [
-    (httpx.ConnectTimeout("timed out"), ServerUnavailable, "no answer within 5 s (ConnectTimeout)"),
-    (httpx.ReadTimeout("timed out"), ServerUnavailable, "no answer within 5 s (ReadTimeout)"),
-    (httpx.ConnectError("[Errno 111] Connection refused"), ServerUnavailable,
-     "cannot connect ([Errno 111] Connection refused)"),
-    (httpx.RemoteProtocolError("Server disconnected"), ServerUnavailable, "Server disconnected"),
-    (_with_context(httpx.ConnectError("x"), _verify_error("self-signed certificate")),
-     ServerTlsError, "TLS failed (self-signed certificate); trust the CA"),
-    (_with_context(httpx.ConnectError("x"), _verify_error(
-        "Hostname mismatch, certificate is not valid for 'unity-a'.")),
-     ServerTlsError, "use a host name or address the server's certificate carries"),
-    (_with_context(httpx.ConnectError("x"), ssl.SSLError(1, "[SSL] wrong version number")),
-     ServerTlsError, "does this port speak HTTPS"),
-    (_with_context(httpx.ConnectError("x"), __import__("socket").gaierror(
-        -2, "Name or service not known")), ServerNotFound, "does not resolve"),
-])
-def test_transport_failures_are_typed(exc: Exception, error: type[ServerError],
-                                      words: str) -> None:
+@pytest.mark.parametrize(
+    ("exc", "error", "words"),
+    [
+        (
+            httpx.ConnectTimeout("timed out"),
+            ServerUnavailable,
+            "no answer within 5 s (ConnectTimeout)",
+        ),
+        (httpx.ReadTimeout("timed out"), ServerUnavailable, "no answer within 5 s (ReadTimeout)"),
+        (
+            httpx.ConnectError("[Errno 111] Connection refused"),
+            ServerUnavailable,
+            "cannot connect ([Errno 111] Connection refused)",
+        ),
+        (
+            httpx.RemoteProtocolError("Server disconnected"),
+            ServerUnavailable,
+            "Server disconnected",
+        ),
+        (
+            _with_context(httpx.ConnectError("x"), _verify_error("self-signed certificate")),
+            ServerTlsError,
+            "TLS failed (self-signed certificate); trust the CA",
+        ),
+        (
+            _with_context(
+                httpx.ConnectError("x"),
+                _verify_error("Hostname mismatch, certificate is not valid for 'unity-a'."),
+            ),
+            ServerTlsError,
+            "use a host name or address the server's certificate carries",
+        ),
+        (
+            _with_context(httpx.ConnectError("x"), ssl.SSLError(1, "[SSL] wrong version number")),
+            ServerTlsError,
+            "does this port speak HTTPS",
+        ),
+        (
+            _with_context(
+                httpx.ConnectError("x"),
+                __import__("socket").gaierror(-2, "Name or service not known"),
+            ),
+            ServerNotFound,
+            "does not resolve",
+        ),
+    ],
+)
+def test_transport_failures_are_typed(exc: Exception, error: type[ServerError], words: str) -> None:
     with pytest.raises(error) as caught:
         fetch(raising(exc))
     assert type(caught.value) is error and words in str(caught.value)
@@ -321,30 +380,42 @@ def test_a_trickling_server_is_cut_at_the_deadline() -> None:
 
 def test_a_reading_keeps_the_one_line_and_the_reachability() -> None:
     source = HttpSource(transport=httpx.MockTransport(raising(httpx.ConnectError("refused"))))
-    reading = read_server(source, ServerEndpoints(name="A", http=endpoint(), snmp=None),
-                          now=clock, retries=NO_RETRIES)
+    reading = read_server(
+        source, ServerEndpoints(name="A", http=endpoint(), snmp=None), now=clock, retries=NO_RETRIES
+    )
     assert reading.reachable is False and reading.error == (
-        "https://unity-a.example.com/avxml/effectivelicense.asp: cannot connect (refused)")
-    reading = read_server(HttpSource(transport=httpx.MockTransport(page(b"x", status=500))),
-                          ServerEndpoints(name="A", http=endpoint(), snmp=None), now=clock)
+        "https://unity-a.example.com/avxml/effectivelicense.asp: cannot connect (refused)"
+    )
+    reading = read_server(
+        HttpSource(transport=httpx.MockTransport(page(b"x", status=500))),
+        ServerEndpoints(name="A", http=endpoint(), snmp=None),
+        now=clock,
+    )
     assert reading.reachable is True and "HTTP 500" in (reading.error or "")
 
 
 def test_a_password_that_cannot_be_resolved_is_a_reading_not_a_crash() -> None:
     missing = SecretRef("env", "POOLSYNC_TEST_NO_SUCH_VARIABLE", origin="poolsync.yaml: x")
     source = HttpSource(transport=httpx.MockTransport(page(PAGE)))
-    reading = read_server(source, ServerEndpoints(
-        name="A", http=endpoint(user="u", password=missing), snmp=None), now=clock)
+    reading = read_server(
+        source,
+        ServerEndpoints(name="A", http=endpoint(user="u", password=missing), snmp=None),
+        now=clock,
+    )
     assert reading.reachable is False
-    assert reading.error == ("poolsync.yaml: x: environment variable "
-                             "POOLSYNC_TEST_NO_SUCH_VARIABLE is not set")
+    assert reading.error == (
+        "poolsync.yaml: x: environment variable POOLSYNC_TEST_NO_SUCH_VARIABLE is not set"
+    )
 
 
 # --- URLs and TLS settings --------------------------------------------------------------
 
+
 def test_messages_show_no_user_info_or_query() -> None:
-    assert describe_url("https://u:secret@host:8443/p/a.asp?token=secret#f") == \
-        "https://host:8443/p/a.asp"
+    assert (
+        describe_url("https://u:secret@host:8443/p/a.asp?token=secret#f")
+        == "https://host:8443/p/a.asp"
+    )
     assert describe_url("http://[::1]:80/x") == "http://[::1]:80/x"
     assert describe_url("http://host:99999999/") == "<unparsable URL>"
 

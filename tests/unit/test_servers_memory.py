@@ -15,10 +15,24 @@ from poolsync.servers.memory import MemorySource
 from poolsync.servers.model import Source
 from tests.support.servers_contract import GOOD, OTHER, ContractLab, LicenseSourceContract
 
-HTTP = HttpEndpoint(url="http://unity.invalid/avxml/effectivelicense.asp", ca_file=None,
-                    validate=True, user=None, password=None, timeout=1.0)
-SNMP = SnmpEndpoint(host="unity.invalid", port=161, version="2c", community=None, user=None,
-                    auth=None, priv=None, timeout=1.0)
+HTTP = HttpEndpoint(
+    url="http://unity.invalid/avxml/effectivelicense.asp",
+    ca_file=None,
+    validate=True,
+    user=None,
+    password=None,
+    timeout=1.0,
+)
+SNMP = SnmpEndpoint(
+    host="unity.invalid",
+    port=161,
+    version="2c",
+    community=None,
+    user=None,
+    auth=None,
+    priv=None,
+    timeout=1.0,
+)
 
 
 def server(name: str) -> ServerEndpoints:
@@ -26,15 +40,24 @@ def server(name: str) -> ServerEndpoints:
 
 
 def memory_lab(kind: Source) -> ContractLab:
-    source = MemorySource(kind, {
-        "UNITY-GOOD": GOOD,
-        "unity-other": OTHER,
-        "UNITY-REFUSED": ServerAuthError("refused the user"),
-        "UNITY-BAD": ServerDataError("root element is 'html'"),
-        "UNITY-UNPUBLISHED": NotPublished("HTTP 404"),
-    })
-    names = {"good": "UNITY-GOOD", "other": "UNITY-OTHER", "unreachable": "UNITY-GONE",
-             "refused": "UNITY-REFUSED", "bad": "UNITY-BAD", "unpublished": "UNITY-UNPUBLISHED"}
+    source = MemorySource(
+        kind,
+        {
+            "UNITY-GOOD": GOOD,
+            "unity-other": OTHER,
+            "UNITY-REFUSED": ServerAuthError("refused the user"),
+            "UNITY-BAD": ServerDataError("root element is 'html'"),
+            "UNITY-UNPUBLISHED": NotPublished("HTTP 404"),
+        },
+    )
+    names = {
+        "good": "UNITY-GOOD",
+        "other": "UNITY-OTHER",
+        "unreachable": "UNITY-GONE",
+        "refused": "UNITY-REFUSED",
+        "bad": "UNITY-BAD",
+        "unpublished": "UNITY-UNPUBLISHED",
+    }
     return ContractLab(source=source, servers={k: server(n) for k, n in names.items()})
 
 

@@ -33,10 +33,17 @@ from poolsync.servers.source import read_server
 from tests.support.servers_contract import GOOD, NOW, OTHER, clock
 
 ROOT = Path(__file__).resolve().parents[2]
-HTTP = HttpEndpoint(url="http://h/avxml/effectivelicense.asp", ca_file=None, validate=True,
-                    user=None, password=None, timeout=1.0)
-SNMP = SnmpEndpoint(host="h", port=161, version="2c", community=None, user=None, auth=None,
-                    priv=None, timeout=1.0)
+HTTP = HttpEndpoint(
+    url="http://h/avxml/effectivelicense.asp",
+    ca_file=None,
+    validate=True,
+    user=None,
+    password=None,
+    timeout=1.0,
+)
+SNMP = SnmpEndpoint(
+    host="h", port=161, version="2c", community=None, user=None, auth=None, priv=None, timeout=1.0
+)
 THREE = RetryPolicy(attempts=3, initial_wait=0.5, max_wait=2.0)
 
 
@@ -53,36 +60,56 @@ class Waits:
 
 
 def test_readings_come_in_the_servers_order_http_before_snmp() -> None:
-    servers = [both("C"), ServerEndpoints(name="A", http=None, snmp=SNMP),
-               ServerEndpoints(name="B", http=HTTP, snmp=None),
-               ServerEndpoints(name="NONE", http=None, snmp=None), both("D")]
+    servers = [
+        both("C"),
+        ServerEndpoints(name="A", http=None, snmp=SNMP),
+        ServerEndpoints(name="B", http=HTTP, snmp=None),
+        ServerEndpoints(name="NONE", http=None, snmp=None),
+        both("D"),
+    ]
     answers = {"A": GOOD, "B": GOOD, "C": GOOD, "D": OTHER}
-    readings = probe_servers(servers, sources={"http": MemorySource("http", answers),
-                                               "snmp": MemorySource("snmp", answers)},
-                             now=clock)
+    readings = probe_servers(
+        servers,
+        sources={"http": MemorySource("http", answers), "snmp": MemorySource("snmp", answers)},
+        now=clock,
+    )
     assert [(r.server, r.source) for r in readings] == [
-        ("C", "http"), ("C", "snmp"), ("A", "snmp"), ("B", "http"), ("D", "http"),
-        ("D", "snmp")]
+        ("C", "http"),
+        ("C", "snmp"),
+        ("A", "snmp"),
+        ("B", "http"),
+        ("D", "http"),
+        ("D", "snmp"),
+    ]
     assert all(r.ok for r in readings)
 
 
 def test_an_endpoint_without_a_source_is_not_read() -> None:
-    readings = probe_servers([both("A")], sources={"snmp": MemorySource("snmp", {"A": GOOD})},
-                             now=clock)
+    readings = probe_servers(
+        [both("A")], sources={"snmp": MemorySource("snmp", {"A": GOOD})}, now=clock
+    )
     assert [(r.server, r.source) for r in readings] == [("A", "snmp")]
     assert probe_servers([], now=clock) == ()
 
 
-@pytest.mark.parametrize(("error", "attempts"), [
-    (ServerUnavailable("down"), 3), (ServerNotFound("no such host"), 1),
-    (ServerTlsError("untrusted"), 1), (ServerAuthError("refused"), 1),
-    (ServerDataError("bad page"), 1), (NotPublished("404"), 1), (ServerError("?"), 1),
-])
+@pytest.mark.parametrize(
+    ("error", "attempts"),
+    [
+        (ServerUnavailable("down"), 3),
+        (ServerNotFound("no such host"), 1),
+        (ServerTlsError("untrusted"), 1),
+        (ServerAuthError("refused"), 1),
+        (ServerDataError("bad page"), 1),
+        (NotPublished("404"), 1),
+        (ServerError("?"), 1),
+    ],
+)
 def test_only_transient_errors_are_retried(error: ServerError, attempts: int) -> None:
     source = MemorySource("http", {"A": error})
     waits = Waits()
-    (reading,) = probe_servers([both("A")], sources={"http": source}, now=clock,
-                               retries=THREE, sleep=waits)
+    (reading,) = probe_servers(
+        [both("A")], sources={"http": source}, now=clock, retries=THREE, sleep=waits
+    )
     assert len(source.calls) == attempts and len(waits.waits) == attempts - 1
     assert reading.error == str(error) and reading.reachable is error.reachable
     if attempts == 3:
@@ -107,8 +134,13 @@ class Flaky:
 
 
 def test_a_transient_failure_then_an_answer_is_a_good_reading() -> None:
-    (reading,) = probe_servers([both("A")], sources={"snmp": Flaky(2)},  # type: ignore[dict-item]
-                               now=clock, retries=THREE, sleep=Waits())
+    (reading,) = probe_servers(
+        [both("A")],
+        sources={"snmp": Flaky(2)},  # type: ignore[dict-item]
+        now=clock,
+        retries=THREE,
+        sleep=Waits(),
+    )
     assert reading.ok and reading.licensed == GOOD.licensed
 
 
@@ -126,8 +158,9 @@ class Broken:
 
 
 def test_a_bug_in_one_read_costs_only_that_reading() -> None:
-    readings = probe_servers([both("A"), both("BUG"), both("B")],
-                             sources={"http": Broken()}, now=clock)  # type: ignore[dict-item]
+    readings = probe_servers(
+        [both("A"), both("BUG"), both("B")], sources={"http": Broken()}, now=clock
+    )  # type: ignore[dict-item]
     assert [r.ok for r in readings] == [True, False, True]
     assert readings[1].error == "internal error: RuntimeError: unexpected multi-line"
     assert readings[1].reachable is False
@@ -159,8 +192,12 @@ class Slow:
 def test_reads_run_in_parallel_within_the_bound() -> None:
     source = Slow(together=4)
     servers = [ServerEndpoints(name=f"S{i}", http=HTTP, snmp=None) for i in range(12)]
-    readings = probe_servers(servers, sources={"http": source},  # type: ignore[dict-item]
-                             now=clock, workers=4)
+    readings = probe_servers(
+        servers,
+        sources={"http": source},  # type: ignore[dict-item]
+        now=clock,
+        workers=4,
+    )
     assert len(readings) == 12 and all(r.ok for r in readings)
     assert source.most == 4
 
@@ -176,14 +213,17 @@ def test_read_at_is_when_each_read_ended() -> None:
 
 # --- the reading --------------------------------------------------------------------
 
+
 def test_a_reading_never_reports_a_um_counter() -> None:
-    with_um = license_data(licensed=Seats(5, 4, 3), pooling=True, secondary=False, ports=2,
-                           published=Seats(2, 9, 1))
+    with_um = license_data(
+        licensed=Seats(5, 4, 3), pooling=True, secondary=False, ports=2, published=Seats(2, 9, 1)
+    )
     assert with_um.published_used == Seats(2, 9, 1)
     reading = reading_from_license("A", "http", with_um, read_at=NOW)
     assert reading.published_used == Seats(vm=2, um=0, inbox=1)
-    only_um = LicenseData(licenses={"LicSubscribersMax": 5},
-                          utilization={"AvLicUtilizationUMSubscribers": 9})
+    only_um = LicenseData(
+        licenses={"LicSubscribersMax": 5}, utilization={"AvLicUtilizationUMSubscribers": 9}
+    )
     assert reading_from_license("A", "http", only_um, read_at=NOW).published_used is None
 
 
@@ -206,18 +246,23 @@ def test_one_line_makes_server_text_safe() -> None:
 
 # --- the edge's boundaries ----------------------------------------------------------
 
+
 def test_only_the_servers_package_imports_httpx_and_pysnmp() -> None:
     importing = re.compile(r"^\s*(import|from)\s+(httpx|pysnmp)\b", re.MULTILINE)
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "poolsync").rglob("*.py")
-                 if importing.search(p.read_text())
-                 and p.parent != ROOT / "poolsync" / "servers"]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "poolsync").rglob("*.py")
+        if importing.search(p.read_text()) and p.parent != ROOT / "poolsync" / "servers"
+    ]
     assert offenders == []
 
 
 def test_the_config_and_the_http_probe_load_no_snmp_library() -> None:
-    code = ("import sys; import poolsync.config, poolsync.servers.endpoints;"
-            "assert 'httpx' not in sys.modules and 'pysnmp' not in sys.modules;"
-            "from poolsync.servers.probe import default_sources;"
-            "default_sources({'http'}); assert 'pysnmp' not in sys.modules;"
-            "default_sources({'snmp'}); assert 'pysnmp' in sys.modules")
+    code = (
+        "import sys; import poolsync.config, poolsync.servers.endpoints;"
+        "assert 'httpx' not in sys.modules and 'pysnmp' not in sys.modules;"
+        "from poolsync.servers.probe import default_sources;"
+        "default_sources({'http'}); assert 'pysnmp' not in sys.modules;"
+        "default_sources({'snmp'}); assert 'pysnmp' in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

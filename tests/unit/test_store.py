@@ -77,7 +77,8 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
 
 
 def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     from poolsync.records import ViolationKey
@@ -87,8 +88,9 @@ def test_violations_keep_their_first_sighting_and_unassessed_servers_keep_theirs
     ports = ViolationKey.server("g1", "voice-ports")
     with Store.open(tmp_path / "s.db") as store:
         store.record_violations({vm, ports}, day0)
-        store.record_violations({vm}, day0 + timedelta(days=1),
-                                keep=lambda key: key.server_guid == "g1")
+        store.record_violations(
+            {vm}, day0 + timedelta(days=1), keep=lambda key: key.server_guid == "g1"
+        )
         assert store.violations() == {vm: day0, ports: day0}
         store.record_violations({vm, um}, day0 + timedelta(days=2))
         assert store.violations() == {vm: day0, um: day0 + timedelta(days=2)}
@@ -101,8 +103,10 @@ def test_snapshots_round_trip_and_replace_same_moment(tmp_path: Path) -> None:
     from poolsync.model import SeatClass
 
     t0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
-    rows = [Snapshot(t0, "f", "UNITY-A", SeatClass.VM, 100, 80, 75),
-            Snapshot(t0, "f", "UNITY-A", SeatClass.UM, 10, 4)]
+    rows = [
+        Snapshot(t0, "f", "UNITY-A", SeatClass.VM, 100, 80, 75),
+        Snapshot(t0, "f", "UNITY-A", SeatClass.UM, 10, 4),
+    ]
     with Store.open(tmp_path / "s.db") as store:
         assert store.add_snapshots(rows, source="sync") == (2, 0)
         again = [Snapshot(t0, "f", "UNITY-A", SeatClass.VM, 100, 81, None)]
@@ -178,8 +182,10 @@ def test_a_schema_5_store_is_read_and_planned_as_it_is_then_migrated(tmp_path: P
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE locations DROP COLUMN attachment_refused")
         db.execute("DROP TABLE server_readings")
-        db.execute("INSERT INTO locations VALUES ('domain', 'g1', 'CN=A', 'A', 'oid', "
-                   "'4.0', NULL, x'3c612f3e', 7)")
+        db.execute(
+            "INSERT INTO locations VALUES ('domain', 'g1', 'CN=A', 'A', 'oid', "
+            "'4.0', NULL, x'3c612f3e', 7)"
+        )
         db.execute("PRAGMA user_version = 5")
     big = Location("g1", "CN=A", "A", "oid", "4.0", None, None, attachment_refused=5_000_000)
     with Store.open(path, create=False) as store, store.sync_writer() as writer:
@@ -200,11 +206,11 @@ def test_server_readings_are_kept_and_the_latest_of_each_read_back(tmp_path: Pat
     from poolsync.servers.model import ServerReading, failed_reading
 
     t0, t1 = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
-    old = ServerReading("UNITY-A", "http", t0, True, Seats(40, 5, 0), Seats(3, 0, 0),
-                        True, False, None)
+    old = ServerReading(
+        "UNITY-A", "http", t0, True, Seats(40, 5, 0), Seats(3, 0, 0), True, False, None
+    )
     new = ServerReading("UNITY-A", "http", t1, True, Seats(60, 5, 0), None, True, None, None)
-    down = failed_reading("UNITY-B", "snmp", "no answer within 5 s", reachable=False,
-                          read_at=t1)
+    down = failed_reading("UNITY-B", "snmp", "no answer within 5 s", reachable=False, read_at=t1)
     with Store.open(tmp_path / "s.db") as store:
         assert store.latest_readings() == ()
         assert store.add_readings([old, down]) == 2

@@ -20,8 +20,10 @@ HOMES = ["oid-a", "oid-b", None]
 
 def regrouped(store_path: Path) -> dict[str, Seats]:
     """The seats per home computed from scratch over the merged view (the old way)."""
-    sql = ("SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "  # noqa: S608
-           f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')")
+    sql = (
+        "SELECT coalesce(home, ''), count(*), sum(um), sum(inbox) "  # noqa: S608
+        f"FROM ({_merged('subscribers')}) GROUP BY coalesce(home, '')"
+    )
     with sqlite3.connect(store_path) as db:
         rows = db.execute(sql).fetchall()
     return {home: Seats(vm=vm, um=um, inbox=inbox) for home, vm, um, inbox in rows}
@@ -29,18 +31,27 @@ def regrouped(store_path: Path) -> dict[str, Seats]:
 
 def merged_count(store_path: Path) -> int:
     """Objects held, one per objectGUID, counted from scratch."""
-    sql = (f"SELECT (SELECT count(*) FROM ({_merged('locations', 'guid')})) + "  # noqa: S608
-           f"(SELECT count(*) FROM ({_merged('subscribers', 'guid')}))")
+    sql = (
+        f"SELECT (SELECT count(*) FROM ({_merged('locations', 'guid')})) + "  # noqa: S608
+        f"(SELECT count(*) FROM ({_merged('subscribers', 'guid')}))"
+    )
     with sqlite3.connect(store_path) as db:
         return int(db.execute(sql).fetchone()[0])
 
 
 subscriber = st.builds(
     lambda i, home, um, inbox: Subscriber(
-        guid=GUIDS[i], dn=f"CN=s{i},DC=x", home=home,
-        classes=frozenset({SeatClass.UM} if um else set()) | ({SeatClass.INBOX} if inbox
-                                                              else set())),
-    st.integers(0, len(GUIDS) - 1), st.sampled_from(HOMES), st.booleans(), st.booleans())
+        guid=GUIDS[i],
+        dn=f"CN=s{i},DC=x",
+        home=home,
+        classes=frozenset({SeatClass.UM} if um else set())
+        | ({SeatClass.INBOX} if inbox else set()),
+    ),
+    st.integers(0, len(GUIDS) - 1),
+    st.sampled_from(HOMES),
+    st.booleans(),
+    st.booleans(),
+)
 
 step = st.tuples(
     st.sampled_from(["domain", "gc"]),
@@ -50,8 +61,9 @@ step = st.tuples(
 )
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(steps=st.lists(step, min_size=1, max_size=6))
 def test_seats_by_home_follows_every_commit(tmp_path_factory: object, steps: list) -> None:
     path = Path(tmp_path_factory.mktemp("seats")) / "s.db"  # type: ignore[attr-defined]
@@ -61,8 +73,9 @@ def test_seats_by_home_follows_every_commit(tmp_path_factory: object, steps: lis
             writer.stage_subscribers(name, [(s, usn) for s in subscribers])
             if mode == "incremental":
                 writer.stage_removals(name, [(g, usn) for g in removed])
-            writer.record_pass(PassRecord(name, "ldaps://x", "dc1", "inv", "DC=x", usn,
-                                          datetime.now(UTC), "fp"))
+            writer.record_pass(
+                PassRecord(name, "ldaps://x", "dc1", "inv", "DC=x", usn, datetime.now(UTC), "fp")
+            )
             writer.plan()
             writer.commit()
         with Store.open(path, create=False) as store:
@@ -75,12 +88,24 @@ def test_a_schema_4_store_gets_its_seats_counted(tmp_path: Path) -> None:
     with Store.open(path) as store, store.sync_writer() as writer:
         for name in ("domain", "gc"):
             writer.begin_pass(name, "total")
-            writer.stage_subscribers(name, [
-                (Subscriber(guid=GUIDS[0], dn="CN=a", home="oid-a" if name == "domain"
-                            else "oid-b", classes=frozenset({SeatClass.UM})), 1),
-                (Subscriber(guid=GUIDS[1], dn="CN=b", home="oid-b"), 1)])
-            writer.record_pass(PassRecord(name, "ldaps://x", "dc1", "inv", "DC=x", 1,
-                                          datetime.now(UTC), "fp"))
+            writer.stage_subscribers(
+                name,
+                [
+                    (
+                        Subscriber(
+                            guid=GUIDS[0],
+                            dn="CN=a",
+                            home="oid-a" if name == "domain" else "oid-b",
+                            classes=frozenset({SeatClass.UM}),
+                        ),
+                        1,
+                    ),
+                    (Subscriber(guid=GUIDS[1], dn="CN=b", home="oid-b"), 1),
+                ],
+            )
+            writer.record_pass(
+                PassRecord(name, "ldaps://x", "dc1", "inv", "DC=x", 1, datetime.now(UTC), "fp")
+            )
         writer.plan()
         writer.commit()
     with sqlite3.connect(path) as db:

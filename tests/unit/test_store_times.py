@@ -30,8 +30,12 @@ def filled(path: Path) -> Path:
                 writer.record_pass(_pass(name, T0.astimezone(PARIS)))
             writer.plan()
             writer.commit(run_id=run_id)
-        store.finish_run(run_id, status="ok", finished_at=T0 + timedelta(seconds=3, microseconds=9),
-                         detail=RunDetail())
+        store.finish_run(
+            run_id,
+            status="ok",
+            finished_at=T0 + timedelta(seconds=3, microseconds=9),
+            detail=RunDetail(),
+        )
         store.record_violations({ViolationKey.pool("f", "vm")}, T0)
     return path
 
@@ -45,9 +49,12 @@ def test_times_read_back_as_the_aware_datetimes_written(tmp_path: Path) -> None:
         assert store.violations() == {ViolationKey.pool("f", "vm"): T0}
     with sqlite3.connect(tmp_path / "s.db") as db:  # the text kept is unchanged
         assert db.execute("SELECT started_at, finished_at FROM runs").fetchone() == (
-            "2026-11-30T12:00:05+00:00", "2026-11-30T12:00:08+00:00")
+            "2026-11-30T12:00:05+00:00",
+            "2026-11-30T12:00:08+00:00",
+        )
         assert db.execute("SELECT DISTINCT synced_at FROM passes").fetchall() == [
-            ("2026-11-30T13:00:05+01:00",)]
+            ("2026-11-30T13:00:05+01:00",)
+        ]
 
 
 def test_a_naive_time_is_not_stored(tmp_path: Path) -> None:
@@ -55,24 +62,42 @@ def test_a_naive_time_is_not_stored(tmp_path: Path) -> None:
         store.begin_run("total", datetime(2026, 11, 30))
 
 
-@pytest.mark.parametrize(("sql", "read", "said"), [
-    ("UPDATE runs SET started_at = 'yesterday'", Store.runs,
-     "runs.started_at of run 1 is 'yesterday'"),
-    ("UPDATE runs SET finished_at = '2026-11-30T12:00:08'", Store.last_success,
-     "runs.finished_at of run 1 is '2026-11-30T12:00:08'"),  # no offset: not guessed
-    ("UPDATE passes SET synced_at = '' WHERE pass = 'gc'", Store.passes,
-     "passes.synced_at of pass 'gc' is ''"),
-    ("UPDATE violations SET first_seen = 'soon'", Store.violations,
-     "violations.first_seen of violation 'pool:f:vm' is 'soon'"),
-])
+@pytest.mark.parametrize(
+    ("sql", "read", "said"),
+    [
+        (
+            "UPDATE runs SET started_at = 'yesterday'",
+            Store.runs,
+            "runs.started_at of run 1 is 'yesterday'",
+        ),
+        (
+            "UPDATE runs SET finished_at = '2026-11-30T12:00:08'",
+            Store.last_success,
+            "runs.finished_at of run 1 is '2026-11-30T12:00:08'",
+        ),  # no offset: not guessed
+        (
+            "UPDATE passes SET synced_at = '' WHERE pass = 'gc'",
+            Store.passes,
+            "passes.synced_at of pass 'gc' is ''",
+        ),
+        (
+            "UPDATE violations SET first_seen = 'soon'",
+            Store.violations,
+            "violations.first_seen of violation 'pool:f:vm' is 'soon'",
+        ),
+    ],
+)
 def test_an_unreadable_stored_time_is_damage_named_with_what_to_do(
-        tmp_path: Path, sql: str, read: object, said: str) -> None:
+    tmp_path: Path, sql: str, read: object, said: str
+) -> None:
     path = filled(tmp_path / "s.db")
     with sqlite3.connect(path) as db:
         db.execute(sql)
     with Store.open(path, create=False) as store, pytest.raises(StoreDamaged) as caught:
         read(store)  # type: ignore[operator]
     message = str(caught.value)
-    assert message.startswith(f"the store {path} is damaged: {said}, not an ISO 8601 time "
-                              "with a UTC offset: move it aside")
+    assert message.startswith(
+        f"the store {path} is damaged: {said}, not an ISO 8601 time "
+        "with a UTC offset: move it aside"
+    )
     assert "resync --total" in message

@@ -117,14 +117,31 @@ ATTACHMENT = b"<AvXmlLicData><LicSubscribersMax>100</LicSubscribersMax></AvXmlLi
 
 
 #: A committed run's detail as that release wrote it.
-DETAIL_7 = {"passes": {"domain": {"mode": "total", "reason": "requested",
-                                "why": "--total was given", "endpoint": "ldaps://dc1.lab:636",
-                                "dc_host": "dc1.lab", "usn": 60, "locations": 1,
-                                "subscribers": 1, "removals": 0, "skipped": 0,
-                                "attempts": 1}},
-          "changes": {"locations": {"insert": 2, "update": 0, "delete": 0},
-                      "subscribers": {"insert": 2, "update": 0, "delete": 0}},
-          "servers": 2, "subscribers": 2, "compliant": False, "seconds": 7.0}
+DETAIL_7 = {
+    "passes": {
+        "domain": {
+            "mode": "total",
+            "reason": "requested",
+            "why": "--total was given",
+            "endpoint": "ldaps://dc1.lab:636",
+            "dc_host": "dc1.lab",
+            "usn": 60,
+            "locations": 1,
+            "subscribers": 1,
+            "removals": 0,
+            "skipped": 0,
+            "attempts": 1,
+        }
+    },
+    "changes": {
+        "locations": {"insert": 2, "update": 0, "delete": 0},
+        "subscribers": {"insert": 2, "update": 0, "delete": 0},
+    },
+    "servers": 2,
+    "subscribers": 2,
+    "compliant": False,
+    "seconds": 7.0,
+}
 
 
 def write_schema_7_store(path: Path) -> None:
@@ -139,52 +156,122 @@ def write_schema_7_store(path: Path) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute("PRAGMA user_version = 7")
     for name in ("domain", "gc"):
-        db.execute("INSERT INTO locations VALUES (?,?,?,?,?,?,?,?,?,?)",
-                   (name, "guid-loc-1", "CN=UNITY-1,CN=Locations,DC=lab", "UNITY-1", "oid-1",
-                    "14.0.1", None, ATTACHMENT, 40, None))
-        db.execute("INSERT INTO subscribers VALUES (?,?,?,?,?,?,?,?)",
-                   (name, "guid-sub-1", "CN=Ann,OU=Users,DC=lab", "oid-1", "1001", 1, 0, 41))
-    db.execute("INSERT INTO locations VALUES (?,?,?,?,?,?,?,?,?,?)",
-               ("gc", "guid-loc-2", "CN=UNITY-2,CN=Locations,DC=child", "UNITY-2", "oid-2",
-                None, "oid-1", None, 50, 0))
-    db.execute("INSERT INTO subscribers VALUES (?,?,?,?,?,?,?,?)",
-               ("gc", "guid-sub-2", "CN=Bob,OU=Users,DC=child", None, None, 0, 1, 51))
+        db.execute(
+            "INSERT INTO locations VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                name,
+                "guid-loc-1",
+                "CN=UNITY-1,CN=Locations,DC=lab",
+                "UNITY-1",
+                "oid-1",
+                "14.0.1",
+                None,
+                ATTACHMENT,
+                40,
+                None,
+            ),
+        )
+        db.execute(
+            "INSERT INTO subscribers VALUES (?,?,?,?,?,?,?,?)",
+            (name, "guid-sub-1", "CN=Ann,OU=Users,DC=lab", "oid-1", "1001", 1, 0, 41),
+        )
+    db.execute(
+        "INSERT INTO locations VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            "gc",
+            "guid-loc-2",
+            "CN=UNITY-2,CN=Locations,DC=child",
+            "UNITY-2",
+            "oid-2",
+            None,
+            "oid-1",
+            None,
+            50,
+            0,
+        ),
+    )
+    db.execute(
+        "INSERT INTO subscribers VALUES (?,?,?,?,?,?,?,?)",
+        ("gc", "guid-sub-2", "CN=Bob,OU=Users,DC=child", None, None, 0, 1, 51),
+    )
     db.execute("INSERT INTO seats_by_home VALUES ('oid-1', 1, 1, 0), ('', 1, 0, 1)")
-    db.execute("INSERT INTO passes VALUES (?,?,?,?,?,?,?,?,?,?)",
-               ("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1", "DC=lab", 60, T0,
-                "fp-1", "usn", None))
-    db.execute("INSERT INTO passes VALUES (?,?,?,?,?,?,?,?,?,?)",
-               ("gc", "ldaps://dc1.lab:3269", "dc1.lab", "inv-1", "", 61, T0, "fp-1",
-                "dirsync", b'{"DC=lab": "Y29va2ll"}'))
+    db.execute(
+        "INSERT INTO passes VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            "domain",
+            "ldaps://dc1.lab:636",
+            "dc1.lab",
+            "inv-1",
+            "DC=lab",
+            60,
+            T0,
+            "fp-1",
+            "usn",
+            None,
+        ),
+    )
+    db.execute(
+        "INSERT INTO passes VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            "gc",
+            "ldaps://dc1.lab:3269",
+            "dc1.lab",
+            "inv-1",
+            "",
+            61,
+            T0,
+            "fp-1",
+            "dirsync",
+            b'{"DC=lab": "Y29va2ll"}',
+        ),
+    )
     db.execute("INSERT INTO violations VALUES ('pool:lab.example.com:vm', ?)", (T0,))
-    db.execute("INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?)",
-               (T0, "lab.example.com", "UNITY-1", "vm", 100, 2, None, "sync"))
-    db.execute("INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?)",
-               ("2024-02-01T00:00:00+00:00", "lab.example.com", "UNITY-1", "um", 10, 1, 1,
-                "import"))
-    db.execute("INSERT INTO server_readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-               ("UNITY-1", "http", T0, 1, 100, 10, 5, 2, 0, 0, 1, 0, None))
-    db.execute("INSERT INTO server_readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-               ("UNITY-1", "snmp", T0, 0, None, None, None, None, None, None, None, None,
-                "timed out"))
+    db.execute(
+        "INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?)",
+        (T0, "lab.example.com", "UNITY-1", "vm", 100, 2, None, "sync"),
+    )
+    db.execute(
+        "INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?)",
+        ("2024-02-01T00:00:00+00:00", "lab.example.com", "UNITY-1", "um", 10, 1, 1, "import"),
+    )
+    db.execute(
+        "INSERT INTO server_readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        ("UNITY-1", "http", T0, 1, 100, 10, 5, 2, 0, 0, 1, 0, None),
+    )
+    db.execute(
+        "INSERT INTO server_readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        ("UNITY-1", "snmp", T0, 0, None, None, None, None, None, None, None, None, "timed out"),
+    )
     detail = DETAIL_7
-    db.execute("INSERT INTO runs VALUES (1, 'total', ?, ?, 'findings', ?)",
-               (T0, T1, json.dumps(detail, sort_keys=True)))
-    db.execute("INSERT INTO runs VALUES (2, 'incremental', ?, ?, 'failed', ?)",
-               (T1, T1, json.dumps({"error": "no DC answered", "error_type": "QueryError"})))
+    db.execute(
+        "INSERT INTO runs VALUES (1, 'total', ?, ?, 'findings', ?)",
+        (T0, T1, json.dumps(detail, sort_keys=True)),
+    )
+    db.execute(
+        "INSERT INTO runs VALUES (2, 'incremental', ?, ?, 'failed', ?)",
+        (T1, T1, json.dumps({"error": "no DC answered", "error_type": "QueryError"})),
+    )
     db.execute("COMMIT")
     db.close()
 
 
 def read_everything(store: Store) -> dict[str, object]:
     return {
-        "passes": store.passes(), "runs": store.runs(), "last_success": store.last_success(),
-        "last_total": store.last_total(), "violations": store.violations(),
-        "snapshots": store.snapshots(), "readings": store.latest_readings(),
-        "locations": store.locations(), "gc_locations": store.locations(pass_name="gc"),
-        "homed": store.homed_seats(), "objects": store.object_count(),
-        "per_pass": store.objects_per_pass(), "has_data": store.has_data(),
-        "location_rows": store.rows("locations"), "subscriber_rows": store.rows("subscribers"),
+        "passes": store.passes(),
+        "runs": store.runs(),
+        "last_success": store.last_success(),
+        "last_total": store.last_total(),
+        "violations": store.violations(),
+        "snapshots": store.snapshots(),
+        "readings": store.latest_readings(),
+        "locations": store.locations(),
+        "gc_locations": store.locations(pass_name="gc"),
+        "homed": store.homed_seats(),
+        "objects": store.object_count(),
+        "per_pass": store.objects_per_pass(),
+        "has_data": store.has_data(),
+        "location_rows": store.rows("locations"),
+        "subscriber_rows": store.rows("subscribers"),
         "orphans": store.subscribers_homed_on([""], limit=5),
     }
 
@@ -206,41 +293,112 @@ def test_a_schema_7_store_reads_back_whole(old_store: Path) -> None:
     assert after == before
     t0, t1 = datetime(2024, 3, 1, 8, tzinfo=UTC), datetime(2024, 3, 1, 8, 0, 7, tzinfo=UTC)
     assert after["passes"] == [
-        PassRecord("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1", "DC=lab", 60, t0,
-                   "fp-1", "usn", None),
-        PassRecord("gc", "ldaps://dc1.lab:3269", "dc1.lab", "inv-1", "", 61, t0, "fp-1",
-                   "dirsync", b'{"DC=lab": "Y29va2ll"}')]
+        PassRecord(
+            "domain",
+            "ldaps://dc1.lab:636",
+            "dc1.lab",
+            "inv-1",
+            "DC=lab",
+            60,
+            t0,
+            "fp-1",
+            "usn",
+            None,
+        ),
+        PassRecord(
+            "gc",
+            "ldaps://dc1.lab:3269",
+            "dc1.lab",
+            "inv-1",
+            "",
+            61,
+            t0,
+            "fp-1",
+            "dirsync",
+            b'{"DC=lab": "Y29va2ll"}',
+        ),
+    ]
     runs = after["runs"]
     assert isinstance(runs, list) and [(r.id, r.kind, r.status) for r in runs] == [
-        (2, "incremental", "failed"), (1, "total", "findings")]
-    assert runs[0] == RunRecord(2, "incremental", t1, t1, "failed",
-                                RunDetail(error="no DC answered", error_type="QueryError"))
+        (2, "incremental", "failed"),
+        (1, "total", "findings"),
+    ]
+    assert runs[0] == RunRecord(
+        2,
+        "incremental",
+        t1,
+        t1,
+        "failed",
+        RunDetail(error="no DC answered", error_type="QueryError"),
+    )
     assert runs[1].detail == RunDetail(
-        passes={"domain": PassDetail("total", "requested", "--total was given",
-                                     "ldaps://dc1.lab:636", "dc1.lab", 60, 1, 1, 0, 0, 1)},
+        passes={
+            "domain": PassDetail(
+                "total",
+                "requested",
+                "--total was given",
+                "ldaps://dc1.lab:636",
+                "dc1.lab",
+                60,
+                1,
+                1,
+                0,
+                0,
+                1,
+            )
+        },
         changes={"locations": Changes(added=2), "subscribers": Changes(added=2)},
-        servers=2, subscribers=2, compliant=False, seconds=7.0)
+        servers=2,
+        subscribers=2,
+        compliant=False,
+        seconds=7.0,
+    )
     assert detail_json(runs[1].detail) == DETAIL_7  # what history shows, as it was kept
     assert after["last_success"] == after["last_total"] == runs[1]
     assert after["violations"] == {ViolationKey("pool", "lab.example.com", "vm"): t0}
     assert after["snapshots"] == [
-        Snapshot(datetime(2024, 2, 1, tzinfo=UTC), "lab.example.com", "UNITY-1",
-                 SeatClass.UM, 10, 1, 1),
-        Snapshot(t0, "lab.example.com", "UNITY-1", SeatClass.VM, 100, 2, None)]
+        Snapshot(
+            datetime(2024, 2, 1, tzinfo=UTC), "lab.example.com", "UNITY-1", SeatClass.UM, 10, 1, 1
+        ),
+        Snapshot(t0, "lab.example.com", "UNITY-1", SeatClass.VM, 100, 2, None),
+    ]
     assert after["readings"] == (
-        ServerReading("UNITY-1", "http", t0, True, Seats(100, 10, 5), Seats(2, 0, 0), True,
-                      False, None),
-        ServerReading("UNITY-1", "snmp", t0, False, None, None, None, None, "timed out"))
+        ServerReading(
+            "UNITY-1", "http", t0, True, Seats(100, 10, 5), Seats(2, 0, 0), True, False, None
+        ),
+        ServerReading("UNITY-1", "snmp", t0, False, None, None, None, None, "timed out"),
+    )
     assert after["locations"] == [
-        Location("guid-loc-1", "CN=UNITY-1,CN=Locations,DC=lab", "UNITY-1", "oid-1", "14.0.1",
-                 None, ATTACHMENT, None),
-        Location("guid-loc-2", "CN=UNITY-2,CN=Locations,DC=child", "UNITY-2", "oid-2", None,
-                 "oid-1", None, 0)]
+        Location(
+            "guid-loc-1",
+            "CN=UNITY-1,CN=Locations,DC=lab",
+            "UNITY-1",
+            "oid-1",
+            "14.0.1",
+            None,
+            ATTACHMENT,
+            None,
+        ),
+        Location(
+            "guid-loc-2",
+            "CN=UNITY-2,CN=Locations,DC=child",
+            "UNITY-2",
+            "oid-2",
+            None,
+            "oid-1",
+            None,
+            0,
+        ),
+    ]
     assert [loc.guid for loc in after["gc_locations"]] == ["guid-loc-1", "guid-loc-2"]  # type: ignore[attr-defined]
     assert after["homed"] == {"oid-1": Seats(1, 1, 0), "": Seats(1, 0, 1)}
     assert after["objects"] == 4
-    assert after["per_pass"] == {("domain", "locations"): 1, ("gc", "locations"): 2,
-                                 ("domain", "subscribers"): 1, ("gc", "subscribers"): 2}
+    assert after["per_pass"] == {
+        ("domain", "locations"): 1,
+        ("gc", "locations"): 2,
+        ("domain", "subscribers"): 1,
+        ("gc", "subscribers"): 2,
+    }
     assert after["orphans"] == [("CN=Bob,OU=Users,DC=child", "")]
     assert t1 > t0
 
@@ -249,16 +407,52 @@ def test_a_schema_7_store_takes_the_next_sync(old_store: Path) -> None:
     """The upgraded store plans against the old rows: nothing changed is no change."""
     with Store.open(old_store) as store, store.sync_writer() as writer:
         writer.begin_pass("domain", "incremental")
-        writer.stage_subscribers("domain", [
-            (Subscriber("guid-sub-1", "CN=Ann,OU=Users,DC=lab", "oid-1", "1001",
-                        frozenset({SeatClass.UM})), 70),
-            (Subscriber("guid-sub-3", "CN=Cy,OU=Users,DC=lab", "oid-1"), 71)])
-        writer.stage_locations("domain", [(Location(
-            "guid-loc-1", "CN=UNITY-1,CN=Locations,DC=lab", "UNITY-1", "oid-1", "14.0.1",
-            None, ATTACHMENT, None), 72)])
-        writer.record_pass(PassRecord("domain", "ldaps://dc1.lab:636", "dc1.lab", "inv-1",
-                                      "DC=lab", 80, datetime.fromisoformat(T1),
-                                          "fp-1"))
+        writer.stage_subscribers(
+            "domain",
+            [
+                (
+                    Subscriber(
+                        "guid-sub-1",
+                        "CN=Ann,OU=Users,DC=lab",
+                        "oid-1",
+                        "1001",
+                        frozenset({SeatClass.UM}),
+                    ),
+                    70,
+                ),
+                (Subscriber("guid-sub-3", "CN=Cy,OU=Users,DC=lab", "oid-1"), 71),
+            ],
+        )
+        writer.stage_locations(
+            "domain",
+            [
+                (
+                    Location(
+                        "guid-loc-1",
+                        "CN=UNITY-1,CN=Locations,DC=lab",
+                        "UNITY-1",
+                        "oid-1",
+                        "14.0.1",
+                        None,
+                        ATTACHMENT,
+                        None,
+                    ),
+                    72,
+                )
+            ],
+        )
+        writer.record_pass(
+            PassRecord(
+                "domain",
+                "ldaps://dc1.lab:636",
+                "dc1.lab",
+                "inv-1",
+                "DC=lab",
+                80,
+                datetime.fromisoformat(T1),
+                "fp-1",
+            )
+        )
         plan = writer.plan()
         assert plan.counts == {"locations": Changes(), "subscribers": Changes(added=1)}
         writer.commit()

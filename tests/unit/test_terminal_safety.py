@@ -35,8 +35,15 @@ def test_a_console_table_shows_a_hostile_name_but_keeps_its_own_styles() -> None
 
 
 def test_log_lines_are_made_safe() -> None:
-    record = logging.LogRecord("poolsync", logging.WARNING, __file__, 1, "skipped %s: %s",
-                               (f"CN={HOSTILE},DC=x", "bad"), None)
+    record = logging.LogRecord(
+        "poolsync",
+        logging.WARNING,
+        __file__,
+        1,
+        "skipped %s: %s",
+        (f"CN={HOSTILE},DC=x", "bad"),
+        None,
+    )
     line = _SafeFormatter("poolsync: %(levelname)s: %(message)s").format(record)
     assert "\x1b" not in line and "\x9b" not in line
     assert line.startswith("poolsync: WARNING: skipped CN=UNITY-\\x1b]0;owned")

@@ -42,51 +42,87 @@ def test_live_and_endpoints_default_to_the_directory_copy_and_up(tmp_path: Path)
 
 
 def test_live_values_become_attachment_parameters(tmp_path: Path) -> None:
-    [server] = topology_of(tmp_path, [{
-        "name": "UNITY-A", "pooling": False,
-        "live": {"licenses": {"vm": 60, "um": 7, "inbox": 3, "ports": 12, "secondary": True},
-                 "pooling": True, "published": {"vm": 40, "inbox": 2}},
-        "endpoints": {"http": "error", "snmp": "down"},
-    }]).servers
+    [server] = topology_of(
+        tmp_path,
+        [
+            {
+                "name": "UNITY-A",
+                "pooling": False,
+                "live": {
+                    "licenses": {"vm": 60, "um": 7, "inbox": 3, "ports": 12, "secondary": True},
+                    "pooling": True,
+                    "published": {"vm": 40, "inbox": 2},
+                },
+                "endpoints": {"http": "error", "snmp": "down"},
+            }
+        ],
+    ).servers
     assert server.live == LiveSpec(
-        licenses=(("LicSubscribersMax", 60), ("LicUMSubscribersMax", 7),
-                  ("LicVMISubscribersMax", 3), ("LicVoicePortsMax", 12),
-                  ("LicSecondaryServerIsLicensed", 1), ("LicPoolingIsEnabled", 1)),
-        utilization=(("AvLicUtilizationSubscribers", 40),
-                     ("AvLicUtilizationVMISubscribers", 2)))
+        licenses=(
+            ("LicSubscribersMax", 60),
+            ("LicUMSubscribersMax", 7),
+            ("LicVMISubscribersMax", 3),
+            ("LicVoicePortsMax", 12),
+            ("LicSecondaryServerIsLicensed", 1),
+            ("LicPoolingIsEnabled", 1),
+        ),
+        utilization=(("AvLicUtilizationSubscribers", 40), ("AvLicUtilizationVMISubscribers", 2)),
+    )
     assert server.endpoints == EndpointsSpec(http="error", snmp="down")
     assert server.pooling is False  # the directory copy keeps its own
 
 
-@pytest.mark.parametrize(("server", "message"), [
-    ({"live": {"licences": {}}},
-     "servers[0].live: unknown key 'licences' (allowed: licenses, pooling, published)"),
-    ({"live": {"licenses": {"vm": -1}}},
-     "servers[0].live.licenses.vm: expected an integer >= 0, got -1"),
-    ({"live": {"licenses": {"seats": 1}}},
-     "servers[0].live.licenses: unknown key 'seats' (allowed: inbox, ports, secondary, um, vm)"),
-    ({"live": {"pooling": "yes"}}, "servers[0].live.pooling: expected true or false, got 'yes'"),
-    ({"live": {"published": {"ports": 1}}},
-     "servers[0].live.published: unknown key 'ports' (allowed: inbox, um, vm)"),
-    ({"live": {"published": {"vm": "4"}}},
-     "servers[0].live.published.vm: expected an integer >= 0, got '4'"),
-    ({"live": []}, "servers[0].live: expected a mapping, got a list"),
-    ({"endpoints": {"http": "off"}},
-     "servers[0].endpoints.http: expected one of up, down, error, got 'off'"),
-    ({"endpoints": {"ldap": "up"}},
-     "servers[0].endpoints: unknown key 'ldap' (allowed: http, snmp)"),
-])  # fmt: skip
-def test_live_and_endpoints_mistakes(tmp_path: Path, server: dict[str, Any],
-                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        (
+            {"live": {"licences": {}}},
+            "servers[0].live: unknown key 'licences' (allowed: licenses, pooling, published)",
+        ),
+        (
+            {"live": {"licenses": {"vm": -1}}},
+            "servers[0].live.licenses.vm: expected an integer >= 0, got -1",
+        ),
+        (
+            {"live": {"licenses": {"seats": 1}}},
+            "servers[0].live.licenses: unknown key 'seats' "
+            "(allowed: inbox, ports, secondary, um, vm)",
+        ),
+        (
+            {"live": {"pooling": "yes"}},
+            "servers[0].live.pooling: expected true or false, got 'yes'",
+        ),
+        (
+            {"live": {"published": {"ports": 1}}},
+            "servers[0].live.published: unknown key 'ports' (allowed: inbox, um, vm)",
+        ),
+        (
+            {"live": {"published": {"vm": "4"}}},
+            "servers[0].live.published.vm: expected an integer >= 0, got '4'",
+        ),
+        ({"live": []}, "servers[0].live: expected a mapping, got a list"),
+        (
+            {"endpoints": {"http": "off"}},
+            "servers[0].endpoints.http: expected one of up, down, error, got 'off'",
+        ),
+        (
+            {"endpoints": {"ldap": "up"}},
+            "servers[0].endpoints: unknown key 'ldap' (allowed: http, snmp)",
+        ),
+    ],
+)
+def test_live_and_endpoints_mistakes(tmp_path: Path, server: dict[str, Any], message: str) -> None:
     assert topology_error(tmp_path, [{"name": "UNITY-A", **server}]) == message
 
 
 @pytest.mark.parametrize("key", ["live", "endpoints"])
 def test_a_secondary_serves_nothing(tmp_path: Path, key: str) -> None:
-    assert topology_error(tmp_path, [{"name": "A"}, {"name": "A2", "failover_of": "A",
-                                                     key: {}}]) == (
+    assert topology_error(
+        tmp_path, [{"name": "A"}, {"name": "A2", "failover_of": "A", key: {}}]
+    ) == (
         f"servers[1].{key}: the lab serves no license page or SNMP agent for a failover "
-        "secondary (failover_of: A); remove it")
+        "secondary (failover_of: A); remove it"
+    )
 
 
 # -- what each server serves ------------------------------------------------------------

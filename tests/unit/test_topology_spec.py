@@ -141,8 +141,9 @@ def test_topology_doc_mentions_lab_md_and_what_servers_become() -> None:
 
 
 def test_defaults(tmp_path: Path) -> None:
-    topology = load_topology(write(tmp_path, {"forest": "Pool.Example.NET", "servers": [
-        {"name": "u1"}]}))  # fmt: skip
+    topology = load_topology(
+        write(tmp_path, {"forest": "Pool.Example.NET", "servers": [{"name": "u1"}]})
+    )
     assert topology.forest == "pool.example.net"
     assert topology.netbios == "POOL"
     assert topology.dcs == (DcSpec("DC1", True),)
@@ -208,10 +209,18 @@ def test_the_shared_integration_topologies_load() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["00-0B-CD-12-34-56", "00:0b:cd:12:34:56", "000B.CD12.3456", "000bcd123456",
-     "00-0b-cd-12-34-56", "00:0B:CD:12:34:56", "000b.cd12.3456", "000BCD123456",
-     "  00-0B-CD-12-34-56 "],
-)  # fmt: skip
+    [
+        "00-0B-CD-12-34-56",
+        "00:0b:cd:12:34:56",
+        "000B.CD12.3456",
+        "000bcd123456",
+        "00-0b-cd-12-34-56",
+        "00:0B:CD:12:34:56",
+        "000b.cd12.3456",
+        "000BCD123456",
+        "  00-0B-CD-12-34-56 ",
+    ],
+)
 def test_mac_forms(text: str) -> None:
     assert normalize_mac(text) == "000BCD123456"
 
@@ -222,23 +231,34 @@ def test_mac_forms(text: str) -> None:
         ("00-0B-CD-12-34-5", "'00-0B-CD-12-34-5' has 11 hex digits, expected 12"),
         ("00-0B-CD-12-34-567", "'00-0B-CD-12-34-567' has 13 hex digits, expected 12"),
         ("000bcd12345", "'000bcd12345' has 11 hex digits, expected 12"),
-        ("00-0B-CD-12-34-GG",
-         "'00-0B-CD-12-34-GG' contains 'G', which is neither a hex digit nor a separator "
-         "(- : .)"),
-        ("00 0B CD 12 34 56",
-         "'00 0B CD 12 34 56' contains ' ', which is neither a hex digit nor a separator "
-         "(- : .)"),
-        ("00-0B:CD-12-34-56",
-         "'00-0B:CD-12-34-56' is not written in an accepted form (00-0B-CD-12-34-56, "
-         "00:0b:cd:12:34:56, 000B.CD12.3456 or 000bcd123456)"),
-        ("0-00B-CD-12-34-56",
-         "'0-00B-CD-12-34-56' is not written in an accepted form (00-0B-CD-12-34-56, "
-         "00:0b:cd:12:34:56, 000B.CD12.3456 or 000bcd123456)"),
-        ("000B.CD12.3456.", "'000B.CD12.3456.' is not written in an accepted form "
-         "(00-0B-CD-12-34-56, 00:0b:cd:12:34:56, 000B.CD12.3456 or 000bcd123456)"),
+        (
+            "00-0B-CD-12-34-GG",
+            "'00-0B-CD-12-34-GG' contains 'G', which is neither a hex digit nor a separator "
+            "(- : .)",
+        ),
+        (
+            "00 0B CD 12 34 56",
+            "'00 0B CD 12 34 56' contains ' ', which is neither a hex digit nor a separator "
+            "(- : .)",
+        ),
+        (
+            "00-0B:CD-12-34-56",
+            "'00-0B:CD-12-34-56' is not written in an accepted form (00-0B-CD-12-34-56, "
+            "00:0b:cd:12:34:56, 000B.CD12.3456 or 000bcd123456)",
+        ),
+        (
+            "0-00B-CD-12-34-56",
+            "'0-00B-CD-12-34-56' is not written in an accepted form (00-0B-CD-12-34-56, "
+            "00:0b:cd:12:34:56, 000B.CD12.3456 or 000bcd123456)",
+        ),
+        (
+            "000B.CD12.3456.",
+            "'000B.CD12.3456.' is not written in an accepted form "
+            "(00-0B-CD-12-34-56, 00:0b:cd:12:34:56, 000B.CD12.3456 or 000bcd123456)",
+        ),
         ("", "a MAC address cannot be empty"),
     ],
-)  # fmt: skip
+)
 def test_mac_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError) as info:
         normalize_mac(text)
@@ -316,21 +336,37 @@ def with_dc() -> dict[str, Any]:
 
 
 BAD_VALUES: list[tuple[str, object, str]] = [
-    ("forest", "lab", "expected a DNS name with at least two labels, such as lab.example.com, "
-     "got 'lab'"),
-    ("forest", "lab_1.example.com", "expected a DNS name with at least two labels, such as "
-     "lab.example.com, got 'lab_1.example.com'"),
-    ("forest", "averyveryverylongname.example.com",
-     "the first label 'averyveryverylongname' is 21 characters, but it becomes the NetBIOS "
-     "domain name, which has at most 15"),
+    (
+        "forest",
+        "lab",
+        "expected a DNS name with at least two labels, such as lab.example.com, got 'lab'",
+    ),
+    (
+        "forest",
+        "lab_1.example.com",
+        "expected a DNS name with at least two labels, such as "
+        "lab.example.com, got 'lab_1.example.com'",
+    ),
+    (
+        "forest",
+        "averyveryverylongname.example.com",
+        "the first label 'averyveryverylongname' is 21 characters, but it becomes the NetBIOS "
+        "domain name, which has at most 15",
+    ),
     ("forest", 3, "expected a non-empty string (quote it), got 3"),
     ("servers", {"name": "U"}, "expected a list of mappings, got a mapping"),
     ("servers", None, "expected a list of mappings, got null"),
     ("servers[1]", "UNITY-B", "expected a mapping, got 'UNITY-B'"),
-    ("servers[1].name", "UNITY B", "expected a server name of 1 to 64 letters, digits, '-' and "
-     "'_', got 'UNITY B'"),
-    ("servers[1].name", "x" * 65, "expected a server name of 1 to 64 letters, digits, '-' and "
-     "'_', got '" + "x" * 57 + "...'"),
+    (
+        "servers[1].name",
+        "UNITY B",
+        "expected a server name of 1 to 64 letters, digits, '-' and '_', got 'UNITY B'",
+    ),
+    (
+        "servers[1].name",
+        "x" * 65,
+        "expected a server name of 1 to 64 letters, digits, '-' and '_', got '" + "x" * 57 + "...'",
+    ),
     ("servers[1].name", "", "expected a non-empty string, got an empty string"),
     ("servers[1].version", 4.0, "expected a non-empty string (quote it), got 4.0"),
     ("servers[1].pooling", "no", "expected true or false, got 'no'"),
@@ -349,10 +385,14 @@ BAD_VALUES: list[tuple[str, object, str]] = [
     ("servers[1].failover_of", 7, "expected a non-empty string (quote it), got 7"),
     ("dcs", [], "expected a list of at least 1 item, got 0"),
     ("dcs[0]", "DC1", "expected a mapping, got 'DC1'"),
-    ("dcs[0].name", "DOMAIN-CONTROLLER-1", "expected a computer name of 1 to 15 letters, "
-     "digits and inner '-', got 'DOMAIN-CONTROLLER-1'"),
+    (
+        "dcs[0].name",
+        "DOMAIN-CONTROLLER-1",
+        "expected a computer name of 1 to 15 letters, "
+        "digits and inner '-', got 'DOMAIN-CONTROLLER-1'",
+    ),
     ("dcs[0].gc", "yes", "expected true or false, got 'yes'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("keypath", "value", "expected"), BAD_VALUES)
@@ -379,17 +419,25 @@ def test_required_key_missing(tmp_path: Path, keypath: str, missing: str) -> Non
 @pytest.mark.parametrize(
     ("keypath", "extra", "allowed"),
     [
-        ("", "server", "attachment_encoding, dcs, faults, forest, lab_date, license_classes, "
-         "replication, servers"),
+        (
+            "",
+            "server",
+            "attachment_encoding, dcs, faults, forest, lab_date, license_classes, "
+            "replication, servers",
+        ),
         ("servers[2].licenses", "vn", "inbox, ports, secondary, um, vm"),
         ("servers[0].subscribers", "voicemail", "inbox, um, vm"),
         ("servers[0].published", "ports", "inbox, um, vm"),
-        ("servers[1]", "licences", "attachment, dc, endpoints, failover_of, gc, license_files, "
-         "licenses, live, mac, name, pooling, published, subscriber_homes, subscribers, "
-         "version"),
+        (
+            "servers[1]",
+            "licences",
+            "attachment, dc, endpoints, failover_of, gc, license_files, "
+            "licenses, live, mac, name, pooling, published, subscriber_homes, subscribers, "
+            "version",
+        ),
         ("dcs[0]", "sites", "gc, name, site"),
     ],
-)  # fmt: skip
+)
 def test_unknown_keys(tmp_path: Path, keypath: str, extra: str, allowed: str) -> None:
     doc = with_dc()
     doc["servers"][0]["published"] = {}
@@ -423,8 +471,10 @@ def test_several_dcs_sites_monitors_and_faults(tmp_path: Path) -> None:
     doc["dcs"] = [{"name": "DC1", "site": "HQ"}, {"name": "DC2", "site": "BRANCH"}]
     doc["replication"] = "auto"
     doc["servers"][0].update({"dc": "dc2", "gc": "DC2"})
-    doc["faults"] = [{"type": "inbound-replication-disabled", "dc": "DC2"},
-                     {"type": "connection-disabled", "from": "DC1", "to": "DC2"}]
+    doc["faults"] = [
+        {"type": "inbound-replication-disabled", "dc": "DC2"},
+        {"type": "connection-disabled", "from": "DC1", "to": "DC2"},
+    ]
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(doc))
     topo = load_topology(path)
@@ -441,22 +491,33 @@ def test_several_dcs_sites_monitors_and_faults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"replication": "sometimes"}, "replication: expected one of manual, auto, got "
-                                       "'sometimes'"),
-        ({"faults": [{"type": "dc-on-fire", "dc": "DC1"}]},
-         "faults[0].type: expected one of inbound-replication-disabled, "
-         "outbound-replication-disabled, connection-disabled, connection-missing, "
-         "got 'dc-on-fire'"),
-        ({"faults": [{"type": "connection-missing", "from": "DC1", "to": "DC9"}]},
-         "faults[0].to: names no DC of this topology: 'DC9' (dcs: DC1, DC2)"),
-        ({"faults": [{"type": "connection-missing", "from": "DC1", "to": "DC1"}]},
-         "faults[0].to: a connection joins two different DCs"),
-        ({"faults": [{"type": "inbound-replication-disabled", "from": "DC1"}]},
-         "faults[0]: unknown key 'from' (allowed: dc, type)"),
+        (
+            {"replication": "sometimes"},
+            "replication: expected one of manual, auto, got 'sometimes'",
+        ),
+        (
+            {"faults": [{"type": "dc-on-fire", "dc": "DC1"}]},
+            "faults[0].type: expected one of inbound-replication-disabled, "
+            "outbound-replication-disabled, connection-disabled, connection-missing, "
+            "got 'dc-on-fire'",
+        ),
+        (
+            {"faults": [{"type": "connection-missing", "from": "DC1", "to": "DC9"}]},
+            "faults[0].to: names no DC of this topology: 'DC9' (dcs: DC1, DC2)",
+        ),
+        (
+            {"faults": [{"type": "connection-missing", "from": "DC1", "to": "DC1"}]},
+            "faults[0].to: a connection joins two different DCs",
+        ),
+        (
+            {"faults": [{"type": "inbound-replication-disabled", "from": "DC1"}]},
+            "faults[0]: unknown key 'from' (allowed: dc, type)",
+        ),
     ],
 )
-def test_bad_replication_and_faults(tmp_path: Path, change: dict[str, object],
-                                    expected: str) -> None:
+def test_bad_replication_and_faults(
+    tmp_path: Path, change: dict[str, object], expected: str
+) -> None:
     doc = base_doc()
     doc["dcs"] = [{"name": "DC1"}, {"name": "DC2"}]
     doc.update(change)
@@ -468,8 +529,9 @@ def test_faults_need_two_dcs(tmp_path: Path) -> None:
     doc = base_doc()
     doc["faults"] = [{"type": "inbound-replication-disabled", "dc": "DC1"}]
     path, message = error_for(tmp_path, doc)
-    assert message == (f"{path}: faults: faults break replication between DCs; a lab with "
-                       "one DC has none to break")
+    assert message == (
+        f"{path}: faults: faults break replication between DCs; a lab with one DC has none to break"
+    )
 
 
 def test_server_monitor_names_a_known_dc(tmp_path: Path) -> None:
@@ -515,8 +577,10 @@ def test_failover_of_a_secondary(tmp_path: Path) -> None:
 
 
 def test_failover_cycle_is_refused(tmp_path: Path) -> None:
-    doc = {"forest": "a.b", "servers": [{"name": "X", "failover_of": "Y"},
-                                        {"name": "Y", "failover_of": "X"}]}  # fmt: skip
+    doc = {
+        "forest": "a.b",
+        "servers": [{"name": "X", "failover_of": "Y"}, {"name": "Y", "failover_of": "X"}],
+    }
     path, message = error_for(tmp_path, doc)
     assert message == (
         f"{path}: servers[0].failover_of: Y is itself a failover secondary (of X); "
@@ -573,12 +637,26 @@ values = st.recursive(
     max_leaves=8,
 )
 TOPOLOGY_PATHS = [
-    "forest", "dcs", "servers", "servers[0]", "servers[1]", "servers[0].name",
-    "servers[1].failover_of", "servers[2].failover_of", "servers[0].licenses",
-    "servers[0].licenses.vm", "servers[0].subscribers", "servers[0].subscribers.um",
-    "servers[0].published", "servers[0].published.vm", "servers[1].published",
-    "servers[0].mac", "servers[2].attachment", "servers[2].version", "servers[1].pooling",
-]  # fmt: skip
+    "forest",
+    "dcs",
+    "servers",
+    "servers[0]",
+    "servers[1]",
+    "servers[0].name",
+    "servers[1].failover_of",
+    "servers[2].failover_of",
+    "servers[0].licenses",
+    "servers[0].licenses.vm",
+    "servers[0].subscribers",
+    "servers[0].subscribers.um",
+    "servers[0].published",
+    "servers[0].published.vm",
+    "servers[1].published",
+    "servers[0].mac",
+    "servers[2].attachment",
+    "servers[2].version",
+    "servers[1].pooling",
+]
 
 
 def _check_only_topology_errors(path: Path) -> None:
@@ -621,14 +699,24 @@ def test_mutated_topology_raises_only_topology_error(
 @given(
     servers=st.lists(
         st.tuples(
-            st.integers(0, 50), st.integers(0, 50), st.integers(0, 50),
-            st.one_of(st.none(), st.fixed_dictionaries({}, optional={
-                "vm": st.integers(0, 99), "um": st.integers(0, 99),
-                "inbox": st.integers(0, 99)})),
+            st.integers(0, 50),
+            st.integers(0, 50),
+            st.integers(0, 50),
+            st.one_of(
+                st.none(),
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "vm": st.integers(0, 99),
+                        "um": st.integers(0, 99),
+                        "inbox": st.integers(0, 99),
+                    },
+                ),
+            ),
         ),
         max_size=6,
     )
-)  # fmt: skip
+)
 @settings(deadline=None)
 def test_valid_topologies_keep_their_numbers(
     tmp_path_factory: pytest.TempPathFactory,
@@ -664,10 +752,17 @@ def test_first_dc_must_be_a_gc(tmp_path: Path) -> None:
         load_topology(path)
 
 
-@pytest.mark.parametrize("path", sorted([*(REPO / "examples" / "topologies").glob("*.yaml"),
-                                         *(REPO / "topology").glob("*.yaml"),
-                                         *(REPO / "tests" / "topologies").glob("*.yaml")]),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        [
+            *(REPO / "examples" / "topologies").glob("*.yaml"),
+            *(REPO / "topology").glob("*.yaml"),
+            *(REPO / "tests" / "topologies").glob("*.yaml"),
+        ]
+    ),
+    ids=lambda p: p.name,
+)
 def test_shipped_topologies_load(path: Path) -> None:
     topology = load_topology(path)
     assert topology.servers or topology.dcs
