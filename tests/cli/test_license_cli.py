@@ -378,7 +378,8 @@ def test_a_symlink_loop_is_one_clear_error(tmp_path: Path) -> None:
     loop = tmp_path / "loop.lic"
     loop.symlink_to(tmp_path / "other.lic")
     (tmp_path / "other.lic").symlink_to(loop)
-    for command in (["show", loop], ["check", loop, "--mac", A_MAC]):
+    commands: tuple[list[str | Path], ...] = (["show", loop], ["check", loop, "--mac", A_MAC])
+    for command in commands:
         result = run("license", *command)
         assert result.exit_code == 2
         assert result.stdout == ""

@@ -39,7 +39,7 @@ import pytest
 from poolsync.lab import build
 from poolsync.lab.edit import LabEditor, Replace
 from tests.support.faultproxy import REFUSE, STALL, Fault, FaultProxy, reset, slow
-from tests.support.helpers import run
+from tests.support.helpers import named, run
 from tests.support.lab import TOPOLOGIES, require_samba
 from tests.support.resync_faults import (
     POOLSYNC,
@@ -157,7 +157,7 @@ def small_changes(lab: Path, state: Rows, rng: random.Random) -> None:
     for row in rng.sample(subs, 4):
         if rng.random() < 0.5:
             changes.append(
-                Replace(str(row[2]), SUB.license_class, () if row[5] else (SUB.um_value,))
+                Replace(str(row[2]), named(SUB.license_class), () if row[5] else (SUB.um_value,))
             )
         else:
             other = next(loc for loc in locations if loc != row[3])

@@ -43,7 +43,7 @@ from poolsync.profile import load_profile
 from poolsync.store import Store
 from poolsync.sync import decode
 from tests.support.faultproxy import FaultProxy, reset
-from tests.support.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, run
+from tests.support.helpers import LICENSE_CLASS_PROFILE, lab_config_copy, named, run
 from tests.support.lab import TOPOLOGIES, bring_up
 
 PROFILE = load_profile(str(LICENSE_CLASS_PROFILE))
@@ -344,7 +344,7 @@ def _write_hostile_objects(h: Hostile) -> None:
     for case, loc in LOCATIONS.items():
         attributes: dict[str, Any] = {
             p.location.object_id: loc.object_id,
-            p.location.version: loc.version,
+            named(p.location.version): loc.version,
         }
         if loc.name is not None:
             attributes[p.location.name] = loc.name
@@ -361,11 +361,13 @@ def _write_hostile_objects(h: Hostile) -> None:
             p.subscriber.home: sub.home,
         }
         if sub.classes:
-            attributes[p.subscriber.license_class] = list(sub.classes)
+            attributes[named(p.subscriber.license_class)] = list(sub.classes)
         if sub.dtmf is not None:
             attributes[p.subscriber.dtmf_id] = sub.dtmf
         assert h.add(
-            h.subscriber_dn(case), [p.subscriber.object_class, p.subscriber.aux_class], attributes
+            h.subscriber_dn(case),
+            [p.subscriber.object_class, named(p.subscriber.aux_class)],
+            attributes,
         ), (case, h.admin.result)
     for n, (label, (value, _)) in enumerate(SAMBA_REFUSES.items()):
         assert not h.add(
@@ -510,7 +512,7 @@ def test_samba_sends_thousands_of_values_unranged_unless_a_range_is_asked(hostil
     """Samba 4.17 has no MaxValRange: all 5002 values come in one answer. Asked for a
     range, it sends one, and poolsync refuses that object rather than read part of it."""
     dn = hostile.subscriber_dn("many-values")
-    attribute = PROFILE.subscriber.license_class
+    attribute = named(PROFILE.subscriber.license_class)
     source = LiveSource(hostile.config.directory, password=hostile.password)
     with source.open(hostile.config.directory.dc) as conn:
         [whole] = conn.search(dn, "(objectClass=*)", decode.subscriber_attributes(PROFILE))

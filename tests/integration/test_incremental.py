@@ -35,7 +35,7 @@ from poolsync.profile import Profile, load_profile
 from poolsync.secrets import SecretRef
 from poolsync.store import Store
 from poolsync.sync.engine import SyncResult, run_sync
-from tests.support.helpers import LICENSE_CLASS_PROFILE
+from tests.support.helpers import LICENSE_CLASS_PROFILE, named
 from tests.support.lab import TOPOLOGIES, bring_up
 
 BASE = "DC=incr,DC=example,DC=org"
@@ -79,6 +79,9 @@ def test_incremental_sync_equals_a_fresh_total_resync(
     profile = load_profile(str(LICENSE_CLASS_PROFILE))
     editor = LabEditor(incr_lab)
     loc, sub = profile.location, profile.subscriber
+    # The lab's license-class profile names the optional roles this test changes.
+    aux_class, license_class = named(sub.aux_class), named(sub.license_class)
+    version_attr = named(loc.version)
     examples = itertools.count()
     passes = {"incremental": 0, "compared": 0}
 
@@ -136,12 +139,12 @@ def test_incremental_sync_equals_a_fresh_total_resync(
                     dn,
                     (
                         ("objectClass", sub.object_class),
-                        ("objectClass", sub.aux_class),
+                        ("objectClass", aux_class),
                         ("sAMAccountName", f"sub{n}"),
                         (sub.object_type, str(sub.object_type_values[0])),
                         (sub.home, home_id),
                         (sub.dtmf_id, str(70000 + n)),
-                        *((sub.license_class, c) for c in sorted(classes)),
+                        *((license_class, c) for c in sorted(classes)),
                     ),
                 ),
                 check=check,
@@ -154,7 +157,7 @@ def test_incremental_sync_equals_a_fresh_total_resync(
             self, check: bool, data: st.DataObject, classes: set[str]
         ) -> None:
             dn = data.draw(st.sampled_from(self.subscribers))
-            self.change(Replace(dn, sub.license_class, tuple(sorted(classes))), check=check)
+            self.change(Replace(dn, license_class, tuple(sorted(classes))), check=check)
 
         @precondition(lambda self: self.subscribers)
         @rule(check=st.booleans(), data=st.data(), unknown=st.booleans())
@@ -222,7 +225,7 @@ def test_incremental_sync_equals_a_fresh_total_resync(
                         ("objectClass", loc.object_class),
                         (loc.name, f"UNITY-N{n}"),
                         (loc.object_id, object_id),
-                        (loc.version, version),
+                        (version_attr, version),
                     ),
                 ),
                 check=check,
@@ -237,7 +240,7 @@ def test_incremental_sync_equals_a_fresh_total_resync(
         )
         def change_location_version(self, check: bool, data: st.DataObject, version: str) -> None:
             dn, _ = data.draw(st.sampled_from(self.locations))
-            self.change(Replace(dn, loc.version, (version,)), check=check)
+            self.change(Replace(dn, version_attr, (version,)), check=check)
 
         @precondition(lambda self: self.locations)
         @rule(check=st.booleans(), data=st.data())
@@ -333,6 +336,7 @@ def test_a_refused_dirsync_cookie_falls_back_to_a_total_resync(
 
 def lab_sub(n: str, ou: str, profile: Profile) -> Add:
     sub = profile.subscriber
+    assert sub.aux_class is not None and sub.license_class is not None  # the lab's profile
     return Add(
         f"CN={n},{ou}",
         (

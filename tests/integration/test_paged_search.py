@@ -6,16 +6,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import ssl
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import cast
 
 import ldap3
 import pytest
 
 from poolsync.config import Config, load_config
-from poolsync.directory import LiveSource
 from poolsync.directory.connection import DirectoryConnection
 from poolsync.errors import QueryError
+from poolsync.model import Entry
+from tests.support.live import live_connection
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +31,7 @@ def config(tiny_lab: Path) -> Config:
 
 def small_pages(config: Config, page_size: int) -> DirectoryConnection:
     directory = dataclasses.replace(config.directory, page_size=page_size)
-    return LiveSource(directory, password=directory.bind.resolve_password()).open(directory.dc)
+    return live_connection(directory, directory.dc, password=directory.bind.resolve_password())
 
 
 def admin_connection(tiny_lab: Path, config: Config) -> ldap3.Connection:
@@ -89,7 +91,9 @@ def test_closing_early_leaves_the_connection_usable(
 ) -> None:
     base = config.directory.dc.base_dn
     with small_pages(config, 7) as conn:
-        stream = conn.search(base, "(objectClass=*)", ATTRIBUTES)
+        stream = cast(
+            Generator[Entry, None, None], conn.search(base, "(objectClass=*)", ATTRIBUTES)
+        )
         first = [next(stream) for _ in range(10)]  # page 2 is outstanding now
         stream.close()
         assert all(e.dn in reference for e in first)

@@ -40,7 +40,7 @@ import pytest
 from poolsync.lab import build
 from poolsync.lab.edit import Add, Change, Delete, LabEditor, Replace
 from poolsync.store import Store
-from tests.support.helpers import run
+from tests.support.helpers import named, run
 from tests.support.lab import TOPOLOGIES, require_samba
 from tests.support.resync_faults import (
     POOLSYNC,
@@ -285,7 +285,9 @@ def subscriber_changes(lab: Path, state: Rows, rng: random.Random) -> list[Chang
     picked = rng.sample(subs, 45)
     changes: list[Change] = []
     for row in picked[:15]:
-        changes.append(Replace(str(row[2]), SUB.license_class, () if row[5] else (SUB.um_value,)))
+        changes.append(
+            Replace(str(row[2]), named(SUB.license_class), () if row[5] else (SUB.um_value,))
+        )
     for row in picked[15:30]:
         other = next(loc for loc in locations if loc != row[3])
         changes.append(Replace(str(row[2]), SUB.home, (other,)))
@@ -303,12 +305,12 @@ def new_subscriber(dn: str, *, home: str, classes: tuple[str, ...] = ()) -> Add:
         dn,
         (
             ("objectClass", SUB.object_class),
-            ("objectClass", SUB.aux_class),
+            ("objectClass", named(SUB.aux_class)),
             ("sAMAccountName", sam),
             (SUB.object_type, str(SUB.object_type_values[0])),
             (SUB.home, home),
             (SUB.dtmf_id, str(random.randint(10**6, 10**7))),
-            *((SUB.license_class, c) for c in classes),
+            *((named(SUB.license_class), c) for c in classes),
         ),
     )
 

@@ -27,10 +27,10 @@ import yaml
 from ldap3.core import exceptions as lex
 
 from poolsync.config import load_config
-from poolsync.directory import LiveSource
 from poolsync.directory.connection import INSECURE_WARNING
 from poolsync.lab import certs
 from tests.support.helpers import lab_config_copy
+from tests.support.live import live_connection
 
 pytestmark = pytest.mark.integration
 
@@ -335,7 +335,7 @@ def test_a_write_through_a_real_connection_is_refused(config: Path) -> None:
     password = cfg.directory.bind.resolve_password()
     base = cfg.directory.dc.base_dn
     dn = f"CN=svc-never-written,{base}"
-    with LiveSource(cfg.directory, password=password).open(cfg.directory.dc) as conn:
+    with live_connection(cfg.directory, cfg.directory.dc, password=password) as conn:
         ldap = conn._conn
         attempts: list[Callable[[], object]] = [
             lambda: ldap.add(dn, ["top", "contact"], {"description": "written"}),
@@ -413,7 +413,7 @@ def test_the_connection_forgets_the_password_after_the_bind(config: Path) -> Non
     cfg = load_config(config)
     password = cfg.directory.bind.resolve_password()
     assert password
-    with LiveSource(cfg.directory, password=password).open(cfg.directory.gc) as conn:
+    with live_connection(cfg.directory, cfg.directory.gc, password=password) as conn:
         found, _ = conn.request(cfg.directory.gc.base_dn, "(objectClass=*)", ["dc"], scope="base")
         assert len(found) == 1
         held = [s for s in _strings(conn._conn, set()) if password in s]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -52,7 +52,7 @@ def _served(**changes: tuple[str, int | str]) -> dict[str, tuple[str, int | str]
 def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Snmpd]]:
     require_daemons()
     base = tmp_path_factory.mktemp("snmpd")
-    wanted = {
+    wanted: dict[str, Mapping[str, tuple[str, int | str]]] = {
         "good": agent_data(GOOD),
         "other": agent_data(OTHER),
         "empty": {},

@@ -94,8 +94,8 @@ def location(name: str, **fields: object) -> Location:
         dn=f"CN={name},CN=Locations,{NC}",
         name=name,
         object_id=f"oid-{name}",
-        **values,
-    )  # type: ignore[arg-type]
+        **values,  # type: ignore[arg-type]
+    )
 
 
 def stamps(home: str, *, version: int = 1, changed: datetime = T0) -> tuple[AttributeStamp, ...]:
@@ -170,8 +170,12 @@ def build(
     values: dict[str, object] = {"monitors": MONITORS, "now": NOW}
     values.update(extra)
     return DoctorInput(
-        forest=FOREST, topology=topo or topology(), probes=tuple(probes), store=view, **values
-    )  # type: ignore[arg-type]
+        forest=FOREST,
+        topology=topo or topology(),
+        probes=tuple(probes),
+        store=view,
+        **values,  # type: ignore[arg-type]
+    )
 
 
 def health(report: DoctorReport, name: str) -> ServerHealth:

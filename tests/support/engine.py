@@ -63,5 +63,5 @@ def resync(
         source=source,
         now=now,
         total=total,
-        **kwargs,
-    )  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )

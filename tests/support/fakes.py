@@ -184,8 +184,8 @@ def memory_for(
         gcs=directory.gcs,
         retries=directory.retries,
         pass_timeout=directory.timeouts.pass_,
-        **kwargs,
-    )  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 class FaultySource:

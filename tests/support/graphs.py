@@ -56,10 +56,25 @@ def loc(
     )
 
 
-def dc(name: str, site: str, **flags: bool) -> DomainController:
+def dc(
+    name: str,
+    site: str,
+    *,
+    gc: bool = False,
+    inbound_disabled: bool = False,
+    outbound_disabled: bool = False,
+) -> DomainController:
     dsa = f"CN=NTDS Settings,CN={name},CN=Servers,CN={site},CN=Sites,{CONFIG_DN}"
     host = None if name == "DC2" else f"{name.lower()}.lab.example.com"
-    return DomainController(name=name, site=site, dsa_dn=dsa, dns_host=host, **flags)
+    return DomainController(
+        name=name,
+        site=site,
+        dsa_dn=dsa,
+        dns_host=host,
+        gc=gc,
+        inbound_disabled=inbound_disabled,
+        outbound_disabled=outbound_disabled,
+    )
 
 
 def conn(source: str, target: str, *, enabled: bool = True) -> Connection:

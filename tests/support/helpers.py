@@ -82,3 +82,9 @@ def give_away(*paths: Path) -> int:
     for path in paths:
         os.chown(path, uid, -1, follow_symlinks=False)
     return uid
+
+
+def named(role: str | None) -> str:
+    """An optional profile role's attribute that the test's profile is known to name."""
+    assert role is not None, "the test's profile must name this role"
+    return role

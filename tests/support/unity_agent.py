@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 
-def parse(text):
+def parse(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.strip().strip(".").split(".") if p)
 
 
-def main():
+def main() -> None:
     served = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     data = {parse(oid): entry for oid, entry in served.items()}
     order = sorted(data)

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from poolsync.config import DirectoryConfig, load_config
-from poolsync.directory import LiveSource
 from poolsync.directory.connection import MESSAGE_OVERHEAD, REPLY_BUDGET
 from poolsync.directory.values import WINDOW
 from tests.support.fakedc import FakeDc, Page, Refusal, guid_of
 from tests.support.fakes import write_config
+from tests.support.live import live_connection
 
 BASE = "DC=lab,DC=example,DC=com"
 LIMIT = 1 << 20
@@ -55,7 +55,7 @@ def config(tmp_path: Path) -> Callable[[FakeDc], DirectoryConfig]:
 
 def read(config: DirectoryConfig) -> dict[str, tuple[bytes | None, int | None]]:
     """name -> (the attachment, the size refused)."""
-    with LiveSource(config, password="pw").open(config.dc) as conn:
+    with live_connection(config, config.dc, password="pw") as conn:
         return {
             e.text("name") or "": (e.first("pooling"), e.refused.get("pooling"))
             for e in conn.search_with_large_value(

@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 
 from poolsync.config import load_config
-from poolsync.directory import LiveSource, connection
+from poolsync.directory import connection
 from poolsync.errors import DirectoryUnavailable, TlsError
 from poolsync.lab import certs
 from tests.support.fakes import write_config
+from tests.support.live import live_connection
 
 STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"
 
@@ -128,7 +129,7 @@ def test_certificate_must_name_the_address(
     for port in tls_server(cert.cert, cert.key, starttls=starttls):
         config = load_config(config_for(tmp_path, port, ca, starttls=starttls))
         with pytest.raises(outcome) as info:
-            LiveSource(config.directory, password="pw").open(config.directory.dc)
+            live_connection(config.directory, config.directory.dc, password="pw")
         scheme = "ldap" if starttls else "ldaps"
         if outcome is TlsError:
             assert str(info.value) == (
@@ -151,7 +152,7 @@ def test_self_signed_certificate_is_refused_by_default(
         )
         assert config.directory.tls.validate  # the default
         with pytest.raises(TlsError) as info:
-            LiveSource(config.directory, password="pw").open(config.directory.dc)
+            live_connection(config.directory, config.directory.dc, password="pw")
         message = str(info.value)
         assert "is not trusted" in message
         assert "self-signed certificate" in message or "self signed" in message
@@ -174,7 +175,7 @@ def test_certificate_from_another_ca_is_refused(
     for port in tls_server(cert.cert, cert.key, starttls=starttls):
         config = load_config(config_for(tmp_path, port, other_ca, starttls=starttls))
         with pytest.raises(TlsError, match=r"is not trusted .*unable to get local issuer"):
-            LiveSource(config.directory, password="pw").open(config.directory.dc)
+            live_connection(config.directory, config.directory.dc, password="pw")
 
 
 @pytest.mark.parametrize("starttls", [False, True], ids=["ldaps", "starttls"])
@@ -190,7 +191,7 @@ def test_validation_off_connects_to_anything_and_warns_once(
         )
         for _ in range(3):  # three connections in one run (passes, retries, endpoints)
             with pytest.raises(DirectoryUnavailable):  # past TLS: no LDAP behind it
-                LiveSource(config.directory, password="pw").open(config.directory.dc)
+                live_connection(config.directory, config.directory.dc, password="pw")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [connection.INSECURE_WARNING]
     assert "validate: false" in warnings[0] and "\n" not in warnings[0]
@@ -203,7 +204,7 @@ def test_plain_ldap_warns_once_before_connecting(
     config = load_config(write_config(tmp_path, dc_url="ldap://127.0.0.1:1"))
     for _ in range(2):
         with pytest.raises(DirectoryUnavailable):
-            LiveSource(config.directory, password="pw").open(config.directory.dc)
+            live_connection(config.directory, config.directory.dc, password="pw")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [connection.PLAINTEXT_WARNING.format(url="ldap://127.0.0.1:1")]
 
@@ -215,7 +216,7 @@ def test_validated_tls_gives_no_warning(
     for starttls in (False, True):
         config = load_config(config_for(tmp_path, 1, ca, starttls=starttls))
         with pytest.raises(DirectoryUnavailable):
-            LiveSource(config.directory, password="pw").open(config.directory.dc)
+            live_connection(config.directory, config.directory.dc, password="pw")
     assert not caplog.records
 
 

@@ -667,7 +667,7 @@ def test_locations_sharing_a_name_each_get_a_duplicate_name_warning() -> None:
     )
     report = diagnose(build([a, twin, location("UNITY-B")]))
     dup = [(s.guid, f) for s in report.servers for f in s.findings if f.cause == "duplicate-name"]
-    assert sorted(guid for guid, _ in dup) == ["guid-UNITY-A", "guid-twin"]
+    assert sorted(str(guid) for guid, _ in dup) == ["guid-UNITY-A", "guid-twin"]
     for guid, finding in dup:
         other = "guid-twin" if guid == "guid-UNITY-A" else "guid-UNITY-A"
         assert finding.severity == "warning" and finding.affects == NO_VIEWERS

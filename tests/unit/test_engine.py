@@ -98,7 +98,7 @@ def test_a_failed_run_leaves_the_previous_state(tmp_path: Path) -> None:
     with Store.open(tmp_path / "store.db", create=False) as store:
         runs = store.runs()
         assert [r.status for r in runs[:2]] == ["failed", "findings"]
-        assert "reset by peer" in runs[0].detail.error
+        assert "reset by peer" in (runs[0].detail.error or "")
 
 
 def test_an_interrupt_mid_stream_leaves_the_previous_state(tmp_path: Path) -> None:

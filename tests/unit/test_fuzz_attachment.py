@@ -34,7 +34,7 @@ pytestmark = pytest.mark.fuzz
 #: Three times the active profile's examples: 300 by default, 7500 under `make fuzz`
 #: (the "fuzz" profile in tests/conftest.py).
 FUZZ = settings(
-    max_examples=settings.default.max_examples * 3,
+    max_examples=(settings.default.max_examples if settings.default else 100) * 3,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

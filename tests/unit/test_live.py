@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from poolsync.allocation import build_pool_report
 from poolsync.attachment import format_attachment, license_data, parse_attachment
@@ -16,7 +17,7 @@ LIVE, COPY = Seats(60, 5, 0), Seats(40, 5, 0)
 
 def reading(
     server: str,
-    source: str = "http",
+    source: Literal["http", "snmp"] = "http",
     at: datetime = T0,
     *,
     licensed: Seats = LIVE,
@@ -28,7 +29,7 @@ def reading(
         at,
         True,
         licensed,
-        Seats(4, 0, 0),  # type: ignore[arg-type]
+        Seats(4, 0, 0),
         pooling,
         False,
         None,
@@ -52,8 +53,8 @@ def location(name: str, licensed: Seats | None = COPY, **kw: object) -> Location
         object_id=f"oid-{name}",
         version="4.0(5)",
         attachment=attachment,
-        **kw,
-    )  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_the_reading_shown_is_the_latest_that_read_then_http_first() -> None:

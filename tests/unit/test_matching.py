@@ -16,7 +16,8 @@ from poolsync.directory.filters import (
     or_filter,
     starts_with,
 )
-from poolsync.directory.matching import compile_filter, dn_key
+from poolsync.directory.matching import compile_filter
+from poolsync.dn import key as dn_key
 from poolsync.errors import QueryError
 from poolsync.forest import CONFIG_FILTER
 from poolsync.model import Entry
@@ -32,6 +33,10 @@ GUID = uuid.UUID("d1c3b0a2-7e4f-4b9e-8a2c-5f0e1d2c3b4a")
 
 def entry(dn: str = "CN=x,DC=lab", **attributes: list[bytes]) -> Entry:
     return Entry(dn, {k.lower(): v for k, v in attributes.items()})
+
+
+def entry_of(attributes: dict[str, list[bytes]]) -> Entry:
+    return Entry("CN=x,DC=lab", {k.lower(): v for k, v in attributes.items()})
 
 
 def matches(text: str, e: Entry) -> bool:
@@ -51,7 +56,7 @@ def location(profile: Profile, *, usn: int = 10, deleted: bool = False) -> Entry
     }
     if deleted:
         attrs["isDeleted"] = [b"TRUE"]
-    return entry(**attrs)
+    return entry_of(attrs)
 
 
 def subscriber(
@@ -70,7 +75,7 @@ def subscriber(
             "isDeleted": [b"true"],
             "uSNChanged": attrs["uSNChanged"],
         }
-    return entry(**attrs)
+    return entry_of(attrs)
 
 
 # -- the filters the engine, the doctor and discovery send ----------------------------------

@@ -282,8 +282,8 @@ def test_a_down_host_refuses_to_open() -> None:
     ],
 )
 def test_the_unparsed_subtree_check_never_says_under_wrongly(dn: str, under: bool) -> None:
-    from poolsync.directory.matching import dn_key
     from poolsync.directory.offline import _ends_with
+    from poolsync.dn import key as dn_key
 
     base = "DC=lab,DC=example,DC=com"
     assert _ends_with(dn, base.lower()) is under

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from poolsync.cli.output import json_chunks, print_json, write_atomic
+from poolsync.cli.output import json_chunks, print_json
+from poolsync.outfile import write_atomic
 
 
 def big_doc(items: int) -> dict[str, object]:

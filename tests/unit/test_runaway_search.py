@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from poolsync.config import DirectoryConfig, load_config
-from poolsync.directory import Bound, DirSyncRead, LiveSource, dirsync
+from poolsync.directory import Bound, DirSyncRead, dirsync
 from poolsync.directory.dirsync import DirSyncResponse
 from poolsync.directory.paged import MAX_EMPTY_PAGES
 from poolsync.errors import RunawaySearch
 from tests.support.fakedc import FakeDc, Page
 from tests.support.fakes import write_config
+from tests.support.live import live_connection
 
 BASE = "DC=lab,DC=example,DC=com"
 
@@ -51,7 +52,7 @@ def directory(tmp_path: Path) -> Configure:
 
 
 def search(config: DirectoryConfig, bound: Bound | None = None) -> list[str]:
-    with LiveSource(config, password="pw").open(config.dc) as conn:
+    with live_connection(config, config.dc, password="pw") as conn:
         return [e.dn for e in conn.search(BASE, "(objectClass=user)", ["name"], bound=bound)]
 
 
@@ -118,7 +119,7 @@ def test_a_dirsync_read_that_promises_more_forever_stops(
     )
     with FakeDc(lambda n: (page_of(n), b"")) as dc:
         config = directory(dc)
-        with LiveSource(config, password="pw").open(config.dc) as conn:
+        with live_connection(config, config.dc, password="pw") as conn:
             read = DirSyncRead(conn, BASE, "(objectClass=user)", ["name"])
             with pytest.raises(RunawaySearch, match="DirSync cookie it had already sent"):
                 list(read)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from poolsync.cli.output import write_atomic
 from poolsync.errors import UserError
 from poolsync.metrics import write_metrics
+from poolsync.outfile import write_atomic
 from poolsync.store import Store
 from tests.support.fakes import write_config
 from tests.support.helpers import run

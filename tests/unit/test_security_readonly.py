@@ -21,9 +21,10 @@ from ldap3.operation.add import add_operation
 from ldap3.operation.search import search_operation
 
 from poolsync.config import load_config
-from poolsync.directory import DirectoryConnection, LiveSource
+from poolsync.directory import DirectoryConnection
 from poolsync.errors import QueryError
 from tests.support.fakes import write_config
+from tests.support.live import live_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "poolsync"
@@ -186,7 +187,7 @@ def bound(
             directory_extra="  timeouts: {connect: 3, operation: 3}\n",
         )
     )
-    conn = LiveSource(config.directory, password="pw").open(config.directory.dc)
+    conn = live_connection(config.directory, config.directory.dc, password="pw")
     yield conn, recorder
     conn._conn.socket.close()  # no unbind: the recorder must see only the test's bytes
 

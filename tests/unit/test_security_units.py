@@ -116,4 +116,5 @@ def test_systemd_rates_the_sandbox_ok(name: str) -> None:
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
     if match is None:
         _cannot_run(f"systemd-analyze security --offline not supported: {proc.stderr[-200:]}")
+    assert match is not None
     assert float(match.group(1)) <= 1.5, proc.stdout[-2000:]

@@ -138,7 +138,7 @@ def test_a_declared_length_over_the_cap_is_not_read_at_all() -> None:
     with pytest.raises(
         ServerDataError, match="is 1073741824 bytes, over the 1048576-byte limit; not read"
     ):
-        fetch(page(iter(body), **{"content-length": str(1 << 30)}))
+        fetch(page(iter(body), 200, **{"content-length": str(1 << 30)}))
     assert body.taken == 0
 
 
@@ -162,7 +162,7 @@ def test_a_redirect_to_an_invalid_url_is_a_data_error() -> None:
 def test_a_compressed_body_is_refused_unread() -> None:
     body = Endless()
     with pytest.raises(ServerDataError, match="came gzip-encoded although identity was asked"):
-        fetch(page(iter(body), **{"content-encoding": "gzip"}))
+        fetch(page(iter(body), 200, **{"content-encoding": "gzip"}))
     assert body.taken == 0
 
 
@@ -200,7 +200,7 @@ def test_a_page_that_is_not_a_license_is_a_data_error(body: bytes, message: str)
 
 def test_the_content_type_is_named_when_it_is_not_xml() -> None:
     with pytest.raises(ServerDataError, match=r"\(Content-Type 'text/html; charset=utf-8'\)"):
-        fetch(page(b"<html/>", **{"content-type": "text/html; charset=utf-8"}))
+        fetch(page(b"<html/>", 200, **{"content-type": "text/html; charset=utf-8"}))
 
 
 # --- statuses ---------------------------------------------------------------------------

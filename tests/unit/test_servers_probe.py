@@ -159,8 +159,10 @@ class Broken:
 
 def test_a_bug_in_one_read_costs_only_that_reading() -> None:
     readings = probe_servers(
-        [both("A"), both("BUG"), both("B")], sources={"http": Broken()}, now=clock
-    )  # type: ignore[dict-item]
+        [both("A"), both("BUG"), both("B")],
+        sources={"http": Broken()},  # type: ignore[dict-item]
+        now=clock,
+    )
     assert [r.ok for r in readings] == [True, False, True]
     assert readings[1].error == "internal error: RuntimeError: unexpected multi-line"
     assert readings[1].reachable is False

@@ -6,6 +6,7 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -65,7 +66,7 @@ step = st.tuples(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps=st.lists(step, min_size=1, max_size=6))
-def test_seats_by_home_follows_every_commit(tmp_path_factory: object, steps: list) -> None:
+def test_seats_by_home_follows_every_commit(tmp_path_factory: object, steps: list[Any]) -> None:
     path = Path(tmp_path_factory.mktemp("seats")) / "s.db"  # type: ignore[attr-defined]
     for usn, (name, mode, subscribers, removed) in enumerate(steps, start=1):
         with Store.open(path) as store, store.sync_writer() as writer:
