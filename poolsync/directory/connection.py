@@ -732,6 +732,7 @@ def _open_once(
         conn.bind()
     except lex.LDAPException as exc:
         _forget_password(conn)
+        _drop(conn)
         error = translate(exc, endpoint, user=bind.user)
         if isinstance(error, TlsError):  # name the CA file and the certificate's issuer
             ca_file = str(config.tls.ca_file) if config.tls.ca_file else None
@@ -747,6 +748,17 @@ def _open_once(
     return DirectoryConnection(
         conn, endpoint, user=bind.user, page_size=config.page_size, max_entries=config.max_entries
     )
+
+
+def _drop(conn: ldap3.Connection) -> None:
+    """Close the socket of a connection whose open, StartTLS or bind failed: ldap3 leaves
+    it open (no unbind is sent: the DC refused, or never answered)."""
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
+    with contextlib.suppress(lex.LDAPException, OSError):
+        conn.strategy.close()
 
 
 def _forget_password(conn: ldap3.Connection) -> None:
