@@ -349,36 +349,11 @@ def _dsa_options(net: LabNet, peer: Peer, about: Peer, base_dn: str) -> int:
     return int(match.group(1))
 
 
-def connection_dn(net: LabNet, source: Peer, target: Peer, base_dn: str) -> str | None:
-    """The DN of ``target``'s connection object pulling from ``source``, if it has one."""
-    out = samba.run(
-        [
-            "ldbsearch",
-            "-H",
-            f"ldap://{target.address}",
-            "-A",
-            str(net.auth),
-            "-b",
-            dsa_dn(target, base_dn),
-            "-s",
-            "one",
-            "(objectClass=nTDSConnection)",
-            "fromServer",
-        ],
-        what=f"reading {target.name}'s connection objects",
-        env=net.env(target.paths),
-    )
-    wanted = dsa_dn(source, base_dn).lower()
-    for block in _unfold(out).split("\n\n"):
-        values = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if values.get("fromServer", "").lower() == wanted and "dn" in values:
-            return values["dn"]
-    return None
-
-
-def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink:
-    """Read the link from the DCs themselves: the target's own connection objects and
-    options, and the source's own options."""
+def _connections_from(
+    net: LabNet, source: Peer, target: Peer, base_dn: str
+) -> list[dict[str, str]]:
+    """``target``'s own connection objects that pull from ``source`` (dn, fromServer,
+    enabledConnection), as the target holds them."""
     out = samba.run(
         [
             "ldbsearch",
@@ -397,13 +372,28 @@ def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink
         what=f"reading {target.name}'s connection objects",
         env=net.env(target.paths),
     )
-    connection = enabled = False
     wanted = dsa_dn(source, base_dn).lower()
+    found = []
     for block in _unfold(out).split("\n\n"):
         values = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
         if values.get("fromServer", "").lower() == wanted:
-            connection = True
-            enabled = enabled or values.get("enabledConnection", "TRUE").upper() != "FALSE"
+            found.append(values)
+    return found
+
+
+def connection_dn(net: LabNet, source: Peer, target: Peer, base_dn: str) -> str | None:
+    """The DN of ``target``'s connection object pulling from ``source``, if it has one."""
+    return next(
+        (c["dn"] for c in _connections_from(net, source, target, base_dn) if "dn" in c), None
+    )
+
+
+def live_link(net: LabNet, source: Peer, target: Peer, base_dn: str) -> LiveLink:
+    """Read the link from the DCs themselves: the target's own connection objects and
+    options, and the source's own options."""
+    connections = _connections_from(net, source, target, base_dn)
+    connection = bool(connections)
+    enabled = any(c.get("enabledConnection", "TRUE").upper() != "FALSE" for c in connections)
     return LiveLink(
         source=source.name,
         target=target.name,
