@@ -16,7 +16,8 @@ import ipaddress
 import math
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -36,8 +37,8 @@ DEFAULT_CONFIG_NAME = "poolsync.yaml"
 DEFAULT_PROFILE = "cisco-unity"
 DEFAULT_STORE = "poolsync.db"
 
-BindMethod = Literal["simple", "anonymous"]
-BIND_METHODS: tuple[BindMethod, ...] = ("simple", "anonymous")
+BindMethod = Literal["simple", "anonymous", "kerberos", "ntlm"]
+BIND_METHODS: tuple[BindMethod, ...] = ("simple", "anonymous", "kerberos", "ntlm")
 
 # Patterns are used with fullmatch (``$`` would accept a trailing newline) and ASCII
 # only (IGNORECASE alone lets the Kelvin sign match [a-z]).
@@ -84,10 +85,45 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class KerberosConfig:
+    """``bind.method: kerberos``: where the credentials come from (docs/configuration.md).
+
+    Exactly one of ``keytab`` (with ``principal``) and ``ccache`` is set. ``ccache`` is
+    ``"default"`` (``$KRB5CCNAME`` or the user's default cache) or a cache name such as
+    ``FILE:/tmp/krb5cc_1000``. ``spn_host`` names the DCs' host for the service
+    principal ``ldap/<host>`` (default: the URL's host, or the DC's ``dnsHostName``
+    when the URL holds an address). ``krb5_conf`` replaces the machine's krb5.conf.
+    """
+
+    principal: str | None
+    keytab: Path | None
+    ccache: str | None
+    spn_host: str | None = None
+    krb5_conf: Path | None = None
+    origin: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
 class BindConfig:
+    """``user`` is a DN or ``user@domain`` (simple) or ``DOMAIN\\user`` (ntlm);
+    ``kerberos`` is set for ``method: kerberos`` only."""
+
     method: BindMethod
     user: str | None
     password: SecretRef | None
+    kerberos: KerberosConfig | None = None
+
+    @property
+    def sasl(self) -> bool:
+        """Kerberos and NTLM bind through SASL (and may seal the session)."""
+        return self.method in ("kerberos", "ntlm")
+
+    @property
+    def who(self) -> str | None:
+        """Who binds, for messages: the user, or the Kerberos principal."""
+        if self.kerberos is not None:
+            return self.kerberos.principal or f"the principal in {self.kerberos.ccache}"
+        return self.user
 
     def resolve_password(self) -> str | None:
         """The password, read now from its reference (None for an anonymous bind)."""
@@ -603,16 +639,84 @@ def _is_dn(text: str) -> bool:
 
 
 def _bind(node: Node, *, base_dir: Path) -> BindConfig:
-    node.check_keys(("method", "user", "password"))
+    node.check_keys(("method", "user", "password", *KERBEROS_KEYS))
     method = node.choice("method", BIND_METHODS, default="simple")
     if method == "anonymous":
-        for key in ("user", "password"):
-            if key in node:
-                raise node.error("not used with method: anonymous; remove it", key=key)
+        _refuse(node, ("user", "password", *KERBEROS_KEYS), "method: anonymous")
         return BindConfig(method="anonymous", user=None, password=None)
+    if method == "kerberos":
+        return BindConfig(
+            method="kerberos", user=None, password=None, kerberos=_kerberos(node, base_dir)
+        )
+    _refuse(node, KERBEROS_KEYS, f"method: {method}")
     user = node.required_str("user")
+    if method == "ntlm" and not _NTLM_USER.fullmatch(user):
+        raise node.expected(
+            "DOMAIN\\user (the NetBIOS domain, a backslash, the account)", user, key="user"
+        )
     password = SecretRef.from_node(node, "password", base_dir=base_dir)
-    return BindConfig(method="simple", user=user, password=password)
+    return BindConfig(method=method, user=user, password=password)
+
+
+KERBEROS_KEYS = ("principal", "keytab", "ccache", "spn_host", "krb5_conf")
+_NTLM_USER = re.compile(r"[^\\/\s]+\\[^\\\s]+")
+_PRINCIPAL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def _refuse(node: Node, keys: Sequence[str], why: str) -> None:
+    for key in keys:
+        if key in node:
+            raise node.error(f"not used with {why}; remove it", key=key)
+
+
+def _kerberos(node: Node, base_dir: Path) -> KerberosConfig:
+    """``method: kerberos``: a keytab with its principal, or a credential cache."""
+    for key in ("user", "password"):
+        if key in node:
+            raise node.error(
+                "not used with method: kerberos, which binds with a keytab or a "
+                "credential cache, never a password; remove it",
+                key=key,
+            )
+    if ("keytab" in node) == ("ccache" in node):
+        raise node.error(
+            "method: kerberos needs exactly one of keytab (with principal) or ccache "
+            "(default, or a cache name such as FILE:/tmp/krb5cc_1000)"
+        )
+    principal = node.optional_str("principal") if "principal" in node else None
+    if principal is not None and not _PRINCIPAL.fullmatch(principal):
+        raise node.expected(
+            "a principal such as svc-poolsync@CORP.EXAMPLE.COM", principal, key="principal"
+        )
+    keytab = None
+    if "keytab" in node:
+        if principal is None:
+            raise node.error(
+                "a keytab needs the principal to use from it "
+                "(principal: svc-poolsync@CORP.EXAMPLE.COM)",
+                key="keytab",
+            )
+        keytab = base_dir / _path_text(node, "keytab", node.required_str("keytab"))
+    ccache = node.required_str("ccache") if "ccache" in node else None
+    spn_host = node.optional_str("spn_host") if "spn_host" in node else None
+    if spn_host is not None and not is_dns_name(spn_host):
+        raise node.expected(
+            "the DCs' DNS host name, such as dc1.corp.example.com", spn_host, key="spn_host"
+        )
+    krb5_conf = None
+    if "krb5_conf" in node:
+        krb5_conf = base_dir / _path_text(node, "krb5_conf", node.required_str("krb5_conf"))
+        problem = _unreadable(krb5_conf)
+        if problem:
+            raise node.error(f"cannot read krb5.conf {krb5_conf}: {problem}", key="krb5_conf")
+    return KerberosConfig(
+        principal=principal,
+        keytab=keytab,
+        ccache=ccache,
+        spn_host=spn_host.lower() if spn_host else None,
+        krb5_conf=krb5_conf,
+        origin=f"{node.file}: {node.path_of()}",
+    )
 
 
 def _tls(node: Node, *, base_dir: Path) -> TlsConfig:

@@ -17,7 +17,7 @@ import shlex
 import signal
 import stat
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -88,34 +88,7 @@ class SecretRef:
 
     def _from_file(self) -> str:
         path = self.value
-        try:
-            # O_NONBLOCK: opening a FIFO must not hang; the checks below reject it.
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            raise self._error(f"secret file {path}: {exc.strerror or exc}") from None
-        except ValueError:  # e.g. an embedded NUL byte in the path
-            raise self._error(f"secret file {path!r}: not a valid path") from None
-        try:
-            # fstat the open file, not stat the name: nothing can swap it in between.
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise self._error(f"secret file {path} is not a regular file")
-            mode = stat.S_IMODE(info.st_mode)
-            if mode & 0o077:
-                wanted = (mode & 0o700) | 0o400
-                raise self._error(
-                    f"secret file {path} has mode {mode:04o}; make it {wanted:04o} "
-                    f"(chmod {wanted:o} {shlex.quote(path)}) so only its owner can read it"
-                )
-            handle = os.fdopen(fd, "rb")
-        except BaseException:
-            os.close(fd)
-            raise
-        with handle:
-            try:
-                data = handle.read()
-            except OSError as exc:
-                raise self._error(f"secret file {path}: {exc.strerror or exc}") from None
+        data = read_private_file(path, what="secret file", error=self._error)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -213,6 +186,40 @@ class SecretRef:
         if not argv:
             raise node.expected("a command line", text, key=kind)
         return cls("command", text, origin=origin)
+
+
+def read_private_file(path: str, *, what: str, error: Callable[[str], SecretError]) -> bytes:
+    """The bytes of ``path``, a regular file only its owner may read (a secret file, a
+    keytab); ``error`` builds the :class:`SecretError` for what is wrong (which names
+    the file and the fix, never a byte of it)."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not hang; the checks below reject it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise error(f"{what} {path}: {exc.strerror or exc}") from None
+    except ValueError:  # e.g. an embedded NUL byte in the path
+        raise error(f"{what} {path!r}: not a valid path") from None
+    try:
+        # fstat the open file, not stat the name: nothing can swap it in between.
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{what} {path} is not a regular file")
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            wanted = (mode & 0o700) | 0o400
+            raise error(
+                f"{what} {path} has mode {mode:04o}; make it {wanted:04o} "
+                f"(chmod {wanted:o} {shlex.quote(path)}) so only its owner can read it"
+            )
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise error(f"{what} {path}: {exc.strerror or exc}") from None
 
 
 def _signal_name(number: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import re
 import socket
@@ -647,6 +648,11 @@ PLAINTEXT_WARNING = (
     "{url} is plain ldap:// without StartTLS: the bind password and all data cross the "
     "network in clear; use ldaps:// or directory.tls.starttls: true"
 )
+NTLM_PLAINTEXT_WARNING = (
+    "{url} is plain ldap:// with an NTLM bind: poolsync seals the session, but whoever "
+    "captures the NTLM exchange can try to guess the password offline; prefer ldaps:// "
+    "or bind.method: kerberos"
+)
 # The kinds of warning given in this process: each once per run (a service's passes
 # and the doctor's many endpoints would repeat it), and in every run that connects.
 _warned: set[str] = set()
@@ -658,7 +664,10 @@ def transport_warnings(endpoint: Endpoint, config: DirectoryConfig) -> dict[str,
     if not config.tls.validate:
         found["insecure"] = INSECURE_WARNING
     if not endpoint.use_ssl and not config.tls.starttls:
-        found["plaintext"] = PLAINTEXT_WARNING.format(url=endpoint.url)
+        if config.bind.method == "ntlm":
+            found["ntlm-plaintext"] = NTLM_PLAINTEXT_WARNING.format(url=endpoint.url)
+        elif config.bind.method != "kerberos":  # Kerberos seals the session (sasl.py)
+            found["plaintext"] = PLAINTEXT_WARNING.format(url=endpoint.url)
     return found
 
 
@@ -699,10 +708,19 @@ def _refuse_writes(conn: ldap3.Connection) -> None:
 
 
 def _open_once(
-    endpoint: Endpoint, config: DirectoryConfig, password: str | None
+    endpoint: Endpoint,
+    config: DirectoryConfig,
+    password: str | None,
+    *,
+    kerberos: Any = None,
 ) -> DirectoryConnection:
     bind = config.bind
     _warn(endpoint, config)  # before the bind: the password is what is at stake
+    if bind.method == "ntlm":  # before anything is sent: this process may lack RC4
+        from poolsync.directory.sasl import require_rc4, spnego_module
+
+        spnego_module()
+        require_rc4()
     _resolve(endpoint)
     server = ldap3.Server(
         endpoint.host,
@@ -729,24 +747,98 @@ def _open_once(
         conn.open()
         if config.tls.starttls and not endpoint.use_ssl:
             conn.start_tls()
-        conn.bind()
+        if bind.sasl:
+            _bind_sasl(conn, endpoint, config, password=password, kerberos=kerberos)
+        else:
+            conn.bind()
     except lex.LDAPException as exc:
         _forget_password(conn)
         _drop(conn)
-        error = translate(exc, endpoint, user=bind.user)
+        error = translate(exc, endpoint, user=bind.who)
         if isinstance(error, TlsError):  # name the CA file and the certificate's issuer
             ca_file = str(config.tls.ca_file) if config.tls.ca_file else None
             error = translate(
                 exc,
                 endpoint,
-                user=bind.user,
+                user=bind.who,
                 ca_file=ca_file,
                 issuer=peer_issuer(endpoint, timeout=config.timeouts.connect),
             )
         raise error from exc
+    except BaseException:
+        _drop(conn)
+        raise
     _forget_password(conn)
     return DirectoryConnection(
-        conn, endpoint, user=bind.user, page_size=config.page_size, max_entries=config.max_entries
+        conn, endpoint, user=bind.who, page_size=config.page_size, max_entries=config.max_entries
+    )
+
+
+def _bind_sasl(
+    conn: ldap3.Connection,
+    endpoint: Endpoint,
+    config: DirectoryConfig,
+    *,
+    password: str | None,
+    kerberos: Any,
+) -> None:
+    """A Kerberos or NTLM bind (poolsync.directory.sasl), its errors in words."""
+    from poolsync.directory import sasl
+
+    bind = config.bind
+    where = _describe(endpoint)
+    tls = endpoint.use_ssl or config.tls.starttls
+    try:
+        if bind.kerberos is not None:
+            from poolsync.directory.kerberos import explain, gssapi_module
+
+            gss_errors = gssapi_module().exceptions.GSSError
+            host = _spn_host(conn, endpoint, bind.kerberos.spn_host)
+            try:
+                layer = sasl.bind_kerberos(conn, kerberos, host=host, tls=tls)
+            except gss_errors as exc:
+                raise explain(
+                    exc, bind.kerberos, what=f"Kerberos bind to {where} (service ldap/{host})"
+                ) from None
+            log.info(
+                "bound to %s with Kerberos as %s (service ldap/%s%s)",
+                where,
+                bind.who,
+                host,
+                f", {layer}" if layer else ", inside TLS",
+            )
+            return
+        spnego = sasl.spnego_module()
+        assert bind.user is not None and password is not None
+        try:
+            layer = sasl.bind_ntlm(conn, bind.user, password, host=endpoint.host, tls=tls)
+        except spnego.exceptions.SpnegoError as exc:
+            raise AuthError(f"NTLM bind to {where} as {bind.user} failed: {exc}") from None
+        log.info("bound to %s with NTLM as %s (%s)", where, bind.user, layer or "inside TLS")
+    except lex.LDAPOperationResult as exc:
+        raise sasl.refused(exc, where=where, who=bind.who or "", method=bind.method) from exc
+
+
+def _spn_host(conn: ldap3.Connection, endpoint: Endpoint, configured: str | None) -> str:
+    """The host of the DC's service principal ``ldap/<host>``: ``bind.spn_host``, the
+    URL's host name, or for a URL that holds an address, the DC's own ``dnsHostName``
+    (read from the rootDSE before the bind, as anyone may)."""
+    if configured:
+        return configured
+    try:
+        ipaddress.ip_address(endpoint.host)
+    except ValueError:
+        return endpoint.host.lower()
+    conn.search("", "(objectClass=*)", ldap3.BASE, attributes=["dnsHostName"])
+    for item in conn.response or []:
+        name = (item.get("raw_attributes") or {}).get("dnsHostName") or []
+        if name:
+            host = bytes(name[0]).decode("ascii", "replace").lower()
+            log.info("service principal host for %s: %s (its rootDSE)", endpoint.url, host)
+            return host
+    raise AuthError(
+        f"{_describe(endpoint)} is an address and its rootDSE names no dnsHostName: set "
+        "bind.spn_host to the DC's host name"
     )
 
 
@@ -788,7 +880,10 @@ def retrying(
 
 
 def connect(
-    endpoint: Endpoint, config: DirectoryConfig, *, password: str | None
+    endpoint: Endpoint, config: DirectoryConfig, *, password: str | None, kerberos: Any = None
 ) -> DirectoryConnection:
-    """Open, secure and bind one connection (one attempt: callers retry whole units)."""
-    return _open_once(endpoint, config, password)
+    """Open, secure and bind one connection (one attempt: callers retry whole units).
+
+    ``kerberos``: the credentials of a Kerberos bind (``KerberosLogin.credentials()``).
+    """
+    return _open_once(endpoint, config, password, kerberos=kerberos)

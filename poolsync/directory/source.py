@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
 from poolsync.config import DirectoryConfig, Endpoint, RetryPolicy
+from poolsync.directory.kerberos import KerberosLogin
 from poolsync.model import Entry
 
 __all__ = [
@@ -211,6 +212,17 @@ class LiveSource:
     def __init__(self, directory: DirectoryConfig, *, password: str | Password | None) -> None:
         self.directory = directory
         self._password = password
+        self._kerberos: KerberosLogin | None = None
+        if directory.bind.kerberos is not None:
+            # A pass must not outlive its ticket: renew with a pass's time and a minute
+            # to spare (a DC drops a session whose ticket has expired).
+            margin = directory.timeouts.pass_ + 60
+            self._kerberos = KerberosLogin(directory.bind.kerberos, renew_margin=margin)
+
+    @property
+    def kerberos(self) -> KerberosLogin | None:
+        """The Kerberos credentials of a ``bind.method: kerberos`` source."""
+        return self._kerberos
 
     @property
     def origin(self) -> Origin:
@@ -239,4 +251,5 @@ class LiveSource:
     def open(self, endpoint: Endpoint) -> DirectoryReader:
         from poolsync.directory.connection import connect  # connection imports this module
 
-        return connect(endpoint, self.directory, password=self.password())
+        credentials = self._kerberos.credentials() if self._kerberos is not None else None
+        return connect(endpoint, self.directory, password=self.password(), kerberos=credentials)

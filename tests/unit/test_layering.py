@@ -16,8 +16,8 @@ The rules checked so far:
   lives in a helper module (``main``, ``output``, ``export``, ``stored``, ...) or below
   the CLI.
 
-* only ``poolsync.directory`` imports ldap3 and only ``poolsync.store`` sqlite3 (the
-  two I/O edges);
+* only ``poolsync.directory`` imports ldap3 (and gssapi and spnego, for its binds) and
+  only ``poolsync.store`` sqlite3 (the two I/O edges);
 * the pure core (allocation, compliance, licensing, capacity, the graph, the doctor's
   classifier, the renderers, the records and parsers, the watermark and guard rules)
   imports no edge, no network library and not the CLI;
@@ -215,7 +215,12 @@ def test_no_command_module_imports_another() -> None:
 
 
 #: The edges: the only packages that may import these libraries.
-EDGES = {"ldap3": "poolsync.directory", "sqlite3": "poolsync.store"}
+EDGES = {
+    "ldap3": "poolsync.directory",
+    "gssapi": "poolsync.directory",  # Kerberos binds (directory.kerberos, directory.sasl)
+    "spnego": "poolsync.directory",  # NTLM binds (directory.sasl)
+    "sqlite3": "poolsync.store",
+}
 #: The pure core: no edge (directory, store, servers' network reads), no CLI, no lab.
 PURE = (
     "poolsync.allocation",
@@ -259,6 +264,8 @@ IMPURE = (
     "poolsync.lab",
     CLI,
     "ldap3",
+    "gssapi",
+    "spnego",
     "sqlite3",
     "httpx",
     "pysnmp",
