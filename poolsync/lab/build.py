@@ -26,7 +26,7 @@ import yaml
 from poolsync.config import forest_base_dn
 from poolsync.errors import LabError, TopologyError
 from poolsync.forest import DEFAULT_SITE
-from poolsync.lab import certs, ldif, replication, samba, unity
+from poolsync.lab import certs, ldif, replication, samba, service_account, unity
 from poolsync.lab.replication import LabNet, Peer
 from poolsync.outfile import write_atomic
 from poolsync.profile import BUILTIN_DIR, Profile
@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # types only: topology/ is loaded by build.load_topology alon
 
 STATE_FILE = "lab.json"
 CONFIG_FILE = "poolsync.yaml"
+#: The same lab, read by the service account with its keytab: no password anywhere.
+KERBEROS_CONFIG_FILE = "poolsync-kerberos.yaml"
 PASSWORD_FILE = "secrets/admin.password"  # noqa: S105 (a path, not a secret)
 USER_BATCH = 2000  # one ldbadd transaction each (see samba.ldb_add)
 
@@ -217,21 +219,33 @@ def is_running(state: LabState) -> bool:
     )
 
 
-def config_text(state: LabState, topology: Topology) -> str:
+def config_text(state: LabState, topology: Topology, *, kerberos: bool = False) -> str:
     """The lab's ready-to-use config: every DC (and its GC) in failover order, and what
-    each Unity server's monitors use, for ``poolsync doctor``."""
+    each Unity server's monitors use, for ``poolsync doctor``.
+
+    ``kerberos``: bind as the service account with its keytab, through the lab's own
+    krb5.conf (poolsync-kerberos.yaml), instead of as the administrator with a password.
+    """
     dcs = [f"ldaps://{dc.address}:{dc.ldaps_port}" for dc in state.dcs]
     gcs = [f"ldaps://{dc.address}:{dc.gcs_port}" for dc in state.dcs]
+    bind: dict[str, object] = {
+        "method": "simple",
+        "user": state.bind_user,
+        "password": {"file": PASSWORD_FILE},
+    }
+    if kerberos:
+        bind = {
+            "method": "kerberos",
+            "principal": service_account.principal(state.forest),
+            "keytab": service_account.KEYTAB_FILE,
+            "krb5_conf": service_account.KRB5_FILE,
+        }
     doc = {
         "forest": state.forest,
         "directory": {
             "dc": {"url": dcs[0] if len(dcs) == 1 else dcs},
             "gc": {"url": gcs[0] if len(gcs) == 1 else gcs, "base_dn": ""},
-            "bind": {
-                "method": "simple",
-                "user": state.bind_user,
-                "password": {"file": PASSWORD_FILE},
-            },
+            "bind": bind,
             "tls": {"ca_file": "tls/ca.pem", "validate": True},
             "page_size": 1000,
         },
@@ -425,6 +439,23 @@ def _build(
         paths, "\n".join(r.ldif() for r in ldif.containers(topology)), what="adding containers"
     )
     _load_servers(first, topology, profile, step=step, progress=progress, net=net)
+    step(f"adding the service account {service_account.USER} and exporting its keytab")
+    service_account.add_dc_spns(
+        paths,
+        dc_dn=f"CN={first.name},OU=Domain Controllers,{topology.base_dn}",
+        spns=service_account.dc_spns(
+            replication.host_name(first.name, state.forest),
+            first.name,
+            state.forest,
+            state.netbios,
+        ),
+    )
+    service_account.create(paths, lab_dir, forest=state.forest, base_dn=topology.base_dn)
+    if net is None:  # a lab of several DCs has it already (LabNet.write)
+        write_file(
+            lab_dir / service_account.KRB5_FILE,
+            service_account.krb5_conf_text(state.forest, [dc.address for dc in state.dcs]),
+        )
     step(f"starting samba on {first.address}")
     _start_dc(state, first)
     if net is not None:
@@ -432,6 +463,7 @@ def _build(
     unity.prepare(lab_dir, topology, state.servers, step=step)
     unity.start(lab_dir, state.servers, step=step)
     write_file(lab_dir / CONFIG_FILE, config_text(state, topology))
+    write_file(lab_dir / KERBEROS_CONFIG_FILE, config_text(state, topology, kerberos=True))
     write_file(lab_dir / STATE_FILE, json.dumps(state.to_json(), indent=2) + "\n")
     return state
 

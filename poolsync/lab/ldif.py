@@ -123,6 +123,11 @@ def _attribute_schema(topology: Topology, profile: Profile, index: int, attr: At
     )
 
 
+DEFAULT_SD = (
+    "D:(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;DA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)(A;;RPLCLORC;;;AU)"
+)
+
+
 def _class_schema(
     topology: Topology,
     governs_id: str,
@@ -152,6 +157,9 @@ def _class_schema(
             f"defaultObjectCategory: CN={name},{schema_dn(topology)}",
             "defaultHidingValue: FALSE",
             "systemOnly: FALSE",
+            # What AD's own classes carry: Authenticated Users read, as every Unity
+            # server's account reads the other servers' Locations (docs/security.md).
+            f"defaultSecurityDescriptor: {DEFAULT_SD}",
         ]
     lines += [f"mustContain: {m}" for m in must]
     lines += [f"mayContain: {m}" for m in may]

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poolsync.errors import LabError
-from poolsync.lab import samba
+from poolsync.lab import samba, service_account
 
 NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
 HOSTS_FILE = "hosts"
-KRB5_FILE = "krb5.conf"
+KRB5_FILE = service_account.KRB5_FILE
 AUTH_FILE = "secrets/samba-auth"
 
 #: smb.conf options that make replication happen only when asked for.
@@ -87,17 +87,8 @@ class LabNet:
         lines = ["127.0.0.1 localhost"]
         lines += [f"{p.address} {host_name(p.name, self.forest)} {p.name.lower()}" for p in peers]
         self.hosts.write_text("\n".join(lines) + "\n")
-        realm = self.forest.upper()
-        kdcs = "".join(f"        kdc = {p.address}\n" for p in peers)
         self.krb5.write_text(
-            "[libdefaults]\n"
-            f"    default_realm = {realm}\n"
-            "    dns_lookup_realm = false\n    dns_lookup_kdc = false\n    rdns = false\n"
-            "[realms]\n"
-            f"    {realm} = {{\n{kdcs}    }}\n"
-            f"    {self.forest} = {{\n{kdcs}    }}\n"
-            "[domain_realm]\n"
-            f"    .{self.forest} = {realm}\n    {self.forest} = {realm}\n"
+            service_account.krb5_conf_text(self.forest, [p.address for p in peers])
         )
         fd = os.open(self.auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT

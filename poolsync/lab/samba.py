@@ -176,6 +176,9 @@ def write_conf(
 \tmax log size = 10000
 \tlog level = 1
 \tdsdb:schema update allowed = true
+\t# As an AD DC that requires LDAP signing: no simple bind on plain LDAP, and SASL
+\t# (Kerberos, NTLM) either inside TLS or signed or sealed (docs/security.md).
+\tldap server require strong auth = allow_sasl_over_tls
 \ttls enabled = yes
 \ttls certfile = {tls_cert}
 \ttls keyfile = {tls_key}

@@ -31,10 +31,10 @@ def run_json(*args: str | Path) -> dict[str, Any]:
     return doc
 
 
-def lab_config_copy(lab: Path, config: Path, *, store: Path) -> Path:
-    """The lab's config written to ``config`` with its own ``store``; the lab's CA and
-    secret files are referenced by absolute path, so the copy works from anywhere."""
-    doc = absolute_lab_paths(lab, yaml.safe_load((lab / "poolsync.yaml").read_text()))
+def lab_config_copy(lab: Path, config: Path, *, store: Path, name: str = "poolsync.yaml") -> Path:
+    """The lab's config ``name`` written to ``config`` with its own ``store``; the lab's
+    CA and secret files are referenced by absolute path, so the copy works from anywhere."""
+    doc = absolute_lab_paths(lab, yaml.safe_load((lab / name).read_text()))
     doc["store"] = str(store)
     config.write_text(yaml.safe_dump(doc))
     return config
@@ -45,7 +45,12 @@ def absolute_lab_paths(lab: Path, doc: dict[str, Any]) -> dict[str, Any]:
     password, the Unity servers' CA and SNMP secrets) as an absolute path in ``lab``."""
     directory = doc["directory"]
     directory["tls"]["ca_file"] = str(lab / directory["tls"]["ca_file"])
-    directory["bind"]["password"]["file"] = str(lab / directory["bind"]["password"]["file"])
+    bind = directory["bind"]
+    if "file" in bind.get("password", {}):
+        bind["password"]["file"] = str(lab / bind["password"]["file"])
+    for key in ("keytab", "krb5_conf"):  # the Kerberos config (poolsync-kerberos.yaml)
+        if key in bind:
+            bind[key] = str(lab / bind[key])
     for server in doc.get("servers", {}).values():
         if "ca_file" in server.get("http", {}):
             server["http"]["ca_file"] = str(lab / server["http"]["ca_file"])
