@@ -7,12 +7,14 @@ PYTHON ?= python3
 # samba-dsdb-modules and samba-ad-provision are only "Recommends" of samba, but an AD DC
 # needs them: name them so a minimal install (no recommends) still gets them. lighttpd
 # (with its TLS module) and snmpd serve each lab Unity server's own license page and SNMP
-# agent; snmp (snmpget) and curl query them, by hand and in the tests.
+# agent; snmp (snmpget) and curl query them, by hand and in the tests. libkrb5-dev:
+# the gssapi package (poolsync[kerberos]) builds against MIT Kerberos.
 APT_PACKAGES := samba samba-dsdb-modules samba-ad-provision ldb-tools ldap-utils libnss-wrapper openssl graphviz \
-	lighttpd lighttpd-mod-openssl snmpd snmp curl
+	lighttpd lighttpd-mod-openssl snmpd snmp curl libkrb5-dev
 # The tests also open the capacity report's HTML in a headless browser: installed without
 # its recommends (with them, 107 packages and 453 MB, upgrading systemd on the way).
-TEST_APT_PACKAGES := chromium
+# faketime puts one test's clock an hour ahead of the KDC's (Kerberos clock skew).
+TEST_APT_PACKAGES := chromium faketime
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 POOLSYNC := $(VENV)/bin/poolsync
 
@@ -54,6 +56,8 @@ demo: setup
 	$(POOLSYNC) lab up --topology $(TOPOLOGY) --dir $(LAB_DIR)
 	$(POOLSYNC) --config $(LAB_DIR)/poolsync.yaml resync --total
 	$(POOLSYNC) --config $(LAB_DIR)/poolsync.yaml pool
+	@echo "== the same lab read by its service account with a keytab (no password): an incremental resync"
+	$(POOLSYNC) --config $(LAB_DIR)/poolsync-kerberos.yaml resync
 
 lint: venv
 	$(VENV)/bin/ruff check poolsync topology tests bench

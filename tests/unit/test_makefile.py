@@ -30,10 +30,10 @@ def variable(name: str) -> list[str]:
 
 
 def test_chromium_comes_without_recommends() -> None:
-    assert variable("TEST_APT_PACKAGES") == ["chromium"]
+    assert variable("TEST_APT_PACKAGES") == ["chromium", "faketime"]
     rule = dry_run("test-system-packages")
     assert "APT_FLAGS=--no-install-recommends" in rule
-    assert 'PACKAGES="chromium"' in rule
+    assert 'PACKAGES="chromium faketime"' in rule
 
 
 def test_samba_and_its_ad_modules_come_for_the_demo_and_the_tests() -> None:
@@ -49,7 +49,7 @@ def test_samba_and_its_ad_modules_come_for_the_demo_and_the_tests() -> None:
         assert name in packages
     # make test's set-up installs Samba first (with its recommends), then the browser.
     test_setup = dry_run("test-system-packages")
-    assert test_setup.index('PACKAGES="samba ') < test_setup.index('PACKAGES="chromium"')
+    assert test_setup.index('PACKAGES="samba ') < test_setup.index('PACKAGES="chromium')
 
 
 def test_the_lab_servers_daemons_and_their_clients_come_for_the_demo_and_the_tests() -> None:
@@ -60,3 +60,15 @@ def test_the_lab_servers_daemons_and_their_clients_come_for_the_demo_and_the_tes
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     for target in ("system-packages", "test-setup"):
         assert "lighttpd lighttpd-mod-openssl snmpd snmp curl" in dry_run(target)
+
+
+def test_kerberos_builds_and_its_clock_test_runs() -> None:
+    """gssapi (poolsync[kerberos], in the test extra) builds against MIT Kerberos's
+    headers; faketime puts one test's clock ahead of the KDC's. Neither package writes
+    /etc/krb5.conf (krb5-user would: the lab never touches the machine's Kerberos)."""
+    assert "libkrb5-dev" in variable("APT_PACKAGES")
+    assert "faketime" in variable("TEST_APT_PACKAGES")
+    for name in ("krb5-user", "krb5-config"):
+        assert name not in variable("APT_PACKAGES") + variable("TEST_APT_PACKAGES")
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"poolsync[kerberos,ntlm]"' in pyproject

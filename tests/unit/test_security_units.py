@@ -14,7 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "examples" / "systemd"
 SECURITY_DOC = ROOT / "docs" / "security.md"
-NAMES = ("poolsync.service", "poolsync-resync.service", "poolsync-resync-total.service")
+NAMES = (
+    "poolsync.service",
+    "poolsync-resync.service",
+    "poolsync-resync-total.service",
+    "poolsync-kerberos.service",
+)
 # What differs between the units by design: the command and how it is run and restarted.
 PER_UNIT = {
     "Type",
