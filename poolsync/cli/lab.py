@@ -87,6 +87,9 @@ def up(topology_path: Path, lab_dir: Path, profile_name: str) -> None:
     else:
         err.print("[bold]lab:[/] already built from this topology; reusing it")
     click.echo(f"config: {state.config}")
+    kerberos = Path(state.dir) / build.KERBEROS_CONFIG_FILE
+    if kerberos.exists():  # (a lab built before the service account has none)
+        click.echo(f"kerberos config: {kerberos} (the service account, with its keytab)")
     for dc in state.dcs:
         click.echo(
             f"{dc.name}: ldaps://{dc.address}:{dc.ldaps_port} "
@@ -148,6 +151,13 @@ def status(lab_dir: Path, fmt: str) -> None:
         soft_wrap=True,
     )
     console.print(f"config: {doc['config']}", highlight=False, soft_wrap=True)
+    if doc.get("kerberos_config"):
+        console.print(
+            f"kerberos config: {doc['kerberos_config']} (poolsync-svc with its keytab "
+            f"{doc['keytab']}, no password)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if len(doc["dcs"]) > 1:
         console.print(
             f"replication: {doc['replication']} (`poolsync lab replicate --dir "

@@ -691,10 +691,14 @@ def status(lab_dir: Path) -> dict[str, Any]:
             }
         )
     servers = [unity.status(server) for server in state.servers]
+    kerberos = Path(state.dir) / KERBEROS_CONFIG_FILE
     return {
         "dcs": dcs,
         "servers": servers,
         "config": state.config,
+        # The service account's config and keytab ("" for a lab built before them).
+        "kerberos_config": str(kerberos) if kerberos.exists() else "",
+        "keytab": str(Path(state.dir) / service_account.KEYTAB_FILE) if kerberos.exists() else "",
         "forest": state.forest,
         "dir": state.dir,
         "topology": state.topology,

@@ -471,3 +471,83 @@ def test_ntlm_without_openssl_legacy_provider(
         ran = refused(config, user_cache, env=legacy_off)
         assert ran.code == 2 and "bind.method: ntlm needs RC4" in ran.stderr
         assert "install cryptography's wheel" in ran.stderr and "kerberos" in ran.stderr
+
+
+# -- the same binds in this process (what the subprocess runs above cannot measure) ---
+@pytest.mark.parametrize(
+    ("method", "plain", "protected"),
+    [
+        ("kerberos", False, "inside TLS"),
+        ("kerberos", True, "sealed"),
+        ("ntlm", False, "inside TLS"),
+        ("ntlm", True, "sealed"),
+    ],
+)
+def test_binds_in_process(
+    tiny_lab: Path,
+    tmp_path: Path,
+    user_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    plain: bool,
+    protected: str,
+) -> None:
+    """A total and an incremental resync per bind and transport, in-process: the log
+    says how the session is protected, and the paged and incremental reads run through
+    the sealing socket when there is one."""
+    import logging
+
+    from tests.support.helpers import run
+
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{user_cache}")
+    monkeypatch.setenv("KRB5_CONFIG", str(tiny_lab / "krb5.conf"))  # restored afterwards
+    state = read_state(tiny_lab)
+    assert state is not None
+    dc = state.dcs[0]
+    if method == "ntlm":
+        config = ntlm_config(tiny_lab, tmp_path, plain=plain)
+    else:
+
+        def transport(doc: dict[str, Any]) -> None:
+            if plain:
+                doc["directory"]["dc"]["url"] = f"ldap://{dc.address}:{dc.ldap_port}"
+                doc["directory"]["gc"]["url"] = f"ldap://{dc.address}:{dc.gc_port}"
+
+        config = kerberos_config(tiny_lab, tmp_path, transport)
+    caplog.set_level(logging.INFO, logger="poolsync.directory.connection")
+    total = run("--config", config, "resync", "--total")
+    assert total.exit_code in (0, 3), total.stderr
+    again = run("--config", config, "resync")
+    assert again.exit_code in (0, 3), again.stderr
+    assert "incremental" in again.stdout
+    bound = [r.getMessage() for r in caplog.records if r.getMessage().startswith("bound to")]
+    assert bound and all(protected in line for line in bound), bound
+    assert not user_cache.exists()
+
+
+def test_refusals_in_process(
+    tiny_lab: Path, tmp_path: Path, user_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SPN the DC lacks and a wrong NTLM password, in-process: exit 5, one line."""
+    from tests.support.helpers import run
+
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{user_cache}")
+    monkeypatch.setenv("KRB5_CONFIG", str(tiny_lab / "krb5.conf"))
+    config = kerberos_config(
+        tiny_lab,
+        tmp_path / "spn",
+        lambda doc: doc["directory"]["bind"].update(spn_host="nosuch.tiny.example.org"),
+    )
+    ran = run("--config", config, "resync", "--total")
+    assert ran.exit_code == 5 and "knows no service principal" in ran.stderr
+    ntlm = ntlm_config(tiny_lab, tmp_path / "ntlm", plain=True)
+    wrong = tmp_path / "wrong.password"
+    wrong.write_text("Wr0ng-but-secret-too\n")
+    wrong.chmod(0o600)
+    doc = yaml.safe_load(ntlm.read_text())
+    doc["directory"]["bind"]["password"] = {"file": str(wrong)}
+    ntlm.write_text(yaml.safe_dump(doc))
+    ran = run("--config", ntlm, "resync", "--total")
+    assert ran.exit_code == 5 and "refused the NTLM bind as" in ran.stderr
+    assert ran.stderr.strip().count("\n") <= 1

@@ -497,7 +497,11 @@ BAD_VALUES: list[tuple[str, object, str]] = [
         'expected a DN such as DC=lab,DC=example,DC=com or "" for the whole forest, '
         "got 'DC=lab,,DC=com'",
     ),
-    ("directory.bind.method", "digest", "expected one of simple, anonymous, kerberos, ntlm, got 'digest'"),
+    (
+        "directory.bind.method",
+        "digest",
+        "expected one of simple, anonymous, kerberos, ntlm, got 'digest'",
+    ),
     ("directory.bind.user", "", "expected a non-empty string, got an empty string"),
     ("directory.tls.validate", "yes please", "expected true or false, got 'yes please'"),
     ("directory.tls.starttls", 1, "expected true or false, got 1"),
