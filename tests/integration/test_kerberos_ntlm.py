@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import struct
 import subprocess
@@ -28,20 +27,10 @@ import yaml
 
 from poolsync.lab.build import read_state
 from poolsync.lab.edit import LabEditor, Replace
-from tests.support.helpers import lab_config_copy
+from tests.support.helpers import CLI, Ran, lab_config_copy, stop
 from tests.support.lab import skip_or_fail, which
 
 pytestmark = pytest.mark.integration
-
-CLI = "import os; os.umask(0o022); from poolsync.cli.main import main; main()"
-
-
-@dataclass(frozen=True)
-class Ran:
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +142,8 @@ def service_one_pass(config: Path, metrics: Path, cache: Path) -> Ran:
         deadline = time.monotonic() + 60
         while not metrics.exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     return Ran(argv, proc.returncode, "", err.read_text())
 
 
@@ -283,11 +268,14 @@ def refused(
     return ran
 
 
+def with_bind(lab: Path, where: Path, **keys: str) -> Path:
+    """The Kerberos config with ``keys`` of its bind section set."""
+    return kerberos_config(lab, where, lambda doc: doc["directory"]["bind"].update(keys))
+
+
 def test_missing_or_loose_keytab(tiny_lab: Path, tmp_path: Path, user_cache: Path) -> None:
     keytab = tmp_path / "svc.keytab"
-    config = kerberos_config(
-        tiny_lab, tmp_path, lambda doc: doc["directory"]["bind"].update(keytab=str(keytab))
-    )
+    config = with_bind(tiny_lab, tmp_path, keytab=str(keytab))
     ran = refused(config, user_cache)
     assert ran.code == 2 and "keytab" in ran.stderr and "No such file" in ran.stderr
     shutil.copy(tiny_lab / "secrets" / "poolsync-svc.keytab", keytab)
@@ -297,30 +285,26 @@ def test_missing_or_loose_keytab(tiny_lab: Path, tmp_path: Path, user_cache: Pat
 
 
 def test_principal_not_in_the_keytab(tiny_lab: Path, tmp_path: Path, user_cache: Path) -> None:
-    config = kerberos_config(
-        tiny_lab,
-        tmp_path,
-        lambda doc: doc["directory"]["bind"].update(principal="nobody@TINY.EXAMPLE.ORG"),
-    )
+    config = with_bind(tiny_lab, tmp_path, principal="nobody@TINY.EXAMPLE.ORG")
     ran = refused(config, user_cache)
     assert ran.code == 2
     assert "nobody@TINY.EXAMPLE.ORG is not in keytab" in ran.stderr
     assert "poolsync-svc@TINY.EXAMPLE.ORG" in ran.stderr  # what it holds
 
 
-def krb5_conf_variant(lab: Path, where: Path, edit: Callable[[str], str]) -> Path:
-    path = where / "krb5.conf"
-    path.write_text(edit((lab / "krb5.conf").read_text()))
-    return path
+def with_krb5_conf(lab: Path, where: Path, edit: Callable[[str], str]) -> Path:
+    """The Kerberos config, with the lab's krb5.conf changed by ``edit``."""
+    conf = where / "krb5.conf"
+    conf.write_text(edit((lab / "krb5.conf").read_text()))
+    return kerberos_config(
+        lab, where, lambda doc: doc["directory"]["bind"].update(krb5_conf=str(conf))
+    )
 
 
 def test_wrong_realm(tiny_lab: Path, tmp_path: Path, user_cache: Path) -> None:
     """The principal's realm is one this machine knows no KDC for (no DNS to ask)."""
-    conf = krb5_conf_variant(
+    config = with_krb5_conf(
         tiny_lab, tmp_path, lambda text: text.replace("TINY.EXAMPLE.ORG = {", "ELSEWHERE = {")
-    )
-    config = kerberos_config(
-        tiny_lab, tmp_path, lambda doc: doc["directory"]["bind"].update(krb5_conf=str(conf))
     )
     ran = refused(config, user_cache)
     assert ran.code == 2, ran.stderr
@@ -330,11 +314,8 @@ def test_wrong_realm(tiny_lab: Path, tmp_path: Path, user_cache: Path) -> None:
 def test_unreachable_kdc(tiny_lab: Path, tmp_path: Path, user_cache: Path) -> None:
     state = read_state(tiny_lab)
     assert state is not None
-    conf = krb5_conf_variant(
+    config = with_krb5_conf(
         tiny_lab, tmp_path, lambda text: text.replace(state.dcs[0].address, "127.0.0.254")
-    )
-    config = kerberos_config(
-        tiny_lab, tmp_path, lambda doc: doc["directory"]["bind"].update(krb5_conf=str(conf))
     )
     ran = refused(config, user_cache)
     assert ran.code == 5, ran.stderr
@@ -342,11 +323,7 @@ def test_unreachable_kdc(tiny_lab: Path, tmp_path: Path, user_cache: Path) -> No
 
 
 def test_spn_the_dc_does_not_have(tiny_lab: Path, tmp_path: Path, user_cache: Path) -> None:
-    config = kerberos_config(
-        tiny_lab,
-        tmp_path,
-        lambda doc: doc["directory"]["bind"].update(spn_host="nosuch.tiny.example.org"),
-    )
+    config = with_bind(tiny_lab, tmp_path, spn_host="nosuch.tiny.example.org")
     ran = refused(config, user_cache)
     assert ran.code == 5, ran.stderr
     assert "knows no service principal" in ran.stderr and "bind.spn_host" in ran.stderr
@@ -359,13 +336,10 @@ def test_clock_skew(tiny_lab: Path, tmp_path: Path, user_cache: Path) -> None:
     if faketime is None:
         skip_or_fail("needs faketime (apt-get install faketime)")
     assert faketime is not None
-    conf = krb5_conf_variant(
+    config = with_krb5_conf(
         tiny_lab,
         tmp_path,
         lambda text: text.replace("[libdefaults]\n", "[libdefaults]\n    kdc_timesync = 0\n"),
-    )
-    config = kerberos_config(
-        tiny_lab, tmp_path, lambda doc: doc["directory"]["bind"].update(krb5_conf=str(conf))
     )
     ran = refused(config, user_cache, prefix=(faketime, "-f", "+1h"))
     assert ran.code == 5, ran.stderr
@@ -534,11 +508,7 @@ def test_refusals_in_process(
 
     monkeypatch.setenv("KRB5CCNAME", f"FILE:{user_cache}")
     monkeypatch.setenv("KRB5_CONFIG", str(tiny_lab / "krb5.conf"))
-    config = kerberos_config(
-        tiny_lab,
-        tmp_path / "spn",
-        lambda doc: doc["directory"]["bind"].update(spn_host="nosuch.tiny.example.org"),
-    )
+    config = with_bind(tiny_lab, tmp_path / "spn", spn_host="nosuch.tiny.example.org")
     ran = run("--config", config, "resync", "--total")
     assert ran.exit_code == 5 and "knows no service principal" in ran.stderr
     ntlm = ntlm_config(tiny_lab, tmp_path / "ntlm", plain=True)

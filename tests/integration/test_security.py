@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import stat
 import subprocess
 import sys
@@ -29,20 +28,10 @@ from ldap3.core import exceptions as lex
 from poolsync.config import load_config
 from poolsync.directory.connection import INSECURE_WARNING
 from poolsync.lab import certs
-from tests.support.helpers import lab_config_copy
+from tests.support.helpers import CLI, Ran, lab_config_copy, stop
 from tests.support.live import live_connection
 
 pytestmark = pytest.mark.integration
-
-CLI = "import os; os.umask(0o022); from poolsync.cli.main import main; main()"
-
-
-@dataclass(frozen=True)
-class Ran:
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
 
 
 def poolsync(config: Path, *args: str | Path, timeout: float = 120) -> Ran:
@@ -89,12 +78,8 @@ def service_one_pass(
         wait_for(lambda: metrics.exists() and "change watch 0 on" in err.read_text(), 60)
         if during is not None:
             during()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     return Ran(argv, proc.returncode, out.read_text(), err.read_text())
 
 

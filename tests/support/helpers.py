@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import signal
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,32 @@ from poolsync.cli.main import cli
 #: The older subscriber model (a license-class attribute on every subscriber, homes as
 #: text): the profile for tests and labs that count UM and Inbox from the directory.
 LICENSE_CLASS_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "license-class.yaml"
+
+
+#: ``python -c CLI ARGS`` runs the poolsync CLI as a process of its own, with umask 022
+#: (as a scheduled run would create its files).
+CLI = "import os; os.umask(0o022); from poolsync.cli.main import main; main()"
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a poolsync process did: its arguments, exit code and output."""
+
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM (poolsync service's documented stop), then a kill if it outlives 30 s."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def run(*args: str | Path) -> Result:
