@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,7 +120,7 @@ class KerberosLogin:
 
     ``renew_margin``: a ticket with less than this left is replaced before the next
     bind (a pass must not outlive its ticket: a DC drops a session whose ticket has
-    expired). ``clock`` is for the log line only.
+    expired).
     """
 
     def __init__(
@@ -129,11 +128,9 @@ class KerberosLogin:
         config: KerberosConfig,
         *,
         renew_margin: float,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.renew_margin = renew_margin
-        self._clock = clock
         self._creds: gssapi.Credentials | None = None
         self.cache = ""
         self.acquired = 0  # how many tickets were got (renewals included)
@@ -223,6 +220,13 @@ def explain(exc: Exception, config: KerberosConfig, *, what: str, where: str = "
     realm = principal.rsplit("@", 1)[-1] if "@" in principal else "the realm"
     at = f"{where}: " if where else ""
     conf = f" ({config.krb5_conf})" if config.krb5_conf else ""
+
+    def stale_key() -> PoolsyncError:
+        return AuthError(
+            f"{at}{what}: the KDC refused the key of {principal}: the account's password "
+            "changed since the keytab was exported; export a new keytab"
+        )
+
     messages: dict[int, Callable[[], PoolsyncError]] = {
         KDC_UNREACH: lambda: DirectoryUnavailable(
             f"{at}{what}: no KDC for realm {realm} answers; check the kdc lines of "
@@ -247,14 +251,8 @@ def explain(exc: Exception, config: KerberosConfig, *, what: str, where: str = "
             f"{at}{what}: the KDC of {realm} does not know {principal}: check "
             "bind.principal (the account may have been deleted or renamed)"
         ),
-        KDC_ERR_PREAUTH_FAILED: lambda: AuthError(
-            f"{at}{what}: the KDC refused the key of {principal}: the account's password "
-            "changed since the keytab was exported; export a new keytab"
-        ),
-        AP_ERR_BAD_INTEGRITY: lambda: AuthError(
-            f"{at}{what}: the KDC refused the key of {principal}: the account's password "
-            "changed since the keytab was exported; export a new keytab"
-        ),
+        KDC_ERR_PREAUTH_FAILED: stale_key,
+        AP_ERR_BAD_INTEGRITY: stale_key,
         KDC_ERR_CLIENT_REVOKED: lambda: AuthError(
             f"{at}{what}: the account {principal} is disabled, locked out or expired"
         ),

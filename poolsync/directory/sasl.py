@@ -86,10 +86,6 @@ class SaslSocket:
                 token = self._wrapper.wrap(bytes(view[start : start + self._max_send]))
                 self._sock.sendall(struct.pack(">I", len(token)) + token)
 
-    def send(self, data: bytes) -> int:
-        self.sendall(data)
-        return len(data)
-
     def recv(self, size: int) -> bytes:
         while not self._plain:
             if not self._next_buffer():

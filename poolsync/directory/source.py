@@ -220,11 +220,6 @@ class LiveSource:
             self._kerberos = KerberosLogin(directory.bind.kerberos, renew_margin=margin)
 
     @property
-    def kerberos(self) -> KerberosLogin | None:
-        """The Kerberos credentials of a ``bind.method: kerberos`` source."""
-        return self._kerberos
-
-    @property
     def origin(self) -> Origin:
         urls = dict.fromkeys(e.url for e in (*self.directory.dcs, *self.directory.gcs))
         return Origin("directory", ", ".join(urls))

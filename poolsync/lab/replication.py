@@ -248,7 +248,7 @@ def share_spns(net: LabNet, peer: Peer, first: Peer, base_dn: str) -> None:
     )
     spns = [
         line.split(": ", 1)[1]
-        for line in _unfold(out).splitlines()
+        for line in samba.unfold(out).splitlines()
         if line.startswith("servicePrincipalName: ")
     ]
     if not spns:
@@ -307,11 +307,6 @@ _OPTIONS_LINE = re.compile(r"^options: (.*)$", re.MULTILINE)
 _INT32 = re.compile(r"-?[0-9]{1,10}")  # ASCII digits: \d and int() take any script's
 
 
-def _unfold(ldif: str) -> str:
-    """LDIF with its folded lines (continued by a leading space) joined."""
-    return ldif.replace("\n ", "")
-
-
 def _dsa_options(net: LabNet, peer: Peer, about: Peer, base_dn: str) -> int:
     out = samba.run(
         [
@@ -329,7 +324,7 @@ def _dsa_options(net: LabNet, peer: Peer, about: Peer, base_dn: str) -> int:
         what=f"reading {about.name}'s options on {peer.name}",
         env=net.env(peer.paths),
     )
-    match = _OPTIONS_LINE.search(_unfold(out))
+    match = _OPTIONS_LINE.search(samba.unfold(out))
     if match is None:
         return 0
     if not _INT32.fullmatch(match.group(1)):
@@ -365,7 +360,7 @@ def _connections_from(
     )
     wanted = dsa_dn(source, base_dn).lower()
     found = []
-    for block in _unfold(out).split("\n\n"):
+    for block in samba.unfold(out).split("\n\n"):
         values = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
         if values.get("fromServer", "").lower() == wanted:
             found.append(values)

@@ -125,13 +125,23 @@ def provision(
 
 
 def set_admin_password(paths: DcPaths, *, base_dn: str, password: str) -> None:
-    """Set Administrator's password in the stopped DC's sam.ldb (LDIF on stdin)."""
+    """Set Administrator's password in the stopped DC's sam.ldb."""
+    set_password(
+        paths,
+        dn=f"CN=Administrator,CN=Users,{base_dn}",
+        password=password,
+        what="setting the lab administrator's password",
+    )
+
+
+def set_password(paths: DcPaths, *, dn: str, password: str, what: str) -> None:
+    """Set an account's password in the stopped DC's sam.ldb (LDIF on stdin, never on
+    a command line)."""
     value = base64.b64encode(f'"{password}"'.encode("utf-16-le")).decode("ascii")
     ldb_modify(
         paths,
-        f"dn: CN=Administrator,CN=Users,{base_dn}\nchangetype: modify\n"
-        f"replace: unicodePwd\nunicodePwd:: {value}\n-\n",
-        what="setting the lab administrator's password",
+        f"dn: {dn}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {value}\n-\n",
+        what=what,
     )
 
 
@@ -199,9 +209,26 @@ def _ldb_env(paths: DcPaths) -> dict[str, str]:
     return {**os.environ, "SMB_CONF_PATH": str(paths.conf)}
 
 
-def ldb_modify(paths: DcPaths, ldif: str, *, what: str) -> None:
-    """Apply a modify/add LDIF to the stopped DC's sam.ldb in one transaction."""
-    run(["ldbmodify", "-H", str(paths.sam)], what=what, env=_ldb_env(paths), input_text=ldif)
+def ldb_modify(paths: DcPaths, ldif: str, *, what: str, show_deleted: bool = False) -> None:
+    """Apply a modify/add LDIF to the stopped DC's sam.ldb in one transaction
+    (``show_deleted``: also to deleted objects, the Deleted Objects container too)."""
+    args = ["ldbmodify", "-H", str(paths.sam), *(["--show-deleted"] if show_deleted else [])]
+    run(args, what=what, env=_ldb_env(paths), input_text=ldif)
+
+
+def ldb_search(
+    paths: DcPaths, base: str, attribute: str, *, what: str, show_deleted: bool = False
+) -> str:
+    """``attribute`` of the object ``base`` in the DC's sam.ldb, as unfolded LDIF."""
+    args = ["ldbsearch", "-H", str(paths.sam), "-b", base, "-s", "base", attribute]
+    if show_deleted:
+        args.insert(3, "--show-deleted")
+    return unfold(run(args, what=what, env=_ldb_env(paths)))
+
+
+def unfold(ldif: str) -> str:
+    """LDIF with its folded lines (continued by a leading space) joined."""
+    return ldif.replace("\n ", "")
 
 
 def ldb_add(paths: DcPaths, ldif: str, *, what: str, env: dict[str, str] | None = None) -> None:

@@ -15,8 +15,6 @@ Built into the first DC's sam.ldb while it is stopped, like the rest of the lab:
 
 from __future__ import annotations
 
-import base64
-import os
 import re
 import secrets
 from collections.abc import Sequence
@@ -24,6 +22,7 @@ from pathlib import Path
 
 from poolsync.errors import LabError
 from poolsync.lab import samba
+from poolsync.outfile import write_atomic
 
 USER = "poolsync-svc"
 KEYTAB_FILE = "secrets/poolsync-svc.keytab"
@@ -80,17 +79,16 @@ def add_dc_spns(paths: samba.DcPaths, *, dc_dn: str, spns: Sequence[str]) -> Non
 def create(paths: samba.DcPaths, lab_dir: Path, *, forest: str, base_dn: str) -> None:
     """Add the account to the stopped DC, grant it Deleted Objects, export its keytab."""
     password = "Svc-" + secrets.token_urlsafe(18) + "-7b"
-    pwd = base64.b64encode(f'"{password}"'.encode("utf-16-le")).decode("ascii")
     dn = f"CN={USER},CN=Users,{base_dn}"
     samba.ldb_add(
         paths,
         f"dn: {dn}\nobjectClass: user\nsAMAccountName: {USER}\n"
         f"userPrincipalName: {principal(forest)}\n"
-        "userAccountControl: 66048\n"  # a normal account whose password does not expire
-        f"unicodePwd:: {pwd}\n",
+        "userAccountControl: 66048\n",  # a normal account whose password does not expire
         what=f"adding the service account {USER}",
     )
-    _write_private(lab_dir / PASSWORD_FILE, password.encode())
+    samba.set_password(paths, dn=dn, password=password, what=f"setting {USER}'s password")
+    write_atomic(lab_dir / PASSWORD_FILE, password, mode=0o600, error=LabError)
     sid = _sid(paths, dn)
     _grant_deleted_objects(paths, base_dn, sid)
     keytab = lab_dir / KEYTAB_FILE
@@ -110,19 +108,8 @@ def create(paths: samba.DcPaths, lab_dir: Path, *, forest: str, base_dn: str) ->
     keytab.chmod(0o600)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
 def _sid(paths: samba.DcPaths, dn: str) -> str:
-    out = samba.run(
-        ["ldbsearch", "-H", str(paths.sam), "-b", dn, "-s", "base", "objectSid"],
-        what=f"reading the SID of {USER}",
-        env={**os.environ, "SMB_CONF_PATH": str(paths.conf)},
-    )
+    out = samba.ldb_search(paths, dn, "objectSid", what=f"reading the SID of {USER}")
     found = re.search(r"^objectSid: (S-1-[0-9-]+)$", out, re.MULTILINE)
     if found is None:
         raise LabError(f"{dn} has no objectSid after it was added")
@@ -134,33 +121,22 @@ def _grant_deleted_objects(paths: samba.DcPaths, base_dn: str, sid: str) -> None
     ``dsacls ... /G DOMAIN\\poolsync-svc:LCRP`` does on Windows; samba-tool dsacl
     cannot reach a deleted-objects container)."""
     container = f"CN=Deleted Objects,{base_dn}"
-    env = {**os.environ, "SMB_CONF_PATH": str(paths.conf)}
-    out = samba.run(
-        [
-            "ldbsearch",
-            "-H",
-            str(paths.sam),
-            "--show-deleted",
-            "-b",
-            container,
-            "-s",
-            "base",
-            "nTSecurityDescriptor",
-        ],
+    out = samba.ldb_search(
+        paths,
+        container,
+        "nTSecurityDescriptor",
         what="reading the Deleted Objects container's security descriptor",
-        env=env,
+        show_deleted=True,
     )
-    unfolded = re.sub(r"\n ", "", out)
-    found = re.search(r"^nTSecurityDescriptor: (\S+)$", unfolded, re.MULTILINE)
+    found = re.search(r"^nTSecurityDescriptor: (\S+)$", out, re.MULTILINE)
     if found is None or "D:" not in found.group(1):
         raise LabError(f"{container} has no readable security descriptor")
-    sddl = found.group(1)
-    owner_dacl, _, sacl = sddl.partition("S:")
+    owner_dacl, _, sacl = found.group(1).partition("S:")
     granted = f"{owner_dacl}(A;;LCRP;;;{sid})" + (f"S:{sacl}" if sacl else "")
-    samba.run(
-        ["ldbmodify", "-H", str(paths.sam), "--show-deleted"],
-        what="granting the service account read on Deleted Objects",
-        env=env,
-        input_text=f"dn: {container}\nchangetype: modify\nreplace: nTSecurityDescriptor\n"
+    samba.ldb_modify(
+        paths,
+        f"dn: {container}\nchangetype: modify\nreplace: nTSecurityDescriptor\n"
         f"nTSecurityDescriptor: {granted}\n-\n",
+        what="granting the service account read on Deleted Objects",
+        show_deleted=True,
     )

@@ -9,6 +9,7 @@ pointing at a cache that must stay untouched: poolsync keeps its tickets to itse
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -189,8 +190,6 @@ def test_no_key_or_ticket_leaves_the_process(
     keytab = (tiny_lab / "secrets" / "poolsync-svc.keytab").read_bytes()
     keys = keys_of(keytab)
     assert keys and all(len(k) >= 16 for k in keys)
-    import base64
-
     for key in keys:
         for form in (key, key.hex().encode(), base64.b64encode(key)):
             for ran in evidence.runs:
